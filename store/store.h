@@ -1,0 +1,307 @@
+/*
+ * store.h — the node's LMDB environment: operation log, version vector,
+ * materialised state with conflict policies, forks, quarantine, stats.
+ *
+ * One environment (DIR/data.mdb, DIR/lock.mdb) with named databases:
+ *   meta        schema, node id, network id, local seq, hlc, vv digest
+ *               accumulator, policy table
+ *   ops         op id (32) -> encoding
+ *   log         author (32) || seq (u64 big-endian) -> op id
+ *   vv          author (32) -> highest contiguous seq held (u64 LE)
+ *   keys        key -> heads record (sorted head ids + counter sum)
+ *   sup         parent id (32) || BLAKE2b-128(key) -> "" : some known op of
+ *               that key names the parent, so it is not a head
+ *   forks       author || seq -> every op id seen for that slot (dupsort)
+ *   quarantine  bounded ring of rejected input: reason, source peer, bytes
+ *   stats       counter name -> u64
+ *   peers, peer_vv  (sync; created empty here, used by node/sync)
+ *
+ * Seq and hlc are allocated inside the write transaction, so several
+ * processes may write one store (LMDB's writer lock serialises them).  Local
+ * writes are durable when ms_store_append returns.  Ingest commits one
+ * transaction per batch.  When the map fills, it grows (doubling) up to
+ * opts.map_max; beyond that writes fail with MS_EFULL and reads go on.
+ *
+ * Heads of a key are the ops of that key that no other known op of that key
+ * names as a parent; this and the counter sum are a function of the set of
+ * ops only, whatever order they arrived in.  Policies change how reads
+ * resolve heads, never what is stored, so state_hash does not depend on them.
+ *
+ * Thread rules: an ms_store may be used from one thread at a time; read
+ * transactions (ms_store_rtxn) belong to the thread that began them.
+ */
+#ifndef MS_STORE_H
+#define MS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto.h"
+#include "ms_err.h"
+#include "op.h"
+
+#define MS_STORE_SCHEMA 1
+#define MS_STORE_DATA_FILE "data.mdb"
+#define MS_STORE_DEFAULT_MAP_INITIAL (16ull << 20) /* 16 MiB */
+#define MS_STORE_DEFAULT_MAP_MAX (4ull << 30)      /* 4 GiB */
+#define MS_STORE_QUARANTINE_MAX 1000               /* entries kept */
+#define MS_POLICY_PREFIX_MAX 255
+#define MS_POLICY_MAX 64
+
+typedef enum ms_policy {
+	MS_POLICY_LWW = 0,     /* greatest (hlc, author) head wins; rest listed */
+	MS_POLICY_MV = 1,      /* every sibling returned until a write names it */
+	MS_POLICY_COUNTER = 2, /* values are i64 LE deltas; state is their sum */
+} ms_policy;
+
+const char *ms_policy_name(ms_policy p);          /* "lww", "mv", "counter" */
+int ms_policy_parse(const char *name, ms_policy *out); /* 0 ok, -1 unknown */
+
+typedef struct ms_policy_rule {
+	char prefix[MS_POLICY_PREFIX_MAX + 1]; /* key prefix ("" = every key) */
+	ms_policy policy;
+} ms_policy_rule;
+
+typedef struct ms_store_opts {
+	uint64_t map_initial;       /* map size for a new store, bytes */
+	uint64_t map_max;           /* growth stops here: then MS_EFULL */
+	uint32_t max_value;         /* largest accepted value, bytes */
+	uint64_t max_clock_skew_ms; /* see hlc.h */
+	int readonly;               /* MDB_RDONLY: node-inspect */
+	/* Policy rules (longest matching prefix wins, default lww).  A writer
+	 * stores them in meta when they differ from the stored table, so
+	 * readers (node-inspect) resolve keys exactly as the node does.  A
+	 * read-only open ignores these and uses the stored table. */
+	const ms_policy_rule *policies;
+	size_t npolicies;
+	/* Wall clock in ms since the epoch; NULL = ms_hlc_wall_ms.  Tests and
+	 * meshsim give nodes skewed clocks through it. */
+	uint64_t (*wall_ms)(void *ctx);
+	void *wall_ctx;
+} ms_store_opts;
+
+/* Defaults: map 16 MiB growing to 4 GiB, 1 MiB values, 1 h skew, lww. */
+void ms_store_opts_default(ms_store_opts *o);
+
+typedef struct ms_store ms_store;
+
+/*
+ * Create a new store in dir (which must exist): MS_EEXIST when dir already
+ * holds one.  Records the node id, network id and schema version.
+ */
+ms_err ms_store_create(const char *dir, const uint8_t node_id[MS_PK_LEN],
+                       const uint8_t netid[MS_NETID_LEN],
+                       const ms_store_opts *o, ms_errbuf *eb);
+
+/* Open an existing store; MS_ENOTFOUND when dir holds none. */
+ms_err ms_store_open(ms_store **out, const char *dir, const ms_store_opts *o,
+                     ms_errbuf *eb);
+void ms_store_close(ms_store **sp);
+
+const uint8_t *ms_store_node_id(const ms_store *s);    /* MS_PK_LEN */
+const uint8_t *ms_store_network_id(const ms_store *s); /* MS_NETID_LEN */
+/* Policy for a key under the store's table. */
+ms_policy ms_store_policy_for(const ms_store *s, const uint8_t *key, size_t klen);
+/* The policy table in force (as stored). */
+const ms_policy_rule *ms_store_policies(const ms_store *s, size_t *n);
+
+/* --- writing ------------------------------------------------------------ */
+
+typedef struct ms_append_result {
+	uint8_t id[MS_HASH_LEN];
+	uint64_t seq;
+	uint64_t hlc;
+} ms_append_result;
+
+/*
+ * Append a local op by id (whose public key must be this store's node id):
+ * parents = the key's current heads, seq = one past the highest seq held for
+ * this author (so a node restored from a backup continues after ops of its
+ * own it has since learned), hlc = the clock's tick, raised above the
+ * parents' hlc so a node with a slow clock still orders its write after
+ * what it has seen.  Signed, applied and committed durably before return.
+ * Errors: MS_EINVAL (empty/oversize key or value, DEL with value),
+ * MS_EFULL (map at maximum), MS_ESTORE.
+ */
+ms_err ms_store_append(ms_store *s, const ms_identity *id, ms_op_type type,
+                       ms_prio prio, const uint8_t *key, size_t klen,
+                       const uint8_t *value, size_t vlen,
+                       ms_append_result *res, ms_errbuf *eb);
+
+typedef enum ms_ingest_status {
+	MS_INGEST_APPLIED = 0,   /* new op, stored and applied */
+	MS_INGEST_DUPLICATE = 1, /* already held: no-op */
+	MS_INGEST_REJECTED = 2,  /* malformed or forged: see reason; quarantined */
+} ms_ingest_status;
+
+typedef struct ms_ingest_item {
+	const uint8_t *buf; /* encoded op */
+	size_t len;
+} ms_ingest_item;
+
+typedef struct ms_ingest_result {
+	uint8_t status;  /* ms_ingest_status */
+	uint8_t reason;  /* ms_op_reason when rejected */
+	uint8_t fork;    /* 1 if the op made (author, seq) a fork */
+	uint8_t skewed;  /* 1 if its hlc was too far ahead to move our clock */
+	uint8_t id[MS_HASH_LEN]; /* valid unless rejected as malformed */
+} ms_ingest_result;
+
+typedef struct ms_ingest_totals {
+	uint64_t applied, duplicate, rejected, forks, skewed, conflicts;
+} ms_ingest_totals;
+
+/*
+ * Ingest a batch of foreign (or any) encoded ops: each is decoded and its
+ * signature verified before anything is written; then all accepted ops are
+ * written in one transaction.  One bad op never fails the batch: it gets
+ * MS_INGEST_REJECTED with its reason, is counted, and is recorded in
+ * quarantine with from_peer (MS_PK_LEN bytes, or NULL for local input).
+ * res (n entries) and totals may be NULL.  Returns an error only when the
+ * store itself fails (MS_EFULL, MS_ESTORE); then nothing of the batch is
+ * committed.
+ */
+ms_err ms_store_ingest(ms_store *s, const ms_ingest_item *items, size_t n,
+                       const uint8_t *from_peer, ms_ingest_result *res,
+                       ms_ingest_totals *totals, ms_errbuf *eb);
+
+/* --- reading ------------------------------------------------------------ */
+
+/*
+ * A read snapshot.  Everything returned through it (values, op buffers) points
+ * into the map and is valid until ms_store_read_end.
+ */
+typedef struct ms_store_rtxn ms_store_rtxn;
+ms_err ms_store_read_begin(ms_store *s, ms_store_rtxn **out, ms_errbuf *eb);
+void ms_store_read_end(ms_store_rtxn **rtp);
+
+/* One head of a key: the op's metadata and value. */
+typedef struct ms_head {
+	uint8_t id[MS_HASH_LEN];
+	uint8_t author[MS_PK_LEN];
+	uint64_t seq;
+	uint64_t hlc;
+	uint8_t type; /* ms_op_type */
+	uint8_t priority;
+	const uint8_t *value;
+	uint32_t value_len;
+} ms_head;
+
+/* A key's state: heads sorted by descending (hlc, author), so heads[0] is
+ * the lww winner. */
+typedef struct ms_key_state {
+	const uint8_t *key;
+	size_t key_len;
+	ms_policy policy;
+	size_t nheads;
+	const ms_head *heads; /* valid until the next call on this rtxn */
+	int64_t counter;      /* sum of all 8-byte PUT values of the key */
+	uint64_t nops;        /* ops ever applied to this key */
+} ms_key_state;
+
+/* Is the key live (not deleted) under its policy?  lww: winner is a PUT;
+ * mv: any head is a PUT; counter: any op was a PUT. */
+int ms_key_state_live(const ms_key_state *ks);
+/* Conflict under its policy: more than one head and policy != counter. */
+int ms_key_state_conflict(const ms_key_state *ks);
+
+/* MS_ENOTFOUND if no op was ever written to key. */
+ms_err ms_store_get(ms_store_rtxn *rt, const uint8_t *key, size_t klen,
+                    ms_key_state *out, ms_errbuf *eb);
+
+/* Visit keys starting with prefix (plen 0 = all) in key order; stop when fn
+ * returns non-zero (that value is returned). */
+typedef int (*ms_key_fn)(const ms_key_state *ks, void *ctx);
+int ms_store_foreach_key(ms_store_rtxn *rt, const uint8_t *prefix, size_t plen,
+                         ms_key_fn fn, void *ctx);
+
+/* An op from the log with its id and encoding (both point into the map). */
+typedef struct ms_log_entry {
+	const uint8_t *id;
+	const uint8_t *buf;
+	size_t len;
+	ms_op op; /* decoded from buf */
+} ms_log_entry;
+
+/* Look up one op by id; MS_ENOTFOUND if not held. */
+ms_err ms_store_get_op(ms_store_rtxn *rt, const uint8_t id[MS_HASH_LEN],
+                       ms_log_entry *out, ms_errbuf *eb);
+
+/* Visit the log in (author, seq) order, from author (NULL = all authors)
+ * and seq > since_seq; stop when fn returns non-zero. */
+typedef int (*ms_log_fn)(const ms_log_entry *e, void *ctx);
+int ms_store_foreach_log(ms_store_rtxn *rt, const uint8_t *author,
+                         uint64_t since_seq, ms_log_fn fn, void *ctx);
+
+/* Version vector: (author, highest contiguous seq), author order. */
+typedef int (*ms_vv_fn)(const uint8_t author[MS_PK_LEN], uint64_t seq, void *ctx);
+int ms_store_foreach_vv(ms_store_rtxn *rt, ms_vv_fn fn, void *ctx);
+
+/* Forks: (author, seq) slots with more than one op id. */
+typedef int (*ms_fork_fn)(const uint8_t author[MS_PK_LEN], uint64_t seq,
+                          const uint8_t (*ids)[MS_HASH_LEN], size_t nids,
+                          void *ctx);
+int ms_store_foreach_fork(ms_store_rtxn *rt, ms_fork_fn fn, void *ctx);
+
+/* Quarantine entries, oldest first. */
+typedef struct ms_quarantine_entry {
+	uint64_t when_ms;
+	uint8_t reason; /* ms_op_reason */
+	uint8_t has_peer;
+	uint8_t peer[MS_PK_LEN];
+	const uint8_t *buf; /* the rejected bytes (first 4 KiB at most) */
+	size_t len;         /* bytes kept */
+	uint64_t orig_len;  /* bytes received */
+} ms_quarantine_entry;
+typedef int (*ms_quarantine_fn)(const ms_quarantine_entry *q, void *ctx);
+int ms_store_foreach_quarantine(ms_store_rtxn *rt, ms_quarantine_fn fn, void *ctx);
+
+/* Named counters ("ops_local", "ops_applied", "ops_duplicate",
+ * "rejected_<reason>", "forks", "clock_skew", "map_grow", "store_full"...). */
+typedef int (*ms_stat_fn)(const char *name, uint64_t value, void *ctx);
+int ms_store_foreach_stat(ms_store_rtxn *rt, ms_stat_fn fn, void *ctx);
+uint64_t ms_store_stat(ms_store_rtxn *rt, const char *name); /* 0 if unset */
+
+typedef struct ms_store_summary {
+	uint8_t node_id[MS_PK_LEN];
+	uint8_t network_id[MS_NETID_LEN];
+	uint64_t ops;         /* distinct ops held */
+	uint64_t authors;     /* distinct authors */
+	uint64_t keys;        /* keys ever written (deleted ones included) */
+	uint64_t live_keys;   /* keys live under their policy */
+	uint64_t conflicts;   /* keys in conflict under their policy */
+	uint64_t forks;       /* forked (author, seq) slots */
+	uint64_t quarantined; /* entries in quarantine */
+	uint64_t local_seq;   /* highest seq of our own author */
+	uint64_t hlc;         /* clock state */
+	uint8_t vv_digest[MS_HASH_LEN];
+	uint8_t state_hash[MS_HASH_LEN];
+	uint64_t store_bytes; /* bytes of the map in use */
+	uint64_t map_size;    /* current map size */
+} ms_store_summary;
+
+ms_err ms_store_summary_get(ms_store_rtxn *rt, ms_store_summary *out,
+                            ms_errbuf *eb);
+
+/*
+ * Version-vector digest: BLAKE2b-256 over every (author, contiguous seq),
+ * the op count and an order-independent accumulator of all op ids (so ops
+ * above a gap and forks are covered): equal digests mean equal op sets.
+ */
+ms_err ms_store_vv_digest(ms_store_rtxn *rt, uint8_t out[MS_HASH_LEN],
+                          ms_errbuf *eb);
+/* BLAKE2b-256 over the sorted key -> sorted head ids pairs. */
+ms_err ms_store_state_hash(ms_store_rtxn *rt, uint8_t out[MS_HASH_LEN],
+                           ms_errbuf *eb);
+
+/*
+ * Re-check every op (decode, signature, id), the log, the vector, heads,
+ * sup index and the digest accumulator.  fn (may be NULL) is called with a
+ * description of each fault.  Returns MS_OK with *faults = 0 when all is
+ * well; MS_ECORRUPT with *faults > 0 otherwise.
+ */
+typedef void (*ms_fault_fn)(const char *what, void *ctx);
+ms_err ms_store_verify(ms_store *s, ms_fault_fn fn, void *ctx,
+                       uint64_t *faults, ms_errbuf *eb);
+
+#endif
