@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# test.sh — set everything up and run the whole meshsync test suite:
+#   1. install missing Debian packages (tools/deps.sh),
+#   2. build and run every Check suite under CTest (build/),
+#   3. the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#      (build-asan/),
+#   4. every libFuzzer target for a bounded time (build-fuzz/, clang).
+# Exits non-zero if any stage fails; the last line sums up all stages.
+# Environment: MS_JOBS (parallel jobs, default nproc), MS_FUZZ_SECONDS
+# (per fuzz target, default 30), MS_SKIP_ASAN=1 / MS_SKIP_FUZZ=1 to skip a
+# stage while iterating locally (CI never sets them).
+set -uo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root" || exit 1
+bash tools/deps.sh || { echo "test.sh: installing dependencies failed" >&2; exit 1; }
+
+jobs=${MS_JOBS:-$(nproc)}
+fuzz_seconds=${MS_FUZZ_SECONDS:-30}
+total_pass=0
+total_fail=0
+failed_stages=()
+
+# run_stage NAME BUILD_DIR CTEST_ARGS -- CMAKE_ARGS...
+run_stage() {
+  local name=$1 dir=$2 ctest_args=$3
+  shift 4
+  echo "=== test.sh: stage $name ($dir) ==="
+  if ! cmake -S "$root" -B "$dir" "$@" >"$dir.configure.log" 2>&1; then
+    cat "$dir.configure.log" >&2
+    failed_stages+=("$name:configure"); total_fail=$((total_fail + 1)); return
+  fi
+  if ! cmake --build "$dir" -j "$jobs" >"$dir.build.log" 2>&1; then
+    tail -n 60 "$dir.build.log" >&2
+    failed_stages+=("$name:build"); total_fail=$((total_fail + 1)); return
+  fi
+  local out
+  # shellcheck disable=SC2086
+  out=$(cd "$dir" && ctest --output-on-failure -j "$jobs" $ctest_args 2>&1)
+  local rc=$?
+  echo "$out"
+  local line p f n
+  line=$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' <<<"$out" | tail -n 1)
+  if [ -n "$line" ]; then
+    f=$(sed -E 's/.*passed, ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+    n=$(sed -E 's/.*passed, ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$line")
+    p=$((n - f))
+    total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
+  fi
+  if [ $rc -ne 0 ] || [ -z "$line" ]; then
+    failed_stages+=("$name")
+    [ -n "$line" ] || total_fail=$((total_fail + 1))
+  fi
+}
+
+mkdir -p "$root/build" "$root/build-asan" "$root/build-fuzz"
+run_stage unit build "" -- -DCMAKE_BUILD_TYPE=RelWithDebInfo
+if [ "${MS_SKIP_ASAN:-0}" != 1 ]; then
+  ASAN_OPTIONS=detect_leaks=1 run_stage asan build-asan "" -- \
+    -DCMAKE_BUILD_TYPE=Debug -DMS_SANITIZE=ON
+fi
+if [ "${MS_SKIP_FUZZ:-0}" != 1 ]; then
+  CC=clang run_stage fuzz build-fuzz "-L fuzz" -- \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMS_FUZZ=ON -DMS_FUZZ_SECONDS="$fuzz_seconds"
+fi
+
+echo "=== test.sh: all stages ==="
+if [ ${#failed_stages[@]} -ne 0 ]; then
+  echo "test.sh: failed: ${failed_stages[*]}" >&2
+fi
+echo "$total_pass passed, $total_fail failed"
+[ ${#failed_stages[@]} -eq 0 ]
