@@ -84,8 +84,8 @@ void ms_netkey_listen_keypair(const ms_netkey *nk, uint8_t pk[MS_CURVE_LEN],
                               uint8_t sk[MS_CURVE_LEN]);
 
 /* Text form of a network key: one line "msnet1:<64 hex digits>\n".  buf must
- * hold MS_NETKEY_TEXT_LEN bytes (including the NUL). */
-#define MS_NETKEY_TEXT_LEN 72
+ * hold MS_NETKEY_TEXT_LEN bytes: 7 + 64 + newline + NUL. */
+#define MS_NETKEY_TEXT_LEN 73
 void ms_netkey_to_text(const ms_netkey *nk, char buf[MS_NETKEY_TEXT_LEN]);
 /* Parse the text form (surrounding whitespace allowed); MS_EINVAL with a
  * reason when it is not one. */
