@@ -1,0 +1,913 @@
+/*
+ * transport.c — a node's ZeroMQ sockets: the CURVE ROUTER it listens with,
+ * one CURVE DEALER per outgoing peer, their socket monitors, and the one
+ * send path and one receive path (the ms_link_ops table) that a fault layer
+ * can wrap.  The ZAP handler and access lists are in zap.c.
+ *
+ * Link events come from socket monitors (inproc PAIR sockets):
+ *  - DEALER: HANDSHAKE_SUCCEEDED => UP; HANDSHAKE_FAILED_* remembers why;
+ *    the final DISCONNECTED or CLOSED => exactly one DOWN, after which the
+ *    DEALER is closed (ZMQ_RECONNECT_IVL = -1: ZeroMQ would not retry anyway).
+ *  - ROUTER: ACCEPTED / HANDSHAKE_* are counted; DISCONNECTED carries the
+ *    socket fd, which is mapped back to the routing ids whose messages came
+ *    from that fd (ZMQ_SRCFD), giving inbound DOWN events.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+#include <zmq.h>
+
+#include "transport_int.h"
+
+/* ---------------------------------------------------------------- helpers */
+
+/* The libzmq boundary: errno from zmq_errno() to ms_err, "what: why". */
+static ms_err zerr(ms_errbuf *eb, const char *what, const char *arg)
+{
+	int e = zmq_errno();
+	ms_err code = MS_ENET;
+
+	if (e == ENOMEM)
+		code = MS_ENOMEM;
+	else if (e == EINVAL || e == EPROTONOSUPPORT || e == ENOCOMPATPROTO)
+		code = MS_EINVAL;
+	else if (e == EAGAIN)
+		code = MS_EBUSY;
+	else if (e == EHOSTUNREACH)
+		code = MS_ENOTFOUND;
+	if (arg != NULL)
+		return ms_errf(eb, code, "%s(%s): %s", what, arg, zmq_strerror(e));
+	return ms_errf(eb, code, "%s: %s", what, zmq_strerror(e));
+}
+
+static ms_err setopt(void *s, int opt, const void *val, size_t len,
+                     const char *name, ms_errbuf *eb)
+{
+	if (zmq_setsockopt(s, opt, val, len) != 0)
+		return zerr(eb, "zmq_setsockopt", name);
+	return MS_OK;
+}
+
+#define SETINT(s, opt, v, eb)                                                 \
+	do {                                                                  \
+		int v_ = (v);                                                 \
+		if ((err = setopt((s), (opt), &v_, sizeof v_, #opt, (eb))) != \
+		    MS_OK)                                                    \
+			goto fail;                                            \
+	} while (0)
+
+/* Options shared by the ROUTER and every DEALER. */
+static ms_err common_opts(const ms_transport *t, void *s, ms_errbuf *eb)
+{
+	ms_err err = MS_OK;
+	int64_t maxmsg = t->p.maxmsgsize;
+
+	SETINT(s, ZMQ_LINGER, t->p.linger_ms, eb);
+	SETINT(s, ZMQ_HEARTBEAT_IVL, t->p.heartbeat_ivl_ms, eb);
+	SETINT(s, ZMQ_HEARTBEAT_TIMEOUT, t->p.heartbeat_timeout_ms, eb);
+	SETINT(s, ZMQ_HEARTBEAT_TTL, t->p.heartbeat_ttl_ms, eb);
+	SETINT(s, ZMQ_HANDSHAKE_IVL, t->p.handshake_ms, eb);
+	err = setopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg, "ZMQ_MAXMSGSIZE",
+	             eb);
+fail:
+	return err;
+}
+
+/* Start a monitor on s, connected to a fresh PAIR returned in *mon. */
+static ms_err monitor_open(ms_transport *t, void *s, int events, void **mon,
+                           ms_errbuf *eb)
+{
+	char ep[96];
+	int linger = 0;
+	void *pair = NULL;
+
+	/* unique within the context: a transport freed and another allocated
+	 * at the same address in a caller's context gets a new tag */
+	snprintf(ep, sizeof ep, "inproc://meshsync-mon-%p-%08x-%u", (void *)t,
+	         (unsigned)t->mon_tag, t->mon_seq++);
+	if (zmq_socket_monitor(s, ep, events) != 0)
+		return zerr(eb, "zmq_socket_monitor", ep);
+	pair = zmq_socket(t->zctx, ZMQ_PAIR);
+	if (pair == NULL) {
+		ms_err e = zerr(eb, "zmq_socket(PAIR)", NULL);
+		(void)zmq_socket_monitor(s, NULL, 0);
+		return e;
+	}
+	(void)zmq_setsockopt(pair, ZMQ_LINGER, &linger, sizeof linger);
+	if (zmq_connect(pair, ep) != 0) {
+		ms_err e = zerr(eb, "zmq_connect", ep);
+		(void)zmq_socket_monitor(s, NULL, 0);
+		zmq_close(pair);
+		return e;
+	}
+	*mon = pair;
+	return MS_OK;
+}
+
+/* Stop monitoring s and close both; either may be NULL. */
+static void sock_close(void *s, void *mon)
+{
+	if (s != NULL && mon != NULL)
+		(void)zmq_socket_monitor(s, NULL, 0);
+	if (mon != NULL)
+		zmq_close(mon);
+	if (s != NULL)
+		zmq_close(s);
+}
+
+/* Read one monitor event: 1 with ev and val set, 0 when none is pending. */
+static int monitor_read(void *mon, uint16_t *ev, uint32_t *val)
+{
+	zmq_msg_t a, b;
+	int got = 0;
+
+	zmq_msg_init(&a);
+	if (zmq_msg_recv(&a, mon, ZMQ_DONTWAIT) < 0) {
+		zmq_msg_close(&a);
+		return 0;
+	}
+	/* frame 1: u16 event, u32 value (host order); frame 2: endpoint */
+	if (zmq_msg_size(&a) == 6) {
+		memcpy(ev, zmq_msg_data(&a), 2);
+		memcpy(val, (uint8_t *)zmq_msg_data(&a) + 2, 4);
+		got = 1;
+	}
+	if (zmq_msg_more(&a)) {
+		zmq_msg_init(&b);
+		(void)zmq_msg_recv(&b, mon, ZMQ_DONTWAIT);
+		zmq_msg_close(&b);
+	}
+	zmq_msg_close(&a);
+	if (!got) {
+		/* not an event frame; report a no-op event so callers go on */
+		*ev = 0;
+		*val = 0;
+	}
+	return 1;
+}
+
+/* ------------------------------------------------------------- life cycle */
+
+void ms_transport_params_init(ms_transport_params *p)
+{
+	p->maxmsgsize = MS_TRANSPORT_MAXMSG_DEFAULT;
+	p->heartbeat_ivl_ms = 1000;
+	p->heartbeat_timeout_ms = 5000;
+	p->heartbeat_ttl_ms = 10000;
+	p->handshake_ms = 5000;
+	p->linger_ms = 100;
+}
+
+const char *ms_link_reason_str(ms_link_reason r)
+{
+	switch (r) {
+	case MS_LINK_NONE: return "none";
+	case MS_LINK_CONNECT: return "connect";
+	case MS_LINK_KEY: return "key";
+	case MS_LINK_DENIED: return "denied";
+	case MS_LINK_HANDSHAKE: return "handshake-timeout";
+	case MS_LINK_LOST: return "lost";
+	case MS_LINK_REASON_COUNT_: break;
+	}
+	return "unknown";
+}
+
+const char *ms_reject_reason_str(ms_reject_reason r)
+{
+	switch (r) {
+	case MS_REJECT_HANDSHAKE: return "handshake";
+	case MS_REJECT_MECHANISM: return "mechanism";
+	case MS_REJECT_DENYLIST: return "denylist";
+	case MS_REJECT_NOT_ALLOWED: return "not-allowed";
+	case MS_REJECT_MALFORMED: return "malformed";
+	case MS_REJECT_REASON_COUNT_: break;
+	}
+	return "unknown";
+}
+
+int ms_conn_equal(const ms_conn *a, const ms_conn *b)
+{
+	if (a->dir != b->dir)
+		return 0;
+	if (a->dir == MS_CONN_OUT)
+		return a->peer == b->peer;
+	return a->rid_len == b->rid_len && a->rid_len <= MS_RID_MAX &&
+	       memcmp(a->rid, b->rid, a->rid_len) == 0;
+}
+
+static void deliver(void *ctx, const ms_conn *c, const uint8_t *peer_curve,
+                    const void *buf, size_t len)
+{
+	ms_transport *t = ctx;
+	t->cbs.recv(t->cbs.ctx, c, peer_curve, buf, len);
+}
+
+static ms_err params_check(const ms_transport_params *p, ms_errbuf *eb)
+{
+	if (p->maxmsgsize <= 0)
+		return ms_errf(eb, MS_EINVAL, "transport: maxmsgsize %lld must be > 0",
+		               (long long)p->maxmsgsize);
+	if (p->heartbeat_ivl_ms <= 0 || p->heartbeat_timeout_ms <= 0 ||
+	    p->heartbeat_ttl_ms < 0 || p->handshake_ms <= 0 || p->linger_ms < 0)
+		return ms_errf(eb, MS_EINVAL,
+		               "transport: heartbeat %d/%d/%d ms, handshake %d ms, "
+		               "linger %d ms: times must be positive",
+		               p->heartbeat_ivl_ms, p->heartbeat_timeout_ms,
+		               p->heartbeat_ttl_ms, p->handshake_ms, p->linger_ms);
+	/* ZMQ_HEARTBEAT_TTL is carried in deciseconds in a 16-bit field */
+	if (p->heartbeat_ttl_ms > 6553500)
+		return ms_errf(eb, MS_EINVAL, "transport: heartbeat ttl %d ms too large",
+		               p->heartbeat_ttl_ms);
+	return MS_OK;
+}
+
+ms_err ms_transport_new(ms_transport **out, void *zctx, const ms_netkey *nk,
+                        const ms_identity *id, const ms_transport_params *p,
+                        const ms_transport_cbs *cbs, ms_errbuf *eb)
+{
+	ms_transport *t = NULL;
+	ms_err err = MS_OK;
+
+	*out = NULL;
+	if (nk == NULL || id == NULL || cbs == NULL || cbs->recv == NULL ||
+	    cbs->link == NULL)
+		return ms_errf(eb, MS_EINVAL,
+		               "transport: network key, identity and the recv and "
+		               "link callbacks are required");
+	if ((err = ms_crypto_init(eb)) != MS_OK)
+		return err;
+
+	t = calloc(1, sizeof *t);
+	if (t == NULL)
+		return ms_errf(eb, MS_ENOMEM, "transport: calloc failed");
+	if (p != NULL)
+		t->p = *p;
+	else
+		ms_transport_params_init(&t->p);
+	if ((err = params_check(&t->p, eb)) != MS_OK)
+		goto fail;
+	t->cbs = *cbs;
+	t->ops.send = ms_transport_send_raw;
+	t->ops.send_ctx = t;
+	t->ops.recv = deliver;
+	t->ops.recv_ctx = t;
+	t->next_peer = 1;
+	t->mon_tag = randombytes_random();
+
+	/* both secret keys in guarded memory, readable only while in use */
+	t->secrets = sodium_malloc(MS_SECRETS_LEN);
+	if (t->secrets == NULL) {
+		err = ms_errf(eb, MS_ENOMEM, "transport: sodium_malloc failed");
+		goto fail;
+	}
+	ms_netkey_listen_keypair(nk, t->listen_pk,
+	                         t->secrets + MS_SECRET_LISTEN_SK);
+	if ((err = ms_identity_curve_keypair(id, t->my_pk,
+	                                     t->secrets + MS_SECRET_MY_SK, eb)) !=
+	    MS_OK)
+		goto fail;
+	(void)sodium_mprotect_noaccess(t->secrets);
+
+	if (zctx != NULL) {
+		t->zctx = zctx;
+	} else {
+		t->zctx = zmq_ctx_new();
+		if (t->zctx == NULL) {
+			err = zerr(eb, "zmq_ctx_new", NULL);
+			goto fail;
+		}
+		t->own_zctx = 1;
+	}
+	if (!zmq_has("curve")) {
+		err = ms_errf(eb, MS_ENET, "transport: libzmq was built without CURVE");
+		goto fail;
+	}
+
+	/* ZAP first, closed last: libzmq admits every CURVE client unchecked
+	 * when no handler is bound (ZMQ_ZAP_ENFORCE_DOMAIN, which would refuse
+	 * instead, is draft API in 4.3.4), so the ROUTER must never exist
+	 * without it. */
+	if ((err = ms_zap_bind(t, eb)) != MS_OK)
+		goto fail;
+
+	t->router = zmq_socket(t->zctx, ZMQ_ROUTER);
+	if (t->router == NULL) {
+		err = zerr(eb, "zmq_socket(ROUTER)", NULL);
+		goto fail;
+	}
+	if ((err = common_opts(t, t->router, eb)) != MS_OK)
+		goto fail;
+	SETINT(t->router, ZMQ_CURVE_SERVER, 1, eb);
+	(void)sodium_mprotect_readonly(t->secrets);
+	err = setopt(t->router, ZMQ_CURVE_SECRETKEY,
+	             t->secrets + MS_SECRET_LISTEN_SK, MS_CURVE_LEN,
+	             "ZMQ_CURVE_SECRETKEY", eb);
+	(void)sodium_mprotect_noaccess(t->secrets);
+	if (err != MS_OK)
+		goto fail;
+	if ((err = setopt(t->router, ZMQ_ZAP_DOMAIN, MS_TRANSPORT_ZAP_DOMAIN,
+	                  strlen(MS_TRANSPORT_ZAP_DOMAIN), "ZMQ_ZAP_DOMAIN", eb)) !=
+	    MS_OK)
+		goto fail;
+	/* a dialer that reconnects with the same routing id replaces the stale
+	 * connection at once instead of being refused until it times out */
+	SETINT(t->router, ZMQ_ROUTER_HANDOVER, 1, eb);
+	/* sending to a routing id that is gone fails (EHOSTUNREACH) instead of
+	 * being dropped silently */
+	SETINT(t->router, ZMQ_ROUTER_MANDATORY, 1, eb);
+	if ((err = monitor_open(t, t->router,
+	                        ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED |
+	                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+	                            ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+	                            ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+	                            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH,
+	                        &t->router_mon, eb)) != MS_OK)
+		goto fail;
+
+	*out = t;
+	return MS_OK;
+fail:
+	ms_transport_free(&t);
+	return err;
+}
+
+static void dial_close(ms_dial *d)
+{
+	sock_close(d->sock, d->mon);
+	d->sock = NULL;
+	d->mon = NULL;
+}
+
+void ms_transport_free(ms_transport **tp)
+{
+	ms_transport *t;
+
+	if (tp == NULL || *tp == NULL)
+		return;
+	t = *tp;
+	for (size_t i = 0; i < t->ndials; i++)
+		dial_close(&t->dials[i]);
+	free(t->dials);
+	sock_close(t->router, t->router_mon);
+	if (t->zap != NULL)
+		zmq_close(t->zap);
+	if (t->own_zctx)
+		(void)zmq_ctx_term(t->zctx);
+	free(t->in);
+	ms_zap_acl_free(t);
+	sodium_free(t->secrets); /* wipes */
+	free(t);
+	*tp = NULL;
+}
+
+ms_err ms_transport_listen(ms_transport *t, const char *endpoint, char *bound,
+                           size_t bound_len, ms_errbuf *eb)
+{
+	if (endpoint == NULL)
+		return ms_errf(eb, MS_EINVAL, "transport: listen endpoint missing");
+	if (zmq_bind(t->router, endpoint) != 0)
+		return zerr(eb, "zmq_bind", endpoint);
+	if (bound != NULL && bound_len > 0) {
+		size_t len = bound_len;
+		if (zmq_getsockopt(t->router, ZMQ_LAST_ENDPOINT, bound, &len) != 0)
+			return zerr(eb, "zmq_getsockopt", "ZMQ_LAST_ENDPOINT");
+	}
+	return MS_OK;
+}
+
+const uint8_t *ms_transport_curve_pk(const ms_transport *t)
+{
+	return t->my_pk;
+}
+
+void ms_transport_stats_get(const ms_transport *t, ms_transport_stats *out)
+{
+	*out = t->st;
+}
+
+void ms_transport_ops_get(const ms_transport *t, ms_link_ops *out)
+{
+	*out = t->ops;
+}
+
+void ms_transport_ops_set(ms_transport *t, const ms_link_ops *ops)
+{
+	t->ops = *ops;
+}
+
+/* ------------------------------------------------------------------ dials */
+
+static ms_dial *dial_find(ms_transport *t, uint32_t peer)
+{
+	for (size_t i = 0; i < t->ndials; i++)
+		if (t->dials[i].peer == peer)
+			return &t->dials[i];
+	return NULL;
+}
+
+/* Close a dial and drop it from the table (order is not kept). */
+static void dial_remove(ms_transport *t, ms_dial *d)
+{
+	size_t i = (size_t)(d - t->dials);
+	dial_close(d);
+	t->dials[i] = t->dials[t->ndials - 1];
+	t->ndials--;
+}
+
+ms_err ms_transport_dial(ms_transport *t, const char *endpoint, uint32_t *peer,
+                         ms_errbuf *eb)
+{
+	ms_dial d = {0};
+	ms_err err = MS_OK;
+
+	*peer = 0;
+	if (endpoint == NULL)
+		return ms_errf(eb, MS_EINVAL, "transport: dial endpoint missing");
+	if (t->next_peer == 0)
+		return ms_errf(eb, MS_EFULL, "transport: dial handles exhausted");
+	if (t->ndials == t->capdials) {
+		size_t cap = t->capdials ? 2 * t->capdials : 8;
+		ms_dial *nd = realloc(t->dials, cap * sizeof *nd);
+		if (nd == NULL)
+			return ms_errf(eb, MS_ENOMEM, "transport: dial table realloc");
+		t->dials = nd;
+		t->capdials = cap;
+	}
+
+	d.sock = zmq_socket(t->zctx, ZMQ_DEALER);
+	if (d.sock == NULL)
+		return zerr(eb, "zmq_socket(DEALER)", NULL);
+	if ((err = common_opts(t, d.sock, eb)) != MS_OK)
+		goto fail;
+	/* ours is the only retry mechanism (DESIGN, Links) */
+	SETINT(d.sock, ZMQ_RECONNECT_IVL, -1, eb);
+	SETINT(d.sock, ZMQ_CONNECT_TIMEOUT, t->p.handshake_ms, eb);
+	if ((err = setopt(d.sock, ZMQ_CURVE_SERVERKEY, t->listen_pk, MS_CURVE_LEN,
+	                  "ZMQ_CURVE_SERVERKEY", eb)) != MS_OK)
+		goto fail;
+	if ((err = setopt(d.sock, ZMQ_CURVE_PUBLICKEY, t->my_pk, MS_CURVE_LEN,
+	                  "ZMQ_CURVE_PUBLICKEY", eb)) != MS_OK)
+		goto fail;
+	(void)sodium_mprotect_readonly(t->secrets);
+	err = setopt(d.sock, ZMQ_CURVE_SECRETKEY, t->secrets + MS_SECRET_MY_SK,
+	             MS_CURVE_LEN, "ZMQ_CURVE_SECRETKEY", eb);
+	(void)sodium_mprotect_noaccess(t->secrets);
+	if (err != MS_OK)
+		goto fail;
+	if ((err = monitor_open(t, d.sock,
+	                        ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CLOSED |
+	                            ZMQ_EVENT_DISCONNECTED |
+	                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+	                            ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+	                            ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+	                            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH,
+	                        &d.mon, eb)) != MS_OK)
+		goto fail;
+	if (zmq_connect(d.sock, endpoint) != 0) {
+		err = zerr(eb, "zmq_connect", endpoint);
+		goto fail;
+	}
+	d.peer = t->next_peer++;
+	t->dials[t->ndials++] = d;
+	t->st.dials++;
+	*peer = d.peer;
+	return MS_OK;
+fail:
+	sock_close(d.sock, d.mon);
+	return err;
+}
+
+void ms_transport_hangup(ms_transport *t, uint32_t peer)
+{
+	ms_dial *d = dial_find(t, peer);
+	if (d != NULL)
+		dial_remove(t, d);
+}
+
+/* ------------------------------------------------------------------- send */
+
+ms_err ms_transport_send(ms_transport *t, const ms_conn *c, const void *buf,
+                         size_t len, int flags, ms_errbuf *eb)
+{
+	return t->ops.send(t->ops.send_ctx, c, buf, len, flags, eb);
+}
+
+static void in_remove_at(ms_transport *t, size_t i)
+{
+	memmove(&t->in[i], &t->in[i + 1], (t->nin - i - 1) * sizeof t->in[0]);
+	t->nin--;
+}
+
+static ms_inconn *in_find(ms_transport *t, const uint8_t *rid, size_t rid_len)
+{
+	for (size_t i = 0; i < t->nin; i++)
+		if (t->in[i].rid_len == rid_len &&
+		    memcmp(t->in[i].rid, rid, rid_len) == 0)
+			return &t->in[i];
+	return NULL;
+}
+
+ms_err ms_transport_send_raw(void *transport, const ms_conn *c, const void *buf,
+                             size_t len, int flags, ms_errbuf *eb)
+{
+	ms_transport *t = transport;
+	int zflags = (flags & MS_SEND_WAIT) ? 0 : ZMQ_DONTWAIT;
+
+	if (c == NULL || (len > 0 && buf == NULL))
+		return ms_errf(eb, MS_EINVAL, "transport send: no connection or buffer");
+	if ((int64_t)len > t->p.maxmsgsize || len > (size_t)INT64_MAX)
+		return ms_errf(eb, MS_EINVAL,
+		               "transport send: %zu bytes exceeds maxmsgsize %lld",
+		               len, (long long)t->p.maxmsgsize);
+	if (c->dir == MS_CONN_OUT) {
+		ms_dial *d = dial_find(t, c->peer);
+		if (d == NULL)
+			return ms_errf(eb, MS_ENOTFOUND, "transport send: no dial %u",
+			               (unsigned)c->peer);
+		if (zmq_send(d->sock, buf, len, zflags) < 0)
+			return zerr(eb, "zmq_send", "DEALER");
+	} else if (c->dir == MS_CONN_IN) {
+		ms_inconn *ic;
+		if (c->rid_len == 0 || c->rid_len > MS_RID_MAX)
+			return ms_errf(eb, MS_EINVAL, "transport send: bad routing id");
+		/* only to connections we told the caller about and not since
+		 * reported down: ZeroMQ may not have noticed the loss yet */
+		ic = in_find(t, c->rid, c->rid_len);
+		if (ic == NULL || ic->dead)
+			return ms_errf(eb, MS_ENOTFOUND,
+			               "transport send: inbound connection is gone");
+		if (zmq_send(t->router, c->rid, c->rid_len, zflags | ZMQ_SNDMORE) < 0) {
+			ms_err e = zerr(eb, "zmq_send", "ROUTER");
+			/* gone: the next ms_transport_process reports its DOWN
+			 * (not from here: callbacks must not run inside send) */
+			if (e == MS_ENOTFOUND)
+				ic->dead = 1;
+			return e;
+		}
+		/* the routing frame was accepted, so the pipe had room: the body
+		 * goes too (ZeroMQ queues multipart messages whole) */
+		if (zmq_send(t->router, buf, len, zflags) < 0)
+			return zerr(eb, "zmq_send", "ROUTER body");
+	} else {
+		return ms_errf(eb, MS_EINVAL, "transport send: bad direction %d",
+		               (int)c->dir);
+	}
+	t->st.tx_msgs++;
+	t->st.tx_bytes += len;
+	return MS_OK;
+}
+
+/* ---------------------------------------------------------------- receive */
+
+int ms_transport_pollitems(const ms_transport *t, zmq_pollitem_t *items, int cap)
+{
+	int need = 3 + 2 * (int)t->ndials, n = 0;
+
+	if (items == NULL || cap < need)
+		return need;
+	items[n++] = (zmq_pollitem_t){t->zap, 0, ZMQ_POLLIN, 0};
+	items[n++] = (zmq_pollitem_t){t->router_mon, 0, ZMQ_POLLIN, 0};
+	items[n++] = (zmq_pollitem_t){t->router, 0, ZMQ_POLLIN, 0};
+	for (size_t i = 0; i < t->ndials; i++) {
+		items[n++] = (zmq_pollitem_t){t->dials[i].mon, 0, ZMQ_POLLIN, 0};
+		items[n++] = (zmq_pollitem_t){t->dials[i].sock, 0, ZMQ_POLLIN, 0};
+	}
+	return n;
+}
+
+static void link_in(ms_transport *t, const ms_inconn *ic, ms_link_event ev,
+                    ms_link_reason why)
+{
+	ms_conn c = {.dir = MS_CONN_IN, .rid_len = ic->rid_len};
+	uint8_t curve[MS_CURVE_LEN];
+
+	memcpy(c.rid, ic->rid, ic->rid_len);
+	memcpy(curve, ic->curve, sizeof curve);
+	t->cbs.link(t->cbs.ctx, &c, ev, why, curve);
+}
+
+/* ROUTER monitor: counters, handshake rejections, inbound DOWN. */
+static int router_events(ms_transport *t)
+{
+	int done = 0;
+	uint16_t ev;
+	uint32_t val;
+
+	while (done < MS_TRANSPORT_BUDGET && monitor_read(t->router_mon, &ev, &val)) {
+		done++;
+		switch (ev) {
+		case ZMQ_EVENT_ACCEPTED:
+			t->st.in_accepted++;
+			break;
+		case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+			t->st.in_handshake_ok++;
+			break;
+		case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+		case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+			/* the dialer's HELLO did not decrypt under our listening
+			 * key: another network key, or not meshsync at all */
+			t->st.in_handshake_fail++;
+			if (t->cbs.reject != NULL)
+				t->cbs.reject(t->cbs.ctx, MS_REJECT_HANDSHAKE, NULL, "");
+			break;
+		case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+			break; /* counted and reported by the ZAP handler */
+		case ZMQ_EVENT_DISCONNECTED: {
+			/* every routing id last heard on this fd is gone */
+			size_t i = 0;
+			while (i < t->nin) {
+				if (t->in[i].fd == (int)val) {
+					ms_inconn gone = t->in[i];
+					in_remove_at(t, i);
+					t->st.in_lost++;
+					link_in(t, &gone, MS_LINK_DOWN, MS_LINK_LOST);
+				} else {
+					i++;
+				}
+			}
+			break;
+		}
+		default:
+			break;
+		}
+	}
+	return done;
+}
+
+/* Report the inbound connections a send found gone. */
+static int in_sweep(ms_transport *t)
+{
+	int done = 0;
+	size_t i = 0;
+
+	while (i < t->nin) {
+		if (t->in[i].dead) {
+			ms_inconn gone = t->in[i];
+			in_remove_at(t, i);
+			t->st.in_lost++;
+			link_in(t, &gone, MS_LINK_DOWN, MS_LINK_LOST);
+			done++;
+		} else {
+			i++;
+		}
+	}
+	return done;
+}
+
+/* Record (or refresh) the inbound connection a message came from; 0 when it
+ * cannot be tracked (no memory), and then the message must be dropped. */
+static int in_note(ms_transport *t, const uint8_t *rid, size_t rid_len, int fd,
+                   const uint8_t curve[MS_CURVE_LEN])
+{
+	ms_inconn *ic = in_find(t, rid, rid_len);
+
+	if (ic != NULL && !ic->dead &&
+	    memcmp(ic->curve, curve, MS_CURVE_LEN) == 0) {
+		ic->fd = fd;
+		return 1;
+	}
+	if (ic != NULL) {
+		/* another dialer took this routing id over (ROUTER_HANDOVER):
+		 * the previous holder's connection is gone */
+		ms_inconn gone = *ic;
+		in_remove_at(t, (size_t)(ic - t->in));
+		t->st.in_lost++;
+		link_in(t, &gone, MS_LINK_DOWN, MS_LINK_LOST);
+	}
+	if (t->nin == MS_TRANSPORT_MAX_IN) {
+		ms_inconn gone = t->in[0];
+		in_remove_at(t, 0);
+		link_in(t, &gone, MS_LINK_DOWN, MS_LINK_LOST);
+	}
+	if (t->nin == t->capin) {
+		size_t cap = t->capin ? 2 * t->capin : 16;
+		ms_inconn *n = realloc(t->in, cap * sizeof *n);
+		if (n == NULL)
+			return 0; /* untracked: the message is dropped */
+		t->in = n;
+		t->capin = cap;
+	}
+	ic = &t->in[t->nin++];
+	memset(ic, 0, sizeof *ic);
+	ic->rid_len = rid_len;
+	memcpy(ic->rid, rid, rid_len);
+	ic->fd = fd;
+	memcpy(ic->curve, curve, MS_CURVE_LEN);
+	{
+		ms_inconn copy = *ic; /* the callback may reshape the table */
+		link_in(t, &copy, MS_LINK_UP, MS_LINK_NONE);
+	}
+	return 1;
+}
+
+/* Discard the remaining frames of a message. */
+static void drain_frames(void *s)
+{
+	int more = 1;
+	for (int i = 0; more && i < 1024; i++) {
+		zmq_msg_t m;
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, s, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&m);
+			return;
+		}
+		more = zmq_msg_more(&m);
+		zmq_msg_close(&m);
+	}
+}
+
+/* One inbound message: 1 if one was read (delivered or dropped), 0 if none. */
+static int router_one(ms_transport *t)
+{
+	zmq_msg_t rid, body;
+	const char *uid;
+	uint8_t curve[MS_CURVE_LEN];
+	ms_conn c = {.dir = MS_CONN_IN};
+	int fd;
+
+	zmq_msg_init(&rid);
+	if (zmq_msg_recv(&rid, t->router, ZMQ_DONTWAIT) < 0) {
+		zmq_msg_close(&rid);
+		return 0;
+	}
+	if (!zmq_msg_more(&rid) || zmq_msg_size(&rid) == 0 ||
+	    zmq_msg_size(&rid) > MS_RID_MAX) {
+		t->st.rx_dropped++;
+		if (zmq_msg_more(&rid))
+			drain_frames(t->router);
+		zmq_msg_close(&rid);
+		return 1;
+	}
+	zmq_msg_init(&body);
+	if (zmq_msg_recv(&body, t->router, ZMQ_DONTWAIT) < 0) {
+		t->st.rx_dropped++;
+		goto done;
+	}
+	if (zmq_msg_more(&body)) {
+		/* our protocol is one frame per message */
+		drain_frames(t->router);
+		t->st.rx_dropped++;
+		goto done;
+	}
+	/* the ZAP handler set User-Id to the dialer's key; metadata is on
+	 * the body frame, not on the routing frame */
+	uid = zmq_msg_gets(&body, "User-Id");
+	if (uid == NULL || ms_unhex(curve, sizeof curve, uid) != 0) {
+		t->st.rx_dropped++;
+		goto done;
+	}
+	fd = zmq_msg_get(&body, ZMQ_SRCFD);
+	/* Events the ROUTER monitor queued before this message (the close of
+	 * an earlier connection on the same fd) must be applied before we tie
+	 * this routing id to fd. */
+	router_events(t);
+	c.rid_len = zmq_msg_size(&rid);
+	memcpy(c.rid, zmq_msg_data(&rid), c.rid_len);
+	if (!in_note(t, c.rid, c.rid_len, fd, curve)) {
+		t->st.rx_dropped++;
+		goto done;
+	}
+	t->st.rx_msgs++;
+	t->st.rx_bytes += zmq_msg_size(&body);
+	t->ops.recv(t->ops.recv_ctx, &c, curve, zmq_msg_data(&body),
+	            zmq_msg_size(&body));
+done:
+	zmq_msg_close(&body);
+	zmq_msg_close(&rid);
+	return 1;
+}
+
+/* Read messages from one dial; the dial may vanish in a callback, so it is
+ * looked up by handle each time.  Returns messages handled. */
+static int dial_messages(ms_transport *t, uint32_t peer, int budget)
+{
+	int done = 0;
+	ms_conn c = {.dir = MS_CONN_OUT, .peer = peer};
+
+	while (done < budget) {
+		ms_dial *d = dial_find(t, peer);
+		zmq_msg_t m;
+
+		if (d == NULL)
+			break;
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, d->sock, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&m);
+			break;
+		}
+		done++;
+		if (zmq_msg_more(&m)) {
+			drain_frames(d->sock);
+			t->st.rx_dropped++;
+		} else {
+			t->st.rx_msgs++;
+			t->st.rx_bytes += zmq_msg_size(&m);
+			t->ops.recv(t->ops.recv_ctx, &c, NULL, zmq_msg_data(&m),
+			            zmq_msg_size(&m));
+		}
+		zmq_msg_close(&m);
+	}
+	return done;
+}
+
+/* The dial's connection is over: deliver what it had received, close it,
+ * then report DOWN (so the callback may dial again at once). */
+static void dial_down(ms_transport *t, uint32_t peer, ms_link_reason why)
+{
+	ms_conn c = {.dir = MS_CONN_OUT, .peer = peer};
+	ms_dial *d;
+
+	(void)dial_messages(t, peer, MS_TRANSPORT_BUDGET);
+	d = dial_find(t, peer);
+	if (d == NULL)
+		return; /* hung up from a recv callback: no DOWN owed */
+	dial_remove(t, d);
+	t->st.out_down[why]++;
+	t->cbs.link(t->cbs.ctx, &c, MS_LINK_DOWN, why, NULL);
+}
+
+static int dial_events(ms_transport *t, uint32_t peer)
+{
+	int done = 0;
+	uint16_t ev;
+	uint32_t val;
+
+	while (done < MS_TRANSPORT_BUDGET) {
+		ms_dial *d = dial_find(t, peer);
+		ms_conn c = {.dir = MS_CONN_OUT, .peer = peer};
+
+		if (d == NULL || !monitor_read(d->mon, &ev, &val))
+			break;
+		done++;
+		switch (ev) {
+		case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+			d->up = 1;
+			t->st.out_up++;
+			t->cbs.link(t->cbs.ctx, &c, MS_LINK_UP, MS_LINK_NONE, NULL);
+			break;
+		case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+			/* the listener's ZAP handler said no (val = status) */
+			d->fail = MS_LINK_DENIED;
+			break;
+		case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+			d->fail = MS_LINK_KEY;
+			break;
+		case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+			/* A listener whose key differs cannot decrypt our HELLO and
+			 * hangs up: we see the connection closed mid-handshake.
+			 * Anything else here is our handshake timer running out. */
+			if (d->fail == MS_LINK_NONE)
+				d->fail = (val == EPIPE || val == ECONNRESET)
+				              ? MS_LINK_KEY
+				              : MS_LINK_HANDSHAKE;
+			break;
+		case ZMQ_EVENT_DISCONNECTED:
+			dial_down(t, peer,
+			          d->up ? MS_LINK_LOST
+			                : (d->fail != MS_LINK_NONE ? d->fail
+			                                           : MS_LINK_HANDSHAKE));
+			break;
+		case ZMQ_EVENT_CLOSED:
+			/* with reconnection off, CLOSED without a connection means
+			 * the TCP connect failed and nothing more will happen */
+			dial_down(t, peer, d->up ? MS_LINK_LOST : MS_LINK_CONNECT);
+			break;
+		default:
+			break;
+		}
+	}
+	return done;
+}
+
+int ms_transport_process(ms_transport *t)
+{
+	int done = 0;
+	uint32_t snap[64];
+	size_t nsnap, start = 0;
+
+	done += ms_transport_zap_handle(t);
+	done += router_events(t);
+	done += in_sweep(t);
+	for (int i = 0; i < MS_TRANSPORT_BUDGET && router_one(t); i++)
+		done++;
+
+	/* Callbacks may dial or hang up, which reshuffles t->dials: walk a
+	 * snapshot of handles, in slices of 64 to stay off the heap. */
+	do {
+		nsnap = 0;
+		for (size_t i = start; i < t->ndials && nsnap < 64; i++)
+			snap[nsnap++] = t->dials[i].peer;
+		start += nsnap;
+		for (size_t i = 0; i < nsnap; i++) {
+			/* data first: messages that arrived before a disconnect
+			 * are delivered before its DOWN */
+			done += dial_messages(t, snap[i], MS_TRANSPORT_BUDGET);
+			done += dial_events(t, snap[i]);
+		}
+	} while (nsnap == 64 && start < t->ndials);
+	return done;
+}
