@@ -197,6 +197,7 @@ typedef struct ms_key_state {
 	const ms_head *heads; /* valid until the next call on this rtxn */
 	int64_t counter;      /* sum of all 8-byte PUT values of the key */
 	uint64_t nops;        /* ops ever applied to this key */
+	uint64_t nputs;       /* of which PUTs (counter liveness) */
 } ms_key_state;
 
 /* Is the key live (not deleted) under its policy?  lww: winner is a PUT;

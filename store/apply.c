@@ -1,0 +1,317 @@
+/*
+ * apply.c — the one function that stores and applies an op, used by local
+ * append and by ingest alike, and the record layouts it writes.
+ *
+ * Heads are kept order-independent through the sup index: when an op
+ * arrives, every parent it names is marked superseded for the op's key (and
+ * dropped from the heads if it is one); the op itself becomes a head unless
+ * an op that arrived earlier already named it.  So whatever order a set of
+ * ops arrives in, the heads are "ops of the key no op of the key names".
+ */
+#include "store_int.h"
+
+#include <sodium.h>
+#include <string.h>
+
+size_t st_keydb_key(uint8_t out[ST_KEYDB_MAX], const uint8_t *key, size_t klen)
+{
+	if (klen <= ST_KEY_INLINE) {
+		memcpy(out, key, klen);
+		return klen;
+	}
+	/* Too long for an LMDB key: a prefix keeps key order for all but
+	 * keys sharing it; the hash keeps them apart. */
+	memcpy(out, key, ST_KEY_INLINE);
+	ms_hash(out + ST_KEY_INLINE, key, klen);
+	return ST_KEYDB_MAX;
+}
+
+void st_key_hash(uint8_t out[ST_KH_LEN], const uint8_t *key, size_t klen)
+{
+	crypto_generichash(out, ST_KH_LEN, key, klen, NULL, 0);
+}
+
+void st_logkey(uint8_t out[ST_LOGKEY_LEN], const uint8_t *author, uint64_t seq)
+{
+	memcpy(out, author, MS_PK_LEN);
+	st_put_be64(out + MS_PK_LEN, seq); /* big-endian: LMDB order = seq order */
+}
+
+void st_acc_add(uint8_t acc[MS_HASH_LEN], const uint8_t id[MS_HASH_LEN])
+{
+	unsigned carry = 0;
+
+	/* 256-bit little-endian addition mod 2^256: commutative, so the
+	 * accumulator is the same for any arrival order. */
+	for (int i = 0; i < MS_HASH_LEN; i++) {
+		unsigned t = (unsigned)acc[i] + id[i] + carry;
+		acc[i] = (uint8_t)t;
+		carry = t >> 8;
+	}
+}
+
+int st_rec_parse(st_rec *r, const MDB_val *k, const MDB_val *v)
+{
+	const uint8_t *p = v->mv_data;
+	size_t need;
+
+	if (v->mv_size < ST_REC_HDR)
+		return -1;
+	r->counter = st_get_le64(p);
+	r->nops = st_get_le64(p + 8);
+	r->nputs = st_get_le64(p + 16);
+	r->nheads = (uint32_t)p[24] | (uint32_t)p[25] << 8 |
+	            (uint32_t)p[26] << 16 | (uint32_t)p[27] << 24;
+	r->key_len = (uint16_t)(p[28] | p[29] << 8);
+	if (r->nheads > (v->mv_size - ST_REC_HDR) / MS_HASH_LEN)
+		return -1;
+	need = ST_REC_HDR + (size_t)r->nheads * MS_HASH_LEN;
+	r->heads = p + ST_REC_HDR;
+	if (r->key_len > ST_KEY_INLINE) {
+		need += r->key_len;
+		r->key = p + ST_REC_HDR + (size_t)r->nheads * MS_HASH_LEN;
+		if (k->mv_size != ST_KEYDB_MAX)
+			return -1;
+	} else {
+		if (k->mv_size != r->key_len || r->key_len == 0)
+			return -1;
+		r->key = k->mv_data;
+	}
+	return need == v->mv_size ? 0 : -1;
+}
+
+/* Position of id in the sorted list (or where it would go); *found. */
+static size_t ids_find(const uint8_t *ids, size_t n, const uint8_t *id, int *found)
+{
+	size_t lo = 0, hi = n;
+
+	*found = 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(ids + mid * MS_HASH_LEN, id, MS_HASH_LEN);
+		if (c == 0) {
+			*found = 1;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Advance vv[author] over contiguous seqs now present in the log. */
+static ms_err vv_advance(ms_store *s, st_wctx *w, const uint8_t *author,
+                         uint64_t seq, ms_errbuf *eb)
+{
+	MDB_val k = {MS_PK_LEN, (void *)author}, v;
+	MDB_cursor *c = NULL;
+	uint8_t kb[ST_LOGKEY_LEN], vb[8];
+	uint64_t cur = 0;
+	int rc;
+
+	rc = mdb_get(w->txn, s->dbi[ST_DB_VV], &k, &v);
+	if (rc == 0 && v.mv_size == 8)
+		cur = st_get_le64(v.mv_data);
+	else if (rc != 0 && rc != MDB_NOTFOUND)
+		return st_mdb(s, eb, rc, "read vv");
+	if (seq != cur + 1)
+		return MS_OK; /* above a gap, or a fork of a slot already counted */
+	if (w->log_cur == NULL) {
+		rc = mdb_cursor_open(w->txn, s->dbi[ST_DB_LOG], &w->log_cur);
+		if (rc != 0)
+			return st_mdb(s, eb, rc, "mdb_cursor_open(log)");
+	}
+	c = w->log_cur;
+	st_logkey(kb, author, seq);
+	k.mv_size = sizeof kb;
+	k.mv_data = kb;
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
+	/* Each step moves to the next log entry, so this ends within the
+	 * author's entries. */
+	while (rc == 0) {
+		const uint8_t *kp = k.mv_data;
+		if (k.mv_size != ST_LOGKEY_LEN ||
+		    memcmp(kp, author, MS_PK_LEN) != 0 ||
+		    st_get_be64(kp + MS_PK_LEN) != cur + 1)
+			break;
+		cur++;
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return st_mdb(s, eb, rc, "read log");
+	st_put_le64(vb, cur);
+	k.mv_size = MS_PK_LEN;
+	k.mv_data = (void *)author;
+	v.mv_size = 8;
+	v.mv_data = vb;
+	rc = mdb_put(w->txn, s->dbi[ST_DB_VV], &k, &v, 0);
+	return rc ? st_mdb(s, eb, rc, "write vv") : MS_OK;
+}
+
+/* Log slot for (author, seq); a slot already taken by another op makes a
+ * fork: both ids go to the forks db and both ops stay applied. */
+static ms_err log_insert(ms_store *s, st_wctx *w, const ms_op *op,
+                         const uint8_t id[MS_HASH_LEN], int *fork,
+                         ms_errbuf *eb)
+{
+	uint8_t kb[ST_LOGKEY_LEN], prev[MS_HASH_LEN];
+	MDB_val k = {sizeof kb, kb}, v;
+	int rc;
+
+	*fork = 0;
+	st_logkey(kb, op->author, op->seq);
+	rc = mdb_get(w->txn, s->dbi[ST_DB_LOG], &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		v.mv_size = MS_HASH_LEN;
+		v.mv_data = (void *)id;
+		rc = mdb_put(w->txn, s->dbi[ST_DB_LOG], &k, &v, 0);
+		if (rc != 0)
+			return st_mdb(s, eb, rc, "write log");
+		return vv_advance(s, w, op->author, op->seq, eb);
+	}
+	if (rc != 0)
+		return st_mdb(s, eb, rc, "read log");
+	if (v.mv_size != MS_HASH_LEN)
+		return ms_errf(eb, MS_ECORRUPT, "log entry of %zu bytes",
+		               v.mv_size);
+	if (memcmp(v.mv_data, id, MS_HASH_LEN) == 0)
+		return MS_OK;
+	memcpy(prev, v.mv_data, MS_HASH_LEN); /* the put below may move it */
+	*fork = 1;
+	w->stat[ST_STAT_FORKS]++;
+	for (int i = 0; i < 2; i++) {
+		v.mv_size = MS_HASH_LEN;
+		v.mv_data = i == 0 ? prev : (void *)id;
+		rc = mdb_put(w->txn, s->dbi[ST_DB_FORKS], &k, &v, MDB_NODUPDATA);
+		if (rc != 0 && rc != MDB_KEYEXIST)
+			return st_mdb(s, eb, rc, "write forks");
+	}
+	return MS_OK;
+}
+
+static ms_err state_apply(ms_store *s, st_wctx *w, const ms_op *op,
+                          const uint8_t id[MS_HASH_LEN], uint32_t *nheads_after,
+                          ms_errbuf *eb)
+{
+	uint8_t kdb[ST_KEYDB_MAX], kh[ST_KH_LEN], sk[ST_SUPKEY_LEN];
+	MDB_val k, v;
+	st_rec r;
+	size_t n = 0, pos, tail, need;
+	uint64_t counter = 0, nops = 0, nputs = 0;
+	uint8_t *p;
+	int rc, found;
+
+	k.mv_size = st_keydb_key(kdb, op->key, op->key_len);
+	k.mv_data = kdb;
+	st_key_hash(kh, op->key, op->key_len);
+	rc = mdb_get(w->txn, s->dbi[ST_DB_KEYS], &k, &v);
+	if (rc == 0) {
+		if (st_rec_parse(&r, &k, &v) != 0 || r.key_len != op->key_len)
+			return ms_errf(eb, MS_ECORRUPT,
+			               "keys record of %zu bytes is malformed",
+			               v.mv_size);
+		n = r.nheads;
+		if (st_reserve((void **)&s->ids, &s->ids_cap, n + 1, MS_HASH_LEN))
+			return ms_errf(eb, MS_ENOMEM, "apply: out of memory");
+		/* Copy now: writes below may move the page it points into. */
+		memcpy(s->ids, r.heads, n * MS_HASH_LEN);
+		counter = r.counter;
+		nops = r.nops;
+		nputs = r.nputs;
+	} else if (rc != MDB_NOTFOUND) {
+		return st_mdb(s, eb, rc, "read keys");
+	} else if (st_reserve((void **)&s->ids, &s->ids_cap, 1, MS_HASH_LEN)) {
+		return ms_errf(eb, MS_ENOMEM, "apply: out of memory");
+	}
+
+	memcpy(sk + MS_HASH_LEN, kh, ST_KH_LEN);
+	for (unsigned i = 0; i < op->nparents; i++) {
+		const uint8_t *par = op->parents + (size_t)i * MS_HASH_LEN;
+		MDB_val sv = {0, (void *)""};
+		memcpy(sk, par, MS_HASH_LEN);
+		k.mv_size = sizeof sk;
+		k.mv_data = sk;
+		rc = mdb_put(w->txn, s->dbi[ST_DB_SUP], &k, &sv, 0);
+		if (rc != 0)
+			return st_mdb(s, eb, rc, "write sup");
+		pos = ids_find(s->ids, n, par, &found);
+		if (found) {
+			memmove(s->ids + pos * MS_HASH_LEN,
+			        s->ids + (pos + 1) * MS_HASH_LEN,
+			        (n - pos - 1) * MS_HASH_LEN);
+			n--;
+		}
+	}
+	memcpy(sk, id, MS_HASH_LEN);
+	k.mv_size = sizeof sk;
+	k.mv_data = sk;
+	rc = mdb_get(w->txn, s->dbi[ST_DB_SUP], &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		/* Nobody named this op yet: it is a head. */
+		pos = ids_find(s->ids, n, id, &found);
+		if (!found) {
+			memmove(s->ids + (pos + 1) * MS_HASH_LEN,
+			        s->ids + pos * MS_HASH_LEN,
+			        (n - pos) * MS_HASH_LEN);
+			memcpy(s->ids + pos * MS_HASH_LEN, id, MS_HASH_LEN);
+			n++;
+		}
+	} else if (rc != 0) {
+		return st_mdb(s, eb, rc, "read sup");
+	}
+	if (op->type == MS_OP_PUT && op->value_len == 8)
+		counter += st_get_le64(op->value); /* unsigned: wraps, no UB */
+	nops++;
+	if (op->type == MS_OP_PUT)
+		nputs++;
+
+	tail = op->key_len > ST_KEY_INLINE ? op->key_len : 0;
+	need = ST_REC_HDR + n * MS_HASH_LEN + tail;
+	if (st_reserve((void **)&s->rec, &s->rec_cap, need, 1))
+		return ms_errf(eb, MS_ENOMEM, "apply: out of memory");
+	p = s->rec;
+	st_put_le64(p, counter);
+	st_put_le64(p + 8, nops);
+	st_put_le64(p + 16, nputs);
+	p[24] = (uint8_t)n;
+	p[25] = (uint8_t)(n >> 8);
+	p[26] = (uint8_t)(n >> 16);
+	p[27] = (uint8_t)(n >> 24);
+	p[28] = (uint8_t)op->key_len;
+	p[29] = (uint8_t)(op->key_len >> 8);
+	memcpy(p + ST_REC_HDR, s->ids, n * MS_HASH_LEN);
+	if (tail)
+		memcpy(p + ST_REC_HDR + n * MS_HASH_LEN, op->key, tail);
+	k.mv_size = st_keydb_key(kdb, op->key, op->key_len);
+	k.mv_data = kdb;
+	v.mv_size = need;
+	v.mv_data = p;
+	rc = mdb_put(w->txn, s->dbi[ST_DB_KEYS], &k, &v, 0);
+	if (rc != 0)
+		return st_mdb(s, eb, rc, "write keys");
+	*nheads_after = (uint32_t)n;
+	return MS_OK;
+}
+
+ms_err st_apply(ms_store *s, st_wctx *w, const ms_op *op,
+                const uint8_t id[MS_HASH_LEN], const uint8_t *buf, size_t len,
+                int *fork, uint32_t *nheads_after, ms_errbuf *eb)
+{
+	MDB_val k = {MS_HASH_LEN, (void *)id}, v = {len, (void *)buf};
+	ms_err e;
+	int rc;
+
+	rc = mdb_put(w->txn, s->dbi[ST_DB_OPS], &k, &v, MDB_NOOVERWRITE);
+	if (rc != 0)
+		return st_mdb(s, eb, rc, "write ops");
+	e = log_insert(s, w, op, id, fork, eb);
+	if (e == MS_OK)
+		e = state_apply(s, w, op, id, nheads_after, eb);
+	if (e != MS_OK)
+		return e;
+	st_acc_add(w->acc, id);
+	w->op_count++;
+	return MS_OK;
+}

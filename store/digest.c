@@ -1,0 +1,217 @@
+/*
+ * digest.c — what two nodes compare: the version-vector digest and the
+ * state hash; and the summary of a store built from them.
+ *
+ * vv digest = BLAKE2b-256 over
+ *     for each vv entry in author order:  author (32) || seq (u64 LE)
+ *     then  op count (u64 LE) || op-id accumulator (32)
+ * where the accumulator is the sum of all held op ids read as 256-bit
+ * little-endian integers, mod 2^256.  The vector alone misses ops above a
+ * gap and the second op of a fork; the count and the sum do not.
+ *
+ * state hash = BLAKE2b-256 over, for each key in the keys db's order:
+ *     key_len (u16 LE) || key || nheads (u32 LE) || head ids ascending
+ * The keys db's order is a function of the set of keys, and the heads a
+ * function of the set of ops, so equal op sets hash equal.
+ */
+#include "store_int.h"
+
+#include <string.h>
+
+static ms_err meta_read(ms_store_rtxn *rt, const char *name, MDB_val *v,
+                        size_t want, ms_errbuf *eb)
+{
+	MDB_val k = {strlen(name), (void *)name};
+	int rc = mdb_get(rt->txn, rt->s->dbi[ST_DB_META], &k, v);
+
+	if (rc != 0)
+		return st_mdb(rt->s, eb, rc, name);
+	if (v->mv_size != want)
+		return ms_errf(eb, MS_ECORRUPT, "meta %s has %zu bytes, not %zu",
+		               name, v->mv_size, want);
+	return MS_OK;
+}
+
+ms_err ms_store_vv_digest(ms_store_rtxn *rt, uint8_t out[MS_HASH_LEN],
+                          ms_errbuf *eb)
+{
+	ms_hash_state hs;
+	MDB_cursor *c = NULL;
+	MDB_val k, v, cnt, acc;
+	uint8_t le[8];
+	ms_err e;
+	int rc;
+
+	if ((e = meta_read(rt, ST_META_OP_COUNT, &cnt, 8, eb)) ||
+	    (e = meta_read(rt, ST_META_OP_ACC, &acc, MS_HASH_LEN, eb)))
+		return e;
+	rc = mdb_cursor_open(rt->txn, rt->s->dbi[ST_DB_VV], &c);
+	if (rc != 0)
+		return st_mdb(rt->s, eb, rc, "vv digest: cursor");
+	ms_hash_init(&hs);
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	while (rc == 0) {
+		if (k.mv_size != MS_PK_LEN || v.mv_size != 8) {
+			mdb_cursor_close(c);
+			return ms_errf(eb, MS_ECORRUPT,
+			               "vv digest: malformed vv entry");
+		}
+		st_put_le64(le, st_get_le64(v.mv_data));
+		ms_hash_update(&hs, k.mv_data, MS_PK_LEN);
+		ms_hash_update(&hs, le, 8);
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return st_mdb(rt->s, eb, rc, "vv digest: read vv");
+	ms_hash_update(&hs, cnt.mv_data, 8);
+	ms_hash_update(&hs, acc.mv_data, MS_HASH_LEN);
+	ms_hash_final(&hs, out);
+	return MS_OK;
+}
+
+ms_err ms_store_state_hash(ms_store_rtxn *rt, uint8_t out[MS_HASH_LEN],
+                           ms_errbuf *eb)
+{
+	ms_hash_state hs;
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	st_rec r;
+	uint8_t hdr[4];
+	int rc;
+
+	rc = mdb_cursor_open(rt->txn, rt->s->dbi[ST_DB_KEYS], &c);
+	if (rc != 0)
+		return st_mdb(rt->s, eb, rc, "state hash: cursor");
+	ms_hash_init(&hs);
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	while (rc == 0) {
+		if (st_rec_parse(&r, &k, &v) != 0) {
+			mdb_cursor_close(c);
+			return ms_errf(eb, MS_ECORRUPT,
+			               "state hash: malformed keys record");
+		}
+		hdr[0] = (uint8_t)r.key_len;
+		hdr[1] = (uint8_t)(r.key_len >> 8);
+		ms_hash_update(&hs, hdr, 2);
+		ms_hash_update(&hs, r.key, r.key_len);
+		hdr[0] = (uint8_t)r.nheads;
+		hdr[1] = (uint8_t)(r.nheads >> 8);
+		hdr[2] = (uint8_t)(r.nheads >> 16);
+		hdr[3] = (uint8_t)(r.nheads >> 24);
+		ms_hash_update(&hs, hdr, 4);
+		ms_hash_update(&hs, r.heads, (size_t)r.nheads * MS_HASH_LEN);
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return st_mdb(rt->s, eb, rc, "state hash: read keys");
+	ms_hash_final(&hs, out);
+	return MS_OK;
+}
+
+/* Distinct authors in the log: one cursor jump per author. */
+static ms_err count_authors(ms_store_rtxn *rt, uint64_t *out, ms_errbuf *eb)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	uint8_t kb[ST_LOGKEY_LEN];
+	int rc;
+
+	*out = 0;
+	rc = mdb_cursor_open(rt->txn, rt->s->dbi[ST_DB_LOG], &c);
+	if (rc != 0)
+		return st_mdb(rt->s, eb, rc, "summary: cursor");
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	while (rc == 0) {
+		if (k.mv_size != ST_LOGKEY_LEN) {
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+			continue;
+		}
+		(*out)++;
+		st_logkey(kb, k.mv_data, UINT64_MAX);
+		k.mv_size = sizeof kb;
+		k.mv_data = kb;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		if (rc == 0 && k.mv_size == ST_LOGKEY_LEN &&
+		    memcmp(k.mv_data, kb, ST_LOGKEY_LEN) == 0)
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return st_mdb(rt->s, eb, rc, "summary: read log");
+	return MS_OK;
+}
+
+typedef struct sum_ctx {
+	ms_store_summary *out;
+} sum_ctx;
+
+static int sum_key(const ms_key_state *ks, void *vctx)
+{
+	sum_ctx *sc = vctx;
+
+	sc->out->keys++;
+	if (ms_key_state_live(ks))
+		sc->out->live_keys++;
+	if (ms_key_state_conflict(ks))
+		sc->out->conflicts++;
+	return 0;
+}
+
+ms_err ms_store_summary_get(ms_store_rtxn *rt, ms_store_summary *out,
+                            ms_errbuf *eb)
+{
+	ms_store *s = rt->s;
+	MDB_envinfo info;
+	MDB_stat st;
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	sum_ctx sc = {out};
+	uint64_t seq, logmax;
+	ms_err e;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	memcpy(out->node_id, s->node_id, MS_PK_LEN);
+	memcpy(out->network_id, s->netid, MS_NETID_LEN);
+	if ((rc = mdb_stat(rt->txn, s->dbi[ST_DB_OPS], &st)) != 0)
+		return st_mdb(s, eb, rc, "summary: stat ops");
+	out->ops = st.ms_entries;
+	if ((rc = mdb_stat(rt->txn, s->dbi[ST_DB_QUARANTINE], &st)) != 0)
+		return st_mdb(s, eb, rc, "summary: stat quarantine");
+	out->quarantined = st.ms_entries;
+	if ((e = count_authors(rt, &out->authors, eb)) != MS_OK)
+		return e;
+	if (ms_store_foreach_key(rt, NULL, 0, sum_key, &sc) != 0)
+		return ms_errf(eb, MS_ECORRUPT, "summary: cannot read the keys");
+	rc = mdb_cursor_open(rt->txn, s->dbi[ST_DB_FORKS], &c);
+	if (rc != 0)
+		return st_mdb(s, eb, rc, "summary: cursor");
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	while (rc == 0) {
+		out->forks++;
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_NODUP);
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return st_mdb(s, eb, rc, "summary: read forks");
+	rc = st_meta_u64(s, rt->txn, ST_META_LOCAL_SEQ, &seq);
+	if (rc != 0)
+		return st_mdb(s, eb, rc, "summary: meta local_seq");
+	if ((e = st_log_max_seq(s, rt->txn, s->node_id, &logmax, eb)) != MS_OK)
+		return e;
+	out->local_seq = seq > logmax ? seq : logmax;
+	rc = st_meta_u64(s, rt->txn, ST_META_HLC, &out->hlc);
+	if (rc != 0)
+		return st_mdb(s, eb, rc, "summary: meta hlc");
+	if ((e = ms_store_vv_digest(rt, out->vv_digest, eb)) != MS_OK ||
+	    (e = ms_store_state_hash(rt, out->state_hash, eb)) != MS_OK)
+		return e;
+	mdb_env_info(s->env, &info);
+	if ((rc = mdb_env_stat(s->env, &st)) != 0)
+		return st_mdb(s, eb, rc, "summary: mdb_env_stat");
+	out->store_bytes = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	out->map_size = info.me_mapsize;
+	return MS_OK;
+}

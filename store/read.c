@@ -1,0 +1,402 @@
+/*
+ * read.c — read snapshots and everything read through them: key states
+ * with their heads, ops, the log, the version vector, forks, quarantine and
+ * stats.  The foreach functions return the visitor's non-zero value, 0 at
+ * the end, or -1 when the store itself fails to read.
+ */
+#include "store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+ms_err ms_store_read_begin(ms_store *s, ms_store_rtxn **out, ms_errbuf *eb)
+{
+	ms_store_rtxn *rt;
+	ms_err e;
+
+	*out = NULL;
+	rt = calloc(1, sizeof *rt);
+	if (rt == NULL)
+		return ms_errf(eb, MS_ENOMEM, "read snapshot: out of memory");
+	rt->s = s;
+	e = st_txn_begin(s, MDB_RDONLY, &rt->txn, eb);
+	if (e != MS_OK) {
+		free(rt);
+		return e;
+	}
+	s->nreaders++;
+	*out = rt;
+	return MS_OK;
+}
+
+void ms_store_read_end(ms_store_rtxn **rtp)
+{
+	ms_store_rtxn *rt;
+
+	if (rtp == NULL || *rtp == NULL)
+		return;
+	rt = *rtp;
+	mdb_txn_abort(rt->txn);
+	rt->s->nreaders--;
+	free(rt->heads);
+	free(rt->ids);
+	free(rt);
+	*rtp = NULL;
+}
+
+int ms_key_state_live(const ms_key_state *ks)
+{
+	switch (ks->policy) {
+	case MS_POLICY_LWW:
+		return ks->nheads > 0 && ks->heads[0].type == MS_OP_PUT;
+	case MS_POLICY_MV:
+		for (size_t i = 0; i < ks->nheads; i++)
+			if (ks->heads[i].type == MS_OP_PUT)
+				return 1;
+		return 0;
+	case MS_POLICY_COUNTER:
+		return ks->nputs > 0;
+	}
+	return 0;
+}
+
+int ms_key_state_conflict(const ms_key_state *ks)
+{
+	return ks->nheads > 1 && ks->policy != MS_POLICY_COUNTER;
+}
+
+int st_head_load(ms_store *s, MDB_txn *txn, const uint8_t id[MS_HASH_LEN],
+                 ms_head *h)
+{
+	MDB_val k = {MS_HASH_LEN, (void *)id}, v;
+	ms_op op;
+
+	if (mdb_get(txn, s->dbi[ST_DB_OPS], &k, &v) != 0 ||
+	    st_decode_stored(&op, &v) != MS_OPR_OK)
+		return -1;
+	memcpy(h->id, id, MS_HASH_LEN);
+	memcpy(h->author, op.author, MS_PK_LEN);
+	h->seq = op.seq;
+	h->hlc = op.hlc;
+	h->type = op.type;
+	h->priority = op.priority;
+	h->value = op.value;
+	h->value_len = op.value_len;
+	return 0;
+}
+
+/* Descending (hlc, author); the id breaks the tie between the two ops of a
+ * fork, so the order never depends on arrival. */
+static int head_cmp_desc(const void *a, const void *b)
+{
+	const ms_head *x = a, *y = b;
+	int c;
+
+	if (x->hlc != y->hlc)
+		return x->hlc > y->hlc ? -1 : 1;
+	c = memcmp(x->author, y->author, MS_PK_LEN);
+	if (c != 0)
+		return -c;
+	return -memcmp(x->id, y->id, MS_HASH_LEN);
+}
+
+ms_err st_state_fill(ms_store_rtxn *rt, const MDB_val *k, const MDB_val *v,
+                     ms_key_state *out, ms_errbuf *eb)
+{
+	st_rec r;
+
+	if (st_rec_parse(&r, k, v) != 0)
+		return ms_errf(eb, MS_ECORRUPT, "keys record of %zu bytes is "
+		               "malformed", v->mv_size);
+	if (st_reserve((void **)&rt->heads, &rt->heads_cap, r.nheads + 1,
+	               sizeof *rt->heads))
+		return ms_errf(eb, MS_ENOMEM, "read key: out of memory");
+	for (uint32_t i = 0; i < r.nheads; i++) {
+		if (st_head_load(rt->s, rt->txn, r.heads + (size_t)i * MS_HASH_LEN,
+		                 &rt->heads[i]) != 0)
+			return ms_errf(eb, MS_ECORRUPT,
+			               "read key: a head op is missing or does not "
+			               "decode (run verify)");
+	}
+	qsort(rt->heads, r.nheads, sizeof *rt->heads, head_cmp_desc);
+	memset(out, 0, sizeof *out);
+	out->key = r.key;
+	out->key_len = r.key_len;
+	out->policy = ms_store_policy_for(rt->s, r.key, r.key_len);
+	out->nheads = r.nheads;
+	out->heads = rt->heads;
+	out->counter = (int64_t)r.counter; /* two's complement, as stored */
+	out->nops = r.nops;
+	out->nputs = r.nputs;
+	return MS_OK;
+}
+
+ms_err ms_store_get(ms_store_rtxn *rt, const uint8_t *key, size_t klen,
+                    ms_key_state *out, ms_errbuf *eb)
+{
+	uint8_t kdb[ST_KEYDB_MAX];
+	MDB_val k, v;
+	int rc;
+
+	if (key == NULL || klen == 0 || klen > MS_OP_MAX_KEY)
+		return ms_errf(eb, MS_ENOTFOUND, "get: no such key (keys are "
+		               "1..%d bytes)", MS_OP_MAX_KEY);
+	k.mv_size = st_keydb_key(kdb, key, klen);
+	k.mv_data = kdb;
+	rc = mdb_get(rt->txn, rt->s->dbi[ST_DB_KEYS], &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return ms_errf(eb, MS_ENOTFOUND, "get: no such key");
+	if (rc != 0)
+		return st_mdb(rt->s, eb, rc, "get: read keys");
+	return st_state_fill(rt, &k, &v, out, eb);
+}
+
+int ms_store_foreach_key(ms_store_rtxn *rt, const uint8_t *prefix, size_t plen,
+                         ms_key_fn fn, void *ctx)
+{
+	size_t dlen = plen < ST_KEY_INLINE ? plen : ST_KEY_INLINE;
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	ms_key_state ks;
+	int rc, ret = 0;
+
+	if (mdb_cursor_open(rt->txn, rt->s->dbi[ST_DB_KEYS], &c) != 0)
+		return -1;
+	k.mv_size = dlen;
+	k.mv_data = (void *)prefix;
+	rc = mdb_cursor_get(c, &k, &v, dlen ? MDB_SET_RANGE : MDB_FIRST);
+	/* Each step moves the cursor forward; ends at the db's end. */
+	while (rc == 0) {
+		if (dlen > 0 && (k.mv_size < dlen ||
+		                 memcmp(k.mv_data, prefix, dlen) != 0))
+			break;
+		if (st_state_fill(rt, &k, &v, &ks, NULL) != MS_OK) {
+			ret = -1;
+			break;
+		}
+		if (plen == 0 ||
+		    (ks.key_len >= plen && memcmp(ks.key, prefix, plen) == 0)) {
+			ret = fn(&ks, ctx);
+			if (ret != 0)
+				break;
+		}
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		ret = -1;
+	mdb_cursor_close(c);
+	return ret;
+}
+
+ms_err ms_store_get_op(ms_store_rtxn *rt, const uint8_t id[MS_HASH_LEN],
+                       ms_log_entry *out, ms_errbuf *eb)
+{
+	MDB_val k = {MS_HASH_LEN, (void *)id}, v;
+	int rc;
+
+	rc = mdb_get(rt->txn, rt->s->dbi[ST_DB_OPS], &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return ms_errf(eb, MS_ENOTFOUND, "get op: not held");
+	if (rc != 0)
+		return st_mdb(rt->s, eb, rc, "get op");
+	if (st_decode_stored(&out->op, &v) != MS_OPR_OK)
+		return ms_errf(eb, MS_ECORRUPT, "get op: stored op does not "
+		               "decode (run verify)");
+	out->id = k.mv_data;
+	out->buf = v.mv_data;
+	out->len = v.mv_size;
+	return MS_OK;
+}
+
+int ms_store_foreach_log(ms_store_rtxn *rt, const uint8_t *author,
+                         uint64_t since_seq, ms_log_fn fn, void *ctx)
+{
+	uint8_t kb[ST_LOGKEY_LEN];
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	ms_log_entry e;
+	int rc, ret = 0;
+
+	if (author != NULL && since_seq == UINT64_MAX)
+		return 0;
+	if (mdb_cursor_open(rt->txn, rt->s->dbi[ST_DB_LOG], &c) != 0)
+		return -1;
+	if (author != NULL) {
+		st_logkey(kb, author, since_seq + 1);
+		k.mv_size = sizeof kb;
+		k.mv_data = kb;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	} else {
+		rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	}
+	while (rc == 0) {
+		const uint8_t *kp = k.mv_data;
+		MDB_val ok, ov;
+
+		if (k.mv_size != ST_LOGKEY_LEN)
+			goto next;
+		if (author != NULL && memcmp(kp, author, MS_PK_LEN) != 0)
+			break;
+		if (st_get_be64(kp + MS_PK_LEN) <= since_seq ||
+		    v.mv_size != MS_HASH_LEN)
+			goto next;
+		ok = v;
+		if (mdb_get(rt->txn, rt->s->dbi[ST_DB_OPS], &ok, &ov) != 0 ||
+		    st_decode_stored(&e.op, &ov) != MS_OPR_OK)
+			goto next; /* damage: verify reports it */
+		e.id = v.mv_data;
+		e.buf = ov.mv_data;
+		e.len = ov.mv_size;
+		ret = fn(&e, ctx);
+		if (ret != 0)
+			break;
+	next:
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		ret = -1;
+	mdb_cursor_close(c);
+	return ret;
+}
+
+int ms_store_foreach_vv(ms_store_rtxn *rt, ms_vv_fn fn, void *ctx)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	int rc, ret = 0;
+
+	if (mdb_cursor_open(rt->txn, rt->s->dbi[ST_DB_VV], &c) != 0)
+		return -1;
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	while (rc == 0) {
+		if (k.mv_size == MS_PK_LEN && v.mv_size == 8) {
+			ret = fn(k.mv_data, st_get_le64(v.mv_data), ctx);
+			if (ret != 0)
+				break;
+		}
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		ret = -1;
+	mdb_cursor_close(c);
+	return ret;
+}
+
+int ms_store_foreach_fork(ms_store_rtxn *rt, ms_fork_fn fn, void *ctx)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	int rc, ret = 0;
+
+	if (mdb_cursor_open(rt->txn, rt->s->dbi[ST_DB_FORKS], &c) != 0)
+		return -1;
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	while (rc == 0) {
+		uint8_t slot[ST_LOGKEY_LEN];
+		size_t n = 0;
+		size_t cnt = 0;
+		int keyok = k.mv_size == ST_LOGKEY_LEN;
+
+		if (keyok)
+			memcpy(slot, k.mv_data, ST_LOGKEY_LEN);
+		if (mdb_cursor_count(c, &cnt) != 0 ||
+		    st_reserve((void **)&rt->ids, &rt->ids_cap, (size_t)cnt + 1,
+		               MS_HASH_LEN)) {
+			ret = -1;
+			break;
+		}
+		/* The slot's duplicates, bounded by the count just taken. */
+		for (size_t i = 0; i < (size_t)cnt && rc == 0; i++) {
+			if (v.mv_size == MS_HASH_LEN)
+				memcpy(rt->ids + n++ * MS_HASH_LEN, v.mv_data,
+				       MS_HASH_LEN);
+			if (i + 1 < (size_t)cnt)
+				rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP);
+		}
+		if (rc != 0)
+			break;
+		if (keyok) {
+			ret = fn(slot, st_get_be64(slot + MS_PK_LEN),
+			         (const uint8_t(*)[MS_HASH_LEN])rt->ids, n, ctx);
+			if (ret != 0)
+				break;
+		}
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_NODUP);
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		ret = -1;
+	mdb_cursor_close(c);
+	return ret;
+}
+
+int ms_store_foreach_quarantine(ms_store_rtxn *rt, ms_quarantine_fn fn, void *ctx)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	int rc, ret = 0;
+	const size_t hdr = 8 + 1 + 1 + MS_PK_LEN + 8;
+
+	if (mdb_cursor_open(rt->txn, rt->s->dbi[ST_DB_QUARANTINE], &c) != 0)
+		return -1;
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	while (rc == 0) {
+		const uint8_t *p = v.mv_data;
+		ms_quarantine_entry q;
+
+		if (v.mv_size >= hdr) {
+			memset(&q, 0, sizeof q);
+			q.when_ms = st_get_le64(p);
+			q.reason = p[8];
+			q.has_peer = p[9];
+			memcpy(q.peer, p + 10, MS_PK_LEN);
+			q.orig_len = st_get_le64(p + 10 + MS_PK_LEN);
+			q.buf = p + hdr;
+			q.len = v.mv_size - hdr;
+			ret = fn(&q, ctx);
+			if (ret != 0)
+				break;
+		}
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		ret = -1;
+	mdb_cursor_close(c);
+	return ret;
+}
+
+int ms_store_foreach_stat(ms_store_rtxn *rt, ms_stat_fn fn, void *ctx)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	int rc, ret = 0;
+
+	if (mdb_cursor_open(rt->txn, rt->s->dbi[ST_DB_STATS], &c) != 0)
+		return -1;
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	while (rc == 0) {
+		char name[128];
+
+		if (v.mv_size == 8 && k.mv_size < sizeof name) {
+			memcpy(name, k.mv_data, k.mv_size);
+			name[k.mv_size] = '\0';
+			ret = fn(name, st_get_le64(v.mv_data), ctx);
+			if (ret != 0)
+				break;
+		}
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		ret = -1;
+	mdb_cursor_close(c);
+	return ret;
+}
+
+uint64_t ms_store_stat(ms_store_rtxn *rt, const char *name)
+{
+	MDB_val k = {strlen(name), (void *)name}, v;
+
+	if (mdb_get(rt->txn, rt->s->dbi[ST_DB_STATS], &k, &v) != 0 ||
+	    v.mv_size != 8)
+		return 0;
+	return st_get_le64(v.mv_data);
+}

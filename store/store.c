@@ -1,0 +1,544 @@
+/*
+ * store.c — the LMDB environment of a store: create, open, close, the named
+ * databases, transactions, LMDB error mapping and map growth.
+ */
+#include "store_int.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hlc.h"
+
+const char *const st_db_names[ST_DB_COUNT_] = {
+	[ST_DB_META] = "meta",
+	[ST_DB_OPS] = "ops",
+	[ST_DB_LOG] = "log",
+	[ST_DB_VV] = "vv",
+	[ST_DB_KEYS] = "keys",
+	[ST_DB_SUP] = "sup",
+	[ST_DB_FORKS] = "forks",
+	[ST_DB_QUARANTINE] = "quarantine",
+	[ST_DB_STATS] = "stats",
+	[ST_DB_PEERS] = "peers",
+	[ST_DB_PEER_VV] = "peer_vv",
+};
+
+/* Growth never goes past this many attempts in one write: doubling from
+ * one page reaches any 64-bit size well before it. */
+#define ST_WRITE_ATTEMPTS 80
+
+void ms_store_opts_default(ms_store_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->map_initial = MS_STORE_DEFAULT_MAP_INITIAL;
+	o->map_max = MS_STORE_DEFAULT_MAP_MAX;
+	o->max_value = MS_OP_DEFAULT_MAX_VALUE;
+	o->max_clock_skew_ms = MS_HLC_DEFAULT_MAX_SKEW_MS;
+}
+
+ms_err st_mdb(ms_store *s, ms_errbuf *eb, int rc, const char *what)
+{
+	ms_err e;
+
+	if (s != NULL)
+		s->mdb_last = rc;
+	switch (rc) {
+	case MDB_SUCCESS:
+		return MS_OK;
+	case MDB_NOTFOUND:
+		e = MS_ENOTFOUND;
+		break;
+	case MDB_MAP_FULL:
+		e = MS_EFULL; /* st_write grows the map before anyone sees it */
+		break;
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_INVALID:
+	case MDB_VERSION_MISMATCH:
+		e = MS_ECORRUPT;
+		break;
+	case ENOMEM:
+		e = MS_ENOMEM;
+		break;
+	case EIO:
+	case ENOSPC:
+	case EACCES:
+	case EROFS:
+		e = MS_EIO;
+		break;
+	default:
+		e = MS_ESTORE;
+		break;
+	}
+	return ms_errf(eb, e, "%s: %s", what, mdb_strerror(rc));
+}
+
+/* Adopt the map size another process grew the file to.  Remapping would
+ * pull the map from under our own open snapshots, so refuse then. */
+static ms_err st_follow_resize(ms_store *s, ms_errbuf *eb)
+{
+	int rc;
+
+	if (s->nreaders > 0)
+		return ms_errf(eb, MS_EBUSY,
+		               "store map was grown by another process: close "
+		               "open read snapshots and retry");
+	rc = mdb_env_set_mapsize(s->env, 0);
+	if (rc != 0)
+		return st_mdb(s, eb, rc, "mdb_env_set_mapsize");
+	return MS_OK;
+}
+
+ms_err st_txn_begin(ms_store *s, unsigned flags, MDB_txn **out, ms_errbuf *eb)
+{
+	int rc = 0;
+
+	for (int i = 0; i < 8; i++) {
+		rc = mdb_txn_begin(s->env, NULL, flags, out);
+		if (rc != MDB_MAP_RESIZED)
+			break;
+		ms_err e = st_follow_resize(s, eb);
+		if (e != MS_OK)
+			return e;
+	}
+	if (rc != 0)
+		return st_mdb(s, eb, rc, "mdb_txn_begin");
+	return MS_OK;
+}
+
+/* Record a refused write in stats.  Its own small txn may also find the map
+ * full; then the count is lost, which is acceptable for a statistic. */
+static void st_count_full(ms_store *s)
+{
+	MDB_txn *txn = NULL;
+
+	if (mdb_txn_begin(s->env, NULL, 0, &txn) != 0)
+		return;
+	if (st_stat_add(s, txn, "store_full", 1, NULL) != MS_OK) {
+		mdb_txn_abort(txn);
+		return;
+	}
+	(void)mdb_txn_commit(txn);
+}
+
+/* Called after a transaction hit MDB_MAP_FULL (and was aborted). */
+static ms_err st_grow(ms_store *s, ms_errbuf *eb)
+{
+	MDB_envinfo info;
+	uint64_t cur, next;
+	int rc;
+
+	if (s->nreaders > 0)
+		return ms_errf(eb, MS_EBUSY,
+		               "store map full: cannot grow it while read "
+		               "snapshots are open");
+	mdb_env_info(s->env, &info);
+	cur = info.me_mapsize;
+	/* Another process may have grown the file already: adopt that first. */
+	rc = mdb_env_set_mapsize(s->env, 0);
+	if (rc != 0)
+		return st_mdb(s, eb, rc, "mdb_env_set_mapsize");
+	mdb_env_info(s->env, &info);
+	if (info.me_mapsize > cur)
+		return MS_OK;
+	if (cur >= s->map_max) {
+		st_count_full(s);
+		return ms_errf(eb, MS_EFULL,
+		               "store full: map at its maximum of %llu MiB (raise "
+		               "store.map_max in meshsync.conf)",
+		               (unsigned long long)(s->map_max >> 20));
+	}
+	next = cur > s->map_max / 2 ? s->map_max : cur * 2;
+	rc = mdb_env_set_mapsize(s->env, (size_t)next);
+	if (rc != 0)
+		return st_mdb(s, eb, rc, "mdb_env_set_mapsize");
+	s->pending_grow++;
+	return MS_OK;
+}
+
+ms_err st_write(ms_store *s, st_txn_fn fn, void *ctx, ms_errbuf *eb)
+{
+	st_wctx w;
+	ms_err e = MS_OK;
+	int rc;
+
+	if (s->readonly)
+		return ms_errf(eb, MS_EINVAL, "write to %s: store opened read-only",
+		               s->dir);
+	for (int attempt = 0; attempt < ST_WRITE_ATTEMPTS; attempt++) {
+		memset(&w, 0, sizeof w);
+		s->mdb_last = 0;
+		e = st_txn_begin(s, 0, &w.txn, eb);
+		if (e != MS_OK)
+			return e;
+		e = st_meta_load(s, &w, eb);
+		if (e == MS_OK)
+			e = fn(s, &w, ctx, eb);
+		if (e == MS_OK) {
+			w.stat[ST_STAT_MAP_GROW] += s->pending_grow;
+			e = st_meta_save(s, &w, eb);
+		}
+		if (e == MS_OK)
+			e = st_stats_flush(s, &w, eb);
+		if (e == MS_OK) {
+			/* Commit frees the txn (and its cursors) either way. */
+			rc = mdb_txn_commit(w.txn);
+			w.txn = NULL;
+			w.log_cur = NULL;
+			if (rc == 0) {
+				s->pending_grow = 0;
+				return MS_OK;
+			}
+			e = st_mdb(s, eb, rc, "mdb_txn_commit");
+		} else {
+			mdb_txn_abort(w.txn);
+		}
+		if (e != MS_EFULL || s->mdb_last != MDB_MAP_FULL)
+			return e;
+		e = st_grow(s, eb);
+		if (e != MS_OK)
+			return e;
+	}
+	return ms_errf(eb, MS_ESTORE, "write to %s: map kept filling", s->dir);
+}
+
+static int data_file_exists(const char *dir, int *err)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	*err = 0;
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir,
+	                     MS_STORE_DATA_FILE) >= sizeof path) {
+		*err = ENAMETOOLONG;
+		return 0;
+	}
+	if (stat(path, &st) == 0)
+		return 1;
+	if (errno != ENOENT)
+		*err = errno;
+	return 0;
+}
+
+static ms_err st_env_open(MDB_env **out, const char *dir, unsigned flags,
+                          uint64_t mapsize, ms_errbuf *eb)
+{
+	MDB_env *env = NULL;
+	int rc;
+	char what[PATH_MAX + 32];
+
+	*out = NULL;
+	rc = mdb_env_create(&env);
+	if (rc != 0)
+		return st_mdb(NULL, eb, rc, "mdb_env_create");
+	rc = mdb_env_set_maxdbs(env, ST_DB_COUNT_ + 4);
+	if (rc == 0 && mapsize > 0)
+		rc = mdb_env_set_mapsize(env, (size_t)mapsize);
+	if (rc == 0)
+		rc = mdb_env_open(env, dir, flags | MDB_NOTLS, 0600);
+	if (rc != 0) {
+		snprintf(what, sizeof what, "mdb_env_open(%s)", dir);
+		mdb_env_close(env);
+		return st_mdb(NULL, eb, rc, what);
+	}
+	*out = env;
+	return MS_OK;
+}
+
+static ms_err st_dbis_open(ms_store *s, MDB_txn *txn, unsigned create,
+                           ms_errbuf *eb)
+{
+	for (int i = 0; i < ST_DB_COUNT_; i++) {
+		unsigned fl = create;
+		char what[64];
+		int rc;
+
+		if (i == ST_DB_FORKS)
+			fl |= MDB_DUPSORT;
+		rc = mdb_dbi_open(txn, st_db_names[i], fl, &s->dbi[i]);
+		if (rc != 0) {
+			snprintf(what, sizeof what, "open database %s",
+			         st_db_names[i]);
+			ms_err e = st_mdb(s, eb, rc, what);
+			/* A named db missing from an existing store: damage. */
+			if (rc == MDB_NOTFOUND)
+				e = ms_errf(eb, MS_ECORRUPT,
+				            "open database %s: missing from the store",
+				            st_db_names[i]);
+			return e;
+		}
+	}
+	return MS_OK;
+}
+
+static ms_err meta_put(ms_store *s, MDB_txn *txn, const char *name,
+                       const void *p, size_t n, ms_errbuf *eb)
+{
+	MDB_val k = {strlen(name), (void *)name}, v = {n, (void *)p};
+	int rc = mdb_put(txn, s->dbi[ST_DB_META], &k, &v, 0);
+	return rc ? st_mdb(s, eb, rc, "write meta") : MS_OK;
+}
+
+ms_err ms_store_create(const char *dir, const uint8_t node_id[MS_PK_LEN],
+                       const uint8_t netid[MS_NETID_LEN],
+                       const ms_store_opts *o, ms_errbuf *eb)
+{
+	ms_store_opts def;
+	ms_store s;
+	MDB_txn *txn = NULL;
+	uint8_t zero[MS_HASH_LEN] = {0}, u64[8], u32[4];
+	int err, rc;
+	ms_err e;
+
+	if (o == NULL) {
+		ms_store_opts_default(&def);
+		o = &def;
+	}
+	if (data_file_exists(dir, &err))
+		return ms_errf(eb, MS_EEXIST,
+		               "create store in %s: a store already exists there",
+		               dir);
+	if (err != 0)
+		return ms_errf(eb, MS_EIO, "create store in %s: %s", dir,
+		               strerror(err));
+	memset(&s, 0, sizeof s);
+	s.dir = (char *)dir;
+	e = st_env_open(&s.env, dir, 0, o->map_initial, eb);
+	if (e != MS_OK)
+		return e;
+	rc = mdb_txn_begin(s.env, NULL, 0, &txn);
+	if (rc != 0) {
+		e = st_mdb(&s, eb, rc, "mdb_txn_begin");
+		goto fail;
+	}
+	e = st_dbis_open(&s, txn, MDB_CREATE, eb);
+	if (e != MS_OK)
+		goto fail;
+	u32[0] = MS_STORE_SCHEMA & 0xff;
+	u32[1] = (MS_STORE_SCHEMA >> 8) & 0xff;
+	u32[2] = u32[3] = 0;
+	st_put_le64(u64, 0);
+	if ((e = meta_put(&s, txn, ST_META_SCHEMA, u32, 4, eb)) ||
+	    (e = meta_put(&s, txn, ST_META_NODE_ID, node_id, MS_PK_LEN, eb)) ||
+	    (e = meta_put(&s, txn, ST_META_NETID, netid, MS_NETID_LEN, eb)) ||
+	    (e = meta_put(&s, txn, ST_META_LOCAL_SEQ, u64, 8, eb)) ||
+	    (e = meta_put(&s, txn, ST_META_HLC, u64, 8, eb)) ||
+	    (e = meta_put(&s, txn, ST_META_OP_COUNT, u64, 8, eb)) ||
+	    (e = meta_put(&s, txn, ST_META_QNEXT, u64, 8, eb)) ||
+	    (e = meta_put(&s, txn, ST_META_OP_ACC, zero, sizeof zero, eb)))
+		goto fail;
+	e = st_policy_store(&s, txn, o->policies, o->npolicies, eb);
+	if (e != MS_OK)
+		goto fail;
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc != 0) {
+		e = st_mdb(&s, eb, rc, "create store: commit");
+		goto fail;
+	}
+	mdb_env_close(s.env);
+	free(s.rules);
+	return MS_OK;
+fail:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	mdb_env_close(s.env);
+	free(s.rules);
+	return e;
+}
+
+/* Check schema and read the identity of the store (any txn). */
+static ms_err st_meta_identity(ms_store *s, MDB_txn *txn, ms_errbuf *eb)
+{
+	MDB_val k, v;
+	uint32_t schema;
+	int rc;
+
+	k.mv_data = (void *)ST_META_SCHEMA;
+	k.mv_size = strlen(ST_META_SCHEMA);
+	rc = mdb_get(txn, s->dbi[ST_DB_META], &k, &v);
+	if (rc == MDB_NOTFOUND || (rc == 0 && v.mv_size != 4))
+		return ms_errf(eb, MS_ECORRUPT,
+		               "open store %s: no schema version in meta", s->dir);
+	if (rc != 0)
+		return st_mdb(s, eb, rc, "read meta");
+	schema = (uint32_t)((const uint8_t *)v.mv_data)[0] |
+	         (uint32_t)((const uint8_t *)v.mv_data)[1] << 8 |
+	         (uint32_t)((const uint8_t *)v.mv_data)[2] << 16 |
+	         (uint32_t)((const uint8_t *)v.mv_data)[3] << 24;
+	if (schema != MS_STORE_SCHEMA)
+		return ms_errf(eb, MS_ECORRUPT,
+		               "open store %s: schema version %u, this build "
+		               "reads version %u",
+		               s->dir, schema, MS_STORE_SCHEMA);
+	k.mv_data = (void *)ST_META_NODE_ID;
+	k.mv_size = strlen(ST_META_NODE_ID);
+	rc = mdb_get(txn, s->dbi[ST_DB_META], &k, &v);
+	if (rc != 0 || v.mv_size != MS_PK_LEN)
+		return ms_errf(eb, MS_ECORRUPT, "open store %s: no node id in meta",
+		               s->dir);
+	memcpy(s->node_id, v.mv_data, MS_PK_LEN);
+	k.mv_data = (void *)ST_META_NETID;
+	k.mv_size = strlen(ST_META_NETID);
+	rc = mdb_get(txn, s->dbi[ST_DB_META], &k, &v);
+	if (rc != 0 || v.mv_size != MS_NETID_LEN)
+		return ms_errf(eb, MS_ECORRUPT,
+		               "open store %s: no network id in meta", s->dir);
+	memcpy(s->netid, v.mv_data, MS_NETID_LEN);
+	return MS_OK;
+}
+
+typedef struct st_policy_ctx {
+	const ms_policy_rule *rules;
+	size_t n;
+} st_policy_ctx;
+
+static ms_err st_policy_write(ms_store *s, st_wctx *w, void *ctx, ms_errbuf *eb)
+{
+	st_policy_ctx *pc = ctx;
+	return st_policy_store(s, w->txn, pc->rules, pc->n, eb);
+}
+
+ms_err ms_store_open(ms_store **out, const char *dir, const ms_store_opts *o,
+                     ms_errbuf *eb)
+{
+	ms_store_opts def;
+	ms_store *s = NULL;
+	MDB_txn *txn = NULL;
+	int err, rc, differs;
+	ms_err e;
+
+	*out = NULL;
+	if (o == NULL) {
+		ms_store_opts_default(&def);
+		o = &def;
+	}
+	if (!data_file_exists(dir, &err)) {
+		if (err != 0)
+			return ms_errf(eb, MS_EIO, "open store %s: %s", dir,
+			               strerror(err));
+		return ms_errf(eb, MS_ENOTFOUND,
+		               "open store %s: no store there (run `meshsync-node "
+		               "init --data %s` first)",
+		               dir, dir);
+	}
+	s = calloc(1, sizeof *s);
+	if (s == NULL || (s->dir = strdup(dir)) == NULL) {
+		e = ms_errf(eb, MS_ENOMEM, "open store %s: out of memory", dir);
+		goto fail;
+	}
+	s->readonly = o->readonly != 0;
+	s->map_max = o->map_max ? o->map_max : MS_STORE_DEFAULT_MAP_MAX;
+	{
+		/* LMDB wants whole pages; round the ceiling down to them. */
+		long pg = sysconf(_SC_PAGESIZE);
+		uint64_t page = pg > 0 ? (uint64_t)pg : 4096;
+		s->map_max -= s->map_max % page;
+		if (s->map_max < page)
+			s->map_max = page;
+	}
+	s->max_value = o->max_value ? o->max_value : MS_OP_DEFAULT_MAX_VALUE;
+	s->max_skew_ms = o->max_clock_skew_ms;
+	s->wall_ms = o->wall_ms;
+	s->wall_ctx = o->wall_ctx;
+	/* Existing stores keep the map size recorded in the file (0 = use it). */
+	e = st_env_open(&s->env, dir, s->readonly ? MDB_RDONLY : 0, 0, eb);
+	if (e != MS_OK)
+		goto fail;
+	e = st_txn_begin(s, s->readonly ? MDB_RDONLY : 0, &txn, eb);
+	if (e != MS_OK)
+		goto fail;
+	e = st_dbis_open(s, txn, s->readonly ? 0 : MDB_CREATE, eb);
+	if (e == MS_OK)
+		e = st_meta_identity(s, txn, eb);
+	if (e != MS_OK)
+		goto fail;
+	rc = mdb_txn_commit(txn); /* keeps the dbi handles for later txns */
+	txn = NULL;
+	if (rc != 0) {
+		e = st_mdb(s, eb, rc, "open store: commit");
+		goto fail;
+	}
+	e = st_txn_begin(s, MDB_RDONLY, &txn, eb);
+	if (e != MS_OK)
+		goto fail;
+	differs = !s->readonly &&
+	          st_policy_differs(s, txn, o->policies, o->npolicies);
+	mdb_txn_abort(txn);
+	txn = NULL;
+	if (differs) {
+		st_policy_ctx pc = {o->policies, o->npolicies};
+		e = st_write(s, st_policy_write, &pc, eb);
+		if (e != MS_OK)
+			goto fail;
+	}
+	e = st_txn_begin(s, MDB_RDONLY, &txn, eb);
+	if (e != MS_OK)
+		goto fail;
+	e = st_policy_load(s, txn, eb);
+	mdb_txn_abort(txn);
+	txn = NULL;
+	if (e != MS_OK)
+		goto fail;
+	*out = s;
+	return MS_OK;
+fail:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	ms_store_close(&s);
+	return e;
+}
+
+void ms_store_close(ms_store **sp)
+{
+	ms_store *s;
+
+	if (sp == NULL || *sp == NULL)
+		return;
+	s = *sp;
+	if (s->env != NULL)
+		mdb_env_close(s->env);
+	free(s->dir);
+	free(s->rules);
+	free(s->enc);
+	free(s->rec);
+	free(s->ids);
+	free(s->bops);
+	free(s->bstat);
+	free(s->bid);
+	free(s);
+	*sp = NULL;
+}
+
+const uint8_t *ms_store_node_id(const ms_store *s)
+{
+	return s->node_id;
+}
+
+const uint8_t *ms_store_network_id(const ms_store *s)
+{
+	return s->netid;
+}
+
+int st_reserve(void **buf, size_t *cap, size_t need, size_t elem)
+{
+	size_t ncap;
+	void *p;
+
+	if (need <= *cap)
+		return 0;
+	ncap = *cap ? *cap : 16;
+	while (ncap < need)
+		ncap *= 2;
+	p = realloc(*buf, ncap * elem);
+	if (p == NULL)
+		return -1;
+	*buf = p;
+	*cap = ncap;
+	return 0;
+}

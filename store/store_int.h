@@ -1,0 +1,244 @@
+/*
+ * store_int.h — private helpers shared by the files of the LMDB store:
+ * the ms_store object, the write-transaction context, the byte layouts of
+ * the records, and the LMDB error mapping.
+ *
+ * Files: store.c (environment, open/create, transactions, map growth),
+ * meta.c (meta record and stats), policy.c (policy table), apply.c (the one
+ * apply function), write.c (local append and ingest), read.c (read API),
+ * digest.c (vv digest, state hash, summary), verify.c (consistency check).
+ */
+#ifndef MS_STORE_INT_H
+#define MS_STORE_INT_H
+
+#include <lmdb.h>
+#include <stdint.h>
+
+#include "store.h"
+
+/* Named databases; index into ms_store.dbi. */
+enum st_db {
+	ST_DB_META = 0,
+	ST_DB_OPS,
+	ST_DB_LOG,
+	ST_DB_VV,
+	ST_DB_KEYS,
+	ST_DB_SUP,
+	ST_DB_FORKS,
+	ST_DB_QUARANTINE,
+	ST_DB_STATS,
+	ST_DB_PEERS,
+	ST_DB_PEER_VV,
+	ST_DB_COUNT_
+};
+extern const char *const st_db_names[ST_DB_COUNT_];
+
+/*
+ * Counters that writers accumulate in memory during a transaction and add to
+ * the stats db once, at the end of it (one put per counter per txn instead of
+ * one per op).  Rejection counters follow, one per ms_op_reason.
+ */
+enum st_stat {
+	ST_STAT_OPS_LOCAL = 0, /* local appends */
+	ST_STAT_OPS_APPLIED,   /* foreign (ingested) ops applied */
+	ST_STAT_OPS_DUPLICATE, /* ingested ops already held */
+	ST_STAT_FORKS,         /* ops that landed in an occupied (author, seq) */
+	ST_STAT_CLOCK_SKEW,    /* ops whose hlc was too far ahead to observe */
+	ST_STAT_CONFLICTS,     /* applied ops that left their key with >1 head */
+	ST_STAT_MAP_GROW,      /* map doublings */
+	ST_STAT_STORE_FULL,    /* writes refused at the maximum map size */
+	ST_STAT_REJECTED_,     /* + ms_op_reason */
+	ST_STAT_COUNT_ = ST_STAT_REJECTED_ + MS_OPR_COUNT_
+};
+const char *st_stat_name(unsigned i, char *buf, size_t cap);
+
+/*
+ * Keys longer than LMDB's key limit (511) are stored under a prefix of the
+ * key followed by its hash; the full key is kept in the record.  Key order
+ * is exact for every pair of keys whose first ST_KEY_INLINE bytes differ.
+ */
+#define ST_KEY_INLINE 440
+#define ST_KEYDB_MAX (ST_KEY_INLINE + MS_HASH_LEN)
+#define ST_KH_LEN 16 /* BLAKE2b-128 of a key, in the sup index */
+#define ST_LOGKEY_LEN (MS_PK_LEN + 8)
+#define ST_SUPKEY_LEN (MS_HASH_LEN + ST_KH_LEN)
+
+/*
+ * keys record layout (little-endian):
+ *   0   8   counter   sum of 8-byte PUT values, i64 two's complement
+ *   8   8   nops      ops ever applied to the key
+ *   16  8   nputs     of which PUTs
+ *   24  4   nheads
+ *   28  2   key_len   of the full key
+ *   30  32*nheads     head ids, ascending
+ *   ..  key_len       the full key, only when key_len > ST_KEY_INLINE
+ */
+#define ST_REC_HDR 30
+
+typedef struct st_rec {
+	uint64_t counter; /* unsigned so sums wrap instead of overflowing */
+	uint64_t nops;
+	uint64_t nputs;
+	uint32_t nheads;
+	uint16_t key_len;
+	const uint8_t *heads; /* nheads * 32, ascending */
+	const uint8_t *key;   /* full key (db key or tail of the record) */
+} st_rec;
+
+/* A read snapshot; heads/ids are scratch reused by each call. */
+struct ms_store_rtxn {
+	ms_store *s;
+	MDB_txn *txn;
+	ms_head *heads;
+	size_t heads_cap;
+	uint8_t *ids;
+	size_t ids_cap; /* in ids */
+};
+
+/* Fill a key state from a keys record (heads loaded and sorted). */
+ms_err st_state_fill(ms_store_rtxn *rt, const MDB_val *k, const MDB_val *v,
+                     ms_key_state *out, ms_errbuf *eb);
+
+/* Parse a keys record; -1 if it is malformed. */
+int st_rec_parse(st_rec *r, const MDB_val *k, const MDB_val *v);
+
+/* meta record keys */
+#define ST_META_SCHEMA "schema"
+#define ST_META_NODE_ID "node_id"
+#define ST_META_NETID "network_id"
+#define ST_META_LOCAL_SEQ "local_seq"
+#define ST_META_HLC "hlc"
+#define ST_META_OP_COUNT "op_count"
+#define ST_META_OP_ACC "op_acc"
+#define ST_META_POLICIES "policies"
+#define ST_META_QNEXT "quarantine_next"
+
+struct ms_store {
+	MDB_env *env;
+	MDB_dbi dbi[ST_DB_COUNT_];
+	char *dir;
+	uint8_t node_id[MS_PK_LEN];
+	uint8_t netid[MS_NETID_LEN];
+	int readonly;
+	uint64_t map_max;
+	uint32_t max_value;
+	uint64_t max_skew_ms;
+	uint64_t (*wall_ms)(void *ctx);
+	void *wall_ctx;
+	ms_policy_rule *rules;
+	size_t nrules;
+	unsigned nreaders;     /* open ms_store_rtxn: no remap while > 0 */
+	uint64_t pending_grow; /* doublings not yet counted in stats */
+	int mdb_last;          /* last LMDB code mapped by st_mdb */
+
+	/* Scratch reused across writes so the per-op path does not allocate. */
+	uint8_t *enc;        /* encoding of a local op */
+	size_t enc_cap;
+	uint8_t *rec;        /* a keys record being rebuilt */
+	size_t rec_cap;
+	uint8_t *ids;        /* head ids copied out of a record */
+	size_t ids_cap;      /* in ids (32 bytes each) */
+	ms_op *bops;         /* decoded batch */
+	uint8_t *bstat;      /* per item: reason (MS_OPR_*) */
+	uint8_t (*bid)[MS_HASH_LEN];
+	size_t bcap;
+};
+
+/* State a write transaction loads from meta, changes, and saves. */
+typedef struct st_wctx {
+	MDB_txn *txn;
+	uint64_t local_seq;
+	uint64_t hlc;
+	uint64_t op_count;
+	uint8_t acc[MS_HASH_LEN];
+	uint64_t wall;
+	uint64_t stat[ST_STAT_COUNT_];
+	/* One log cursor per write txn (LMDB frees it with the txn), so the
+	 * per-op path does not allocate a cursor for every op. */
+	MDB_cursor *log_cur;
+} st_wctx;
+
+/* LMDB code -> ms_err, message "what: mdb_strerror".  Remembers rc in
+ * s->mdb_last so the transaction runner can tell MDB_MAP_FULL apart. */
+ms_err st_mdb(ms_store *s, ms_errbuf *eb, int rc, const char *what);
+
+/* Begin a transaction, following a map grown by another process. */
+ms_err st_txn_begin(ms_store *s, unsigned flags, MDB_txn **out, ms_errbuf *eb);
+
+/*
+ * Run fn inside a write transaction and commit it.  On MDB_MAP_FULL the
+ * whole transaction is aborted, the map doubled (up to map_max) and fn run
+ * again from the start, so fn must derive everything from the txn and its
+ * ctx, never from state an earlier attempt changed.
+ */
+typedef ms_err (*st_txn_fn)(ms_store *s, st_wctx *w, void *ctx, ms_errbuf *eb);
+ms_err st_write(ms_store *s, st_txn_fn fn, void *ctx, ms_errbuf *eb);
+
+/* meta.c */
+ms_err st_meta_load(ms_store *s, st_wctx *w, ms_errbuf *eb);
+ms_err st_meta_save(ms_store *s, st_wctx *w, ms_errbuf *eb);
+ms_err st_stats_flush(ms_store *s, st_wctx *w, ms_errbuf *eb);
+ms_err st_stat_add(ms_store *s, MDB_txn *txn, const char *name, uint64_t d,
+                   ms_errbuf *eb);
+int st_meta_u64(ms_store *s, MDB_txn *txn, const char *name, uint64_t *out);
+/* Highest seq held in the log for author (0 if none). */
+ms_err st_log_max_seq(ms_store *s, MDB_txn *txn, const uint8_t *author,
+                      uint64_t *out, ms_errbuf *eb);
+
+/* policy.c */
+ms_err st_policy_load(ms_store *s, MDB_txn *txn, ms_errbuf *eb);
+int st_policy_differs(ms_store *s, MDB_txn *txn, const ms_policy_rule *r,
+                      size_t n);
+ms_err st_policy_store(ms_store *s, MDB_txn *txn, const ms_policy_rule *r,
+                       size_t n, ms_errbuf *eb);
+
+/* apply.c */
+size_t st_keydb_key(uint8_t out[ST_KEYDB_MAX], const uint8_t *key, size_t klen);
+void st_key_hash(uint8_t out[ST_KH_LEN], const uint8_t *key, size_t klen);
+void st_logkey(uint8_t out[ST_LOGKEY_LEN], const uint8_t *author, uint64_t seq);
+void st_acc_add(uint8_t acc[MS_HASH_LEN], const uint8_t id[MS_HASH_LEN]);
+/* Grow a scratch buffer to at least need bytes (amortised, rarely). */
+int st_reserve(void **buf, size_t *cap, size_t need, size_t elem);
+
+/*
+ * Store and apply one new op (id not yet in ops) inside w: ops, log or fork,
+ * vv, sup, heads, counter, accumulator.  *fork = 1 if its (author, seq) slot
+ * already held another op.  *nheads_after = heads of the key afterwards.
+ * Does not touch the clock: callers decide (observe for foreign ops).
+ */
+ms_err st_apply(ms_store *s, st_wctx *w, const ms_op *op,
+                const uint8_t id[MS_HASH_LEN], const uint8_t *buf, size_t len,
+                int *fork, uint32_t *nheads_after, ms_errbuf *eb);
+
+/* read.c: fill a head from a stored op id; -1 if the op is missing/bad. */
+int st_head_load(ms_store *s, MDB_txn *txn, const uint8_t id[MS_HASH_LEN],
+                 ms_head *h);
+/* Decode a stored op; stored ops were validated when accepted. */
+ms_op_reason st_decode_stored(ms_op *op, const MDB_val *v);
+
+static inline void st_put_le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint64_t st_get_le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+static inline void st_put_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[7 - i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint64_t st_get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+#endif

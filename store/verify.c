@@ -1,0 +1,541 @@
+/*
+ * verify.c — recompute everything the store derives from its ops and
+ * compare: each op's decoding, signature and id; log and fork entries; the
+ * version vector; the sup index; heads, counter sums and op counts per key;
+ * the op count and id accumulator in meta.  Used by node-inspect verify.
+ *
+ * It needs memory proportional to the number of ops and parents (about
+ * 80 bytes per op); that is the price of checking without trusting any
+ * derived index.
+ */
+#include "store_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct vop {
+	uint8_t kh[ST_KH_LEN];
+	uint8_t id[MS_HASH_LEN];
+	uint64_t delta; /* counter contribution */
+	uint8_t put;
+	uint8_t head;
+	uint8_t seen; /* matched by a keys record */
+} vop;
+
+typedef struct vfy {
+	ms_store *s;
+	MDB_txn *txn;
+	ms_fault_fn fn;
+	void *ctx;
+	uint64_t faults;
+	vop *ops;
+	size_t nops, ops_cap;
+	uint8_t *sup; /* ST_SUPKEY_LEN each */
+	size_t nsup, sup_cap;
+	uint8_t *vv; /* author || seq LE, recomputed */
+	size_t nvv, vv_cap;
+} vfy;
+
+static void fault(vfy *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fault(vfy *f, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	f->faults++;
+	if (f->fn == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	f->fn(msg, f->ctx);
+}
+
+/* Short printable id: enough to find the op with node-inspect log. */
+static const char *hexid(char buf[65], const uint8_t *id, size_t n)
+{
+	ms_hex(buf, id, n);
+	return buf;
+}
+
+static int vop_cmp(const void *a, const void *b)
+{
+	const vop *x = a, *y = b;
+	int c = memcmp(x->kh, y->kh, ST_KH_LEN);
+	return c ? c : memcmp(x->id, y->id, MS_HASH_LEN);
+}
+
+static int sup_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, ST_SUPKEY_LEN);
+}
+
+/* Is (id, seq slot) recorded: the log entry, or one of the fork's ids? */
+static int slot_has(vfy *f, const ms_op *op, const uint8_t *id)
+{
+	uint8_t kb[ST_LOGKEY_LEN];
+	MDB_val k = {sizeof kb, kb}, v;
+	MDB_cursor *c = NULL;
+	int rc;
+
+	st_logkey(kb, op->author, op->seq);
+	if (mdb_get(f->txn, f->s->dbi[ST_DB_LOG], &k, &v) == 0 &&
+	    v.mv_size == MS_HASH_LEN && memcmp(v.mv_data, id, MS_HASH_LEN) == 0)
+		return 1;
+	if (mdb_cursor_open(f->txn, f->s->dbi[ST_DB_FORKS], &c) != 0)
+		return 0;
+	v.mv_size = MS_HASH_LEN;
+	v.mv_data = (void *)id;
+	rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH);
+	mdb_cursor_close(c);
+	return rc == 0;
+}
+
+static ms_err scan_ops(vfy *f, uint8_t acc[MS_HASH_LEN], uint64_t *count,
+                       ms_errbuf *eb)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	char h[65];
+	int rc;
+
+	rc = mdb_cursor_open(f->txn, f->s->dbi[ST_DB_OPS], &c);
+	if (rc != 0)
+		return st_mdb(f->s, eb, rc, "verify: cursor(ops)");
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	while (rc == 0) {
+		uint8_t id[MS_HASH_LEN];
+		ms_op op;
+		ms_op_reason why;
+		vop *e;
+
+		(*count)++;
+		if (k.mv_size != MS_HASH_LEN) {
+			fault(f, "ops: entry with a %zu-byte key", k.mv_size);
+			goto next;
+		}
+		st_acc_add(acc, k.mv_data);
+		hexid(h, k.mv_data, MS_HASH_LEN);
+		why = st_decode_stored(&op, &v);
+		if (why != MS_OPR_OK) {
+			fault(f, "op %s: does not decode (%s)", h,
+			      ms_op_reason_name(why));
+			goto next;
+		}
+		if (ms_op_verify(&op, f->s->netid) != MS_OPR_OK)
+			fault(f, "op %s: signature does not verify", h);
+		ms_op_id(id, v.mv_data, v.mv_size);
+		if (memcmp(id, k.mv_data, MS_HASH_LEN) != 0)
+			fault(f, "op %s: its encoding hashes to another id", h);
+		if (!slot_has(f, &op, k.mv_data))
+			fault(f, "op %s: no log or fork entry for its author and "
+			      "seq %llu", h, (unsigned long long)op.seq);
+		if (st_reserve((void **)&f->ops, &f->ops_cap, f->nops + 1,
+		               sizeof *f->ops) ||
+		    st_reserve((void **)&f->sup, &f->sup_cap,
+		               f->nsup + op.nparents, ST_SUPKEY_LEN)) {
+			mdb_cursor_close(c);
+			return ms_errf(eb, MS_ENOMEM, "verify: out of memory");
+		}
+		e = &f->ops[f->nops++];
+		memset(e, 0, sizeof *e);
+		st_key_hash(e->kh, op.key, op.key_len);
+		memcpy(e->id, k.mv_data, MS_HASH_LEN);
+		e->put = op.type == MS_OP_PUT;
+		if (e->put && op.value_len == 8)
+			e->delta = st_get_le64(op.value);
+		for (unsigned i = 0; i < op.nparents; i++) {
+			uint8_t *p = f->sup + f->nsup++ * ST_SUPKEY_LEN;
+			memcpy(p, op.parents + (size_t)i * MS_HASH_LEN, MS_HASH_LEN);
+			memcpy(p + MS_HASH_LEN, e->kh, ST_KH_LEN);
+		}
+	next:
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return st_mdb(f->s, eb, rc, "verify: read ops");
+	return MS_OK;
+}
+
+/* The sup index must be exactly the (parent, key hash) pairs of the ops. */
+static ms_err check_sup(vfy *f, ms_errbuf *eb)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	size_t i = 0, n = 0;
+	char h[65];
+	int rc;
+
+	if (f->nsup > 0) /* qsort's base may not be NULL, even for 0 */
+		qsort(f->sup, f->nsup, ST_SUPKEY_LEN, sup_cmp);
+	for (size_t j = 0; j < f->nsup; j++) /* dedupe in place */
+		if (n == 0 || memcmp(f->sup + (n - 1) * ST_SUPKEY_LEN,
+		                     f->sup + j * ST_SUPKEY_LEN, ST_SUPKEY_LEN))
+			memmove(f->sup + n++ * ST_SUPKEY_LEN,
+			        f->sup + j * ST_SUPKEY_LEN, ST_SUPKEY_LEN);
+	f->nsup = n;
+	rc = mdb_cursor_open(f->txn, f->s->dbi[ST_DB_SUP], &c);
+	if (rc != 0)
+		return st_mdb(f->s, eb, rc, "verify: cursor(sup)");
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	while (rc == 0 || i < f->nsup) {
+		int cmp;
+		if (rc != 0)
+			cmp = 1; /* db exhausted: the rest are missing */
+		else if (k.mv_size != ST_SUPKEY_LEN)
+			cmp = -2;
+		else if (i >= f->nsup)
+			cmp = -1;
+		else
+			cmp = memcmp(k.mv_data, f->sup + i * ST_SUPKEY_LEN,
+			             ST_SUPKEY_LEN);
+		if (cmp == -2) {
+			fault(f, "sup: entry with a %zu-byte key", k.mv_size);
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+		} else if (cmp < 0) {
+			fault(f, "sup: op %s is marked superseded but no held op "
+			      "names it", hexid(h, k.mv_data, MS_HASH_LEN));
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+		} else if (cmp > 0) {
+			fault(f, "sup: op %s is named as a parent but not marked "
+			      "superseded", hexid(h, f->sup + i * ST_SUPKEY_LEN,
+			                          MS_HASH_LEN));
+			i++;
+		} else {
+			i++;
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+		}
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return st_mdb(f->s, eb, rc, "verify: read sup");
+	return MS_OK;
+}
+
+static ms_err check_keys(vfy *f, ms_errbuf *eb)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	char h[65];
+	int rc;
+
+	for (size_t i = 0; i < f->nops; i++) {
+		uint8_t sk[ST_SUPKEY_LEN];
+		memcpy(sk, f->ops[i].id, MS_HASH_LEN);
+		memcpy(sk + MS_HASH_LEN, f->ops[i].kh, ST_KH_LEN);
+		f->ops[i].head = f->nsup == 0 ||
+		                 bsearch(sk, f->sup, f->nsup, ST_SUPKEY_LEN,
+		                         sup_cmp) == NULL;
+	}
+	if (f->nops > 0)
+		qsort(f->ops, f->nops, sizeof *f->ops, vop_cmp);
+	rc = mdb_cursor_open(f->txn, f->s->dbi[ST_DB_KEYS], &c);
+	if (rc != 0)
+		return st_mdb(f->s, eb, rc, "verify: cursor(keys)");
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	while (rc == 0) {
+		uint8_t kh[ST_KH_LEN];
+		uint64_t nops = 0, nputs = 0, sum = 0;
+		uint32_t nheads = 0, hi = 0;
+		size_t lo = 0, up = f->nops;
+		int heads_ok = 1;
+		char kname[80];
+		st_rec r;
+
+		if (st_rec_parse(&r, &k, &v) != 0) {
+			fault(f, "keys: malformed record of %zu bytes", v.mv_size);
+			goto next;
+		}
+		snprintf(kname, sizeof kname, "%.*s%s",
+		         r.key_len > 64 ? 64 : (int)r.key_len, (const char *)r.key,
+		         r.key_len > 64 ? "..." : "");
+		for (size_t i = 0; kname[i]; i++)
+			if ((unsigned char)kname[i] < 0x20 ||
+			    (unsigned char)kname[i] > 0x7e)
+				kname[i] = '?';
+		st_key_hash(kh, r.key, r.key_len);
+		while (lo < up) { /* first op of this key hash */
+			size_t mid = lo + (up - lo) / 2;
+			if (memcmp(f->ops[mid].kh, kh, ST_KH_LEN) < 0)
+				lo = mid + 1;
+			else
+				up = mid;
+		}
+		for (size_t i = lo; i < f->nops &&
+		                    memcmp(f->ops[i].kh, kh, ST_KH_LEN) == 0;
+		     i++) {
+			vop *e = &f->ops[i];
+			e->seen = 1;
+			nops++;
+			nputs += e->put;
+			sum += e->delta;
+			if (!e->head)
+				continue;
+			nheads++;
+			/* ops are in id order, as the record's heads are */
+			if (hi >= r.nheads ||
+			    memcmp(r.heads + (size_t)hi * MS_HASH_LEN, e->id,
+			           MS_HASH_LEN) != 0)
+				heads_ok = 0;
+			hi++;
+		}
+		if (!heads_ok || nheads != r.nheads)
+			fault(f, "key \"%s\": holds %u heads, the ops give %u%s",
+			      kname, r.nheads, nheads,
+			      heads_ok ? "" : " (different ids)");
+		if (nops != r.nops)
+			fault(f, "key \"%s\": op count %llu, the ops give %llu",
+			      kname, (unsigned long long)r.nops,
+			      (unsigned long long)nops);
+		if (nputs != r.nputs)
+			fault(f, "key \"%s\": put count %llu, the ops give %llu",
+			      kname, (unsigned long long)r.nputs,
+			      (unsigned long long)nputs);
+		if (sum != r.counter)
+			fault(f, "key \"%s\": counter %lld, the ops sum to %lld",
+			      kname, (long long)r.counter, (long long)sum);
+	next:
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return st_mdb(f->s, eb, rc, "verify: read keys");
+	for (size_t i = 0; i < f->nops; i++)
+		if (!f->ops[i].seen)
+			fault(f, "op %s: its key has no keys record",
+			      hexid(h, f->ops[i].id, MS_HASH_LEN));
+	return MS_OK;
+}
+
+static int vv_push(vfy *f, const uint8_t *author, uint64_t seq)
+{
+	if (seq == 0)
+		return 0;
+	if (st_reserve((void **)&f->vv, &f->vv_cap, f->nvv + 1, MS_PK_LEN + 8))
+		return -1;
+	memcpy(f->vv + f->nvv * (MS_PK_LEN + 8), author, MS_PK_LEN);
+	st_put_le64(f->vv + f->nvv * (MS_PK_LEN + 8) + MS_PK_LEN, seq);
+	f->nvv++;
+	return 0;
+}
+
+/* Log entries point at held ops of their slot; recompute the vector. */
+static ms_err check_log(vfy *f, ms_errbuf *eb)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	uint8_t cur[MS_PK_LEN];
+	uint64_t contig = 0;
+	int have = 0, broken = 0, rc;
+	char h[65];
+
+	rc = mdb_cursor_open(f->txn, f->s->dbi[ST_DB_LOG], &c);
+	if (rc != 0)
+		return st_mdb(f->s, eb, rc, "verify: cursor(log)");
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	while (rc == 0) {
+		const uint8_t *kp = k.mv_data;
+		uint64_t seq;
+		MDB_val ov;
+		ms_op op;
+
+		if (k.mv_size != ST_LOGKEY_LEN || v.mv_size != MS_HASH_LEN) {
+			fault(f, "log: malformed entry (%zu-byte key, %zu-byte "
+			      "value)", k.mv_size, v.mv_size);
+			goto next;
+		}
+		seq = st_get_be64(kp + MS_PK_LEN);
+		if (!have || memcmp(cur, kp, MS_PK_LEN) != 0) {
+			if (have && vv_push(f, cur, contig))
+				goto oom;
+			memcpy(cur, kp, MS_PK_LEN);
+			have = 1;
+			contig = 0;
+			broken = 0;
+		}
+		if (!broken && seq == contig + 1)
+			contig++;
+		else
+			broken = 1;
+		if (mdb_get(f->txn, f->s->dbi[ST_DB_OPS], &v, &ov) != 0) {
+			char h2[65];
+			fault(f, "log: author %s seq %llu points to op %s, "
+			      "which is not held", hexid(h, kp, 8),
+			      (unsigned long long)seq,
+			      hexid(h2, v.mv_data, MS_HASH_LEN));
+			goto next;
+		}
+		if (st_decode_stored(&op, &ov) != MS_OPR_OK)
+			goto next; /* reported by the ops scan */
+		if (memcmp(op.author, kp, MS_PK_LEN) != 0 || op.seq != seq)
+			fault(f, "log: author %s seq %llu points to an op of "
+			      "another author or seq", hexid(h, kp, 8),
+			      (unsigned long long)seq);
+	next:
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return st_mdb(f->s, eb, rc, "verify: read log");
+	if (have && vv_push(f, cur, contig))
+		goto oom;
+	return MS_OK;
+oom:
+	return ms_errf(eb, MS_ENOMEM, "verify: out of memory");
+}
+
+static ms_err check_vv(vfy *f, ms_errbuf *eb)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	size_t i = 0;
+	char h[65];
+	int rc;
+
+	rc = mdb_cursor_open(f->txn, f->s->dbi[ST_DB_VV], &c);
+	if (rc != 0)
+		return st_mdb(f->s, eb, rc, "verify: cursor(vv)");
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	while (rc == 0) {
+		const uint8_t *want = i < f->nvv ? f->vv + i * (MS_PK_LEN + 8) : NULL;
+		int cmp;
+
+		if (k.mv_size != MS_PK_LEN || v.mv_size != 8) {
+			fault(f, "vv: malformed entry");
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+			continue;
+		}
+		cmp = want ? memcmp(k.mv_data, want, MS_PK_LEN) : -1;
+		if (cmp < 0) {
+			fault(f, "vv: author %s at seq %llu, but the log has no "
+			      "seq 1 of it", hexid(h, k.mv_data, 8),
+			      (unsigned long long)st_get_le64(v.mv_data));
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+		} else if (cmp > 0) {
+			fault(f, "vv: author %s missing (log contiguous to "
+			      "seq %llu)", hexid(h, want, 8),
+			      (unsigned long long)st_get_le64(want + MS_PK_LEN));
+			i++;
+		} else {
+			if (st_get_le64(v.mv_data) != st_get_le64(want + MS_PK_LEN))
+				fault(f, "vv: author %s at seq %llu, the log is "
+				      "contiguous to seq %llu",
+				      hexid(h, want, 8),
+				      (unsigned long long)st_get_le64(v.mv_data),
+				      (unsigned long long)st_get_le64(
+				              want + MS_PK_LEN));
+			i++;
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+		}
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return st_mdb(f->s, eb, rc, "verify: read vv");
+	for (; i < f->nvv; i++)
+		fault(f, "vv: author %s missing (log contiguous to seq %llu)",
+		      hexid(h, f->vv + i * (MS_PK_LEN + 8), 8),
+		      (unsigned long long)st_get_le64(f->vv + i * (MS_PK_LEN + 8) +
+		                                      MS_PK_LEN));
+	return MS_OK;
+}
+
+static ms_err check_forks(vfy *f, ms_errbuf *eb)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v, ov, lv;
+	char h[65];
+	int rc;
+
+	rc = mdb_cursor_open(f->txn, f->s->dbi[ST_DB_FORKS], &c);
+	if (rc != 0)
+		return st_mdb(f->s, eb, rc, "verify: cursor(forks)");
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	while (rc == 0) {
+		ms_op op;
+		size_t cnt = 0;
+
+		if (k.mv_size != ST_LOGKEY_LEN || v.mv_size != MS_HASH_LEN) {
+			fault(f, "forks: malformed entry");
+			goto next;
+		}
+		if (mdb_cursor_count(c, &cnt) == 0 && cnt < 2)
+			fault(f, "forks: slot seq %llu of author %s has only one "
+			      "op", (unsigned long long)st_get_be64(
+			                    (const uint8_t *)k.mv_data + MS_PK_LEN),
+			      hexid(h, k.mv_data, 8));
+		if (mdb_get(f->txn, f->s->dbi[ST_DB_LOG], &k, &lv) != 0)
+			fault(f, "forks: slot of author %s has no log entry",
+			      hexid(h, k.mv_data, 8));
+		if (mdb_get(f->txn, f->s->dbi[ST_DB_OPS], &v, &ov) != 0) {
+			fault(f, "forks: op %s is not held",
+			      hexid(h, v.mv_data, MS_HASH_LEN));
+			goto next;
+		}
+		if (st_decode_stored(&op, &ov) == MS_OPR_OK &&
+		    (memcmp(op.author, k.mv_data, MS_PK_LEN) != 0 ||
+		     op.seq != st_get_be64((const uint8_t *)k.mv_data + MS_PK_LEN)))
+			fault(f, "forks: op %s is not of its slot's author and seq",
+			      hexid(h, v.mv_data, MS_HASH_LEN));
+	next:
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return st_mdb(f->s, eb, rc, "verify: read forks");
+	return MS_OK;
+}
+
+ms_err ms_store_verify(ms_store *s, ms_fault_fn fn, void *ctx,
+                       uint64_t *faults, ms_errbuf *eb)
+{
+	vfy f;
+	uint8_t acc[MS_HASH_LEN] = {0};
+	uint64_t count = 0, meta_count = 0;
+	MDB_val mk = {strlen(ST_META_OP_ACC), (void *)ST_META_OP_ACC}, mv;
+	ms_err e;
+
+	memset(&f, 0, sizeof f);
+	f.s = s;
+	f.fn = fn;
+	f.ctx = ctx;
+	if (faults != NULL)
+		*faults = 0;
+	e = st_txn_begin(s, MDB_RDONLY, &f.txn, eb);
+	if (e != MS_OK)
+		return e;
+	s->nreaders++;
+	if ((e = scan_ops(&f, acc, &count, eb)) || (e = check_sup(&f, eb)) ||
+	    (e = check_keys(&f, eb)) || (e = check_log(&f, eb)) ||
+	    (e = check_vv(&f, eb)) || (e = check_forks(&f, eb)))
+		goto done;
+	if (st_meta_u64(s, f.txn, ST_META_OP_COUNT, &meta_count) != 0)
+		fault(&f, "meta: op count missing or malformed");
+	else if (meta_count != count)
+		fault(&f, "meta: op count %llu, %llu ops held",
+		      (unsigned long long)meta_count, (unsigned long long)count);
+	if (mdb_get(f.txn, s->dbi[ST_DB_META], &mk, &mv) != 0 ||
+	    mv.mv_size != MS_HASH_LEN)
+		fault(&f, "meta: op-id accumulator missing or malformed");
+	else if (memcmp(mv.mv_data, acc, MS_HASH_LEN) != 0)
+		fault(&f, "meta: op-id accumulator does not match the held ops");
+done:
+	mdb_txn_abort(f.txn);
+	s->nreaders--;
+	free(f.ops);
+	free(f.sup);
+	free(f.vv);
+	if (faults != NULL)
+		*faults = f.faults;
+	if (e != MS_OK)
+		return e;
+	if (f.faults > 0)
+		return ms_errf(eb, MS_ECORRUPT, "verify %s: %llu fault%s", s->dir,
+		               (unsigned long long)f.faults,
+		               f.faults == 1 ? "" : "s");
+	return MS_OK;
+}

@@ -1,0 +1,114 @@
+/* store_fix.c — helpers for the store suites (see store_fix.h). */
+#include "store_fix.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const uint8_t fix_netid[MS_NETID_LEN] = {
+	0x6d, 0x65, 0x73, 0x68, 0x73, 0x79, 0x6e, 0x63, 0x2d, 0x74, 0x65,
+	0x73, 0x74, 0x2d, 0x6e, 0x65, 0x74, 0x01, 0x02, 0x03, 0x04, 0x05,
+	0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f};
+
+ms_identity *fix_identity(uint8_t b)
+{
+	uint8_t seed[MS_SEED_LEN];
+	ms_identity *id = NULL;
+	ms_errbuf eb;
+
+	memset(seed, b, sizeof seed);
+	MS_PASS_EB(ms_crypto_init(&eb), &eb);
+	MS_PASS_EB(ms_identity_from_seed(&id, seed, &eb), &eb);
+	return id;
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, MS_HASH_LEN);
+}
+
+void fix_make_op(fix_op *out, const ms_identity *who, ms_op_type type,
+                 uint64_t seq, uint64_t hlc, const uint8_t (*parents)[MS_HASH_LEN],
+                 size_t np, const char *key, const void *value, size_t vlen)
+{
+	uint8_t sorted[MS_OP_MAX_PARENTS][MS_HASH_LEN];
+	ms_errbuf eb;
+	ms_op op;
+	size_t cap;
+
+	ck_assert_uint_le(np, MS_OP_MAX_PARENTS);
+	if (np > 0)
+		memcpy(sorted, parents, np * MS_HASH_LEN);
+	qsort(sorted, np, MS_HASH_LEN, id_cmp);
+	memset(&op, 0, sizeof op);
+	op.type = (uint8_t)type;
+	op.priority = MS_PRIO_USER;
+	memcpy(op.author, ms_identity_pk(who), MS_PK_LEN);
+	op.seq = seq;
+	op.hlc = hlc;
+	op.nparents = (uint8_t)np;
+	op.parents = &sorted[0][0];
+	op.key_len = (uint16_t)strlen(key);
+	op.key = (const uint8_t *)key;
+	op.value_len = (uint32_t)vlen;
+	op.value = value;
+	cap = MS_OP_FIXED_LEN + np * MS_HASH_LEN + strlen(key) + vlen;
+	out->buf = malloc(cap);
+	ck_assert_ptr_nonnull(out->buf);
+	MS_PASS_EB(ms_op_sign_encode(&op, who, fix_netid, out->buf, cap,
+	                             &out->len, &eb),
+	           &eb);
+	ck_assert_uint_eq(out->len, cap);
+	ms_op_id(out->id, out->buf, out->len);
+}
+
+uint64_t fix_wall(void *ctx)
+{
+	return *(const uint64_t *)ctx;
+}
+
+ms_store *fix_store(const char *dir, const ms_identity *id,
+                    const ms_store_opts *o)
+{
+	ms_store *s = NULL;
+	ms_errbuf eb;
+
+	MS_PASS_EB(ms_store_create(dir, ms_identity_pk(id), fix_netid, o, &eb),
+	           &eb);
+	MS_PASS_EB(ms_store_open(&s, dir, o, &eb), &eb);
+	return s;
+}
+
+static void print_fault(const char *what, void *ctx)
+{
+	(void)ctx;
+	fprintf(stderr, "verify fault: %s\n", what);
+}
+
+uint64_t fix_verify(ms_store *s)
+{
+	uint64_t faults = 0;
+	ms_errbuf eb;
+	ms_err e = ms_store_verify(s, print_fault, NULL, &faults, &eb);
+
+	if (e != MS_OK && e != MS_ECORRUPT)
+		ck_abort_msg("verify failed: %s (%s)", ms_strerror(e), eb.msg);
+	ck_assert((e == MS_OK) == (faults == 0));
+	return faults;
+}
+
+void fix_le64(uint8_t out[8], int64_t v)
+{
+	uint64_t u = (uint64_t)v;
+	for (int i = 0; i < 8; i++)
+		out[i] = (uint8_t)(u >> (8 * i));
+}
+
+void fix_prefer_ram_tmpdir(void)
+{
+	const char *t = getenv("TMPDIR");
+
+	if ((t == NULL || t[0] == '\0') && access("/dev/shm", W_OK | X_OK) == 0)
+		setenv("TMPDIR", "/dev/shm", 1);
+}

@@ -1,0 +1,51 @@
+/*
+ * store_fix.h — helpers shared by the store suites: deterministic
+ * identities, a fixed network id, foreign ops signed by other authors, and
+ * an injectable wall clock.
+ */
+#ifndef MS_STORE_FIX_H
+#define MS_STORE_FIX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ms_test.h"
+#include "store.h"
+
+extern const uint8_t fix_netid[MS_NETID_LEN];
+
+/* Identity from a seed filled with byte b (aborts the test on failure). */
+ms_identity *fix_identity(uint8_t b);
+
+/* A signed encoded op (malloc'd, caller frees *buf).  parents need not be
+ * sorted; they are sorted here.  id gets the op id when non-NULL. */
+typedef struct fix_op {
+	uint8_t *buf;
+	size_t len;
+	uint8_t id[MS_HASH_LEN];
+} fix_op;
+void fix_make_op(fix_op *out, const ms_identity *who, ms_op_type type,
+                 uint64_t seq, uint64_t hlc, const uint8_t (*parents)[MS_HASH_LEN],
+                 size_t np, const char *key, const void *value, size_t vlen);
+
+/* Injected wall clock: ctx points at a uint64_t of ms. */
+uint64_t fix_wall(void *ctx);
+
+/* Create a store for id in dir and open it with o (NULL = defaults). */
+ms_store *fix_store(const char *dir, const ms_identity *id,
+                    const ms_store_opts *o);
+
+/* Run verify and return the fault count (0 = clean); prints faults. */
+uint64_t fix_verify(ms_store *s);
+
+/*
+ * Suites about order independence and process concurrency (not fsync) put
+ * their stores on /dev/shm when TMPDIR is unset, so thousands of durable
+ * commits do not make them slow on a busy CI disk.
+ */
+void fix_prefer_ram_tmpdir(void);
+
+/* An 8-byte little-endian counter delta. */
+void fix_le64(uint8_t out[8], int64_t v);
+
+#endif
