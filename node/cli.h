@@ -1,0 +1,85 @@
+/*
+ * cli.h — what the meshsync-node program's files share: the parsed command
+ * line, the dispatch table, exit codes and message helpers.  The library
+ * (ms_node) does not use this; it belongs to node/main.c and node/cmd_*.c.
+ */
+#ifndef MS_CLI_H
+#define MS_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "meshsync.h"
+
+/* Exit codes (docs/cli.md; node-inspect uses the same ones). */
+enum {
+	MS_EXIT_OK = 0,       /* success */
+	MS_EXIT_NOTFOUND = 1, /* get: key missing or deleted */
+	MS_EXIT_USAGE = 2,    /* bad command line or bad input value */
+	MS_EXIT_STORE = 3,    /* store, key or configuration error */
+	MS_EXIT_VERIFY = 4,   /* verification failed */
+};
+
+/* Options a command may accept (ms_cli_cmd.opts). */
+enum {
+	MS_CLI_BACKGROUND = 1u << 0, /* --background */
+	MS_CLI_ALL = 1u << 1,        /* --all */
+	MS_CLI_NETKEY = 1u << 2,     /* --network-key FILE|- */
+};
+
+/* The command line once parsed; options may appear anywhere. */
+typedef struct ms_cli {
+	const char *data;      /* --data or $MESHSYNC_DATA; NULL if neither */
+	const char *netkey;    /* --network-key */
+	int background;        /* --background */
+	int all;               /* --all */
+	int npos;              /* positional arguments after the command */
+	char **pos;
+} ms_cli;
+
+typedef struct ms_cli_cmd {
+	const char *name;
+	int (*fn)(const ms_cli *c);
+	const char *help;  /* one line for the command list */
+	const char *usage; /* "put KEY VALUE|- [--background]" */
+	const char *more;  /* longer help text, may be NULL */
+	unsigned opts;     /* MS_CLI_* accepted */
+	int needs_data;    /* 1: --data is required */
+} ms_cli_cmd;
+
+extern const ms_cli_cmd ms_cli_cmds[];
+extern const size_t ms_cli_ncmds;
+
+int ms_cmd_init(const ms_cli *c);
+int ms_cmd_put(const ms_cli *c);
+int ms_cmd_get(const ms_cli *c);
+int ms_cmd_del(const ms_cli *c);
+int ms_cmd_id(const ms_cli *c);
+int ms_cmd_network_key(const ms_cli *c);
+int ms_cmd_help(const ms_cli *c);
+
+/* "meshsync-node: <message>\n" on stderr. */
+void ms_cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print the error in eb and return the exit code it maps to: MS_EINVAL (a
+ * bad value given by the user) -> 2, everything else -> 3. */
+int ms_cli_fail(const ms_errbuf *eb);
+/* Open the node of c->data; on failure print why and return the exit code
+ * (3), else 0. */
+int ms_cli_open(const ms_cli *c, ms_node **n);
+/* Program and per-command help. */
+void ms_cli_usage(FILE *f);
+void ms_cli_cmd_usage(FILE *f, const ms_cli_cmd *cmd);
+/* Wrong argument count etc.: message, the command's usage, exit 2. */
+int ms_cli_usage_error(const ms_cli_cmd *cmd, const char *why);
+const ms_cli_cmd *ms_cli_find(const char *name);
+
+/*
+ * Bytes as one printable line: the text itself when it is valid UTF-8
+ * without control characters (and does not itself start with "hex:"),
+ * otherwise "hex:" and lower-case hex digits.  Returns a malloc'd string,
+ * NULL when out of memory.  Shared with node-inspect.
+ */
+char *ms_cli_text(const uint8_t *b, size_t n);
+
+#endif

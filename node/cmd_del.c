@@ -1,0 +1,22 @@
+/* cmd_del.c — `meshsync-node del KEY`: one durable DEL (tombstone). */
+#include <string.h>
+
+#include "cli.h"
+
+int ms_cmd_del(const ms_cli *c)
+{
+	const ms_cli_cmd *cmd = ms_cli_find("del");
+	ms_errbuf eb = {0};
+	ms_node *n = NULL;
+	int rc;
+
+	if (c->npos != 1)
+		return ms_cli_usage_error(cmd, c->npos < 1 ? "KEY needed"
+		                                            : "too many arguments");
+	if ((rc = ms_cli_open(c, &n)) != MS_EXIT_OK)
+		return rc;
+	if (ms_node_del(n, c->pos[0], strlen(c->pos[0]), c->background, &eb) != MS_OK)
+		rc = ms_cli_fail(&eb);
+	ms_node_close(&n);
+	return rc;
+}

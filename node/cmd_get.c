@@ -1,0 +1,68 @@
+/* cmd_get.c — `meshsync-node get KEY [--all]`: print a key's value(s). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* Raw bytes and a newline: what the key's policy says the value is. */
+static int print_value(const ms_node_value *v, void *ctx)
+{
+	(void)ctx;
+	fwrite(v->data, 1, v->len, stdout);
+	fputc('\n', stdout);
+	return 0;
+}
+
+/* One line per head; the value in its one-line display form so that tabs
+ * and newlines in values cannot break the columns. */
+static int print_head(const ms_node_value *v, void *ctx)
+{
+	char author[MS_NODE_ID_HEX_LEN] = "-";
+	char *text = ms_cli_text(v->data, v->len);
+	const char *flags = v->winner ? (v->deleted ? "winner,deleted" : "winner")
+	                              : (v->deleted ? "deleted" : "-");
+
+	(void)ctx;
+	if (text == NULL)
+		return 1;
+	if (v->author != NULL) {
+		static const char hexd[] = "0123456789abcdef";
+		for (int i = 0; i < 8; i++) {
+			author[2 * i] = hexd[v->author[i] >> 4];
+			author[2 * i + 1] = hexd[v->author[i] & 15];
+		}
+		author[16] = '\0';
+	}
+	printf("%s\t%s\t%" PRIu64 "\t%" PRIu64 "\t%s\n", text, author, v->seq,
+	       v->hlc, flags);
+	free(text);
+	return 0;
+}
+
+int ms_cmd_get(const ms_cli *c)
+{
+	const ms_cli_cmd *cmd = ms_cli_find("get");
+	ms_errbuf eb = {0};
+	ms_node *n = NULL;
+	ms_err e;
+	int rc;
+
+	if (c->npos != 1)
+		return ms_cli_usage_error(cmd, c->npos < 1 ? "KEY needed"
+		                                            : "too many arguments");
+	if ((rc = ms_cli_open(c, &n)) != MS_EXIT_OK)
+		return rc;
+	e = ms_node_get(n, c->pos[0], strlen(c->pos[0]), c->all ? MS_NODE_GET_ALL : 0,
+	                c->all ? print_head : print_value, NULL, &eb);
+	if (e == MS_ENOTFOUND) {
+		ms_cli_err("get %s: %s", c->pos[0],
+		           strstr(eb.msg, "deleted") ? "key is deleted" : "no such key");
+		rc = MS_EXIT_NOTFOUND;
+	} else if (e != MS_OK) {
+		rc = ms_cli_fail(&eb);
+	}
+	ms_node_close(&n);
+	return rc;
+}

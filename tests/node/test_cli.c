@@ -1,0 +1,1214 @@
+/*
+ * test_cli.c — meshsync-node and node-inspect run as real processes: every
+ * subcommand's success and error paths with exact exit codes and messages,
+ * stdin input, joining a network through `network-key`, and every --json
+ * document parsed back with jansson.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <lmdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ms_test.h"
+
+#define RUN_DEADLINE_MS 60000 /* generous for sanitizer builds */
+#define OUT_MAX (8u << 20)    /* output bound per stream */
+
+static char *tmp;
+
+static void setup(void)
+{
+	tmp = ms_test_tmpdir("cli");
+}
+
+static void teardown(void)
+{
+	ms_test_rmdir(tmp);
+	free(tmp);
+	tmp = NULL;
+}
+
+typedef struct run_res {
+	int code; /* exit status; 128+signal if killed */
+	char *out, *err;
+	size_t outlen, errlen;
+} run_res;
+
+static void run_free(run_res *r)
+{
+	free(r->out);
+	free(r->err);
+	memset(r, 0, sizeof *r);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void buf_append(char **b, size_t *len, const char *d, size_t n)
+{
+	ck_assert_uint_le(*len + n, OUT_MAX);
+	*b = realloc(*b, *len + n + 1);
+	ck_assert_ptr_nonnull(*b);
+	memcpy(*b + *len, d, n);
+	*len += n;
+	(*b)[*len] = '\0';
+}
+
+/*
+ * Run bin with argv (NULL-terminated, argv[0] included), feeding in[0..inlen)
+ * on stdin (NULL: empty stdin) and capturing stdout and stderr.
+ * MESHSYNC_DATA is set to env_data, or removed when NULL.  The child is
+ * killed if it outlives RUN_DEADLINE_MS.
+ */
+static void runv(run_res *r, const char *in, size_t inlen, const char *env_data,
+                 const char *bin, char *const argv[])
+{
+	int pin[2], pout[2], perr[2];
+	pid_t pid;
+	size_t inoff = 0;
+	uint64_t deadline = now_ms() + RUN_DEADLINE_MS;
+	int status;
+
+	memset(r, 0, sizeof *r);
+	r->out = calloc(1, 1);
+	r->err = calloc(1, 1);
+	signal(SIGPIPE, SIG_IGN); /* a child that does not read stdin */
+	ck_assert_int_eq(pipe2(pin, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(pout, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(perr, O_CLOEXEC), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(pin[0], 0);
+		dup2(pout[1], 1);
+		dup2(perr[1], 2);
+		if (env_data != NULL)
+			setenv("MESHSYNC_DATA", env_data, 1);
+		else
+			unsetenv("MESHSYNC_DATA");
+		execv(bin, argv);
+		_exit(127);
+	}
+	close(pin[0]);
+	close(pout[1]);
+	close(perr[1]);
+	fcntl(pin[1], F_SETFL, O_NONBLOCK);
+	if (in == NULL || inlen == 0) {
+		close(pin[1]);
+		pin[1] = -1;
+	}
+	for (int open_streams = 2; open_streams > 0;) {
+		struct pollfd p[3] = {{pout[0], POLLIN, 0}, {perr[0], POLLIN, 0},
+		                      {pin[1], POLLOUT, 0}};
+		uint64_t now = now_ms();
+		int n;
+
+		if (now >= deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			ck_abort_msg("%s did not finish within %d ms", argv[1],
+			             RUN_DEADLINE_MS);
+		}
+		n = poll(p, pin[1] >= 0 ? 3 : 2, (int)(deadline - now));
+		if (n < 0 && errno == EINTR)
+			continue;
+		ck_assert_int_ge(n, 0);
+		for (int i = 0; i < 2; i++) {
+			char buf[65536];
+			ssize_t got;
+			if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			got = read(p[i].fd, buf, sizeof buf);
+			if (got > 0) {
+				if (i == 0)
+					buf_append(&r->out, &r->outlen, buf, (size_t)got);
+				else
+					buf_append(&r->err, &r->errlen, buf, (size_t)got);
+			} else if (got == 0 || errno != EINTR) {
+				close(p[i].fd);
+				if (i == 0)
+					pout[0] = -1;
+				else
+					perr[0] = -1;
+				open_streams--;
+			}
+		}
+		if (pin[1] >= 0 && (p[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
+			ssize_t w = write(pin[1], in + inoff, inlen - inoff);
+			if (w > 0)
+				inoff += (size_t)w;
+			if ((w < 0 && errno != EAGAIN && errno != EINTR) || inoff == inlen) {
+				close(pin[1]);
+				pin[1] = -1;
+			}
+		}
+	}
+	if (pin[1] >= 0)
+		close(pin[1]);
+	/* Both streams closed: the child is exiting; wait for it within the
+	 * same deadline. */
+	for (;;) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+		if (w == pid)
+			break;
+		ck_assert_int_eq(w, 0);
+		if (now_ms() >= deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			ck_abort_msg("%s did not exit", argv[1]);
+		}
+		poll(NULL, 0, 5);
+	}
+	r->code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+#define MAX_ARGS 32
+
+/* run(r, stdin, env, bin, args..., NULL) */
+static void run(run_res *r, const char *in, const char *env_data, const char *bin,
+                ...)
+{
+	char *argv[MAX_ARGS + 2];
+	int n = 0;
+	va_list ap;
+
+	argv[n++] = (char *)bin;
+	va_start(ap, bin);
+	for (char *a; (a = va_arg(ap, char *)) != NULL;) {
+		ck_assert_int_lt(n, MAX_ARGS);
+		argv[n++] = a;
+	}
+	va_end(ap);
+	argv[n] = NULL;
+	runv(r, in, in != NULL ? strlen(in) : 0, env_data, bin, argv);
+}
+
+#define NODE(r, ...) run((r), NULL, NULL, MS_NODE_BIN, __VA_ARGS__, (char *)NULL)
+#define NODE_IN(r, in, ...) run((r), (in), NULL, MS_NODE_BIN, __VA_ARGS__, (char *)NULL)
+#define INSPECT(r, ...) run((r), NULL, NULL, MS_INSPECT_BIN, __VA_ARGS__, (char *)NULL)
+
+/* Assert the exit code, showing stderr when it is not the one expected. */
+#define EXPECT_CODE(r, want)                                                  \
+	ck_assert_msg((r)->code == (want), "exit %d, want %d; stderr: %s",     \
+	              (r)->code, (want), (r)->err)
+
+static char *pjoin(const char *a, const char *b)
+{
+	char *p;
+	ck_assert_int_ge(asprintf(&p, "%s/%s", a, b), 0);
+	return p;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fputs(text, f) >= 0, 1);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* init DIR; returns the node id printed (malloc'd). */
+static char *init_node(const char *dir)
+{
+	run_res r;
+	char *id;
+
+	NODE(&r, "init", "--data", dir);
+	EXPECT_CODE(&r, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "node_id: "));
+	ck_assert_ptr_nonnull(strstr(r.out, "network_id: "));
+	id = strndup(strstr(r.out, "node_id: ") + 9, 64);
+	run_free(&r);
+	return id;
+}
+
+static char *field_after(const char *text, const char *label)
+{
+	const char *p = strstr(text, label);
+	ck_assert_msg(p != NULL, "no '%s' in '%s'", label, text);
+	return strndup(p + strlen(label), 64);
+}
+
+static json_t *parse_json(const run_res *r)
+{
+	json_error_t je;
+	json_t *j = json_loadb(r->out, r->outlen, 0, &je);
+	ck_assert_msg(j != NULL, "bad JSON (%s at line %d): %s", je.text, je.line,
+	              r->out);
+	return j;
+}
+
+static json_int_t jint(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+	ck_assert_msg(json_is_integer(v), "field %s is not an integer", k);
+	return json_integer_value(v);
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+	ck_assert_msg(json_is_string(v), "field %s is not a string", k);
+	return json_string_value(v);
+}
+
+/* ---- meshsync-node ---------------------------------------------------- */
+
+START_TEST(acceptance_init_put_get)
+{
+	char *dir = pjoin(tmp, "node-a");
+	char *id;
+	run_res r;
+
+	id = init_node(dir);
+	NODE(&r, "put", "--data", dir, "greeting", "hello");
+	EXPECT_CODE(&r, 0);
+	ck_assert_str_eq(r.out, "");
+	run_free(&r);
+	NODE(&r, "get", "--data", dir, "greeting");
+	EXPECT_CODE(&r, 0);
+	ck_assert_str_eq(r.out, "hello\n");
+	ck_assert_str_eq(r.err, "");
+	run_free(&r);
+
+	/* id prints what init printed. */
+	NODE(&r, "id", "--data", dir);
+	EXPECT_CODE(&r, 0);
+	ck_assert_uint_eq(r.outlen, 65);
+	ck_assert_int_eq(strncmp(r.out, id, 64), 0);
+	ck_assert_int_eq(r.out[64], '\n');
+	run_free(&r);
+	free(id);
+	free(dir);
+}
+END_TEST
+
+START_TEST(options_anywhere_and_env)
+{
+	char *dir = pjoin(tmp, "n");
+	run_res r;
+
+	free(init_node(dir));
+	NODE(&r, "--data", dir, "put", "k1", "v1");
+	EXPECT_CODE(&r, 0);
+	run_free(&r);
+	NODE(&r, "put", "k2", "v2", "--data", dir);
+	EXPECT_CODE(&r, 0);
+	run_free(&r);
+	{
+		char *opt;
+		ck_assert_int_ge(asprintf(&opt, "--data=%s", dir), 0);
+		NODE(&r, "put", opt, "k3", "v3", "--background");
+		EXPECT_CODE(&r, 0);
+		run_free(&r);
+		free(opt);
+	}
+	/* --background reached the op. */
+	INSPECT(&r, "--data", dir, "--json", "log", "--since", "2");
+	EXPECT_CODE(&r, 0);
+	{
+		json_t *j = parse_json(&r), *op;
+		ck_assert_int_eq(jint(j, "count"), 1);
+		op = json_array_get(json_object_get(j, "ops"), 0);
+		ck_assert_str_eq(jstr(op, "key"), "k3");
+		ck_assert_str_eq(jstr(op, "priority"), "background");
+		json_decref(j);
+	}
+	run_free(&r);
+	run(&r, NULL, dir, MS_NODE_BIN, "get", "k2", (char *)NULL);
+	EXPECT_CODE(&r, 0);
+	ck_assert_str_eq(r.out, "v2\n");
+	run_free(&r);
+	run(&r, NULL, dir, MS_NODE_BIN, "get", "k3", (char *)NULL);
+	EXPECT_CODE(&r, 0);
+	ck_assert_str_eq(r.out, "v3\n");
+	run_free(&r);
+	/* A value beginning with - after --. */
+	NODE(&r, "put", "--data", dir, "--", "k4", "--not-an-option");
+	EXPECT_CODE(&r, 0);
+	run_free(&r);
+	NODE(&r, "get", "--data", dir, "k4");
+	EXPECT_CODE(&r, 0);
+	ck_assert_str_eq(r.out, "--not-an-option\n");
+	run_free(&r);
+	free(dir);
+}
+END_TEST
+
+START_TEST(usage_errors)
+{
+	char *dir = pjoin(tmp, "n");
+	run_res r;
+
+	free(init_node(dir));
+
+	NODE(&r, "frobnicate", "--data", dir);
+	EXPECT_CODE(&r, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "meshsync-node: unknown command 'frobnicate'"));
+	ck_assert_ptr_nonnull(strstr(r.err, "usage: meshsync-node"));
+	ck_assert_str_eq(r.out, "");
+	run_free(&r);
+
+	run(&r, NULL, NULL, MS_NODE_BIN, (char *)NULL);
+	EXPECT_CODE(&r, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "usage:"));
+	run_free(&r);
+
+	NODE(&r, "get", "k");
+	EXPECT_CODE(&r, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "meshsync-node: get: no data directory"));
+	run_free(&r);
+
+	NODE(&r, "put", "--data", dir, "k");
+	EXPECT_CODE(&r, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "usage: meshsync-node put KEY VALUE|-"));
+	run_free(&r);
+	NODE(&r, "put", "--data", dir, "k", "v", "extra");
+	EXPECT_CODE(&r, 2);
+	run_free(&r);
+	NODE(&r, "get", "--data", dir);
+	EXPECT_CODE(&r, 2);
+	run_free(&r);
+	NODE(&r, "del", "--data", dir, "a", "b");
+	EXPECT_CODE(&r, 2);
+	run_free(&r);
+	NODE(&r, "id", "--data", dir, "extra");
+	EXPECT_CODE(&r, 2);
+	run_free(&r);
+	NODE(&r, "network-key", "--data", dir, "extra");
+	EXPECT_CODE(&r, 2);
+	run_free(&r);
+	NODE(&r, "init", "--data", dir, "extra");
+	EXPECT_CODE(&r, 2);
+	run_free(&r);
+	NODE(&r, "get", "--data", dir, "k", "--bogus");
+	EXPECT_CODE(&r, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "unknown option '--bogus'"));
+	run_free(&r);
+	NODE(&r, "id", "--data", dir, "--all");
+	EXPECT_CODE(&r, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "id: option --all does not apply"));
+	run_free(&r);
+	NODE(&r, "get", "k", "--data");
+	EXPECT_CODE(&r, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "option --data needs an argument"));
+	run_free(&r);
+	NODE(&r, "help", "nosuch");
+	EXPECT_CODE(&r, 2);
+	run_free(&r);
+	free(dir);
+}
+END_TEST
+
+START_TEST(help_everywhere)
+{
+	static const char *const cmds[] = {"init", "put", "get", "del", "id",
+	                                   "network-key", "help"};
+	run_res r;
+
+	NODE(&r, "--help");
+	EXPECT_CODE(&r, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "usage: meshsync-node COMMAND --data DIR"));
+	ck_assert_ptr_nonnull(strstr(r.out, "Exit status: 0 ok, 1 not found, 2 usage"));
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+		ck_assert_ptr_nonnull(strstr(r.out, cmds[i]));
+	run_free(&r);
+	NODE(&r, "help");
+	EXPECT_CODE(&r, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "usage: meshsync-node"));
+	run_free(&r);
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+		char want[64];
+		snprintf(want, sizeof want, "usage: meshsync-node %s", cmds[i]);
+		NODE(&r, cmds[i], "--help");
+		EXPECT_CODE(&r, 0);
+		ck_assert_msg(strstr(r.out, want) != NULL, "%s --help: %s", cmds[i], r.out);
+		ck_assert_str_eq(r.err, "");
+		run_free(&r);
+		NODE(&r, "help", cmds[i]);
+		EXPECT_CODE(&r, 0);
+		ck_assert_ptr_nonnull(strstr(r.out, want));
+		run_free(&r);
+	}
+	NODE(&r, "-h", "get");
+	EXPECT_CODE(&r, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "get KEY [--all]"));
+	run_free(&r);
+}
+END_TEST
+
+START_TEST(get_missing_and_deleted)
+{
+	char *dir = pjoin(tmp, "n");
+	run_res r;
+
+	free(init_node(dir));
+	NODE(&r, "get", "--data", dir, "nope");
+	EXPECT_CODE(&r, 1);
+	ck_assert_str_eq(r.out, "");
+	ck_assert_str_eq(r.err, "meshsync-node: get nope: no such key\n");
+	run_free(&r);
+
+	NODE(&r, "put", "--data", dir, "k", "v");
+	EXPECT_CODE(&r, 0);
+	run_free(&r);
+	NODE(&r, "del", "--data", dir, "k");
+	EXPECT_CODE(&r, 0);
+	ck_assert_str_eq(r.out, "");
+	run_free(&r);
+	NODE(&r, "get", "--data", dir, "k");
+	EXPECT_CODE(&r, 1);
+	ck_assert_str_eq(r.err, "meshsync-node: get k: key is deleted\n");
+	run_free(&r);
+
+	/* --all still shows the tombstone. */
+	NODE(&r, "get", "--data", dir, "k", "--all");
+	EXPECT_CODE(&r, 0);
+	{
+		char author[20] = {0}, flags[32] = {0};
+		unsigned long long seq = 0, hlc = 0;
+		ck_assert_int_eq(sscanf(r.out, "\t%16[0-9a-f]\t%llu\t%llu\t%31s", author,
+		                        &seq, &hlc, flags),
+		                 4);
+		ck_assert_uint_eq(seq, 2);
+		ck_assert_uint_gt(hlc, 0);
+		ck_assert_str_eq(flags, "winner,deleted");
+	}
+	run_free(&r);
+	NODE(&r, "get", "--data", dir, "nope", "--all");
+	EXPECT_CODE(&r, 1);
+	run_free(&r);
+	free(dir);
+}
+END_TEST
+
+START_TEST(put_from_stdin_and_get_all)
+{
+	char *dir = pjoin(tmp, "n");
+	char *id;
+	static const char bin[] = "line1\n\tline2\x01\xff";
+	run_res r;
+
+	id = init_node(dir);
+	runv(&r, bin, sizeof bin - 1, NULL, MS_NODE_BIN,
+	     (char *[]){MS_NODE_BIN, "put", "--data", dir, "blob", "-", NULL});
+	EXPECT_CODE(&r, 0);
+	run_free(&r);
+	NODE(&r, "get", "--data", dir, "blob");
+	EXPECT_CODE(&r, 0);
+	ck_assert_uint_eq(r.outlen, sizeof bin);
+	ck_assert_int_eq(memcmp(r.out, bin, sizeof bin - 1), 0);
+	ck_assert_int_eq(r.out[sizeof bin - 1], '\n');
+	run_free(&r);
+
+	/* --all: one line, value as hex since it is not clean text. */
+	NODE(&r, "get", "--data", dir, "blob", "--all");
+	EXPECT_CODE(&r, 0);
+	{
+		char want[256];
+		snprintf(want, sizeof want, "hex:6c696e65310a096c696e653201ff\t%.16s\t1\t", id);
+		ck_assert_msg(strncmp(r.out, want, strlen(want)) == 0, "got %s want %s",
+		              r.out, want);
+		ck_assert_ptr_nonnull(strstr(r.out, "\twinner\n"));
+	}
+	run_free(&r);
+
+	/* Empty stdin is an empty value. */
+	NODE(&r, "put", "--data", dir, "empty", "-");
+	EXPECT_CODE(&r, 0);
+	run_free(&r);
+	NODE(&r, "get", "--data", dir, "empty");
+	EXPECT_CODE(&r, 0);
+	ck_assert_str_eq(r.out, "\n");
+	run_free(&r);
+	free(id);
+	free(dir);
+}
+END_TEST
+
+START_TEST(store_and_key_errors)
+{
+	char *dir = pjoin(tmp, "n"), *missing = pjoin(tmp, "missing");
+	char *idp = pjoin(dir, "identity.key");
+	run_res r;
+
+	free(init_node(dir));
+	NODE(&r, "init", "--data", dir);
+	EXPECT_CODE(&r, 3);
+	ck_assert_ptr_nonnull(strstr(r.err, "meshsync-node: init "));
+	ck_assert_ptr_nonnull(strstr(r.err, "already exists"));
+	run_free(&r);
+
+	NODE(&r, "get", "--data", missing, "k");
+	EXPECT_CODE(&r, 3);
+	{
+		char want[512];
+		snprintf(want, sizeof want,
+		         "meshsync-node: open %s: no such node (run meshsync-node init --data %s)\n",
+		         missing, missing);
+		ck_assert_str_eq(r.err, want);
+	}
+	run_free(&r);
+	NODE(&r, "put", "--data", missing, "k", "v");
+	EXPECT_CODE(&r, 3);
+	run_free(&r);
+	NODE(&r, "id", "--data", missing);
+	EXPECT_CODE(&r, 3);
+	run_free(&r);
+
+	ck_assert_int_eq(chmod(idp, 0644), 0);
+	NODE(&r, "put", "--data", dir, "k", "v");
+	EXPECT_CODE(&r, 3);
+	ck_assert_ptr_nonnull(strstr(r.err, "meshsync-node: "));
+	ck_assert_ptr_nonnull(strstr(r.err, "identity.key"));
+	run_free(&r);
+	ck_assert_int_eq(chmod(idp, 0600), 0);
+
+	/* A config error names file and line, exit 3. */
+	{
+		char *conf = pjoin(dir, "meshsync.conf");
+		write_file(conf, "[store]\nmap_max = 8M\nx = 1\n");
+		NODE(&r, "get", "--data", dir, "k");
+		EXPECT_CODE(&r, 3);
+		ck_assert_ptr_nonnull(strstr(r.err, "meshsync.conf:3: unknown key 'x' in [store]"));
+		run_free(&r);
+		free(conf);
+	}
+	free(idp);
+	free(missing);
+	free(dir);
+}
+END_TEST
+
+START_TEST(network_key_joins_network)
+{
+	char *a = pjoin(tmp, "a"), *b = pjoin(tmp, "b"), *c = pjoin(tmp, "c");
+	char *keyfile = pjoin(tmp, "net.key");
+	char *neta, *netb, *netc;
+	run_res r;
+
+	NODE(&r, "init", "--data", a);
+	EXPECT_CODE(&r, 0);
+	neta = field_after(r.out, "network_id: ");
+	run_free(&r);
+
+	NODE(&r, "network-key", "--data", a);
+	EXPECT_CODE(&r, 0);
+	ck_assert_int_eq(strncmp(r.out, "msnet1:", 7), 0);
+	ck_assert_uint_eq(r.outlen, 7 + 64 + 1);
+	ck_assert_int_eq(r.out[r.outlen - 1], '\n');
+	write_file(keyfile, r.out);
+	run_free(&r);
+
+	NODE(&r, "init", "--data", b, "--network-key", keyfile);
+	EXPECT_CODE(&r, 0);
+	netb = field_after(r.out, "network_id: ");
+	run_free(&r);
+	ck_assert_str_eq(neta, netb);
+
+	/* From stdin, key text piped in. */
+	NODE(&r, "network-key", "--data", a);
+	{
+		char *text = strdup(r.out);
+		run_free(&r);
+		NODE_IN(&r, text, "init", "--network-key", "-", "--data", c);
+		free(text);
+	}
+	EXPECT_CODE(&r, 0);
+	netc = field_after(r.out, "network_id: ");
+	ck_assert_str_eq(neta, netc);
+	run_free(&r);
+
+	/* Bad key file: exit 3, nothing created. */
+	{
+		char *d = pjoin(tmp, "d"), *bad = pjoin(tmp, "bad.key");
+		write_file(bad, "not a key\n");
+		NODE(&r, "init", "--data", d, "--network-key", bad);
+		EXPECT_CODE(&r, 3);
+		ck_assert_ptr_nonnull(strstr(r.err, "meshsync-node: "));
+		ck_assert_int_eq(access(d, F_OK), -1);
+		run_free(&r);
+		free(d);
+		free(bad);
+	}
+	free(neta);
+	free(netb);
+	free(netc);
+	free(keyfile);
+	free(a);
+	free(b);
+	free(c);
+}
+END_TEST
+
+START_TEST(counter_keys)
+{
+	char *dir = pjoin(tmp, "n"), *conf = pjoin(dir, "meshsync.conf");
+	run_res r;
+
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	write_file(conf, "[policy]\ncounter/ = counter\n");
+	free(init_node(dir));
+	NODE(&r, "put", "--data", dir, "counter/n", "5");
+	EXPECT_CODE(&r, 0);
+	run_free(&r);
+	NODE(&r, "put", "--data", dir, "counter/n", "-2");
+	EXPECT_CODE(&r, 0);
+	run_free(&r);
+	NODE_IN(&r, "10\n", "put", "--data", dir, "counter/n", "-");
+	EXPECT_CODE(&r, 0);
+	run_free(&r);
+	NODE(&r, "get", "--data", dir, "counter/n");
+	EXPECT_CODE(&r, 0);
+	ck_assert_str_eq(r.out, "13\n");
+	run_free(&r);
+	NODE(&r, "put", "--data", dir, "counter/n", "lots");
+	EXPECT_CODE(&r, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "decimal integer"));
+	run_free(&r);
+	NODE(&r, "del", "--data", dir, "counter/n");
+	EXPECT_CODE(&r, 2);
+	ck_assert_str_eq(r.err, "meshsync-node: del: counter keys cannot be deleted; put a negative delta\n");
+	run_free(&r);
+	free(conf);
+	free(dir);
+}
+END_TEST
+
+START_TEST(store_full_keeps_reads)
+{
+	char *dir = pjoin(tmp, "n"), *conf = pjoin(dir, "meshsync.conf");
+	size_t big = 400u << 10;
+	char *val = malloc(big);
+	run_res r;
+
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	write_file(conf, "[store]\nmap_initial = 256K\nmap_max = 256K\n");
+	free(init_node(dir));
+	NODE(&r, "put", "--data", dir, "small", "kept");
+	EXPECT_CODE(&r, 0);
+	run_free(&r);
+	memset(val, 'x', big);
+	runv(&r, val, big, NULL, MS_NODE_BIN,
+	     (char *[]){MS_NODE_BIN, "put", "--data", dir, "big", "-", NULL});
+	EXPECT_CODE(&r, 3);
+	ck_assert_msg(strstr(r.err, "full") != NULL, "stderr: %s", r.err);
+	run_free(&r);
+	NODE(&r, "get", "--data", dir, "small");
+	EXPECT_CODE(&r, 0);
+	ck_assert_str_eq(r.out, "kept\n");
+	run_free(&r);
+	NODE(&r, "get", "--data", dir, "big");
+	EXPECT_CODE(&r, 1);
+	run_free(&r);
+	free(val);
+	free(conf);
+	free(dir);
+}
+END_TEST
+
+/* ---- node-inspect ----------------------------------------------------- */
+
+/* A node with n ops: keys k1..k(n-1) and one rewrite of k1. */
+static char *filled_node(const char *name, int n, char **id)
+{
+	char *dir = pjoin(tmp, name);
+	run_res r;
+
+	*id = init_node(dir);
+	for (int i = 1; i <= n; i++) {
+		char key[16], val[16];
+		snprintf(key, sizeof key, "k%d", i < n ? i : 1);
+		snprintf(val, sizeof val, "v%d", i);
+		NODE(&r, "put", "--data", dir, key, val);
+		EXPECT_CODE(&r, 0);
+		run_free(&r);
+	}
+	return dir;
+}
+
+START_TEST(inspect_summary)
+{
+	char *id, *dir = filled_node("n", 6, &id);
+	char *net;
+	run_res r;
+	json_t *j, *pol;
+
+	INSPECT(&r, "--data", dir, "--json", "summary");
+	EXPECT_CODE(&r, 0);
+	j = parse_json(&r);
+	ck_assert_str_eq(jstr(j, "node_id"), id);
+	ck_assert_uint_eq(strlen(jstr(j, "network_id")), 64);
+	net = strdup(jstr(j, "network_id"));
+	ck_assert_int_eq(jint(j, "ops"), 6);
+	ck_assert_int_eq(jint(j, "authors"), 1);
+	ck_assert_int_eq(jint(j, "keys"), 5);
+	ck_assert_int_eq(jint(j, "live_keys"), 5);
+	ck_assert_int_eq(jint(j, "conflicts"), 0);
+	ck_assert_int_eq(jint(j, "forks"), 0);
+	ck_assert_int_eq(jint(j, "quarantined"), 0);
+	ck_assert_int_eq(jint(j, "local_seq"), 6);
+	ck_assert_int_gt(jint(j, "hlc"), 0);
+	ck_assert_int_gt(jint(j, "store_bytes"), 0);
+	ck_assert_int_ge(jint(j, "map_size"), jint(j, "store_bytes"));
+	ck_assert_uint_eq(strlen(jstr(j, "vv_digest")), 64);
+	ck_assert_uint_eq(strlen(jstr(j, "state_hash")), 64);
+	pol = json_object_get(j, "policies");
+	ck_assert(json_is_array(pol));
+	ck_assert_uint_eq(json_array_size(pol), 0);
+	json_decref(j);
+	run_free(&r);
+
+	/* Options after the command; human form has the same facts. */
+	INSPECT(&r, "summary", "--data", dir);
+	EXPECT_CODE(&r, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, id));
+	ck_assert_ptr_nonnull(strstr(r.out, net));
+	ck_assert_ptr_nonnull(strstr(r.out, "state_hash"));
+	run_free(&r);
+
+	/* One more put changes ops and the state hash. */
+	INSPECT(&r, "--data", dir, "--json", "summary");
+	j = parse_json(&r);
+	run_free(&r);
+	{
+		char *sh = strdup(jstr(j, "state_hash"));
+		json_decref(j);
+		NODE(&r, "put", "--data", dir, "k2", "changed");
+		run_free(&r);
+		INSPECT(&r, "--data", dir, "--json", "summary");
+		j = parse_json(&r);
+		ck_assert_int_eq(jint(j, "ops"), 7);
+		ck_assert_str_ne(jstr(j, "state_hash"), sh);
+		json_decref(j);
+		run_free(&r);
+		free(sh);
+	}
+	free(net);
+	free(id);
+	free(dir);
+}
+END_TEST
+
+START_TEST(inspect_log_filters)
+{
+	char *id, *dir = filled_node("n", 8, &id);
+	run_res r;
+	json_t *j, *ops;
+	char prefix[9], other[2];
+
+	INSPECT(&r, "--data", dir, "--json", "log");
+	EXPECT_CODE(&r, 0);
+	j = parse_json(&r);
+	ck_assert_int_eq(jint(j, "count"), 8);
+	ops = json_object_get(j, "ops");
+	ck_assert_uint_eq(json_array_size(ops), 8);
+	for (size_t i = 0; i < 8; i++) {
+		json_t *op = json_array_get(ops, i);
+		ck_assert_int_eq(jint(op, "seq"), (json_int_t)i + 1);
+		ck_assert_str_eq(jstr(op, "author"), id);
+		ck_assert_str_eq(jstr(op, "type"), "put");
+		ck_assert_str_eq(jstr(op, "priority"), "user");
+		ck_assert_uint_eq(strlen(jstr(op, "id")), 64);
+		ck_assert(json_is_array(json_object_get(op, "parents")));
+	}
+	/* The rewrite of k1 (seq 8) names the first write as its parent. */
+	{
+		json_t *last = json_array_get(ops, 7), *first = json_array_get(ops, 0);
+		ck_assert_str_eq(jstr(last, "key"), "k1");
+		ck_assert_str_eq(jstr(last, "value"), "v8");
+		ck_assert_int_eq(jint(last, "value_len"), 2);
+		ck_assert_uint_eq(json_array_size(json_object_get(last, "parents")), 1);
+		ck_assert_str_eq(json_string_value(json_array_get(json_object_get(last, "parents"), 0)),
+		                 jstr(first, "id"));
+	}
+	json_decref(j);
+	run_free(&r);
+
+	INSPECT(&r, "--data", dir, "--json", "log", "--since", "3");
+	EXPECT_CODE(&r, 0);
+	j = parse_json(&r);
+	ck_assert_int_eq(jint(j, "count"), 5);
+	ck_assert_int_eq(jint(json_array_get(json_object_get(j, "ops"), 0), "seq"), 4);
+	json_decref(j);
+	run_free(&r);
+
+	INSPECT(&r, "log", "--limit", "2", "--since=1", "--json", "--data", dir);
+	EXPECT_CODE(&r, 0);
+	j = parse_json(&r);
+	ck_assert_int_eq(jint(j, "count"), 2);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "ops")), 2);
+	ck_assert_int_eq(jint(json_array_get(json_object_get(j, "ops"), 1), "seq"), 3);
+	json_decref(j);
+	run_free(&r);
+
+	memcpy(prefix, id, 8);
+	prefix[8] = '\0';
+	INSPECT(&r, "--data", dir, "--json", "log", "--author", prefix);
+	EXPECT_CODE(&r, 0);
+	j = parse_json(&r);
+	ck_assert_int_eq(jint(j, "count"), 8);
+	json_decref(j);
+	run_free(&r);
+	INSPECT(&r, "--data", dir, "--json", "log", "--author", id, "--since", "6");
+	EXPECT_CODE(&r, 0);
+	j = parse_json(&r);
+	ck_assert_int_eq(jint(j, "count"), 2);
+	json_decref(j);
+	run_free(&r);
+	other[0] = id[0] == 'a' ? 'b' : 'a';
+	other[1] = '\0';
+	INSPECT(&r, "--data", dir, "--json", "log", "--author", other);
+	EXPECT_CODE(&r, 0);
+	j = parse_json(&r);
+	ck_assert_int_eq(jint(j, "count"), 0);
+	json_decref(j);
+	run_free(&r);
+
+	/* Human table: header and one row per op. */
+	INSPECT(&r, "--data", dir, "log", "--limit", "3");
+	EXPECT_CODE(&r, 0);
+	ck_assert_int_eq(strncmp(r.out, "AUTHOR", 6), 0);
+	{
+		int lines = 0;
+		for (const char *p = r.out; *p; p++)
+			lines += *p == '\n';
+		ck_assert_int_eq(lines, 4);
+	}
+	run_free(&r);
+
+	INSPECT(&r, "--data", dir, "log", "--since", "x");
+	EXPECT_CODE(&r, 2);
+	run_free(&r);
+	INSPECT(&r, "--data", dir, "log", "--author", "xyz");
+	EXPECT_CODE(&r, 2);
+	run_free(&r);
+	INSPECT(&r, "--data", dir, "log", "--prefix", "k");
+	EXPECT_CODE(&r, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "log: option --prefix does not apply"));
+	run_free(&r);
+	free(id);
+	free(dir);
+}
+END_TEST
+
+START_TEST(inspect_state_conflicts_stats)
+{
+	char *dir = pjoin(tmp, "n"), *conf = pjoin(dir, "meshsync.conf");
+	char *id;
+	run_res r;
+	json_t *j, *keys;
+
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	write_file(conf, "[policy]\ncounter/ = counter\ndocs/ = mv\n");
+	id = init_node(dir);
+	NODE(&r, "put", "--data", dir, "app/a", "1");
+	run_free(&r);
+	NODE(&r, "put", "--data", dir, "app/b", "2");
+	run_free(&r);
+	NODE(&r, "del", "--data", dir, "app/b");
+	run_free(&r);
+	NODE(&r, "put", "--data", dir, "counter/c", "7");
+	run_free(&r);
+	NODE(&r, "put", "--data", dir, "counter/c", "-2");
+	run_free(&r);
+	NODE(&r, "put", "--data", dir, "docs/d", "text");
+	EXPECT_CODE(&r, 0);
+	run_free(&r);
+
+	INSPECT(&r, "--data", dir, "--json", "state");
+	EXPECT_CODE(&r, 0);
+	j = parse_json(&r);
+	ck_assert_int_eq(jint(j, "count"), 4);
+	keys = json_object_get(j, "keys");
+	ck_assert_uint_eq(json_array_size(keys), 4);
+	{
+		json_t *a = json_array_get(keys, 0), *b = json_array_get(keys, 1);
+		json_t *c = json_array_get(keys, 2), *d = json_array_get(keys, 3);
+		ck_assert_str_eq(jstr(a, "key"), "app/a");
+		ck_assert_str_eq(jstr(a, "policy"), "lww");
+		ck_assert(json_is_true(json_object_get(a, "live")));
+		ck_assert(json_is_false(json_object_get(a, "conflict")));
+		ck_assert_str_eq(json_string_value(json_array_get(json_object_get(a, "values"), 0)), "1");
+		ck_assert_uint_eq(json_array_size(json_object_get(a, "heads")), 1);
+		ck_assert_str_eq(jstr(json_array_get(json_object_get(a, "heads"), 0), "author"), id);
+
+		ck_assert_str_eq(jstr(b, "key"), "app/b");
+		ck_assert(json_is_false(json_object_get(b, "live")));
+		ck_assert_int_eq(jint(b, "ops"), 2);
+		ck_assert_uint_eq(json_array_size(json_object_get(b, "values")), 0);
+		ck_assert_str_eq(jstr(json_array_get(json_object_get(b, "heads"), 0), "type"), "del");
+		ck_assert(json_is_null(json_object_get(json_array_get(json_object_get(b, "heads"), 0), "value")));
+
+		ck_assert_str_eq(jstr(c, "key"), "counter/c");
+		ck_assert_str_eq(jstr(c, "policy"), "counter");
+		ck_assert_int_eq(jint(c, "counter"), 5);
+		ck_assert_str_eq(json_string_value(json_array_get(json_object_get(c, "values"), 0)), "5");
+		ck_assert_str_eq(jstr(json_array_get(json_object_get(c, "heads"), 0), "value"), "-2");
+
+		ck_assert_str_eq(jstr(d, "key"), "docs/d");
+		ck_assert_str_eq(jstr(d, "policy"), "mv");
+	}
+	json_decref(j);
+	run_free(&r);
+
+	INSPECT(&r, "--data", dir, "--json", "state", "--prefix", "app/");
+	EXPECT_CODE(&r, 0);
+	j = parse_json(&r);
+	ck_assert_int_eq(jint(j, "count"), 2);
+	json_decref(j);
+	run_free(&r);
+	INSPECT(&r, "--data", dir, "state", "--prefix", "zzz");
+	EXPECT_CODE(&r, 0);
+	ck_assert_int_eq(strncmp(r.out, "KEY", 3), 0);
+	run_free(&r);
+	INSPECT(&r, "--data", dir, "state");
+	EXPECT_CODE(&r, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "counter/c"));
+	ck_assert_ptr_nonnull(strstr(r.out, "deleted"));
+	run_free(&r);
+
+	/* summary lists the stored policy table. */
+	INSPECT(&r, "--data", dir, "--json", "summary");
+	j = parse_json(&r);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "policies")), 2);
+	ck_assert_int_eq(jint(j, "live_keys"), 3);
+	json_decref(j);
+	run_free(&r);
+
+	INSPECT(&r, "--data", dir, "--json", "conflicts");
+	EXPECT_CODE(&r, 0);
+	j = parse_json(&r);
+	ck_assert_int_eq(jint(j, "count"), 0);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "conflicts")), 0);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "forks")), 0);
+	json_decref(j);
+	run_free(&r);
+	INSPECT(&r, "--data", dir, "conflicts");
+	EXPECT_CODE(&r, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "0 key(s) in conflict"));
+	run_free(&r);
+
+	INSPECT(&r, "--data", dir, "--json", "stats");
+	EXPECT_CODE(&r, 0);
+	j = parse_json(&r);
+	ck_assert(json_is_object(json_object_get(j, "stats")));
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "quarantine")), 0);
+	json_decref(j);
+	run_free(&r);
+	INSPECT(&r, "--data", dir, "stats");
+	EXPECT_CODE(&r, 0);
+	ck_assert_int_eq(strncmp(r.out, "COUNTER", 7), 0);
+	run_free(&r);
+	free(id);
+	free(conf);
+	free(dir);
+}
+END_TEST
+
+START_TEST(inspect_needs_only_the_store)
+{
+	char *id, *dir = filled_node("n", 3, &id);
+	char *idp = pjoin(dir, "identity.key"), *nkp = pjoin(dir, "network.key");
+	run_res r;
+
+	ck_assert_int_eq(unlink(idp), 0);
+	ck_assert_int_eq(unlink(nkp), 0);
+	INSPECT(&r, "--data", dir, "verify");
+	EXPECT_CODE(&r, 0);
+	ck_assert_str_eq(r.out, "ok: 3 ops verified\n");
+	run_free(&r);
+	INSPECT(&r, "--data", dir, "--json", "summary");
+	EXPECT_CODE(&r, 0);
+	{
+		json_t *j = parse_json(&r);
+		ck_assert_str_eq(jstr(j, "node_id"), id);
+		json_decref(j);
+	}
+	run_free(&r);
+	free(idp);
+	free(nkp);
+	free(id);
+	free(dir);
+}
+END_TEST
+
+START_TEST(inspect_usage_and_missing_store)
+{
+	char *missing = pjoin(tmp, "x");
+	char want[512];
+	run_res r;
+
+	INSPECT(&r, "--data", missing, "summary");
+	EXPECT_CODE(&r, 3);
+	snprintf(want, sizeof want,
+	         "node-inspect: open %s: no such node (run meshsync-node init --data %s)\n",
+	         missing, missing);
+	ck_assert_str_eq(r.err, want);
+	ck_assert_str_eq(r.out, "");
+	run_free(&r);
+	INSPECT(&r, "--data", missing, "verify");
+	EXPECT_CODE(&r, 3);
+	run_free(&r);
+
+	INSPECT(&r, "--data", missing, "frobnicate");
+	EXPECT_CODE(&r, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "node-inspect: unknown command 'frobnicate'"));
+	ck_assert_ptr_nonnull(strstr(r.err, "usage: node-inspect"));
+	run_free(&r);
+	INSPECT(&r, "--data", missing);
+	EXPECT_CODE(&r, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "usage: node-inspect"));
+	run_free(&r);
+	INSPECT(&r, "summary");
+	EXPECT_CODE(&r, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "no data directory"));
+	run_free(&r);
+	INSPECT(&r, "summary", "extra", "--data", missing);
+	EXPECT_CODE(&r, 2);
+	run_free(&r);
+	INSPECT(&r, "--bogus", "summary");
+	EXPECT_CODE(&r, 2);
+	run_free(&r);
+
+	INSPECT(&r, "--help");
+	EXPECT_CODE(&r, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "usage: node-inspect --data DIR [--json] COMMAND"));
+	ck_assert_ptr_nonnull(strstr(r.out, "verify"));
+	run_free(&r);
+	INSPECT(&r, "help");
+	EXPECT_CODE(&r, 0);
+	run_free(&r);
+	INSPECT(&r, "log", "--help");
+	EXPECT_CODE(&r, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "log [--author HEXPREFIX] [--since SEQ] [--limit N]"));
+	run_free(&r);
+	INSPECT(&r, "help", "state");
+	EXPECT_CODE(&r, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "state [--prefix P]"));
+	run_free(&r);
+	free(missing);
+}
+END_TEST
+
+/* Flip one byte inside a stored op's encoding through LMDB itself. */
+static void corrupt_one_op(const char *dir)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint8_t key[64], *copy;
+
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 64), 0);
+	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "ops", 0, &dbi), 0);
+	ck_assert_int_eq(mdb_cursor_open(txn, dbi, &cur), 0);
+	ck_assert_int_eq(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
+	ck_assert_uint_le(k.mv_size, sizeof key);
+	memcpy(key, k.mv_data, k.mv_size);
+	k.mv_data = key;
+	copy = malloc(v.mv_size);
+	memcpy(copy, v.mv_data, v.mv_size);
+	copy[v.mv_size - 65] ^= 0x01; /* the value's last byte, before the sig */
+	v.mv_data = copy;
+	mdb_cursor_close(cur);
+	ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	free(copy);
+}
+
+START_TEST(inspect_verify_detects_corruption)
+{
+	char *id, *dir = filled_node("n", 4, &id);
+	run_res r;
+	json_t *j;
+
+	INSPECT(&r, "--data", dir, "verify");
+	EXPECT_CODE(&r, 0);
+	ck_assert_str_eq(r.out, "ok: 4 ops verified\n");
+	run_free(&r);
+	INSPECT(&r, "--data", dir, "--json", "verify");
+	EXPECT_CODE(&r, 0);
+	j = parse_json(&r);
+	ck_assert(json_is_true(json_object_get(j, "ok")));
+	ck_assert_int_eq(jint(j, "ops"), 4);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "faults")), 0);
+	json_decref(j);
+	run_free(&r);
+
+	corrupt_one_op(dir);
+	INSPECT(&r, "--data", dir, "verify");
+	EXPECT_CODE(&r, 4);
+	ck_assert_ptr_nonnull(strstr(r.out, "fault: "));
+	ck_assert_ptr_nonnull(strstr(r.err, "node-inspect: verify "));
+	run_free(&r);
+	INSPECT(&r, "--json", "verify", "--data", dir);
+	EXPECT_CODE(&r, 4);
+	j = parse_json(&r);
+	ck_assert(json_is_false(json_object_get(j, "ok")));
+	ck_assert_int_gt(jint(j, "fault_count"), 0);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "faults")),
+	                  (size_t)jint(j, "fault_count"));
+	json_decref(j);
+	run_free(&r);
+	free(id);
+	free(dir);
+}
+END_TEST
+
+static Suite *cli_suite(void)
+{
+	Suite *s = suite_create("cli");
+	TCase *tn = tcase_create("meshsync-node");
+	TCase *ti = tcase_create("node-inspect");
+
+	tcase_add_checked_fixture(tn, setup, teardown);
+	tcase_set_timeout(tn, 240);
+	tcase_add_test(tn, acceptance_init_put_get);
+	tcase_add_test(tn, options_anywhere_and_env);
+	tcase_add_test(tn, usage_errors);
+	tcase_add_test(tn, help_everywhere);
+	tcase_add_test(tn, get_missing_and_deleted);
+	tcase_add_test(tn, put_from_stdin_and_get_all);
+	tcase_add_test(tn, store_and_key_errors);
+	tcase_add_test(tn, network_key_joins_network);
+	tcase_add_test(tn, counter_keys);
+	tcase_add_test(tn, store_full_keeps_reads);
+	suite_add_tcase(s, tn);
+
+	tcase_add_checked_fixture(ti, setup, teardown);
+	tcase_set_timeout(ti, 240);
+	tcase_add_test(ti, inspect_summary);
+	tcase_add_test(ti, inspect_log_filters);
+	tcase_add_test(ti, inspect_state_conflicts_stats);
+	tcase_add_test(ti, inspect_needs_only_the_store);
+	tcase_add_test(ti, inspect_usage_and_missing_store);
+	tcase_add_test(ti, inspect_verify_detects_corruption);
+	suite_add_tcase(s, ti);
+	return s;
+}
+
+int main(void)
+{
+	return ms_test_run(cli_suite());
+}

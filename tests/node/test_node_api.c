@@ -1,0 +1,553 @@
+/*
+ * test_node_api.c — the embedding API (node/meshsync.h) and the config
+ * parser, on real data directories: init/open, put/get/del under lww, mv and
+ * counter, refusing to overwrite a node, joining a network by key file,
+ * config errors with line numbers, and key-file permission errors.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hlc.h"
+#include "meshsync.h"
+#include "ms_test.h"
+#include "node_int.h"
+#include "op.h"
+
+static char *tmp;
+
+static void setup(void)
+{
+	tmp = ms_test_tmpdir("node");
+}
+
+static void teardown(void)
+{
+	ms_test_rmdir(tmp);
+	free(tmp);
+	tmp = NULL;
+}
+
+static char *pjoin(const char *a, const char *b)
+{
+	char *p;
+	ck_assert_int_ge(asprintf(&p, "%s/%s", a, b), 0);
+	return p;
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	ck_assert_int_eq(close(fd), 0);
+}
+
+static mode_t file_mode(const char *dir, const char *name)
+{
+	char *p = pjoin(dir, name);
+	struct stat st;
+	ck_assert_msg(stat(p, &st) == 0, "stat %s: %s", p, strerror(errno));
+	free(p);
+	return st.st_mode & 07777;
+}
+
+/* Collects what ms_node_get hands out. */
+typedef struct got {
+	int n;
+	char val[8][64];
+	int deleted[8], winner[8];
+	uint64_t seq[8];
+} got;
+
+static int collect(const ms_node_value *v, void *ctx)
+{
+	got *g = ctx;
+	ck_assert_int_lt(g->n, 8);
+	ck_assert_uint_lt(v->len, sizeof g->val[0]);
+	memcpy(g->val[g->n], v->data, v->len);
+	g->val[g->n][v->len] = '\0';
+	g->deleted[g->n] = v->deleted;
+	g->winner[g->n] = v->winner;
+	g->seq[g->n] = v->seq;
+	g->n++;
+	return 0;
+}
+
+static ms_err get(ms_node *n, const char *key, unsigned flags, got *g,
+                  ms_errbuf *eb)
+{
+	memset(g, 0, sizeof *g);
+	return ms_node_get(n, key, strlen(key), flags, collect, g, eb);
+}
+
+static ms_err put(ms_node *n, const char *key, const char *val, ms_errbuf *eb)
+{
+	return ms_node_put(n, key, strlen(key), val, strlen(val), 0, eb);
+}
+
+START_TEST(init_open_put_get_del)
+{
+	char *dir = pjoin(tmp, "deep/er/node-a");
+	ms_errbuf eb = {0};
+	ms_node *n = NULL;
+	char id[MS_NODE_ID_HEX_LEN], net[MS_NODE_ID_HEX_LEN];
+	char text[MS_NODE_NETKEY_TEXT_LEN];
+	got g;
+
+	MS_PASS_EB(ms_node_init(dir, NULL, &eb), &eb);
+	ck_assert_int_eq(file_mode(dir, "."), 0700);
+	ck_assert_int_eq(file_mode(dir, "identity.key"), 0600);
+	ck_assert_int_eq(file_mode(dir, "network.key"), 0600);
+	ck_assert_int_eq(file_mode(dir, "meshsync.conf") & 077, 0);
+	(void)file_mode(dir, "data.mdb");
+
+	MS_PASS_EB(ms_node_open(&n, dir, NULL, &eb), &eb);
+	ms_node_id_hex(n, id);
+	ms_node_network_id_hex(n, net);
+	ck_assert_uint_eq(strlen(id), 64);
+	ck_assert_uint_eq(strspn(id, "0123456789abcdef"), 64);
+	ck_assert_uint_eq(strlen(net), 64);
+	ck_assert_str_ne(id, net);
+	ms_node_network_key_text(n, text);
+	ck_assert_int_eq(strncmp(text, "msnet1:", 7), 0);
+	ck_assert_uint_eq(strlen(text), 7 + 64 + 1);
+
+	MS_FAIL(get(n, "greeting", 0, &g, &eb), MS_ENOTFOUND);
+	MS_PASS_EB(put(n, "greeting", "hello", &eb), &eb);
+	MS_PASS_EB(get(n, "greeting", 0, &g, &eb), &eb);
+	ck_assert_int_eq(g.n, 1);
+	ck_assert_str_eq(g.val[0], "hello");
+	ck_assert_int_eq(g.winner[0], 1);
+	ck_assert_uint_eq(g.seq[0], 1);
+
+	MS_PASS_EB(ms_node_put(n, "greeting", 8, "hi again", 8, 1, &eb), &eb);
+	MS_PASS_EB(get(n, "greeting", MS_NODE_GET_ALL, &g, &eb), &eb);
+	ck_assert_int_eq(g.n, 1); /* the new write names the old as parent */
+	ck_assert_str_eq(g.val[0], "hi again");
+	ck_assert_uint_eq(g.seq[0], 2);
+
+	MS_PASS_EB(ms_node_del(n, "greeting", 8, 0, &eb), &eb);
+	MS_FAIL(get(n, "greeting", 0, &g, &eb), MS_ENOTFOUND);
+	ck_assert_ptr_nonnull(strstr(eb.msg, "deleted"));
+	MS_PASS_EB(get(n, "greeting", MS_NODE_GET_ALL, &g, &eb), &eb);
+	ck_assert_int_eq(g.n, 1);
+	ck_assert_int_eq(g.deleted[0], 1);
+	ck_assert_uint_eq(g.seq[0], 3);
+
+	MS_FAIL(ms_node_put(n, "", 0, "x", 1, 0, &eb), MS_EINVAL);
+	ms_node_close(&n);
+	ck_assert_ptr_null(n);
+	ms_node_close(&n); /* NULL is fine */
+
+	/* Reopen: everything durable, same id. */
+	MS_PASS_EB(ms_node_open(&n, dir, NULL, &eb), &eb);
+	{
+		char id2[MS_NODE_ID_HEX_LEN];
+		ms_node_id_hex(n, id2);
+		ck_assert_str_eq(id, id2);
+	}
+	MS_PASS_EB(put(n, "greeting", "back", &eb), &eb);
+	MS_PASS_EB(get(n, "greeting", 0, &g, &eb), &eb);
+	ck_assert_str_eq(g.val[0], "back");
+	ck_assert_uint_eq(g.seq[0], 4);
+	ms_node_close(&n);
+	free(dir);
+}
+END_TEST
+
+START_TEST(init_refuses_existing_node)
+{
+	char *dir = pjoin(tmp, "n");
+	char *idp = pjoin(dir, "identity.key");
+	ms_errbuf eb = {0};
+	char before[256] = {0}, after[256] = {0};
+	FILE *f;
+
+	MS_PASS_EB(ms_node_init(dir, NULL, &eb), &eb);
+	ck_assert_ptr_nonnull(f = fopen(idp, "r"));
+	ck_assert_ptr_nonnull(fgets(before, sizeof before, f));
+	fclose(f);
+
+	MS_FAIL(ms_node_init(dir, NULL, &eb), MS_EEXIST);
+	ck_assert_ptr_nonnull(strstr(eb.msg, "already exists"));
+	ck_assert_ptr_nonnull(f = fopen(idp, "r"));
+	ck_assert_ptr_nonnull(fgets(after, sizeof after, f));
+	fclose(f);
+	ck_assert_str_eq(before, after);
+
+	/* A store alone also counts as a node. */
+	{
+		char *d2 = pjoin(tmp, "only-store"), *p = pjoin(d2, "data.mdb");
+		ck_assert_int_eq(mkdir(d2, 0700), 0);
+		write_file(p, "x", 0600);
+		MS_FAIL(ms_node_init(d2, NULL, &eb), MS_EEXIST);
+		free(p);
+		free(d2);
+	}
+	free(idp);
+	free(dir);
+}
+END_TEST
+
+START_TEST(init_tightens_existing_empty_dir)
+{
+	char *dir = pjoin(tmp, "loose");
+	ms_errbuf eb = {0};
+
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+	MS_PASS_EB(ms_node_init(dir, NULL, &eb), &eb);
+	ck_assert_int_eq(file_mode(dir, "."), 0700);
+	free(dir);
+}
+END_TEST
+
+START_TEST(open_missing_node)
+{
+	char *dir = pjoin(tmp, "nothing");
+	ms_errbuf eb = {0};
+	ms_node *n = NULL;
+
+	MS_FAIL(ms_node_open(&n, dir, NULL, &eb), MS_ENOTFOUND);
+	ck_assert_ptr_null(n);
+	ck_assert_ptr_nonnull(strstr(eb.msg, "no such node"));
+	ck_assert_ptr_nonnull(strstr(eb.msg, "meshsync-node init"));
+	free(dir);
+}
+END_TEST
+
+START_TEST(join_network_by_key_file)
+{
+	char *a = pjoin(tmp, "a"), *b = pjoin(tmp, "b"), *c = pjoin(tmp, "c");
+	char *keyfile = pjoin(tmp, "net.key"), *bad = pjoin(tmp, "bad.key");
+	char text[MS_NODE_NETKEY_TEXT_LEN];
+	char ida[MS_NODE_ID_HEX_LEN], idb[MS_NODE_ID_HEX_LEN];
+	char neta[MS_NODE_ID_HEX_LEN], netb[MS_NODE_ID_HEX_LEN];
+	ms_errbuf eb = {0};
+	ms_node *na = NULL, *nb = NULL;
+
+	MS_PASS_EB(ms_node_init(a, NULL, &eb), &eb);
+	MS_PASS_EB(ms_node_open(&na, a, NULL, &eb), &eb);
+	ms_node_network_key_text(na, text);
+	write_file(keyfile, text, 0644); /* any mode: it is being imported */
+
+	MS_PASS_EB(ms_node_init(b, keyfile, &eb), &eb);
+	MS_PASS_EB(ms_node_open(&nb, b, NULL, &eb), &eb);
+	ms_node_id_hex(na, ida);
+	ms_node_id_hex(nb, idb);
+	ms_node_network_id_hex(na, neta);
+	ms_node_network_id_hex(nb, netb);
+	ck_assert_str_eq(neta, netb);
+	ck_assert_str_ne(ida, idb);
+
+	/* A bad key file fails init and leaves nothing behind. */
+	write_file(bad, "msnet1:zz\n", 0600);
+	ck_assert_int_ne(ms_node_init(c, bad, &eb), MS_OK);
+	ck_assert_int_eq(access(c, F_OK), -1);
+
+	ms_node_close(&na);
+	ms_node_close(&nb);
+	free(a);
+	free(b);
+	free(c);
+	free(keyfile);
+	free(bad);
+}
+END_TEST
+
+/* A node whose meshsync.conf (written before init) sets policies. */
+static ms_node *policy_node(const char *name, const char *extra)
+{
+	char *dir = pjoin(tmp, name), *conf = pjoin(dir, "meshsync.conf");
+	char text[512];
+	ms_errbuf eb = {0};
+	ms_node *n = NULL;
+
+	snprintf(text, sizeof text,
+	         "[policy]\ncounter/ = counter\ndocs/ = mv ; inline comment\n%s",
+	         extra != NULL ? extra : "");
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	write_file(conf, text, 0600);
+	MS_PASS_EB(ms_node_init(dir, NULL, &eb), &eb);
+	MS_PASS_EB(ms_node_open(&n, dir, NULL, &eb), &eb);
+	free(conf);
+	free(dir);
+	return n;
+}
+
+START_TEST(counter_policy)
+{
+	ms_node *n = policy_node("ctr", NULL);
+	ms_errbuf eb = {0};
+	got g;
+
+	MS_PASS_EB(put(n, "counter/visits", "5", &eb), &eb);
+	MS_PASS_EB(put(n, "counter/visits", "-3", &eb), &eb);
+	MS_PASS_EB(put(n, "counter/visits", " 10\n", &eb), &eb);
+	MS_PASS_EB(put(n, "counter/visits", "+1", &eb), &eb);
+	MS_PASS_EB(get(n, "counter/visits", 0, &g, &eb), &eb);
+	ck_assert_int_eq(g.n, 1);
+	ck_assert_str_eq(g.val[0], "13");
+
+	MS_FAIL(put(n, "counter/visits", "abc", &eb), MS_EINVAL);
+	MS_FAIL(put(n, "counter/visits", "1.5", &eb), MS_EINVAL);
+	MS_FAIL(put(n, "counter/visits", "99999999999999999999", &eb), MS_EINVAL);
+	MS_FAIL(put(n, "counter/visits", "", &eb), MS_EINVAL);
+	MS_FAIL(ms_node_del(n, "counter/visits", 14, 0, &eb), MS_EINVAL);
+	ck_assert_ptr_nonnull(
+		strstr(eb.msg, "counter keys cannot be deleted; put a negative delta"));
+
+	/* --all shows the head's own delta. */
+	MS_PASS_EB(get(n, "counter/visits", MS_NODE_GET_ALL, &g, &eb), &eb);
+	ck_assert_int_eq(g.n, 1);
+	ck_assert_str_eq(g.val[0], "1");
+	MS_PASS_EB(get(n, "counter/visits", 0, &g, &eb), &eb);
+	ck_assert_str_eq(g.val[0], "13");
+
+	/* Outside the prefix values are plain bytes. */
+	MS_PASS_EB(put(n, "counterx", "abc", &eb), &eb);
+	ms_node_close(&n);
+}
+END_TEST
+
+/* Ingest a PUT by another author with no parents, so it is concurrent with
+ * whatever the node holds for key; its hlc is an hour old so the local
+ * write stays the lww winner. */
+static void ingest_concurrent(ms_node *n, const char *key, const char *val)
+{
+	ms_identity *other = NULL;
+	ms_errbuf eb = {0};
+	uint8_t buf[1024];
+	size_t len = 0;
+	ms_op op = {0};
+	ms_ingest_item item;
+	ms_ingest_result res;
+
+	MS_PASS_EB(ms_identity_generate(&other, &eb), &eb);
+	op.type = MS_OP_PUT;
+	op.priority = MS_PRIO_USER;
+	memcpy(op.author, ms_identity_pk(other), MS_PK_LEN);
+	op.seq = 1;
+	op.hlc = MS_HLC_MAKE(ms_hlc_wall_ms() - 3600 * 1000, 0);
+	op.key = (const uint8_t *)key;
+	op.key_len = (uint16_t)strlen(key);
+	op.value = (const uint8_t *)val;
+	op.value_len = (uint32_t)strlen(val);
+	MS_PASS_EB(ms_op_sign_encode(&op, other, n->netid, buf, sizeof buf, &len, &eb),
+	           &eb);
+	item.buf = buf;
+	item.len = len;
+	MS_PASS_EB(ms_store_ingest(n->store, &item, 1, NULL, &res, NULL, &eb), &eb);
+	ck_assert_int_eq(res.status, MS_INGEST_APPLIED);
+	ms_identity_free(&other);
+}
+
+START_TEST(mv_and_lww_siblings)
+{
+	ms_node *n = policy_node("mv", NULL);
+	ms_errbuf eb = {0};
+	got g;
+
+	MS_PASS_EB(put(n, "docs/readme", "mine", &eb), &eb);
+	ingest_concurrent(n, "docs/readme", "theirs");
+	MS_PASS_EB(get(n, "docs/readme", 0, &g, &eb), &eb);
+	ck_assert_int_eq(g.n, 2);
+	ck_assert_str_eq(g.val[0], "mine"); /* newest first */
+	ck_assert_str_eq(g.val[1], "theirs");
+
+	MS_PASS_EB(put(n, "plain", "mine", &eb), &eb);
+	ingest_concurrent(n, "plain", "theirs");
+	MS_PASS_EB(get(n, "plain", 0, &g, &eb), &eb);
+	ck_assert_int_eq(g.n, 1);
+	ck_assert_str_eq(g.val[0], "mine");
+	MS_PASS_EB(get(n, "plain", MS_NODE_GET_ALL, &g, &eb), &eb);
+	ck_assert_int_eq(g.n, 2);
+	ck_assert_int_eq(g.winner[0], 1);
+	ck_assert_int_eq(g.winner[1], 0);
+	ck_assert_str_eq(g.val[1], "theirs");
+
+	/* A new write names both siblings: one value again. */
+	MS_PASS_EB(put(n, "docs/readme", "merged", &eb), &eb);
+	MS_PASS_EB(get(n, "docs/readme", 0, &g, &eb), &eb);
+	ck_assert_int_eq(g.n, 1);
+	ck_assert_str_eq(g.val[0], "merged");
+
+	/* A delete names every sibling it saw: the key is gone. */
+	ingest_concurrent(n, "docs/readme", "late");
+	MS_PASS_EB(ms_node_del(n, "docs/readme", 11, 0, &eb), &eb);
+	MS_FAIL(get(n, "docs/readme", 0, &g, &eb), MS_ENOTFOUND);
+	ms_node_close(&n);
+}
+END_TEST
+
+START_TEST(config_values)
+{
+	char *conf = pjoin(tmp, "meshsync.conf");
+	ms_config c;
+	ms_errbuf eb = {0};
+	uint64_t v;
+
+	write_file(conf,
+	           "# comment\n; also a comment\n\n[store]\nmap_initial = 1M\n"
+	           "map_max = 8M\nmax_value = 2K\nmax_clock_skew = 30m\n"
+	           "[policy]\n* = mv\nc/ = counter\n",
+	           0600);
+	ms_config_default(&c);
+	MS_PASS_EB(ms_config_load(&c, conf, &eb), &eb);
+	ck_assert_uint_eq(c.store.map_initial, 1u << 20);
+	ck_assert_uint_eq(c.store.map_max, 8u << 20);
+	ck_assert_uint_eq(c.store.max_value, 2048);
+	ck_assert_uint_eq(c.store.max_clock_skew_ms, 30u * 60 * 1000);
+	ck_assert_uint_eq(c.nrules, 2);
+	ck_assert_uint_eq(c.store.npolicies, 2);
+	ck_assert_ptr_eq(c.store.policies, c.rules);
+	ck_assert_str_eq(c.rules[0].prefix, "");
+	ck_assert_int_eq(c.rules[0].policy, MS_POLICY_MV);
+	ck_assert_str_eq(c.rules[1].prefix, "c/");
+	ck_assert_int_eq(c.rules[1].policy, MS_POLICY_COUNTER);
+
+	ck_assert_int_eq(ms_config_parse_size("16M", &v), 0);
+	ck_assert_uint_eq(v, 16u << 20);
+	ck_assert_int_eq(ms_config_parse_size("4g", &v), 0);
+	ck_assert_uint_eq(v, 4ull << 30);
+	ck_assert_int_eq(ms_config_parse_size("100", &v), 0);
+	ck_assert_uint_eq(v, 100);
+	ck_assert_int_eq(ms_config_parse_size("", &v), -1);
+	ck_assert_int_eq(ms_config_parse_size("1X", &v), -1);
+	ck_assert_int_eq(ms_config_parse_size("-1", &v), -1);
+	ck_assert_int_eq(ms_config_parse_size("99999999999999999999", &v), -1);
+	ck_assert_int_eq(ms_config_parse_size("17179869184G", &v), -1);
+	ck_assert_int_eq(ms_config_parse_duration_ms("90", &v), 0);
+	ck_assert_uint_eq(v, 90000);
+	ck_assert_int_eq(ms_config_parse_duration_ms("2h", &v), 0);
+	ck_assert_uint_eq(v, 7200000);
+	ck_assert_int_eq(ms_config_parse_duration_ms("1d", &v), -1);
+
+	/* Defaults when nothing is set. */
+	ms_config_default(&c);
+	ck_assert_uint_eq(c.store.map_initial, 16u << 20);
+	ck_assert_uint_eq(c.store.map_max, 4ull << 30);
+	ck_assert_uint_eq(c.store.max_value, 1u << 20);
+	ck_assert_uint_eq(c.store.max_clock_skew_ms, 3600u * 1000);
+	ck_assert_uint_eq(c.nrules, 0);
+	free(conf);
+}
+END_TEST
+
+/* Each bad file, the line reported and the text after "meshsync.conf:". */
+static const struct {
+	const char *text;
+	const char *want;
+} bad_confs[] = {
+	{"[store]\nmap_max = 8M\nx = 1\n", "meshsync.conf:3: unknown key 'x' in [store]"},
+	{"\n[nosuch]\na = b\n", "meshsync.conf:3: unknown section [nosuch]"},
+	{"a = b\n", "meshsync.conf:1: key 'a' outside any section"},
+	{"[store]\nmap_max = lots\n", "meshsync.conf:2: bad value 'lots' for map_max"},
+	{"[store]\nmax_value = 0\n", "meshsync.conf:2: bad value '0' for max_value"},
+	{"[store]\nmax_clock_skew = 1d\n", "meshsync.conf:2: bad value '1d' for max_clock_skew"},
+	{"[policy]\np/ = lww\np/ = mv\n", "meshsync.conf:3: duplicate policy for prefix 'p/'"},
+	{"[policy]\n\n\np/ = fancy\n", "meshsync.conf:4: bad policy 'fancy'"},
+	{"[store]\njust words\n", "meshsync.conf:2: syntax error"},
+	{"[store\n", "meshsync.conf:1: syntax error"},
+	{"[store]\nmap_initial = 64M\nmap_max = 32M\n", "map_initial (67108864) is larger than map_max"},
+};
+
+START_TEST(config_errors_name_the_line)
+{
+	char *conf = pjoin(tmp, "meshsync.conf");
+	ms_config c;
+	ms_errbuf eb = {0};
+
+	write_file(conf, bad_confs[_i].text, 0600);
+	ms_config_default(&c);
+	MS_FAIL(ms_config_load(&c, conf, &eb), MS_EINVAL);
+	ck_assert_msg(strstr(eb.msg, bad_confs[_i].want) != NULL,
+	              "case %d: got '%s', want '%s'", _i, eb.msg, bad_confs[_i].want);
+	free(conf);
+}
+END_TEST
+
+START_TEST(open_reports_config_error)
+{
+	char *dir = pjoin(tmp, "n"), *conf = NULL;
+	ms_errbuf eb = {0};
+	ms_node *n = NULL;
+
+	MS_PASS_EB(ms_node_init(dir, NULL, &eb), &eb);
+	conf = pjoin(dir, "meshsync.conf");
+	write_file(conf, "[store]\nmap_max = 8M\nx = 1\n", 0600);
+	MS_FAIL(ms_node_open(&n, dir, NULL, &eb), MS_EINVAL);
+	ck_assert_ptr_null(n);
+	ck_assert_ptr_nonnull(strstr(eb.msg, "meshsync.conf:3: unknown key 'x' in [store]"));
+
+	/* An explicit config path overrides DIR/meshsync.conf. */
+	{
+		char *alt = pjoin(tmp, "alt.conf");
+		got g;
+		write_file(alt, "[store]\nmax_value = 4\n", 0600);
+		MS_PASS_EB(ms_node_open(&n, dir, alt, &eb), &eb);
+		MS_FAIL(put(n, "k", "12345", &eb), MS_EINVAL);
+		MS_PASS_EB(put(n, "k", "1234", &eb), &eb);
+		MS_PASS_EB(get(n, "k", 0, &g, &eb), &eb);
+		ck_assert_str_eq(g.val[0], "1234");
+		ms_node_close(&n);
+		free(alt);
+	}
+	free(conf);
+	free(dir);
+}
+END_TEST
+
+START_TEST(key_file_readable_by_others_is_refused)
+{
+	char *dir = pjoin(tmp, "n");
+	char *idp = pjoin(dir, "identity.key");
+	ms_errbuf eb = {0};
+	ms_node *n = NULL;
+
+	MS_PASS_EB(ms_node_init(dir, NULL, &eb), &eb);
+	ck_assert_int_eq(chmod(idp, 0644), 0);
+	MS_FAIL(ms_node_open(&n, dir, NULL, &eb), MS_EPERM);
+	ck_assert_ptr_null(n);
+	ck_assert_ptr_nonnull(strstr(eb.msg, "identity.key"));
+	ck_assert_int_eq(chmod(idp, 0600), 0);
+	MS_PASS_EB(ms_node_open(&n, dir, NULL, &eb), &eb);
+	ms_node_close(&n);
+	free(idp);
+	free(dir);
+}
+END_TEST
+
+static Suite *node_suite(void)
+{
+	Suite *s = suite_create("node_api");
+	TCase *tc = tcase_create("node");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, init_open_put_get_del);
+	tcase_add_test(tc, init_refuses_existing_node);
+	tcase_add_test(tc, init_tightens_existing_empty_dir);
+	tcase_add_test(tc, open_missing_node);
+	tcase_add_test(tc, join_network_by_key_file);
+	tcase_add_test(tc, counter_policy);
+	tcase_add_test(tc, mv_and_lww_siblings);
+	tcase_add_test(tc, config_values);
+	tcase_add_loop_test(tc, config_errors_name_the_line, 0,
+	                    (int)(sizeof bad_confs / sizeof bad_confs[0]));
+	tcase_add_test(tc, open_reports_config_error);
+	tcase_add_test(tc, key_file_readable_by_others_is_refused);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return ms_test_run(node_suite());
+}

@@ -1,0 +1,106 @@
+/* fmt.c — how node-inspect shows bytes, heads and JSON documents. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "inspect.h"
+
+char *ins_hex(const uint8_t *b, size_t n)
+{
+	char *s = malloc(2 * n + 1);
+
+	if (s != NULL)
+		ms_hex(s, b, n);
+	return s;
+}
+
+char *ins_text(const uint8_t *b, size_t n, size_t max)
+{
+	char *s = ms_cli_text(b, n);
+	size_t chars = 0, cut = 0;
+
+	if (s == NULL || max < 4)
+		return s;
+	for (size_t i = 0; s[i] != '\0'; i++) {
+		if (((unsigned char)s[i] & 0xc0) == 0x80)
+			continue;
+		if (chars == max - 3)
+			cut = i; /* where "..." goes if the text is too long */
+		chars++;
+	}
+	/* Cutting at a character start keeps the result valid UTF-8; the
+	 * text has more than max characters, so "..." fits in what is cut. */
+	if (chars > max)
+		memcpy(s + cut, "...", 4);
+	return s;
+}
+
+static int64_t le64_get(const uint8_t *b)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | b[i];
+	return (int64_t)v;
+}
+
+char *ins_head_value(const ms_key_state *ks, const ms_head *h, size_t max)
+{
+	if (h->type == MS_OP_DEL)
+		return NULL;
+	if (ks->policy == MS_POLICY_COUNTER && h->value_len == 8) {
+		char buf[24];
+		snprintf(buf, sizeof buf, "%" PRId64, le64_get(h->value));
+		return strdup(buf);
+	}
+	return ins_text(h->value, h->value_len, max);
+}
+
+json_t *ins_json_text(const uint8_t *b, size_t n)
+{
+	char *s = ms_cli_text(b, n);
+	json_t *j = s != NULL ? json_string(s) : NULL;
+
+	free(s);
+	return j;
+}
+
+json_t *ins_json_hex(const uint8_t *b, size_t n)
+{
+	char *s = ins_hex(b, n);
+	json_t *j = s != NULL ? json_string(s) : NULL;
+
+	free(s);
+	return j;
+}
+
+json_t *ins_json_head(const ms_key_state *ks, const ms_head *h)
+{
+	char *v = ins_head_value(ks, h, 0);
+	json_t *j = json_pack("{s:o, s:o, s:I, s:I, s:s, s:s, s:o}",
+	                      "id", ins_json_hex(h->id, MS_HASH_LEN),
+	                      "author", ins_json_hex(h->author, MS_PK_LEN),
+	                      "seq", (json_int_t)h->seq,
+	                      "hlc", (json_int_t)h->hlc,
+	                      "type", h->type == MS_OP_DEL ? "del" : "put",
+	                      "priority", h->priority ? "background" : "user",
+	                      "value", v != NULL ? json_string(v) : json_null());
+	free(v);
+	return j;
+}
+
+int ins_json_print(json_t *root)
+{
+	int rc = MS_EXIT_OK;
+
+	if (root == NULL) {
+		ins_err("building JSON output: out of memory");
+		return MS_EXIT_STORE;
+	}
+	if (json_dumpf(root, stdout, JSON_INDENT(2)) != 0 || fputc('\n', stdout) == EOF) {
+		ins_err("write JSON to stdout failed");
+		rc = MS_EXIT_STORE;
+	}
+	json_decref(root);
+	return rc;
+}

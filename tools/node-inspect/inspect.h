@@ -1,0 +1,89 @@
+/*
+ * inspect.h — what node-inspect's files share: the parsed command line with
+ * the store opened read-only, the dispatch table, aligned text tables, and
+ * the JSON and display helpers.  node-inspect reads nothing but the store
+ * (no key files), through store.h's read API.
+ */
+#ifndef MS_INSPECT_H
+#define MS_INSPECT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cli.h" /* exit codes, ms_cli_text */
+#include "store.h"
+
+/* Options a command may accept (ins_cmd.opts). */
+enum {
+	INS_AUTHOR = 1u << 0, /* --author HEXPREFIX */
+	INS_SINCE = 1u << 1,  /* --since SEQ */
+	INS_LIMIT = 1u << 2,  /* --limit N */
+	INS_PREFIX = 1u << 3, /* --prefix P */
+};
+
+typedef struct ins_ctx {
+	const char *data;   /* --data or $MESHSYNC_DATA */
+	int json;           /* --json */
+	const char *author; /* lower-cased hex prefix, or NULL */
+	uint64_t since;     /* --since (0 = from the start) */
+	uint64_t limit;     /* --limit (0 = no limit) */
+	const char *prefix; /* --prefix, or NULL */
+	int npos;
+	char **pos;
+	ms_store *store; /* opened read-only before the command runs */
+} ins_ctx;
+
+typedef struct ins_cmd {
+	const char *name;
+	int (*fn)(ins_ctx *x);
+	const char *help;  /* one line */
+	const char *usage; /* "log [--author HEX] ..." */
+	unsigned opts;     /* INS_* accepted */
+} ins_cmd;
+
+int ins_cmd_summary(ins_ctx *x);
+int ins_cmd_log(ins_ctx *x);
+int ins_cmd_state(ins_ctx *x);
+int ins_cmd_conflicts(ins_ctx *x);
+int ins_cmd_stats(ins_ctx *x);
+int ins_cmd_verify(ins_ctx *x);
+
+/* "node-inspect: <message>\n" on stderr. */
+void ins_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* --- aligned text tables ---------------------------------------------- */
+typedef struct ins_table ins_table;
+/* headers: ncols strings, or NULL for a table without a header row. */
+ins_table *ins_table_new(size_t ncols, const char *const *headers);
+/* Copy one row of ncols cells; -1 when out of memory. */
+int ins_table_add(ins_table *t, const char *const *cells);
+/* Print with columns padded to their widest cell (in characters). */
+void ins_table_print(const ins_table *t, FILE *f);
+void ins_table_free(ins_table **tp);
+
+/* --- formatting ------------------------------------------------------- */
+/* Lower-case hex of b (malloc'd; abort-free: NULL when out of memory). */
+char *ins_hex(const uint8_t *b, size_t n);
+/* The display form (ms_cli_text) cut to max characters with "..." for
+ * tables; max 0 = whole. */
+char *ins_text(const uint8_t *b, size_t n, size_t max);
+/* A head's value as shown: counter deltas as decimal, deletes as NULL. */
+char *ins_head_value(const ms_key_state *ks, const ms_head *h, size_t max);
+/* JSON string of the display form / of hex. */
+json_t *ins_json_text(const uint8_t *b, size_t n);
+json_t *ins_json_hex(const uint8_t *b, size_t n);
+/* A head as a JSON object (id, author, seq, hlc, type, priority, value). */
+json_t *ins_json_head(const ms_key_state *ks, const ms_head *h);
+/* A key as `state --json` shows it (docs/json.md). */
+json_t *ins_state_key_json(const ms_key_state *ks);
+/* Dump root (one document, 2-space indent, newline) to stdout and drop the
+ * reference; MS_EXIT_STORE if root is NULL (out of memory) or the write
+ * fails. */
+int ins_json_print(json_t *root);
+/* Width-limited columns in human tables. */
+#define INS_VALUE_COLS 40
+#define INS_KEY_COLS 40
+
+#endif

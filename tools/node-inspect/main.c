@@ -1,0 +1,311 @@
+/*
+ * main.c — node-inspect: command line, dispatch table, and opening the
+ * store read-only.  Each command lives in its own cmd_*.c file.  Options may
+ * come before or after the command name.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "inspect.h"
+
+static const ins_cmd cmds[] = {
+	{"summary", ins_cmd_summary, "ids, counts, digests and sizes of the store",
+	 "summary", 0},
+	{"log", ins_cmd_log, "the operation log in (author, seq) order",
+	 "log [--author HEXPREFIX] [--since SEQ] [--limit N]",
+	 INS_AUTHOR | INS_SINCE | INS_LIMIT},
+	{"state", ins_cmd_state, "every key with its policy, value(s) and heads",
+	 "state [--prefix P]", INS_PREFIX},
+	{"conflicts", ins_cmd_conflicts, "keys with concurrent heads, and forks",
+	 "conflicts", 0},
+	{"stats", ins_cmd_stats, "the store's counters and the quarantine",
+	 "stats", 0},
+	{"verify", ins_cmd_verify,
+	 "re-check every signature, id and index (exit 4 on any fault)", "verify",
+	 0},
+};
+#define NCMDS (sizeof cmds / sizeof cmds[0])
+
+static const char exit_text[] =
+	"Exit status: 0 ok, 2 usage, 3 store error (or no such node),\n"
+	"4 verification failed.\n";
+
+void ins_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("node-inspect: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage: node-inspect --data DIR [--json] COMMAND [options]\n\n"
+	      "Reads a node's store (read-only; safe beside a running node).\n\n"
+	      "Commands:\n",
+	      f);
+	for (size_t i = 0; i < NCMDS; i++)
+		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
+	fprintf(f, "  %-10s %s\n", "help", "this help; `node-inspect COMMAND --help`");
+	fputs("\nOptions (before or after the command):\n"
+	      "  --data DIR   the node's data directory (default: $MESHSYNC_DATA)\n"
+	      "  --json       one JSON document instead of tables (docs/json.md)\n"
+	      "  -h, --help   help\n\n",
+	      f);
+	fputs(exit_text, f);
+}
+
+static void cmd_usage(FILE *f, const ins_cmd *c)
+{
+	fprintf(f, "usage: node-inspect --data DIR [--json] %s\n\n%s.\n\n%s",
+	        c->usage, c->help, exit_text);
+}
+
+enum { OPT_DATA = 1u << 8, OPT_JSON = 1u << 9, OPT_HELP = 1u << 10 };
+static const struct {
+	const char *name;
+	unsigned flag;
+	int has_arg;
+} options[] = {
+	{"--data", OPT_DATA, 1},   {"--json", OPT_JSON, 0},
+	{"--author", INS_AUTHOR, 1}, {"--since", INS_SINCE, 1},
+	{"--limit", INS_LIMIT, 1}, {"--prefix", INS_PREFIX, 1},
+	{"--help", OPT_HELP, 0},   {"-h", OPT_HELP, 0},
+};
+#define NOPTS (sizeof options / sizeof options[0])
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* Check and lower-case the --author prefix in place. */
+static int parse_author(char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 2 * MS_PK_LEN)
+		return -1;
+	for (char *p = s; *p != '\0'; p++) {
+		if (*p >= 'A' && *p <= 'F')
+			*p = (char)(*p - 'A' + 'a');
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return -1;
+	}
+	return 0;
+}
+
+static int open_store(ins_ctx *x)
+{
+	ms_store_opts o;
+	ms_errbuf eb = {0};
+	struct stat st;
+	size_t n = strlen(x->data) + sizeof "/" MS_STORE_DATA_FILE;
+	char *path = malloc(n);
+	ms_err e;
+
+	if (path == NULL) {
+		ins_err("open %s: out of memory", x->data);
+		return MS_EXIT_STORE;
+	}
+	snprintf(path, n, "%s/%s", x->data, MS_STORE_DATA_FILE);
+	e = stat(path, &st) == 0 || errno != ENOENT ? MS_OK : MS_ENOTFOUND;
+	free(path);
+	ms_store_opts_default(&o);
+	o.readonly = 1;
+	if (e == MS_OK && (e = ms_crypto_init(&eb)) != MS_OK) {
+		ins_err("%s", eb.msg);
+		return MS_EXIT_STORE;
+	}
+	if (e == MS_OK)
+		e = ms_store_open(&x->store, x->data, &o, &eb);
+	if (e == MS_ENOTFOUND) {
+		ins_err("open %s: no such node (run meshsync-node init --data %s)",
+		        x->data, x->data);
+		return MS_EXIT_STORE;
+	}
+	if (e != MS_OK) {
+		ins_err("%s", eb.msg);
+		return MS_EXIT_STORE;
+	}
+	return MS_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	ins_ctx x = {0};
+	const char *name = NULL;
+	const ins_cmd *cmd = NULL;
+	unsigned seen = 0;
+	int rc, only_pos = 0;
+
+	x.pos = calloc((size_t)argc + 1, sizeof *x.pos);
+	if (x.pos == NULL) {
+		ins_err("out of memory");
+		return MS_EXIT_STORE;
+	}
+	for (int i = 1; i < argc; i++) {
+		char *a = argv[i], *val = NULL;
+		size_t k, nlen;
+
+		if (only_pos || a[0] != '-' || a[1] == '\0') {
+			if (name == NULL)
+				name = a;
+			else
+				x.pos[x.npos++] = a;
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			only_pos = 1;
+			continue;
+		}
+		nlen = strcspn(a, "=");
+		for (k = 0; k < NOPTS; k++)
+			if (strlen(options[k].name) == nlen &&
+			    strncmp(options[k].name, a, nlen) == 0)
+				break;
+		if (k == NOPTS) {
+			ins_err("unknown option '%s'", a);
+			usage(stderr);
+			rc = MS_EXIT_USAGE;
+			goto out;
+		}
+		if (options[k].has_arg) {
+			if (a[nlen] == '=')
+				val = a + nlen + 1;
+			else if (i + 1 < argc)
+				val = argv[++i];
+			else {
+				ins_err("option %s needs an argument", options[k].name);
+				rc = MS_EXIT_USAGE;
+				goto out;
+			}
+		} else if (a[nlen] == '=') {
+			ins_err("option %s takes no argument", options[k].name);
+			rc = MS_EXIT_USAGE;
+			goto out;
+		}
+		seen |= options[k].flag;
+		switch (options[k].flag) {
+		case OPT_DATA: x.data = val; break;
+		case OPT_JSON: x.json = 1; break;
+		case INS_PREFIX: x.prefix = val; break;
+		case INS_AUTHOR:
+			if (parse_author(val) != 0) {
+				ins_err("--author '%s': not a hex prefix of a node id", val);
+				rc = MS_EXIT_USAGE;
+				goto out;
+			}
+			x.author = val;
+			break;
+		case INS_SINCE:
+		case INS_LIMIT:
+			if (parse_u64(val, options[k].flag == INS_SINCE ? &x.since
+			                                                  : &x.limit) != 0) {
+				ins_err("%s '%s': not a number", options[k].name, val);
+				rc = MS_EXIT_USAGE;
+				goto out;
+			}
+			break;
+		default: break;
+		}
+	}
+
+	if (name == NULL || strcmp(name, "help") == 0) {
+		if (name == NULL && !(seen & OPT_HELP)) {
+			ins_err("no command given");
+			usage(stderr);
+			rc = MS_EXIT_USAGE;
+			goto out;
+		}
+		if (name != NULL && x.npos > 0) {
+			for (size_t i = 0; i < NCMDS && cmd == NULL; i++)
+				if (strcmp(cmds[i].name, x.pos[0]) == 0)
+					cmd = &cmds[i];
+			if (cmd == NULL) {
+				ins_err("help: unknown command '%s'", x.pos[0]);
+				usage(stderr);
+				rc = MS_EXIT_USAGE;
+				goto out;
+			}
+			cmd_usage(stdout, cmd);
+		} else {
+			usage(stdout);
+		}
+		rc = MS_EXIT_OK;
+		goto out;
+	}
+	for (size_t i = 0; i < NCMDS && cmd == NULL; i++)
+		if (strcmp(cmds[i].name, name) == 0)
+			cmd = &cmds[i];
+	if (cmd == NULL) {
+		ins_err("unknown command '%s'", name);
+		usage(stderr);
+		rc = MS_EXIT_USAGE;
+		goto out;
+	}
+	if (seen & OPT_HELP) {
+		cmd_usage(stdout, cmd);
+		rc = MS_EXIT_OK;
+		goto out;
+	}
+	for (unsigned f = 1; f < OPT_DATA; f <<= 1) {
+		if ((seen & f) && !(cmd->opts & f)) {
+			for (size_t k = 0; k < NOPTS; k++)
+				if (options[k].flag == f)
+					ins_err("%s: option %s does not apply", cmd->name,
+					        options[k].name);
+			fprintf(stderr, "usage: node-inspect --data DIR [--json] %s\n",
+			        cmd->usage);
+			rc = MS_EXIT_USAGE;
+			goto out;
+		}
+	}
+	if (x.npos > 0) {
+		ins_err("%s: unexpected argument '%s'", cmd->name, x.pos[0]);
+		fprintf(stderr, "usage: node-inspect --data DIR [--json] %s\n", cmd->usage);
+		rc = MS_EXIT_USAGE;
+		goto out;
+	}
+	if (x.data == NULL || x.data[0] == '\0') {
+		const char *env = getenv("MESHSYNC_DATA");
+		x.data = env != NULL && env[0] != '\0' ? env : NULL;
+	}
+	if (x.data == NULL) {
+		ins_err("%s: no data directory (give --data DIR or set MESHSYNC_DATA)",
+		        cmd->name);
+		fprintf(stderr, "usage: node-inspect --data DIR [--json] %s\n", cmd->usage);
+		rc = MS_EXIT_USAGE;
+		goto out;
+	}
+	if ((rc = open_store(&x)) != MS_EXIT_OK)
+		goto out;
+	rc = cmd->fn(&x);
+out:
+	ms_store_close(&x.store);
+	free(x.pos);
+	if (fflush(stdout) != 0 && rc == MS_EXIT_OK) {
+		ins_err("write to stdout failed");
+		rc = MS_EXIT_STORE;
+	}
+	return rc;
+}
