@@ -13,9 +13,7 @@ jobs=${MS_JOBS:-$(nproc)}
 cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$root/build" -j "$jobs" --target meshsync-node node-inspect >/dev/null
 
-bin="$root/build"
-node() { "$bin/node/meshsync-node" "$@"; }
-inspect() { "$bin/tools/node-inspect" "$@"; }
+export PATH="$root/build/node:$root/build/tools:$PATH"
 work=$(mktemp -d /tmp/meshsync-demo.XXXXXX)
 cleanup() { [ "${MS_DEMO_KEEP:-0}" = 1 ] && echo "demo data kept in $work" || rm -rf "$work"; }
 trap cleanup EXIT
@@ -23,18 +21,19 @@ trap cleanup EXIT
 step() { printf '\n$ %s\n' "$*"; "$@"; }
 a="$work/node-a"
 
-step node init --data "$a"
-step node put --data "$a" greeting hello
-step node put --data "$a" greeting "hello, mesh"
-printf 'a longer value from stdin\n' > "$work/value.txt"
+step meshsync-node init --data "$a"
+step meshsync-node put --data "$a" greeting hello
+step meshsync-node put --data "$a" greeting "hello, mesh"
+printf 'a longer value from stdin' > "$work/value.txt"
 printf '\n$ meshsync-node put --data %s notes/today - < value.txt\n' "$a"
-node put --data "$a" notes/today - < "$work/value.txt"
-step node put --data "$a" --background bulk/blob "background data"
-step node get --data "$a" greeting
-step node del --data "$a" bulk/blob
-step inspect --data "$a" summary
-step inspect --data "$a" log
-step inspect --data "$a" state
-step inspect --data "$a" verify
+meshsync-node put --data "$a" notes/today - < "$work/value.txt"
+step meshsync-node put --data "$a" --background bulk/blob "background data"
+step meshsync-node get --data "$a" greeting
+step meshsync-node del --data "$a" bulk/blob
+step node-inspect --data "$a" summary
+step node-inspect --data "$a" --json summary
+step node-inspect --data "$a" log
+step node-inspect --data "$a" state
+step node-inspect --data "$a" verify
 echo
 echo "demo: ok"
