@@ -2,6 +2,9 @@
  * apply.c — the one function that stores and applies an op, used by local
  * append and by ingest alike, and the record layouts it writes.
  *
+ * Every new op also counts in its author's vv entry and gets the next
+ * arrival number here, so no path can store an op the sync side misses.
+ *
  * Heads are kept order-independent through the sup index: when an op
  * arrives, every parent it names is marked superseded for the op's key (and
  * dropped from the heads if it is one); the op itself becomes a head unless
@@ -101,55 +104,6 @@ static size_t ids_find(const uint8_t *ids, size_t n, const uint8_t *id, int *fou
 	return lo;
 }
 
-/* Advance vv[author] over contiguous seqs now present in the log. */
-static ms_err vv_advance(ms_store *s, st_wctx *w, const uint8_t *author,
-                         uint64_t seq, ms_errbuf *eb)
-{
-	MDB_val k = {MS_PK_LEN, (void *)author}, v;
-	MDB_cursor *c = NULL;
-	uint8_t kb[ST_LOGKEY_LEN], vb[8];
-	uint64_t cur = 0;
-	int rc;
-
-	rc = mdb_get(w->txn, s->dbi[ST_DB_VV], &k, &v);
-	if (rc == 0 && v.mv_size == 8)
-		cur = st_get_le64(v.mv_data);
-	else if (rc != 0 && rc != MDB_NOTFOUND)
-		return st_mdb(s, eb, rc, "read vv");
-	if (seq != cur + 1)
-		return MS_OK; /* above a gap, or a fork of a slot already counted */
-	if (w->log_cur == NULL) {
-		rc = mdb_cursor_open(w->txn, s->dbi[ST_DB_LOG], &w->log_cur);
-		if (rc != 0)
-			return st_mdb(s, eb, rc, "mdb_cursor_open(log)");
-	}
-	c = w->log_cur;
-	st_logkey(kb, author, seq);
-	k.mv_size = sizeof kb;
-	k.mv_data = kb;
-	rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
-	/* Each step moves to the next log entry, so this ends within the
-	 * author's entries. */
-	while (rc == 0) {
-		const uint8_t *kp = k.mv_data;
-		if (k.mv_size != ST_LOGKEY_LEN ||
-		    memcmp(kp, author, MS_PK_LEN) != 0 ||
-		    st_get_be64(kp + MS_PK_LEN) != cur + 1)
-			break;
-		cur++;
-		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-	}
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return st_mdb(s, eb, rc, "read log");
-	st_put_le64(vb, cur);
-	k.mv_size = MS_PK_LEN;
-	k.mv_data = (void *)author;
-	v.mv_size = 8;
-	v.mv_data = vb;
-	rc = mdb_put(w->txn, s->dbi[ST_DB_VV], &k, &v, 0);
-	return rc ? st_mdb(s, eb, rc, "write vv") : MS_OK;
-}
-
 /* Log slot for (author, seq); a slot already taken by another op makes a
  * fork: both ids go to the forks db and both ops stay applied. */
 static ms_err log_insert(ms_store *s, st_wctx *w, const ms_op *op,
@@ -169,7 +123,7 @@ static ms_err log_insert(ms_store *s, st_wctx *w, const ms_op *op,
 		rc = mdb_put(w->txn, s->dbi[ST_DB_LOG], &k, &v, 0);
 		if (rc != 0)
 			return st_mdb(s, eb, rc, "write log");
-		return vv_advance(s, w, op->author, op->seq, eb);
+		return MS_OK;
 	}
 	if (rc != 0)
 		return st_mdb(s, eb, rc, "read log");
@@ -307,6 +261,10 @@ ms_err st_apply(ms_store *s, st_wctx *w, const ms_op *op,
 	if (rc != 0)
 		return st_mdb(s, eb, rc, "write ops");
 	e = log_insert(s, w, op, id, fork, eb);
+	if (e == MS_OK)
+		e = st_vv_add(s, w, op->author, op->seq, id, eb);
+	if (e == MS_OK)
+		e = st_arrival_add(s, w, id, eb);
 	if (e == MS_OK)
 		e = state_apply(s, w, op, id, nheads_after, eb);
 	if (e != MS_OK)

@@ -3,7 +3,8 @@
  * state hash; and the summary of a store built from them.
  *
  * vv digest = BLAKE2b-256 over
- *     for each vv entry in author order:  author (32) || seq (u64 LE)
+ *     for each vv entry with seq > 0 in author order:
+ *         author (32) || seq (u64 LE)
  *     then  op count (u64 LE) || op-id accumulator (32)
  * where the accumulator is the sum of all held op ids read as 256-bit
  * little-endian integers, mod 2^256.  The vector alone misses ops above a
@@ -51,10 +52,16 @@ ms_err ms_store_vv_digest(ms_store_rtxn *rt, uint8_t out[MS_HASH_LEN],
 	ms_hash_init(&hs);
 	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
 	while (rc == 0) {
-		if (k.mv_size != MS_PK_LEN || v.mv_size != 8) {
+		if (k.mv_size != MS_PK_LEN || v.mv_size != ST_VV_LEN) {
 			mdb_cursor_close(c);
 			return ms_errf(eb, MS_ECORRUPT,
 			               "vv digest: malformed vv entry");
+		}
+		/* Entries at seq 0 (author held only above a gap) are left
+		 * out: the count and the accumulator cover those ops. */
+		if (st_get_le64(v.mv_data) == 0) {
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+			continue;
 		}
 		st_put_le64(le, st_get_le64(v.mv_data));
 		ms_hash_update(&hs, k.mv_data, MS_PK_LEN);

@@ -1,6 +1,6 @@
 /*
  * meta.c — the meta record a write transaction carries (local seq, clock,
- * op count, op-id accumulator) and the stats counters.
+ * op count, arrival counter, op-id accumulator) and the stats counters.
  */
 #include "store_int.h"
 
@@ -54,7 +54,8 @@ ms_err st_meta_load(ms_store *s, st_wctx *w, ms_errbuf *eb)
 
 	if ((rc = st_meta_u64(s, w->txn, ST_META_LOCAL_SEQ, &w->local_seq)) ||
 	    (rc = st_meta_u64(s, w->txn, ST_META_HLC, &w->hlc)) ||
-	    (rc = st_meta_u64(s, w->txn, ST_META_OP_COUNT, &w->op_count)))
+	    (rc = st_meta_u64(s, w->txn, ST_META_OP_COUNT, &w->op_count)) ||
+	    (rc = st_meta_u64(s, w->txn, ST_META_ARRIVAL, &w->arrival)))
 		return st_mdb(s, eb, rc, "read meta");
 	rc = meta_get(s, w->txn, ST_META_OP_ACC, &v);
 	if (rc == 0 && v.mv_size != MS_HASH_LEN)
@@ -74,13 +75,15 @@ static int meta_put(ms_store *s, MDB_txn *txn, const char *name,
 
 ms_err st_meta_save(ms_store *s, st_wctx *w, ms_errbuf *eb)
 {
-	uint8_t a[8], b[8], c[8];
+	uint8_t a[8], b[8], c[8], d[8];
 	int rc;
 
 	st_put_le64(a, w->local_seq);
 	st_put_le64(b, w->hlc);
 	st_put_le64(c, w->op_count);
+	st_put_le64(d, w->arrival);
 	if ((rc = meta_put(s, w->txn, ST_META_LOCAL_SEQ, a, 8)) ||
+	    (rc = meta_put(s, w->txn, ST_META_ARRIVAL, d, 8)) ||
 	    (rc = meta_put(s, w->txn, ST_META_HLC, b, 8)) ||
 	    (rc = meta_put(s, w->txn, ST_META_OP_COUNT, c, 8)) ||
 	    (rc = meta_put(s, w->txn, ST_META_OP_ACC, w->acc, MS_HASH_LEN)))

@@ -269,7 +269,10 @@ int ms_store_foreach_vv(ms_store_rtxn *rt, ms_vv_fn fn, void *ctx)
 		return -1;
 	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
 	while (rc == 0) {
-		if (k.mv_size == MS_PK_LEN && v.mv_size == 8) {
+		/* An author held only above a gap has an entry at seq 0;
+		 * this view lists contiguous prefixes, as it always did. */
+		if (k.mv_size == MS_PK_LEN && v.mv_size == ST_VV_LEN &&
+		    st_get_le64(v.mv_data) > 0) {
 			ret = fn(k.mv_data, st_get_le64(v.mv_data), ctx);
 			if (ret != 0)
 				break;

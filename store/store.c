@@ -26,6 +26,7 @@ const char *const st_db_names[ST_DB_COUNT_] = {
 	[ST_DB_STATS] = "stats",
 	[ST_DB_PEERS] = "peers",
 	[ST_DB_PEER_VV] = "peer_vv",
+	[ST_DB_ARRIVAL] = "arrival",
 };
 
 /* Growth never goes past this many attempts in one write: doubling from
@@ -330,6 +331,7 @@ ms_err ms_store_create(const char *dir, const uint8_t node_id[MS_PK_LEN],
 	    (e = meta_put(&s, txn, ST_META_HLC, u64, 8, eb)) ||
 	    (e = meta_put(&s, txn, ST_META_OP_COUNT, u64, 8, eb)) ||
 	    (e = meta_put(&s, txn, ST_META_QNEXT, u64, 8, eb)) ||
+	    (e = meta_put(&s, txn, ST_META_ARRIVAL, u64, 8, eb)) ||
 	    (e = meta_put(&s, txn, ST_META_OP_ACC, zero, sizeof zero, eb)))
 		goto fail;
 	e = st_policy_store(&s, txn, o->policies, o->npolicies, eb);
@@ -446,6 +448,7 @@ ms_err ms_store_open(ms_store **out, const char *dir, const ms_store_opts *o,
 	s->max_skew_ms = o->max_clock_skew_ms;
 	s->wall_ms = o->wall_ms;
 	s->wall_ctx = o->wall_ctx;
+	s->verify_threads = o->verify_threads ? o->verify_threads : 2;
 	/* Existing stores keep the map size recorded in the file (0 = use it). */
 	e = st_env_open(&s->env, dir, s->readonly ? MDB_RDONLY : 0, 0, eb);
 	if (e != MS_OK)
@@ -501,6 +504,7 @@ void ms_store_close(ms_store **sp)
 	if (sp == NULL || *sp == NULL)
 		return;
 	s = *sp;
+	st_worker_stop(s);
 	if (s->env != NULL)
 		mdb_env_close(s->env);
 	free(s->dir);

@@ -7,14 +7,16 @@
  *               accumulator, policy table
  *   ops         op id (32) -> encoding
  *   log         author (32) || seq (u64 big-endian) -> op id
- *   vv          author (32) -> highest contiguous seq held (u64 LE)
+ *   vv          author (32) -> highest contiguous seq held, ops held, id
+ *               sum (syncq.h's ms_vv_entry)
  *   keys        key -> heads record (sorted head ids + counter sum)
  *   sup         parent id (32) || BLAKE2b-128(key) -> "" : some known op of
  *               that key names the parent, so it is not a head
  *   forks       author || seq -> every op id seen for that slot (dupsort)
  *   quarantine  bounded ring of rejected input: reason, source peer, bytes
  *   stats       counter name -> u64
- *   peers, peer_vv  (sync; created empty here, used by node/sync)
+ *   arrival     arrival number (u64 BE) -> op id
+ *   peers, peer_vv  (sync: see syncq.h)
  *
  * Seq and hlc are allocated inside the write transaction, so several
  * processes may write one store (LMDB's writer lock serialises them).  Local
@@ -29,6 +31,12 @@
  *
  * Thread rules: an ms_store may be used from one thread at a time; read
  * transactions (ms_store_rtxn) belong to the thread that began them.
+ * Internally, ms_store_ingest splits decoding and signature checks of a
+ * large batch (64 ops or more) with one worker thread the store owns: it
+ * is started on the first such batch, works only while the calling thread
+ * waits inside ms_store_ingest (mutex + condition variable handoff), never
+ * touches LMDB, and is joined by ms_store_close.  Results do not depend on
+ * the split.  A process that forks starts its own worker in the child.
  */
 #ifndef MS_STORE_H
 #define MS_STORE_H
@@ -40,7 +48,7 @@
 #include "ms_err.h"
 #include "op.h"
 
-#define MS_STORE_SCHEMA 1
+#define MS_STORE_SCHEMA 2 /* 2: vv entries with held/acc, arrival db */
 #define MS_STORE_DATA_FILE "data.mdb"
 #define MS_STORE_DEFAULT_MAP_INITIAL (16ull << 20) /* 16 MiB */
 #define MS_STORE_DEFAULT_MAP_MAX (4ull << 30)      /* 4 GiB */
@@ -78,6 +86,9 @@ typedef struct ms_store_opts {
 	 * meshsim give nodes skewed clocks through it. */
 	uint64_t (*wall_ms)(void *ctx);
 	void *wall_ctx;
+	/* Threads that decode and verify an ingested batch: 0 = default (2),
+	 * 1 = the calling thread only (tests compare the two). */
+	unsigned verify_threads;
 } ms_store_opts;
 
 /* Defaults: map 16 MiB growing to 4 GiB, 1 MiB values, 1 h skew, lww. */

@@ -6,15 +6,21 @@
  * Files: store.c (environment, open/create, transactions, map growth),
  * meta.c (meta record and stats), policy.c (policy table), apply.c (the one
  * apply function), write.c (local append and ingest), read.c (read API),
- * digest.c (vv digest, state hash, summary), verify.c (consistency check).
+ * digest.c (vv digest, state hash, summary), verify.c (consistency check),
+ * vv.c (version-vector entries), arrival.c (arrival feed), lacking.c (what
+ * a peer lacks), peer_vv.c (what peers hold), peers.c (peer table),
+ * verify_mt.c (the ingest worker thread).
  */
 #ifndef MS_STORE_INT_H
 #define MS_STORE_INT_H
 
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "store.h"
+#include "syncq.h"
 
 /* Named databases; index into ms_store.dbi. */
 enum st_db {
@@ -29,6 +35,7 @@ enum st_db {
 	ST_DB_STATS,
 	ST_DB_PEERS,
 	ST_DB_PEER_VV,
+	ST_DB_ARRIVAL,
 	ST_DB_COUNT_
 };
 extern const char *const st_db_names[ST_DB_COUNT_];
@@ -112,6 +119,43 @@ int st_rec_parse(st_rec *r, const MDB_val *k, const MDB_val *v);
 #define ST_META_OP_ACC "op_acc"
 #define ST_META_POLICIES "policies"
 #define ST_META_QNEXT "quarantine_next"
+#define ST_META_ARRIVAL "arrival"
+
+/*
+ * vv record layout (little-endian):
+ *   0   8   seq    highest contiguous seq held
+ *   8   8   held   ops of the author held (forks and ops above gaps too)
+ *   16  32  acc    sum of the author's op ids as 256-bit LE integers
+ * The VV message carries the first MS_VV_ACC_LEN bytes of acc; the store
+ * keeps all 32 so verify can recompute it exactly.
+ */
+#define ST_VV_LEN (8 + 8 + MS_HASH_LEN)
+
+/* peer_vv key: peer || author; value: seq (u64 LE). */
+#define ST_PVKEY_LEN (MS_PK_LEN + MS_PK_LEN)
+
+/* Batches at least this large split decode+verify across two threads;
+ * below it the handoff costs more than the second core saves. */
+#define ST_MT_MIN 64
+
+/*
+ * The ingest worker (verify_mt.c): one thread per store, started on the
+ * first large ingest and joined by ms_store_close.  The caller hands it a
+ * range of the batch under mu, works on the other range itself, then waits
+ * for done; the worker touches only its range's slots of bops/bstat/bid.
+ */
+typedef struct st_worker {
+	int started;
+	pid_t pid; /* process that started it: a fork child has no thread */
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t job;  /* bumped per handoff */
+	uint64_t done; /* == job when the worker has finished it */
+	int quit;
+	const ms_ingest_item *items;
+	size_t lo, hi;
+} st_worker;
 
 struct ms_store {
 	MDB_env *env;
@@ -142,6 +186,8 @@ struct ms_store {
 	uint8_t *bstat;      /* per item: reason (MS_OPR_*) */
 	uint8_t (*bid)[MS_HASH_LEN];
 	size_t bcap;
+	unsigned verify_threads; /* 1: no worker thread */
+	st_worker *worker;       /* NULL until the first large ingest */
 };
 
 /* State a write transaction loads from meta, changes, and saves. */
@@ -150,6 +196,7 @@ typedef struct st_wctx {
 	uint64_t local_seq;
 	uint64_t hlc;
 	uint64_t op_count;
+	uint64_t arrival; /* last arrival number handed out */
 	uint8_t acc[MS_HASH_LEN];
 	uint64_t wall;
 	uint64_t stat[ST_STAT_COUNT_];
@@ -209,6 +256,25 @@ int st_reserve(void **buf, size_t *cap, size_t need, size_t elem);
 ms_err st_apply(ms_store *s, st_wctx *w, const ms_op *op,
                 const uint8_t id[MS_HASH_LEN], const uint8_t *buf, size_t len,
                 int *fork, uint32_t *nheads_after, ms_errbuf *eb);
+
+/* vv.c: count a new op of (author, seq) with id in its author's entry and
+ * advance the contiguous seq over the log (the log already holds it). */
+ms_err st_vv_add(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t seq,
+                 const uint8_t id[MS_HASH_LEN], ms_errbuf *eb);
+/* Parse a vv record; -1 if malformed. */
+int st_vv_parse(ms_vv_entry *e, uint8_t acc[MS_HASH_LEN], const MDB_val *k,
+                const MDB_val *v);
+
+/* arrival.c: give a new op the next arrival number. */
+ms_err st_arrival_add(ms_store *s, st_wctx *w, const uint8_t id[MS_HASH_LEN],
+                      ms_errbuf *eb);
+
+/* verify_mt.c: decode, id and verify items[0..n) into s->bops/bstat/bid,
+ * on two threads when n is large; stop the worker (close). */
+void st_verify_batch(ms_store *s, const ms_ingest_item *items, size_t n);
+void st_verify_range(ms_store *s, const ms_ingest_item *items, size_t lo,
+                     size_t hi);
+void st_worker_stop(ms_store *s);
 
 /* read.c: fill a head from a stored op id; -1 if the op is missing/bad. */
 int st_head_load(ms_store *s, MDB_txn *txn, const uint8_t id[MS_HASH_LEN],

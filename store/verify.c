@@ -1,7 +1,8 @@
 /*
  * verify.c — recompute everything the store derives from its ops and
  * compare: each op's decoding, signature and id; log and fork entries; the
- * version vector; the sup index; heads, counter sums and op counts per key;
+ * version vector (contiguous seq, ops held and id sum per author); the
+ * arrival feed (one number per held op); the sup index; heads, counter sums and op counts per key;
  * the op count and id accumulator in meta.  Used by node-inspect verify.
  *
  * It needs memory proportional to the number of ops and parents (about
@@ -24,6 +25,13 @@ typedef struct vop {
 	uint8_t seen; /* matched by a keys record */
 } vop;
 
+/* Per author, recomputed from the ops (held, acc) and the log (seq). */
+typedef struct vau {
+	uint8_t author[MS_PK_LEN];
+	uint64_t seq, held;
+	uint8_t acc[MS_HASH_LEN];
+} vau;
+
 typedef struct vfy {
 	ms_store *s;
 	MDB_txn *txn;
@@ -34,8 +42,9 @@ typedef struct vfy {
 	size_t nops, ops_cap;
 	uint8_t *sup; /* ST_SUPKEY_LEN each */
 	size_t nsup, sup_cap;
-	uint8_t *vv; /* author || seq LE, recomputed */
-	size_t nvv, vv_cap;
+	vau *au; /* sorted by author */
+	size_t nau, au_cap;
+	int oom;
 } vfy;
 
 static void fault(vfy *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -58,6 +67,33 @@ static const char *hexid(char buf[65], const uint8_t *id, size_t n)
 {
 	ms_hex(buf, id, n);
 	return buf;
+}
+
+/* The author's entry, inserted in order when new; NULL when out of
+ * memory.  Authors are few next to ops, so the insertion cost is small. */
+static vau *au_get(vfy *f, const uint8_t *author)
+{
+	size_t lo = 0, hi = f->nau;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(f->au[mid].author, author, MS_PK_LEN);
+		if (c == 0)
+			return &f->au[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (st_reserve((void **)&f->au, &f->au_cap, f->nau + 1, sizeof *f->au)) {
+		f->oom = 1;
+		return NULL;
+	}
+	memmove(&f->au[lo + 1], &f->au[lo], (f->nau - lo) * sizeof *f->au);
+	memset(&f->au[lo], 0, sizeof *f->au);
+	memcpy(f->au[lo].author, author, MS_PK_LEN);
+	f->nau++;
+	return &f->au[lo];
 }
 
 static int vop_cmp(const void *a, const void *b)
@@ -129,6 +165,15 @@ static ms_err scan_ops(vfy *f, uint8_t acc[MS_HASH_LEN], uint64_t *count,
 		ms_op_id(id, v.mv_data, v.mv_size);
 		if (memcmp(id, k.mv_data, MS_HASH_LEN) != 0)
 			fault(f, "op %s: its encoding hashes to another id", h);
+		{
+			vau *a = au_get(f, op.author);
+			if (a == NULL) {
+				mdb_cursor_close(c);
+				return ms_errf(eb, MS_ENOMEM, "verify: out of memory");
+			}
+			a->held++;
+			st_acc_add(a->acc, k.mv_data);
+		}
 		if (!slot_has(f, &op, k.mv_data))
 			fault(f, "op %s: no log or fork entry for its author and "
 			      "seq %llu", h, (unsigned long long)op.seq);
@@ -314,13 +359,11 @@ static ms_err check_keys(vfy *f, ms_errbuf *eb)
 
 static int vv_push(vfy *f, const uint8_t *author, uint64_t seq)
 {
-	if (seq == 0)
-		return 0;
-	if (st_reserve((void **)&f->vv, &f->vv_cap, f->nvv + 1, MS_PK_LEN + 8))
+	vau *a = au_get(f, author);
+
+	if (a == NULL)
 		return -1;
-	memcpy(f->vv + f->nvv * (MS_PK_LEN + 8), author, MS_PK_LEN);
-	st_put_le64(f->vv + f->nvv * (MS_PK_LEN + 8) + MS_PK_LEN, seq);
-	f->nvv++;
+	a->seq = seq;
 	return 0;
 }
 
@@ -389,6 +432,25 @@ oom:
 	return ms_errf(eb, MS_ENOMEM, "verify: out of memory");
 }
 
+static void vv_compare(vfy *f, const ms_vv_entry *e,
+                       const uint8_t acc[MS_HASH_LEN], const vau *want)
+{
+	char h[65];
+
+	hexid(h, want->author, 8);
+	if (e->seq != want->seq)
+		fault(f, "vv: author %s at seq %llu, the log is contiguous to "
+		      "seq %llu", h, (unsigned long long)e->seq,
+		      (unsigned long long)want->seq);
+	if (e->held != want->held)
+		fault(f, "vv: author %s holds %llu ops, %llu are held", h,
+		      (unsigned long long)e->held, (unsigned long long)want->held);
+	if (memcmp(acc, want->acc, MS_HASH_LEN) != 0)
+		fault(f, "vv: author %s: id sum does not match the held ops", h);
+}
+
+/* The vv db against the entries recomputed from ops and log: one entry
+ * per author with an op held. */
 static ms_err check_vv(vfy *f, ms_errbuf *eb)
 {
 	MDB_cursor *c = NULL;
@@ -402,33 +464,30 @@ static ms_err check_vv(vfy *f, ms_errbuf *eb)
 		return st_mdb(f->s, eb, rc, "verify: cursor(vv)");
 	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
 	while (rc == 0) {
-		const uint8_t *want = i < f->nvv ? f->vv + i * (MS_PK_LEN + 8) : NULL;
+		const vau *want = i < f->nau ? &f->au[i] : NULL;
+		uint8_t acc[MS_HASH_LEN];
+		ms_vv_entry e;
 		int cmp;
 
-		if (k.mv_size != MS_PK_LEN || v.mv_size != 8) {
+		if (st_vv_parse(&e, acc, &k, &v) != 0) {
 			fault(f, "vv: malformed entry");
 			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 			continue;
 		}
-		cmp = want ? memcmp(k.mv_data, want, MS_PK_LEN) : -1;
+		cmp = want ? memcmp(e.author, want->author, MS_PK_LEN) : -1;
 		if (cmp < 0) {
-			fault(f, "vv: author %s at seq %llu, but the log has no "
-			      "seq 1 of it", hexid(h, k.mv_data, 8),
-			      (unsigned long long)st_get_le64(v.mv_data));
+			fault(f, "vv: author %s at seq %llu, but no op of it is "
+			      "held", hexid(h, e.author, 8),
+			      (unsigned long long)e.seq);
 			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 		} else if (cmp > 0) {
-			fault(f, "vv: author %s missing (log contiguous to "
-			      "seq %llu)", hexid(h, want, 8),
-			      (unsigned long long)st_get_le64(want + MS_PK_LEN));
+			fault(f, "vv: author %s missing (%llu ops held, log "
+			      "contiguous to seq %llu)", hexid(h, want->author, 8),
+			      (unsigned long long)want->held,
+			      (unsigned long long)want->seq);
 			i++;
 		} else {
-			if (st_get_le64(v.mv_data) != st_get_le64(want + MS_PK_LEN))
-				fault(f, "vv: author %s at seq %llu, the log is "
-				      "contiguous to seq %llu",
-				      hexid(h, want, 8),
-				      (unsigned long long)st_get_le64(v.mv_data),
-				      (unsigned long long)st_get_le64(
-				              want + MS_PK_LEN));
+			vv_compare(f, &e, acc, want);
 			i++;
 			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 		}
@@ -436,11 +495,53 @@ static ms_err check_vv(vfy *f, ms_errbuf *eb)
 	mdb_cursor_close(c);
 	if (rc != MDB_NOTFOUND)
 		return st_mdb(f->s, eb, rc, "verify: read vv");
-	for (; i < f->nvv; i++)
-		fault(f, "vv: author %s missing (log contiguous to seq %llu)",
-		      hexid(h, f->vv + i * (MS_PK_LEN + 8), 8),
-		      (unsigned long long)st_get_le64(f->vv + i * (MS_PK_LEN + 8) +
-		                                      MS_PK_LEN));
+	for (; i < f->nau; i++)
+		fault(f, "vv: author %s missing (%llu ops held, log contiguous "
+		      "to seq %llu)", hexid(h, f->au[i].author, 8),
+		      (unsigned long long)f->au[i].held,
+		      (unsigned long long)f->au[i].seq);
+	return MS_OK;
+}
+
+/* Every held op has exactly one arrival number, numbers are at most the
+ * counter in meta. */
+static ms_err check_arrival(vfy *f, uint64_t held, ms_errbuf *eb)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v, ov;
+	uint64_t n = 0, last = 0, head = 0;
+	char h[65];
+	int rc;
+
+	if (st_meta_u64(f->s, f->txn, ST_META_ARRIVAL, &head) != 0)
+		fault(f, "meta: arrival counter missing or malformed");
+	rc = mdb_cursor_open(f->txn, f->s->dbi[ST_DB_ARRIVAL], &c);
+	if (rc != 0)
+		return st_mdb(f->s, eb, rc, "verify: cursor(arrival)");
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	while (rc == 0) {
+		if (k.mv_size != 8 || v.mv_size != MS_HASH_LEN) {
+			fault(f, "arrival: malformed entry");
+			goto next;
+		}
+		n++;
+		last = st_get_be64(k.mv_data);
+		if (mdb_get(f->txn, f->s->dbi[ST_DB_OPS], &v, &ov) != 0)
+			fault(f, "arrival %llu: op %s is not held",
+			      (unsigned long long)last,
+			      hexid(h, v.mv_data, MS_HASH_LEN));
+	next:
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return st_mdb(f->s, eb, rc, "verify: read arrival");
+	if (n != held)
+		fault(f, "arrival: %llu entries for %llu held ops",
+		      (unsigned long long)n, (unsigned long long)held);
+	if (last > head)
+		fault(f, "arrival: number %llu above the counter %llu",
+		      (unsigned long long)last, (unsigned long long)head);
 	return MS_OK;
 }
 
@@ -511,7 +612,8 @@ ms_err ms_store_verify(ms_store *s, ms_fault_fn fn, void *ctx,
 	s->nreaders++;
 	if ((e = scan_ops(&f, acc, &count, eb)) || (e = check_sup(&f, eb)) ||
 	    (e = check_keys(&f, eb)) || (e = check_log(&f, eb)) ||
-	    (e = check_vv(&f, eb)) || (e = check_forks(&f, eb)))
+	    (e = check_vv(&f, eb)) || (e = check_forks(&f, eb)) ||
+	    (e = check_arrival(&f, count, eb)))
 		goto done;
 	if (st_meta_u64(s, f.txn, ST_META_OP_COUNT, &meta_count) != 0)
 		fault(&f, "meta: op count missing or malformed");
@@ -528,7 +630,7 @@ done:
 	s->nreaders--;
 	free(f.ops);
 	free(f.sup);
-	free(f.vv);
+	free(f.au);
 	if (faults != NULL)
 		*faults = f.faults;
 	if (e != MS_OK)

@@ -339,23 +339,10 @@ ms_err ms_store_ingest(ms_store *s, const ms_ingest_item *items, size_t n,
 			goto oom;
 		s->bcap = cap;
 	}
-	/* Decode and verify everything before a transaction opens: the
-	 * writer lock is held only for the writes. */
-	for (size_t i = 0; i < n; i++) {
-		ms_op_reason why;
-
-		memset(s->bid[i], 0, MS_HASH_LEN);
-		if (items[i].buf == NULL && items[i].len > 0)
-			why = MS_OPR_TRUNCATED;
-		else
-			why = ms_op_decode(&s->bops[i], items[i].buf, items[i].len,
-			                   s->max_value);
-		if (why == MS_OPR_OK) {
-			ms_op_id(s->bid[i], items[i].buf, items[i].len);
-			why = ms_op_verify(&s->bops[i], s->netid);
-		}
-		s->bstat[i] = (uint8_t)why;
-	}
+	/* Decode and verify everything before a transaction opens (on two
+	 * cores for a large batch): the writer lock is held only for the
+	 * writes. */
+	st_verify_batch(s, items, n);
 	e = st_write(s, ingest_txn, &ic, eb);
 	if (e != MS_OK)
 		return e;

@@ -32,6 +32,15 @@ void fix_make_op(fix_op *out, const ms_identity *who, ms_op_type type,
                  uint64_t seq, uint64_t hlc, const uint8_t (*parents)[MS_HASH_LEN],
                  size_t np, const char *key, const void *value, size_t vlen)
 {
+	fix_make_op_prio(out, who, type, MS_PRIO_USER, seq, hlc, parents, np,
+	                 key, value, vlen);
+}
+
+void fix_make_op_prio(fix_op *out, const ms_identity *who, ms_op_type type,
+                      ms_prio prio, uint64_t seq, uint64_t hlc,
+                      const uint8_t (*parents)[MS_HASH_LEN], size_t np,
+                      const char *key, const void *value, size_t vlen)
+{
 	uint8_t sorted[MS_OP_MAX_PARENTS][MS_HASH_LEN];
 	ms_errbuf eb;
 	ms_op op;
@@ -43,7 +52,7 @@ void fix_make_op(fix_op *out, const ms_identity *who, ms_op_type type,
 	qsort(sorted, np, MS_HASH_LEN, id_cmp);
 	memset(&op, 0, sizeof op);
 	op.type = (uint8_t)type;
-	op.priority = MS_PRIO_USER;
+	op.priority = (uint8_t)prio;
 	memcpy(op.author, ms_identity_pk(who), MS_PK_LEN);
 	op.seq = seq;
 	op.hlc = hlc;

@@ -103,10 +103,19 @@ START_TEST(test_grow_then_full)
 	MS_PASS_EB(ms_store_summary_get(rt, &sum, &eb), &eb);
 	ck_assert_uint_eq(sum.ops, (uint64_t)n);
 	ms_store_read_end(&rt);
-	MS_FAIL(ms_store_append(s, a, MS_OP_PUT, MS_PRIO_USER,
-	                        (const uint8_t *)"more", 4, val, sizeof val, NULL,
-	                        &eb),
-	        MS_EFULL);
+	/* Still full: pages freed by the small commits since (stats of the
+	 * refused writes) may take one or two more ops, never more. */
+	e = MS_OK;
+	for (int i = 0; i < 4 && e == MS_OK; i++) {
+		char key[32];
+		int kl = snprintf(key, sizeof key, "more/%d", i);
+		e = ms_store_append(s, a, MS_OP_PUT, MS_PRIO_USER,
+		                    (const uint8_t *)key, (size_t)kl, val,
+		                    sizeof val, NULL, &eb);
+		if (e == MS_OK)
+			n++;
+	}
+	ck_assert_int_eq(e, MS_EFULL);
 	ck_assert_uint_eq(fix_verify(s), 0);
 	ms_store_close(&s);
 

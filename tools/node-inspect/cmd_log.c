@@ -23,10 +23,14 @@ static json_t *op_json(const ms_log_entry *e)
 	for (size_t i = 0; parents != NULL && i < op->nparents; i++)
 		json_array_append_new(parents, ins_json_hex(op->parents + i * MS_HASH_LEN,
 		                                            MS_HASH_LEN));
-	return json_pack("{s:o, s:o, s:I, s:I, s:s, s:s, s:o, s:o, s:o, s:I}",
+	char hlc[INS_HLC_LEN];
+
+	ins_hlc_text(hlc, op->hlc);
+	return json_pack("{s:o, s:o, s:I, s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:I}",
 	                 "id", ins_json_hex(e->id, MS_HASH_LEN),
 	                 "author", ins_json_hex(op->author, MS_PK_LEN),
 	                 "seq", (json_int_t)op->seq, "hlc", (json_int_t)op->hlc,
+	                 "hlc_time", hlc,
 	                 "type", op->type == MS_OP_DEL ? "del" : "put",
 	                 "priority", op->priority ? "background" : "user",
 	                 "parents", parents,
@@ -60,7 +64,7 @@ static int on_op(const ms_log_entry *e, void *arg)
 		if (j == NULL || json_array_append_new(lc->ops, j) != 0)
 			lc->oom = 1;
 	} else {
-		char seq[24], hlc[24], par[8];
+		char seq[24], hlc[INS_HLC_LEN], par[8];
 		char *author = ins_hex(op->author, 8), *id = ins_hex(e->id, 8);
 		char *key = ins_text(op->key, op->key_len, INS_KEY_COLS);
 		char *val = op->type == MS_OP_DEL
@@ -71,7 +75,7 @@ static int on_op(const ms_log_entry *e, void *arg)
 		                      op->priority ? "background" : "user",
 		                      par, key, val != NULL ? val : "-", id};
 		snprintf(seq, sizeof seq, "%" PRIu64, op->seq);
-		snprintf(hlc, sizeof hlc, "%" PRIu64, op->hlc);
+		ins_hlc_text(hlc, op->hlc);
 		snprintf(par, sizeof par, "%u", (unsigned)op->nparents);
 		if (!author || !id || !key || (op->type != MS_OP_DEL && !val) ||
 		    ins_table_add(lc->t, row) != 0)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "inspect.h"
+#include "syncq.h"
 
 static json_t *policies_json(const ms_store *s)
 {
@@ -49,6 +50,8 @@ int ins_cmd_summary(ins_ctx *x)
 	ms_errbuf eb = {0};
 	char node[2 * MS_PK_LEN + 1], net[2 * MS_NETID_LEN + 1];
 	char vv[2 * MS_HASH_LEN + 1], sh[2 * MS_HASH_LEN + 1];
+	char hlc[INS_HLC_LEN];
+	uint64_t unacked;
 	int rc = MS_EXIT_OK;
 
 	if (ms_store_read_begin(x->store, &rt, &eb) != MS_OK ||
@@ -57,7 +60,9 @@ int ins_cmd_summary(ins_ctx *x)
 		ms_store_read_end(&rt);
 		return MS_EXIT_STORE;
 	}
+	unacked = ms_store_unacked_local(rt);
 	ms_store_read_end(&rt);
+	ins_hlc_text(hlc, sm.hlc);
 	ms_hex(node, sm.node_id, MS_PK_LEN);
 	ms_hex(net, sm.network_id, MS_NETID_LEN);
 	ms_hex(vv, sm.vv_digest, MS_HASH_LEN);
@@ -65,17 +70,19 @@ int ins_cmd_summary(ins_ctx *x)
 
 	if (x->json) {
 		json_t *root = json_pack(
-			"{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:I, s:I, s:o}",
+			"{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:s, s:I, s:I, s:o, s:I}",
 			"node_id", node, "network_id", net,
 			"ops", (json_int_t)sm.ops, "authors", (json_int_t)sm.authors,
 			"keys", (json_int_t)sm.keys, "live_keys", (json_int_t)sm.live_keys,
 			"conflicts", (json_int_t)sm.conflicts, "forks", (json_int_t)sm.forks,
 			"quarantined", (json_int_t)sm.quarantined,
 			"local_seq", (json_int_t)sm.local_seq, "hlc", (json_int_t)sm.hlc,
+			"hlc_time", hlc,
 			"vv_digest", vv, "state_hash", sh,
 			"store_bytes", (json_int_t)sm.store_bytes,
 			"map_size", (json_int_t)sm.map_size,
-			"policies", policies_json(x->store));
+			"policies", policies_json(x->store),
+			"unacked_local_ops", (json_int_t)unacked);
 		return ins_json_print(root);
 	}
 
@@ -88,8 +95,9 @@ int ins_cmd_summary(ins_ctx *x)
 			{"keys", sm.keys},         {"live_keys", sm.live_keys},
 			{"conflicts", sm.conflicts}, {"forks", sm.forks},
 			{"quarantined", sm.quarantined}, {"local_seq", sm.local_seq},
-			{"hlc", sm.hlc},           {"store_bytes", sm.store_bytes},
-			{"map_size", sm.map_size},
+			{"unacked_local_ops", unacked},
+		}, sizes[] = {
+			{"store_bytes", sm.store_bytes}, {"map_size", sm.map_size},
 		};
 		ins_table *t = ins_table_new(2, NULL);
 		char *pol = policies_text(x->store);
@@ -104,6 +112,12 @@ int ins_cmd_summary(ins_ctx *x)
 				char buf[24];
 				snprintf(buf, sizeof buf, "%" PRIu64, nums[i].v);
 				ROW(nums[i].name, buf);
+			}
+			ROW("hlc", hlc);
+			for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+				char buf[24];
+				snprintf(buf, sizeof buf, "%" PRIu64, sizes[i].v);
+				ROW(sizes[i].name, buf);
 			}
 			ROW("vv_digest", vv);
 			ROW("state_hash", sh);

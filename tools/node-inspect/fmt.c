@@ -2,7 +2,9 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "hlc.h"
 #include "inspect.h"
 
 char *ins_hex(const uint8_t *b, size_t n)
@@ -103,4 +105,60 @@ int ins_json_print(json_t *root)
 	}
 	json_decref(root);
 	return rc;
+}
+
+char *ins_time_text(char buf[INS_TIME_LEN], uint64_t ms)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, INS_TIME_LEN, "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+		snprintf(buf, INS_TIME_LEN, "@%" PRIu64 "ms", ms);
+		return buf;
+	}
+	snprintf(buf + strlen(buf), INS_TIME_LEN - strlen(buf), ".%03uZ",
+	         (unsigned)(ms % 1000));
+	return buf;
+}
+
+char *ins_hlc_text(char buf[INS_HLC_LEN], uint64_t hlc)
+{
+	char t[INS_TIME_LEN];
+
+	snprintf(buf, INS_HLC_LEN, "%s.%04u", ins_time_text(t, MS_HLC_MS(hlc)),
+	         (unsigned)MS_HLC_CTR(hlc));
+	return buf;
+}
+
+char *ins_dur_text(char buf[INS_DUR_LEN], uint64_t ms)
+{
+	uint64_t s = ms / 1000;
+
+	if (ms < 1000)
+		snprintf(buf, INS_DUR_LEN, "%" PRIu64 "ms", ms);
+	else if (s < 60)
+		snprintf(buf, INS_DUR_LEN, "%" PRIu64 "s", s);
+	else if (s < 3600)
+		snprintf(buf, INS_DUR_LEN, "%" PRIu64 "m%" PRIu64 "s", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(buf, INS_DUR_LEN, "%" PRIu64 "h%" PRIu64 "m", s / 3600,
+		         s % 3600 / 60);
+	else
+		snprintf(buf, INS_DUR_LEN, "%" PRIu64 "d%" PRIu64 "h", s / 86400,
+		         s % 86400 / 3600);
+	return buf;
+}
+
+char *ins_rel_text(char buf[INS_REL_LEN], uint64_t when_ms, uint64_t now_ms)
+{
+	char d[INS_DUR_LEN];
+
+	if (when_ms == 0)
+		snprintf(buf, INS_REL_LEN, "-");
+	else if (when_ms <= now_ms)
+		snprintf(buf, INS_REL_LEN, "%s ago", ins_dur_text(d, now_ms - when_ms));
+	else
+		snprintf(buf, INS_REL_LEN, "in %s", ins_dur_text(d, when_ms - now_ms));
+	return buf;
 }

@@ -49,6 +49,8 @@ int ins_cmd_state(ins_ctx *x);
 int ins_cmd_conflicts(ins_ctx *x);
 int ins_cmd_stats(ins_ctx *x);
 int ins_cmd_verify(ins_ctx *x);
+int ins_cmd_peers(ins_ctx *x);
+int ins_cmd_quarantine(ins_ctx *x);
 
 /* "node-inspect: <message>\n" on stderr. */
 void ins_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -82,6 +84,18 @@ json_t *ins_state_key_json(const ms_key_state *ks);
  * reference; MS_EXIT_STORE if root is NULL (out of memory) or the write
  * fails. */
 int ins_json_print(json_t *root);
+/* Wall time in ms as "2026-11-25T10:07:43.123Z" (UTC). */
+#define INS_TIME_LEN 32
+char *ins_time_text(char buf[INS_TIME_LEN], uint64_t ms);
+/* An hlc as its time and counter: "2026-11-25T10:07:43.123Z.0003". */
+#define INS_HLC_LEN 40
+char *ins_hlc_text(char buf[INS_HLC_LEN], uint64_t hlc);
+/* A duration in ms, compact: "850ms", "12s", "3m4s", "2h5m", "3d4h". */
+#define INS_DUR_LEN 32
+char *ins_dur_text(char buf[INS_DUR_LEN], uint64_t ms);
+/* when relative to now: "12s ago", "in 4s", "now"; "-" for 0 (never). */
+#define INS_REL_LEN 48
+char *ins_rel_text(char buf[INS_REL_LEN], uint64_t when_ms, uint64_t now_ms);
 /* Width-limited columns in human tables. */
 #define INS_VALUE_COLS 40
 #define INS_KEY_COLS 40

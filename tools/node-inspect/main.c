@@ -24,6 +24,11 @@ static const ins_cmd cmds[] = {
 	 "conflicts", 0},
 	{"stats", ins_cmd_stats, "the store's counters and the quarantine",
 	 "stats", 0},
+	{"peers", ins_cmd_peers,
+	 "known peers: addresses, link, backoff, lag, last session", "peers", 0},
+	{"quarantine", ins_cmd_quarantine,
+	 "rejected input: when, reason, source peer, first bytes", "quarantine",
+	 0},
 	{"verify", ins_cmd_verify,
 	 "re-check every signature, id and index (exit 4 on any fault)", "verify",
 	 0},
@@ -52,8 +57,8 @@ static void usage(FILE *f)
 	      "Commands:\n",
 	      f);
 	for (size_t i = 0; i < NCMDS; i++)
-		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
-	fprintf(f, "  %-10s %s\n", "help", "this help; `node-inspect COMMAND --help`");
+		fprintf(f, "  %-11s %s\n", cmds[i].name, cmds[i].help);
+	fprintf(f, "  %-11s %s\n", "help", "this help; `node-inspect COMMAND --help`");
 	fputs("\nOptions (before or after the command):\n"
 	      "  --data DIR   the node's data directory (default: $MESHSYNC_DATA)\n"
 	      "  --json       one JSON document instead of tables (docs/json.md)\n"

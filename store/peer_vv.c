@@ -1,0 +1,139 @@
+/*
+ * peer_vv.c — what each peer is known to hold (peer || author -> seq),
+ * written from the ACKs a peer sends.  This is the persistent sync queue:
+ * a peer's lag is derived from it and our own vector, never stored.
+ */
+#include "store_int.h"
+
+#include <string.h>
+
+typedef struct pv_ctx {
+	const uint8_t *peer;
+	const ms_peer_vv_entry *e;
+	size_t n;
+} pv_ctx;
+
+static ms_err pv_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
+{
+	pv_ctx *pc = vctx;
+	uint8_t kb[ST_PVKEY_LEN], vb[8];
+	MDB_val k = {sizeof kb, kb}, v;
+	int rc;
+
+	memcpy(kb, pc->peer, MS_PK_LEN);
+	for (size_t i = 0; i < pc->n; i++) {
+		memcpy(kb + MS_PK_LEN, pc->e[i].author, MS_PK_LEN);
+		rc = mdb_get(w->txn, s->dbi[ST_DB_PEER_VV], &k, &v);
+		if (rc == 0 && v.mv_size == 8 &&
+		    st_get_le64(v.mv_data) >= pc->e[i].seq)
+			continue; /* ACKs may arrive late: never lower */
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			return st_mdb(s, eb, rc, "read peer_vv");
+		if (pc->e[i].seq == 0)
+			continue;
+		st_put_le64(vb, pc->e[i].seq);
+		v.mv_size = 8;
+		v.mv_data = vb;
+		rc = mdb_put(w->txn, s->dbi[ST_DB_PEER_VV], &k, &v, 0);
+		if (rc != 0)
+			return st_mdb(s, eb, rc, "write peer_vv");
+	}
+	return MS_OK;
+}
+
+ms_err ms_store_peer_vv_update(ms_store *s, const uint8_t peer[MS_PK_LEN],
+                               const ms_peer_vv_entry *e, size_t n,
+                               ms_errbuf *eb)
+{
+	pv_ctx pc = {peer, e, n};
+
+	if (n == 0)
+		return MS_OK;
+	return st_write(s, pv_txn, &pc, eb);
+}
+
+static uint64_t pv_get(ms_store_rtxn *rt, const uint8_t *peer,
+                       const uint8_t *author)
+{
+	uint8_t kb[ST_PVKEY_LEN];
+	MDB_val k = {sizeof kb, kb}, v;
+
+	memcpy(kb, peer, MS_PK_LEN);
+	memcpy(kb + MS_PK_LEN, author, MS_PK_LEN);
+	if (mdb_get(rt->txn, rt->s->dbi[ST_DB_PEER_VV], &k, &v) != 0 ||
+	    v.mv_size != 8)
+		return 0;
+	return st_get_le64(v.mv_data);
+}
+
+uint64_t ms_store_peer_vv_get(ms_store_rtxn *rt, const uint8_t peer[MS_PK_LEN],
+                              const uint8_t author[MS_PK_LEN])
+{
+	return pv_get(rt, peer, author);
+}
+
+uint64_t ms_store_peer_lag(ms_store_rtxn *rt, const uint8_t peer[MS_PK_LEN])
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	uint64_t lag = 0;
+	int rc;
+
+	if (mdb_cursor_open(rt->txn, rt->s->dbi[ST_DB_VV], &c) != 0)
+		return 0;
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	/* One step per author we hold. */
+	while (rc == 0) {
+		if (k.mv_size == MS_PK_LEN && v.mv_size == ST_VV_LEN) {
+			uint64_t ours = st_get_le64(v.mv_data);
+			uint64_t theirs = pv_get(rt, peer, k.mv_data);
+			if (ours > theirs)
+				lag += ours - theirs;
+		}
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	return lag;
+}
+
+uint64_t ms_store_unacked_local(ms_store_rtxn *rt)
+{
+	ms_store *s = rt->s;
+	uint8_t kb[ST_PVKEY_LEN];
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	uint64_t ours = 0, best = 0;
+	int rc;
+
+	if (st_log_max_seq(s, rt->txn, s->node_id, &ours, NULL) != MS_OK ||
+	    ours == 0)
+		return 0;
+	if (mdb_cursor_open(rt->txn, s->dbi[ST_DB_PEER_VV], &c) != 0)
+		return ours;
+	/* Visit each peer once: jump to peer || our id, read it, then jump
+	 * past the peer's last possible key.  Each jump moves forward. */
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	while (rc == 0) {
+		if (k.mv_size != ST_PVKEY_LEN) {
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+			continue;
+		}
+		memcpy(kb, k.mv_data, MS_PK_LEN);
+		memcpy(kb + MS_PK_LEN, s->node_id, MS_PK_LEN);
+		{
+			MDB_val pk = {sizeof kb, kb}, pv;
+			if (mdb_get(rt->txn, s->dbi[ST_DB_PEER_VV], &pk, &pv) == 0 &&
+			    pv.mv_size == 8 && st_get_le64(pv.mv_data) > best)
+				best = st_get_le64(pv.mv_data);
+		}
+		memset(kb + MS_PK_LEN, 0xff, MS_PK_LEN);
+		k.mv_size = sizeof kb;
+		k.mv_data = kb;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		if (rc == 0 && k.mv_size == ST_PVKEY_LEN &&
+		    memcmp(k.mv_data, kb, ST_PVKEY_LEN) == 0)
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	return ours > best ? ours - best : 0;
+}

@@ -1,0 +1,146 @@
+/*
+ * verify_mt.c — decoding and signature checks of an ingested batch, split
+ * over two cores.  Ed25519 verification dominates ingest, and the items of
+ * a batch are independent, so the store owns one worker thread that takes
+ * the second half of a large batch while the calling thread does the first.
+ * Each item's result lands in its own slot of s->bops/bstat/bid, so the
+ * outcome is the same whatever the split.
+ *
+ * The worker is created once (on the first large batch), not per batch,
+ * and waits on a condition variable between batches.  It never touches
+ * LMDB: the write transaction starts after both halves are done.
+ */
+#include "store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void st_verify_range(ms_store *s, const ms_ingest_item *items, size_t lo,
+                     size_t hi)
+{
+	for (size_t i = lo; i < hi; i++) {
+		ms_op_reason why;
+
+		memset(s->bid[i], 0, MS_HASH_LEN);
+		if (items[i].buf == NULL && items[i].len > 0)
+			why = MS_OPR_TRUNCATED;
+		else
+			why = ms_op_decode(&s->bops[i], items[i].buf, items[i].len,
+			                   s->max_value);
+		if (why == MS_OPR_OK) {
+			ms_op_id(s->bid[i], items[i].buf, items[i].len);
+			why = ms_op_verify(&s->bops[i], s->netid);
+		}
+		s->bstat[i] = (uint8_t)why;
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	ms_store *s = arg;
+	st_worker *w = s->worker;
+	uint64_t seen = 0;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		/* Sleeps until a new job or quit; spurious wakeups loop. */
+		while (!w->quit && w->job == seen)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (w->quit)
+			break;
+		seen = w->job;
+		pthread_mutex_unlock(&w->mu);
+		st_verify_range(s, w->items, w->lo, w->hi);
+		pthread_mutex_lock(&w->mu);
+		w->done = seen;
+		pthread_cond_broadcast(&w->cv);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* Start the worker if this process has none; 0 when one is running. */
+static int worker_start(ms_store *s)
+{
+	st_worker *w = s->worker;
+
+	if (w != NULL && w->started && w->pid == getpid())
+		return 0;
+	if (w != NULL && w->started) {
+		/* We are a fork child: the thread stayed with the parent, and
+		 * its mutex may be in any state; start afresh. */
+		free(w);
+		s->worker = w = NULL;
+	}
+	if (w == NULL) {
+		w = calloc(1, sizeof *w);
+		if (w == NULL)
+			return -1;
+		if (pthread_mutex_init(&w->mu, NULL) != 0) {
+			free(w);
+			return -1;
+		}
+		if (pthread_cond_init(&w->cv, NULL) != 0) {
+			pthread_mutex_destroy(&w->mu);
+			free(w);
+			return -1;
+		}
+		s->worker = w;
+	}
+	if (pthread_create(&w->th, NULL, worker_main, s) != 0)
+		return -1; /* stays single-threaded; retried next batch */
+	w->started = 1;
+	w->pid = getpid();
+	return 0;
+}
+
+void st_verify_batch(ms_store *s, const ms_ingest_item *items, size_t n)
+{
+	st_worker *w;
+	size_t half;
+
+	if (n < ST_MT_MIN || s->verify_threads < 2 || worker_start(s) != 0) {
+		st_verify_range(s, items, 0, n);
+		return;
+	}
+	w = s->worker;
+	half = n / 2;
+	pthread_mutex_lock(&w->mu);
+	w->items = items;
+	w->lo = half;
+	w->hi = n;
+	w->job++;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+
+	st_verify_range(s, items, 0, half);
+
+	pthread_mutex_lock(&w->mu);
+	/* The worker always finishes a job it was given. */
+	while (w->done != w->job)
+		pthread_cond_wait(&w->cv, &w->mu);
+	w->items = NULL;
+	pthread_mutex_unlock(&w->mu);
+}
+
+void st_worker_stop(ms_store *s)
+{
+	st_worker *w = s->worker;
+
+	if (w == NULL)
+		return;
+	if (w->started && w->pid == getpid()) {
+		pthread_mutex_lock(&w->mu);
+		w->quit = 1;
+		pthread_cond_broadcast(&w->cv);
+		pthread_mutex_unlock(&w->mu);
+		pthread_join(w->th, NULL);
+		pthread_mutex_destroy(&w->mu);
+		pthread_cond_destroy(&w->cv);
+	}
+	/* A fork child's copy has no thread, and its mutex may be held by a
+	 * thread that does not exist here: only free it. */
+	free(w);
+	s->worker = NULL;
+}

@@ -1,0 +1,126 @@
+/*
+ * vv.c — the version vector's entries: per author the highest contiguous
+ * seq, the count of ops held and the sum of their ids (layout in
+ * store_int.h).  st_vv_add is called by st_apply for every new op, so the
+ * entries always describe exactly the held ops; the readers here and in
+ * read.c expose them.
+ */
+#include "store_int.h"
+
+#include <string.h>
+
+int st_vv_parse(ms_vv_entry *e, uint8_t acc[MS_HASH_LEN], const MDB_val *k,
+                const MDB_val *v)
+{
+	const uint8_t *p = v->mv_data;
+
+	if (k->mv_size != MS_PK_LEN || v->mv_size != ST_VV_LEN)
+		return -1;
+	memcpy(e->author, k->mv_data, MS_PK_LEN);
+	e->seq = st_get_le64(p);
+	e->held = st_get_le64(p + 8);
+	memcpy(e->acc, p + 16, MS_VV_ACC_LEN);
+	if (acc != NULL)
+		memcpy(acc, p + 16, MS_HASH_LEN);
+	return 0;
+}
+
+ms_err st_vv_add(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t seq,
+                 const uint8_t id[MS_HASH_LEN], ms_errbuf *eb)
+{
+	MDB_val k = {MS_PK_LEN, (void *)author}, v;
+	uint8_t kb[ST_LOGKEY_LEN], rec[ST_VV_LEN];
+	uint64_t cur = 0, held = 0;
+	int rc;
+
+	memset(rec, 0, sizeof rec);
+	rc = mdb_get(w->txn, s->dbi[ST_DB_VV], &k, &v);
+	if (rc == 0) {
+		if (v.mv_size != ST_VV_LEN)
+			return ms_errf(eb, MS_ECORRUPT,
+			               "vv entry of %zu bytes is malformed",
+			               v.mv_size);
+		memcpy(rec, v.mv_data, ST_VV_LEN); /* the put below may move it */
+		cur = st_get_le64(rec);
+		held = st_get_le64(rec + 8);
+	} else if (rc != MDB_NOTFOUND) {
+		return st_mdb(s, eb, rc, "read vv");
+	}
+	held++;
+	st_acc_add(rec + 16, id);
+	/* Only the op that fills slot cur+1 can move the prefix; a fork of a
+	 * counted slot or an op above a gap only adds to held and acc. */
+	if (seq == cur + 1) {
+		if (w->log_cur == NULL) {
+			rc = mdb_cursor_open(w->txn, s->dbi[ST_DB_LOG], &w->log_cur);
+			if (rc != 0)
+				return st_mdb(s, eb, rc, "mdb_cursor_open(log)");
+		}
+		st_logkey(kb, author, seq);
+		k.mv_size = sizeof kb;
+		k.mv_data = kb;
+		rc = mdb_cursor_get(w->log_cur, &k, &v, MDB_SET_KEY);
+		/* Each step moves to the next log entry, so this ends within
+		 * the author's entries. */
+		while (rc == 0) {
+			const uint8_t *kp = k.mv_data;
+			if (k.mv_size != ST_LOGKEY_LEN ||
+			    memcmp(kp, author, MS_PK_LEN) != 0 ||
+			    st_get_be64(kp + MS_PK_LEN) != cur + 1)
+				break;
+			cur++;
+			rc = mdb_cursor_get(w->log_cur, &k, &v, MDB_NEXT);
+		}
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			return st_mdb(s, eb, rc, "read log");
+	}
+	st_put_le64(rec, cur);
+	st_put_le64(rec + 8, held);
+	k.mv_size = MS_PK_LEN;
+	k.mv_data = (void *)author;
+	v.mv_size = sizeof rec;
+	v.mv_data = rec;
+	rc = mdb_put(w->txn, s->dbi[ST_DB_VV], &k, &v, 0);
+	return rc ? st_mdb(s, eb, rc, "write vv") : MS_OK;
+}
+
+int ms_store_foreach_vv_entry(ms_store_rtxn *rt, ms_vv_entry_fn fn, void *ctx)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	ms_vv_entry e;
+	int rc, ret = 0;
+
+	if (mdb_cursor_open(rt->txn, rt->s->dbi[ST_DB_VV], &c) != 0)
+		return -1;
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	while (rc == 0) {
+		if (st_vv_parse(&e, NULL, &k, &v) == 0) {
+			ret = fn(&e, ctx);
+			if (ret != 0)
+				break;
+		}
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		ret = -1;
+	mdb_cursor_close(c);
+	return ret;
+}
+
+ms_err ms_store_vv_entry_get(ms_store_rtxn *rt, const uint8_t author[MS_PK_LEN],
+                             ms_vv_entry *out, ms_errbuf *eb)
+{
+	MDB_val k = {MS_PK_LEN, (void *)author}, v;
+	int rc;
+
+	rc = mdb_get(rt->txn, rt->s->dbi[ST_DB_VV], &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return ms_errf(eb, MS_ENOTFOUND, "vv entry: no op of that author");
+	if (rc != 0)
+		return st_mdb(rt->s, eb, rc, "vv entry");
+	if (st_vv_parse(out, NULL, &k, &v) != 0)
+		return ms_errf(eb, MS_ECORRUPT, "vv entry of %zu bytes is malformed",
+		               v.mv_size);
+	return MS_OK;
+}
