@@ -26,6 +26,12 @@ enum {
 	MS_CLI_BACKGROUND = 1u << 0, /* --background */
 	MS_CLI_ALL = 1u << 1,        /* --all */
 	MS_CLI_NETKEY = 1u << 2,     /* --network-key FILE|- */
+	MS_CLI_LISTEN = 1u << 3,     /* --listen EP (repeatable) */
+	MS_CLI_PEER = 1u << 4,       /* --peer EP (repeatable) */
+	MS_CLI_NO_MDNS = 1u << 5,    /* --no-mdns */
+	MS_CLI_CONFIG = 1u << 6,     /* --config FILE */
+	MS_CLI_LOG_LEVEL = 1u << 7,  /* --log-level LEVEL */
+	MS_CLI_SYSLOG = 1u << 8,     /* --syslog */
 };
 
 /* The command line once parsed; options may appear anywhere. */
@@ -34,6 +40,14 @@ typedef struct ms_cli {
 	const char *netkey;    /* --network-key */
 	int background;        /* --background */
 	int all;               /* --all */
+	const char *const *listen; /* --listen, in order */
+	int nlisten;
+	const char *const *peers;  /* --peer, in order */
+	int npeers;
+	int no_mdns;           /* --no-mdns */
+	const char *config;    /* --config */
+	const char *log_level; /* --log-level */
+	int syslog;            /* --syslog */
 	int npos;              /* positional arguments after the command */
 	char **pos;
 } ms_cli;
@@ -58,6 +72,7 @@ int ms_cmd_del(const ms_cli *c);
 int ms_cmd_id(const ms_cli *c);
 int ms_cmd_network_key(const ms_cli *c);
 int ms_cmd_help(const ms_cli *c);
+int ms_cmd_run(const ms_cli *c);
 
 /* "meshsync-node: <message>\n" on stderr. */
 void ms_cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -15,14 +15,22 @@
 #include <unistd.h>
 
 #include "hlc.h"
+#include "log.h"
 #include "node_int.h"
 #include "op.h"
+#include "wire.h"
 
 /* Bounds that keep a config from asking LMDB or the op codec for nonsense. */
 #define CFG_MAP_MIN (64ull << 10)  /* smaller maps cannot hold the schema */
 #define CFG_MAP_LIMIT (1ull << 44) /* 16 TiB: beyond any real deployment */
 #define CFG_VALUE_LIMIT (1ull << 30) /* 1 GiB: ops must fit a u32 length */
 #define CFG_SKEW_LIMIT_MS (366ull * 24 * 3600 * 1000) /* a year */
+#define CFG_HOUR_MS (3600ull * 1000)
+/* A message must hold at least one largest op; the wire caps it anyway. */
+#define CFG_MSG_MIN (2ull << 20)
+#define CFG_MSG_MAX (16ull << 20)
+#define CFG_CREDIT_MAX 1000000u
+#define CFG_POLL_MAX_MS 1000u
 
 void ms_config_default(ms_config *c)
 {
@@ -30,6 +38,39 @@ void ms_config_default(ms_config *c)
 	ms_store_opts_default(&c->store);
 	c->store.policies = c->rules;
 	c->store.npolicies = 0;
+	c->net.mdns = 1;
+	c->net.heartbeat_interval_ms = 1000;
+	c->net.heartbeat_timeout_ms = 5000;
+	c->net.handshake_timeout_ms = 5000;
+	c->net.max_message = 8ull << 20;
+	ms_backoff_cfg_default(&c->backoff);
+	c->kick_interval_ms = 1000;
+	c->sync.batch_ops = 256;
+	c->sync.credit = 1024;
+	c->sync.poll_ms = 50;
+	c->log.level = MS_LOG_DEFAULT;
+	c->log.syslog = 0;
+}
+
+void ms_config_fix(ms_config *c)
+{
+	c->store.policies = c->rules;
+	c->store.npolicies = c->nrules;
+}
+
+int ms_config_check_endpoint(const char *text)
+{
+	size_t n = strlen(text);
+
+	if (n < 7 || n >= MS_CFG_EP_MAX || strncmp(text, "tcp://", 6) != 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (text[i] <= 0x20 || text[i] >= 0x7f)
+			return -1;
+	/* host:port, the port after the last colon */
+	if (strrchr(text + 6, ':') == NULL || strrchr(text + 6, ':')[1] == '\0')
+		return -1;
+	return 0;
 }
 
 static int parse_u64(const char *p, uint64_t *out, const char **end)
@@ -200,6 +241,205 @@ static int cfg_policy(cfg_ctx *x, const char *name, const char *value)
 	return 1;
 }
 
+static int parse_bool(const char *v, int *out)
+{
+	static const char *const yes[] = {"yes", "true", "on", "1"};
+	static const char *const no[] = {"no", "false", "off", "0"};
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcmp(v, yes[i]) == 0) {
+			*out = 1;
+			return 0;
+		}
+		if (strcmp(v, no[i]) == 0) {
+			*out = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* A duration in [lo, hi] ms. */
+static int cfg_duration(cfg_ctx *x, const char *name, const char *value,
+                        uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	uint64_t v;
+
+	if (ms_config_parse_duration_ms(value, &v) != 0 || v < lo || v > hi)
+		return cfg_fail(x, "bad value '%s' for %s (a duration from %" PRIu64
+		                   "ms to %" PRIu64 "s, e.g. 500ms or 2s)",
+		                value, name, lo, hi / 1000);
+	*out = v;
+	return 1;
+}
+
+static int cfg_uint(cfg_ctx *x, const char *name, const char *value,
+                    uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	const char *end;
+	uint64_t v;
+
+	if (parse_u64(value, &v, &end) != 0 || *end != '\0' || v < lo || v > hi)
+		return cfg_fail(x, "bad value '%s' for %s (a number from %" PRIu64
+		                   " to %" PRIu64 ")",
+		                value, name, lo, hi);
+	*out = v;
+	return 1;
+}
+
+/* allow/deny: node ids as 64 hex digits, separated by spaces or tabs. */
+static int cfg_ids(cfg_ctx *x, const char *name, const char *value,
+                   uint8_t (*ids)[MS_PK_LEN], size_t *n)
+{
+	const char *p = value;
+	int any = 0;
+
+	for (;;) {
+		char hex[2 * MS_PK_LEN + 1];
+		size_t len;
+
+		p += strspn(p, " \t");
+		if (*p == '\0')
+			break;
+		len = strcspn(p, " \t");
+		if (len != 2 * MS_PK_LEN)
+			return cfg_fail(x, "bad node id '%.*s' in %s (64 hex digits)",
+			                (int)(len > 80 ? 80 : len), p, name);
+		memcpy(hex, p, len);
+		hex[len] = '\0';
+		if (*n == MS_CFG_MAX_ACL)
+			return cfg_fail(x, "more than %d node ids in %s", MS_CFG_MAX_ACL,
+			                name);
+		if (ms_unhex(ids[*n], MS_PK_LEN, hex) != 0)
+			return cfg_fail(x, "bad node id '%s' in %s (64 hex digits)", hex,
+			                name);
+		(*n)++;
+		any = 1;
+		p += len;
+	}
+	if (!any)
+		return cfg_fail(x, "%s needs at least one node id", name);
+	return 1;
+}
+
+static int cfg_endpoint(cfg_ctx *x, const char *name, const char *value,
+                        char (*eps)[MS_CFG_EP_MAX], size_t *n, size_t max)
+{
+	if (ms_config_check_endpoint(value) != 0)
+		return cfg_fail(x, "bad endpoint '%s' for %s (tcp://HOST:PORT, at most %d bytes)",
+		                value, name, MS_CFG_EP_MAX - 1);
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp(eps[i], value) == 0)
+			return cfg_fail(x, "duplicate %s '%s'", name, value);
+	if (*n == max)
+		return cfg_fail(x, "more than %zu %s lines", max, name);
+	snprintf(eps[*n], MS_CFG_EP_MAX, "%s", value);
+	(*n)++;
+	return 1;
+}
+
+static int cfg_net(cfg_ctx *x, const char *name, const char *value)
+{
+	ms_config_net *n = &x->c->net;
+	uint64_t v;
+
+	if (strcmp(name, "listen") == 0)
+		return cfg_endpoint(x, name, value, n->listen, &n->nlisten,
+		                    MS_CFG_MAX_LISTEN);
+	if (strcmp(name, "peer") == 0)
+		return cfg_endpoint(x, name, value, n->peers, &n->npeers,
+		                    MS_CFG_MAX_PEERS);
+	if (strcmp(name, "mdns") == 0) {
+		if (parse_bool(value, &n->mdns) != 0)
+			return cfg_fail(x, "bad value '%s' for mdns (yes or no)", value);
+		return 1;
+	}
+	if (strcmp(name, "allow") == 0) {
+		n->has_allow = 1;
+		return cfg_ids(x, name, value, n->allow, &n->nallow);
+	}
+	if (strcmp(name, "deny") == 0)
+		return cfg_ids(x, name, value, n->deny, &n->ndeny);
+	if (strcmp(name, "heartbeat_interval") == 0)
+		return cfg_duration(x, name, value, 10, CFG_HOUR_MS,
+		                    &n->heartbeat_interval_ms);
+	if (strcmp(name, "heartbeat_timeout") == 0)
+		return cfg_duration(x, name, value, 10, CFG_HOUR_MS,
+		                    &n->heartbeat_timeout_ms);
+	if (strcmp(name, "handshake_timeout") == 0)
+		return cfg_duration(x, name, value, 10, CFG_HOUR_MS,
+		                    &n->handshake_timeout_ms);
+	if (strcmp(name, "max_message") == 0) {
+		if (ms_config_parse_size(value, &v) != 0 || v < CFG_MSG_MIN ||
+		    v > CFG_MSG_MAX)
+			return cfg_fail(x, "bad value '%s' for max_message (a size from 2M to 16M)",
+			                value);
+		n->max_message = v;
+		return 1;
+	}
+	return cfg_fail(x, "unknown key '%s' in [net]", name);
+}
+
+static int cfg_backoff(cfg_ctx *x, const char *name, const char *value)
+{
+	ms_config *c = x->c;
+
+	if (strcmp(name, "strategy") == 0) {
+		if (ms_backoff_strategy_parse(value, &c->backoff.strategy, NULL) != MS_OK)
+			return cfg_fail(x, "bad value '%s' for strategy (constant, linear, exponential, full-jitter or decorrelated-jitter)",
+			                value);
+		return 1;
+	}
+	if (strcmp(name, "base") == 0)
+		return cfg_duration(x, name, value, 1, CFG_HOUR_MS, &c->backoff.base_ms);
+	if (strcmp(name, "cap") == 0)
+		return cfg_duration(x, name, value, 1, 24 * CFG_HOUR_MS,
+		                    &c->backoff.cap_ms);
+	if (strcmp(name, "kick_interval") == 0)
+		return cfg_duration(x, name, value, 0, CFG_HOUR_MS,
+		                    &c->kick_interval_ms);
+	return cfg_fail(x, "unknown key '%s' in [backoff]", name);
+}
+
+static int cfg_sync(cfg_ctx *x, const char *name, const char *value)
+{
+	ms_config_sync *s = &x->c->sync;
+	uint64_t v;
+	int r;
+
+	if (strcmp(name, "batch_ops") == 0) {
+		if ((r = cfg_uint(x, name, value, 1, MS_WIRE_MAX_OPS, &v)) == 1)
+			s->batch_ops = (uint32_t)v;
+		return r;
+	}
+	if (strcmp(name, "credit") == 0) {
+		if ((r = cfg_uint(x, name, value, 1, CFG_CREDIT_MAX, &v)) == 1)
+			s->credit = (uint32_t)v;
+		return r;
+	}
+	if (strcmp(name, "poll") == 0)
+		return cfg_duration(x, name, value, 1, CFG_POLL_MAX_MS, &s->poll_ms);
+	return cfg_fail(x, "unknown key '%s' in [sync]", name);
+}
+
+static int cfg_log(cfg_ctx *x, const char *name, const char *value)
+{
+	ms_config_log *l = &x->c->log;
+
+	if (strcmp(name, "level") == 0) {
+		if (ms_log_level_parse(value, &l->level) != 0)
+			return cfg_fail(x, "bad value '%s' for level (debug, info, notice, warning or error)",
+			                value);
+		return 1;
+	}
+	if (strcmp(name, "syslog") == 0) {
+		if (parse_bool(value, &l->syslog) != 0)
+			return cfg_fail(x, "bad value '%s' for syslog (yes or no)", value);
+		return 1;
+	}
+	return cfg_fail(x, "unknown key '%s' in [log]", name);
+}
+
 static int cfg_entry(void *user, const char *section, const char *name,
                      const char *value)
 {
@@ -209,8 +449,16 @@ static int cfg_entry(void *user, const char *section, const char *name,
 		return cfg_store(x, name, value);
 	if (strcmp(section, "policy") == 0)
 		return cfg_policy(x, name, value);
+	if (strcmp(section, "net") == 0)
+		return cfg_net(x, name, value);
+	if (strcmp(section, "backoff") == 0)
+		return cfg_backoff(x, name, value);
+	if (strcmp(section, "sync") == 0)
+		return cfg_sync(x, name, value);
+	if (strcmp(section, "log") == 0)
+		return cfg_log(x, name, value);
 	if (section[0] == '\0')
-		return cfg_fail(x, "key '%s' outside any section ([store] or [policy])",
+		return cfg_fail(x, "key '%s' outside any section ([store], [policy], [net], [backoff], [sync] or [log])",
 		                name);
 	return cfg_fail(x, "unknown section [%s]", section);
 }
@@ -248,8 +496,16 @@ ms_err ms_config_load(ms_config *c, const char *path, ms_errbuf *eb)
 		return ms_errf(eb, MS_EINVAL,
 		               "%s: map_initial (%" PRIu64 ") is larger than map_max (%" PRIu64 ")",
 		               path, c->store.map_initial, c->store.map_max);
-	c->store.policies = c->rules;
-	c->store.npolicies = c->nrules;
+	if (c->backoff.cap_ms < c->backoff.base_ms)
+		return ms_errf(eb, MS_EINVAL,
+		               "%s: [backoff] cap (%" PRIu64 "ms) is smaller than base (%" PRIu64 "ms)",
+		               path, c->backoff.cap_ms, c->backoff.base_ms);
+	if (c->net.heartbeat_timeout_ms <= c->net.heartbeat_interval_ms)
+		return ms_errf(eb, MS_EINVAL,
+		               "%s: [net] heartbeat_timeout (%" PRIu64 "ms) must be longer than heartbeat_interval (%" PRIu64 "ms)",
+		               path, c->net.heartbeat_timeout_ms,
+		               c->net.heartbeat_interval_ms);
+	ms_config_fix(c);
 	return MS_OK;
 }
 
@@ -278,7 +534,45 @@ static const char default_conf[] =
 	"# every key.  Examples:\n"
 	"# counter/ = counter\n"
 	"# docs/ = mv\n"
-	"# * = lww\n";
+	"# * = lww\n"
+	"\n"
+	"[net]\n"
+	"# Where to accept connections (repeatable).  Without any listen line:\n"
+	"# listen = tcp://0.0.0.0:7700\n"
+	"# Static peers to dial (repeatable), for routed meshes mDNS cannot reach:\n"
+	"# peer = tcp://10.0.0.7:7700\n"
+	"# Discover peers on the local network with mDNS.\n"
+	"# mdns = yes\n"
+	"# Only these node ids may connect (repeatable; space-separated hex ids).\n"
+	"# allow = <64 hex digits> ...\n"
+	"# These node ids may never connect (checked before allow).\n"
+	"# deny = <64 hex digits> ...\n"
+	"# heartbeat_interval = 1s\n"
+	"# heartbeat_timeout = 5s\n"
+	"# handshake_timeout = 5s\n"
+	"# max_message = 8M\n"
+	"\n"
+	"[backoff]\n"
+	"# How long to wait before dialling a failed peer again: constant, linear,\n"
+	"# exponential, full-jitter or decorrelated-jitter.\n"
+	"# strategy = decorrelated-jitter\n"
+	"# base = 500ms\n"
+	"# cap = 60s\n"
+	"# A peer in backoff that dials us is retried at once, at most this often.\n"
+	"# kick_interval = 1s\n"
+	"\n"
+	"[sync]\n"
+	"# Ops per OPS message (at most 1024).\n"
+	"# batch_ops = 256\n"
+	"# Ops a peer may send beyond each acknowledged batch (flow control).\n"
+	"# credit = 1024\n"
+	"# How often to look for ops written by other processes.\n"
+	"# poll = 50ms\n"
+	"\n"
+	"[log]\n"
+	"# debug, info, notice, warning or error.\n"
+	"# level = info\n"
+	"# syslog = no\n";
 
 ms_err ms_config_write_default(const char *path, ms_errbuf *eb)
 {

@@ -41,6 +41,22 @@ const ms_cli_cmd ms_cli_cmds[] = {
 	 "Appends a signed DEL op.  Counter keys cannot be deleted; put a negative\n"
 	 "delta instead.\n",
 	 MS_CLI_BACKGROUND, 1},
+	{"run", ms_cmd_run, "run the node: listen, dial peers, sync (until SIGTERM)",
+	 "run [--listen EP]... [--peer EP]... [--no-mdns] [--config FILE]\n"
+	 "                     [--log-level LEVEL] [--syslog]",
+	 "Runs the node as a daemon in the foreground: accepts members on each\n"
+	 "--listen endpoint (default from meshsync.conf, else tcp://0.0.0.0:7700),\n"
+	 "dials each --peer (added to the configured peers), syncs with every\n"
+	 "member it reaches and pushes new writes, including `put`s made by other\n"
+	 "processes, within 100 ms.  Writes DIR/node.pid (one daemon per DIR) and\n"
+	 "DIR/node.endpoints (the bound endpoints, ports resolved).  Logs to stderr\n"
+	 "(or syslog with --syslog) at LEVEL: debug, info, notice, warning, error.\n"
+	 "SIGINT/SIGTERM stop it cleanly (exit 0); SIGHUP reloads the config.\n"
+	 "--config FILE reads FILE instead of DIR/meshsync.conf.  mDNS discovery\n"
+	 "is not available yet; --no-mdns silences the notice.\n",
+	 MS_CLI_LISTEN | MS_CLI_PEER | MS_CLI_NO_MDNS | MS_CLI_CONFIG |
+	     MS_CLI_LOG_LEVEL | MS_CLI_SYSLOG,
+	 1},
 	{"id", ms_cmd_id, "print this node's id (64 hex digits)", "id", NULL, 0, 1},
 	{"network-key", ms_cmd_network_key, "print the network key (secret!)",
 	 "network-key",
@@ -129,7 +145,7 @@ const ms_cli_cmd *ms_cli_find(const char *name)
 
 /* Long options every command knows about; which ones a command accepts is
  * in its table entry. */
-enum { OPT_DATA = 1u << 8, OPT_HELP = 1u << 9 };
+enum { OPT_DATA = 1u << 16, OPT_HELP = 1u << 17 };
 static const struct {
 	const char *name;
 	unsigned flag;
@@ -139,6 +155,12 @@ static const struct {
 	{"--network-key", MS_CLI_NETKEY, 1},
 	{"--background", MS_CLI_BACKGROUND, 0},
 	{"--all", MS_CLI_ALL, 0},
+	{"--listen", MS_CLI_LISTEN, 1},
+	{"--peer", MS_CLI_PEER, 1},
+	{"--no-mdns", MS_CLI_NO_MDNS, 0},
+	{"--config", MS_CLI_CONFIG, 1},
+	{"--log-level", MS_CLI_LOG_LEVEL, 1},
+	{"--syslog", MS_CLI_SYSLOG, 0},
 	{"--help", OPT_HELP, 0},
 	{"-h", OPT_HELP, 0},
 };
@@ -163,12 +185,18 @@ int main(int argc, char **argv)
 	const char *cmdname = NULL;
 	const ms_cli_cmd *cmd;
 	unsigned seen = 0;
+	const char **listen, **peers;
 	int rc, only_pos = 0;
 
 	c.pos = calloc((size_t)argc + 1, sizeof *c.pos);
-	if (c.pos == NULL) {
+	listen = calloc((size_t)argc + 1, sizeof *listen);
+	peers = calloc((size_t)argc + 1, sizeof *peers);
+	c.listen = listen;
+	c.peers = peers;
+	if (c.pos == NULL || listen == NULL || peers == NULL) {
 		ms_cli_err("out of memory");
-		return MS_EXIT_STORE;
+		rc = MS_EXIT_STORE;
+		goto out;
 	}
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *val = NULL;
@@ -217,6 +245,12 @@ int main(int argc, char **argv)
 		case MS_CLI_NETKEY: c.netkey = val; break;
 		case MS_CLI_BACKGROUND: c.background = 1; break;
 		case MS_CLI_ALL: c.all = 1; break;
+		case MS_CLI_LISTEN: listen[c.nlisten++] = val; break;
+		case MS_CLI_PEER: peers[c.npeers++] = val; break;
+		case MS_CLI_NO_MDNS: c.no_mdns = 1; break;
+		case MS_CLI_CONFIG: c.config = val; break;
+		case MS_CLI_LOG_LEVEL: c.log_level = val; break;
+		case MS_CLI_SYSLOG: c.syslog = 1; break;
 		default: break;
 		}
 	}
@@ -263,6 +297,8 @@ int main(int argc, char **argv)
 	}
 	rc = cmd->fn(&c);
 out:
+	free(peers);
+	free(listen);
 	free(c.pos);
 	if (fflush(stdout) != 0 && rc == MS_EXIT_OK) {
 		ms_cli_err("write to stdout failed");

@@ -8,20 +8,70 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backoff.h"
 #include "crypto.h"
 #include "meshsync.h"
 #include "ms_err.h"
 #include "store.h"
+#include "syncq.h"
 
-/* Everything meshsync.conf can set.  Policies point into rules. */
+#define MS_CFG_MAX_LISTEN 8   /* [net] listen lines */
+#define MS_CFG_MAX_PEERS 64   /* [net] peer lines */
+#define MS_CFG_MAX_ACL 256    /* node ids in allow (or deny) */
+#define MS_CFG_EP_MAX MS_PEER_ADDR_MAX /* bytes of an endpoint, NUL included */
+
+#define MS_CFG_DEFAULT_LISTEN "tcp://0.0.0.0:7700"
+
+/* [net]: endpoints, discovery, access lists and link timing. */
+typedef struct ms_config_net {
+	char listen[MS_CFG_MAX_LISTEN][MS_CFG_EP_MAX];
+	size_t nlisten; /* 0: MS_CFG_DEFAULT_LISTEN */
+	char peers[MS_CFG_MAX_PEERS][MS_CFG_EP_MAX];
+	size_t npeers;
+	int mdns; /* 1: discover peers with mDNS (not available yet) */
+	int has_allow; /* an allow list was given: only those may dial us */
+	uint8_t allow[MS_CFG_MAX_ACL][MS_PK_LEN];
+	size_t nallow;
+	uint8_t deny[MS_CFG_MAX_ACL][MS_PK_LEN];
+	size_t ndeny;
+	uint64_t heartbeat_interval_ms;
+	uint64_t heartbeat_timeout_ms;
+	uint64_t handshake_timeout_ms;
+	uint64_t max_message; /* bytes: ZMQ_MAXMSGSIZE and the OPS packing bound */
+} ms_config_net;
+
+/* [sync]: batching, flow control and the arrival-feed poll. */
+typedef struct ms_config_sync {
+	uint32_t batch_ops; /* ops per OPS batch, 1..1024 */
+	uint32_t credit;    /* ops granted per ACK */
+	uint64_t poll_ms;   /* arrival-feed check interval */
+} ms_config_sync;
+
+/* [log]. */
+typedef struct ms_config_log {
+	int level;  /* ms_log_level (RFC 5424 severity) */
+	int syslog; /* 1: syslog instead of stderr */
+} ms_config_log;
+
+/* Everything meshsync.conf can set.  Policies point into rules: after copying
+ * an ms_config, call ms_config_fix to re-point them. */
 typedef struct ms_config {
 	ms_store_opts store; /* limits; store.policies -> rules */
 	ms_policy_rule rules[MS_POLICY_MAX];
 	size_t nrules;
+	ms_config_net net;
+	ms_backoff_cfg backoff;
+	uint64_t kick_interval_ms; /* [backoff] kick_interval */
+	ms_config_sync sync;
+	ms_config_log log;
 } ms_config;
 
-/* Built-in defaults (those of ms_store_opts_default, no policy rules). */
+/* Built-in defaults (those of ms_store_opts_default, no policy rules, and
+ * the documented [net]/[backoff]/[sync]/[log] defaults). */
 void ms_config_default(ms_config *c);
+
+/* Re-point c->store.policies at c->rules (after a struct copy). */
+void ms_config_fix(ms_config *c);
 
 /*
  * Parse the INI file at path over the defaults.  MS_ENOTFOUND when the file
@@ -37,6 +87,9 @@ ms_err ms_config_write_default(const char *path, ms_errbuf *eb);
  * Return 0 on success, -1 when text is not a valid value. */
 int ms_config_parse_size(const char *text, uint64_t *out);     /* 16M, 4G */
 int ms_config_parse_duration_ms(const char *text, uint64_t *out); /* 30s, 1h */
+/* An endpoint as accepted for listen/peer: "tcp://HOST:PORT", printable
+ * without spaces, shorter than MS_CFG_EP_MAX. */
+int ms_config_check_endpoint(const char *text);
 
 struct ms_node {
 	char *dir;

@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include "ms_test.h"
+#include "store.h"  /* peer records and forged ops for the inspect cases */
+#include "syncq.h"
 
 #define RUN_DEADLINE_MS 60000 /* generous for sanitizer builds */
 #define OUT_MAX (8u << 20)    /* output bound per stream */
@@ -1176,6 +1178,293 @@ START_TEST(inspect_verify_detects_corruption)
 }
 END_TEST
 
+/* ---- node-inspect: peers, quarantine, unacked (sync views) ------------ */
+
+static ms_store *open_rw(const char *dir)
+{
+	ms_store *s = NULL;
+	ms_errbuf eb;
+
+	MS_PASS_EB(ms_crypto_init(&eb), &eb);
+	MS_PASS_EB(ms_store_open(&s, dir, NULL, &eb), &eb);
+	return s;
+}
+
+static ms_identity *seeded(uint8_t b)
+{
+	uint8_t seed[MS_SEED_LEN];
+	ms_identity *id = NULL;
+	ms_errbuf eb;
+
+	memset(seed, b, sizeof seed);
+	MS_PASS_EB(ms_identity_from_seed(&id, seed, &eb), &eb);
+	return id;
+}
+
+START_TEST(inspect_peers)
+{
+	char *id, *dir = filled_node("n", 3, &id);
+	ms_identity *p1 = seeded(0x31);
+	ms_store *s;
+	ms_peer_rec rec;
+	ms_errbuf eb;
+	run_res r;
+	json_t *j, *peers, *p, *last;
+	char p1hex[2 * MS_PK_LEN + 1];
+	uint64_t now = (uint64_t)time(NULL) * 1000;
+
+	/* No peer records: an empty list. */
+	INSPECT(&r, "--data", dir, "--json", "peers");
+	EXPECT_CODE(&r, 0);
+	j = parse_json(&r);
+	ck_assert_int_eq(jint(j, "count"), 0);
+	ck_assert(json_is_array(json_object_get(j, "peers")));
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "peers")), 0);
+	json_decref(j);
+	run_free(&r);
+	INSPECT(&r, "--data", dir, "peers");
+	EXPECT_CODE(&r, 0);
+	ck_assert_str_eq(r.out, "no peers known\n");
+	run_free(&r);
+
+	/* One identified peer with a session behind it, one bare address. */
+	s = open_rw(dir);
+	memset(&rec, 0, sizeof rec);
+	rec.has_id = 1;
+	memcpy(rec.id, ms_identity_pk(p1), MS_PK_LEN);
+	ms_hex(p1hex, rec.id, MS_PK_LEN);
+	rec.source = MS_PEER_SRC_STATIC | MS_PEER_SRC_MDNS;
+	rec.link = MS_LINK_STATE_LIVE;
+	rec.link_since_ms = now - 12000;
+	rec.naddrs = 2;
+	snprintf(rec.addrs[0], sizeof rec.addrs[0], "tcp://127.0.0.1:7701");
+	snprintf(rec.addrs[1], sizeof rec.addrs[1], "tcp://[::1]:7701");
+	rec.first_seen_ms = now - 60000;
+	rec.last_seen_ms = now - 1000;
+	rec.last_good_ms = now - 12000;
+	rec.sessions = 4;
+	rec.failures = 2;
+	rec.bo_attempts = 2;
+	rec.bo_last_delay_ms = 2000;
+	rec.bo_next_attempt_ms = now + 5000;
+	snprintf(rec.last_error, sizeof rec.last_error, "heartbeat timeout");
+	rec.has_summary = 1;
+	rec.last.start_ms = now - 12250;
+	rec.last.end_ms = now - 12000;
+	rec.last.outbound = 1;
+	rec.last.received = 10;
+	rec.last.applied = 7;
+	rec.last.duplicate = 2;
+	rec.last.rejected = 1;
+	rec.last.rejected_by_reason[MS_OPR_SIGNATURE] = 1;
+	rec.last.conflicts = 1;
+	rec.last.sent = 3;
+	rec.last.bytes_in = 2048;
+	rec.last.bytes_out = 512;
+	snprintf(rec.last.end_reason, sizeof rec.last.end_reason, "bye");
+	MS_PASS_EB(ms_store_peer_put(s, &rec, &eb), &eb);
+	{
+		/* It holds 1 of our 3 ops: lag 2. */
+		ms_peer_vv_entry e;
+		memcpy(e.author, ms_store_node_id(s), MS_PK_LEN);
+		e.seq = 1;
+		MS_PASS_EB(ms_store_peer_vv_update(s, rec.id, &e, 1, &eb), &eb);
+	}
+	memset(&rec, 0, sizeof rec);
+	rec.source = MS_PEER_SRC_STATIC;
+	rec.link = MS_LINK_STATE_BACKOFF;
+	rec.naddrs = 1;
+	snprintf(rec.addrs[0], sizeof rec.addrs[0], "tcp://127.0.0.1:7799");
+	MS_PASS_EB(ms_store_peer_put(s, &rec, &eb), &eb);
+	ms_store_close(&s);
+
+	INSPECT(&r, "--data", dir, "--json", "peers");
+	EXPECT_CODE(&r, 0);
+	j = parse_json(&r);
+	ck_assert_int_eq(jint(j, "count"), 2);
+	ck_assert_int_gt(jint(j, "now_ms"), 0);
+	peers = json_object_get(j, "peers");
+	ck_assert_uint_eq(json_array_size(peers), 2);
+	p = json_array_get(peers, 0);
+	ck_assert_str_eq(jstr(p, "id"), p1hex);
+	ck_assert_uint_eq(json_array_size(json_object_get(p, "addrs")), 2);
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(p, "addrs"), 1)),
+	                 "tcp://[::1]:7701");
+	ck_assert_uint_eq(json_array_size(json_object_get(p, "source")), 2);
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(p, "source"), 0)),
+	                 "static");
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(p, "source"), 1)),
+	                 "mdns");
+	ck_assert_int_eq(jint(p, "source_bits"), MS_PEER_SRC_STATIC | MS_PEER_SRC_MDNS);
+	ck_assert_str_eq(jstr(p, "link"), "live");
+	ck_assert_int_eq(jint(p, "link_since_ms"), (json_int_t)(now - 12000));
+	ck_assert_int_eq(jint(p, "first_seen_ms"), (json_int_t)(now - 60000));
+	ck_assert_int_eq(jint(p, "last_seen_ms"), (json_int_t)(now - 1000));
+	ck_assert_int_eq(jint(p, "last_good_ms"), (json_int_t)(now - 12000));
+	ck_assert_int_eq(jint(p, "sessions"), 4);
+	ck_assert_int_eq(jint(p, "failures"), 2);
+	ck_assert_int_eq(jint(json_object_get(p, "backoff"), "attempts"), 2);
+	ck_assert_int_eq(jint(json_object_get(p, "backoff"), "last_delay_ms"), 2000);
+	ck_assert_int_eq(jint(json_object_get(p, "backoff"), "next_attempt_ms"),
+	                 (json_int_t)(now + 5000));
+	ck_assert_str_eq(jstr(p, "last_error"), "heartbeat timeout");
+	ck_assert_int_eq(jint(p, "lag"), 2);
+	last = json_object_get(p, "last_summary");
+	ck_assert(json_is_object(last));
+	ck_assert_str_eq(jstr(last, "direction"), "outbound");
+	ck_assert_int_eq(jint(last, "duration_ms"), 250);
+	ck_assert_int_eq(jint(last, "received"), 10);
+	ck_assert_int_eq(jint(last, "applied"), 7);
+	ck_assert_int_eq(jint(last, "duplicate"), 2);
+	ck_assert_int_eq(jint(last, "rejected"), 1);
+	ck_assert_int_eq(jint(json_object_get(last, "rejected_by_reason"),
+	                      ms_op_reason_name(MS_OPR_SIGNATURE)), 1);
+	ck_assert_int_eq(jint(last, "conflicts"), 1);
+	ck_assert_int_eq(jint(last, "sent"), 3);
+	ck_assert_int_eq(jint(last, "bytes_in"), 2048);
+	ck_assert_int_eq(jint(last, "bytes_out"), 512);
+	ck_assert_str_eq(jstr(last, "end_reason"), "bye");
+	p = json_array_get(peers, 1);
+	ck_assert(json_is_null(json_object_get(p, "id")));
+	ck_assert(json_is_null(json_object_get(p, "lag")));
+	ck_assert(json_is_null(json_object_get(p, "last_summary")));
+	ck_assert_str_eq(jstr(p, "link"), "backoff");
+	json_decref(j);
+	run_free(&r);
+
+	/* The table: id prefix, sources, relative times, lag, summary. */
+	INSPECT(&r, "--data", dir, "peers");
+	EXPECT_CODE(&r, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "PEER"));
+	{
+		char prefix[17];
+		memcpy(prefix, p1hex, 16);
+		prefix[16] = '\0';
+		ck_assert_ptr_nonnull(strstr(r.out, prefix));
+	}
+	ck_assert_ptr_nonnull(strstr(r.out, "static,mdns"));
+	ck_assert_ptr_nonnull(strstr(r.out, "tcp://127.0.0.1:7701,tcp://[::1]:7701"));
+	ck_assert_ptr_nonnull(strstr(r.out, "s ago"));
+	ck_assert_ptr_nonnull(strstr(r.out, "2 tries, delay 2s, next in "));
+	ck_assert_ptr_nonnull(strstr(r.out, "out 250ms rx 10 new 7 dup 2 rej 1 tx 3 (bye)"));
+	ck_assert_ptr_nonnull(strstr(r.out, "tcp://127.0.0.1:7799"));
+	run_free(&r);
+
+	/* summary: 3 own ops, the best peer holds 1. */
+	INSPECT(&r, "--data", dir, "--json", "summary");
+	EXPECT_CODE(&r, 0);
+	j = parse_json(&r);
+	ck_assert_int_eq(jint(j, "unacked_local_ops"), 2);
+	ck_assert_ptr_nonnull(strchr(jstr(j, "hlc_time"), 'T'));
+	json_decref(j);
+	run_free(&r);
+	ms_identity_free(&p1);
+	free(id);
+	free(dir);
+}
+END_TEST
+
+START_TEST(inspect_quarantine_and_unacked)
+{
+	char *id, *dir = filled_node("n", 2, &id);
+	ms_identity *author = seeded(0x42), *from = seeded(0x43);
+	uint8_t buf[512];
+	char fromhex[2 * MS_PK_LEN + 1], head[2 * 64 + 1];
+	ms_ingest_item item;
+	ms_ingest_result res;
+	ms_store *s;
+	ms_errbuf eb;
+	size_t len = 0;
+	run_res r;
+	json_t *j, *q;
+	ms_op op;
+
+	INSPECT(&r, "--data", dir, "--json", "summary");
+	EXPECT_CODE(&r, 0);
+	j = parse_json(&r);
+	ck_assert_int_eq(jint(j, "unacked_local_ops"), 2);
+	json_decref(j);
+	run_free(&r);
+	INSPECT(&r, "--data", dir, "summary");
+	EXPECT_CODE(&r, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "unacked_local_ops"));
+	ck_assert_ptr_nonnull(strstr(r.out, "Z.0"));
+	run_free(&r);
+	INSPECT(&r, "--data", dir, "--json", "quarantine");
+	EXPECT_CODE(&r, 0);
+	j = parse_json(&r);
+	ck_assert_int_eq(jint(j, "count"), 0);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "quarantine")), 0);
+	json_decref(j);
+	run_free(&r);
+
+	/* A forged op (signature altered) from a connected peer. */
+	s = open_rw(dir);
+	memset(&op, 0, sizeof op);
+	op.type = MS_OP_PUT;
+	op.priority = MS_PRIO_USER;
+	memcpy(op.author, ms_identity_pk(author), MS_PK_LEN);
+	op.seq = 1;
+	op.hlc = (uint64_t)1767225600000 << 16;
+	op.key = (const uint8_t *)"forged";
+	op.key_len = 6;
+	op.value = (const uint8_t *)"x";
+	op.value_len = 1;
+	MS_PASS_EB(ms_op_sign_encode(&op, author, ms_store_network_id(s), buf,
+	                             sizeof buf, &len, &eb),
+	           &eb);
+	buf[len - 1] ^= 0x01;
+	item = (ms_ingest_item){buf, len};
+	MS_PASS_EB(ms_store_ingest(s, &item, 1, ms_identity_pk(from), &res, NULL,
+	                           &eb),
+	           &eb);
+	ck_assert_uint_eq(res.status, MS_INGEST_REJECTED);
+	ms_store_close(&s);
+	ms_hex(fromhex, ms_identity_pk(from), MS_PK_LEN);
+	ms_hex(head, buf, 64);
+
+	INSPECT(&r, "--data", dir, "--json", "quarantine");
+	EXPECT_CODE(&r, 0);
+	j = parse_json(&r);
+	ck_assert_int_eq(jint(j, "count"), 1);
+	q = json_array_get(json_object_get(j, "quarantine"), 0);
+	ck_assert_ptr_nonnull(q);
+	ck_assert_str_eq(jstr(q, "reason"), ms_op_reason_name(MS_OPR_SIGNATURE));
+	ck_assert_str_eq(jstr(q, "peer"), fromhex);
+	ck_assert_int_eq(jint(q, "orig_len"), (json_int_t)len);
+	ck_assert_int_eq(jint(q, "kept_len"), (json_int_t)len);
+	ck_assert_str_eq(jstr(q, "head"), head);
+	ck_assert_int_gt(jint(q, "when_ms"), 0);
+	ck_assert_ptr_nonnull(strchr(jstr(q, "when"), 'Z'));
+	json_decref(j);
+	run_free(&r);
+	INSPECT(&r, "--data", dir, "quarantine");
+	EXPECT_CODE(&r, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, ms_op_reason_name(MS_OPR_SIGNATURE)));
+	ck_assert_ptr_nonnull(strstr(r.out, " ago"));
+	{
+		char prefix[17];
+		memcpy(prefix, fromhex, 16);
+		prefix[16] = '\0';
+		ck_assert_ptr_nonnull(strstr(r.out, prefix));
+	}
+	run_free(&r);
+
+	/* Nothing of the forged op was stored; summary counts it. */
+	INSPECT(&r, "--data", dir, "--json", "summary");
+	j = parse_json(&r);
+	ck_assert_int_eq(jint(j, "ops"), 2);
+	ck_assert_int_eq(jint(j, "quarantined"), 1);
+	ck_assert_int_eq(jint(j, "unacked_local_ops"), 2);
+	json_decref(j);
+	run_free(&r);
+	ms_identity_free(&author);
+	ms_identity_free(&from);
+	free(id);
+	free(dir);
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
 	Suite *s = suite_create("cli");
@@ -1204,6 +1493,8 @@ static Suite *cli_suite(void)
 	tcase_add_test(ti, inspect_needs_only_the_store);
 	tcase_add_test(ti, inspect_usage_and_missing_store);
 	tcase_add_test(ti, inspect_verify_detects_corruption);
+	tcase_add_test(ti, inspect_peers);
+	tcase_add_test(ti, inspect_quarantine_and_unacked);
 	suite_add_tcase(s, ti);
 	return s;
 }
