@@ -1,0 +1,134 @@
+/*
+ * test_flow.c — who goes first and when to retry, with real processes:
+ * a user-priority write overtakes a 10,000-op background backlog on a link
+ * with little credit; a peer that is down is retried with growing delays
+ * within the configured bounds, and at once when it comes back and dials us.
+ */
+#define _GNU_SOURCE
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "it.h"
+
+START_TEST(user_write_overtakes_background_backlog)
+{
+	enum { BACKLOG = 10000 };
+	it_node a, b;
+	it_node *ab[] = {&a, &b};
+	it_node *pb[] = {&b};
+
+	/* b grants two ops of credit per ACK: a slow link, never flooded */
+	it_node_init(&a, "a", NULL, "[sync]\nbatch_ops = 2\n");
+	it_node_init(&b, "b", &a, "[sync]\ncredit = 2\nbatch_ops = 2\n");
+	it_bulk_put(&a, "bulk", BACKLOG, 1);
+	it_node_start(&b, NULL, 0);
+	it_node_start(&a, pb, 1);
+
+	uint64_t deadline = it_now_ms() + IT_DEADLINE_MS;
+	while (it_summary_u64(&b, "ops") < 20) {
+		ck_assert_msg(it_now_ms() < deadline, "the backlog never started");
+		it_poll_pause();
+	}
+	it_put(&a, "urgent", "now");
+	ck_assert_msg(it_wait_value(&b, "urgent", "now", IT_DEADLINE_MS) == 0,
+	              "the user write never arrived");
+	/* read after the arrival: an upper bound of what b had then */
+	uint64_t had = it_summary_u64(&b, "ops");
+	ck_assert_msg(had < BACKLOG + 1,
+	              "user write arrived only after the backlog (%llu ops)",
+	              (unsigned long long)had);
+	ck_assert_int_eq(it_wait_converged(ab, 2, BACKLOG + 1, 5 * IT_DEADLINE_MS), 0);
+	it_node_stop(&a);
+	it_node_stop(&b);
+}
+END_TEST
+
+/* The backoff_ms=N values of a's MS-PEER-FAIL lines, in order. */
+static size_t fail_delays(const it_node *n, uint64_t *out, size_t cap)
+{
+	FILE *f = fopen(n->log, "r");
+	char line[4096];
+	size_t k = 0;
+
+	ck_assert_ptr_nonnull(f);
+	while (k < cap && fgets(line, sizeof line, f) != NULL) {
+		const char *p;
+		if (strstr(line, "MS-PEER-FAIL") == NULL)
+			continue;
+		p = strstr(line, "backoff_ms=");
+		ck_assert_msg(p != NULL, "MS-PEER-FAIL without backoff_ms: %s", line);
+		out[k++] = strtoull(p + strlen("backoff_ms="), NULL, 10);
+	}
+	fclose(f);
+	return k;
+}
+
+START_TEST(backoff_grows_then_kick_on_return)
+{
+	enum { FAILS = 5 };
+	it_node a, b;
+	it_node *ab[] = {&a, &b};
+	it_node *pa[] = {&a}, *pb[] = {&b};
+	uint64_t d[16];
+	char dial[128];
+
+	it_node_init(&a, "a", NULL,
+	             "[backoff]\nstrategy = exponential\nbase = 400ms\ncap = 30s\n"
+	             "kick_interval = 200ms\n");
+	it_node_init(&b, "b", &a, NULL);
+	it_put(&b, "from-b", "hello");
+	it_node_start(&a, pb, 1); /* b is down */
+
+	uint64_t deadline = it_now_ms() + IT_DEADLINE_MS;
+	while (fail_delays(&a, d, 16) < FAILS) {
+		ck_assert_msg(it_now_ms() < deadline, "a did not retry b %d times", FAILS);
+		it_poll_pause();
+	}
+	size_t n = fail_delays(&a, d, 16);
+	/* exponential within bounds: 400, 800, 1600, 3200, 6400 ... <= 30 s */
+	for (size_t i = 0; i < n; i++) {
+		uint64_t want = 400ull << i;
+		if (want > 30000)
+			want = 30000;
+		ck_assert_msg(d[i] == want, "delay %zu is %llu ms, want %llu", i,
+		              (unsigned long long)d[i], (unsigned long long)want);
+	}
+
+	/* b comes back and dials a: a retries b at once, not after its
+	 * next delay (>= 6.4 s away) */
+	snprintf(dial, sizeof dial, "MS-PEER-DIAL addr=%s", b.endpoint);
+	size_t dials = it_log_count(&a, dial);
+	uint64_t t0 = it_now_ms();
+	it_node_start(&b, pa, 1);
+	deadline = t0 + 4000;
+	while (it_log_count(&a, dial) == dials) {
+		ck_assert_msg(it_now_ms() < deadline,
+		              "a did not retry b when it announced itself");
+		it_poll_pause();
+	}
+	ck_assert_int_eq(it_wait_converged(ab, 2, 1, IT_DEADLINE_MS), 0);
+	it_node_stop(&b);
+	it_node_stop(&a);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("flow");
+	TCase *tc = tcase_create("flow");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, it_setup, it_teardown);
+	tcase_set_timeout(tc, 600);
+	tcase_add_test(tc, user_write_overtakes_background_backlog);
+	tcase_add_test(tc, backoff_grows_then_kick_on_return);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
