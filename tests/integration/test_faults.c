@@ -306,12 +306,16 @@ END_TEST
 
 START_TEST(sigkill_mid_sync_five_times)
 {
+	enum { ROUND_OPS = 1000 };
 	it_node a, b, c;
 	it_node *all[] = {&a, &b, &c};
 	it_node *pa[] = {&a}, *pb[] = {&b};
-	uint64_t total = 0;
+	uint64_t total = 0, a_ops = 0;
+	int mid_sync = 0;
 
-	static const char *conf = "[sync]\ncredit = 16\nbatch_ops = 16\n"
+	/* b grants little credit, so taking in a round's backlog takes many
+	 * round trips and the kill lands in the middle of it */
+	static const char *conf = "[sync]\ncredit = 4\nbatch_ops = 4\n"
 	                          "[backoff]\nstrategy = constant\nbase = 200ms\ncap = 200ms\n";
 	it_node_init(&a, "a", NULL, conf);
 	it_node_init(&b, "b", &a, conf);
@@ -321,20 +325,27 @@ START_TEST(sigkill_mid_sync_five_times)
 	for (int round = 0; round < 5; round++) {
 		char prefix[32];
 		snprintf(prefix, sizeof prefix, "round%d", round);
-		it_bulk_put(&a, prefix, 400, 1);
-		total += 400;
+		it_bulk_put(&a, prefix, ROUND_OPS, 1);
+		total += ROUND_OPS;
+		a_ops += ROUND_OPS;
+		uint64_t before = it_summary_u64(&b, "ops"); /* b is down */
 		it_node_start(&b, pa, 1);
 		uint64_t deadline = it_now_ms() + IT_DEADLINE_MS;
-		uint64_t start_ops = it_summary_u64(&b, "ops");
-		while (it_summary_u64(&b, "ops") <= start_ops) {
+		while (it_summary_u64(&b, "ops") <= before) {
 			ck_assert_msg(it_now_ms() < deadline, "b got nothing in round %d", round);
 			it_poll_pause();
 		}
 		it_node_kill(&b);
+		/* what b had when it died, against everything a held */
+		if (it_summary_u64(&b, "ops") < a_ops + (uint64_t)round)
+			mid_sync++;
+		ck_assert_int_eq(it_run(NULL, NULL, MS_INSPECT_BIN, "--data", b.dir,
+		                        "verify", (char *)NULL), 0);
 		snprintf(prefix, sizeof prefix, "c%d", round);
 		it_put(&c, prefix, "written on c");
 		total += 1;
 	}
+	ck_assert_msg(mid_sync > 0, "no kill landed in the middle of a sync");
 	it_node_start(&b, pa, 1);
 	ck_assert_msg(it_wait_converged(all, 3, total, 3 * IT_DEADLINE_MS) == 0,
 	              "not every op reached every node");
