@@ -1,0 +1,121 @@
+/*
+ * disc_probe.c — a tiny program around net/discovery for the tests that
+ * run it inside a network namespace with its own dbus and avahi-daemon
+ * (test_disc_restart.c): it publishes one service, browses, and prints
+ * every event and log line on stdout, one per line, flushed:
+ *
+ *   STATE up|down
+ *   FOUND <node id hex> <endpoint> <name>
+ *   LOST <node id hex> last=<0|1>
+ *   LOG <level> <message>
+ *
+ * It runs until stdin reaches EOF (the test closes its end, so the probe
+ * cannot outlive the test's interest in it) or --max-s seconds pass.
+ *
+ *   disc_probe --id-tag N --net-tag N --port P --name NAME [--type T]
+ *              [--families 1|2|3] [--retry-ms MS] [--max-s S]
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "discovery.h"
+
+static void on_event(void *ctx, const ms_disc_event *ev)
+{
+	char hex[2 * MS_PK_LEN + 1];
+
+	(void)ctx;
+	ms_hex(hex, ev->node_id, MS_PK_LEN);
+	switch (ev->kind) {
+	case MS_DISC_STATE:
+		printf("STATE %s\n", ev->up ? "up" : "down");
+		break;
+	case MS_DISC_FOUND:
+		printf("FOUND %s %s %s\n", hex, ev->endpoint, ev->name);
+		break;
+	case MS_DISC_LOST:
+		printf("LOST %s last=%d\n", hex, ev->last);
+		break;
+	}
+	fflush(stdout);
+}
+
+static void on_log(void *ctx, int level, const char *msg)
+{
+	(void)ctx;
+	printf("LOG %d %s\n", level, msg);
+	fflush(stdout);
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: disc_probe --id-tag N --net-tag N --port P "
+	        "--name NAME [--type T] [--families F] [--retry-ms MS] "
+	        "[--max-s S]\n");
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	ms_disc_cfg cfg;
+	ms_disc *d = NULL;
+	ms_errbuf eb;
+	struct pollfd p[2];
+	time_t end;
+	long max_s = 120;
+	int i;
+
+	memset(&cfg, 0, sizeof cfg);
+	cfg.proto_version = 1;
+	for (i = 1; i + 1 < argc; i += 2) {
+		const char *k = argv[i], *v = argv[i + 1];
+		if (strcmp(k, "--id-tag") == 0)
+			memset(cfg.node_id, atoi(v), MS_PK_LEN);
+		else if (strcmp(k, "--net-tag") == 0)
+			memset(cfg.net_id, atoi(v), MS_NETID_LEN);
+		else if (strcmp(k, "--port") == 0)
+			cfg.port = (uint16_t)atoi(v);
+		else if (strcmp(k, "--name") == 0)
+			cfg.name = v;
+		else if (strcmp(k, "--type") == 0)
+			cfg.service_type = v;
+		else if (strcmp(k, "--retry-ms") == 0)
+			cfg.retry_ms = (unsigned)atoi(v);
+		else if (strcmp(k, "--families") == 0)
+			cfg.families = (unsigned)atoi(v);
+		else if (strcmp(k, "--max-s") == 0)
+			max_s = atol(v);
+		else
+			return usage();
+	}
+	if (i != argc)
+		return usage();
+	if (ms_disc_new(&d, &cfg, on_event, on_log, NULL, &eb) != MS_OK) {
+		fprintf(stderr, "disc_probe: %s\n", eb.msg);
+		return 1;
+	}
+	end = time(NULL) + max_s;
+	while (time(NULL) < end) {
+		p[0].fd = ms_disc_fd(d);
+		p[0].events = POLLIN;
+		p[1].fd = STDIN_FILENO;
+		p[1].events = POLLIN;
+		p[0].revents = p[1].revents = 0;
+		if (poll(p, 2, 1000) < 0 && errno != EINTR)
+			break;
+		if (p[0].revents & POLLIN)
+			ms_disc_process(d);
+		if (p[1].revents & (POLLIN | POLLHUP)) {
+			char buf[64];
+			if (read(STDIN_FILENO, buf, sizeof buf) <= 0)
+				break;
+		}
+	}
+	ms_disc_free(&d);
+	return 0;
+}
