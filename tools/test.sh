@@ -5,6 +5,8 @@
 #   3. the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #      (build-asan/),
 #   4. every libFuzzer target for a bounded time (build-fuzz/, clang).
+# Before the stages it starts the system bus and a loopback-only avahi-daemon
+# (tools/services.sh) when none is running, and stops them at the end.
 # Exits non-zero if any stage fails; the last line sums up all stages.
 # Environment: MS_JOBS (parallel jobs, default nproc), MS_FUZZ_SECONDS
 # (per fuzz target, default 30), MS_SKIP_ASAN=1 / MS_SKIP_FUZZ=1 to skip a
@@ -14,6 +16,15 @@ set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root" || exit 1
 bash tools/deps.sh || { echo "test.sh: installing dependencies failed" >&2; exit 1; }
+
+# The discovery tests need the system bus and an avahi-daemon (loopback-only
+# config); start them unless running, and stop on exit only what we started.
+svc_state="$root/build-services"
+if bash tools/services.sh start "$svc_state"; then
+  trap 'bash "$root/tools/services.sh" stop "$svc_state"' EXIT
+else
+  echo "test.sh: could not start dbus/avahi-daemon: discovery tests will report SKIPPED" >&2
+fi
 
 jobs=${MS_JOBS:-$(nproc)}
 fuzz_seconds=${MS_FUZZ_SECONDS:-30}
