@@ -10,7 +10,13 @@
  *    DEALER is closed (ZMQ_RECONNECT_IVL = -1: ZeroMQ would not retry anyway).
  *  - ROUTER: ACCEPTED / HANDSHAKE_* are counted; DISCONNECTED carries the
  *    socket fd, which is mapped back to the routing ids whose messages came
- *    from that fd (ZMQ_SRCFD), giving inbound DOWN events.
+ *    from that fd (ZMQ_SRCFD), giving inbound DOWN events.  The monitor and
+ *    the data are separate queues: a connection's last messages (a BYE, say)
+ *    may still wait in the ROUTER when its DISCONNECTED is read.  So the
+ *    DOWN is told only after the ROUTER was drained in the same
+ *    ms_transport_process call, and a routing id once down is remembered:
+ *    a message of it read later is dropped, never taken for a new
+ *    connection (which would open a session for an unknown peer).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -502,6 +508,25 @@ static void in_remove_at(ms_transport *t, size_t i)
 	t->nin--;
 }
 
+static void tomb_add(ms_transport *t, const uint8_t *rid, size_t rid_len)
+{
+	ms_rid *g = &t->gone[t->gone_next];
+
+	g->len = rid_len;
+	memcpy(g->b, rid, rid_len);
+	t->gone_next = (t->gone_next + 1) % MS_TRANSPORT_TOMBSTONES;
+	if (t->ngone < MS_TRANSPORT_TOMBSTONES)
+		t->ngone++;
+}
+
+static int tomb_has(const ms_transport *t, const uint8_t *rid, size_t rid_len)
+{
+	for (size_t i = 0; i < t->ngone; i++)
+		if (t->gone[i].len == rid_len && memcmp(t->gone[i].b, rid, rid_len) == 0)
+			return 1;
+	return 0;
+}
+
 static ms_inconn *in_find(ms_transport *t, const uint8_t *rid, size_t rid_len)
 {
 	for (size_t i = 0; i < t->nin; i++)
@@ -616,21 +641,13 @@ static int router_events(ms_transport *t)
 			break;
 		case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
 			break; /* counted and reported by the ZAP handler */
-		case ZMQ_EVENT_DISCONNECTED: {
-			/* every routing id last heard on this fd is gone */
-			size_t i = 0;
-			while (i < t->nin) {
-				if (t->in[i].fd == (int)val) {
-					ms_inconn gone = t->in[i];
-					in_remove_at(t, i);
-					t->st.in_lost++;
-					link_in(t, &gone, MS_LINK_DOWN, MS_LINK_LOST);
-				} else {
-					i++;
-				}
-			}
+		case ZMQ_EVENT_DISCONNECTED:
+			/* every routing id last heard on this fd is gone; its
+			 * DOWN waits for what it left in the ROUTER (in_sweep) */
+			for (size_t i = 0; i < t->nin; i++)
+				if (t->in[i].fd == (int)val)
+					t->in[i].closing = 1;
 			break;
-		}
 		default:
 			break;
 		}
@@ -638,16 +655,18 @@ static int router_events(ms_transport *t)
 	return done;
 }
 
-/* Report the inbound connections a send found gone. */
+/* Report the inbound connections a send found gone or ZeroMQ reported
+ * closed (after their queued messages were delivered). */
 static int in_sweep(ms_transport *t)
 {
 	int done = 0;
 	size_t i = 0;
 
 	while (i < t->nin) {
-		if (t->in[i].dead) {
+		if (t->in[i].dead || t->in[i].closing) {
 			ms_inconn gone = t->in[i];
 			in_remove_at(t, i);
+			tomb_add(t, gone.rid, gone.rid_len);
 			t->st.in_lost++;
 			link_in(t, &gone, MS_LINK_DOWN, MS_LINK_LOST);
 			done++;
@@ -658,8 +677,9 @@ static int in_sweep(ms_transport *t)
 	return done;
 }
 
-/* Record (or refresh) the inbound connection a message came from; 0 when it
- * cannot be tracked (no memory), and then the message must be dropped. */
+/* Record (or refresh) the inbound connection a message came from; 0 when
+ * the message must be dropped: it cannot be tracked (no memory), or its
+ * connection was already found or reported gone. */
 static int in_note(ms_transport *t, const uint8_t *rid, size_t rid_len, int fd,
                    const uint8_t curve[MS_CURVE_LEN])
 {
@@ -667,9 +687,15 @@ static int in_note(ms_transport *t, const uint8_t *rid, size_t rid_len, int fd,
 
 	if (ic != NULL && !ic->dead &&
 	    memcmp(ic->curve, curve, MS_CURVE_LEN) == 0) {
-		ic->fd = fd;
+		if (!ic->closing)
+			ic->fd = fd;
 		return 1;
 	}
+	if (ic == NULL && tomb_has(t, rid, rid_len))
+		return 0; /* left behind by a connection already reported down */
+	if (ic != NULL && ic->dead && memcmp(ic->curve, curve, MS_CURVE_LEN) == 0)
+		return 0; /* the same dialer's connection, found gone: its DOWN
+		           * follows (in_sweep), not a new UP */
 	if (ic != NULL) {
 		/* another dialer took this routing id over (ROUTER_HANDOVER):
 		 * the previous holder's connection is gone */
@@ -891,9 +917,10 @@ int ms_transport_process(ms_transport *t)
 
 	done += ms_transport_zap_handle(t);
 	done += router_events(t);
-	done += in_sweep(t);
 	for (int i = 0; i < MS_TRANSPORT_BUDGET && router_one(t); i++)
 		done++;
+	/* after the drain: closed connections' last messages went first */
+	done += in_sweep(t);
 
 	/* Callbacks may dial or hang up, which reshuffles t->dials: walk a
 	 * snapshot of handles, in slices of 64 to stay off the heap. */

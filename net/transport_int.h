@@ -27,6 +27,8 @@ typedef struct ms_dial {
  * is not in it is refused, so a send after its MS_LINK_DOWN always fails. */
 typedef struct ms_inconn {
 	int dead;                   /* send found it gone; DOWN not yet told */
+	int closing;                /* ZeroMQ reported its fd closed: DOWN is
+	                             * told after the messages it left queued */
 	size_t rid_len;
 	uint8_t rid[MS_RID_MAX];
 	int fd;                     /* ZMQ_SRCFD of its last message */
@@ -37,6 +39,16 @@ typedef struct ms_inconn {
  * MS_LINK_DOWN (its next message brings a new MS_LINK_UP), so memory stays
  * bounded. */
 #define MS_TRANSPORT_MAX_IN 4096
+
+/* Routing ids reported down, remembered so that a message the connection
+ * left queued in the ROUTER, read after its DOWN, is dropped instead of
+ * looking like a new connection (ZeroMQ's generated routing ids are never
+ * reused by a socket, so no live connection is refused by this). */
+#define MS_TRANSPORT_TOMBSTONES 64
+typedef struct ms_rid {
+	size_t len;
+	uint8_t b[MS_RID_MAX];
+} ms_rid;
 
 struct ms_transport {
 	void *zctx;
@@ -62,6 +74,8 @@ struct ms_transport {
 
 	ms_inconn *in;
 	size_t nin, capin;
+	ms_rid gone[MS_TRANSPORT_TOMBSTONES]; /* ring of dead routing ids */
+	size_t ngone, gone_next;
 
 	/* access lists as Curve25519 keys, n * MS_CURVE_LEN bytes */
 	uint8_t *allow;

@@ -497,6 +497,68 @@ START_TEST(test_listener_goes_away)
 }
 END_TEST
 
+/* A dialer's last messages and its disconnect reach the listener together:
+ * the messages are delivered (to the connection they came from) before its
+ * DOWN, and nothing after the DOWN looks like a new connection. */
+START_TEST(test_last_messages_before_down)
+{
+	tnode a, b;
+	tnode *all[] = {&a, &b};
+	ms_transport_params pb;
+	zmq_pollitem_t items[8];
+	uint32_t peer;
+	int64_t end;
+	int n, mon_ready = 0, data_ready = 0;
+
+	tnode_init(&a, 0xa1, NETKEY_A, NULL, 1);
+	test_params(&pb);
+	pb.linger_ms = 2000; /* the hang-up still sends what is queued */
+	tnode_init(&b, 0xb2, NETKEY_A, &pb, 0);
+	peer = dial(&b, &a);
+	ck_assert(pump(all, 2, c_out_up, &b, 5000));
+	send_out(&b, peer, "first", 5);
+	ck_assert(pump(all, 2, c_recv1, &a, 5000));
+	ck_assert_int_eq(a.in_up, 1);
+
+	/* two more, then the dialer goes away; a does not look until both
+	 * the messages and the disconnect are waiting for it */
+	send_out(&b, peer, "second", 6);
+	send_out(&b, peer, "bye", 3);
+	ms_transport_hangup(b.t, peer);
+	n = ms_transport_pollitems(a.t, items, 8);
+	ck_assert_int_eq(n, 3); /* zap, router monitor, router */
+	end = now_ms() + 5000;
+	while (!(mon_ready && data_ready)) {
+		zmq_pollitem_t one[2] = {items[1], items[2]};
+		ck_assert_msg(now_ms() < end, "disconnect or data never arrived");
+		ck_assert_int_ne(zmq_poll(one, 2, 50), -1);
+		mon_ready |= (one[0].revents & ZMQ_POLLIN) != 0;
+		data_ready |= (one[1].revents & ZMQ_POLLIN) != 0;
+	}
+	/* give the disconnect time to be queued behind the data (bounded) */
+	for (int i = 0; i < 100 && a.in_down == 0; i++) {
+		zmq_pollitem_t one[1] = {items[1]};
+		(void)zmq_poll(one, 1, 20);
+		(void)ms_transport_process(a.t);
+	}
+	ck_assert_int_eq(a.in_down, 1);
+	/* every message was delivered, the last one the "bye", all on the
+	 * first connection, which came up exactly once */
+	ck_assert_int_eq(a.nrecv, 3);
+	ck_assert_uint_eq(a.rlen, 3);
+	ck_assert_mem_eq(a.rbuf, "bye", 3);
+	ck_assert(ms_conn_equal(&a.rconn, &a.in_down_conn));
+	ck_assert_int_eq(a.in_up, 1);
+	/* and stays so */
+	for (int i = 0; i < 5; i++)
+		(void)ms_transport_process(a.t);
+	ck_assert_int_eq(a.in_up, 1);
+	ck_assert_int_eq(a.in_down, 1);
+	tnode_fini(&b);
+	tnode_fini(&a);
+}
+END_TEST
+
 START_TEST(test_connect_refused)
 {
 	tnode a, b;
@@ -753,6 +815,7 @@ static Suite *transport_suite(void)
 	tcase_add_test(tc, test_oversize_drops_connection);
 	tcase_add_test(tc, test_listener_goes_away);
 	tcase_add_test(tc, test_connect_refused);
+	tcase_add_test(tc, test_last_messages_before_down);
 	tcase_add_test(tc, test_ops_wrap);
 	tcase_add_test(tc, test_heartbeat_dead_peer);
 	tcase_add_test(tc, test_bad_arguments);
