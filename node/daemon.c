@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "discover.h"
 #include "sync.h"
 
 #define PID_FILE "node.pid"
@@ -292,6 +293,90 @@ out:
 	free(nc);
 }
 
+/* --- counters ----------------------------------------------------------- */
+
+void ms_daemon_count(ms_daemon *d, const char *prefix, const char *suffix,
+                     uint64_t n)
+{
+	char name[MS_DCOUNT_NAME];
+	size_t i;
+
+	snprintf(name, sizeof name, "%s%s", prefix, suffix != NULL ? suffix : "");
+	/* names become store keys: keep them plain */
+	for (char *c = name; *c != '\0'; c++)
+		if (*c == '-' || *c == ' ')
+			*c = '_';
+	for (i = 0; i < d->ncounts; i++)
+		if (strcmp(d->counts[i].name, name) == 0)
+			break;
+	if (i == d->ncounts) {
+		if (d->ncounts == MS_DCOUNT_MAX)
+			return; /* names come from fixed sets; cannot happen */
+		snprintf(d->counts[i].name, sizeof d->counts[i].name, "%s", name);
+		d->counts[i].delta = 0;
+		d->ncounts++;
+	}
+	d->counts[i].delta += n;
+}
+
+/* The transport's counters since the last flush, as named deltas. */
+static void count_transport(ms_daemon *d)
+{
+	ms_transport_stats now, *was = &d->tst_flushed;
+
+	if (d->t == NULL)
+		return;
+	ms_transport_stats_get(d->t, &now);
+	if (now.in_handshake_fail > was->in_handshake_fail)
+		ms_daemon_count(d, "handshake_fail_in", NULL,
+		                now.in_handshake_fail - was->in_handshake_fail);
+	for (int r = 1; r < MS_REJECT_REASON_COUNT_; r++)
+		if (r != MS_REJECT_HANDSHAKE && now.zap_denied[r] > was->zap_denied[r])
+			ms_daemon_count(d, "zap_denied_",
+			                ms_reject_reason_str((ms_reject_reason)r),
+			                now.zap_denied[r] - was->zap_denied[r]);
+	if (now.in_accepted > was->in_accepted)
+		ms_daemon_count(d, "tcp_accepted", NULL,
+		                now.in_accepted - was->in_accepted);
+	if (now.rx_bytes > was->rx_bytes)
+		ms_daemon_count(d, "bytes_in", NULL, now.rx_bytes - was->rx_bytes);
+	if (now.tx_bytes > was->tx_bytes)
+		ms_daemon_count(d, "bytes_out", NULL, now.tx_bytes - was->tx_bytes);
+	if (now.rx_dropped > was->rx_dropped)
+		ms_daemon_count(d, "frames_dropped", NULL,
+		                now.rx_dropped - was->rx_dropped);
+	*was = now;
+}
+
+void ms_daemon_counts_flush(ms_daemon *d, int force)
+{
+	const char *names[MS_DCOUNT_MAX];
+	uint64_t deltas[MS_DCOUNT_MAX];
+	uint64_t now = ms_daemon_mono_ms();
+	ms_errbuf eb = {0};
+	size_t n = 0;
+
+	if (!force && now - d->counts_flushed_mono < 1000)
+		return;
+	d->counts_flushed_mono = now;
+	count_transport(d);
+	for (size_t i = 0; i < d->ncounts; i++) {
+		if (d->counts[i].delta == 0)
+			continue;
+		names[n] = d->counts[i].name;
+		deltas[n] = d->counts[i].delta;
+		n++;
+	}
+	if (n == 0 || d->node == NULL || d->node->store == NULL)
+		return;
+	if (ms_store_stats_add(d->node->store, names, deltas, n, &eb) != MS_OK) {
+		log_error(d, "MS-STORE-ERROR", &eb);
+		return; /* kept: the next flush tries again */
+	}
+	for (size_t i = 0; i < d->ncounts; i++)
+		d->counts[i].delta = 0;
+}
+
 /* --- transport callbacks ------------------------------------------------- */
 
 static void cb_recv(void *ctx, const ms_conn *c, const uint8_t *peer_curve,
@@ -323,6 +408,7 @@ static void cb_link(void *ctx, const ms_conn *c, ms_link_event ev,
 			(void)ms_sync_open(d, c, NULL, peer_curve);
 	} else {
 		ms_session *s = ms_sync_find(d, c);
+		ms_daemon_count(d, "links_lost_in", NULL, 1);
 		if (s != NULL)
 			ms_sync_lost(s, ms_link_reason_str(why));
 	}
@@ -334,7 +420,7 @@ static void cb_reject(void *ctx, ms_reject_reason why, const uint8_t *peer_curve
 	ms_daemon *d = ctx;
 	char hex[2 * MS_CURVE_LEN + 1] = "-";
 
-	d->st.rejects++;
+	d->st.rejects++; /* the store's counters come from the transport's */
 	if (peer_curve != NULL)
 		ms_hex(hex, peer_curve, MS_CURVE_LEN);
 	ms_logf(&d->log, MS_LOG_WARNING, "MS-NET-REJECT", "reason=%s addr=%s key=%s",
@@ -353,10 +439,10 @@ static ms_err loop(ms_daemon *d, int sfd, ms_errbuf *eb)
 	while (!d->stopping) {
 		uint64_t now = ms_daemon_mono_ms(), wall, due;
 		long timeout;
-		int n, reload_asked = 0;
+		int n, nd, reload_asked = 0;
 
 		n = ms_transport_pollitems(d->t, NULL, 0);
-		if (n + 1 > cap) {
+		if (n + 3 > cap) { /* + signalfd, mDNS and netlink fds */
 			zmq_pollitem_t *ni = realloc(items, (size_t)(n + 8) * sizeof *ni);
 			if (ni == NULL) {
 				e = ms_errf(eb, MS_ENOMEM, "run: poll items: out of memory");
@@ -367,6 +453,7 @@ static ms_err loop(ms_daemon *d, int sfd, ms_errbuf *eb)
 		}
 		items[0] = (zmq_pollitem_t){NULL, sfd, ZMQ_POLLIN, 0};
 		n = ms_transport_pollitems(d->t, items + 1, cap - 1);
+		nd = ms_discover_pollitems(d, items + 1 + n, cap - 1 - n);
 
 		/* timers: the arrival feed and the next backoff expiry */
 		wall = ms_daemon_wall_ms();
@@ -379,7 +466,8 @@ static ms_err loop(ms_daemon *d, int sfd, ms_errbuf *eb)
 		if (timeout > LOOP_MAX_WAIT_MS)
 			timeout = LOOP_MAX_WAIT_MS;
 
-		if (zmq_poll(items, n + 1, timeout) < 0 && zmq_errno() != EINTR) {
+		if (zmq_poll(items, n + 1 + nd, timeout) < 0 &&
+		    zmq_errno() != EINTR) {
 			e = ms_errf(eb, MS_ENET, "run: zmq_poll: %s",
 			            zmq_strerror(zmq_errno()));
 			break;
@@ -398,6 +486,7 @@ static ms_err loop(ms_daemon *d, int sfd, ms_errbuf *eb)
 			}
 		}
 		(void)ms_transport_process(d->t);
+		ms_discover_process(d);
 		now = ms_daemon_mono_ms();
 		if (now >= next_feed) {
 			ms_sync_feed(d);
@@ -406,6 +495,7 @@ static ms_err loop(ms_daemon *d, int sfd, ms_errbuf *eb)
 		ms_sync_pump_all(d);
 		ms_sync_reap(d);
 		ms_pm_flush(d);
+		ms_daemon_counts_flush(d, 0);
 		if (reload_asked && !d->stopping)
 			reload(d);
 	}
@@ -504,10 +594,6 @@ ms_err ms_daemon_run(const ms_daemon_opts *o, ms_errbuf *eb)
 	if ((e = write_endpoints(&d, ep_path, eb)) != MS_OK)
 		goto out;
 	wrote_eps = 1;
-	if (d.node->cfg.net.mdns)
-		ms_logf(&d.log, MS_LOG_NOTICE, "MS-NET-MDNS-UNAVAILABLE",
-		        "reason=not-implemented static_peers=%zu",
-		        d.node->cfg.net.npeers);
 	{
 		ms_store_rtxn *rt = NULL;
 		if ((e = ms_store_read_begin(d.node->store, &rt, eb)) != MS_OK)
@@ -516,6 +602,8 @@ ms_err ms_daemon_run(const ms_daemon_opts *o, ms_errbuf *eb)
 		ms_store_read_end(&rt);
 	}
 	if ((e = ms_pm_init(&d, eb)) != MS_OK)
+		goto out;
+	if ((e = ms_discover_start(&d, eb)) != MS_OK)
 		goto out;
 	ms_node_id_hex(d.node, hex);
 	ms_logf(&d.log, MS_LOG_NOTICE, "MS-NODE-START",
@@ -526,6 +614,7 @@ ms_err ms_daemon_run(const ms_daemon_opts *o, ms_errbuf *eb)
 
 	d.stopping = 1;
 	close_sessions(&d);
+	ms_daemon_counts_flush(&d, 1);
 	ms_logf(&d.log, MS_LOG_NOTICE, "MS-NODE-STOP",
 	        "sessions=%" PRIu64 " dials=%" PRIu64 " bad_messages=%" PRIu64
 	        " auth_failures=%" PRIu64 " rejects=%" PRIu64,
@@ -535,6 +624,9 @@ out:
 	d.stopping = 1;
 	if (d.sessions != NULL)
 		close_sessions(&d);
+	if (d.node != NULL)
+		ms_daemon_counts_flush(&d, 1);
+	ms_discover_stop(&d); /* withdraw our service first */
 	if (d.t != NULL)
 		ms_pm_free(&d);
 	ms_transport_free(&d.t);

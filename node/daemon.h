@@ -54,12 +54,27 @@ typedef struct ms_pm_peer {
 	uint32_t rr;       /* which static address to dial next */
 	ms_session *out;   /* the session on our dial, if up */
 	int dirty;         /* rec changed since it was last stored */
+	/* discovery (node/discover.c, node/pex.c): why a non-static peer is
+	 * dialled, and whether mDNS withdrew it */
+	int mdns;          /* its service is announced now */
+	int pex;           /* a live peer-exchange candidate */
+	int lost;          /* mDNS withdrew it (cleared when seen again) */
+	uint64_t hold_until_ms; /* wall ms: do not dial before (tie-break) */
 } ms_pm_peer;
 
 /* Daemon-wide counters (logged at exit; for tests through the log). */
 typedef struct ms_daemon_stats {
 	uint64_t sessions, bad_messages, auth_failures, rejects, dials;
 } ms_daemon_stats;
+
+/* Named counters for the store's stats db (node-inspect stats), counted in
+ * memory and flushed at most once a second and at exit (ms_daemon_count). */
+#define MS_DCOUNT_MAX 128
+#define MS_DCOUNT_NAME 48
+typedef struct ms_dcount {
+	char name[MS_DCOUNT_NAME];
+	uint64_t delta; /* not flushed yet */
+} ms_dcount;
 
 typedef struct ms_daemon {
 	ms_node *node;
@@ -80,8 +95,22 @@ typedef struct ms_daemon {
 	uint8_t *msgbuf;          /* encode buffer, MS_WIRE_MAX_MSG bytes */
 	ms_wire_bytes *txops;     /* MS_WIRE_MAX_OPS ops of the batch being built */
 	ms_daemon_stats st;
+	ms_dcount counts[MS_DCOUNT_MAX];
+	size_t ncounts;
+	ms_transport_stats tst_flushed; /* transport counters already added */
+	uint64_t counts_flushed_mono;
+	struct ms_discover *disc; /* mDNS + link monitor (node/discover.c) */
+	struct ms_pex *pex;       /* peer exchange (node/pex.c) */
 	int stopping;
 } ms_daemon;
+
+/* Add n to the named counter (prefix + suffix, e.g. "bye_sent_" +
+ * "proto"); suffix may be NULL.  Cheap: nothing is written here. */
+void ms_daemon_count(ms_daemon *d, const char *prefix, const char *suffix,
+                     uint64_t n);
+/* Write the counters' deltas (and the transport's) to the store: when force,
+ * or when a second has passed since the last write. */
+void ms_daemon_counts_flush(ms_daemon *d, int force);
 
 /* Milliseconds: monotonic (timers, durations) and wall (persisted state). */
 uint64_t ms_daemon_mono_ms(void);

@@ -52,8 +52,10 @@ const ms_cli_cmd ms_cli_cmds[] = {
 	 "DIR/node.endpoints (the bound endpoints, ports resolved).  Logs to stderr\n"
 	 "(or syslog with --syslog) at LEVEL: debug, info, notice, warning, error.\n"
 	 "SIGINT/SIGTERM stop it cleanly (exit 0); SIGHUP reloads the config.\n"
-	 "--config FILE reads FILE instead of DIR/meshsync.conf.  mDNS discovery\n"
-	 "is not available yet; --no-mdns silences the notice.\n",
+	 "--config FILE reads FILE instead of DIR/meshsync.conf.  Members on the\n"
+	 "same network segment are found by mDNS (avahi-daemon, service\n"
+	 "_meshsync._tcp) unless --no-mdns; peers tell each other the addresses of\n"
+	 "members they synced with (peer exchange).\n",
 	 MS_CLI_LISTEN | MS_CLI_PEER | MS_CLI_NO_MDNS | MS_CLI_CONFIG |
 	     MS_CLI_LOG_LEVEL | MS_CLI_SYSLOG,
 	 1},

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "discover.h"
 #include "sync.h"
 
 static void bo_load(ms_pm_peer *p)
@@ -189,9 +190,11 @@ static void refresh(ms_daemon *d, ms_pm_peer *p)
 		st = MS_LINK_STATE_SYNCING;
 	else if (hello || p->dial != 0)
 		st = MS_LINK_STATE_CONNECTING;
-	else if (p->is_static && p->bo.attempts > 0)
+	else if (p->lost && !p->is_static)
+		st = MS_LINK_STATE_LOST; /* withdrawn from mDNS: not dialled */
+	else if (ms_pm_dialable(p) && p->bo.attempts > 0)
 		st = MS_LINK_STATE_BACKOFF;
-	else if (p->is_static && p->rec.sessions == 0 && p->rec.failures == 0)
+	else if (ms_pm_dialable(p) && p->rec.sessions == 0 && p->rec.failures == 0)
 		st = MS_LINK_STATE_DISCOVERED;
 	else
 		st = MS_LINK_STATE_DOWN;
@@ -300,9 +303,9 @@ void ms_pm_reconfigure(ms_daemon *d)
 	merge_static(d);
 	for (size_t i = 0; i < d->npeers; i++) {
 		ms_pm_peer *p = d->peers[i];
-		if (p->is_static || p->dial == 0)
+		if (ms_pm_dialable(p) || p->dial == 0)
 			continue;
-		/* no longer configured: stop dialling it */
+		/* no longer configured (nor discovered): stop dialling it */
 		if (p->out != NULL)
 			ms_sync_close(p->out, MS_BYE_NORMAL, "peer removed",
 			              "unconfigured", 0);
@@ -362,12 +365,14 @@ static void fail(ms_daemon *d, ms_pm_peer *p, const char *reason)
 	refresh(d, p);
 }
 
-/* The next static address of p to dial (round robin). */
+/* The next address of p to dial (round robin): a static peer only at its
+ * configured addresses; a discovered one at any it was seen with. */
 static const char *next_addr(ms_daemon *d, ms_pm_peer *p)
 {
 	for (uint32_t k = 0; k < p->rec.naddrs; k++) {
 		const char *a = p->rec.addrs[(p->rr + k) % p->rec.naddrs];
-		if (cfg_is_peer(d, a)) {
+		if (p->is_static ? cfg_is_peer(d, a)
+		                 : ms_config_check_endpoint(a) == 0) {
 			p->rr = (p->rr + k + 1) % p->rec.naddrs;
 			return a;
 		}
@@ -406,8 +411,19 @@ uint64_t ms_pm_tick(ms_daemon *d)
 		return next;
 	for (size_t i = 0; i < d->npeers; i++) {
 		ms_pm_peer *p = d->peers[i];
-		if (!p->is_static || p->self || p->dial != 0 || p->out != NULL)
+		if (!ms_pm_dialable(p) || p->self || p->dial != 0 || p->out != NULL)
 			continue;
+		if (!p->is_static) {
+			/* a discovered peer already linked (it dialled us) needs
+			 * no dial; the tie-break hold lets the other side dial */
+			if (ms_pm_connected(d, p))
+				continue;
+			if (p->hold_until_ms > now) {
+				if (p->hold_until_ms < next)
+					next = p->hold_until_ms;
+				continue;
+			}
+		}
 		if (ms_backoff_due(&p->bo, now))
 			dial(d, p);
 		else if (p->bo.next_attempt_ms < next)
@@ -433,9 +449,28 @@ void ms_pm_dial_up(ms_daemon *d, uint32_t handle)
 	refresh(d, p);
 }
 
+/* The counter of a dial that ended: how it failed, for operators. */
+static void count_dial_end(ms_daemon *d, ms_link_reason why)
+{
+	switch (why) {
+	case MS_LINK_KEY: ms_daemon_count(d, "handshake_fail_key", NULL, 1); break;
+	case MS_LINK_DENIED:
+		ms_daemon_count(d, "handshake_fail_denied", NULL, 1);
+		break;
+	case MS_LINK_HANDSHAKE:
+		ms_daemon_count(d, "handshake_fail_timeout", NULL, 1);
+		break;
+	case MS_LINK_CONNECT: ms_daemon_count(d, "dial_fail_connect", NULL, 1); break;
+	case MS_LINK_LOST: ms_daemon_count(d, "links_lost_out", NULL, 1); break;
+	default: break;
+	}
+}
+
 void ms_pm_dial_down(ms_daemon *d, uint32_t handle, ms_link_reason why)
 {
 	ms_pm_peer *p = pm_by_dial(d, handle);
+
+	count_dial_end(d, why);
 
 	if (p == NULL)
 		return;
@@ -473,9 +508,9 @@ static void merge_into(ms_daemon *d, ms_pm_peer *t, ms_pm_peer *e)
 	pm_remove(d, e);
 }
 
-ms_pm_peer *ms_pm_identified(ms_daemon *d, ms_session *s,
-                             const uint8_t id[MS_PK_LEN],
-                             const ms_wire_bytes *eps, size_t neps)
+static ms_pm_peer *pm_identified(ms_daemon *d, ms_session *s,
+                                 const uint8_t id[MS_PK_LEN],
+                                 const ms_wire_bytes *eps, size_t neps)
 {
 	uint64_t now = ms_daemon_wall_ms();
 	ms_pm_peer *e = ms_sync_peer(s), *t;
@@ -511,8 +546,10 @@ ms_pm_peer *ms_pm_identified(ms_daemon *d, ms_session *s,
 		}
 		/* the dial, its session and its address move to t */
 		rec_add_addr(&t->rec, e->dial_addr);
-		t->rec.source |= MS_PEER_SRC_STATIC;
-		t->is_static = 1;
+		if (cfg_is_peer(d, e->dial_addr)) {
+			t->rec.source |= MS_PEER_SRC_STATIC;
+			t->is_static = 1;
+		}
 		t->dial = e->dial;
 		t->out = e->out;
 		snprintf(t->dial_addr, sizeof t->dial_addr, "%s", e->dial_addr);
@@ -572,6 +609,33 @@ ms_pm_peer *ms_pm_identified(ms_daemon *d, ms_session *s,
 		ms_hex(hex, id, MS_PK_LEN);
 		ms_logf(&d->log, MS_LOG_INFO, "MS-PEER-KICK", "peer=%s addr=%s", hex,
 		        ms_pm_addr(t));
+	}
+	return t;
+}
+
+ms_pm_peer *ms_pm_identified(ms_daemon *d, ms_session *s,
+                             const uint8_t id[MS_PK_LEN],
+                             const ms_wire_bytes *eps, size_t neps)
+{
+	ms_pm_peer *t = pm_identified(d, s, id, eps, neps);
+
+	if (t == NULL || t->self)
+		return t;
+	/* the endpoints it announces are what peer exchange passes on */
+	for (size_t i = 0; i < neps; i++) {
+		char ep[MS_PEER_ADDR_MAX];
+		if (eps[i].len >= sizeof ep)
+			continue;
+		memcpy(ep, eps[i].ptr, eps[i].len);
+		ep[eps[i].len] = '\0';
+		if (ms_config_check_endpoint(ep) == 0 && !rec_has_addr(&t->rec, ep)) {
+			rec_add_addr(&t->rec, ep);
+			t->dirty = 1;
+		}
+	}
+	if (t->lost) {
+		t->lost = 0; /* it is back, whatever mDNS last said */
+		t->dirty = 1;
 	}
 	return t;
 }
@@ -637,4 +701,102 @@ void ms_pm_count_failure(ms_daemon *d, ms_pm_peer *p, const char *why)
 	p->dirty = 1;
 	if (!(p->out != NULL))
 		p->rec.failures++; /* an outbound session counts in its fail() */
+}
+
+/* --- discovered peers (discover.c, pex.c) -------------------------------- */
+
+ms_pm_peer *ms_pm_find(ms_daemon *d, const uint8_t id[MS_PK_LEN])
+{
+	return pm_by_id(d, id);
+}
+
+int ms_pm_dialable(const ms_pm_peer *p)
+{
+	return p->is_static || ((p->mdns || p->pex) && !p->lost);
+}
+
+int ms_pm_connected(ms_daemon *d, const ms_pm_peer *p)
+{
+	if (p->dial != 0 || p->out != NULL)
+		return 1;
+	for (ms_session *s = d->sessions; s != NULL; s = ms_sync_next(s))
+		if (ms_sync_peer(s) == p && ms_sync_state(s) != MS_SESS_CLOSED)
+			return 1;
+	return 0;
+}
+
+void ms_pm_refresh(ms_daemon *d, ms_pm_peer *p)
+{
+	refresh(d, p);
+}
+
+ms_pm_peer *ms_pm_learn(ms_daemon *d, const uint8_t id[MS_PK_LEN],
+                        const char *addr, uint8_t source)
+{
+	uint64_t now = ms_daemon_wall_ms();
+	ms_pm_peer *p, *k;
+
+	if (memcmp(id, ms_node_id(d->node), MS_PK_LEN) == 0)
+		return NULL;
+	if ((p = pm_by_id(d, id)) == NULL) {
+		if ((p = pm_add(d)) == NULL) {
+			ms_logf(&d->log, MS_LOG_ERROR, "MS-PEER-NOMEM", "addr=%s",
+			        addr != NULL ? addr : "-");
+			return NULL;
+		}
+		p->rec.has_id = 1;
+		memcpy(p->rec.id, id, MS_PK_LEN);
+		p->rec.first_seen_ms = now;
+		p->rec.link = MS_LINK_STATE_COUNT_; /* refresh sets it */
+	}
+	if (p->self)
+		return NULL;
+	if (addr != NULL && addr[0] != '\0') {
+		/* a static record still keyed by this address is the same node
+		 * (the announcement says so; the dial proves it) */
+		k = pm_by_addr(d, addr);
+		if (k != NULL && k != p && !k->rec.has_id && k->dial == 0 &&
+		    k->out == NULL)
+			merge_into(d, p, k);
+		if (!rec_has_addr(&p->rec, addr)) {
+			rec_add_addr(&p->rec, addr);
+			p->dirty = 1;
+		}
+	}
+	if ((p->rec.source & source) != source) {
+		p->rec.source |= source;
+		p->dirty = 1;
+	}
+	p->rec.last_seen_ms = now;
+	refresh(d, p);
+	return p;
+}
+
+int ms_pm_kick(ms_daemon *d, ms_pm_peer *p, const char *why)
+{
+	uint64_t now = ms_daemon_wall_ms();
+	char hex[2 * MS_PK_LEN + 1] = "-";
+
+	if (p->self || !ms_pm_dialable(p))
+		return 0;
+	if (ms_backoff_due(&p->bo, now))
+		return 1;
+	if (!ms_backoff_kick(&p->bo, now, d->node->cfg.kick_interval_ms))
+		return 0;
+	if (p->rec.has_id)
+		ms_hex(hex, p->rec.id, MS_PK_LEN);
+	ms_logf(&d->log, MS_LOG_INFO, "MS-PEER-KICK", "peer=%s addr=%s why=%s", hex,
+	        ms_pm_addr(p), why);
+	p->dirty = 1;
+	return 1;
+}
+
+void ms_pm_hangup_dial(ms_daemon *d, ms_pm_peer *p)
+{
+	if (p->dial == 0 || p->out != NULL)
+		return;
+	ms_transport_hangup(d->t, p->dial);
+	p->dial = 0;
+	p->dial_addr[0] = '\0';
+	refresh(d, p);
 }

@@ -19,6 +19,7 @@
 
 #include <sodium.h>
 
+#include "discover.h"
 #include "sync.h"
 
 /* Authors of a VV we are willing to hold (4 Mi entries, 256 MiB). */
@@ -61,10 +62,20 @@ struct ms_session {
 	int got_hello;
 	uint8_t my_digest[MS_HASH_LEN]; /* what our HELLO said */
 	uint64_t hello_arrival;         /* arrival head when we said it */
+	/* our contiguous seqs in the HELLO's snapshot: on equal digests the
+	 * peer holds exactly these (what arrived later it may not) */
+	ms_peer_vv_entry *hello_vv;
+	size_t nhello_vv;
 
 	ms_vv_entry *tvv; /* peer's vector so far */
 	size_t ntvv, captvv;
 	int can_send; /* peer's vector known (or digests equal) */
+	/* vector exchange (digests differed): rounds of the peer's VV fully
+	 * received (1, then 2 after the extra round of protocol §5.3 rule 4),
+	 * and whether we sent our second VV */
+	int vv_mode;
+	int vv_rounds;
+	int vv2_sent;
 
 	ms_sync_item *heap;
 	size_t nheap, capheap;
@@ -289,6 +300,14 @@ static int send_msg(ms_session *s, const ms_wire_msg *m)
 	return queue(s, s->d->msgbuf, len);
 }
 
+/* For node/pex.c: queue a message built elsewhere (PEERS). */
+int ms_sync_send(ms_session *s, const ms_wire_msg *m)
+{
+	if (s->state == MS_SESS_CLOSED)
+		return -1;
+	return send_msg(s, m);
+}
+
 /* ---------------------------------------------------------------- session */
 
 ms_session *ms_sync_find(ms_daemon *d, const ms_conn *c)
@@ -310,6 +329,9 @@ static void release(ms_session *s)
 	free(s->tvv);
 	s->tvv = NULL;
 	s->ntvv = s->captvv = 0;
+	free(s->hello_vv);
+	s->hello_vv = NULL;
+	s->nhello_vv = 0;
 	free(s->heap);
 	s->heap = NULL;
 	s->nheap = s->capheap = 0;
@@ -379,6 +401,8 @@ void ms_sync_close(ms_session *s, int bye_reason, const char *text,
 		m.u.bye.reason = (uint8_t)bye_reason;
 		m.u.bye.text.ptr = (const uint8_t *)t;
 		m.u.bye.text.len = (uint32_t)strnlen(t, MS_WIRE_MAX_TEXT);
+		ms_daemon_count(d, "bye_sent_",
+		                ms_wire_bye_reason_name((uint8_t)bye_reason), 1);
 		/* best effort: whatever is queued goes first, BYE last */
 		if (send_msg(s, &m) == 0)
 			(void)flush(s);
@@ -415,13 +439,8 @@ static void refuse(ms_session *s, int bye, const char *event, const char *why,
 	ms_logf(&s->d->log, MS_LOG_WARNING, event, "peer=%s dir=%s reason=%s",
 	        peer_hex(s, hex), s->outbound ? "out" : "in", why);
 	ms_pm_count_failure(s->d, s->peer, why);
+	ms_daemon_count(s->d, "session_refused_", why, 1);
 	ms_sync_close(s, bye, why, end, 1);
-}
-
-static int count_held(const ms_vv_entry *e, void *ctx)
-{
-	*(uint64_t *)ctx += e->held;
-	return 0;
 }
 
 static void store_error(ms_daemon *d, const ms_errbuf *eb)
@@ -430,6 +449,51 @@ static void store_error(ms_daemon *d, const ms_errbuf *eb)
 	ms_logf(&d->log, MS_LOG_ERROR, "MS-STORE-ERROR", "error=%s",
 	        ms_log_q(q, sizeof q, eb->msg));
 }
+
+typedef struct hello_snap {
+	uint64_t count;
+	ms_peer_vv_entry *v;
+	size_t n, cap;
+	int nomem;
+} hello_snap;
+
+static int snap_entry(const ms_vv_entry *e, void *ctx)
+{
+	hello_snap *h = ctx;
+
+	h->count += e->held;
+	if (h->nomem)
+		return 0;
+	if (h->n == h->cap) {
+		size_t ncap = h->cap ? h->cap * 2 : 64;
+		ms_peer_vv_entry *nv = realloc(h->v, ncap * sizeof *nv);
+		if (nv == NULL) {
+			/* only peer_vv accuracy suffers: it is raised later */
+			h->nomem = 1;
+			return 0;
+		}
+		h->v = nv;
+		h->cap = ncap;
+	}
+	memcpy(h->v[h->n].author, e->author, MS_PK_LEN);
+	h->v[h->n].seq = e->seq;
+	h->n++;
+	return 0;
+}
+
+/* Raise what the peer is known to hold (peer_vv); a failure only leaves
+ * the sync queue lagging, so it is logged and the session goes on. */
+static void note_peer_holds(ms_session *s, const ms_peer_vv_entry *e, size_t n)
+{
+	ms_errbuf eb = {0};
+
+	if (n == 0 || !s->identified || s->self)
+		return;
+	if (ms_store_peer_vv_update(s->d->node->store, s->peer_id, e, n, &eb) !=
+	    MS_OK)
+		store_error(s->d, &eb);
+}
+
 
 /* Our own listen endpoints a peer could dial back: wildcard binds are
  * useless to it. */
@@ -449,7 +513,7 @@ static int send_hello(ms_session *s)
 	ms_errbuf eb = {0};
 	ms_wire_msg m = {.type = MS_WIRE_HELLO};
 	ms_wire_hello *h = &m.u.hello;
-	uint64_t count = 0;
+	hello_snap snap = {0};
 
 	memcpy(h->node_id, ms_node_id(d->node), MS_PK_LEN);
 	if (ms_store_read_begin(d->node->store, &rt, &eb) != MS_OK ||
@@ -459,10 +523,15 @@ static int send_hello(ms_session *s)
 		return -1;
 	}
 	s->hello_arrival = ms_store_arrival_head(rt);
-	ms_store_foreach_vv_entry(rt, count_held, &count);
+	ms_store_foreach_vv_entry(rt, snap_entry, &snap);
 	ms_store_read_end(&rt);
+	free(s->hello_vv);
+	s->hello_vv = snap.nomem ? NULL : snap.v;
+	s->nhello_vv = snap.nomem ? 0 : snap.n;
+	if (snap.nomem)
+		free(snap.v);
 	memcpy(s->my_digest, h->vv_digest, MS_HASH_LEN);
-	h->op_count = count;
+	h->op_count = snap.count;
 	if (!s->outbound) {
 		h->flags = MS_WIRE_HELLO_LISTENER;
 		h->has_proof = 1;
@@ -504,6 +573,7 @@ ms_session *ms_sync_open(ms_daemon *d, const ms_conn *c, ms_pm_peer *p,
 	s->next = d->sessions;
 	d->sessions = s;
 	d->st.sessions++;
+	ms_daemon_count(d, s->outbound ? "sessions_out" : "sessions_in", NULL, 1);
 	if (s->outbound) {
 		if (send_hello(s) != 0) {
 			ms_sync_close(s, -1, NULL, "local-error", 1);
@@ -574,6 +644,8 @@ void ms_sync_feed(ms_daemon *d)
 	ms_store_read_end(&rt);
 }
 
+static int send_vv(ms_session *s);
+
 /* The initial sync is over once we hold the peer's vector and everything
  * we found it lacks was sent and acknowledged. */
 static void check_synced(ms_session *s)
@@ -583,6 +655,25 @@ static void check_synced(ms_session *s)
 	if (s->state != MS_SESS_SYNC || !s->can_send || s->nheap > 0 ||
 	    s->nfl > 0 || s->oq_head != NULL)
 		return;
+	if (s->vv_mode) {
+		/* protocol §5.3 rule 4: our stream has landed (all ACKed), so
+		 * our vector now includes what the peer lacked; send it once
+		 * more so an equivocation inside the common prefix shows up */
+		if (!s->vv2_sent) {
+			s->vv2_sent = 1;
+			ms_logf(&s->d->log, MS_LOG_DEBUG, "MS-SYNC-VV2", "peer=%s dir=%s",
+			        peer_hex(s, hex), s->outbound ? "out" : "in");
+			if (send_vv(s) != 0) {
+				ms_sync_close(s, MS_BYE_OVERLOAD, "local error",
+				              "local-error", 1);
+				return;
+			}
+			if (flush(s) != 0 || s->oq_head != NULL)
+				return;
+		}
+		if (s->vv_rounds < 2)
+			return; /* the peer's second vector is still to come */
+	}
 	s->state = MS_SESS_LIVE;
 	ms_logf(&s->d->log, MS_LOG_INFO, "MS-SYNC-LIVE",
 	        "peer=%s dir=%s sent=%" PRIu64 " received=%" PRIu64, peer_hex(s, hex),
@@ -668,6 +759,7 @@ static void send_batches(ms_session *s)
 		if (s->got_ack)
 			s->credit -= n;
 		s->sum.sent += n;
+		ms_daemon_count(d, "ops_sent", NULL, n);
 		if (flush(s) != 0)
 			return;
 	}
@@ -682,6 +774,7 @@ void ms_sync_pump_all(ms_daemon *d)
 		if (flush(s) != 0)
 			continue;
 		send_batches(s);
+		check_synced(s); /* output that waited for room may finish it */
 	}
 }
 
@@ -864,6 +957,8 @@ static void on_hello(ms_session *s, const ms_wire_hello *h)
 	        "peer=%s dir=%s op_count=%" PRIu64 " digest_equal=%d",
 	        peer_hex(s, hex), s->outbound ? "out" : "in", h->op_count, equal);
 	if (equal) {
+		/* the peer holds exactly what our HELLO's snapshot held */
+		note_peer_holds(s, s->hello_vv, s->nhello_vv);
 		s->can_send = 1;
 		s->state = MS_SESS_SYNC;
 		catch_up(s);
@@ -872,18 +967,24 @@ static void on_hello(ms_session *s, const ms_wire_hello *h)
 			ms_pm_session_state(d, s->peer, s);
 	} else {
 		s->state = MS_SESS_SYNC;
+		s->vv_mode = 1;
 		if (send_vv(s) != 0) {
 			ms_sync_close(s, MS_BYE_OVERLOAD, "local error", "local-error", 1);
 			return;
 		}
 		ms_pm_session_state(d, s->peer, s);
 	}
+	free(s->hello_vv);
+	s->hello_vv = NULL;
+	s->nhello_vv = 0;
 	(void)flush(s);
 }
 
 static void on_vv(ms_session *s, const ms_wire_vv *v)
 {
-	if (s->state != MS_SESS_SYNC || s->can_send) {
+	/* round 1 before we send anything; round 2 (§5.3 rule 4) once, only
+	 * after a vector exchange */
+	if (s->state != MS_SESS_SYNC || !s->vv_mode || s->vv_rounds >= 2) {
 		refuse(s, MS_BYE_PROTO, "MS-SYNC-BAD-MESSAGE", "unexpected_vv", "proto");
 		return;
 	}
@@ -915,6 +1016,22 @@ static void on_vv(ms_session *s, const ms_wire_vv *v)
 	}
 	if (!(v->flags & MS_WIRE_VV_LAST))
 		return;
+	/* the peer holds every author's contiguous prefix it announced */
+	if (s->ntvv > 0) {
+		ms_peer_vv_entry *pe = malloc(s->ntvv * sizeof *pe);
+		size_t k = 0;
+		if (pe != NULL) {
+			for (size_t i = 0; i < s->ntvv; i++) {
+				if (s->tvv[i].seq == 0)
+					continue;
+				memcpy(pe[k].author, s->tvv[i].author, MS_PK_LEN);
+				pe[k].seq = s->tvv[i].seq;
+				k++;
+			}
+			note_peer_holds(s, pe, k);
+			free(pe);
+		}
+	}
 	if (queue_lacking(s) != 0) {
 		ms_sync_close(s, MS_BYE_OVERLOAD, "local error", "local-error", 1);
 		return;
@@ -922,13 +1039,129 @@ static void on_vv(ms_session *s, const ms_wire_vv *v)
 	free(s->tvv);
 	s->tvv = NULL;
 	s->ntvv = s->captvv = 0;
+	s->vv_rounds++;
 	s->can_send = 1;
 	send_batches(s);
+	check_synced(s);
 }
 
 static int author_cmp(const void *a, const void *b)
 {
 	return memcmp(a, b, MS_PK_LEN);
+}
+
+/* (author, seq) of an op the peer sent and therefore holds. */
+typedef struct slot {
+	uint8_t author[MS_PK_LEN];
+	uint64_t seq;
+} slot;
+
+static int slot_cmp(const void *a, const void *b)
+{
+	const slot *x = a, *y = b;
+	int c = memcmp(x->author, y->author, MS_PK_LEN);
+
+	if (c != 0)
+		return c;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The peer sent us these slots, so it holds them: raise its peer_vv for
+ * an author while the slots continue its known contiguous prefix exactly
+ * (known + 1, known + 2, ...).  One store update for the batch. */
+static void note_sent_slots(ms_session *s, slot *sl, size_t n)
+{
+	ms_store_rtxn *rt = NULL;
+	ms_errbuf eb = {0};
+	ms_peer_vv_entry *pe;
+	size_t k = 0;
+
+	if (n == 0 || !s->identified)
+		return;
+	if ((pe = malloc(n * sizeof *pe)) == NULL)
+		return; /* only accuracy suffers: ACKs raise it later */
+	if (ms_store_read_begin(s->d->node->store, &rt, &eb) != MS_OK) {
+		store_error(s->d, &eb);
+		free(pe);
+		return;
+	}
+	qsort(sl, n, sizeof *sl, slot_cmp);
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		uint64_t known = ms_store_peer_vv_get(rt, s->peer_id, sl[i].author);
+		uint64_t start = known;
+
+		for (; j < n && memcmp(sl[j].author, sl[i].author, MS_PK_LEN) == 0; j++)
+			if (sl[j].seq == known + 1)
+				known++; /* equal seqs (a fork) sort together: skipped */
+		if (known > start) {
+			memcpy(pe[k].author, sl[i].author, MS_PK_LEN);
+			pe[k].seq = known;
+			k++;
+		}
+		i = j;
+	}
+	ms_store_read_end(&rt);
+	note_peer_holds(s, pe, k);
+	free(pe);
+}
+
+typedef struct fork_ctx {
+	ms_session *s;
+	ms_store_rtxn *rt;
+	const slot *sl; /* the slots this batch forked, sorted */
+	size_t n;
+	size_t queued;
+} fork_ctx;
+
+static int fork_reply(const uint8_t author[MS_PK_LEN], uint64_t seq,
+                      const uint8_t (*ids)[MS_HASH_LEN], size_t nids, void *ctx)
+{
+	fork_ctx *f = ctx;
+	slot key;
+
+	memcpy(key.author, author, MS_PK_LEN);
+	key.seq = seq;
+	if (bsearch(&key, f->sl, f->n, sizeof key, slot_cmp) == NULL)
+		return 0;
+	for (size_t i = 0; i < nids; i++) {
+		ms_log_entry e;
+		ms_sync_item it;
+		if (idset_has(&f->s->known, ids[i]) ||
+		    ms_store_get_op(f->rt, ids[i], &e, NULL) != MS_OK)
+			continue;
+		it.priority = e.op.priority;
+		it.hlc = e.op.hlc;
+		memcpy(it.id, ids[i], MS_HASH_LEN);
+		if (heap_push(f->s, &it) == 0)
+			f->queued++;
+	}
+	return 0;
+}
+
+/* The peer's ops forked slots we held: the peer did not know our version
+ * (it would not have been a fork on its side otherwise, or it would have
+ * sent both), so send it every version of those slots it has not seen on
+ * this link.  With the extra vector round this settles an equivocation
+ * inside the common prefix in one session (protocol §5.3 rule 4). */
+static void answer_forks(ms_session *s, slot *forked, size_t n)
+{
+	ms_store_rtxn *rt = NULL;
+	ms_errbuf eb = {0};
+	fork_ctx f = {.s = s, .sl = forked, .n = n};
+
+	if (n == 0)
+		return;
+	qsort(forked, n, sizeof *forked, slot_cmp);
+	if (ms_store_read_begin(s->d->node->store, &rt, &eb) != MS_OK) {
+		store_error(s->d, &eb);
+		return;
+	}
+	f.rt = rt;
+	ms_store_foreach_fork(rt, fork_reply, &f);
+	ms_store_read_end(&rt);
+	ms_logf(&s->d->log, MS_LOG_DEBUG, "MS-SYNC-FORK-REPLY", "slots=%zu ops=%zu",
+	        n, f.queued);
 }
 
 static void on_ops(ms_session *s, const ms_wire_ops *o)
@@ -938,7 +1171,8 @@ static void on_ops(ms_session *s, const ms_wire_ops *o)
 	ms_ingest_item *items = NULL;
 	ms_ingest_result *res = NULL;
 	uint8_t (*authors)[MS_PK_LEN] = NULL;
-	uint64_t *before = NULL;
+	slot *slots = NULL, *held = NULL, *forked = NULL;
+	size_t nheld = 0, nforked = 0;
 	ms_wire_ack_entry *acks = NULL;
 	ms_ingest_totals tot = {0};
 	ms_store_rtxn *rt = NULL;
@@ -967,9 +1201,12 @@ static void on_ops(ms_session *s, const ms_wire_ops *o)
 	items = calloc(o->n ? o->n : 1, sizeof *items);
 	res = calloc(o->n ? o->n : 1, sizeof *res);
 	authors = calloc(o->n ? o->n : 1, sizeof *authors);
-	before = calloc(o->n ? o->n : 1, sizeof *before);
 	acks = calloc(o->n ? o->n : 1, sizeof *acks);
-	if (!items || !res || !authors || !before || !acks) {
+	slots = calloc(o->n ? o->n : 1, sizeof *slots);
+	held = calloc(o->n ? o->n : 1, sizeof *held);
+	forked = calloc(o->n ? o->n : 1, sizeof *forked);
+	if (!items || !res || !authors || !acks || !slots || !held ||
+	    !forked) {
 		ms_sync_close(s, MS_BYE_OVERLOAD, "out of memory", "local-error", 1);
 		goto out;
 	}
@@ -979,8 +1216,11 @@ static void on_ops(ms_session *s, const ms_wire_ops *o)
 		items[i].buf = o->ops[i].ptr;
 		items[i].len = o->ops[i].len;
 		if (ms_op_decode(&op, o->ops[i].ptr, o->ops[i].len,
-		                 cfg->store.max_value) == MS_OPR_OK)
+		                 cfg->store.max_value) == MS_OPR_OK) {
 			memcpy(authors[nauth++], op.author, MS_PK_LEN);
+			memcpy(slots[i].author, op.author, MS_PK_LEN);
+			slots[i].seq = op.seq;
+		}
 	}
 	qsort(authors, nauth, MS_PK_LEN, author_cmp);
 	{
@@ -989,20 +1229,6 @@ static void on_ops(ms_session *s, const ms_wire_ops *o)
 			if (u == 0 || memcmp(authors[u - 1], authors[i], MS_PK_LEN) != 0)
 				memmove(authors[u++], authors[i], MS_PK_LEN);
 		nauth = u;
-	}
-	if (nauth > 0) {
-		if (ms_store_read_begin(d->node->store, &rt, &eb) != MS_OK) {
-			store_error(d, &eb);
-			ms_sync_close(s, MS_BYE_OVERLOAD, "store error", "store", 1);
-			goto out;
-		}
-		for (size_t i = 0; i < nauth; i++) {
-			ms_vv_entry e;
-			before[i] = ms_store_vv_entry_get(rt, authors[i], &e, NULL) == MS_OK
-			                ? e.seq
-			                : 0;
-		}
-		ms_store_read_end(&rt);
 	}
 
 	if (o->n > 0 && ms_store_ingest(d->node->store, items, o->n, s->peer_id,
@@ -1031,7 +1257,14 @@ static void on_ops(ms_session *s, const ms_wire_ops *o)
 		}
 		/* the peer holds it: never send it back on this link */
 		(void)idset_add(&s->known, res[i].id);
+		if (slots[i].seq != 0)
+			held[nheld++] = slots[i];
+		if (res[i].status == MS_INGEST_APPLIED && res[i].fork &&
+		    slots[i].seq != 0)
+			forked[nforked++] = slots[i];
 	}
+	note_sent_slots(s, held, nheld);
+	answer_forks(s, forked, nforked);
 
 	if (nauth > 0) {
 		if (ms_store_read_begin(d->node->store, &rt, &eb) != MS_OK) {
@@ -1041,8 +1274,10 @@ static void on_ops(ms_session *s, const ms_wire_ops *o)
 		}
 		for (size_t i = 0; i < nauth; i++) {
 			ms_vv_entry e;
+			/* every author of the batch, moved or not: a sender whose
+			 * ops were all duplicates learns what we hold too */
 			if (ms_store_vv_entry_get(rt, authors[i], &e, NULL) == MS_OK &&
-			    e.seq > before[i]) {
+			    e.seq > 0) {
 				memcpy(acks[nack].author, authors[i], MS_PK_LEN);
 				acks[nack].seq = e.seq;
 				nack++;
@@ -1062,9 +1297,12 @@ static void on_ops(ms_session *s, const ms_wire_ops *o)
 	 * against the new grant (protocol §5.4) */
 	s->rx_allow = cfg->sync.credit;
 	(void)flush(s);
+	send_batches(s); /* fork replies, if any */
 out:
+	free(forked);
+	free(held);
+	free(slots);
 	free(acks);
-	free(before);
 	free(authors);
 	free(res);
 	free(items);
@@ -1120,6 +1358,7 @@ static void on_bye(ms_session *s, const ms_wire_bye *b)
 	        s->outbound ? "out" : "in", ms_wire_bye_reason_name(b->reason),
 	        ms_log_q(q, sizeof q, text));
 	snprintf(end, sizeof end, "bye-%s", ms_wire_bye_reason_name(b->reason));
+	ms_daemon_count(s->d, "bye_recv_", ms_wire_bye_reason_name(b->reason), 1);
 	/* whatever the reason, the peer is going away: an outbound dial waits
 	 * out a backoff (reset by the good session, so it starts at base)
 	 * instead of redialling a node that is stopping */
@@ -1136,6 +1375,8 @@ void ms_sync_recv(ms_session *s, const uint8_t *buf, size_t len)
 		return;
 	s->sum.bytes_in += len;
 	r = ms_wire_decode(&m, s->d->scratch, buf, len);
+	if (r != MS_WR_OK)
+		ms_daemon_count(s->d, "wire_reject_", ms_wire_reason_name(r), 1);
 	if (r == MS_WR_VERSION) {
 		s->d->st.bad_messages++;
 		ms_logf(&s->d->log, MS_LOG_WARNING, "MS-SYNC-BAD-MESSAGE",
@@ -1171,9 +1412,10 @@ void ms_sync_recv(ms_session *s, const uint8_t *buf, size_t len)
 		on_bye(s, &m.u.bye);
 		break;
 	case MS_WIRE_PEERS:
-		/* peer exchange is not acted on yet: the list is only a claim */
+		/* claims only: node/pex.c records and dials them (§5.5) */
 		ms_logf(&s->d->log, MS_LOG_DEBUG, "MS-SYNC-PEERS", "peer=%s n=%u",
 		        peer_hex(s, hex), (unsigned)m.u.peers.n);
+		ms_pex_recv(s->d, s, &m.u.peers);
 		break;
 	}
 }

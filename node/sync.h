@@ -3,8 +3,9 @@
  * either direction.  HELLO with the listener's proof and the dialer-id
  * check, one round trip when the vector digests match, otherwise VV chunks,
  * then OPS batches from a per-session send queue ordered (priority, hlc),
- * ACKs with credit, peer_vv persisted from ACKs, and live push of new ops
- * read from the store's arrival feed.  Every message goes through
+ * ACKs with credit, a second VV round once the streams drained (§5.3 rule
+ * 4), peer_vv persisted from ACKs, the peer's VV, equal digests and the ops
+ * it sends, and live push of new ops read from the store's arrival feed.  Every message goes through
  * ms_transport_send (the transport's ms_link_ops), so a fault layer sees all.
  *
  * Sessions belong to the daemon's loop thread.

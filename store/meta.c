@@ -126,6 +126,44 @@ ms_err st_stats_flush(ms_store *s, st_wctx *w, ms_errbuf *eb)
 	return MS_OK;
 }
 
+typedef struct stats_add_ctx {
+	const char *const *names;
+	const uint64_t *deltas;
+	size_t n;
+} stats_add_ctx;
+
+static ms_err stats_add_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
+{
+	stats_add_ctx *c = vctx;
+
+	for (size_t i = 0; i < c->n; i++) {
+		ms_err e;
+		if (c->deltas[i] == 0)
+			continue;
+		if ((e = st_stat_add(s, w->txn, c->names[i], c->deltas[i], eb)) !=
+		    MS_OK)
+			return e;
+	}
+	return MS_OK;
+}
+
+ms_err ms_store_stats_add(ms_store *s, const char *const *names,
+                          const uint64_t *deltas, size_t n, ms_errbuf *eb)
+{
+	stats_add_ctx c = {names, deltas, n};
+
+	for (size_t i = 0; i < n; i++) {
+		size_t len = names[i] != NULL ? strlen(names[i]) : 0;
+		if (len == 0 || len > 64)
+			return ms_errf(eb, MS_EINVAL,
+			               "stats add: counter name %zu is %s", i,
+			               len == 0 ? "empty" : "longer than 64 bytes");
+	}
+	if (n == 0)
+		return MS_OK;
+	return st_write(s, stats_add_txn, &c, eb);
+}
+
 ms_err st_log_max_seq(ms_store *s, MDB_txn *txn, const uint8_t *author,
                       uint64_t *out, ms_errbuf *eb)
 {

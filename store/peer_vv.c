@@ -1,6 +1,7 @@
 /*
  * peer_vv.c — what each peer is known to hold (peer || author -> seq),
- * written from the ACKs a peer sends.  This is the persistent sync queue:
+ * written by node/sync from what a peer tells (ACKs, its vector) or shows
+ * (the ops it sends).  This is the persistent sync queue:
  * a peer's lag is derived from it and our own vector, never stored.
  */
 #include "store_int.h"

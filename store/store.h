@@ -273,6 +273,11 @@ int ms_store_foreach_quarantine(ms_store_rtxn *rt, ms_quarantine_fn fn, void *ct
 typedef int (*ms_stat_fn)(const char *name, uint64_t value, void *ctx);
 int ms_store_foreach_stat(ms_store_rtxn *rt, ms_stat_fn fn, void *ctx);
 uint64_t ms_store_stat(ms_store_rtxn *rt, const char *name); /* 0 if unset */
+/* Add deltas[i] to counter names[i] (created at 0) for i < n, in one
+ * durable transaction: for counters kept in memory by a process (the
+ * daemon's) and flushed now and then.  A name is 1..64 bytes. */
+ms_err ms_store_stats_add(ms_store *s, const char *const *names,
+                          const uint64_t *deltas, size_t n, ms_errbuf *eb);
 
 typedef struct ms_store_summary {
 	uint8_t node_id[MS_PK_LEN];

@@ -2,12 +2,15 @@
 # demo.sh — set everything up and show a small mesh working: installs missing
 # packages, builds into build/, then
 #   1. one node alone: init, put, get, node-inspect (offline-first);
-#   2. three nodes on loopback in a line A - B - C with static peers: a write
-#      on A reaches C through B, shown with node-inspect on every node.
+#   2. three nodes on loopback started with NO peer addresses: they find each
+#      other by mDNS (avahi-daemon), connect and sync; shown with
+#      avahi-browse and node-inspect peers (source mdns) on every node.
 # Every command is echoed.  Node data lives in a fresh temporary directory,
-# removed at the end (keep it with MS_DEMO_KEEP=1).  The daemons started here
-# are stopped by PID on exit.  Ports: MS_DEMO_PORT (default 7701) and the two
-# after it, on 127.0.0.1 only.
+# removed at the end (keep it with MS_DEMO_KEEP=1).  The system bus and a
+# loopback-only avahi-daemon (tools/avahi-loopback.conf, never the stock
+# config) are started by tools/services.sh unless already running, and only
+# what it started is stopped on exit, by PID, as are the nodes.  Ports:
+# MS_DEMO_PORT (default 7701) and the two after it, on 127.0.0.1 only.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,13 +23,19 @@ export PATH="$root/build/node:$root/build/tools:$PATH"
 
 work=$(mktemp -d /tmp/meshsync-demo.XXXXXX)
 pids=()
+services=0
 cleanup() {
   local pid
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ "$services" = 1 ]; then bash "$root/tools/services.sh" stop "$work/services" || true; fi
   if [ "${MS_DEMO_KEEP:-0}" = 1 ]; then echo "demo data kept in $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
+
+# the system bus and a loopback-only avahi-daemon for part 2 (mDNS)
+bash tools/services.sh start "$work/services"
+services=1
 
 step() { printf '\n$ %s\n' "$*"; "$@"; }
 say() { printf '\n## %s\n' "$*"; }
@@ -55,7 +64,7 @@ step node-inspect --data "$s" summary
 step node-inspect --data "$s" log
 step node-inspect --data "$s" verify
 
-say "2. Three nodes on loopback: A - B - C (static peers, no mDNS)"
+say "2. Three nodes on loopback that find each other by mDNS (no --peer)"
 port=${MS_DEMO_PORT:-7701}
 a="$work/node-a" b="$work/node-b" c="$work/node-c"
 step meshsync-node init --data "$a"
@@ -64,18 +73,27 @@ meshsync-node network-key --data "$a" > "$work/net.key"
 step meshsync-node init --data "$b" --network-key "$work/net.key"
 step meshsync-node init --data "$c" --network-key "$work/net.key"
 
-start() { # start NAME DIR PORT [PEER_PORT]
-  local name=$1 dir=$2 p=$3 peer=${4:-}
-  local args=(run --data "$dir" --listen "tcp://127.0.0.1:$p" --no-mdns)
-  [ -n "$peer" ] && args+=(--peer "tcp://127.0.0.1:$peer")
+start() { # start NAME DIR PORT
+  local name=$1 dir=$2 p=$3
+  local args=(run --data "$dir" --listen "tcp://127.0.0.1:$p")
   printf '\n$ meshsync-node %s 2> %s.log &\n' "${args[*]}" "$name"
   meshsync-node "${args[@]}" 2>"$work/$name.log" &
   pids+=($!)
   wait_for "node $name to listen" test -s "$dir/node.endpoints"
 }
 start a "$a" "$port"
-start b "$b" $((port + 1)) "$port"
-start c "$c" $((port + 2)) $((port + 1))
+start b "$b" $((port + 1))
+start c "$c" $((port + 2))
+
+# peers_live DIR N — node-inspect lists N peers found by mDNS with a live link
+peers_live() {
+  [ "$(node-inspect --data "$1" --json peers | grep -c '"link": "live"')" -ge "$2" ]
+}
+for n in a b c; do
+  wait_for "node $n to find and link the other two" peers_live "$work/node-$n" 2
+done
+say "What avahi-daemon announces: one _meshsync._tcp service per node, TXT v, id, net"
+step avahi-browse -rpt _meshsync._tcp
 
 step meshsync-node put --data "$a" greeting "hello from A"
 wait_for "the write to reach C" sh -c \
@@ -89,7 +107,7 @@ for n in a b c; do
   printf '\n$ node-inspect --data node-%s --json summary | grep -E "ops|state_hash"\n' "$n"
   node-inspect --data "$dir" --json summary | grep -E '"(ops|state_hash)"'
 done
-step node-inspect --data "$b" peers
+for n in a b c; do step node-inspect --data "$work/node-$n" peers; done
 step node-inspect --data "$c" state
 
 hash() { node-inspect --data "$1" --json summary | sed -n 's/.*"state_hash": *"\([0-9a-f]*\)".*/\1/p'; }

@@ -287,6 +287,12 @@ static int file_exists(const char *path)
 
 void it_node_start(it_node *n, it_node *const *peers, size_t n_peers)
 {
+	it_node_start_level(n, peers, n_peers, "debug");
+}
+
+void it_node_start_level(it_node *n, it_node *const *peers, size_t n_peers,
+                         const char *level)
+{
 	char *argv[MAX_ARGS];
 	char endpoints[600];
 	size_t k = 0;
@@ -307,8 +313,10 @@ void it_node_start(it_node *n, it_node *const *peers, size_t n_peers)
 		argv[k++] = peers[i]->endpoint;
 	}
 	argv[k++] = "--no-mdns";
-	argv[k++] = "--log-level";
-	argv[k++] = "debug";
+	if (level != NULL) {
+		argv[k++] = "--log-level";
+		argv[k++] = (char *)level;
+	}
 	argv[k] = NULL;
 
 	logfd = open(n->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -541,4 +549,105 @@ void it_bulk_put(const it_node *n, const char *prefix, int count, int background
 		              "put %s: %s", key, eb.msg);
 	}
 	ms_node_close(&node);
+}
+
+int it_node_alive(const it_node *n)
+{
+	int status;
+
+	if (n->pid <= 0)
+		return 0;
+	return waitpid(n->pid, &status, WNOHANG) == 0;
+}
+
+void it_node_signal(const it_node *n, int sig)
+{
+	ck_assert_int_gt(n->pid, 0);
+	ck_assert_int_eq(kill(n->pid, sig), 0);
+}
+
+void it_node_write_conf(const it_node *n, const char *text)
+{
+	char path[600], tmp[620];
+
+	snprintf(path, sizeof path, "%s/meshsync.conf", n->dir);
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	write_file(tmp, text, "w");
+	/* atomically: a reload never reads half a file */
+	ck_assert_int_eq(rename(tmp, path), 0);
+}
+
+uint64_t it_stat(const it_node *n, const char *name)
+{
+	json_t *j = it_inspect(n, "stats");
+	json_t *v = json_object_get(json_object_get(j, "stats"), name);
+	uint64_t r = json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0;
+
+	json_decref(j);
+	return r;
+}
+
+int it_wait_stat_ge(const it_node *n, const char *name, uint64_t min,
+                    uint64_t deadline_ms)
+{
+	uint64_t deadline = it_now_ms() + deadline_ms;
+
+	do {
+		if (it_stat(n, name) >= min)
+			return 0;
+		it_poll_pause();
+	} while (it_now_ms() < deadline);
+	return -1;
+}
+
+/* 1 when every identified peer of n has lag 0 and there are at least
+ * min_peers of them, and n has no unacknowledged own op. */
+static int no_lag(const it_node *n, size_t min_peers)
+{
+	json_t *j = it_inspect(n, "peers");
+	json_t *arr = json_is_array(j) ? j : json_object_get(j, "peers");
+	size_t i, ids = 0;
+	json_t *p;
+	int ok = json_is_array(arr);
+
+	if (ok) {
+		json_array_foreach(arr, i, p) {
+			json_t *lag = json_object_get(p, "lag");
+			if (json_is_null(json_object_get(p, "id")))
+				continue;
+			ids++;
+			if (!json_is_integer(lag) || json_integer_value(lag) != 0)
+				ok = 0;
+		}
+	}
+	json_decref(j);
+	return ok && ids >= min_peers && it_summary_u64(n, "unacked_local_ops") == 0;
+}
+
+int it_wait_no_lag(it_node *const *nodes, size_t n, size_t min_peers,
+                   uint64_t deadline_ms)
+{
+	uint64_t deadline = it_now_ms() + deadline_ms;
+
+	do {
+		size_t ok = 0;
+		for (size_t i = 0; i < n && no_lag(nodes[i], min_peers); i++)
+			ok++;
+		if (ok == n)
+			return 0;
+		it_poll_pause();
+	} while (it_now_ms() < deadline);
+	for (size_t i = 0; i < n; i++) {
+		char *out = NULL;
+		it_run(&out, NULL, MS_INSPECT_BIN, "--data", nodes[i]->dir, "peers",
+		       (char *)NULL);
+		fprintf(stderr, "--- node %s peers\n%s", nodes[i]->name,
+		        out != NULL ? out : "");
+		free(out);
+		it_run(&out, NULL, MS_INSPECT_BIN, "--data", nodes[i]->dir, "summary",
+		       (char *)NULL);
+		fprintf(stderr, "%s", out != NULL ? out : "");
+		free(out);
+	}
+	return -1;
 }

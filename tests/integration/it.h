@@ -51,6 +51,15 @@ void it_node_init(it_node *n, const char *name, const it_node *netkey_from,
  * peers (n_peers entries), --no-mdns and --log-level debug; wait until it
  * has written DIR/node.endpoints.  Asserts on failure. */
 void it_node_start(it_node *n, it_node *const *peers, size_t n_peers);
+/* The same with --log-level level, or without the flag when level is NULL
+ * (the config's [log] level applies then). */
+void it_node_start_level(it_node *n, it_node *const *peers, size_t n_peers,
+                         const char *level);
+/* Send sig to the running daemon; 1 if it is still alive afterwards. */
+int it_node_alive(const it_node *n);
+void it_node_signal(const it_node *n, int sig);
+/* Replace DIR/meshsync.conf with text. */
+void it_node_write_conf(const it_node *n, const char *text);
 /* SIGTERM, wait for a clean exit (asserts exit 0) within the deadline. */
 void it_node_stop(it_node *n);
 /* SIGKILL and reap. */
@@ -87,6 +96,18 @@ int it_wait_value(const it_node *n, const char *key, const char *value,
 int it_wait_log(const it_node *n, const char *needle, uint64_t deadline_ms);
 /* Count occurrences of needle in n's log. */
 size_t it_log_count(const it_node *n, const char *needle);
+
+/* A named counter from `node-inspect --json stats` (0 when unset). */
+uint64_t it_stat(const it_node *n, const char *name);
+/* Wait until it_stat(n, name) >= min; 0 ok, -1 deadline. */
+int it_wait_stat_ge(const it_node *n, const char *name, uint64_t min,
+                    uint64_t deadline_ms);
+/* Wait until, on every node, every identified peer in `peers` has lag 0
+ * and `summary` says unacked_local_ops 0 (ACKs are asynchronous); and each
+ * node lists at least min_peers identified peers.  0 ok, -1 deadline (the
+ * nodes' peers are printed). */
+int it_wait_no_lag(it_node *const *nodes, size_t n, size_t min_peers,
+                   uint64_t deadline_ms);
 
 uint64_t it_now_ms(void);
 /* Sleep a short poll interval (the unit every wait loop steps by). */

@@ -42,6 +42,10 @@ START_TEST(two_nodes_converge)
 	              "two nodes did not converge");
 	ck_assert_int_eq(it_wait_value(&b, "a/9", "from a 9", 1000), 0);
 	ck_assert_int_eq(it_wait_value(&a, "b/9", "from b 9", 1000), 0);
+	/* each knows the other holds everything: no sync-queue depth, no
+	 * unconfirmed own op */
+	ck_assert_msg(it_wait_no_lag(all, 2, 1, IT_DEADLINE_MS) == 0,
+	              "peer_vv still lags after convergence");
 	it_node_stop(&b);
 	it_node_stop(&a);
 	/* each side logged a processing summary for the session */
@@ -76,6 +80,9 @@ START_TEST(line_relays_hop_by_hop)
 	ck_assert_msg(it_wait_value(&c, "k2", "two", IT_DEADLINE_MS) == 0,
 	              "k2 never reached C after A stopped");
 	ck_assert_int_eq(it_wait_converged(all, 2, 2, IT_DEADLINE_MS), 0);
+	/* b knows a held what a wrote and c holds what b relayed */
+	ck_assert_msg(it_wait_no_lag(all, 2, 1, IT_DEADLINE_MS) == 0,
+	              "peer_vv still lags after relaying");
 	it_node_stop(&c);
 	it_node_stop(&b);
 }
@@ -160,6 +167,22 @@ START_TEST(wrong_network_key_never_exchanges)
 	ck_assert_uint_eq(it_summary_u64(&x, "authors"), 1);
 	ck_assert_uint_eq(it_summary_u64(&a, "authors"), 1);
 	ck_assert_uint_eq(it_summary_u64(&b, "ops"), 4);
+	/* counted on both sides, in the store (flushed at most once a
+	 * second): the dialers' key failures, the listeners' failed
+	 * handshakes from the transport's monitor */
+	ck_assert_msg(it_wait_stat_ge(&x, "handshake_fail_key", 1, IT_DEADLINE_MS) == 0,
+	              "x: handshake_fail_key not counted");
+	ck_assert_msg(it_wait_stat_ge(&b, "handshake_fail_key", 1, IT_DEADLINE_MS) == 0,
+	              "b: handshake_fail_key not counted");
+	ck_assert_msg(it_wait_stat_ge(&a, "handshake_fail_in", 1, IT_DEADLINE_MS) == 0,
+	              "a: handshake_fail_in not counted");
+	ck_assert_msg(it_wait_stat_ge(&x, "handshake_fail_in", 1, IT_DEADLINE_MS) == 0,
+	              "x: handshake_fail_in not counted");
+	/* the members' good sessions are counted too; no key failure among them */
+	ck_assert_uint_ge(it_stat(&b, "sessions_out"), 1);
+	ck_assert_uint_ge(it_stat(&a, "sessions_in"), 1);
+	ck_assert_uint_eq(it_stat(&a, "handshake_fail_key"), 0);
+	ck_assert_uint_ge(it_stat(&a, "bytes_in"), 1);
 	it_node_stop(&x);
 	it_node_stop(&b);
 	it_node_stop(&a);

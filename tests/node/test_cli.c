@@ -1342,7 +1342,7 @@ START_TEST(inspect_peers)
 		prefix[16] = '\0';
 		ck_assert_ptr_nonnull(strstr(r.out, prefix));
 	}
-	ck_assert_ptr_nonnull(strstr(r.out, "static,mdns"));
+	ck_assert_ptr_nonnull(strstr(r.out, "static+mdns"));
 	ck_assert_ptr_nonnull(strstr(r.out, "tcp://127.0.0.1:7701,tcp://[::1]:7701"));
 	ck_assert_ptr_nonnull(strstr(r.out, "s ago"));
 	ck_assert_ptr_nonnull(strstr(r.out, "2 tries, delay 2s, next in "));

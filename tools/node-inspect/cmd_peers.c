@@ -29,13 +29,14 @@ typedef struct peers_ctx {
 	int oom;
 } peers_ctx;
 
+/* "static+mdns": every way we know the peer from, joined by '+'. */
 static void source_text(char *buf, size_t cap, uint8_t bits)
 {
 	buf[0] = '\0';
 	for (size_t i = 0; i < NSOURCES; i++)
 		if (bits & sources[i].bit)
 			snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s",
-			         buf[0] ? "," : "", sources[i].name);
+			         buf[0] ? "+" : "", sources[i].name);
 	if (buf[0] == '\0')
 		snprintf(buf, cap, "-");
 }
@@ -71,6 +72,7 @@ static json_t *summary_json(const ms_session_summary *m)
 static json_t *peer_json(peers_ctx *pc, const ms_peer_rec *p)
 {
 	json_t *addrs = json_array(), *src = json_array(), *bo, *j;
+	char stext[48];
 
 	for (uint32_t i = 0; addrs != NULL && i < p->naddrs; i++)
 		if (json_array_append_new(addrs, json_string(p->addrs[i])) != 0)
@@ -84,10 +86,12 @@ static json_t *peer_json(peers_ctx *pc, const ms_peer_rec *p)
 	               "last_delay_ms", (json_int_t)p->bo_last_delay_ms,
 	               "next_attempt_ms", (json_int_t)p->bo_next_attempt_ms,
 	               "last_kick_ms", (json_int_t)p->bo_last_kick_ms);
-	j = json_pack("{s:o, s:o, s:o, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, "
-	              "s:o, s:s, s:o, s:o}",
+	source_text(stext, sizeof stext, p->source);
+	j = json_pack("{s:o, s:o, s:o, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I, "
+	              "s:I, s:o, s:s, s:o, s:o}",
 	              "id", p->has_id ? ins_json_hex(p->id, MS_PK_LEN) : json_null(),
-	              "addrs", addrs, "source", src, "source_bits",
+	              "addrs", addrs, "source", src, "source_text", stext,
+	              "source_bits",
 	              (json_int_t)p->source, "link",
 	              ms_link_state_name((ms_link_state)p->link), "link_since_ms",
 	              (json_int_t)p->link_since_ms, "first_seen_ms",
