@@ -121,6 +121,15 @@ void it_teardown(void)
 	tmpdir[0] = '\0';
 }
 
+TCase *it_tcase(const char *name, int timeout_s)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_add_checked_fixture(tc, it_setup, it_teardown);
+	tcase_set_timeout(tc, timeout_s);
+	return tc;
+}
+
 int it_free_port(void)
 {
 	struct sockaddr_in sa = {0};

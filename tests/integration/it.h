@@ -29,6 +29,11 @@ typedef struct it_node {
 	pid_t pid;         /* running daemon, or 0 */
 } it_node;
 
+/* A test case with the it_setup/it_teardown fixture and a timeout in
+ * seconds: every integration suite is built from these. */
+#include <check.h>
+TCase *it_tcase(const char *name, int timeout_s);
+
 /* A scratch directory for one test (under $TMPDIR or /dev/shm). */
 const char *it_tmpdir(void);
 /* Create the scratch dir; remove it and stop every node (teardown). */

@@ -17,6 +17,7 @@
 #include "crypto.h"
 #include "hlc.h"
 #include "it.h"
+#include "ms_test.h"
 #include "op.h"
 #include "store.h"
 
@@ -321,20 +322,12 @@ END_TEST
 int main(void)
 {
 	Suite *s = suite_create("daemon");
-	TCase *tc = tcase_create("daemon");
-	SRunner *sr;
-	int failed;
+	TCase *tc = it_tcase("daemon", 300);
 
-	tcase_add_checked_fixture(tc, it_setup, it_teardown);
-	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, equivocation_in_common_prefix_converges);
 	tcase_add_test(tc, sighup_reloads_policy_and_level);
 	tcase_add_test(tc, backoff_persists_across_restart);
 	tcase_add_test(tc, second_run_refused);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return ms_test_run(s);
 }

@@ -243,7 +243,7 @@ END_TEST
 int main(void)
 {
 	Suite *s = suite_create("discovery_mesh");
-	TCase *tc = tcase_create("discovery");
+	TCase *tc = it_tcase("discovery", 300);
 
 	if (!dit_avahi_running()) {
 		printf("SKIP: no avahi-daemon is running (start one with "
@@ -251,8 +251,6 @@ int main(void)
 		       "does)\n");
 		return 77;
 	}
-	tcase_add_checked_fixture(tc, it_setup, it_teardown);
-	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, mdns_three_nodes_converge);
 	tcase_add_test(tc, pex_learns_beyond_one_hop);
 	tcase_add_test(tc, no_daemon_static_peer_works);

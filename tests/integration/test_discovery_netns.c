@@ -132,7 +132,7 @@ END_TEST
 int main(void)
 {
 	Suite *s = suite_create("discovery_netns");
-	TCase *tc = tcase_create("veth");
+	TCase *tc = it_tcase("veth", 180);
 	char why[256];
 
 	if (!dit_netns_possible(why, sizeof why)) {
@@ -145,8 +145,6 @@ int main(void)
 		return 77;
 	}
 	tcase_add_unchecked_fixture(tc, setup_state, teardown_state);
-	tcase_add_checked_fixture(tc, it_setup, it_teardown);
-	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, two_hosts_over_veth);
 	suite_add_tcase(s, tc);
 	return ms_test_run(s);

@@ -16,6 +16,7 @@
 
 #include "crypto.h"
 #include "it.h"
+#include "ms_test.h"
 #include "hlc.h"
 #include "op.h"
 #include "wire.h"
@@ -361,19 +362,11 @@ END_TEST
 int main(void)
 {
 	Suite *s = suite_create("faults");
-	TCase *tc = tcase_create("faults");
-	SRunner *sr;
-	int failed;
+	TCase *tc = it_tcase("faults", 400);
 
-	tcase_add_checked_fixture(tc, it_setup, it_teardown);
-	tcase_set_timeout(tc, 400);
 	tcase_add_test(tc, member_sends_bad_input);
 	tcase_add_test(tc, peer_stalls_mid_batch);
 	tcase_add_test(tc, sigkill_mid_sync_five_times);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return ms_test_run(s);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "it.h"
+#include "ms_test.h"
 
 START_TEST(user_write_overtakes_background_backlog)
 {
@@ -117,18 +118,10 @@ END_TEST
 int main(void)
 {
 	Suite *s = suite_create("flow");
-	TCase *tc = tcase_create("flow");
-	SRunner *sr;
-	int failed;
+	TCase *tc = it_tcase("flow", 600);
 
-	tcase_add_checked_fixture(tc, it_setup, it_teardown);
-	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, user_write_overtakes_background_backlog);
 	tcase_add_test(tc, backoff_grows_then_kick_on_return);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return ms_test_run(s);
 }

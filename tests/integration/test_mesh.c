@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "it.h"
+#include "ms_test.h"
 
 static char *dump_sorted(json_t *j)
 {
@@ -192,20 +193,12 @@ END_TEST
 int main(void)
 {
 	Suite *s = suite_create("mesh");
-	TCase *tc = tcase_create("mesh");
-	SRunner *sr;
-	int failed;
+	TCase *tc = it_tcase("mesh", 240);
 
-	tcase_add_checked_fixture(tc, it_setup, it_teardown);
-	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, two_nodes_converge);
 	tcase_add_test(tc, line_relays_hop_by_hop);
 	tcase_add_test(tc, ring_of_five_concurrent_writes);
 	tcase_add_test(tc, wrong_network_key_never_exchanges);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return ms_test_run(s);
 }

@@ -188,7 +188,7 @@ static ms_err parse(const char *const *s, size_t n, uint8_t id[MS_PK_LEN],
 
 START_TEST(txt_good)
 {
-	const char *s[] = {"x=1", "V=7", "id=" ID64, "net=0123456789ABCDEF",
+	const char *s[] = {"x=1", "V=7", ("id=" ID64), "net=0123456789ABCDEF",
 	                   "v=9"};
 	uint8_t id[MS_PK_LEN];
 	uint32_t v = 0;
@@ -204,14 +204,14 @@ END_TEST
 
 START_TEST(txt_bad)
 {
-	const char *miss[] = {"v=1", "id=" ID64};
+	const char *miss[] = {"v=1", ("id=" ID64)};
 	const char *shortid[] = {"v=1", "id=0011", "net=0123456789abcdef"};
-	const char *badhex[] = {"v=1", "id=" ID64, "net=0123456789abcdeg"};
-	const char *badv[] = {"v=1x", "id=" ID64, "net=0123456789abcdef"};
-	const char *bigv[] = {"v=4294967296", "id=" ID64,
+	const char *badhex[] = {"v=1", ("id=" ID64), "net=0123456789abcdeg"};
+	const char *badv[] = {"v=1x", ("id=" ID64), "net=0123456789abcdef"};
+	const char *bigv[] = {"v=4294967296", ("id=" ID64),
 	                      "net=0123456789abcdef"};
-	const char *emptyv[] = {"v=", "id=" ID64, "net=0123456789abcdef"};
-	const char *novalue[] = {"v", "id=" ID64, "net=0123456789abcdef"};
+	const char *emptyv[] = {"v=", ("id=" ID64), "net=0123456789abcdef"};
+	const char *novalue[] = {"v", ("id=" ID64), "net=0123456789abcdef"};
 	uint8_t id[MS_PK_LEN];
 	uint32_t v;
 	char net[MS_DISC_NET_HEX + 1];
