@@ -2,6 +2,8 @@
  * cli.h — what the meshsync-node program's files share: the parsed command
  * line, the dispatch table, exit codes and message helpers.  The library
  * (ms_node) does not use this; it belongs to node/main.c and node/cmd_*.c.
+ * node-inspect includes it too, for the exit codes and for what cli_text.c
+ * gives both programs (the display form, the long-option parser).
  */
 #ifndef MS_CLI_H
 #define MS_CLI_H
@@ -96,5 +98,52 @@ const ms_cli_cmd *ms_cli_find(const char *name);
  * NULL when out of memory.  Shared with node-inspect.
  */
 char *ms_cli_text(const uint8_t *b, size_t n);
+
+/* --- long options (shared with node-inspect) ------------------------- */
+
+/* One entry of a program's option table. */
+typedef struct ms_cli_opt {
+	const char *name; /* "--data" or "-h"; matched whole, never abbreviated */
+	unsigned flag;    /* the program's own code, for its switch */
+	int has_arg;      /* 1: takes a value, as --name=V or --name V */
+} ms_cli_opt;
+
+/* The program's message printer: "<program>: <message>\n" on stderr
+ * (ms_cli_err, ins_err). */
+typedef void ms_cli_errfn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* What ms_cli_next_arg found. */
+typedef enum ms_cli_arg {
+	MS_CLI_ARG_DONE,    /* argv is used up */
+	MS_CLI_ARG_POS,     /* a positional argument, in *val */
+	MS_CLI_ARG_OPT,     /* an option: *opt, its value in *val (NULL if none) */
+	MS_CLI_ARG_UNKNOWN, /* not in the table; message printed, show usage */
+	MS_CLI_ARG_BADVAL,  /* value missing or not allowed; message printed */
+} ms_cli_arg;
+
+/* Walking argv.  Set the first six fields (designated initializer) and leave
+ * the rest zero; the struct borrows argv, opts and nothing else. */
+typedef struct ms_cli_args {
+	int argc;
+	char **argv;
+	const ms_cli_opt *opts;
+	size_t nopts;
+	int neg_pos;       /* 1: "-3" is a positional argument, not an option */
+	ms_cli_errfn *err; /* prints the usage errors */
+	int i;             /* last argv index consumed; 0 before the first call */
+	int only_pos;      /* "--" seen: the rest is positional */
+} ms_cli_args;
+
+/*
+ * Classify the next argument.  "-" (stdin) is positional, and so is
+ * everything after "--" (which is itself consumed, not returned).  An option
+ * is looked up whole in p->opts; its value comes from "=V" or from the next
+ * argument, whatever that looks like.  Usage errors are printed through
+ * p->err: "unknown option 'A'", "option N needs an argument", "option N
+ * takes no argument".  *val points into argv (non-const: node-inspect
+ * lower-cases --author in place).  After MS_CLI_ARG_DONE it keeps returning
+ * MS_CLI_ARG_DONE.
+ */
+ms_cli_arg ms_cli_next_arg(ms_cli_args *p, const ms_cli_opt **opt, char **val);
 
 #endif

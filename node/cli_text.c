@@ -1,6 +1,10 @@
-/* cli_text.c — the one-line display form of keys and values used by both
- * programs (meshsync-node get --all, node-inspect): text when it is clean
- * UTF-8, "hex:..." otherwise, so output never carries raw control bytes. */
+/* cli_text.c — what both programs (meshsync-node, node-inspect) share on
+ * the command line: the one-line display form of keys and values (text when
+ * it is clean UTF-8, "hex:..." otherwise, so output never carries raw
+ * control bytes), and the long-option parser, so that both read argv and
+ * word their usage errors the same way.  The parser lives here rather than
+ * in a file of its own because this is the one source both programs are
+ * built from. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,4 +77,60 @@ char *ms_cli_text(const uint8_t *b, size_t n)
 	}
 	out[4 + 2 * n] = '\0';
 	return out;
+}
+
+/* A negative number is positional only where the program asks for it
+ * (meshsync-node: `put KEY -3` is a counter delta); node-inspect has no use
+ * for one and reports it as an unknown option. */
+static int is_option(const char *a, int neg_pos)
+{
+	if (a[0] != '-' || a[1] == '\0')
+		return 0;
+	return !(neg_pos && a[1] >= '0' && a[1] <= '9');
+}
+
+ms_cli_arg ms_cli_next_arg(ms_cli_args *p, const ms_cli_opt **opt, char **val)
+{
+	const ms_cli_opt *o = NULL;
+	char *a;
+	size_t nlen;
+
+	*opt = NULL;
+	*val = NULL;
+	for (;;) {
+		if (p->i + 1 >= p->argc)
+			return MS_CLI_ARG_DONE;
+		a = p->argv[++p->i];
+		if (p->only_pos || !is_option(a, p->neg_pos)) {
+			*val = a;
+			return MS_CLI_ARG_POS;
+		}
+		if (strcmp(a, "--") != 0)
+			break;
+		p->only_pos = 1;
+	}
+	nlen = strcspn(a, "=");
+	for (size_t k = 0; k < p->nopts && o == NULL; k++)
+		if (strlen(p->opts[k].name) == nlen &&
+		    strncmp(p->opts[k].name, a, nlen) == 0)
+			o = &p->opts[k];
+	if (o == NULL) {
+		p->err("unknown option '%s'", a);
+		return MS_CLI_ARG_UNKNOWN;
+	}
+	if (o->has_arg) {
+		if (a[nlen] == '=')
+			*val = a + nlen + 1;
+		else if (p->i + 1 < p->argc)
+			*val = p->argv[++p->i];
+		else {
+			p->err("option %s needs an argument", o->name);
+			return MS_CLI_ARG_BADVAL;
+		}
+	} else if (a[nlen] == '=') {
+		p->err("option %s takes no argument", o->name);
+		return MS_CLI_ARG_BADVAL;
+	}
+	*opt = o;
+	return MS_CLI_ARG_OPT;
 }

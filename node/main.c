@@ -148,11 +148,7 @@ const ms_cli_cmd *ms_cli_find(const char *name)
 /* Long options every command knows about; which ones a command accepts is
  * in its table entry. */
 enum { OPT_DATA = 1u << 16, OPT_HELP = 1u << 17 };
-static const struct {
-	const char *name;
-	unsigned flag;
-	int has_arg;
-} options[] = {
+static const ms_cli_opt options[] = {
 	{"--data", OPT_DATA, 1},
 	{"--network-key", MS_CLI_NETKEY, 1},
 	{"--background", MS_CLI_BACKGROUND, 0},
@@ -175,20 +171,23 @@ static const char *option_name(unsigned flag)
 	return "?";
 }
 
-/* "-" (stdin) and negative numbers are arguments, not options. */
-static int is_option(const char *a)
-{
-	return a[0] == '-' && a[1] != '\0' && !(a[1] >= '0' && a[1] <= '9');
-}
-
 int main(int argc, char **argv)
 {
 	ms_cli c = {0};
+	ms_cli_args args = {.argc = argc,
+	                    .argv = argv,
+	                    .opts = options,
+	                    .nopts = sizeof options / sizeof options[0],
+	                    .neg_pos = 1,
+	                    .err = ms_cli_err};
+	ms_cli_arg kind;
+	const ms_cli_opt *o;
+	char *val;
 	const char *cmdname = NULL;
 	const ms_cli_cmd *cmd;
 	unsigned seen = 0;
 	const char **listen, **peers;
-	int rc, only_pos = 0;
+	int rc;
 
 	c.pos = calloc((size_t)argc + 1, sizeof *c.pos);
 	listen = calloc((size_t)argc + 1, sizeof *listen);
@@ -200,49 +199,22 @@ int main(int argc, char **argv)
 		rc = MS_EXIT_STORE;
 		goto out;
 	}
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *val = NULL;
-		size_t k, nlen;
-
-		if (only_pos || !is_option(a)) {
+	while ((kind = ms_cli_next_arg(&args, &o, &val)) != MS_CLI_ARG_DONE) {
+		if (kind == MS_CLI_ARG_POS) {
 			if (cmdname == NULL)
-				cmdname = a;
+				cmdname = val;
 			else
-				c.pos[c.npos++] = argv[i];
+				c.pos[c.npos++] = val;
 			continue;
 		}
-		if (strcmp(a, "--") == 0) {
-			only_pos = 1;
-			continue;
-		}
-		nlen = strcspn(a, "=");
-		for (k = 0; k < sizeof options / sizeof options[0]; k++)
-			if (strlen(options[k].name) == nlen &&
-			    strncmp(options[k].name, a, nlen) == 0)
-				break;
-		if (k == sizeof options / sizeof options[0]) {
-			ms_cli_err("unknown option '%s'", a);
-			ms_cli_usage(stderr);
+		if (kind != MS_CLI_ARG_OPT) {
+			if (kind == MS_CLI_ARG_UNKNOWN)
+				ms_cli_usage(stderr);
 			rc = MS_EXIT_USAGE;
 			goto out;
 		}
-		if (options[k].has_arg) {
-			if (a[nlen] == '=')
-				val = a + nlen + 1;
-			else if (i + 1 < argc)
-				val = argv[++i];
-			else {
-				ms_cli_err("option %s needs an argument", options[k].name);
-				rc = MS_EXIT_USAGE;
-				goto out;
-			}
-		} else if (a[nlen] == '=') {
-			ms_cli_err("option %s takes no argument", options[k].name);
-			rc = MS_EXIT_USAGE;
-			goto out;
-		}
-		seen |= options[k].flag;
-		switch (options[k].flag) {
+		seen |= o->flag;
+		switch (o->flag) {
 		case OPT_DATA: c.data = val; break;
 		case MS_CLI_NETKEY: c.netkey = val; break;
 		case MS_CLI_BACKGROUND: c.background = 1; break;

@@ -74,11 +74,7 @@ static void cmd_usage(FILE *f, const ins_cmd *c)
 }
 
 enum { OPT_DATA = 1u << 8, OPT_JSON = 1u << 9, OPT_HELP = 1u << 10 };
-static const struct {
-	const char *name;
-	unsigned flag;
-	int has_arg;
-} options[] = {
+static const ms_cli_opt options[] = {
 	{"--data", OPT_DATA, 1},   {"--json", OPT_JSON, 0},
 	{"--author", INS_AUTHOR, 1}, {"--since", INS_SINCE, 1},
 	{"--limit", INS_LIMIT, 1}, {"--prefix", INS_PREFIX, 1},
@@ -160,57 +156,39 @@ int main(int argc, char **argv)
 	ins_ctx x = {0};
 	const char *name = NULL;
 	const ins_cmd *cmd = NULL;
+	ms_cli_args args = {.argc = argc,
+	                    .argv = argv,
+	                    .opts = options,
+	                    .nopts = NOPTS,
+	                    .neg_pos = 0,
+	                    .err = ins_err};
+	ms_cli_arg kind;
+	const ms_cli_opt *o;
+	char *val;
 	unsigned seen = 0;
-	int rc, only_pos = 0;
+	int rc;
 
 	x.pos = calloc((size_t)argc + 1, sizeof *x.pos);
 	if (x.pos == NULL) {
 		ins_err("out of memory");
 		return MS_EXIT_STORE;
 	}
-	for (int i = 1; i < argc; i++) {
-		char *a = argv[i], *val = NULL;
-		size_t k, nlen;
-
-		if (only_pos || a[0] != '-' || a[1] == '\0') {
+	while ((kind = ms_cli_next_arg(&args, &o, &val)) != MS_CLI_ARG_DONE) {
+		if (kind == MS_CLI_ARG_POS) {
 			if (name == NULL)
-				name = a;
+				name = val;
 			else
-				x.pos[x.npos++] = a;
+				x.pos[x.npos++] = val;
 			continue;
 		}
-		if (strcmp(a, "--") == 0) {
-			only_pos = 1;
-			continue;
-		}
-		nlen = strcspn(a, "=");
-		for (k = 0; k < NOPTS; k++)
-			if (strlen(options[k].name) == nlen &&
-			    strncmp(options[k].name, a, nlen) == 0)
-				break;
-		if (k == NOPTS) {
-			ins_err("unknown option '%s'", a);
-			usage(stderr);
+		if (kind != MS_CLI_ARG_OPT) {
+			if (kind == MS_CLI_ARG_UNKNOWN)
+				usage(stderr);
 			rc = MS_EXIT_USAGE;
 			goto out;
 		}
-		if (options[k].has_arg) {
-			if (a[nlen] == '=')
-				val = a + nlen + 1;
-			else if (i + 1 < argc)
-				val = argv[++i];
-			else {
-				ins_err("option %s needs an argument", options[k].name);
-				rc = MS_EXIT_USAGE;
-				goto out;
-			}
-		} else if (a[nlen] == '=') {
-			ins_err("option %s takes no argument", options[k].name);
-			rc = MS_EXIT_USAGE;
-			goto out;
-		}
-		seen |= options[k].flag;
-		switch (options[k].flag) {
+		seen |= o->flag;
+		switch (o->flag) {
 		case OPT_DATA: x.data = val; break;
 		case OPT_JSON: x.json = 1; break;
 		case INS_PREFIX: x.prefix = val; break;
@@ -224,9 +202,8 @@ int main(int argc, char **argv)
 			break;
 		case INS_SINCE:
 		case INS_LIMIT:
-			if (parse_u64(val, options[k].flag == INS_SINCE ? &x.since
-			                                                  : &x.limit) != 0) {
-				ins_err("%s '%s': not a number", options[k].name, val);
+			if (parse_u64(val, o->flag == INS_SINCE ? &x.since : &x.limit) != 0) {
+				ins_err("%s '%s': not a number", o->name, val);
 				rc = MS_EXIT_USAGE;
 				goto out;
 			}
