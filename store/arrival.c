@@ -36,44 +36,39 @@ uint64_t ms_store_arrival_head(ms_store_rtxn *rt)
 	return n;
 }
 
+typedef struct arrival_walk {
+	ms_store_rtxn *rt;
+	ms_arrival_fn fn;
+	void *ctx;
+} arrival_walk;
+
+static int arrival_row(const MDB_val *k, const MDB_val *v, void *vctx)
+{
+	arrival_walk *w = vctx;
+	ms_log_entry e;
+	MDB_val ok, ov;
+
+	if (k->mv_size != 8 || v->mv_size != MS_HASH_LEN)
+		return 0;
+	ok = *v;
+	if (mdb_get(w->rt->txn, w->rt->s->dbi[ST_DB_OPS], &ok, &ov) != 0 ||
+	    st_decode_stored(&e.op, &ov) != MS_OPR_OK)
+		return 0; /* damage: verify reports it */
+	e.id = v->mv_data;
+	e.buf = ov.mv_data;
+	e.len = ov.mv_size;
+	return w->fn(st_get_be64(k->mv_data), &e, w->ctx);
+}
+
 int ms_store_foreach_arrival(ms_store_rtxn *rt, uint64_t after,
                              ms_arrival_fn fn, void *ctx)
 {
+	arrival_walk w = {rt, fn, ctx};
 	uint8_t kb[8];
-	MDB_cursor *c = NULL;
-	MDB_val k, v;
-	ms_log_entry e;
-	int rc, ret = 0;
+	MDB_val start = {sizeof kb, kb};
 
 	if (after == UINT64_MAX)
 		return 0;
-	if (mdb_cursor_open(rt->txn, rt->s->dbi[ST_DB_ARRIVAL], &c) != 0)
-		return -1;
 	st_put_be64(kb, after + 1);
-	k.mv_size = sizeof kb;
-	k.mv_data = kb;
-	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-	/* Each step moves forward; ends at the db's end. */
-	while (rc == 0) {
-		MDB_val ok, ov;
-
-		if (k.mv_size != 8 || v.mv_size != MS_HASH_LEN)
-			goto next;
-		ok = v;
-		if (mdb_get(rt->txn, rt->s->dbi[ST_DB_OPS], &ok, &ov) != 0 ||
-		    st_decode_stored(&e.op, &ov) != MS_OPR_OK)
-			goto next; /* damage: verify reports it */
-		e.id = v.mv_data;
-		e.buf = ov.mv_data;
-		e.len = ov.mv_size;
-		ret = fn(st_get_be64(k.mv_data), &e, ctx);
-		if (ret != 0)
-			break;
-	next:
-		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-	}
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		ret = -1;
-	mdb_cursor_close(c);
-	return ret;
+	return st_walk(rt, ST_DB_ARRIVAL, &start, arrival_row, &w);
 }

@@ -183,27 +183,26 @@ ms_err ms_store_peer_get_addr(ms_store_rtxn *rt, const char *addr,
 	return get_key(rt, kb, kl, out, eb);
 }
 
+typedef struct peer_walk {
+	ms_peer_fn fn;
+	void *ctx;
+} peer_walk;
+
+static int peer_row(const MDB_val *k, const MDB_val *v, void *vctx)
+{
+	peer_walk *w = vctx;
+	ms_peer_rec p;
+
+	(void)k; /* the record holds everything the key says */
+	if (rec_load(&p, v) != 0)
+		return 0; /* other version or size: not ours to read */
+	return w->fn(&p, w->ctx);
+}
+
 int ms_store_foreach_peer(ms_store_rtxn *rt, ms_peer_fn fn, void *ctx)
 {
-	MDB_cursor *c = NULL;
-	MDB_val k, v;
-	ms_peer_rec p;
-	int rc, ret = 0;
+	peer_walk w = {fn, ctx};
 
-	if (mdb_cursor_open(rt->txn, rt->s->dbi[ST_DB_PEERS], &c) != 0)
-		return -1;
-	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
 	/* Identified peers (0x01) come before address records (0x02). */
-	while (rc == 0) {
-		if (rec_load(&p, &v) == 0) {
-			ret = fn(&p, ctx);
-			if (ret != 0)
-				break;
-		}
-		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-	}
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		ret = -1;
-	mdb_cursor_close(c);
-	return ret;
+	return st_walk(rt, ST_DB_PEERS, NULL, peer_row, &w);
 }

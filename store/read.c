@@ -151,41 +151,48 @@ ms_err ms_store_get(ms_store_rtxn *rt, const uint8_t *key, size_t klen,
 	return st_state_fill(rt, &k, &v, out, eb);
 }
 
+/* foreach_key's walk: the db key holds at most ST_KEY_INLINE bytes of the
+ * key, so the range is bounded by those (dlen) and the full prefix (plen)
+ * is checked on the full key of each record. */
+typedef struct key_walk {
+	ms_store_rtxn *rt;
+	const uint8_t *prefix;
+	size_t plen, dlen;
+	ms_key_fn fn;
+	void *ctx;
+	int past; /* left the prefix's range: the walk ends with 0 */
+} key_walk;
+
+static int key_row(const MDB_val *k, const MDB_val *v, void *vctx)
+{
+	key_walk *w = vctx;
+	ms_key_state ks;
+
+	if (w->dlen > 0 && (k->mv_size < w->dlen ||
+	                    memcmp(k->mv_data, w->prefix, w->dlen) != 0)) {
+		w->past = 1;
+		return 1;
+	}
+	if (st_state_fill(w->rt, k, v, &ks, NULL) != MS_OK)
+		return -1;
+	if (w->plen == 0 || (ks.key_len >= w->plen &&
+	                     memcmp(ks.key, w->prefix, w->plen) == 0))
+		return w->fn(&ks, w->ctx);
+	return 0;
+}
+
 int ms_store_foreach_key(ms_store_rtxn *rt, const uint8_t *prefix, size_t plen,
                          ms_key_fn fn, void *ctx)
 {
-	size_t dlen = plen < ST_KEY_INLINE ? plen : ST_KEY_INLINE;
-	MDB_cursor *c = NULL;
-	MDB_val k, v;
-	ms_key_state ks;
-	int rc, ret = 0;
+	key_walk w = {rt, prefix, plen, 0, fn, ctx, 0};
+	MDB_val start;
+	int ret;
 
-	if (mdb_cursor_open(rt->txn, rt->s->dbi[ST_DB_KEYS], &c) != 0)
-		return -1;
-	k.mv_size = dlen;
-	k.mv_data = (void *)prefix;
-	rc = mdb_cursor_get(c, &k, &v, dlen ? MDB_SET_RANGE : MDB_FIRST);
-	/* Each step moves the cursor forward; ends at the db's end. */
-	while (rc == 0) {
-		if (dlen > 0 && (k.mv_size < dlen ||
-		                 memcmp(k.mv_data, prefix, dlen) != 0))
-			break;
-		if (st_state_fill(rt, &k, &v, &ks, NULL) != MS_OK) {
-			ret = -1;
-			break;
-		}
-		if (plen == 0 ||
-		    (ks.key_len >= plen && memcmp(ks.key, prefix, plen) == 0)) {
-			ret = fn(&ks, ctx);
-			if (ret != 0)
-				break;
-		}
-		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-	}
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		ret = -1;
-	mdb_cursor_close(c);
-	return ret;
+	w.dlen = plen < ST_KEY_INLINE ? plen : ST_KEY_INLINE;
+	start.mv_size = w.dlen;
+	start.mv_data = (void *)prefix;
+	ret = st_walk(rt, ST_DB_KEYS, w.dlen ? &start : NULL, key_row, &w);
+	return w.past ? 0 : ret;
 }
 
 ms_err ms_store_get_op(ms_store_rtxn *rt, const uint8_t id[MS_HASH_LEN],
@@ -208,83 +215,88 @@ ms_err ms_store_get_op(ms_store_rtxn *rt, const uint8_t id[MS_HASH_LEN],
 	return MS_OK;
 }
 
+/* foreach_log's walk: all authors, or one author's ops above since_seq. */
+typedef struct log_walk {
+	ms_store_rtxn *rt;
+	const uint8_t *author; /* NULL: every author */
+	uint64_t since_seq;
+	ms_log_fn fn;
+	void *ctx;
+	int past; /* past the author's last op: the walk ends with 0 */
+} log_walk;
+
+static int log_row(const MDB_val *k, const MDB_val *v, void *vctx)
+{
+	log_walk *w = vctx;
+	const uint8_t *kp = k->mv_data;
+	ms_log_entry e;
+	MDB_val ok, ov;
+
+	/* A malformed key is skipped before the author check, so it never
+	 * ends the walk. */
+	if (k->mv_size != ST_LOGKEY_LEN)
+		return 0;
+	if (w->author != NULL && memcmp(kp, w->author, MS_PK_LEN) != 0) {
+		w->past = 1;
+		return 1;
+	}
+	if (st_get_be64(kp + MS_PK_LEN) <= w->since_seq ||
+	    v->mv_size != MS_HASH_LEN)
+		return 0;
+	ok = *v;
+	if (mdb_get(w->rt->txn, w->rt->s->dbi[ST_DB_OPS], &ok, &ov) != 0 ||
+	    st_decode_stored(&e.op, &ov) != MS_OPR_OK)
+		return 0; /* damage: verify reports it */
+	e.id = v->mv_data;
+	e.buf = ov.mv_data;
+	e.len = ov.mv_size;
+	return w->fn(&e, w->ctx);
+}
+
 int ms_store_foreach_log(ms_store_rtxn *rt, const uint8_t *author,
                          uint64_t since_seq, ms_log_fn fn, void *ctx)
 {
+	log_walk w = {rt, author, since_seq, fn, ctx, 0};
 	uint8_t kb[ST_LOGKEY_LEN];
-	MDB_cursor *c = NULL;
-	MDB_val k, v;
-	ms_log_entry e;
-	int rc, ret = 0;
+	MDB_val start = {sizeof kb, kb};
+	int ret;
 
 	if (author != NULL && since_seq == UINT64_MAX)
 		return 0;
-	if (mdb_cursor_open(rt->txn, rt->s->dbi[ST_DB_LOG], &c) != 0)
-		return -1;
-	if (author != NULL) {
+	if (author != NULL)
 		st_logkey(kb, author, since_seq + 1);
-		k.mv_size = sizeof kb;
-		k.mv_data = kb;
-		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-	} else {
-		rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
-	}
-	while (rc == 0) {
-		const uint8_t *kp = k.mv_data;
-		MDB_val ok, ov;
+	ret = st_walk(rt, ST_DB_LOG, author != NULL ? &start : NULL, log_row,
+	              &w);
+	return w.past ? 0 : ret;
+}
 
-		if (k.mv_size != ST_LOGKEY_LEN)
-			goto next;
-		if (author != NULL && memcmp(kp, author, MS_PK_LEN) != 0)
-			break;
-		if (st_get_be64(kp + MS_PK_LEN) <= since_seq ||
-		    v.mv_size != MS_HASH_LEN)
-			goto next;
-		ok = v;
-		if (mdb_get(rt->txn, rt->s->dbi[ST_DB_OPS], &ok, &ov) != 0 ||
-		    st_decode_stored(&e.op, &ov) != MS_OPR_OK)
-			goto next; /* damage: verify reports it */
-		e.id = v.mv_data;
-		e.buf = ov.mv_data;
-		e.len = ov.mv_size;
-		ret = fn(&e, ctx);
-		if (ret != 0)
-			break;
-	next:
-		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-	}
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		ret = -1;
-	mdb_cursor_close(c);
-	return ret;
+typedef struct vv_walk {
+	ms_vv_fn fn;
+	void *ctx;
+} vv_walk;
+
+static int vv_row(const MDB_val *k, const MDB_val *v, void *vctx)
+{
+	vv_walk *w = vctx;
+
+	/* An author held only above a gap has an entry at seq 0;
+	 * this view lists contiguous prefixes, as it always did. */
+	if (k->mv_size == MS_PK_LEN && v->mv_size == ST_VV_LEN &&
+	    st_get_le64(v->mv_data) > 0)
+		return w->fn(k->mv_data, st_get_le64(v->mv_data), w->ctx);
+	return 0;
 }
 
 int ms_store_foreach_vv(ms_store_rtxn *rt, ms_vv_fn fn, void *ctx)
 {
-	MDB_cursor *c = NULL;
-	MDB_val k, v;
-	int rc, ret = 0;
+	vv_walk w = {fn, ctx};
 
-	if (mdb_cursor_open(rt->txn, rt->s->dbi[ST_DB_VV], &c) != 0)
-		return -1;
-	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
-	while (rc == 0) {
-		/* An author held only above a gap has an entry at seq 0;
-		 * this view lists contiguous prefixes, as it always did. */
-		if (k.mv_size == MS_PK_LEN && v.mv_size == ST_VV_LEN &&
-		    st_get_le64(v.mv_data) > 0) {
-			ret = fn(k.mv_data, st_get_le64(v.mv_data), ctx);
-			if (ret != 0)
-				break;
-		}
-		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-	}
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		ret = -1;
-	mdb_cursor_close(c);
-	return ret;
+	return st_walk(rt, ST_DB_VV, NULL, vv_row, &w);
 }
 
+/* Keeps its own loop rather than st_walk: it visits a slot with all its
+ * duplicates at once (MDB_NEXT_DUP, then MDB_NEXT_NODUP), not a record at a
+ * time. */
 int ms_store_foreach_fork(ms_store_rtxn *rt, ms_fork_fn fn, void *ctx)
 {
 	MDB_cursor *c = NULL;
@@ -332,66 +344,61 @@ int ms_store_foreach_fork(ms_store_rtxn *rt, ms_fork_fn fn, void *ctx)
 	return ret;
 }
 
+typedef struct quarantine_walk {
+	ms_quarantine_fn fn;
+	void *ctx;
+} quarantine_walk;
+
+static int quarantine_row(const MDB_val *k, const MDB_val *v, void *vctx)
+{
+	quarantine_walk *w = vctx;
+	const size_t hdr = 8 + 1 + 1 + MS_PK_LEN + 8;
+	const uint8_t *p = v->mv_data;
+	ms_quarantine_entry q;
+
+	(void)k; /* the key is only the quarantine sequence number */
+	if (v->mv_size < hdr)
+		return 0;
+	memset(&q, 0, sizeof q);
+	q.when_ms = st_get_le64(p);
+	q.reason = p[8];
+	q.has_peer = p[9];
+	memcpy(q.peer, p + 10, MS_PK_LEN);
+	q.orig_len = st_get_le64(p + 10 + MS_PK_LEN);
+	q.buf = p + hdr;
+	q.len = v->mv_size - hdr;
+	return w->fn(&q, w->ctx);
+}
+
 int ms_store_foreach_quarantine(ms_store_rtxn *rt, ms_quarantine_fn fn, void *ctx)
 {
-	MDB_cursor *c = NULL;
-	MDB_val k, v;
-	int rc, ret = 0;
-	const size_t hdr = 8 + 1 + 1 + MS_PK_LEN + 8;
+	quarantine_walk w = {fn, ctx};
 
-	if (mdb_cursor_open(rt->txn, rt->s->dbi[ST_DB_QUARANTINE], &c) != 0)
-		return -1;
-	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
-	while (rc == 0) {
-		const uint8_t *p = v.mv_data;
-		ms_quarantine_entry q;
+	return st_walk(rt, ST_DB_QUARANTINE, NULL, quarantine_row, &w);
+}
 
-		if (v.mv_size >= hdr) {
-			memset(&q, 0, sizeof q);
-			q.when_ms = st_get_le64(p);
-			q.reason = p[8];
-			q.has_peer = p[9];
-			memcpy(q.peer, p + 10, MS_PK_LEN);
-			q.orig_len = st_get_le64(p + 10 + MS_PK_LEN);
-			q.buf = p + hdr;
-			q.len = v.mv_size - hdr;
-			ret = fn(&q, ctx);
-			if (ret != 0)
-				break;
-		}
-		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-	}
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		ret = -1;
-	mdb_cursor_close(c);
-	return ret;
+typedef struct stat_walk {
+	ms_stat_fn fn;
+	void *ctx;
+} stat_walk;
+
+static int stat_row(const MDB_val *k, const MDB_val *v, void *vctx)
+{
+	stat_walk *w = vctx;
+	char name[128];
+
+	if (v->mv_size != 8 || k->mv_size >= sizeof name)
+		return 0;
+	memcpy(name, k->mv_data, k->mv_size);
+	name[k->mv_size] = '\0';
+	return w->fn(name, st_get_le64(v->mv_data), w->ctx);
 }
 
 int ms_store_foreach_stat(ms_store_rtxn *rt, ms_stat_fn fn, void *ctx)
 {
-	MDB_cursor *c = NULL;
-	MDB_val k, v;
-	int rc, ret = 0;
+	stat_walk w = {fn, ctx};
 
-	if (mdb_cursor_open(rt->txn, rt->s->dbi[ST_DB_STATS], &c) != 0)
-		return -1;
-	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
-	while (rc == 0) {
-		char name[128];
-
-		if (v.mv_size == 8 && k.mv_size < sizeof name) {
-			memcpy(name, k.mv_data, k.mv_size);
-			name[k.mv_size] = '\0';
-			ret = fn(name, st_get_le64(v.mv_data), ctx);
-			if (ret != 0)
-				break;
-		}
-		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-	}
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		ret = -1;
-	mdb_cursor_close(c);
-	return ret;
+	return st_walk(rt, ST_DB_STATS, NULL, stat_row, &w);
 }
 
 uint64_t ms_store_stat(ms_store_rtxn *rt, const char *name)

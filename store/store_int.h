@@ -9,7 +9,7 @@
  * digest.c (vv digest, state hash, summary), verify.c (consistency check),
  * vv.c (version-vector entries), arrival.c (arrival feed), lacking.c (what
  * a peer lacks), peer_vv.c (what peers hold), peers.c (peer table),
- * verify_mt.c (the ingest worker thread).
+ * verify_mt.c (the ingest worker thread), walk.c (the foreach cursor loop).
  */
 #ifndef MS_STORE_INT_H
 #define MS_STORE_INT_H
@@ -281,6 +281,21 @@ int st_head_load(ms_store *s, MDB_txn *txn, const uint8_t id[MS_HASH_LEN],
                  ms_head *h);
 /* Decode a stored op; stored ops were validated when accepted. */
 ms_op_reason st_decode_stored(ms_op *op, const MDB_val *v);
+
+/*
+ * walk.c: the loop of every ms_store_foreach_* but the fork one.  Visits the
+ * records of db in key order from the first one, or from the first key >=
+ * *start when start is not NULL, calling row on each; k and v are valid
+ * until row returns.  row returns 0 to go on; any other value ends the walk
+ * and is returned as is (a row that must end the walk with 0, at the end of
+ * a key range, returns non-zero and its foreach maps that back to 0).
+ * Returns 0 at the db's end and -1 if the cursor cannot be opened or a step
+ * fails with anything other than MDB_NOTFOUND — the foreach contract in
+ * store.h.
+ */
+typedef int (*st_row_fn)(const MDB_val *k, const MDB_val *v, void *ctx);
+int st_walk(ms_store_rtxn *rt, enum st_db db, const MDB_val *start,
+            st_row_fn row, void *ctx);
 
 static inline void st_put_le64(uint8_t *p, uint64_t v)
 {

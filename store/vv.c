@@ -84,28 +84,26 @@ ms_err st_vv_add(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t seq,
 	return rc ? st_mdb(s, eb, rc, "write vv") : MS_OK;
 }
 
+typedef struct vv_entry_walk {
+	ms_vv_entry_fn fn;
+	void *ctx;
+} vv_entry_walk;
+
+static int vv_entry_row(const MDB_val *k, const MDB_val *v, void *vctx)
+{
+	vv_entry_walk *w = vctx;
+	ms_vv_entry e;
+
+	if (st_vv_parse(&e, NULL, k, v) != 0)
+		return 0; /* malformed: verify reports it */
+	return w->fn(&e, w->ctx);
+}
+
 int ms_store_foreach_vv_entry(ms_store_rtxn *rt, ms_vv_entry_fn fn, void *ctx)
 {
-	MDB_cursor *c = NULL;
-	MDB_val k, v;
-	ms_vv_entry e;
-	int rc, ret = 0;
+	vv_entry_walk w = {fn, ctx};
 
-	if (mdb_cursor_open(rt->txn, rt->s->dbi[ST_DB_VV], &c) != 0)
-		return -1;
-	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
-	while (rc == 0) {
-		if (st_vv_parse(&e, NULL, &k, &v) == 0) {
-			ret = fn(&e, ctx);
-			if (ret != 0)
-				break;
-		}
-		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-	}
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		ret = -1;
-	mdb_cursor_close(c);
-	return ret;
+	return st_walk(rt, ST_DB_VV, NULL, vv_entry_row, &w);
 }
 
 ms_err ms_store_vv_entry_get(ms_store_rtxn *rt, const uint8_t author[MS_PK_LEN],
