@@ -111,62 +111,11 @@ void dit_cleanup(void)
 void dit_node_start(it_node *n, it_node *const *peers, size_t npeers,
                     const char *ns, const char *bus)
 {
-	char *argv[48];
-	char endpoints[600];
-	size_t k = 0;
-	uint64_t deadline;
-	int logfd;
-	struct stat sb;
+	it_start_opts o = {.level = "debug", .mdns = 1, .netns = ns, .bus = bus};
 
-	ck_assert_int_eq(n->pid, 0);
-	ck_assert_uint_le(npeers, 8);
-	snprintf(endpoints, sizeof endpoints, "%s/node.endpoints", n->dir);
-	unlink(endpoints);
-	if (ns != NULL) {
-		argv[k++] = "/usr/sbin/ip";
-		argv[k++] = "netns";
-		argv[k++] = "exec";
-		argv[k++] = (char *)ns;
-	}
-	argv[k++] = MS_NODE_BIN;
-	argv[k++] = "run";
-	argv[k++] = "--data";
-	argv[k++] = n->dir;
-	argv[k++] = "--listen";
-	argv[k++] = n->endpoint;
-	for (size_t i = 0; i < npeers; i++) {
-		argv[k++] = "--peer";
-		argv[k++] = peers[i]->endpoint;
-	}
-	argv[k++] = "--log-level";
-	argv[k++] = "debug";
-	argv[k] = NULL;
-
-	logfd = open(n->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	ck_assert_int_ge(logfd, 0);
-	n->pid = fork();
-	ck_assert_int_ge(n->pid, 0);
-	if (n->pid == 0) {
-		int nul = open("/dev/null", O_RDWR);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(nul, 0);
-		dup2(logfd, 1);
-		dup2(logfd, 2);
-		if (bus != NULL)
-			setenv("DBUS_SYSTEM_BUS_ADDRESS", bus, 1);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(logfd);
+	it_node_start_opts(n, peers, npeers, &o);
+	/* also in the state file, for teardowns outside this process */
 	track(n->pid, "meshsync-node");
-	deadline = it_now_ms() + IT_DEADLINE_MS;
-	while (stat(endpoints, &sb) != 0) {
-		int status;
-		ck_assert_msg(waitpid(n->pid, &status, WNOHANG) == 0,
-		              "node %s exited during start (see %s)", n->name, n->log);
-		ck_assert_msg(it_now_ms() < deadline, "node %s did not start", n->name);
-		it_poll_pause();
-	}
 }
 
 void dit_node_id(const it_node *n, char out[65])

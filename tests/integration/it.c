@@ -302,6 +302,14 @@ void it_node_start(it_node *n, it_node *const *peers, size_t n_peers)
 void it_node_start_level(it_node *n, it_node *const *peers, size_t n_peers,
                          const char *level)
 {
+	it_start_opts o = {.level = level};
+
+	it_node_start_opts(n, peers, n_peers, &o);
+}
+
+void it_node_start_opts(it_node *n, it_node *const *peers, size_t n_peers,
+                        const it_start_opts *o)
+{
 	char *argv[MAX_ARGS];
 	char endpoints[600];
 	size_t k = 0;
@@ -311,6 +319,13 @@ void it_node_start_level(it_node *n, it_node *const *peers, size_t n_peers,
 	ck_assert_int_eq(n->pid, 0);
 	snprintf(endpoints, sizeof endpoints, "%s/node.endpoints", n->dir);
 	unlink(endpoints); /* left behind by a SIGKILLed run */
+	ck_assert_uint_le(n_peers, (MAX_ARGS - 16) / 2);
+	if (o->netns != NULL) {
+		argv[k++] = "/usr/sbin/ip";
+		argv[k++] = "netns";
+		argv[k++] = "exec";
+		argv[k++] = (char *)o->netns;
+	}
 	argv[k++] = MS_NODE_BIN;
 	argv[k++] = "run";
 	argv[k++] = "--data";
@@ -321,10 +336,11 @@ void it_node_start_level(it_node *n, it_node *const *peers, size_t n_peers,
 		argv[k++] = "--peer";
 		argv[k++] = peers[i]->endpoint;
 	}
-	argv[k++] = "--no-mdns";
-	if (level != NULL) {
+	if (!o->mdns)
+		argv[k++] = "--no-mdns";
+	if (o->level != NULL) {
 		argv[k++] = "--log-level";
-		argv[k++] = (char *)level;
+		argv[k++] = (char *)o->level;
 	}
 	argv[k] = NULL;
 
@@ -339,6 +355,8 @@ void it_node_start_level(it_node *n, it_node *const *peers, size_t n_peers,
 		dup2(nul, 0);
 		dup2(logfd, 1);
 		dup2(logfd, 2);
+		if (o->bus != NULL)
+			setenv("DBUS_SYSTEM_BUS_ADDRESS", o->bus, 1);
 		execv(argv[0], argv);
 		_exit(127);
 	}

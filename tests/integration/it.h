@@ -60,6 +60,15 @@ void it_node_start(it_node *n, it_node *const *peers, size_t n_peers);
  * (the config's [log] level applies then). */
 void it_node_start_level(it_node *n, it_node *const *peers, size_t n_peers,
                          const char *level);
+/* How to start a node, for the variants above and the discovery tests. */
+typedef struct it_start_opts {
+	const char *level; /* --log-level, or NULL for the config's level */
+	int mdns;          /* 0: --no-mdns */
+	const char *netns; /* run under `ip netns exec NETNS`, or NULL */
+	const char *bus;   /* DBUS_SYSTEM_BUS_ADDRESS for the node, or NULL */
+} it_start_opts;
+void it_node_start_opts(it_node *n, it_node *const *peers, size_t n_peers,
+                        const it_start_opts *o);
 /* Send sig to the running daemon; 1 if it is still alive afterwards. */
 int it_node_alive(const it_node *n);
 void it_node_signal(const it_node *n, int sig);
