@@ -64,22 +64,24 @@ static ms_err lk_add(lk *l, const uint8_t *id, ms_errbuf *eb)
 	return MS_OK;
 }
 
-/* Log entries of author with seq > after (one per slot). */
-static ms_err lk_log(lk *l, const uint8_t *author, uint64_t after,
-                     ms_errbuf *eb)
+/*
+ * Add every id stored under author with seq >= from in a database keyed
+ * author || seq: the log (one id per slot) or forks (MDB_NEXT walks every
+ * duplicate of a slot before the next slot).  Stops at the author's last
+ * key.  what names the database in errors.
+ */
+static ms_err lk_range(lk *l, MDB_cursor *c, const uint8_t *author,
+                       uint64_t from, const char *what, ms_errbuf *eb)
 {
 	uint8_t kb[ST_LOGKEY_LEN];
 	MDB_val k, v;
 	ms_err e;
 	int rc;
 
-	if (after == UINT64_MAX)
-		return MS_OK;
-	st_logkey(kb, author, after + 1);
+	st_logkey(kb, author, from);
 	k.mv_size = sizeof kb;
 	k.mv_data = kb;
-	rc = mdb_cursor_get(l->log, &k, &v, MDB_SET_RANGE);
-	/* Each step moves forward and stops at the author's last entry. */
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
 	while (rc == 0) {
 		if (k.mv_size != ST_LOGKEY_LEN ||
 		    memcmp(k.mv_data, author, MS_PK_LEN) != 0)
@@ -88,40 +90,27 @@ static ms_err lk_log(lk *l, const uint8_t *author, uint64_t after,
 		if (v.mv_size == MS_HASH_LEN &&
 		    (e = lk_add(l, v.mv_data, eb)) != MS_OK)
 			return e;
-		rc = mdb_cursor_get(l->log, &k, &v, MDB_NEXT);
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 	}
 	if (rc != 0 && rc != MDB_NOTFOUND)
-		return st_mdb(l->rt->s, eb, rc, "lacking: read log");
+		return st_mdb(l->rt->s, eb, rc, what);
 	return MS_OK;
+}
+
+/* Log entries of author with seq > after (one per slot). */
+static ms_err lk_log(lk *l, const uint8_t *author, uint64_t after,
+                     ms_errbuf *eb)
+{
+	if (after == UINT64_MAX)
+		return MS_OK;
+	return lk_range(l, l->log, author, after + 1, "lacking: read log", eb);
 }
 
 /* Every id of every forked slot of author (the log's id of the slot is
  * among them; duplicates are removed after sorting). */
 static ms_err lk_forks(lk *l, const uint8_t *author, ms_errbuf *eb)
 {
-	uint8_t kb[ST_LOGKEY_LEN];
-	MDB_val k, v;
-	ms_err e;
-	int rc;
-
-	st_logkey(kb, author, 0);
-	k.mv_size = sizeof kb;
-	k.mv_data = kb;
-	rc = mdb_cursor_get(l->forks, &k, &v, MDB_SET_RANGE);
-	/* MDB_NEXT walks every duplicate of every slot, then the next key;
-	 * it stops at the author's last slot. */
-	while (rc == 0) {
-		if (k.mv_size != ST_LOGKEY_LEN ||
-		    memcmp(k.mv_data, author, MS_PK_LEN) != 0)
-			break;
-		if (v.mv_size == MS_HASH_LEN &&
-		    (e = lk_add(l, v.mv_data, eb)) != MS_OK)
-			return e;
-		rc = mdb_cursor_get(l->forks, &k, &v, MDB_NEXT);
-	}
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return st_mdb(l->rt->s, eb, rc, "lacking: read forks");
-	return MS_OK;
+	return lk_range(l, l->forks, author, 0, "lacking: read forks", eb);
 }
 
 /* Their entry for author, by binary search (theirs is sorted). */
