@@ -4,6 +4,8 @@
 
 #include "cli.h"
 #include "daemon.h"
+#include "endpoint.h"
+#include "log.h"
 
 int ms_cmd_run(const ms_cli *c)
 {
@@ -26,10 +28,10 @@ int ms_cmd_run(const ms_cli *c)
 		return ms_cli_usage_error(cmd,
 		                          "bad --log-level (debug, info, notice, warning or error)");
 	for (int i = 0; i < c->nlisten; i++)
-		if (ms_config_check_endpoint(c->listen[i]) != 0)
+		if (ms_endpoint_check(c->listen[i]) != 0)
 			return ms_cli_usage_error(cmd, "bad --listen endpoint (tcp://HOST:PORT)");
 	for (int i = 0; i < c->npeers; i++)
-		if (ms_config_check_endpoint(c->peers[i]) != 0)
+		if (ms_endpoint_check(c->peers[i]) != 0)
 			return ms_cli_usage_error(cmd, "bad --peer endpoint (tcp://HOST:PORT)");
 	if (ms_daemon_run(&o, &eb) != MS_OK) {
 		ms_cli_err("%s", eb.msg[0] != '\0' ? eb.msg : ms_strerror(eb.code));

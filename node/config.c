@@ -14,8 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "endpoint.h"
 #include "hlc.h"
 #include "log.h"
+#include "ms_path.h"
 #include "node_int.h"
 #include "op.h"
 #include "wire.h"
@@ -56,21 +58,6 @@ void ms_config_fix(ms_config *c)
 {
 	c->store.policies = c->rules;
 	c->store.npolicies = c->nrules;
-}
-
-int ms_config_check_endpoint(const char *text)
-{
-	size_t n = strlen(text);
-
-	if (n < 7 || n >= MS_CFG_EP_MAX || strncmp(text, "tcp://", 6) != 0)
-		return -1;
-	for (size_t i = 0; i < n; i++)
-		if (text[i] <= 0x20 || text[i] >= 0x7f)
-			return -1;
-	/* host:port, the port after the last colon */
-	if (strrchr(text + 6, ':') == NULL || strrchr(text + 6, ':')[1] == '\0')
-		return -1;
-	return 0;
 }
 
 static int parse_u64(const char *p, uint64_t *out, const char **end)
@@ -325,7 +312,7 @@ static int cfg_ids(cfg_ctx *x, const char *name, const char *value,
 static int cfg_endpoint(cfg_ctx *x, const char *name, const char *value,
                         char (*eps)[MS_CFG_EP_MAX], size_t *n, size_t max)
 {
-	if (ms_config_check_endpoint(value) != 0)
+	if (ms_endpoint_check(value) != 0)
 		return cfg_fail(x, "bad endpoint '%s' for %s (tcp://HOST:PORT, at most %d bytes)",
 		                value, name, MS_CFG_EP_MAX - 1);
 	for (size_t i = 0; i < *n; i++)
@@ -507,6 +494,28 @@ ms_err ms_config_load(ms_config *c, const char *path, ms_errbuf *eb)
 		               c->net.heartbeat_interval_ms);
 	ms_config_fix(c);
 	return MS_OK;
+}
+
+ms_err ms_config_load_node(ms_config *c, const char *dir,
+                           const char *config_path, ms_errbuf *eb)
+{
+	char *path = NULL;
+	ms_err e;
+
+	ms_config_default(c);
+	if (config_path != NULL)
+		return ms_config_load(c, config_path, eb);
+	if ((path = ms_path_join(dir, MS_NODE_CONF_FILE)) == NULL)
+		return ms_errf(eb, MS_ENOMEM, "open %s: out of memory", dir);
+	e = ms_config_load(c, path, eb);
+	free(path);
+	if (e == MS_ENOTFOUND) {
+		/* no file: the built-in defaults */
+		ms_config_default(c);
+		ms_errbuf_clear(eb);
+		e = MS_OK;
+	}
+	return e;
 }
 
 static const char default_conf[] =

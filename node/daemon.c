@@ -1,127 +1,109 @@
 /*
- * daemon.c — the life of `meshsync-node run`: the pid lock, opening the
- * node, the transport and its listen endpoints (published in
- * DIR/node.endpoints), signals through a signalfd, the one zmq_poll loop
- * with its timers, SIGHUP reloads, and the clean stop.
+ * daemon.c — the one mediator of `meshsync-node run`: it owns the event
+ * loop (one zmq_poll over the transport's sockets, a signalfd, the mDNS
+ * eventfd and the netlink socket, with timers) and is the only file that
+ * wires the parts together:
+ *
+ *   transport (net/transport)  link events and messages  -> sessions
+ *   sessions (node/session)    messages to send           -> transport
+ *                              identified/state/ended     -> peer table
+ *                              PEERS received             -> peer exchange
+ *   peer table (node/peertab)  dial / hang up             -> transport
+ *   peer exchange (node/pex)   candidates                 -> peer table
+ *   discovery (net/discovery, net/linkmon)  found/lost/up -> peer table
+ *   the store's arrival feed   new ops                    -> sessions
+ *
+ * No part includes another's header for its functions: each reports to the
+ * daemon through callbacks and is driven by the daemon's calls.  Time comes
+ * from one injectable ms_clock.  The daemon's life is start (lock, open,
+ * listen, parts), loop, stop (BYE to every session, parts in reverse).
  *
  * Signals are blocked before any thread exists (the store's verify worker,
- * ZeroMQ's I/O threads), so they reach nobody but the signalfd.
+ * ZeroMQ's I/O threads, Avahi's), so they reach nobody but the signalfd.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/signalfd.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "discover.h"
-#include "sync.h"
+#include "counters.h"
+#include "daemon.h"
+#include "discovery.h"
+#include "linkmon.h"
+#include "log.h"
+#include "node_int.h"
+#include "peertab.h"
+#include "pex.h"
+#include "rng.h"
+#include "runfiles.h"
+#include "session.h"
+#include "transport.h"
 
-#define PID_FILE "node.pid"
-#define ENDPOINTS_FILE "node.endpoints"
 #define LOOP_MAX_WAIT_MS 1000 /* wake at least this often */
+#define STATS_INTERVAL_MS 1000 /* counters to the store at most this often */
 
-uint64_t ms_daemon_mono_ms(void)
+/* One connection with its session. */
+typedef struct dlink {
+	struct dlink *next;
+	ms_conn conn;
+	ms_session *s;
+	ms_peer *peer;          /* the peer table's record, once known */
+	ms_link_state st;       /* as the peer table counts it */
+	uint64_t pex_next_mono; /* when PEERS may be sent again */
+	int ended;              /* ENDED delivered: freed at the turn's end */
+} dlink;
+
+/* Daemon-wide tallies for the stop line. */
+typedef struct daemon_stats {
+	uint64_t sessions, bad_messages, auth_failures, rejects, dials;
+} daemon_stats;
+
+typedef struct ms_daemon {
+	const ms_daemon_opts *opts;
+	const ms_clock *clock;
+	ms_node *node;
+	ms_log log;
+	ms_rng rng;
+	ms_counters counters;
+	daemon_stats st;
+	int sfd, pid_fd, wrote_eps, stopping, masked;
+	sigset_t oldset;
+
+	ms_transport *t;
+	ms_transport_stats tst_flushed; /* transport counters already added */
+	char bound[MS_CFG_MAX_LISTEN][MS_CFG_EP_MAX]; /* endpoints bound */
+	size_t nbound;
+
+	ms_session_env *senv;
+	dlink *links;
+	uint64_t arrival_seen; /* arrival feed read up to here */
+	uint64_t next_feed_mono;
+
+	ms_peertab *pt;
+	ms_pex *pex;
+
+	ms_disc *disc;
+	ms_disc_stats disc_prev; /* counters already added */
+	ms_linkmon *lm;
+	uint64_t link_refresh_mono; /* last link-triggered refresh */
+	uint64_t stats_mono;        /* counters last flushed */
+} ms_daemon;
+
+static ms_time now(const ms_daemon *d)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return ms_clock_now(d->clock);
 }
 
-uint64_t ms_daemon_wall_ms(void)
+static void store_error(const ms_daemon *d, const ms_errbuf *eb)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	ms_log_error(&d->log, "MS-STORE-ERROR", eb);
 }
 
-static char *path_join(const char *dir, const char *name)
-{
-	size_t n = strlen(dir) + 1 + strlen(name) + 1;
-	char *p = malloc(n);
-
-	if (p != NULL)
-		snprintf(p, n, "%s/%s", dir, name);
-	return p;
-}
-
-/* Exclusive flock on DIR/node.pid, holding our pid.  The lock, not the
- * file's existence, says a daemon runs: a file left by a killed daemon is
- * simply taken over. */
-static ms_err pid_lock(const char *dir, const char *path, int *fdp,
-                       ms_errbuf *eb)
-{
-	char buf[32];
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	ssize_t n;
-
-	*fdp = -1;
-	if (fd < 0)
-		return ms_errf(eb, MS_EIO, "run %s: open %s: %s", dir, path,
-		               strerror(errno));
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		int err = errno;
-		n = pread(fd, buf, sizeof buf - 1, 0);
-		close(fd);
-		if (err == EWOULDBLOCK) {
-			long pid = 0;
-			buf[n > 0 ? n : 0] = '\0';
-			pid = strtol(buf, NULL, 10);
-			return ms_errf(eb, MS_EBUSY, "run %s: already running (pid %ld)",
-			               dir, pid);
-		}
-		return ms_errf(eb, MS_EIO, "run %s: flock %s: %s", dir, path,
-		               strerror(err));
-	}
-	n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
-		int err = errno;
-		close(fd);
-		return ms_errf(eb, MS_EIO, "run %s: write %s: %s", dir, path,
-		               strerror(err));
-	}
-	*fdp = fd;
-	return MS_OK;
-}
-
-/* DIR/node.endpoints: the bound endpoints one per line, replaced
- * atomically so a reader never sees half a file. */
-static ms_err write_endpoints(const ms_daemon *d, const char *path,
-                              ms_errbuf *eb)
-{
-	size_t n = strlen(path) + 5;
-	char *tmp = malloc(n);
-	FILE *f;
-	ms_err e = MS_OK;
-
-	if (tmp == NULL)
-		return ms_errf(eb, MS_ENOMEM, "write %s: out of memory", path);
-	snprintf(tmp, n, "%s.tmp", path);
-	if ((f = fopen(tmp, "w")) == NULL) {
-		e = ms_errf(eb, MS_EIO, "open %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	for (size_t i = 0; i < d->nbound; i++)
-		fprintf(f, "%s\n", d->bound[i]);
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-		e = ms_errf(eb, MS_EIO, "write %s: %s", tmp, strerror(errno));
-		fclose(f);
-		unlink(tmp);
-		goto out;
-	}
-	if (fclose(f) != 0 || rename(tmp, path) != 0) {
-		e = ms_errf(eb, MS_EIO, "write %s: %s", path, strerror(errno));
-		unlink(tmp);
-	}
-out:
-	free(tmp);
-	return e;
-}
+/* --- config -------------------------------------------------------------- */
 
 /* Flags over the file: --listen replaces the configured list, --peer adds
  * to it, the rest override single values. */
@@ -133,7 +115,7 @@ static ms_err apply_opts(ms_config *c, const ms_daemon_opts *o, ms_errbuf *eb)
 			               MS_CFG_MAX_LISTEN);
 		c->net.nlisten = 0;
 		for (size_t i = 0; i < o->nlisten; i++) {
-			if (ms_config_check_endpoint(o->listen[i]) != 0)
+			if (ms_endpoint_check(o->listen[i]) != 0)
 				return ms_errf(eb, MS_EINVAL,
 				               "run: bad --listen '%s' (tcp://HOST:PORT)",
 				               o->listen[i]);
@@ -143,7 +125,7 @@ static ms_err apply_opts(ms_config *c, const ms_daemon_opts *o, ms_errbuf *eb)
 	}
 	for (size_t i = 0; i < o->npeers; i++) {
 		int dup = 0;
-		if (ms_config_check_endpoint(o->peers[i]) != 0)
+		if (ms_endpoint_check(o->peers[i]) != 0)
 			return ms_errf(eb, MS_EINVAL, "run: bad --peer '%s' (tcp://HOST:PORT)",
 			               o->peers[i]);
 		for (size_t k = 0; k < c->net.npeers; k++)
@@ -189,13 +171,10 @@ static ms_err apply_acl(ms_daemon *d, const ms_config *c, ms_errbuf *eb)
 	} else {
 		ms_transport_acl_clear(d->t, MS_ACL_DENY);
 	}
-	if (c->net.has_allow) {
-		if ((e = ms_transport_acl_set(d->t, MS_ACL_ALLOW, &c->net.allow[0][0],
-		                              c->net.nallow, eb)) != MS_OK)
-			return e;
-	} else {
-		ms_transport_acl_clear(d->t, MS_ACL_ALLOW);
-	}
+	if (c->net.has_allow)
+		return ms_transport_acl_set(d->t, MS_ACL_ALLOW, &c->net.allow[0][0],
+		                            c->net.nallow, eb);
+	ms_transport_acl_clear(d->t, MS_ACL_ALLOW);
 	return MS_OK;
 }
 
@@ -210,211 +189,509 @@ static int policies_differ(const ms_config *a, const ms_config *b)
 	return 0;
 }
 
-static void log_error(ms_daemon *d, const char *event, const ms_errbuf *eb)
+/* Settings that only take effect at the next start (the transport, the
+ * store's limits and discovery are set up once): list those nc changes
+ * against the running config in `what`, then put the running values back
+ * into nc so nothing half-applies.  Returns how many changed. */
+static int keep_restart_only(ms_config *nc, const ms_config *run, char *what,
+                             size_t cap)
 {
-	char q[MS_ERRBUF_SIZE + 8];
-	ms_logf(&d->log, MS_LOG_ERROR, event, "error=%s",
-	        ms_log_q(q, sizeof q, eb->msg));
+	const ms_config_net *a = &nc->net, *b = &run->net;
+	const ms_store_opts *sa = &nc->store, *sb = &run->store;
+	struct {
+		const char *name;
+		int changed;
+	} f[] = {
+		{"listen", a->nlisten != b->nlisten ||
+		               memcmp(a->listen, b->listen, sizeof a->listen) != 0},
+		{"heartbeat", a->heartbeat_interval_ms != b->heartbeat_interval_ms ||
+		                  a->heartbeat_timeout_ms != b->heartbeat_timeout_ms},
+		{"handshake_timeout", a->handshake_timeout_ms != b->handshake_timeout_ms},
+		{"max_message", a->max_message != b->max_message},
+		{"mdns", a->mdns != b->mdns},
+		{"map", sa->map_initial != sb->map_initial || sa->map_max != sb->map_max},
+		{"max_value", sa->max_value != sb->max_value},
+		{"max_clock_skew", sa->max_clock_skew_ms != sb->max_clock_skew_ms},
+	};
+	size_t off = 0;
+	int n = 0;
+
+	what[0] = '\0';
+	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+		if (!f[i].changed)
+			continue;
+		off += (size_t)snprintf(what + off, off < cap ? cap - off : 0, "%s%s",
+		                        n ? "," : "", f[i].name);
+		n++;
+	}
+	memcpy(nc->net.listen, b->listen, sizeof b->listen);
+	nc->net.nlisten = b->nlisten;
+	nc->net.heartbeat_interval_ms = b->heartbeat_interval_ms;
+	nc->net.heartbeat_timeout_ms = b->heartbeat_timeout_ms;
+	nc->net.handshake_timeout_ms = b->handshake_timeout_ms;
+	nc->net.max_message = b->max_message;
+	nc->net.mdns = b->mdns;
+	nc->store.map_initial = sb->map_initial;
+	nc->store.map_max = sb->map_max;
+	nc->store.max_value = sb->max_value;
+	nc->store.max_clock_skew_ms = sb->max_clock_skew_ms;
+	return n;
 }
 
-/* SIGHUP: read the config again; on any error keep the old one. */
+/* The parameters every session reads, from the config and what we bound. */
+static void session_params(const ms_daemon *d, ms_session_params *p)
+{
+	const ms_config *c = &d->node->cfg;
+
+	ms_session_params_default(p);
+	p->batch_ops = c->sync.batch_ops;
+	p->credit = c->sync.credit;
+	p->max_message = c->net.max_message;
+	p->max_value = c->store.max_value;
+	for (size_t i = 0; i < d->nbound && i < MS_SESSION_MAX_ENDPOINTS; i++)
+		snprintf(p->endpoints[p->nendpoints++], sizeof p->endpoints[0], "%s",
+		         d->bound[i]);
+}
+
+/* SIGHUP: read the config again; on any error keep the old one.  Nothing
+ * is reopened: the policy table is replaced inside the open store, and
+ * settings that need a restart keep their running values. */
 static void reload(ms_daemon *d)
 {
 	ms_node *n = d->node;
 	ms_config *nc = malloc(sizeof *nc);
+	ms_session_params sp;
 	ms_errbuf eb = {0};
-	char *path = NULL;
+	char what[160];
 	ms_err e;
 
 	if (nc == NULL) {
 		ms_logf(&d->log, MS_LOG_ERROR, "MS-CONF-RELOAD-FAIL", "error=nomem");
 		return;
 	}
-	ms_config_default(nc);
-	if (d->opts->config_path != NULL) {
-		e = ms_config_load(nc, d->opts->config_path, &eb);
-	} else if ((path = path_join(n->dir, MS_NODE_CONF_FILE)) == NULL) {
-		e = ms_errf(&eb, MS_ENOMEM, "reload: out of memory");
-	} else {
-		e = ms_config_load(nc, path, &eb);
-		if (e == MS_ENOTFOUND) {
-			ms_config_default(nc);
-			e = MS_OK;
-		}
-	}
+	e = ms_config_load_node(nc, n->dir, d->opts->config_path, &eb);
 	if (e == MS_OK)
 		e = apply_opts(nc, d->opts, &eb);
+	if (e == MS_OK && keep_restart_only(nc, &n->cfg, what, sizeof what) > 0)
+		ms_logf(&d->log, MS_LOG_NOTICE, "MS-CONF-RESTART-NEEDED", "what=%s",
+		        what);
+	if (e == MS_OK && policies_differ(nc, &n->cfg))
+		e = ms_store_set_policies(n->store, nc->rules, nc->nrules, &eb);
 	if (e == MS_OK)
 		e = apply_acl(d, nc, &eb);
 	if (e != MS_OK) {
-		log_error(d, "MS-CONF-RELOAD-FAIL", &eb);
-		goto out;
-	}
-	if (policies_differ(nc, &n->cfg)) {
-		/* the store takes its policy table at open: reopen it (nothing
-		 * holds a read transaction between loop turns) */
-		ms_config old = n->cfg;
-		ms_config_fix(&old);
-		ms_store_close(&n->store);
-		n->cfg = *nc;
-		ms_config_fix(&n->cfg);
-		if (ms_store_open(&n->store, n->dir, &n->cfg.store, &eb) != MS_OK) {
-			log_error(d, "MS-CONF-RELOAD-FAIL", &eb);
-			n->cfg = old;
-			ms_config_fix(&n->cfg);
-			if (ms_store_open(&n->store, n->dir, &n->cfg.store, &eb) !=
-			    MS_OK) {
-				log_error(d, "MS-STORE-ERROR", &eb);
-				d->stopping = 1; /* cannot go on without a store */
-			}
-			goto out;
+		ms_log_error(&d->log, "MS-CONF-RELOAD-FAIL", &eb);
+		if (policies_differ(nc, &n->cfg)) {
+			/* the table may have been stored: put the old one back */
+			ms_errbuf eb2 = {0};
+			if (ms_store_set_policies(n->store, n->cfg.rules, n->cfg.nrules,
+			                          &eb2) != MS_OK)
+				store_error(d, &eb2);
 		}
+		free(nc);
+		return;
 	}
-	if (nc->net.nlisten != n->cfg.net.nlisten ||
-	    memcmp(nc->net.listen, n->cfg.net.listen, sizeof nc->net.listen) != 0 ||
-	    nc->net.heartbeat_interval_ms != n->cfg.net.heartbeat_interval_ms ||
-	    nc->net.heartbeat_timeout_ms != n->cfg.net.heartbeat_timeout_ms ||
-	    nc->net.handshake_timeout_ms != n->cfg.net.handshake_timeout_ms ||
-	    nc->net.max_message != n->cfg.net.max_message)
-		ms_logf(&d->log, MS_LOG_NOTICE, "MS-CONF-RESTART-NEEDED",
-		        "what=listen,heartbeat,handshake_timeout,max_message");
-	/* transport settings stay as bound; everything else takes effect */
-	nc->net.max_message = n->cfg.net.max_message;
 	n->cfg = *nc;
 	ms_config_fix(&n->cfg);
-	ms_log_set(&d->log, n->cfg.log.level, n->cfg.log.syslog);
-	ms_pm_reconfigure(d);
-	ms_logf(&d->log, MS_LOG_NOTICE, "MS-CONF-RELOAD",
-	        "peers=%zu level=%s strategy=%s", n->cfg.net.npeers,
-	        ms_log_level_name(n->cfg.log.level),
-	        ms_backoff_strategy_name(n->cfg.backoff.strategy));
-out:
-	free(path);
 	free(nc);
+	ms_log_set(&d->log, n->cfg.log.level, n->cfg.log.syslog);
+	session_params(d, &sp);
+	ms_session_env_set_params(d->senv, &sp);
+	ms_peertab_reconfigure(d->pt);
+	ms_logf(&d->log, MS_LOG_NOTICE, "MS-CONF-RELOAD",
+	        "peers=%zu level=%s strategy=%s max_message=%" PRIu64,
+	        n->cfg.net.npeers, ms_log_level_name(n->cfg.log.level),
+	        ms_backoff_strategy_name(n->cfg.backoff.strategy),
+	        n->cfg.net.max_message);
 }
 
-/* --- counters ----------------------------------------------------------- */
+/* --- counters ------------------------------------------------------------ */
 
-void ms_daemon_count(ms_daemon *d, const char *prefix, const char *suffix,
-                     uint64_t n)
+static void count(ms_daemon *d, const char *prefix, const char *suffix,
+                  uint64_t n)
 {
-	char name[MS_DCOUNT_NAME];
-	size_t i;
-
-	snprintf(name, sizeof name, "%s%s", prefix, suffix != NULL ? suffix : "");
-	/* names become store keys: keep them plain */
-	for (char *c = name; *c != '\0'; c++)
-		if (*c == '-' || *c == ' ')
-			*c = '_';
-	for (i = 0; i < d->ncounts; i++)
-		if (strcmp(d->counts[i].name, name) == 0)
-			break;
-	if (i == d->ncounts) {
-		if (d->ncounts == MS_DCOUNT_MAX)
-			return; /* names come from fixed sets; cannot happen */
-		snprintf(d->counts[i].name, sizeof d->counts[i].name, "%s", name);
-		d->counts[i].delta = 0;
-		d->ncounts++;
-	}
-	d->counts[i].delta += n;
+	ms_counters_add(&d->counters, prefix, suffix, n);
 }
 
 /* The transport's counters since the last flush, as named deltas. */
 static void count_transport(ms_daemon *d)
 {
-	ms_transport_stats now, *was = &d->tst_flushed;
+	ms_transport_stats cur, *was = &d->tst_flushed;
 
-	if (d->t == NULL)
-		return;
-	ms_transport_stats_get(d->t, &now);
-	if (now.in_handshake_fail > was->in_handshake_fail)
-		ms_daemon_count(d, "handshake_fail_in", NULL,
-		                now.in_handshake_fail - was->in_handshake_fail);
+	ms_transport_stats_get(d->t, &cur);
+	if (cur.in_handshake_fail > was->in_handshake_fail)
+		count(d, "handshake_fail_in", NULL,
+		      cur.in_handshake_fail - was->in_handshake_fail);
 	for (int r = 1; r < MS_REJECT_REASON_COUNT_; r++)
-		if (r != MS_REJECT_HANDSHAKE && now.zap_denied[r] > was->zap_denied[r])
-			ms_daemon_count(d, "zap_denied_",
-			                ms_reject_reason_str((ms_reject_reason)r),
-			                now.zap_denied[r] - was->zap_denied[r]);
-	if (now.in_accepted > was->in_accepted)
-		ms_daemon_count(d, "tcp_accepted", NULL,
-		                now.in_accepted - was->in_accepted);
-	if (now.rx_bytes > was->rx_bytes)
-		ms_daemon_count(d, "bytes_in", NULL, now.rx_bytes - was->rx_bytes);
-	if (now.tx_bytes > was->tx_bytes)
-		ms_daemon_count(d, "bytes_out", NULL, now.tx_bytes - was->tx_bytes);
-	if (now.rx_dropped > was->rx_dropped)
-		ms_daemon_count(d, "frames_dropped", NULL,
-		                now.rx_dropped - was->rx_dropped);
-	*was = now;
+		if (r != MS_REJECT_HANDSHAKE && cur.zap_denied[r] > was->zap_denied[r])
+			count(d, "zap_denied_", ms_reject_reason_str((ms_reject_reason)r),
+			      cur.zap_denied[r] - was->zap_denied[r]);
+	if (cur.in_accepted > was->in_accepted)
+		count(d, "tcp_accepted", NULL, cur.in_accepted - was->in_accepted);
+	if (cur.rx_bytes > was->rx_bytes)
+		count(d, "bytes_in", NULL, cur.rx_bytes - was->rx_bytes);
+	if (cur.tx_bytes > was->tx_bytes)
+		count(d, "bytes_out", NULL, cur.tx_bytes - was->tx_bytes);
+	if (cur.rx_dropped > was->rx_dropped)
+		count(d, "frames_dropped", NULL, cur.rx_dropped - was->rx_dropped);
+	*was = cur;
 }
 
-void ms_daemon_counts_flush(ms_daemon *d, int force)
+/* The discovery module's counters as mdns_* deltas. */
+static void count_disc(ms_daemon *d)
 {
-	const char *names[MS_DCOUNT_MAX];
-	uint64_t deltas[MS_DCOUNT_MAX];
-	uint64_t now = ms_daemon_mono_ms();
-	ms_errbuf eb = {0};
-	size_t n = 0;
+	static const struct {
+		const char *name;
+		size_t off;
+	} f[] = {
+		{"client_fails", offsetof(ms_disc_stats, client_fails)},
+		{"disconnects", offsetof(ms_disc_stats, disconnects)},
+		{"registrations", offsetof(ms_disc_stats, registrations)},
+		{"collisions", offsetof(ms_disc_stats, collisions)},
+		{"found", offsetof(ms_disc_stats, found)},
+		{"lost", offsetof(ms_disc_stats, lost)},
+		{"skip_net", offsetof(ms_disc_stats, skip_net)},
+		{"skip_version", offsetof(ms_disc_stats, skip_version)},
+		{"skip_malformed", offsetof(ms_disc_stats, skip_malformed)},
+		{"resolve_fail", offsetof(ms_disc_stats, resolve_fail)},
+		{"queue_dropped", offsetof(ms_disc_stats, queue_dropped)},
+	};
+	ms_disc_stats cur;
 
-	if (!force && now - d->counts_flushed_mono < 1000)
-		return;
-	d->counts_flushed_mono = now;
-	count_transport(d);
-	for (size_t i = 0; i < d->ncounts; i++) {
-		if (d->counts[i].delta == 0)
-			continue;
-		names[n] = d->counts[i].name;
-		deltas[n] = d->counts[i].delta;
-		n++;
+	ms_disc_stats_get(d->disc, &cur);
+	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+		uint64_t v, w;
+		memcpy(&v, (const char *)&cur + f[i].off, sizeof v);
+		memcpy(&w, (const char *)&d->disc_prev + f[i].off, sizeof w);
+		if (v > w)
+			count(d, "mdns_", f[i].name, v - w);
 	}
-	if (n == 0 || d->node == NULL || d->node->store == NULL)
-		return;
-	if (ms_store_stats_add(d->node->store, names, deltas, n, &eb) != MS_OK) {
-		log_error(d, "MS-STORE-ERROR", &eb);
-		return; /* kept: the next flush tries again */
-	}
-	for (size_t i = 0; i < d->ncounts; i++)
-		d->counts[i].delta = 0;
+	d->disc_prev = cur;
 }
 
-/* --- transport callbacks ------------------------------------------------- */
+/* Counters to the store's stats (node-inspect stats): when force, or when
+ * STATS_INTERVAL_MS has passed since the last write. */
+static void counters_flush(ms_daemon *d, int force)
+{
+	uint64_t mono = ms_clock_mono(d->clock);
+	ms_errbuf eb = {0};
 
-static void cb_recv(void *ctx, const ms_conn *c, const uint8_t *peer_curve,
+	if (!force && mono - d->stats_mono < STATS_INTERVAL_MS)
+		return;
+	d->stats_mono = mono;
+	if (d->t != NULL)
+		count_transport(d);
+	if (d->disc != NULL)
+		count_disc(d);
+	if (d->node != NULL &&
+	    ms_counters_flush(&d->counters, d->node->store, &eb) != MS_OK)
+		store_error(d, &eb); /* kept: the next flush tries again */
+}
+
+/* --- links and sessions -------------------------------------------------- */
+
+static dlink *link_find(ms_daemon *d, const ms_conn *c)
+{
+	for (dlink *l = d->links; l != NULL; l = l->next)
+		if (!l->ended && ms_conn_equal(&l->conn, c))
+			return l;
+	return NULL;
+}
+
+/* A session on connection c (outbound: p is the dial's record).  NULL
+ * when it could not be created (logged). */
+static dlink *link_open(ms_daemon *d, const ms_conn *c, ms_peer *p,
+                        const uint8_t *peer_curve)
+{
+	dlink *l = calloc(1, sizeof *l);
+	ms_session_conf sc = {0};
+	ms_errbuf eb = {0};
+
+	if (l == NULL) {
+		ms_logf(&d->log, MS_LOG_ERROR, "MS-SYNC-NOMEM", "what=session");
+		return NULL;
+	}
+	l->conn = *c;
+	l->peer = p;
+	l->st = MS_LINK_STATE_CONNECTING;
+	sc.outbound = c->dir == MS_CONN_OUT;
+	if (peer_curve != NULL)
+		memcpy(sc.peer_curve, peer_curve, MS_CURVE_LEN);
+	sc.hint_id = ms_peer_id(p);
+	sc.user = l;
+	if (ms_session_new(&l->s, d->senv, &sc, now(d), &eb) != MS_OK) {
+		ms_logf(&d->log, MS_LOG_ERROR, "MS-SYNC-NOMEM", "what=session");
+		free(l);
+		return NULL;
+	}
+	l->next = d->links;
+	d->links = l;
+	d->st.sessions++;
+	return l;
+}
+
+/* Free the links whose session ended (never from inside a callback). */
+static void links_reap(ms_daemon *d)
+{
+	dlink **pp = &d->links;
+
+	while (*pp != NULL) {
+		dlink *l = *pp;
+		if (l->ended) {
+			*pp = l->next;
+			ms_session_free(&l->s);
+			free(l);
+		} else {
+			pp = &l->next;
+		}
+	}
+}
+
+static ms_link_state link_state_of(ms_session_state st)
+{
+	switch (st) {
+	case MS_SESSION_SYNC: return MS_LINK_STATE_SYNCING;
+	case MS_SESSION_LIVE: return MS_LINK_STATE_LIVE;
+	default: return MS_LINK_STATE_CONNECTING;
+	}
+}
+
+static void session_ended(ms_daemon *d, dlink *l, const ms_session_end *end)
+{
+	ms_peertab_end pe = {0};
+
+	if (end->bye_sent == MS_BYE_AUTH)
+		d->st.auth_failures++;
+	else if (end->bye_sent == MS_BYE_PROTO || end->bye_sent == MS_BYE_VERSION)
+		d->st.bad_messages++;
+	if (l->conn.dir == MS_CONN_OUT)
+		ms_transport_hangup(d->t, l->conn.peer);
+	pe.outbound = l->conn.dir == MS_CONN_OUT;
+	pe.self = end->self;
+	pe.last = l->st;
+	pe.sum = end->summary;
+	/* a node that is stopping ends its sessions: nobody failed */
+	pe.failed = end->failed && !d->stopping;
+	pe.reason = end->reason;
+	pe.detail = end->detail;
+	ms_peertab_session_ended(d->pt, l->peer, &pe);
+	l->ended = 1;
+}
+
+static ms_err on_session_send(void *ctx, ms_session *s, const uint8_t *buf,
+                              size_t len, ms_errbuf *eb)
+{
+	ms_daemon *d = ctx;
+	dlink *l = ms_session_user(s);
+
+	return ms_transport_send(d->t, &l->conn, buf, len, 0, eb);
+}
+
+static void on_session_event(void *ctx, ms_session *s,
+                             const ms_session_event *ev)
+{
+	ms_daemon *d = ctx;
+	dlink *l = ms_session_user(s);
+	int out = l->conn.dir == MS_CONN_OUT;
+	ms_link_state to;
+
+	switch (ev->kind) {
+	case MS_SESSION_EV_IDENTIFIED:
+		l->peer = ms_peertab_identified(d->pt, l->peer, out, ev->u.id.node_id,
+		                                ev->u.id.endpoints,
+		                                ev->u.id.nendpoints);
+		break;
+	case MS_SESSION_EV_STATE:
+		to = link_state_of(ev->u.state);
+		ms_peertab_session_state(d->pt, l->peer, out, l->st, to);
+		l->st = to;
+		break;
+	case MS_SESSION_EV_PEERS:
+		if (ms_session_peer_id(s) != NULL && !d->stopping)
+			ms_pex_recv(d->pex, ms_session_peer_id(s), ev->u.peers,
+			            ms_clock_mono(d->clock));
+		break;
+	case MS_SESSION_EV_ENDED:
+		session_ended(d, l, &ev->u.end);
+		break;
+	}
+}
+
+/* New ops in the store (ours, received, or written by another process):
+ * offer them to every session that takes offers. */
+static int feed_one(uint64_t arrival, const ms_log_entry *e, void *ctx)
+{
+	struct {
+		ms_daemon *d;
+		ms_store_rtxn *rt;
+	} *f = ctx;
+
+	f->d->arrival_seen = arrival;
+	for (dlink *l = f->d->links; l != NULL; l = l->next)
+		if (!l->ended)
+			ms_session_offer(l->s, f->rt, e);
+	return 0;
+}
+
+static void feed(ms_daemon *d)
+{
+	struct {
+		ms_daemon *d;
+		ms_store_rtxn *rt;
+	} f = {d, NULL};
+	ms_errbuf eb = {0};
+
+	if (ms_store_read_begin(d->node->store, &f.rt, &eb) != MS_OK) {
+		store_error(d, &eb);
+		return;
+	}
+	ms_store_foreach_arrival(f.rt, d->arrival_seen, feed_one, &f);
+	ms_store_read_end(&f.rt);
+}
+
+/* PEERS on every live session due for one (its first as soon as it is
+ * live and there is something to say, then one per interval). */
+static void pex_send(ms_daemon *d, ms_time t)
+{
+	ms_peer_view *views = NULL;
+	size_t nviews = 0;
+	int have = 0;
+
+	for (dlink *l = d->links; l != NULL; l = l->next) {
+		const uint8_t *to = ms_session_peer_id(l->s);
+		ms_wire_peers m;
+
+		if (l->ended || to == NULL || t.mono_ms < l->pex_next_mono ||
+		    ms_session_state_get(l->s) != MS_SESSION_LIVE)
+			continue;
+		if (!have) {
+			ms_errbuf eb = {0};
+			if (ms_peertab_views(d->pt, &views, &nviews, &eb) != MS_OK)
+				return; /* out of memory: tried again next turn */
+			have = 1;
+		}
+		if (ms_pex_build(d->pex, to, views, nviews, t.wall_ms, &m) == 0 ||
+		    ms_session_send_peers(l->s, &m) != 0)
+			continue;
+		ms_pex_sent(d->pex, to, &m);
+		l->pex_next_mono = t.mono_ms + MS_PEX_SEND_INTERVAL_MS;
+	}
+	free(views);
+}
+
+/* --- the peer table's and peer exchange's requests ------------------------ */
+
+static ms_err on_pt_dial(void *ctx, const char *addr, uint32_t *handle,
+                         ms_errbuf *eb)
+{
+	ms_daemon *d = ctx;
+	ms_err e = ms_transport_dial(d->t, addr, handle, eb);
+
+	if (e == MS_OK)
+		d->st.dials++;
+	return e;
+}
+
+static void on_pt_hangup(void *ctx, uint32_t handle, const char *why)
+{
+	ms_daemon *d = ctx;
+	ms_conn c = {.dir = MS_CONN_OUT, .peer = handle};
+	dlink *l = link_find(d, &c);
+
+	if (l != NULL)
+		ms_session_close(l->s, MS_BYE_NORMAL, "peer removed", why, 0, now(d));
+	ms_transport_hangup(d->t, handle);
+}
+
+static int on_pex_learn(void *ctx, const uint8_t id[MS_PK_LEN],
+                        const char *const *eps, size_t neps)
+{
+	return ms_peertab_pex_learn(((ms_daemon *)ctx)->pt, id, eps, neps);
+}
+
+static void on_pex_forget(void *ctx, const uint8_t id[MS_PK_LEN])
+{
+	ms_peertab_pex_forget(((ms_daemon *)ctx)->pt, id);
+}
+
+static int on_pex_linked(void *ctx, const uint8_t id[MS_PK_LEN])
+{
+	return ms_peertab_linked(((ms_daemon *)ctx)->pt, id);
+}
+
+/* --- transport ----------------------------------------------------------- */
+
+static void on_recv(void *ctx, const ms_conn *c, const uint8_t *peer_curve,
                     const void *buf, size_t len)
 {
 	ms_daemon *d = ctx;
-	ms_session *s = ms_sync_find(d, c);
+	dlink *l = link_find(d, c);
 
 	(void)peer_curve;
-	if (s == NULL)
-		return; /* a session we closed; its DOWN is on the way */
-	ms_sync_recv(s, buf, len);
+	if (l != NULL) /* else a session we closed; its DOWN is on the way */
+		ms_session_recv(l->s, buf, len, now(d));
 }
 
-static void cb_link(void *ctx, const ms_conn *c, ms_link_event ev,
+/* The counter of a dial that ended: how it failed, for operators. */
+static void count_dial_end(ms_daemon *d, ms_link_reason why)
+{
+	static const char *const names[MS_LINK_REASON_COUNT_] = {
+		[MS_LINK_KEY] = "handshake_fail_key",
+		[MS_LINK_DENIED] = "handshake_fail_denied",
+		[MS_LINK_HANDSHAKE] = "handshake_fail_timeout",
+		[MS_LINK_CONNECT] = "dial_fail_connect",
+		[MS_LINK_LOST] = "links_lost_out",
+	};
+
+	if ((unsigned)why < MS_LINK_REASON_COUNT_ && names[why] != NULL)
+		count(d, names[why], NULL, 1);
+}
+
+/* Our dial came up: open its session and say HELLO.  If the session cannot
+ * even be created, the dial is over and the peer backs off (otherwise the
+ * table would wait for that dial forever). */
+static void dial_up(ms_daemon *d, const ms_conn *c)
+{
+	ms_peer *p = ms_peertab_dial_up(d->pt, c->peer);
+	dlink *l;
+
+	if (p == NULL) {
+		ms_transport_hangup(d->t, c->peer); /* nobody wants it any more */
+		return;
+	}
+	if ((l = link_open(d, c, p, NULL)) == NULL) {
+		ms_transport_hangup(d->t, c->peer);
+		ms_peertab_dial_failed(d->pt, c->peer, "local-error");
+		return;
+	}
+	ms_peertab_session_opened(d->pt, p, 1);
+	ms_session_start(l->s, now(d));
+}
+
+static void on_link(void *ctx, const ms_conn *c, ms_link_event ev,
                     ms_link_reason why, const uint8_t *peer_curve)
 {
 	ms_daemon *d = ctx;
+	dlink *l;
 
-	if (c->dir == MS_CONN_OUT) {
-		if (ev == MS_LINK_UP)
-			ms_pm_dial_up(d, c->peer);
-		else
-			ms_pm_dial_down(d, c->peer, why);
+	if (ev == MS_LINK_UP) {
+		if (c->dir == MS_CONN_OUT)
+			dial_up(d, c);
+		else if (!d->stopping)
+			(void)link_open(d, c, NULL, peer_curve);
 		return;
 	}
-	if (ev == MS_LINK_UP) {
-		if (!d->stopping)
-			(void)ms_sync_open(d, c, NULL, peer_curve);
-	} else {
-		ms_session *s = ms_sync_find(d, c);
-		ms_daemon_count(d, "links_lost_in", NULL, 1);
-		if (s != NULL)
-			ms_sync_lost(s, ms_link_reason_str(why));
-	}
+	if (c->dir == MS_CONN_OUT)
+		count_dial_end(d, why);
+	else
+		count(d, "links_lost_in", NULL, 1);
+	if ((l = link_find(d, c)) != NULL)
+		ms_session_lost(l->s, ms_link_reason_str(why), now(d));
+	else if (c->dir == MS_CONN_OUT)
+		ms_peertab_dial_failed(d->pt, c->peer, ms_link_reason_str(why));
 }
 
-static void cb_reject(void *ctx, ms_reject_reason why, const uint8_t *peer_curve,
+static void on_reject(void *ctx, ms_reject_reason why, const uint8_t *peer_curve,
                       const char *addr)
 {
 	ms_daemon *d = ctx;
@@ -427,19 +704,330 @@ static void cb_reject(void *ctx, ms_reject_reason why, const uint8_t *peer_curve
 	        ms_reject_reason_str(why), addr[0] != '\0' ? addr : "-", hex);
 }
 
-/* --- the loop ------------------------------------------------------------ */
+/* --- discovery and the link monitor -------------------------------------- */
 
-static ms_err loop(ms_daemon *d, int sfd, ms_errbuf *eb)
+/* net/discovery's log lines start with their stable id: keep it as ours. */
+static void on_disc_log(void *ctx, int level, const char *msg)
+{
+	ms_daemon *d = ctx;
+	char event[48];
+	size_t n = strcspn(msg, " ");
+
+	if (n >= sizeof event)
+		n = sizeof event - 1;
+	memcpy(event, msg, n);
+	event[n] = '\0';
+	if (level < MS_LOG_ERROR)
+		level = MS_LOG_ERROR;
+	if (level > MS_LOG_DEBUG)
+		level = MS_LOG_DEBUG;
+	ms_logf(&d->log, level, event, "%s", msg[n] == ' ' ? msg + n + 1 : "");
+}
+
+static void on_disc_event(void *ctx, const ms_disc_event *ev)
+{
+	ms_daemon *d = ctx;
+	char hex[2 * MS_PK_LEN + 1];
+
+	if (d->stopping)
+		return;
+	ms_hex(hex, ev->node_id, MS_PK_LEN);
+	switch (ev->kind) {
+	case MS_DISC_FOUND:
+		ms_logf(&d->log, MS_LOG_INFO, "MS-DISC-PEER-FOUND",
+		        "peer=%s endpoint=%s name=%s", hex, ev->endpoint, ev->name);
+		ms_peertab_mdns_found(d->pt, ev->node_id, ev->endpoint);
+		break;
+	case MS_DISC_LOST:
+		ms_logf(&d->log, MS_LOG_INFO, "MS-DISC-PEER-LOST",
+		        "peer=%s endpoint=%s last=%d", hex, ev->endpoint, ev->last);
+		if (ev->last)
+			ms_peertab_mdns_lost(d->pt, ev->node_id);
+		break;
+	case MS_DISC_STATE:
+		ms_logf(&d->log, ev->up ? MS_LOG_INFO : MS_LOG_NOTICE,
+		        ev->up ? "MS-DISC-STATE-UP" : "MS-DISC-STATE-DOWN",
+		        "static_peers=%zu", d->node->cfg.net.npeers);
+		count(d, ev->up ? "mdns_up" : "mdns_down", NULL, 1);
+		break;
+	}
+}
+
+static const char *lm_kind(ms_linkmon_kind k)
+{
+	switch (k) {
+	case MS_LINKMON_LINK_UP: return "link-up";
+	case MS_LINKMON_LINK_DOWN: return "link-down";
+	case MS_LINKMON_ADDR_ADD: return "addr-add";
+	case MS_LINKMON_ADDR_DEL: return "addr-del";
+	case MS_LINKMON_OVERRUN: return "overrun";
+	}
+	return "?";
+}
+
+/* A link or address came up (or events were lost): browse again and retry
+ * every peer in backoff, at most once per kick interval. */
+static void on_linkmon(void *ctx, const ms_linkmon_event *ev)
+{
+	ms_daemon *d = ctx;
+	uint64_t mono = ms_clock_mono(d->clock);
+	const char *ifn = ev->ifname[0] ? ev->ifname : "-";
+	const char *addr = ev->addr[0] ? ev->addr : "-";
+	int up = ev->kind == MS_LINKMON_LINK_UP || ev->kind == MS_LINKMON_ADDR_ADD ||
+	         ev->kind == MS_LINKMON_OVERRUN;
+	size_t kicked;
+	int browsed = 0;
+
+	if (d->stopping)
+		return;
+	if (!up) {
+		ms_logf(&d->log, MS_LOG_INFO, "MS-NET-LINK", "event=%s if=%s addr=%s",
+		        lm_kind(ev->kind), ifn, addr);
+		return;
+	}
+	/* address renewals repeat NEWADDR: one refresh per kick interval */
+	if (d->link_refresh_mono != 0 &&
+	    mono - d->link_refresh_mono < d->node->cfg.kick_interval_ms) {
+		ms_logf(&d->log, MS_LOG_DEBUG, "MS-NET-LINK",
+		        "event=%s if=%s addr=%s limited=1", lm_kind(ev->kind), ifn,
+		        addr);
+		return;
+	}
+	d->link_refresh_mono = mono;
+	if (d->disc != NULL)
+		browsed = ms_disc_refresh(d->disc);
+	kicked = ms_peertab_kick_all(d->pt, lm_kind(ev->kind));
+	ms_logf(&d->log, MS_LOG_INFO, "MS-NET-LINK",
+	        "event=%s if=%s addr=%s browse=%d kicked=%zu", lm_kind(ev->kind),
+	        ifn, addr, browsed, kicked);
+}
+
+/* mDNS (unless [net] mdns = no) and the link monitor.  Neither an absent
+ * avahi-daemon nor a failing netlink socket stops the node: both are
+ * logged and the node runs on static peers. */
+static void discovery_start(ms_daemon *d)
+{
+	const ms_config *cfg = &d->node->cfg;
+	ms_errbuf eb = {0};
+	char q[MS_ERRBUF_SIZE + 8];
+
+	if (!cfg->net.mdns) {
+		ms_logf(&d->log, MS_LOG_INFO, "MS-DISC-DISABLED", "static_peers=%zu",
+		        cfg->net.npeers);
+	} else {
+		ms_disc_cfg c;
+		memset(&c, 0, sizeof c);
+		memcpy(c.node_id, ms_node_id(d->node), MS_PK_LEN);
+		memcpy(c.net_id, d->node->netid, MS_NETID_LEN);
+		c.proto_version = MS_WIRE_VERSION;
+		c.port = d->nbound > 0 ? ms_endpoint_port(d->bound[0]) : 0;
+		if (c.port == 0) {
+			ms_logf(&d->log, MS_LOG_WARNING, "MS-DISC-OFF",
+			        "reason=no-tcp-port endpoint=%s",
+			        d->nbound ? d->bound[0] : "-");
+		} else if (ms_disc_new(&d->disc, &c, on_disc_event, on_disc_log, d,
+		                       &eb) != MS_OK) {
+			ms_logf(&d->log, MS_LOG_WARNING, "MS-DISC-OFF", "error=%s",
+			        ms_log_q(q, sizeof q, eb.msg));
+		} else {
+			ms_logf(&d->log, MS_LOG_INFO, "MS-DISC-START", "type=%s port=%u",
+			        MS_DISC_SERVICE_TYPE, c.port);
+		}
+	}
+	if (ms_linkmon_new(&d->lm, on_linkmon, d, &eb) != MS_OK)
+		ms_logf(&d->log, MS_LOG_WARNING, "MS-NET-LINKMON-OFF", "error=%s",
+		        ms_log_q(q, sizeof q, eb.msg));
+}
+
+/* --- start, loop, stop --------------------------------------------------- */
+
+static ms_err transport_start(ms_daemon *d, ms_errbuf *eb)
+{
+	const ms_config *cfg = &d->node->cfg;
+	ms_transport_params tp;
+	ms_transport_cbs cbs = {on_recv, on_link, on_reject, d};
+	size_t nl = cfg->net.nlisten;
+	const char *eps[MS_CFG_MAX_LISTEN];
+	ms_err e;
+
+	ms_transport_params_init(&tp);
+	/* messages are packed up to max_message, so that is also the most a
+	 * peer may send us */
+	tp.maxmsgsize = (int64_t)cfg->net.max_message;
+	tp.heartbeat_ivl_ms = (int)cfg->net.heartbeat_interval_ms;
+	tp.heartbeat_timeout_ms = (int)cfg->net.heartbeat_timeout_ms;
+	tp.heartbeat_ttl_ms = 2 * (int)cfg->net.heartbeat_timeout_ms;
+	tp.handshake_ms = (int)cfg->net.handshake_timeout_ms;
+	if ((e = ms_transport_new(&d->t, NULL, d->node->netkey, d->node->id, &tp,
+	                          &cbs, eb)) != MS_OK)
+		return e;
+	if ((e = apply_acl(d, cfg, eb)) != MS_OK)
+		return e;
+	for (size_t i = 0; i < (nl ? nl : 1); i++) {
+		const char *ep = nl ? cfg->net.listen[i] : MS_CFG_DEFAULT_LISTEN;
+		if ((e = ms_transport_listen(d->t, ep, d->bound[d->nbound],
+		                             MS_CFG_EP_MAX, eb)) != MS_OK)
+			return e;
+		ms_logf(&d->log, MS_LOG_INFO, "MS-NET-LISTEN", "endpoint=%s",
+		        d->bound[d->nbound]);
+		eps[d->nbound] = d->bound[d->nbound];
+		d->nbound++;
+	}
+	if ((e = ms_runfile_endpoints(d->node->dir, eps, d->nbound, eb)) != MS_OK)
+		return e;
+	d->wrote_eps = 1;
+	return MS_OK;
+}
+
+/* The parts around the transport: sessions, peer table, peer exchange,
+ * discovery. */
+static ms_err parts_start(ms_daemon *d, ms_errbuf *eb)
+{
+	ms_session_cbs scb = {on_session_send, on_session_event, d};
+	ms_peertab_cbs pcb = {on_pt_dial, on_pt_hangup, d};
+	ms_pex_cbs xcb = {on_pex_learn, on_pex_forget, on_pex_linked, d};
+	ms_peertab_env pe = {0};
+	ms_session_params sp;
+	ms_store_rtxn *rt = NULL;
+	ms_err e;
+
+	session_params(d, &sp);
+	if ((e = ms_session_env_new(&d->senv, d->node->store, d->node->id, &sp,
+	                            &scb, &d->log, &d->counters, eb)) != MS_OK)
+		return e;
+	if ((e = ms_store_read_begin(d->node->store, &rt, eb)) != MS_OK)
+		return e;
+	d->arrival_seen = ms_store_arrival_head(rt);
+	ms_store_read_end(&rt);
+	pe.store = d->node->store;
+	pe.node_id = ms_node_id(d->node);
+	pe.cfg = &d->node->cfg;
+	pe.log = &d->log;
+	pe.counters = &d->counters;
+	pe.rng = &d->rng;
+	pe.clock = d->clock;
+	if ((e = ms_peertab_new(&d->pt, &pe, &pcb, eb)) != MS_OK)
+		return e;
+	if ((e = ms_pex_new(&d->pex, ms_node_id(d->node), &xcb, &d->log,
+	                    &d->counters, eb)) != MS_OK)
+		return e;
+	discovery_start(d);
+	return MS_OK;
+}
+
+static ms_err daemon_start(ms_daemon *d, ms_errbuf *eb)
+{
+	const ms_daemon_opts *o = d->opts;
+	char hex[MS_NODE_ID_HEX_LEN];
+	sigset_t set;
+	uint64_t seed;
+	ms_err e;
+
+	if (o->dir == NULL || o->dir[0] == '\0')
+		return ms_errf(eb, MS_EINVAL, "run: no data directory given");
+	/* before any thread exists, so every thread inherits the mask */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, &d->oldset) != 0)
+		return ms_errf(eb, MS_EIO, "run: sigprocmask: %s", strerror(errno));
+	d->masked = 1;
+	signal(SIGPIPE, SIG_IGN);
+	if ((d->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+		return ms_errf(eb, MS_EIO, "run: signalfd: %s", strerror(errno));
+
+	if ((e = ms_node_open(&d->node, o->dir, o->config_path, eb)) != MS_OK)
+		return e;
+	if ((e = ms_runfile_lock(o->dir, &d->pid_fd, eb)) != MS_OK)
+		return e;
+	if ((e = apply_opts(&d->node->cfg, o, eb)) != MS_OK)
+		return e;
+	ms_log_set(&d->log, d->node->cfg.log.level, d->node->cfg.log.syslog);
+	seed = ms_rng_seed(&d->rng, 0);
+	if ((e = transport_start(d, eb)) != MS_OK)
+		return e;
+	if ((e = parts_start(d, eb)) != MS_OK)
+		return e;
+	ms_node_id_hex(d->node, hex);
+	ms_logf(&d->log, MS_LOG_NOTICE, "MS-NODE-START",
+	        "id=%s pid=%ld listen=%zu peers=%zu rng_seed=%" PRIu64, hex,
+	        (long)getpid(), d->nbound, d->node->cfg.net.npeers, seed);
+	return MS_OK;
+}
+
+/* SIGINT/SIGTERM stop, SIGHUP asks for a reload (returns 1). */
+static int read_signals(ms_daemon *d)
+{
+	struct signalfd_siginfo si;
+	int reload_asked = 0;
+
+	for (int i = 0; i < 16 && read(d->sfd, &si, sizeof si) == sizeof si; i++) {
+		if (si.ssi_signo == SIGHUP) {
+			reload_asked = 1;
+		} else {
+			ms_logf(&d->log, MS_LOG_NOTICE, "MS-NODE-SIGNAL", "signal=%s",
+			        si.ssi_signo == SIGINT ? "INT" : "TERM");
+			d->stopping = 1;
+		}
+	}
+	return reload_asked;
+}
+
+/* How long the loop may sleep: until the arrival feed is due, the next
+ * dial, or LOOP_MAX_WAIT_MS. */
+static long poll_timeout(ms_daemon *d, ms_time t)
+{
+	uint64_t due = ms_peertab_tick(d->pt); /* dials what is due now */
+	long timeout = d->next_feed_mono > t.mono_ms
+	                   ? (long)(d->next_feed_mono - t.mono_ms)
+	                   : 0;
+
+	if (due != UINT64_MAX) {
+		if (due <= t.wall_ms)
+			timeout = 0;
+		else if ((long)(due - t.wall_ms) < timeout)
+			timeout = (long)(due - t.wall_ms);
+	}
+	return timeout > LOOP_MAX_WAIT_MS ? LOOP_MAX_WAIT_MS : timeout;
+}
+
+/* Everything that happens in one turn after the poll, in this order:
+ * input (transport, discovery, link monitor), timers (peer exchange, the
+ * arrival feed), output (every session's tick), then bookkeeping. */
+static void turn(ms_daemon *d)
+{
+	ms_time t;
+
+	(void)ms_transport_process(d->t);
+	if (d->disc != NULL)
+		(void)ms_disc_process(d->disc);
+	if (d->lm != NULL)
+		(void)ms_linkmon_process(d->lm, 0);
+	t = now(d);
+	ms_pex_tick(d->pex, t.mono_ms);
+	pex_send(d, t);
+	if (t.mono_ms >= d->next_feed_mono) {
+		feed(d);
+		d->next_feed_mono = t.mono_ms + d->node->cfg.sync.poll_ms;
+	}
+	for (dlink *l = d->links; l != NULL; l = l->next)
+		if (!l->ended)
+			ms_session_tick(l->s, t);
+	links_reap(d);
+	ms_peertab_flush(d->pt);
+	counters_flush(d, 0);
+}
+
+static ms_err daemon_loop(ms_daemon *d, ms_errbuf *eb)
 {
 	zmq_pollitem_t *items = NULL;
 	int cap = 0;
-	uint64_t next_feed = 0;
 	ms_err e = MS_OK;
 
 	while (!d->stopping) {
-		uint64_t now = ms_daemon_mono_ms(), wall, due;
 		long timeout;
-		int n, nd, reload_asked = 0;
+		int n, extra = 0, reload_asked = 0;
 
 		n = ms_transport_pollitems(d->t, NULL, 0);
 		if (n + 3 > cap) { /* + signalfd, mDNS and netlink fds */
@@ -451,51 +1039,24 @@ static ms_err loop(ms_daemon *d, int sfd, ms_errbuf *eb)
 			items = ni;
 			cap = n + 8;
 		}
-		items[0] = (zmq_pollitem_t){NULL, sfd, ZMQ_POLLIN, 0};
+		items[0] = (zmq_pollitem_t){NULL, d->sfd, ZMQ_POLLIN, 0};
 		n = ms_transport_pollitems(d->t, items + 1, cap - 1);
-		nd = ms_discover_pollitems(d, items + 1 + n, cap - 1 - n);
-
-		/* timers: the arrival feed and the next backoff expiry */
-		wall = ms_daemon_wall_ms();
-		due = ms_pm_tick(d);
-		timeout = next_feed > now ? (long)(next_feed - now) : 0;
-		if (due != UINT64_MAX && due > wall && (long)(due - wall) < timeout)
-			timeout = (long)(due - wall);
-		else if (due != UINT64_MAX && due <= wall)
-			timeout = 0;
-		if (timeout > LOOP_MAX_WAIT_MS)
-			timeout = LOOP_MAX_WAIT_MS;
-
-		if (zmq_poll(items, n + 1 + nd, timeout) < 0 &&
+		if (d->disc != NULL)
+			items[1 + n + extra++] =
+				(zmq_pollitem_t){NULL, ms_disc_fd(d->disc), ZMQ_POLLIN, 0};
+		if (d->lm != NULL)
+			items[1 + n + extra++] =
+				(zmq_pollitem_t){NULL, ms_linkmon_fd(d->lm), ZMQ_POLLIN, 0};
+		timeout = poll_timeout(d, now(d));
+		if (zmq_poll(items, 1 + n + extra, timeout) < 0 &&
 		    zmq_errno() != EINTR) {
 			e = ms_errf(eb, MS_ENET, "run: zmq_poll: %s",
 			            zmq_strerror(zmq_errno()));
 			break;
 		}
-		if (items[0].revents & ZMQ_POLLIN) {
-			struct signalfd_siginfo si;
-			for (int i = 0; i < 16 && read(sfd, &si, sizeof si) == sizeof si;
-			     i++) {
-				if (si.ssi_signo == SIGHUP) {
-					reload_asked = 1;
-				} else {
-					ms_logf(&d->log, MS_LOG_NOTICE, "MS-NODE-SIGNAL",
-					        "signal=%s", si.ssi_signo == SIGINT ? "INT" : "TERM");
-					d->stopping = 1;
-				}
-			}
-		}
-		(void)ms_transport_process(d->t);
-		ms_discover_process(d);
-		now = ms_daemon_mono_ms();
-		if (now >= next_feed) {
-			ms_sync_feed(d);
-			next_feed = now + d->node->cfg.sync.poll_ms;
-		}
-		ms_sync_pump_all(d);
-		ms_sync_reap(d);
-		ms_pm_flush(d);
-		ms_daemon_counts_flush(d, 0);
+		if (items[0].revents & ZMQ_POLLIN)
+			reload_asked = read_signals(d);
+		turn(d);
 		if (reload_asked && !d->stopping)
 			reload(d);
 	}
@@ -503,148 +1064,59 @@ static ms_err loop(ms_daemon *d, int sfd, ms_errbuf *eb)
 	return e;
 }
 
-/* End every session with BYE(shutdown), giving the transport a moment to
- * hand the BYEs over before the sockets close (linger). */
-static void close_sessions(ms_daemon *d)
+/* Undo whatever daemon_start did, in reverse: BYE(shutdown) to every
+ * session (the transport's linger hands them over), the parts, the
+ * transport, the node, the files, the signal mask. */
+static void daemon_stop(ms_daemon *d)
 {
-	for (ms_session *s = d->sessions; s != NULL; s = ms_sync_next(s))
-		ms_sync_close(s, MS_BYE_SHUTDOWN, "node stopping", "shutdown", 0);
-	ms_sync_reap(d);
+	ms_time t = now(d);
+
+	d->stopping = 1;
+	for (dlink *l = d->links; l != NULL; l = l->next)
+		ms_session_close(l->s, MS_BYE_SHUTDOWN, "node stopping", "shutdown", 0,
+		                 t);
+	links_reap(d);
+	ms_disc_free(&d->disc); /* withdraw our service first */
+	ms_linkmon_free(&d->lm);
+	ms_pex_free(&d->pex);
+	ms_peertab_free(&d->pt); /* hangs up dials: needs the transport */
+	if (d->node != NULL)
+		counters_flush(d, 1);
+	if (d->t != NULL)
+		ms_logf(&d->log, MS_LOG_NOTICE, "MS-NODE-STOP",
+		        "sessions=%" PRIu64 " dials=%" PRIu64 " bad_messages=%" PRIu64
+		        " auth_failures=%" PRIu64 " rejects=%" PRIu64,
+		        d->st.sessions, d->st.dials, d->st.bad_messages,
+		        d->st.auth_failures, d->st.rejects);
+	ms_session_env_free(&d->senv);
+	ms_transport_free(&d->t);
+	if (d->wrote_eps)
+		ms_runfile_endpoints_remove(d->opts->dir);
+	ms_runfile_unlock(d->opts->dir, d->pid_fd);
+	ms_node_close(&d->node);
+	ms_log_close(&d->log);
+	if (d->sfd >= 0)
+		close(d->sfd);
+	if (d->masked)
+		sigprocmask(SIG_SETMASK, &d->oldset, NULL);
 }
 
 ms_err ms_daemon_run(const ms_daemon_opts *o, ms_errbuf *eb)
 {
-	ms_daemon d;
-	ms_transport_params tp;
-	ms_transport_cbs cbs;
-	sigset_t set, oldset;
-	char *pid_path = NULL, *ep_path = NULL;
-	int sfd = -1, pid_fd = -1, wrote_eps = 0;
-	char hex[MS_NODE_ID_HEX_LEN];
-	uint64_t seed;
+	ms_daemon *d = calloc(1, sizeof *d);
 	ms_err e;
 
-	memset(&d, 0, sizeof d);
-	d.opts = o;
-	d.log.level = MS_LOG_DEFAULT;
-	if (o->dir == NULL || o->dir[0] == '\0')
-		return ms_errf(eb, MS_EINVAL, "run: no data directory given");
-
-	/* before any thread exists, so every thread inherits the mask */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, &oldset) != 0)
-		return ms_errf(eb, MS_EIO, "run: sigprocmask: %s", strerror(errno));
-	signal(SIGPIPE, SIG_IGN);
-	if ((sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
-		e = ms_errf(eb, MS_EIO, "run: signalfd: %s", strerror(errno));
-		goto out;
-	}
-
-	if ((e = ms_node_open(&d.node, o->dir, o->config_path, eb)) != MS_OK)
-		goto out;
-	pid_path = path_join(o->dir, PID_FILE);
-	ep_path = path_join(o->dir, ENDPOINTS_FILE);
-	if (pid_path == NULL || ep_path == NULL) {
-		e = ms_errf(eb, MS_ENOMEM, "run: out of memory");
-		goto out;
-	}
-	if ((e = pid_lock(o->dir, pid_path, &pid_fd, eb)) != MS_OK)
-		goto out;
-	if ((e = apply_opts(&d.node->cfg, o, eb)) != MS_OK)
-		goto out;
-	ms_log_set(&d.log, d.node->cfg.log.level, d.node->cfg.log.syslog);
-	seed = ms_rng_seed(&d.rng, 0);
-
-	d.scratch = malloc(sizeof *d.scratch);
-	d.msgbuf = malloc(MS_WIRE_MAX_MSG);
-	d.txops = calloc(MS_WIRE_MAX_OPS, sizeof *d.txops);
-	if (d.scratch == NULL || d.msgbuf == NULL || d.txops == NULL) {
-		e = ms_errf(eb, MS_ENOMEM, "run: out of memory");
-		goto out;
-	}
-
-	ms_transport_params_init(&tp);
-	tp.maxmsgsize = (int64_t)d.node->cfg.net.max_message;
-	tp.heartbeat_ivl_ms = (int)d.node->cfg.net.heartbeat_interval_ms;
-	tp.heartbeat_timeout_ms = (int)d.node->cfg.net.heartbeat_timeout_ms;
-	tp.heartbeat_ttl_ms = 2 * (int)d.node->cfg.net.heartbeat_timeout_ms;
-	tp.handshake_ms = (int)d.node->cfg.net.handshake_timeout_ms;
-	cbs = (ms_transport_cbs){cb_recv, cb_link, cb_reject, &d};
-	if ((e = ms_transport_new(&d.t, NULL, d.node->netkey, d.node->id, &tp, &cbs,
-	                          eb)) != MS_OK)
-		goto out;
-	if ((e = apply_acl(&d, &d.node->cfg, eb)) != MS_OK)
-		goto out;
-	{
-		size_t nl = d.node->cfg.net.nlisten;
-		for (size_t i = 0; i < (nl ? nl : 1); i++) {
-			const char *ep = nl ? d.node->cfg.net.listen[i]
-			                    : MS_CFG_DEFAULT_LISTEN;
-			if ((e = ms_transport_listen(d.t, ep, d.bound[d.nbound],
-			                             MS_CFG_EP_MAX, eb)) != MS_OK)
-				goto out;
-			ms_logf(&d.log, MS_LOG_INFO, "MS-NET-LISTEN", "endpoint=%s",
-			        d.bound[d.nbound]);
-			d.nbound++;
-		}
-	}
-	if ((e = write_endpoints(&d, ep_path, eb)) != MS_OK)
-		goto out;
-	wrote_eps = 1;
-	{
-		ms_store_rtxn *rt = NULL;
-		if ((e = ms_store_read_begin(d.node->store, &rt, eb)) != MS_OK)
-			goto out;
-		d.arrival_seen = ms_store_arrival_head(rt);
-		ms_store_read_end(&rt);
-	}
-	if ((e = ms_pm_init(&d, eb)) != MS_OK)
-		goto out;
-	if ((e = ms_discover_start(&d, eb)) != MS_OK)
-		goto out;
-	ms_node_id_hex(d.node, hex);
-	ms_logf(&d.log, MS_LOG_NOTICE, "MS-NODE-START",
-	        "id=%s pid=%ld listen=%zu peers=%zu rng_seed=%" PRIu64, hex,
-	        (long)getpid(), d.nbound, d.node->cfg.net.npeers, seed);
-
-	e = loop(&d, sfd, eb);
-
-	d.stopping = 1;
-	close_sessions(&d);
-	ms_daemon_counts_flush(&d, 1);
-	ms_logf(&d.log, MS_LOG_NOTICE, "MS-NODE-STOP",
-	        "sessions=%" PRIu64 " dials=%" PRIu64 " bad_messages=%" PRIu64
-	        " auth_failures=%" PRIu64 " rejects=%" PRIu64,
-	        d.st.sessions, d.st.dials, d.st.bad_messages, d.st.auth_failures,
-	        d.st.rejects);
-out:
-	d.stopping = 1;
-	if (d.sessions != NULL)
-		close_sessions(&d);
-	if (d.node != NULL)
-		ms_daemon_counts_flush(&d, 1);
-	ms_discover_stop(&d); /* withdraw our service first */
-	if (d.t != NULL)
-		ms_pm_free(&d);
-	ms_transport_free(&d.t);
-	if (wrote_eps)
-		unlink(ep_path);
-	ms_node_close(&d.node);
-	if (pid_fd >= 0) {
-		unlink(pid_path);
-		close(pid_fd);
-	}
-	free(d.txops);
-	free(d.msgbuf);
-	free(d.scratch);
-	free(ep_path);
-	free(pid_path);
-	ms_log_close(&d.log);
-	if (sfd >= 0)
-		close(sfd);
-	sigprocmask(SIG_SETMASK, &oldset, NULL);
+	if (d == NULL)
+		return ms_errf(eb, MS_ENOMEM, "run: out of memory");
+	d->opts = o;
+	d->clock = ms_clock_system();
+	d->log.level = MS_LOG_DEFAULT;
+	d->sfd = -1;
+	d->pid_fd = -1;
+	e = daemon_start(d, eb);
+	if (e == MS_OK)
+		e = daemon_loop(d, eb);
+	daemon_stop(d);
+	free(d);
 	return e;
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "ms_err.h"
 
 #define LOG_LINE_MAX 2048
 
@@ -141,4 +142,12 @@ const char *ms_log_q(char *buf, size_t cap, const char *text)
 	buf[o++] = '"';
 	buf[o] = '\0';
 	return buf;
+}
+
+void ms_log_error(const ms_log *lg, const char *event, const ms_errbuf *eb)
+{
+	char q[MS_ERRBUF_SIZE + 8];
+
+	ms_logf(lg, MS_LOG_ERROR, event, "error=%s",
+	        ms_log_q(q, sizeof q, eb != NULL ? eb->msg : ""));
 }

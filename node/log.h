@@ -51,4 +51,10 @@ void ms_logf(const ms_log *lg, int level, const char *event, const char *fmt,
  * and \xNN escapes.  Writes into buf (cap bytes, truncating) and returns it. */
 const char *ms_log_q(char *buf, size_t cap, const char *text);
 
+/* The one line for a failed call: `error EVENT error="what: why"`, the text
+ * from eb (e.g. ms_log_error(lg, "MS-STORE-ERROR", &eb)). */
+struct ms_errbuf;
+void ms_log_error(const ms_log *lg, const char *event,
+                  const struct ms_errbuf *eb);
+
 #endif

@@ -10,6 +10,7 @@
 
 #include "backoff.h"
 #include "crypto.h"
+#include "endpoint.h"
 #include "meshsync.h"
 #include "ms_err.h"
 #include "store.h"
@@ -18,7 +19,7 @@
 #define MS_CFG_MAX_LISTEN 8   /* [net] listen lines */
 #define MS_CFG_MAX_PEERS 64   /* [net] peer lines */
 #define MS_CFG_MAX_ACL 256    /* node ids in allow (or deny) */
-#define MS_CFG_EP_MAX MS_PEER_ADDR_MAX /* bytes of an endpoint, NUL included */
+#define MS_CFG_EP_MAX MS_ENDPOINT_MAX /* bytes of an endpoint, NUL included */
 
 #define MS_CFG_DEFAULT_LISTEN "tcp://0.0.0.0:7700"
 
@@ -80,6 +81,12 @@ void ms_config_fix(ms_config *c);
  */
 ms_err ms_config_load(ms_config *c, const char *path, ms_errbuf *eb);
 
+/* The configuration a node in dir runs with: config_path when given
+ * (it must exist), else dir/meshsync.conf if it exists, else the
+ * defaults.  Errors as ms_config_load. */
+ms_err ms_config_load_node(ms_config *c, const char *dir,
+                           const char *config_path, ms_errbuf *eb);
+
 /* Write the commented default configuration to path (O_EXCL, 0600). */
 ms_err ms_config_write_default(const char *path, ms_errbuf *eb);
 
@@ -87,9 +94,6 @@ ms_err ms_config_write_default(const char *path, ms_errbuf *eb);
  * Return 0 on success, -1 when text is not a valid value. */
 int ms_config_parse_size(const char *text, uint64_t *out);     /* 16M, 4G */
 int ms_config_parse_duration_ms(const char *text, uint64_t *out); /* 30s, 1h */
-/* An endpoint as accepted for listen/peer: "tcp://HOST:PORT", printable
- * without spaces, shorter than MS_CFG_EP_MAX. */
-int ms_config_check_endpoint(const char *text);
 
 struct ms_node {
 	char *dir;

@@ -406,13 +406,46 @@ static ms_err st_policy_write(ms_store *s, st_wctx *w, void *ctx, ms_errbuf *eb)
 	return st_policy_store(s, w->txn, pc->rules, pc->n, eb);
 }
 
+/* A writer stores the table it was given when it differs from the stored
+ * one; then everyone resolves keys by the stored table. */
+static ms_err policies_apply(ms_store *s, const ms_policy_rule *r, size_t n,
+                             ms_errbuf *eb)
+{
+	MDB_txn *txn = NULL;
+	int differs;
+	ms_err e;
+
+	if ((e = st_txn_begin(s, MDB_RDONLY, &txn, eb)) != MS_OK)
+		return e;
+	differs = !s->readonly && st_policy_differs(s, txn, r, n);
+	mdb_txn_abort(txn);
+	if (differs) {
+		st_policy_ctx pc = {r, n};
+		if ((e = st_write(s, st_policy_write, &pc, eb)) != MS_OK)
+			return e;
+	}
+	if ((e = st_txn_begin(s, MDB_RDONLY, &txn, eb)) != MS_OK)
+		return e;
+	e = st_policy_load(s, txn, eb);
+	mdb_txn_abort(txn);
+	return e;
+}
+
+ms_err ms_store_set_policies(ms_store *s, const ms_policy_rule *r, size_t n,
+                             ms_errbuf *eb)
+{
+	if (s->readonly)
+		return ms_errf(eb, MS_EINVAL, "set policies: store opened read-only");
+	return policies_apply(s, r, n, eb);
+}
+
 ms_err ms_store_open(ms_store **out, const char *dir, const ms_store_opts *o,
                      ms_errbuf *eb)
 {
 	ms_store_opts def;
 	ms_store *s = NULL;
 	MDB_txn *txn = NULL;
-	int err, rc, differs;
+	int err, rc;
 	ms_err e;
 
 	*out = NULL;
@@ -467,25 +500,7 @@ ms_err ms_store_open(ms_store **out, const char *dir, const ms_store_opts *o,
 		e = st_mdb(s, eb, rc, "open store: commit");
 		goto fail;
 	}
-	e = st_txn_begin(s, MDB_RDONLY, &txn, eb);
-	if (e != MS_OK)
-		goto fail;
-	differs = !s->readonly &&
-	          st_policy_differs(s, txn, o->policies, o->npolicies);
-	mdb_txn_abort(txn);
-	txn = NULL;
-	if (differs) {
-		st_policy_ctx pc = {o->policies, o->npolicies};
-		e = st_write(s, st_policy_write, &pc, eb);
-		if (e != MS_OK)
-			goto fail;
-	}
-	e = st_txn_begin(s, MDB_RDONLY, &txn, eb);
-	if (e != MS_OK)
-		goto fail;
-	e = st_policy_load(s, txn, eb);
-	mdb_txn_abort(txn);
-	txn = NULL;
+	e = policies_apply(s, o->policies, o->npolicies, eb);
 	if (e != MS_OK)
 		goto fail;
 	*out = s;

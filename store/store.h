@@ -115,6 +115,12 @@ const uint8_t *ms_store_network_id(const ms_store *s); /* MS_NETID_LEN */
 ms_policy ms_store_policy_for(const ms_store *s, const uint8_t *key, size_t klen);
 /* The policy table in force (as stored). */
 const ms_policy_rule *ms_store_policies(const ms_store *s, size_t *n);
+/* Put a new policy table in force (a reload changed the configuration):
+ * stored in meta when it differs, so readers follow.  Stored heads and
+ * state_hash do not depend on it.  MS_EINVAL (a bad table, a read-only
+ * store), MS_EFULL, MS_ESTORE; on error the old table stays. */
+ms_err ms_store_set_policies(ms_store *s, const ms_policy_rule *r, size_t n,
+                             ms_errbuf *eb);
 
 /* --- writing ------------------------------------------------------------ */
 

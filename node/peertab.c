@@ -1,0 +1,960 @@
+/*
+ * peertab.c — the peer table (see peertab.h): records, dial scheduling with
+ * backoff, static/mDNS/pex sources, merging address-keyed records into the
+ * node they turn out to be, and each record's link state.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "endpoint.h"
+#include "peertab.h"
+
+_Static_assert(MS_ENDPOINT_MAX == MS_PEER_ADDR_MAX,
+               "an endpoint fits a peer record address");
+
+/* Sessions of one peer by link state: connecting, syncing, live. */
+enum { NS_CONNECTING, NS_SYNCING, NS_LIVE, NS_COUNT };
+
+struct ms_peer {
+	ms_peer_rec rec; /* what is persisted */
+	ms_backoff bo;   /* mirrors rec.bo_* */
+	int is_static;   /* one of its addresses is a configured peer */
+	int self;        /* dialling it reached ourselves: never again */
+	uint32_t dial;   /* our dial's handle, 0 when not dialling */
+	char dial_addr[MS_PEER_ADDR_MAX];
+	uint32_t rr;     /* which address to dial next */
+	int out;         /* a session runs on our dial */
+	unsigned nsess[NS_COUNT];
+	int dirty;       /* rec changed since it was last stored */
+	/* why a non-static peer is dialled, and whether mDNS withdrew it */
+	int mdns;        /* its service is announced now */
+	int pex;         /* a live peer-exchange candidate */
+	int lost;        /* mDNS withdrew it (cleared when seen again) */
+	uint64_t hold_until_ms; /* wall ms: do not dial before (tie-break) */
+};
+
+struct ms_peertab {
+	ms_peertab_env env;
+	ms_peertab_cbs cbs;
+	ms_peer **v;
+	size_t n, cap;
+};
+
+static uint64_t wall(const ms_peertab *pt)
+{
+	return ms_clock_wall(pt->env.clock);
+}
+
+static void store_error(const ms_peertab *pt, const ms_errbuf *eb)
+{
+	ms_log_error(pt->env.log, "MS-STORE-ERROR", eb);
+}
+
+static int ns_index(ms_link_state st)
+{
+	switch (st) {
+	case MS_LINK_STATE_CONNECTING: return NS_CONNECTING;
+	case MS_LINK_STATE_SYNCING: return NS_SYNCING;
+	case MS_LINK_STATE_LIVE: return NS_LIVE;
+	default: return -1;
+	}
+}
+
+static void ns_add(ms_peer *p, ms_link_state st, int delta)
+{
+	int i = ns_index(st);
+
+	if (i < 0)
+		return;
+	if (delta > 0)
+		p->nsess[i]++;
+	else if (p->nsess[i] > 0)
+		p->nsess[i]--;
+}
+
+static int has_sessions(const ms_peer *p)
+{
+	return p->nsess[NS_CONNECTING] + p->nsess[NS_SYNCING] +
+	           p->nsess[NS_LIVE] >
+	       0;
+}
+
+/* --- records --------------------------------------------------------------- */
+
+static void bo_load(ms_peer *p)
+{
+	p->bo.attempts = p->rec.bo_attempts;
+	p->bo.kicks = p->rec.bo_kicks;
+	p->bo.last_delay_ms = p->rec.bo_last_delay_ms;
+	p->bo.next_attempt_ms = p->rec.bo_next_attempt_ms;
+	p->bo.last_kick_ms = p->rec.bo_last_kick_ms;
+}
+
+static void bo_save(ms_peer *p)
+{
+	p->rec.bo_attempts = p->bo.attempts;
+	p->rec.bo_kicks = p->bo.kicks;
+	p->rec.bo_last_delay_ms = p->bo.last_delay_ms;
+	p->rec.bo_next_attempt_ms = p->bo.next_attempt_ms;
+	p->rec.bo_last_kick_ms = p->bo.last_kick_ms;
+}
+
+const uint8_t *ms_peer_id(const ms_peer *p)
+{
+	return p != NULL && p->rec.has_id ? p->rec.id : NULL;
+}
+
+const char *ms_peer_addr(const ms_peer *p)
+{
+	if (p == NULL)
+		return "-";
+	if (p->dial_addr[0] != '\0')
+		return p->dial_addr;
+	if (p->rec.naddrs > 0)
+		return p->rec.addrs[0];
+	return "-";
+}
+
+size_t ms_peertab_size(const ms_peertab *pt)
+{
+	return pt->n;
+}
+
+static int rec_has_addr(const ms_peer_rec *r, const char *addr)
+{
+	for (uint32_t i = 0; i < r->naddrs && i < MS_PEER_MAX_ADDRS; i++)
+		if (strcmp(r->addrs[i], addr) == 0)
+			return 1;
+	return 0;
+}
+
+/* Add addr (deduped); 1 when it was new. */
+static int rec_add_addr(ms_peer_rec *r, const char *addr)
+{
+	if (rec_has_addr(r, addr))
+		return 0;
+	if (r->naddrs == MS_PEER_MAX_ADDRS) {
+		/* full: the oldest address makes room */
+		memmove(r->addrs[0], r->addrs[1],
+		        (MS_PEER_MAX_ADDRS - 1) * sizeof r->addrs[0]);
+		r->naddrs--;
+	}
+	snprintf(r->addrs[r->naddrs++], MS_PEER_ADDR_MAX, "%s", addr);
+	return 1;
+}
+
+static void rec_del_addr(ms_peer_rec *r, const char *addr)
+{
+	for (uint32_t i = 0; i < r->naddrs; i++) {
+		if (strcmp(r->addrs[i], addr) == 0) {
+			memmove(r->addrs[i], r->addrs[i + 1],
+			        (r->naddrs - i - 1) * sizeof r->addrs[0]);
+			r->naddrs--;
+			return;
+		}
+	}
+}
+
+static int cfg_is_peer(const ms_peertab *pt, const char *addr)
+{
+	const ms_config_net *n = &pt->env.cfg->net;
+
+	for (size_t i = 0; i < n->npeers; i++)
+		if (strcmp(n->peers[i], addr) == 0)
+			return 1;
+	return 0;
+}
+
+static int any_static_addr(const ms_peertab *pt, const ms_peer *p)
+{
+	for (uint32_t i = 0; i < p->rec.naddrs; i++)
+		if (cfg_is_peer(pt, p->rec.addrs[i]))
+			return 1;
+	return 0;
+}
+
+static ms_peer *add(ms_peertab *pt)
+{
+	ms_peer *p;
+
+	if (pt->n == pt->cap) {
+		size_t ncap = pt->cap ? pt->cap * 2 : 16;
+		ms_peer **nv = realloc(pt->v, ncap * sizeof *nv);
+		if (nv == NULL)
+			return NULL;
+		pt->v = nv;
+		pt->cap = ncap;
+	}
+	if ((p = calloc(1, sizeof *p)) == NULL)
+		return NULL;
+	pt->v[pt->n++] = p;
+	return p;
+}
+
+/* A new record keyed by id (created as first seen now). */
+static ms_peer *add_id(ms_peertab *pt, const uint8_t *id)
+{
+	ms_peer *p = add(pt);
+
+	if (p == NULL)
+		return NULL;
+	p->rec.has_id = 1;
+	memcpy(p->rec.id, id, MS_PK_LEN);
+	p->rec.first_seen_ms = wall(pt);
+	p->rec.link = MS_LINK_STATE_COUNT_; /* refresh sets it */
+	return p;
+}
+
+static void remove_rec(ms_peertab *pt, ms_peer *p)
+{
+	for (size_t i = 0; i < pt->n; i++) {
+		if (pt->v[i] == p) {
+			pt->v[i] = pt->v[--pt->n];
+			free(p);
+			return;
+		}
+	}
+}
+
+/* Drop the stored record keyed by p's first address (p was address-keyed
+ * and is identified, merged or gone now). */
+static void forget_addr_key(ms_peertab *pt, const ms_peer *p)
+{
+	ms_errbuf eb = {0};
+
+	if (p->rec.has_id || p->rec.naddrs == 0)
+		return;
+	if (ms_store_peer_del_addr(pt->env.store, p->rec.addrs[0], &eb) != MS_OK &&
+	    eb.code != MS_ENOTFOUND)
+		store_error(pt, &eb);
+}
+
+static ms_peer *by_id(const ms_peertab *pt, const uint8_t *id)
+{
+	for (size_t i = 0; i < pt->n; i++)
+		if (pt->v[i]->rec.has_id &&
+		    memcmp(pt->v[i]->rec.id, id, MS_PK_LEN) == 0)
+			return pt->v[i];
+	return NULL;
+}
+
+static ms_peer *by_addr(const ms_peertab *pt, const char *addr)
+{
+	/* an identified record wins over a stale address-keyed one */
+	ms_peer *found = NULL;
+
+	for (size_t i = 0; i < pt->n; i++) {
+		if (!rec_has_addr(&pt->v[i]->rec, addr))
+			continue;
+		if (pt->v[i]->rec.has_id)
+			return pt->v[i];
+		found = pt->v[i];
+	}
+	return found;
+}
+
+static ms_peer *by_dial(const ms_peertab *pt, uint32_t h)
+{
+	for (size_t i = 0; i < pt->n; i++)
+		if (pt->v[i]->dial == h)
+			return pt->v[i];
+	return NULL;
+}
+
+/* 1 when the table dials p by itself (static, mDNS, pex). */
+static int dialable(const ms_peer *p)
+{
+	return p->is_static || ((p->mdns || p->pex) && !p->lost);
+}
+
+static int connected(const ms_peer *p)
+{
+	return p->dial != 0 || p->out || has_sessions(p);
+}
+
+/* An address-keyed record nothing refers to may be dropped or merged. */
+static int unreferenced(const ms_peer *p)
+{
+	return !p->rec.has_id && p->dial == 0 && !p->out && !has_sessions(p);
+}
+
+/* The link state the record shows, from its sessions, dial and backoff. */
+static void refresh(ms_peertab *pt, ms_peer *p)
+{
+	ms_link_state st;
+
+	if (p->self)
+		st = MS_LINK_STATE_LOST;
+	else if (p->nsess[NS_LIVE] > 0)
+		st = MS_LINK_STATE_LIVE;
+	else if (p->nsess[NS_SYNCING] > 0)
+		st = MS_LINK_STATE_SYNCING;
+	else if (p->nsess[NS_CONNECTING] > 0 || p->dial != 0)
+		st = MS_LINK_STATE_CONNECTING;
+	else if (p->lost && !p->is_static)
+		st = MS_LINK_STATE_LOST; /* withdrawn from mDNS: not dialled */
+	else if (dialable(p) && p->bo.attempts > 0)
+		st = MS_LINK_STATE_BACKOFF;
+	else if (dialable(p) && p->rec.sessions == 0 && p->rec.failures == 0)
+		st = MS_LINK_STATE_DISCOVERED;
+	else
+		st = MS_LINK_STATE_DOWN;
+	if (st != p->rec.link) {
+		p->rec.link = (uint8_t)st;
+		p->rec.link_since_ms = wall(pt);
+		p->dirty = 1;
+	}
+}
+
+/* Merge the configured static addresses into the table. */
+static void merge_static(ms_peertab *pt)
+{
+	const ms_config_net *n = &pt->env.cfg->net;
+	uint64_t now = wall(pt);
+
+	for (size_t i = 0; i < n->npeers; i++) {
+		ms_peer *p = by_addr(pt, n->peers[i]);
+		if (p != NULL)
+			continue;
+		if ((p = add(pt)) == NULL) {
+			ms_logf(pt->env.log, MS_LOG_ERROR, "MS-PEER-NOMEM", "addr=%s",
+			        n->peers[i]);
+			continue;
+		}
+		rec_add_addr(&p->rec, n->peers[i]);
+		p->rec.source = MS_PEER_SRC_STATIC;
+		p->rec.link = MS_LINK_STATE_DISCOVERED;
+		p->rec.first_seen_ms = now;
+		p->rec.link_since_ms = now;
+		p->dirty = 1;
+	}
+	for (size_t i = 0; i < pt->n;) {
+		ms_peer *p = pt->v[i];
+		int st = any_static_addr(pt, p);
+		if (!st && unreferenced(p)) {
+			/* an address nobody configures any more and nobody
+			 * answered at: nothing worth keeping */
+			forget_addr_key(pt, p);
+			remove_rec(pt, p);
+			continue;
+		}
+		if (st != p->is_static) {
+			p->is_static = st;
+			p->dirty = 1;
+		}
+		if (st && !(p->rec.source & MS_PEER_SRC_STATIC)) {
+			p->rec.source |= MS_PEER_SRC_STATIC;
+			p->dirty = 1;
+		} else if (!st && (p->rec.source & MS_PEER_SRC_STATIC)) {
+			p->rec.source &= (uint8_t)~MS_PEER_SRC_STATIC;
+			p->dirty = 1;
+		}
+		refresh(pt, p);
+		i++;
+	}
+}
+
+typedef struct load_ctx {
+	ms_peertab *pt;
+	int nomem;
+} load_ctx;
+
+static int load_one(const ms_peer_rec *r, void *ctx)
+{
+	load_ctx *x = ctx;
+	ms_peer *p = add(x->pt);
+
+	if (p == NULL) {
+		x->nomem = 1;
+		return 1;
+	}
+	p->rec = *r;
+	bo_load(p);
+	return 0;
+}
+
+ms_err ms_peertab_new(ms_peertab **out, const ms_peertab_env *env,
+                      const ms_peertab_cbs *cbs, ms_errbuf *eb)
+{
+	ms_peertab *pt;
+	ms_store_rtxn *rt = NULL;
+	load_ctx x = {0};
+	ms_err e;
+
+	*out = NULL;
+	if ((pt = calloc(1, sizeof *pt)) == NULL)
+		return ms_errf(eb, MS_ENOMEM, "peer table: out of memory");
+	pt->env = *env;
+	pt->cbs = *cbs;
+	x.pt = pt;
+	if ((e = ms_store_read_begin(env->store, &rt, eb)) != MS_OK)
+		goto fail;
+	ms_store_foreach_peer(rt, load_one, &x);
+	ms_store_read_end(&rt);
+	if (x.nomem) {
+		e = ms_errf(eb, MS_ENOMEM, "peer table: out of memory");
+		goto fail;
+	}
+	/* a state stored by a previous run (maybe killed mid-session) says
+	 * nothing about now: recompute it; backoff state is kept */
+	for (size_t i = 0; i < pt->n; i++)
+		pt->v[i]->rec.link = MS_LINK_STATE_COUNT_;
+	merge_static(pt);
+	ms_peertab_flush(pt);
+	*out = pt;
+	return MS_OK;
+fail:
+	for (size_t i = 0; i < pt->n; i++)
+		free(pt->v[i]);
+	free(pt->v);
+	free(pt);
+	return e;
+}
+
+void ms_peertab_flush(ms_peertab *pt)
+{
+	ms_errbuf eb = {0};
+
+	for (size_t i = 0; i < pt->n; i++) {
+		ms_peer *p = pt->v[i];
+		if (!p->dirty || p->self)
+			continue;
+		bo_save(p);
+		if (ms_store_peer_put(pt->env.store, &p->rec, &eb) != MS_OK)
+			store_error(pt, &eb);
+		p->dirty = 0;
+	}
+}
+
+/* Forget p's dial and ask the daemon to hang it up. */
+static void drop_dial(ms_peertab *pt, ms_peer *p, const char *why)
+{
+	uint32_t h = p->dial;
+
+	if (h == 0)
+		return;
+	p->dial = 0;
+	p->out = 0;
+	p->dial_addr[0] = '\0';
+	pt->cbs.hangup(pt->cbs.ctx, h, why);
+	refresh(pt, p);
+}
+
+void ms_peertab_free(ms_peertab **ptp)
+{
+	ms_peertab *pt = ptp != NULL ? *ptp : NULL;
+
+	if (pt == NULL)
+		return;
+	for (size_t i = 0; i < pt->n; i++) {
+		refresh(pt, pt->v[i]);
+		drop_dial(pt, pt->v[i], "shutdown");
+	}
+	ms_peertab_flush(pt);
+	for (size_t i = 0; i < pt->n; i++)
+		free(pt->v[i]);
+	free(pt->v);
+	free(pt);
+	*ptp = NULL;
+}
+
+void ms_peertab_reconfigure(ms_peertab *pt)
+{
+	merge_static(pt);
+	for (size_t i = 0; i < pt->n; i++) {
+		ms_peer *p = pt->v[i];
+		/* no longer configured (nor discovered): stop dialling it */
+		if (!dialable(p) && p->dial != 0)
+			drop_dial(pt, p, "unconfigured");
+	}
+}
+
+/* Count a failed attempt and schedule the next one. */
+static void fail(ms_peertab *pt, ms_peer *p, const char *reason)
+{
+	uint64_t delay = ms_backoff_failure(&p->bo, &pt->env.cfg->backoff,
+	                                    pt->env.rng, wall(pt));
+
+	p->rec.failures++;
+	snprintf(p->rec.last_error, sizeof p->rec.last_error, "%s", reason);
+	ms_logf(pt->env.log, MS_LOG_WARNING, "MS-PEER-FAIL",
+	        "addr=%s reason=%s backoff_ms=%" PRIu64 " attempt=%" PRIu32,
+	        ms_peer_addr(p), reason, delay, p->bo.attempts);
+	p->dirty = 1;
+	refresh(pt, p);
+}
+
+/* The next address of p to dial (round robin): a static peer only at its
+ * configured addresses; a discovered one at any it was seen with. */
+static const char *next_addr(ms_peertab *pt, ms_peer *p)
+{
+	for (uint32_t k = 0; k < p->rec.naddrs; k++) {
+		const char *a = p->rec.addrs[(p->rr + k) % p->rec.naddrs];
+		if (p->is_static ? cfg_is_peer(pt, a) : ms_endpoint_check(a) == 0) {
+			p->rr = (p->rr + k + 1) % p->rec.naddrs;
+			return a;
+		}
+	}
+	return NULL;
+}
+
+static void dial(ms_peertab *pt, ms_peer *p)
+{
+	const char *addr = next_addr(pt, p);
+	ms_errbuf eb = {0};
+	uint32_t h = 0;
+
+	if (addr == NULL)
+		return;
+	snprintf(p->dial_addr, sizeof p->dial_addr, "%s", addr);
+	ms_logf(pt->env.log, MS_LOG_INFO, "MS-PEER-DIAL", "addr=%s attempt=%" PRIu32,
+	        addr, p->bo.attempts + 1);
+	if (pt->cbs.dial(pt->cbs.ctx, addr, &h, &eb) != MS_OK) {
+		char q[MS_ERRBUF_SIZE + 8];
+		ms_logf(pt->env.log, MS_LOG_WARNING, "MS-PEER-DIAL-ERROR",
+		        "addr=%s error=%s", addr, ms_log_q(q, sizeof q, eb.msg));
+		fail(pt, p, "dial");
+		return;
+	}
+	p->dial = h;
+	refresh(pt, p);
+}
+
+uint64_t ms_peertab_tick(ms_peertab *pt)
+{
+	uint64_t now = wall(pt), next = UINT64_MAX;
+
+	for (size_t i = 0; i < pt->n; i++) {
+		ms_peer *p = pt->v[i];
+		if (!dialable(p) || p->self || p->dial != 0 || p->out)
+			continue;
+		if (!p->is_static) {
+			/* a discovered peer already linked (it dialled us) needs
+			 * no dial; the tie-break hold lets the other side dial */
+			if (connected(p))
+				continue;
+			if (p->hold_until_ms > now) {
+				if (p->hold_until_ms < next)
+					next = p->hold_until_ms;
+				continue;
+			}
+		}
+		if (ms_backoff_due(&p->bo, now))
+			dial(pt, p);
+		else if (p->bo.next_attempt_ms < next)
+			next = p->bo.next_attempt_ms;
+		/* a dial that failed at once is due again later */
+		if (p->dial == 0 && p->bo.next_attempt_ms > now &&
+		    p->bo.next_attempt_ms < next)
+			next = p->bo.next_attempt_ms;
+	}
+	return next;
+}
+
+/* --- dials ------------------------------------------------------------------ */
+
+ms_peer *ms_peertab_dial_up(ms_peertab *pt, uint32_t handle)
+{
+	return handle != 0 ? by_dial(pt, handle) : NULL;
+}
+
+void ms_peertab_dial_failed(ms_peertab *pt, uint32_t handle, const char *reason)
+{
+	ms_peer *p = handle != 0 ? by_dial(pt, handle) : NULL;
+
+	if (p == NULL)
+		return;
+	p->dial = 0;
+	p->out = 0;
+	fail(pt, p, reason);
+	p->dial_addr[0] = '\0';
+}
+
+/* --- sessions ----------------------------------------------------------- */
+
+void ms_peertab_session_opened(ms_peertab *pt, ms_peer *p, int outbound)
+{
+	if (p == NULL)
+		return;
+	ns_add(p, MS_LINK_STATE_CONNECTING, 1);
+	if (outbound)
+		p->out = 1;
+	refresh(pt, p);
+}
+
+/* Fold e, an address-keyed record nothing refers to, into t (the same
+ * node). */
+static void merge_into(ms_peertab *pt, ms_peer *t, ms_peer *e)
+{
+	for (uint32_t i = 0; i < e->rec.naddrs; i++)
+		rec_add_addr(&t->rec, e->rec.addrs[i]);
+	t->rec.source |= e->rec.source;
+	t->is_static |= e->is_static;
+	if (t->rec.first_seen_ms == 0 || e->rec.first_seen_ms < t->rec.first_seen_ms)
+		t->rec.first_seen_ms = e->rec.first_seen_ms;
+	t->rec.failures += e->rec.failures;
+	/* the backoff running is the one of the address we dial (e is not
+	 * dialling: see unreferenced) */
+	if (t->dial == 0 && !t->out)
+		t->bo = e->bo;
+	forget_addr_key(pt, e);
+	t->dirty = 1;
+	remove_rec(pt, e);
+}
+
+/* A static record still keyed by address ep (announced by, or found for,
+ * t's node) is the same node: fold it into t.  The announcement is a claim,
+ * but it only re-keys our record; a dial still proves who answers. */
+static void merge_addr_key(ms_peertab *pt, ms_peer *t, const char *ep)
+{
+	ms_peer *k = by_addr(pt, ep);
+
+	if (k != NULL && k != t && unreferenced(k))
+		merge_into(pt, t, k);
+}
+
+/* Outbound: the dial's record e learns that id answered. */
+static ms_peer *identified_out(ms_peertab *pt, ms_peer *e, const uint8_t *id)
+{
+	uint64_t now = wall(pt);
+	ms_peer *t;
+
+	if (e->rec.has_id && memcmp(e->rec.id, id, MS_PK_LEN) == 0) {
+		e->rec.last_seen_ms = now;
+		e->dirty = 1;
+		return e;
+	}
+	t = by_id(pt, id);
+	if (t == NULL && !e->rec.has_id) {
+		/* first contact through a static address: re-key it */
+		forget_addr_key(pt, e);
+		e->rec.has_id = 1;
+		memcpy(e->rec.id, id, MS_PK_LEN);
+		e->rec.last_seen_ms = now;
+		e->dirty = 1;
+		return e;
+	}
+	if (t == NULL) {
+		/* the address now answers with another node id */
+		if ((t = add_id(pt, id)) == NULL)
+			return e;
+		t->bo = e->bo;
+	}
+	/* the dial, its session and its address move to t */
+	rec_add_addr(&t->rec, e->dial_addr);
+	if (cfg_is_peer(pt, e->dial_addr)) {
+		t->rec.source |= MS_PEER_SRC_STATIC;
+		t->is_static = 1;
+	}
+	t->dial = e->dial;
+	t->out = e->out;
+	snprintf(t->dial_addr, sizeof t->dial_addr, "%s", e->dial_addr);
+	ns_add(e, MS_LINK_STATE_CONNECTING, -1);
+	ns_add(t, MS_LINK_STATE_CONNECTING, 1);
+	t->rec.last_seen_ms = now;
+	t->dirty = 1;
+	e->dial = 0;
+	e->out = 0;
+	e->dial_addr[0] = '\0';
+	if (unreferenced(e)) {
+		forget_addr_key(pt, e);
+		remove_rec(pt, e);
+	} else {
+		rec_del_addr(&e->rec, t->dial_addr);
+		e->is_static = any_static_addr(pt, e);
+		e->dirty = 1;
+		refresh(pt, e);
+	}
+	return t;
+}
+
+/* Inbound: id dialled us, announcing eps. */
+static ms_peer *identified_in(ms_peertab *pt, const uint8_t *id,
+                              const ms_wire_bytes *eps, size_t neps)
+{
+	uint64_t now = wall(pt);
+	ms_peer *t = by_id(pt, id);
+
+	if (t == NULL) {
+		if ((t = add_id(pt, id)) == NULL)
+			return NULL;
+		t->rec.link = MS_LINK_STATE_DOWN;
+	}
+	t->rec.source |= MS_PEER_SRC_INBOUND;
+	t->rec.last_seen_ms = now;
+	t->dirty = 1;
+	ns_add(t, MS_LINK_STATE_CONNECTING, 1);
+	for (size_t i = 0; i < neps; i++) {
+		char ep[MS_ENDPOINT_MAX];
+		if (ms_endpoint_copy(ep, eps[i].ptr, eps[i].len) == 0)
+			merge_addr_key(pt, t, ep);
+	}
+	/* it is alive and reachable from it to us: if our dial to it is
+	 * waiting out a backoff, try now (rate-limited) */
+	if (t->is_static && !t->self && t->dial == 0 && !t->out &&
+	    !ms_backoff_due(&t->bo, now) &&
+	    ms_backoff_kick(&t->bo, now, pt->env.cfg->kick_interval_ms)) {
+		char hex[2 * MS_PK_LEN + 1];
+		ms_hex(hex, id, MS_PK_LEN);
+		ms_logf(pt->env.log, MS_LOG_INFO, "MS-PEER-KICK", "peer=%s addr=%s",
+		        hex, ms_peer_addr(t));
+	}
+	return t;
+}
+
+ms_peer *ms_peertab_identified(ms_peertab *pt, ms_peer *p, int outbound,
+                               const uint8_t id[MS_PK_LEN],
+                               const ms_wire_bytes *eps, size_t neps)
+{
+	ms_peer *t = outbound && p != NULL ? identified_out(pt, p, id)
+	                                   : identified_in(pt, id, eps, neps);
+
+	if (t == NULL || t->self)
+		return t;
+	/* the endpoints it announces are what peer exchange passes on */
+	for (size_t i = 0; i < neps; i++) {
+		char ep[MS_ENDPOINT_MAX];
+		if (ms_endpoint_copy(ep, eps[i].ptr, eps[i].len) == 0 &&
+		    ms_endpoint_check(ep) == 0 && rec_add_addr(&t->rec, ep))
+			t->dirty = 1;
+	}
+	if (t->lost) {
+		t->lost = 0; /* it is back, whatever mDNS last said */
+		t->dirty = 1;
+	}
+	refresh(pt, t);
+	return t;
+}
+
+void ms_peertab_session_state(ms_peertab *pt, ms_peer *p, int outbound,
+                              ms_link_state from, ms_link_state to)
+{
+	if (p == NULL)
+		return;
+	ns_add(p, from, -1);
+	ns_add(p, to, 1);
+	if (to == MS_LINK_STATE_LIVE) {
+		p->rec.last_good_ms = wall(pt);
+		if (outbound)
+			ms_backoff_success(&p->bo); /* a good session */
+		p->dirty = 1;
+	}
+	refresh(pt, p);
+}
+
+static void became_self(ms_peertab *pt, ms_peer *p)
+{
+	ms_logf(pt->env.log, MS_LOG_NOTICE, "MS-PEER-SELF", "addr=%s",
+	        ms_peer_addr(p));
+	p->dial = 0;
+	p->out = 0;
+	p->self = 1;
+	forget_addr_key(pt, p);
+	p->dirty = 0;
+}
+
+void ms_peertab_session_ended(ms_peertab *pt, ms_peer *p,
+                              const ms_peertab_end *end)
+{
+	if (p == NULL)
+		return;
+	ns_add(p, end->last, -1);
+	if (end->self) {
+		became_self(pt, p);
+		refresh(pt, p);
+		return;
+	}
+	p->rec.last = *end->sum;
+	p->rec.has_summary = 1;
+	p->rec.sessions++;
+	p->rec.last_seen_ms = wall(pt);
+	p->dirty = 1;
+	if (end->outbound && p->out) {
+		p->out = 0;
+		p->dial = 0; /* the session hung up */
+		if (end->failed)
+			fail(pt, p, end->reason);
+		p->dial_addr[0] = '\0';
+	} else if (!end->outbound && end->detail != NULL) {
+		/* we refused what it sent us */
+		snprintf(p->rec.last_error, sizeof p->rec.last_error, "%s",
+		         end->detail);
+		p->rec.failures++;
+	}
+	refresh(pt, p);
+}
+
+/* --- discovery and peer exchange ---------------------------------------- */
+
+/* Find or create id's record, add addr to its addresses and source to its
+ * sources.  NULL when id is ours (or the record is ourselves) or out of
+ * memory. */
+static ms_peer *learn(ms_peertab *pt, const uint8_t *id, const char *addr,
+                      uint8_t source)
+{
+	ms_peer *p;
+
+	if (memcmp(id, pt->env.node_id, MS_PK_LEN) == 0)
+		return NULL;
+	if ((p = by_id(pt, id)) == NULL && (p = add_id(pt, id)) == NULL) {
+		ms_logf(pt->env.log, MS_LOG_ERROR, "MS-PEER-NOMEM", "addr=%s",
+		        addr != NULL ? addr : "-");
+		return NULL;
+	}
+	if (p->self)
+		return NULL;
+	if (addr != NULL && addr[0] != '\0') {
+		merge_addr_key(pt, p, addr);
+		if (rec_add_addr(&p->rec, addr))
+			p->dirty = 1;
+	}
+	if ((p->rec.source & source) != source) {
+		p->rec.source |= source;
+		p->dirty = 1;
+	}
+	p->rec.last_seen_ms = wall(pt);
+	refresh(pt, p);
+	return p;
+}
+
+/* Retry p now if it waits in backoff, at most once per kick interval;
+ * logs MS-PEER-KICK with why.  1 when a dial is now due. */
+static int kick(ms_peertab *pt, ms_peer *p, const char *why)
+{
+	uint64_t now = wall(pt);
+	char hex[2 * MS_PK_LEN + 1] = "-";
+
+	if (p->self || !dialable(p))
+		return 0;
+	if (ms_backoff_due(&p->bo, now))
+		return 1;
+	if (!ms_backoff_kick(&p->bo, now, pt->env.cfg->kick_interval_ms))
+		return 0;
+	if (p->rec.has_id)
+		ms_hex(hex, p->rec.id, MS_PK_LEN);
+	ms_logf(pt->env.log, MS_LOG_INFO, "MS-PEER-KICK", "peer=%s addr=%s why=%s",
+	        hex, ms_peer_addr(p), why);
+	p->dirty = 1;
+	return 1;
+}
+
+void ms_peertab_mdns_found(ms_peertab *pt, const uint8_t id[MS_PK_LEN],
+                           const char *endpoint)
+{
+	ms_peer *p = learn(pt, id, endpoint, MS_PEER_SRC_MDNS);
+	int fresh;
+
+	if (p == NULL)
+		return;
+	fresh = !p->mdns || p->lost;
+	p->mdns = 1;
+	if (p->lost) {
+		p->lost = 0;
+		p->dirty = 1;
+	}
+	if (connected(p)) {
+		refresh(pt, p);
+		return;
+	}
+	if (fresh && !p->is_static && memcmp(pt->env.node_id, id, MS_PK_LEN) > 0)
+		p->hold_until_ms = wall(pt) + MS_PEERTAB_MDNS_HOLD_MS;
+	else
+		p->hold_until_ms = 0;
+	/* a (new) sighting is a link-up event: retry now, rate-limited */
+	(void)kick(pt, p, "mdns");
+	refresh(pt, p);
+}
+
+void ms_peertab_mdns_lost(ms_peertab *pt, const uint8_t id[MS_PK_LEN])
+{
+	ms_peer *p = by_id(pt, id);
+
+	if (p == NULL)
+		return;
+	p->mdns = 0;
+	p->hold_until_ms = 0;
+	if (!p->is_static) {
+		/* a session still running keeps the link until it drops;
+		 * refresh shows lost once nothing is connected */
+		p->lost = 1;
+		if (!p->out)
+			drop_dial(pt, p, "withdrawn");
+	}
+	p->dirty = 1;
+	refresh(pt, p);
+}
+
+size_t ms_peertab_kick_all(ms_peertab *pt, const char *why)
+{
+	size_t kicked = 0;
+
+	for (size_t i = 0; i < pt->n; i++) {
+		ms_peer *p = pt->v[i];
+		if (p->bo.attempts == 0 || connected(p))
+			continue;
+		if (kick(pt, p, why))
+			kicked++;
+	}
+	return kicked;
+}
+
+int ms_peertab_pex_learn(ms_peertab *pt, const uint8_t id[MS_PK_LEN],
+                         const char *const *eps, size_t neps)
+{
+	ms_peer *p = NULL;
+
+	for (size_t i = 0; i < neps; i++)
+		if ((p = learn(pt, id, eps[i], MS_PEER_SRC_PEX)) == NULL)
+			break;
+	if (p == NULL)
+		return 0;
+	if (!p->pex) {
+		p->pex = 1;
+		p->dirty = 1;
+	}
+	refresh(pt, p);
+	return 1;
+}
+
+void ms_peertab_pex_forget(ms_peertab *pt, const uint8_t id[MS_PK_LEN])
+{
+	ms_peer *p = by_id(pt, id);
+
+	if (p != NULL && p->pex) {
+		p->pex = 0;
+		refresh(pt, p);
+	}
+}
+
+int ms_peertab_linked(const ms_peertab *pt, const uint8_t id[MS_PK_LEN])
+{
+	const ms_peer *p = by_id(pt, id);
+
+	return p != NULL && connected(p);
+}
+
+ms_err ms_peertab_views(const ms_peertab *pt, ms_peer_view **out, size_t *n,
+                        ms_errbuf *eb)
+{
+	ms_peer_view *v = calloc(pt->n ? pt->n : 1, sizeof *v);
+
+	*out = NULL;
+	*n = 0;
+	if (v == NULL)
+		return ms_errf(eb, MS_ENOMEM, "peer views: out of memory");
+	for (size_t i = 0; i < pt->n; i++) {
+		const ms_peer *p = pt->v[i];
+		v[i].has_id = p->rec.has_id;
+		memcpy(v[i].id, p->rec.id, MS_PK_LEN);
+		v[i].naddrs = p->rec.naddrs;
+		memcpy(v[i].addrs, p->rec.addrs, sizeof v[i].addrs);
+		v[i].last_good_ms = p->rec.last_good_ms;
+		v[i].live = p->nsess[NS_LIVE] > 0;
+		v[i].self = p->self;
+	}
+	*out = v;
+	*n = pt->n;
+	return MS_OK;
+}

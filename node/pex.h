@@ -1,0 +1,86 @@
+/*
+ * pex.h — peer exchange (docs/protocol.md §5.5): what a node tells its
+ * peers about the members it synced with, and what it does with what it is
+ * told.  mDNS stops at the edge of a layer-2 cloud; this is how a node
+ * behind a routed hop learns whom it could dial.
+ *
+ * Sending: a live session gets one PEERS, then at most one every
+ * MS_PEX_SEND_INTERVAL_MS: up to 32 members we had a live session with in
+ * the last MS_PEX_RECENT_MS (newest first), each with up to 4 passable
+ * endpoints (newest first), never the receiver or ourselves.  An empty list
+ * is not sent.  ms_pex_build chooses them from views of the peer table the
+ * daemon hands in; the daemon sends the result on the session.
+ *
+ * Receiving: entries are claims.  They become candidates in a bounded list
+ * (MS_PEX_MAX_CANDIDATES, the least recently refreshed evicted first,
+ * forgotten after MS_PEX_EXPIRE_MS without a refresh).  Through its
+ * callbacks pex asks the daemon to record a candidate (the peer table then
+ * dials it, with backoff, while nothing links us to it) and to forget it.
+ * Only a real connection proves who answers (§4).
+ *
+ * pex knows neither sessions nor the peer table: the daemon wires them.
+ * Thread rules: the event loop's thread only.
+ */
+#ifndef MS_PEX_H
+#define MS_PEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "counters.h"
+#include "log.h"
+#include "peertab.h"
+#include "wire.h"
+
+#define MS_PEX_MAX_CANDIDATES 256        /* learnt entries kept at most */
+#define MS_PEX_EXPIRE_MS (3600u * 1000u) /* forgotten when not refreshed */
+#define MS_PEX_SEND_INTERVAL_MS 60000u   /* per session, after the first */
+#define MS_PEX_RECENT_MS (3600u * 1000u) /* "synced with recently" */
+
+typedef struct ms_pex ms_pex;
+
+typedef struct ms_pex_cbs {
+	/* Record id, named by a peer, at these passable endpoints as a
+	 * candidate to dial.  1 when it is recorded, 0 when not (ours, or
+	 * nothing usable). */
+	int (*learn)(void *ctx, const uint8_t id[MS_PK_LEN],
+	             const char *const *eps, size_t neps);
+	/* id is no longer a candidate. */
+	void (*forget)(void *ctx, const uint8_t id[MS_PK_LEN]);
+	/* 1 when a session or dial links us to id (for the log line). */
+	int (*linked)(void *ctx, const uint8_t id[MS_PK_LEN]);
+	void *ctx;
+} ms_pex_cbs;
+
+/* node_id (ours) and log, counters are borrowed.  MS_ENOMEM. */
+ms_err ms_pex_new(ms_pex **out, const uint8_t node_id[MS_PK_LEN],
+                  const ms_pex_cbs *cbs, const ms_log *log,
+                  ms_counters *counters, ms_errbuf *eb);
+/* NULL allowed; sets *xp to NULL. */
+void ms_pex_free(ms_pex **xp);
+
+/* PEERS from `from` (an identified peer) at monotonic time now_mono. */
+void ms_pex_recv(ms_pex *x, const uint8_t from[MS_PK_LEN],
+                 const ms_wire_peers *m, uint64_t now_mono);
+
+/* Forget candidates not refreshed for MS_PEX_EXPIRE_MS (checked at most
+ * once a second). */
+void ms_pex_tick(ms_pex *x, uint64_t now_mono);
+
+/*
+ * Fill out (PEERS) for the peer `to` from the table's views at wall time
+ * now_wall.  out's endpoints point into views, which must outlive it.
+ * Returns the number of entries (0: nothing worth sending).
+ */
+size_t ms_pex_build(const ms_pex *x, const uint8_t to[MS_PK_LEN],
+                    const ms_peer_view *views, size_t nviews,
+                    uint64_t now_wall, ms_wire_peers *out);
+
+/* PEERS was sent to `to` (for the log and counters). */
+void ms_pex_sent(ms_pex *x, const uint8_t to[MS_PK_LEN],
+                 const ms_wire_peers *m);
+
+/* Candidates held now. */
+size_t ms_pex_candidates(const ms_pex *x);
+
+#endif

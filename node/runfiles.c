@@ -1,0 +1,109 @@
+/* runfiles.c — node.pid and node.endpoints (see runfiles.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "ms_path.h"
+#include "runfiles.h"
+
+ms_err ms_runfile_lock(const char *dir, int *fdp, ms_errbuf *eb)
+{
+	char buf[32], *path = ms_path_join(dir, MS_RUN_PID_FILE);
+	ms_err e = MS_OK;
+	ssize_t n;
+	int fd;
+
+	*fdp = -1;
+	if (path == NULL)
+		return ms_errf(eb, MS_ENOMEM, "run %s: out of memory", dir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		e = ms_errf(eb, MS_EIO, "run %s: open %s: %s", dir, path,
+		            strerror(errno));
+		goto out;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int err = errno;
+		n = pread(fd, buf, sizeof buf - 1, 0);
+		close(fd);
+		if (err == EWOULDBLOCK) {
+			buf[n > 0 ? n : 0] = '\0';
+			e = ms_errf(eb, MS_EBUSY, "run %s: already running (pid %ld)",
+			            dir, strtol(buf, NULL, 10));
+		} else {
+			e = ms_errf(eb, MS_EIO, "run %s: flock %s: %s", dir, path,
+			            strerror(err));
+		}
+		goto out;
+	}
+	n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+		e = ms_errf(eb, MS_EIO, "run %s: write %s: %s", dir, path,
+		            strerror(errno));
+		close(fd);
+		goto out;
+	}
+	*fdp = fd;
+out:
+	free(path);
+	return e;
+}
+
+void ms_runfile_unlock(const char *dir, int fd)
+{
+	char *path;
+
+	if (fd < 0)
+		return;
+	if ((path = ms_path_join(dir, MS_RUN_PID_FILE)) != NULL)
+		unlink(path);
+	free(path);
+	close(fd);
+}
+
+ms_err ms_runfile_endpoints(const char *dir, const char *const *eps, size_t n,
+                            ms_errbuf *eb)
+{
+	char *path = ms_path_join(dir, MS_RUN_ENDPOINTS_FILE);
+	char *tmp = ms_path_join(dir, MS_RUN_ENDPOINTS_FILE ".tmp");
+	ms_err e = MS_OK;
+	FILE *f;
+
+	if (path == NULL || tmp == NULL) {
+		e = ms_errf(eb, MS_ENOMEM, "run %s: out of memory", dir);
+		goto out;
+	}
+	if ((f = fopen(tmp, "w")) == NULL) {
+		e = ms_errf(eb, MS_EIO, "open %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s\n", eps[i]);
+	/* a reader sees the old file or the whole new one, never half */
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		e = ms_errf(eb, MS_EIO, "write %s: %s", tmp, strerror(errno));
+		fclose(f);
+		unlink(tmp);
+		goto out;
+	}
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
+		e = ms_errf(eb, MS_EIO, "write %s: %s", path, strerror(errno));
+		unlink(tmp);
+	}
+out:
+	free(tmp);
+	free(path);
+	return e;
+}
+
+void ms_runfile_endpoints_remove(const char *dir)
+{
+	char *path = ms_path_join(dir, MS_RUN_ENDPOINTS_FILE);
+
+	if (path != NULL)
+		unlink(path);
+	free(path);
+}

@@ -1,0 +1,33 @@
+/*
+ * runfiles.h — the files a running node keeps in its data directory:
+ *   node.pid        the daemon's pid, under an exclusive flock: the lock,
+ *                   not the file, says a daemon runs (a file left by a
+ *                   killed daemon is simply taken over);
+ *   node.endpoints  the endpoints it listens on, one per line, with the
+ *                   ports resolved (how tests and tools find a node that
+ *                   asked for port 0), replaced atomically.
+ */
+#ifndef MS_RUNFILES_H
+#define MS_RUNFILES_H
+
+#include <stddef.h>
+
+#include "ms_err.h"
+
+#define MS_RUN_PID_FILE "node.pid"
+#define MS_RUN_ENDPOINTS_FILE "node.endpoints"
+
+/* Take the lock on DIR/node.pid and write our pid; *fdp is the open file
+ * (keep it open while running).  MS_EBUSY "run DIR: already running (pid
+ * N)" when another process holds it; MS_EIO, MS_ENOMEM. */
+ms_err ms_runfile_lock(const char *dir, int *fdp, ms_errbuf *eb);
+/* Remove DIR/node.pid and close fd (a no-op for fd < 0). */
+void ms_runfile_unlock(const char *dir, int fd);
+
+/* Write DIR/node.endpoints (n endpoints); MS_EIO, MS_ENOMEM. */
+ms_err ms_runfile_endpoints(const char *dir, const char *const *eps, size_t n,
+                            ms_errbuf *eb);
+/* Remove DIR/node.endpoints. */
+void ms_runfile_endpoints_remove(const char *dir);
+
+#endif
