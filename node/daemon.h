@@ -12,12 +12,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arrival.h"
 #include "backoff.h"
+#include "lacking.h"
 #include "log.h"
 #include "node_int.h"
+#include "peer_vv.h"
+#include "peers.h"
 #include "rng.h"
-#include "syncq.h"
 #include "transport.h"
+#include "vector.h"
 #include "wire.h"
 
 /* What the command line adds to (or overrides in) meshsync.conf. */

@@ -8,15 +8,20 @@
  *   ops         op id (32) -> encoding
  *   log         author (32) || seq (u64 big-endian) -> op id
  *   vv          author (32) -> highest contiguous seq held, ops held, id
- *               sum (syncq.h's ms_vv_entry)
+ *               sum (vector.h's ms_vv_entry)
  *   keys        key -> heads record (sorted head ids + counter sum)
  *   sup         parent id (32) || BLAKE2b-128(key) -> "" : some known op of
  *               that key names the parent, so it is not a head
  *   forks       author || seq -> every op id seen for that slot (dupsort)
  *   quarantine  bounded ring of rejected input: reason, source peer, bytes
  *   stats       counter name -> u64
- *   arrival     arrival number (u64 BE) -> op id
- *   peers, peer_vv  (sync: see syncq.h)
+ *   arrival     arrival number (u64 BE) -> op id (see arrival.h)
+ *   peer_vv     peer (32) || author (32) -> seq the peer holds (peer_vv.h)
+ *   peers       the peer table (peers.h)
+ *
+ * The store's side of sync has headers of its own: vector.h (the vv
+ * entries), arrival.h (the arrival feed), lacking.h (what a peer lacks),
+ * peer_vv.h and peers.h.
  *
  * Seq and hlc are allocated inside the write transaction, so several
  * processes may write one store (LMDB's writer lock serialises them).  Local

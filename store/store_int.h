@@ -19,8 +19,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "arrival.h"
+#include "lacking.h"
+#include "peer_vv.h"
+#include "peers.h"
 #include "store.h"
-#include "syncq.h"
+#include "vector.h"
 
 /* Named databases; index into ms_store.dbi. */
 enum st_db {

@@ -21,8 +21,9 @@
 #include <unistd.h>
 
 #include "ms_test.h"
+#include "peer_vv.h"
+#include "peers.h"
 #include "store.h"  /* peer records and forged ops for the inspect cases */
-#include "syncq.h"
 
 #define RUN_DEADLINE_MS 60000 /* generous for sanitizer builds */
 #define OUT_MAX (8u << 20)    /* output bound per stream */

@@ -1,5 +1,6 @@
 /*
- * test_syncq.c — the store's side of sync (syncq.h) against real stores:
+ * test_syncq.c — the store's side of sync (vector.h, arrival.h, lacking.h,
+ * peer_vv.h, peers.h) against real stores:
  * vector entries (held, id sum) through gaps and forks, the arrival feed,
  * what a peer lacks under each rule of docs/protocol.md §5.3, convergence
  * of two stores that exchange only what lacking names, peer_vv, lag and
@@ -10,11 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arrival.h"
 #include "hlc.h"
+#include "lacking.h"
 #include "ms_test.h"
+#include "peer_vv.h"
+#include "peers.h"
 #include "store_fix.h"
 #include "store_int.h" /* white-box: is the worker thread running? */
-#include "syncq.h"
+#include "vector.h"
 
 #define T0 UINT64_C(1767225600000)
 #define HLC(ms, c) MS_HLC_MAKE(T0 + (ms), (uint64_t)(c))

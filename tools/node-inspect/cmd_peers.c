@@ -7,7 +7,8 @@
 
 #include "hlc.h"
 #include "inspect.h"
-#include "syncq.h"
+#include "peer_vv.h"
+#include "peers.h"
 
 static const struct {
 	uint8_t bit;
