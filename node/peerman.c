@@ -285,8 +285,10 @@ ms_err ms_pm_init(ms_daemon *d, ms_errbuf *eb)
 
 	if ((e = ms_store_read_begin(d->node->store, &rt, eb)) != MS_OK)
 		return e;
-	ms_store_foreach_peer(rt, load_one, &x);
+	e = ms_store_foreach_peer(rt, load_one, &x, eb);
 	ms_store_read_end(&rt);
+	if (e != MS_OK)
+		return e;
 	if (x.nomem)
 		return ms_errf(eb, MS_ENOMEM, "peer table: out of memory");
 	/* a state stored by a previous run (maybe killed mid-session) says

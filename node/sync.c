@@ -523,7 +523,12 @@ static int send_hello(ms_session *s)
 		return -1;
 	}
 	s->hello_arrival = ms_store_arrival_head(rt);
-	ms_store_foreach_vv_entry(rt, snap_entry, &snap);
+	if (ms_store_foreach_vv_entry(rt, snap_entry, &snap, &eb) != MS_OK) {
+		store_error(d, &eb);
+		ms_store_read_end(&rt);
+		free(snap.v);
+		return -1;
+	}
 	ms_store_read_end(&rt);
 	free(s->hello_vv);
 	s->hello_vv = snap.nomem ? NULL : snap.v;
@@ -639,7 +644,9 @@ void ms_sync_feed(ms_daemon *d)
 		return;
 	}
 	f.rt = rt;
-	ms_store_foreach_arrival(rt, d->arrival_seen, feed_one, &f);
+	if (ms_store_foreach_arrival(rt, d->arrival_seen, feed_one, &f, &eb) !=
+	    MS_OK)
+		store_error(d, &eb);
 	d->arrival_seen = f.last;
 	ms_store_read_end(&rt);
 }
@@ -798,9 +805,17 @@ static int vvec_add(vvec *a, const ms_vv_entry *e)
 	return 0;
 }
 
+typedef struct vv_collect {
+	vvec *v;
+	int nomem;
+} vv_collect;
+
 static int collect_vv(const ms_vv_entry *e, void *ctx)
 {
-	return vvec_add(ctx, e) != 0;
+	vv_collect *c = ctx;
+
+	c->nomem = vvec_add(c->v, e) != 0;
+	return c->nomem;
 }
 
 /* Our whole vector as VV chunks (sorted by author, as the store keeps it). */
@@ -810,6 +825,7 @@ static int send_vv(ms_session *s)
 	ms_store_rtxn *rt = NULL;
 	ms_errbuf eb = {0};
 	vvec mine = {0};
+	vv_collect col = {&mine, 0};
 	size_t off = 0;
 	int rc = 0;
 
@@ -817,7 +833,10 @@ static int send_vv(ms_session *s)
 		store_error(d, &eb);
 		return -1;
 	}
-	if (ms_store_foreach_vv_entry(rt, collect_vv, &mine) != 0) {
+	if (ms_store_foreach_vv_entry(rt, collect_vv, &col, &eb) != MS_OK ||
+	    col.nomem) {
+		if (!col.nomem)
+			store_error(d, &eb);
 		ms_store_read_end(&rt);
 		free(mine.v);
 		return -1;
@@ -890,7 +909,9 @@ static void catch_up(ms_session *s)
 		return;
 	}
 	f.rt = rt;
-	ms_store_foreach_arrival(rt, s->hello_arrival, feed_one, &f);
+	if (ms_store_foreach_arrival(rt, s->hello_arrival, feed_one, &f, &eb) !=
+	    MS_OK)
+		store_error(s->d, &eb);
 	ms_store_read_end(&rt);
 }
 
@@ -1158,7 +1179,8 @@ static void answer_forks(ms_session *s, slot *forked, size_t n)
 		return;
 	}
 	f.rt = rt;
-	ms_store_foreach_fork(rt, fork_reply, &f);
+	if (ms_store_foreach_fork(rt, fork_reply, &f, &eb) != MS_OK)
+		store_error(s->d, &eb);
 	ms_store_read_end(&rt);
 	ms_logf(&s->d->log, MS_LOG_DEBUG, "MS-SYNC-FORK-REPLY", "slots=%zu ops=%zu",
 	        n, f.queued);

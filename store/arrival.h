@@ -19,10 +19,16 @@
 /* Highest arrival number so far (0 = empty store, or meta unreadable). */
 uint64_t ms_store_arrival_head(ms_store_rtxn *rt);
 
-/* Visit ops that arrived after `after`, in arrival order; stop when fn
- * returns non-zero. */
-typedef int (*ms_arrival_fn)(uint64_t arrival, const ms_log_entry *e, void *ctx);
-int ms_store_foreach_arrival(ms_store_rtxn *rt, uint64_t after,
-                             ms_arrival_fn fn, void *ctx);
+/*
+ * Visit the ops that arrived after `after`, in arrival order, each with its
+ * number; e points into the map and is valid until the rtxn ends.  The
+ * foreach contract of store.h: fn returns non-zero to stop early (MS_OK);
+ * MS_ECORRUPT when a record is malformed or names an op that is not held
+ * or does not decode, or LMDB's error, with "foreach_arrival: why" in eb.
+ */
+typedef int (*ms_arrival_fn)(uint64_t arrival, const ms_log_entry *e,
+                             void *ctx);
+ms_err ms_store_foreach_arrival(ms_store_rtxn *rt, uint64_t after,
+                                ms_arrival_fn fn, void *ctx, ms_errbuf *eb);
 
 #endif

@@ -190,8 +190,8 @@ ms_err ms_store_summary_get(ms_store_rtxn *rt, ms_store_summary *out,
 	out->quarantined = st.ms_entries;
 	if ((e = count_authors(rt, &out->authors, eb)) != MS_OK)
 		return e;
-	if (ms_store_foreach_key(rt, NULL, 0, sum_key, &sc) != 0)
-		return ms_errf(eb, MS_ECORRUPT, "summary: cannot read the keys");
+	if ((e = ms_store_foreach_key(rt, NULL, 0, sum_key, &sc, eb)) != MS_OK)
+		return st_err_in(eb, e, "summary", eb);
 	rc = mdb_cursor_open(rt->txn, s->dbi[ST_DB_FORKS], &c);
 	if (rc != 0)
 		return st_mdb(s, eb, rc, "summary: cursor");

@@ -154,7 +154,7 @@ ms_err ms_store_stats_add(ms_store *s, const char *const *names,
 
 	for (size_t i = 0; i < n; i++) {
 		size_t len = names[i] != NULL ? strlen(names[i]) : 0;
-		if (len == 0 || len > 64)
+		if (len == 0 || len > ST_STAT_NAME_MAX)
 			return ms_errf(eb, MS_EINVAL,
 			               "stats add: counter name %zu is %s", i,
 			               len == 0 ? "empty" : "longer than 64 bytes");

@@ -95,9 +95,15 @@ ms_err ms_store_peer_get(ms_store_rtxn *rt, const uint8_t id[MS_PK_LEN],
 /* The same for a record keyed by address (not identified yet). */
 ms_err ms_store_peer_get_addr(ms_store_rtxn *rt, const char *addr,
                               ms_peer_rec *out, ms_errbuf *eb);
-/* Visit every record, identified peers before address records; stop when
- * fn returns non-zero. */
+/*
+ * Visit every record, identified peers (in id order) before address
+ * records; p is valid until fn returns.  The foreach contract of store.h:
+ * fn returns non-zero to stop early (MS_OK); MS_ECORRUPT for a record
+ * this build does not read (size or version), or LMDB's error, with
+ * "foreach_peer: why" in eb.
+ */
 typedef int (*ms_peer_fn)(const ms_peer_rec *p, void *ctx);
-int ms_store_foreach_peer(ms_store_rtxn *rt, ms_peer_fn fn, void *ctx);
+ms_err ms_store_foreach_peer(ms_store_rtxn *rt, ms_peer_fn fn, void *ctx,
+                             ms_errbuf *eb);
 
 #endif

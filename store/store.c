@@ -79,6 +79,16 @@ ms_err st_mdb(ms_store *s, ms_errbuf *eb, int rc, const char *what)
 	return ms_errf(eb, e, "%s: %s", what, mdb_strerror(rc));
 }
 
+ms_err st_err_in(ms_errbuf *eb, ms_err e, const char *what,
+                 const ms_errbuf *why)
+{
+	char msg[MS_ERRBUF_SIZE];
+
+	/* Copied first: why may be eb. */
+	snprintf(msg, sizeof msg, "%s", why != NULL ? why->msg : "");
+	return ms_errf(eb, e, "%s: %s", what, msg);
+}
+
 /* Adopt the map size another process grew the file to.  Remapping would
  * pull the map from under our own open snapshots, so refuse then. */
 static ms_err st_follow_resize(ms_store *s, ms_errbuf *eb)

@@ -26,9 +26,15 @@ typedef struct ms_vv_entry {
 	                               op ids as 256-bit LE integers */
 } ms_vv_entry;
 
-/* Visit every author's full entry in author order. */
+/*
+ * Visit every author's entry in author order; e is valid until fn returns.
+ * The foreach contract of store.h: fn returns non-zero to stop early
+ * (MS_OK); MS_ECORRUPT "foreach_vv_entry: vv record of N bytes, want M"
+ * for a malformed record, or LMDB's error, with the reason in eb.
+ */
 typedef int (*ms_vv_entry_fn)(const ms_vv_entry *e, void *ctx);
-int ms_store_foreach_vv_entry(ms_store_rtxn *rt, ms_vv_entry_fn fn, void *ctx);
+ms_err ms_store_foreach_vv_entry(ms_store_rtxn *rt, ms_vv_entry_fn fn,
+                                 void *ctx, ms_errbuf *eb);
 
 /* One author's entry into *out: MS_ENOTFOUND if no op of author is held,
  * MS_ECORRUPT if its record is malformed. */

@@ -467,10 +467,11 @@ static ms_err check_vv(vfy *f, ms_errbuf *eb)
 		const vau *want = i < f->nau ? &f->au[i] : NULL;
 		uint8_t acc[MS_HASH_LEN];
 		ms_vv_entry e;
+		ms_errbuf why;
 		int cmp;
 
-		if (st_vv_parse(&e, acc, &k, &v) != 0) {
-			fault(f, "vv: malformed entry");
+		if (st_vv_parse(&e, acc, &k, &v, &why) != MS_OK) {
+			fault(f, "vv: %s", why.msg);
 			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 			continue;
 		}

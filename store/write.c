@@ -11,7 +11,6 @@
 #include "hlc.h"
 
 #define ST_QUARANTINE_KEEP 4096 /* bytes of a rejected input kept */
-#define ST_QREC_HDR (8 + 1 + 1 + MS_PK_LEN + 8)
 
 static uint64_t st_wall(ms_store *s)
 {

@@ -114,6 +114,37 @@ void fix_le64(uint8_t out[8], int64_t v)
 		out[i] = (uint8_t)(u >> (8 * i));
 }
 
+void fix_raw_begin(fix_raw *r, const char *dir, const char *db)
+{
+	memset(r, 0, sizeof *r);
+	ck_assert_int_eq(mdb_env_create(&r->env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(r->env, 32), 0);
+	ck_assert_int_eq(mdb_env_open(r->env, dir, MDB_NOTLS, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(r->env, NULL, 0, &r->txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(r->txn, db, 0, &r->dbi), 0);
+}
+
+void fix_raw_commit(fix_raw *r)
+{
+	ck_assert_int_eq(mdb_txn_commit(r->txn), 0);
+	mdb_env_close(r->env);
+	memset(r, 0, sizeof *r);
+}
+
+void fix_raw_put(const char *dir, const char *db, const void *k, size_t kl,
+                 const void *v, size_t vl)
+{
+	fix_raw r;
+	MDB_val key = {kl, (void *)k}, val = {vl, (void *)v};
+
+	fix_raw_begin(&r, dir, db);
+	if (v != NULL)
+		ck_assert_int_eq(mdb_put(r.txn, r.dbi, &key, &val, 0), 0);
+	else
+		ck_assert_int_eq(mdb_del(r.txn, r.dbi, &key, NULL), 0);
+	fix_raw_commit(&r);
+}
+
 void fix_prefer_ram_tmpdir(void)
 {
 	const char *t = getenv("TMPDIR");
