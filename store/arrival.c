@@ -18,7 +18,7 @@ ms_err st_arrival_add(ms_store *s, st_wctx *w, const uint8_t id[MS_HASH_LEN],
 
 	if (w->arrival == UINT64_MAX)
 		return ms_errf(eb, MS_ESTORE, "arrival numbers exhausted");
-	st_put_be64(kb, w->arrival + 1); /* big-endian: LMDB order = arrival */
+	ms_put_be64(kb, w->arrival + 1); /* big-endian: LMDB order = arrival */
 	/* Numbers only grow, so every put lands at the end of the db. */
 	rc = mdb_put(w->txn, s->dbi[ST_DB_ARRIVAL], &k, &v, MDB_APPEND);
 	if (rc != 0)
@@ -57,7 +57,7 @@ static ms_err arrival_row(const MDB_val *k, const MDB_val *v, void *vctx,
 		               "want %d", v->mv_size, MS_HASH_LEN);
 	if ((err = st_op_load(w->rt, v->mv_data, MS_ECORRUPT, &e, why)) != MS_OK)
 		return err;
-	*stop = w->fn(st_get_be64(k->mv_data), &e, w->ctx);
+	*stop = w->fn(ms_get_be64(k->mv_data), &e, w->ctx);
 	return MS_OK;
 }
 
@@ -70,7 +70,7 @@ ms_err ms_store_foreach_arrival(ms_store_rtxn *rt, uint64_t after,
 
 	if (after == UINT64_MAX)
 		return MS_OK;
-	st_put_be64(kb, after + 1);
+	ms_put_be64(kb, after + 1);
 	return st_walk(rt, ST_DB_ARRIVAL, &start, arrival_row, &w,
 	               "foreach_arrival", eb);
 }

@@ -255,7 +255,7 @@ static ms_err log_row(const MDB_val *k, const MDB_val *v, void *vctx,
 		*stop = 1; /* past the author's last op */
 		return MS_OK;
 	}
-	if (st_get_be64(kp + MS_PK_LEN) <= w->since_seq)
+	if (ms_get_be64(kp + MS_PK_LEN) <= w->since_seq)
 		return MS_OK;
 	if (v->mv_size != MS_HASH_LEN)
 		return ms_errf(why, MS_ECORRUPT, "log record of %zu bytes, want %d",
@@ -364,7 +364,7 @@ ms_err ms_store_foreach_fork(ms_store_rtxn *rt, ms_fork_fn fn, void *ctx,
 			break;
 		/* k may move with the cursor; the slot is copied first */
 		memcpy(slot, k.mv_data, ST_LOGKEY_LEN);
-		if (fn(slot, st_get_be64(slot + MS_PK_LEN),
+		if (fn(slot, ms_get_be64(slot + MS_PK_LEN),
 		       (const uint8_t(*)[MS_HASH_LEN])rt->ids, n, ctx) != 0)
 			break;
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_NODUP);
@@ -393,11 +393,11 @@ static ms_err quarantine_row(const MDB_val *k, const MDB_val *v, void *vctx,
 		               "quarantine record of %zu bytes, want %d or more",
 		               v->mv_size, ST_QREC_HDR);
 	memset(&q, 0, sizeof q);
-	q.when_ms = st_get_le64(p);
+	q.when_ms = ms_get_le64(p);
 	q.reason = p[8];
 	q.has_peer = p[9];
 	memcpy(q.peer, p + 10, MS_PK_LEN);
-	q.orig_len = st_get_le64(p + 10 + MS_PK_LEN);
+	q.orig_len = ms_get_le64(p + 10 + MS_PK_LEN);
 	q.buf = p + ST_QREC_HDR;
 	q.len = v->mv_size - ST_QREC_HDR;
 	*stop = w->fn(&q, w->ctx);
@@ -432,7 +432,7 @@ static ms_err stat_row(const MDB_val *k, const MDB_val *v, void *vctx,
 		               "want 8", v->mv_size);
 	memcpy(name, k->mv_data, k->mv_size);
 	name[k->mv_size] = '\0';
-	*stop = w->fn(name, st_get_le64(v->mv_data), w->ctx);
+	*stop = w->fn(name, ms_get_le64(v->mv_data), w->ctx);
 	return MS_OK;
 }
 
@@ -451,5 +451,5 @@ uint64_t ms_store_stat(ms_store_rtxn *rt, const char *name)
 	if (mdb_get(rt->txn, rt->s->dbi[ST_DB_STATS], &k, &v) != 0 ||
 	    v.mv_size != 8)
 		return 0;
-	return st_get_le64(v.mv_data);
+	return ms_get_le64(v.mv_data);
 }

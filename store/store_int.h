@@ -21,6 +21,7 @@
 
 #include "arrival.h"
 #include "lacking.h"
+#include "ms_bytes.h"
 #include "peer_vv.h"
 #include "peers.h"
 #include "store.h"
@@ -324,30 +325,5 @@ typedef ms_err (*st_row_fn)(const MDB_val *k, const MDB_val *v, void *ctx,
                             int *stop, ms_errbuf *why);
 ms_err st_walk(ms_store_rtxn *rt, enum st_db db, const MDB_val *start,
                st_row_fn row, void *ctx, const char *what, ms_errbuf *eb);
-
-static inline void st_put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-static inline uint64_t st_get_le64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-static inline void st_put_be64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[7 - i] = (uint8_t)(v >> (8 * i));
-}
-static inline uint64_t st_get_be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
 
 #endif

@@ -21,8 +21,8 @@ ms_err st_vv_parse(ms_vv_entry *e, uint8_t acc[MS_HASH_LEN], const MDB_val *k,
 		return ms_errf(why, MS_ECORRUPT, "vv record of %zu bytes, want %d",
 		               v->mv_size, ST_VV_LEN);
 	memcpy(e->author, k->mv_data, MS_PK_LEN);
-	e->seq = st_get_le64(p);
-	e->held = st_get_le64(p + 8);
+	e->seq = ms_get_le64(p);
+	e->held = ms_get_le64(p + 8);
 	memcpy(e->acc, p + 16, MS_VV_ACC_LEN);
 	if (acc != NULL)
 		memcpy(acc, p + 16, MS_HASH_LEN);
@@ -45,8 +45,8 @@ ms_err st_vv_add(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t seq,
 			               "vv entry of %zu bytes is malformed",
 			               v.mv_size);
 		memcpy(rec, v.mv_data, ST_VV_LEN); /* the put below may move it */
-		cur = st_get_le64(rec);
-		held = st_get_le64(rec + 8);
+		cur = ms_get_le64(rec);
+		held = ms_get_le64(rec + 8);
 	} else if (rc != MDB_NOTFOUND) {
 		return st_mdb(s, eb, rc, "read vv");
 	}
@@ -70,7 +70,7 @@ ms_err st_vv_add(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t seq,
 			const uint8_t *kp = k.mv_data;
 			if (k.mv_size != ST_LOGKEY_LEN ||
 			    memcmp(kp, author, MS_PK_LEN) != 0 ||
-			    st_get_be64(kp + MS_PK_LEN) != cur + 1)
+			    ms_get_be64(kp + MS_PK_LEN) != cur + 1)
 				break;
 			cur++;
 			rc = mdb_cursor_get(w->log_cur, &k, &v, MDB_NEXT);
@@ -78,8 +78,8 @@ ms_err st_vv_add(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t seq,
 		if (rc != 0 && rc != MDB_NOTFOUND)
 			return st_mdb(s, eb, rc, "read log");
 	}
-	st_put_le64(rec, cur);
-	st_put_le64(rec + 8, held);
+	ms_put_le64(rec, cur);
+	ms_put_le64(rec + 8, held);
 	k.mv_size = MS_PK_LEN;
 	k.mv_data = (void *)author;
 	v.mv_size = sizeof rec;

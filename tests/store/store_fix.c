@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ms_bytes.h"
+
 const uint8_t fix_netid[MS_NETID_LEN] = {
 	0x6d, 0x65, 0x73, 0x68, 0x73, 0x79, 0x6e, 0x63, 0x2d, 0x74, 0x65,
 	0x73, 0x74, 0x2d, 0x6e, 0x65, 0x74, 0x01, 0x02, 0x03, 0x04, 0x05,
@@ -109,9 +111,7 @@ uint64_t fix_verify(ms_store *s)
 
 void fix_le64(uint8_t out[8], int64_t v)
 {
-	uint64_t u = (uint64_t)v;
-	for (int i = 0; i < 8; i++)
-		out[i] = (uint8_t)(u >> (8 * i));
+	ms_put_le64(out, (uint64_t)v); /* two's complement, as stored */
 }
 
 void fix_raw_begin(fix_raw *r, const char *dir, const char *db)

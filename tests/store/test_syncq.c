@@ -1019,7 +1019,7 @@ static void tamper_vv(const char *dir, size_t off, int64_t delta)
 	ck_assert_int_eq(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);
 	ck_assert_uint_eq(v.mv_size, ST_VV_LEN);
 	memcpy(rec, v.mv_data, ST_VV_LEN);
-	st_put_le64(rec + off, st_get_le64(rec + off) + (uint64_t)delta);
+	ms_put_le64(rec + off, ms_get_le64(rec + off) + (uint64_t)delta);
 	v.mv_data = rec;
 	ck_assert_int_eq(mdb_cursor_put(c, &k, &v, MDB_CURRENT), 0);
 	mdb_cursor_close(c);
