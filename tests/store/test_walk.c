@@ -139,20 +139,29 @@ static ms_err walk(ms_store_rtxn *rt, enum walk w, visits *v, ms_errbuf *eb)
 	return MS_EINVAL;
 }
 
+/* Each test's store (a checked fixture: made and removed around it). */
+static char *dir;
+static ms_identity *a, *b;
+static ms_store *s;
+
 /*
  * A store with two records or more in every db: two authors (a: three
  * keys; b: two forked slots), two quarantined inputs, two peer records,
  * stats.
  */
-static ms_store *full_store(const char *dir, ms_identity *a, ms_identity *b)
+static void setup(void)
 {
-	ms_store *s = fix_store(dir, a, NULL);
 	fix_op f[4];
 	ms_ingest_item items[6];
 	uint8_t junk[8] = {9, 9, 9, 9, 9, 9, 9, 9};
 	ms_ingest_totals tot;
 	ms_peer_rec p;
 	ms_errbuf eb;
+
+	dir = ms_test_tmpdir("walk");
+	a = fix_identity(1);
+	b = fix_identity(2);
+	s = fix_store(dir, a, NULL);
 
 	for (int i = 0; i < 3; i++) {
 		char key[4] = {'k', (char)('1' + i), 0, 0};
@@ -183,14 +192,20 @@ static ms_store *full_store(const char *dir, ms_identity *a, ms_identity *b)
 		memset(p.id, 0x40 + i, MS_PK_LEN);
 		MS_PASS_EB(ms_store_peer_put(s, &p, &eb), &eb);
 	}
-	return s;
+}
+
+static void teardown(void)
+{
+	ms_store_close(&s);
+	ms_identity_free(&a);
+	ms_identity_free(&b);
+	ms_test_rmdir(dir);
+	free(dir);
+	dir = NULL;
 }
 
 START_TEST(test_stop_early_is_ok)
 {
-	char *dir = ms_test_tmpdir("walk-stop");
-	ms_identity *a = fix_identity(1), *b = fix_identity(2);
-	ms_store *s = full_store(dir, a, b);
 	ms_store_rtxn *rt = NULL;
 	ms_errbuf eb;
 
@@ -216,11 +231,6 @@ START_TEST(test_stop_early_is_ok)
 		ck_assert_int_eq(v.n, 2);
 	}
 	ms_store_read_end(&rt);
-	ms_store_close(&s);
-	ms_identity_free(&a);
-	ms_identity_free(&b);
-	ms_test_rmdir(dir);
-	free(dir);
 }
 END_TEST
 
@@ -274,9 +284,6 @@ static const plant plants[] = {
 
 START_TEST(test_bad_record_fails)
 {
-	char *dir = ms_test_tmpdir("walk-bad");
-	ms_identity *a = fix_identity(1), *b = fix_identity(2);
-	ms_store *s = full_store(dir, a, b);
 	int before[W_COUNT_];
 	ms_store_rtxn *rt = NULL;
 	ms_errbuf eb;
@@ -339,20 +346,11 @@ START_TEST(test_bad_record_fails)
 		                         "bytes is malformed");
 	}
 	ms_store_read_end(&rt);
-	ms_store_close(&s);
-	ms_identity_free(&a);
-	ms_identity_free(&b);
-	ms_test_rmdir(dir);
-	free(dir);
 }
 END_TEST
 
 START_TEST(test_lmdb_failure_is_named)
 {
-	char *dir = ms_test_tmpdir("walk-mdb");
-	ms_identity *a = fix_identity(1), *b = fix_identity(2);
-	ms_store *s = full_store(dir, a, b);
-
 	for (int w = 0; w < W_COUNT_; w++) {
 		ms_store_rtxn *rt = NULL;
 		MDB_cursor *c = NULL;
@@ -374,24 +372,20 @@ START_TEST(test_lmdb_failure_is_named)
 		ck_assert_int_eq(v.n, 0);
 		ms_store_read_end(&rt);
 	}
-	ms_store_close(&s);
-	ms_identity_free(&a);
-	ms_identity_free(&b);
-	ms_test_rmdir(dir);
-	free(dir);
 }
 END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("walk");
+	Suite *suite = suite_create("walk");
 	TCase *tc = tcase_create("walk");
 
 	fix_prefer_ram_tmpdir();
 	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_stop_early_is_ok);
 	tcase_add_test(tc, test_bad_record_fails);
 	tcase_add_test(tc, test_lmdb_failure_is_named);
-	suite_add_tcase(s, tc);
-	return ms_test_run(s);
+	suite_add_tcase(suite, tc);
+	return ms_test_run(suite);
 }
