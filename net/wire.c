@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ms_bytes.h"
+
 /* --- names -------------------------------------------------------------- */
 
 static const char *const type_names[] = {
@@ -98,12 +100,13 @@ static int rd_u8(rd *r, uint8_t *v)
 	return rd_copy(r, v, 1);
 }
 
+/* Fixed-width little-endian integers (ms_bytes.h does the byte work). */
 static int rd_u16(rd *r, uint16_t *v)
 {
 	const uint8_t *p;
 	if (!rd_take(r, 2, &p))
 		return 0;
-	*v = (uint16_t)(p[0] | (uint16_t)p[1] << 8);
+	*v = ms_get_le16(p);
 	return 1;
 }
 
@@ -112,8 +115,7 @@ static int rd_u32(rd *r, uint32_t *v)
 	const uint8_t *p;
 	if (!rd_take(r, 4, &p))
 		return 0;
-	*v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	     (uint32_t)p[3] << 24;
+	*v = ms_get_le32(p);
 	return 1;
 }
 
@@ -122,10 +124,7 @@ static int rd_u64(rd *r, uint64_t *v)
 	const uint8_t *p;
 	if (!rd_take(r, 8, &p))
 		return 0;
-	uint64_t x = 0;
-	for (int i = 7; i >= 0; i--)
-		x = x << 8 | p[i];
-	*v = x;
+	*v = ms_get_le64(p);
 	return 1;
 }
 
@@ -157,20 +156,20 @@ static void wr_u8(wr *w, uint8_t v)
 
 static void wr_u16(wr *w, uint16_t v)
 {
-	wr_u8(w, (uint8_t)v);
-	wr_u8(w, (uint8_t)(v >> 8));
+	ms_put_le16(w->p, v);
+	w->p += 2;
 }
 
 static void wr_u32(wr *w, uint32_t v)
 {
-	for (int i = 0; i < 4; i++)
-		wr_u8(w, (uint8_t)(v >> (8 * i)));
+	ms_put_le32(w->p, v);
+	w->p += 4;
 }
 
 static void wr_u64(wr *w, uint64_t v)
 {
-	for (int i = 0; i < 8; i++)
-		wr_u8(w, (uint8_t)(v >> (8 * i)));
+	ms_put_le64(w->p, v);
+	w->p += 8;
 }
 
 static void wr_header(wr *w, ms_wire_type type)

@@ -545,7 +545,9 @@ static void feed(ms_daemon *d)
 		store_error(d, &eb);
 		return;
 	}
-	ms_store_foreach_arrival(f.rt, d->arrival_seen, feed_one, &f);
+	if (ms_store_foreach_arrival(f.rt, d->arrival_seen, feed_one, &f, &eb) !=
+	    MS_OK)
+		store_error(d, &eb); /* the next poll starts where this stopped */
 	ms_store_read_end(&f.rt);
 }
 

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ms_bytes.h"
 #include "node_int.h"
 
 _Static_assert(MS_NODE_ID_LEN == MS_PK_LEN, "node id is the public key");
@@ -332,21 +333,6 @@ static int counter_parse(const void *value, size_t vlen, int64_t *out)
 	return 0;
 }
 
-static void le64_put(uint8_t b[8], uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t le64_get(const uint8_t b[8])
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | b[i];
-	return v;
-}
-
 ms_err ms_node_put(ms_node *n, const void *key, size_t klen, const void *value,
                    size_t vlen, int background, ms_errbuf *eb)
 {
@@ -361,7 +347,7 @@ ms_err ms_node_put(ms_node *n, const void *key, size_t klen, const void *value,
 		if (counter_parse(value, vlen, &d) != 0)
 			return ms_errf(eb, MS_EINVAL,
 			               "put: counter key needs a decimal integer delta (e.g. 5 or -3)");
-		le64_put(delta, (uint64_t)d);
+		ms_put_le64(delta, (uint64_t)d);
 		value = delta;
 		vlen = sizeof delta;
 	}
@@ -403,7 +389,7 @@ static int emit_head(const ms_key_state *ks, size_t i, int deleted,
 	if (ks->policy == MS_POLICY_COUNTER && h->type == MS_OP_PUT &&
 	    h->value_len == 8) {
 		int len = snprintf(text, sizeof text, "%" PRId64,
-		                   (int64_t)le64_get(h->value));
+		                   (int64_t)ms_get_le64(h->value));
 		v.data = text;
 		v.len = (size_t)len;
 	}

@@ -13,8 +13,8 @@
 #include "endpoint.h"
 #include "meshsync.h"
 #include "ms_err.h"
+#include "peers.h"
 #include "store.h"
-#include "syncq.h"
 
 #define MS_CFG_MAX_LISTEN 8   /* [net] listen lines */
 #define MS_CFG_MAX_PEERS 64   /* [net] peer lines */

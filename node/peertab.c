@@ -391,8 +391,10 @@ ms_err ms_peertab_new(ms_peertab **out, const ms_peertab_env *env,
 	x.pt = pt;
 	if ((e = ms_store_read_begin(env->store, &rt, eb)) != MS_OK)
 		goto fail;
-	ms_store_foreach_peer(rt, load_one, &x);
+	e = ms_store_foreach_peer(rt, load_one, &x, eb);
 	ms_store_read_end(&rt);
+	if (e != MS_OK)
+		goto fail;
 	if (x.nomem) {
 		e = ms_errf(eb, MS_ENOMEM, "peer table: out of memory");
 		goto fail;

@@ -33,6 +33,7 @@
 #include "ms_clock.h"
 #include "node_int.h"
 #include "rng.h"
+#include "peers.h"
 #include "wire.h"
 
 typedef struct ms_peertab ms_peertab;

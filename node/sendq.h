@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "syncq.h"
+#include "lacking.h"
 
 typedef struct ms_sendq {
 	ms_sync_item *v;

@@ -588,7 +588,12 @@ static int send_hello(ms_session *s)
 		return -1;
 	}
 	s->hello_arrival = ms_store_arrival_head(rt);
-	ms_store_foreach_vv_entry(rt, snap_entry, &snap);
+	if (ms_store_foreach_vv_entry(rt, snap_entry, &snap, &eb) != MS_OK) {
+		store_error(s, &eb);
+		ms_store_read_end(&rt);
+		free(snap.v);
+		return -1;
+	}
 	ms_store_read_end(&rt);
 	free(s->hello_vv);
 	s->hello_vv = snap.nomem ? NULL : snap.v;
@@ -672,7 +677,9 @@ static void catch_up(ms_session *s)
 		store_error(s, &eb);
 		return;
 	}
-	ms_store_foreach_arrival(c.rt, s->hello_arrival, catch_up_one, &c);
+	if (ms_store_foreach_arrival(c.rt, s->hello_arrival, catch_up_one, &c,
+	                             &eb) != MS_OK)
+		store_error(s, &eb); /* what it missed goes out with later offers */
 	ms_store_read_end(&c.rt);
 }
 
@@ -812,9 +819,20 @@ static int vvec_add(vvec *a, const ms_vv_entry *e)
 	return 0;
 }
 
+typedef struct collect_ctx {
+	vvec v;
+	int nomem;
+} collect_ctx;
+
 static int collect_vv(const ms_vv_entry *e, void *ctx)
 {
-	return vvec_add(ctx, e) != 0;
+	collect_ctx *c = ctx;
+
+	if (vvec_add(&c->v, e) != 0) {
+		c->nomem = 1;
+		return 1;
+	}
+	return 0;
 }
 
 /* Our whole vector as VV chunks (sorted by author, as the store keeps it).
@@ -824,7 +842,8 @@ static int send_vv(ms_session *s)
 	ms_session_env *env = s->env;
 	ms_store_rtxn *rt = NULL;
 	ms_errbuf eb = {0};
-	vvec mine = {0};
+	collect_ctx c = {0};
+	vvec mine;
 	size_t off = 0;
 	int rc = 0;
 
@@ -832,12 +851,14 @@ static int send_vv(ms_session *s)
 		store_error(s, &eb);
 		return -1;
 	}
-	if (ms_store_foreach_vv_entry(rt, collect_vv, &mine) != 0) {
-		ms_store_read_end(&rt);
+	if (ms_store_foreach_vv_entry(rt, collect_vv, &c, &eb) != MS_OK)
+		store_error(s, &eb);
+	ms_store_read_end(&rt);
+	mine = c.v;
+	if (eb.code != MS_OK || c.nomem) {
 		free(mine.v);
 		return -1;
 	}
-	ms_store_read_end(&rt);
 	do {
 		ms_wire_msg m = {.type = MS_WIRE_VV};
 		size_t k = mine.n - off > MS_WIRE_MAX_VV ? MS_WIRE_MAX_VV : mine.n - off;
@@ -1165,7 +1186,8 @@ static void answer_forks(ms_session *s, slot *forked, size_t n)
 		store_error(s, &eb);
 		return;
 	}
-	ms_store_foreach_fork(f.rt, fork_reply, &f);
+	if (ms_store_foreach_fork(f.rt, fork_reply, &f, &eb) != MS_OK)
+		store_error(s, &eb); /* the next vector round finds them */
 	ms_store_read_end(&f.rt);
 	ms_logf(s->env->log, MS_LOG_DEBUG, "MS-SYNC-FORK-REPLY",
 	        "slots=%zu ops=%zu", n, f.queued);

@@ -40,7 +40,11 @@
 #include "log.h"
 #include "ms_clock.h"
 #include "store.h"
-#include "syncq.h"
+#include "arrival.h"
+#include "lacking.h"
+#include "peer_vv.h"
+#include "peers.h"
+#include "vector.h"
 #include "wire.h"
 
 typedef struct ms_session ms_session;

@@ -37,7 +37,7 @@ void st_key_hash(uint8_t out[ST_KH_LEN], const uint8_t *key, size_t klen)
 void st_logkey(uint8_t out[ST_LOGKEY_LEN], const uint8_t *author, uint64_t seq)
 {
 	memcpy(out, author, MS_PK_LEN);
-	st_put_be64(out + MS_PK_LEN, seq); /* big-endian: LMDB order = seq order */
+	ms_put_be64(out + MS_PK_LEN, seq); /* big-endian: LMDB order = seq order */
 }
 
 void st_acc_add(uint8_t acc[MS_HASH_LEN], const uint8_t id[MS_HASH_LEN])
@@ -60,12 +60,11 @@ int st_rec_parse(st_rec *r, const MDB_val *k, const MDB_val *v)
 
 	if (v->mv_size < ST_REC_HDR)
 		return -1;
-	r->counter = st_get_le64(p);
-	r->nops = st_get_le64(p + 8);
-	r->nputs = st_get_le64(p + 16);
-	r->nheads = (uint32_t)p[24] | (uint32_t)p[25] << 8 |
-	            (uint32_t)p[26] << 16 | (uint32_t)p[27] << 24;
-	r->key_len = (uint16_t)(p[28] | p[29] << 8);
+	r->counter = ms_get_le64(p);
+	r->nops = ms_get_le64(p + 8);
+	r->nputs = ms_get_le64(p + 16);
+	r->nheads = ms_get_le32(p + 24);
+	r->key_len = ms_get_le16(p + 28);
 	if (r->nheads > (v->mv_size - ST_REC_HDR) / MS_HASH_LEN)
 		return -1;
 	need = ST_REC_HDR + (size_t)r->nheads * MS_HASH_LEN;
@@ -216,7 +215,7 @@ static ms_err state_apply(ms_store *s, st_wctx *w, const ms_op *op,
 		return st_mdb(s, eb, rc, "read sup");
 	}
 	if (op->type == MS_OP_PUT && op->value_len == 8)
-		counter += st_get_le64(op->value); /* unsigned: wraps, no UB */
+		counter += ms_get_le64(op->value); /* unsigned: wraps, no UB */
 	nops++;
 	if (op->type == MS_OP_PUT)
 		nputs++;
@@ -226,15 +225,11 @@ static ms_err state_apply(ms_store *s, st_wctx *w, const ms_op *op,
 	if (st_reserve((void **)&s->rec, &s->rec_cap, need, 1))
 		return ms_errf(eb, MS_ENOMEM, "apply: out of memory");
 	p = s->rec;
-	st_put_le64(p, counter);
-	st_put_le64(p + 8, nops);
-	st_put_le64(p + 16, nputs);
-	p[24] = (uint8_t)n;
-	p[25] = (uint8_t)(n >> 8);
-	p[26] = (uint8_t)(n >> 16);
-	p[27] = (uint8_t)(n >> 24);
-	p[28] = (uint8_t)op->key_len;
-	p[29] = (uint8_t)(op->key_len >> 8);
+	ms_put_le64(p, counter);
+	ms_put_le64(p + 8, nops);
+	ms_put_le64(p + 16, nputs);
+	ms_put_le32(p + 24, (uint32_t)n);
+	ms_put_le16(p + 28, op->key_len);
 	memcpy(p + ST_REC_HDR, s->ids, n * MS_HASH_LEN);
 	if (tail)
 		memcpy(p + ST_REC_HDR + n * MS_HASH_LEN, op->key, tail);

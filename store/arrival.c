@@ -18,7 +18,7 @@ ms_err st_arrival_add(ms_store *s, st_wctx *w, const uint8_t id[MS_HASH_LEN],
 
 	if (w->arrival == UINT64_MAX)
 		return ms_errf(eb, MS_ESTORE, "arrival numbers exhausted");
-	st_put_be64(kb, w->arrival + 1); /* big-endian: LMDB order = arrival */
+	ms_put_be64(kb, w->arrival + 1); /* big-endian: LMDB order = arrival */
 	/* Numbers only grow, so every put lands at the end of the db. */
 	rc = mdb_put(w->txn, s->dbi[ST_DB_ARRIVAL], &k, &v, MDB_APPEND);
 	if (rc != 0)
@@ -42,33 +42,35 @@ typedef struct arrival_walk {
 	void *ctx;
 } arrival_walk;
 
-static int arrival_row(const MDB_val *k, const MDB_val *v, void *vctx)
+static ms_err arrival_row(const MDB_val *k, const MDB_val *v, void *vctx,
+                          int *stop, ms_errbuf *why)
 {
 	arrival_walk *w = vctx;
 	ms_log_entry e;
-	MDB_val ok, ov;
+	ms_err err;
 
-	if (k->mv_size != 8 || v->mv_size != MS_HASH_LEN)
-		return 0;
-	ok = *v;
-	if (mdb_get(w->rt->txn, w->rt->s->dbi[ST_DB_OPS], &ok, &ov) != 0 ||
-	    st_decode_stored(&e.op, &ov) != MS_OPR_OK)
-		return 0; /* damage: verify reports it */
-	e.id = v->mv_data;
-	e.buf = ov.mv_data;
-	e.len = ov.mv_size;
-	return w->fn(st_get_be64(k->mv_data), &e, w->ctx);
+	if (k->mv_size != 8)
+		return ms_errf(why, MS_ECORRUPT, "arrival key of %zu bytes, "
+		               "want 8", k->mv_size);
+	if (v->mv_size != MS_HASH_LEN)
+		return ms_errf(why, MS_ECORRUPT, "arrival record of %zu bytes, "
+		               "want %d", v->mv_size, MS_HASH_LEN);
+	if ((err = st_op_load(w->rt, v->mv_data, MS_ECORRUPT, &e, why)) != MS_OK)
+		return err;
+	*stop = w->fn(ms_get_be64(k->mv_data), &e, w->ctx);
+	return MS_OK;
 }
 
-int ms_store_foreach_arrival(ms_store_rtxn *rt, uint64_t after,
-                             ms_arrival_fn fn, void *ctx)
+ms_err ms_store_foreach_arrival(ms_store_rtxn *rt, uint64_t after,
+                                ms_arrival_fn fn, void *ctx, ms_errbuf *eb)
 {
 	arrival_walk w = {rt, fn, ctx};
 	uint8_t kb[8];
 	MDB_val start = {sizeof kb, kb};
 
 	if (after == UINT64_MAX)
-		return 0;
-	st_put_be64(kb, after + 1);
-	return st_walk(rt, ST_DB_ARRIVAL, &start, arrival_row, &w);
+		return MS_OK;
+	ms_put_be64(kb, after + 1);
+	return st_walk(rt, ST_DB_ARRIVAL, &start, arrival_row, &w,
+	               "foreach_arrival", eb);
 }

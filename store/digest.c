@@ -59,11 +59,11 @@ ms_err ms_store_vv_digest(ms_store_rtxn *rt, uint8_t out[MS_HASH_LEN],
 		}
 		/* Entries at seq 0 (author held only above a gap) are left
 		 * out: the count and the accumulator cover those ops. */
-		if (st_get_le64(v.mv_data) == 0) {
+		if (ms_get_le64(v.mv_data) == 0) {
 			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 			continue;
 		}
-		st_put_le64(le, st_get_le64(v.mv_data));
+		ms_put_le64(le, ms_get_le64(v.mv_data));
 		ms_hash_update(&hs, k.mv_data, MS_PK_LEN);
 		ms_hash_update(&hs, le, 8);
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
@@ -98,14 +98,10 @@ ms_err ms_store_state_hash(ms_store_rtxn *rt, uint8_t out[MS_HASH_LEN],
 			return ms_errf(eb, MS_ECORRUPT,
 			               "state hash: malformed keys record");
 		}
-		hdr[0] = (uint8_t)r.key_len;
-		hdr[1] = (uint8_t)(r.key_len >> 8);
+		ms_put_le16(hdr, r.key_len);
 		ms_hash_update(&hs, hdr, 2);
 		ms_hash_update(&hs, r.key, r.key_len);
-		hdr[0] = (uint8_t)r.nheads;
-		hdr[1] = (uint8_t)(r.nheads >> 8);
-		hdr[2] = (uint8_t)(r.nheads >> 16);
-		hdr[3] = (uint8_t)(r.nheads >> 24);
+		ms_put_le32(hdr, r.nheads);
 		ms_hash_update(&hs, hdr, 4);
 		ms_hash_update(&hs, r.heads, (size_t)r.nheads * MS_HASH_LEN);
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
@@ -190,8 +186,8 @@ ms_err ms_store_summary_get(ms_store_rtxn *rt, ms_store_summary *out,
 	out->quarantined = st.ms_entries;
 	if ((e = count_authors(rt, &out->authors, eb)) != MS_OK)
 		return e;
-	if (ms_store_foreach_key(rt, NULL, 0, sum_key, &sc) != 0)
-		return ms_errf(eb, MS_ECORRUPT, "summary: cannot read the keys");
+	if ((e = ms_store_foreach_key(rt, NULL, 0, sum_key, &sc, eb)) != MS_OK)
+		return st_err_in(eb, e, "summary", eb);
 	rc = mdb_cursor_open(rt->txn, s->dbi[ST_DB_FORKS], &c);
 	if (rc != 0)
 		return st_mdb(s, eb, rc, "summary: cursor");

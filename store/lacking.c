@@ -159,9 +159,8 @@ ms_err ms_store_lacking(ms_store_rtxn *rt, const ms_vv_entry *theirs,
 		ms_vv_entry ours;
 		const ms_vv_entry *p;
 
-		if (st_vv_parse(&ours, NULL, &k, &v) != 0) {
-			e = ms_errf(eb, MS_ECORRUPT,
-			            "lacking: malformed vv entry (run verify)");
+		if ((e = st_vv_parse(&ours, NULL, &k, &v, eb)) != MS_OK) {
+			e = st_err_in(eb, e, "lacking", eb);
 			goto done;
 		}
 		p = find_theirs(theirs, ntheirs, ours.author);

@@ -43,7 +43,7 @@ int st_meta_u64(ms_store *s, MDB_txn *txn, const char *name, uint64_t *out)
 		return rc;
 	if (v.mv_size != 8)
 		return MDB_CORRUPTED;
-	*out = st_get_le64(v.mv_data);
+	*out = ms_get_le64(v.mv_data);
 	return 0;
 }
 
@@ -78,10 +78,10 @@ ms_err st_meta_save(ms_store *s, st_wctx *w, ms_errbuf *eb)
 	uint8_t a[8], b[8], c[8], d[8];
 	int rc;
 
-	st_put_le64(a, w->local_seq);
-	st_put_le64(b, w->hlc);
-	st_put_le64(c, w->op_count);
-	st_put_le64(d, w->arrival);
+	ms_put_le64(a, w->local_seq);
+	ms_put_le64(b, w->hlc);
+	ms_put_le64(c, w->op_count);
+	ms_put_le64(d, w->arrival);
 	if ((rc = meta_put(s, w->txn, ST_META_LOCAL_SEQ, a, 8)) ||
 	    (rc = meta_put(s, w->txn, ST_META_ARRIVAL, d, 8)) ||
 	    (rc = meta_put(s, w->txn, ST_META_HLC, b, 8)) ||
@@ -101,10 +101,10 @@ ms_err st_stat_add(ms_store *s, MDB_txn *txn, const char *name, uint64_t d,
 
 	rc = mdb_get(txn, s->dbi[ST_DB_STATS], &k, &v);
 	if (rc == 0 && v.mv_size == 8)
-		cur = st_get_le64(v.mv_data);
+		cur = ms_get_le64(v.mv_data);
 	else if (rc != 0 && rc != MDB_NOTFOUND)
 		return st_mdb(s, eb, rc, "read stats");
-	st_put_le64(buf, cur + d);
+	ms_put_le64(buf, cur + d);
 	v.mv_size = 8;
 	v.mv_data = buf;
 	rc = mdb_put(txn, s->dbi[ST_DB_STATS], &k, &v, 0);
@@ -154,7 +154,7 @@ ms_err ms_store_stats_add(ms_store *s, const char *const *names,
 
 	for (size_t i = 0; i < n; i++) {
 		size_t len = names[i] != NULL ? strlen(names[i]) : 0;
-		if (len == 0 || len > 64)
+		if (len == 0 || len > ST_STAT_NAME_MAX)
 			return ms_errf(eb, MS_EINVAL,
 			               "stats add: counter name %zu is %s", i,
 			               len == 0 ? "empty" : "longer than 64 bytes");
@@ -193,7 +193,7 @@ ms_err st_log_max_seq(ms_store *s, MDB_txn *txn, const uint8_t *author,
 		rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
 	if (rc == 0 && k.mv_size == ST_LOGKEY_LEN &&
 	    memcmp(k.mv_data, author, MS_PK_LEN) == 0)
-		*out = st_get_be64((const uint8_t *)k.mv_data + MS_PK_LEN);
+		*out = ms_get_be64((const uint8_t *)k.mv_data + MS_PK_LEN);
 	mdb_cursor_close(c);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return st_mdb(s, eb, rc, "read log");

@@ -10,6 +10,8 @@
 
 #include <string.h>
 
+#include "ms_bytes.h"
+
 static const char *const reason_names[MS_OPR_COUNT_] = {
 	[MS_OPR_OK] = "ok",
 	[MS_OPR_TRUNCATED] = "truncated",
@@ -45,43 +47,6 @@ enum {
 	OFF_PARENTS = 52,
 };
 _Static_assert(OFF_PARENTS == 1 + 1 + 1 + MS_PK_LEN + 8 + 8 + 1, "op header");
-
-static uint64_t get_u64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint16_t get_u16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static void put_u16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
 
 static int parents_ascending(const uint8_t *parents, unsigned n)
 {
@@ -123,12 +88,12 @@ ms_op_reason ms_op_decode(ms_op *op, const uint8_t *buf, size_t len,
 	if (len < OFF_HLC)
 		return MS_OPR_TRUNCATED;
 	memcpy(op->author, buf + OFF_AUTHOR, MS_PK_LEN);
-	op->seq = get_u64(buf + OFF_SEQ);
+	op->seq = ms_get_le64(buf + OFF_SEQ);
 	if (op->seq == 0)
 		return MS_OPR_SEQ;
 	if (len < OFF_PARENTS)
 		return MS_OPR_TRUNCATED;
-	op->hlc = get_u64(buf + OFF_HLC);
+	op->hlc = ms_get_le64(buf + OFF_HLC);
 	op->nparents = buf[OFF_NPARENTS];
 	if (op->nparents > MS_OP_MAX_PARENTS)
 		return MS_OPR_PARENT_COUNT;
@@ -144,7 +109,7 @@ ms_op_reason ms_op_decode(ms_op *op, const uint8_t *buf, size_t len,
 
 	if (len - pos < 2)
 		return MS_OPR_TRUNCATED;
-	op->key_len = get_u16(buf + pos);
+	op->key_len = ms_get_le16(buf + pos);
 	pos += 2;
 	if (op->key_len == 0 || op->key_len > MS_OP_MAX_KEY)
 		return MS_OPR_KEY_LEN;
@@ -155,7 +120,7 @@ ms_op_reason ms_op_decode(ms_op *op, const uint8_t *buf, size_t len,
 
 	if (len - pos < 4)
 		return MS_OPR_TRUNCATED;
-	op->value_len = get_u32(buf + pos);
+	op->value_len = ms_get_le32(buf + pos);
 	pos += 4;
 	if (op->value_len > max_value)
 		return MS_OPR_VALUE_LEN;
@@ -188,8 +153,8 @@ static void put_header(uint8_t hdr[OFF_PARENTS], const ms_op *op)
 	hdr[OFF_TYPE] = op->type;
 	hdr[OFF_PRIO] = op->priority;
 	memcpy(hdr + OFF_AUTHOR, op->author, MS_PK_LEN);
-	put_u64(hdr + OFF_SEQ, op->seq);
-	put_u64(hdr + OFF_HLC, op->hlc);
+	ms_put_le64(hdr + OFF_SEQ, op->seq);
+	ms_put_le64(hdr + OFF_HLC, op->hlc);
 	hdr[OFF_NPARENTS] = op->nparents;
 }
 
@@ -213,11 +178,11 @@ void ms_op_sig_digest(const ms_op *op, const uint8_t netid[MS_NETID_LEN],
 	ms_hash_update(&st, hdr, sizeof hdr);
 	if (op->nparents > 0)
 		ms_hash_update(&st, op->parents, (size_t)op->nparents * MS_HASH_LEN);
-	put_u16(n, op->key_len);
+	ms_put_le16(n, op->key_len);
 	ms_hash_update(&st, n, 2);
 	if (op->key_len > 0)
 		ms_hash_update(&st, op->key, op->key_len);
-	put_u32(n, op->value_len);
+	ms_put_le32(n, op->value_len);
 	ms_hash_update(&st, n, 4);
 	if (op->value_len > 0)
 		ms_hash_update(&st, op->value, op->value_len);
@@ -298,12 +263,12 @@ ms_err ms_op_sign_encode(ms_op *op, const ms_identity *id,
 		memmove(p, op->parents, (size_t)op->nparents * MS_HASH_LEN);
 	op->parents = p;
 	p += (size_t)op->nparents * MS_HASH_LEN;
-	put_u16(p, op->key_len);
+	ms_put_le16(p, op->key_len);
 	p += 2;
 	memmove(p, op->key, op->key_len);
 	op->key = p;
 	p += op->key_len;
-	put_u32(p, op->value_len);
+	ms_put_le32(p, op->value_len);
 	p += 4;
 	if (op->value_len > 0)
 		memmove(p, op->value, op->value_len);

@@ -26,13 +26,13 @@ static ms_err pv_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 		memcpy(kb + MS_PK_LEN, pc->e[i].author, MS_PK_LEN);
 		rc = mdb_get(w->txn, s->dbi[ST_DB_PEER_VV], &k, &v);
 		if (rc == 0 && v.mv_size == 8 &&
-		    st_get_le64(v.mv_data) >= pc->e[i].seq)
+		    ms_get_le64(v.mv_data) >= pc->e[i].seq)
 			continue; /* ACKs may arrive late: never lower */
 		if (rc != 0 && rc != MDB_NOTFOUND)
 			return st_mdb(s, eb, rc, "read peer_vv");
 		if (pc->e[i].seq == 0)
 			continue;
-		st_put_le64(vb, pc->e[i].seq);
+		ms_put_le64(vb, pc->e[i].seq);
 		v.mv_size = 8;
 		v.mv_data = vb;
 		rc = mdb_put(w->txn, s->dbi[ST_DB_PEER_VV], &k, &v, 0);
@@ -64,7 +64,7 @@ static uint64_t pv_get(ms_store_rtxn *rt, const uint8_t *peer,
 	if (mdb_get(rt->txn, rt->s->dbi[ST_DB_PEER_VV], &k, &v) != 0 ||
 	    v.mv_size != 8)
 		return 0;
-	return st_get_le64(v.mv_data);
+	return ms_get_le64(v.mv_data);
 }
 
 uint64_t ms_store_peer_vv_get(ms_store_rtxn *rt, const uint8_t peer[MS_PK_LEN],
@@ -86,7 +86,7 @@ uint64_t ms_store_peer_lag(ms_store_rtxn *rt, const uint8_t peer[MS_PK_LEN])
 	/* One step per author we hold. */
 	while (rc == 0) {
 		if (k.mv_size == MS_PK_LEN && v.mv_size == ST_VV_LEN) {
-			uint64_t ours = st_get_le64(v.mv_data);
+			uint64_t ours = ms_get_le64(v.mv_data);
 			uint64_t theirs = pv_get(rt, peer, k.mv_data);
 			if (ours > theirs)
 				lag += ours - theirs;
@@ -124,8 +124,8 @@ uint64_t ms_store_unacked_local(ms_store_rtxn *rt)
 		{
 			MDB_val pk = {sizeof kb, kb}, pv;
 			if (mdb_get(rt->txn, s->dbi[ST_DB_PEER_VV], &pk, &pv) == 0 &&
-			    pv.mv_size == 8 && st_get_le64(pv.mv_data) > best)
-				best = st_get_le64(pv.mv_data);
+			    pv.mv_size == 8 && ms_get_le64(pv.mv_data) > best)
+				best = ms_get_le64(pv.mv_data);
 		}
 		memset(kb + MS_PK_LEN, 0xff, MS_PK_LEN);
 		k.mv_size = sizeof kb;

@@ -45,13 +45,18 @@ static size_t addr_key(uint8_t out[ST_PEER_KEY_MAX], const char *addr)
 }
 
 /* Copy a stored record out, with strings terminated and counts bounded
- * whatever the bytes say. */
-static int rec_load(ms_peer_rec *out, const MDB_val *v)
+ * whatever the bytes say.  MS_ECORRUPT with the reason alone in why when
+ * the record is not one this build reads. */
+static ms_err rec_load(ms_peer_rec *out, const MDB_val *v, ms_errbuf *why)
 {
 	const uint8_t *p = v->mv_data;
 
 	if (v->mv_size != 1 + sizeof *out || p[0] != ST_PEER_REC_VERSION)
-		return -1;
+		return ms_errf(why, MS_ECORRUPT,
+		               "peer record of %zu bytes (version %u), want %zu "
+		               "(version %d)",
+		               v->mv_size, v->mv_size ? p[0] : 0u,
+		               1 + sizeof *out, ST_PEER_REC_VERSION);
 	memcpy(out, p + 1, sizeof *out);
 	if (out->naddrs > MS_PEER_MAX_ADDRS)
 		out->naddrs = MS_PEER_MAX_ADDRS;
@@ -59,7 +64,7 @@ static int rec_load(ms_peer_rec *out, const MDB_val *v)
 		out->addrs[i][MS_PEER_ADDR_MAX - 1] = '\0';
 	out->last_error[sizeof out->last_error - 1] = '\0';
 	out->last.end_reason[sizeof out->last.end_reason - 1] = '\0';
-	return 0;
+	return MS_OK;
 }
 
 typedef struct put_ctx {
@@ -146,6 +151,7 @@ static ms_err get_key(ms_store_rtxn *rt, const uint8_t *kb, size_t kl,
                       ms_peer_rec *out, ms_errbuf *eb)
 {
 	MDB_val k = {kl, (void *)kb}, v;
+	ms_err e;
 	int rc;
 
 	rc = mdb_get(rt->txn, rt->s->dbi[ST_DB_PEERS], &k, &v);
@@ -153,12 +159,8 @@ static ms_err get_key(ms_store_rtxn *rt, const uint8_t *kb, size_t kl,
 		return ms_errf(eb, MS_ENOTFOUND, "peer: not known");
 	if (rc != 0)
 		return st_mdb(rt->s, eb, rc, "read peer");
-	if (rec_load(out, &v) != 0)
-		return ms_errf(eb, MS_ECORRUPT,
-		               "peer record of %zu bytes (version %u) is not one "
-		               "this build reads",
-		               v.mv_size,
-		               v.mv_size ? ((const uint8_t *)v.mv_data)[0] : 0u);
+	if ((e = rec_load(out, &v, eb)) != MS_OK)
+		return st_err_in(eb, e, "peer", eb);
 	return MS_OK;
 }
 
@@ -188,21 +190,25 @@ typedef struct peer_walk {
 	void *ctx;
 } peer_walk;
 
-static int peer_row(const MDB_val *k, const MDB_val *v, void *vctx)
+static ms_err peer_row(const MDB_val *k, const MDB_val *v, void *vctx,
+                       int *stop, ms_errbuf *why)
 {
 	peer_walk *w = vctx;
 	ms_peer_rec p;
+	ms_err e;
 
 	(void)k; /* the record holds everything the key says */
-	if (rec_load(&p, v) != 0)
-		return 0; /* other version or size: not ours to read */
-	return w->fn(&p, w->ctx);
+	if ((e = rec_load(&p, v, why)) != MS_OK)
+		return e;
+	*stop = w->fn(&p, w->ctx);
+	return MS_OK;
 }
 
-int ms_store_foreach_peer(ms_store_rtxn *rt, ms_peer_fn fn, void *ctx)
+ms_err ms_store_foreach_peer(ms_store_rtxn *rt, ms_peer_fn fn, void *ctx,
+                             ms_errbuf *eb)
 {
 	peer_walk w = {fn, ctx};
 
 	/* Identified peers (0x01) come before address records (0x02). */
-	return st_walk(rt, ST_DB_PEERS, NULL, peer_row, &w);
+	return st_walk(rt, ST_DB_PEERS, NULL, peer_row, &w, "foreach_peer", eb);
 }

@@ -72,8 +72,7 @@ static long policy_blob(uint8_t *out, const ms_policy_rule *r, size_t n)
 
 	if (n > MS_POLICY_MAX)
 		return -1;
-	out[0] = (uint8_t)n;
-	out[1] = (uint8_t)(n >> 8);
+	ms_put_le16(out, (uint16_t)n);
 	out[2] = out[3] = 0;
 	for (size_t i = 0; i < n; i++) {
 		size_t pl = strnlen(r[i].prefix, MS_POLICY_PREFIX_MAX + 1);
@@ -141,7 +140,7 @@ ms_err st_policy_load(ms_store *s, MDB_txn *txn, ms_errbuf *eb)
 	p = v.mv_data;
 	if (v.mv_size < 4)
 		goto bad;
-	n = (size_t)p[0] | (size_t)p[1] << 8;
+	n = ms_get_le16(p);
 	if (n > MS_POLICY_MAX)
 		goto bad;
 	if (n > 0) {

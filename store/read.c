@@ -1,8 +1,9 @@
 /*
  * read.c — read snapshots and everything read through them: key states
  * with their heads, ops, the log, the version vector, forks, quarantine and
- * stats.  The foreach functions return the visitor's non-zero value, 0 at
- * the end, or -1 when the store itself fails to read.
+ * stats.  The foreach functions follow the walk contract of store.h: a
+ * visitor's stop is MS_OK, a record they cannot read is MS_ECORRUPT with
+ * its reason, never skipped in silence.
  */
 #include "store_int.h"
 
@@ -160,59 +161,74 @@ typedef struct key_walk {
 	size_t plen, dlen;
 	ms_key_fn fn;
 	void *ctx;
-	int past; /* left the prefix's range: the walk ends with 0 */
 } key_walk;
 
-static int key_row(const MDB_val *k, const MDB_val *v, void *vctx)
+static ms_err key_row(const MDB_val *k, const MDB_val *v, void *vctx,
+                      int *stop, ms_errbuf *why)
 {
 	key_walk *w = vctx;
 	ms_key_state ks;
+	ms_err e;
 
 	if (w->dlen > 0 && (k->mv_size < w->dlen ||
 	                    memcmp(k->mv_data, w->prefix, w->dlen) != 0)) {
-		w->past = 1;
-		return 1;
+		*stop = 1; /* past the prefix's range */
+		return MS_OK;
 	}
-	if (st_state_fill(w->rt, k, v, &ks, NULL) != MS_OK)
-		return -1;
+	if ((e = st_state_fill(w->rt, k, v, &ks, why)) != MS_OK)
+		return e;
 	if (w->plen == 0 || (ks.key_len >= w->plen &&
 	                     memcmp(ks.key, w->prefix, w->plen) == 0))
-		return w->fn(&ks, w->ctx);
-	return 0;
+		*stop = w->fn(&ks, w->ctx);
+	return MS_OK;
 }
 
-int ms_store_foreach_key(ms_store_rtxn *rt, const uint8_t *prefix, size_t plen,
-                         ms_key_fn fn, void *ctx)
+ms_err ms_store_foreach_key(ms_store_rtxn *rt, const uint8_t *prefix,
+                            size_t plen, ms_key_fn fn, void *ctx,
+                            ms_errbuf *eb)
 {
-	key_walk w = {rt, prefix, plen, 0, fn, ctx, 0};
+	key_walk w = {rt, prefix, plen, 0, fn, ctx};
 	MDB_val start;
-	int ret;
 
 	w.dlen = plen < ST_KEY_INLINE ? plen : ST_KEY_INLINE;
 	start.mv_size = w.dlen;
 	start.mv_data = (void *)prefix;
-	ret = st_walk(rt, ST_DB_KEYS, w.dlen ? &start : NULL, key_row, &w);
-	return w.past ? 0 : ret;
+	return st_walk(rt, ST_DB_KEYS, w.dlen ? &start : NULL, key_row, &w,
+	               "foreach_key", eb);
+}
+
+ms_err st_op_load(ms_store_rtxn *rt, const uint8_t id[MS_HASH_LEN],
+                  ms_err missing, ms_log_entry *out, ms_errbuf *why)
+{
+	MDB_val k = {MS_HASH_LEN, (void *)id}, v;
+	char hex[2 * 8 + 1];
+	int rc;
+
+	rc = mdb_get(rt->txn, rt->s->dbi[ST_DB_OPS], &k, &v);
+	if (rc == 0 && st_decode_stored(&out->op, &v) != MS_OPR_OK) {
+		ms_hex(hex, id, 8);
+		return ms_errf(why, MS_ECORRUPT,
+		               "op %s does not decode (run verify)", hex);
+	}
+	if (rc == MDB_NOTFOUND) {
+		ms_hex(hex, id, 8);
+		return ms_errf(why, missing, "op %s is not held%s", hex,
+		               missing == MS_ECORRUPT ? " (run verify)" : "");
+	}
+	if (rc != 0)
+		return st_mdb(rt->s, why, rc, "mdb_get(ops)");
+	out->id = id;
+	out->buf = v.mv_data;
+	out->len = v.mv_size;
+	return MS_OK;
 }
 
 ms_err ms_store_get_op(ms_store_rtxn *rt, const uint8_t id[MS_HASH_LEN],
                        ms_log_entry *out, ms_errbuf *eb)
 {
-	MDB_val k = {MS_HASH_LEN, (void *)id}, v;
-	int rc;
+	ms_err e = st_op_load(rt, id, MS_ENOTFOUND, out, eb);
 
-	rc = mdb_get(rt->txn, rt->s->dbi[ST_DB_OPS], &k, &v);
-	if (rc == MDB_NOTFOUND)
-		return ms_errf(eb, MS_ENOTFOUND, "get op: not held");
-	if (rc != 0)
-		return st_mdb(rt->s, eb, rc, "get op");
-	if (st_decode_stored(&out->op, &v) != MS_OPR_OK)
-		return ms_errf(eb, MS_ECORRUPT, "get op: stored op does not "
-		               "decode (run verify)");
-	out->id = k.mv_data;
-	out->buf = v.mv_data;
-	out->len = v.mv_size;
-	return MS_OK;
+	return e == MS_OK ? MS_OK : st_err_in(eb, e, "get op", eb);
 }
 
 /* foreach_log's walk: all authors, or one author's ops above since_seq. */
@@ -222,52 +238,48 @@ typedef struct log_walk {
 	uint64_t since_seq;
 	ms_log_fn fn;
 	void *ctx;
-	int past; /* past the author's last op: the walk ends with 0 */
 } log_walk;
 
-static int log_row(const MDB_val *k, const MDB_val *v, void *vctx)
+static ms_err log_row(const MDB_val *k, const MDB_val *v, void *vctx,
+                      int *stop, ms_errbuf *why)
 {
 	log_walk *w = vctx;
 	const uint8_t *kp = k->mv_data;
 	ms_log_entry e;
-	MDB_val ok, ov;
+	ms_err err;
 
-	/* A malformed key is skipped before the author check, so it never
-	 * ends the walk. */
 	if (k->mv_size != ST_LOGKEY_LEN)
-		return 0;
+		return ms_errf(why, MS_ECORRUPT, "log key of %zu bytes, want %d",
+		               k->mv_size, ST_LOGKEY_LEN);
 	if (w->author != NULL && memcmp(kp, w->author, MS_PK_LEN) != 0) {
-		w->past = 1;
-		return 1;
+		*stop = 1; /* past the author's last op */
+		return MS_OK;
 	}
-	if (st_get_be64(kp + MS_PK_LEN) <= w->since_seq ||
-	    v->mv_size != MS_HASH_LEN)
-		return 0;
-	ok = *v;
-	if (mdb_get(w->rt->txn, w->rt->s->dbi[ST_DB_OPS], &ok, &ov) != 0 ||
-	    st_decode_stored(&e.op, &ov) != MS_OPR_OK)
-		return 0; /* damage: verify reports it */
-	e.id = v->mv_data;
-	e.buf = ov.mv_data;
-	e.len = ov.mv_size;
-	return w->fn(&e, w->ctx);
+	if (ms_get_be64(kp + MS_PK_LEN) <= w->since_seq)
+		return MS_OK;
+	if (v->mv_size != MS_HASH_LEN)
+		return ms_errf(why, MS_ECORRUPT, "log record of %zu bytes, want %d",
+		               v->mv_size, MS_HASH_LEN);
+	if ((err = st_op_load(w->rt, v->mv_data, MS_ECORRUPT, &e, why)) != MS_OK)
+		return err;
+	*stop = w->fn(&e, w->ctx);
+	return MS_OK;
 }
 
-int ms_store_foreach_log(ms_store_rtxn *rt, const uint8_t *author,
-                         uint64_t since_seq, ms_log_fn fn, void *ctx)
+ms_err ms_store_foreach_log(ms_store_rtxn *rt, const uint8_t *author,
+                            uint64_t since_seq, ms_log_fn fn, void *ctx,
+                            ms_errbuf *eb)
 {
-	log_walk w = {rt, author, since_seq, fn, ctx, 0};
+	log_walk w = {rt, author, since_seq, fn, ctx};
 	uint8_t kb[ST_LOGKEY_LEN];
 	MDB_val start = {sizeof kb, kb};
-	int ret;
 
 	if (author != NULL && since_seq == UINT64_MAX)
-		return 0;
+		return MS_OK;
 	if (author != NULL)
 		st_logkey(kb, author, since_seq + 1);
-	ret = st_walk(rt, ST_DB_LOG, author != NULL ? &start : NULL, log_row,
-	              &w);
-	return w.past ? 0 : ret;
+	return st_walk(rt, ST_DB_LOG, author != NULL ? &start : NULL, log_row,
+	               &w, "foreach_log", eb);
 }
 
 typedef struct vv_walk {
@@ -275,73 +287,92 @@ typedef struct vv_walk {
 	void *ctx;
 } vv_walk;
 
-static int vv_row(const MDB_val *k, const MDB_val *v, void *vctx)
+static ms_err vv_row(const MDB_val *k, const MDB_val *v, void *vctx,
+                     int *stop, ms_errbuf *why)
 {
 	vv_walk *w = vctx;
+	ms_vv_entry e;
+	ms_err err = st_vv_parse(&e, NULL, k, v, why);
 
 	/* An author held only above a gap has an entry at seq 0;
 	 * this view lists contiguous prefixes, as it always did. */
-	if (k->mv_size == MS_PK_LEN && v->mv_size == ST_VV_LEN &&
-	    st_get_le64(v->mv_data) > 0)
-		return w->fn(k->mv_data, st_get_le64(v->mv_data), w->ctx);
-	return 0;
+	if (err == MS_OK && e.seq > 0)
+		*stop = w->fn(e.author, e.seq, w->ctx);
+	return err;
 }
 
-int ms_store_foreach_vv(ms_store_rtxn *rt, ms_vv_fn fn, void *ctx)
+ms_err ms_store_foreach_vv(ms_store_rtxn *rt, ms_vv_fn fn, void *ctx,
+                           ms_errbuf *eb)
 {
 	vv_walk w = {fn, ctx};
 
-	return st_walk(rt, ST_DB_VV, NULL, vv_row, &w);
+	return st_walk(rt, ST_DB_VV, NULL, vv_row, &w, "foreach_vv", eb);
+}
+
+/* One forked slot: its key and all its ids (the slot's duplicates) into
+ * rt->ids; *n ids.  The cursor is left on the slot's last duplicate. */
+static ms_err fork_slot(ms_store_rtxn *rt, MDB_cursor *c, MDB_val *k,
+                        MDB_val *v, size_t *n, ms_errbuf *why)
+{
+	size_t cnt = 0;
+	int rc;
+
+	if (k->mv_size != ST_LOGKEY_LEN)
+		return ms_errf(why, MS_ECORRUPT, "forks key of %zu bytes, want %d",
+		               k->mv_size, ST_LOGKEY_LEN);
+	if ((rc = mdb_cursor_count(c, &cnt)) != 0)
+		return st_mdb(rt->s, why, rc, "mdb_cursor_count");
+	if (st_reserve((void **)&rt->ids, &rt->ids_cap, cnt + 1, MS_HASH_LEN))
+		return ms_errf(why, MS_ENOMEM, "out of memory");
+	/* The slot's duplicates, bounded by the count just taken. */
+	for (size_t i = 0; i < cnt; i++) {
+		if (i > 0 && (rc = mdb_cursor_get(c, k, v, MDB_NEXT_DUP)) != 0)
+			return st_mdb(rt->s, why, rc, "mdb_cursor_get");
+		if (v->mv_size != MS_HASH_LEN)
+			return ms_errf(why, MS_ECORRUPT,
+			               "forks record of %zu bytes, want %d",
+			               v->mv_size, MS_HASH_LEN);
+		memcpy(rt->ids + i * MS_HASH_LEN, v->mv_data, MS_HASH_LEN);
+	}
+	*n = cnt;
+	return MS_OK;
 }
 
 /* Keeps its own loop rather than st_walk: it visits a slot with all its
  * duplicates at once (MDB_NEXT_DUP, then MDB_NEXT_NODUP), not a record at a
  * time. */
-int ms_store_foreach_fork(ms_store_rtxn *rt, ms_fork_fn fn, void *ctx)
+ms_err ms_store_foreach_fork(ms_store_rtxn *rt, ms_fork_fn fn, void *ctx,
+                             ms_errbuf *eb)
 {
 	MDB_cursor *c = NULL;
 	MDB_val k, v;
-	int rc, ret = 0;
+	ms_errbuf why = {0};
+	ms_err e = MS_OK;
+	int rc;
 
-	if (mdb_cursor_open(rt->txn, rt->s->dbi[ST_DB_FORKS], &c) != 0)
-		return -1;
+	rc = mdb_cursor_open(rt->txn, rt->s->dbi[ST_DB_FORKS], &c);
+	if (rc != 0)
+		return st_err_in(eb, st_mdb(rt->s, &why, rc, "mdb_cursor_open"),
+		                 "foreach_fork", &why);
 	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	/* Each step moves to the next slot; ends at the db's end. */
 	while (rc == 0) {
 		uint8_t slot[ST_LOGKEY_LEN];
 		size_t n = 0;
-		size_t cnt = 0;
-		int keyok = k.mv_size == ST_LOGKEY_LEN;
 
-		if (keyok)
-			memcpy(slot, k.mv_data, ST_LOGKEY_LEN);
-		if (mdb_cursor_count(c, &cnt) != 0 ||
-		    st_reserve((void **)&rt->ids, &rt->ids_cap, (size_t)cnt + 1,
-		               MS_HASH_LEN)) {
-			ret = -1;
+		if ((e = fork_slot(rt, c, &k, &v, &n, &why)) != MS_OK)
 			break;
-		}
-		/* The slot's duplicates, bounded by the count just taken. */
-		for (size_t i = 0; i < (size_t)cnt && rc == 0; i++) {
-			if (v.mv_size == MS_HASH_LEN)
-				memcpy(rt->ids + n++ * MS_HASH_LEN, v.mv_data,
-				       MS_HASH_LEN);
-			if (i + 1 < (size_t)cnt)
-				rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP);
-		}
-		if (rc != 0)
+		/* k may move with the cursor; the slot is copied first */
+		memcpy(slot, k.mv_data, ST_LOGKEY_LEN);
+		if (fn(slot, ms_get_be64(slot + MS_PK_LEN),
+		       (const uint8_t(*)[MS_HASH_LEN])rt->ids, n, ctx) != 0)
 			break;
-		if (keyok) {
-			ret = fn(slot, st_get_be64(slot + MS_PK_LEN),
-			         (const uint8_t(*)[MS_HASH_LEN])rt->ids, n, ctx);
-			if (ret != 0)
-				break;
-		}
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_NODUP);
 	}
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		ret = -1;
+	if (e == MS_OK && rc != 0 && rc != MDB_NOTFOUND)
+		e = st_mdb(rt->s, &why, rc, "mdb_cursor_get");
 	mdb_cursor_close(c);
-	return ret;
+	return e == MS_OK ? MS_OK : st_err_in(eb, e, "foreach_fork", &why);
 }
 
 typedef struct quarantine_walk {
@@ -349,32 +380,37 @@ typedef struct quarantine_walk {
 	void *ctx;
 } quarantine_walk;
 
-static int quarantine_row(const MDB_val *k, const MDB_val *v, void *vctx)
+static ms_err quarantine_row(const MDB_val *k, const MDB_val *v, void *vctx,
+                             int *stop, ms_errbuf *why)
 {
 	quarantine_walk *w = vctx;
-	const size_t hdr = 8 + 1 + 1 + MS_PK_LEN + 8;
 	const uint8_t *p = v->mv_data;
 	ms_quarantine_entry q;
 
 	(void)k; /* the key is only the quarantine sequence number */
-	if (v->mv_size < hdr)
-		return 0;
+	if (v->mv_size < ST_QREC_HDR)
+		return ms_errf(why, MS_ECORRUPT,
+		               "quarantine record of %zu bytes, want %d or more",
+		               v->mv_size, ST_QREC_HDR);
 	memset(&q, 0, sizeof q);
-	q.when_ms = st_get_le64(p);
+	q.when_ms = ms_get_le64(p);
 	q.reason = p[8];
 	q.has_peer = p[9];
 	memcpy(q.peer, p + 10, MS_PK_LEN);
-	q.orig_len = st_get_le64(p + 10 + MS_PK_LEN);
-	q.buf = p + hdr;
-	q.len = v->mv_size - hdr;
-	return w->fn(&q, w->ctx);
+	q.orig_len = ms_get_le64(p + 10 + MS_PK_LEN);
+	q.buf = p + ST_QREC_HDR;
+	q.len = v->mv_size - ST_QREC_HDR;
+	*stop = w->fn(&q, w->ctx);
+	return MS_OK;
 }
 
-int ms_store_foreach_quarantine(ms_store_rtxn *rt, ms_quarantine_fn fn, void *ctx)
+ms_err ms_store_foreach_quarantine(ms_store_rtxn *rt, ms_quarantine_fn fn,
+                                   void *ctx, ms_errbuf *eb)
 {
 	quarantine_walk w = {fn, ctx};
 
-	return st_walk(rt, ST_DB_QUARANTINE, NULL, quarantine_row, &w);
+	return st_walk(rt, ST_DB_QUARANTINE, NULL, quarantine_row, &w,
+	               "foreach_quarantine", eb);
 }
 
 typedef struct stat_walk {
@@ -382,23 +418,30 @@ typedef struct stat_walk {
 	void *ctx;
 } stat_walk;
 
-static int stat_row(const MDB_val *k, const MDB_val *v, void *vctx)
+static ms_err stat_row(const MDB_val *k, const MDB_val *v, void *vctx,
+                       int *stop, ms_errbuf *why)
 {
 	stat_walk *w = vctx;
-	char name[128];
+	char name[ST_STAT_NAME_MAX + 1];
 
-	if (v->mv_size != 8 || k->mv_size >= sizeof name)
-		return 0;
+	if (k->mv_size == 0 || k->mv_size > ST_STAT_NAME_MAX)
+		return ms_errf(why, MS_ECORRUPT, "stats key of %zu bytes, want "
+		               "1..%d", k->mv_size, ST_STAT_NAME_MAX);
+	if (v->mv_size != 8)
+		return ms_errf(why, MS_ECORRUPT, "stats record of %zu bytes, "
+		               "want 8", v->mv_size);
 	memcpy(name, k->mv_data, k->mv_size);
 	name[k->mv_size] = '\0';
-	return w->fn(name, st_get_le64(v->mv_data), w->ctx);
+	*stop = w->fn(name, ms_get_le64(v->mv_data), w->ctx);
+	return MS_OK;
 }
 
-int ms_store_foreach_stat(ms_store_rtxn *rt, ms_stat_fn fn, void *ctx)
+ms_err ms_store_foreach_stat(ms_store_rtxn *rt, ms_stat_fn fn, void *ctx,
+                             ms_errbuf *eb)
 {
 	stat_walk w = {fn, ctx};
 
-	return st_walk(rt, ST_DB_STATS, NULL, stat_row, &w);
+	return st_walk(rt, ST_DB_STATS, NULL, stat_row, &w, "foreach_stat", eb);
 }
 
 uint64_t ms_store_stat(ms_store_rtxn *rt, const char *name)
@@ -408,5 +451,5 @@ uint64_t ms_store_stat(ms_store_rtxn *rt, const char *name)
 	if (mdb_get(rt->txn, rt->s->dbi[ST_DB_STATS], &k, &v) != 0 ||
 	    v.mv_size != 8)
 		return 0;
-	return st_get_le64(v.mv_data);
+	return ms_get_le64(v.mv_data);
 }

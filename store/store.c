@@ -79,6 +79,16 @@ ms_err st_mdb(ms_store *s, ms_errbuf *eb, int rc, const char *what)
 	return ms_errf(eb, e, "%s: %s", what, mdb_strerror(rc));
 }
 
+ms_err st_err_in(ms_errbuf *eb, ms_err e, const char *what,
+                 const ms_errbuf *why)
+{
+	char msg[MS_ERRBUF_SIZE];
+
+	/* Copied first: why may be eb. */
+	snprintf(msg, sizeof msg, "%s", why != NULL ? why->msg : "");
+	return ms_errf(eb, e, "%s: %s", what, msg);
+}
+
 /* Adopt the map size another process grew the file to.  Remapping would
  * pull the map from under our own open snapshots, so refuse then. */
 static ms_err st_follow_resize(ms_store *s, ms_errbuf *eb)
@@ -320,10 +330,8 @@ ms_err ms_store_create(const char *dir, const uint8_t node_id[MS_PK_LEN],
 	e = st_dbis_open(&s, txn, MDB_CREATE, eb);
 	if (e != MS_OK)
 		goto fail;
-	u32[0] = MS_STORE_SCHEMA & 0xff;
-	u32[1] = (MS_STORE_SCHEMA >> 8) & 0xff;
-	u32[2] = u32[3] = 0;
-	st_put_le64(u64, 0);
+	ms_put_le32(u32, MS_STORE_SCHEMA);
+	ms_put_le64(u64, 0);
 	if ((e = meta_put(&s, txn, ST_META_SCHEMA, u32, 4, eb)) ||
 	    (e = meta_put(&s, txn, ST_META_NODE_ID, node_id, MS_PK_LEN, eb)) ||
 	    (e = meta_put(&s, txn, ST_META_NETID, netid, MS_NETID_LEN, eb)) ||
@@ -369,10 +377,7 @@ static ms_err st_meta_identity(ms_store *s, MDB_txn *txn, ms_errbuf *eb)
 		               "open store %s: no schema version in meta", s->dir);
 	if (rc != 0)
 		return st_mdb(s, eb, rc, "read meta");
-	schema = (uint32_t)((const uint8_t *)v.mv_data)[0] |
-	         (uint32_t)((const uint8_t *)v.mv_data)[1] << 8 |
-	         (uint32_t)((const uint8_t *)v.mv_data)[2] << 16 |
-	         (uint32_t)((const uint8_t *)v.mv_data)[3] << 24;
+	schema = ms_get_le32(v.mv_data);
 	if (schema != MS_STORE_SCHEMA)
 		return ms_errf(eb, MS_ECORRUPT,
 		               "open store %s: schema version %u, this build "

@@ -8,15 +8,20 @@
  *   ops         op id (32) -> encoding
  *   log         author (32) || seq (u64 big-endian) -> op id
  *   vv          author (32) -> highest contiguous seq held, ops held, id
- *               sum (syncq.h's ms_vv_entry)
+ *               sum (vector.h's ms_vv_entry)
  *   keys        key -> heads record (sorted head ids + counter sum)
  *   sup         parent id (32) || BLAKE2b-128(key) -> "" : some known op of
  *               that key names the parent, so it is not a head
  *   forks       author || seq -> every op id seen for that slot (dupsort)
  *   quarantine  bounded ring of rejected input: reason, source peer, bytes
  *   stats       counter name -> u64
- *   arrival     arrival number (u64 BE) -> op id
- *   peers, peer_vv  (sync: see syncq.h)
+ *   arrival     arrival number (u64 BE) -> op id (see arrival.h)
+ *   peer_vv     peer (32) || author (32) -> seq the peer holds (peer_vv.h)
+ *   peers       the peer table (peers.h)
+ *
+ * The store's side of sync has headers of its own: vector.h (the vv
+ * entries), arrival.h (the arrival feed), lacking.h (what a peer lacks),
+ * peer_vv.h and peers.h.
  *
  * Seq and hlc are allocated inside the write transaction, so several
  * processes may write one store (LMDB's writer lock serialises them).  Local
@@ -187,6 +192,25 @@ ms_err ms_store_ingest(ms_store *s, const ms_ingest_item *items, size_t n,
 /*
  * A read snapshot.  Everything returned through it (values, op buffers) points
  * into the map and is valid until ms_store_read_end.
+ *
+ * Walks.  Every ms_store_foreach_* function (here and in vector.h,
+ * arrival.h, peers.h) has one shape:
+ *   ms_err ms_store_foreach_X(ms_store_rtxn *rt, <what to visit>,
+ *                             <visitor> fn, void *ctx, ms_errbuf *eb);
+ * It calls fn on each record in order.  fn returns 0 to go on, or non-zero
+ * to stop the walk early, which is not an error.  The function returns
+ * MS_OK when the walk reached its end or fn stopped it; otherwise the error
+ * that ended it, with "foreach_X: why" in eb:
+ *   MS_ECORRUPT  a record this build cannot read: a key or value of the
+ *                wrong size ("foreach_vv: vv record of 12 bytes, want 48"),
+ *                an index naming an op that is not held or does not
+ *                decode (node-inspect verify lists every such fault);
+ *   MS_ENOMEM    the store ran out of memory;
+ *   others       LMDB failed ("foreach_log: mdb_cursor_get: why"), mapped
+ *                as everywhere else (MS_ESTORE, MS_EIO, ...).
+ * Records visited before a failure were seen by fn.  A visitor that fails
+ * on its own (out of memory, say) records that in its ctx and returns
+ * non-zero: the walk then returns MS_OK and the caller checks its ctx.
  */
 typedef struct ms_store_rtxn ms_store_rtxn;
 ms_err ms_store_read_begin(ms_store *s, ms_store_rtxn **out, ms_errbuf *eb);
@@ -227,11 +251,13 @@ int ms_key_state_conflict(const ms_key_state *ks);
 ms_err ms_store_get(ms_store_rtxn *rt, const uint8_t *key, size_t klen,
                     ms_key_state *out, ms_errbuf *eb);
 
-/* Visit keys starting with prefix (plen 0 = all) in key order; stop when fn
- * returns non-zero (that value is returned). */
+/* Walk the keys starting with prefix (plen 0 = all) in key order; ks is
+ * valid until fn returns.  Walk contract above; "foreach_key: ..." also
+ * when a key's record is malformed or a head op is missing. */
 typedef int (*ms_key_fn)(const ms_key_state *ks, void *ctx);
-int ms_store_foreach_key(ms_store_rtxn *rt, const uint8_t *prefix, size_t plen,
-                         ms_key_fn fn, void *ctx);
+ms_err ms_store_foreach_key(ms_store_rtxn *rt, const uint8_t *prefix,
+                            size_t plen, ms_key_fn fn, void *ctx,
+                            ms_errbuf *eb);
 
 /* An op from the log with its id and encoding (both point into the map). */
 typedef struct ms_log_entry {
@@ -245,23 +271,32 @@ typedef struct ms_log_entry {
 ms_err ms_store_get_op(ms_store_rtxn *rt, const uint8_t id[MS_HASH_LEN],
                        ms_log_entry *out, ms_errbuf *eb);
 
-/* Visit the log in (author, seq) order, from author (NULL = all authors)
- * and seq > since_seq; stop when fn returns non-zero. */
+/* Walk the log in (author, seq) order: one author's ops with seq >
+ * since_seq, or (author NULL) every author's.  Walk contract above;
+ * "foreach_log: ..." also when a log entry names an op that is not held
+ * or does not decode. */
 typedef int (*ms_log_fn)(const ms_log_entry *e, void *ctx);
-int ms_store_foreach_log(ms_store_rtxn *rt, const uint8_t *author,
-                         uint64_t since_seq, ms_log_fn fn, void *ctx);
+ms_err ms_store_foreach_log(ms_store_rtxn *rt, const uint8_t *author,
+                            uint64_t since_seq, ms_log_fn fn, void *ctx,
+                            ms_errbuf *eb);
 
-/* Version vector: (author, highest contiguous seq), author order. */
+/* Walk the version vector: (author, highest contiguous seq) in author
+ * order, authors held only above a gap (seq 0) left out; vector.h has the
+ * full entries.  Walk contract above ("foreach_vv: ..."). */
 typedef int (*ms_vv_fn)(const uint8_t author[MS_PK_LEN], uint64_t seq, void *ctx);
-int ms_store_foreach_vv(ms_store_rtxn *rt, ms_vv_fn fn, void *ctx);
+ms_err ms_store_foreach_vv(ms_store_rtxn *rt, ms_vv_fn fn, void *ctx,
+                           ms_errbuf *eb);
 
-/* Forks: (author, seq) slots with more than one op id. */
+/* Walk the forks: (author, seq) slots with more than one op id, in
+ * (author, seq) order, each with all its ids (valid until fn returns).
+ * Walk contract above ("foreach_fork: ..."). */
 typedef int (*ms_fork_fn)(const uint8_t author[MS_PK_LEN], uint64_t seq,
                           const uint8_t (*ids)[MS_HASH_LEN], size_t nids,
                           void *ctx);
-int ms_store_foreach_fork(ms_store_rtxn *rt, ms_fork_fn fn, void *ctx);
+ms_err ms_store_foreach_fork(ms_store_rtxn *rt, ms_fork_fn fn, void *ctx,
+                             ms_errbuf *eb);
 
-/* Quarantine entries, oldest first. */
+/* A quarantine entry: rejected input and why. */
 typedef struct ms_quarantine_entry {
 	uint64_t when_ms;
 	uint8_t reason; /* ms_op_reason */
@@ -271,14 +306,20 @@ typedef struct ms_quarantine_entry {
 	size_t len;         /* bytes kept */
 	uint64_t orig_len;  /* bytes received */
 } ms_quarantine_entry;
+/* Walk the quarantine, oldest first.  Walk contract above
+ * ("foreach_quarantine: ..."). */
 typedef int (*ms_quarantine_fn)(const ms_quarantine_entry *q, void *ctx);
-int ms_store_foreach_quarantine(ms_store_rtxn *rt, ms_quarantine_fn fn, void *ctx);
+ms_err ms_store_foreach_quarantine(ms_store_rtxn *rt, ms_quarantine_fn fn,
+                                   void *ctx, ms_errbuf *eb);
 
 /* Named counters ("ops_local", "ops_applied", "ops_duplicate",
- * "rejected_<reason>", "forks", "clock_skew", "map_grow", "store_full"...). */
+ * "rejected_<reason>", "forks", "clock_skew", "map_grow", "store_full"...).
+ * Walk them in name order.  Walk contract above ("foreach_stat: ..."). */
 typedef int (*ms_stat_fn)(const char *name, uint64_t value, void *ctx);
-int ms_store_foreach_stat(ms_store_rtxn *rt, ms_stat_fn fn, void *ctx);
-uint64_t ms_store_stat(ms_store_rtxn *rt, const char *name); /* 0 if unset */
+ms_err ms_store_foreach_stat(ms_store_rtxn *rt, ms_stat_fn fn, void *ctx,
+                             ms_errbuf *eb);
+/* One counter's value; 0 if unset (or its record is malformed). */
+uint64_t ms_store_stat(ms_store_rtxn *rt, const char *name);
 /* Add deltas[i] to counter names[i] (created at 0) for i < n, in one
  * durable transaction: for counters kept in memory by a process (the
  * daemon's) and flushed now and then.  A name is 1..64 bytes. */

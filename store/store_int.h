@@ -19,8 +19,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "arrival.h"
+#include "lacking.h"
+#include "ms_bytes.h"
+#include "peer_vv.h"
+#include "peers.h"
 #include "store.h"
-#include "syncq.h"
+#include "vector.h"
 
 /* Named databases; index into ms_store.dbi. */
 enum st_db {
@@ -58,6 +63,8 @@ enum st_stat {
 	ST_STAT_COUNT_ = ST_STAT_REJECTED_ + MS_OPR_COUNT_
 };
 const char *st_stat_name(unsigned i, char *buf, size_t cap);
+/* stats db: counter name (1..ST_STAT_NAME_MAX bytes) -> u64 LE. */
+#define ST_STAT_NAME_MAX 64
 
 /*
  * Keys longer than LMDB's key limit (511) are stored under a prefix of the
@@ -130,6 +137,17 @@ int st_rec_parse(st_rec *r, const MDB_val *k, const MDB_val *v);
  * keeps all 32 so verify can recompute it exactly.
  */
 #define ST_VV_LEN (8 + 8 + MS_HASH_LEN)
+
+/*
+ * quarantine record layout (key: sequence number, u64 big-endian):
+ *   0   8   when_ms   wall clock at rejection (LE)
+ *   8   1   reason    ms_op_reason
+ *   9   1   has_peer
+ *   10  32  peer      source peer, zeros for local input
+ *   42  8   orig_len  bytes received (LE)
+ *   50  ..  the first bytes of the input (at most 4 KiB)
+ */
+#define ST_QREC_HDR (8 + 1 + 1 + MS_PK_LEN + 8)
 
 /* peer_vv key: peer || author; value: seq (u64 LE). */
 #define ST_PVKEY_LEN (MS_PK_LEN + MS_PK_LEN)
@@ -208,6 +226,10 @@ typedef struct st_wctx {
 /* LMDB code -> ms_err, message "what: mdb_strerror".  Remembers rc in
  * s->mdb_last so the transaction runner can tell MDB_MAP_FULL apart. */
 ms_err st_mdb(ms_store *s, ms_errbuf *eb, int rc, const char *what);
+/* Record e in eb as "what: why", why being a reason a helper gave without
+ * knowing its caller (why may be eb itself); returns e. */
+ms_err st_err_in(ms_errbuf *eb, ms_err e, const char *what,
+                 const ms_errbuf *why);
 
 /* Begin a transaction, following a map grown by another process. */
 ms_err st_txn_begin(ms_store *s, unsigned flags, MDB_txn **out, ms_errbuf *eb);
@@ -261,9 +283,10 @@ ms_err st_apply(ms_store *s, st_wctx *w, const ms_op *op,
  * advance the contiguous seq over the log (the log already holds it). */
 ms_err st_vv_add(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t seq,
                  const uint8_t id[MS_HASH_LEN], ms_errbuf *eb);
-/* Parse a vv record; -1 if malformed. */
-int st_vv_parse(ms_vv_entry *e, uint8_t acc[MS_HASH_LEN], const MDB_val *k,
-                const MDB_val *v);
+/* Parse a vv record (acc may be NULL); MS_ECORRUPT with the reason alone
+ * in why ("vv record of 12 bytes, want 48") if it is malformed. */
+ms_err st_vv_parse(ms_vv_entry *e, uint8_t acc[MS_HASH_LEN], const MDB_val *k,
+                   const MDB_val *v, ms_errbuf *why);
 
 /* arrival.c: give a new op the next arrival number. */
 ms_err st_arrival_add(ms_store *s, st_wctx *w, const uint8_t id[MS_HASH_LEN],
@@ -281,45 +304,26 @@ int st_head_load(ms_store *s, MDB_txn *txn, const uint8_t id[MS_HASH_LEN],
                  ms_head *h);
 /* Decode a stored op; stored ops were validated when accepted. */
 ms_op_reason st_decode_stored(ms_op *op, const MDB_val *v);
+/* Look up the op with id and decode it into *out (pointing into the map).
+ * missing is the error when it is not held: MS_ENOTFOUND for a lookup by
+ * id, MS_ECORRUPT for an index that names it.  The reason alone goes in
+ * why ("op 3fa1c2d4e5f60718 is not held (run verify)"). */
+ms_err st_op_load(ms_store_rtxn *rt, const uint8_t id[MS_HASH_LEN],
+                  ms_err missing, ms_log_entry *out, ms_errbuf *why);
 
 /*
  * walk.c: the loop of every ms_store_foreach_* but the fork one.  Visits the
  * records of db in key order from the first one, or from the first key >=
  * *start when start is not NULL, calling row on each; k and v are valid
- * until row returns.  row returns 0 to go on; any other value ends the walk
- * and is returned as is (a row that must end the walk with 0, at the end of
- * a key range, returns non-zero and its foreach maps that back to 0).
- * Returns 0 at the db's end and -1 if the cursor cannot be opened or a step
- * fails with anything other than MDB_NOTFOUND — the foreach contract in
- * store.h.
+ * until row returns.  row returns MS_OK and sets *stop to end the walk
+ * early (its visitor stopped, or the key range ended), or fails with an
+ * ms_err and the reason alone in why ("vv record of 12 bytes, want 48").
+ * Returns MS_OK at the db's end or on *stop; otherwise the row's error or
+ * LMDB's, with "what: why" in eb — the walk contract in store.h.
  */
-typedef int (*st_row_fn)(const MDB_val *k, const MDB_val *v, void *ctx);
-int st_walk(ms_store_rtxn *rt, enum st_db db, const MDB_val *start,
-            st_row_fn row, void *ctx);
-
-static inline void st_put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-static inline uint64_t st_get_le64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-static inline void st_put_be64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[7 - i] = (uint8_t)(v >> (8 * i));
-}
-static inline uint64_t st_get_be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
+typedef ms_err (*st_row_fn)(const MDB_val *k, const MDB_val *v, void *ctx,
+                            int *stop, ms_errbuf *why);
+ms_err st_walk(ms_store_rtxn *rt, enum st_db db, const MDB_val *start,
+               st_row_fn row, void *ctx, const char *what, ms_errbuf *eb);
 
 #endif

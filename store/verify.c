@@ -190,7 +190,7 @@ static ms_err scan_ops(vfy *f, uint8_t acc[MS_HASH_LEN], uint64_t *count,
 		memcpy(e->id, k.mv_data, MS_HASH_LEN);
 		e->put = op.type == MS_OP_PUT;
 		if (e->put && op.value_len == 8)
-			e->delta = st_get_le64(op.value);
+			e->delta = ms_get_le64(op.value);
 		for (unsigned i = 0; i < op.nparents; i++) {
 			uint8_t *p = f->sup + f->nsup++ * ST_SUPKEY_LEN;
 			memcpy(p, op.parents + (size_t)i * MS_HASH_LEN, MS_HASH_LEN);
@@ -392,7 +392,7 @@ static ms_err check_log(vfy *f, ms_errbuf *eb)
 			      "value)", k.mv_size, v.mv_size);
 			goto next;
 		}
-		seq = st_get_be64(kp + MS_PK_LEN);
+		seq = ms_get_be64(kp + MS_PK_LEN);
 		if (!have || memcmp(cur, kp, MS_PK_LEN) != 0) {
 			if (have && vv_push(f, cur, contig))
 				goto oom;
@@ -467,10 +467,11 @@ static ms_err check_vv(vfy *f, ms_errbuf *eb)
 		const vau *want = i < f->nau ? &f->au[i] : NULL;
 		uint8_t acc[MS_HASH_LEN];
 		ms_vv_entry e;
+		ms_errbuf why;
 		int cmp;
 
-		if (st_vv_parse(&e, acc, &k, &v) != 0) {
-			fault(f, "vv: malformed entry");
+		if (st_vv_parse(&e, acc, &k, &v, &why) != MS_OK) {
+			fault(f, "vv: %s", why.msg);
 			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 			continue;
 		}
@@ -525,7 +526,7 @@ static ms_err check_arrival(vfy *f, uint64_t held, ms_errbuf *eb)
 			goto next;
 		}
 		n++;
-		last = st_get_be64(k.mv_data);
+		last = ms_get_be64(k.mv_data);
 		if (mdb_get(f->txn, f->s->dbi[ST_DB_OPS], &v, &ov) != 0)
 			fault(f, "arrival %llu: op %s is not held",
 			      (unsigned long long)last,
@@ -566,7 +567,7 @@ static ms_err check_forks(vfy *f, ms_errbuf *eb)
 		}
 		if (mdb_cursor_count(c, &cnt) == 0 && cnt < 2)
 			fault(f, "forks: slot seq %llu of author %s has only one "
-			      "op", (unsigned long long)st_get_be64(
+			      "op", (unsigned long long)ms_get_be64(
 			                    (const uint8_t *)k.mv_data + MS_PK_LEN),
 			      hexid(h, k.mv_data, 8));
 		if (mdb_get(f->txn, f->s->dbi[ST_DB_LOG], &k, &lv) != 0)
@@ -579,7 +580,7 @@ static ms_err check_forks(vfy *f, ms_errbuf *eb)
 		}
 		if (st_decode_stored(&op, &ov) == MS_OPR_OK &&
 		    (memcmp(op.author, k.mv_data, MS_PK_LEN) != 0 ||
-		     op.seq != st_get_be64((const uint8_t *)k.mv_data + MS_PK_LEN)))
+		     op.seq != ms_get_be64((const uint8_t *)k.mv_data + MS_PK_LEN)))
 			fault(f, "forks: op %s is not of its slot's author and seq",
 			      hexid(h, v.mv_data, MS_HASH_LEN));
 	next:

@@ -2,27 +2,31 @@
  * vv.c — the version vector's entries: per author the highest contiguous
  * seq, the count of ops held and the sum of their ids (layout in
  * store_int.h).  st_vv_add is called by st_apply for every new op, so the
- * entries always describe exactly the held ops; the readers here and in
- * read.c expose them.
+ * entries always describe exactly the held ops; the readers here
+ * (vector.h) and in read.c (store.h's foreach_vv) expose them.
  */
 #include "store_int.h"
 
 #include <string.h>
 
-int st_vv_parse(ms_vv_entry *e, uint8_t acc[MS_HASH_LEN], const MDB_val *k,
-                const MDB_val *v)
+ms_err st_vv_parse(ms_vv_entry *e, uint8_t acc[MS_HASH_LEN], const MDB_val *k,
+                   const MDB_val *v, ms_errbuf *why)
 {
 	const uint8_t *p = v->mv_data;
 
-	if (k->mv_size != MS_PK_LEN || v->mv_size != ST_VV_LEN)
-		return -1;
+	if (k->mv_size != MS_PK_LEN)
+		return ms_errf(why, MS_ECORRUPT, "vv key of %zu bytes, want %d",
+		               k->mv_size, MS_PK_LEN);
+	if (v->mv_size != ST_VV_LEN)
+		return ms_errf(why, MS_ECORRUPT, "vv record of %zu bytes, want %d",
+		               v->mv_size, ST_VV_LEN);
 	memcpy(e->author, k->mv_data, MS_PK_LEN);
-	e->seq = st_get_le64(p);
-	e->held = st_get_le64(p + 8);
+	e->seq = ms_get_le64(p);
+	e->held = ms_get_le64(p + 8);
 	memcpy(e->acc, p + 16, MS_VV_ACC_LEN);
 	if (acc != NULL)
 		memcpy(acc, p + 16, MS_HASH_LEN);
-	return 0;
+	return MS_OK;
 }
 
 ms_err st_vv_add(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t seq,
@@ -41,8 +45,8 @@ ms_err st_vv_add(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t seq,
 			               "vv entry of %zu bytes is malformed",
 			               v.mv_size);
 		memcpy(rec, v.mv_data, ST_VV_LEN); /* the put below may move it */
-		cur = st_get_le64(rec);
-		held = st_get_le64(rec + 8);
+		cur = ms_get_le64(rec);
+		held = ms_get_le64(rec + 8);
 	} else if (rc != MDB_NOTFOUND) {
 		return st_mdb(s, eb, rc, "read vv");
 	}
@@ -66,7 +70,7 @@ ms_err st_vv_add(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t seq,
 			const uint8_t *kp = k.mv_data;
 			if (k.mv_size != ST_LOGKEY_LEN ||
 			    memcmp(kp, author, MS_PK_LEN) != 0 ||
-			    st_get_be64(kp + MS_PK_LEN) != cur + 1)
+			    ms_get_be64(kp + MS_PK_LEN) != cur + 1)
 				break;
 			cur++;
 			rc = mdb_cursor_get(w->log_cur, &k, &v, MDB_NEXT);
@@ -74,8 +78,8 @@ ms_err st_vv_add(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t seq,
 		if (rc != 0 && rc != MDB_NOTFOUND)
 			return st_mdb(s, eb, rc, "read log");
 	}
-	st_put_le64(rec, cur);
-	st_put_le64(rec + 8, held);
+	ms_put_le64(rec, cur);
+	ms_put_le64(rec + 8, held);
 	k.mv_size = MS_PK_LEN;
 	k.mv_data = (void *)author;
 	v.mv_size = sizeof rec;
@@ -89,27 +93,32 @@ typedef struct vv_entry_walk {
 	void *ctx;
 } vv_entry_walk;
 
-static int vv_entry_row(const MDB_val *k, const MDB_val *v, void *vctx)
+static ms_err vv_entry_row(const MDB_val *k, const MDB_val *v, void *vctx,
+                           int *stop, ms_errbuf *why)
 {
 	vv_entry_walk *w = vctx;
 	ms_vv_entry e;
+	ms_err err = st_vv_parse(&e, NULL, k, v, why);
 
-	if (st_vv_parse(&e, NULL, k, v) != 0)
-		return 0; /* malformed: verify reports it */
-	return w->fn(&e, w->ctx);
+	if (err == MS_OK)
+		*stop = w->fn(&e, w->ctx);
+	return err;
 }
 
-int ms_store_foreach_vv_entry(ms_store_rtxn *rt, ms_vv_entry_fn fn, void *ctx)
+ms_err ms_store_foreach_vv_entry(ms_store_rtxn *rt, ms_vv_entry_fn fn,
+                                 void *ctx, ms_errbuf *eb)
 {
 	vv_entry_walk w = {fn, ctx};
 
-	return st_walk(rt, ST_DB_VV, NULL, vv_entry_row, &w);
+	return st_walk(rt, ST_DB_VV, NULL, vv_entry_row, &w, "foreach_vv_entry",
+	               eb);
 }
 
 ms_err ms_store_vv_entry_get(ms_store_rtxn *rt, const uint8_t author[MS_PK_LEN],
                              ms_vv_entry *out, ms_errbuf *eb)
 {
 	MDB_val k = {MS_PK_LEN, (void *)author}, v;
+	ms_err e;
 	int rc;
 
 	rc = mdb_get(rt->txn, rt->s->dbi[ST_DB_VV], &k, &v);
@@ -117,8 +126,7 @@ ms_err ms_store_vv_entry_get(ms_store_rtxn *rt, const uint8_t author[MS_PK_LEN],
 		return ms_errf(eb, MS_ENOTFOUND, "vv entry: no op of that author");
 	if (rc != 0)
 		return st_mdb(rt->s, eb, rc, "vv entry");
-	if (st_vv_parse(out, NULL, &k, &v) != 0)
-		return ms_errf(eb, MS_ECORRUPT, "vv entry of %zu bytes is malformed",
-		               v.mv_size);
+	if ((e = st_vv_parse(out, NULL, &k, &v, eb)) != MS_OK)
+		return st_err_in(eb, e, "vv entry", eb);
 	return MS_OK;
 }

@@ -11,7 +11,6 @@
 #include "hlc.h"
 
 #define ST_QUARANTINE_KEEP 4096 /* bytes of a rejected input kept */
-#define ST_QREC_HDR (8 + 1 + 1 + MS_PK_LEN + 8)
 
 static uint64_t st_wall(ms_store *s)
 {
@@ -203,7 +202,7 @@ static ms_err quarantine_put(ms_store *s, st_wctx *w, const ms_ingest_item *it,
 	rc = st_meta_u64(s, w->txn, ST_META_QNEXT, &next);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return st_mdb(s, eb, rc, "read meta quarantine_next");
-	st_put_be64(kb, next); /* big-endian: oldest first */
+	ms_put_be64(kb, next); /* big-endian: oldest first */
 	k.mv_size = 8;
 	k.mv_data = kb;
 	v.mv_size = ST_QREC_HDR + keep;
@@ -211,17 +210,17 @@ static ms_err quarantine_put(ms_store *s, st_wctx *w, const ms_ingest_item *it,
 	if (rc != 0)
 		return st_mdb(s, eb, rc, "write quarantine");
 	p = v.mv_data;
-	st_put_le64(p, w->wall);
+	ms_put_le64(p, w->wall);
 	p[8] = (uint8_t)why;
 	p[9] = peer != NULL;
 	if (peer != NULL)
 		memcpy(p + 10, peer, MS_PK_LEN);
 	else
 		memset(p + 10, 0, MS_PK_LEN);
-	st_put_le64(p + 10 + MS_PK_LEN, it->len);
+	ms_put_le64(p + 10 + MS_PK_LEN, it->len);
 	if (keep > 0)
 		memcpy(p + ST_QREC_HDR, it->buf, keep);
-	st_put_le64(nb, next + 1);
+	ms_put_le64(nb, next + 1);
 	v.mv_size = 8;
 	v.mv_data = nb;
 	rc = mdb_put(w->txn, s->dbi[ST_DB_META], &mk, &v, 0);

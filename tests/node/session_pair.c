@@ -217,7 +217,7 @@ uint64_t sp_feed(sp_pair *p, int i, uint64_t after)
 	ms_errbuf eb = {0};
 
 	MS_PASS_EB(ms_store_read_begin(p->side[i].store, &f.rt, &eb), &eb);
-	ms_store_foreach_arrival(f.rt, after, feed_one, &f);
+	MS_PASS_EB(ms_store_foreach_arrival(f.rt, after, feed_one, &f, &eb), &eb);
 	ms_store_read_end(&f.rt);
 	return f.last;
 }

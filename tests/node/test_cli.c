@@ -21,8 +21,10 @@
 #include <unistd.h>
 
 #include "ms_test.h"
+#include "peer_vv.h"
+#include "peers.h"
 #include "store.h"  /* peer records and forged ops for the inspect cases */
-#include "syncq.h"
+#include "store_fix.h" /* raw LMDB edits of a store file */
 
 #define RUN_DEADLINE_MS 60000 /* generous for sanitizer builds */
 #define OUT_MAX (8u << 20)    /* output bound per stream */
@@ -1111,19 +1113,13 @@ END_TEST
 /* Flip one byte inside a stored op's encoding through LMDB itself. */
 static void corrupt_one_op(const char *dir)
 {
-	MDB_env *env;
-	MDB_txn *txn;
-	MDB_dbi dbi;
+	fix_raw raw;
 	MDB_cursor *cur;
 	MDB_val k, v;
 	uint8_t key[64], *copy;
 
-	ck_assert_int_eq(mdb_env_create(&env), 0);
-	ck_assert_int_eq(mdb_env_set_maxdbs(env, 64), 0);
-	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0600), 0);
-	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	ck_assert_int_eq(mdb_dbi_open(txn, "ops", 0, &dbi), 0);
-	ck_assert_int_eq(mdb_cursor_open(txn, dbi, &cur), 0);
+	fix_raw_begin(&raw, dir, "ops");
+	ck_assert_int_eq(mdb_cursor_open(raw.txn, raw.dbi, &cur), 0);
 	ck_assert_int_eq(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
 	ck_assert_uint_le(k.mv_size, sizeof key);
 	memcpy(key, k.mv_data, k.mv_size);
@@ -1133,9 +1129,8 @@ static void corrupt_one_op(const char *dir)
 	copy[v.mv_size - 65] ^= 0x01; /* the value's last byte, before the sig */
 	v.mv_data = copy;
 	mdb_cursor_close(cur);
-	ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
-	ck_assert_int_eq(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
+	ck_assert_int_eq(mdb_put(raw.txn, raw.dbi, &k, &v, 0), 0);
+	fix_raw_commit(&raw);
 	free(copy);
 }
 
@@ -1172,6 +1167,40 @@ START_TEST(inspect_verify_detects_corruption)
 	ck_assert_uint_eq(json_array_size(json_object_get(j, "faults")),
 	                  (size_t)jint(j, "fault_count"));
 	json_decref(j);
+	run_free(&r);
+	free(id);
+	free(dir);
+}
+END_TEST
+
+/* A store that cannot be read through: the command names the walk and the
+ * reason, prints nothing on stdout and exits 3 (docs/cli.md). */
+START_TEST(inspect_unreadable_record)
+{
+	char *id, *dir = filled_node("n", 3, &id);
+	uint8_t logkey[MS_PK_LEN + 8];
+	run_res r;
+
+	memset(logkey, 0xff, MS_PK_LEN); /* after the node's own author */
+	memset(logkey + MS_PK_LEN, 0, 8);
+	logkey[MS_PK_LEN + 7] = 1;
+	fix_raw_put(dir, "log", logkey, sizeof logkey, "12345", 5);
+	fix_raw_put(dir, "stats", "zz", 2, "123", 3);
+	INSPECT(&r, "--data", dir, "log");
+	EXPECT_CODE(&r, 3);
+	ck_assert_str_eq(r.err, "node-inspect: log: foreach_log: log record of "
+	                        "5 bytes, want 32\n");
+	ck_assert_str_eq(r.out, "");
+	run_free(&r);
+	INSPECT(&r, "--data", dir, "--json", "stats");
+	EXPECT_CODE(&r, 3);
+	ck_assert_str_eq(r.err, "node-inspect: stats: foreach_stat: stats record "
+	                        "of 3 bytes, want 8\n");
+	ck_assert_str_eq(r.out, "");
+	run_free(&r);
+	/* What does not walk the damaged dbs still works. */
+	INSPECT(&r, "--data", dir, "state");
+	EXPECT_CODE(&r, 0);
 	run_free(&r);
 	free(id);
 	free(dir);
@@ -1493,6 +1522,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(ti, inspect_needs_only_the_store);
 	tcase_add_test(ti, inspect_usage_and_missing_store);
 	tcase_add_test(ti, inspect_verify_detects_corruption);
+	tcase_add_test(ti, inspect_unreadable_record);
 	tcase_add_test(ti, inspect_peers);
 	tcase_add_test(ti, inspect_quarantine_and_unacked);
 	suite_add_tcase(s, ti);

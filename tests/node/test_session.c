@@ -410,7 +410,7 @@ START_TEST(user_priority_over_background)
 	run_quiet(&p);
 	assert_converged(&p);
 	MS_PASS_EB(ms_store_read_begin(p.side[1].store, &rt, &eb), &eb);
-	ms_store_foreach_arrival(rt, 0, first_arrivals, &f);
+	MS_PASS_EB(ms_store_foreach_arrival(rt, 0, first_arrivals, &f, &eb), &eb);
 	ms_store_read_end(&rt);
 	/* the user write overtook 300 older background ops: first to land */
 	ck_assert_int_eq(f.first_prio, MS_PRIO_USER);
@@ -448,7 +448,7 @@ START_TEST(user_write_overtakes_backlog_in_flight)
 	run_quiet(&p);
 	assert_converged(&p);
 	MS_PASS_EB(ms_store_read_begin(p.side[1].store, &rt, &eb), &eb);
-	ms_store_foreach_arrival(rt, 0, first_arrivals, &f);
+	MS_PASS_EB(ms_store_foreach_arrival(rt, 0, first_arrivals, &f, &eb), &eb);
 	ms_store_read_end(&rt);
 	/* it went out in the next batch or two, not after the backlog */
 	SP_ASSERT(&p, f.user_arrival <= at_offer + 2 * sp.batch_ops,

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ms_bytes.h"
+
 const uint8_t fix_netid[MS_NETID_LEN] = {
 	0x6d, 0x65, 0x73, 0x68, 0x73, 0x79, 0x6e, 0x63, 0x2d, 0x74, 0x65,
 	0x73, 0x74, 0x2d, 0x6e, 0x65, 0x74, 0x01, 0x02, 0x03, 0x04, 0x05,
@@ -109,9 +111,38 @@ uint64_t fix_verify(ms_store *s)
 
 void fix_le64(uint8_t out[8], int64_t v)
 {
-	uint64_t u = (uint64_t)v;
-	for (int i = 0; i < 8; i++)
-		out[i] = (uint8_t)(u >> (8 * i));
+	ms_put_le64(out, (uint64_t)v); /* two's complement, as stored */
+}
+
+void fix_raw_begin(fix_raw *r, const char *dir, const char *db)
+{
+	memset(r, 0, sizeof *r);
+	ck_assert_int_eq(mdb_env_create(&r->env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(r->env, 32), 0);
+	ck_assert_int_eq(mdb_env_open(r->env, dir, MDB_NOTLS, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(r->env, NULL, 0, &r->txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(r->txn, db, 0, &r->dbi), 0);
+}
+
+void fix_raw_commit(fix_raw *r)
+{
+	ck_assert_int_eq(mdb_txn_commit(r->txn), 0);
+	mdb_env_close(r->env);
+	memset(r, 0, sizeof *r);
+}
+
+void fix_raw_put(const char *dir, const char *db, const void *k, size_t kl,
+                 const void *v, size_t vl)
+{
+	fix_raw r;
+	MDB_val key = {kl, (void *)k}, val = {vl, (void *)v};
+
+	fix_raw_begin(&r, dir, db);
+	if (v != NULL)
+		ck_assert_int_eq(mdb_put(r.txn, r.dbi, &key, &val, 0), 0);
+	else
+		ck_assert_int_eq(mdb_del(r.txn, r.dbi, &key, NULL), 0);
+	fix_raw_commit(&r);
 }
 
 void fix_prefer_ram_tmpdir(void)

@@ -6,6 +6,7 @@
 #ifndef MS_STORE_FIX_H
 #define MS_STORE_FIX_H
 
+#include <lmdb.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,5 +54,22 @@ void fix_prefer_ram_tmpdir(void);
 
 /* An 8-byte little-endian counter delta. */
 void fix_le64(uint8_t out[8], int64_t v);
+
+/*
+ * Raw LMDB access to a store's file behind the store's back, to plant real
+ * damage (the store must not be open in this process).  fix_raw_begin opens
+ * dir's environment and a write transaction on the named db;
+ * fix_raw_commit commits and closes it.
+ */
+typedef struct fix_raw {
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+} fix_raw;
+void fix_raw_begin(fix_raw *r, const char *dir, const char *db);
+void fix_raw_commit(fix_raw *r);
+/* Put (v non-NULL) or delete (v NULL) one record of db in its own txn. */
+void fix_raw_put(const char *dir, const char *db, const void *k, size_t kl,
+                 const void *v, size_t vl);
 
 #endif

@@ -152,9 +152,9 @@ START_TEST(test_two_writers)
 	ck_assert_uint_eq(sum.keys, 2 * PER_CHILD);
 	ck_assert_uint_eq(sum.local_seq, 2 * PER_CHILD);
 	ck_assert_uint_eq(sum.forks, 0);
-	ck_assert_int_eq(ms_store_foreach_log(rt, ms_identity_pk(id), 0, on_log,
-	                                      &sc),
-	                 0);
+	MS_PASS_EB(ms_store_foreach_log(rt, ms_identity_pk(id), 0, on_log, &sc,
+	                                &eb),
+	           &eb);
 	ck_assert_int_eq(sc.ok, 1);
 	ck_assert_uint_eq(sc.next, 2 * PER_CHILD + 1);
 	ck_assert_uint_eq(ms_store_stat(rt, "ops_local"), 2 * PER_CHILD);

@@ -447,7 +447,7 @@ START_TEST(test_fork)
 	MS_PASS(ms_store_read_begin(s, &rt, NULL));
 	MS_PASS_EB(ms_store_get_op(rt, f1.id, &le, &eb), &eb);
 	MS_PASS_EB(ms_store_get_op(rt, f2.id, &le, &eb), &eb);
-	ck_assert_int_eq(ms_store_foreach_fork(rt, on_fork, &fs), 0);
+	MS_PASS_EB(ms_store_foreach_fork(rt, on_fork, &fs, &eb), &eb);
 	ck_assert_int_eq(fs.n, 1);
 	ck_assert_uint_eq(fs.seq, 1);
 	ck_assert_uint_eq(fs.nids, 2);
@@ -582,7 +582,7 @@ START_TEST(test_rejects_in_batch)
 	ck_assert_uint_eq(stat_of(s, name), 1);
 
 	MS_PASS(ms_store_read_begin(s, &rt, NULL));
-	ck_assert_int_eq(ms_store_foreach_quarantine(rt, on_q, &qs), 0);
+	MS_PASS_EB(ms_store_foreach_quarantine(rt, on_q, &qs, &eb), &eb);
 	ck_assert_int_eq(qs.n, 2);
 	ck_assert_uint_eq(qs.e[0].reason, MS_OPR_SIGNATURE);
 	ck_assert_uint_eq(qs.e[0].has_peer, 1);
@@ -641,7 +641,7 @@ START_TEST(test_quarantine_bounded)
 	MS_PASS_EB(ms_store_ingest(s, items, N, NULL, NULL, &tot, &eb), &eb);
 	ck_assert_uint_eq(tot.rejected, N);
 	MS_PASS(ms_store_read_begin(s, &rt, NULL));
-	ck_assert_int_eq(ms_store_foreach_quarantine(rt, on_q, &qs), 0);
+	MS_PASS_EB(ms_store_foreach_quarantine(rt, on_q, &qs, &eb), &eb);
 	ck_assert_int_eq(qs.n, MS_STORE_QUARANTINE_MAX);
 	/* Oldest dropped: the first kept is item 25; 4 KiB kept of 6000. */
 	ck_assert_uint_eq(qs.e[0].buf[1], (uint8_t)(25 >> 8));
@@ -902,9 +902,7 @@ START_TEST(test_verify_detects_corruption)
 	char *dir = ms_test_tmpdir("st-corrupt");
 	ms_identity *a = fix_identity(1);
 	ms_store *s = fix_store(dir, a, NULL);
-	MDB_env *env = NULL;
-	MDB_txn *txn = NULL;
-	MDB_dbi dbi;
+	fix_raw raw;
 	MDB_cursor *c = NULL;
 	MDB_val k, v;
 	uint8_t copy[4096];
@@ -918,12 +916,8 @@ START_TEST(test_verify_detects_corruption)
 	ms_store_close(&s);
 
 	/* Flip one byte of the first stored op behind the store's back. */
-	ck_assert_int_eq(mdb_env_create(&env), 0);
-	ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
-	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0600), 0);
-	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	ck_assert_int_eq(mdb_dbi_open(txn, "ops", 0, &dbi), 0);
-	ck_assert_int_eq(mdb_cursor_open(txn, dbi, &c), 0);
+	fix_raw_begin(&raw, dir, "ops");
+	ck_assert_int_eq(mdb_cursor_open(raw.txn, raw.dbi, &c), 0);
 	ck_assert_int_eq(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);
 	ck_assert_uint_le(v.mv_size, sizeof copy);
 	memcpy(copy, v.mv_data, v.mv_size);
@@ -931,8 +925,7 @@ START_TEST(test_verify_detects_corruption)
 	v.mv_data = copy;
 	ck_assert_int_eq(mdb_cursor_put(c, &k, &v, MDB_CURRENT), 0);
 	mdb_cursor_close(c);
-	ck_assert_int_eq(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
+	fix_raw_commit(&raw);
 
 	MS_PASS_EB(ms_store_open(&s, dir, NULL, &eb), &eb);
 	MS_FAIL(ms_store_verify(s, count_fault, &calls, &faults, &eb),

@@ -1,5 +1,6 @@
 /*
- * test_syncq.c — the store's side of sync (syncq.h) against real stores:
+ * test_syncq.c — the store's side of sync (vector.h, arrival.h, lacking.h,
+ * peer_vv.h, peers.h) against real stores:
  * vector entries (held, id sum) through gaps and forks, the arrival feed,
  * what a peer lacks under each rule of docs/protocol.md §5.3, convergence
  * of two stores that exchange only what lacking names, peer_vv, lag and
@@ -10,11 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arrival.h"
 #include "hlc.h"
+#include "lacking.h"
 #include "ms_test.h"
+#include "peer_vv.h"
+#include "peers.h"
 #include "store_fix.h"
 #include "store_int.h" /* white-box: is the worker thread running? */
-#include "syncq.h"
+#include "vector.h"
 
 #define T0 UINT64_C(1767225600000)
 #define HLC(ms, c) MS_HLC_MAKE(T0 + (ms), (uint64_t)(c))
@@ -82,7 +87,7 @@ static void get_vv(ms_store *s, vvs *out)
 
 	out->n = 0;
 	MS_PASS_EB(ms_store_read_begin(s, &rt, &eb), &eb);
-	ck_assert_int_eq(ms_store_foreach_vv_entry(rt, on_entry, out), 0);
+	MS_PASS_EB(ms_store_foreach_vv_entry(rt, on_entry, out, &eb), &eb);
 	ms_store_read_end(&rt);
 }
 
@@ -265,19 +270,19 @@ START_TEST(test_arrival_feed)
 	MS_PASS_EB(ms_store_read_begin(s, &rt, &eb), &eb);
 	ck_assert_uint_eq(ms_store_arrival_head(rt), 6);
 	memset(&ac, 0, sizeof ac);
-	ck_assert_int_eq(ms_store_foreach_arrival(rt, 0, on_arrival, &ac), 0);
+	MS_PASS_EB(ms_store_foreach_arrival(rt, 0, on_arrival, &ac, &eb), &eb);
 	ck_assert_uint_eq(ac.n, 6);
 	for (size_t i = 0; i < 6; i++) {
 		ck_assert_uint_eq(ac.nums[i], i + 1);
 		ck_assert_mem_eq(ac.ids[i], want[i], MS_HASH_LEN);
 	}
 	memset(&ac, 0, sizeof ac);
-	ck_assert_int_eq(ms_store_foreach_arrival(rt, 4, on_arrival, &ac), 0);
+	MS_PASS_EB(ms_store_foreach_arrival(rt, 4, on_arrival, &ac, &eb), &eb);
 	ck_assert_uint_eq(ac.n, 2);
 	ck_assert_uint_eq(ac.nums[0], 5);
 	ck_assert_mem_eq(ac.ids[1], want[5], MS_HASH_LEN);
 	memset(&ac, 0, sizeof ac);
-	ck_assert_int_eq(ms_store_foreach_arrival(rt, 6, on_arrival, &ac), 0);
+	MS_PASS_EB(ms_store_foreach_arrival(rt, 6, on_arrival, &ac, &eb), &eb);
 	ck_assert_uint_eq(ac.n, 0);
 	ms_store_read_end(&rt);
 	ck_assert_uint_eq(fix_verify(s), 0);
@@ -736,7 +741,7 @@ static void list_peers(ms_store *s, peer_list *pl)
 
 	memset(pl, 0, sizeof *pl);
 	MS_PASS_EB(ms_store_read_begin(s, &rt, &eb), &eb);
-	ck_assert_int_eq(ms_store_foreach_peer(rt, on_peer, pl), 0);
+	MS_PASS_EB(ms_store_foreach_peer(rt, on_peer, pl, &eb), &eb);
 	ms_store_read_end(&rt);
 }
 
@@ -1004,28 +1009,21 @@ END_TEST
  * at off. */
 static void tamper_vv(const char *dir, size_t off, int64_t delta)
 {
-	MDB_env *env = NULL;
-	MDB_txn *txn = NULL;
-	MDB_dbi dbi;
+	fix_raw raw;
 	MDB_cursor *c = NULL;
 	MDB_val k, v;
 	uint8_t rec[ST_VV_LEN];
 
-	ck_assert_int_eq(mdb_env_create(&env), 0);
-	ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
-	ck_assert_int_eq(mdb_env_open(env, dir, MDB_NOTLS, 0600), 0);
-	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	ck_assert_int_eq(mdb_dbi_open(txn, "vv", 0, &dbi), 0);
-	ck_assert_int_eq(mdb_cursor_open(txn, dbi, &c), 0);
+	fix_raw_begin(&raw, dir, "vv");
+	ck_assert_int_eq(mdb_cursor_open(raw.txn, raw.dbi, &c), 0);
 	ck_assert_int_eq(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);
 	ck_assert_uint_eq(v.mv_size, ST_VV_LEN);
 	memcpy(rec, v.mv_data, ST_VV_LEN);
-	st_put_le64(rec + off, st_get_le64(rec + off) + (uint64_t)delta);
+	ms_put_le64(rec + off, ms_get_le64(rec + off) + (uint64_t)delta);
 	v.mv_data = rec;
 	ck_assert_int_eq(mdb_cursor_put(c, &k, &v, MDB_CURRENT), 0);
 	mdb_cursor_close(c);
-	ck_assert_int_eq(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
+	fix_raw_commit(&raw);
 }
 
 typedef struct fault_log {

@@ -106,10 +106,15 @@ int ins_cmd_conflicts(ins_ctx *x)
 		rc = MS_EXIT_STORE;
 		goto out;
 	}
-	ms_store_foreach_key(rt, (const uint8_t *)"", 0, on_key, &cc);
-	if (!cc.oom)
-		ms_store_foreach_fork(rt, on_fork, &cc);
+	if (ms_store_foreach_key(rt, (const uint8_t *)"", 0, on_key, &cc, &eb) !=
+	            MS_OK ||
+	    (!cc.oom && ms_store_foreach_fork(rt, on_fork, &cc, &eb) != MS_OK)) {
+		ins_err("conflicts: %s", eb.msg);
+		rc = MS_EXIT_STORE;
+	}
 	ms_store_read_end(&rt);
+	if (rc != MS_EXIT_OK)
+		goto out;
 	if (cc.oom) {
 		ins_err("conflicts: out of memory");
 		rc = MS_EXIT_STORE;

@@ -118,8 +118,13 @@ int ins_cmd_log(ins_ctx *x)
 		rc = MS_EXIT_STORE;
 		goto out;
 	}
-	ms_store_foreach_log(rt, from, x->since, on_op, &lc);
+	if (ms_store_foreach_log(rt, from, x->since, on_op, &lc, &eb) != MS_OK) {
+		ins_err("log: %s", eb.msg);
+		rc = MS_EXIT_STORE;
+	}
 	ms_store_read_end(&rt);
+	if (rc != MS_EXIT_OK)
+		goto out;
 	if (lc.oom) {
 		ins_err("log: out of memory");
 		rc = MS_EXIT_STORE;

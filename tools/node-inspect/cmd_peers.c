@@ -7,7 +7,8 @@
 
 #include "hlc.h"
 #include "inspect.h"
-#include "syncq.h"
+#include "peer_vv.h"
+#include "peers.h"
 
 static const struct {
 	uint8_t bit;
@@ -211,8 +212,8 @@ int ins_cmd_peers(ins_ctx *x)
 		rc = MS_EXIT_STORE;
 		goto out;
 	}
-	if (ms_store_foreach_peer(pc.rt, on_peer, &pc) < 0 && !pc.oom) {
-		ins_err("peers: cannot read the peer table");
+	if (ms_store_foreach_peer(pc.rt, on_peer, &pc, &eb) != MS_OK) {
+		ins_err("peers: %s", eb.msg);
 		rc = MS_EXIT_STORE;
 	}
 	ms_store_read_end(&pc.rt);

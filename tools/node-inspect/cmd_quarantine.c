@@ -76,8 +76,8 @@ int ins_cmd_quarantine(ins_ctx *x)
 		rc = MS_EXIT_STORE;
 		goto out;
 	}
-	if (ms_store_foreach_quarantine(rt, on_entry, &qc) < 0 && !qc.oom) {
-		ins_err("quarantine: cannot read the quarantine");
+	if (ms_store_foreach_quarantine(rt, on_entry, &qc, &eb) != MS_OK) {
+		ins_err("quarantine: %s", eb.msg);
 		rc = MS_EXIT_STORE;
 	}
 	ms_store_read_end(&rt);

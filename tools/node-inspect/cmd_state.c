@@ -159,8 +159,14 @@ int ins_cmd_state(ins_ctx *x)
 		rc = MS_EXIT_STORE;
 		goto out;
 	}
-	ms_store_foreach_key(rt, (const uint8_t *)prefix, strlen(prefix), on_key, &sc);
+	if (ms_store_foreach_key(rt, (const uint8_t *)prefix, strlen(prefix),
+	                         on_key, &sc, &eb) != MS_OK) {
+		ins_err("state: %s", eb.msg);
+		rc = MS_EXIT_STORE;
+	}
 	ms_store_read_end(&rt);
+	if (rc != MS_EXIT_OK)
+		goto out;
 	if (sc.oom) {
 		ins_err("state: out of memory");
 		rc = MS_EXIT_STORE;

@@ -86,10 +86,15 @@ int ins_cmd_stats(ins_ctx *x)
 		rc = MS_EXIT_STORE;
 		goto out;
 	}
-	ms_store_foreach_stat(rt, on_stat, &sc);
-	if (!sc.oom)
-		ms_store_foreach_quarantine(rt, on_quarantine, &sc);
+	if (ms_store_foreach_stat(rt, on_stat, &sc, &eb) != MS_OK ||
+	    (!sc.oom &&
+	     ms_store_foreach_quarantine(rt, on_quarantine, &sc, &eb) != MS_OK)) {
+		ins_err("stats: %s", eb.msg);
+		rc = MS_EXIT_STORE;
+	}
 	ms_store_read_end(&rt);
+	if (rc != MS_EXIT_OK)
+		goto out;
 	if (sc.oom) {
 		ins_err("stats: out of memory");
 		rc = MS_EXIT_STORE;

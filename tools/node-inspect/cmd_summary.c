@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "inspect.h"
-#include "syncq.h"
+#include "peer_vv.h"
 
 static json_t *policies_json(const ms_store *s)
 {

@@ -6,6 +6,7 @@
 
 #include "hlc.h"
 #include "inspect.h"
+#include "ms_bytes.h"
 
 char *ins_hex(const uint8_t *b, size_t n)
 {
@@ -37,22 +38,13 @@ char *ins_text(const uint8_t *b, size_t n, size_t max)
 	return s;
 }
 
-static int64_t le64_get(const uint8_t *b)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | b[i];
-	return (int64_t)v;
-}
-
 char *ins_head_value(const ms_key_state *ks, const ms_head *h, size_t max)
 {
 	if (h->type == MS_OP_DEL)
 		return NULL;
 	if (ks->policy == MS_POLICY_COUNTER && h->value_len == 8) {
 		char buf[24];
-		snprintf(buf, sizeof buf, "%" PRId64, le64_get(h->value));
+		snprintf(buf, sizeof buf, "%" PRId64, (int64_t)ms_get_le64(h->value));
 		return strdup(buf);
 	}
 	return ins_text(h->value, h->value_len, max);
