@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ms_err.h"
+#include "ms_err_int.h"
 
 #define MS_PK_LEN 32      /* Ed25519 public key = node id */
 #define MS_SK_LEN 64      /* Ed25519 secret key (seed || pk, libsodium form) */
