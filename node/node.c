@@ -20,6 +20,7 @@ _Static_assert(MS_NODE_ID_HEX_LEN == 2 * MS_PK_LEN + 1, "hex id length");
 _Static_assert(MS_NODE_ID_HEX_LEN == 2 * MS_NETID_LEN + 1, "hex netid length");
 _Static_assert(MS_NODE_NETKEY_TEXT_LEN == MS_NETKEY_TEXT_LEN,
                "network key text length");
+_Static_assert(MS_NODE_OP_ID_LEN == MS_HASH_LEN, "op id is a BLAKE2b-256 hash");
 
 /* Longest decimal i64 with sign: enough room for counter text. */
 #define COUNTER_TEXT_MAX 24
@@ -100,7 +101,7 @@ out:
 	return e;
 }
 
-ms_err ms_node_init(const char *dir, const char *netkey_path, ms_errbuf *eb)
+ms_err ms_node_init(const char *dir, const char *netkey_text, ms_errbuf *eb)
 {
 	static const char *const node_files[] = {MS_IDENTITY_FILE, MS_NETKEY_FILE,
 	                                         MS_STORE_DATA_FILE};
@@ -143,7 +144,7 @@ ms_err ms_node_init(const char *dir, const char *netkey_path, ms_errbuf *eb)
 
 	/* Everything that can be wrong with the input is checked before the
 	 * first file is written, so a failed init leaves the dir as it was. */
-	e = netkey_path != NULL ? ms_netkey_import(&nk, netkey_path, eb)
+	e = netkey_text != NULL ? ms_netkey_from_text(&nk, netkey_text, eb)
 	                        : ms_netkey_generate(&nk, eb);
 	if (e != MS_OK)
 		goto fail;
@@ -347,13 +348,48 @@ static uint64_t le64_get(const uint8_t b[8])
 	return v;
 }
 
-ms_err ms_node_put(ms_node *n, const void *key, size_t klen, const void *value,
-                   size_t vlen, int background, ms_errbuf *eb)
+/* The priority a write's flags ask for; MS_EINVAL for bits this version
+ * does not know, so a caller built against a newer header is told rather
+ * than silently given something else. */
+static ms_err write_prio(const char *what, unsigned flags, ms_prio *prio,
+                         ms_errbuf *eb)
 {
-	ms_prio prio = background ? MS_PRIO_BACKGROUND : MS_PRIO_USER;
-	uint8_t delta[8];
-	ms_append_result res;
+	*prio = (flags & MS_NODE_PUT_BACKGROUND) ? MS_PRIO_BACKGROUND : MS_PRIO_USER;
+	if ((flags & ~MS_NODE_PUT_BACKGROUND) != 0)
+		return ms_errf(eb, MS_EINVAL, "%s: unknown flags 0x%x", what,
+		               flags & ~MS_NODE_PUT_BACKGROUND);
+	return MS_OK;
+}
 
+/* Append one local op; copy its id, seq and hlc to res (if any) only once
+ * it is committed. */
+static ms_err write_op(ms_node *n, ms_op_type type, ms_prio prio,
+                       const void *key, size_t klen, const void *value,
+                       size_t vlen, ms_node_write_result *res, ms_errbuf *eb)
+{
+	ms_append_result ar;
+	ms_err e;
+
+	e = ms_store_append(n->store, n->id, type, prio, key, klen, value, vlen,
+	                    &ar, eb);
+	if (e == MS_OK && res != NULL) {
+		memcpy(res->id, ar.id, sizeof res->id);
+		res->seq = ar.seq;
+		res->hlc = ar.hlc;
+	}
+	return e;
+}
+
+ms_err ms_node_put(ms_node *n, const void *key, size_t klen, const void *value,
+                   size_t vlen, unsigned flags, ms_node_write_result *res,
+                   ms_errbuf *eb)
+{
+	uint8_t delta[8];
+	ms_prio prio;
+	ms_err e;
+
+	if ((e = write_prio("put", flags, &prio, eb)) != MS_OK)
+		return e;
 	if (klen == 0)
 		return ms_errf(eb, MS_EINVAL, "put: key is empty");
 	if (ms_store_policy_for(n->store, key, klen) == MS_POLICY_COUNTER) {
@@ -365,23 +401,23 @@ ms_err ms_node_put(ms_node *n, const void *key, size_t klen, const void *value,
 		value = delta;
 		vlen = sizeof delta;
 	}
-	return ms_store_append(n->store, n->id, MS_OP_PUT, prio, key, klen, value,
-	                       vlen, &res, eb);
+	return write_op(n, MS_OP_PUT, prio, key, klen, value, vlen, res, eb);
 }
 
-ms_err ms_node_del(ms_node *n, const void *key, size_t klen, int background,
-                   ms_errbuf *eb)
+ms_err ms_node_del(ms_node *n, const void *key, size_t klen, unsigned flags,
+                   ms_node_write_result *res, ms_errbuf *eb)
 {
-	ms_prio prio = background ? MS_PRIO_BACKGROUND : MS_PRIO_USER;
-	ms_append_result res;
+	ms_prio prio;
+	ms_err e;
 
+	if ((e = write_prio("del", flags, &prio, eb)) != MS_OK)
+		return e;
 	if (klen == 0)
 		return ms_errf(eb, MS_EINVAL, "del: key is empty");
 	if (ms_store_policy_for(n->store, key, klen) == MS_POLICY_COUNTER)
 		return ms_errf(eb, MS_EINVAL,
 		               "del: counter keys cannot be deleted; put a negative delta");
-	return ms_store_append(n->store, n->id, MS_OP_DEL, prio, key, klen, NULL, 0,
-	                       &res, eb);
+	return write_op(n, MS_OP_DEL, prio, key, klen, NULL, 0, res, eb);
 }
 
 /* Hand one head to the callback, counter deltas as decimal text. */
@@ -417,8 +453,13 @@ ms_err ms_node_get(ms_node *n, const void *key, size_t klen, unsigned flags,
 	ms_key_state ks;
 	ms_err e;
 
+	if ((flags & ~MS_NODE_GET_ALL) != 0)
+		return ms_errf(eb, MS_EINVAL, "get: unknown flags 0x%x",
+		               flags & ~MS_NODE_GET_ALL);
 	if (klen == 0)
 		return ms_errf(eb, MS_EINVAL, "get: key is empty");
+	if (fn == NULL)
+		return ms_errf(eb, MS_EINVAL, "get: no callback given");
 	if ((e = ms_store_read_begin(n->store, &rt, eb)) != MS_OK)
 		return e;
 	if ((e = ms_store_get(rt, key, klen, &ks, eb)) != MS_OK) {
@@ -433,7 +474,7 @@ ms_err ms_node_get(ms_node *n, const void *key, size_t klen, unsigned flags,
 		goto out;
 	}
 	if (!ms_key_state_live(&ks)) {
-		e = ms_errf(eb, MS_ENOTFOUND, "get: key is deleted");
+		e = ms_errf(eb, MS_EDELETED, "get: key is deleted");
 		goto out;
 	}
 	switch (ks.policy) {
