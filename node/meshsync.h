@@ -20,10 +20,12 @@
  * pointers it hands out stay valid for as long as it says.  No call here
  * reads stdin or writes to stdout or stderr.
  *
- * Thread rules: an ms_node may be used from one thread at a time (several
- * ms_node objects, even on the same directory, may be used from different
- * threads at once).  Several processes may open the same directory and
- * write at once (LMDB's writer lock serialises them).
+ * Thread rules: an ms_node may be used from one thread at a time (share
+ * one between threads under a lock of your own).  Open a directory at most
+ * once per process at a time: LMDB does not allow two opens of one store
+ * in one process.  Several processes may open the same directory and write
+ * at once (LMDB's writer lock serialises them).  ms_strerror and
+ * ms_errbuf_clear may be called from any thread.
  *
  * This header includes nothing but ms_err.h and standard headers.
  */
@@ -57,7 +59,7 @@ typedef struct ms_node ms_node;
  * caller owns it (and should wipe it: it is secret).
  * Errors: MS_EEXIST when dir already holds a node (identity.key,
  * network.key or data.mdb); MS_EINVAL for a bad network key text or
- * configuration, or an empty dir; MS_EPERM when dir belongs to someone
+ * configuration, or dir NULL or ""; MS_EPERM when dir belongs to someone
  * else; MS_EIO, MS_ESTORE, MS_ENOMEM.  On failure nothing this call created
  * in dir is left behind.
  * Thread rules: any thread; do not run two inits on one dir at once.

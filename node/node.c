@@ -303,6 +303,38 @@ void ms_node_close(ms_node **np)
 	*np = NULL;
 }
 
+/* The priority a write's flags ask for; MS_EINVAL for bits this version
+ * does not know, so a caller built against a newer header is told rather
+ * than silently given something else. */
+static ms_err write_prio(const char *what, unsigned flags, ms_prio *prio,
+                         ms_errbuf *eb)
+{
+	*prio = (flags & MS_NODE_PUT_BACKGROUND) ? MS_PRIO_BACKGROUND : MS_PRIO_USER;
+	if ((flags & ~MS_NODE_PUT_BACKGROUND) != 0)
+		return ms_errf(eb, MS_EINVAL, "%s: unknown flags 0x%x", what,
+		               flags & ~MS_NODE_PUT_BACKGROUND);
+	return MS_OK;
+}
+
+/* Append one local op; copy its id, seq and hlc to res (if any) only once
+ * it is committed. */
+static ms_err write_op(ms_node *n, ms_op_type type, ms_prio prio,
+                       const void *key, size_t klen, const void *value,
+                       size_t vlen, ms_node_write_result *res, ms_errbuf *eb)
+{
+	ms_append_result ar;
+	ms_err e;
+
+	e = ms_store_append(n->store, n->id, type, prio, key, klen, value, vlen,
+	                    &ar, eb);
+	if (e == MS_OK && res != NULL) {
+		memcpy(res->id, ar.id, sizeof res->id);
+		res->seq = ar.seq;
+		res->hlc = ar.hlc;
+	}
+	return e;
+}
+
 /* Strict decimal i64 with optional sign and surrounding whitespace (so a
  * value piped from `echo 5` works). */
 static int counter_parse(const void *value, size_t vlen, int64_t *out)
@@ -346,38 +378,6 @@ static uint64_t le64_get(const uint8_t b[8])
 	for (int i = 7; i >= 0; i--)
 		v = (v << 8) | b[i];
 	return v;
-}
-
-/* The priority a write's flags ask for; MS_EINVAL for bits this version
- * does not know, so a caller built against a newer header is told rather
- * than silently given something else. */
-static ms_err write_prio(const char *what, unsigned flags, ms_prio *prio,
-                         ms_errbuf *eb)
-{
-	*prio = (flags & MS_NODE_PUT_BACKGROUND) ? MS_PRIO_BACKGROUND : MS_PRIO_USER;
-	if ((flags & ~MS_NODE_PUT_BACKGROUND) != 0)
-		return ms_errf(eb, MS_EINVAL, "%s: unknown flags 0x%x", what,
-		               flags & ~MS_NODE_PUT_BACKGROUND);
-	return MS_OK;
-}
-
-/* Append one local op; copy its id, seq and hlc to res (if any) only once
- * it is committed. */
-static ms_err write_op(ms_node *n, ms_op_type type, ms_prio prio,
-                       const void *key, size_t klen, const void *value,
-                       size_t vlen, ms_node_write_result *res, ms_errbuf *eb)
-{
-	ms_append_result ar;
-	ms_err e;
-
-	e = ms_store_append(n->store, n->id, type, prio, key, klen, value, vlen,
-	                    &ar, eb);
-	if (e == MS_OK && res != NULL) {
-		memcpy(res->id, ar.id, sizeof res->id);
-		res->seq = ar.seq;
-		res->hlc = ar.hlc;
-	}
-	return e;
 }
 
 ms_err ms_node_put(ms_node *n, const void *key, size_t klen, const void *value,
