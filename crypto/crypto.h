@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ms_err.h"
+#include "ms_err_int.h"
 
 #define MS_PK_LEN 32      /* Ed25519 public key = node id */
 #define MS_SK_LEN 64      /* Ed25519 secret key (seed || pk, libsodium form) */
@@ -114,9 +114,15 @@ ms_err ms_identity_load(ms_identity **out, const char *path, ms_errbuf *eb);
 ms_err ms_netkey_save(const ms_netkey *nk, const char *path, ms_errbuf *eb);
 ms_err ms_netkey_load(ms_netkey **out, const char *path, ms_errbuf *eb);
 /* Load a network key from a file a user handed us (init --network-key): any
- * mode is accepted, since it is about to be copied into a 0600 file; "-"
- * means stdin. */
+ * mode is accepted, since it is about to be copied into a 0600 file.  At
+ * most a few hundred bytes are read (a longer file is no key file:
+ * MS_EINVAL); MS_ENOTFOUND when there is no such file. */
 ms_err ms_netkey_import(ms_netkey **out, const char *path, ms_errbuf *eb);
+/* The same from fd, read to its end and left open (meshsync-node reads
+ * "--network-key -" from stdin this way; the library itself never does);
+ * name says in messages where the key came from. */
+ms_err ms_netkey_import_fd(ms_netkey **out, int fd, const char *name,
+                           ms_errbuf *eb);
 
 /* Hex helpers (sodium_bin2hex); out needs 2*len+1 bytes. */
 void ms_hex(char *out, const uint8_t *bin, size_t len);

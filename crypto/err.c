@@ -1,10 +1,10 @@
 /* err.c — ms_err descriptions and the per-call error context. */
-#include "ms_err.h"
+#include "ms_err_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 
-static const char *const err_text[MS_ERR_COUNT_] = {
+static const char *const err_text[MS_ERR_COUNT] = {
 	[MS_OK] = "success",
 	[MS_ENOMEM] = "out of memory",
 	[MS_EINVAL] = "invalid argument",
@@ -19,11 +19,12 @@ static const char *const err_text[MS_ERR_COUNT_] = {
 	[MS_ESTORE] = "store error",
 	[MS_ENET] = "network error",
 	[MS_EBUSY] = "busy",
+	[MS_EDELETED] = "key is deleted",
 };
 
 const char *ms_strerror(ms_err e)
 {
-	if ((unsigned)e >= MS_ERR_COUNT_ || err_text[e] == NULL)
+	if ((unsigned)e >= MS_ERR_COUNT || err_text[e] == NULL)
 		return "unknown error";
 	return err_text[e];
 }

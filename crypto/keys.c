@@ -345,57 +345,13 @@ fail:
 	return e;
 }
 
-/*
- * Read a whole key file (at most cap-1 bytes) into buf.  strict: refuse a
- * file others may access or that is not ours (a node's own key files);
- * otherwise any mode (a key file a user hands us to import).  "-" is stdin
- * when not strict.
- */
-static ms_err read_keyfile(const char *path, int strict, char *buf, size_t cap,
-                           size_t *outlen, ms_errbuf *eb)
+/* Read what is left on fd (at most cap-1 bytes) into buf, NUL-terminated;
+ * name says in messages where it comes from. */
+static ms_err read_fd(int fd, const char *name, char *buf, size_t cap,
+                      size_t *outlen, ms_errbuf *eb)
 {
-	struct stat st;
 	size_t n = 0;
-	int fd;
-	ms_err e = MS_OK;
 
-	if (!strict && strcmp(path, "-") == 0) {
-		fd = STDIN_FILENO;
-	} else {
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			if (errno == ENOENT)
-				return ms_errf(eb, MS_ENOTFOUND, "load %s: no such file", path);
-			return ms_errf(eb, MS_EIO, "open %s: %s", path, strerror(errno));
-		}
-		if (fstat(fd, &st) != 0) {
-			e = ms_errf(eb, MS_EIO, "stat %s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (strict && !S_ISREG(st.st_mode)) {
-			e = ms_errf(eb, MS_EINVAL, "load %s: not a regular file", path);
-			goto out;
-		}
-		if (strict && st.st_uid != geteuid()) {
-			e = ms_errf(eb, MS_EPERM,
-			            "load %s: file is owned by uid %u, not by the current "
-			            "user (uid %u); run as its owner or: chown %u %s",
-			            path, (unsigned)st.st_uid, (unsigned)geteuid(),
-			            (unsigned)geteuid(), path);
-			goto out;
-		}
-		if (strict && (st.st_mode & 0077) != 0) {
-			e = ms_errf(eb, MS_EPERM,
-			            "load %s: file is %s by others (mode %04o); run: chmod "
-			            "600 %s",
-			            path,
-			            (st.st_mode & 0044) ? "readable"
-			            : (st.st_mode & 0022) ? "writable"
-			                                  : "accessible",
-			            (unsigned)(st.st_mode & 07777), path);
-			goto out;
-		}
-	}
 	/* Read one byte more than we accept to tell "exactly full" from "too
 	 * long"; the loop ends at EOF or a full buffer. */
 	while (n < cap) {
@@ -403,24 +359,69 @@ static ms_err read_keyfile(const char *path, int strict, char *buf, size_t cap,
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			e = ms_errf(eb, MS_EIO, "read %s: %s", path, strerror(errno));
-			goto out;
+			return ms_errf(eb, MS_EIO, "read %s: %s", name, strerror(errno));
 		}
 		if (r == 0)
 			break;
 		n += (size_t)r;
 	}
-	if (n == cap) {
-		e = ms_errf(eb, MS_EINVAL,
-		            "load %s: too large to be a key file (more than %zu bytes)",
-		            path, cap - 1);
-		goto out;
-	}
+	if (n == cap)
+		return ms_errf(eb, MS_EINVAL,
+		               "load %s: too large to be a key file (more than %zu bytes)",
+		               name, cap - 1);
 	buf[n] = '\0';
 	*outlen = n;
+	return MS_OK;
+}
+
+/*
+ * Read a whole key file (at most cap-1 bytes) into buf.  strict: refuse a
+ * file others may access or that is not ours (a node's own key files);
+ * otherwise any mode (a key file a user hands us to import).
+ */
+static ms_err read_keyfile(const char *path, int strict, char *buf, size_t cap,
+                           size_t *outlen, ms_errbuf *eb)
+{
+	struct stat st;
+	int fd;
+	ms_err e = MS_OK;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return ms_errf(eb, MS_ENOTFOUND, "load %s: no such file", path);
+		return ms_errf(eb, MS_EIO, "open %s: %s", path, strerror(errno));
+	}
+	if (fstat(fd, &st) != 0) {
+		e = ms_errf(eb, MS_EIO, "stat %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (strict && !S_ISREG(st.st_mode)) {
+		e = ms_errf(eb, MS_EINVAL, "load %s: not a regular file", path);
+		goto out;
+	}
+	if (strict && st.st_uid != geteuid()) {
+		e = ms_errf(eb, MS_EPERM,
+		            "load %s: file is owned by uid %u, not by the current "
+		            "user (uid %u); run as its owner or: chown %u %s",
+		            path, (unsigned)st.st_uid, (unsigned)geteuid(),
+		            (unsigned)geteuid(), path);
+		goto out;
+	}
+	if (strict && (st.st_mode & 0077) != 0) {
+		e = ms_errf(eb, MS_EPERM,
+		            "load %s: file is %s by others (mode %04o); run: chmod "
+		            "600 %s",
+		            path,
+		            (st.st_mode & 0044) ? "readable"
+		            : (st.st_mode & 0022) ? "writable"
+		                                  : "accessible",
+		            (unsigned)(st.st_mode & 07777), path);
+		goto out;
+	}
+	e = read_fd(fd, path, buf, cap, outlen, eb);
 out:
-	if (fd != STDIN_FILENO)
-		close(fd);
+	close(fd);
 	return e;
 }
 
@@ -473,8 +474,10 @@ ms_err ms_netkey_save(const ms_netkey *nk, const char *path, ms_errbuf *eb)
 	return e;
 }
 
-static ms_err netkey_read(ms_netkey **out, const char *path, int strict,
-                          ms_errbuf *eb)
+/* A network key from the file at path, or (fd >= 0) from fd, which path
+ * then only names in messages. */
+static ms_err netkey_read(ms_netkey **out, const char *path, int fd,
+                          int strict, ms_errbuf *eb)
 {
 	char buf[KEYFILE_MAX + 1];
 	char what[PATH_MAX + 16];
@@ -483,10 +486,9 @@ static ms_err netkey_read(ms_netkey **out, const char *path, int strict,
 	ms_err e;
 
 	*out = NULL;
-	snprintf(what, sizeof what, "load %s", strcmp(path, "-") == 0 && !strict
-	                                              ? "network key from stdin"
-	                                              : path);
-	e = read_keyfile(path, strict, buf, sizeof buf, &n, eb);
+	snprintf(what, sizeof what, "load %s", path);
+	e = fd >= 0 ? read_fd(fd, path, buf, sizeof buf, &n, eb)
+	            : read_keyfile(path, strict, buf, sizeof buf, &n, eb);
 	if (e == MS_OK)
 		e = parse_keyline(what, NET_PREFIX, buf, n, key, eb);
 	if (e == MS_OK)
@@ -498,10 +500,19 @@ static ms_err netkey_read(ms_netkey **out, const char *path, int strict,
 
 ms_err ms_netkey_load(ms_netkey **out, const char *path, ms_errbuf *eb)
 {
-	return netkey_read(out, path, 1, eb);
+	return netkey_read(out, path, -1, 1, eb);
 }
 
 ms_err ms_netkey_import(ms_netkey **out, const char *path, ms_errbuf *eb)
 {
-	return netkey_read(out, path, 0, eb);
+	return netkey_read(out, path, -1, 0, eb);
+}
+
+ms_err ms_netkey_import_fd(ms_netkey **out, int fd, const char *name,
+                           ms_errbuf *eb)
+{
+	*out = NULL;
+	if (fd < 0)
+		return ms_errf(eb, MS_EINVAL, "load %s: no file descriptor", name);
+	return netkey_read(out, name, fd, 0, eb);
 }

@@ -31,7 +31,7 @@
 
 #include <stdint.h>
 
-#include "ms_err.h"
+#include "ms_err_int.h"
 #include "rng.h"
 
 typedef enum ms_backoff_strategy {

@@ -25,7 +25,7 @@
 #include <netinet/in.h>
 #include <stdint.h>
 
-#include "ms_err.h"
+#include "ms_err_int.h"
 
 /* Event kinds. */
 typedef enum ms_linkmon_kind {

@@ -56,9 +56,9 @@ int ms_cmd_get(const ms_cli *c)
 		return rc;
 	e = ms_node_get(n, c->pos[0], strlen(c->pos[0]), c->all ? MS_NODE_GET_ALL : 0,
 	                c->all ? print_head : print_value, NULL, &eb);
-	if (e == MS_ENOTFOUND) {
+	if (e == MS_ENOTFOUND || e == MS_EDELETED) {
 		ms_cli_err("get %s: %s", c->pos[0],
-		           strstr(eb.msg, "deleted") ? "key is deleted" : "no such key");
+		           e == MS_EDELETED ? "key is deleted" : "no such key");
 		rc = MS_EXIT_NOTFOUND;
 	} else if (e != MS_OK) {
 		rc = ms_cli_fail(&eb);

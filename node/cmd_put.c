@@ -78,7 +78,7 @@ int ms_cmd_put(const ms_cli *c)
 	if ((rc = ms_cli_open(c, &n)) != MS_EXIT_OK)
 		goto out;
 	if (ms_node_put(n, c->pos[0], strlen(c->pos[0]), value, vlen,
-	                c->background, &eb) != MS_OK)
+	                c->background ? MS_NODE_PUT_BACKGROUND : 0, NULL, &eb) != MS_OK)
 		rc = ms_cli_fail(&eb);
 out:
 	ms_node_close(&n);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ms_bytes.h"
+#include "ms_path.h"
 #include "node_int.h"
 
 _Static_assert(MS_NODE_ID_LEN == MS_PK_LEN, "node id is the public key");
@@ -21,23 +22,14 @@ _Static_assert(MS_NODE_ID_HEX_LEN == 2 * MS_PK_LEN + 1, "hex id length");
 _Static_assert(MS_NODE_ID_HEX_LEN == 2 * MS_NETID_LEN + 1, "hex netid length");
 _Static_assert(MS_NODE_NETKEY_TEXT_LEN == MS_NETKEY_TEXT_LEN,
                "network key text length");
+_Static_assert(MS_NODE_OP_ID_LEN == MS_HASH_LEN, "op id is a BLAKE2b-256 hash");
 
 /* Longest decimal i64 with sign: enough room for counter text. */
 #define COUNTER_TEXT_MAX 24
 
-static char *path_join(const char *dir, const char *name)
-{
-	size_t n = strlen(dir) + 1 + strlen(name) + 1;
-	char *p = malloc(n);
-
-	if (p != NULL)
-		snprintf(p, n, "%s/%s", dir, name);
-	return p;
-}
-
 static int path_exists(const char *dir, const char *name)
 {
-	char *p = path_join(dir, name);
+	char *p = ms_path_join(dir, name);
 	struct stat st;
 	int r;
 
@@ -101,7 +93,7 @@ out:
 	return e;
 }
 
-ms_err ms_node_init(const char *dir, const char *netkey_path, ms_errbuf *eb)
+ms_err ms_node_init(const char *dir, const char *netkey_text, ms_errbuf *eb)
 {
 	static const char *const node_files[] = {MS_IDENTITY_FILE, MS_NETKEY_FILE,
 	                                         MS_STORE_DATA_FILE};
@@ -132,11 +124,11 @@ ms_err ms_node_init(const char *dir, const char *netkey_path, ms_errbuf *eb)
 			goto fail;
 		}
 	}
-	id_path = path_join(dir, MS_IDENTITY_FILE);
-	nk_path = path_join(dir, MS_NETKEY_FILE);
-	conf_path = path_join(dir, MS_NODE_CONF_FILE);
-	data_path = path_join(dir, MS_STORE_DATA_FILE);
-	lock_path = path_join(dir, "lock.mdb");
+	id_path = ms_path_join(dir, MS_IDENTITY_FILE);
+	nk_path = ms_path_join(dir, MS_NETKEY_FILE);
+	conf_path = ms_path_join(dir, MS_NODE_CONF_FILE);
+	data_path = ms_path_join(dir, MS_STORE_DATA_FILE);
+	lock_path = ms_path_join(dir, "lock.mdb");
 	if (!id_path || !nk_path || !conf_path || !data_path || !lock_path) {
 		e = ms_errf(eb, MS_ENOMEM, "init %s: out of memory", dir);
 		goto fail;
@@ -144,18 +136,12 @@ ms_err ms_node_init(const char *dir, const char *netkey_path, ms_errbuf *eb)
 
 	/* Everything that can be wrong with the input is checked before the
 	 * first file is written, so a failed init leaves the dir as it was. */
-	e = netkey_path != NULL ? ms_netkey_import(&nk, netkey_path, eb)
+	e = netkey_text != NULL ? ms_netkey_from_text(&nk, netkey_text, eb)
 	                        : ms_netkey_generate(&nk, eb);
 	if (e != MS_OK)
 		goto fail;
-	ms_config_default(&cfg);
-	e = ms_config_load(&cfg, conf_path, eb);
-	if (e == MS_ENOTFOUND) {
-		ms_config_default(&cfg);
-		ms_errbuf_clear(eb);
-	} else if (e != MS_OK) {
+	if ((e = ms_config_load_node(&cfg, dir, NULL, eb)) != MS_OK)
 		goto fail;
-	}
 	if ((e = ms_identity_generate(&id, eb)) != MS_OK)
 		goto fail;
 
@@ -229,34 +215,17 @@ ms_err ms_node_open(ms_node **out, const char *dir, const char *config_path,
 		e = ms_errf(eb, MS_ENOMEM, "open %s: out of memory", dir);
 		goto fail;
 	}
-	ms_config_default(&n->cfg);
-	if (config_path != NULL) {
-		e = ms_config_load(&n->cfg, config_path, eb);
-	} else {
-		if ((path = path_join(dir, MS_NODE_CONF_FILE)) == NULL) {
-			e = ms_errf(eb, MS_ENOMEM, "open %s: out of memory", dir);
-			goto fail;
-		}
-		e = ms_config_load(&n->cfg, path, eb);
-		if (e == MS_ENOTFOUND) {
-			ms_config_default(&n->cfg);
-			ms_errbuf_clear(eb);
-			e = MS_OK;
-		}
-		free(path);
-		path = NULL;
-	}
-	if (e != MS_OK)
+	if ((e = ms_config_load_node(&n->cfg, dir, config_path, eb)) != MS_OK)
 		goto fail;
 
-	if ((path = path_join(dir, MS_IDENTITY_FILE)) == NULL) {
+	if ((path = ms_path_join(dir, MS_IDENTITY_FILE)) == NULL) {
 		e = ms_errf(eb, MS_ENOMEM, "open %s: out of memory", dir);
 		goto fail;
 	}
 	if ((e = ms_identity_load(&n->id, path, eb)) != MS_OK)
 		goto fail;
 	free(path);
-	if ((path = path_join(dir, MS_NETKEY_FILE)) == NULL) {
+	if ((path = ms_path_join(dir, MS_NETKEY_FILE)) == NULL) {
 		e = ms_errf(eb, MS_ENOMEM, "open %s: out of memory", dir);
 		goto fail;
 	}
@@ -303,6 +272,38 @@ void ms_node_close(ms_node **np)
 	*np = NULL;
 }
 
+/* The priority a write's flags ask for; MS_EINVAL for bits this version
+ * does not know, so a caller built against a newer header is told rather
+ * than silently given something else. */
+static ms_err write_prio(const char *what, unsigned flags, ms_prio *prio,
+                         ms_errbuf *eb)
+{
+	*prio = (flags & MS_NODE_PUT_BACKGROUND) ? MS_PRIO_BACKGROUND : MS_PRIO_USER;
+	if ((flags & ~MS_NODE_PUT_BACKGROUND) != 0)
+		return ms_errf(eb, MS_EINVAL, "%s: unknown flags 0x%x", what,
+		               flags & ~MS_NODE_PUT_BACKGROUND);
+	return MS_OK;
+}
+
+/* Append one local op; copy its id, seq and hlc to res (if any) only once
+ * it is committed. */
+static ms_err write_op(ms_node *n, ms_op_type type, ms_prio prio,
+                       const void *key, size_t klen, const void *value,
+                       size_t vlen, ms_node_write_result *res, ms_errbuf *eb)
+{
+	ms_append_result ar;
+	ms_err e;
+
+	e = ms_store_append(n->store, n->id, type, prio, key, klen, value, vlen,
+	                    &ar, eb);
+	if (e == MS_OK && res != NULL) {
+		memcpy(res->id, ar.id, sizeof res->id);
+		res->seq = ar.seq;
+		res->hlc = ar.hlc;
+	}
+	return e;
+}
+
 /* Strict decimal i64 with optional sign and surrounding whitespace (so a
  * value piped from `echo 5` works). */
 static int counter_parse(const void *value, size_t vlen, int64_t *out)
@@ -334,12 +335,15 @@ static int counter_parse(const void *value, size_t vlen, int64_t *out)
 }
 
 ms_err ms_node_put(ms_node *n, const void *key, size_t klen, const void *value,
-                   size_t vlen, int background, ms_errbuf *eb)
+                   size_t vlen, unsigned flags, ms_node_write_result *res,
+                   ms_errbuf *eb)
 {
-	ms_prio prio = background ? MS_PRIO_BACKGROUND : MS_PRIO_USER;
 	uint8_t delta[8];
-	ms_append_result res;
+	ms_prio prio;
+	ms_err e;
 
+	if ((e = write_prio("put", flags, &prio, eb)) != MS_OK)
+		return e;
 	if (klen == 0)
 		return ms_errf(eb, MS_EINVAL, "put: key is empty");
 	if (ms_store_policy_for(n->store, key, klen) == MS_POLICY_COUNTER) {
@@ -351,23 +355,23 @@ ms_err ms_node_put(ms_node *n, const void *key, size_t klen, const void *value,
 		value = delta;
 		vlen = sizeof delta;
 	}
-	return ms_store_append(n->store, n->id, MS_OP_PUT, prio, key, klen, value,
-	                       vlen, &res, eb);
+	return write_op(n, MS_OP_PUT, prio, key, klen, value, vlen, res, eb);
 }
 
-ms_err ms_node_del(ms_node *n, const void *key, size_t klen, int background,
-                   ms_errbuf *eb)
+ms_err ms_node_del(ms_node *n, const void *key, size_t klen, unsigned flags,
+                   ms_node_write_result *res, ms_errbuf *eb)
 {
-	ms_prio prio = background ? MS_PRIO_BACKGROUND : MS_PRIO_USER;
-	ms_append_result res;
+	ms_prio prio;
+	ms_err e;
 
+	if ((e = write_prio("del", flags, &prio, eb)) != MS_OK)
+		return e;
 	if (klen == 0)
 		return ms_errf(eb, MS_EINVAL, "del: key is empty");
 	if (ms_store_policy_for(n->store, key, klen) == MS_POLICY_COUNTER)
 		return ms_errf(eb, MS_EINVAL,
 		               "del: counter keys cannot be deleted; put a negative delta");
-	return ms_store_append(n->store, n->id, MS_OP_DEL, prio, key, klen, NULL, 0,
-	                       &res, eb);
+	return write_op(n, MS_OP_DEL, prio, key, klen, NULL, 0, res, eb);
 }
 
 /* Hand one head to the callback, counter deltas as decimal text. */
@@ -403,8 +407,13 @@ ms_err ms_node_get(ms_node *n, const void *key, size_t klen, unsigned flags,
 	ms_key_state ks;
 	ms_err e;
 
+	if ((flags & ~MS_NODE_GET_ALL) != 0)
+		return ms_errf(eb, MS_EINVAL, "get: unknown flags 0x%x",
+		               flags & ~MS_NODE_GET_ALL);
 	if (klen == 0)
 		return ms_errf(eb, MS_EINVAL, "get: key is empty");
+	if (fn == NULL)
+		return ms_errf(eb, MS_EINVAL, "get: no callback given");
 	if ((e = ms_store_read_begin(n->store, &rt, eb)) != MS_OK)
 		return e;
 	if ((e = ms_store_get(rt, key, klen, &ks, eb)) != MS_OK) {
@@ -419,7 +428,7 @@ ms_err ms_node_get(ms_node *n, const void *key, size_t klen, unsigned flags,
 		goto out;
 	}
 	if (!ms_key_state_live(&ks)) {
-		e = ms_errf(eb, MS_ENOTFOUND, "get: key is deleted");
+		e = ms_errf(eb, MS_EDELETED, "get: key is deleted");
 		goto out;
 	}
 	switch (ks.policy) {

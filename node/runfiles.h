@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "ms_err.h"
+#include "ms_err_int.h"
 
 #define MS_RUN_PID_FILE "node.pid"
 #define MS_RUN_ENDPOINTS_FILE "node.endpoints"

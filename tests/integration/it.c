@@ -572,7 +572,8 @@ void it_bulk_put(const it_node *n, const char *prefix, int count, int background
 		int kl = snprintf(key, sizeof key, "%s/%d", prefix, i);
 		int vl = snprintf(val, sizeof val, "value %d", i);
 		ck_assert_msg(ms_node_put(node, key, (size_t)kl, val, (size_t)vl,
-		                          background, &eb) == MS_OK,
+		                          background ? MS_NODE_PUT_BACKGROUND : 0,
+		                          NULL, &eb) == MS_OK,
 		              "put %s: %s", key, eb.msg);
 	}
 	ms_node_close(&node);

@@ -638,17 +638,45 @@ START_TEST(network_key_joins_network)
 	ck_assert_str_eq(neta, netc);
 	run_free(&r);
 
-	/* Bad key file: exit 3, nothing created. */
+	/* Bad key file, bad key on stdin, no key file: exit 3, the source named,
+	 * nothing created. */
 	{
 		char *d = pjoin(tmp, "d"), *bad = pjoin(tmp, "bad.key");
+		char *none = pjoin(tmp, "no.key");
+		char want[512];
 		write_file(bad, "not a key\n");
 		NODE(&r, "init", "--data", d, "--network-key", bad);
 		EXPECT_CODE(&r, 3);
-		ck_assert_ptr_nonnull(strstr(r.err, "meshsync-node: "));
+		snprintf(want, sizeof want,
+		         "meshsync-node: load %s: does not start with \"msnet1:\"\n", bad);
+		ck_assert_str_eq(r.err, want);
+		ck_assert_str_eq(r.out, "");
+		ck_assert_int_eq(access(d, F_OK), -1);
+		run_free(&r);
+
+		NODE_IN(&r, "not a key\n", "init", "--network-key", "-", "--data", d);
+		EXPECT_CODE(&r, 3);
+		ck_assert_str_eq(r.err, "meshsync-node: load network key from stdin: "
+		                        "does not start with \"msnet1:\"\n");
+		ck_assert_int_eq(access(d, F_OK), -1);
+		run_free(&r);
+
+		NODE(&r, "init", "--network-key", "-", "--data", d); /* empty stdin */
+		EXPECT_CODE(&r, 3);
+		ck_assert_str_eq(r.err, "meshsync-node: load network key from stdin: "
+		                        "empty, expected \"msnet1:<64 hex digits>\"\n");
+		ck_assert_int_eq(access(d, F_OK), -1);
+		run_free(&r);
+
+		NODE(&r, "init", "--data", d, "--network-key", none);
+		EXPECT_CODE(&r, 3);
+		snprintf(want, sizeof want, "meshsync-node: load %s: no such file\n", none);
+		ck_assert_str_eq(r.err, want);
 		ck_assert_int_eq(access(d, F_OK), -1);
 		run_free(&r);
 		free(d);
 		free(bad);
+		free(none);
 	}
 	free(neta);
 	free(netb);

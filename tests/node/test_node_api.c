@@ -1,8 +1,10 @@
 /*
  * test_node_api.c — the embedding API (node/meshsync.h) and the config
  * parser, on real data directories: init/open, put/get/del under lww, mv and
- * counter, refusing to overwrite a node, joining a network by key file,
- * config errors with line numbers, and key-file permission errors.
+ * counter, refusing to overwrite a node, joining a network by key text,
+ * the error codes' fixed values, deleted versus never-written keys, write
+ * flags and what a write hands back, config errors with line numbers, and
+ * key-file permission errors.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -88,7 +90,7 @@ static ms_err get(ms_node *n, const char *key, unsigned flags, got *g,
 
 static ms_err put(ms_node *n, const char *key, const char *val, ms_errbuf *eb)
 {
-	return ms_node_put(n, key, strlen(key), val, strlen(val), 0, eb);
+	return ms_node_put(n, key, strlen(key), val, strlen(val), 0, NULL, eb);
 }
 
 START_TEST(init_open_put_get_del)
@@ -126,21 +128,23 @@ START_TEST(init_open_put_get_del)
 	ck_assert_int_eq(g.winner[0], 1);
 	ck_assert_uint_eq(g.seq[0], 1);
 
-	MS_PASS_EB(ms_node_put(n, "greeting", 8, "hi again", 8, 1, &eb), &eb);
+	MS_PASS_EB(ms_node_put(n, "greeting", 8, "hi again", 8,
+	                       MS_NODE_PUT_BACKGROUND, NULL, &eb),
+	           &eb);
 	MS_PASS_EB(get(n, "greeting", MS_NODE_GET_ALL, &g, &eb), &eb);
 	ck_assert_int_eq(g.n, 1); /* the new write names the old as parent */
 	ck_assert_str_eq(g.val[0], "hi again");
 	ck_assert_uint_eq(g.seq[0], 2);
 
-	MS_PASS_EB(ms_node_del(n, "greeting", 8, 0, &eb), &eb);
-	MS_FAIL(get(n, "greeting", 0, &g, &eb), MS_ENOTFOUND);
-	ck_assert_ptr_nonnull(strstr(eb.msg, "deleted"));
+	MS_PASS_EB(ms_node_del(n, "greeting", 8, 0, NULL, &eb), &eb);
+	MS_FAIL(get(n, "greeting", 0, &g, &eb), MS_EDELETED);
+	ck_assert_int_eq(g.n, 0);
 	MS_PASS_EB(get(n, "greeting", MS_NODE_GET_ALL, &g, &eb), &eb);
 	ck_assert_int_eq(g.n, 1);
 	ck_assert_int_eq(g.deleted[0], 1);
 	ck_assert_uint_eq(g.seq[0], 3);
 
-	MS_FAIL(ms_node_put(n, "", 0, "x", 1, 0, &eb), MS_EINVAL);
+	MS_FAIL(ms_node_put(n, "", 0, "x", 1, 0, NULL, &eb), MS_EINVAL);
 	ms_node_close(&n);
 	ck_assert_ptr_null(n);
 	ms_node_close(&n); /* NULL is fine */
@@ -222,22 +226,34 @@ START_TEST(open_missing_node)
 }
 END_TEST
 
-START_TEST(join_network_by_key_file)
+START_TEST(join_network_by_key_text)
 {
+	static const char *const bad[] = {
+		"",
+		"   \n",
+		"msnet1:zz\n",
+		"msnet1:0123456789abcdef\n",
+		"msnet1:" "0123456789abcdef0123456789abcdef"
+		"0123456789abcdef0123456789abcdefXX\n",
+		"msid1:" "0123456789abcdef0123456789abcdef"
+		"0123456789abcdef0123456789abcdef\n",
+		"a path/to/net.key",
+		"-",
+	};
 	char *a = pjoin(tmp, "a"), *b = pjoin(tmp, "b"), *c = pjoin(tmp, "c");
-	char *keyfile = pjoin(tmp, "net.key"), *bad = pjoin(tmp, "bad.key");
-	char text[MS_NODE_NETKEY_TEXT_LEN];
+	char text[MS_NODE_NETKEY_TEXT_LEN], padded[MS_NODE_NETKEY_TEXT_LEN + 8];
 	char ida[MS_NODE_ID_HEX_LEN], idb[MS_NODE_ID_HEX_LEN];
 	char neta[MS_NODE_ID_HEX_LEN], netb[MS_NODE_ID_HEX_LEN];
+	char netc[MS_NODE_ID_HEX_LEN];
 	ms_errbuf eb = {0};
-	ms_node *na = NULL, *nb = NULL;
+	ms_node *na = NULL, *nb = NULL, *nc = NULL;
 
 	MS_PASS_EB(ms_node_init(a, NULL, &eb), &eb);
 	MS_PASS_EB(ms_node_open(&na, a, NULL, &eb), &eb);
 	ms_node_network_key_text(na, text);
-	write_file(keyfile, text, 0644); /* any mode: it is being imported */
 
-	MS_PASS_EB(ms_node_init(b, keyfile, &eb), &eb);
+	/* The text itself, as network_key_text gives it. */
+	MS_PASS_EB(ms_node_init(b, text, &eb), &eb);
 	MS_PASS_EB(ms_node_open(&nb, b, NULL, &eb), &eb);
 	ms_node_id_hex(na, ida);
 	ms_node_id_hex(nb, idb);
@@ -246,18 +262,34 @@ START_TEST(join_network_by_key_file)
 	ck_assert_str_eq(neta, netb);
 	ck_assert_str_ne(ida, idb);
 
-	/* A bad key file fails init and leaves nothing behind. */
-	write_file(bad, "msnet1:zz\n", 0600);
-	ck_assert_int_ne(ms_node_init(c, bad, &eb), MS_OK);
-	ck_assert_int_eq(access(c, F_OK), -1);
+	/* Surrounding whitespace, no newline: as pasted by hand. */
+	snprintf(padded, sizeof padded, "  %.*s \t", (int)strlen(text) - 1, text);
+	MS_PASS_EB(ms_node_init(c, padded, &eb), &eb);
+	MS_PASS_EB(ms_node_open(&nc, c, NULL, &eb), &eb);
+	ms_node_network_id_hex(nc, netc);
+	ck_assert_str_eq(neta, netc);
+	ms_node_close(&nc);
+
+	/* Bad text (a path or "-" is text too, not a file): MS_EINVAL and
+	 * nothing left behind. */
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char *d = pjoin(tmp, "bad");
+		ms_errbuf_clear(&eb);
+		MS_FAIL(ms_node_init(d, bad[i], &eb), MS_EINVAL);
+		ck_assert_int_eq(eb.code, MS_EINVAL);
+		ck_assert_msg(strstr(eb.msg, "network key") != NULL, "case %zu: %s", i,
+		              eb.msg);
+		ck_assert_msg(access(d, F_OK) == -1, "case %zu left %s", i, d);
+		free(d);
+	}
+	/* A bad key does not hide an existing node. */
+	MS_FAIL(ms_node_init(b, "garbage", &eb), MS_EEXIST);
 
 	ms_node_close(&na);
 	ms_node_close(&nb);
 	free(a);
 	free(b);
 	free(c);
-	free(keyfile);
-	free(bad);
 }
 END_TEST
 
@@ -299,7 +331,7 @@ START_TEST(counter_policy)
 	MS_FAIL(put(n, "counter/visits", "1.5", &eb), MS_EINVAL);
 	MS_FAIL(put(n, "counter/visits", "99999999999999999999", &eb), MS_EINVAL);
 	MS_FAIL(put(n, "counter/visits", "", &eb), MS_EINVAL);
-	MS_FAIL(ms_node_del(n, "counter/visits", 14, 0, &eb), MS_EINVAL);
+	MS_FAIL(ms_node_del(n, "counter/visits", 14, 0, NULL, &eb), MS_EINVAL);
 	ck_assert_ptr_nonnull(
 		strstr(eb.msg, "counter keys cannot be deleted; put a negative delta"));
 
@@ -380,8 +412,229 @@ START_TEST(mv_and_lww_siblings)
 
 	/* A delete names every sibling it saw: the key is gone. */
 	ingest_concurrent(n, "docs/readme", "late");
-	MS_PASS_EB(ms_node_del(n, "docs/readme", 11, 0, &eb), &eb);
-	MS_FAIL(get(n, "docs/readme", 0, &g, &eb), MS_ENOTFOUND);
+	MS_PASS_EB(ms_node_del(n, "docs/readme", 11, 0, NULL, &eb), &eb);
+	MS_FAIL(get(n, "docs/readme", 0, &g, &eb), MS_EDELETED);
+	ms_node_close(&n);
+}
+END_TEST
+
+/* The codes' numbers are an ABI: a program built against an older header
+ * compares them, so none may move.  Each has its own description. */
+START_TEST(err_codes_are_fixed)
+{
+	static const struct {
+		ms_err e;
+		int value;
+	} codes[] = {
+		{MS_OK, 0},        {MS_ENOMEM, 1},  {MS_EINVAL, 2},  {MS_EIO, 3},
+		{MS_ENOTFOUND, 4}, {MS_EEXIST, 5},  {MS_ECORRUPT, 6}, {MS_ECRYPTO, 7},
+		{MS_EPROTO, 8},    {MS_EFULL, 9},   {MS_EPERM, 10},  {MS_ESTORE, 11},
+		{MS_ENET, 12},     {MS_EBUSY, 13},  {MS_EDELETED, 14},
+	};
+	const size_t n = sizeof codes / sizeof codes[0];
+
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_int_eq((int)codes[i].e, codes[i].value);
+		ck_assert_ptr_nonnull(ms_strerror(codes[i].e));
+		ck_assert_str_ne(ms_strerror(codes[i].e), "unknown error");
+		for (size_t j = 0; j < i; j++)
+			ck_assert_str_ne(ms_strerror(codes[i].e), ms_strerror(codes[j].e));
+	}
+	ck_assert_str_eq(ms_strerror(MS_EDELETED), "key is deleted");
+	ck_assert_str_eq(ms_strerror((ms_err)n), "unknown error");
+	ck_assert_str_eq(ms_strerror((ms_err)-1), "unknown error");
+}
+END_TEST
+
+static int count_calls(const ms_node_value *v, void *ctx)
+{
+	(void)v;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/* Never written and deleted are told apart by the code alone. */
+START_TEST(deleted_is_not_notfound)
+{
+	ms_node *n = policy_node("del", NULL);
+	ms_errbuf eb = {0};
+	int calls = 0;
+	got g;
+
+	ms_errbuf_clear(&eb);
+	MS_FAIL(ms_node_get(n, "k", 1, 0, count_calls, &calls, &eb), MS_ENOTFOUND);
+	ck_assert_int_eq(eb.code, MS_ENOTFOUND);
+	MS_FAIL(ms_node_get(n, "k", 1, MS_NODE_GET_ALL, count_calls, &calls, &eb),
+	        MS_ENOTFOUND);
+	ck_assert_int_eq(calls, 0);
+
+	MS_PASS_EB(put(n, "k", "v", &eb), &eb);
+	MS_PASS_EB(ms_node_del(n, "k", 1, 0, NULL, &eb), &eb);
+	ms_errbuf_clear(&eb);
+	MS_FAIL(ms_node_get(n, "k", 1, 0, count_calls, &calls, &eb), MS_EDELETED);
+	ck_assert_int_eq(eb.code, MS_EDELETED);
+	ck_assert_int_eq(calls, 0);
+	/* --all still shows the tombstone, as a successful read. */
+	MS_PASS_EB(get(n, "k", MS_NODE_GET_ALL, &g, &eb), &eb);
+	ck_assert_int_eq(g.n, 1);
+	ck_assert_int_eq(g.deleted[0], 1);
+	ck_assert_int_eq(g.winner[0], 1);
+	/* Written again: live again. */
+	MS_PASS_EB(put(n, "k", "back", &eb), &eb);
+	MS_PASS_EB(get(n, "k", 0, &g, &eb), &eb);
+	ck_assert_str_eq(g.val[0], "back");
+
+	/* mv: deleted once no sibling is a PUT. */
+	MS_PASS_EB(put(n, "docs/a", "one", &eb), &eb);
+	MS_PASS_EB(ms_node_del(n, "docs/a", 6, 0, NULL, &eb), &eb);
+	MS_FAIL(get(n, "docs/a", 0, &g, &eb), MS_EDELETED);
+	MS_FAIL(get(n, "docs/never", 0, &g, &eb), MS_ENOTFOUND);
+
+	/* Misuse is MS_EINVAL, not a lookup result. */
+	MS_FAIL(ms_node_get(n, "", 0, 0, count_calls, &calls, &eb), MS_EINVAL);
+	MS_FAIL(ms_node_get(n, "k", 1, 0, NULL, NULL, &eb), MS_EINVAL);
+	ms_node_close(&n);
+}
+END_TEST
+
+/* This node's own ops, in seq order, as the store's log holds them. */
+typedef struct own_log {
+	int n;
+	uint8_t id[8][MS_HASH_LEN];
+	uint8_t rehash[8][MS_HASH_LEN]; /* BLAKE2b-256 of the stored encoding */
+	uint64_t seq[8], hlc[8];
+	ms_prio prio[8];
+	ms_op_type type[8];
+} own_log;
+
+static int collect_log(const ms_log_entry *e, void *ctx)
+{
+	own_log *l = ctx;
+
+	ck_assert_int_lt(l->n, 8);
+	memcpy(l->id[l->n], e->id, MS_HASH_LEN);
+	ms_op_id(l->rehash[l->n], e->buf, e->len);
+	l->seq[l->n] = e->op.seq;
+	l->hlc[l->n] = e->op.hlc;
+	l->prio[l->n] = e->op.priority;
+	l->type[l->n] = e->op.type;
+	l->n++;
+	return 0;
+}
+
+static void read_own_log(ms_node *n, own_log *l)
+{
+	ms_store_rtxn *rt = NULL;
+	ms_errbuf eb = {0};
+
+	memset(l, 0, sizeof *l);
+	MS_PASS_EB(ms_store_read_begin(n->store, &rt, &eb), &eb);
+	MS_PASS_EB(ms_store_foreach_log(rt, ms_node_id(n), 0, collect_log, l, &eb),
+	           &eb);
+	ms_store_read_end(&rt);
+}
+
+/* Unknown flag bits are refused before anything is written; the one known
+ * bit reaches the op. */
+START_TEST(write_flags)
+{
+	static const unsigned bad[] = {1u << 1, 1u << 7, 1u << 31, ~0u,
+	                               MS_NODE_PUT_BACKGROUND | 1u << 2};
+	ms_node *n = policy_node("flags", NULL);
+	ms_node_write_result r;
+	ms_errbuf eb = {0};
+	own_log l;
+	int calls = 0;
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		ms_errbuf_clear(&eb);
+		MS_FAIL(ms_node_put(n, "k", 1, "v", 1, bad[i], NULL, &eb), MS_EINVAL);
+		ck_assert_int_eq(eb.code, MS_EINVAL);
+		ck_assert_msg(strstr(eb.msg, "unknown flags") != NULL, "%s", eb.msg);
+		MS_FAIL(ms_node_del(n, "k", 1, bad[i], NULL, &eb), MS_EINVAL);
+		ck_assert_msg(strstr(eb.msg, "unknown flags") != NULL, "%s", eb.msg);
+		if (bad[i] != (MS_NODE_PUT_BACKGROUND | 1u << 2)) {
+			MS_FAIL(ms_node_get(n, "k", 1, bad[i], count_calls, &calls, &eb),
+			        MS_EINVAL);
+			ck_assert_msg(strstr(eb.msg, "unknown flags") != NULL, "%s", eb.msg);
+		}
+	}
+	read_own_log(n, &l);
+	ck_assert_int_eq(l.n, 0);
+	ck_assert_int_eq(calls, 0);
+
+	MS_PASS_EB(ms_node_put(n, "k", 1, "v", 1, 0, &r, &eb), &eb);
+	ck_assert_uint_eq(r.seq, 1);
+	MS_PASS_EB(ms_node_put(n, "k", 1, "w", 1, MS_NODE_PUT_BACKGROUND, NULL, &eb),
+	           &eb);
+	MS_PASS_EB(ms_node_del(n, "k", 1, MS_NODE_PUT_BACKGROUND, NULL, &eb), &eb);
+	MS_PASS_EB(ms_node_del(n, "k", 1, 0, NULL, &eb), &eb);
+	read_own_log(n, &l);
+	ck_assert_int_eq(l.n, 4);
+	ck_assert_int_eq(l.prio[0], MS_PRIO_USER);
+	ck_assert_int_eq(l.prio[1], MS_PRIO_BACKGROUND);
+	ck_assert_int_eq(l.prio[2], MS_PRIO_BACKGROUND);
+	ck_assert_int_eq(l.prio[3], MS_PRIO_USER);
+	ck_assert_int_eq(l.type[1], MS_OP_PUT);
+	ck_assert_int_eq(l.type[2], MS_OP_DEL);
+	ms_node_close(&n);
+}
+END_TEST
+
+/* A write hands back the id, seq and hlc the store holds for its op. */
+START_TEST(write_result_names_the_op)
+{
+	ms_node *n = policy_node("res", NULL);
+	ms_node_write_result r[5], untouched;
+	uint8_t fill[sizeof untouched];
+	ms_errbuf eb = {0};
+	own_log l;
+	got g;
+
+	MS_PASS_EB(ms_node_put(n, "a", 1, "1", 1, 0, &r[0], &eb), &eb);
+	MS_PASS_EB(ms_node_put(n, "counter/c", 9, "7", 1, 0, &r[1], &eb), &eb);
+	MS_PASS_EB(ms_node_del(n, "a", 1, 0, &r[2], &eb), &eb);
+	MS_PASS_EB(ms_node_put(n, "b", 1, "2", 1, 0, NULL, &eb), &eb); /* NULL ok */
+	MS_PASS_EB(ms_node_put(n, "b", 1, "3", 1, MS_NODE_PUT_BACKGROUND, &r[4], &eb),
+	           &eb);
+	ck_assert_uint_eq(r[0].seq, 1);
+	ck_assert_uint_eq(r[1].seq, 2);
+	ck_assert_uint_eq(r[2].seq, 3);
+	ck_assert_uint_eq(r[4].seq, 5);
+	ck_assert_uint_gt(r[1].hlc, r[0].hlc);
+	ck_assert_uint_gt(r[2].hlc, r[1].hlc);
+	ck_assert_uint_gt(r[4].hlc, r[2].hlc);
+
+	read_own_log(n, &l);
+	ck_assert_int_eq(l.n, 5);
+	for (int i = 0; i < 5; i++) {
+		ck_assert_uint_eq(l.seq[i], (uint64_t)i + 1);
+		/* the log's id is the hash of what it stores */
+		ck_assert_mem_eq(l.id[i], l.rehash[i], MS_HASH_LEN);
+		if (i == 3)
+			continue;
+		ck_assert_mem_eq(r[i].id, l.id[i], MS_NODE_OP_ID_LEN);
+		ck_assert_uint_eq(r[i].hlc, l.hlc[i]);
+	}
+	for (int i = 0; i < 5; i++)
+		for (int j = 0; j < i; j++)
+			ck_assert_mem_ne(l.id[i], l.id[j], MS_HASH_LEN);
+
+	/* What a read reports about the head is the same op. */
+	MS_PASS_EB(get(n, "b", MS_NODE_GET_ALL, &g, &eb), &eb);
+	ck_assert_int_eq(g.n, 1);
+	ck_assert_uint_eq(g.seq[0], r[4].seq);
+
+	/* A failing write leaves res as it was and allocates no seq. */
+	memset(&untouched, 0xa5, sizeof untouched);
+	memcpy(fill, &untouched, sizeof fill);
+	MS_FAIL(ms_node_put(n, "", 0, "x", 1, 0, &untouched, &eb), MS_EINVAL);
+	MS_FAIL(ms_node_put(n, "counter/c", 9, "x", 1, 0, &untouched, &eb), MS_EINVAL);
+	MS_FAIL(ms_node_del(n, "counter/c", 9, 0, &untouched, &eb), MS_EINVAL);
+	MS_FAIL(ms_node_put(n, "k", 1, "v", 1, 2u, &untouched, &eb), MS_EINVAL);
+	ck_assert_mem_eq(&untouched, fill, sizeof fill);
+	MS_PASS_EB(ms_node_put(n, "c", 1, "4", 1, 0, &r[0], &eb), &eb);
+	ck_assert_uint_eq(r[0].seq, 6);
 	ms_node_close(&n);
 }
 END_TEST
@@ -535,9 +788,13 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, init_refuses_existing_node);
 	tcase_add_test(tc, init_tightens_existing_empty_dir);
 	tcase_add_test(tc, open_missing_node);
-	tcase_add_test(tc, join_network_by_key_file);
+	tcase_add_test(tc, join_network_by_key_text);
 	tcase_add_test(tc, counter_policy);
 	tcase_add_test(tc, mv_and_lww_siblings);
+	tcase_add_test(tc, err_codes_are_fixed);
+	tcase_add_test(tc, deleted_is_not_notfound);
+	tcase_add_test(tc, write_flags);
+	tcase_add_test(tc, write_result_names_the_op);
 	tcase_add_test(tc, config_values);
 	tcase_add_loop_test(tc, config_errors_name_the_line, 0,
 	                    (int)(sizeof bad_confs / sizeof bad_confs[0]));

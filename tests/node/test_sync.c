@@ -301,10 +301,10 @@ static int daemon_stop(daemon_proc *p)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-static void make_node(const char *dir, const char *netkey_path)
+static void make_node(const char *dir, const char *netkey_text)
 {
 	ms_errbuf eb = {0};
-	MS_PASS_EB(ms_node_init(dir, netkey_path, &eb), &eb);
+	MS_PASS_EB(ms_node_init(dir, netkey_text, &eb), &eb);
 }
 
 static void put(const char *dir, const char *k, const char *v)
@@ -312,7 +312,7 @@ static void put(const char *dir, const char *k, const char *v)
 	ms_node *n = NULL;
 	ms_errbuf eb = {0};
 	MS_PASS_EB(ms_node_open(&n, dir, NULL, &eb), &eb);
-	MS_PASS_EB(ms_node_put(n, k, strlen(k), v, strlen(v), 0, &eb), &eb);
+	MS_PASS_EB(ms_node_put(n, k, strlen(k), v, strlen(v), 0, NULL, &eb), &eb);
 	ms_node_close(&n);
 }
 
@@ -387,7 +387,6 @@ static void wait_same_state(const char *a, const char *b)
 /* A second node joining the first's network. */
 static void make_pair(char **a, char **b)
 {
-	char *nk = pjoin(tmp, "net.key");
 	ms_node *n = NULL;
 	char text[MS_NODE_NETKEY_TEXT_LEN];
 	ms_errbuf eb = {0};
@@ -398,9 +397,7 @@ static void make_pair(char **a, char **b)
 	MS_PASS_EB(ms_node_open(&n, *a, NULL, &eb), &eb);
 	ms_node_network_key_text(n, text);
 	ms_node_close(&n);
-	write_file(nk, text);
-	make_node(*b, nk);
-	free(nk);
+	make_node(*b, text);
 }
 
 static int file_exists(const char *dir, const char *name)

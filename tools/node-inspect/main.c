@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "inspect.h"
+#include "ms_path.h"
 
 static const ins_cmd cmds[] = {
 	{"summary", ins_cmd_summary, "ids, counts, digests and sizes of the store",
@@ -120,15 +121,13 @@ static int open_store(ins_ctx *x)
 	ms_store_opts o;
 	ms_errbuf eb = {0};
 	struct stat st;
-	size_t n = strlen(x->data) + sizeof "/" MS_STORE_DATA_FILE;
-	char *path = malloc(n);
+	char *path = ms_path_join(x->data, MS_STORE_DATA_FILE);
 	ms_err e;
 
 	if (path == NULL) {
 		ins_err("open %s: out of memory", x->data);
 		return MS_EXIT_STORE;
 	}
-	snprintf(path, n, "%s/%s", x->data, MS_STORE_DATA_FILE);
 	e = stat(path, &st) == 0 || errno != ENOENT ? MS_OK : MS_ENOTFOUND;
 	free(path);
 	ms_store_opts_default(&o);
