@@ -15,22 +15,7 @@
 #include <errno.h>
 #include <execinfo.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
-
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t nmemb, size_t n);
-void *__real_realloc(void *p, size_t n);
-char *__real_strdup(const char *s);
-char *__real_strndup(const char *s, size_t n);
-void *__real_sodium_malloc(size_t n);
-
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t nmemb, size_t n);
-void *__wrap_realloc(void *p, size_t n);
-char *__wrap_strdup(const char *s);
-char *__wrap_strndup(const char *s, size_t n);
-void *__wrap_sodium_malloc(size_t n);
 
 static int armed;         /* counting on */
 static int paused;        /* ms_alloc_pause depth */
@@ -101,33 +86,23 @@ static int should_fail(void)
 	return 1;
 }
 
-void *__wrap_malloc(size_t n)
-{
-	return should_fail() ? NULL : __real_malloc(n);
-}
+/*
+ * One wrapper per symbol: __wrap_NAME counts the call and fails it when it
+ * is the armed one (NULL, errno ENOMEM, as the real one fails; a failed
+ * realloc leaves the old block alone, as the real one does), else calls
+ * __real_NAME, which the linker binds to the real NAME.
+ */
+#define MS_ALLOC_WRAPPER(ret, name, params, args)                             \
+	ret __real_##name params;                                             \
+	ret __wrap_##name params;                                             \
+	ret __wrap_##name params                                              \
+	{                                                                     \
+		return should_fail() ? NULL : __real_##name args;             \
+	}
 
-void *__wrap_calloc(size_t nmemb, size_t n)
-{
-	return should_fail() ? NULL : __real_calloc(nmemb, n);
-}
-
-/* A failed realloc leaves the old block alone, as the real one does. */
-void *__wrap_realloc(void *p, size_t n)
-{
-	return should_fail() ? NULL : __real_realloc(p, n);
-}
-
-char *__wrap_strdup(const char *s)
-{
-	return should_fail() ? NULL : __real_strdup(s);
-}
-
-char *__wrap_strndup(const char *s, size_t n)
-{
-	return should_fail() ? NULL : __real_strndup(s, n);
-}
-
-void *__wrap_sodium_malloc(size_t n)
-{
-	return should_fail() ? NULL : __real_sodium_malloc(n);
-}
+MS_ALLOC_WRAPPER(void *, malloc, (size_t n), (n))
+MS_ALLOC_WRAPPER(void *, calloc, (size_t nmemb, size_t n), (nmemb, n))
+MS_ALLOC_WRAPPER(void *, realloc, (void *p, size_t n), (p, n))
+MS_ALLOC_WRAPPER(char *, strdup, (const char *s), (s))
+MS_ALLOC_WRAPPER(char *, strndup, (const char *s, size_t n), (s, n))
+MS_ALLOC_WRAPPER(void *, sodium_malloc, (size_t n), (n))

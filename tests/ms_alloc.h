@@ -72,8 +72,9 @@ uint64_t ms_alloc_count(void);
 /* 1 when the armed failure has happened since the last ms_alloc_arm. */
 int ms_alloc_fired(void);
 /* Pause counting (and failing) while the test allocates for itself inside
- * an armed scenario (setup that must not fail); nests; ms_alloc_resume
- * undoes one pause. */
+ * an armed scenario: setup that must not fail, or a test's callback that
+ * product code calls (an in-memory link queueing a message).  Nests;
+ * ms_alloc_resume undoes one pause. */
 void ms_alloc_pause(void);
 void ms_alloc_resume(void);
 
