@@ -1,9 +1,9 @@
 /*
- * ms_alloc.c — the counting allocator wrappers behind ms_alloc.h: with
- * -Wl,--wrap=malloc (and the others listed in MS_ALLOC_WRAP in
- * tests/CMakeLists.txt) the linker sends our objects' calls here, and
- * __real_malloc is the allocator the process would have used (libc's, or
- * ASan's in the sanitizer build).
+ * ms_alloc.c — the counter behind ms_alloc.h: armed or not, paused or
+ * not, how many allocations were counted, whether the armed one failed.
+ * It is in ms_testlib, so harness code shared with ordinary suites may call
+ * ms_alloc_pause/resume (no-ops there: nothing is ever armed); the wrappers
+ * that consult it are in ms_alloc_wrap.c, linked only by ms_add_alloc_test.
  *
  * The state is global because the wrappers cannot be given a context: it
  * is test-only and one scenario is armed at a time.  It is atomic because
@@ -62,8 +62,9 @@ void ms_alloc_resume(void)
 	__atomic_sub_fetch(&paused, 1, __ATOMIC_SEQ_CST);
 }
 
-/* Count one allocation; 1 when it is the one to fail. */
-static int should_fail(void)
+/* Counts only while armed and not paused; the stack of the armed call goes
+ * to stderr under MS_ALLOC_TRACE. */
+int ms_alloc_hit_(void)
 {
 	uint64_t c, at;
 
@@ -85,24 +86,3 @@ static int should_fail(void)
 	errno = ENOMEM; /* as a real allocator failing would leave it */
 	return 1;
 }
-
-/*
- * One wrapper per symbol: __wrap_NAME counts the call and fails it when it
- * is the armed one (NULL, errno ENOMEM, as the real one fails; a failed
- * realloc leaves the old block alone, as the real one does), else calls
- * __real_NAME, which the linker binds to the real NAME.
- */
-#define MS_ALLOC_WRAPPER(ret, name, params, args)                             \
-	ret __real_##name params;                                             \
-	ret __wrap_##name params;                                             \
-	ret __wrap_##name params                                              \
-	{                                                                     \
-		return should_fail() ? NULL : __real_##name args;             \
-	}
-
-MS_ALLOC_WRAPPER(void *, malloc, (size_t n), (n))
-MS_ALLOC_WRAPPER(void *, calloc, (size_t nmemb, size_t n), (nmemb, n))
-MS_ALLOC_WRAPPER(void *, realloc, (void *p, size_t n), (p, n))
-MS_ALLOC_WRAPPER(char *, strdup, (const char *s), (s))
-MS_ALLOC_WRAPPER(char *, strndup, (const char *s, size_t n), (s, n))
-MS_ALLOC_WRAPPER(void *, sodium_malloc, (size_t n), (n))

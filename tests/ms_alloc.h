@@ -7,13 +7,16 @@
  * tests/CMakeLists.txt) is linked with -Wl,--wrap for malloc, calloc,
  * realloc, strdup, strndup and sodium_malloc, so every call to them from an
  * object file of that executable (crypto/, store/, net/, node/ and the test
- * itself) goes through a counting wrapper here.  Calls made inside shared
+ * itself) goes through a counting wrapper (ms_alloc_wrap.c).  Calls made
+ * inside shared
  * libraries (LMDB, libsodium's own, libzmq, avahi, libc's) are neither
  * counted nor failed: only our code's handling of a failed allocation is
  * under test.  Counting is on only while armed, so a test's own setup is
  * not counted.  Works in the plain and the ASan build (ASan's allocator
- * sits behind the __real_ symbols).  These functions exist only in such an
- * executable: linking ms_alloc.c without the wrap flags fails.
+ * sits behind the __real_ symbols).  The API below is in ms_testlib, so
+ * any test may call it (harmless where nothing is wrapped, e.g. the pause
+ * in a link harness shared with an ordinary suite); the wrappers exist
+ * only in an ms_add_alloc_test executable.
  *
  * Loop (ms_alloc_loop.c).  ms_alloc_loop runs a scenario once with counting
  * on to learn K, its number of allocations, then for n = 1..K runs it in a
@@ -71,6 +74,9 @@ void ms_alloc_disarm(void);
 uint64_t ms_alloc_count(void);
 /* 1 when the armed failure has happened since the last ms_alloc_arm. */
 int ms_alloc_fired(void);
+/* For ms_alloc_wrap.c: count one allocation; 1 when it must fail (then
+ * errno is ENOMEM). */
+int ms_alloc_hit_(void);
 /* Pause counting (and failing) while the test allocates for itself inside
  * an armed scenario: setup that must not fail, or a test's callback that
  * product code calls (an in-memory link queueing a message).  Nests;
