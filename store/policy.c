@@ -120,7 +120,8 @@ ms_err st_policy_store(ms_store *s, MDB_txn *txn, const ms_policy_rule *r,
 	return rc ? st_mdb(s, eb, rc, "write policy table") : MS_OK;
 }
 
-ms_err st_policy_load(ms_store *s, MDB_txn *txn, ms_errbuf *eb)
+ms_err st_policy_read(ms_store *s, MDB_txn *txn, ms_policy_rule **out,
+                      size_t *nout, ms_errbuf *eb)
 {
 	MDB_val k = {strlen(ST_META_POLICIES), (void *)ST_META_POLICIES}, v;
 	const uint8_t *p;
@@ -128,13 +129,11 @@ ms_err st_policy_load(ms_store *s, MDB_txn *txn, ms_errbuf *eb)
 	size_t n, off = 4;
 	int rc;
 
+	*out = NULL;
+	*nout = 0;
 	rc = mdb_get(txn, s->dbi[ST_DB_META], &k, &v);
-	if (rc == MDB_NOTFOUND) {
-		free(s->rules);
-		s->rules = NULL;
-		s->nrules = 0;
+	if (rc == MDB_NOTFOUND)
 		return MS_OK;
-	}
 	if (rc != 0)
 		return st_mdb(s, eb, rc, "read policy table");
 	p = v.mv_data;
@@ -163,11 +162,28 @@ ms_err st_policy_load(ms_store *s, MDB_txn *txn, ms_errbuf *eb)
 	}
 	if (off != v.mv_size)
 		goto bad;
-	free(s->rules);
-	s->rules = rules;
-	s->nrules = n;
+	*out = rules;
+	*nout = n;
 	return MS_OK;
 bad:
 	free(rules);
 	return ms_errf(eb, MS_ECORRUPT, "policy table in meta is malformed");
+}
+
+void st_policy_install(ms_store *s, ms_policy_rule *rules, size_t n)
+{
+	free(s->rules);
+	s->rules = rules;
+	s->nrules = n;
+}
+
+ms_err st_policy_load(ms_store *s, MDB_txn *txn, ms_errbuf *eb)
+{
+	ms_policy_rule *rules;
+	size_t n;
+	ms_err e = st_policy_read(s, txn, &rules, &n, eb);
+
+	if (e == MS_OK)
+		st_policy_install(s, rules, n);
+	return e;
 }

@@ -403,12 +403,24 @@ static ms_err st_meta_identity(ms_store *s, MDB_txn *txn, ms_errbuf *eb)
 typedef struct st_policy_ctx {
 	const ms_policy_rule *rules;
 	size_t n;
+	ms_policy_rule *read; /* the table as stored by this txn */
+	size_t nread;
 } st_policy_ctx;
 
+/* Store the table and read it back in the same transaction, so that an
+ * allocation failure aborts the write: the old table stays in force both
+ * in memory and on disk. */
 static ms_err st_policy_write(ms_store *s, st_wctx *w, void *ctx, ms_errbuf *eb)
 {
 	st_policy_ctx *pc = ctx;
-	return st_policy_store(s, w->txn, pc->rules, pc->n, eb);
+	ms_err e;
+
+	free(pc->read); /* an earlier attempt's, before the map grew */
+	pc->read = NULL;
+	e = st_policy_store(s, w->txn, pc->rules, pc->n, eb);
+	if (e == MS_OK)
+		e = st_policy_read(s, w->txn, &pc->read, &pc->nread, eb);
+	return e;
 }
 
 /* A writer stores the table it was given when it differs from the stored
@@ -425,9 +437,13 @@ static ms_err policies_apply(ms_store *s, const ms_policy_rule *r, size_t n,
 	differs = !s->readonly && st_policy_differs(s, txn, r, n);
 	mdb_txn_abort(txn);
 	if (differs) {
-		st_policy_ctx pc = {r, n};
-		if ((e = st_write(s, st_policy_write, &pc, eb)) != MS_OK)
+		st_policy_ctx pc = {r, n, NULL, 0};
+		if ((e = st_write(s, st_policy_write, &pc, eb)) != MS_OK) {
+			free(pc.read);
 			return e;
+		}
+		st_policy_install(s, pc.read, pc.nread);
+		return MS_OK;
 	}
 	if ((e = st_txn_begin(s, MDB_RDONLY, &txn, eb)) != MS_OK)
 		return e;

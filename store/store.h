@@ -123,7 +123,8 @@ const ms_policy_rule *ms_store_policies(const ms_store *s, size_t *n);
 /* Put a new policy table in force (a reload changed the configuration):
  * stored in meta when it differs, so readers follow.  Stored heads and
  * state_hash do not depend on it.  MS_EINVAL (a bad table, a read-only
- * store), MS_EFULL, MS_ESTORE; on error the old table stays. */
+ * store), MS_ENOMEM, MS_EFULL, MS_ESTORE; on error the old table stays,
+ * in this handle and on disk. */
 ms_err ms_store_set_policies(ms_store *s, const ms_policy_rule *r, size_t n,
                              ms_errbuf *eb);
 

@@ -256,6 +256,11 @@ ms_err st_log_max_seq(ms_store *s, MDB_txn *txn, const uint8_t *author,
 
 /* policy.c */
 ms_err st_policy_load(ms_store *s, MDB_txn *txn, ms_errbuf *eb);
+/* The stored table as a new array (NULL, 0 when none); the caller owns it
+ * until st_policy_install hands it to s (which frees the old one). */
+ms_err st_policy_read(ms_store *s, MDB_txn *txn, ms_policy_rule **out,
+                      size_t *n, ms_errbuf *eb);
+void st_policy_install(ms_store *s, ms_policy_rule *rules, size_t n);
 int st_policy_differs(ms_store *s, MDB_txn *txn, const ms_policy_rule *r,
                       size_t n);
 ms_err st_policy_store(ms_store *s, MDB_txn *txn, const ms_policy_rule *r,

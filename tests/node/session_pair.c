@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "ms_alloc.h"
+#include "ms_path.h"
 #include "ms_test.h"
 #include "store_fix.h"
 
@@ -25,8 +28,13 @@ static ms_err on_send(void *ctx, ms_session *s, const uint8_t *buf, size_t len,
 		return ms_errf(eb, MS_ENET, "test link: gone");
 	if (me->busy_after > 0 && me->inflight >= me->busy_after)
 		return MS_EBUSY;
+	/* the link is the test's, not the product's: never a failure point
+	 * of the allocation-failure loop */
+	ms_alloc_pause();
 	m = malloc(sizeof *m + len);
-	ck_assert_ptr_nonnull(m);
+	ms_alloc_resume();
+	if (m == NULL)
+		return ms_errf(eb, MS_ENOMEM, "test link: out of memory");
 	m->next = NULL;
 	m->len = len;
 	memcpy(m->buf, buf, len);
@@ -70,62 +78,104 @@ static void on_event(void *ctx, ms_session *s, const ms_session_event *ev)
 	}
 }
 
-void sp_init(sp_pair *p, const char *tag, uint8_t ida, uint8_t idb,
-             uint64_t seed, const ms_session_params *params)
+/* Everything but the session environments; dirs from base or tmpdirs. */
+static void init_sides(sp_pair *p, const char *base, const char *tag,
+                       uint8_t ida, uint8_t idb, uint64_t seed)
 {
 	const char *env = getenv("MS_TEST_SEED");
-	ms_session_cbs cbs = {on_send, on_event, p};
-	ms_session_params def;
-	uint8_t idb_[2] = {ida, idb};
+	uint8_t ids[2] = {ida, idb};
 
 	memset(p, 0, sizeof *p);
 	if (env != NULL && env[0] != '\0')
 		seed = strtoull(env, NULL, 0);
 	p->seed = seed;
+	p->keep_dirs = base != NULL;
 	ms_rng_seed(&p->rng, seed);
 	p->now.mono_ms = 1000;
 	p->now.wall_ms = 1700000000000ull;
+	for (int i = 0; i < 2; i++) {
+		sp_side *sd = &p->side[i];
+		char t[64];
+
+		if (base != NULL) {
+			snprintf(t, sizeof t, "%c", 'a' + i);
+			sd->dir = ms_path_join(base, t);
+			ck_assert_ptr_nonnull(sd->dir);
+			ck_assert_int_eq(mkdir(sd->dir, 0700), 0);
+		} else {
+			snprintf(t, sizeof t, "%s-%c", tag, 'a' + i);
+			sd->dir = ms_test_tmpdir(t);
+		}
+		sd->id = fix_identity(ids[i]);
+		sd->store = fix_store(sd->dir, sd->id, NULL);
+		/* quiet unless a test wants to read the lines */
+		sd->log.level = getenv("MS_TEST_LOG") != NULL ? MS_LOG_DEBUG
+		                                              : MS_LOG_ERROR - 1;
+	}
+}
+
+ms_err sp_env(sp_pair *p, const ms_session_params *params, ms_errbuf *eb)
+{
+	ms_session_cbs cbs = {on_send, on_event, p};
+	ms_session_params def;
+	ms_err e;
+
 	if (params == NULL) {
 		ms_session_params_default(&def);
 		params = &def;
 	}
 	for (int i = 0; i < 2; i++) {
 		sp_side *sd = &p->side[i];
-		ms_errbuf eb = {0};
-		char t[64];
-
-		snprintf(t, sizeof t, "%s-%c", tag, 'a' + i);
-		sd->dir = ms_test_tmpdir(t);
-		sd->id = fix_identity(idb_[i]);
-		sd->store = fix_store(sd->dir, sd->id, NULL);
-		/* quiet unless a test wants to read the lines */
-		sd->log.level = getenv("MS_TEST_LOG") != NULL ? MS_LOG_DEBUG
-		                                              : MS_LOG_ERROR - 1;
-		MS_PASS_EB(ms_session_env_new(&sd->env, sd->store, sd->id, params, &cbs,
-		                              &sd->log, &sd->counters, &eb),
-		           &eb);
+		if ((e = ms_session_env_new(&sd->env, sd->store, sd->id, params, &cbs,
+		                            &sd->log, &sd->counters, eb)) != MS_OK)
+			return e;
 	}
+	return MS_OK;
+}
+
+void sp_init(sp_pair *p, const char *tag, uint8_t ida, uint8_t idb,
+             uint64_t seed, const ms_session_params *params)
+{
+	ms_errbuf eb = {0};
+
+	init_sides(p, NULL, tag, ida, idb, seed);
+	MS_PASS_EB(sp_env(p, params, &eb), &eb);
+}
+
+void sp_init_at(sp_pair *p, const char *base, uint8_t ida, uint8_t idb,
+                uint64_t seed)
+{
+	init_sides(p, base, NULL, ida, idb, seed);
+}
+
+ms_err sp_open_e(sp_pair *p, ms_errbuf *eb)
+{
+	ms_err e;
+
+	for (int i = 0; i < 2; i++) {
+		ms_session_conf c = {0};
+
+		c.outbound = i == 0;
+		c.user = (void *)(intptr_t)i;
+		if (i == 1 &&
+		    (e = ms_ed25519_pk_to_curve(c.peer_curve,
+		                                ms_identity_pk(p->side[0].id), eb)) !=
+		        MS_OK)
+			return e;
+		if ((e = ms_session_new(&p->side[i].s, p->side[i].env, &c, p->now,
+		                        eb)) != MS_OK)
+			return e;
+	}
+	ms_session_start(p->side[1].s, p->now);
+	ms_session_start(p->side[0].s, p->now);
+	return MS_OK;
 }
 
 void sp_open(sp_pair *p)
 {
-	for (int i = 0; i < 2; i++) {
-		ms_session_conf c = {0};
-		ms_errbuf eb = {0};
+	ms_errbuf eb = {0};
 
-		c.outbound = i == 0;
-		c.user = (void *)(intptr_t)i;
-		if (i == 1)
-			MS_PASS_EB(ms_ed25519_pk_to_curve(c.peer_curve,
-			                                  ms_identity_pk(p->side[0].id),
-			                                  &eb),
-			           &eb);
-		MS_PASS_EB(ms_session_new(&p->side[i].s, p->side[i].env, &c, p->now,
-		                          &eb),
-		           &eb);
-	}
-	ms_session_start(p->side[1].s, p->now);
-	ms_session_start(p->side[0].s, p->now);
+	MS_PASS_EB(sp_open_e(p, &eb), &eb);
 }
 
 void sp_advance(sp_pair *p, uint64_t ms)
@@ -257,7 +307,8 @@ void sp_free(sp_pair *p)
 		ms_session_env_free(&sd->env);
 		ms_store_close(&sd->store);
 		ms_identity_free(&sd->id);
-		ms_test_rmdir(sd->dir);
+		if (!p->keep_dirs)
+			ms_test_rmdir(sd->dir);
 		free(sd->dir);
 	}
 	memset(p, 0, sizeof *p);

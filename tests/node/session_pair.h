@@ -62,6 +62,7 @@ typedef struct sp_side {
 
 typedef struct sp_pair {
 	sp_side side[2];
+	int keep_dirs; /* sp_init_at: the caller's dirs stay after sp_free */
 	ms_rng rng;
 	uint64_t seed;
 	ms_time now;
@@ -74,8 +75,18 @@ typedef struct sp_pair {
 void sp_init(sp_pair *p, const char *tag, uint8_t ida, uint8_t idb,
              uint64_t seed, const ms_session_params *params);
 
+/* The same with the stores in base/a and base/b (created here, kept by
+ * sp_free) and without the session environments: sp_env makes them.  For
+ * the allocation-failure loop, which wants every fallible call to return
+ * its error instead of asserting. */
+void sp_init_at(sp_pair *p, const char *base, uint8_t ida, uint8_t idb,
+                uint64_t seed);
+ms_err sp_env(sp_pair *p, const ms_session_params *params, ms_errbuf *eb);
+
 /* New sessions on both sides and start (the dialer sends HELLO). */
 void sp_open(sp_pair *p);
+/* The same, returning the error of ms_session_new instead of asserting. */
+ms_err sp_open_e(sp_pair *p, ms_errbuf *eb);
 
 /* Deliver one message (direction drawn from the PRNG), then tick both
  * sessions.  0 when nothing was in flight and the ticks sent nothing. */
