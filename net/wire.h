@@ -10,9 +10,9 @@
  *   4    ..    body      per type, below; integers little-endian
  *
  * This module only turns bytes into structs and back.  What a session does
- * with them (who sends what when, credit, peer_vv, forks) is node/sync's.
+ * with them (who sends what when, credit, peer_vv, forks) is node/session's.
  * Ops travel as opaque length-prefixed byte strings: net/ never includes
- * store/, and node/sync decodes and verifies each op with store/op.h.
+ * store/, and node/session decodes and verifies each op with store/op.h.
  *
  * Decoding is strict and never allocates: every length is checked against
  * the buffer and the caps below, reserved flag bits must be zero, trailing

@@ -29,7 +29,7 @@ typedef struct ms_config_net {
 	size_t nlisten; /* 0: MS_CFG_DEFAULT_LISTEN */
 	char peers[MS_CFG_MAX_PEERS][MS_CFG_EP_MAX];
 	size_t npeers;
-	int mdns; /* 1: publish and discover peers with mDNS (node/discover.c) */
+	int mdns; /* 1: publish and discover peers with mDNS (net/discovery, wired by node/daemon.c) */
 	int has_allow; /* an allow list was given: only those may dial us */
 	uint8_t allow[MS_CFG_MAX_ACL][MS_PK_LEN];
 	size_t nallow;

@@ -1,6 +1,6 @@
 /*
  * peer_vv.c — what each peer is known to hold (peer || author -> seq),
- * written by node/sync from what a peer tells (ACKs, its vector) or shows
+ * written by node/session from what a peer tells (ACKs, its vector) or shows
  * (the ops it sends).  This is the persistent sync queue:
  * a peer's lag is derived from it and our own vector, never stored.
  */
