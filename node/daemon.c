@@ -519,12 +519,14 @@ static void on_session_event(void *ctx, ms_session *s,
 
 /* New ops in the store (ours, received, or written by another process):
  * offer them to every session that takes offers. */
+typedef struct feed_ctx {
+	ms_daemon *d;
+	ms_store_rtxn *rt;
+} feed_ctx;
+
 static int feed_one(uint64_t arrival, const ms_log_entry *e, void *ctx)
 {
-	struct {
-		ms_daemon *d;
-		ms_store_rtxn *rt;
-	} *f = ctx;
+	feed_ctx *f = ctx;
 
 	f->d->arrival_seen = arrival;
 	for (dlink *l = f->d->links; l != NULL; l = l->next)
@@ -535,10 +537,7 @@ static int feed_one(uint64_t arrival, const ms_log_entry *e, void *ctx)
 
 static void feed(ms_daemon *d)
 {
-	struct {
-		ms_daemon *d;
-		ms_store_rtxn *rt;
-	} f = {d, NULL};
+	feed_ctx f = {d, NULL};
 	ms_errbuf eb = {0};
 
 	if (ms_store_read_begin(d->node->store, &f.rt, &eb) != MS_OK) {

@@ -1,0 +1,154 @@
+/*
+ * session_int.h — what the files of one sync session share (node/session.h
+ * is the API): the session and environment structs, and the few functions
+ * one part calls in another.
+ *
+ *   session.c      life (new, start, close, end and its summary), output
+ *                  queue, events, HELLO and identity, dispatch of received
+ *                  messages, BYE and PEERS
+ *   session_vv.c   the vector exchange: our VV, the peer's VV, what it
+ *                  lacks, and when the initial sync is done (§5.2-§5.3)
+ *   session_ops.c  ops both ways: the send queue fed by what the peer lacks
+ *                  and by offers, OPS batches under credit, received
+ *                  batches, ACKs, fork replies (§5.3-§5.4)
+ *
+ * Nothing here is used outside those three files.
+ */
+#ifndef MS_SESSION_INT_H
+#define MS_SESSION_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "idset.h"
+#include "sendq.h"
+#include "session.h"
+
+/* Authors of a VV we are willing to hold (4 Mi entries, 256 MiB). */
+#define SESSION_MAX_AUTHORS (1u << 22)
+/* Batches built per session per tick, so one peer cannot starve others. */
+#define SESSION_TICK_ROUNDS 8
+
+typedef struct outmsg {
+	struct outmsg *next;
+	size_t len;
+	uint8_t buf[];
+} outmsg;
+
+typedef struct inflight {
+	uint32_t batch, n;
+} inflight;
+
+struct ms_session_env {
+	ms_store *store;
+	const ms_identity *id;
+	uint8_t node_id[MS_PK_LEN];
+	uint8_t curve_pk[MS_CURVE_LEN]; /* our dialing key: the id converted */
+	ms_session_params p;
+	ms_session_cbs cbs;
+	const ms_log *log;
+	ms_counters *counters;
+	ms_wire_scratch *scratch; /* decode arrays (64 KiB) */
+	uint8_t *msgbuf;          /* encode buffer, MS_WIRE_MAX_MSG bytes */
+	ms_wire_bytes *txops;     /* the ops of the batch being built */
+};
+
+/* A growable array of vector entries. */
+typedef struct vvec {
+	ms_vv_entry *v;
+	size_t n, cap;
+} vvec;
+
+struct ms_session {
+	ms_session_env *env;
+	void *user;
+	int outbound;
+	uint8_t peer_curve[MS_CURVE_LEN]; /* inbound: the dialer's key */
+	int has_hint;
+	uint8_t hint_id[MS_PK_LEN];
+	int identified;
+	uint8_t peer_id[MS_PK_LEN];
+	int self;
+	ms_session_state state;
+
+	int got_hello;
+	uint8_t my_digest[MS_HASH_LEN]; /* what our HELLO said */
+	uint64_t hello_arrival;         /* arrival head when we said it */
+	/* our contiguous seqs in the HELLO's snapshot: on equal digests the
+	 * peer holds exactly these (what arrived later it may not) */
+	ms_peer_vv_entry *hello_vv;
+	size_t nhello_vv;
+
+	vvec tvv;     /* the peer's vector so far */
+	int can_send; /* the peer's vector known (or digests equal) */
+	/* vector exchange (digests differed): rounds of the peer's VV fully
+	 * received (1, then 2 after the extra round of §5.3 rule 4), and
+	 * whether we sent our second VV */
+	int vv_mode;
+	int vv_rounds;
+	int vv2_sent;
+
+	ms_sendq q;
+	ms_idset known;
+
+	uint32_t tx_batch; /* last batch number sent */
+	inflight *fl;      /* unacknowledged batches, oldest first */
+	size_t nfl, capfl;
+	uint64_t credit; /* ops we may still send (after the first ACK) */
+	int got_ack;
+
+	uint32_t rx_batch; /* last batch number received */
+	uint64_t rx_allow; /* ops the peer may still send us */
+
+	outmsg *oq_head, *oq_tail;
+	size_t noq;
+
+	uint64_t start_mono;
+	ms_session_summary sum;
+};
+
+/* --- session.c ----------------------------------------------------------- */
+
+/* An event about s: "peer=... dir=..." then fmt's key=value pairs. */
+void ss_log(const ms_session *s, int level, const char *event,
+            const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* The MS-STORE-ERROR line. */
+void ss_store_error(const ms_session *s, const ms_errbuf *eb);
+/* Add n to the environment's counter prefix+suffix. */
+void ss_count(ms_session *s, const char *prefix, const char *suffix,
+              uint64_t n);
+/* Change state and deliver the STATE event (no-op when unchanged). */
+void ss_set_state(ms_session *s, ms_session_state st);
+/* Encode m and queue it for the link.  0, or -1 (logged). */
+int ss_send_msg(ms_session *s, const ms_wire_msg *m);
+/* Hand queued messages to the link until it is busy.  0, or -1 when the
+ * session ended (the link failed, or a callback closed it). */
+int ss_flush(ms_session *s, ms_time now);
+/* We cannot go on (out of memory, the store failed): BYE(overload), end
+ * failed with `end`. */
+void ss_local_error(ms_session *s, const char *text, const char *end,
+                    ms_time now);
+/* The peer broke the protocol: count, log, BYE(proto), end "proto". */
+void ss_bad_message(ms_session *s, const char *why, ms_time now);
+/* Raise what the peer is known to hold (peer_vv); a failure is logged. */
+void ss_note_peer_holds(ms_session *s, const ms_peer_vv_entry *e, size_t n);
+
+/* --- session_vv.c -------------------------------------------------------- */
+
+/* Queue our whole vector as VV chunks.  0 or -1. */
+int ss_send_vv(ms_session *s);
+void ss_on_vv(ms_session *s, const ms_wire_vv *v, ms_time now);
+/* Go LIVE once the initial exchange is over (after the second vector
+ * round when vectors were exchanged). */
+void ss_check_synced(ms_session *s, ms_time now);
+
+/* --- session_ops.c ------------------------------------------------------- */
+
+/* Live on equal digests: queue what arrived since our HELLO. */
+void ss_catch_up(ms_session *s);
+/* Build and queue OPS batches while credit and the link allow. */
+void ss_send_batches(ms_session *s, ms_time now);
+void ss_on_ops(ms_session *s, const ms_wire_ops *o, ms_time now);
+void ss_on_ack(ms_session *s, const ms_wire_ack *a, ms_time now);
+
+#endif

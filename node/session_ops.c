@@ -1,0 +1,482 @@
+/*
+ * session_ops.c — ops both ways in a session (docs/protocol.md §5.3–§5.4):
+ * the send queue (user priority first) fed by what the peer lacks, by
+ * offers of new ops and by the catch-up after equal digests; OPS batches
+ * under the credit the peer grants; received batches verified and stored,
+ * what they prove the peer holds, fork replies, and the ACK with our grant.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "session_int.h"
+
+/* Queue op e unless the peer is known to hold it. */
+static void queue_op(ms_session *s, ms_store_rtxn *rt, const ms_log_entry *e)
+{
+	ms_sync_item it;
+
+	if (ms_idset_has(&s->known, e->id))
+		return;
+	if (s->identified &&
+	    ms_store_peer_vv_get(rt, s->peer_id, e->op.author) >= e->op.seq)
+		return;
+	it.priority = e->op.priority;
+	it.hlc = e->op.hlc;
+	memcpy(it.id, e->id, MS_HASH_LEN);
+	if (ms_sendq_push(&s->q, &it) != 0)
+		ss_log(s, MS_LOG_ERROR, "MS-SYNC-NOMEM", "what=queue");
+}
+
+void ms_session_offer(ms_session *s, ms_store_rtxn *rt, const ms_log_entry *e)
+{
+	if (ms_session_ready(s))
+		queue_op(s, rt, e);
+}
+
+typedef struct catch_up_ctx {
+	ms_session *s;
+	ms_store_rtxn *rt;
+} catch_up_ctx;
+
+static int catch_up_one(uint64_t arrival, const ms_log_entry *e, void *ctx)
+{
+	catch_up_ctx *c = ctx;
+
+	(void)arrival;
+	queue_op(c->s, c->rt, e);
+	return 0;
+}
+
+/* Live on equal digests: queue what arrived since our HELLO. */
+void ss_catch_up(ms_session *s)
+{
+	catch_up_ctx c = {s, NULL};
+	ms_errbuf eb = {0};
+
+	if (ms_store_read_begin(s->env->store, &c.rt, &eb) != MS_OK) {
+		ss_store_error(s, &eb);
+		return;
+	}
+	if (ms_store_foreach_arrival(c.rt, s->hello_arrival, catch_up_one, &c,
+	                             &eb) != MS_OK)
+		ss_store_error(s, &eb); /* what it missed goes out with later offers */
+	ms_store_read_end(&c.rt);
+}
+
+/* Build and queue OPS batches while credit and the link allow. */
+void ss_send_batches(ms_session *s, ms_time now)
+{
+	ms_session_env *env = s->env;
+
+	for (int round = 0; round < SESSION_TICK_ROUNDS; round++) {
+		ms_store_rtxn *rt = NULL;
+		ms_errbuf eb = {0};
+		ms_wire_msg m = {.type = MS_WIRE_OPS};
+		uint64_t allow, bytes = MS_WIRE_OPS_FIXED_LEN;
+		uint32_t max, n = 0;
+		const ms_sync_item *top;
+
+		if (s->state == MS_SESSION_CLOSED || s->oq_head != NULL ||
+		    !s->can_send || ms_sendq_len(&s->q) == 0)
+			return;
+		if (!s->got_ack && s->nfl > 0)
+			return; /* one batch before the first ACK */
+		allow = s->got_ack ? s->credit : MS_WIRE_MAX_OPS;
+		max = env->p.batch_ops < allow ? env->p.batch_ops : (uint32_t)allow;
+		if (max == 0)
+			return;
+		if (s->nfl == s->capfl) {
+			size_t ncap = s->capfl ? s->capfl * 2 : 16;
+			inflight *nf = realloc(s->fl, ncap * sizeof *nf);
+			if (nf == NULL)
+				return; /* the next tick tries again */
+			s->fl = nf;
+			s->capfl = ncap;
+		}
+		if (ms_store_read_begin(env->store, &rt, &eb) != MS_OK) {
+			ss_store_error(s, &eb);
+			return;
+		}
+		while (n < max && (top = ms_sendq_top(&s->q)) != NULL) {
+			ms_log_entry e;
+			uint8_t id[MS_HASH_LEN];
+
+			memcpy(id, top->id, MS_HASH_LEN);
+			if (ms_idset_has(&s->known, id)) {
+				ms_sendq_pop(&s->q);
+				continue;
+			}
+			if (ms_store_get_op(rt, id, &e, NULL) != MS_OK ||
+			    e.len > MS_WIRE_MAX_OP) {
+				ms_sendq_pop(&s->q); /* gone or unsendable */
+				continue;
+			}
+			if (bytes + MS_WIRE_OPS_PER_OP_LEN + e.len > env->p.max_message)
+				break;
+			ms_sendq_pop(&s->q);
+			env->txops[n].ptr = e.buf;
+			env->txops[n].len = (uint32_t)e.len;
+			n++;
+			bytes += MS_WIRE_OPS_PER_OP_LEN + e.len;
+			/* not remembering only costs a possible resend */
+			(void)ms_idset_add(&s->known, id);
+		}
+		if (n == 0) {
+			ms_store_read_end(&rt);
+			break;
+		}
+		m.u.ops.batch = s->tx_batch + 1;
+		m.u.ops.n = (uint16_t)n;
+		m.u.ops.ops = env->txops;
+		if (ss_send_msg(s, &m) != 0) {
+			ms_store_read_end(&rt);
+			ss_local_error(s, "local error", "local-error", now);
+			return;
+		}
+		ms_store_read_end(&rt);
+		s->tx_batch++;
+		s->fl[s->nfl++] = (inflight){s->tx_batch, n};
+		if (s->got_ack)
+			s->credit -= n;
+		s->sum.sent += n;
+		ss_count(s, "ops_sent", NULL, n);
+		if (ss_flush(s, now) != 0)
+			return;
+	}
+	ss_check_synced(s, now);
+}
+
+void ms_session_tick(ms_session *s, ms_time now)
+{
+	if (s->state == MS_SESSION_CLOSED || ss_flush(s, now) != 0)
+		return;
+	ss_send_batches(s, now);
+	ss_check_synced(s, now); /* output that waited for room may finish it */
+}
+
+static int author_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, MS_PK_LEN);
+}
+
+/* (author, seq) of an op the peer sent and therefore holds. */
+typedef struct slot {
+	uint8_t author[MS_PK_LEN];
+	uint64_t seq;
+} slot;
+
+static int slot_cmp(const void *a, const void *b)
+{
+	const slot *x = a, *y = b;
+	int c = memcmp(x->author, y->author, MS_PK_LEN);
+
+	if (c != 0)
+		return c;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The peer sent us these slots, so it holds them: raise its peer_vv for
+ * an author while the slots continue its known contiguous prefix exactly
+ * (known + 1, known + 2, ...).  One store update for the batch. */
+static void note_sent_slots(ms_session *s, slot *sl, size_t n)
+{
+	ms_store_rtxn *rt = NULL;
+	ms_errbuf eb = {0};
+	ms_peer_vv_entry *pe;
+	size_t k = 0;
+
+	if (n == 0 || !s->identified)
+		return;
+	if ((pe = malloc(n * sizeof *pe)) == NULL)
+		return; /* only accuracy suffers: ACKs raise it later */
+	if (ms_store_read_begin(s->env->store, &rt, &eb) != MS_OK) {
+		ss_store_error(s, &eb);
+		free(pe);
+		return;
+	}
+	qsort(sl, n, sizeof *sl, slot_cmp);
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		uint64_t known = ms_store_peer_vv_get(rt, s->peer_id, sl[i].author);
+		uint64_t start = known;
+
+		for (; j < n && memcmp(sl[j].author, sl[i].author, MS_PK_LEN) == 0; j++)
+			if (sl[j].seq == known + 1)
+				known++; /* equal seqs (a fork) sort together: skipped */
+		if (known > start) {
+			memcpy(pe[k].author, sl[i].author, MS_PK_LEN);
+			pe[k].seq = known;
+			k++;
+		}
+		i = j;
+	}
+	ms_store_read_end(&rt);
+	ss_note_peer_holds(s, pe, k);
+	free(pe);
+}
+
+typedef struct fork_ctx {
+	ms_session *s;
+	ms_store_rtxn *rt;
+	const slot *sl; /* the slots this batch forked, sorted */
+	size_t n;
+	size_t queued;
+} fork_ctx;
+
+static int fork_reply(const uint8_t author[MS_PK_LEN], uint64_t seq,
+                      const uint8_t (*ids)[MS_HASH_LEN], size_t nids, void *ctx)
+{
+	fork_ctx *f = ctx;
+	slot key;
+
+	memcpy(key.author, author, MS_PK_LEN);
+	key.seq = seq;
+	if (bsearch(&key, f->sl, f->n, sizeof key, slot_cmp) == NULL)
+		return 0;
+	for (size_t i = 0; i < nids; i++) {
+		ms_log_entry e;
+		ms_sync_item it;
+		if (ms_idset_has(&f->s->known, ids[i]) ||
+		    ms_store_get_op(f->rt, ids[i], &e, NULL) != MS_OK)
+			continue;
+		it.priority = e.op.priority;
+		it.hlc = e.op.hlc;
+		memcpy(it.id, ids[i], MS_HASH_LEN);
+		if (ms_sendq_push(&f->s->q, &it) == 0)
+			f->queued++;
+	}
+	return 0;
+}
+
+/* The peer's ops forked slots we held: the peer did not know our version
+ * (it would not have been a fork on its side otherwise, or it would have
+ * sent both), so send it every version of those slots it has not seen on
+ * this link.  With the extra vector round this settles an equivocation
+ * inside the common prefix in one session (§5.3 rule 4). */
+static void answer_forks(ms_session *s, slot *forked, size_t n)
+{
+	ms_errbuf eb = {0};
+	fork_ctx f = {.s = s, .sl = forked, .n = n};
+
+	if (n == 0)
+		return;
+	qsort(forked, n, sizeof *forked, slot_cmp);
+	if (ms_store_read_begin(s->env->store, &f.rt, &eb) != MS_OK) {
+		ss_store_error(s, &eb);
+		return;
+	}
+	if (ms_store_foreach_fork(f.rt, fork_reply, &f, &eb) != MS_OK)
+		ss_store_error(s, &eb); /* the next vector round finds them */
+	ms_store_read_end(&f.rt);
+	ms_logf(s->env->log, MS_LOG_DEBUG, "MS-SYNC-FORK-REPLY",
+	        "slots=%zu ops=%zu", n, f.queued);
+}
+
+/* The per-batch arrays of on_ops, one allocation each. */
+typedef struct batch_bufs {
+	ms_ingest_item *items;
+	ms_ingest_result *res;
+	uint8_t (*authors)[MS_PK_LEN];
+	slot *slots, *held, *forked;
+	ms_wire_ack_entry *acks;
+} batch_bufs;
+
+static int bufs_alloc(batch_bufs *b, size_t n)
+{
+	if (n == 0)
+		n = 1;
+	b->items = calloc(n, sizeof *b->items);
+	b->res = calloc(n, sizeof *b->res);
+	b->authors = calloc(n, sizeof *b->authors);
+	b->slots = calloc(n, sizeof *b->slots);
+	b->held = calloc(n, sizeof *b->held);
+	b->forked = calloc(n, sizeof *b->forked);
+	b->acks = calloc(n, sizeof *b->acks);
+	return b->items && b->res && b->authors && b->slots && b->held &&
+	               b->forked && b->acks
+	           ? 0
+	           : -1;
+}
+
+static void bufs_free(batch_bufs *b)
+{
+	free(b->acks);
+	free(b->forked);
+	free(b->held);
+	free(b->slots);
+	free(b->authors);
+	free(b->res);
+	free(b->items);
+}
+
+/* Sort and dedup n authors; returns how many are left. */
+static size_t unique_authors(uint8_t (*a)[MS_PK_LEN], size_t n)
+{
+	size_t u = 0;
+
+	qsort(a, n, MS_PK_LEN, author_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (u == 0 || memcmp(a[u - 1], a[i], MS_PK_LEN) != 0)
+			memmove(a[u++], a[i], MS_PK_LEN);
+	return u;
+}
+
+/* ACK entries: our contiguous seq for every author of the batch, moved or
+ * not (a sender whose ops were all duplicates learns what we hold too).
+ * Returns how many, or -1 on a store error. */
+static int ack_entries(ms_session *s, uint8_t (*authors)[MS_PK_LEN],
+                       size_t nauth, ms_wire_ack_entry *acks)
+{
+	ms_store_rtxn *rt = NULL;
+	ms_errbuf eb = {0};
+	int nack = 0;
+
+	if (nauth == 0)
+		return 0;
+	if (ms_store_read_begin(s->env->store, &rt, &eb) != MS_OK) {
+		ss_store_error(s, &eb);
+		return -1;
+	}
+	for (size_t i = 0; i < nauth; i++) {
+		ms_vv_entry e;
+		if (ms_store_vv_entry_get(rt, authors[i], &e, NULL) == MS_OK &&
+		    e.seq > 0) {
+			memcpy(acks[nack].author, authors[i], MS_PK_LEN);
+			acks[nack].seq = e.seq;
+			nack++;
+		}
+	}
+	ms_store_read_end(&rt);
+	return nack;
+}
+
+void ss_on_ops(ms_session *s, const ms_wire_ops *o, ms_time now)
+{
+	ms_session_env *env = s->env;
+	batch_bufs b = {0};
+	size_t nauth = 0, nheld = 0, nforked = 0;
+	ms_ingest_totals tot = {0};
+	ms_errbuf eb = {0};
+	ms_wire_msg m = {.type = MS_WIRE_ACK};
+	int nack;
+
+	if (s->state == MS_SESSION_HELLO) {
+		ss_bad_message(s, "ops_before_hello", now);
+		return;
+	}
+	if (o->batch != s->rx_batch + 1) {
+		ss_bad_message(s, "batch_order", now);
+		return;
+	}
+	if (o->n > s->rx_allow) {
+		ss_bad_message(s, "credit_exceeded", now);
+		return;
+	}
+	s->rx_batch = o->batch;
+	s->rx_allow -= o->n;
+
+	if (bufs_alloc(&b, o->n) != 0) {
+		ss_local_error(s, "out of memory", "local-error", now);
+		goto out;
+	}
+	/* the authors this batch may move */
+	for (uint16_t i = 0; i < o->n; i++) {
+		ms_op op;
+		b.items[i].buf = o->ops[i].ptr;
+		b.items[i].len = o->ops[i].len;
+		if (ms_op_decode(&op, o->ops[i].ptr, o->ops[i].len,
+		                 env->p.max_value) == MS_OPR_OK) {
+			memcpy(b.authors[nauth++], op.author, MS_PK_LEN);
+			memcpy(b.slots[i].author, op.author, MS_PK_LEN);
+			b.slots[i].seq = op.seq;
+		}
+	}
+	nauth = unique_authors(b.authors, nauth);
+
+	if (o->n > 0 && ms_store_ingest(env->store, b.items, o->n, s->peer_id,
+	                                b.res, &tot, &eb) != MS_OK) {
+		/* our store failed (full, I/O): nothing of the batch was kept;
+		 * the peer will offer it again after backing off */
+		ss_store_error(s, &eb);
+		ss_local_error(s, "store error", "store", now);
+		goto out;
+	}
+	s->sum.received += o->n;
+	s->sum.applied += tot.applied;
+	s->sum.duplicate += tot.duplicate;
+	s->sum.rejected += tot.rejected;
+	s->sum.conflicts += tot.conflicts;
+	for (uint16_t i = 0; i < o->n; i++) {
+		const ms_ingest_result *r = &b.res[i];
+
+		if (r->status == MS_INGEST_REJECTED) {
+			if (r->reason < 16)
+				s->sum.rejected_by_reason[r->reason]++;
+			ss_log(s, MS_LOG_WARNING, "MS-SYNC-REJECT",
+			     "reason=%s batch=%" PRIu32 " index=%u",
+			     ms_op_reason_name((ms_op_reason)r->reason), o->batch,
+			     (unsigned)i);
+			continue;
+		}
+		/* the peer holds it: never send it back on this link */
+		(void)ms_idset_add(&s->known, r->id);
+		if (b.slots[i].seq != 0)
+			b.held[nheld++] = b.slots[i];
+		if (r->status == MS_INGEST_APPLIED && r->fork && b.slots[i].seq != 0)
+			b.forked[nforked++] = b.slots[i];
+	}
+	note_sent_slots(s, b.held, nheld);
+	answer_forks(s, b.forked, nforked);
+
+	if ((nack = ack_entries(s, b.authors, nauth, b.acks)) < 0) {
+		ss_local_error(s, "store error", "store", now);
+		goto out;
+	}
+	m.u.ack.batch = o->batch;
+	m.u.ack.credit = env->p.credit;
+	m.u.ack.n = (uint16_t)nack;
+	m.u.ack.entries = b.acks;
+	if (ss_send_msg(s, &m) != 0) {
+		ss_local_error(s, "local error", "local-error", now);
+		goto out;
+	}
+	/* ops the peer sent after this batch, before seeing the ACK, count
+	 * against the new grant (§5.4) */
+	s->rx_allow = env->p.credit;
+	if (ss_flush(s, now) == 0)
+		ss_send_batches(s, now); /* fork replies, if any */
+out:
+	bufs_free(&b);
+}
+
+void ss_on_ack(ms_session *s, const ms_wire_ack *a, ms_time now)
+{
+	uint64_t after = 0;
+
+	if (s->nfl == 0 || a->batch != s->fl[0].batch) {
+		ss_bad_message(s, "unexpected_ack", now);
+		return;
+	}
+	memmove(&s->fl[0], &s->fl[1], (s->nfl - 1) * sizeof s->fl[0]);
+	s->nfl--;
+	s->got_ack = 1;
+	for (size_t i = 0; i < s->nfl; i++)
+		after += s->fl[i].n;
+	s->credit = a->credit > after ? a->credit - after : 0;
+	if (a->n > 0 && s->identified) {
+		ms_peer_vv_entry *pe = malloc(a->n * sizeof *pe);
+		if (pe == NULL) {
+			ss_local_error(s, "out of memory", "local-error", now);
+			return;
+		}
+		for (uint16_t i = 0; i < a->n; i++) {
+			memcpy(pe[i].author, a->entries[i].author, MS_PK_LEN);
+			pe[i].seq = a->entries[i].seq;
+		}
+		ss_note_peer_holds(s, pe, a->n);
+		free(pe);
+	}
+	ss_send_batches(s, now);
+	ss_check_synced(s, now);
+}

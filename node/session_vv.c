@@ -1,0 +1,210 @@
+/*
+ * session_vv.c — a session's vector exchange (docs/protocol.md §5.2–§5.3):
+ * our vector as VV chunks, the peer's as it arrives, what the peer lacks
+ * from its complete vector (store/lacking), the second round of rule 4
+ * that exposes an equivocation inside the common prefix, and the moment
+ * the initial sync is over.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "session_int.h"
+
+static int vvec_add(vvec *a, const ms_vv_entry *e)
+{
+	if (a->n == a->cap) {
+		size_t ncap = a->cap ? a->cap * 2 : 64;
+		ms_vv_entry *nv = realloc(a->v, ncap * sizeof *nv);
+		if (nv == NULL)
+			return -1;
+		a->v = nv;
+		a->cap = ncap;
+	}
+	a->v[a->n++] = *e;
+	return 0;
+}
+
+typedef struct collect_ctx {
+	vvec v;
+	int nomem;
+} collect_ctx;
+
+static int collect_vv(const ms_vv_entry *e, void *ctx)
+{
+	collect_ctx *c = ctx;
+
+	if (vvec_add(&c->v, e) != 0) {
+		c->nomem = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* Our whole vector as VV chunks (sorted by author, as the store keeps it).
+ * 0 or -1. */
+int ss_send_vv(ms_session *s)
+{
+	ms_session_env *env = s->env;
+	ms_store_rtxn *rt = NULL;
+	ms_errbuf eb = {0};
+	collect_ctx c = {0};
+	vvec mine;
+	size_t off = 0;
+	int rc = 0;
+
+	if (ms_store_read_begin(env->store, &rt, &eb) != MS_OK) {
+		ss_store_error(s, &eb);
+		return -1;
+	}
+	if (ms_store_foreach_vv_entry(rt, collect_vv, &c, &eb) != MS_OK)
+		ss_store_error(s, &eb);
+	ms_store_read_end(&rt);
+	mine = c.v;
+	if (eb.code != MS_OK || c.nomem) {
+		free(mine.v);
+		return -1;
+	}
+	do {
+		ms_wire_msg m = {.type = MS_WIRE_VV};
+		size_t k = mine.n - off > MS_WIRE_MAX_VV ? MS_WIRE_MAX_VV : mine.n - off;
+		ms_wire_vv_entry *w = env->scratch->vv;
+
+		for (size_t i = 0; i < k; i++) {
+			memcpy(w[i].author, mine.v[off + i].author, MS_PK_LEN);
+			w[i].seq = mine.v[off + i].seq;
+			w[i].held = mine.v[off + i].held;
+			memcpy(w[i].acc, mine.v[off + i].acc, MS_WIRE_ACC_LEN);
+		}
+		off += k;
+		m.u.vv.flags = off == mine.n ? MS_WIRE_VV_LAST : 0;
+		m.u.vv.n = (uint16_t)k;
+		m.u.vv.entries = w;
+		if (ss_send_msg(s, &m) != 0) {
+			rc = -1;
+			break;
+		}
+	} while (off < mine.n);
+	free(mine.v);
+	return rc;
+}
+
+/* Queue every op the peer lacks, from its now complete vector.  0 or -1. */
+static int queue_lacking(ms_session *s)
+{
+	ms_store_rtxn *rt = NULL;
+	ms_errbuf eb = {0};
+	ms_sync_item *items = NULL;
+	size_t n = 0, queued = 0;
+
+	if (ms_store_read_begin(s->env->store, &rt, &eb) != MS_OK ||
+	    ms_store_lacking(rt, s->tvv.v, s->tvv.n, &items, &n, &eb) != MS_OK) {
+		ss_store_error(s, &eb);
+		ms_store_read_end(&rt);
+		return -1;
+	}
+	ms_store_read_end(&rt);
+	for (size_t i = 0; i < n; i++) {
+		if (ms_idset_has(&s->known, items[i].id))
+			continue;
+		if (ms_sendq_push(&s->q, &items[i]) != 0) {
+			free(items);
+			return -1;
+		}
+		queued++;
+	}
+	free(items);
+	ms_logf(s->env->log, MS_LOG_DEBUG, "MS-SYNC-LACKING", "authors=%zu ops=%zu",
+	        s->tvv.n, queued);
+	return 0;
+}
+
+void ss_on_vv(ms_session *s, const ms_wire_vv *v, ms_time now)
+{
+	/* round 1 before we send anything; round 2 (§5.3 rule 4) once, only
+	 * after a vector exchange */
+	if (s->state != MS_SESSION_SYNC || !s->vv_mode || s->vv_rounds >= 2) {
+		ss_bad_message(s, "unexpected_vv", now);
+		return;
+	}
+	if (s->tvv.n + v->n > SESSION_MAX_AUTHORS) {
+		ss_bad_message(s, "vv_too_long", now);
+		return;
+	}
+	/* the decoder checked the order inside a chunk; across chunks too */
+	if (v->n > 0 && s->tvv.n > 0 &&
+	    memcmp(s->tvv.v[s->tvv.n - 1].author, v->entries[0].author,
+	           MS_PK_LEN) >= 0) {
+		ss_bad_message(s, "bad_order", now);
+		return;
+	}
+	for (uint16_t i = 0; i < v->n; i++) {
+		ms_vv_entry e;
+
+		memcpy(e.author, v->entries[i].author, MS_PK_LEN);
+		e.seq = v->entries[i].seq;
+		e.held = v->entries[i].held;
+		memcpy(e.acc, v->entries[i].acc, MS_VV_ACC_LEN);
+		if (vvec_add(&s->tvv, &e) != 0) {
+			ss_local_error(s, "out of memory", "local-error", now);
+			return;
+		}
+	}
+	if (!(v->flags & MS_WIRE_VV_LAST))
+		return;
+	/* the peer holds every author's contiguous prefix it announced */
+	if (s->tvv.n > 0) {
+		ms_peer_vv_entry *pe = malloc(s->tvv.n * sizeof *pe);
+		size_t k = 0;
+		if (pe != NULL) { /* else only peer_vv accuracy suffers */
+			for (size_t i = 0; i < s->tvv.n; i++) {
+				if (s->tvv.v[i].seq == 0)
+					continue;
+				memcpy(pe[k].author, s->tvv.v[i].author, MS_PK_LEN);
+				pe[k].seq = s->tvv.v[i].seq;
+				k++;
+			}
+			ss_note_peer_holds(s, pe, k);
+			free(pe);
+		}
+	}
+	if (queue_lacking(s) != 0) {
+		ss_local_error(s, "local error", "local-error", now);
+		return;
+	}
+	free(s->tvv.v);
+	memset(&s->tvv, 0, sizeof s->tvv);
+	s->vv_rounds++;
+	s->can_send = 1;
+	ss_send_batches(s, now);
+	ss_check_synced(s, now);
+}
+
+/* The initial sync is over once we hold the peer's vector and everything
+ * we found it lacks was sent and acknowledged. */
+void ss_check_synced(ms_session *s, ms_time now)
+{
+	if (s->state != MS_SESSION_SYNC || !s->can_send ||
+	    ms_sendq_len(&s->q) > 0 || s->nfl > 0 || s->oq_head != NULL)
+		return;
+	if (s->vv_mode) {
+		/* §5.3 rule 4: our stream has landed (all ACKed), so our
+		 * vector now includes what the peer lacked; send it once more
+		 * so an equivocation inside the common prefix shows up */
+		if (!s->vv2_sent) {
+			s->vv2_sent = 1;
+			ss_log(s, MS_LOG_DEBUG, "MS-SYNC-VV2", "%s", "");
+			if (ss_send_vv(s) != 0) {
+				ss_local_error(s, "local error", "local-error", now);
+				return;
+			}
+			if (ss_flush(s, now) != 0 || s->oq_head != NULL)
+				return;
+		}
+		if (s->vv_rounds < 2)
+			return; /* the peer's second vector is still to come */
+	}
+	ss_log(s, MS_LOG_INFO, "MS-SYNC-LIVE",
+	     "sent=%" PRIu64 " received=%" PRIu64, s->sum.sent, s->sum.received);
+	ss_set_state(s, MS_SESSION_LIVE);
+}
