@@ -89,6 +89,11 @@ void ms_cli_usage(FILE *f);
 void ms_cli_cmd_usage(FILE *f, const ms_cli_cmd *cmd);
 /* Wrong argument count etc.: message, the command's usage, exit 2. */
 int ms_cli_usage_error(const ms_cli_cmd *cmd, const char *why);
+/* The command `name` takes exactly `want` positional arguments, named
+ * `what` in the message ("KEY", "KEY and VALUE"): 0 when c has them, else
+ * the usage error's exit code (2). */
+int ms_cli_want_args(const ms_cli *c, const char *name, int want,
+                     const char *what);
 const ms_cli_cmd *ms_cli_find(const char *name);
 
 /*

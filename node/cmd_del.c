@@ -5,15 +5,12 @@
 
 int ms_cmd_del(const ms_cli *c)
 {
-	const ms_cli_cmd *cmd = ms_cli_find("del");
 	ms_errbuf eb = {0};
 	ms_node *n = NULL;
 	int rc;
 
-	if (c->npos != 1)
-		return ms_cli_usage_error(cmd, c->npos < 1 ? "KEY needed"
-		                                            : "too many arguments");
-	if ((rc = ms_cli_open(c, &n)) != MS_EXIT_OK)
+	if ((rc = ms_cli_want_args(c, "del", 1, "KEY")) != MS_EXIT_OK ||
+	    (rc = ms_cli_open(c, &n)) != MS_EXIT_OK)
 		return rc;
 	if (ms_node_del(n, c->pos[0], strlen(c->pos[0]),
 	                c->background ? MS_NODE_PUT_BACKGROUND : 0, NULL, &eb) != MS_OK)

@@ -43,16 +43,13 @@ static int print_head(const ms_node_value *v, void *ctx)
 
 int ms_cmd_get(const ms_cli *c)
 {
-	const ms_cli_cmd *cmd = ms_cli_find("get");
 	ms_errbuf eb = {0};
 	ms_node *n = NULL;
 	ms_err e;
 	int rc;
 
-	if (c->npos != 1)
-		return ms_cli_usage_error(cmd, c->npos < 1 ? "KEY needed"
-		                                            : "too many arguments");
-	if ((rc = ms_cli_open(c, &n)) != MS_EXIT_OK)
+	if ((rc = ms_cli_want_args(c, "get", 1, "KEY")) != MS_EXIT_OK ||
+	    (rc = ms_cli_open(c, &n)) != MS_EXIT_OK)
 		return rc;
 	e = ms_node_get(n, c->pos[0], strlen(c->pos[0]), c->all ? MS_NODE_GET_ALL : 0,
 	                c->all ? print_head : print_value, NULL, &eb);

@@ -9,9 +9,8 @@ int ms_cmd_id(const ms_cli *c)
 	char id[MS_NODE_ID_HEX_LEN];
 	int rc;
 
-	if (c->npos != 0)
-		return ms_cli_usage_error(ms_cli_find("id"), "unexpected argument");
-	if ((rc = ms_cli_open(c, &n)) != MS_EXIT_OK)
+	if ((rc = ms_cli_want_args(c, "id", 0, NULL)) != MS_EXIT_OK ||
+	    (rc = ms_cli_open(c, &n)) != MS_EXIT_OK)
 		return rc;
 	ms_node_id_hex(n, id);
 	printf("%s\n", id);

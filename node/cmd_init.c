@@ -32,7 +32,6 @@ static int read_netkey(const char *arg, char text[MS_NODE_NETKEY_TEXT_LEN])
 
 int ms_cmd_init(const ms_cli *c)
 {
-	const ms_cli_cmd *cmd = ms_cli_find("init");
 	ms_errbuf eb = {0};
 	ms_node *n = NULL;
 	char id[MS_NODE_ID_HEX_LEN], net[MS_NODE_ID_HEX_LEN];
@@ -40,8 +39,8 @@ int ms_cmd_init(const ms_cli *c)
 	ms_err e;
 	int rc;
 
-	if (c->npos != 0)
-		return ms_cli_usage_error(cmd, "unexpected argument");
+	if ((rc = ms_cli_want_args(c, "init", 0, NULL)) != MS_EXIT_OK)
+		return rc;
 	if (c->netkey != NULL && (rc = read_netkey(c->netkey, key)) != MS_EXIT_OK)
 		return rc;
 	e = ms_node_init(c->data, c->netkey != NULL ? key : NULL, &eb);

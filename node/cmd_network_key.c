@@ -11,9 +11,8 @@ int ms_cmd_network_key(const ms_cli *c)
 	char text[MS_NODE_NETKEY_TEXT_LEN];
 	int rc;
 
-	if (c->npos != 0)
-		return ms_cli_usage_error(ms_cli_find("network-key"),
-		                          "unexpected argument");
+	if ((rc = ms_cli_want_args(c, "network-key", 0, NULL)) != MS_EXIT_OK)
+		return rc;
 	if ((rc = ms_cli_open(c, &n)) != MS_EXIT_OK)
 		return rc;
 	ms_node_network_key_text(n, text);

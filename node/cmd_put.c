@@ -53,7 +53,6 @@ static int read_stdin(uint8_t **out, size_t *len)
 
 int ms_cmd_put(const ms_cli *c)
 {
-	const ms_cli_cmd *cmd = ms_cli_find("put");
 	ms_errbuf eb = {0};
 	ms_node *n = NULL;
 	uint8_t *stdin_buf = NULL;
@@ -61,9 +60,8 @@ int ms_cmd_put(const ms_cli *c)
 	size_t vlen;
 	int rc;
 
-	if (c->npos != 2)
-		return ms_cli_usage_error(cmd, c->npos < 2 ? "KEY and VALUE needed"
-		                                            : "too many arguments");
+	if ((rc = ms_cli_want_args(c, "put", 2, "KEY and VALUE")) != MS_EXIT_OK)
+		return rc;
 	if (strcmp(c->pos[1], "-") == 0) {
 		if (read_stdin(&stdin_buf, &vlen) != 0) {
 			ms_cli_err("put %s: read value from stdin: %s", c->pos[0],

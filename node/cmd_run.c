@@ -12,9 +12,10 @@ int ms_cmd_run(const ms_cli *c)
 	const ms_cli_cmd *cmd = ms_cli_find("run");
 	ms_daemon_opts o = {0};
 	ms_errbuf eb = {0};
+	int rc;
 
-	if (c->npos != 0)
-		return ms_cli_usage_error(cmd, "no arguments expected");
+	if ((rc = ms_cli_want_args(c, "run", 0, NULL)) != MS_EXIT_OK)
+		return rc;
 	o.dir = c->data;
 	o.config_path = c->config;
 	o.listen = c->listen;

@@ -137,6 +137,21 @@ int ms_cli_usage_error(const ms_cli_cmd *cmd, const char *why)
 	return MS_EXIT_USAGE;
 }
 
+int ms_cli_want_args(const ms_cli *c, const char *name, int want,
+                     const char *what)
+{
+	const ms_cli_cmd *cmd = ms_cli_find(name);
+	char why[96];
+
+	if (c->npos == want)
+		return MS_EXIT_OK;
+	if (c->npos > want)
+		return ms_cli_usage_error(cmd, want == 0 ? "no arguments expected"
+		                                         : "too many arguments");
+	snprintf(why, sizeof why, "%s needed", what);
+	return ms_cli_usage_error(cmd, why);
+}
+
 const ms_cli_cmd *ms_cli_find(const char *name)
 {
 	for (size_t i = 0; i < ms_cli_ncmds; i++)

@@ -113,37 +113,18 @@ ms_err ms_store_state_hash(ms_store_rtxn *rt, uint8_t out[MS_HASH_LEN],
 	return MS_OK;
 }
 
+static void count_one(const uint8_t *key, void *ctx)
+{
+	(void)key;
+	(*(uint64_t *)ctx)++;
+}
+
 /* Distinct authors in the log: one cursor jump per author. */
 static ms_err count_authors(ms_store_rtxn *rt, uint64_t *out, ms_errbuf *eb)
 {
-	MDB_cursor *c = NULL;
-	MDB_val k, v;
-	uint8_t kb[ST_LOGKEY_LEN];
-	int rc;
-
 	*out = 0;
-	rc = mdb_cursor_open(rt->txn, rt->s->dbi[ST_DB_LOG], &c);
-	if (rc != 0)
-		return st_mdb(rt->s, eb, rc, "summary: cursor");
-	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
-	while (rc == 0) {
-		if (k.mv_size != ST_LOGKEY_LEN) {
-			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-			continue;
-		}
-		(*out)++;
-		st_logkey(kb, k.mv_data, UINT64_MAX);
-		k.mv_size = sizeof kb;
-		k.mv_data = kb;
-		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-		if (rc == 0 && k.mv_size == ST_LOGKEY_LEN &&
-		    memcmp(k.mv_data, kb, ST_LOGKEY_LEN) == 0)
-			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-	}
-	mdb_cursor_close(c);
-	if (rc != MDB_NOTFOUND)
-		return st_mdb(rt->s, eb, rc, "summary: read log");
-	return MS_OK;
+	return st_walk_groups(rt, ST_DB_LOG, ST_LOGKEY_LEN, count_one, out,
+	                      "summary: read log", eb);
 }
 
 typedef struct sum_ctx {

@@ -97,44 +97,36 @@ uint64_t ms_store_peer_lag(ms_store_rtxn *rt, const uint8_t peer[MS_PK_LEN])
 	return lag;
 }
 
+typedef struct unacked_ctx {
+	ms_store_rtxn *rt;
+	uint64_t best; /* the most any peer is known to hold of ours */
+} unacked_ctx;
+
+static void best_of_peer(const uint8_t *key, void *ctx)
+{
+	unacked_ctx *u = ctx;
+	ms_store *s = u->rt->s;
+	uint8_t kb[ST_PVKEY_LEN];
+	MDB_val pk = {sizeof kb, kb}, pv;
+
+	memcpy(kb, key, MS_PK_LEN);
+	memcpy(kb + MS_PK_LEN, s->node_id, MS_PK_LEN);
+	if (mdb_get(u->rt->txn, s->dbi[ST_DB_PEER_VV], &pk, &pv) == 0 &&
+	    pv.mv_size == 8 && ms_get_le64(pv.mv_data) > u->best)
+		u->best = ms_get_le64(pv.mv_data);
+}
+
 uint64_t ms_store_unacked_local(ms_store_rtxn *rt)
 {
-	ms_store *s = rt->s;
-	uint8_t kb[ST_PVKEY_LEN];
-	MDB_cursor *c = NULL;
-	MDB_val k, v;
-	uint64_t ours = 0, best = 0;
-	int rc;
+	unacked_ctx u = {rt, 0};
+	uint64_t ours = 0;
 
-	if (st_log_max_seq(s, rt->txn, s->node_id, &ours, NULL) != MS_OK ||
+	if (st_log_max_seq(rt->s, rt->txn, rt->s->node_id, &ours, NULL) != MS_OK ||
 	    ours == 0)
 		return 0;
-	if (mdb_cursor_open(rt->txn, s->dbi[ST_DB_PEER_VV], &c) != 0)
+	/* each peer once: what it holds of our own ops */
+	if (st_walk_groups(rt, ST_DB_PEER_VV, ST_PVKEY_LEN, best_of_peer, &u,
+	                   "unacked", NULL) != MS_OK)
 		return ours;
-	/* Visit each peer once: jump to peer || our id, read it, then jump
-	 * past the peer's last possible key.  Each jump moves forward. */
-	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
-	while (rc == 0) {
-		if (k.mv_size != ST_PVKEY_LEN) {
-			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-			continue;
-		}
-		memcpy(kb, k.mv_data, MS_PK_LEN);
-		memcpy(kb + MS_PK_LEN, s->node_id, MS_PK_LEN);
-		{
-			MDB_val pk = {sizeof kb, kb}, pv;
-			if (mdb_get(rt->txn, s->dbi[ST_DB_PEER_VV], &pk, &pv) == 0 &&
-			    pv.mv_size == 8 && ms_get_le64(pv.mv_data) > best)
-				best = ms_get_le64(pv.mv_data);
-		}
-		memset(kb + MS_PK_LEN, 0xff, MS_PK_LEN);
-		k.mv_size = sizeof kb;
-		k.mv_data = kb;
-		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-		if (rc == 0 && k.mv_size == ST_PVKEY_LEN &&
-		    memcmp(k.mv_data, kb, ST_PVKEY_LEN) == 0)
-			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-	}
-	mdb_cursor_close(c);
-	return ours > best ? ours - best : 0;
+	return ours > u.best ? ours - u.best : 0;
 }

@@ -331,4 +331,16 @@ typedef ms_err (*st_row_fn)(const MDB_val *k, const MDB_val *v, void *ctx,
 ms_err st_walk(ms_store_rtxn *rt, enum st_db db, const MDB_val *start,
                st_row_fn row, void *ctx, const char *what, ms_errbuf *eb);
 
+/*
+ * walk.c: visit each distinct MS_PK_LEN-byte prefix (author, peer) of the
+ * keys of db that are key_len bytes long, once, with one cursor jump per
+ * prefix rather than a step per record: fn gets the first key of each
+ * group.  Keys of another length are stepped over.  MS_OK, or LMDB's
+ * error with "what: why" in eb.
+ */
+typedef void (*st_group_fn)(const uint8_t *key, void *ctx);
+ms_err st_walk_groups(ms_store_rtxn *rt, enum st_db db, size_t key_len,
+                      st_group_fn fn, void *ctx, const char *what,
+                      ms_errbuf *eb);
+
 #endif
