@@ -443,23 +443,36 @@ ms_err ms_identity_save(const ms_identity *id, const char *path, ms_errbuf *eb)
 	return e;
 }
 
-ms_err ms_identity_load(ms_identity **out, const char *path, ms_errbuf *eb)
+/* The 32 secret bytes of a key file (prefix + hex) from the file at path,
+ * or (fd >= 0) from fd, which path then only names in messages; strict:
+ * the file's mode and owner are checked.  The text read is wiped. */
+static ms_err read_keyline(const char *path, int fd, int strict,
+                           const char *prefix, uint8_t out[32], ms_errbuf *eb)
 {
 	char buf[KEYFILE_MAX + 1];
 	char what[PATH_MAX + 16];
-	uint8_t seed[MS_SEED_LEN];
 	size_t n = 0;
 	ms_err e;
 
-	*out = NULL;
 	snprintf(what, sizeof what, "load %s", path);
-	e = read_keyfile(path, 1, buf, sizeof buf, &n, eb);
+	e = fd >= 0 ? read_fd(fd, path, buf, sizeof buf, &n, eb)
+	            : read_keyfile(path, strict, buf, sizeof buf, &n, eb);
 	if (e == MS_OK)
-		e = parse_keyline(what, ID_PREFIX, buf, n, seed, eb);
+		e = parse_keyline(what, prefix, buf, n, out, eb);
+	sodium_memzero(buf, sizeof buf);
+	return e;
+}
+
+ms_err ms_identity_load(ms_identity **out, const char *path, ms_errbuf *eb)
+{
+	uint8_t seed[MS_SEED_LEN];
+	ms_err e;
+
+	*out = NULL;
+	e = read_keyline(path, -1, 1, ID_PREFIX, seed, eb);
 	if (e == MS_OK)
 		e = ms_identity_from_seed(out, seed, eb);
 	sodium_memzero(seed, sizeof seed);
-	sodium_memzero(buf, sizeof buf);
 	return e;
 }
 
@@ -479,22 +492,14 @@ ms_err ms_netkey_save(const ms_netkey *nk, const char *path, ms_errbuf *eb)
 static ms_err netkey_read(ms_netkey **out, const char *path, int fd,
                           int strict, ms_errbuf *eb)
 {
-	char buf[KEYFILE_MAX + 1];
-	char what[PATH_MAX + 16];
 	uint8_t key[MS_NETKEY_LEN];
-	size_t n = 0;
 	ms_err e;
 
 	*out = NULL;
-	snprintf(what, sizeof what, "load %s", path);
-	e = fd >= 0 ? read_fd(fd, path, buf, sizeof buf, &n, eb)
-	            : read_keyfile(path, strict, buf, sizeof buf, &n, eb);
-	if (e == MS_OK)
-		e = parse_keyline(what, NET_PREFIX, buf, n, key, eb);
+	e = read_keyline(path, fd, strict, NET_PREFIX, key, eb);
 	if (e == MS_OK)
 		e = netkey_new(out, key, eb);
 	sodium_memzero(key, sizeof key);
-	sodium_memzero(buf, sizeof buf);
 	return e;
 }
 
