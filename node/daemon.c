@@ -518,36 +518,30 @@ static void on_session_event(void *ctx, ms_session *s,
 }
 
 /* New ops in the store (ours, received, or written by another process):
- * offer them to every session that takes offers. */
-typedef struct feed_ctx {
-	ms_daemon *d;
-	ms_store_rtxn *rt;
-} feed_ctx;
-
-static int feed_one(uint64_t arrival, const ms_log_entry *e, void *ctx)
-{
-	feed_ctx *f = ctx;
-
-	f->d->arrival_seen = arrival;
-	for (dlink *l = f->d->links; l != NULL; l = l->next)
-		if (!l->ended)
-			ms_session_offer(l->s, f->rt, e);
-	return 0;
-}
-
+ * offer them to every session that takes offers.  On a read error the
+ * next poll offers them again (a session never queues an op twice over
+ * its link: what it sent it knows the peer holds). */
 static void feed(ms_daemon *d)
 {
-	feed_ctx f = {d, NULL};
+	ms_store_rtxn *rt = NULL;
 	ms_errbuf eb = {0};
+	uint64_t head;
+	int failed = 0;
 
-	if (ms_store_read_begin(d->node->store, &f.rt, &eb) != MS_OK) {
+	if (ms_store_read_begin(d->node->store, &rt, &eb) != MS_OK) {
 		store_error(d, &eb);
 		return;
 	}
-	if (ms_store_foreach_arrival(f.rt, d->arrival_seen, feed_one, &f, &eb) !=
-	    MS_OK)
-		store_error(d, &eb); /* the next poll starts where this stopped */
-	ms_store_read_end(&f.rt);
+	head = ms_store_arrival_head(rt);
+	for (dlink *l = d->links; l != NULL && head > d->arrival_seen; l = l->next)
+		if (!l->ended &&
+		    ms_session_offer_since(l->s, rt, d->arrival_seen, &eb) != MS_OK)
+			failed = 1;
+	ms_store_read_end(&rt);
+	if (failed)
+		store_error(d, &eb);
+	else
+		d->arrival_seen = head;
 }
 
 /* PEERS on every live session due for one (its first as soon as it is

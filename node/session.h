@@ -180,11 +180,13 @@ void ms_session_tick(ms_session *s, ms_time now);
  * the peer holds (state SYNC past the vectors, or LIVE). */
 int ms_session_ready(const ms_session *s);
 
-/* Live push: e (read through rt) is new here; queue it unless the peer is
- * known to hold it (sent or received on this link, or its peer_vv).  The
- * next tick sends it. */
-void ms_session_offer(ms_session *s, ms_store_rtxn *rt,
-                      const ms_log_entry *e);
+/* Live push: queue every op that arrived in the store after arrival
+ * number `after` (in rt's snapshot, see store/arrival.h) unless the peer is
+ * known to hold it (sent or received on this link, or its peer_vv); the
+ * next ticks send them.  A no-op while the session is not ready.  MS_OK,
+ * or the store's error (eb) when the feed could not be read. */
+ms_err ms_session_offer_since(ms_session *s, ms_store_rtxn *rt, uint64_t after,
+                              ms_errbuf *eb);
 
 /* Send PEERS (peer exchange) on an identified session.  0, or -1 when the
  * session is not identified or closed, or the message cannot be built. */

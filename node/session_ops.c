@@ -28,40 +28,40 @@ static void queue_op(ms_session *s, ms_store_rtxn *rt, const ms_log_entry *e)
 		ss_log(s, MS_LOG_ERROR, "MS-SYNC-NOMEM", "what=queue");
 }
 
-void ms_session_offer(ms_session *s, ms_store_rtxn *rt, const ms_log_entry *e)
-{
-	if (ms_session_ready(s))
-		queue_op(s, rt, e);
-}
-
-typedef struct catch_up_ctx {
+typedef struct offer_ctx {
 	ms_session *s;
 	ms_store_rtxn *rt;
-} catch_up_ctx;
+} offer_ctx;
 
-static int catch_up_one(uint64_t arrival, const ms_log_entry *e, void *ctx)
+static int offer_one(uint64_t arrival, const ms_log_entry *e, void *ctx)
 {
-	catch_up_ctx *c = ctx;
+	offer_ctx *o = ctx;
 
 	(void)arrival;
-	queue_op(c->s, c->rt, e);
+	queue_op(o->s, o->rt, e);
 	return 0;
+}
+
+ms_err ms_session_offer_since(ms_session *s, ms_store_rtxn *rt, uint64_t after,
+                              ms_errbuf *eb)
+{
+	offer_ctx o = {s, rt};
+
+	if (!ms_session_ready(s))
+		return MS_OK;
+	return ms_store_foreach_arrival(rt, after, offer_one, &o, eb);
 }
 
 /* Live on equal digests: queue what arrived since our HELLO. */
 void ss_catch_up(ms_session *s)
 {
-	catch_up_ctx c = {s, NULL};
+	ms_store_rtxn *rt = NULL;
 	ms_errbuf eb = {0};
 
-	if (ms_store_read_begin(s->env->store, &c.rt, &eb) != MS_OK) {
-		ss_store_error(s, &eb);
-		return;
-	}
-	if (ms_store_foreach_arrival(c.rt, s->hello_arrival, catch_up_one, &c,
-	                             &eb) != MS_OK)
+	if (ms_store_read_begin(s->env->store, &rt, &eb) != MS_OK ||
+	    ms_session_offer_since(s, rt, s->hello_arrival, &eb) != MS_OK)
 		ss_store_error(s, &eb); /* what it missed goes out with later offers */
-	ms_store_read_end(&c.rt);
+	ms_store_read_end(&rt);
 }
 
 /* Build and queue OPS batches while credit and the link allow. */

@@ -246,30 +246,17 @@ void sp_put(sp_pair *p, int i, const char *key, const char *value, int prio)
 	           &eb);
 }
 
-typedef struct feed_ctx {
-	ms_session *s;
-	ms_store_rtxn *rt;
-	uint64_t last;
-} feed_ctx;
-
-static int feed_one(uint64_t arrival, const ms_log_entry *e, void *ctx)
-{
-	feed_ctx *f = ctx;
-
-	f->last = arrival;
-	ms_session_offer(f->s, f->rt, e);
-	return 0;
-}
-
 uint64_t sp_feed(sp_pair *p, int i, uint64_t after)
 {
-	feed_ctx f = {p->side[i].s, NULL, after};
+	ms_store_rtxn *rt = NULL;
 	ms_errbuf eb = {0};
+	uint64_t head;
 
-	MS_PASS_EB(ms_store_read_begin(p->side[i].store, &f.rt, &eb), &eb);
-	MS_PASS_EB(ms_store_foreach_arrival(f.rt, after, feed_one, &f, &eb), &eb);
-	ms_store_read_end(&f.rt);
-	return f.last;
+	MS_PASS_EB(ms_store_read_begin(p->side[i].store, &rt, &eb), &eb);
+	head = ms_store_arrival_head(rt);
+	MS_PASS_EB(ms_session_offer_since(p->side[i].s, rt, after, &eb), &eb);
+	ms_store_read_end(&rt);
+	return head;
 }
 
 void sp_state_hash(sp_pair *p, int i, uint8_t out[MS_HASH_LEN])
