@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 const uint8_t fix_netid[MS_NETID_LEN] = {
 	0x6d, 0x65, 0x73, 0x68, 0x73, 0x79, 0x6e, 0x63, 0x2d, 0x74, 0x65,
@@ -112,12 +111,4 @@ void fix_le64(uint8_t out[8], int64_t v)
 	uint64_t u = (uint64_t)v;
 	for (int i = 0; i < 8; i++)
 		out[i] = (uint8_t)(u >> (8 * i));
-}
-
-void fix_prefer_ram_tmpdir(void)
-{
-	const char *t = getenv("TMPDIR");
-
-	if ((t == NULL || t[0] == '\0') && access("/dev/shm", W_OK | X_OK) == 0)
-		setenv("TMPDIR", "/dev/shm", 1);
 }
