@@ -107,6 +107,14 @@ uint64_t ms_test_wait_left(const ms_test_wait *w);
  * (polled every MS_TEST_PAUSE_MS). */
 int ms_test_wait_until(int (*cond)(void *ctx), void *ctx, uint64_t timeout_ms);
 
+/* --- identities --------------------------------------------------------- */
+
+typedef struct ms_identity ms_identity; /* crypto.h */
+
+/* The identity whose seed is MS_SEED_LEN bytes of fill (crypto
+ * initialised first): the same keys in every run.  ms_identity_free it. */
+ms_identity *ms_test_identity(uint8_t fill);
+
 /* --- scratch directories ------------------------------------------------- */
 
 /*

@@ -302,9 +302,41 @@ void it_summary_str(const it_node *n, const char *field, char *out, size_t cap)
 	json_decref(j);
 }
 
-/* 1 when every node has want_ops ops and the first node's state_hash. */
-static int converged(it_node *const *nodes, size_t n, uint64_t want_ops)
+/* `node-inspect CMD` of n on stderr, for the log of a failed wait. */
+static void show(const it_node *n, const char *cmd)
 {
+	char *out = NULL;
+
+	it_run(&out, NULL, MS_INSPECT_BIN, "--data", n->dir, cmd, (char *)NULL);
+	fprintf(stderr, "--- node %s %s (log %s)\n%s", n->name, cmd, n->log,
+	        out != NULL ? out : "");
+	free(out);
+}
+
+/* A condition over a set of nodes; arg is the wait's parameter. */
+typedef int (*nodes_cond)(it_node *const *nodes, size_t n, const void *arg);
+
+/* Wait until cond holds; at the deadline, show each node's node-inspect
+ * cmds (NULL-terminated) for the log and return -1. */
+static int wait_nodes(it_node *const *nodes, size_t n, nodes_cond cond,
+                      const void *arg, uint64_t deadline_ms,
+                      const char *const *cmds)
+{
+	int ok;
+
+	MS_WAIT_RESULT(ok, cond(nodes, n, arg), deadline_ms, ms_test_pause());
+	if (ok)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		for (size_t c = 0; cmds[c] != NULL; c++)
+			show(nodes[i], cmds[c]);
+	return -1;
+}
+
+/* 1 when every node has *want_ops ops and the first node's state_hash. */
+static int converged(it_node *const *nodes, size_t n, const void *arg)
+{
+	uint64_t want_ops = *(const uint64_t *)arg;
 	char first[80] = "", hash[80];
 
 	for (size_t i = 0; i < n; i++) {
@@ -322,21 +354,9 @@ static int converged(it_node *const *nodes, size_t n, uint64_t want_ops)
 int it_wait_converged(it_node *const *nodes, size_t n, uint64_t want_ops,
                       uint64_t deadline_ms)
 {
-	int ok;
+	static const char *const cmds[] = {"summary", NULL};
 
-	MS_WAIT_RESULT(ok, converged(nodes, n, want_ops), deadline_ms,
-	               ms_test_pause());
-	if (ok)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char *out = NULL;
-		it_run(&out, NULL, MS_INSPECT_BIN, "--data", nodes[i]->dir,
-		       "summary", (char *)NULL);
-		fprintf(stderr, "--- node %s (log %s)\n%s", nodes[i]->name,
-		        nodes[i]->log, out != NULL ? out : "");
-		free(out);
-	}
-	return -1;
+	return wait_nodes(nodes, n, converged, &want_ops, deadline_ms, cmds);
 }
 
 /* 1 when `meshsync-node get KEY` on n prints value (exit 0). */
@@ -469,10 +489,11 @@ static int no_lag(const it_node *n, size_t min_peers)
 	return ok && ids >= min_peers && it_summary_u64(n, "unacked_local_ops") == 0;
 }
 
-static int all_no_lag(it_node *const *nodes, size_t n, size_t min_peers)
+/* 1 when no_lag holds on every node with *min_peers. */
+static int all_no_lag(it_node *const *nodes, size_t n, const void *arg)
 {
 	for (size_t i = 0; i < n; i++)
-		if (!no_lag(nodes[i], min_peers))
+		if (!no_lag(nodes[i], *(const size_t *)arg))
 			return 0;
 	return 1;
 }
@@ -480,23 +501,7 @@ static int all_no_lag(it_node *const *nodes, size_t n, size_t min_peers)
 int it_wait_no_lag(it_node *const *nodes, size_t n, size_t min_peers,
                    uint64_t deadline_ms)
 {
-	int ok;
+	static const char *const cmds[] = {"peers", "summary", NULL};
 
-	MS_WAIT_RESULT(ok, all_no_lag(nodes, n, min_peers), deadline_ms,
-	               ms_test_pause());
-	if (ok)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char *out = NULL;
-		it_run(&out, NULL, MS_INSPECT_BIN, "--data", nodes[i]->dir, "peers",
-		       (char *)NULL);
-		fprintf(stderr, "--- node %s peers\n%s", nodes[i]->name,
-		        out != NULL ? out : "");
-		free(out);
-		it_run(&out, NULL, MS_INSPECT_BIN, "--data", nodes[i]->dir, "summary",
-		       (char *)NULL);
-		fprintf(stderr, "%s", out != NULL ? out : "");
-		free(out);
-	}
-	return -1;
+	return wait_nodes(nodes, n, all_no_lag, &min_peers, deadline_ms, cmds);
 }

@@ -115,13 +115,11 @@ static void tnode_init(tnode *n, uint8_t seed_byte, const char *netkey,
 {
 	ms_errbuf eb;
 	ms_netkey *nk = NULL;
-	uint8_t seed[MS_SEED_LEN];
 	ms_transport_cbs cbs = {on_recv, on_link, on_reject, n};
 	ms_transport_params def;
 
 	memset(n, 0, sizeof *n);
-	memset(seed, seed_byte, sizeof seed);
-	MS_PASS_EB(ms_identity_from_seed(&n->id, seed, &eb), &eb);
+	n->id = ms_test_identity(seed_byte);
 	MS_PASS_EB(ms_ed25519_pk_to_curve(n->curve, ms_identity_pk(n->id), &eb),
 	           &eb);
 	MS_PASS_EB(ms_netkey_from_text(&nk, netkey, &eb), &eb);

@@ -6,7 +6,6 @@
  */
 #define _GNU_SOURCE
 #include <jansson.h>
-#include <lmdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include <unistd.h>
 
 #include "ms_test.h"
+#include "store_fix.h" /* a stored op corrupted behind the store's back */
 #include "store.h"  /* peer records and forged ops for the inspect cases */
 #include "syncq.h"
 
@@ -972,37 +972,6 @@ START_TEST(inspect_usage_and_missing_store)
 }
 END_TEST
 
-/* Flip one byte inside a stored op's encoding through LMDB itself. */
-static void corrupt_one_op(const char *dir)
-{
-	MDB_env *env;
-	MDB_txn *txn;
-	MDB_dbi dbi;
-	MDB_cursor *cur;
-	MDB_val k, v;
-	uint8_t key[64], *copy;
-
-	ck_assert_int_eq(mdb_env_create(&env), 0);
-	ck_assert_int_eq(mdb_env_set_maxdbs(env, 64), 0);
-	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0600), 0);
-	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	ck_assert_int_eq(mdb_dbi_open(txn, "ops", 0, &dbi), 0);
-	ck_assert_int_eq(mdb_cursor_open(txn, dbi, &cur), 0);
-	ck_assert_int_eq(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
-	ck_assert_uint_le(k.mv_size, sizeof key);
-	memcpy(key, k.mv_data, k.mv_size);
-	k.mv_data = key;
-	copy = malloc(v.mv_size);
-	memcpy(copy, v.mv_data, v.mv_size);
-	copy[v.mv_size - 65] ^= 0x01; /* the value's last byte, before the sig */
-	v.mv_data = copy;
-	mdb_cursor_close(cur);
-	ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
-	ck_assert_int_eq(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
-	free(copy);
-}
-
 START_TEST(inspect_verify_detects_corruption)
 {
 	char *id, *dir = filled_node("n", 4, &id);
@@ -1022,7 +991,7 @@ START_TEST(inspect_verify_detects_corruption)
 	json_decref(j);
 	run_free(&r);
 
-	corrupt_one_op(dir);
+	fix_corrupt_first_op(dir, 65); /* the value's last byte */
 	INSPECT(&r, "--data", dir, "verify");
 	EXPECT_CODE(&r, 4);
 	ck_assert_ptr_nonnull(strstr(r.out, "fault: "));
@@ -1054,21 +1023,10 @@ static ms_store *open_rw(const char *dir)
 	return s;
 }
 
-static ms_identity *seeded(uint8_t b)
-{
-	uint8_t seed[MS_SEED_LEN];
-	ms_identity *id = NULL;
-	ms_errbuf eb;
-
-	memset(seed, b, sizeof seed);
-	MS_PASS_EB(ms_identity_from_seed(&id, seed, &eb), &eb);
-	return id;
-}
-
 START_TEST(inspect_peers)
 {
 	char *id, *dir = filled_node("n", 3, &id);
-	ms_identity *p1 = seeded(0x31);
+	ms_identity *p1 = ms_test_identity(0x31);
 	ms_store *s;
 	ms_peer_rec rec;
 	ms_errbuf eb;
@@ -1231,7 +1189,8 @@ END_TEST
 START_TEST(inspect_quarantine_and_unacked)
 {
 	char *id, *dir = filled_node("n", 2, &id);
-	ms_identity *author = seeded(0x42), *from = seeded(0x43);
+	ms_identity *author = ms_test_identity(0x42);
+	ms_identity *from = ms_test_identity(0x43);
 	uint8_t buf[512];
 	char fromhex[2 * MS_PK_LEN + 1], head[2 * 64 + 1];
 	ms_ingest_item item;
