@@ -120,16 +120,14 @@ static int probe_count(const probe *p, const char *prefix, const char *sub)
 /* Close stdin (the probe exits), reap it, free the lines. */
 static int probe_stop(probe *p)
 {
-	ms_test_wait w;
-	int st = -1, i;
+	int st = -1, ended, i;
 
 	if (p->in >= 0)
 		close(p->in);
 	p->in = -1;
-	ms_test_wait_start(&w, 10000);
-	while (waitpid(p->pid, &st, WNOHANG) == 0 && ms_test_wait_more(&w))
-		probe_read(p, 20);
-	if (waitpid(p->pid, &st, WNOHANG) == 0) {
+	MS_WAIT_RESULT(ended, waitpid(p->pid, &st, WNOHANG) != 0, 10000,
+	               probe_read(p, 20));
+	if (!ended) {
 		ms_test_kill_pid(p->pid);
 		st = -1;
 	}
