@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <jansson.h>
+#include <lmdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,6 @@
 #include <unistd.h>
 
 #include "ms_test.h"
-#include "store_fix.h" /* a stored op corrupted behind the store's back */
 #include "store.h"  /* peer records and forged ops for the inspect cases */
 #include "syncq.h"
 
@@ -972,6 +972,37 @@ START_TEST(inspect_usage_and_missing_store)
 }
 END_TEST
 
+/* Flip one byte inside a stored op's encoding through LMDB itself. */
+static void corrupt_one_op(const char *dir)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint8_t key[64], *copy;
+
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 64), 0);
+	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "ops", 0, &dbi), 0);
+	ck_assert_int_eq(mdb_cursor_open(txn, dbi, &cur), 0);
+	ck_assert_int_eq(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
+	ck_assert_uint_le(k.mv_size, sizeof key);
+	memcpy(key, k.mv_data, k.mv_size);
+	k.mv_data = key;
+	copy = malloc(v.mv_size);
+	memcpy(copy, v.mv_data, v.mv_size);
+	copy[v.mv_size - 65] ^= 0x01; /* the value's last byte, before the sig */
+	v.mv_data = copy;
+	mdb_cursor_close(cur);
+	ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	free(copy);
+}
+
 START_TEST(inspect_verify_detects_corruption)
 {
 	char *id, *dir = filled_node("n", 4, &id);
@@ -991,7 +1022,7 @@ START_TEST(inspect_verify_detects_corruption)
 	json_decref(j);
 	run_free(&r);
 
-	fix_corrupt_first_op(dir, 65); /* the value's last byte */
+	corrupt_one_op(dir);
 	INSPECT(&r, "--data", dir, "verify");
 	EXPECT_CODE(&r, 4);
 	ck_assert_ptr_nonnull(strstr(r.out, "fault: "));

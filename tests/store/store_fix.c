@@ -1,7 +1,6 @@
 /* store_fix.c — helpers for the store suites (see store_fix.h). */
 #include "store_fix.h"
 
-#include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,49 +97,6 @@ uint64_t fix_verify(ms_store *s)
 		ck_abort_msg("verify failed: %s (%s)", ms_strerror(e), eb.msg);
 	ck_assert((e == MS_OK) == (faults == 0));
 	return faults;
-}
-
-void fix_edit_first(const char *dir, const char *db,
-                    void (*edit)(uint8_t *val, size_t len, void *ctx),
-                    void *ctx)
-{
-	MDB_env *env = NULL;
-	MDB_txn *txn = NULL;
-	MDB_dbi dbi;
-	MDB_cursor *c = NULL;
-	MDB_val k, v;
-	uint8_t *copy;
-
-	ck_assert_int_eq(mdb_env_create(&env), 0);
-	ck_assert_int_eq(mdb_env_set_maxdbs(env, 64), 0);
-	ck_assert_int_eq(mdb_env_open(env, dir, MDB_NOTLS, 0600), 0);
-	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	ck_assert_int_eq(mdb_dbi_open(txn, db, 0, &dbi), 0);
-	ck_assert_int_eq(mdb_cursor_open(txn, dbi, &c), 0);
-	ck_assert_int_eq(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);
-	copy = malloc(v.mv_size);
-	ck_assert_ptr_nonnull(copy);
-	memcpy(copy, v.mv_data, v.mv_size);
-	edit(copy, v.mv_size, ctx);
-	v.mv_data = copy;
-	ck_assert_int_eq(mdb_cursor_put(c, &k, &v, MDB_CURRENT), 0);
-	mdb_cursor_close(c);
-	ck_assert_int_eq(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
-	free(copy);
-}
-
-static void flip_bit(uint8_t *val, size_t len, void *ctx)
-{
-	size_t from_end = *(const size_t *)ctx;
-
-	ck_assert_uint_gt(len, from_end);
-	val[len - from_end] ^= 0x01;
-}
-
-void fix_corrupt_first_op(const char *dir, size_t from_end)
-{
-	fix_edit_first(dir, "ops", flip_bit, &from_end);
 }
 
 void fix_le64(uint8_t out[8], int64_t v)

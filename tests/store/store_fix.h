@@ -45,19 +45,6 @@ ms_store *fix_store(const char *dir, const ms_identity *id,
 /* Run verify and return the fault count (0 = clean); prints faults. */
 uint64_t fix_verify(ms_store *s);
 
-/*
- * Behind the store's back, through LMDB itself: edit(val, len, ctx) changes
- * a copy of the first record of sub-database db in the store at dir, and
- * the copy is written over it.  The store must not be open here.
- */
-void fix_edit_first(const char *dir, const char *db,
-                    void (*edit)(uint8_t *val, size_t len, void *ctx),
-                    void *ctx);
-/* With fix_edit_first: flip one bit of the first stored op's encoding,
- * from_end bytes before its end (65: the value's last byte, just before
- * the signature). */
-void fix_corrupt_first_op(const char *dir, size_t from_end);
-
 /* An 8-byte little-endian counter delta. */
 void fix_le64(uint8_t out[8], int64_t v);
 

@@ -902,6 +902,12 @@ START_TEST(test_verify_detects_corruption)
 	char *dir = ms_test_tmpdir("st-corrupt");
 	ms_identity *a = fix_identity(1);
 	ms_store *s = fix_store(dir, a, NULL);
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi dbi;
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	uint8_t copy[4096];
 	uint64_t faults = 0;
 	int calls = 0;
 	ms_errbuf eb;
@@ -912,7 +918,21 @@ START_TEST(test_verify_detects_corruption)
 	ms_store_close(&s);
 
 	/* Flip one byte of the first stored op behind the store's back. */
-	fix_corrupt_first_op(dir, 66); /* a byte of the value */
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
+	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "ops", 0, &dbi), 0);
+	ck_assert_int_eq(mdb_cursor_open(txn, dbi, &c), 0);
+	ck_assert_int_eq(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);
+	ck_assert_uint_le(v.mv_size, sizeof copy);
+	memcpy(copy, v.mv_data, v.mv_size);
+	copy[v.mv_size - 66] ^= 0x01; /* a byte of the value */
+	v.mv_data = copy;
+	ck_assert_int_eq(mdb_cursor_put(c, &k, &v, MDB_CURRENT), 0);
+	mdb_cursor_close(c);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
 
 	MS_PASS_EB(ms_store_open(&s, dir, NULL, &eb), &eb);
 	MS_FAIL(ms_store_verify(s, count_fault, &calls, &faults, &eb),

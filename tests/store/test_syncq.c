@@ -1000,27 +1000,32 @@ START_TEST(test_two_thread_ingest)
 }
 END_TEST
 
-/* Where and by how much tamper_vv changes a vv record. */
-typedef struct vv_delta {
-	size_t off;
-	int64_t delta;
-} vv_delta;
-
-static void add_at(uint8_t *rec, size_t len, void *ctx)
-{
-	const vv_delta *d = ctx;
-
-	ck_assert_uint_eq(len, ST_VV_LEN);
-	st_put_le64(rec + d->off, st_get_le64(rec + d->off) + (uint64_t)d->delta);
-}
-
 /* Raw LMDB edit of the first vv entry: add delta to the 8-byte LE field
  * at off. */
 static void tamper_vv(const char *dir, size_t off, int64_t delta)
 {
-	vv_delta d = {off, delta};
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi dbi;
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	uint8_t rec[ST_VV_LEN];
 
-	fix_edit_first(dir, "vv", add_at, &d);
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
+	ck_assert_int_eq(mdb_env_open(env, dir, MDB_NOTLS, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "vv", 0, &dbi), 0);
+	ck_assert_int_eq(mdb_cursor_open(txn, dbi, &c), 0);
+	ck_assert_int_eq(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);
+	ck_assert_uint_eq(v.mv_size, ST_VV_LEN);
+	memcpy(rec, v.mv_data, ST_VV_LEN);
+	st_put_le64(rec + off, st_get_le64(rec + off) + (uint64_t)delta);
+	v.mv_data = rec;
+	ck_assert_int_eq(mdb_cursor_put(c, &k, &v, MDB_CURRENT), 0);
+	mdb_cursor_close(c);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
 }
 
 typedef struct fault_log {
