@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const uint8_t fix_netid[MS_NETID_LEN] = {
 	0x6d, 0x65, 0x73, 0x68, 0x73, 0x79, 0x6e, 0x63, 0x2d, 0x74, 0x65,
@@ -104,4 +105,9 @@ void fix_le64(uint8_t out[8], int64_t v)
 	uint64_t u = (uint64_t)v;
 	for (int i = 0; i < 8; i++)
 		out[i] = (uint8_t)(u >> (8 * i));
+}
+
+void fix_prefer_ram_tmpdir(void)
+{
+	ms_test_prefer_ram_tmpdir();
 }

@@ -45,6 +45,14 @@ ms_store *fix_store(const char *dir, const ms_identity *id,
 /* Run verify and return the fault count (0 = clean); prints faults. */
 uint64_t fix_verify(ms_store *s);
 
+/*
+ * Suites about order independence and process concurrency (not fsync) put
+ * their stores on /dev/shm when TMPDIR is unset, so thousands of durable
+ * commits do not make them slow on a busy CI disk (ms_test_prefer_ram_tmpdir
+ * under the store suites' name).
+ */
+void fix_prefer_ram_tmpdir(void);
+
 /* An 8-byte little-endian counter delta. */
 void fix_le64(uint8_t out[8], int64_t v);
 

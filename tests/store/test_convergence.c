@@ -364,7 +364,7 @@ int main(void)
 {
 	Suite *s = suite_create("convergence");
 
-	ms_test_prefer_ram_tmpdir();
+	fix_prefer_ram_tmpdir();
 	TCase *tc = tcase_create("orders");
 
 	tcase_set_timeout(tc, 280);

@@ -293,7 +293,7 @@ int main(void)
 	Suite *s = suite_create("multiproc");
 	TCase *tc = tcase_create("processes");
 
-	ms_test_prefer_ram_tmpdir();
+	fix_prefer_ram_tmpdir();
 	tcase_set_timeout(tc, 150);
 	tcase_add_test(tc, test_two_writers);
 	tcase_add_test(tc, test_sigkill_mid_loop);

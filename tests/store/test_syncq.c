@@ -1083,7 +1083,7 @@ int main(void)
 	Suite *s = suite_create("syncq");
 	TCase *tc = tcase_create("syncq");
 
-	ms_test_prefer_ram_tmpdir();
+	fix_prefer_ram_tmpdir();
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_vv_entries_gaps_forks);
 	tcase_add_test(tc, test_arrival_feed);
