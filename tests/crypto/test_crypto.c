@@ -10,7 +10,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -61,36 +60,14 @@ static ms_identity *rfc_identity(void)
 	return id;
 }
 
-static void write_file(const char *path, const char *text, mode_t mode)
+/* The whole (small) file is exactly want. */
+static void assert_file_is(const char *path, const char *want)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
-	size_t len = strlen(text);
+	char *content = ms_test_read_file(path, NULL);
 
-	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
-	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
-	ck_assert_int_eq(fchmod(fd, mode), 0);
-	close(fd);
-}
-
-/* Whole file as a NUL-terminated string (key files are tiny). */
-static void read_file(const char *path, char *buf, size_t cap)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
-	n = read(fd, buf, cap - 1);
-	ck_assert_int_ge(n, 0);
-	buf[n] = '\0';
-	close(fd);
-}
-
-static char *path_in(const char *dir, const char *name)
-{
-	char *p = NULL;
-
-	ck_assert_int_ge(asprintf(&p, "%s/%s", dir, name), 0);
-	return p;
+	ck_assert_msg(content != NULL, "open %s: %s", path, strerror(errno));
+	ck_assert_str_eq(content, want);
+	free(content);
 }
 
 /* --- hashing ------------------------------------------------------------ */
@@ -359,12 +336,11 @@ END_TEST
 START_TEST(t_identity_file_roundtrip)
 {
 	char *dir = ms_test_tmpdir("crypto");
-	char *path = path_in(dir, MS_IDENTITY_FILE);
+	char *path = ms_test_pjoin(dir, MS_IDENTITY_FILE);
 	ms_identity *id = rfc_identity();
 	ms_identity *back = NULL;
 	uint8_t s1[MS_SIG_LEN], s2[MS_SIG_LEN];
 	struct stat st;
-	char content[256];
 	ms_errbuf eb;
 
 	ck_assert_int_eq(chmod(dir, 0700), 0);
@@ -372,8 +348,7 @@ START_TEST(t_identity_file_roundtrip)
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert(S_ISREG(st.st_mode));
 	ck_assert_uint_eq(st.st_mode & 07777, 0600);
-	read_file(path, content, sizeof content);
-	ck_assert_str_eq(content, "msid1:" RFC_SEED "\n");
+	assert_file_is(path, "msid1:" RFC_SEED "\n");
 
 	MS_PASS_EB(ms_identity_load(&back, path, &eb), &eb);
 	ck_assert_mem_eq(ms_identity_pk(back), ms_identity_pk(id), MS_PK_LEN);
@@ -392,11 +367,10 @@ END_TEST
 START_TEST(t_netkey_file_roundtrip)
 {
 	char *dir = ms_test_tmpdir("crypto");
-	char *path = path_in(dir, MS_NETKEY_FILE);
+	char *path = ms_test_pjoin(dir, MS_NETKEY_FILE);
 	ms_netkey *nk = NULL, *back = NULL;
 	uint8_t a[MS_NETID_LEN], b[MS_NETID_LEN];
 	char text[MS_NETKEY_TEXT_LEN];
-	char content[256];
 	struct stat st;
 	ms_errbuf eb;
 
@@ -405,9 +379,8 @@ START_TEST(t_netkey_file_roundtrip)
 	MS_PASS_EB(ms_netkey_save(nk, path, &eb), &eb);
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert_uint_eq(st.st_mode & 07777, 0600);
-	read_file(path, content, sizeof content);
 	ms_netkey_to_text(nk, text);
-	ck_assert_str_eq(content, text);
+	assert_file_is(path, text);
 
 	MS_PASS_EB(ms_netkey_load(&back, path, &eb), &eb);
 	ms_netkey_id(nk, a);
@@ -430,12 +403,11 @@ END_TEST
 START_TEST(t_keyfile_no_overwrite)
 {
 	char *dir = ms_test_tmpdir("crypto");
-	char *path = path_in(dir, MS_IDENTITY_FILE);
-	char *npath = path_in(dir, MS_NETKEY_FILE);
+	char *path = ms_test_pjoin(dir, MS_IDENTITY_FILE);
+	char *npath = ms_test_pjoin(dir, MS_NETKEY_FILE);
 	ms_identity *a = rfc_identity();
 	ms_identity *b = NULL;
 	ms_netkey *nk = NULL;
-	char content[256];
 	ms_errbuf eb;
 
 	ck_assert_int_eq(chmod(dir, 0700), 0);
@@ -444,16 +416,14 @@ START_TEST(t_keyfile_no_overwrite)
 	ms_errbuf_clear(&eb);
 	MS_FAIL(ms_identity_save(b, path, &eb), MS_EEXIST);
 	ck_assert_ptr_nonnull(strstr(eb.msg, path));
-	read_file(path, content, sizeof content);
-	ck_assert_str_eq(content, "msid1:" RFC_SEED "\n");
+	assert_file_is(path, "msid1:" RFC_SEED "\n");
 
 	/* Nor is a network key written over an identity, or vice versa. */
 	MS_PASS(ms_netkey_generate(&nk, NULL));
 	MS_FAIL(ms_netkey_save(nk, path, NULL), MS_EEXIST);
 	MS_PASS_EB(ms_netkey_save(nk, npath, &eb), &eb);
 	MS_FAIL(ms_identity_save(a, npath, NULL), MS_EEXIST);
-	read_file(path, content, sizeof content);
-	ck_assert_str_eq(content, "msid1:" RFC_SEED "\n");
+	assert_file_is(path, "msid1:" RFC_SEED "\n");
 
 	ms_netkey_free(&nk);
 	ms_identity_free(&a);
@@ -469,8 +439,8 @@ START_TEST(t_keyfile_mode_refused)
 {
 	static const mode_t bad[] = {0644, 0640, 0604, 0660, 0606, 0620, 0602, 0610, 0601, 0666};
 	char *dir = ms_test_tmpdir("crypto");
-	char *path = path_in(dir, MS_IDENTITY_FILE);
-	char *npath = path_in(dir, MS_NETKEY_FILE);
+	char *path = ms_test_pjoin(dir, MS_IDENTITY_FILE);
+	char *npath = ms_test_pjoin(dir, MS_NETKEY_FILE);
 	ms_identity *id = rfc_identity();
 	ms_identity *back = NULL;
 	ms_netkey *nk = NULL, *nback = NULL;
@@ -529,7 +499,7 @@ END_TEST
 START_TEST(t_keyfile_owner_refused)
 {
 	char *dir = ms_test_tmpdir("crypto");
-	char *path = path_in(dir, MS_IDENTITY_FILE);
+	char *path = ms_test_pjoin(dir, MS_IDENTITY_FILE);
 	ms_identity *id = rfc_identity();
 	ms_identity *back = NULL;
 	ms_errbuf eb;
@@ -556,7 +526,7 @@ START_TEST(t_keyfile_dir_refused)
 {
 	static const mode_t bad[] = {0755, 0750, 0705, 0711, 0770, 0777, 0701, 0500};
 	char *dir = ms_test_tmpdir("crypto");
-	char *path = path_in(dir, MS_IDENTITY_FILE);
+	char *path = ms_test_pjoin(dir, MS_IDENTITY_FILE);
 	ms_identity *id = rfc_identity();
 	ms_netkey *nk = NULL;
 	struct stat st;
@@ -594,8 +564,8 @@ END_TEST
 START_TEST(t_keyfile_missing)
 {
 	char *dir = ms_test_tmpdir("crypto");
-	char *path = path_in(dir, MS_IDENTITY_FILE);
-	char *deep = path_in(dir, "nosuchdir/" MS_IDENTITY_FILE);
+	char *path = ms_test_pjoin(dir, MS_IDENTITY_FILE);
+	char *deep = ms_test_pjoin(dir, "nosuchdir/" MS_IDENTITY_FILE);
 	ms_identity *id = rfc_identity();
 	ms_identity *back = NULL;
 	ms_netkey *nk = NULL;
@@ -634,14 +604,14 @@ START_TEST(t_keyfile_malformed)
 		 "character 63 after"},
 	};
 	char *dir = ms_test_tmpdir("crypto");
-	char *path = path_in(dir, MS_IDENTITY_FILE);
+	char *path = ms_test_pjoin(dir, MS_IDENTITY_FILE);
 	ms_identity *back = NULL;
 	ms_netkey *nk = NULL;
 	char big[700];
 	ms_errbuf eb;
 
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		write_file(path, bad[i].content, 0600);
+		ms_test_write_file(path, bad[i].content, 0600);
 		ms_errbuf_clear(&eb);
 		MS_FAIL(ms_identity_load(&back, path, &eb), MS_EINVAL);
 		ck_assert_ptr_null(back);
@@ -650,7 +620,7 @@ START_TEST(t_keyfile_malformed)
 		unlink(path);
 	}
 	/* An identity file handed over as a network key is recognised. */
-	write_file(path, "msid1:" RFC_SEED "\n", 0600);
+	ms_test_write_file(path, "msid1:" RFC_SEED "\n", 0600);
 	ms_errbuf_clear(&eb);
 	MS_FAIL(ms_netkey_import(&nk, path, &eb), MS_EINVAL);
 	ck_assert_msg(strstr(eb.msg, "node identity key, not a network key") != NULL, "%s",
@@ -659,7 +629,7 @@ START_TEST(t_keyfile_malformed)
 	/* A large file is not read in full and not taken for a key. */
 	memset(big, ' ', sizeof big - 1);
 	big[sizeof big - 1] = '\0';
-	write_file(path, big, 0600);
+	ms_test_write_file(path, big, 0600);
 	ms_errbuf_clear(&eb);
 	MS_FAIL(ms_identity_load(&back, path, &eb), MS_EINVAL);
 	ck_assert_msg(strstr(eb.msg, "too large") != NULL, "%s", eb.msg);

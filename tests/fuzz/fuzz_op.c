@@ -13,19 +13,11 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "fuzz_check.h"
 #include "op.h"
 
 static ms_identity *fz_id;
 static uint8_t fz_netid[MS_NETID_LEN];
-
-#define FZ_CHECK(cond)                                                        \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			fprintf(stderr, "fuzz_op: %s:%d: %s\n", __FILE__,     \
-			        __LINE__, #cond);                             \
-			abort();                                              \
-		}                                                             \
-	} while (0)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

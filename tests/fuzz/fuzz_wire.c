@@ -17,16 +17,8 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "fuzz_check.h"
 #include "wire.h"
-
-#define FZ_CHECK(cond)                                                        \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			fprintf(stderr, "fuzz_wire: %s:%d: %s\n", __FILE__,   \
-			        __LINE__, #cond);                             \
-			abort();                                              \
-		}                                                             \
-	} while (0)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

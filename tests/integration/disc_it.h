@@ -1,15 +1,14 @@
 /*
  * disc_it.h — what the discovery integration tests add to it.h: nodes
  * started with mDNS on (optionally inside a network namespace and with
- * their own system bus address), the peers table of a node looked up by
- * peer id, and simulated hosts — a network namespace with its own
- * dbus-daemon and avahi-daemon (../shared/ENV.md recipe), joined by veth.
+ * their own system bus address), and the peers table and log of a node
+ * looked up by peer id or by two words.  The simulated hosts (network
+ * namespaces with their own dbus and avahi-daemon) are ms_test_host.h's.
  *
- * Processes and namespaces are recorded in a state directory as they are
- * made (pid + program name, namespace names), so a teardown that runs in
- * the Check runner — after a failed test too — stops them by PID and
- * deletes the namespaces (dit_cleanup).  Nodes also die with the test
- * process (PR_SET_PDEATHSIG).
+ * Nodes are recorded in a state directory as they start (pid + program
+ * name), so a teardown that runs in the Check runner — after a failed test
+ * too — stops them by PID (ms_test_track_cleanup).  Nodes also die with
+ * the test process (PR_SET_PDEATHSIG).
  */
 #ifndef MS_DISC_IT_H
 #define MS_DISC_IT_H
@@ -18,13 +17,11 @@
 #include <sys/types.h>
 
 #include "it.h"
+#include "ms_test_host.h"
 
-/* Where the pid and namespace lists are kept (a directory that outlives
- * the test process, e.g. made in an unchecked fixture).  NULL: none. */
+/* Where started nodes are recorded (a directory that outlives the test
+ * process, e.g. made in an unchecked fixture).  NULL: nowhere. */
 void dit_set_state_dir(const char *dir);
-/* Stop every recorded process still running (newest first, checking its
- * program name first), delete recorded namespaces, remove the lists. */
-void dit_cleanup(void);
 
 /* Start `meshsync-node run --data DIR --listen n->endpoint [--peer ...]
  * --log-level debug` WITHOUT --no-mdns.  ns: run inside that namespace
@@ -52,33 +49,5 @@ size_t dit_log_count2(const it_node *n, const char *a, const char *b);
 /* Wait until dit_log_count2(n, a, b) > 0.  0 ok, -1 deadline. */
 int dit_wait_log2(const it_node *n, const char *a, const char *b,
                   uint64_t deadline_ms);
-
-/* --- simulated hosts (network namespaces) -------------------------------- */
-
-typedef struct dit_host {
-	char ns[64];   /* namespace name */
-	char dir[400]; /* its files: bus socket, bus.conf, avahi.conf */
-	char bus[480]; /* DBUS_SYSTEM_BUS_ADDRESS value for its clients */
-	pid_t dbus, avahi;
-} dit_host;
-
-/* 1 when this machine can make namespaces and has the daemons; else 0 with
- * the reason in why. */
-int dit_netns_possible(char *why, size_t cap);
-/* Make host h: namespace "<prefix>-<tag>" with lo up, its dir under
- * state_dir, a bus config and an avahi config serving iface (IPv4 only,
- * wide-area and reflector off).  0 or -1. */
-int dit_host_init(dit_host *h, const char *prefix, char tag, const char *iface);
-/* Join two hosts with a veth pair (ifa in a, ifb in b) with addresses
- * (e.g. "10.99.0.1/24") and bring both ends up.  0 or -1. */
-int dit_host_veth(const dit_host *a, const char *ifa, const char *addra,
-                  const dit_host *b, const char *ifb, const char *addrb);
-/* Start the host's dbus-daemon, then its avahi-daemon (private
- * /run/avahi-daemon), and wait until avahi answers.  0 or -1. */
-int dit_host_start(dit_host *h);
-/* Start only the avahi-daemon again (after dit_host_kill_avahi). */
-int dit_host_start_avahi(dit_host *h);
-/* SIGKILL the host's avahi-daemon (by PID) and reap it. */
-void dit_host_kill_avahi(dit_host *h);
 
 #endif

@@ -5,25 +5,18 @@
 
 #include <arpa/inet.h>
 #include <check.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#define OUT_MAX (16u << 20)
-#define MAX_ARGS 64
+#include "ms_test.h"
+#include "ms_test_host.h"
 
 static char tmpdir[256];
 /* PIDs of daemons this test started and has not stopped yet: the test's
@@ -43,19 +36,6 @@ static void track(pid_t pid, int add)
 		}
 	}
 	ck_assert_msg(!add, "too many daemons in one test");
-}
-
-uint64_t it_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-void it_poll_pause(void)
-{
-	struct timespec ts = {0, 50 * 1000 * 1000};
-	nanosleep(&ts, NULL);
 }
 
 const char *it_tmpdir(void)
@@ -80,34 +60,20 @@ void it_setup(void)
 	}
 	/* tmpfs keeps thousands of durable commits fast; the tests are about
 	 * sync, not fsync. */
-	const char *base = getenv("TMPDIR");
-	struct stat st;
+	char *dir;
 
-	if (base == NULL || base[0] == '\0')
-		base = (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode)) ? "/dev/shm" : "/tmp";
-	snprintf(tmpdir, sizeof tmpdir, "%s/msit-XXXXXX", base);
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	ms_test_prefer_ram_tmpdir();
+	dir = ms_test_tmpdir("it");
+	snprintf(tmpdir, sizeof tmpdir, "%s", dir);
+	free(dir);
 	memset(running, 0, sizeof running);
-}
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
 }
 
 static void stop_all(void)
 {
 	for (size_t i = 0; i < sizeof running / sizeof running[0]; i++) {
-		if (running[i] > 0) {
-			int status;
-			kill(running[i], SIGCONT); /* in case a test stopped it */
-			kill(running[i], SIGKILL);
-			waitpid(running[i], &status, 0);
-			running[i] = 0;
-		}
+		ms_test_kill_pid(running[i]);
+		running[i] = 0;
 	}
 }
 
@@ -115,7 +81,7 @@ void it_teardown(void)
 {
 	stop_all();
 	if (getenv("MS_IT_KEEP") == NULL && tmpdir[0] != '\0')
-		nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		ms_test_rmdir(tmpdir);
 	else if (tmpdir[0] != '\0')
 		fprintf(stderr, "it: kept %s\n", tmpdir);
 	tmpdir[0] = '\0';
@@ -147,114 +113,28 @@ int it_free_port(void)
 	return port;
 }
 
-static void append(char **b, size_t *len, const char *d, size_t n)
-{
-	ck_assert_uint_le(*len + n, OUT_MAX);
-	*b = realloc(*b, *len + n + 1);
-	ck_assert_ptr_nonnull(*b);
-	memcpy(*b + *len, d, n);
-	*len += n;
-	(*b)[*len] = '\0';
-}
-
-/* Run argv to completion within IT_DEADLINE_MS, capturing both streams. */
-static int run_argv(char **out, char **err, char *const argv[])
-{
-	int po[2], pe[2], status = 0;
-	char *ob = NULL, *eb = NULL;
-	size_t ol = 0, el = 0;
-	uint64_t deadline = it_now_ms() + IT_DEADLINE_MS;
-	pid_t pid;
-
-	ck_assert_int_eq(pipe2(po, O_CLOEXEC), 0);
-	ck_assert_int_eq(pipe2(pe, O_CLOEXEC), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		int nul = open("/dev/null", O_RDONLY);
-		dup2(nul, 0);
-		dup2(po[1], 1);
-		dup2(pe[1], 2);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(po[1]);
-	close(pe[1]);
-	append(&ob, &ol, "", 0);
-	append(&eb, &el, "", 0);
-	for (int open_fds = 2; open_fds > 0;) {
-		struct pollfd pf[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
-		char buf[65536];
-		uint64_t now = it_now_ms();
-
-		if (now >= deadline) {
-			kill(pid, SIGKILL);
-			break;
-		}
-		if (poll(pf, 2, (int)(deadline - now)) < 0 && errno != EINTR)
-			break;
-		for (int i = 0; i < 2; i++) {
-			if (pf[i].fd < 0 || !(pf[i].revents & (POLLIN | POLLHUP)))
-				continue;
-			ssize_t r = read(pf[i].fd, buf, sizeof buf);
-			if (r > 0) {
-				if (i == 0)
-					append(&ob, &ol, buf, (size_t)r);
-				else
-					append(&eb, &el, buf, (size_t)r);
-			} else {
-				close(i == 0 ? po[0] : pe[0]);
-				if (i == 0)
-					po[0] = -1;
-				else
-					pe[0] = -1;
-				open_fds--;
-			}
-		}
-	}
-	if (po[0] >= 0)
-		close(po[0]);
-	if (pe[0] >= 0)
-		close(pe[0]);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	if (el > 0 && err == NULL)
-		fprintf(stderr, "%s", eb); /* keep diagnostics in the test log */
-	if (out != NULL)
-		*out = ob;
-	else
-		free(ob);
-	if (err != NULL)
-		*err = eb;
-	else
-		free(eb);
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return WEXITSTATUS(status);
-}
-
 int it_run(char **out, char **err, const char *bin, ...)
 {
-	char *argv[MAX_ARGS];
-	size_t n = 0;
+	ms_test_out r;
 	va_list ap;
+	int code;
 
-	argv[n++] = (char *)bin;
 	va_start(ap, bin);
-	for (char *a; (a = va_arg(ap, char *)) != NULL;) {
-		ck_assert_uint_lt(n, MAX_ARGS - 1);
-		argv[n++] = a;
-	}
+	ms_test_cmd_run_va(&r, NULL, bin, ap);
 	va_end(ap);
-	argv[n] = NULL;
-	return run_argv(out, err, argv);
-}
-
-static void write_file(const char *path, const char *text, const char *mode)
-{
-	FILE *f = fopen(path, mode);
-	ck_assert_msg(f != NULL, "open %s: %s", path, strerror(errno));
-	fputs(text, f);
-	ck_assert_int_eq(fclose(f), 0);
+	if (r.errlen > 0 && err == NULL)
+		fprintf(stderr, "%s", r.err); /* keep diagnostics in the test log */
+	if (out != NULL) {
+		*out = r.out;
+		r.out = NULL;
+	}
+	if (err != NULL) {
+		*err = r.err;
+		r.err = NULL;
+	}
+	code = r.code;
+	ms_test_out_free(&r);
+	return code;
 }
 
 void it_node_init(it_node *n, const char *name, const it_node *netkey_from,
@@ -274,7 +154,7 @@ void it_node_init(it_node *n, const char *name, const it_node *netkey_from,
 		snprintf(key, sizeof key, "%s/net-%s.key", tmpdir, name);
 		rc = it_cli(&text, "network-key", "--data", (char *)netkey_from->dir);
 		ck_assert_int_eq(rc, 0);
-		write_file(key, text, "w");
+		ms_test_write_file(key, text, 0600);
 		free(text);
 		rc = it_cli(NULL, "init", "--data", n->dir, "--network-key", key);
 	} else {
@@ -283,15 +163,9 @@ void it_node_init(it_node *n, const char *name, const it_node *netkey_from,
 	ck_assert_msg(rc == 0, "init %s: exit %d", n->dir, rc);
 	if (extra_conf != NULL) {
 		snprintf(conf, sizeof conf, "%s/meshsync.conf", n->dir);
-		write_file(conf, "\n", "a");
-		write_file(conf, extra_conf, "a");
+		ms_test_append_file(conf, "\n");
+		ms_test_append_file(conf, extra_conf);
 	}
-}
-
-static int file_exists(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0;
 }
 
 void it_node_start(it_node *n, it_node *const *peers, size_t n_peers)
@@ -307,25 +181,33 @@ void it_node_start_level(it_node *n, it_node *const *peers, size_t n_peers,
 	it_node_start_opts(n, peers, n_peers, &o);
 }
 
+/* 1 once n has written its endpoints file; fails the test if n exited. */
+static int started(const it_node *n, const char *endpoints)
+{
+	int status;
+
+	if (ms_test_exists(endpoints))
+		return 1;
+	ck_assert_msg(waitpid(n->pid, &status, WNOHANG) == 0,
+	              "node %s exited during start (see %s)", n->name, n->log);
+	return 0;
+}
+
 void it_node_start_opts(it_node *n, it_node *const *peers, size_t n_peers,
                         const it_start_opts *o)
 {
-	char *argv[MAX_ARGS];
-	char endpoints[600];
+	char *argv[MS_TEST_MAX_ARGS];
+	char endpoints[600], bus[600];
+	const char *env[] = {bus, NULL};
+	ms_test_spawn_opts so = {.log = n->log, .die_with_parent = 1};
 	size_t k = 0;
-	uint64_t deadline;
-	int logfd;
 
 	ck_assert_int_eq(n->pid, 0);
 	snprintf(endpoints, sizeof endpoints, "%s/node.endpoints", n->dir);
 	unlink(endpoints); /* left behind by a SIGKILLed run */
-	ck_assert_uint_le(n_peers, (MAX_ARGS - 16) / 2);
-	if (o->netns != NULL) {
-		argv[k++] = "/usr/sbin/ip";
-		argv[k++] = "netns";
-		argv[k++] = "exec";
-		argv[k++] = (char *)o->netns;
-	}
+	ck_assert_uint_le(n_peers, (MS_TEST_MAX_ARGS - 16) / 2);
+	if (o->netns != NULL)
+		k = ms_test_netns_argv(argv, o->netns);
 	argv[k++] = MS_NODE_BIN;
 	argv[k++] = "run";
 	argv[k++] = "--data";
@@ -343,67 +225,25 @@ void it_node_start_opts(it_node *n, it_node *const *peers, size_t n_peers,
 		argv[k++] = (char *)o->level;
 	}
 	argv[k] = NULL;
-
-	logfd = open(n->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	ck_assert_int_ge(logfd, 0);
-	n->pid = fork();
-	ck_assert_int_ge(n->pid, 0);
-	if (n->pid == 0) {
-		int nul = open("/dev/null", O_RDWR);
-		/* a test killed by Check's timeout cannot stop us itself */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(nul, 0);
-		dup2(logfd, 1);
-		dup2(logfd, 2);
-		if (o->bus != NULL)
-			setenv("DBUS_SYSTEM_BUS_ADDRESS", o->bus, 1);
-		execv(argv[0], argv);
-		_exit(127);
+	if (o->bus != NULL) {
+		snprintf(bus, sizeof bus, "DBUS_SYSTEM_BUS_ADDRESS=%s", o->bus);
+		so.env = env;
 	}
-	close(logfd);
+	n->pid = ms_test_spawn(argv, &so);
 	track(n->pid, 1);
-
-	deadline = it_now_ms() + IT_DEADLINE_MS;
-	while (!file_exists(endpoints)) {
-		int status;
-		ck_assert_msg(waitpid(n->pid, &status, WNOHANG) == 0,
-		              "node %s exited during start (see %s)", n->name, n->log);
-		ck_assert_msg(it_now_ms() < deadline, "node %s did not start", n->name);
-		it_poll_pause();
-	}
-}
-
-static int reap(it_node *n, uint64_t deadline_ms, int *status)
-{
-	uint64_t deadline = it_now_ms() + deadline_ms;
-
-	for (;;) {
-		pid_t r = waitpid(n->pid, status, WNOHANG);
-		if (r == n->pid)
-			return 0;
-		if (r < 0)
-			return -1;
-		if (it_now_ms() >= deadline)
-			return -1;
-		it_poll_pause();
-	}
+	MS_WAIT(started(n, endpoints), IT_DEADLINE_MS, "node %s did not start",
+	        n->name);
 }
 
 void it_node_stop(it_node *n)
 {
-	int status = 0;
+	int status = 0, r;
 
 	ck_assert_int_gt(n->pid, 0);
-	kill(n->pid, SIGTERM);
-	if (reap(n, IT_DEADLINE_MS, &status) != 0) {
-		kill(n->pid, SIGKILL);
-		waitpid(n->pid, &status, 0);
-		track(n->pid, 0);
-		n->pid = 0;
-		ck_abort_msg("node %s did not stop on SIGTERM", n->name);
-	}
+	r = ms_test_stop_pid(n->pid, SIGTERM, IT_DEADLINE_MS, &status);
 	track(n->pid, 0);
 	n->pid = 0;
+	ck_assert_msg(r == 0, "node %s did not stop on SIGTERM", n->name);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	              "node %s stopped with status 0x%x (see %s)", n->name,
 	              status, n->log);
@@ -411,13 +251,9 @@ void it_node_stop(it_node *n)
 
 void it_node_kill(it_node *n)
 {
-	int status;
-
 	if (n->pid <= 0)
 		return;
-	kill(n->pid, SIGCONT); /* in case a test stopped it */
-	kill(n->pid, SIGKILL);
-	waitpid(n->pid, &status, 0);
+	ms_test_kill_pid(n->pid);
 	track(n->pid, 0);
 	n->pid = 0;
 }
@@ -466,80 +302,89 @@ void it_summary_str(const it_node *n, const char *field, char *out, size_t cap)
 	json_decref(j);
 }
 
+/* `node-inspect CMD` of n on stderr, for the log of a failed wait. */
+static void show(const it_node *n, const char *cmd)
+{
+	char *out = NULL;
+
+	it_run(&out, NULL, MS_INSPECT_BIN, "--data", n->dir, cmd, (char *)NULL);
+	fprintf(stderr, "--- node %s %s (log %s)\n%s", n->name, cmd, n->log,
+	        out != NULL ? out : "");
+	free(out);
+}
+
+/* A condition over a set of nodes; arg is the wait's parameter. */
+typedef int (*nodes_cond)(it_node *const *nodes, size_t n, const void *arg);
+
+/* Wait until cond holds; at the deadline, show each node's node-inspect
+ * cmds (NULL-terminated) for the log and return -1. */
+static int wait_nodes(it_node *const *nodes, size_t n, nodes_cond cond,
+                      const void *arg, uint64_t deadline_ms,
+                      const char *const *cmds)
+{
+	int ok;
+
+	MS_WAIT_RESULT(ok, cond(nodes, n, arg), deadline_ms, ms_test_pause());
+	if (ok)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		for (size_t c = 0; cmds[c] != NULL; c++)
+			show(nodes[i], cmds[c]);
+	return -1;
+}
+
+/* 1 when every node has *want_ops ops and the first node's state_hash. */
+static int converged(it_node *const *nodes, size_t n, const void *arg)
+{
+	uint64_t want_ops = *(const uint64_t *)arg;
+	char first[80] = "", hash[80];
+
+	for (size_t i = 0; i < n; i++) {
+		if (it_summary_u64(nodes[i], "ops") != want_ops)
+			return 0;
+		it_summary_str(nodes[i], "state_hash", hash, sizeof hash);
+		if (i == 0)
+			memcpy(first, hash, sizeof first);
+		else if (strcmp(first, hash) != 0)
+			return 0;
+	}
+	return 1;
+}
+
 int it_wait_converged(it_node *const *nodes, size_t n, uint64_t want_ops,
                       uint64_t deadline_ms)
 {
-	uint64_t deadline = it_now_ms() + deadline_ms;
+	static const char *const cmds[] = {"summary", NULL};
 
-	do {
-		char first[80] = "", hash[80];
-		size_t ok = 0;
+	return wait_nodes(nodes, n, converged, &want_ops, deadline_ms, cmds);
+}
 
-		for (size_t i = 0; i < n; i++) {
-			if (it_summary_u64(nodes[i], "ops") != want_ops)
-				break;
-			it_summary_str(nodes[i], "state_hash", hash, sizeof hash);
-			if (i == 0)
-				memcpy(first, hash, sizeof first);
-			else if (strcmp(first, hash) != 0)
-				break;
-			ok++;
-		}
-		if (ok == n)
-			return 0;
-		it_poll_pause();
-	} while (it_now_ms() < deadline);
-	for (size_t i = 0; i < n; i++) {
-		char *out = NULL;
-		it_run(&out, NULL, MS_INSPECT_BIN, "--data", nodes[i]->dir,
-		       "summary", (char *)NULL);
-		fprintf(stderr, "--- node %s (log %s)\n%s", nodes[i]->name,
-		        nodes[i]->log, out != NULL ? out : "");
-		free(out);
-	}
-	return -1;
+/* 1 when `meshsync-node get KEY` on n prints value (exit 0). */
+static int has_value(const it_node *n, const char *key, const char *value)
+{
+	size_t vlen = strlen(value);
+	char *out = NULL;
+	int rc = it_run(&out, NULL, MS_NODE_BIN, "get", "--data", n->dir, key,
+	                (char *)NULL);
+	int hit = rc == 0 && out != NULL && strncmp(out, value, vlen) == 0 &&
+	          (out[vlen] == '\n' || out[vlen] == '\0');
+
+	free(out);
+	return hit;
 }
 
 int it_wait_value(const it_node *n, const char *key, const char *value,
                   uint64_t deadline_ms)
 {
-	uint64_t deadline = it_now_ms() + deadline_ms;
-	size_t vlen = strlen(value);
+	int ok;
 
-	do {
-		char *out = NULL;
-		int rc = it_run(&out, NULL, MS_NODE_BIN, "get", "--data", n->dir,
-		                key, (char *)NULL);
-		int hit = rc == 0 && out != NULL && strncmp(out, value, vlen) == 0 &&
-		          (out[vlen] == '\n' || out[vlen] == '\0');
-		free(out);
-		if (hit)
-			return 0;
-		it_poll_pause();
-	} while (it_now_ms() < deadline);
-	return -1;
-}
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *b = NULL;
-	size_t len = 0;
-	char buf[65536];
-	size_t r;
-
-	if (f == NULL)
-		return NULL;
-	append(&b, &len, "", 0);
-	while ((r = fread(buf, 1, sizeof buf, f)) > 0)
-		append(&b, &len, buf, r);
-	fclose(f);
-	return b;
+	MS_WAIT_RESULT(ok, has_value(n, key, value), deadline_ms, ms_test_pause());
+	return ok ? 0 : -1;
 }
 
 size_t it_log_count(const it_node *n, const char *needle)
 {
-	char *b = slurp(n->log);
+	char *b = ms_test_read_file(n->log, NULL);
 	size_t count = 0;
 
 	for (const char *p = b; p != NULL && (p = strstr(p, needle)) != NULL; p++)
@@ -550,14 +395,11 @@ size_t it_log_count(const it_node *n, const char *needle)
 
 int it_wait_log(const it_node *n, const char *needle, uint64_t deadline_ms)
 {
-	uint64_t deadline = it_now_ms() + deadline_ms;
+	int ok;
 
-	do {
-		if (it_log_count(n, needle) > 0)
-			return 0;
-		it_poll_pause();
-	} while (it_now_ms() < deadline);
-	return -1;
+	MS_WAIT_RESULT(ok, it_log_count(n, needle) > 0, deadline_ms,
+	               ms_test_pause());
+	return ok ? 0 : -1;
 }
 
 void it_bulk_put(const it_node *n, const char *prefix, int count, int background)
@@ -600,7 +442,7 @@ void it_node_write_conf(const it_node *n, const char *text)
 
 	snprintf(path, sizeof path, "%s/meshsync.conf", n->dir);
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	write_file(tmp, text, "w");
+	ms_test_write_file(tmp, text, 0644);
 	/* atomically: a reload never reads half a file */
 	ck_assert_int_eq(rename(tmp, path), 0);
 }
@@ -618,14 +460,10 @@ uint64_t it_stat(const it_node *n, const char *name)
 int it_wait_stat_ge(const it_node *n, const char *name, uint64_t min,
                     uint64_t deadline_ms)
 {
-	uint64_t deadline = it_now_ms() + deadline_ms;
+	int ok;
 
-	do {
-		if (it_stat(n, name) >= min)
-			return 0;
-		it_poll_pause();
-	} while (it_now_ms() < deadline);
-	return -1;
+	MS_WAIT_RESULT(ok, it_stat(n, name) >= min, deadline_ms, ms_test_pause());
+	return ok ? 0 : -1;
 }
 
 /* 1 when every identified peer of n has lag 0 and there are at least
@@ -652,30 +490,19 @@ static int no_lag(const it_node *n, size_t min_peers)
 	return ok && ids >= min_peers && it_summary_u64(n, "unacked_local_ops") == 0;
 }
 
+/* 1 when no_lag holds on every node with *min_peers. */
+static int all_no_lag(it_node *const *nodes, size_t n, const void *arg)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!no_lag(nodes[i], *(const size_t *)arg))
+			return 0;
+	return 1;
+}
+
 int it_wait_no_lag(it_node *const *nodes, size_t n, size_t min_peers,
                    uint64_t deadline_ms)
 {
-	uint64_t deadline = it_now_ms() + deadline_ms;
+	static const char *const cmds[] = {"peers", "summary", NULL};
 
-	do {
-		size_t ok = 0;
-		for (size_t i = 0; i < n && no_lag(nodes[i], min_peers); i++)
-			ok++;
-		if (ok == n)
-			return 0;
-		it_poll_pause();
-	} while (it_now_ms() < deadline);
-	for (size_t i = 0; i < n; i++) {
-		char *out = NULL;
-		it_run(&out, NULL, MS_INSPECT_BIN, "--data", nodes[i]->dir, "peers",
-		       (char *)NULL);
-		fprintf(stderr, "--- node %s peers\n%s", nodes[i]->name,
-		        out != NULL ? out : "");
-		free(out);
-		it_run(&out, NULL, MS_INSPECT_BIN, "--data", nodes[i]->dir, "summary",
-		       (char *)NULL);
-		fprintf(stderr, "%s", out != NULL ? out : "");
-		free(out);
-	}
-	return -1;
+	return wait_nodes(nodes, n, all_no_lag, &min_peers, deadline_ms, cmds);
 }

@@ -6,7 +6,8 @@
  *
  * Every wait is bounded in count and time; every process a test starts is
  * recorded in its it_node and stopped by it_node_stop/it_node_kill (the
- * fixture's teardown stops whatever is still running).
+ * fixture's teardown stops whatever is still running).  Time, waits,
+ * files and processes come from the shared harness, ms_test.h.
  */
 #ifndef MS_IT_H
 #define MS_IT_H
@@ -15,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "ms_test.h"
 
 #define IT_MAX_NODES 8
 #define IT_DEADLINE_MS 60000 /* default wait: generous for sanitizer builds */
@@ -122,9 +125,5 @@ int it_wait_stat_ge(const it_node *n, const char *name, uint64_t min,
  * nodes' peers are printed). */
 int it_wait_no_lag(it_node *const *nodes, size_t n, size_t min_peers,
                    uint64_t deadline_ms);
-
-uint64_t it_now_ms(void);
-/* Sleep a short poll interval (the unit every wait loop steps by). */
-void it_poll_pause(void);
 
 #endif

@@ -248,18 +248,15 @@ START_TEST(backoff_persists_across_restart)
 	it_node *pb[] = {&b};
 	char dial[160], line[4096], want[64];
 	json_t *peers, *p, *bo = NULL;
-	uint64_t attempts, next_ms, deadline;
+	uint64_t attempts, next_ms;
 	size_t i;
 
 	it_node_init(&a, "a", NULL,
 	             "[backoff]\nstrategy = exponential\nbase = 500ms\ncap = 30s\n");
 	it_node_init(&b, "b", &a, NULL); /* never started: its port is dead */
 	it_node_start(&a, pb, 1);
-	deadline = it_now_ms() + IT_DEADLINE_MS;
-	while (it_log_count(&a, "MS-PEER-FAIL") < FAILS) {
-		ck_assert_msg(it_now_ms() < deadline, "a did not fail %d times", FAILS);
-		it_poll_pause();
-	}
+	MS_WAIT(it_log_count(&a, "MS-PEER-FAIL") >= FAILS, IT_DEADLINE_MS,
+	        "a did not fail %d times", FAILS);
 	/* the 4th failure set a delay of 4 s: stop well inside it */
 	it_node_stop(&a);
 
@@ -279,11 +276,8 @@ START_TEST(backoff_persists_across_restart)
 
 	it_node_start(&a, pb, 1);
 	snprintf(dial, sizeof dial, "MS-PEER-DIAL addr=%s", b.endpoint);
-	deadline = it_now_ms() + IT_DEADLINE_MS;
-	while (line_after(&a, "MS-NODE-START", dial, line, sizeof line) != 0) {
-		ck_assert_msg(it_now_ms() < deadline, "a never dialled b again");
-		it_poll_pause();
-	}
+	MS_WAIT(line_after(&a, "MS-NODE-START", dial, line, sizeof line) == 0,
+	        IT_DEADLINE_MS, "a never dialled b again");
 	/* the first dial after the restart waited for the stored time and
 	 * continued the count */
 	ck_assert_msg(line_ms(line) + 2 >= next_ms,

@@ -17,13 +17,10 @@
  */
 #define _GNU_SOURCE
 #include <check.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "disc_it.h"
@@ -37,30 +34,17 @@ static pid_t publish_foreign(const char *name, int port, const char *txt1,
                              const char *txt2, const char *txt3)
 {
 	char po[16];
-	pid_t pid;
+	char *argv[] = {"avahi-publish-service", (char *)name, "_meshsync._tcp",
+	                po, (char *)txt1, (char *)txt2, (char *)txt3, NULL};
+	ms_test_spawn_opts o = {.die_with_parent = 1};
 
 	snprintf(po, sizeof po, "%d", port);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		int nul = open("/dev/null", O_RDWR);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(nul, 0);
-		dup2(nul, 1);
-		dup2(nul, 2);
-		execlp("avahi-publish-service", "avahi-publish-service", name,
-		       "_meshsync._tcp", po, txt1, txt2, txt3, (char *)NULL);
-		_exit(127);
-	}
-	return pid;
+	return ms_test_spawn(argv, &o);
 }
 
 static void unpublish(pid_t pid)
 {
-	int st;
-
-	kill(pid, SIGTERM);
-	waitpid(pid, &st, 0);
+	ms_test_stop_pid(pid, SIGTERM, FOUND_MS, NULL);
 }
 
 START_TEST(mdns_three_nodes_converge)
@@ -163,10 +147,10 @@ START_TEST(mdns_three_nodes_converge)
 	/* c comes back: found and synced at once, not after a backoff */
 	it_put(&a, "while/c/down", "5");
 	{
-		uint64_t t0 = it_now_ms();
+		uint64_t t0 = ms_test_now_ms();
 		dit_node_start(&c, NULL, 0, NULL, NULL);
 		ck_assert_int_eq(it_wait_value(&c, "while/c/down", "5", 15000), 0);
-		ck_assert_msg(it_now_ms() - t0 < 15000, "c synced late");
+		ck_assert_msg(ms_test_now_ms() - t0 < 15000, "c synced late");
 	}
 	ck_assert_int_eq(dit_wait_peer(&a, idc, "live", "mdns", FOUND_MS), 0);
 

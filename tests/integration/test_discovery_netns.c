@@ -18,49 +18,46 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "disc_it.h"
 #include "ms_test.h"
+#include "ms_test_host.h"
 
 static char g_state[400];
 
 /* Runner process, before the test: the state dir for pid/netns lists. */
 static void setup_state(void)
 {
-	char *dir = ms_test_tmpdir("discnet");
+	char *dir = ms_test_state_dir("discnet");
 
 	snprintf(g_state, sizeof g_state, "%s", dir);
 	free(dir);
-	/* avahi-daemon runs as its own user: it must reach the bus socket */
-	if (chmod(g_state, 0755) != 0)
-		fprintf(stderr, "setup: chmod %s failed\n", g_state);
 	dit_set_state_dir(g_state);
 }
 
 /* Runner process, after the test however it ended. */
 static void teardown_state(void)
 {
-	dit_cleanup();
+	ms_test_track_cleanup(g_state);
 	ms_test_rmdir(g_state);
 }
 
 START_TEST(two_hosts_over_veth)
 {
-	dit_host ha, hb;
+	ms_test_host ha, hb;
 	it_node a, b;
 	it_node *all[] = {&a, &b};
 	char prefix[32], ida[65], idb[65], addrs[256];
 	json_t *j;
 
 	snprintf(prefix, sizeof prefix, "ms-dm-%d", (int)getpid());
-	ck_assert_int_eq(dit_host_init(&ha, prefix, 'a', "vA"), 0);
-	ck_assert_int_eq(dit_host_init(&hb, prefix, 'b', "vB"), 0);
-	ck_assert_int_eq(dit_host_veth(&ha, "vA", "10.99.0.1/24", &hb, "vB",
-	                               "10.99.0.2/24"), 0);
-	ck_assert_msg(dit_host_start(&ha) == 0, "host a: dbus/avahi did not start");
-	ck_assert_msg(dit_host_start(&hb) == 0, "host b: dbus/avahi did not start");
+	ck_assert_int_eq(ms_test_host_init(&ha, g_state, prefix, 'a', "vA", 0), 0);
+	ck_assert_int_eq(ms_test_host_init(&hb, g_state, prefix, 'b', "vB", 0), 0);
+	ck_assert_int_eq(ms_test_host_veth(&ha, "vA", "10.99.0.1/24", &hb, "vB",
+	                                   "10.99.0.2/24"), 0);
+	ck_assert_msg(ms_test_host_start(&ha) == 0, "host a: dbus/avahi did not start");
+	ck_assert_msg(ms_test_host_start(&hb) == 0, "host b: dbus/avahi did not start");
 
 	it_node_init(&a, "a", NULL, NULL);
 	it_node_init(&b, "b", &a, NULL);
@@ -97,23 +94,22 @@ START_TEST(two_hosts_over_veth)
 	ck_assert_uint_eq(dit_log_count2(&b, " error ", NULL), 0);
 
 	/* host a's avahi-daemon dies: the link a-b keeps syncing */
-	dit_host_kill_avahi(&ha);
+	ms_test_host_kill_avahi(&ha);
 	ck_assert_int_eq(it_wait_log(&a, "MS-DISC-DAEMON-LOST", 20000), 0);
 	it_put(&b, "while/avahi/down", "3");
 	ck_assert_int_eq(it_wait_value(&a, "while/avahi/down", "3", IT_DEADLINE_MS), 0);
 	/* it comes back: a registers again by itself, and a node started
 	 * now on host a is found by b over the veth */
-	ck_assert_msg(dit_host_start_avahi(&ha) == 0, "host a: avahi restart");
+	ms_test_host_start_avahi(&ha);
+	ck_assert_msg(ms_test_host_wait_avahi(&ha, 15000) == 0,
+	              "host a: avahi restart");
 	ck_assert_int_eq(dit_wait_log2(&a, "MS-DISC-DAEMON-UP", NULL, 20000), 0);
 	{
 		it_node c;
 		it_node *abc[] = {&a, &b, &c};
 		char idc[65];
-		uint64_t dl = it_now_ms() + 20000;
-		while (dit_log_count2(&a, "MS-DISC-PUBLISHED", NULL) < 2 &&
-		       it_now_ms() < dl)
-			it_poll_pause();
-		ck_assert_uint_ge(dit_log_count2(&a, "MS-DISC-PUBLISHED", NULL), 2);
+		MS_WAIT(dit_log_count2(&a, "MS-DISC-PUBLISHED", NULL) >= 2, 20000,
+		        "a did not publish again");
 		it_node_init(&c, "c", &a, NULL);
 		snprintf(c.endpoint, sizeof c.endpoint, "tcp://10.99.0.1:%d", c.port);
 		dit_node_id(&c, idc);
@@ -133,17 +129,10 @@ int main(void)
 {
 	Suite *s = suite_create("discovery_netns");
 	TCase *tc = it_tcase("veth", 180);
-	char why[256];
 
-	if (!dit_netns_possible(why, sizeof why)) {
-		printf("SKIP: %s\n", why);
+	if (ms_test_netns_skip("test_discovery_netns",
+	                       "dbus-daemon avahi-daemon dbus-send unshare ip"))
 		return 77;
-	}
-	if (getenv("CK_FORK") != NULL && strcmp(getenv("CK_FORK"), "no") == 0) {
-		printf("SKIP: test_discovery_netns needs Check's fork mode (its "
-		       "teardown must run after a failed test)\n");
-		return 77;
-	}
 	tcase_add_unchecked_fixture(tc, setup_state, teardown_state);
 	tcase_add_test(tc, two_hosts_over_veth);
 	suite_add_tcase(s, tc);

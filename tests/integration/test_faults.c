@@ -88,9 +88,10 @@ static void member_send_msg(member *m, const ms_wire_msg *msg)
  * 0 on success, -1 on deadline. */
 static int member_expect(member *m, ms_wire_type want, uint64_t deadline_ms)
 {
-	uint64_t deadline = it_now_ms() + deadline_ms;
+	ms_test_wait w;
 
-	while (it_now_ms() < deadline) {
+	ms_test_wait_start(&w, deadline_ms);
+	while (ms_test_wait_more(&w)) {
 		int r = zmq_recv(m->sock, m->buf, sizeof m->buf, 0);
 		ms_wire_type t;
 		if (r < 0)
@@ -278,11 +279,8 @@ START_TEST(peer_stalls_mid_batch)
 	it_node_start(&b, NULL, 0);
 	it_node_start(&a, pb, 1); /* a dials b and streams its backlog */
 
-	uint64_t deadline = it_now_ms() + IT_DEADLINE_MS;
-	while (it_summary_u64(&b, "ops") < 40) {
-		ck_assert_msg(it_now_ms() < deadline, "b never started receiving");
-		it_poll_pause();
-	}
+	MS_WAIT(it_summary_u64(&b, "ops") >= 40, IT_DEADLINE_MS,
+	        "b never started receiving");
 	kill(b.pid, SIGSTOP);
 	/* a notices within its heartbeat timeout, logs the session's summary
 	 * and backs off */
@@ -331,11 +329,8 @@ START_TEST(sigkill_mid_sync_five_times)
 		a_ops += ROUND_OPS;
 		uint64_t before = it_summary_u64(&b, "ops"); /* b is down */
 		it_node_start(&b, pa, 1);
-		uint64_t deadline = it_now_ms() + IT_DEADLINE_MS;
-		while (it_summary_u64(&b, "ops") <= before) {
-			ck_assert_msg(it_now_ms() < deadline, "b got nothing in round %d", round);
-			it_poll_pause();
-		}
+		MS_WAIT(it_summary_u64(&b, "ops") > before, IT_DEADLINE_MS,
+		        "b got nothing in round %d", round);
 		it_node_kill(&b);
 		/* what b had when it died, against everything a held */
 		if (it_summary_u64(&b, "ops") < a_ops + (uint64_t)round)

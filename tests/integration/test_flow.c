@@ -27,11 +27,8 @@ START_TEST(user_write_overtakes_background_backlog)
 	it_node_start(&b, NULL, 0);
 	it_node_start(&a, pb, 1);
 
-	uint64_t deadline = it_now_ms() + IT_DEADLINE_MS;
-	while (it_summary_u64(&b, "ops") < 20) {
-		ck_assert_msg(it_now_ms() < deadline, "the backlog never started");
-		it_poll_pause();
-	}
+	MS_WAIT(it_summary_u64(&b, "ops") >= 20, IT_DEADLINE_MS,
+	        "the backlog never started");
 	it_put(&a, "urgent", "now");
 	ck_assert_msg(it_wait_value(&b, "urgent", "now", IT_DEADLINE_MS) == 0,
 	              "the user write never arrived");
@@ -82,11 +79,8 @@ START_TEST(backoff_grows_then_kick_on_return)
 	it_put(&b, "from-b", "hello");
 	it_node_start(&a, pb, 1); /* b is down */
 
-	uint64_t deadline = it_now_ms() + IT_DEADLINE_MS;
-	while (fail_delays(&a, d, 16) < FAILS) {
-		ck_assert_msg(it_now_ms() < deadline, "a did not retry b %d times", FAILS);
-		it_poll_pause();
-	}
+	MS_WAIT(fail_delays(&a, d, 16) >= FAILS, IT_DEADLINE_MS,
+	        "a did not retry b %d times", FAILS);
 	size_t n = fail_delays(&a, d, 16);
 	/* exponential within bounds: 400, 800, 1600, 3200, 6400 ... <= 30 s */
 	for (size_t i = 0; i < n; i++) {
@@ -101,14 +95,11 @@ START_TEST(backoff_grows_then_kick_on_return)
 	 * next delay (>= 6.4 s away) */
 	snprintf(dial, sizeof dial, "MS-PEER-DIAL addr=%s", b.endpoint);
 	size_t dials = it_log_count(&a, dial);
-	uint64_t t0 = it_now_ms();
+	ms_test_wait retry; /* 4 s from before b starts */
+	ms_test_wait_start(&retry, 4000);
 	it_node_start(&b, pa, 1);
-	deadline = t0 + 4000;
-	while (it_log_count(&a, dial) == dials) {
-		ck_assert_msg(it_now_ms() < deadline,
-		              "a did not retry b when it announced itself");
-		it_poll_pause();
-	}
+	MS_WAIT(it_log_count(&a, dial) != dials, ms_test_wait_left(&retry),
+	        "a did not retry b when it announced itself");
 	ck_assert_int_eq(it_wait_converged(ab, 2, 1, IT_DEADLINE_MS), 0);
 	it_node_stop(&b);
 	it_node_stop(&a);

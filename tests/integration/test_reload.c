@@ -31,18 +31,19 @@ static void last_line(const it_node *n, const char *needle, char *out,
 	fclose(f);
 }
 
+/* 1 once n logged its reload number nth; a failed reload fails the test. */
+static int reloaded(const it_node *n, size_t nth)
+{
+	ck_assert_msg(it_log_count(n, "MS-CONF-RELOAD-FAIL") == 0,
+	              "the reload failed");
+	return it_log_count(n, "MS-CONF-RELOAD ") >= nth;
+}
+
 /* Send SIGHUP and wait for the reload line number `nth`. */
 static void reload(it_node *n, size_t nth)
 {
-	uint64_t deadline = it_now_ms() + IT_DEADLINE_MS;
-
 	it_node_signal(n, SIGHUP);
-	while (it_log_count(n, "MS-CONF-RELOAD ") < nth) {
-		ck_assert_msg(it_now_ms() < deadline, "reload %zu never logged", nth);
-		ck_assert_msg(it_log_count(n, "MS-CONF-RELOAD-FAIL") == 0,
-		              "the reload failed");
-		it_poll_pause();
-	}
+	MS_WAIT(reloaded(n, nth), IT_DEADLINE_MS, "reload %zu never logged", nth);
 }
 
 START_TEST(restart_only_settings_named_and_kept)

@@ -21,8 +21,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <avahi-client/client.h>
@@ -55,13 +53,6 @@ typedef struct tdisc {
 	ms_disc_event ev[MAXEV];
 	int nwarn; /* log lines at LOG_WARNING or worse */
 } tdisc;
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void on_event(void *ctx, const ms_disc_event *ev)
 {
@@ -164,13 +155,8 @@ static ms_disc_stats stats(const tdisc *t)
 
 /* Pump until cond holds or WAIT_MS passes; the loop is bounded by time. */
 #define WAIT_FOR(ts, n, cond)                                                 \
-	do {                                                                  \
-		int64_t dl_ = now_ms() + WAIT_MS;                             \
-		while (!(cond) && now_ms() < dl_)                             \
-			pump((ts), (n), 50);                                  \
-		ck_assert_msg((cond), "timed out after %d ms waiting for %s", \
-		              WAIT_MS, #cond);                                \
-	} while (0)
+	MS_WAIT_STEP(cond, WAIT_MS, pump((ts), (n), 50),                      \
+	             "timed out after %d ms waiting for %s", WAIT_MS, #cond)
 
 /* ------------------------------------------------------------- TXT rules */
 
@@ -297,7 +283,7 @@ START_TEST(skip_foreign)
 	tdisc a, c, dv, *ts[3] = {&a, &c, &dv};
 	char n1[64], n2[64], n3[64];
 	ms_disc_stats s;
-	int64_t settle;
+	ms_test_wait settle;
 
 	new_type();
 
@@ -316,8 +302,8 @@ START_TEST(skip_foreign)
 	WAIT_FOR(ts, 3, stats(&c).skip_net == 2 && stats(&dv).skip_net == 1 &&
 	                stats(&dv).skip_version == 1);
 	/* Let any stray announcement arrive, then check exact counts. */
-	settle = now_ms() + 1500;
-	while (now_ms() < settle)
+	ms_test_wait_start(&settle, 1500);
+	while (ms_test_wait_more(&settle))
 		pump(ts, 3, 50);
 	s = stats(&a);
 	ck_assert_uint_eq(s.skip_net, 1);
@@ -401,29 +387,6 @@ START_TEST(refresh_refinds)
 }
 END_TEST
 
-/* Run argv with stdout to /dev/null; returns its pid. */
-static pid_t spawn(char *const argv[])
-{
-	pid_t pid = fork();
-
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		FILE *nul = freopen("/dev/null", "w", stdout);
-		(void)nul;
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static void reap(pid_t pid)
-{
-	int st;
-
-	kill(pid, SIGTERM);
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-}
-
 START_TEST(skip_malformed)
 {
 	tdisc a, *ts[1] = {&a};
@@ -436,11 +399,11 @@ START_TEST(skip_malformed)
 
 	snprintf(n1, sizeof n1, "ms-m-%d", (int)getpid());
 	snprintf(n2, sizeof n2, "ms-bad-%d", (int)getpid());
-	pid = spawn(argv);
+	pid = ms_test_spawn(argv, NULL);
 	start(&a, 0xa1, 0x11, 1, 7742, n1, NULL);
 	WAIT_FOR(ts, 1, stats(&a).skip_malformed == 1);
 	ck_assert_int_eq(count_ev(&a, MS_DISC_FOUND, NULL), 0);
-	reap(pid);
+	ck_assert_int_eq(ms_test_stop_pid(pid, SIGTERM, WAIT_MS, NULL), 0);
 	ms_disc_free(&a.d);
 }
 END_TEST

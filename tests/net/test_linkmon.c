@@ -18,7 +18,6 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "linkmon.h"
@@ -32,13 +31,6 @@ typedef struct rec {
 	ms_linkmon_event ev[MAXEV];
 } rec;
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void on_ev(void *ctx, const ms_linkmon_event *ev)
 {
 	rec *r = ctx;
@@ -47,23 +39,18 @@ static void on_ev(void *ctx, const ms_linkmon_event *ev)
 		r->ev[r->n++] = *ev;
 }
 
-/* Run `ip ARGS...` and require exit status 0. */
+/* Run `ip ARGS...` (up to 7, NULL-terminated) and require exit status 0. */
 static void ip(const char *a1, const char *a2, const char *a3,
                const char *a4, const char *a5, const char *a6,
                const char *a7)
 {
-	pid_t pid = fork();
-	int st = 0;
+	ms_test_out r;
 
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		execlp("ip", "ip", a1, a2, a3, a4, a5, a6, a7, (char *)NULL);
-		_exit(127);
-	}
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	              "ip %s %s %s %s ... failed (status 0x%x)", a1, a2, a3,
-	              a4 != NULL ? a4 : "", st);
+	ms_test_cmd_runl(&r, NULL, "ip", a1, a2, a3, a4, a5, a6, a7,
+	                 (char *)NULL);
+	ck_assert_msg(r.code == 0, "ip %s %s %s %s ... failed (exit %d): %s",
+	              a1, a2, a3, a4 != NULL ? a4 : "", r.code, r.err);
+	ms_test_out_free(&r);
 }
 
 static int find(const rec *r, ms_linkmon_kind k, const char *ifname,
@@ -89,12 +76,8 @@ static void pump(ms_linkmon *lm, int slice)
 }
 
 #define WAIT_FOR(lm, cond)                                                    \
-	do {                                                                  \
-		int64_t dl_ = now_ms() + WAIT_MS;                             \
-		while (!(cond) && now_ms() < dl_)                             \
-			pump((lm), 50);                                       \
-		ck_assert_msg((cond), "timed out waiting for %s", #cond);     \
-	} while (0)
+	MS_WAIT_STEP(cond, WAIT_MS, pump((lm), 50),                           \
+	             "timed out waiting for %s", #cond)
 
 static void private_netns(void)
 {
@@ -261,7 +244,7 @@ int main(void)
 		       "test_linkmon needs root\n", why);
 		return 77;
 	}
-	if (getenv("CK_FORK") != NULL && strcmp(getenv("CK_FORK"), "no") == 0) {
+	if (!ms_test_fork_mode()) {
 		/* each test moves its process into a new namespace */
 		printf("SKIP: test_linkmon needs Check's fork mode\n");
 		return 77;

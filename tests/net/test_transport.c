@@ -15,7 +15,6 @@
 #include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "crypto.h"
@@ -49,13 +48,6 @@ typedef struct tnode {
 	int reject_has_curve;
 	uint8_t reject_curve[MS_CURVE_LEN];
 } tnode;
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void on_recv(void *ctx, const ms_conn *c, const uint8_t *peer_curve,
                     const void *buf, size_t len)
@@ -123,13 +115,11 @@ static void tnode_init(tnode *n, uint8_t seed_byte, const char *netkey,
 {
 	ms_errbuf eb;
 	ms_netkey *nk = NULL;
-	uint8_t seed[MS_SEED_LEN];
 	ms_transport_cbs cbs = {on_recv, on_link, on_reject, n};
 	ms_transport_params def;
 
 	memset(n, 0, sizeof *n);
-	memset(seed, seed_byte, sizeof seed);
-	MS_PASS_EB(ms_identity_from_seed(&n->id, seed, &eb), &eb);
+	n->id = ms_test_identity(seed_byte);
 	MS_PASS_EB(ms_ed25519_pk_to_curve(n->curve, ms_identity_pk(n->id), &eb),
 	           &eb);
 	MS_PASS_EB(ms_netkey_from_text(&nk, netkey, &eb), &eb);
@@ -154,32 +144,35 @@ static void tnode_fini(tnode *n)
 
 typedef int (*cond_fn)(void *arg);
 
+/* Poll every node's sockets once (up to 50 ms, never past w's deadline)
+ * and process what came. */
+static void pump_once(tnode **nodes, int nn, const ms_test_wait *w)
+{
+	zmq_pollitem_t items[128];
+	uint64_t left = ms_test_wait_left(w);
+	int n = 0;
+
+	for (int i = 0; i < nn; i++) {
+		int k = ms_transport_pollitems(nodes[i]->t, items + n, 128 - n);
+		ck_assert_int_le(n + k, 128);
+		n += k;
+	}
+	ck_assert_int_ne(zmq_poll(items, n, left < 50 ? (long)left : 50), -1);
+	for (int i = 0; i < nn; i++)
+		(void)ms_transport_process(nodes[i]->t);
+}
+
 /* Poll and process every node until cond(arg) holds or deadline_ms passes.
  * Returns 1 if the condition held. */
 static int pump(tnode **nodes, int nn, cond_fn cond, void *arg, int deadline_ms)
 {
-	int64_t end = now_ms() + deadline_ms;
+	ms_test_wait w;
+	int ok;
 
-	for (int iter = 0; iter < 100000; iter++) {
-		zmq_pollitem_t items[128];
-		int n = 0;
-		int64_t left;
-
-		if (cond(arg))
-			return 1;
-		left = end - now_ms();
-		if (left <= 0)
-			return 0;
-		for (int i = 0; i < nn; i++) {
-			int k = ms_transport_pollitems(nodes[i]->t, items + n, 128 - n);
-			ck_assert_int_le(n + k, 128);
-			n += k;
-		}
-		ck_assert_int_ne(zmq_poll(items, n, left < 50 ? left : 50), -1);
-		for (int i = 0; i < nn; i++)
-			(void)ms_transport_process(nodes[i]->t);
-	}
-	return cond(arg);
+	ms_test_wait_start(&w, (uint64_t)deadline_ms);
+	while (!(ok = cond(arg)) && ms_test_wait_more(&w))
+		pump_once(nodes, nn, &w);
+	return ok;
 }
 
 /* Conditions over one node's counters. */
@@ -497,6 +490,18 @@ START_TEST(test_listener_goes_away)
 }
 END_TEST
 
+/* Poll the router's monitor (items[1]) and the router (items[2]) once,
+ * without processing: note which has input waiting. */
+static void peek_router(const zmq_pollitem_t *items, int *mon_ready,
+                        int *data_ready)
+{
+	zmq_pollitem_t one[2] = {items[1], items[2]};
+
+	ck_assert_int_ne(zmq_poll(one, 2, 50), -1);
+	*mon_ready |= (one[0].revents & ZMQ_POLLIN) != 0;
+	*data_ready |= (one[1].revents & ZMQ_POLLIN) != 0;
+}
+
 /* A dialer's last messages and its disconnect reach the listener together:
  * the messages are delivered (to the connection they came from) before its
  * DOWN, and nothing after the DOWN looks like a new connection. */
@@ -507,7 +512,6 @@ START_TEST(test_last_messages_before_down)
 	ms_transport_params pb;
 	zmq_pollitem_t items[8];
 	uint32_t peer;
-	int64_t end;
 	int n, mon_ready = 0, data_ready = 0;
 
 	tnode_init(&a, 0xa1, NETKEY_A, NULL, 1);
@@ -527,14 +531,9 @@ START_TEST(test_last_messages_before_down)
 	ms_transport_hangup(b.t, peer);
 	n = ms_transport_pollitems(a.t, items, 8);
 	ck_assert_int_eq(n, 3); /* zap, router monitor, router */
-	end = now_ms() + 5000;
-	while (!(mon_ready && data_ready)) {
-		zmq_pollitem_t one[2] = {items[1], items[2]};
-		ck_assert_msg(now_ms() < end, "disconnect or data never arrived");
-		ck_assert_int_ne(zmq_poll(one, 2, 50), -1);
-		mon_ready |= (one[0].revents & ZMQ_POLLIN) != 0;
-		data_ready |= (one[1].revents & ZMQ_POLLIN) != 0;
-	}
+	MS_WAIT_STEP(mon_ready && data_ready, 5000,
+	             peek_router(items, &mon_ready, &data_ready),
+	             "disconnect or data never arrived");
 	/* give the disconnect time to be queued behind the data (bounded) */
 	for (int i = 0; i < 100 && a.in_down == 0; i++) {
 		zmq_pollitem_t one[1] = {items[1]};
@@ -644,13 +643,14 @@ END_TEST
 static int read_line(int fd, char *buf, size_t cap, int deadline_ms)
 {
 	size_t n = 0;
-	int64_t end = now_ms() + deadline_ms;
+	ms_test_wait w;
 
+	ms_test_wait_start(&w, (uint64_t)deadline_ms);
 	while (n + 1 < cap) {
 		struct pollfd pfd = {fd, POLLIN, 0};
-		int64_t left = end - now_ms();
+		uint64_t left = ms_test_wait_left(&w);
 		ssize_t r;
-		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+		if (left == 0 || poll(&pfd, 1, (int)left) <= 0)
 			return 0;
 		r = read(fd, buf + n, 1);
 		if (r <= 0)
@@ -671,7 +671,7 @@ static void child_main(int to_parent, int from_parent)
 	tnode k;
 	char pep[256];
 	uint32_t peer;
-	int64_t end;
+	ms_test_wait w;
 
 	tnode_init(&k, 0xd4, NETKEY_A, NULL, 1);
 	if (dprintf(to_parent, "%s\n", k.ep) < 0)
@@ -681,8 +681,8 @@ static void child_main(int to_parent, int from_parent)
 	memcpy(k.ep, pep, sizeof pep);
 	peer = dial(&k, &k);
 	send_out(&k, peer, "hello", 5);
-	end = now_ms() + 60000;
-	while (now_ms() < end) {
+	ms_test_wait_start(&w, 60000);
+	while (ms_test_wait_more(&w)) {
 		zmq_pollitem_t items[16];
 		int n = ms_transport_pollitems(k.t, items, 16);
 		(void)zmq_poll(items, n, 100);
@@ -738,9 +738,9 @@ START_TEST(test_heartbeat_dead_peer)
 
 	/* the child freezes: its sockets stay open, only heartbeats tell */
 	ck_assert_int_eq(kill(pid, SIGSTOP), 0);
-	t0 = now_ms();
+	t0 = (int64_t)ms_test_now_ms();
 	ck_assert(pump(all, 1, c_both_down, &a, 5000));
-	waited = now_ms() - t0;
+	waited = (int64_t)ms_test_now_ms() - t0;
 	ck_assert_int_eq(a.down_why, MS_LINK_LOST);
 	/* heartbeat_timeout is 500 ms: well within 5 heartbeat timeouts */
 	ck_assert_int_lt(waited, 2500);

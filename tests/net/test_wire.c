@@ -1127,16 +1127,6 @@ END_TEST
 
 /* --- the listener's proof ------------------------------------------------- */
 
-static ms_identity *seeded(uint8_t fill)
-{
-	uint8_t seed[MS_SEED_LEN];
-	ms_identity *id = NULL;
-	ms_errbuf eb;
-	memset(seed, fill, sizeof seed);
-	MS_PASS_EB(ms_identity_from_seed(&id, seed, &eb), &eb);
-	return id;
-}
-
 START_TEST(t_hello_proof)
 {
 	ms_identity *listener = NULL, *dialer = NULL, *other = NULL;
@@ -1146,9 +1136,9 @@ START_TEST(t_hello_proof)
 	ms_errbuf eb;
 
 	MS_PASS(ms_crypto_init(NULL));
-	listener = seeded(0x11);
-	dialer = seeded(0x22);
-	other = seeded(0x33);
+	listener = ms_test_identity(0x11);
+	dialer = ms_test_identity(0x22);
+	other = ms_test_identity(0x33);
 	MS_PASS_EB(ms_identity_curve_keypair(dialer, dialer_cpk, dialer_csk, &eb), &eb);
 	MS_PASS_EB(ms_identity_curve_keypair(other, other_cpk, other_csk, &eb), &eb);
 

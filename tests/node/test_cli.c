@@ -5,18 +5,13 @@
  * document parsed back with jansson.
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <lmdb.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,180 +21,64 @@
 #include "store.h"  /* peer records and forged ops for the inspect cases */
 #include "store_fix.h" /* raw LMDB edits of a store file */
 
-#define RUN_DEADLINE_MS 60000 /* generous for sanitizer builds */
-#define OUT_MAX (8u << 20)    /* output bound per stream */
-
 static char *tmp;
 
-static void setup(void)
-{
-	tmp = ms_test_tmpdir("cli");
-}
-
-static void teardown(void)
-{
-	ms_test_rmdir(tmp);
-	free(tmp);
-	tmp = NULL;
-}
-
-typedef struct run_res {
-	int code; /* exit status; 128+signal if killed */
-	char *out, *err;
-	size_t outlen, errlen;
-} run_res;
+/* One program run: its exit code and both output streams. */
+typedef ms_test_out run_res;
 
 static void run_free(run_res *r)
 {
-	free(r->out);
-	free(r->err);
-	memset(r, 0, sizeof *r);
+	ms_test_out_free(r);
 }
 
-static uint64_t now_ms(void)
+/* MESHSYNC_DATA for the child: set to env_data, or removed when NULL (var
+ * holds the NAME=VALUE text env points at). */
+static void data_env(const char *env[2], char *var, size_t cap,
+                     const char *env_data)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void buf_append(char **b, size_t *len, const char *d, size_t n)
-{
-	ck_assert_uint_le(*len + n, OUT_MAX);
-	*b = realloc(*b, *len + n + 1);
-	ck_assert_ptr_nonnull(*b);
-	memcpy(*b + *len, d, n);
-	*len += n;
-	(*b)[*len] = '\0';
+	env[0] = "MESHSYNC_DATA";
+	env[1] = NULL;
+	if (env_data != NULL) {
+		snprintf(var, cap, "MESHSYNC_DATA=%s", env_data);
+		env[0] = var;
+	}
 }
 
 /*
- * Run bin with argv (NULL-terminated, argv[0] included), feeding in[0..inlen)
- * on stdin (NULL: empty stdin) and capturing stdout and stderr.
- * MESHSYNC_DATA is set to env_data, or removed when NULL.  The child is
- * killed if it outlives RUN_DEADLINE_MS.
+ * Run bin with argv (NULL-terminated, argv[0] == bin), feeding in[0..inlen)
+ * on stdin (NULL: empty stdin) and capturing stdout and stderr, with
+ * MESHSYNC_DATA as data_env sets it.  Fails the test if the program
+ * outlives MS_TEST_CMD_TIMEOUT_MS.
  */
 static void runv(run_res *r, const char *in, size_t inlen, const char *env_data,
                  const char *bin, char *const argv[])
 {
-	int pin[2], pout[2], perr[2];
-	pid_t pid;
-	size_t inoff = 0;
-	uint64_t deadline = now_ms() + RUN_DEADLINE_MS;
-	int status;
+	char var[4200];
+	const char *env[2];
+	ms_test_cmd c = {.in = in, .inlen = inlen, .env = env};
 
-	memset(r, 0, sizeof *r);
-	r->out = calloc(1, 1);
-	r->err = calloc(1, 1);
-	signal(SIGPIPE, SIG_IGN); /* a child that does not read stdin */
-	ck_assert_int_eq(pipe2(pin, O_CLOEXEC), 0);
-	ck_assert_int_eq(pipe2(pout, O_CLOEXEC), 0);
-	ck_assert_int_eq(pipe2(perr, O_CLOEXEC), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		dup2(pin[0], 0);
-		dup2(pout[1], 1);
-		dup2(perr[1], 2);
-		if (env_data != NULL)
-			setenv("MESHSYNC_DATA", env_data, 1);
-		else
-			unsetenv("MESHSYNC_DATA");
-		execv(bin, argv);
-		_exit(127);
-	}
-	close(pin[0]);
-	close(pout[1]);
-	close(perr[1]);
-	fcntl(pin[1], F_SETFL, O_NONBLOCK);
-	if (in == NULL || inlen == 0) {
-		close(pin[1]);
-		pin[1] = -1;
-	}
-	for (int open_streams = 2; open_streams > 0;) {
-		struct pollfd p[3] = {{pout[0], POLLIN, 0}, {perr[0], POLLIN, 0},
-		                      {pin[1], POLLOUT, 0}};
-		uint64_t now = now_ms();
-		int n;
-
-		if (now >= deadline) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			ck_abort_msg("%s did not finish within %d ms", argv[1],
-			             RUN_DEADLINE_MS);
-		}
-		n = poll(p, pin[1] >= 0 ? 3 : 2, (int)(deadline - now));
-		if (n < 0 && errno == EINTR)
-			continue;
-		ck_assert_int_ge(n, 0);
-		for (int i = 0; i < 2; i++) {
-			char buf[65536];
-			ssize_t got;
-			if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
-				continue;
-			got = read(p[i].fd, buf, sizeof buf);
-			if (got > 0) {
-				if (i == 0)
-					buf_append(&r->out, &r->outlen, buf, (size_t)got);
-				else
-					buf_append(&r->err, &r->errlen, buf, (size_t)got);
-			} else if (got == 0 || errno != EINTR) {
-				close(p[i].fd);
-				if (i == 0)
-					pout[0] = -1;
-				else
-					perr[0] = -1;
-				open_streams--;
-			}
-		}
-		if (pin[1] >= 0 && (p[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
-			ssize_t w = write(pin[1], in + inoff, inlen - inoff);
-			if (w > 0)
-				inoff += (size_t)w;
-			if ((w < 0 && errno != EAGAIN && errno != EINTR) || inoff == inlen) {
-				close(pin[1]);
-				pin[1] = -1;
-			}
-		}
-	}
-	if (pin[1] >= 0)
-		close(pin[1]);
-	/* Both streams closed: the child is exiting; wait for it within the
-	 * same deadline. */
-	for (;;) {
-		pid_t w = waitpid(pid, &status, WNOHANG);
-		if (w == pid)
-			break;
-		ck_assert_int_eq(w, 0);
-		if (now_ms() >= deadline) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			ck_abort_msg("%s did not exit", argv[1]);
-		}
-		poll(NULL, 0, 5);
-	}
-	r->code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	ck_assert_str_eq(argv[0], bin);
+	data_env(env, var, sizeof var, env_data);
+	ms_test_cmd_run(r, &c, argv);
+	ck_assert_msg(!r->timed_out, "%s did not finish within %d ms", bin,
+	              MS_TEST_CMD_TIMEOUT_MS);
 }
-
-#define MAX_ARGS 32
 
 /* run(r, stdin, env, bin, args..., NULL) */
 static void run(run_res *r, const char *in, const char *env_data, const char *bin,
                 ...)
 {
-	char *argv[MAX_ARGS + 2];
-	int n = 0;
+	char var[4200];
+	const char *env[2];
+	ms_test_cmd c = {.in = in, .inlen = in != NULL ? strlen(in) : 0, .env = env};
 	va_list ap;
 
-	argv[n++] = (char *)bin;
+	data_env(env, var, sizeof var, env_data);
 	va_start(ap, bin);
-	for (char *a; (a = va_arg(ap, char *)) != NULL;) {
-		ck_assert_int_lt(n, MAX_ARGS);
-		argv[n++] = a;
-	}
+	ms_test_cmd_run_va(r, &c, bin, ap);
 	va_end(ap);
-	argv[n] = NULL;
-	runv(r, in, in != NULL ? strlen(in) : 0, env_data, bin, argv);
+	ck_assert_msg(!r->timed_out, "%s did not finish within %d ms", bin,
+	              MS_TEST_CMD_TIMEOUT_MS);
 }
 
 #define NODE(r, ...) run((r), NULL, NULL, MS_NODE_BIN, __VA_ARGS__, (char *)NULL)
@@ -210,21 +89,6 @@ static void run(run_res *r, const char *in, const char *env_data, const char *bi
 #define EXPECT_CODE(r, want)                                                  \
 	ck_assert_msg((r)->code == (want), "exit %d, want %d; stderr: %s",     \
 	              (r)->code, (want), (r)->err)
-
-static char *pjoin(const char *a, const char *b)
-{
-	char *p;
-	ck_assert_int_ge(asprintf(&p, "%s/%s", a, b), 0);
-	return p;
-}
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(fputs(text, f) >= 0, 1);
-	ck_assert_int_eq(fclose(f), 0);
-}
 
 /* init DIR; returns the node id printed (malloc'd). */
 static char *init_node(const char *dir)
@@ -275,7 +139,7 @@ static const char *jstr(json_t *o, const char *k)
 
 START_TEST(acceptance_init_put_get)
 {
-	char *dir = pjoin(tmp, "node-a");
+	char *dir = ms_test_pjoin(tmp, "node-a");
 	char *id;
 	run_res r;
 
@@ -304,7 +168,7 @@ END_TEST
 
 START_TEST(options_anywhere_and_env)
 {
-	char *dir = pjoin(tmp, "n");
+	char *dir = ms_test_pjoin(tmp, "n");
 	run_res r;
 
 	free(init_node(dir));
@@ -356,7 +220,7 @@ END_TEST
 
 START_TEST(usage_errors)
 {
-	char *dir = pjoin(tmp, "n");
+	char *dir = ms_test_pjoin(tmp, "n");
 	run_res r;
 
 	free(init_node(dir));
@@ -458,7 +322,7 @@ END_TEST
 
 START_TEST(get_missing_and_deleted)
 {
-	char *dir = pjoin(tmp, "n");
+	char *dir = ms_test_pjoin(tmp, "n");
 	run_res r;
 
 	free(init_node(dir));
@@ -503,7 +367,7 @@ END_TEST
 
 START_TEST(put_from_stdin_and_get_all)
 {
-	char *dir = pjoin(tmp, "n");
+	char *dir = ms_test_pjoin(tmp, "n");
 	char *id;
 	static const char bin[] = "line1\n\tline2\x01\xff";
 	run_res r;
@@ -547,8 +411,8 @@ END_TEST
 
 START_TEST(store_and_key_errors)
 {
-	char *dir = pjoin(tmp, "n"), *missing = pjoin(tmp, "missing");
-	char *idp = pjoin(dir, "identity.key");
+	char *dir = ms_test_pjoin(tmp, "n"), *missing = ms_test_pjoin(tmp, "missing");
+	char *idp = ms_test_pjoin(dir, "identity.key");
 	run_res r;
 
 	free(init_node(dir));
@@ -585,8 +449,8 @@ START_TEST(store_and_key_errors)
 
 	/* A config error names file and line, exit 3. */
 	{
-		char *conf = pjoin(dir, "meshsync.conf");
-		write_file(conf, "[store]\nmap_max = 8M\nx = 1\n");
+		char *conf = ms_test_pjoin(dir, "meshsync.conf");
+		ms_test_write_file(conf, "[store]\nmap_max = 8M\nx = 1\n", 0644);
 		NODE(&r, "get", "--data", dir, "k");
 		EXPECT_CODE(&r, 3);
 		ck_assert_ptr_nonnull(strstr(r.err, "meshsync.conf:3: unknown key 'x' in [store]"));
@@ -601,8 +465,8 @@ END_TEST
 
 START_TEST(network_key_joins_network)
 {
-	char *a = pjoin(tmp, "a"), *b = pjoin(tmp, "b"), *c = pjoin(tmp, "c");
-	char *keyfile = pjoin(tmp, "net.key");
+	char *a = ms_test_pjoin(tmp, "a"), *b = ms_test_pjoin(tmp, "b"), *c = ms_test_pjoin(tmp, "c");
+	char *keyfile = ms_test_pjoin(tmp, "net.key");
 	char *neta, *netb, *netc;
 	run_res r;
 
@@ -616,7 +480,7 @@ START_TEST(network_key_joins_network)
 	ck_assert_int_eq(strncmp(r.out, "msnet1:", 7), 0);
 	ck_assert_uint_eq(r.outlen, 7 + 64 + 1);
 	ck_assert_int_eq(r.out[r.outlen - 1], '\n');
-	write_file(keyfile, r.out);
+	ms_test_write_file(keyfile, r.out, 0644);
 	run_free(&r);
 
 	NODE(&r, "init", "--data", b, "--network-key", keyfile);
@@ -641,10 +505,10 @@ START_TEST(network_key_joins_network)
 	/* Bad key file, bad key on stdin, no key file: exit 3, the source named,
 	 * nothing created. */
 	{
-		char *d = pjoin(tmp, "d"), *bad = pjoin(tmp, "bad.key");
-		char *none = pjoin(tmp, "no.key");
+		char *d = ms_test_pjoin(tmp, "d"), *bad = ms_test_pjoin(tmp, "bad.key");
+		char *none = ms_test_pjoin(tmp, "no.key");
 		char want[512];
-		write_file(bad, "not a key\n");
+		ms_test_write_file(bad, "not a key\n", 0644);
 		NODE(&r, "init", "--data", d, "--network-key", bad);
 		EXPECT_CODE(&r, 3);
 		snprintf(want, sizeof want,
@@ -690,11 +554,11 @@ END_TEST
 
 START_TEST(counter_keys)
 {
-	char *dir = pjoin(tmp, "n"), *conf = pjoin(dir, "meshsync.conf");
+	char *dir = ms_test_pjoin(tmp, "n"), *conf = ms_test_pjoin(dir, "meshsync.conf");
 	run_res r;
 
 	ck_assert_int_eq(mkdir(dir, 0700), 0);
-	write_file(conf, "[policy]\ncounter/ = counter\n");
+	ms_test_write_file(conf, "[policy]\ncounter/ = counter\n", 0644);
 	free(init_node(dir));
 	NODE(&r, "put", "--data", dir, "counter/n", "5");
 	EXPECT_CODE(&r, 0);
@@ -724,13 +588,13 @@ END_TEST
 
 START_TEST(store_full_keeps_reads)
 {
-	char *dir = pjoin(tmp, "n"), *conf = pjoin(dir, "meshsync.conf");
+	char *dir = ms_test_pjoin(tmp, "n"), *conf = ms_test_pjoin(dir, "meshsync.conf");
 	size_t big = 400u << 10;
 	char *val = malloc(big);
 	run_res r;
 
 	ck_assert_int_eq(mkdir(dir, 0700), 0);
-	write_file(conf, "[store]\nmap_initial = 256K\nmap_max = 256K\n");
+	ms_test_write_file(conf, "[store]\nmap_initial = 256K\nmap_max = 256K\n", 0644);
 	free(init_node(dir));
 	NODE(&r, "put", "--data", dir, "small", "kept");
 	EXPECT_CODE(&r, 0);
@@ -759,7 +623,7 @@ END_TEST
 /* A node with n ops: keys k1..k(n-1) and one rewrite of k1. */
 static char *filled_node(const char *name, int n, char **id)
 {
-	char *dir = pjoin(tmp, name);
+	char *dir = ms_test_pjoin(tmp, name);
 	run_res r;
 
 	*id = init_node(dir);
@@ -941,13 +805,13 @@ END_TEST
 
 START_TEST(inspect_state_conflicts_stats)
 {
-	char *dir = pjoin(tmp, "n"), *conf = pjoin(dir, "meshsync.conf");
+	char *dir = ms_test_pjoin(tmp, "n"), *conf = ms_test_pjoin(dir, "meshsync.conf");
 	char *id;
 	run_res r;
 	json_t *j, *keys;
 
 	ck_assert_int_eq(mkdir(dir, 0700), 0);
-	write_file(conf, "[policy]\ncounter/ = counter\ndocs/ = mv\n");
+	ms_test_write_file(conf, "[policy]\ncounter/ = counter\ndocs/ = mv\n", 0644);
 	id = init_node(dir);
 	NODE(&r, "put", "--data", dir, "app/a", "1");
 	run_free(&r);
@@ -1056,7 +920,7 @@ END_TEST
 START_TEST(inspect_needs_only_the_store)
 {
 	char *id, *dir = filled_node("n", 3, &id);
-	char *idp = pjoin(dir, "identity.key"), *nkp = pjoin(dir, "network.key");
+	char *idp = ms_test_pjoin(dir, "identity.key"), *nkp = ms_test_pjoin(dir, "network.key");
 	run_res r;
 
 	ck_assert_int_eq(unlink(idp), 0);
@@ -1082,7 +946,7 @@ END_TEST
 
 START_TEST(inspect_usage_and_missing_store)
 {
-	char *missing = pjoin(tmp, "x");
+	char *missing = ms_test_pjoin(tmp, "x");
 	char want[512];
 	run_res r;
 
@@ -1247,21 +1111,10 @@ static ms_store *open_rw(const char *dir)
 	return s;
 }
 
-static ms_identity *seeded(uint8_t b)
-{
-	uint8_t seed[MS_SEED_LEN];
-	ms_identity *id = NULL;
-	ms_errbuf eb;
-
-	memset(seed, b, sizeof seed);
-	MS_PASS_EB(ms_identity_from_seed(&id, seed, &eb), &eb);
-	return id;
-}
-
 START_TEST(inspect_peers)
 {
 	char *id, *dir = filled_node("n", 3, &id);
-	ms_identity *p1 = seeded(0x31);
+	ms_identity *p1 = ms_test_identity(0x31);
 	ms_store *s;
 	ms_peer_rec rec;
 	ms_errbuf eb;
@@ -1424,7 +1277,8 @@ END_TEST
 START_TEST(inspect_quarantine_and_unacked)
 {
 	char *id, *dir = filled_node("n", 2, &id);
-	ms_identity *author = seeded(0x42), *from = seeded(0x43);
+	ms_identity *author = ms_test_identity(0x42);
+	ms_identity *from = ms_test_identity(0x43);
 	uint8_t buf[512];
 	char fromhex[2 * MS_PK_LEN + 1], head[2 * 64 + 1];
 	ms_ingest_item item;
@@ -1528,7 +1382,7 @@ static Suite *cli_suite(void)
 	TCase *tn = tcase_create("meshsync-node");
 	TCase *ti = tcase_create("node-inspect");
 
-	tcase_add_checked_fixture(tn, setup, teardown);
+	ms_test_tcase_tmpdir(tn, &tmp, "cli");
 	tcase_set_timeout(tn, 240);
 	tcase_add_test(tn, acceptance_init_put_get);
 	tcase_add_test(tn, options_anywhere_and_env);
@@ -1542,7 +1396,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tn, store_full_keeps_reads);
 	suite_add_tcase(s, tn);
 
-	tcase_add_checked_fixture(ti, setup, teardown);
+	ms_test_tcase_tmpdir(ti, &tmp, "cli");
 	tcase_set_timeout(ti, 240);
 	tcase_add_test(ti, inspect_summary);
 	tcase_add_test(ti, inspect_log_filters);

@@ -8,7 +8,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,36 +22,9 @@
 
 static char *tmp;
 
-static void setup(void)
-{
-	tmp = ms_test_tmpdir("node");
-}
-
-static void teardown(void)
-{
-	ms_test_rmdir(tmp);
-	free(tmp);
-	tmp = NULL;
-}
-
-static char *pjoin(const char *a, const char *b)
-{
-	char *p;
-	ck_assert_int_ge(asprintf(&p, "%s/%s", a, b), 0);
-	return p;
-}
-
-static void write_file(const char *path, const char *text, mode_t mode)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
-	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
-	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	ck_assert_int_eq(close(fd), 0);
-}
-
 static mode_t file_mode(const char *dir, const char *name)
 {
-	char *p = pjoin(dir, name);
+	char *p = ms_test_pjoin(dir, name);
 	struct stat st;
 	ck_assert_msg(stat(p, &st) == 0, "stat %s: %s", p, strerror(errno));
 	free(p);
@@ -95,7 +67,7 @@ static ms_err put(ms_node *n, const char *key, const char *val, ms_errbuf *eb)
 
 START_TEST(init_open_put_get_del)
 {
-	char *dir = pjoin(tmp, "deep/er/node-a");
+	char *dir = ms_test_pjoin(tmp, "deep/er/node-a");
 	ms_errbuf eb = {0};
 	ms_node *n = NULL;
 	char id[MS_NODE_ID_HEX_LEN], net[MS_NODE_ID_HEX_LEN];
@@ -167,8 +139,8 @@ END_TEST
 
 START_TEST(init_refuses_existing_node)
 {
-	char *dir = pjoin(tmp, "n");
-	char *idp = pjoin(dir, "identity.key");
+	char *dir = ms_test_pjoin(tmp, "n");
+	char *idp = ms_test_pjoin(dir, "identity.key");
 	ms_errbuf eb = {0};
 	char before[256] = {0}, after[256] = {0};
 	FILE *f;
@@ -187,9 +159,9 @@ START_TEST(init_refuses_existing_node)
 
 	/* A store alone also counts as a node. */
 	{
-		char *d2 = pjoin(tmp, "only-store"), *p = pjoin(d2, "data.mdb");
+		char *d2 = ms_test_pjoin(tmp, "only-store"), *p = ms_test_pjoin(d2, "data.mdb");
 		ck_assert_int_eq(mkdir(d2, 0700), 0);
-		write_file(p, "x", 0600);
+		ms_test_write_file(p, "x", 0600);
 		MS_FAIL(ms_node_init(d2, NULL, &eb), MS_EEXIST);
 		free(p);
 		free(d2);
@@ -201,7 +173,7 @@ END_TEST
 
 START_TEST(init_tightens_existing_empty_dir)
 {
-	char *dir = pjoin(tmp, "loose");
+	char *dir = ms_test_pjoin(tmp, "loose");
 	ms_errbuf eb = {0};
 
 	ck_assert_int_eq(mkdir(dir, 0700), 0);
@@ -214,7 +186,7 @@ END_TEST
 
 START_TEST(open_missing_node)
 {
-	char *dir = pjoin(tmp, "nothing");
+	char *dir = ms_test_pjoin(tmp, "nothing");
 	ms_errbuf eb = {0};
 	ms_node *n = NULL;
 
@@ -240,7 +212,7 @@ START_TEST(join_network_by_key_text)
 		"a path/to/net.key",
 		"-",
 	};
-	char *a = pjoin(tmp, "a"), *b = pjoin(tmp, "b"), *c = pjoin(tmp, "c");
+	char *a = ms_test_pjoin(tmp, "a"), *b = ms_test_pjoin(tmp, "b"), *c = ms_test_pjoin(tmp, "c");
 	char text[MS_NODE_NETKEY_TEXT_LEN], padded[MS_NODE_NETKEY_TEXT_LEN + 8];
 	char ida[MS_NODE_ID_HEX_LEN], idb[MS_NODE_ID_HEX_LEN];
 	char neta[MS_NODE_ID_HEX_LEN], netb[MS_NODE_ID_HEX_LEN];
@@ -273,7 +245,7 @@ START_TEST(join_network_by_key_text)
 	/* Bad text (a path or "-" is text too, not a file): MS_EINVAL and
 	 * nothing left behind. */
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		char *d = pjoin(tmp, "bad");
+		char *d = ms_test_pjoin(tmp, "bad");
 		ms_errbuf_clear(&eb);
 		MS_FAIL(ms_node_init(d, bad[i], &eb), MS_EINVAL);
 		ck_assert_int_eq(eb.code, MS_EINVAL);
@@ -296,7 +268,7 @@ END_TEST
 /* A node whose meshsync.conf (written before init) sets policies. */
 static ms_node *policy_node(const char *name, const char *extra)
 {
-	char *dir = pjoin(tmp, name), *conf = pjoin(dir, "meshsync.conf");
+	char *dir = ms_test_pjoin(tmp, name), *conf = ms_test_pjoin(dir, "meshsync.conf");
 	char text[512];
 	ms_errbuf eb = {0};
 	ms_node *n = NULL;
@@ -305,7 +277,7 @@ static ms_node *policy_node(const char *name, const char *extra)
 	         "[policy]\ncounter/ = counter\ndocs/ = mv ; inline comment\n%s",
 	         extra != NULL ? extra : "");
 	ck_assert_int_eq(mkdir(dir, 0700), 0);
-	write_file(conf, text, 0600);
+	ms_test_write_file(conf, text, 0600);
 	MS_PASS_EB(ms_node_init(dir, NULL, &eb), &eb);
 	MS_PASS_EB(ms_node_open(&n, dir, NULL, &eb), &eb);
 	free(conf);
@@ -641,12 +613,12 @@ END_TEST
 
 START_TEST(config_values)
 {
-	char *conf = pjoin(tmp, "meshsync.conf");
+	char *conf = ms_test_pjoin(tmp, "meshsync.conf");
 	ms_config c;
 	ms_errbuf eb = {0};
 	uint64_t v;
 
-	write_file(conf,
+	ms_test_write_file(conf,
 	           "# comment\n; also a comment\n\n[store]\nmap_initial = 1M\n"
 	           "map_max = 8M\nmax_value = 2K\nmax_clock_skew = 30m\n"
 	           "[policy]\n* = mv\nc/ = counter\n",
@@ -713,11 +685,11 @@ static const struct {
 
 START_TEST(config_errors_name_the_line)
 {
-	char *conf = pjoin(tmp, "meshsync.conf");
+	char *conf = ms_test_pjoin(tmp, "meshsync.conf");
 	ms_config c;
 	ms_errbuf eb = {0};
 
-	write_file(conf, bad_confs[_i].text, 0600);
+	ms_test_write_file(conf, bad_confs[_i].text, 0600);
 	ms_config_default(&c);
 	MS_FAIL(ms_config_load(&c, conf, &eb), MS_EINVAL);
 	ck_assert_msg(strstr(eb.msg, bad_confs[_i].want) != NULL,
@@ -728,22 +700,22 @@ END_TEST
 
 START_TEST(open_reports_config_error)
 {
-	char *dir = pjoin(tmp, "n"), *conf = NULL;
+	char *dir = ms_test_pjoin(tmp, "n"), *conf = NULL;
 	ms_errbuf eb = {0};
 	ms_node *n = NULL;
 
 	MS_PASS_EB(ms_node_init(dir, NULL, &eb), &eb);
-	conf = pjoin(dir, "meshsync.conf");
-	write_file(conf, "[store]\nmap_max = 8M\nx = 1\n", 0600);
+	conf = ms_test_pjoin(dir, "meshsync.conf");
+	ms_test_write_file(conf, "[store]\nmap_max = 8M\nx = 1\n", 0600);
 	MS_FAIL(ms_node_open(&n, dir, NULL, &eb), MS_EINVAL);
 	ck_assert_ptr_null(n);
 	ck_assert_ptr_nonnull(strstr(eb.msg, "meshsync.conf:3: unknown key 'x' in [store]"));
 
 	/* An explicit config path overrides DIR/meshsync.conf. */
 	{
-		char *alt = pjoin(tmp, "alt.conf");
+		char *alt = ms_test_pjoin(tmp, "alt.conf");
 		got g;
-		write_file(alt, "[store]\nmax_value = 4\n", 0600);
+		ms_test_write_file(alt, "[store]\nmax_value = 4\n", 0600);
 		MS_PASS_EB(ms_node_open(&n, dir, alt, &eb), &eb);
 		MS_FAIL(put(n, "k", "12345", &eb), MS_EINVAL);
 		MS_PASS_EB(put(n, "k", "1234", &eb), &eb);
@@ -759,8 +731,8 @@ END_TEST
 
 START_TEST(key_file_readable_by_others_is_refused)
 {
-	char *dir = pjoin(tmp, "n");
-	char *idp = pjoin(dir, "identity.key");
+	char *dir = ms_test_pjoin(tmp, "n");
+	char *idp = ms_test_pjoin(dir, "identity.key");
 	ms_errbuf eb = {0};
 	ms_node *n = NULL;
 
@@ -782,7 +754,7 @@ static Suite *node_suite(void)
 	Suite *s = suite_create("node_api");
 	TCase *tc = tcase_create("node");
 
-	tcase_add_checked_fixture(tc, setup, teardown);
+	ms_test_tcase_tmpdir(tc, &tmp, "node");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, init_open_put_get_del);
 	tcase_add_test(tc, init_refuses_existing_node);

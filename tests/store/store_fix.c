@@ -15,14 +15,7 @@ const uint8_t fix_netid[MS_NETID_LEN] = {
 
 ms_identity *fix_identity(uint8_t b)
 {
-	uint8_t seed[MS_SEED_LEN];
-	ms_identity *id = NULL;
-	ms_errbuf eb;
-
-	memset(seed, b, sizeof seed);
-	MS_PASS_EB(ms_crypto_init(&eb), &eb);
-	MS_PASS_EB(ms_identity_from_seed(&id, seed, &eb), &eb);
-	return id;
+	return ms_test_identity(b);
 }
 
 static int id_cmp(const void *a, const void *b)
@@ -147,8 +140,5 @@ void fix_raw_put(const char *dir, const char *db, const void *k, size_t kl,
 
 void fix_prefer_ram_tmpdir(void)
 {
-	const char *t = getenv("TMPDIR");
-
-	if ((t == NULL || t[0] == '\0') && access("/dev/shm", W_OK | X_OK) == 0)
-		setenv("TMPDIR", "/dev/shm", 1);
+	ms_test_prefer_ram_tmpdir();
 }

@@ -15,7 +15,8 @@
 
 extern const uint8_t fix_netid[MS_NETID_LEN];
 
-/* Identity from a seed filled with byte b (aborts the test on failure). */
+/* Identity from a seed filled with byte b (aborts the test on failure):
+ * ms_test_identity under the store suites' name. */
 ms_identity *fix_identity(uint8_t b);
 
 /* A signed encoded op (malloc'd, caller frees *buf).  parents need not be
@@ -48,7 +49,8 @@ uint64_t fix_verify(ms_store *s);
 /*
  * Suites about order independence and process concurrency (not fsync) put
  * their stores on /dev/shm when TMPDIR is unset, so thousands of durable
- * commits do not make them slow on a busy CI disk.
+ * commits do not make them slow on a busy CI disk (ms_test_prefer_ram_tmpdir
+ * under the store suites' name).
  */
 void fix_prefer_ram_tmpdir(void);
 

@@ -4,7 +4,6 @@
  * reads work, every committed op is there, verify passes, and a batch
  * ingested at full commits nothing of itself.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,18 +175,8 @@ START_TEST(test_grown_by_other_process)
 		_exit(0);
 	}
 	/* The child ends by itself; bounded wait, then it is killed. */
-	for (int i = 0; i < 6000; i++) {
-		pid_t w = waitpid(pid, &st, WNOHANG);
-		ck_assert_int_ge(w, 0);
-		if (w == pid)
-			break;
-		if (i == 5999) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &st, 0);
-			ck_abort_msg("child did not finish");
-		}
-		usleep(10000);
-	}
+	ck_assert_msg(ms_test_stop_pid(pid, 0, 60000, &st) == 0,
+	              "child did not finish");
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
 
 	MS_PASS_EB(ms_store_read_begin(s, &rt, &eb), &eb);

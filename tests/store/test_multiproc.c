@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ms_test.h"
@@ -19,34 +18,6 @@
 
 #define PER_CHILD 1000
 #define ACKS_BEFORE_KILL 50
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* Wait for pid to exit within deadline_ms; kills it (by pid) if it does not
- * and fails the test.  Returns the exit status. */
-static int wait_child(pid_t pid, uint64_t deadline_ms)
-{
-	int st = 0;
-	uint64_t end = now_ms() + deadline_ms;
-
-	for (;;) {
-		pid_t r = waitpid(pid, &st, WNOHANG);
-		if (r == pid)
-			return st;
-		ck_assert_int_eq(r, 0);
-		if (now_ms() > end) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &st, 0);
-			ck_abort_msg("child %d did not finish in time", (int)pid);
-		}
-		poll(NULL, 0, 20); /* re-check the condition every 20 ms */
-	}
-}
 
 /* Child: wait for the go byte, then append PER_CHILD keys; exit code 0 on
  * success, 1..3 for which step failed. */
@@ -93,6 +64,20 @@ static int on_log(const ms_log_entry *e, void *ctx)
 	return 0;
 }
 
+/* The op count a read-only opener sees now; it never goes back. */
+static uint64_t ops_now(ms_store *ro, uint64_t before)
+{
+	ms_store_rtxn *rt = NULL;
+	ms_store_summary sum;
+	ms_errbuf eb;
+
+	MS_PASS_EB(ms_store_read_begin(ro, &rt, &eb), &eb);
+	MS_PASS_EB(ms_store_summary_get(rt, &sum, &eb), &eb);
+	ms_store_read_end(&rt);
+	ck_assert_uint_ge(sum.ops, before);
+	return sum.ops;
+}
+
 START_TEST(test_two_writers)
 {
 	char *dir = ms_test_tmpdir("mp-two");
@@ -105,7 +90,8 @@ START_TEST(test_two_writers)
 	ms_store_summary sum;
 	seq_check sc = {1, 1};
 	ms_errbuf eb;
-	uint64_t seen_ops = 0, end;
+	uint64_t seen_ops = 0;
+	int watched;
 
 	MS_PASS_EB(ms_store_create(dir, ms_identity_pk(id), fix_netid, NULL, &eb),
 	           &eb);
@@ -127,18 +113,14 @@ START_TEST(test_two_writers)
 	ms_store_opts_default(&o);
 	o.readonly = 1;
 	MS_PASS_EB(ms_store_open(&ro, dir, &o, &eb), &eb);
-	end = now_ms() + 60000;
-	while (seen_ops < 100 && now_ms() < end) {
-		MS_PASS_EB(ms_store_read_begin(ro, &rt, &eb), &eb);
-		MS_PASS_EB(ms_store_summary_get(rt, &sum, &eb), &eb);
-		ms_store_read_end(&rt);
-		ck_assert_uint_ge(sum.ops, seen_ops); /* never goes back */
-		seen_ops = sum.ops;
-		if (seen_ops < 100)
-			poll(NULL, 0, 5);
-	}
+	/* watch for a while; the count is checked after the writers end */
+	MS_WAIT_RESULT(watched, (seen_ops = ops_now(ro, seen_ops)) >= 100, 60000,
+	               ms_test_sleep_ms(5));
+	(void)watched;
 	for (int i = 0; i < 2; i++) {
-		int st = wait_child(pid[i], 120000);
+		int st = 0;
+		ck_assert_msg(ms_test_stop_pid(pid[i], 0, 120000, &st) == 0,
+		              "writer %d did not finish in time", i);
 		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 		              "writer %d failed: status %d", i, st);
 	}
@@ -204,7 +186,7 @@ START_TEST(test_sigkill_mid_loop)
 	ms_store *s = NULL;
 	ms_store_rtxn *rt = NULL;
 	ms_errbuf eb;
-	uint64_t end;
+	ms_test_wait w;
 	int killed = 0;
 
 	MS_PASS_EB(ms_store_create(dir, ms_identity_pk(id), fix_netid, NULL, &eb),
@@ -220,7 +202,7 @@ START_TEST(test_sigkill_mid_loop)
 
 	/* Read acks until enough arrived, then kill; keep reading what was
 	 * acknowledged before the kill until EOF. */
-	end = now_ms() + 60000;
+	ms_test_wait_start(&w, 60000);
 	for (;;) {
 		struct pollfd pfd = {ack[0], POLLIN, 0};
 		uint8_t buf[4096];
@@ -231,9 +213,8 @@ START_TEST(test_sigkill_mid_loop)
 			ck_assert_int_eq(kill(pid, SIGKILL), 0);
 			killed = 1;
 		}
-		if (now_ms() > end) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &st, 0);
+		if (!ms_test_wait_more(&w)) {
+			ms_test_kill_pid(pid);
 			ck_abort_msg("only %zu acks before the deadline", nacked);
 		}
 		pr = poll(&pfd, 1, 100);

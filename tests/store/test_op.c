@@ -36,12 +36,10 @@ static uint8_t g_parents[MS_OP_MAX_PARENTS + 1][MS_HASH_LEN]; /* ascending */
 
 static void setup(void)
 {
-	uint8_t seed[MS_SEED_LEN];
 	ms_netkey *nk = NULL;
 	ms_errbuf eb;
 
-	memset(seed, 0x42, sizeof seed);
-	MS_PASS_EB(ms_identity_from_seed(&g_id, seed, &eb), &eb);
+	g_id = ms_test_identity(0x42);
 	MS_PASS_EB(ms_netkey_from_text(&nk, NK_TEXT, &eb), &eb);
 	ms_netkey_id(nk, g_netid);
 	ms_netkey_free(&nk);

@@ -1,0 +1,168 @@
+/*
+ * test_config.c — the [net], [backoff], [sync] and [log] sections of
+ * meshsync.conf parsed over the defaults, each kind of bad value reported
+ * with its line, and the commented default file parsing to the defaults.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ms_test.h"
+#include "node_int.h"
+
+static char *tmp;
+
+START_TEST(config_net_sections)
+{
+	char *path = ms_test_pjoin(tmp, "meshsync.conf");
+	ms_config c;
+	ms_errbuf eb = {0};
+	static const char id_hex[] =
+		"0101010101010101010101010101010101010101010101010101010101010101";
+	char text[2048];
+
+	snprintf(text, sizeof text,
+	         "[net]\n"
+	         "listen = tcp://127.0.0.1:7701\n"
+	         "listen = tcp://10.0.0.1:7701\n"
+	         "peer = tcp://10.0.0.7:7700\n"
+	         "mdns = no\n"
+	         "allow = %s %s\n"
+	         "deny = %s\n"
+	         "heartbeat_interval = 200ms\n"
+	         "heartbeat_timeout = 2s\n"
+	         "handshake_timeout = 3s\n"
+	         "max_message = 4M\n"
+	         "[backoff]\n"
+	         "strategy = exponential\n"
+	         "base = 100ms\n"
+	         "cap = 10s\n"
+	         "kick_interval = 250ms\n"
+	         "[sync]\n"
+	         "batch_ops = 1024\n"
+	         "credit = 1\n"
+	         "poll = 20ms\n"
+	         "[log]\n"
+	         "level = debug\n"
+	         "syslog = yes\n",
+	         id_hex, id_hex, id_hex);
+	ms_test_write_file(path, text, 0644);
+	ms_config_default(&c);
+	ck_assert_uint_eq(c.net.mdns, 1);
+	ck_assert_uint_eq(c.net.heartbeat_interval_ms, 1000);
+	ck_assert_uint_eq(c.net.max_message, 8u << 20);
+	ck_assert_uint_eq(c.backoff.base_ms, 500);
+	ck_assert_uint_eq(c.backoff.cap_ms, 60000);
+	ck_assert_int_eq(c.backoff.strategy, MS_BACKOFF_DECORRELATED);
+	ck_assert_uint_eq(c.kick_interval_ms, 1000);
+	ck_assert_uint_eq(c.sync.batch_ops, 256);
+	ck_assert_uint_eq(c.sync.credit, 1024);
+	ck_assert_uint_eq(c.sync.poll_ms, 50);
+	ck_assert_int_eq(c.log.level, 6);
+
+	MS_PASS_EB(ms_config_load(&c, path, &eb), &eb);
+	ck_assert_uint_eq(c.net.nlisten, 2);
+	ck_assert_str_eq(c.net.listen[1], "tcp://10.0.0.1:7701");
+	ck_assert_uint_eq(c.net.npeers, 1);
+	ck_assert_str_eq(c.net.peers[0], "tcp://10.0.0.7:7700");
+	ck_assert_int_eq(c.net.mdns, 0);
+	ck_assert_int_eq(c.net.has_allow, 1);
+	ck_assert_uint_eq(c.net.nallow, 2);
+	ck_assert_uint_eq(c.net.ndeny, 1);
+	ck_assert_uint_eq(c.net.allow[1][31], 1);
+	ck_assert_uint_eq(c.net.heartbeat_interval_ms, 200);
+	ck_assert_uint_eq(c.net.heartbeat_timeout_ms, 2000);
+	ck_assert_uint_eq(c.net.handshake_timeout_ms, 3000);
+	ck_assert_uint_eq(c.net.max_message, 4u << 20);
+	ck_assert_int_eq(c.backoff.strategy, MS_BACKOFF_EXPONENTIAL);
+	ck_assert_uint_eq(c.backoff.base_ms, 100);
+	ck_assert_uint_eq(c.backoff.cap_ms, 10000);
+	ck_assert_uint_eq(c.kick_interval_ms, 250);
+	ck_assert_uint_eq(c.sync.batch_ops, 1024);
+	ck_assert_uint_eq(c.sync.credit, 1);
+	ck_assert_uint_eq(c.sync.poll_ms, 20);
+	ck_assert_int_eq(c.log.level, 7);
+	ck_assert_int_eq(c.log.syslog, 1);
+	free(path);
+}
+END_TEST
+
+/* Each bad file and the text after "meshsync.conf:". */
+static const struct {
+	const char *text, *want;
+} bad_conf[] = {
+	{"[net]\nlisten = 7700\n", "2: bad endpoint '7700' for listen"},
+	{"[net]\npeer = tcp://a:1\npeer = tcp://a:1\n", "3: duplicate peer 'tcp://a:1'"},
+	{"[net]\nmdns = maybe\n", "2: bad value 'maybe' for mdns (yes or no)"},
+	{"[net]\n\nallow = abc\n", "3: bad node id 'abc' in allow (64 hex digits)"},
+	{"[net]\ndeny =\n", "2: deny needs at least one node id"},
+	{"[net]\nheartbeat_interval = 1d\n", "2: bad value '1d' for heartbeat_interval"},
+	{"[net]\nmax_message = 1K\n", "2: bad value '1K' for max_message (a size from 2M to 16M)"},
+	{"[net]\nfoo = 1\n", "2: unknown key 'foo' in [net]"},
+	{"[backoff]\nstrategy = random\n", "2: bad value 'random' for strategy"},
+	{"[backoff]\nbase = 0\n", "2: bad value '0' for base"},
+	{"[sync]\nbatch_ops = 1025\n", "2: bad value '1025' for batch_ops (a number from 1 to 1024)"},
+	{"[sync]\ncredit = 0\n", "2: bad value '0' for credit"},
+	{"[sync]\npoll = 5s\n", "2: bad value '5s' for poll"},
+	{"[log]\nlevel = loud\n", "2: bad value 'loud' for level"},
+	{"[log]\nsyslog = 2\n", "2: bad value '2' for syslog (yes or no)"},
+	{"[backoff]\nbase = 10s\ncap = 1s\n", " [backoff] cap (1000ms) is smaller than base (10000ms)"},
+	{"[net]\nheartbeat_interval = 5s\n",
+	 " [net] heartbeat_timeout (5000ms) must be longer than heartbeat_interval (5000ms)"},
+};
+
+START_TEST(config_net_errors)
+{
+	char *path = ms_test_pjoin(tmp, "meshsync.conf");
+	ms_config c;
+	ms_errbuf eb = {0};
+	const char *msg;
+
+	ms_test_write_file(path, bad_conf[_i].text, 0644);
+	ms_config_default(&c);
+	MS_FAIL(ms_config_load(&c, path, &eb), MS_EINVAL);
+	msg = strstr(eb.msg, "meshsync.conf:");
+	ck_assert_ptr_nonnull(msg);
+	ck_assert_msg(strncmp(msg + strlen("meshsync.conf:"), bad_conf[_i].want,
+	                      strlen(bad_conf[_i].want)) == 0,
+	              "got '%s', want '%s'", eb.msg, bad_conf[_i].want);
+	free(path);
+}
+END_TEST
+
+START_TEST(config_default_file_parses)
+{
+	char *path = ms_test_pjoin(tmp, "meshsync.conf");
+	ms_config c, def;
+	ms_errbuf eb = {0};
+
+	MS_PASS_EB(ms_config_write_default(path, &eb), &eb);
+	ms_config_default(&c);
+	ms_config_default(&def);
+	MS_PASS_EB(ms_config_load(&c, path, &eb), &eb);
+	/* every option in it is commented out: the defaults stand */
+	ck_assert_uint_eq(c.net.npeers, 0);
+	ck_assert_uint_eq(c.sync.credit, def.sync.credit);
+	ck_assert_uint_eq(c.backoff.cap_ms, def.backoff.cap_ms);
+	free(path);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("config");
+
+	ms_test_tcase_tmpdir(tc, &tmp, "config");
+	tcase_add_test(tc, config_net_sections);
+	tcase_add_loop_test(tc, config_net_errors, 0,
+	                    (int)(sizeof bad_conf / sizeof bad_conf[0]));
+	tcase_add_test(tc, config_default_file_parses);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return ms_test_run(suite());
+}
