@@ -271,14 +271,7 @@ void sp_state_hash(sp_pair *p, int i, uint8_t out[MS_HASH_LEN])
 
 uint64_t sp_ops(sp_pair *p, int i)
 {
-	ms_store_rtxn *rt = NULL;
-	ms_store_summary sum;
-	ms_errbuf eb = {0};
-
-	MS_PASS_EB(ms_store_read_begin(p->side[i].store, &rt, &eb), &eb);
-	MS_PASS_EB(ms_store_summary_get(rt, &sum, &eb), &eb);
-	ms_store_read_end(&rt);
-	return sum.ops;
+	return fix_summary(p->side[i].store).ops;
 }
 
 void sp_free(sp_pair *p)

@@ -216,14 +216,7 @@ static void ingest(sp_pair *p, int i, fix_op *ops, size_t n)
 
 static uint64_t forks_of(sp_pair *p, int i)
 {
-	ms_store_rtxn *rt = NULL;
-	ms_store_summary sum;
-	ms_errbuf eb = {0};
-
-	MS_PASS_EB(ms_store_read_begin(p->side[i].store, &rt, &eb), &eb);
-	MS_PASS_EB(ms_store_summary_get(rt, &sum, &eb), &eb);
-	ms_store_read_end(&rt);
-	return sum.forks;
+	return fix_summary(p->side[i].store).forks;
 }
 
 START_TEST(equivocation_in_common_prefix)

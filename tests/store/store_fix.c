@@ -142,3 +142,15 @@ void fix_prefer_ram_tmpdir(void)
 {
 	ms_test_prefer_ram_tmpdir();
 }
+
+ms_store_summary fix_summary(ms_store *s)
+{
+	ms_store_rtxn *rt = NULL;
+	ms_store_summary sum;
+	ms_errbuf eb = {0};
+
+	MS_PASS_EB(ms_store_read_begin(s, &rt, &eb), &eb);
+	MS_PASS_EB(ms_store_summary_get(rt, &sum, &eb), &eb);
+	ms_store_read_end(&rt);
+	return sum;
+}

@@ -43,6 +43,9 @@ uint64_t fix_wall(void *ctx);
 ms_store *fix_store(const char *dir, const ms_identity *id,
                     const ms_store_opts *o);
 
+/* The store's summary from a fresh snapshot (asserts on failure). */
+ms_store_summary fix_summary(ms_store *s);
+
 /* Run verify and return the fault count (0 = clean); prints faults. */
 uint64_t fix_verify(ms_store *s);
 

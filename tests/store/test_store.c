@@ -57,18 +57,6 @@ static uint64_t stat_of(ms_store *s, const char *name)
 	return v;
 }
 
-static ms_store_summary summary_of(ms_store *s)
-{
-	ms_store_rtxn *rt = NULL;
-	ms_store_summary sum;
-	ms_errbuf eb;
-
-	MS_PASS(ms_store_read_begin(s, &rt, NULL));
-	MS_PASS_EB(ms_store_summary_get(rt, &sum, &eb), &eb);
-	ms_store_read_end(&rt);
-	return sum;
-}
-
 START_TEST(test_create_open)
 {
 	char *dir = ms_test_tmpdir("st-create");
@@ -109,7 +97,7 @@ START_TEST(test_create_open)
 		o.policies = &rule;
 		o.npolicies = 1;
 		MS_PASS_EB(ms_store_open(&s, dir, &o, &eb), &eb);
-		ck_assert_uint_eq(summary_of(s).ops, 1);
+		ck_assert_uint_eq(fix_summary(s).ops, 1);
 		(void)ms_store_policies(s, &n);
 		ck_assert_uint_eq(n, 0);
 		ck_assert_uint_eq(fix_verify(s), 0);
@@ -179,7 +167,7 @@ START_TEST(test_append_get_del)
 	ms_store_read_end(&rt);
 
 	{
-		ms_store_summary sum = summary_of(s);
+		ms_store_summary sum = fix_summary(s);
 		ck_assert_uint_eq(sum.ops, 3);
 		ck_assert_uint_eq(sum.authors, 1);
 		ck_assert_uint_eq(sum.keys, 1);
@@ -378,7 +366,7 @@ START_TEST(test_lww)
 	ck_assert_mem_eq(ks.heads[1].id, lo->id, MS_HASH_LEN);
 	ms_store_read_end(&rt);
 	{
-		ms_store_summary sum = summary_of(s);
+		ms_store_summary sum = fix_summary(s);
 		ck_assert_uint_eq(sum.conflicts, 2);
 		ck_assert_uint_eq(sum.live_keys, 2);
 		ck_assert_uint_eq(sum.authors, 2);
@@ -459,7 +447,7 @@ START_TEST(test_fork)
 	ck_assert_mem_eq(get_key(rt, "y").heads[0].value, "two", 3);
 	ms_store_read_end(&rt);
 	{
-		ms_store_summary sum = summary_of(s);
+		ms_store_summary sum = fix_summary(s);
 		ck_assert_uint_eq(sum.forks, 1);
 		ck_assert_uint_eq(sum.ops, 3);
 	}
@@ -512,7 +500,7 @@ START_TEST(test_duplicates)
 	ck_assert_mem_eq(d1, d2, MS_HASH_LEN);
 	ck_assert_uint_eq(stat_of(s, "ops_duplicate"), 4);
 	ck_assert_uint_eq(stat_of(s, "ops_applied"), 1);
-	ck_assert_uint_eq(summary_of(s).ops, 1);
+	ck_assert_uint_eq(fix_summary(s).ops, 1);
 	ms_store_close(&s);
 	free(op.buf);
 	ms_identity_free(&a);
@@ -600,7 +588,7 @@ START_TEST(test_rejects_in_batch)
 	}
 	ms_store_read_end(&rt);
 	{
-		ms_store_summary sum = summary_of(s);
+		ms_store_summary sum = fix_summary(s);
 		ck_assert_uint_eq(sum.ops, 2);
 		ck_assert_uint_eq(sum.quarantined, 2);
 	}
@@ -686,8 +674,8 @@ START_TEST(test_limits)
 	MS_FAIL(ms_store_append(s, a, MS_OP_DEL, MS_PRIO_USER, big, 3, big, 1,
 	                        NULL, &eb),
 	        MS_EINVAL);
-	ck_assert_uint_eq(summary_of(s).ops, 0);
-	ck_assert_uint_eq(summary_of(s).keys, 0);
+	ck_assert_uint_eq(fix_summary(s).ops, 0);
+	ck_assert_uint_eq(fix_summary(s).keys, 0);
 
 	/* Limits themselves are fine, including keys too long to be LMDB
 	 * keys as they are. */
@@ -707,7 +695,7 @@ START_TEST(test_limits)
 	ck_assert_mem_eq(ks.key, big, MS_OP_MAX_KEY);
 	ck_assert_uint_eq(ks.heads[0].value_len, 2);
 	ms_store_read_end(&rt);
-	ck_assert_uint_eq(summary_of(s).keys, 3);
+	ck_assert_uint_eq(fix_summary(s).keys, 3);
 	ck_assert_uint_eq(fix_verify(s), 0);
 	ms_store_close(&s);
 	ms_identity_free(&a);
@@ -786,7 +774,7 @@ START_TEST(test_restore_backup)
 	append(s, a, MS_OP_PUT, "k", "after", 5, &r);
 	ck_assert_uint_eq(r.seq, 7);
 	{
-		ms_store_summary sum = summary_of(s);
+		ms_store_summary sum = fix_summary(s);
 		ck_assert_uint_eq(sum.forks, 1);
 		ck_assert_uint_eq(sum.ops, 8);
 		ck_assert_uint_eq(sum.local_seq, 7);
@@ -823,14 +811,14 @@ START_TEST(test_hlc_future_op)
 	s = fix_store(dir, a, &o);
 	append(s, a, MS_OP_PUT, "mine", "1", 1, &ar);
 	ck_assert_uint_eq(ar.hlc, MS_HLC_MAKE(T_NOW, 0));
-	before = summary_of(s).hlc;
+	before = fix_summary(s).hlc;
 	fix_make_op(&fut, b, MS_OP_PUT, 1, MS_HLC_MAKE(T_NOW + 10 * YEAR_MS, 0),
 	            NULL, 0, "theirs", "x", 1);
 	ingest1(s, &fut, &r);
 	ck_assert_uint_eq(r.status, MS_INGEST_APPLIED);
 	ck_assert_uint_eq(r.skewed, 1);
 	ck_assert_uint_eq(stat_of(s, "clock_skew"), 1);
-	ck_assert_uint_eq(summary_of(s).hlc, before); /* clock stays */
+	ck_assert_uint_eq(fix_summary(s).hlc, before); /* clock stays */
 	MS_PASS(ms_store_read_begin(s, &rt, NULL));
 	ks = get_key(rt, "theirs");
 	ck_assert_mem_eq(ks.heads[0].id, fut.id, MS_HASH_LEN);
@@ -880,7 +868,7 @@ START_TEST(test_hlc_slow_clock_wins)
 	ck_assert_mem_eq(le.op.parents, seen.id, MS_HASH_LEN);
 	ms_store_read_end(&rt);
 	/* Only the op got the raise: the clock is the node's own tick. */
-	ck_assert_uint_eq(MS_HLC_MS(summary_of(s).hlc), T_NOW - 5 * YEAR_MS);
+	ck_assert_uint_eq(MS_HLC_MS(fix_summary(s).hlc), T_NOW - 5 * YEAR_MS);
 	ck_assert_uint_eq(fix_verify(s), 0);
 	ms_store_close(&s);
 	free(seen.buf);
