@@ -45,6 +45,7 @@
 
 #define LOOP_MAX_WAIT_MS 1000 /* wake at least this often */
 #define STATS_INTERVAL_MS 1000 /* counters to the store at most this often */
+#define PEX_RETRY_MS 1000      /* a live session with no PEERS to send yet */
 
 /* One connection with its session. */
 typedef struct dlink {
@@ -565,8 +566,13 @@ static void pex_send(ms_daemon *d, ms_time t)
 				return; /* out of memory: tried again next turn */
 			have = 1;
 		}
-		if (ms_pex_build(d->pex, to, views, nviews, t.wall_ms, &m) == 0 ||
-		    ms_session_send_peers(l->s, &m) != 0)
+		if (ms_pex_build(d->pex, to, views, nviews, t.wall_ms, &m) == 0) {
+			/* nothing to tell yet: look again in a second, not
+			 * every loop turn */
+			l->pex_next_mono = t.mono_ms + PEX_RETRY_MS;
+			continue;
+		}
+		if (ms_session_send_peers(l->s, &m) != 0)
 			continue;
 		ms_pex_sent(d->pex, to, &m);
 		l->pex_next_mono = t.mono_ms + MS_PEX_SEND_INTERVAL_MS;
