@@ -91,23 +91,32 @@ run_check() {
   fi
 }
 
+# timed NAME COMMAND...: run a stage and say how long it took (CI's whole
+# run must stay under 20 minutes).
+timed() {
+  local name=$1 t0=$SECONDS
+  shift
+  "$@"
+  echo "=== test.sh: stage $name took $((SECONDS - t0)) s ==="
+}
+
 mkdir -p "$root/build" "$root/build-asan" "$root/build-tsan" "$root/build-fuzz"
-run_stage unit build "" -- -DCMAKE_BUILD_TYPE=RelWithDebInfo
+timed unit run_stage unit build "" -- -DCMAKE_BUILD_TYPE=RelWithDebInfo
 if [ "${MS_SKIP_CHECK:-0}" != 1 ]; then
-  run_check
+  timed check run_check
 fi
 if [ "${MS_SKIP_ASAN:-0}" != 1 ]; then
-  ASAN_OPTIONS=detect_leaks=1 run_stage asan build-asan "" -- \
+  ASAN_OPTIONS=detect_leaks=1 timed asan run_stage asan build-asan "" -- \
     -DCMAKE_BUILD_TYPE=Debug -DMS_SANITIZE=ON
 fi
 if [ "${MS_SKIP_TSAN:-0}" != 1 ]; then
   # TSAN_OPTIONS (halt_on_error, suppressions) come from the tests' CTest
   # environment in a -DMS_TSAN=ON tree (tests/CMakeLists.txt).
-  CC=clang build_label=tsan run_stage tsan build-tsan "-L tsan" -- \
+  CC=clang build_label=tsan timed tsan run_stage tsan build-tsan "-L tsan" -- \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMS_TSAN=ON
 fi
 if [ "${MS_SKIP_FUZZ:-0}" != 1 ]; then
-  CC=clang run_stage fuzz build-fuzz "-L fuzz" -- \
+  CC=clang timed fuzz run_stage fuzz build-fuzz "-L fuzz" -- \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMS_FUZZ=ON -DMS_FUZZ_SECONDS="$fuzz_seconds"
 fi
 
