@@ -233,6 +233,7 @@ static void resolve_cb(AvahiServiceResolver *r, AvahiIfIndex ifi,
 
 /* ---------------------------------------------------------------- browse */
 
+/* cppcheck-suppress constParameter ; the type is Avahi's browser callback */
 static void browse_cb(AvahiServiceBrowser *b, AvahiIfIndex ifi,
                       AvahiProtocol proto, AvahiBrowserEvent event,
                       const char *name, const char *type, const char *domain,

@@ -75,10 +75,10 @@ uint64_t ms_rng_range(ms_rng *r, uint64_t lo, uint64_t hi)
 {
 	if (hi <= lo)
 		return lo;
-	uint64_t span = hi - lo + 1;
-	if (span == 0) /* [0, UINT64_MAX]: every value */
+	/* [0, UINT64_MAX] has 2^64 values, one more than a u64 can count */
+	if (lo == 0 && hi == UINT64_MAX)
 		return ms_rng_next(r);
-	return lo + ms_rng_below(r, span);
+	return lo + ms_rng_below(r, hi - lo + 1);
 }
 
 int ms_rng_chance(ms_rng *r, uint64_t num, uint64_t den)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# deps.sh — install the Debian 12 packages meshsync needs to build, test and
-# run its demo.  Idempotent: when everything is there it prints nothing and
-# touches nothing; otherwise one apt-get update and one apt-get install.
+# deps.sh — install the Debian 12 packages meshsync needs to build, test
+# (the static gates of tools/check.sh too) and run its demo.  Idempotent:
+# when everything is there it prints nothing and touches nothing; otherwise
+# one apt-get update and one apt-get install.
 set -euo pipefail
 
 PKGS=(
@@ -11,6 +12,7 @@ PKGS=(
   check libsubunit-dev lmdb-utils
   dbus avahi-daemon avahi-utils iproute2 nftables
   clang libclang-rt-14-dev
+  clang-format clang-tidy cppcheck
 )
 
 missing=()

@@ -47,7 +47,10 @@ static json_t *summary_json(const ms_session_summary *m)
 	json_t *why = json_object();
 	json_t *j;
 
-	for (unsigned r = 0; why != NULL && r < MS_OPR_COUNT_ && r < 16; r++)
+	_Static_assert(MS_OPR_COUNT_ <= sizeof m->rejected_by_reason /
+	                                        sizeof m->rejected_by_reason[0],
+	               "a reason without a counter");
+	for (unsigned r = 0; why != NULL && r < MS_OPR_COUNT_; r++)
 		if (m->rejected_by_reason[r] != 0 &&
 		    json_object_set_new(why, ms_op_reason_name((ms_op_reason)r),
 		                        json_integer((json_int_t)m->rejected_by_reason[r]))) {
