@@ -1,4 +1,5 @@
 /* cmd_get.c — `meshsync-node get KEY [--all]`: print a key's value(s). */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,8 +11,11 @@
 static int print_value(const ms_node_value *v, void *ctx)
 {
 	(void)ctx;
-	fwrite(v->data, 1, v->len, stdout);
-	fputc('\n', stdout);
+	/* a short write (full disk, closed pipe) stops the read: the command
+	 * then fails instead of exiting 0 with the value lost */
+	if (fwrite(v->data, 1, v->len, stdout) != v->len ||
+	    fputc('\n', stdout) == EOF)
+		return 1;
 	return 0;
 }
 
@@ -59,6 +63,9 @@ int ms_cmd_get(const ms_cli *c)
 		rc = MS_EXIT_NOTFOUND;
 	} else if (e != MS_OK) {
 		rc = ms_cli_fail(&eb);
+	} else if (fflush(stdout) != 0 || ferror(stdout)) {
+		ms_cli_err("get %s: write: %s", c->pos[0], strerror(errno));
+		rc = MS_EXIT_STORE;
 	}
 	ms_node_close(&n);
 	return rc;

@@ -391,7 +391,7 @@ static int cfg_backoff(cfg_ctx *x, const char *name, const char *value)
 static int cfg_sync(cfg_ctx *x, const char *name, const char *value)
 {
 	ms_config_sync *s = &x->c->sync;
-	uint64_t v;
+	uint64_t v = 0; /* cfg_uint sets it when it returns 1 */
 	int r;
 
 	if (strcmp(name, "batch_ops") == 0) {

@@ -1031,7 +1031,7 @@ static ms_err daemon_loop(ms_daemon *d, ms_errbuf *eb)
 		int n, extra = 0, reload_asked = 0;
 
 		n = ms_transport_pollitems(d->t, NULL, 0);
-		if (n + 3 > cap) { /* + signalfd, mDNS and netlink fds */
+		if (items == NULL || n + 3 > cap) { /* + signalfd, mDNS, netlink */
 			zmq_pollitem_t *ni = realloc(items, (size_t)(n + 8) * sizeof *ni);
 			if (ni == NULL) {
 				e = ms_errf(eb, MS_ENOMEM, "run: poll items: out of memory");

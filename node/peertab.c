@@ -181,7 +181,8 @@ static ms_peer *add(ms_peertab *pt)
 
 	if (pt->n == pt->cap) {
 		size_t ncap = pt->cap ? pt->cap * 2 : 16;
-		ms_peer **nv = realloc(pt->v, ncap * sizeof *nv);
+		/* an array of pointers: sizeof a pointer is meant */
+		ms_peer **nv = realloc(pt->v, ncap * sizeof *nv); // NOLINT(bugprone-sizeof-expression)
 		if (nv == NULL)
 			return NULL;
 		pt->v = nv;
@@ -280,27 +281,31 @@ static int unreferenced(const ms_peer *p)
 	return !p->rec.has_id && p->dial == 0 && !p->out && !has_sessions(p);
 }
 
-/* The link state the record shows, from its sessions, dial and backoff. */
+/* The link state a record shows, from its sessions, dial and backoff, the
+ * first that applies in this order. */
+static ms_link_state link_state(const ms_peer *p)
+{
+	if (p->self)
+		return MS_LINK_STATE_LOST; /* never dialled again */
+	if (p->nsess[NS_LIVE] > 0)
+		return MS_LINK_STATE_LIVE;
+	if (p->nsess[NS_SYNCING] > 0)
+		return MS_LINK_STATE_SYNCING;
+	if (p->nsess[NS_CONNECTING] > 0 || p->dial != 0)
+		return MS_LINK_STATE_CONNECTING;
+	if (p->lost && !p->is_static)
+		return MS_LINK_STATE_LOST; /* withdrawn from mDNS: not dialled */
+	if (dialable(p) && p->bo.attempts > 0)
+		return MS_LINK_STATE_BACKOFF;
+	if (dialable(p) && p->rec.sessions == 0 && p->rec.failures == 0)
+		return MS_LINK_STATE_DISCOVERED;
+	return MS_LINK_STATE_DOWN;
+}
+
 static void refresh(ms_peertab *pt, ms_peer *p)
 {
-	ms_link_state st;
+	ms_link_state st = link_state(p);
 
-	if (p->self)
-		st = MS_LINK_STATE_LOST;
-	else if (p->nsess[NS_LIVE] > 0)
-		st = MS_LINK_STATE_LIVE;
-	else if (p->nsess[NS_SYNCING] > 0)
-		st = MS_LINK_STATE_SYNCING;
-	else if (p->nsess[NS_CONNECTING] > 0 || p->dial != 0)
-		st = MS_LINK_STATE_CONNECTING;
-	else if (p->lost && !p->is_static)
-		st = MS_LINK_STATE_LOST; /* withdrawn from mDNS: not dialled */
-	else if (dialable(p) && p->bo.attempts > 0)
-		st = MS_LINK_STATE_BACKOFF;
-	else if (dialable(p) && p->rec.sessions == 0 && p->rec.failures == 0)
-		st = MS_LINK_STATE_DISCOVERED;
-	else
-		st = MS_LINK_STATE_DOWN;
 	if (st != p->rec.link) {
 		p->rec.link = (uint8_t)st;
 		p->rec.link_since_ms = wall(pt);

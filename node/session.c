@@ -296,6 +296,10 @@ int ss_send_msg(ms_session *s, const ms_wire_msg *m)
 
 /* ---------------------------------------------------------------- closing */
 
+_Static_assert(MS_OPR_COUNT_ <= sizeof((ms_session_summary *)0)->rejected_by_reason /
+                                       sizeof(uint64_t),
+               "every op rejection reason has a summary counter");
+
 static void log_summary(const ms_session *s, ms_time now)
 {
 	char reasons[512];
@@ -303,7 +307,7 @@ static void log_summary(const ms_session *s, ms_time now)
 	const ms_session_summary *m = &s->sum;
 
 	reasons[0] = '\0';
-	for (int r = 0; r < 16 && r < MS_OPR_COUNT_; r++) {
+	for (int r = 0; r < MS_OPR_COUNT_; r++) {
 		int n;
 		if (m->rejected_by_reason[r] == 0)
 			continue;

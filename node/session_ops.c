@@ -411,7 +411,7 @@ void ss_on_ops(ms_session *s, const ms_wire_ops *o, ms_time now)
 		const ms_ingest_result *r = &b.res[i];
 
 		if (r->status == MS_INGEST_REJECTED) {
-			if (r->reason < 16)
+			if (r->reason < MS_OPR_COUNT_)
 				s->sum.rejected_by_reason[r->reason]++;
 			ss_log(s, MS_LOG_WARNING, "MS-SYNC-REJECT",
 			     "reason=%s batch=%" PRIu32 " index=%u",

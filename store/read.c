@@ -167,7 +167,7 @@ static ms_err key_row(const MDB_val *k, const MDB_val *v, void *vctx,
                       int *stop, ms_errbuf *why)
 {
 	key_walk *w = vctx;
-	ms_key_state ks;
+	ms_key_state ks = {0};
 	ms_err e;
 
 	if (w->dlen > 0 && (k->mv_size < w->dlen ||

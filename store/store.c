@@ -175,7 +175,7 @@ static ms_err st_grow(ms_store *s, ms_errbuf *eb)
 ms_err st_write(ms_store *s, st_txn_fn fn, void *ctx, ms_errbuf *eb)
 {
 	st_wctx w;
-	ms_err e = MS_OK;
+	ms_err e;
 	int rc;
 
 	if (s->readonly)

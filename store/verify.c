@@ -218,7 +218,7 @@ static ms_err check_sup(vfy *f, ms_errbuf *eb)
 		qsort(f->sup, f->nsup, ST_SUPKEY_LEN, sup_cmp);
 	for (size_t j = 0; j < f->nsup; j++) /* dedupe in place */
 		if (n == 0 || memcmp(f->sup + (n - 1) * ST_SUPKEY_LEN,
-		                     f->sup + j * ST_SUPKEY_LEN, ST_SUPKEY_LEN))
+		                     f->sup + j * ST_SUPKEY_LEN, ST_SUPKEY_LEN) != 0)
 			memmove(f->sup + n++ * ST_SUPKEY_LEN,
 			        f->sup + j * ST_SUPKEY_LEN, ST_SUPKEY_LEN);
 	f->nsup = n;

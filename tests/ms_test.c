@@ -97,6 +97,11 @@ int ms_test_wait_until(int (*cond)(void *ctx), void *ctx, uint64_t timeout_ms)
 
 /* --------------------------------------------------- scratch directories */
 
+const char *ms_test_eb_msg(const ms_errbuf *eb)
+{
+	return eb != NULL ? eb->msg : "";
+}
+
 char *ms_test_tmpdir(const char *tag)
 {
 	const char *base = getenv("TMPDIR");

@@ -23,13 +23,15 @@
 
 #include "ms_err.h"
 
+/* The message in eb, "" for NULL (what MS_PASS_EB prints). */
+const char *ms_test_eb_msg(const ms_errbuf *eb);
+
 /* Assert that an ms_err-returning call succeeds; eb (may be NULL) explains. */
 #define MS_PASS_EB(expr, eb)                                                  \
 	do {                                                                  \
 		ms_err ms_t_e_ = (expr);                                      \
 		ck_assert_msg(ms_t_e_ == MS_OK, "%s failed: %s (%s)", #expr,  \
-		              ms_strerror(ms_t_e_),                           \
-		              (eb) != NULL ? ((ms_errbuf *)(eb))->msg : "");   \
+		              ms_strerror(ms_t_e_), ms_test_eb_msg(eb));      \
 	} while (0)
 #define MS_PASS(expr) MS_PASS_EB(expr, (ms_errbuf *)NULL)
 

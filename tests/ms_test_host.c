@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +65,7 @@ static int comm_is(pid_t pid, const char *comm)
 
 void ms_test_track_cleanup(const char *state)
 {
-	char path[600], ns[64];
+	char path[600], ns[64], line[128];
 	pid_t pids[MAX_PIDS];
 	char comms[MAX_PIDS][32];
 	int n = 0, pid;
@@ -74,8 +75,16 @@ void ms_test_track_cleanup(const char *state)
 		return;
 	snprintf(path, sizeof path, "%s/pids", state);
 	f = fopen(path, "r");
-	while (f != NULL && n < MAX_PIDS && fscanf(f, "%d %31s", &pid, comms[n]) == 2)
+	while (f != NULL && n < MAX_PIDS && fgets(line, sizeof line, f) != NULL) {
+		/* "PID COMM" per line */
+		char *end;
+		long v = strtol(line, &end, 10);
+		if (end == line || *end != ' ' || v <= 0 || v > INT32_MAX ||
+		    sscanf(end + 1, "%31s", comms[n]) != 1)
+			continue;
+		pid = (int)v;
 		pids[n++] = (pid_t)pid;
+	}
 	if (f != NULL)
 		fclose(f);
 	while (n-- > 0)

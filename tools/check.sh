@@ -4,14 +4,13 @@
 #   cppcheck  cppcheck over every compiled source
 #   tidy      clang-tidy with the checks of .clang-tidy (tests/.clang-tidy)
 #   banned    a grep for calls the project does not use (list below)
+#   layering  the include rules of docs/architecture.md (tools/layering.sh)
 # Each finding is printed as "path:line: gate: message [id]"; the last line
 # sums them up.  Exit status: 0 clean, 1 findings, 2 a gate could not run.
 #   tools/check.sh                  all gates
-#   tools/check.sh cppcheck banned  only those gates (any of the four names)
-# A finding listed in tools/check-baseline.txt is printed as "known:" and not
-# counted; an entry there that matches no finding is itself a finding (it
-# was fixed: delete the entry).  docs/quality.md says what each gate checks
-# and how to suppress a finding with a justification.
+#   tools/check.sh cppcheck banned  only those gates (any of the five names)
+# docs/quality.md says what each gate checks and how to suppress a finding
+# with a justification in the code (there is no list of tolerated findings).
 # Environment: MS_JOBS (parallel clang-tidy/cppcheck jobs, default nproc),
 # MS_CHECK_BUILD (the CMake tree whose compile_commands.json is used, default
 # build-check; configured here with clang).
@@ -21,15 +20,14 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root" || exit 2
 jobs=${MS_JOBS:-$(nproc)}
 bdir=${MS_CHECK_BUILD:-$root/build-check}
-baseline=$root/tools/check-baseline.txt
 start=$SECONDS
 
 gates=("$@")
-[ ${#gates[@]} -eq 0 ] && gates=(format cppcheck tidy banned)
+[ ${#gates[@]} -eq 0 ] && gates=(format cppcheck tidy banned layering)
 for g in "${gates[@]}"; do
   case "$g" in
-  format | cppcheck | tidy | banned) ;;
-  *) echo "usage: tools/check.sh [format|cppcheck|tidy|banned]..." >&2; exit 2 ;;
+  format | cppcheck | tidy | banned | layering) ;;
+  *) echo "usage: tools/check.sh [format|cppcheck|tidy|banned|layering]..." >&2; exit 2 ;;
   esac
 done
 want() { local g; for g in "${gates[@]}"; do [ "$g" = "$1" ] && return 0; done; return 1; }
@@ -188,49 +186,35 @@ if want banned; then
   cat "$tmp/banned.out" >>"$tmp/findings"
 fi
 
-# ---------------------------------------------------------------- summary
-# Baseline lines: "gate path id  # reason"; gate is format, cppcheck,
-# clang-tidy or banned, id the bracketed name at the end of the finding.
-: >"$tmp/known_keys"
-if [ -f "$baseline" ]; then
-  sed -E 's/#.*//' "$baseline" | awk 'NF == 3 { print $1 " " $2 " " $3 }' \
-    >"$tmp/known_keys"
+# ---------------------------------------------------------------- layering
+# Which module may include which, and that only node/daemon.c wires the
+# parts of a running node together (tools/layering.sh says the rules).
+if want layering; then
+  echo "=== check.sh: layering ==="
+  bash "$root/tools/layering.sh" >"$tmp/layering.out"
+  case $? in
+  0) ;;
+  1) grep -E '^layering: [^ ]+ includes' "$tmp/layering.out" |
+       sed -E 's/^layering: ([^ ]+) (.*)$/\1:1: layering: \2 [layering]/' >>"$tmp/findings" ;;
+  *) broken+=(layering) ;;
+  esac
 fi
+
+# ---------------------------------------------------------------- summary
 total=0
-known=0
-: >"$tmp/used_keys"
 while IFS= read -r line; do
   [ -n "$line" ] || continue
-  path=${line%%:*}
-  id=$(sed -nE 's/.*\[([^]]+)\]$/\1/p' <<<"$line")
   gate=$(sed -nE 's/^[^:]+:[0-9]+: ([a-z-]+):.*/\1/p' <<<"$line")
-  if grep -qxF "$gate $path $id" "$tmp/known_keys"; then
-    echo "known: $line"
-    echo "$gate $path $id" >>"$tmp/used_keys"
-    known=$((known + 1))
-    continue
-  fi
   echo "$line"
   count[$gate]=$((${count[$gate]:-0} + 1))
   total=$((total + 1))
 done <"$tmp/findings"
 
-# An entry of a gate that ran and matched nothing was fixed: delete it.
-while IFS=' ' read -r gate path id; do
-  [ -n "$gate" ] || continue
-  grep -qxF "$gate $path $id" "$tmp/used_keys" && continue
-  [ "$gate" = clang-tidy ] && g=tidy || g=$gate
-  want "$g" || continue
-  echo "tools/check-baseline.txt: stale entry \"$gate $path $id\": no such finding any more, delete it [baseline]"
-  count[baseline]=$((${count[baseline]:-0} + 1))
-  total=$((total + 1))
-done <"$tmp/known_keys"
-
 parts=()
-for g in format cppcheck clang-tidy banned baseline; do
+for g in format cppcheck clang-tidy banned layering; do
   parts+=("$g ${count[$g]:-0}")
 done
-summary="check.sh: $total findings ($(IFS=,; echo "${parts[*]}" | sed 's/,/, /g')); $known known in tools/check-baseline.txt; $((SECONDS - start)) s"
+summary="check.sh: $total findings ($(IFS=,; echo "${parts[*]}" | sed 's/,/, /g')); $((SECONDS - start)) s"
 if [ ${#broken[@]} -ne 0 ]; then
   summary="$summary; could not run: ${broken[*]}"
 fi

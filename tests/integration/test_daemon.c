@@ -208,14 +208,14 @@ END_TEST
 static uint64_t line_ms(const char *line)
 {
 	struct tm tm = {0};
-	int ms = 0;
+	const char *p = strptime(line, "%Y-%m-%dT%H:%M:%S", &tm);
+	char *end;
+	long ms;
 
-	ck_assert_int_eq(sscanf(line, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year,
-	                        &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
-	                        &tm.tm_sec, &ms),
-	                 7);
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
+	ck_assert_msg(p != NULL && *p == '.', "no timestamp: %s", line);
+	ms = strtol(p + 1, &end, 10);
+	ck_assert_msg(end == p + 4 && *end == 'Z' && ms >= 0 && ms < 1000,
+	              "no milliseconds: %s", line);
 	return (uint64_t)timegm(&tm) * 1000 + (uint64_t)ms;
 }
 

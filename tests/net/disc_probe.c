@@ -42,14 +42,30 @@ static void on_event(void *ctx, const ms_disc_event *ev)
 		printf("LOST %s last=%d\n", hex, ev->last);
 		break;
 	}
-	fflush(stdout);
+	if (fflush(stdout) != 0)
+		_exit(1); /* the test stopped reading: nobody to report to */
 }
 
 static void on_log(void *ctx, int level, const char *msg)
 {
 	(void)ctx;
 	printf("LOG %d %s\n", level, msg);
-	fflush(stdout);
+	if (fflush(stdout) != 0)
+		_exit(1);
+}
+
+/* A decimal argument in lo..hi; 0, or -1 when v is not one. */
+static int num(const char *v, long lo, long hi, long *out)
+{
+	char *end;
+	long x;
+
+	errno = 0;
+	x = strtol(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || x < lo || x > hi)
+		return -1;
+	*out = x;
+	return 0;
 }
 
 static int usage(void)
@@ -74,22 +90,27 @@ int main(int argc, char **argv)
 	cfg.proto_version = 1;
 	for (i = 1; i + 1 < argc; i += 2) {
 		const char *k = argv[i], *v = argv[i + 1];
-		if (strcmp(k, "--id-tag") == 0)
-			memset(cfg.node_id, atoi(v), MS_PK_LEN);
-		else if (strcmp(k, "--net-tag") == 0)
-			memset(cfg.net_id, atoi(v), MS_NETID_LEN);
-		else if (strcmp(k, "--port") == 0)
-			cfg.port = (uint16_t)atoi(v);
-		else if (strcmp(k, "--name") == 0)
+		long x = 0;
+		int text = strcmp(k, "--name") == 0 || strcmp(k, "--type") == 0;
+
+		if (!text && num(v, 0, 86400000, &x) != 0)
+			return usage();
+		if (strcmp(k, "--name") == 0)
 			cfg.name = v;
 		else if (strcmp(k, "--type") == 0)
 			cfg.service_type = v;
+		else if (strcmp(k, "--id-tag") == 0 && x <= 255)
+			memset(cfg.node_id, (int)x, MS_PK_LEN);
+		else if (strcmp(k, "--net-tag") == 0 && x <= 255)
+			memset(cfg.net_id, (int)x, MS_NETID_LEN);
+		else if (strcmp(k, "--port") == 0 && x <= 65535)
+			cfg.port = (uint16_t)x;
 		else if (strcmp(k, "--retry-ms") == 0)
-			cfg.retry_ms = (unsigned)atoi(v);
+			cfg.retry_ms = (unsigned)x;
 		else if (strcmp(k, "--families") == 0)
-			cfg.families = (unsigned)atoi(v);
+			cfg.families = (unsigned)x;
 		else if (strcmp(k, "--max-s") == 0)
-			max_s = atol(v);
+			max_s = x;
 		else
 			return usage();
 	}

@@ -331,7 +331,9 @@ START_TEST(veth_ipv6_link_local)
 
 	/* A goes: B loses both of A's endpoints, and only the second LOST
 	 * says that nothing of A is left */
-	st = probe_stop(&a);
+	/* probe_stop frees every line read; the analyzer loses their count
+	 * across the bounded read loop inside it */
+	st = probe_stop(&a); // NOLINT(clang-analyzer-unix.Malloc)
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	              "probe A ended with status 0x%x", st);
 	WAIT_FOR2(&b, (probe *)NULL, probe_count(&b, "LOST", NULL) == 2);

@@ -42,9 +42,10 @@ void fix_make_op_prio(fix_op *out, const ms_identity *who, ms_op_type type,
 	size_t cap;
 
 	ck_assert_uint_le(np, MS_OP_MAX_PARENTS);
-	if (np > 0)
+	if (np > 0) {
 		memcpy(sorted, parents, np * MS_HASH_LEN);
-	qsort(sorted, np, MS_HASH_LEN, id_cmp);
+		qsort(sorted, np, MS_HASH_LEN, id_cmp);
+	}
 	memset(&op, 0, sizeof op);
 	op.type = (uint8_t)type;
 	op.priority = (uint8_t)prio;

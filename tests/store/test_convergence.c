@@ -87,7 +87,7 @@ static void simulate(void)
 	memset(seen, 0, sizeof seen);
 	while (nops < NOPS) {
 		int a = (int)rnd_below(NAUTH);
-		int heads[NOPS];
+		int heads[NOPS] = {0}; /* view_heads fills the first nh */
 		uint8_t par[MS_OP_MAX_PARENTS][MS_HASH_LEN];
 		uint8_t val[16];
 		size_t vlen, nh;

@@ -173,7 +173,7 @@ static void setup(void)
 	/* b's seqs 1 and 2, each written twice: two forked slots. */
 	for (int i = 0; i < 4; i++) {
 		char val[2] = {(char)('a' + i), 0};
-		fix_make_op(&f[i], b, MS_OP_PUT, (uint64_t)(i / 2 + 1),
+		fix_make_op(&f[i], b, MS_OP_PUT, (uint64_t)i / 2 + 1,
 		            MS_HLC_MAKE(1767225600000ull, (uint64_t)i), NULL, 0,
 		            "kb", val, 1);
 		items[i] = (ms_ingest_item){f[i].buf, f[i].len};
