@@ -336,6 +336,27 @@ START_TEST(help_everywhere)
 }
 END_TEST
 
+/* get's output cannot be written (a full disk): exit 3 and why, not 0 with
+ * the value lost. */
+START_TEST(get_output_write_fails)
+{
+	char *dir = ms_test_pjoin(tmp, "n"), cmd[8192];
+	run_res r;
+
+	free(init_node(dir));
+	NODE(&r, "put", "--data", dir, "k", "v");
+	EXPECT_CODE(&r, 0);
+	run_free(&r);
+	snprintf(cmd, sizeof cmd, "exec '%s' get --data '%s' k >/dev/full",
+	         MS_NODE_BIN, dir);
+	run(&r, NULL, NULL, "/bin/sh", "-c", cmd, (char *)NULL);
+	EXPECT_CODE(&r, 3);
+	ck_assert_str_eq(r.err, "meshsync-node: get k: write: No space left on device\n");
+	run_free(&r);
+	free(dir);
+}
+END_TEST
+
 START_TEST(get_missing_and_deleted)
 {
 	char *dir = ms_test_pjoin(tmp, "n");
@@ -1410,6 +1431,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tn, usage_errors);
 	tcase_add_test(tn, help_everywhere);
 	tcase_add_test(tn, get_missing_and_deleted);
+	tcase_add_test(tn, get_output_write_fails);
 	tcase_add_test(tn, put_from_stdin_and_get_all);
 	tcase_add_test(tn, store_and_key_errors);
 	tcase_add_test(tn, network_key_joins_network);
