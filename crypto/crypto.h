@@ -14,14 +14,14 @@
 
 #include "ms_err_int.h"
 
-#define MS_PK_LEN 32      /* Ed25519 public key = node id */
-#define MS_SK_LEN 64      /* Ed25519 secret key (seed || pk, libsodium form) */
-#define MS_SEED_LEN 32    /* Ed25519 seed, what the identity file holds */
-#define MS_SIG_LEN 64     /* Ed25519 signature */
-#define MS_HASH_LEN 32    /* BLAKE2b-256 */
-#define MS_NETKEY_LEN 32  /* shared network (membership) key */
-#define MS_NETID_LEN 32   /* network id = hash of the network key */
-#define MS_CURVE_LEN 32   /* Curve25519 public or secret key */
+#define MS_PK_LEN 32     /* Ed25519 public key = node id */
+#define MS_SK_LEN 64     /* Ed25519 secret key (seed || pk, libsodium form) */
+#define MS_SEED_LEN 32   /* Ed25519 seed, what the identity file holds */
+#define MS_SIG_LEN 64    /* Ed25519 signature */
+#define MS_HASH_LEN 32   /* BLAKE2b-256 */
+#define MS_NETKEY_LEN 32 /* shared network (membership) key */
+#define MS_NETID_LEN 32  /* network id = hash of the network key */
+#define MS_CURVE_LEN 32  /* Curve25519 public or secret key */
 
 /* File names inside a node's data directory. */
 #define MS_IDENTITY_FILE "identity.key"
@@ -94,7 +94,8 @@ ms_err ms_netkey_from_text(ms_netkey **out, const char *text, ms_errbuf *eb);
 /* --- Curve25519 for the transport -------------------------------------- */
 
 /* The identity's Ed25519 keys converted to Curve25519 (dialing keypair). */
-ms_err ms_identity_curve_keypair(const ms_identity *id, uint8_t pk[MS_CURVE_LEN],
+ms_err ms_identity_curve_keypair(const ms_identity *id,
+                                 uint8_t pk[MS_CURVE_LEN],
                                  uint8_t sk[MS_CURVE_LEN], ms_errbuf *eb);
 /* Ed25519 public key -> Curve25519 public key (what a listener sees). */
 ms_err ms_ed25519_pk_to_curve(uint8_t curve_pk[MS_CURVE_LEN],

@@ -83,7 +83,8 @@ static ms_err netkey_new(ms_netkey **out, const uint8_t *key, ms_errbuf *eb)
 	else
 		randombytes_buf(nk->key, MS_NETKEY_LEN);
 	if (sodium_mprotect_readonly(nk->key) != 0) {
-		e = ms_errf(eb, MS_ECRYPTO, "network key: sodium_mprotect_readonly failed");
+		e = ms_errf(eb, MS_ECRYPTO,
+		            "network key: sodium_mprotect_readonly failed");
 		goto fail;
 	}
 	*out = nk;
@@ -182,34 +183,41 @@ static ms_err parse_keyline(const char *what, const char *prefix,
 	while (len > 0 && is_space(text[len - 1]))
 		len--;
 	if (len == 0)
-		return ms_errf(eb, MS_EINVAL, "%s: empty, expected \"%s<64 hex digits>\"",
+		return ms_errf(eb, MS_EINVAL,
+		               "%s: empty, expected \"%s<64 hex digits>\"",
 		               what, prefix);
 	if (len < plen || memcmp(text, prefix, plen) != 0) {
-		if (strcmp(prefix, NET_PREFIX) == 0 && len >= sizeof ID_PREFIX - 1 &&
+		if (strcmp(prefix, NET_PREFIX) == 0 &&
+		    len >= sizeof ID_PREFIX - 1 &&
 		    memcmp(text, ID_PREFIX, sizeof ID_PREFIX - 1) == 0)
-			return ms_errf(eb, MS_EINVAL,
-			               "%s: this is a node identity key, not a network key",
-			               what);
-		if (strcmp(prefix, ID_PREFIX) == 0 && len >= sizeof NET_PREFIX - 1 &&
+			return ms_errf(
+				eb, MS_EINVAL,
+				"%s: this is a node identity key, not a network key",
+				what);
+		if (strcmp(prefix, ID_PREFIX) == 0 &&
+		    len >= sizeof NET_PREFIX - 1 &&
 		    memcmp(text, NET_PREFIX, sizeof NET_PREFIX - 1) == 0)
-			return ms_errf(eb, MS_EINVAL,
-			               "%s: this is a network key, not a node identity key",
-			               what);
-		return ms_errf(eb, MS_EINVAL, "%s: does not start with \"%s\"", what,
-		               prefix);
+			return ms_errf(
+				eb, MS_EINVAL,
+				"%s: this is a network key, not a node identity key",
+				what);
+		return ms_errf(eb, MS_EINVAL, "%s: does not start with \"%s\"",
+		               what, prefix);
 	}
 	text += plen;
 	hexlen = len - plen;
 	for (i = 0; i < hexlen; i++) {
 		if (!is_hex(text[i]))
-			return ms_errf(eb, MS_EINVAL,
-			               "%s: character %zu after \"%s\" is not a hex digit",
-			               what, i + 1, prefix);
+			return ms_errf(
+				eb, MS_EINVAL,
+				"%s: character %zu after \"%s\" is not a hex digit",
+				what, i + 1, prefix);
 	}
 	if (hexlen != 64)
-		return ms_errf(eb, MS_EINVAL,
-		               "%s: expected 64 hex digits after \"%s\", found %zu", what,
-		               prefix, hexlen);
+		return ms_errf(
+			eb, MS_EINVAL,
+			"%s: expected 64 hex digits after \"%s\", found %zu",
+			what, prefix, hexlen);
 	if (unhex_n(out, 32, text, hexlen) != 0)
 		return ms_errf(eb, MS_EINVAL, "%s: bad hex", what);
 	return MS_OK;
@@ -221,7 +229,8 @@ ms_err ms_netkey_from_text(ms_netkey **out, const char *text, ms_errbuf *eb)
 	ms_err e;
 
 	*out = NULL;
-	e = parse_keyline("network key", NET_PREFIX, text, strlen(text), key, eb);
+	e = parse_keyline("network key", NET_PREFIX, text, strlen(text), key,
+	                  eb);
 	if (e == MS_OK)
 		e = netkey_new(out, key, eb);
 	sodium_memzero(key, sizeof key);
@@ -256,23 +265,27 @@ static ms_err check_dir(const char *path, const char *dir, ms_errbuf *eb)
 
 	if (stat(dir, &st) != 0) {
 		if (errno == ENOENT)
-			return ms_errf(eb, MS_ENOTFOUND, "save %s: directory %s does not exist",
+			return ms_errf(eb, MS_ENOTFOUND,
+			               "save %s: directory %s does not exist",
 			               path, dir);
 		return ms_errf(eb, MS_EIO, "save %s: stat %s: %s", path, dir,
 		               strerror(errno));
 	}
 	if (!S_ISDIR(st.st_mode))
-		return ms_errf(eb, MS_EINVAL, "save %s: %s is not a directory", path, dir);
+		return ms_errf(eb, MS_EINVAL, "save %s: %s is not a directory",
+		               path, dir);
 	if (st.st_uid != geteuid())
-		return ms_errf(eb, MS_EPERM,
-		               "save %s: directory %s is owned by uid %u, not by the "
-		               "current user (uid %u)",
-		               path, dir, (unsigned)st.st_uid, (unsigned)geteuid());
+		return ms_errf(
+			eb, MS_EPERM,
+			"save %s: directory %s is owned by uid %u, not by the "
+			"current user (uid %u)",
+			path, dir, (unsigned)st.st_uid, (unsigned)geteuid());
 	if ((st.st_mode & 0777) != 0700)
-		return ms_errf(eb, MS_EPERM,
-		               "save %s: directory %s has mode %04o, must be 0700; run: "
-		               "chmod 700 %s",
-		               path, dir, (unsigned)(st.st_mode & 07777), dir);
+		return ms_errf(
+			eb, MS_EPERM,
+			"save %s: directory %s has mode %04o, must be 0700; run: "
+			"chmod 700 %s",
+			path, dir, (unsigned)(st.st_mode & 07777), dir);
 	return MS_OK;
 }
 
@@ -284,7 +297,8 @@ static ms_err write_all(int fd, const char *buf, size_t len, const char *path,
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return ms_errf(eb, MS_EIO, "write %s: %s", path, strerror(errno));
+			return ms_errf(eb, MS_EIO, "write %s: %s", path,
+			               strerror(errno));
 		}
 		buf += n;
 		len -= (size_t)n;
@@ -309,13 +323,16 @@ static ms_err write_keyfile(const char *path, const char *line, size_t len,
 		return e;
 	if ((e = check_dir(path, dir, eb)) != MS_OK)
 		return e;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	          0600);
 	if (fd < 0) {
 		if (errno == EEXIST)
-			return ms_errf(eb, MS_EEXIST,
-			               "save %s: file exists (key files are never overwritten)",
-			               path);
-		return ms_errf(eb, MS_EIO, "open %s: %s", path, strerror(errno));
+			return ms_errf(
+				eb, MS_EEXIST,
+				"save %s: file exists (key files are never overwritten)",
+				path);
+		return ms_errf(eb, MS_EIO, "open %s: %s", path,
+		               strerror(errno));
 	}
 	if ((e = write_all(fd, line, len, path, eb)) != MS_OK)
 		goto fail;
@@ -359,16 +376,18 @@ static ms_err read_fd(int fd, const char *name, char *buf, size_t cap,
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			return ms_errf(eb, MS_EIO, "read %s: %s", name, strerror(errno));
+			return ms_errf(eb, MS_EIO, "read %s: %s", name,
+			               strerror(errno));
 		}
 		if (r == 0)
 			break;
 		n += (size_t)r;
 	}
 	if (n == cap)
-		return ms_errf(eb, MS_EINVAL,
-		               "load %s: too large to be a key file (more than %zu bytes)",
-		               name, cap - 1);
+		return ms_errf(
+			eb, MS_EINVAL,
+			"load %s: too large to be a key file (more than %zu bytes)",
+			name, cap - 1);
 	buf[n] = '\0';
 	*outlen = n;
 	return MS_OK;
@@ -389,8 +408,10 @@ static ms_err read_keyfile(const char *path, int strict, char *buf, size_t cap,
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT)
-			return ms_errf(eb, MS_ENOTFOUND, "load %s: no such file", path);
-		return ms_errf(eb, MS_EIO, "open %s: %s", path, strerror(errno));
+			return ms_errf(eb, MS_ENOTFOUND,
+			               "load %s: no such file", path);
+		return ms_errf(eb, MS_EIO, "open %s: %s", path,
+		               strerror(errno));
 	}
 	if (fstat(fd, &st) != 0) {
 		e = ms_errf(eb, MS_EIO, "stat %s: %s", path, strerror(errno));
@@ -401,22 +422,24 @@ static ms_err read_keyfile(const char *path, int strict, char *buf, size_t cap,
 		goto out;
 	}
 	if (strict && st.st_uid != geteuid()) {
-		e = ms_errf(eb, MS_EPERM,
-		            "load %s: file is owned by uid %u, not by the current "
-		            "user (uid %u); run as its owner or: chown %u %s",
-		            path, (unsigned)st.st_uid, (unsigned)geteuid(),
-		            (unsigned)geteuid(), path);
+		e = ms_errf(
+			eb, MS_EPERM,
+			"load %s: file is owned by uid %u, not by the current "
+			"user (uid %u); run as its owner or: chown %u %s",
+			path, (unsigned)st.st_uid, (unsigned)geteuid(),
+			(unsigned)geteuid(), path);
 		goto out;
 	}
 	if (strict && (st.st_mode & 0077) != 0) {
-		e = ms_errf(eb, MS_EPERM,
-		            "load %s: file is %s by others (mode %04o); run: chmod "
-		            "600 %s",
-		            path,
-		            (st.st_mode & 0044) ? "readable"
-		            : (st.st_mode & 0022) ? "writable"
-		                                  : "accessible",
-		            (unsigned)(st.st_mode & 07777), path);
+		e = ms_errf(
+			eb, MS_EPERM,
+			"load %s: file is %s by others (mode %04o); run: chmod "
+			"600 %s",
+			path,
+			(st.st_mode & 0044)   ? "readable"
+			: (st.st_mode & 0022) ? "writable"
+					      : "accessible",
+			(unsigned)(st.st_mode & 07777), path);
 		goto out;
 	}
 	e = read_fd(fd, path, buf, cap, outlen, eb);
@@ -489,8 +512,8 @@ ms_err ms_netkey_save(const ms_netkey *nk, const char *path, ms_errbuf *eb)
 
 /* A network key from the file at path, or (fd >= 0) from fd, which path
  * then only names in messages. */
-static ms_err netkey_read(ms_netkey **out, const char *path, int fd,
-                          int strict, ms_errbuf *eb)
+static ms_err netkey_read(ms_netkey **out, const char *path, int fd, int strict,
+                          ms_errbuf *eb)
 {
 	uint8_t key[MS_NETKEY_LEN];
 	ms_err e;
@@ -518,6 +541,7 @@ ms_err ms_netkey_import_fd(ms_netkey **out, int fd, const char *name,
 {
 	*out = NULL;
 	if (fd < 0)
-		return ms_errf(eb, MS_EINVAL, "load %s: no file descriptor", name);
+		return ms_errf(eb, MS_EINVAL, "load %s: no file descriptor",
+		               name);
 	return netkey_read(out, name, fd, 0, eb);
 }

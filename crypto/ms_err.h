@@ -32,21 +32,21 @@
  * no code is ever renumbered or reused.
  */
 typedef enum ms_err {
-	MS_OK = 0,         /* success */
-	MS_ENOMEM = 1,     /* allocation failed */
-	MS_EINVAL = 2,     /* invalid argument or value given by the caller/user */
-	MS_EIO = 3,        /* operating-system I/O error (open, read, write, mkdir) */
-	MS_ENOTFOUND = 4,  /* no such key, node, op or file */
-	MS_EEXIST = 5,     /* already exists (e.g. init over an existing node) */
-	MS_ECORRUPT = 6,   /* stored data failed a consistency check */
-	MS_ECRYPTO = 7,    /* signature/key failure or libsodium error */
-	MS_EPROTO = 8,     /* malformed or unacceptable input from outside */
-	MS_EFULL = 9,      /* store map at its configured maximum */
-	MS_EPERM = 10,     /* unsafe permissions on a key file or data dir */
-	MS_ESTORE = 11,    /* other LMDB error */
-	MS_ENET = 12,      /* transport error (libzmq) */
-	MS_EBUSY = 13,     /* resource busy, retry later */
-	MS_EDELETED = 14,  /* the key exists but its current value is a delete */
+	MS_OK = 0,     /* success */
+	MS_ENOMEM = 1, /* allocation failed */
+	MS_EINVAL = 2, /* invalid argument or value given by the caller/user */
+	MS_EIO = 3, /* operating-system I/O error (open, read, write, mkdir) */
+	MS_ENOTFOUND = 4, /* no such key, node, op or file */
+	MS_EEXIST = 5,    /* already exists (e.g. init over an existing node) */
+	MS_ECORRUPT = 6,  /* stored data failed a consistency check */
+	MS_ECRYPTO = 7,   /* signature/key failure or libsodium error */
+	MS_EPROTO = 8,    /* malformed or unacceptable input from outside */
+	MS_EFULL = 9,     /* store map at its configured maximum */
+	MS_EPERM = 10,    /* unsafe permissions on a key file or data dir */
+	MS_ESTORE = 11,   /* other LMDB error */
+	MS_ENET = 12,     /* transport error (libzmq) */
+	MS_EBUSY = 13,    /* resource busy, retry later */
+	MS_EDELETED = 14, /* the key exists but its current value is a delete */
 } ms_err;
 
 /* Static English description of an error code ("not found"); never NULL,

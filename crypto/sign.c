@@ -39,7 +39,8 @@ struct ms_identity {
 ms_err ms_crypto_init(ms_errbuf *eb)
 {
 	if (sodium_init() < 0)
-		return ms_errf(eb, MS_ECRYPTO, "sodium_init: libsodium failed to initialise");
+		return ms_errf(eb, MS_ECRYPTO,
+		               "sodium_init: libsodium failed to initialise");
 	return MS_OK;
 }
 
@@ -58,7 +59,8 @@ void ms_hash_init(ms_hash_state *st)
 
 void ms_hash_update(ms_hash_state *st, const void *buf, size_t len)
 {
-	crypto_generichash_update((crypto_generichash_state *)(void *)st->opaque,
+	crypto_generichash_update((crypto_generichash_state *)(void *)
+	                                  st->opaque,
 	                          buf, len);
 }
 
@@ -75,7 +77,8 @@ void ms_hash_final(ms_hash_state *st, uint8_t out[MS_HASH_LEN])
  * The keypair is written straight into the guarded region, so the secret
  * never exists in ordinary memory.
  */
-static ms_err identity_new(ms_identity **out, const uint8_t *seed, ms_errbuf *eb)
+static ms_err identity_new(ms_identity **out, const uint8_t *seed,
+                           ms_errbuf *eb)
 {
 	ms_identity *id = NULL;
 	ms_err e;
@@ -93,15 +96,19 @@ static ms_err identity_new(ms_identity **out, const uint8_t *seed, ms_errbuf *eb
 	}
 	if (seed != NULL) {
 		if (crypto_sign_seed_keypair(id->pk, id->sk, seed) != 0) {
-			e = ms_errf(eb, MS_ECRYPTO, "identity: crypto_sign_seed_keypair failed");
+			e = ms_errf(
+				eb, MS_ECRYPTO,
+				"identity: crypto_sign_seed_keypair failed");
 			goto fail;
 		}
 	} else if (crypto_sign_keypair(id->pk, id->sk) != 0) {
-		e = ms_errf(eb, MS_ECRYPTO, "identity: crypto_sign_keypair failed");
+		e = ms_errf(eb, MS_ECRYPTO,
+		            "identity: crypto_sign_keypair failed");
 		goto fail;
 	}
 	if (sodium_mprotect_readonly(id->sk) != 0) {
-		e = ms_errf(eb, MS_ECRYPTO, "identity: sodium_mprotect_readonly failed");
+		e = ms_errf(eb, MS_ECRYPTO,
+		            "identity: sodium_mprotect_readonly failed");
 		goto fail;
 	}
 	*out = id;
@@ -158,16 +165,19 @@ int ms_verify(const uint8_t pk[MS_PK_LEN], const uint8_t sig[MS_SIG_LEN],
 
 /* --- Curve25519 --------------------------------------------------------- */
 
-ms_err ms_identity_curve_keypair(const ms_identity *id, uint8_t pk[MS_CURVE_LEN],
+ms_err ms_identity_curve_keypair(const ms_identity *id,
+                                 uint8_t pk[MS_CURVE_LEN],
                                  uint8_t sk[MS_CURVE_LEN], ms_errbuf *eb)
 {
 	if (crypto_sign_ed25519_pk_to_curve25519(pk, id->pk) != 0)
-		return ms_errf(eb, MS_ECRYPTO,
-		               "identity curve key: public key has no Curve25519 form");
+		return ms_errf(
+			eb, MS_ECRYPTO,
+			"identity curve key: public key has no Curve25519 form");
 	if (crypto_sign_ed25519_sk_to_curve25519(sk, id->sk) != 0) {
 		sodium_memzero(pk, MS_CURVE_LEN);
-		return ms_errf(eb, MS_ECRYPTO,
-		               "identity curve key: secret key conversion failed");
+		return ms_errf(
+			eb, MS_ECRYPTO,
+			"identity curve key: secret key conversion failed");
 	}
 	return MS_OK;
 }
@@ -178,7 +188,8 @@ ms_err ms_ed25519_pk_to_curve(uint8_t curve_pk[MS_CURVE_LEN],
 	/* Fails for points that are not on the curve or have small order:
 	 * such a "node id" comes from outside and must be refused. */
 	if (crypto_sign_ed25519_pk_to_curve25519(curve_pk, ed_pk) != 0)
-		return ms_errf(eb, MS_ECRYPTO,
-		               "ed25519 to curve25519: not a valid Ed25519 public key");
+		return ms_errf(
+			eb, MS_ECRYPTO,
+			"ed25519 to curve25519: not a valid Ed25519 public key");
 	return MS_OK;
 }

@@ -30,10 +30,11 @@ ms_err ms_backoff_strategy_parse(const char *name, ms_backoff_strategy *out,
 			return MS_OK;
 		}
 	}
-	return ms_errf(eb, MS_EINVAL,
-	               "backoff strategy \"%s\": unknown (use constant, linear, "
-	               "exponential, full-jitter or decorrelated-jitter)",
-	               name != NULL ? name : "");
+	return ms_errf(
+		eb, MS_EINVAL,
+		"backoff strategy \"%s\": unknown (use constant, linear, "
+		"exponential, full-jitter or decorrelated-jitter)",
+		name != NULL ? name : "");
 }
 
 void ms_backoff_cfg_default(ms_backoff_cfg *cfg)
@@ -49,7 +50,8 @@ ms_err ms_backoff_cfg_check(const ms_backoff_cfg *cfg, ms_errbuf *eb)
 		return ms_errf(eb, MS_EINVAL, "backoff strategy %d: unknown",
 		               (int)cfg->strategy);
 	if (cfg->base_ms == 0)
-		return ms_errf(eb, MS_EINVAL, "backoff base: must be at least 1 ms");
+		return ms_errf(eb, MS_EINVAL,
+		               "backoff base: must be at least 1 ms");
 	if (cfg->cap_ms < cfg->base_ms)
 		return ms_errf(eb, MS_EINVAL,
 		               "backoff cap %llu ms: below base %llu ms",
@@ -110,7 +112,8 @@ uint64_t ms_backoff_failure(ms_backoff *st, const ms_backoff_cfg *cfg,
 	default: {
 		/* A stored last delay below base (fresh state, or a cfg whose
 		 * base was raised since) restarts the walk from base. */
-		uint64_t prev = st->last_delay_ms >= base ? st->last_delay_ms : base;
+		uint64_t prev = st->last_delay_ms >= base ? st->last_delay_ms
+		                                          : base;
 		d = min_u64(cap, ms_rng_range(rng, base, sat_mul(prev, 3)));
 		break;
 	}

@@ -35,12 +35,12 @@
 #include "rng.h"
 
 typedef enum ms_backoff_strategy {
-	MS_BACKOFF_CONSTANT = 0,     /* "constant": always base */
-	MS_BACKOFF_LINEAR,           /* "linear": base * n */
-	MS_BACKOFF_EXPONENTIAL,      /* "exponential": base * 2^(n-1) */
-	MS_BACKOFF_FULL_JITTER,      /* "full-jitter": uniform[0, exponential] */
-	MS_BACKOFF_DECORRELATED,     /* "decorrelated-jitter": the default */
-	MS_BACKOFF_COUNT_            /* number of strategies; not one */
+	MS_BACKOFF_CONSTANT = 0, /* "constant": always base */
+	MS_BACKOFF_LINEAR,       /* "linear": base * n */
+	MS_BACKOFF_EXPONENTIAL,  /* "exponential": base * 2^(n-1) */
+	MS_BACKOFF_FULL_JITTER,  /* "full-jitter": uniform[0, exponential] */
+	MS_BACKOFF_DECORRELATED, /* "decorrelated-jitter": the default */
+	MS_BACKOFF_COUNT_        /* number of strategies; not one */
 } ms_backoff_strategy;
 
 #define MS_BACKOFF_DEFAULT MS_BACKOFF_DECORRELATED
@@ -70,8 +70,8 @@ ms_err ms_backoff_strategy_parse(const char *name, ms_backoff_strategy *out,
 
 /* Per-peer state.  All zero = never failed, may be tried now. */
 typedef struct ms_backoff {
-	uint32_t attempts;        /* consecutive failures since the last success */
-	uint32_t kicks;           /* kicks accepted since the last success */
+	uint32_t attempts; /* consecutive failures since the last success */
+	uint32_t kicks;    /* kicks accepted since the last success */
 	uint64_t last_delay_ms;   /* the delay chosen at the last failure */
 	uint64_t next_attempt_ms; /* do not try before this time */
 	uint64_t last_kick_ms;    /* when the last accepted kick happened */

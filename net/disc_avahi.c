@@ -92,8 +92,8 @@ static void inst_remove(struct ms_disc *d, disc_inst *gone)
 
 /* "tcp://127.0.0.1:7701" or "tcp://[fe80::1%eth0]:7701" (a link-local
  * IPv6 address means nothing without its interface). */
-static int endpoint_of(const AvahiAddress *a, AvahiIfIndex ifi,
-                       uint16_t port, char *out, size_t cap, int *family)
+static int endpoint_of(const AvahiAddress *a, AvahiIfIndex ifi, uint16_t port,
+                       char *out, size_t cap, int *family)
 {
 	char host[INET6_ADDRSTRLEN];
 	char ifname[IF_NAMESIZE];
@@ -112,8 +112,8 @@ static int endpoint_of(const AvahiAddress *a, AvahiIfIndex ifi,
 			return -1;
 		*family = AF_INET6;
 		if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) {
-			if (ifi < 0 || if_indextoname((unsigned)ifi,
-			                              ifname) == NULL)
+			if (ifi < 0 ||
+			    if_indextoname((unsigned)ifi, ifname) == NULL)
 				return -1;
 			n = snprintf(out, cap, "tcp://[%s%%%s]:%u", host,
 			             ifname, (unsigned)port);
@@ -145,9 +145,8 @@ static void inst_skip(struct ms_disc *d, disc_inst *in, uint64_t *counter,
 
 static void resolve_cb(AvahiServiceResolver *r, AvahiIfIndex ifi,
                        AvahiProtocol proto, AvahiResolverEvent event,
-                       const char *name, const char *type,
-                       const char *domain, const char *host,
-                       const AvahiAddress *a, uint16_t port,
+                       const char *name, const char *type, const char *domain,
+                       const char *host, const AvahiAddress *a, uint16_t port,
                        AvahiStringList *txt, AvahiLookupResultFlags flags,
                        void *userdata)
 {
@@ -173,8 +172,10 @@ static void resolve_cb(AvahiServiceResolver *r, AvahiIfIndex ifi,
 
 	if (event != AVAHI_RESOLVER_FOUND) {
 		DISC_STAT(d, d->st.resolve_fail++);
-		disc_log(d, LOG_NOTICE, "MS-DISC-RESOLVE-FAIL name=\"%s\" "
-		         "ifindex=%d reason=\"%s\"", name, (int)ifi,
+		disc_log(d, LOG_NOTICE,
+		         "MS-DISC-RESOLVE-FAIL name=\"%s\" "
+		         "ifindex=%d reason=\"%s\"",
+		         name, (int)ifi,
 		         avahi_strerror(avahi_client_errno(d->client)));
 		return;
 	}
@@ -220,8 +221,7 @@ static void resolve_cb(AvahiServiceResolver *r, AvahiIfIndex ifi,
 	ev.port = port;
 	if (endpoint_of(a, ifi, port, ev.endpoint, sizeof ev.endpoint,
 	                &ev.family) != 0) {
-		inst_skip(d, in, &d->st.skip_malformed, LOG_NOTICE,
-		          "address");
+		inst_skip(d, in, &d->st.skip_malformed, LOG_NOTICE, "address");
 		return;
 	}
 	in->verdict = DISC_ACCEPTED;
@@ -273,8 +273,10 @@ static void browse_cb(AvahiServiceBrowser *b, AvahiIfIndex ifi,
 		                                     0, resolve_cb, in);
 		if (in->res == NULL) {
 			DISC_STAT(d, d->st.resolve_fail++);
-			disc_log(d, LOG_WARNING, "MS-DISC-RESOLVE-FAIL "
-			         "name=\"%s\" reason=\"%s\"", name,
+			disc_log(d, LOG_WARNING,
+			         "MS-DISC-RESOLVE-FAIL "
+			         "name=\"%s\" reason=\"%s\"",
+			         name,
 			         avahi_strerror(avahi_client_errno(d->client)));
 		}
 		break;
@@ -295,8 +297,8 @@ static void browse_cb(AvahiServiceBrowser *b, AvahiIfIndex ifi,
 	case AVAHI_BROWSER_CACHE_EXHAUSTED:
 		break;
 	case AVAHI_BROWSER_FAILURE:
-		disc_log(d, LOG_ERR, "MS-DISC-BROWSE-FAIL type=%s reason=\"%s\"",
-		         d->type,
+		disc_log(d, LOG_ERR,
+		         "MS-DISC-BROWSE-FAIL type=%s reason=\"%s\"", d->type,
 		         avahi_strerror(avahi_client_errno(d->client)));
 		avahi_service_browser_free(d->browser);
 		d->browser = NULL;
@@ -324,8 +326,8 @@ static void browse(struct ms_disc *d)
 	                                       d->proto, d->type, NULL, 0,
 	                                       browse_cb, d);
 	if (d->browser == NULL) {
-		disc_log(d, LOG_ERR, "MS-DISC-BROWSE-FAIL type=%s reason=\"%s\"",
-		         d->type,
+		disc_log(d, LOG_ERR,
+		         "MS-DISC-BROWSE-FAIL type=%s reason=\"%s\"", d->type,
 		         avahi_strerror(avahi_client_errno(d->client)));
 		return;
 	}
@@ -373,9 +375,10 @@ static void group_cb(AvahiEntryGroup *g, AvahiEntryGroupState state,
 		d->st.published = 1;
 		d->st.registrations++;
 		pthread_mutex_unlock(&d->mu);
-		disc_log(d, LOG_INFO, "MS-DISC-PUBLISHED name=\"%s\" type=%s "
-		         "port=%u id=%.16s", d->name, d->type,
-		         (unsigned)d->port, d->id_hex);
+		disc_log(d, LOG_INFO,
+		         "MS-DISC-PUBLISHED name=\"%s\" type=%s "
+		         "port=%u id=%.16s",
+		         d->name, d->type, (unsigned)d->port, d->id_hex);
 		break;
 	case AVAHI_ENTRY_GROUP_COLLISION:
 		/* Someone else on the segment holds the name. */
@@ -386,10 +389,12 @@ static void group_cb(AvahiEntryGroup *g, AvahiEntryGroupState state,
 		break;
 	case AVAHI_ENTRY_GROUP_FAILURE:
 		DISC_STAT(d, d->st.published = 0);
-		disc_log(d, LOG_ERR, "MS-DISC-PUBLISH-FAIL name=\"%s\" "
-		         "reason=\"%s\"", d->name,
+		disc_log(d, LOG_ERR,
+		         "MS-DISC-PUBLISH-FAIL name=\"%s\" "
+		         "reason=\"%s\"",
+		         d->name,
 		         avahi_strerror(avahi_client_errno(
-		                 avahi_entry_group_get_client(g))));
+				 avahi_entry_group_get_client(g))));
 		break;
 	case AVAHI_ENTRY_GROUP_UNCOMMITED:
 	case AVAHI_ENTRY_GROUP_REGISTERING:
@@ -411,7 +416,8 @@ static void publish(struct ms_disc *d)
 	if (d->group == NULL) {
 		d->group = avahi_entry_group_new(d->client, group_cb, d);
 		if (d->group == NULL) {
-			disc_log(d, LOG_ERR, "MS-DISC-PUBLISH-FAIL "
+			disc_log(d, LOG_ERR,
+			         "MS-DISC-PUBLISH-FAIL "
 			         "reason=\"avahi_entry_group_new: %s\"",
 			         avahi_strerror(avahi_client_errno(d->client)));
 			return;
@@ -424,16 +430,20 @@ static void publish(struct ms_disc *d)
 	snprintf(net, sizeof net, "net=%s", d->net_hex);
 	txt = avahi_string_list_new(v, id, net, NULL);
 	if (txt == NULL) {
-		disc_log(d, LOG_ERR, "MS-DISC-PUBLISH-FAIL reason=\"out of "
+		disc_log(d, LOG_ERR,
+		         "MS-DISC-PUBLISH-FAIL reason=\"out of "
 		         "memory\"");
 		return;
 	}
 	for (tries = 0; tries < DISC_RENAME_MAX; tries++) {
 		/* Announced over both protocols whatever `families` says:
 		 * it limits what we browse, not who may find us. */
-		ret = avahi_entry_group_add_service_strlst(
-			d->group, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, 0,
-			d->name, d->type, NULL, NULL, d->port, txt);
+		ret = avahi_entry_group_add_service_strlst(d->group,
+		                                           AVAHI_IF_UNSPEC,
+		                                           AVAHI_PROTO_UNSPEC,
+		                                           0, d->name, d->type,
+		                                           NULL, NULL, d->port,
+		                                           txt);
 		if (ret != AVAHI_ERR_COLLISION)
 			break;
 		rename_service(d);
@@ -441,8 +451,10 @@ static void publish(struct ms_disc *d)
 	if (ret >= 0)
 		ret = avahi_entry_group_commit(d->group);
 	if (ret < 0) {
-		disc_log(d, LOG_ERR, "MS-DISC-PUBLISH-FAIL name=\"%s\" "
-		         "reason=\"%s\"", d->name, avahi_strerror(ret));
+		disc_log(d, LOG_ERR,
+		         "MS-DISC-PUBLISH-FAIL name=\"%s\" "
+		         "reason=\"%s\"",
+		         d->name, avahi_strerror(ret));
 		avahi_entry_group_reset(d->group);
 	}
 	avahi_string_list_free(txt);
@@ -479,9 +491,11 @@ static void arm_timer(struct ms_disc *d, unsigned ms)
 static void warn_down(struct ms_disc *d, const char *id, const char *why)
 {
 	if (!d->warned)
-		disc_log(d, LOG_WARNING, "%s reason=\"%s\" action=\"mDNS "
-		         "discovery paused; static peers keep working; retrying\"",
-		         id, why);
+		disc_log(
+			d, LOG_WARNING,
+			"%s reason=\"%s\" action=\"mDNS "
+			"discovery paused; static peers keep working; retrying\"",
+			id, why);
 	d->warned = 1;
 	disc_set_up(d, 0);
 }
@@ -522,7 +536,8 @@ static void client_cb(AvahiClient *c, AvahiClientState state, void *userdata)
 	switch (state) {
 	case AVAHI_CLIENT_S_RUNNING:
 		if (d->warned)
-			disc_log(d, LOG_NOTICE, "MS-DISC-DAEMON-UP "
+			disc_log(d, LOG_NOTICE,
+			         "MS-DISC-DAEMON-UP "
 			         "action=\"publishing and browsing again\"");
 		d->warned = 0;
 		disc_set_up(d, 1);
@@ -538,8 +553,7 @@ static void client_cb(AvahiClient *c, AvahiClientState state, void *userdata)
 		DISC_STAT(d, d->st.published = 0);
 		break;
 	case AVAHI_CLIENT_CONNECTING:
-		warn_down(d, "MS-DISC-NODAEMON",
-		          "avahi-daemon is not running");
+		warn_down(d, "MS-DISC-NODAEMON", "avahi-daemon is not running");
 		break;
 	case AVAHI_CLIENT_FAILURE:
 		error = avahi_client_errno(c);
@@ -556,7 +570,8 @@ ms_err disc_avahi_start(struct ms_disc *d, ms_errbuf *eb)
 {
 	d->tp = avahi_threaded_poll_new();
 	if (d->tp == NULL)
-		return ms_errf(eb, MS_ENOMEM, "avahi_threaded_poll_new: failed");
+		return ms_errf(eb, MS_ENOMEM,
+		               "avahi_threaded_poll_new: failed");
 	d->api = avahi_threaded_poll_get(d->tp);
 	d->timer = d->api->timeout_new(d->api, NULL, timer_cb, d);
 	if (d->timer == NULL)

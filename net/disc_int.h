@@ -93,8 +93,8 @@ struct ms_disc {
 	AvahiServiceBrowser *browser;
 	AvahiTimeout *timer; /* (re)creates the client */
 	char name[MS_DISC_NAME_MAX];
-	int warned;          /* a "daemon unavailable" warning since last up */
-	unsigned gen;        /* browse generation */
+	int warned;   /* a "daemon unavailable" warning since last up */
+	unsigned gen; /* browse generation */
 	disc_inst *insts;
 };
 
@@ -105,11 +105,11 @@ void disc_log(struct ms_disc *d, int level, const char *fmt, ...)
 /* discovery.c: record daemon up/down; queues STATE when it changed. */
 void disc_set_up(struct ms_disc *d, int up);
 /* discovery.c: run fn on the stats under mu. */
-#define DISC_STAT(d, stmt)                                                    \
-	do {                                                                  \
-		pthread_mutex_lock(&(d)->mu);                                 \
-		stmt;                                                         \
-		pthread_mutex_unlock(&(d)->mu);                               \
+#define DISC_STAT(d, stmt)                      \
+	do {                                    \
+		pthread_mutex_lock(&(d)->mu);   \
+		stmt;                           \
+		pthread_mutex_unlock(&(d)->mu); \
 	} while (0)
 
 /* disc_avahi.c: first client attempt (before the thread starts), and the

@@ -105,8 +105,8 @@ void disc_set_up(struct ms_disc *d, int up)
 /* ---------------------------------------------------------------- the API */
 
 ms_err ms_disc_new(ms_disc **out, const ms_disc_cfg *cfg,
-                   ms_disc_event_fn event_fn, ms_disc_log_fn log_fn,
-                   void *ctx, ms_errbuf *eb)
+                   ms_disc_event_fn event_fn, ms_disc_log_fn log_fn, void *ctx,
+                   ms_errbuf *eb)
 {
 	struct ms_disc *d = NULL;
 	const char *type;
@@ -126,11 +126,15 @@ ms_err ms_disc_new(ms_disc **out, const ms_disc_cfg *cfg,
 	type = cfg->service_type != NULL ? cfg->service_type
 	                                 : MS_DISC_SERVICE_TYPE;
 	if (strlen(type) >= MS_DISC_NAME_MAX)
-		return ms_errf(eb, MS_EINVAL, "ms_disc_new: service type %s: "
-		               "too long", type);
+		return ms_errf(eb, MS_EINVAL,
+		               "ms_disc_new: service type %s: "
+		               "too long",
+		               type);
 	if (cfg->name != NULL && strlen(cfg->name) >= MS_DISC_NAME_MAX)
-		return ms_errf(eb, MS_EINVAL, "ms_disc_new: name %s: longer "
-		               "than %d bytes", cfg->name, MS_DISC_NAME_MAX - 1);
+		return ms_errf(eb, MS_EINVAL,
+		               "ms_disc_new: name %s: longer "
+		               "than %d bytes",
+		               cfg->name, MS_DISC_NAME_MAX - 1);
 
 	d = calloc(1, sizeof *d);
 	if (d == NULL)
@@ -269,8 +273,8 @@ void ms_disc_stats_get(const ms_disc *d, ms_disc_stats *out)
 
 /* Does TXT string s (len bytes) have key k (case-insensitive, RFC 6763
  * 6.4)?  Sets *val and *vlen to the value after the "=". */
-static int txt_key(const char *s, size_t len, const char *k,
-                   const char **val, size_t *vlen)
+static int txt_key(const char *s, size_t len, const char *k, const char **val,
+                   size_t *vlen)
 {
 	size_t kl = strlen(k), i;
 
@@ -321,7 +325,9 @@ ms_err ms_disc_txt_parse(const char *const *txt, const size_t *len, size_t n,
 	}
 	if (v == NULL || i == NULL || nt == NULL)
 		return ms_errf(eb, MS_EPROTO, "txt: missing %s",
-		               v == NULL ? "v" : i == NULL ? "id" : "net");
+		               v == NULL   ? "v"
+		               : i == NULL ? "id"
+		                           : "net");
 	if (vl == 0 || vl > 10)
 		return ms_errf(eb, MS_EPROTO, "txt: v: not a version");
 	for (k = 0; k < vl; k++) {

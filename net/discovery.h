@@ -53,26 +53,27 @@
  * Zero values pick the defaults given in each comment.
  */
 typedef struct ms_disc_cfg {
-	uint8_t node_id[MS_PK_LEN];  /* our node id (published as `id`) */
+	uint8_t node_id[MS_PK_LEN];   /* our node id (published as `id`) */
 	uint8_t net_id[MS_NETID_LEN]; /* our network id (prefix as `net`) */
-	uint32_t proto_version;      /* published as `v`; others are skipped */
-	uint16_t port;               /* our listening TCP port, > 0 */
-	const char *name;            /* instance name wanted; NULL or "" =
+	uint32_t proto_version;       /* published as `v`; others are skipped */
+	uint16_t port;                /* our listening TCP port, > 0 */
+	const char *name;             /* instance name wanted; NULL or "" =
 	                              * "meshsync-<first 12 hex of node id>".
 	                              * On a collision Avahi's alternative
 	                              * ("name #2") is taken instead. */
-	const char *service_type;    /* NULL = MS_DISC_SERVICE_TYPE; tests use a
+	const char *service_type; /* NULL = MS_DISC_SERVICE_TYPE; tests use a
 	                              * private type so runs cannot meet */
-	unsigned families;           /* MS_DISC_INET|INET6 bits; 0 = both */
-	unsigned retry_ms;           /* bus retry interval; 0 = default */
-	int no_publish;              /* 1: browse only (tools, probes) */
+	unsigned families;        /* MS_DISC_INET|INET6 bits; 0 = both */
+	unsigned retry_ms;        /* bus retry interval; 0 = default */
+	int no_publish;           /* 1: browse only (tools, probes) */
 } ms_disc_cfg;
 
 /* Event kinds (ms_disc_event.kind). */
 typedef enum ms_disc_event_kind {
 	MS_DISC_FOUND = 1, /* a member's service resolved to an endpoint */
-	MS_DISC_LOST = 2,  /* a member's service was withdrawn on one interface */
-	MS_DISC_STATE = 3  /* the daemon connection went up or down */
+	MS_DISC_LOST =
+		2, /* a member's service was withdrawn on one interface */
+	MS_DISC_STATE = 3 /* the daemon connection went up or down */
 } ms_disc_event_kind;
 
 /*
@@ -97,11 +98,11 @@ typedef struct ms_disc_event {
 	uint8_t node_id[MS_PK_LEN];
 	char name[MS_DISC_NAME_MAX];
 	char endpoint[MS_DISC_EP_MAX];
-	int ifindex;   /* interface the service was seen on */
-	int family;    /* AF_INET or AF_INET6 */
+	int ifindex; /* interface the service was seen on */
+	int family;  /* AF_INET or AF_INET6 */
 	uint16_t port;
-	int last;      /* LOST: no other endpoint of this node id remains */
-	int up;        /* STATE */
+	int last; /* LOST: no other endpoint of this node id remains */
+	int up;   /* STATE */
 } ms_disc_event;
 
 /* Event callback; runs inside ms_disc_process on the caller's thread. */
@@ -117,24 +118,24 @@ typedef void (*ms_disc_log_fn)(void *ctx, int level, const char *msg);
 
 /* Counters, for node-inspect and tests; monotonic except `up` and `name`. */
 typedef struct ms_disc_stats {
-	int up;                   /* 1 while the daemon answers (last STATE) */
-	int published;            /* 1 while our entry group is established */
+	int up;        /* 1 while the daemon answers (last STATE) */
+	int published; /* 1 while our entry group is established */
 	char name[MS_DISC_NAME_MAX]; /* the instance name in use now */
-	uint64_t client_starts;   /* avahi clients created */
-	uint64_t client_fails;    /* avahi_client_new refused (no bus/daemon) */
-	uint64_t disconnects;     /* daemon connection lost (FAILURE) */
-	uint64_t registrations;   /* times our service became established */
-	uint64_t collisions;      /* renames taken after a name collision */
-	uint64_t browses;         /* browsers started (refresh, restart) */
-	uint64_t resolved;        /* resolver answers */
-	uint64_t resolve_fail;    /* resolver failures/timeouts */
-	uint64_t found;           /* FOUND events queued */
-	uint64_t lost;            /* LOST events queued */
-	uint64_t skip_self;       /* our own service (id == ours) */
-	uint64_t skip_net;        /* another network (`net` differs) */
-	uint64_t skip_version;    /* another protocol version (`v` differs) */
-	uint64_t skip_malformed;  /* TXT missing or unparsable */
-	uint64_t queue_dropped;   /* events dropped: queue full (see below) */
+	uint64_t client_starts;      /* avahi clients created */
+	uint64_t client_fails;   /* avahi_client_new refused (no bus/daemon) */
+	uint64_t disconnects;    /* daemon connection lost (FAILURE) */
+	uint64_t registrations;  /* times our service became established */
+	uint64_t collisions;     /* renames taken after a name collision */
+	uint64_t browses;        /* browsers started (refresh, restart) */
+	uint64_t resolved;       /* resolver answers */
+	uint64_t resolve_fail;   /* resolver failures/timeouts */
+	uint64_t found;          /* FOUND events queued */
+	uint64_t lost;           /* LOST events queued */
+	uint64_t skip_self;      /* our own service (id == ours) */
+	uint64_t skip_net;       /* another network (`net` differs) */
+	uint64_t skip_version;   /* another protocol version (`v` differs) */
+	uint64_t skip_malformed; /* TXT missing or unparsable */
+	uint64_t queue_dropped;  /* events dropped: queue full (see below) */
 } ms_disc_stats;
 
 typedef struct ms_disc ms_disc;
@@ -159,8 +160,8 @@ typedef struct ms_disc ms_disc;
  * MS_EIO (eventfd, thread).
  */
 ms_err ms_disc_new(ms_disc **out, const ms_disc_cfg *cfg,
-                   ms_disc_event_fn event_fn, ms_disc_log_fn log_fn,
-                   void *ctx, ms_errbuf *eb);
+                   ms_disc_event_fn event_fn, ms_disc_log_fn log_fn, void *ctx,
+                   ms_errbuf *eb);
 
 /* Stop the Avahi thread (our service is withdrawn as the client goes), free
  * everything, set *dp = NULL.  Queued events are discarded, no callbacks

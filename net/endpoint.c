@@ -35,8 +35,8 @@ uint16_t ms_endpoint_port(const char *ep)
 
 int ms_endpoint_is_wildcard(const char *ep)
 {
-	return strstr(ep, "://0.0.0.0:") != NULL || strstr(ep, "://*:") != NULL ||
-	       strstr(ep, "://[::]:") != NULL;
+	return strstr(ep, "://0.0.0.0:") != NULL ||
+	       strstr(ep, "://*:") != NULL || strstr(ep, "://[::]:") != NULL;
 }
 
 int ms_endpoint_passable(const char *ep)

@@ -46,7 +46,8 @@ ms_err ms_linkmon_new(ms_linkmon **out, ms_linkmon_fn fn, void *ctx,
 	int rcv = 1 << 20;
 
 	if (out == NULL || fn == NULL)
-		return ms_errf(eb, MS_EINVAL, "ms_linkmon_new: missing argument");
+		return ms_errf(eb, MS_EINVAL,
+		               "ms_linkmon_new: missing argument");
 	*out = NULL;
 	lm = calloc(1, sizeof *lm);
 	if (lm == NULL)
@@ -66,16 +67,20 @@ ms_err ms_linkmon_new(ms_linkmon **out, ms_linkmon_fn fn, void *ctx,
 		              strerror(errno));
 		goto fail;
 	}
-	if (mnl_socket_bind(lm->nl, RTMGRP_LINK | RTMGRP_IPV4_IFADDR |
-	                    RTMGRP_IPV6_IFADDR, MNL_SOCKET_AUTOPID) < 0) {
-		err = ms_errf(eb, MS_EIO, "mnl_socket_bind(RTMGRP_LINK|"
-		              "IFADDR): %s", strerror(errno));
+	if (mnl_socket_bind(lm->nl,
+	                    RTMGRP_LINK | RTMGRP_IPV4_IFADDR |
+	                            RTMGRP_IPV6_IFADDR,
+	                    MNL_SOCKET_AUTOPID) < 0) {
+		err = ms_errf(eb, MS_EIO,
+		              "mnl_socket_bind(RTMGRP_LINK|"
+		              "IFADDR): %s",
+		              strerror(errno));
 		goto fail;
 	}
 	/* A burst (an interface with many addresses going away) should not
 	 * overflow; if it does anyway, OVERRUN tells the node. */
-	(void)setsockopt(mnl_socket_get_fd(lm->nl), SOL_SOCKET, SO_RCVBUF,
-	                 &rcv, sizeof rcv);
+	(void)setsockopt(mnl_socket_get_fd(lm->nl), SOL_SOCKET, SO_RCVBUF, &rcv,
+	                 sizeof rcv);
 	*out = lm;
 	return MS_OK;
 
@@ -155,8 +160,8 @@ static void if_forget(ms_linkmon *lm, int ifindex)
 /* --------------------------------------------------------------- parsing */
 
 typedef struct lm_attrs {
-	const struct nlattr *tb[IFLA_MAX > IFA_MAX ? IFLA_MAX + 1
-	                                           : IFA_MAX + 1];
+	const struct nlattr
+		*tb[IFLA_MAX > IFA_MAX ? IFLA_MAX + 1 : IFA_MAX + 1];
 	int max;
 } lm_attrs;
 
@@ -248,7 +253,7 @@ static void on_addr(ms_linkmon *lm, const struct nlmsghdr *nlh)
 	}
 	memset(&ev, 0, sizeof ev);
 	ev.kind = nlh->nlmsg_type == RTM_NEWADDR ? MS_LINKMON_ADDR_ADD
-	                                          : MS_LINKMON_ADDR_DEL;
+	                                         : MS_LINKMON_ADDR_DEL;
 	ev.ifindex = (int)ifa->ifa_index;
 	ev.family = ifa->ifa_family;
 	ev.prefixlen = ifa->ifa_prefixlen;

@@ -41,22 +41,22 @@ typedef enum ms_linkmon_kind {
 /* One event, by value; valid only during the callback. */
 typedef struct ms_linkmon_event {
 	ms_linkmon_kind kind;
-	int ifindex;                  /* 0 for OVERRUN */
-	char ifname[IF_NAMESIZE];     /* "" if unknown (e.g. already gone) */
-	int family;                   /* ADDR_*: AF_INET or AF_INET6 */
-	char addr[INET6_ADDRSTRLEN];  /* ADDR_*: "127.0.0.2", "fe80::1" */
-	unsigned prefixlen;           /* ADDR_*: 8, 64, ... */
-	unsigned flags;               /* LINK_*: the interface's IFF_* flags */
+	int ifindex;                 /* 0 for OVERRUN */
+	char ifname[IF_NAMESIZE];    /* "" if unknown (e.g. already gone) */
+	int family;                  /* ADDR_*: AF_INET or AF_INET6 */
+	char addr[INET6_ADDRSTRLEN]; /* ADDR_*: "127.0.0.2", "fe80::1" */
+	unsigned prefixlen;          /* ADDR_*: 8, 64, ... */
+	unsigned flags;              /* LINK_*: the interface's IFF_* flags */
 } ms_linkmon_event;
 
 typedef void (*ms_linkmon_fn)(void *ctx, const ms_linkmon_event *ev);
 
 /* Counters. */
 typedef struct ms_linkmon_stats {
-	uint64_t datagrams;   /* netlink datagrams read */
-	uint64_t events;      /* callbacks made */
-	uint64_t overruns;    /* ENOBUFS from the kernel */
-	uint64_t errors;      /* other read or parse errors */
+	uint64_t datagrams; /* netlink datagrams read */
+	uint64_t events;    /* callbacks made */
+	uint64_t overruns;  /* ENOBUFS from the kernel */
+	uint64_t errors;    /* other read or parse errors */
 } ms_linkmon_stats;
 
 typedef struct ms_linkmon ms_linkmon;

@@ -46,7 +46,8 @@ static ms_err zerr(ms_errbuf *eb, const char *what, const char *arg)
 	else if (e == EHOSTUNREACH)
 		code = MS_ENOTFOUND;
 	if (arg != NULL)
-		return ms_errf(eb, code, "%s(%s): %s", what, arg, zmq_strerror(e));
+		return ms_errf(eb, code, "%s(%s): %s", what, arg,
+		               zmq_strerror(e));
 	return ms_errf(eb, code, "%s: %s", what, zmq_strerror(e));
 }
 
@@ -77,8 +78,8 @@ static ms_err common_opts(const ms_transport *t, void *s, ms_errbuf *eb)
 	SETINT(s, ZMQ_HEARTBEAT_TIMEOUT, t->p.heartbeat_timeout_ms, eb);
 	SETINT(s, ZMQ_HEARTBEAT_TTL, t->p.heartbeat_ttl_ms, eb);
 	SETINT(s, ZMQ_HANDSHAKE_IVL, t->p.handshake_ms, eb);
-	err = setopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg, "ZMQ_MAXMSGSIZE",
-	             eb);
+	err = setopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg,
+	             "ZMQ_MAXMSGSIZE", eb);
 fail:
 	return err;
 }
@@ -171,13 +172,20 @@ void ms_transport_params_init(ms_transport_params *p)
 const char *ms_link_reason_str(ms_link_reason r)
 {
 	switch (r) {
-	case MS_LINK_NONE: return "none";
-	case MS_LINK_CONNECT: return "connect";
-	case MS_LINK_KEY: return "key";
-	case MS_LINK_DENIED: return "denied";
-	case MS_LINK_HANDSHAKE: return "handshake-timeout";
-	case MS_LINK_LOST: return "lost";
-	case MS_LINK_REASON_COUNT_: break;
+	case MS_LINK_NONE:
+		return "none";
+	case MS_LINK_CONNECT:
+		return "connect";
+	case MS_LINK_KEY:
+		return "key";
+	case MS_LINK_DENIED:
+		return "denied";
+	case MS_LINK_HANDSHAKE:
+		return "handshake-timeout";
+	case MS_LINK_LOST:
+		return "lost";
+	case MS_LINK_REASON_COUNT_:
+		break;
 	}
 	return "unknown";
 }
@@ -185,12 +193,18 @@ const char *ms_link_reason_str(ms_link_reason r)
 const char *ms_reject_reason_str(ms_reject_reason r)
 {
 	switch (r) {
-	case MS_REJECT_HANDSHAKE: return "handshake";
-	case MS_REJECT_MECHANISM: return "mechanism";
-	case MS_REJECT_DENYLIST: return "denylist";
-	case MS_REJECT_NOT_ALLOWED: return "not-allowed";
-	case MS_REJECT_MALFORMED: return "malformed";
-	case MS_REJECT_REASON_COUNT_: break;
+	case MS_REJECT_HANDSHAKE:
+		return "handshake";
+	case MS_REJECT_MECHANISM:
+		return "mechanism";
+	case MS_REJECT_DENYLIST:
+		return "denylist";
+	case MS_REJECT_NOT_ALLOWED:
+		return "not-allowed";
+	case MS_REJECT_MALFORMED:
+		return "malformed";
+	case MS_REJECT_REASON_COUNT_:
+		break;
 	}
 	return "unknown";
 }
@@ -215,18 +229,21 @@ static void deliver(void *ctx, const ms_conn *c, const uint8_t *peer_curve,
 static ms_err params_check(const ms_transport_params *p, ms_errbuf *eb)
 {
 	if (p->maxmsgsize <= 0)
-		return ms_errf(eb, MS_EINVAL, "transport: maxmsgsize %lld must be > 0",
+		return ms_errf(eb, MS_EINVAL,
+		               "transport: maxmsgsize %lld must be > 0",
 		               (long long)p->maxmsgsize);
 	if (p->heartbeat_ivl_ms <= 0 || p->heartbeat_timeout_ms <= 0 ||
 	    p->heartbeat_ttl_ms < 0 || p->handshake_ms <= 0 || p->linger_ms < 0)
-		return ms_errf(eb, MS_EINVAL,
-		               "transport: heartbeat %d/%d/%d ms, handshake %d ms, "
-		               "linger %d ms: times must be positive",
-		               p->heartbeat_ivl_ms, p->heartbeat_timeout_ms,
-		               p->heartbeat_ttl_ms, p->handshake_ms, p->linger_ms);
+		return ms_errf(
+			eb, MS_EINVAL,
+			"transport: heartbeat %d/%d/%d ms, handshake %d ms, "
+			"linger %d ms: times must be positive",
+			p->heartbeat_ivl_ms, p->heartbeat_timeout_ms,
+			p->heartbeat_ttl_ms, p->handshake_ms, p->linger_ms);
 	/* ZMQ_HEARTBEAT_TTL is carried in deciseconds in a 16-bit field */
 	if (p->heartbeat_ttl_ms > 6553500)
-		return ms_errf(eb, MS_EINVAL, "transport: heartbeat ttl %d ms too large",
+		return ms_errf(eb, MS_EINVAL,
+		               "transport: heartbeat ttl %d ms too large",
 		               p->heartbeat_ttl_ms);
 	return MS_OK;
 }
@@ -241,9 +258,10 @@ ms_err ms_transport_new(ms_transport **out, void *zctx, const ms_netkey *nk,
 	*out = NULL;
 	if (nk == NULL || id == NULL || cbs == NULL || cbs->recv == NULL ||
 	    cbs->link == NULL)
-		return ms_errf(eb, MS_EINVAL,
-		               "transport: network key, identity and the recv and "
-		               "link callbacks are required");
+		return ms_errf(
+			eb, MS_EINVAL,
+			"transport: network key, identity and the recv and "
+			"link callbacks are required");
 	if ((err = ms_crypto_init(eb)) != MS_OK)
 		return err;
 
@@ -273,8 +291,8 @@ ms_err ms_transport_new(ms_transport **out, void *zctx, const ms_netkey *nk,
 	ms_netkey_listen_keypair(nk, t->listen_pk,
 	                         t->secrets + MS_SECRET_LISTEN_SK);
 	if ((err = ms_identity_curve_keypair(id, t->my_pk,
-	                                     t->secrets + MS_SECRET_MY_SK, eb)) !=
-	    MS_OK)
+	                                     t->secrets + MS_SECRET_MY_SK,
+	                                     eb)) != MS_OK)
 		goto fail;
 	(void)sodium_mprotect_noaccess(t->secrets);
 
@@ -289,7 +307,8 @@ ms_err ms_transport_new(ms_transport **out, void *zctx, const ms_netkey *nk,
 		t->own_zctx = 1;
 	}
 	if (!zmq_has("curve")) {
-		err = ms_errf(eb, MS_ENET, "transport: libzmq was built without CURVE");
+		err = ms_errf(eb, MS_ENET,
+		              "transport: libzmq was built without CURVE");
 		goto fail;
 	}
 
@@ -316,8 +335,8 @@ ms_err ms_transport_new(ms_transport **out, void *zctx, const ms_netkey *nk,
 	if (err != MS_OK)
 		goto fail;
 	if ((err = setopt(t->router, ZMQ_ZAP_DOMAIN, MS_TRANSPORT_ZAP_DOMAIN,
-	                  strlen(MS_TRANSPORT_ZAP_DOMAIN), "ZMQ_ZAP_DOMAIN", eb)) !=
-	    MS_OK)
+	                  strlen(MS_TRANSPORT_ZAP_DOMAIN), "ZMQ_ZAP_DOMAIN",
+	                  eb)) != MS_OK)
 		goto fail;
 	/* a dialer that reconnects with the same routing id replaces the stale
 	 * connection at once instead of being refused until it times out */
@@ -327,10 +346,10 @@ ms_err ms_transport_new(ms_transport **out, void *zctx, const ms_netkey *nk,
 	SETINT(t->router, ZMQ_ROUTER_MANDATORY, 1, eb);
 	if ((err = monitor_open(t, t->router,
 	                        ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED |
-	                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
-	                            ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-	                            ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-	                            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH,
+	                                ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+	                                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+	                                ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+	                                ZMQ_EVENT_HANDSHAKE_FAILED_AUTH,
 	                        &t->router_mon, eb)) != MS_OK)
 		goto fail;
 
@@ -374,12 +393,14 @@ ms_err ms_transport_listen(ms_transport *t, const char *endpoint, char *bound,
                            size_t bound_len, ms_errbuf *eb)
 {
 	if (endpoint == NULL)
-		return ms_errf(eb, MS_EINVAL, "transport: listen endpoint missing");
+		return ms_errf(eb, MS_EINVAL,
+		               "transport: listen endpoint missing");
 	if (zmq_bind(t->router, endpoint) != 0)
 		return zerr(eb, "zmq_bind", endpoint);
 	if (bound != NULL && bound_len > 0) {
 		size_t len = bound_len;
-		if (zmq_getsockopt(t->router, ZMQ_LAST_ENDPOINT, bound, &len) != 0)
+		if (zmq_getsockopt(t->router, ZMQ_LAST_ENDPOINT, bound, &len) !=
+		    0)
 			return zerr(eb, "zmq_getsockopt", "ZMQ_LAST_ENDPOINT");
 	}
 	return MS_OK;
@@ -432,14 +453,17 @@ ms_err ms_transport_dial(ms_transport *t, const char *endpoint, uint32_t *peer,
 
 	*peer = 0;
 	if (endpoint == NULL)
-		return ms_errf(eb, MS_EINVAL, "transport: dial endpoint missing");
+		return ms_errf(eb, MS_EINVAL,
+		               "transport: dial endpoint missing");
 	if (t->next_peer == 0)
-		return ms_errf(eb, MS_EFULL, "transport: dial handles exhausted");
+		return ms_errf(eb, MS_EFULL,
+		               "transport: dial handles exhausted");
 	if (t->ndials == t->capdials) {
 		size_t cap = t->capdials ? 2 * t->capdials : 8;
 		ms_dial *nd = realloc(t->dials, cap * sizeof *nd);
 		if (nd == NULL)
-			return ms_errf(eb, MS_ENOMEM, "transport: dial table realloc");
+			return ms_errf(eb, MS_ENOMEM,
+			               "transport: dial table realloc");
 		t->dials = nd;
 		t->capdials = cap;
 	}
@@ -452,8 +476,8 @@ ms_err ms_transport_dial(ms_transport *t, const char *endpoint, uint32_t *peer,
 	/* ours is the only retry mechanism (DESIGN, Links) */
 	SETINT(d.sock, ZMQ_RECONNECT_IVL, -1, eb);
 	SETINT(d.sock, ZMQ_CONNECT_TIMEOUT, t->p.handshake_ms, eb);
-	if ((err = setopt(d.sock, ZMQ_CURVE_SERVERKEY, t->listen_pk, MS_CURVE_LEN,
-	                  "ZMQ_CURVE_SERVERKEY", eb)) != MS_OK)
+	if ((err = setopt(d.sock, ZMQ_CURVE_SERVERKEY, t->listen_pk,
+	                  MS_CURVE_LEN, "ZMQ_CURVE_SERVERKEY", eb)) != MS_OK)
 		goto fail;
 	if ((err = setopt(d.sock, ZMQ_CURVE_PUBLICKEY, t->my_pk, MS_CURVE_LEN,
 	                  "ZMQ_CURVE_PUBLICKEY", eb)) != MS_OK)
@@ -466,11 +490,11 @@ ms_err ms_transport_dial(ms_transport *t, const char *endpoint, uint32_t *peer,
 		goto fail;
 	if ((err = monitor_open(t, d.sock,
 	                        ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CLOSED |
-	                            ZMQ_EVENT_DISCONNECTED |
-	                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
-	                            ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-	                            ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-	                            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH,
+	                                ZMQ_EVENT_DISCONNECTED |
+	                                ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+	                                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+	                                ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+	                                ZMQ_EVENT_HANDSHAKE_FAILED_AUTH,
 	                        &d.mon, eb)) != MS_OK)
 		goto fail;
 	if (zmq_connect(d.sock, endpoint) != 0) {
@@ -522,7 +546,8 @@ static void tomb_add(ms_transport *t, const uint8_t *rid, size_t rid_len)
 static int tomb_has(const ms_transport *t, const uint8_t *rid, size_t rid_len)
 {
 	for (size_t i = 0; i < t->ngone; i++)
-		if (t->gone[i].len == rid_len && memcmp(t->gone[i].b, rid, rid_len) == 0)
+		if (t->gone[i].len == rid_len &&
+		    memcmp(t->gone[i].b, rid, rid_len) == 0)
 			return 1;
 	return 0;
 }
@@ -543,29 +568,35 @@ ms_err ms_transport_send_raw(void *transport, const ms_conn *c, const void *buf,
 	int zflags = (flags & MS_SEND_WAIT) ? 0 : ZMQ_DONTWAIT;
 
 	if (c == NULL || (len > 0 && buf == NULL))
-		return ms_errf(eb, MS_EINVAL, "transport send: no connection or buffer");
-	if ((int64_t)len > t->p.maxmsgsize || len > (size_t)INT64_MAX)
 		return ms_errf(eb, MS_EINVAL,
-		               "transport send: %zu bytes exceeds maxmsgsize %lld",
-		               len, (long long)t->p.maxmsgsize);
+		               "transport send: no connection or buffer");
+	if ((int64_t)len > t->p.maxmsgsize || len > (size_t)INT64_MAX)
+		return ms_errf(
+			eb, MS_EINVAL,
+			"transport send: %zu bytes exceeds maxmsgsize %lld",
+			len, (long long)t->p.maxmsgsize);
 	if (c->dir == MS_CONN_OUT) {
 		ms_dial *d = dial_find(t, c->peer);
 		if (d == NULL)
-			return ms_errf(eb, MS_ENOTFOUND, "transport send: no dial %u",
+			return ms_errf(eb, MS_ENOTFOUND,
+			               "transport send: no dial %u",
 			               (unsigned)c->peer);
 		if (zmq_send(d->sock, buf, len, zflags) < 0)
 			return zerr(eb, "zmq_send", "DEALER");
 	} else if (c->dir == MS_CONN_IN) {
 		ms_inconn *ic;
 		if (c->rid_len == 0 || c->rid_len > MS_RID_MAX)
-			return ms_errf(eb, MS_EINVAL, "transport send: bad routing id");
+			return ms_errf(eb, MS_EINVAL,
+			               "transport send: bad routing id");
 		/* only to connections we told the caller about and not since
 		 * reported down: ZeroMQ may not have noticed the loss yet */
 		ic = in_find(t, c->rid, c->rid_len);
 		if (ic == NULL || ic->dead)
-			return ms_errf(eb, MS_ENOTFOUND,
-			               "transport send: inbound connection is gone");
-		if (zmq_send(t->router, c->rid, c->rid_len, zflags | ZMQ_SNDMORE) < 0) {
+			return ms_errf(
+				eb, MS_ENOTFOUND,
+				"transport send: inbound connection is gone");
+		if (zmq_send(t->router, c->rid, c->rid_len,
+		             zflags | ZMQ_SNDMORE) < 0) {
 			ms_err e = zerr(eb, "zmq_send", "ROUTER");
 			/* gone: the next ms_transport_process reports its DOWN
 			 * (not from here: callbacks must not run inside send) */
@@ -578,8 +609,8 @@ ms_err ms_transport_send_raw(void *transport, const ms_conn *c, const void *buf,
 		if (zmq_send(t->router, buf, len, zflags) < 0)
 			return zerr(eb, "zmq_send", "ROUTER body");
 	} else {
-		return ms_errf(eb, MS_EINVAL, "transport send: bad direction %d",
-		               (int)c->dir);
+		return ms_errf(eb, MS_EINVAL,
+		               "transport send: bad direction %d", (int)c->dir);
 	}
 	t->st.tx_msgs++;
 	t->st.tx_bytes += len;
@@ -588,7 +619,8 @@ ms_err ms_transport_send_raw(void *transport, const ms_conn *c, const void *buf,
 
 /* ---------------------------------------------------------------- receive */
 
-int ms_transport_pollitems(const ms_transport *t, zmq_pollitem_t *items, int cap)
+int ms_transport_pollitems(const ms_transport *t, zmq_pollitem_t *items,
+                           int cap)
 {
 	int need = 3 + 2 * (int)t->ndials, n = 0;
 
@@ -598,8 +630,10 @@ int ms_transport_pollitems(const ms_transport *t, zmq_pollitem_t *items, int cap
 	items[n++] = (zmq_pollitem_t){t->router_mon, 0, ZMQ_POLLIN, 0};
 	items[n++] = (zmq_pollitem_t){t->router, 0, ZMQ_POLLIN, 0};
 	for (size_t i = 0; i < t->ndials; i++) {
-		items[n++] = (zmq_pollitem_t){t->dials[i].mon, 0, ZMQ_POLLIN, 0};
-		items[n++] = (zmq_pollitem_t){t->dials[i].sock, 0, ZMQ_POLLIN, 0};
+		items[n++] = (zmq_pollitem_t){t->dials[i].mon, 0, ZMQ_POLLIN,
+		                              0};
+		items[n++] = (zmq_pollitem_t){t->dials[i].sock, 0, ZMQ_POLLIN,
+		                              0};
 	}
 	return n;
 }
@@ -622,7 +656,8 @@ static int router_events(ms_transport *t)
 	uint16_t ev;
 	uint32_t val;
 
-	while (done < MS_TRANSPORT_BUDGET && monitor_read(t->router_mon, &ev, &val)) {
+	while (done < MS_TRANSPORT_BUDGET &&
+	       monitor_read(t->router_mon, &ev, &val)) {
 		done++;
 		switch (ev) {
 		case ZMQ_EVENT_ACCEPTED:
@@ -637,7 +672,8 @@ static int router_events(ms_transport *t)
 			 * key: another network key, or not meshsync at all */
 			t->st.in_handshake_fail++;
 			if (t->cbs.reject != NULL)
-				t->cbs.reject(t->cbs.ctx, MS_REJECT_HANDSHAKE, NULL, "");
+				t->cbs.reject(t->cbs.ctx, MS_REJECT_HANDSHAKE,
+				              NULL, "");
 			break;
 		case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
 			break; /* counted and reported by the ZAP handler */
@@ -693,7 +729,8 @@ static int in_note(ms_transport *t, const uint8_t *rid, size_t rid_len, int fd,
 	}
 	if (ic == NULL && tomb_has(t, rid, rid_len))
 		return 0; /* left behind by a connection already reported down */
-	if (ic != NULL && ic->dead && memcmp(ic->curve, curve, MS_CURVE_LEN) == 0)
+	if (ic != NULL && ic->dead &&
+	    memcmp(ic->curve, curve, MS_CURVE_LEN) == 0)
 		return 0; /* the same dialer's connection, found gone: its DOWN
 		           * follows (in_sweep), not a new UP */
 	if (ic != NULL) {
@@ -873,7 +910,8 @@ static int dial_events(ms_transport *t, uint32_t peer)
 		case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
 			d->up = 1;
 			t->st.out_up++;
-			t->cbs.link(t->cbs.ctx, &c, MS_LINK_UP, MS_LINK_NONE, NULL);
+			t->cbs.link(t->cbs.ctx, &c, MS_LINK_UP, MS_LINK_NONE,
+			            NULL);
 			break;
 		case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
 			/* the listener's ZAP handler said no (val = status) */
@@ -888,19 +926,21 @@ static int dial_events(ms_transport *t, uint32_t peer)
 			 * Anything else here is our handshake timer running out. */
 			if (d->fail == MS_LINK_NONE)
 				d->fail = (val == EPIPE || val == ECONNRESET)
-				              ? MS_LINK_KEY
-				              : MS_LINK_HANDSHAKE;
+				                  ? MS_LINK_KEY
+				                  : MS_LINK_HANDSHAKE;
 			break;
 		case ZMQ_EVENT_DISCONNECTED:
 			dial_down(t, peer,
 			          d->up ? MS_LINK_LOST
-			                : (d->fail != MS_LINK_NONE ? d->fail
-			                                           : MS_LINK_HANDSHAKE));
+			                : (d->fail != MS_LINK_NONE
+			                           ? d->fail
+			                           : MS_LINK_HANDSHAKE));
 			break;
 		case ZMQ_EVENT_CLOSED:
 			/* with reconnection off, CLOSED without a connection means
 			 * the TCP connect failed and nothing more will happen */
-			dial_down(t, peer, d->up ? MS_LINK_LOST : MS_LINK_CONNECT);
+			dial_down(t, peer,
+			          d->up ? MS_LINK_LOST : MS_LINK_CONNECT);
 			break;
 		default:
 			break;

@@ -51,12 +51,12 @@
  * answering is declared down heartbeat_timeout_ms after its last sign of life.
  */
 typedef struct ms_transport_params {
-	int64_t maxmsgsize;       /* bytes; a larger message drops its connection */
-	int heartbeat_ivl_ms;     /* PING every this often (default 1000) */
+	int64_t maxmsgsize;   /* bytes; a larger message drops its connection */
+	int heartbeat_ivl_ms; /* PING every this often (default 1000) */
 	int heartbeat_timeout_ms; /* no traffic this long => link down (5000) */
-	int heartbeat_ttl_ms;     /* asks the remote to time us out after (10000) */
-	int handshake_ms;         /* TCP connect + CURVE handshake limit (5000) */
-	int linger_ms;            /* unsent data kept at close (100) */
+	int heartbeat_ttl_ms; /* asks the remote to time us out after (10000) */
+	int handshake_ms;     /* TCP connect + CURVE handshake limit (5000) */
+	int linger_ms;        /* unsent data kept at close (100) */
 } ms_transport_params;
 
 /* Defaults: MS_TRANSPORT_MAXMSG_DEFAULT, 1000/5000/10000 ms, 5000, 100. */
@@ -65,7 +65,7 @@ void ms_transport_params_init(ms_transport_params *p);
 /* Direction of a connection. */
 typedef enum ms_conn_dir {
 	MS_CONN_OUT = 1, /* we dialed: identified by the dial handle */
-	MS_CONN_IN = 2   /* they dialed us: identified by the ROUTER routing id */
+	MS_CONN_IN = 2 /* they dialed us: identified by the ROUTER routing id */
 } ms_conn_dir;
 
 /*
@@ -75,9 +75,9 @@ typedef enum ms_conn_dir {
  */
 typedef struct ms_conn {
 	ms_conn_dir dir;
-	uint32_t peer;            /* dial handle (MS_CONN_OUT), > 0 */
-	size_t rid_len;           /* routing id length (MS_CONN_IN) */
-	uint8_t rid[MS_RID_MAX];  /* routing id bytes (MS_CONN_IN) */
+	uint32_t peer;           /* dial handle (MS_CONN_OUT), > 0 */
+	size_t rid_len;          /* routing id length (MS_CONN_IN) */
+	uint8_t rid[MS_RID_MAX]; /* routing id bytes (MS_CONN_IN) */
 } ms_conn;
 
 /* 1 when a and b name the same connection. */
@@ -85,19 +85,21 @@ int ms_conn_equal(const ms_conn *a, const ms_conn *b);
 
 /* Link event kinds. */
 typedef enum ms_link_event {
-	MS_LINK_UP = 1,  /* OUT: handshake done; IN: first message from a dialer */
-	MS_LINK_DOWN = 2 /* the connection is gone; an OUT handle is dead after it */
+	MS_LINK_UP =
+		1, /* OUT: handshake done; IN: first message from a dialer */
+	MS_LINK_DOWN =
+		2 /* the connection is gone; an OUT handle is dead after it */
 } ms_link_event;
 
 /* Why a link went down (MS_LINK_NONE with MS_LINK_UP). */
 typedef enum ms_link_reason {
-	MS_LINK_NONE = 0,     /* no reason: the link came up */
-	MS_LINK_CONNECT,      /* TCP connect failed (refused, unreachable, timeout) */
-	MS_LINK_KEY,          /* CURVE handshake failed: the listener has another
+	MS_LINK_NONE = 0, /* no reason: the link came up */
+	MS_LINK_CONNECT, /* TCP connect failed (refused, unreachable, timeout) */
+	MS_LINK_KEY,     /* CURVE handshake failed: the listener has another
 	                       * network key (or is not a meshsync node) */
-	MS_LINK_DENIED,       /* the listener's ZAP handler refused our node id */
-	MS_LINK_HANDSHAKE,    /* connected but no handshake within handshake_ms */
-	MS_LINK_LOST,         /* an established link broke: closed by the peer,
+	MS_LINK_DENIED,  /* the listener's ZAP handler refused our node id */
+	MS_LINK_HANDSHAKE, /* connected but no handshake within handshake_ms */
+	MS_LINK_LOST,      /* an established link broke: closed by the peer,
 	                       * heartbeat timeout, or an oversize message */
 	MS_LINK_REASON_COUNT_ /* number of reasons; not a reason */
 } ms_link_reason;
@@ -107,12 +109,13 @@ const char *ms_link_reason_str(ms_link_reason r);
 
 /* Why the listener refused or lost a dialer before any message. */
 typedef enum ms_reject_reason {
-	MS_REJECT_HANDSHAKE = 1, /* CURVE failed: dialer has another network key */
-	MS_REJECT_MECHANISM,     /* ZAP request for something other than CURVE */
-	MS_REJECT_DENYLIST,      /* dialer's node id is on the deny list */
-	MS_REJECT_NOT_ALLOWED,   /* an allow list is set and the id is not on it */
-	MS_REJECT_MALFORMED,     /* ZAP request not understood */
-	MS_REJECT_REASON_COUNT_  /* number of reasons; not a reason */
+	MS_REJECT_HANDSHAKE =
+		1,           /* CURVE failed: dialer has another network key */
+	MS_REJECT_MECHANISM, /* ZAP request for something other than CURVE */
+	MS_REJECT_DENYLIST,  /* dialer's node id is on the deny list */
+	MS_REJECT_NOT_ALLOWED, /* an allow list is set and the id is not on it */
+	MS_REJECT_MALFORMED,   /* ZAP request not understood */
+	MS_REJECT_REASON_COUNT_ /* number of reasons; not a reason */
 } ms_reject_reason;
 
 /* Static lower-case name of a reject reason ("handshake", "denylist", ...). */
@@ -144,13 +147,14 @@ typedef struct ms_transport_cbs {
 	             const void *buf, size_t len);
 	void (*link)(void *ctx, const ms_conn *c, ms_link_event ev,
 	             ms_link_reason why, const uint8_t *peer_curve);
-	void (*reject)(void *ctx, ms_reject_reason why, const uint8_t *peer_curve,
-	               const char *addr);
+	void (*reject)(void *ctx, ms_reject_reason why,
+	               const uint8_t *peer_curve, const char *addr);
 	void *ctx;
 } ms_transport_cbs;
 
 /* Flags for ms_transport_send. */
-#define MS_SEND_WAIT 0x1 /* block while the peer's queue is full (tests, tools) */
+#define MS_SEND_WAIT \
+	0x1 /* block while the peer's queue is full (tests, tools) */
 
 /*
  * The send/receive path as a table, so that a fault-injecting layer
@@ -166,8 +170,8 @@ typedef struct ms_link_ops {
 	ms_err (*send)(void *send_ctx, const ms_conn *c, const void *buf,
 	               size_t len, int flags, ms_errbuf *eb);
 	void *send_ctx;
-	void (*recv)(void *recv_ctx, const ms_conn *c, const uint8_t *peer_curve,
-	             const void *buf, size_t len);
+	void (*recv)(void *recv_ctx, const ms_conn *c,
+	             const uint8_t *peer_curve, const void *buf, size_t len);
 	void *recv_ctx;
 } ms_link_ops;
 
@@ -178,12 +182,12 @@ typedef struct ms_transport_stats {
 	uint64_t in_handshake_fail; /* CURVE failures (another network key) */
 	uint64_t zap_requests;      /* ZAP requests answered */
 	uint64_t zap_denied[MS_REJECT_REASON_COUNT_]; /* 400s by reason */
-	uint64_t in_lost;           /* inbound connections that went away */
-	uint64_t dials;             /* ms_transport_dial calls that succeeded */
-	uint64_t out_up;            /* outgoing handshakes completed */
+	uint64_t in_lost; /* inbound connections that went away */
+	uint64_t dials;   /* ms_transport_dial calls that succeeded */
+	uint64_t out_up;  /* outgoing handshakes completed */
 	uint64_t out_down[MS_LINK_REASON_COUNT_]; /* outgoing DOWN by reason */
-	uint64_t rx_msgs, rx_bytes; /* messages delivered */
-	uint64_t rx_dropped;        /* multi-frame or unidentified input dropped */
+	uint64_t rx_msgs, rx_bytes;               /* messages delivered */
+	uint64_t rx_dropped; /* multi-frame or unidentified input dropped */
 	uint64_t tx_msgs, tx_bytes; /* messages handed to ZeroMQ */
 } ms_transport_stats;
 

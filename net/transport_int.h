@@ -15,23 +15,23 @@
 
 /* One outgoing connection. */
 typedef struct ms_dial {
-	uint32_t peer;        /* handle given to the caller */
-	void *sock;           /* DEALER, CURVE client */
-	void *mon;            /* PAIR receiving the DEALER's monitor events */
-	int up;               /* HANDSHAKE_SUCCEEDED seen */
-	ms_link_reason fail;  /* reason learnt from a HANDSHAKE_FAILED_* event */
+	uint32_t peer;       /* handle given to the caller */
+	void *sock;          /* DEALER, CURVE client */
+	void *mon;           /* PAIR receiving the DEALER's monitor events */
+	int up;              /* HANDSHAKE_SUCCEEDED seen */
+	ms_link_reason fail; /* reason learnt from a HANDSHAKE_FAILED_* event */
 } ms_dial;
 
 /* One inbound connection seen through a message (see the fd note in
  * transport.c).  The table is authoritative for sending: a routing id that
  * is not in it is refused, so a send after its MS_LINK_DOWN always fails. */
 typedef struct ms_inconn {
-	int dead;                   /* send found it gone; DOWN not yet told */
-	int closing;                /* ZeroMQ reported its fd closed: DOWN is
+	int dead;    /* send found it gone; DOWN not yet told */
+	int closing; /* ZeroMQ reported its fd closed: DOWN is
 	                             * told after the messages it left queued */
 	size_t rid_len;
 	uint8_t rid[MS_RID_MAX];
-	int fd;                     /* ZMQ_SRCFD of its last message */
+	int fd;                      /* ZMQ_SRCFD of its last message */
 	uint8_t curve[MS_CURVE_LEN]; /* dialer's key from User-Id */
 } ms_inconn;
 
@@ -69,7 +69,7 @@ struct ms_transport {
 	ms_dial *dials;
 	size_t ndials, capdials;
 	uint32_t next_peer;
-	uint32_t mon_tag;  /* random, makes monitor endpoints unique */
+	uint32_t mon_tag; /* random, makes monitor endpoints unique */
 	unsigned mon_seq;
 
 	ms_inconn *in;

@@ -18,8 +18,9 @@
 /* --- names -------------------------------------------------------------- */
 
 static const char *const type_names[] = {
-	[MS_WIRE_HELLO] = "hello", [MS_WIRE_VV] = "vv",   [MS_WIRE_OPS] = "ops",
-	[MS_WIRE_ACK] = "ack",     [MS_WIRE_BYE] = "bye", [MS_WIRE_PEERS] = "peers",
+	[MS_WIRE_HELLO] = "hello", [MS_WIRE_VV] = "vv",
+	[MS_WIRE_OPS] = "ops",     [MS_WIRE_ACK] = "ack",
+	[MS_WIRE_BYE] = "bye",     [MS_WIRE_PEERS] = "peers",
 };
 
 const char *ms_wire_type_name(int type)
@@ -129,10 +130,10 @@ static int rd_u64(rd *r, uint64_t *v)
 }
 
 /* Inside a decoder: a field that does not fit is a truncated message. */
-#define NEED(call)                                                            \
-	do {                                                                  \
-		if (!(call))                                                  \
-			return MS_WR_TRUNCATED;                               \
+#define NEED(call)                              \
+	do {                                    \
+		if (!(call))                    \
+			return MS_WR_TRUNCATED; \
 	} while (0)
 
 /* --- writing (capacity already checked by the caller) --------------------- */
@@ -269,7 +270,8 @@ ms_wire_reason ms_wire_peek_type(const uint8_t *buf, size_t len,
 {
 	if (buf == NULL || len < MS_WIRE_HEADER_LEN)
 		return MS_WR_TRUNCATED;
-	if (buf[0] != (uint8_t)MS_WIRE_MAGIC[0] || buf[1] != (uint8_t)MS_WIRE_MAGIC[1])
+	if (buf[0] != (uint8_t)MS_WIRE_MAGIC[0] ||
+	    buf[1] != (uint8_t)MS_WIRE_MAGIC[1])
 		return MS_WR_MAGIC;
 	if (buf[2] != MS_WIRE_VERSION)
 		return MS_WR_VERSION;
@@ -311,7 +313,8 @@ static ms_err enc_prepare(ms_wire_type type, ms_wire_reason why, size_t need,
 {
 	if (why != MS_WR_OK)
 		return ms_errf(eb, MS_EINVAL, "encode %s: %s",
-		               ms_wire_type_name(type), ms_wire_reason_name(why));
+		               ms_wire_type_name(type),
+		               ms_wire_reason_name(why));
 	if (need > cap)
 		return ms_errf(eb, MS_EINVAL,
 		               "encode %s: needs %zu bytes, buffer has %zu",
@@ -337,14 +340,16 @@ static ms_wire_reason hello_check(const ms_wire_hello *m)
 		return MS_WR_FLAGS;
 	if (m->has_proof > 1)
 		return MS_WR_PROOF_FLAG;
-	return endpoints_check(m->n_endpoints, MS_WIRE_MAX_ENDPOINTS, m->endpoints);
+	return endpoints_check(m->n_endpoints, MS_WIRE_MAX_ENDPOINTS,
+	                       m->endpoints);
 }
 
 size_t ms_wire_hello_len(const ms_wire_hello *m)
 {
 	return MS_WIRE_HEADER_LEN + MS_PK_LEN + MS_HASH_LEN + 8 + 1 + 1 +
 	       (m->has_proof ? MS_SIG_LEN : 0) +
-	       endpoints_len(m->n_endpoints, MS_WIRE_MAX_ENDPOINTS, m->endpoints);
+	       endpoints_len(m->n_endpoints, MS_WIRE_MAX_ENDPOINTS,
+	                     m->endpoints);
 }
 
 ms_err ms_wire_hello_encode(const ms_wire_hello *m, uint8_t *buf, size_t cap,
@@ -586,14 +591,16 @@ static ms_wire_reason ack_check(const ms_wire_ack *m)
 	if (m->n > MS_WIRE_MAX_ACK)
 		return MS_WR_COUNT;
 	for (uint16_t i = 1; i < m->n; i++)
-		if (!author_after(m->entries[i - 1].author, m->entries[i].author))
+		if (!author_after(m->entries[i - 1].author,
+		                  m->entries[i].author))
 			return MS_WR_ORDER;
 	return MS_WR_OK;
 }
 
 size_t ms_wire_ack_len(const ms_wire_ack *m)
 {
-	return MS_WIRE_HEADER_LEN + 4 + 4 + 2 + (size_t)m->n * MS_WIRE_ACK_ENTRY_LEN;
+	return MS_WIRE_HEADER_LEN + 4 + 4 + 2 +
+	       (size_t)m->n * MS_WIRE_ACK_ENTRY_LEN;
 }
 
 ms_err ms_wire_ack_encode(const ms_wire_ack *m, uint8_t *buf, size_t cap,
@@ -635,7 +642,8 @@ ms_wire_reason ms_wire_ack_decode(ms_wire_ack *out, ms_wire_ack_entry *entries,
 	for (uint16_t i = 0; i < n; i++) {
 		NEED(rd_copy(&r, entries[i].author, MS_PK_LEN));
 		NEED(rd_u64(&r, &entries[i].seq));
-		if (i > 0 && !author_after(entries[i - 1].author, entries[i].author))
+		if (i > 0 &&
+		    !author_after(entries[i - 1].author, entries[i].author))
 			return MS_WR_ORDER;
 	}
 	out->n = n;
@@ -702,9 +710,9 @@ static ms_wire_reason peers_check(const ms_wire_peers *m)
 	if (m->n > MS_WIRE_MAX_PEERS)
 		return MS_WR_COUNT;
 	for (uint8_t i = 0; i < m->n; i++) {
-		ms_wire_reason why =
-			endpoints_check(m->peers[i].n_endpoints,
-			                MS_WIRE_MAX_PEER_ENDPOINTS, m->peers[i].endpoints);
+		ms_wire_reason why = endpoints_check(m->peers[i].n_endpoints,
+		                                     MS_WIRE_MAX_PEER_ENDPOINTS,
+		                                     m->peers[i].endpoints);
 		if (why != MS_WR_OK)
 			return why;
 	}
@@ -760,8 +768,8 @@ ms_wire_reason ms_wire_peers_decode(ms_wire_peers *out, const uint8_t *buf,
 		memset(p, 0, sizeof *p);
 		NEED(rd_copy(&r, p->node_id, MS_PK_LEN));
 		NEED(rd_u64(&r, &p->last_seen_ms));
-		why = rd_endpoints(&r, MS_WIRE_MAX_PEER_ENDPOINTS, &p->n_endpoints,
-		                   p->endpoints);
+		why = rd_endpoints(&r, MS_WIRE_MAX_PEER_ENDPOINTS,
+		                   &p->n_endpoints, p->endpoints);
 		if (why != MS_WR_OK)
 			return why;
 	}

@@ -61,7 +61,7 @@
 
 /* Fixed sizes, for callers that pack batches up to MS_WIRE_MAX_MSG. */
 #define MS_WIRE_VV_ENTRY_LEN (MS_PK_LEN + 8 + 8 + MS_WIRE_ACC_LEN) /* 64 */
-#define MS_WIRE_ACK_ENTRY_LEN (MS_PK_LEN + 8)                     /* 40 */
+#define MS_WIRE_ACK_ENTRY_LEN (MS_PK_LEN + 8)                      /* 40 */
 #define MS_WIRE_OPS_FIXED_LEN (MS_WIRE_HEADER_LEN + 4 + 2) /* before the ops */
 #define MS_WIRE_OPS_PER_OP_LEN 4 /* length prefix added to each op */
 
@@ -90,23 +90,23 @@ const char *ms_wire_type_name(int type);
 /* Why a buffer is not an acceptable message.  Stable names:
  * ms_wire_reason_name. */
 typedef enum ms_wire_reason {
-	MS_WR_OK = 0,        /* accepted */
-	MS_WR_TRUNCATED,     /* buffer ends inside the header or a field */
-	MS_WR_MAGIC,         /* does not start with "MS" */
-	MS_WR_VERSION,       /* protocol version we do not speak: BYE(version) */
-	MS_WR_TYPE,          /* unknown message type */
-	MS_WR_WRONG_TYPE,    /* a known type, but not the one being decoded */
-	MS_WR_TOO_BIG,       /* longer than MS_WIRE_MAX_MSG */
-	MS_WR_FLAGS,         /* a reserved flag bit is set */
-	MS_WR_PROOF_FLAG,    /* HELLO has_proof is neither 0 nor 1 */
-	MS_WR_COUNT,         /* an element count above its cap */
-	MS_WR_LENGTH,        /* an element length of 0 or above its cap */
-	MS_WR_CHARS,         /* endpoint or text byte outside printable ASCII */
-	MS_WR_ORDER,         /* VV/ACK authors not strictly ascending */
-	MS_WR_HELD,          /* VV entry holds fewer ops than its seq */
-	MS_WR_BYE_REASON,    /* unknown BYE reason */
-	MS_WR_TRAILING,      /* bytes after the last field */
-	MS_WR_COUNT_         /* number of reasons; not a reason */
+	MS_WR_OK = 0,     /* accepted */
+	MS_WR_TRUNCATED,  /* buffer ends inside the header or a field */
+	MS_WR_MAGIC,      /* does not start with "MS" */
+	MS_WR_VERSION,    /* protocol version we do not speak: BYE(version) */
+	MS_WR_TYPE,       /* unknown message type */
+	MS_WR_WRONG_TYPE, /* a known type, but not the one being decoded */
+	MS_WR_TOO_BIG,    /* longer than MS_WIRE_MAX_MSG */
+	MS_WR_FLAGS,      /* a reserved flag bit is set */
+	MS_WR_PROOF_FLAG, /* HELLO has_proof is neither 0 nor 1 */
+	MS_WR_COUNT,      /* an element count above its cap */
+	MS_WR_LENGTH,     /* an element length of 0 or above its cap */
+	MS_WR_CHARS,      /* endpoint or text byte outside printable ASCII */
+	MS_WR_ORDER,      /* VV/ACK authors not strictly ascending */
+	MS_WR_HELD,       /* VV entry holds fewer ops than its seq */
+	MS_WR_BYE_REASON, /* unknown BYE reason */
+	MS_WR_TRAILING,   /* bytes after the last field */
+	MS_WR_COUNT_      /* number of reasons; not a reason */
 } ms_wire_reason;
 
 /* Stable lower-case name ("truncated", "bad_version", ...) for logs, stats
@@ -154,8 +154,8 @@ typedef struct ms_wire_hello {
 	uint8_t node_id[MS_PK_LEN];
 	uint8_t vv_digest[MS_HASH_LEN];
 	uint64_t op_count;
-	uint8_t flags;     /* MS_WIRE_HELLO_* bits; others must be 0 */
-	uint8_t has_proof; /* 0 or 1 */
+	uint8_t flags;             /* MS_WIRE_HELLO_* bits; others must be 0 */
+	uint8_t has_proof;         /* 0 or 1 */
 	uint8_t proof[MS_SIG_LEN]; /* when has_proof; zeroed by decode if not */
 	uint8_t n_endpoints;
 	ms_wire_bytes endpoints[MS_WIRE_MAX_ENDPOINTS];
@@ -194,7 +194,8 @@ typedef struct ms_wire_vv_entry {
 	uint8_t author[MS_PK_LEN];
 	uint64_t seq;  /* highest contiguous seq held for author */
 	uint64_t held; /* ops held for author (gaps and forks counted) */
-	uint8_t acc[MS_WIRE_ACC_LEN]; /* prefix of the author's id accumulator */
+	uint8_t acc
+		[MS_WIRE_ACC_LEN]; /* prefix of the author's id accumulator */
 } ms_wire_vv_entry;
 
 typedef struct ms_wire_vv {
@@ -295,7 +296,8 @@ ms_wire_reason ms_wire_bye_decode(ms_wire_bye *out, const uint8_t *buf,
  */
 typedef struct ms_wire_peer {
 	uint8_t node_id[MS_PK_LEN];
-	uint64_t last_seen_ms; /* sender's wall clock when last synced with it */
+	uint64_t
+		last_seen_ms; /* sender's wall clock when last synced with it */
 	uint8_t n_endpoints;
 	ms_wire_bytes endpoints[MS_WIRE_MAX_PEER_ENDPOINTS];
 } ms_wire_peer;

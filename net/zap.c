@@ -40,14 +40,17 @@ ms_err ms_zap_bind(ms_transport *t, ms_errbuf *eb)
 	if (zmq_bind(t->zap, ZAP_ENDPOINT) != 0) {
 		int e = zmq_errno();
 		return ms_errf(eb, e == EADDRINUSE ? MS_EBUSY : MS_ENET,
-		               "zmq_bind(%s): %s%s", ZAP_ENDPOINT, zmq_strerror(e),
-		               e == EADDRINUSE ? " (one transport per ZeroMQ context)"
-		                               : "");
+		               "zmq_bind(%s): %s%s", ZAP_ENDPOINT,
+		               zmq_strerror(e),
+		               e == EADDRINUSE
+		                       ? " (one transport per ZeroMQ context)"
+		                       : "");
 	}
 	return MS_OK;
 }
 
-static int key_in(const uint8_t *list, size_t n, const uint8_t key[MS_CURVE_LEN])
+static int key_in(const uint8_t *list, size_t n,
+                  const uint8_t key[MS_CURVE_LEN])
 {
 	for (size_t i = 0; i < n; i++)
 		if (memcmp(list + i * MS_CURVE_LEN, key, MS_CURVE_LEN) == 0)
@@ -61,7 +64,8 @@ static void zap_reply(void *zap, const zmq_msg_t *reqid, const char *code,
                       const char *text, const char *user_id)
 {
 	(void)zmq_send(zap, ZAP_VERSION, strlen(ZAP_VERSION), ZMQ_SNDMORE);
-	(void)zmq_send(zap, reqid != NULL ? zmq_msg_data((zmq_msg_t *)reqid) : "",
+	(void)zmq_send(zap,
+	               reqid != NULL ? zmq_msg_data((zmq_msg_t *)reqid) : "",
 	               reqid != NULL ? zmq_msg_size((zmq_msg_t *)reqid) : 0,
 	               ZMQ_SNDMORE);
 	(void)zmq_send(zap, code, strlen(code), ZMQ_SNDMORE);
@@ -144,7 +148,8 @@ static int zap_one(ms_transport *t)
 			key = zmq_msg_data(&f[6]);
 			if (key_in(t->deny, t->ndeny, key))
 				why = MS_REJECT_DENYLIST;
-			else if (t->has_allow && !key_in(t->allow, t->nallow, key))
+			else if (t->has_allow &&
+			         !key_in(t->allow, t->nallow, key))
 				why = MS_REJECT_NOT_ALLOWED;
 		}
 	}
@@ -183,7 +188,8 @@ ms_err ms_transport_acl_set(ms_transport *t, ms_acl_kind kind,
 	uint8_t *keys = NULL;
 
 	if (kind != MS_ACL_ALLOW && kind != MS_ACL_DENY)
-		return ms_errf(eb, MS_EINVAL, "acl: unknown list kind %d", (int)kind);
+		return ms_errf(eb, MS_EINVAL, "acl: unknown list kind %d",
+		               (int)kind);
 	if (n > 0 && ids == NULL)
 		return ms_errf(eb, MS_EINVAL, "acl: %zu ids but no buffer", n);
 	if (n > SIZE_MAX / MS_CURVE_LEN)
@@ -191,16 +197,19 @@ ms_err ms_transport_acl_set(ms_transport *t, ms_acl_kind kind,
 	if (n > 0) {
 		keys = malloc(n * MS_CURVE_LEN);
 		if (keys == NULL)
-			return ms_errf(eb, MS_ENOMEM, "acl: malloc(%zu ids) failed", n);
+			return ms_errf(eb, MS_ENOMEM,
+			               "acl: malloc(%zu ids) failed", n);
 	}
 	for (size_t i = 0; i < n; i++) {
 		ms_errbuf ceb;
 		if (ms_ed25519_pk_to_curve(keys + i * MS_CURVE_LEN,
-		                           ids + i * MS_PK_LEN, &ceb) != MS_OK) {
+		                           ids + i * MS_PK_LEN,
+		                           &ceb) != MS_OK) {
 			free(keys);
-			return ms_errf(eb, MS_EINVAL,
-			               "acl: node id #%zu is not a valid Ed25519 key: %s",
-			               i, ceb.msg);
+			return ms_errf(
+				eb, MS_EINVAL,
+				"acl: node id #%zu is not a valid Ed25519 key: %s",
+				i, ceb.msg);
 		}
 	}
 	if (kind == MS_ACL_ALLOW) {

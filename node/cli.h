@@ -38,13 +38,13 @@ enum {
 
 /* The command line once parsed; options may appear anywhere. */
 typedef struct ms_cli {
-	const char *data;      /* --data or $MESHSYNC_DATA; NULL if neither */
-	const char *netkey;    /* --network-key */
-	int background;        /* --background */
-	int all;               /* --all */
+	const char *data;   /* --data or $MESHSYNC_DATA; NULL if neither */
+	const char *netkey; /* --network-key */
+	int background;     /* --background */
+	int all;            /* --all */
 	const char *const *listen; /* --listen, in order */
 	int nlisten;
-	const char *const *peers;  /* --peer, in order */
+	const char *const *peers; /* --peer, in order */
 	int npeers;
 	int no_mdns;           /* --no-mdns */
 	const char *config;    /* --config */
@@ -108,20 +108,22 @@ char *ms_cli_text(const uint8_t *b, size_t n);
 
 /* One entry of a program's option table. */
 typedef struct ms_cli_opt {
-	const char *name; /* "--data" or "-h"; matched whole, never abbreviated */
-	unsigned flag;    /* the program's own code, for its switch */
-	int has_arg;      /* 1: takes a value, as --name=V or --name V */
+	const char
+		*name; /* "--data" or "-h"; matched whole, never abbreviated */
+	unsigned flag; /* the program's own code, for its switch */
+	int has_arg;   /* 1: takes a value, as --name=V or --name V */
 } ms_cli_opt;
 
 /* The program's message printer: "<program>: <message>\n" on stderr
  * (ms_cli_err, ins_err). */
-typedef void ms_cli_errfn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+typedef void ms_cli_errfn(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
 
 /* What ms_cli_next_arg found. */
 typedef enum ms_cli_arg {
-	MS_CLI_ARG_DONE,    /* argv is used up */
-	MS_CLI_ARG_POS,     /* a positional argument, in *val */
-	MS_CLI_ARG_OPT,     /* an option: *opt, its value in *val (NULL if none) */
+	MS_CLI_ARG_DONE, /* argv is used up */
+	MS_CLI_ARG_POS,  /* a positional argument, in *val */
+	MS_CLI_ARG_OPT,  /* an option: *opt, its value in *val (NULL if none) */
 	MS_CLI_ARG_UNKNOWN, /* not in the table; message printed, show usage */
 	MS_CLI_ARG_BADVAL,  /* value missing or not allowed; message printed */
 } ms_cli_arg;
@@ -135,8 +137,8 @@ typedef struct ms_cli_args {
 	size_t nopts;
 	int neg_pos;       /* 1: "-3" is a positional argument, not an option */
 	ms_cli_errfn *err; /* prints the usage errors */
-	int i;             /* last argv index consumed; 0 before the first call */
-	int only_pos;      /* "--" seen: the rest is positional */
+	int i;        /* last argv index consumed; 0 before the first call */
+	int only_pos; /* "--" seen: the rest is positional */
 } ms_cli_args;
 
 /*

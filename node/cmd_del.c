@@ -13,7 +13,8 @@ int ms_cmd_del(const ms_cli *c)
 	    (rc = ms_cli_open(c, &n)) != MS_EXIT_OK)
 		return rc;
 	if (ms_node_del(n, c->pos[0], strlen(c->pos[0]),
-	                c->background ? MS_NODE_PUT_BACKGROUND : 0, NULL, &eb) != MS_OK)
+	                c->background ? MS_NODE_PUT_BACKGROUND : 0, NULL,
+	                &eb) != MS_OK)
 		rc = ms_cli_fail(&eb);
 	ms_node_close(&n);
 	return rc;

@@ -25,8 +25,9 @@ static int print_head(const ms_node_value *v, void *ctx)
 {
 	char author[MS_NODE_ID_HEX_LEN] = "-";
 	char *text = ms_cli_text(v->data, v->len);
-	const char *flags = v->winner ? (v->deleted ? "winner,deleted" : "winner")
-	                              : (v->deleted ? "deleted" : "-");
+	const char *flags = v->winner
+	                            ? (v->deleted ? "winner,deleted" : "winner")
+	                            : (v->deleted ? "deleted" : "-");
 
 	(void)ctx;
 	if (text == NULL)
@@ -55,7 +56,8 @@ int ms_cmd_get(const ms_cli *c)
 	if ((rc = ms_cli_want_args(c, "get", 1, "KEY")) != MS_EXIT_OK ||
 	    (rc = ms_cli_open(c, &n)) != MS_EXIT_OK)
 		return rc;
-	e = ms_node_get(n, c->pos[0], strlen(c->pos[0]), c->all ? MS_NODE_GET_ALL : 0,
+	e = ms_node_get(n, c->pos[0], strlen(c->pos[0]),
+	                c->all ? MS_NODE_GET_ALL : 0,
 	                c->all ? print_head : print_value, NULL, &eb);
 	if (e == MS_ENOTFOUND || e == MS_EDELETED) {
 		ms_cli_err("get %s: %s", c->pos[0],

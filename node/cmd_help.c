@@ -12,7 +12,8 @@ int ms_cmd_help(const ms_cli *c)
 		return MS_EXIT_OK;
 	}
 	if (c->npos > 1)
-		return ms_cli_usage_error(ms_cli_find("help"), "too many arguments");
+		return ms_cli_usage_error(ms_cli_find("help"),
+		                          "too many arguments");
 	if ((cmd = ms_cli_find(c->pos[0])) == NULL) {
 		ms_cli_err("help: unknown command '%s'", c->pos[0]);
 		ms_cli_usage(stderr);

@@ -19,7 +19,8 @@ static int read_netkey(const char *arg, char text[MS_NODE_NETKEY_TEXT_LEN])
 	ms_err e;
 
 	e = strcmp(arg, "-") == 0
-	            ? ms_netkey_import_fd(&nk, STDIN_FILENO, "network key from stdin", &eb)
+	            ? ms_netkey_import_fd(&nk, STDIN_FILENO,
+	                                  "network key from stdin", &eb)
 	            : ms_netkey_import(&nk, arg, &eb);
 	if (e != MS_OK) {
 		ms_cli_err("%s", eb.msg);
@@ -41,7 +42,8 @@ int ms_cmd_init(const ms_cli *c)
 
 	if ((rc = ms_cli_want_args(c, "init", 0, NULL)) != MS_EXIT_OK)
 		return rc;
-	if (c->netkey != NULL && (rc = read_netkey(c->netkey, key)) != MS_EXIT_OK)
+	if (c->netkey != NULL &&
+	    (rc = read_netkey(c->netkey, key)) != MS_EXIT_OK)
 		return rc;
 	e = ms_node_init(c->data, c->netkey != NULL ? key : NULL, &eb);
 	sodium_memzero(key, sizeof key);

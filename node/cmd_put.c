@@ -64,8 +64,8 @@ int ms_cmd_put(const ms_cli *c)
 		return rc;
 	if (strcmp(c->pos[1], "-") == 0) {
 		if (read_stdin(&stdin_buf, &vlen) != 0) {
-			ms_cli_err("put %s: read value from stdin: %s", c->pos[0],
-			           strerror(errno));
+			ms_cli_err("put %s: read value from stdin: %s",
+			           c->pos[0], strerror(errno));
 			return errno == EFBIG ? MS_EXIT_USAGE : MS_EXIT_STORE;
 		}
 		value = stdin_buf;
@@ -76,7 +76,8 @@ int ms_cmd_put(const ms_cli *c)
 	if ((rc = ms_cli_open(c, &n)) != MS_EXIT_OK)
 		goto out;
 	if (ms_node_put(n, c->pos[0], strlen(c->pos[0]), value, vlen,
-	                c->background ? MS_NODE_PUT_BACKGROUND : 0, NULL, &eb) != MS_OK)
+	                c->background ? MS_NODE_PUT_BACKGROUND : 0, NULL,
+	                &eb) != MS_OK)
 		rc = ms_cli_fail(&eb);
 out:
 	ms_node_close(&n);

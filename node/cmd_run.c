@@ -25,17 +25,22 @@ int ms_cmd_run(const ms_cli *c)
 	o.no_mdns = c->no_mdns;
 	o.syslog = c->syslog;
 	o.log_level = -1;
-	if (c->log_level != NULL && ms_log_level_parse(c->log_level, &o.log_level) != 0)
-		return ms_cli_usage_error(cmd,
-		                          "bad --log-level (debug, info, notice, warning or error)");
+	if (c->log_level != NULL &&
+	    ms_log_level_parse(c->log_level, &o.log_level) != 0)
+		return ms_cli_usage_error(
+			cmd,
+			"bad --log-level (debug, info, notice, warning or error)");
 	for (int i = 0; i < c->nlisten; i++)
 		if (ms_endpoint_check(c->listen[i]) != 0)
-			return ms_cli_usage_error(cmd, "bad --listen endpoint (tcp://HOST:PORT)");
+			return ms_cli_usage_error(
+				cmd, "bad --listen endpoint (tcp://HOST:PORT)");
 	for (int i = 0; i < c->npeers; i++)
 		if (ms_endpoint_check(c->peers[i]) != 0)
-			return ms_cli_usage_error(cmd, "bad --peer endpoint (tcp://HOST:PORT)");
+			return ms_cli_usage_error(
+				cmd, "bad --peer endpoint (tcp://HOST:PORT)");
 	if (ms_daemon_run(&o, &eb) != MS_OK) {
-		ms_cli_err("%s", eb.msg[0] != '\0' ? eb.msg : ms_strerror(eb.code));
+		ms_cli_err("%s",
+		           eb.msg[0] != '\0' ? eb.msg : ms_strerror(eb.code));
 		return MS_EXIT_STORE;
 	}
 	return MS_EXIT_OK;

@@ -23,8 +23,8 @@
 #include "wire.h"
 
 /* Bounds that keep a config from asking LMDB or the op codec for nonsense. */
-#define CFG_MAP_MIN (64ull << 10)  /* smaller maps cannot hold the schema */
-#define CFG_MAP_LIMIT (1ull << 44) /* 16 TiB: beyond any real deployment */
+#define CFG_MAP_MIN (64ull << 10)    /* smaller maps cannot hold the schema */
+#define CFG_MAP_LIMIT (1ull << 44)   /* 16 TiB: beyond any real deployment */
 #define CFG_VALUE_LIMIT (1ull << 30) /* 1 GiB: ops must fit a u32 length */
 #define CFG_SKEW_LIMIT_MS (366ull * 24 * 3600 * 1000) /* a year */
 #define CFG_HOUR_MS (3600ull * 1000)
@@ -85,11 +85,28 @@ int ms_config_parse_size(const char *text, uint64_t *out)
 	if (parse_u64(text, &v, &p) != 0)
 		return -1;
 	switch (*p) {
-	case 'k': case 'K': mul = 1ull << 10; p++; break;
-	case 'm': case 'M': mul = 1ull << 20; p++; break;
-	case 'g': case 'G': mul = 1ull << 30; p++; break;
-	case 't': case 'T': mul = 1ull << 40; p++; break;
-	default: break;
+	case 'k':
+	case 'K':
+		mul = 1ull << 10;
+		p++;
+		break;
+	case 'm':
+	case 'M':
+		mul = 1ull << 20;
+		p++;
+		break;
+	case 'g':
+	case 'G':
+		mul = 1ull << 30;
+		p++;
+		break;
+	case 't':
+	case 'T':
+		mul = 1ull << 40;
+		p++;
+		break;
+	default:
+		break;
 	}
 	if (*p != '\0' || (v != 0 && v > UINT64_MAX / mul))
 		return -1;
@@ -155,7 +172,8 @@ static char *cfg_read_line(char *str, int num, void *stream)
 	return str;
 }
 
-__attribute__((format(printf, 2, 3)))
+static int cfg_fail(cfg_ctx *x, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 static int cfg_fail(cfg_ctx *x, const char *fmt, ...)
 {
 	if (x->err_line == 0) {
@@ -176,8 +194,10 @@ static int cfg_store(cfg_ctx *x, const char *name, const char *value)
 	if (strcmp(name, "map_initial") == 0 || strcmp(name, "map_max") == 0) {
 		if (ms_config_parse_size(value, &v) != 0 || v < CFG_MAP_MIN ||
 		    v > CFG_MAP_LIMIT)
-			return cfg_fail(x, "bad value '%s' for %s (a size from 64K to 16T, e.g. 16M)",
-			                value, name);
+			return cfg_fail(
+				x,
+				"bad value '%s' for %s (a size from 64K to 16T, e.g. 16M)",
+				value, name);
 		if (name[4] == 'i')
 			o->map_initial = v;
 		else
@@ -187,16 +207,20 @@ static int cfg_store(cfg_ctx *x, const char *name, const char *value)
 	if (strcmp(name, "max_value") == 0) {
 		if (ms_config_parse_size(value, &v) != 0 || v < 1 ||
 		    v > CFG_VALUE_LIMIT)
-			return cfg_fail(x, "bad value '%s' for max_value (a size from 1 to 1G, e.g. 1M)",
-			                value);
+			return cfg_fail(
+				x,
+				"bad value '%s' for max_value (a size from 1 to 1G, e.g. 1M)",
+				value);
 		o->max_value = (uint32_t)v;
 		return 1;
 	}
 	if (strcmp(name, "max_clock_skew") == 0) {
 		if (ms_config_parse_duration_ms(value, &v) != 0 ||
 		    v > CFG_SKEW_LIMIT_MS)
-			return cfg_fail(x, "bad value '%s' for max_clock_skew (seconds, or with s/m/h, e.g. 1h)",
-			                value);
+			return cfg_fail(
+				x,
+				"bad value '%s' for max_clock_skew (seconds, or with s/m/h, e.g. 1h)",
+				value);
 		o->max_clock_skew_ms = v;
 		return 1;
 	}
@@ -211,13 +235,17 @@ static int cfg_policy(cfg_ctx *x, const char *name, const char *value)
 	const char *prefix = strcmp(name, "*") == 0 ? "" : name;
 
 	if (ms_policy_parse(value, &p) != 0)
-		return cfg_fail(x, "bad policy '%s' for prefix '%s' (lww, mv or counter)",
-		                value, name);
+		return cfg_fail(
+			x,
+			"bad policy '%s' for prefix '%s' (lww, mv or counter)",
+			value, name);
 	if (strlen(prefix) > MS_POLICY_PREFIX_MAX)
-		return cfg_fail(x, "prefix longer than %d bytes", MS_POLICY_PREFIX_MAX);
+		return cfg_fail(x, "prefix longer than %d bytes",
+		                MS_POLICY_PREFIX_MAX);
 	for (size_t i = 0; i < c->nrules; i++)
 		if (strcmp(c->rules[i].prefix, prefix) == 0)
-			return cfg_fail(x, "duplicate policy for prefix '%s'", name);
+			return cfg_fail(x, "duplicate policy for prefix '%s'",
+			                name);
 	if (c->nrules == MS_POLICY_MAX)
 		return cfg_fail(x, "more than %d policy rules", MS_POLICY_MAX);
 	snprintf(c->rules[c->nrules].prefix, sizeof c->rules[0].prefix, "%s",
@@ -253,9 +281,11 @@ static int cfg_duration(cfg_ctx *x, const char *name, const char *value,
 	uint64_t v;
 
 	if (ms_config_parse_duration_ms(value, &v) != 0 || v < lo || v > hi)
-		return cfg_fail(x, "bad value '%s' for %s (a duration from %" PRIu64
-		                   "ms to %" PRIu64 "s, e.g. 500ms or 2s)",
-		                value, name, lo, hi / 1000);
+		return cfg_fail(
+			x,
+			"bad value '%s' for %s (a duration from %" PRIu64
+			"ms to %" PRIu64 "s, e.g. 500ms or 2s)",
+			value, name, lo, hi / 1000);
 	*out = v;
 	return 1;
 }
@@ -267,8 +297,9 @@ static int cfg_uint(cfg_ctx *x, const char *name, const char *value,
 	uint64_t v;
 
 	if (parse_u64(value, &v, &end) != 0 || *end != '\0' || v < lo || v > hi)
-		return cfg_fail(x, "bad value '%s' for %s (a number from %" PRIu64
-		                   " to %" PRIu64 ")",
+		return cfg_fail(x,
+		                "bad value '%s' for %s (a number from %" PRIu64
+		                " to %" PRIu64 ")",
 		                value, name, lo, hi);
 	*out = v;
 	return 1;
@@ -290,16 +321,18 @@ static int cfg_ids(cfg_ctx *x, const char *name, const char *value,
 			break;
 		len = strcspn(p, " \t");
 		if (len != 2 * MS_PK_LEN)
-			return cfg_fail(x, "bad node id '%.*s' in %s (64 hex digits)",
-			                (int)(len > 80 ? 80 : len), p, name);
+			return cfg_fail(
+				x, "bad node id '%.*s' in %s (64 hex digits)",
+				(int)(len > 80 ? 80 : len), p, name);
 		memcpy(hex, p, len);
 		hex[len] = '\0';
 		if (*n == MS_CFG_MAX_ACL)
-			return cfg_fail(x, "more than %d node ids in %s", MS_CFG_MAX_ACL,
-			                name);
+			return cfg_fail(x, "more than %d node ids in %s",
+			                MS_CFG_MAX_ACL, name);
 		if (ms_unhex(ids[*n], MS_PK_LEN, hex) != 0)
-			return cfg_fail(x, "bad node id '%s' in %s (64 hex digits)", hex,
-			                name);
+			return cfg_fail(
+				x, "bad node id '%s' in %s (64 hex digits)",
+				hex, name);
 		(*n)++;
 		any = 1;
 		p += len;
@@ -313,8 +346,10 @@ static int cfg_endpoint(cfg_ctx *x, const char *name, const char *value,
                         char (*eps)[MS_CFG_EP_MAX], size_t *n, size_t max)
 {
 	if (ms_endpoint_check(value) != 0)
-		return cfg_fail(x, "bad endpoint '%s' for %s (tcp://HOST:PORT, at most %d bytes)",
-		                value, name, MS_CFG_EP_MAX - 1);
+		return cfg_fail(
+			x,
+			"bad endpoint '%s' for %s (tcp://HOST:PORT, at most %d bytes)",
+			value, name, MS_CFG_EP_MAX - 1);
 	for (size_t i = 0; i < *n; i++)
 		if (strcmp(eps[i], value) == 0)
 			return cfg_fail(x, "duplicate %s '%s'", name, value);
@@ -338,7 +373,9 @@ static int cfg_net(cfg_ctx *x, const char *name, const char *value)
 		                    MS_CFG_MAX_PEERS);
 	if (strcmp(name, "mdns") == 0) {
 		if (parse_bool(value, &n->mdns) != 0)
-			return cfg_fail(x, "bad value '%s' for mdns (yes or no)", value);
+			return cfg_fail(x,
+			                "bad value '%s' for mdns (yes or no)",
+			                value);
 		return 1;
 	}
 	if (strcmp(name, "allow") == 0) {
@@ -359,8 +396,10 @@ static int cfg_net(cfg_ctx *x, const char *name, const char *value)
 	if (strcmp(name, "max_message") == 0) {
 		if (ms_config_parse_size(value, &v) != 0 || v < CFG_MSG_MIN ||
 		    v > CFG_MSG_MAX)
-			return cfg_fail(x, "bad value '%s' for max_message (a size from 2M to 16M)",
-			                value);
+			return cfg_fail(
+				x,
+				"bad value '%s' for max_message (a size from 2M to 16M)",
+				value);
 		n->max_message = v;
 		return 1;
 	}
@@ -372,13 +411,17 @@ static int cfg_backoff(cfg_ctx *x, const char *name, const char *value)
 	ms_config *c = x->c;
 
 	if (strcmp(name, "strategy") == 0) {
-		if (ms_backoff_strategy_parse(value, &c->backoff.strategy, NULL) != MS_OK)
-			return cfg_fail(x, "bad value '%s' for strategy (constant, linear, exponential, full-jitter or decorrelated-jitter)",
-			                value);
+		if (ms_backoff_strategy_parse(value, &c->backoff.strategy,
+		                              NULL) != MS_OK)
+			return cfg_fail(
+				x,
+				"bad value '%s' for strategy (constant, linear, exponential, full-jitter or decorrelated-jitter)",
+				value);
 		return 1;
 	}
 	if (strcmp(name, "base") == 0)
-		return cfg_duration(x, name, value, 1, CFG_HOUR_MS, &c->backoff.base_ms);
+		return cfg_duration(x, name, value, 1, CFG_HOUR_MS,
+		                    &c->backoff.base_ms);
 	if (strcmp(name, "cap") == 0)
 		return cfg_duration(x, name, value, 1, 24 * CFG_HOUR_MS,
 		                    &c->backoff.cap_ms);
@@ -405,7 +448,8 @@ static int cfg_sync(cfg_ctx *x, const char *name, const char *value)
 		return r;
 	}
 	if (strcmp(name, "poll") == 0)
-		return cfg_duration(x, name, value, 1, CFG_POLL_MAX_MS, &s->poll_ms);
+		return cfg_duration(x, name, value, 1, CFG_POLL_MAX_MS,
+		                    &s->poll_ms);
 	return cfg_fail(x, "unknown key '%s' in [sync]", name);
 }
 
@@ -415,13 +459,17 @@ static int cfg_log(cfg_ctx *x, const char *name, const char *value)
 
 	if (strcmp(name, "level") == 0) {
 		if (ms_log_level_parse(value, &l->level) != 0)
-			return cfg_fail(x, "bad value '%s' for level (debug, info, notice, warning or error)",
-			                value);
+			return cfg_fail(
+				x,
+				"bad value '%s' for level (debug, info, notice, warning or error)",
+				value);
 		return 1;
 	}
 	if (strcmp(name, "syslog") == 0) {
 		if (parse_bool(value, &l->syslog) != 0)
-			return cfg_fail(x, "bad value '%s' for syslog (yes or no)", value);
+			return cfg_fail(x,
+			                "bad value '%s' for syslog (yes or no)",
+			                value);
 		return 1;
 	}
 	return cfg_fail(x, "unknown key '%s' in [log]", name);
@@ -445,8 +493,10 @@ static int cfg_entry(void *user, const char *section, const char *name,
 	if (strcmp(section, "log") == 0)
 		return cfg_log(x, name, value);
 	if (section[0] == '\0')
-		return cfg_fail(x, "key '%s' outside any section ([store], [policy], [net], [backoff], [sync] or [log])",
-		                name);
+		return cfg_fail(
+			x,
+			"key '%s' outside any section ([store], [policy], [net], [backoff], [sync] or [log])",
+			name);
 	return cfg_fail(x, "unknown section [%s]", section);
 }
 
@@ -460,7 +510,8 @@ ms_err ms_config_load(ms_config *c, const char *path, ms_errbuf *eb)
 		if (errno == ENOENT)
 			return ms_errf(eb, MS_ENOTFOUND, "open %s: %s", path,
 			               strerror(errno));
-		return ms_errf(eb, MS_EIO, "open %s: %s", path, strerror(errno));
+		return ms_errf(eb, MS_EIO, "open %s: %s", path,
+		               strerror(errno));
 	}
 	rc = ini_parse_stream(cfg_read_line, &x, cfg_entry, &x);
 	if (rc == 0 && ferror(x.f))
@@ -473,25 +524,31 @@ ms_err ms_config_load(ms_config *c, const char *path, ms_errbuf *eb)
 		/* inih reports the first line it disliked; our message may be
 		 * for a later line if an earlier one was a plain syntax error. */
 		if (x.err_line == 0 || (rc > 0 && rc < x.err_line))
-			return ms_errf(eb, MS_EINVAL,
-			               "%s:%d: syntax error (expected '[section]' or 'name = value')",
-			               path, rc);
+			return ms_errf(
+				eb, MS_EINVAL,
+				"%s:%d: syntax error (expected '[section]' or 'name = value')",
+				path, rc);
 		return ms_errf(eb, MS_EINVAL, "%s:%d: %s", path, x.err_line,
 		               x.why);
 	}
 	if (c->store.map_initial > c->store.map_max)
 		return ms_errf(eb, MS_EINVAL,
-		               "%s: map_initial (%" PRIu64 ") is larger than map_max (%" PRIu64 ")",
+		               "%s: map_initial (%" PRIu64
+		               ") is larger than map_max (%" PRIu64 ")",
 		               path, c->store.map_initial, c->store.map_max);
 	if (c->backoff.cap_ms < c->backoff.base_ms)
 		return ms_errf(eb, MS_EINVAL,
-		               "%s: [backoff] cap (%" PRIu64 "ms) is smaller than base (%" PRIu64 "ms)",
+		               "%s: [backoff] cap (%" PRIu64
+		               "ms) is smaller than base (%" PRIu64 "ms)",
 		               path, c->backoff.cap_ms, c->backoff.base_ms);
 	if (c->net.heartbeat_timeout_ms <= c->net.heartbeat_interval_ms)
-		return ms_errf(eb, MS_EINVAL,
-		               "%s: [net] heartbeat_timeout (%" PRIu64 "ms) must be longer than heartbeat_interval (%" PRIu64 "ms)",
-		               path, c->net.heartbeat_timeout_ms,
-		               c->net.heartbeat_interval_ms);
+		return ms_errf(
+			eb, MS_EINVAL,
+			"%s: [net] heartbeat_timeout (%" PRIu64
+			"ms) must be longer than heartbeat_interval (%" PRIu64
+			"ms)",
+			path, c->net.heartbeat_timeout_ms,
+			c->net.heartbeat_interval_ms);
 	ms_config_fix(c);
 	return MS_OK;
 }
@@ -599,7 +656,8 @@ ms_err ms_config_write_default(const char *path, ms_errbuf *eb)
 			int e = errno;
 			close(fd);
 			unlink(path);
-			return ms_errf(eb, MS_EIO, "write %s: %s", path, strerror(e));
+			return ms_errf(eb, MS_EIO, "write %s: %s", path,
+			               strerror(e));
 		}
 		off += (size_t)w;
 	}

@@ -19,7 +19,8 @@ void ms_counters_add(ms_counters *k, const char *prefix, const char *suffix,
 	char name[MS_COUNTER_NAME_MAX];
 	ms_counter *c;
 
-	snprintf(name, sizeof name, "%s%s", prefix, suffix != NULL ? suffix : "");
+	snprintf(name, sizeof name, "%s%s", prefix,
+	         suffix != NULL ? suffix : "");
 	/* names become store keys: keep them plain */
 	for (char *p = name; *p != '\0'; p++)
 		if (*p == '-' || *p == ' ')

@@ -43,7 +43,7 @@
 #include "session.h"
 #include "transport.h"
 
-#define LOOP_MAX_WAIT_MS 1000 /* wake at least this often */
+#define LOOP_MAX_WAIT_MS 1000  /* wake at least this often */
 #define STATS_INTERVAL_MS 1000 /* counters to the store at most this often */
 #define PEX_RETRY_MS 1000      /* a live session with no PEERS to send yet */
 
@@ -112,22 +112,25 @@ static ms_err apply_opts(ms_config *c, const ms_daemon_opts *o, ms_errbuf *eb)
 {
 	if (o->nlisten > 0) {
 		if (o->nlisten > MS_CFG_MAX_LISTEN)
-			return ms_errf(eb, MS_EINVAL, "run: more than %d --listen",
+			return ms_errf(eb, MS_EINVAL,
+			               "run: more than %d --listen",
 			               MS_CFG_MAX_LISTEN);
 		c->net.nlisten = 0;
 		for (size_t i = 0; i < o->nlisten; i++) {
 			if (ms_endpoint_check(o->listen[i]) != 0)
-				return ms_errf(eb, MS_EINVAL,
-				               "run: bad --listen '%s' (tcp://HOST:PORT)",
-				               o->listen[i]);
-			snprintf(c->net.listen[c->net.nlisten++], MS_CFG_EP_MAX, "%s",
-			         o->listen[i]);
+				return ms_errf(
+					eb, MS_EINVAL,
+					"run: bad --listen '%s' (tcp://HOST:PORT)",
+					o->listen[i]);
+			snprintf(c->net.listen[c->net.nlisten++], MS_CFG_EP_MAX,
+			         "%s", o->listen[i]);
 		}
 	}
 	for (size_t i = 0; i < o->npeers; i++) {
 		int dup = 0;
 		if (ms_endpoint_check(o->peers[i]) != 0)
-			return ms_errf(eb, MS_EINVAL, "run: bad --peer '%s' (tcp://HOST:PORT)",
+			return ms_errf(eb, MS_EINVAL,
+			               "run: bad --peer '%s' (tcp://HOST:PORT)",
 			               o->peers[i]);
 		for (size_t k = 0; k < c->net.npeers; k++)
 			dup |= strcmp(c->net.peers[k], o->peers[i]) == 0;
@@ -155,26 +158,31 @@ static ms_err apply_acl(ms_daemon *d, const ms_config *c, ms_errbuf *eb)
 
 	/* check every id first, so a bad one changes nothing */
 	for (size_t i = 0; i < c->net.nallow + c->net.ndeny; i++) {
-		const uint8_t *id = i < c->net.nallow ? c->net.allow[i]
-		                                      : c->net.deny[i - c->net.nallow];
+		const uint8_t *id = i < c->net.nallow
+		                            ? c->net.allow[i]
+		                            : c->net.deny[i - c->net.nallow];
 		uint8_t curve[MS_CURVE_LEN];
 		if (ms_ed25519_pk_to_curve(curve, id, NULL) != MS_OK) {
 			char hex[2 * MS_PK_LEN + 1];
 			ms_hex(hex, id, MS_PK_LEN);
-			return ms_errf(eb, MS_EINVAL, "%s list: %s is not a node id",
-			               i < c->net.nallow ? "allow" : "deny", hex);
+			return ms_errf(eb, MS_EINVAL,
+			               "%s list: %s is not a node id",
+			               i < c->net.nallow ? "allow" : "deny",
+			               hex);
 		}
 	}
 	if (c->net.ndeny > 0) {
-		if ((e = ms_transport_acl_set(d->t, MS_ACL_DENY, &c->net.deny[0][0],
-		                              c->net.ndeny, eb)) != MS_OK)
+		if ((e = ms_transport_acl_set(d->t, MS_ACL_DENY,
+		                              &c->net.deny[0][0], c->net.ndeny,
+		                              eb)) != MS_OK)
 			return e;
 	} else {
 		ms_transport_acl_clear(d->t, MS_ACL_DENY);
 	}
 	if (c->net.has_allow)
-		return ms_transport_acl_set(d->t, MS_ACL_ALLOW, &c->net.allow[0][0],
-		                            c->net.nallow, eb);
+		return ms_transport_acl_set(d->t, MS_ACL_ALLOW,
+		                            &c->net.allow[0][0], c->net.nallow,
+		                            eb);
 	ms_transport_acl_clear(d->t, MS_ACL_ALLOW);
 	return MS_OK;
 }
@@ -203,16 +211,21 @@ static int keep_restart_only(ms_config *nc, const ms_config *run, char *what,
 		const char *name;
 		int changed;
 	} f[] = {
-		{"listen", a->nlisten != b->nlisten ||
-		               memcmp(a->listen, b->listen, sizeof a->listen) != 0},
-		{"heartbeat", a->heartbeat_interval_ms != b->heartbeat_interval_ms ||
-		                  a->heartbeat_timeout_ms != b->heartbeat_timeout_ms},
-		{"handshake_timeout", a->handshake_timeout_ms != b->handshake_timeout_ms},
+		{"listen",
+	         a->nlisten != b->nlisten ||
+	                 memcmp(a->listen, b->listen, sizeof a->listen) != 0},
+		{"heartbeat",
+	         a->heartbeat_interval_ms != b->heartbeat_interval_ms ||
+	                 a->heartbeat_timeout_ms != b->heartbeat_timeout_ms},
+		{"handshake_timeout",
+	         a->handshake_timeout_ms != b->handshake_timeout_ms},
 		{"max_message", a->max_message != b->max_message},
 		{"mdns", a->mdns != b->mdns},
-		{"map", sa->map_initial != sb->map_initial || sa->map_max != sb->map_max},
+		{"map", sa->map_initial != sb->map_initial ||
+	                        sa->map_max != sb->map_max},
 		{"max_value", sa->max_value != sb->max_value},
-		{"max_clock_skew", sa->max_clock_skew_ms != sb->max_clock_skew_ms},
+		{"max_clock_skew",
+	         sa->max_clock_skew_ms != sb->max_clock_skew_ms},
 	};
 	size_t off = 0;
 	int n = 0;
@@ -221,8 +234,8 @@ static int keep_restart_only(ms_config *nc, const ms_config *run, char *what,
 	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
 		if (!f[i].changed)
 			continue;
-		off += (size_t)snprintf(what + off, off < cap ? cap - off : 0, "%s%s",
-		                        n ? "," : "", f[i].name);
+		off += (size_t)snprintf(what + off, off < cap ? cap - off : 0,
+		                        "%s%s", n ? "," : "", f[i].name);
 		n++;
 	}
 	memcpy(nc->net.listen, b->listen, sizeof b->listen);
@@ -250,8 +263,8 @@ static void session_params(const ms_daemon *d, ms_session_params *p)
 	p->max_message = c->net.max_message;
 	p->max_value = c->store.max_value;
 	for (size_t i = 0; i < d->nbound && i < MS_SESSION_MAX_ENDPOINTS; i++)
-		snprintf(p->endpoints[p->nendpoints++], sizeof p->endpoints[0], "%s",
-		         d->bound[i]);
+		snprintf(p->endpoints[p->nendpoints++], sizeof p->endpoints[0],
+		         "%s", d->bound[i]);
 }
 
 /* SIGHUP: read the config again; on any error keep the old one.  Nothing
@@ -267,15 +280,16 @@ static void reload(ms_daemon *d)
 	ms_err e;
 
 	if (nc == NULL) {
-		ms_logf(&d->log, MS_LOG_ERROR, "MS-CONF-RELOAD-FAIL", "error=nomem");
+		ms_logf(&d->log, MS_LOG_ERROR, "MS-CONF-RELOAD-FAIL",
+		        "error=nomem");
 		return;
 	}
 	e = ms_config_load_node(nc, n->dir, d->opts->config_path, &eb);
 	if (e == MS_OK)
 		e = apply_opts(nc, d->opts, &eb);
 	if (e == MS_OK && keep_restart_only(nc, &n->cfg, what, sizeof what) > 0)
-		ms_logf(&d->log, MS_LOG_NOTICE, "MS-CONF-RESTART-NEEDED", "what=%s",
-		        what);
+		ms_logf(&d->log, MS_LOG_NOTICE, "MS-CONF-RESTART-NEEDED",
+		        "what=%s", what);
 	if (e == MS_OK && policies_differ(nc, &n->cfg))
 		e = ms_store_set_policies(n->store, nc->rules, nc->nrules, &eb);
 	if (e == MS_OK)
@@ -285,8 +299,8 @@ static void reload(ms_daemon *d)
 		if (policies_differ(nc, &n->cfg)) {
 			/* the table may have been stored: put the old one back */
 			ms_errbuf eb2 = {0};
-			if (ms_store_set_policies(n->store, n->cfg.rules, n->cfg.nrules,
-			                          &eb2) != MS_OK)
+			if (ms_store_set_policies(n->store, n->cfg.rules,
+			                          n->cfg.nrules, &eb2) != MS_OK)
 				store_error(d, &eb2);
 		}
 		free(nc);
@@ -324,17 +338,21 @@ static void count_transport(ms_daemon *d)
 		count(d, "handshake_fail_in", NULL,
 		      cur.in_handshake_fail - was->in_handshake_fail);
 	for (int r = 1; r < MS_REJECT_REASON_COUNT_; r++)
-		if (r != MS_REJECT_HANDSHAKE && cur.zap_denied[r] > was->zap_denied[r])
-			count(d, "zap_denied_", ms_reject_reason_str((ms_reject_reason)r),
+		if (r != MS_REJECT_HANDSHAKE &&
+		    cur.zap_denied[r] > was->zap_denied[r])
+			count(d, "zap_denied_",
+			      ms_reject_reason_str((ms_reject_reason)r),
 			      cur.zap_denied[r] - was->zap_denied[r]);
 	if (cur.in_accepted > was->in_accepted)
-		count(d, "tcp_accepted", NULL, cur.in_accepted - was->in_accepted);
+		count(d, "tcp_accepted", NULL,
+		      cur.in_accepted - was->in_accepted);
 	if (cur.rx_bytes > was->rx_bytes)
 		count(d, "bytes_in", NULL, cur.rx_bytes - was->rx_bytes);
 	if (cur.tx_bytes > was->tx_bytes)
 		count(d, "bytes_out", NULL, cur.tx_bytes - was->tx_bytes);
 	if (cur.rx_dropped > was->rx_dropped)
-		count(d, "frames_dropped", NULL, cur.rx_dropped - was->rx_dropped);
+		count(d, "frames_dropped", NULL,
+		      cur.rx_dropped - was->rx_dropped);
 	*was = cur;
 }
 
@@ -451,9 +469,12 @@ static void links_reap(ms_daemon *d)
 static ms_link_state link_state_of(ms_session_state st)
 {
 	switch (st) {
-	case MS_SESSION_SYNC: return MS_LINK_STATE_SYNCING;
-	case MS_SESSION_LIVE: return MS_LINK_STATE_LIVE;
-	default: return MS_LINK_STATE_CONNECTING;
+	case MS_SESSION_SYNC:
+		return MS_LINK_STATE_SYNCING;
+	case MS_SESSION_LIVE:
+		return MS_LINK_STATE_LIVE;
+	default:
+		return MS_LINK_STATE_CONNECTING;
 	}
 }
 
@@ -463,7 +484,8 @@ static void session_ended(ms_daemon *d, dlink *l, const ms_session_end *end)
 
 	if (end->bye_sent == MS_BYE_AUTH)
 		d->st.auth_failures++;
-	else if (end->bye_sent == MS_BYE_PROTO || end->bye_sent == MS_BYE_VERSION)
+	else if (end->bye_sent == MS_BYE_PROTO ||
+	         end->bye_sent == MS_BYE_VERSION)
 		d->st.bad_messages++;
 	if (l->conn.dir == MS_CONN_OUT)
 		ms_transport_hangup(d->t, l->conn.peer);
@@ -498,7 +520,8 @@ static void on_session_event(void *ctx, ms_session *s,
 
 	switch (ev->kind) {
 	case MS_SESSION_EV_IDENTIFIED:
-		l->peer = ms_peertab_identified(d->pt, l->peer, out, ev->u.id.node_id,
+		l->peer = ms_peertab_identified(d->pt, l->peer, out,
+		                                ev->u.id.node_id,
 		                                ev->u.id.endpoints,
 		                                ev->u.id.nendpoints);
 		break;
@@ -534,9 +557,11 @@ static void feed(ms_daemon *d)
 		return;
 	}
 	head = ms_store_arrival_head(rt);
-	for (dlink *l = d->links; l != NULL && head > d->arrival_seen; l = l->next)
+	for (dlink *l = d->links; l != NULL && head > d->arrival_seen;
+	     l = l->next)
 		if (!l->ended &&
-		    ms_session_offer_since(l->s, rt, d->arrival_seen, &eb) != MS_OK)
+		    ms_session_offer_since(l->s, rt, d->arrival_seen, &eb) !=
+		            MS_OK)
 			failed = 1;
 	ms_store_read_end(&rt);
 	if (failed)
@@ -562,11 +587,13 @@ static void pex_send(ms_daemon *d, ms_time t)
 			continue;
 		if (!have) {
 			ms_errbuf eb = {0};
-			if (ms_peertab_views(d->pt, &views, &nviews, &eb) != MS_OK)
+			if (ms_peertab_views(d->pt, &views, &nviews, &eb) !=
+			    MS_OK)
 				return; /* out of memory: tried again next turn */
 			have = 1;
 		}
-		if (ms_pex_build(d->pex, to, views, nviews, t.wall_ms, &m) == 0) {
+		if (ms_pex_build(d->pex, to, views, nviews, t.wall_ms, &m) ==
+		    0) {
 			/* nothing to tell yet: look again in a second, not
 			 * every loop turn */
 			l->pex_next_mono = t.mono_ms + PEX_RETRY_MS;
@@ -600,7 +627,8 @@ static void on_pt_hangup(void *ctx, uint32_t handle, const char *why)
 	dlink *l = link_find(d, &c);
 
 	if (l != NULL)
-		ms_session_close(l->s, MS_BYE_NORMAL, "peer removed", why, 0, now(d));
+		ms_session_close(l->s, MS_BYE_NORMAL, "peer removed", why, 0,
+		                 now(d));
 	ms_transport_hangup(d->t, handle);
 }
 
@@ -657,7 +685,8 @@ static void dial_up(ms_daemon *d, const ms_conn *c)
 	dlink *l;
 
 	if (p == NULL) {
-		ms_transport_hangup(d->t, c->peer); /* nobody wants it any more */
+		ms_transport_hangup(d->t,
+		                    c->peer); /* nobody wants it any more */
 		return;
 	}
 	if ((l = link_open(d, c, p, NULL)) == NULL) {
@@ -692,8 +721,8 @@ static void on_link(void *ctx, const ms_conn *c, ms_link_event ev,
 		ms_peertab_dial_failed(d->pt, c->peer, ms_link_reason_str(why));
 }
 
-static void on_reject(void *ctx, ms_reject_reason why, const uint8_t *peer_curve,
-                      const char *addr)
+static void on_reject(void *ctx, ms_reject_reason why,
+                      const uint8_t *peer_curve, const char *addr)
 {
 	ms_daemon *d = ctx;
 	char hex[2 * MS_CURVE_LEN + 1] = "-";
@@ -701,8 +730,9 @@ static void on_reject(void *ctx, ms_reject_reason why, const uint8_t *peer_curve
 	d->st.rejects++; /* the store's counters come from the transport's */
 	if (peer_curve != NULL)
 		ms_hex(hex, peer_curve, MS_CURVE_LEN);
-	ms_logf(&d->log, MS_LOG_WARNING, "MS-NET-REJECT", "reason=%s addr=%s key=%s",
-	        ms_reject_reason_str(why), addr[0] != '\0' ? addr : "-", hex);
+	ms_logf(&d->log, MS_LOG_WARNING, "MS-NET-REJECT",
+	        "reason=%s addr=%s key=%s", ms_reject_reason_str(why),
+	        addr[0] != '\0' ? addr : "-", hex);
 }
 
 /* --- discovery and the link monitor -------------------------------------- */
@@ -736,12 +766,14 @@ static void on_disc_event(void *ctx, const ms_disc_event *ev)
 	switch (ev->kind) {
 	case MS_DISC_FOUND:
 		ms_logf(&d->log, MS_LOG_INFO, "MS-DISC-PEER-FOUND",
-		        "peer=%s endpoint=%s name=%s", hex, ev->endpoint, ev->name);
+		        "peer=%s endpoint=%s name=%s", hex, ev->endpoint,
+		        ev->name);
 		ms_peertab_mdns_found(d->pt, ev->node_id, ev->endpoint);
 		break;
 	case MS_DISC_LOST:
 		ms_logf(&d->log, MS_LOG_INFO, "MS-DISC-PEER-LOST",
-		        "peer=%s endpoint=%s last=%d", hex, ev->endpoint, ev->last);
+		        "peer=%s endpoint=%s last=%d", hex, ev->endpoint,
+		        ev->last);
 		if (ev->last)
 			ms_peertab_mdns_lost(d->pt, ev->node_id);
 		break;
@@ -757,11 +789,16 @@ static void on_disc_event(void *ctx, const ms_disc_event *ev)
 static const char *lm_kind(ms_linkmon_kind k)
 {
 	switch (k) {
-	case MS_LINKMON_LINK_UP: return "link-up";
-	case MS_LINKMON_LINK_DOWN: return "link-down";
-	case MS_LINKMON_ADDR_ADD: return "addr-add";
-	case MS_LINKMON_ADDR_DEL: return "addr-del";
-	case MS_LINKMON_OVERRUN: return "overrun";
+	case MS_LINKMON_LINK_UP:
+		return "link-up";
+	case MS_LINKMON_LINK_DOWN:
+		return "link-down";
+	case MS_LINKMON_ADDR_ADD:
+		return "addr-add";
+	case MS_LINKMON_ADDR_DEL:
+		return "addr-del";
+	case MS_LINKMON_OVERRUN:
+		return "overrun";
 	}
 	return "?";
 }
@@ -774,7 +811,8 @@ static void on_linkmon(void *ctx, const ms_linkmon_event *ev)
 	uint64_t mono = ms_clock_mono(d->clock);
 	const char *ifn = ev->ifname[0] ? ev->ifname : "-";
 	const char *addr = ev->addr[0] ? ev->addr : "-";
-	int up = ev->kind == MS_LINKMON_LINK_UP || ev->kind == MS_LINKMON_ADDR_ADD ||
+	int up = ev->kind == MS_LINKMON_LINK_UP ||
+	         ev->kind == MS_LINKMON_ADDR_ADD ||
 	         ev->kind == MS_LINKMON_OVERRUN;
 	size_t kicked;
 	int browsed = 0;
@@ -782,16 +820,16 @@ static void on_linkmon(void *ctx, const ms_linkmon_event *ev)
 	if (d->stopping)
 		return;
 	if (!up) {
-		ms_logf(&d->log, MS_LOG_INFO, "MS-NET-LINK", "event=%s if=%s addr=%s",
-		        lm_kind(ev->kind), ifn, addr);
+		ms_logf(&d->log, MS_LOG_INFO, "MS-NET-LINK",
+		        "event=%s if=%s addr=%s", lm_kind(ev->kind), ifn, addr);
 		return;
 	}
 	/* address renewals repeat NEWADDR: one refresh per kick interval */
 	if (d->link_refresh_mono != 0 &&
 	    mono - d->link_refresh_mono < d->node->cfg.kick_interval_ms) {
 		ms_logf(&d->log, MS_LOG_DEBUG, "MS-NET-LINK",
-		        "event=%s if=%s addr=%s limited=1", lm_kind(ev->kind), ifn,
-		        addr);
+		        "event=%s if=%s addr=%s limited=1", lm_kind(ev->kind),
+		        ifn, addr);
 		return;
 	}
 	d->link_refresh_mono = mono;
@@ -799,8 +837,8 @@ static void on_linkmon(void *ctx, const ms_linkmon_event *ev)
 		browsed = ms_disc_refresh(d->disc);
 	kicked = ms_peertab_kick_all(d->pt, lm_kind(ev->kind));
 	ms_logf(&d->log, MS_LOG_INFO, "MS-NET-LINK",
-	        "event=%s if=%s addr=%s browse=%d kicked=%zu", lm_kind(ev->kind),
-	        ifn, addr, browsed, kicked);
+	        "event=%s if=%s addr=%s browse=%d kicked=%zu",
+	        lm_kind(ev->kind), ifn, addr, browsed, kicked);
 }
 
 /* mDNS (unless [net] mdns = no) and the link monitor.  Neither an absent
@@ -813,8 +851,8 @@ static void discovery_start(ms_daemon *d)
 	char q[MS_ERRBUF_SIZE + 8];
 
 	if (!cfg->net.mdns) {
-		ms_logf(&d->log, MS_LOG_INFO, "MS-DISC-DISABLED", "static_peers=%zu",
-		        cfg->net.npeers);
+		ms_logf(&d->log, MS_LOG_INFO, "MS-DISC-DISABLED",
+		        "static_peers=%zu", cfg->net.npeers);
 	} else {
 		ms_disc_cfg c;
 		memset(&c, 0, sizeof c);
@@ -826,18 +864,19 @@ static void discovery_start(ms_daemon *d)
 			ms_logf(&d->log, MS_LOG_WARNING, "MS-DISC-OFF",
 			        "reason=no-tcp-port endpoint=%s",
 			        d->nbound ? d->bound[0] : "-");
-		} else if (ms_disc_new(&d->disc, &c, on_disc_event, on_disc_log, d,
-		                       &eb) != MS_OK) {
-			ms_logf(&d->log, MS_LOG_WARNING, "MS-DISC-OFF", "error=%s",
-			        ms_log_q(q, sizeof q, eb.msg));
+		} else if (ms_disc_new(&d->disc, &c, on_disc_event, on_disc_log,
+		                       d, &eb) != MS_OK) {
+			ms_logf(&d->log, MS_LOG_WARNING, "MS-DISC-OFF",
+			        "error=%s", ms_log_q(q, sizeof q, eb.msg));
 		} else {
-			ms_logf(&d->log, MS_LOG_INFO, "MS-DISC-START", "type=%s port=%u",
-			        MS_DISC_SERVICE_TYPE, c.port);
+			ms_logf(&d->log, MS_LOG_INFO, "MS-DISC-START",
+			        "type=%s port=%u", MS_DISC_SERVICE_TYPE,
+			        c.port);
 		}
 	}
 	if (ms_linkmon_new(&d->lm, on_linkmon, d, &eb) != MS_OK)
-		ms_logf(&d->log, MS_LOG_WARNING, "MS-NET-LINKMON-OFF", "error=%s",
-		        ms_log_q(q, sizeof q, eb.msg));
+		ms_logf(&d->log, MS_LOG_WARNING, "MS-NET-LINKMON-OFF",
+		        "error=%s", ms_log_q(q, sizeof q, eb.msg));
 }
 
 /* --- start, loop, stop --------------------------------------------------- */
@@ -859,13 +898,14 @@ static ms_err transport_start(ms_daemon *d, ms_errbuf *eb)
 	tp.heartbeat_timeout_ms = (int)cfg->net.heartbeat_timeout_ms;
 	tp.heartbeat_ttl_ms = 2 * (int)cfg->net.heartbeat_timeout_ms;
 	tp.handshake_ms = (int)cfg->net.handshake_timeout_ms;
-	if ((e = ms_transport_new(&d->t, NULL, d->node->netkey, d->node->id, &tp,
-	                          &cbs, eb)) != MS_OK)
+	if ((e = ms_transport_new(&d->t, NULL, d->node->netkey, d->node->id,
+	                          &tp, &cbs, eb)) != MS_OK)
 		return e;
 	if ((e = apply_acl(d, cfg, eb)) != MS_OK)
 		return e;
 	for (size_t i = 0; i < (nl ? nl : 1); i++) {
-		const char *ep = nl ? cfg->net.listen[i] : MS_CFG_DEFAULT_LISTEN;
+		const char *ep = nl ? cfg->net.listen[i]
+		                    : MS_CFG_DEFAULT_LISTEN;
 		if ((e = ms_transport_listen(d->t, ep, d->bound[d->nbound],
 		                             MS_CFG_EP_MAX, eb)) != MS_OK)
 			return e;
@@ -874,7 +914,8 @@ static ms_err transport_start(ms_daemon *d, ms_errbuf *eb)
 		eps[d->nbound] = d->bound[d->nbound];
 		d->nbound++;
 	}
-	if ((e = ms_runfile_endpoints(d->node->dir, eps, d->nbound, eb)) != MS_OK)
+	if ((e = ms_runfile_endpoints(d->node->dir, eps, d->nbound, eb)) !=
+	    MS_OK)
 		return e;
 	d->wrote_eps = 1;
 	return MS_OK;
@@ -932,11 +973,13 @@ static ms_err daemon_start(ms_daemon *d, ms_errbuf *eb)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &set, &d->oldset) != 0)
-		return ms_errf(eb, MS_EIO, "run: sigprocmask: %s", strerror(errno));
+		return ms_errf(eb, MS_EIO, "run: sigprocmask: %s",
+		               strerror(errno));
 	d->masked = 1;
 	signal(SIGPIPE, SIG_IGN);
 	if ((d->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
-		return ms_errf(eb, MS_EIO, "run: signalfd: %s", strerror(errno));
+		return ms_errf(eb, MS_EIO, "run: signalfd: %s",
+		               strerror(errno));
 
 	if ((e = ms_node_open(&d->node, o->dir, o->config_path, eb)) != MS_OK)
 		return e;
@@ -963,11 +1006,13 @@ static int read_signals(ms_daemon *d)
 	struct signalfd_siginfo si;
 	int reload_asked = 0;
 
-	for (int i = 0; i < 16 && read(d->sfd, &si, sizeof si) == sizeof si; i++) {
+	for (int i = 0; i < 16 && read(d->sfd, &si, sizeof si) == sizeof si;
+	     i++) {
 		if (si.ssi_signo == SIGHUP) {
 			reload_asked = 1;
 		} else {
-			ms_logf(&d->log, MS_LOG_NOTICE, "MS-NODE-SIGNAL", "signal=%s",
+			ms_logf(&d->log, MS_LOG_NOTICE, "MS-NODE-SIGNAL",
+			        "signal=%s",
 			        si.ssi_signo == SIGINT ? "INT" : "TERM");
 			d->stopping = 1;
 		}
@@ -981,8 +1026,8 @@ static long poll_timeout(ms_daemon *d, ms_time t)
 {
 	uint64_t due = ms_peertab_tick(d->pt); /* dials what is due now */
 	long timeout = d->next_feed_mono > t.mono_ms
-	                   ? (long)(d->next_feed_mono - t.mono_ms)
-	                   : 0;
+	                       ? (long)(d->next_feed_mono - t.mono_ms)
+	                       : 0;
 
 	if (due != UINT64_MAX) {
 		if (due <= t.wall_ms)
@@ -1031,10 +1076,13 @@ static ms_err daemon_loop(ms_daemon *d, ms_errbuf *eb)
 		int n, extra = 0, reload_asked = 0;
 
 		n = ms_transport_pollitems(d->t, NULL, 0);
-		if (items == NULL || n + 3 > cap) { /* + signalfd, mDNS, netlink */
-			zmq_pollitem_t *ni = realloc(items, (size_t)(n + 8) * sizeof *ni);
+		if (items == NULL ||
+		    n + 3 > cap) { /* + signalfd, mDNS, netlink */
+			zmq_pollitem_t *ni = realloc(items, (size_t)(n + 8) *
+			                                            sizeof *ni);
 			if (ni == NULL) {
-				e = ms_errf(eb, MS_ENOMEM, "run: poll items: out of memory");
+				e = ms_errf(eb, MS_ENOMEM,
+				            "run: poll items: out of memory");
 				break;
 			}
 			items = ni;
@@ -1044,10 +1092,12 @@ static ms_err daemon_loop(ms_daemon *d, ms_errbuf *eb)
 		n = ms_transport_pollitems(d->t, items + 1, cap - 1);
 		if (d->disc != NULL)
 			items[1 + n + extra++] =
-				(zmq_pollitem_t){NULL, ms_disc_fd(d->disc), ZMQ_POLLIN, 0};
+				(zmq_pollitem_t){NULL, ms_disc_fd(d->disc),
+			                         ZMQ_POLLIN, 0};
 		if (d->lm != NULL)
 			items[1 + n + extra++] =
-				(zmq_pollitem_t){NULL, ms_linkmon_fd(d->lm), ZMQ_POLLIN, 0};
+				(zmq_pollitem_t){NULL, ms_linkmon_fd(d->lm),
+			                         ZMQ_POLLIN, 0};
 		timeout = poll_timeout(d, now(d));
 		if (zmq_poll(items, 1 + n + extra, timeout) < 0 &&
 		    zmq_errno() != EINTR) {
@@ -1074,8 +1124,8 @@ static void daemon_stop(ms_daemon *d)
 
 	d->stopping = 1;
 	for (dlink *l = d->links; l != NULL; l = l->next)
-		ms_session_close(l->s, MS_BYE_SHUTDOWN, "node stopping", "shutdown", 0,
-		                 t);
+		ms_session_close(l->s, MS_BYE_SHUTDOWN, "node stopping",
+		                 "shutdown", 0, t);
 	links_reap(d);
 	ms_disc_free(&d->disc); /* withdraw our service first */
 	ms_linkmon_free(&d->lm);
@@ -1085,8 +1135,9 @@ static void daemon_stop(ms_daemon *d)
 		counters_flush(d, 1);
 	if (d->t != NULL)
 		ms_logf(&d->log, MS_LOG_NOTICE, "MS-NODE-STOP",
-		        "sessions=%" PRIu64 " dials=%" PRIu64 " bad_messages=%" PRIu64
-		        " auth_failures=%" PRIu64 " rejects=%" PRIu64,
+		        "sessions=%" PRIu64 " dials=%" PRIu64
+		        " bad_messages=%" PRIu64 " auth_failures=%" PRIu64
+		        " rejects=%" PRIu64,
 		        d->st.sessions, d->st.dials, d->st.bad_messages,
 		        d->st.auth_failures, d->st.rejects);
 	ms_session_env_free(&d->senv);

@@ -16,7 +16,7 @@
 #define LOG_LINE_MAX 2048
 
 static const char *const level_names[] = {
-	[MS_LOG_ERROR] = "error", [MS_LOG_WARNING] = "warning",
+	[MS_LOG_ERROR] = "error",   [MS_LOG_WARNING] = "warning",
 	[MS_LOG_NOTICE] = "notice", [MS_LOG_INFO] = "info",
 	[MS_LOG_DEBUG] = "debug",
 };
@@ -82,7 +82,8 @@ void ms_logf(const ms_log *lg, int level, const char *event, const char *fmt,
 		off += n > 0 ? (size_t)n : 0;
 	}
 	n = snprintf(line + off, sizeof line - off, "%s %s%s",
-	             ms_log_level_name(level), event, fmt[0] != '\0' ? " " : "");
+	             ms_log_level_name(level), event,
+	             fmt[0] != '\0' ? " " : "");
 	if (n > 0)
 		off += (size_t)n;
 	if (off < sizeof line) {

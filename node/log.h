@@ -16,7 +16,7 @@
 
 /* RFC 5424 severities (numerically: lower is more severe). */
 typedef enum ms_log_level {
-	MS_LOG_ERROR = 3,   /* "error": something failed that needs an operator */
+	MS_LOG_ERROR = 3, /* "error": something failed that needs an operator */
 	MS_LOG_WARNING = 4, /* "warning": refused input, failed peers */
 	MS_LOG_NOTICE = 5,  /* "notice": worth knowing, not a fault */
 	MS_LOG_INFO = 6,    /* "info": sessions, summaries, dials (default) */

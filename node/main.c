@@ -13,61 +13,65 @@
 
 const ms_cli_cmd ms_cli_cmds[] = {
 	{"init", ms_cmd_init, "create a new node (keys, config, store) in DIR",
-	 "init [--network-key FILE|-]",
-	 "Creates DIR (mode 0700) with a new identity, a network key, a commented\n"
-	 "meshsync.conf and an empty store, then prints the node id and network id.\n"
-	 "Without --network-key a new network (mesh) is started; with it the node\n"
-	 "joins the network of that key (the text `meshsync-node network-key` prints;\n"
-	 "- reads it from stdin).  Refuses to overwrite an existing node.\n",
-	 MS_CLI_NETKEY, 1},
+         "init [--network-key FILE|-]",
+         "Creates DIR (mode 0700) with a new identity, a network key, a commented\n"
+         "meshsync.conf and an empty store, then prints the node id and network id.\n"
+         "Without --network-key a new network (mesh) is started; with it the node\n"
+         "joins the network of that key (the text `meshsync-node network-key` prints;\n"
+         "- reads it from stdin).  Refuses to overwrite an existing node.\n",
+         MS_CLI_NETKEY, 1},
 	{"put", ms_cmd_put, "write a value (- reads it from stdin)",
-	 "put KEY VALUE|- [--background]",
-	 "Appends a signed PUT op; durable when the command returns.  VALUE - reads\n"
-	 "the value from stdin, bytes as they are.  For keys under the counter\n"
-	 "policy VALUE is a decimal delta such as 5 or -3.  --background gives the\n"
-	 "op background priority (synced after user data).  A value beginning with\n"
-	 "- other than a negative number needs -- before it.\n",
-	 MS_CLI_BACKGROUND, 1},
-	{"get", ms_cmd_get, "print a key's value (exit 1 if missing or deleted)",
-	 "get KEY [--all]",
-	 "Prints the value followed by a newline: the winner (lww), every live\n"
-	 "sibling one per line (mv), or the sum (counter).  --all prints every\n"
-	 "head, one per line: VALUE<TAB>AUTHOR<TAB>SEQ<TAB>HLC<TAB>FLAGS, where VALUE\n"
-	 "is shown as text or hex:..., AUTHOR is the first 16 hex digits of the\n"
-	 "author's node id, FLAGS is winner, deleted, winner,deleted or -.\n"
-	 "Exit status 1 when the key was never written or is deleted.\n",
-	 MS_CLI_ALL, 1},
-	{"del", ms_cmd_del, "delete a key (a tombstone op)", "del KEY [--background]",
-	 "Appends a signed DEL op.  Counter keys cannot be deleted; put a negative\n"
-	 "delta instead.\n",
-	 MS_CLI_BACKGROUND, 1},
-	{"run", ms_cmd_run, "run the node: listen, dial peers, sync (until SIGTERM)",
-	 "run [--listen EP]... [--peer EP]... [--no-mdns] [--config FILE]\n"
-	 "                     [--log-level LEVEL] [--syslog]",
-	 "Runs the node as a daemon in the foreground: accepts members on each\n"
-	 "--listen endpoint (default from meshsync.conf, else tcp://0.0.0.0:7700),\n"
-	 "dials each --peer (added to the configured peers), syncs with every\n"
-	 "member it reaches and pushes new writes, including `put`s made by other\n"
-	 "processes, within 100 ms.  Writes DIR/node.pid (one daemon per DIR) and\n"
-	 "DIR/node.endpoints (the bound endpoints, ports resolved).  Logs to stderr\n"
-	 "(or syslog with --syslog) at LEVEL: debug, info, notice, warning, error.\n"
-	 "SIGINT/SIGTERM stop it cleanly (exit 0); SIGHUP reloads the config.\n"
-	 "--config FILE reads FILE instead of DIR/meshsync.conf.  Members on the\n"
-	 "same network segment are found by mDNS (avahi-daemon, service\n"
-	 "_meshsync._tcp) unless --no-mdns; peers tell each other the addresses of\n"
-	 "members they synced with (peer exchange).\n",
-	 MS_CLI_LISTEN | MS_CLI_PEER | MS_CLI_NO_MDNS | MS_CLI_CONFIG |
-	     MS_CLI_LOG_LEVEL | MS_CLI_SYSLOG,
-	 1},
-	{"id", ms_cmd_id, "print this node's id (64 hex digits)", "id", NULL, 0, 1},
+         "put KEY VALUE|- [--background]",
+         "Appends a signed PUT op; durable when the command returns.  VALUE - reads\n"
+         "the value from stdin, bytes as they are.  For keys under the counter\n"
+         "policy VALUE is a decimal delta such as 5 or -3.  --background gives the\n"
+         "op background priority (synced after user data).  A value beginning with\n"
+         "- other than a negative number needs -- before it.\n",
+         MS_CLI_BACKGROUND, 1},
+	{"get", ms_cmd_get,
+         "print a key's value (exit 1 if missing or deleted)",
+         "get KEY [--all]",
+         "Prints the value followed by a newline: the winner (lww), every live\n"
+         "sibling one per line (mv), or the sum (counter).  --all prints every\n"
+         "head, one per line: VALUE<TAB>AUTHOR<TAB>SEQ<TAB>HLC<TAB>FLAGS, where VALUE\n"
+         "is shown as text or hex:..., AUTHOR is the first 16 hex digits of the\n"
+         "author's node id, FLAGS is winner, deleted, winner,deleted or -.\n"
+         "Exit status 1 when the key was never written or is deleted.\n",
+         MS_CLI_ALL, 1},
+	{"del", ms_cmd_del, "delete a key (a tombstone op)",
+         "del KEY [--background]",
+         "Appends a signed DEL op.  Counter keys cannot be deleted; put a negative\n"
+         "delta instead.\n",
+         MS_CLI_BACKGROUND, 1},
+	{"run", ms_cmd_run,
+         "run the node: listen, dial peers, sync (until SIGTERM)",
+         "run [--listen EP]... [--peer EP]... [--no-mdns] [--config FILE]\n"
+         "                     [--log-level LEVEL] [--syslog]",
+         "Runs the node as a daemon in the foreground: accepts members on each\n"
+         "--listen endpoint (default from meshsync.conf, else tcp://0.0.0.0:7700),\n"
+         "dials each --peer (added to the configured peers), syncs with every\n"
+         "member it reaches and pushes new writes, including `put`s made by other\n"
+         "processes, within 100 ms.  Writes DIR/node.pid (one daemon per DIR) and\n"
+         "DIR/node.endpoints (the bound endpoints, ports resolved).  Logs to stderr\n"
+         "(or syslog with --syslog) at LEVEL: debug, info, notice, warning, error.\n"
+         "SIGINT/SIGTERM stop it cleanly (exit 0); SIGHUP reloads the config.\n"
+         "--config FILE reads FILE instead of DIR/meshsync.conf.  Members on the\n"
+         "same network segment are found by mDNS (avahi-daemon, service\n"
+         "_meshsync._tcp) unless --no-mdns; peers tell each other the addresses of\n"
+         "members they synced with (peer exchange).\n",
+         MS_CLI_LISTEN | MS_CLI_PEER | MS_CLI_NO_MDNS | MS_CLI_CONFIG |
+                 MS_CLI_LOG_LEVEL | MS_CLI_SYSLOG,
+         1},
+	{"id", ms_cmd_id, "print this node's id (64 hex digits)", "id", NULL, 0,
+         1},
 	{"network-key", ms_cmd_network_key, "print the network key (secret!)",
-	 "network-key",
-	 "Prints the network key as one line (msnet1:...).  Saved to a file it is\n"
-	 "what `init --network-key FILE` takes to join this mesh.  Whoever holds it\n"
-	 "can join the mesh: keep it secret.\n",
-	 0, 1},
+         "network-key",
+         "Prints the network key as one line (msnet1:...).  Saved to a file it is\n"
+         "what `init --network-key FILE` takes to join this mesh.  Whoever holds it\n"
+         "can join the mesh: keep it secret.\n",
+         0, 1},
 	{"help", ms_cmd_help, "show help for the program or a command",
-	 "help [COMMAND]", NULL, 0, 0},
+         "help [COMMAND]", NULL, 0, 0},
 };
 const size_t ms_cli_ncmds = sizeof ms_cli_cmds / sizeof ms_cli_cmds[0];
 
@@ -105,9 +109,11 @@ int ms_cli_open(const ms_cli *c, ms_node **n)
 
 void ms_cli_usage(FILE *f)
 {
-	fputs("usage: meshsync-node COMMAND --data DIR [options]\n\nCommands:\n", f);
+	fputs("usage: meshsync-node COMMAND --data DIR [options]\n\nCommands:\n",
+	      f);
 	for (size_t i = 0; i < ms_cli_ncmds; i++)
-		fprintf(f, "  %-12s %s\n", ms_cli_cmds[i].name, ms_cli_cmds[i].help);
+		fprintf(f, "  %-12s %s\n", ms_cli_cmds[i].name,
+		        ms_cli_cmds[i].help);
 	fputs("\nOptions (before or after the command):\n"
 	      "  --data DIR   the node's data directory (default: $MESHSYNC_DATA)\n"
 	      "  -h, --help   this help; `meshsync-node COMMAND --help` for a command\n"
@@ -146,8 +152,9 @@ int ms_cli_want_args(const ms_cli *c, const char *name, int want,
 	if (c->npos == want)
 		return MS_EXIT_OK;
 	if (c->npos > want)
-		return ms_cli_usage_error(cmd, want == 0 ? "no arguments expected"
-		                                         : "too many arguments");
+		return ms_cli_usage_error(cmd, want == 0
+		                                       ? "no arguments expected"
+		                                       : "too many arguments");
 	snprintf(why, sizeof why, "%s needed", what);
 	return ms_cli_usage_error(cmd, why);
 }
@@ -230,17 +237,38 @@ int main(int argc, char **argv)
 		}
 		seen |= o->flag;
 		switch (o->flag) {
-		case OPT_DATA: c.data = val; break;
-		case MS_CLI_NETKEY: c.netkey = val; break;
-		case MS_CLI_BACKGROUND: c.background = 1; break;
-		case MS_CLI_ALL: c.all = 1; break;
-		case MS_CLI_LISTEN: listen[c.nlisten++] = val; break;
-		case MS_CLI_PEER: peers[c.npeers++] = val; break;
-		case MS_CLI_NO_MDNS: c.no_mdns = 1; break;
-		case MS_CLI_CONFIG: c.config = val; break;
-		case MS_CLI_LOG_LEVEL: c.log_level = val; break;
-		case MS_CLI_SYSLOG: c.syslog = 1; break;
-		default: break;
+		case OPT_DATA:
+			c.data = val;
+			break;
+		case MS_CLI_NETKEY:
+			c.netkey = val;
+			break;
+		case MS_CLI_BACKGROUND:
+			c.background = 1;
+			break;
+		case MS_CLI_ALL:
+			c.all = 1;
+			break;
+		case MS_CLI_LISTEN:
+			listen[c.nlisten++] = val;
+			break;
+		case MS_CLI_PEER:
+			peers[c.npeers++] = val;
+			break;
+		case MS_CLI_NO_MDNS:
+			c.no_mdns = 1;
+			break;
+		case MS_CLI_CONFIG:
+			c.config = val;
+			break;
+		case MS_CLI_LOG_LEVEL:
+			c.log_level = val;
+			break;
+		case MS_CLI_SYSLOG:
+			c.syslog = 1;
+			break;
+		default:
+			break;
 		}
 	}
 
@@ -280,8 +308,9 @@ int main(int argc, char **argv)
 		c.data = env != NULL && env[0] != '\0' ? env : NULL;
 	}
 	if (cmd->needs_data && c.data == NULL) {
-		rc = ms_cli_usage_error(cmd,
-		                        "no data directory (give --data DIR or set MESHSYNC_DATA)");
+		rc = ms_cli_usage_error(
+			cmd,
+			"no data directory (give --data DIR or set MESHSYNC_DATA)");
 		goto out;
 	}
 	rc = cmd->fn(&c);

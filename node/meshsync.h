@@ -88,14 +88,16 @@ void ms_node_close(ms_node **np);
 /* Flags for ms_node_put and ms_node_del (bitwise OR; 0 for none).  Any other
  * bit is refused with MS_EINVAL, so a flag from a newer version is never
  * silently ignored. */
-#define MS_NODE_PUT_BACKGROUND 1u /* background priority: synced after user data */
+#define MS_NODE_PUT_BACKGROUND \
+	1u /* background priority: synced after user data */
 
 /* What a write produced, for a caller that wants to name the op later
  * (node-inspect log shows the same id, seq and hlc). */
 typedef struct ms_node_write_result {
 	uint8_t id[MS_NODE_OP_ID_LEN]; /* the op's id */
 	uint64_t seq; /* the op's seq: this node's writes count 1, 2, 3, ... */
-	uint64_t hlc; /* the op's hybrid logical clock (48 bits ms, 16 counter) */
+	uint64_t
+		hlc; /* the op's hybrid logical clock (48 bits ms, 16 counter) */
 } ms_node_write_result;
 
 /*
@@ -128,13 +130,14 @@ MS_MUST_USE ms_err ms_node_del(ms_node *n, const void *key, size_t klen,
 /* One value handed to an ms_node_get callback.  The struct and everything
  * it points to are valid only during the callback: copy what you keep. */
 typedef struct ms_node_value {
-	const void *data;    /* value bytes; decimal text for counter keys */
-	size_t len;          /* bytes at data (no NUL counted) */
-	const uint8_t *author; /* MS_NODE_ID_LEN bytes; NULL for a counter sum */
-	uint64_t seq;        /* the op's seq (0 for a counter sum) */
-	uint64_t hlc;        /* the op's hybrid logical clock (0 for a sum) */
-	int deleted;         /* 1: this head is a delete (MS_NODE_GET_ALL only) */
-	int winner;          /* 1: the head a lww read returns */
+	const void *data; /* value bytes; decimal text for counter keys */
+	size_t len;       /* bytes at data (no NUL counted) */
+	const uint8_t
+		*author; /* MS_NODE_ID_LEN bytes; NULL for a counter sum */
+	uint64_t seq;    /* the op's seq (0 for a counter sum) */
+	uint64_t hlc;    /* the op's hybrid logical clock (0 for a sum) */
+	int deleted;     /* 1: this head is a delete (MS_NODE_GET_ALL only) */
+	int winner;      /* 1: the head a lww read returns */
 } ms_node_value;
 
 /* Callback of ms_node_get: return 0 to continue, non-zero to stop

@@ -59,7 +59,8 @@ static ms_err make_data_dir(const char *dir, int *created, ms_errbuf *eb)
 			continue;
 		*p = '\0';
 		if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
-			e = ms_errf(eb, MS_EIO, "mkdir %s: %s", buf, strerror(errno));
+			e = ms_errf(eb, MS_EIO, "mkdir %s: %s", buf,
+			            strerror(errno));
 			goto out;
 		}
 		*p = '/';
@@ -79,13 +80,15 @@ static ms_err make_data_dir(const char *dir, int *created, ms_errbuf *eb)
 		goto out;
 	}
 	if (st.st_uid != geteuid()) {
-		e = ms_errf(eb, MS_EPERM,
-		            "init %s: directory belongs to uid %u, not to us (uid %u)",
-		            dir, (unsigned)st.st_uid, (unsigned)geteuid());
+		e = ms_errf(
+			eb, MS_EPERM,
+			"init %s: directory belongs to uid %u, not to us (uid %u)",
+			dir, (unsigned)st.st_uid, (unsigned)geteuid());
 		goto out;
 	}
 	if ((st.st_mode & 07777) != 0700 && chmod(dir, 0700) != 0) {
-		e = ms_errf(eb, MS_EPERM, "chmod 0700 %s: %s", dir, strerror(errno));
+		e = ms_errf(eb, MS_EPERM, "chmod 0700 %s: %s", dir,
+		            strerror(errno));
 		goto out;
 	}
 out:
@@ -95,7 +98,8 @@ out:
 
 ms_err ms_node_init(const char *dir, const char *netkey_text, ms_errbuf *eb)
 {
-	static const char *const node_files[] = {MS_IDENTITY_FILE, MS_NETKEY_FILE,
+	static const char *const node_files[] = {MS_IDENTITY_FILE,
+	                                         MS_NETKEY_FILE,
 	                                         MS_STORE_DATA_FILE};
 	char *id_path = NULL, *nk_path = NULL, *conf_path = NULL;
 	char *data_path = NULL, *lock_path = NULL;
@@ -119,8 +123,9 @@ ms_err ms_node_init(const char *dir, const char *netkey_text, ms_errbuf *eb)
 			e = r > 0 ? ms_errf(eb, MS_EEXIST,
 			                    "init %s: a node already exists here (%s); refusing to overwrite it",
 			                    dir, node_files[i])
-			          : ms_errf(eb, MS_EIO, "init %s: stat %s: %s", dir,
-			                    node_files[i], strerror(errno));
+			          : ms_errf(eb, MS_EIO, "init %s: stat %s: %s",
+			                    dir, node_files[i],
+			                    strerror(errno));
 			goto fail;
 		}
 	}
@@ -158,8 +163,8 @@ ms_err ms_node_init(const char *dir, const char *netkey_text, ms_errbuf *eb)
 	}
 	ms_netkey_id(nk, netid);
 	made_store = 1; /* from here a failure may leave store files behind */
-	if ((e = ms_store_create(dir, ms_identity_pk(id), netid, &cfg.store, eb)) !=
-	    MS_OK)
+	if ((e = ms_store_create(dir, ms_identity_pk(id), netid, &cfg.store,
+	                         eb)) != MS_OK)
 		goto fail;
 	e = MS_OK;
 	goto out;
@@ -203,9 +208,10 @@ ms_err ms_node_open(ms_node **out, const char *dir, const char *config_path,
 		return e;
 	r = path_exists(dir, MS_IDENTITY_FILE);
 	if (r == 0)
-		return ms_errf(eb, MS_ENOTFOUND,
-		               "open %s: no such node (run meshsync-node init --data %s)",
-		               dir, dir);
+		return ms_errf(
+			eb, MS_ENOTFOUND,
+			"open %s: no such node (run meshsync-node init --data %s)",
+			dir, dir);
 	if (r < 0)
 		return ms_errf(eb, errno == EACCES ? MS_EPERM : MS_EIO,
 		               "open %s: %s", dir, strerror(errno));
@@ -237,16 +243,20 @@ ms_err ms_node_open(ms_node **out, const char *dir, const char *config_path,
 
 	if ((e = ms_store_open(&n->store, dir, &n->cfg.store, eb)) != MS_OK)
 		goto fail;
-	if (memcmp(ms_store_node_id(n->store), ms_identity_pk(n->id), MS_PK_LEN) != 0) {
-		e = ms_errf(eb, MS_ECORRUPT,
-		            "open %s: %s is not the identity this store was created with",
-		            dir, MS_IDENTITY_FILE);
+	if (memcmp(ms_store_node_id(n->store), ms_identity_pk(n->id),
+	           MS_PK_LEN) != 0) {
+		e = ms_errf(
+			eb, MS_ECORRUPT,
+			"open %s: %s is not the identity this store was created with",
+			dir, MS_IDENTITY_FILE);
 		goto fail;
 	}
-	if (memcmp(ms_store_network_id(n->store), n->netid, MS_NETID_LEN) != 0) {
-		e = ms_errf(eb, MS_ECORRUPT,
-		            "open %s: %s is not the network key this store was created with",
-		            dir, MS_NETKEY_FILE);
+	if (memcmp(ms_store_network_id(n->store), n->netid, MS_NETID_LEN) !=
+	    0) {
+		e = ms_errf(
+			eb, MS_ECORRUPT,
+			"open %s: %s is not the network key this store was created with",
+			dir, MS_NETKEY_FILE);
 		goto fail;
 	}
 	*out = n;
@@ -278,7 +288,8 @@ void ms_node_close(ms_node **np)
 static ms_err write_prio(const char *what, unsigned flags, ms_prio *prio,
                          ms_errbuf *eb)
 {
-	*prio = (flags & MS_NODE_PUT_BACKGROUND) ? MS_PRIO_BACKGROUND : MS_PRIO_USER;
+	*prio = (flags & MS_NODE_PUT_BACKGROUND) ? MS_PRIO_BACKGROUND
+	                                         : MS_PRIO_USER;
 	if ((flags & ~MS_NODE_PUT_BACKGROUND) != 0)
 		return ms_errf(eb, MS_EINVAL, "%s: unknown flags 0x%x", what,
 		               flags & ~MS_NODE_PUT_BACKGROUND);
@@ -326,7 +337,8 @@ static int counter_parse(const void *value, size_t vlen, int64_t *out)
 	v = strtoll(p, &end, 10);
 	if (errno != 0)
 		return -1;
-	for (; *end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'; end++)
+	for (; *end == ' ' || *end == '\t' || *end == '\n' || *end == '\r';
+	     end++)
 		;
 	if (*end != '\0')
 		return -1;
@@ -349,8 +361,9 @@ ms_err ms_node_put(ms_node *n, const void *key, size_t klen, const void *value,
 	if (ms_store_policy_for(n->store, key, klen) == MS_POLICY_COUNTER) {
 		int64_t d;
 		if (counter_parse(value, vlen, &d) != 0)
-			return ms_errf(eb, MS_EINVAL,
-			               "put: counter key needs a decimal integer delta (e.g. 5 or -3)");
+			return ms_errf(
+				eb, MS_EINVAL,
+				"put: counter key needs a decimal integer delta (e.g. 5 or -3)");
 		ms_put_le64(delta, (uint64_t)d);
 		value = delta;
 		vlen = sizeof delta;
@@ -369,8 +382,9 @@ ms_err ms_node_del(ms_node *n, const void *key, size_t klen, unsigned flags,
 	if (klen == 0)
 		return ms_errf(eb, MS_EINVAL, "del: key is empty");
 	if (ms_store_policy_for(n->store, key, klen) == MS_POLICY_COUNTER)
-		return ms_errf(eb, MS_EINVAL,
-		               "del: counter keys cannot be deleted; put a negative delta");
+		return ms_errf(
+			eb, MS_EINVAL,
+			"del: counter keys cannot be deleted; put a negative delta");
 	return write_op(n, MS_OP_DEL, prio, key, klen, NULL, 0, res, eb);
 }
 
@@ -423,7 +437,8 @@ ms_err ms_node_get(ms_node *n, const void *key, size_t klen, unsigned flags,
 	}
 	if (flags & MS_NODE_GET_ALL) {
 		for (size_t i = 0; i < ks.nheads; i++)
-			if (emit_head(&ks, i, ks.heads[i].type == MS_OP_DEL, fn, ctx))
+			if (emit_head(&ks, i, ks.heads[i].type == MS_OP_DEL, fn,
+			              ctx))
 				break;
 		goto out;
 	}
@@ -435,13 +450,16 @@ ms_err ms_node_get(ms_node *n, const void *key, size_t klen, unsigned flags,
 	case MS_POLICY_COUNTER: {
 		char text[COUNTER_TEXT_MAX];
 		int len = snprintf(text, sizeof text, "%" PRId64, ks.counter);
-		ms_node_value v = {.data = text, .len = (size_t)len, .winner = 1};
+		ms_node_value v = {.data = text,
+		                   .len = (size_t)len,
+		                   .winner = 1};
 		fn(&v, ctx);
 		break;
 	}
 	case MS_POLICY_MV:
 		for (size_t i = 0; i < ks.nheads; i++)
-			if (ks.heads[i].type == MS_OP_PUT && emit_head(&ks, i, 0, fn, ctx))
+			if (ks.heads[i].type == MS_OP_PUT &&
+			    emit_head(&ks, i, 0, fn, ctx))
 				break;
 		break;
 	case MS_POLICY_LWW:

@@ -16,9 +16,9 @@
 #include "peers.h"
 #include "store.h"
 
-#define MS_CFG_MAX_LISTEN 8   /* [net] listen lines */
-#define MS_CFG_MAX_PEERS 64   /* [net] peer lines */
-#define MS_CFG_MAX_ACL 256    /* node ids in allow (or deny) */
+#define MS_CFG_MAX_LISTEN 8           /* [net] listen lines */
+#define MS_CFG_MAX_PEERS 64           /* [net] peer lines */
+#define MS_CFG_MAX_ACL 256            /* node ids in allow (or deny) */
 #define MS_CFG_EP_MAX MS_ENDPOINT_MAX /* bytes of an endpoint, NUL included */
 
 #define MS_CFG_DEFAULT_LISTEN "tcp://0.0.0.0:7700"
@@ -38,7 +38,8 @@ typedef struct ms_config_net {
 	uint64_t heartbeat_interval_ms;
 	uint64_t heartbeat_timeout_ms;
 	uint64_t handshake_timeout_ms;
-	uint64_t max_message; /* bytes: ZMQ_MAXMSGSIZE and the OPS packing bound */
+	uint64_t
+		max_message; /* bytes: ZMQ_MAXMSGSIZE and the OPS packing bound */
 } ms_config_net;
 
 /* [sync]: batching, flow control and the arrival-feed poll. */
@@ -92,7 +93,7 @@ ms_err ms_config_write_default(const char *path, ms_errbuf *eb);
 
 /* Parsers shared with the config file, exposed for tests and the CLI.
  * Return 0 on success, -1 when text is not a valid value. */
-int ms_config_parse_size(const char *text, uint64_t *out);     /* 16M, 4G */
+int ms_config_parse_size(const char *text, uint64_t *out);        /* 16M, 4G */
 int ms_config_parse_duration_ms(const char *text, uint64_t *out); /* 30s, 1h */
 
 struct ms_node {

@@ -24,14 +24,14 @@ struct ms_peer {
 	int self;        /* dialling it reached ourselves: never again */
 	uint32_t dial;   /* our dial's handle, 0 when not dialling */
 	char dial_addr[MS_PEER_ADDR_MAX];
-	uint32_t rr;     /* which address to dial next */
-	int out;         /* a session runs on our dial */
+	uint32_t rr; /* which address to dial next */
+	int out;     /* a session runs on our dial */
 	unsigned nsess[NS_COUNT];
-	int dirty;       /* rec changed since it was last stored */
+	int dirty; /* rec changed since it was last stored */
 	/* why a non-static peer is dialled, and whether mDNS withdrew it */
-	int mdns;        /* its service is announced now */
-	int pex;         /* a live peer-exchange candidate */
-	int lost;        /* mDNS withdrew it (cleared when seen again) */
+	int mdns;               /* its service is announced now */
+	int pex;                /* a live peer-exchange candidate */
+	int lost;               /* mDNS withdrew it (cleared when seen again) */
 	uint64_t hold_until_ms; /* wall ms: do not dial before (tie-break) */
 };
 
@@ -55,10 +55,14 @@ static void store_error(const ms_peertab *pt, const ms_errbuf *eb)
 static int ns_index(ms_link_state st)
 {
 	switch (st) {
-	case MS_LINK_STATE_CONNECTING: return NS_CONNECTING;
-	case MS_LINK_STATE_SYNCING: return NS_SYNCING;
-	case MS_LINK_STATE_LIVE: return NS_LIVE;
-	default: return -1;
+	case MS_LINK_STATE_CONNECTING:
+		return NS_CONNECTING;
+	case MS_LINK_STATE_SYNCING:
+		return NS_SYNCING;
+	case MS_LINK_STATE_LIVE:
+		return NS_LIVE;
+	default:
+		return -1;
 	}
 }
 
@@ -77,7 +81,7 @@ static void ns_add(ms_peer *p, ms_link_state st, int delta)
 static int has_sessions(const ms_peer *p)
 {
 	return p->nsess[NS_CONNECTING] + p->nsess[NS_SYNCING] +
-	           p->nsess[NS_LIVE] >
+	               p->nsess[NS_LIVE] >
 	       0;
 }
 
@@ -182,7 +186,9 @@ static ms_peer *add(ms_peertab *pt)
 	if (pt->n == pt->cap) {
 		size_t ncap = pt->cap ? pt->cap * 2 : 16;
 		/* an array of pointers: sizeof a pointer is meant */
-		ms_peer **nv = realloc(pt->v, ncap * sizeof *nv); // NOLINT(bugprone-sizeof-expression)
+		ms_peer **nv = realloc(
+			pt->v,
+			ncap * sizeof *nv); // NOLINT(bugprone-sizeof-expression)
 		if (nv == NULL)
 			return NULL;
 		pt->v = nv;
@@ -227,7 +233,8 @@ static void forget_addr_key(ms_peertab *pt, const ms_peer *p)
 
 	if (p->rec.has_id || p->rec.naddrs == 0)
 		return;
-	if (ms_store_peer_del_addr(pt->env.store, p->rec.addrs[0], &eb) != MS_OK &&
+	if (ms_store_peer_del_addr(pt->env.store, p->rec.addrs[0], &eb) !=
+	            MS_OK &&
 	    eb.code != MS_ENOTFOUND)
 		store_error(pt, &eb);
 }
@@ -324,8 +331,8 @@ static void merge_static(ms_peertab *pt)
 		if (p != NULL)
 			continue;
 		if ((p = add(pt)) == NULL) {
-			ms_logf(pt->env.log, MS_LOG_ERROR, "MS-PEER-NOMEM", "addr=%s",
-			        n->peers[i]);
+			ms_logf(pt->env.log, MS_LOG_ERROR, "MS-PEER-NOMEM",
+			        "addr=%s", n->peers[i]);
 			continue;
 		}
 		rec_add_addr(&p->rec, n->peers[i]);
@@ -499,7 +506,8 @@ static const char *next_addr(ms_peertab *pt, ms_peer *p)
 {
 	for (uint32_t k = 0; k < p->rec.naddrs; k++) {
 		const char *a = p->rec.addrs[(p->rr + k) % p->rec.naddrs];
-		if (p->is_static ? cfg_is_peer(pt, a) : ms_endpoint_check(a) == 0) {
+		if (p->is_static ? cfg_is_peer(pt, a)
+		                 : ms_endpoint_check(a) == 0) {
 			p->rr = (p->rr + k + 1) % p->rec.naddrs;
 			return a;
 		}
@@ -516,12 +524,13 @@ static void dial(ms_peertab *pt, ms_peer *p)
 	if (addr == NULL)
 		return;
 	snprintf(p->dial_addr, sizeof p->dial_addr, "%s", addr);
-	ms_logf(pt->env.log, MS_LOG_INFO, "MS-PEER-DIAL", "addr=%s attempt=%" PRIu32,
-	        addr, p->bo.attempts + 1);
+	ms_logf(pt->env.log, MS_LOG_INFO, "MS-PEER-DIAL",
+	        "addr=%s attempt=%" PRIu32, addr, p->bo.attempts + 1);
 	if (pt->cbs.dial(pt->cbs.ctx, addr, &h, &eb) != MS_OK) {
 		char q[MS_ERRBUF_SIZE + 8];
 		ms_logf(pt->env.log, MS_LOG_WARNING, "MS-PEER-DIAL-ERROR",
-		        "addr=%s error=%s", addr, ms_log_q(q, sizeof q, eb.msg));
+		        "addr=%s error=%s", addr,
+		        ms_log_q(q, sizeof q, eb.msg));
 		fail(pt, p, "dial");
 		return;
 	}
@@ -599,7 +608,8 @@ static void merge_into(ms_peertab *pt, ms_peer *t, ms_peer *e)
 		rec_add_addr(&t->rec, e->rec.addrs[i]);
 	t->rec.source |= e->rec.source;
 	t->is_static |= e->is_static;
-	if (t->rec.first_seen_ms == 0 || e->rec.first_seen_ms < t->rec.first_seen_ms)
+	if (t->rec.first_seen_ms == 0 ||
+	    e->rec.first_seen_ms < t->rec.first_seen_ms)
 		t->rec.first_seen_ms = e->rec.first_seen_ms;
 	t->rec.failures += e->rec.failures;
 	/* the backoff running is the one of the address we dial (e is not
@@ -705,8 +715,8 @@ static ms_peer *identified_in(ms_peertab *pt, const uint8_t *id,
 	    ms_backoff_kick(&t->bo, now, pt->env.cfg->kick_interval_ms)) {
 		char hex[2 * MS_PK_LEN + 1];
 		ms_hex(hex, id, MS_PK_LEN);
-		ms_logf(pt->env.log, MS_LOG_INFO, "MS-PEER-KICK", "peer=%s addr=%s",
-		        hex, ms_peer_addr(t));
+		ms_logf(pt->env.log, MS_LOG_INFO, "MS-PEER-KICK",
+		        "peer=%s addr=%s", hex, ms_peer_addr(t));
 	}
 	return t;
 }
@@ -841,8 +851,8 @@ static int kick(ms_peertab *pt, ms_peer *p, const char *why)
 		return 0;
 	if (p->rec.has_id)
 		ms_hex(hex, p->rec.id, MS_PK_LEN);
-	ms_logf(pt->env.log, MS_LOG_INFO, "MS-PEER-KICK", "peer=%s addr=%s why=%s",
-	        hex, ms_peer_addr(p), why);
+	ms_logf(pt->env.log, MS_LOG_INFO, "MS-PEER-KICK",
+	        "peer=%s addr=%s why=%s", hex, ms_peer_addr(p), why);
 	p->dirty = 1;
 	return 1;
 }
@@ -865,7 +875,8 @@ void ms_peertab_mdns_found(ms_peertab *pt, const uint8_t id[MS_PK_LEN],
 		refresh(pt, p);
 		return;
 	}
-	if (fresh && !p->is_static && memcmp(pt->env.node_id, id, MS_PK_LEN) > 0)
+	if (fresh && !p->is_static &&
+	    memcmp(pt->env.node_id, id, MS_PK_LEN) > 0)
 		p->hold_until_ms = wall(pt) + MS_PEERTAB_MDNS_HOLD_MS;
 	else
 		p->hold_until_ms = 0;

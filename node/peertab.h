@@ -61,8 +61,8 @@ typedef struct ms_peertab_env {
 	const ms_config *cfg;
 	const ms_log *log;
 	ms_counters *counters;
-	ms_rng *rng;            /* backoff jitter */
-	const ms_clock *clock;  /* NULL: the system clock */
+	ms_rng *rng;           /* backoff jitter */
+	const ms_clock *clock; /* NULL: the system clock */
 } ms_peertab_env;
 
 /* Load the records from the store, merge the configured static peers and
@@ -124,13 +124,13 @@ void ms_peertab_session_state(ms_peertab *pt, ms_peer *p, int outbound,
 /* How a session ended, as the table needs it. */
 typedef struct ms_peertab_end {
 	int outbound;
-	int self;                       /* it reached this node itself: the
+	int self;                      /* it reached this node itself: the
 	                                   dial's record is never dialled again */
-	ms_link_state last;             /* its link state when it ended */
-	const ms_session_summary *sum;  /* kept as the record's last summary */
-	int failed;                     /* a failed attempt (backoff) */
-	const char *reason;             /* end reason */
-	const char *detail;             /* why we refused the peer, or NULL */
+	ms_link_state last;            /* its link state when it ended */
+	const ms_session_summary *sum; /* kept as the record's last summary */
+	int failed;                    /* a failed attempt (backoff) */
+	const char *reason;            /* end reason */
+	const char *detail;            /* why we refused the peer, or NULL */
 } ms_peertab_end;
 
 /* A session of p ended (p may be NULL: an inbound session that ended

@@ -76,7 +76,8 @@ static void cand_drop(ms_pex *x, size_t i, const char *why)
 	memcpy(id, x->cand[i].id, MS_PK_LEN);
 	x->cand[i] = x->cand[--x->ncand];
 	ms_hex(hex, id, MS_PK_LEN);
-	ms_logf(x->log, MS_LOG_DEBUG, "MS-PEX-FORGET", "peer=%s why=%s", hex, why);
+	ms_logf(x->log, MS_LOG_DEBUG, "MS-PEX-FORGET", "peer=%s why=%s", hex,
+	        why);
 	x->cbs.forget(x->cbs.ctx, id);
 }
 
@@ -87,7 +88,8 @@ static pex_cand *cand_add(ms_pex *x, const uint8_t *id)
 	if (x->ncand == MS_PEX_MAX_CANDIDATES) {
 		size_t old = 0;
 		for (size_t i = 1; i < x->ncand; i++)
-			if (x->cand[i].refreshed_mono < x->cand[old].refreshed_mono)
+			if (x->cand[i].refreshed_mono <
+			    x->cand[old].refreshed_mono)
 				old = i;
 		cand_drop(x, old, "evicted");
 	}
@@ -170,8 +172,8 @@ static int pick_cmp(const void *a, const void *b)
 }
 
 size_t ms_pex_build(const ms_pex *x, const uint8_t to[MS_PK_LEN],
-                    const ms_peer_view *views, size_t nviews,
-                    uint64_t now_wall, ms_wire_peers *out)
+                    const ms_peer_view *views, size_t nviews, uint64_t now_wall,
+                    ms_wire_peers *out)
 {
 	pick pk[MS_WIRE_MAX_PEERS + 1];
 	size_t n = 0;
@@ -181,7 +183,8 @@ size_t ms_pex_build(const ms_pex *x, const uint8_t to[MS_PK_LEN],
 		const ms_peer_view *v = &views[i];
 		int usable = 0;
 		pick p;
-		if (!v->has_id || v->self || memcmp(v->id, to, MS_PK_LEN) == 0 ||
+		if (!v->has_id || v->self ||
+		    memcmp(v->id, to, MS_PK_LEN) == 0 ||
 		    memcmp(v->id, x->node_id, MS_PK_LEN) == 0)
 			continue;
 		for (uint32_t k = 0; k < v->naddrs; k++)
@@ -217,8 +220,10 @@ size_t ms_pex_build(const ms_pex *x, const uint8_t to[MS_PK_LEN],
 		     k-- > 0 && w->n_endpoints < MS_WIRE_MAX_PEER_ENDPOINTS;) {
 			if (!ms_endpoint_passable(v->addrs[k]))
 				continue;
-			w->endpoints[w->n_endpoints].ptr = (const uint8_t *)v->addrs[k];
-			w->endpoints[w->n_endpoints].len = (uint32_t)strlen(v->addrs[k]);
+			w->endpoints[w->n_endpoints].ptr = (const uint8_t *)
+			                                           v->addrs[k];
+			w->endpoints[w->n_endpoints].len = (uint32_t)strlen(
+				v->addrs[k]);
 			w->n_endpoints++;
 		}
 	}

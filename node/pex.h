@@ -73,8 +73,8 @@ void ms_pex_tick(ms_pex *x, uint64_t now_mono);
  * Returns the number of entries (0: nothing worth sending).
  */
 size_t ms_pex_build(const ms_pex *x, const uint8_t to[MS_PK_LEN],
-                    const ms_peer_view *views, size_t nviews,
-                    uint64_t now_wall, ms_wire_peers *out);
+                    const ms_peer_view *views, size_t nviews, uint64_t now_wall,
+                    ms_wire_peers *out);
 
 /* PEERS was sent to `to` (for the log and counters). */
 void ms_pex_sent(ms_pex *x, const uint8_t to[MS_PK_LEN],

@@ -31,11 +31,12 @@ ms_err ms_runfile_lock(const char *dir, int *fdp, ms_errbuf *eb)
 		close(fd);
 		if (err == EWOULDBLOCK) {
 			buf[n > 0 ? n : 0] = '\0';
-			e = ms_errf(eb, MS_EBUSY, "run %s: already running (pid %ld)",
-			            dir, strtol(buf, NULL, 10));
+			e = ms_errf(eb, MS_EBUSY,
+			            "run %s: already running (pid %ld)", dir,
+			            strtol(buf, NULL, 10));
 		} else {
-			e = ms_errf(eb, MS_EIO, "run %s: flock %s: %s", dir, path,
-			            strerror(err));
+			e = ms_errf(eb, MS_EIO, "run %s: flock %s: %s", dir,
+			            path, strerror(err));
 		}
 		goto out;
 	}

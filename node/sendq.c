@@ -20,7 +20,7 @@ int ms_sendq_push(ms_sendq *q, const ms_sync_item *it)
 		q->cap = ncap;
 	}
 	/* sift up: parents move down until it fits */
-	for (i = q->n++; i > 0; ) {
+	for (i = q->n++; i > 0;) {
 		size_t parent = (i - 1) / 2;
 
 		if (ms_sync_item_cmp(&q->v[parent], it) <= 0)
@@ -53,7 +53,8 @@ void ms_sendq_pop(ms_sendq *q)
 
 		if (c >= q->n)
 			break;
-		if (c + 1 < q->n && ms_sync_item_cmp(&q->v[c + 1], &q->v[c]) < 0)
+		if (c + 1 < q->n &&
+		    ms_sync_item_cmp(&q->v[c + 1], &q->v[c]) < 0)
 			c++;
 		if (ms_sync_item_cmp(&last, &q->v[c]) <= 0)
 			break;

@@ -120,21 +120,52 @@ const ms_session_params *ms_session_env_params(const ms_session_env *env)
 const char *ms_session_state_name(ms_session_state st)
 {
 	switch (st) {
-	case MS_SESSION_HELLO: return "hello";
-	case MS_SESSION_SYNC: return "sync";
-	case MS_SESSION_LIVE: return "live";
-	case MS_SESSION_CLOSED: return "closed";
+	case MS_SESSION_HELLO:
+		return "hello";
+	case MS_SESSION_SYNC:
+		return "sync";
+	case MS_SESSION_LIVE:
+		return "live";
+	case MS_SESSION_CLOSED:
+		return "closed";
 	}
 	return "?";
 }
 
-ms_session_state ms_session_state_get(const ms_session *s) { return s->state; }
-int ms_session_outbound(const ms_session *s) { return s->outbound; }
-const ms_session_summary *ms_session_summary_get(const ms_session *s) { return &s->sum; }
-size_t ms_session_queued(const ms_session *s) { return ms_sendq_len(&s->q); }
-size_t ms_session_inflight(const ms_session *s) { return s->nfl; }
-size_t ms_session_waiting(const ms_session *s) { return s->noq; }
-void *ms_session_user(const ms_session *s) { return s->user; }
+ms_session_state ms_session_state_get(const ms_session *s)
+{
+	return s->state;
+}
+
+int ms_session_outbound(const ms_session *s)
+{
+	return s->outbound;
+}
+
+const ms_session_summary *ms_session_summary_get(const ms_session *s)
+{
+	return &s->sum;
+}
+
+size_t ms_session_queued(const ms_session *s)
+{
+	return ms_sendq_len(&s->q);
+}
+
+size_t ms_session_inflight(const ms_session *s)
+{
+	return s->nfl;
+}
+
+size_t ms_session_waiting(const ms_session *s)
+{
+	return s->noq;
+}
+
+void *ms_session_user(const ms_session *s)
+{
+	return s->user;
+}
 
 const uint8_t *ms_session_peer_id(const ms_session *s)
 {
@@ -165,8 +196,8 @@ static const char *dir_name(const ms_session *s)
 }
 
 /* An event about this session: "peer=… dir=…" then the rest. */
-void ss_log(const ms_session *s, int level, const char *event,
-                 const char *fmt, ...)
+void ss_log(const ms_session *s, int level, const char *event, const char *fmt,
+            ...)
 {
 	char hex[2 * MS_PK_LEN + 1], rest[1024];
 	va_list ap;
@@ -176,8 +207,9 @@ void ss_log(const ms_session *s, int level, const char *event,
 	va_start(ap, fmt);
 	vsnprintf(rest, sizeof rest, fmt, ap);
 	va_end(ap);
-	ms_logf(s->env->log, level, event, "peer=%s dir=%s%s%s", peer_hex(s, hex),
-	        dir_name(s), rest[0] != '\0' ? " " : "", rest);
+	ms_logf(s->env->log, level, event, "peer=%s dir=%s%s%s",
+	        peer_hex(s, hex), dir_name(s), rest[0] != '\0' ? " " : "",
+	        rest);
 }
 
 void ss_store_error(const ms_session *s, const ms_errbuf *eb)
@@ -185,8 +217,7 @@ void ss_store_error(const ms_session *s, const ms_errbuf *eb)
 	ms_log_error(s->env->log, "MS-STORE-ERROR", eb);
 }
 
-void ss_count(ms_session *s, const char *prefix, const char *suffix,
-                  uint64_t n)
+void ss_count(ms_session *s, const char *prefix, const char *suffix, uint64_t n)
 {
 	ms_counters_add(s->env->counters, prefix, suffix, n);
 }
@@ -242,14 +273,15 @@ int ss_flush(ms_session *s, ms_time now)
 	while (s->oq_head != NULL && s->state != MS_SESSION_CLOSED) {
 		outmsg *m = s->oq_head;
 		ms_errbuf eb = {0};
-		ms_err e = s->env->cbs.send(s->env->cbs.ctx, s, m->buf, m->len, &eb);
+		ms_err e = s->env->cbs.send(s->env->cbs.ctx, s, m->buf, m->len,
+		                            &eb);
 
 		if (e == MS_EBUSY)
 			return 0;
 		if (e != MS_OK) {
 			char q[MS_ERRBUF_SIZE + 8];
 			ss_log(s, MS_LOG_DEBUG, "MS-SYNC-SEND-FAIL", "error=%s",
-			     ms_log_q(q, sizeof q, eb.msg));
+			       ms_log_q(q, sizeof q, eb.msg));
 			end_session(s, "send-failed", NULL, -1, 1, now);
 			return -1;
 		}
@@ -275,7 +307,8 @@ int ss_send_msg(ms_session *s, const ms_wire_msg *m)
 	    MS_OK) {
 		char q[MS_ERRBUF_SIZE + 8];
 		ss_log(s, MS_LOG_ERROR, "MS-SYNC-ENCODE", "type=%s error=%s",
-		     ms_wire_type_name(m->type), ms_log_q(q, sizeof q, eb.msg));
+		       ms_wire_type_name(m->type),
+		       ms_log_q(q, sizeof q, eb.msg));
 		return -1;
 	}
 	if ((o = malloc(sizeof *o + len)) == NULL) {
@@ -296,8 +329,9 @@ int ss_send_msg(ms_session *s, const ms_wire_msg *m)
 
 /* ---------------------------------------------------------------- closing */
 
-_Static_assert(MS_OPR_COUNT_ <= sizeof((ms_session_summary *)0)->rejected_by_reason /
-                                       sizeof(uint64_t),
+_Static_assert(MS_OPR_COUNT_ <=
+                       sizeof((ms_session_summary *)0)->rejected_by_reason /
+                               sizeof(uint64_t),
                "every op rejection reason has a summary counter");
 
 static void log_summary(const ms_session *s, ms_time now)
@@ -311,8 +345,9 @@ static void log_summary(const ms_session *s, ms_time now)
 		int n;
 		if (m->rejected_by_reason[r] == 0)
 			continue;
-		n = snprintf(reasons + off, sizeof reasons - off, "%s%s:%" PRIu64,
-		             off ? "," : "", ms_op_reason_name((ms_op_reason)r),
+		n = snprintf(reasons + off, sizeof reasons - off,
+		             "%s%s:%" PRIu64, off ? "," : "",
+		             ms_op_reason_name((ms_op_reason)r),
 		             m->rejected_by_reason[r]);
 		if (n < 0 || (size_t)n >= sizeof reasons - off)
 			break;
@@ -321,13 +356,13 @@ static void log_summary(const ms_session *s, ms_time now)
 	if (off == 0)
 		snprintf(reasons, sizeof reasons, "-");
 	ss_log(s, MS_LOG_INFO, "MS-SYNC-SUMMARY",
-	     "received=%" PRIu64 " applied=%" PRIu64 " duplicate=%" PRIu64
-	     " rejected=%" PRIu64 " rejected_reasons=%s conflicts=%" PRIu64
-	     " sent=%" PRIu64 " bytes_in=%" PRIu64 " bytes_out=%" PRIu64
-	     " duration_ms=%" PRIu64 " end=%s",
-	     m->received, m->applied, m->duplicate, m->rejected, reasons,
-	     m->conflicts, m->sent, m->bytes_in, m->bytes_out,
-	     now.mono_ms - s->start_mono, m->end_reason);
+	       "received=%" PRIu64 " applied=%" PRIu64 " duplicate=%" PRIu64
+	       " rejected=%" PRIu64 " rejected_reasons=%s conflicts=%" PRIu64
+	       " sent=%" PRIu64 " bytes_in=%" PRIu64 " bytes_out=%" PRIu64
+	       " duration_ms=%" PRIu64 " end=%s",
+	       m->received, m->applied, m->duplicate, m->rejected, reasons,
+	       m->conflicts, m->sent, m->bytes_in, m->bytes_out,
+	       now.mono_ms - s->start_mono, m->end_reason);
 }
 
 /* The one way a session ends: summary, ENDED, resources released. */
@@ -367,7 +402,8 @@ static void close_with(ms_session *s, int bye_reason, const char *text,
 		m.u.bye.reason = (uint8_t)bye_reason;
 		m.u.bye.text.ptr = (const uint8_t *)t;
 		m.u.bye.text.len = (uint32_t)strnlen(t, MS_WIRE_MAX_TEXT);
-		ss_count(s, "bye_sent_", ms_wire_bye_reason_name((uint8_t)bye_reason), 1);
+		ss_count(s, "bye_sent_",
+		         ms_wire_bye_reason_name((uint8_t)bye_reason), 1);
 		if (ss_send_msg(s, &m) == 0 && ss_flush(s, now) != 0)
 			return; /* the flush found the link gone and ended it */
 	}
@@ -387,7 +423,7 @@ void ms_session_lost(ms_session *s, const char *reason, ms_time now)
 
 /* We cannot go on (out of memory, a store failure): BYE(overload). */
 void ss_local_error(ms_session *s, const char *text, const char *end,
-                        ms_time now)
+                    ms_time now)
 {
 	close_with(s, MS_BYE_OVERLOAD, text, end, NULL, 1, now);
 }
@@ -484,7 +520,8 @@ void ss_note_peer_holds(ms_session *s, const ms_peer_vv_entry *e, size_t n)
 
 	if (n == 0 || !s->identified || s->self)
 		return;
-	if (ms_store_peer_vv_update(s->env->store, s->peer_id, e, n, &eb) != MS_OK)
+	if (ms_store_peer_vv_update(s->env->store, s->peer_id, e, n, &eb) !=
+	    MS_OK)
 		ss_store_error(s, &eb);
 }
 
@@ -563,8 +600,10 @@ static int check_hello_id(ms_session *s, const ms_wire_hello *h, ms_time now)
 			ss_bad_message(s, "hello_flags", now);
 			return -1;
 		}
-		if (!ms_wire_hello_proof_verify(h->node_id, env->curve_pk, h->proof)) {
-			refuse(s, MS_BYE_AUTH, "MS-SYNC-AUTH", "bad_proof", "auth", now);
+		if (!ms_wire_hello_proof_verify(h->node_id, env->curve_pk,
+		                                h->proof)) {
+			refuse(s, MS_BYE_AUTH, "MS-SYNC-AUTH", "bad_proof",
+			       "auth", now);
 			return -1;
 		}
 		if (ours) {
@@ -582,7 +621,8 @@ static int check_hello_id(ms_session *s, const ms_wire_hello *h, ms_time now)
 		}
 		if (ms_ed25519_pk_to_curve(curve, h->node_id, NULL) != MS_OK ||
 		    sodium_memcmp(curve, s->peer_curve, MS_CURVE_LEN) != 0) {
-			refuse(s, MS_BYE_AUTH, "MS-SYNC-AUTH", "id_mismatch", "auth", now);
+			refuse(s, MS_BYE_AUTH, "MS-SYNC-AUTH", "id_mismatch",
+			       "auth", now);
 			return -1;
 		}
 	}
@@ -623,8 +663,8 @@ static void on_hello(ms_session *s, const ms_wire_hello *h, ms_time now)
 	/* Both sides compare the two digests the HELLOs carried, so they take
 	 * the same branch whatever arrived in between. */
 	equal = memcmp(h->vv_digest, s->my_digest, MS_HASH_LEN) == 0;
-	ss_log(s, MS_LOG_DEBUG, "MS-SYNC-HELLO", "op_count=%" PRIu64 " digest_equal=%d",
-	     h->op_count, equal);
+	ss_log(s, MS_LOG_DEBUG, "MS-SYNC-HELLO",
+	       "op_count=%" PRIu64 " digest_equal=%d", h->op_count, equal);
 	if (equal) {
 		/* the peer holds exactly what our HELLO's snapshot held */
 		ss_note_peer_holds(s, s->hello_vv, s->nhello_vv);
@@ -661,7 +701,7 @@ static void on_bye(ms_session *s, const ms_wire_bye *b, ms_time now)
 	memcpy(text, b->text.ptr, b->text.len);
 	text[b->text.len] = '\0';
 	ss_log(s, refused ? MS_LOG_WARNING : MS_LOG_INFO, "MS-SYNC-BYE",
-	     "reason=%s text=%s", name, ms_log_q(q, sizeof q, text));
+	       "reason=%s text=%s", name, ms_log_q(q, sizeof q, text));
 	snprintf(end, sizeof end, "bye-%s", name);
 	ss_count(s, "bye_recv_", name, 1);
 	/* whatever the reason, the peer is going away: an outbound dial waits
@@ -679,8 +719,7 @@ static void on_peers(ms_session *s, const ms_wire_peers *p)
 	emit(s, &ev);
 }
 
-void ms_session_recv(ms_session *s, const uint8_t *buf, size_t len,
-                     ms_time now)
+void ms_session_recv(ms_session *s, const uint8_t *buf, size_t len, ms_time now)
 {
 	ms_wire_msg m;
 	ms_wire_reason r;
@@ -693,9 +732,9 @@ void ms_session_recv(ms_session *s, const uint8_t *buf, size_t len,
 		ss_count(s, "wire_reject_", ms_wire_reason_name(r), 1);
 	if (r == MS_WR_VERSION) {
 		ss_log(s, MS_LOG_WARNING, "MS-SYNC-BAD-MESSAGE", "reason=%s",
-		     ms_wire_reason_name(r));
-		close_with(s, MS_BYE_VERSION, "protocol version 1 only", "version",
-		           ms_wire_reason_name(r), 1, now);
+		       ms_wire_reason_name(r));
+		close_with(s, MS_BYE_VERSION, "protocol version 1 only",
+		           "version", ms_wire_reason_name(r), 1, now);
 		return;
 	}
 	if (r != MS_WR_OK) {
@@ -707,12 +746,24 @@ void ms_session_recv(ms_session *s, const uint8_t *buf, size_t len,
 		return;
 	}
 	switch (m.type) {
-	case MS_WIRE_HELLO: on_hello(s, &m.u.hello, now); break;
-	case MS_WIRE_VV: ss_on_vv(s, &m.u.vv, now); break;
-	case MS_WIRE_OPS: ss_on_ops(s, &m.u.ops, now); break;
-	case MS_WIRE_ACK: ss_on_ack(s, &m.u.ack, now); break;
-	case MS_WIRE_BYE: on_bye(s, &m.u.bye, now); break;
-	case MS_WIRE_PEERS: on_peers(s, &m.u.peers); break;
+	case MS_WIRE_HELLO:
+		on_hello(s, &m.u.hello, now);
+		break;
+	case MS_WIRE_VV:
+		ss_on_vv(s, &m.u.vv, now);
+		break;
+	case MS_WIRE_OPS:
+		ss_on_ops(s, &m.u.ops, now);
+		break;
+	case MS_WIRE_ACK:
+		ss_on_ack(s, &m.u.ack, now);
+		break;
+	case MS_WIRE_BYE:
+		on_bye(s, &m.u.bye, now);
+		break;
+	case MS_WIRE_PEERS:
+		on_peers(s, &m.u.peers);
+		break;
 	}
 }
 

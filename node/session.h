@@ -103,8 +103,9 @@ typedef struct ms_session_event {
 	ms_session_event_kind kind;
 	union {
 		struct {
-			const uint8_t *node_id;        /* MS_PK_LEN bytes */
-			const ms_wire_bytes *endpoints; /* as the peer announced */
+			const uint8_t *node_id; /* MS_PK_LEN bytes */
+			const ms_wire_bytes
+				*endpoints; /* as the peer announced */
 			size_t nendpoints;
 		} id;
 		ms_session_state state;

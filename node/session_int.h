@@ -110,8 +110,8 @@ struct ms_session {
 /* --- session.c ----------------------------------------------------------- */
 
 /* An event about s: "peer=... dir=..." then fmt's key=value pairs. */
-void ss_log(const ms_session *s, int level, const char *event,
-            const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void ss_log(const ms_session *s, int level, const char *event, const char *fmt,
+            ...) __attribute__((format(printf, 4, 5)));
 /* The MS-STORE-ERROR line. */
 void ss_store_error(const ms_session *s, const ms_errbuf *eb);
 /* Add n to the environment's counter prefix+suffix. */

@@ -60,7 +60,8 @@ void ss_catch_up(ms_session *s)
 
 	if (ms_store_read_begin(s->env->store, &rt, &eb) != MS_OK ||
 	    ms_session_offer_since(s, rt, s->hello_arrival, &eb) != MS_OK)
-		ss_store_error(s, &eb); /* what it missed goes out with later offers */
+		ss_store_error(
+			s, &eb); /* what it missed goes out with later offers */
 	ms_store_read_end(&rt);
 }
 
@@ -83,7 +84,8 @@ void ss_send_batches(ms_session *s, ms_time now)
 		if (!s->got_ack && s->nfl > 0)
 			return; /* one batch before the first ACK */
 		allow = s->got_ack ? s->credit : MS_WIRE_MAX_OPS;
-		max = env->p.batch_ops < allow ? env->p.batch_ops : (uint32_t)allow;
+		max = env->p.batch_ops < allow ? env->p.batch_ops
+		                               : (uint32_t)allow;
 		if (max == 0)
 			return;
 		if (s->nfl == s->capfl) {
@@ -112,7 +114,8 @@ void ss_send_batches(ms_session *s, ms_time now)
 				ms_sendq_pop(&s->q); /* gone or unsendable */
 				continue;
 			}
-			if (bytes + MS_WIRE_OPS_PER_OP_LEN + e.len > env->p.max_message)
+			if (bytes + MS_WIRE_OPS_PER_OP_LEN + e.len >
+			    env->p.max_message)
 				break;
 			ms_sendq_pop(&s->q);
 			env->txops[n].ptr = e.buf;
@@ -198,10 +201,13 @@ static void note_sent_slots(ms_session *s, slot *sl, size_t n)
 	qsort(sl, n, sizeof *sl, slot_cmp);
 	for (size_t i = 0; i < n;) {
 		size_t j = i;
-		uint64_t known = ms_store_peer_vv_get(rt, s->peer_id, sl[i].author);
+		uint64_t known = ms_store_peer_vv_get(rt, s->peer_id,
+		                                      sl[i].author);
 		uint64_t start = known;
 
-		for (; j < n && memcmp(sl[j].author, sl[i].author, MS_PK_LEN) == 0; j++)
+		for (; j < n &&
+		       memcmp(sl[j].author, sl[i].author, MS_PK_LEN) == 0;
+		     j++)
 			if (sl[j].seq == known + 1)
 				known++; /* equal seqs (a fork) sort together: skipped */
 		if (known > start) {
@@ -294,9 +300,9 @@ static int bufs_alloc(batch_bufs *b, size_t n)
 	b->forked = calloc(n, sizeof *b->forked);
 	b->acks = calloc(n, sizeof *b->acks);
 	return b->items && b->res && b->authors && b->slots && b->held &&
-	               b->forked && b->acks
-	           ? 0
-	           : -1;
+	                       b->forked && b->acks
+	               ? 0
+	               : -1;
 }
 
 static void bufs_free(batch_bufs *b)
@@ -414,16 +420,17 @@ void ss_on_ops(ms_session *s, const ms_wire_ops *o, ms_time now)
 			if (r->reason < MS_OPR_COUNT_)
 				s->sum.rejected_by_reason[r->reason]++;
 			ss_log(s, MS_LOG_WARNING, "MS-SYNC-REJECT",
-			     "reason=%s batch=%" PRIu32 " index=%u",
-			     ms_op_reason_name((ms_op_reason)r->reason), o->batch,
-			     (unsigned)i);
+			       "reason=%s batch=%" PRIu32 " index=%u",
+			       ms_op_reason_name((ms_op_reason)r->reason),
+			       o->batch, (unsigned)i);
 			continue;
 		}
 		/* the peer holds it: never send it back on this link */
 		(void)ms_idset_add(&s->known, r->id);
 		if (b.slots[i].seq != 0)
 			b.held[nheld++] = b.slots[i];
-		if (r->status == MS_INGEST_APPLIED && r->fork && b.slots[i].seq != 0)
+		if (r->status == MS_INGEST_APPLIED && r->fork &&
+		    b.slots[i].seq != 0)
 			b.forked[nforked++] = b.slots[i];
 	}
 	note_sent_slots(s, b.held, nheld);

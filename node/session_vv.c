@@ -67,7 +67,8 @@ int ss_send_vv(ms_session *s)
 	}
 	do {
 		ms_wire_msg m = {.type = MS_WIRE_VV};
-		size_t k = mine.n - off > MS_WIRE_MAX_VV ? MS_WIRE_MAX_VV : mine.n - off;
+		size_t k = mine.n - off > MS_WIRE_MAX_VV ? MS_WIRE_MAX_VV
+		                                         : mine.n - off;
 		ms_wire_vv_entry *w = env->scratch->vv;
 
 		/* cppcheck-suppress knownConditionTrueFalse ; collect_vv filled
@@ -100,7 +101,8 @@ static int queue_lacking(ms_session *s)
 	size_t n = 0, queued = 0;
 
 	if (ms_store_read_begin(s->env->store, &rt, &eb) != MS_OK ||
-	    ms_store_lacking(rt, s->tvv.v, s->tvv.n, &items, &n, &eb) != MS_OK) {
+	    ms_store_lacking(rt, s->tvv.v, s->tvv.n, &items, &n, &eb) !=
+	            MS_OK) {
 		ss_store_error(s, &eb);
 		ms_store_read_end(&rt);
 		return -1;
@@ -116,8 +118,8 @@ static int queue_lacking(ms_session *s)
 		queued++;
 	}
 	free(items);
-	ms_logf(s->env->log, MS_LOG_DEBUG, "MS-SYNC-LACKING", "authors=%zu ops=%zu",
-	        s->tvv.n, queued);
+	ms_logf(s->env->log, MS_LOG_DEBUG, "MS-SYNC-LACKING",
+	        "authors=%zu ops=%zu", s->tvv.n, queued);
 	return 0;
 }
 
@@ -162,7 +164,8 @@ void ss_on_vv(ms_session *s, const ms_wire_vv *v, ms_time now)
 			for (size_t i = 0; i < s->tvv.n; i++) {
 				if (s->tvv.v[i].seq == 0)
 					continue;
-				memcpy(pe[k].author, s->tvv.v[i].author, MS_PK_LEN);
+				memcpy(pe[k].author, s->tvv.v[i].author,
+				       MS_PK_LEN);
 				pe[k].seq = s->tvv.v[i].seq;
 				k++;
 			}
@@ -197,7 +200,8 @@ void ss_check_synced(ms_session *s, ms_time now)
 			s->vv2_sent = 1;
 			ss_log(s, MS_LOG_DEBUG, "MS-SYNC-VV2", "%s", "");
 			if (ss_send_vv(s) != 0) {
-				ss_local_error(s, "local error", "local-error", now);
+				ss_local_error(s, "local error", "local-error",
+				               now);
 				return;
 			}
 			if (ss_flush(s, now) != 0 || s->oq_head != NULL)
@@ -207,6 +211,7 @@ void ss_check_synced(ms_session *s, ms_time now)
 			return; /* the peer's second vector is still to come */
 	}
 	ss_log(s, MS_LOG_INFO, "MS-SYNC-LIVE",
-	     "sent=%" PRIu64 " received=%" PRIu64, s->sum.sent, s->sum.received);
+	       "sent=%" PRIu64 " received=%" PRIu64, s->sum.sent,
+	       s->sum.received);
 	ss_set_state(s, MS_SESSION_LIVE);
 }

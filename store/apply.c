@@ -37,7 +37,8 @@ void st_key_hash(uint8_t out[ST_KH_LEN], const uint8_t *key, size_t klen)
 void st_logkey(uint8_t out[ST_LOGKEY_LEN], const uint8_t *author, uint64_t seq)
 {
 	memcpy(out, author, MS_PK_LEN);
-	ms_put_be64(out + MS_PK_LEN, seq); /* big-endian: LMDB order = seq order */
+	ms_put_be64(out + MS_PK_LEN,
+	            seq); /* big-endian: LMDB order = seq order */
 }
 
 void st_acc_add(uint8_t acc[MS_HASH_LEN], const uint8_t id[MS_HASH_LEN])
@@ -83,7 +84,8 @@ int st_rec_parse(st_rec *r, const MDB_val *k, const MDB_val *v)
 }
 
 /* Position of id in the sorted list (or where it would go); *found. */
-static size_t ids_find(const uint8_t *ids, size_t n, const uint8_t *id, int *found)
+static size_t ids_find(const uint8_t *ids, size_t n, const uint8_t *id,
+                       int *found)
 {
 	size_t lo = 0, hi = n;
 
@@ -137,7 +139,8 @@ static ms_err log_insert(ms_store *s, st_wctx *w, const ms_op *op,
 	for (int i = 0; i < 2; i++) {
 		v.mv_size = MS_HASH_LEN;
 		v.mv_data = i == 0 ? prev : (void *)id;
-		rc = mdb_put(w->txn, s->dbi[ST_DB_FORKS], &k, &v, MDB_NODUPDATA);
+		rc = mdb_put(w->txn, s->dbi[ST_DB_FORKS], &k, &v,
+		             MDB_NODUPDATA);
 		if (rc != 0 && rc != MDB_KEYEXIST)
 			return st_mdb(s, eb, rc, "write forks");
 	}
@@ -166,7 +169,8 @@ static ms_err state_apply(ms_store *s, st_wctx *w, const ms_op *op,
 			               "keys record of %zu bytes is malformed",
 			               v.mv_size);
 		n = r.nheads;
-		if (st_reserve((void **)&s->ids, &s->ids_cap, n + 1, MS_HASH_LEN))
+		if (st_reserve((void **)&s->ids, &s->ids_cap, n + 1,
+		               MS_HASH_LEN))
 			return ms_errf(eb, MS_ENOMEM, "apply: out of memory");
 		/* Copy now: writes below may move the page it points into. */
 		memcpy(s->ids, r.heads, n * MS_HASH_LEN);

@@ -50,12 +50,17 @@ static ms_err arrival_row(const MDB_val *k, const MDB_val *v, void *vctx,
 	ms_err err;
 
 	if (k->mv_size != 8)
-		return ms_errf(why, MS_ECORRUPT, "arrival key of %zu bytes, "
-		               "want 8", k->mv_size);
+		return ms_errf(why, MS_ECORRUPT,
+		               "arrival key of %zu bytes, "
+		               "want 8",
+		               k->mv_size);
 	if (v->mv_size != MS_HASH_LEN)
-		return ms_errf(why, MS_ECORRUPT, "arrival record of %zu bytes, "
-		               "want %d", v->mv_size, MS_HASH_LEN);
-	if ((err = st_op_load(w->rt, v->mv_data, MS_ECORRUPT, &e, why)) != MS_OK)
+		return ms_errf(why, MS_ECORRUPT,
+		               "arrival record of %zu bytes, "
+		               "want %d",
+		               v->mv_size, MS_HASH_LEN);
+	if ((err = st_op_load(w->rt, v->mv_data, MS_ECORRUPT, &e, why)) !=
+	    MS_OK)
 		return err;
 	*stop = w->fn(ms_get_be64(k->mv_data), &e, w->ctx);
 	return MS_OK;

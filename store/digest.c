@@ -28,8 +28,9 @@ static ms_err meta_read(ms_store_rtxn *rt, const char *name, MDB_val *v,
 	if (rc != 0)
 		return st_mdb(rt->s, eb, rc, name);
 	if (v->mv_size != want)
-		return ms_errf(eb, MS_ECORRUPT, "meta %s has %zu bytes, not %zu",
-		               name, v->mv_size, want);
+		return ms_errf(eb, MS_ECORRUPT,
+		               "meta %s has %zu bytes, not %zu", name,
+		               v->mv_size, want);
 	return MS_OK;
 }
 

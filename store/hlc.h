@@ -11,8 +11,9 @@
 #include <stdint.h>
 
 #define MS_HLC_MS(h) ((h) >> 16)
-#define MS_HLC_CTR(h) ((h) & 0xffffu)
-#define MS_HLC_MAKE(ms, ctr) (((uint64_t)(ms) << 16) | ((uint64_t)(ctr) & 0xffffu))
+#define MS_HLC_CTR(h) ((h)&0xffffu)
+#define MS_HLC_MAKE(ms, ctr) \
+	(((uint64_t)(ms) << 16) | ((uint64_t)(ctr)&0xffffu))
 #define MS_HLC_DEFAULT_MAX_SKEW_MS (3600u * 1000u) /* 1 hour */
 
 /* Wall clock in ms since the epoch (CLOCK_REALTIME). */

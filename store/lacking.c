@@ -52,8 +52,9 @@ static ms_err lk_add(lk *l, const uint8_t *id, ms_errbuf *eb)
 		                         "verify)")
 		               : st_mdb(l->rt->s, eb, rc, "lacking: read ops");
 	if (st_decode_stored(&op, &v) != MS_OPR_OK)
-		return ms_errf(eb, MS_ECORRUPT,
-		               "lacking: a stored op does not decode (run verify)");
+		return ms_errf(
+			eb, MS_ECORRUPT,
+			"lacking: a stored op does not decode (run verify)");
 	if (st_reserve((void **)&l->items, &l->cap, l->n + 1, sizeof *l->items))
 		return ms_errf(eb, MS_ENOMEM, "lacking: out of memory");
 	it = &l->items[l->n++];
@@ -148,7 +149,8 @@ ms_err ms_store_lacking(ms_store_rtxn *rt, const ms_vv_entry *theirs,
 	memset(&l, 0, sizeof l);
 	l.rt = rt;
 	if ((rc = mdb_cursor_open(rt->txn, rt->s->dbi[ST_DB_LOG], &l.log)) ||
-	    (rc = mdb_cursor_open(rt->txn, rt->s->dbi[ST_DB_FORKS], &l.forks)) ||
+	    (rc = mdb_cursor_open(rt->txn, rt->s->dbi[ST_DB_FORKS],
+	                          &l.forks)) ||
 	    (rc = mdb_cursor_open(rt->txn, rt->s->dbi[ST_DB_VV], &vc))) {
 		e = st_mdb(rt->s, eb, rc, "lacking: cursor");
 		goto done;
@@ -187,8 +189,8 @@ ms_err ms_store_lacking(ms_store_rtxn *rt, const ms_vv_entry *theirs,
 		qsort(l.items, l.n, sizeof *l.items, ms_sync_item_cmp);
 		/* Equal ids sort next to each other (same priority and hlc). */
 		for (size_t i = 0; i < l.n; i++)
-			if (out == 0 || memcmp(l.items[out - 1].id, l.items[i].id,
-			                       MS_HASH_LEN) != 0)
+			if (out == 0 || memcmp(l.items[out - 1].id,
+			                       l.items[i].id, MS_HASH_LEN) != 0)
 				l.items[out++] = l.items[i];
 	}
 	*items = l.items;

@@ -66,8 +66,8 @@ ms_err st_meta_load(ms_store *s, st_wctx *w, ms_errbuf *eb)
 	return MS_OK;
 }
 
-static int meta_put(ms_store *s, MDB_txn *txn, const char *name,
-                    const void *p, size_t n)
+static int meta_put(ms_store *s, MDB_txn *txn, const char *name, const void *p,
+                    size_t n)
 {
 	MDB_val k = {strlen(name), (void *)name}, v = {n, (void *)p};
 	return mdb_put(txn, s->dbi[ST_DB_META], &k, &v, 0);
@@ -118,7 +118,8 @@ ms_err st_stats_flush(ms_store *s, st_wctx *w, ms_errbuf *eb)
 	for (unsigned i = 0; i < ST_STAT_COUNT_; i++) {
 		if (w->stat[i] == 0)
 			continue;
-		ms_err e = st_stat_add(s, w->txn, st_stat_name(i, buf, sizeof buf),
+		ms_err e = st_stat_add(s, w->txn,
+		                       st_stat_name(i, buf, sizeof buf),
 		                       w->stat[i], eb);
 		if (e != MS_OK)
 			return e;
@@ -140,8 +141,8 @@ static ms_err stats_add_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 		ms_err e;
 		if (c->deltas[i] == 0)
 			continue;
-		if ((e = st_stat_add(s, w->txn, c->names[i], c->deltas[i], eb)) !=
-		    MS_OK)
+		if ((e = st_stat_add(s, w->txn, c->names[i], c->deltas[i],
+		                     eb)) != MS_OK)
 			return e;
 	}
 	return MS_OK;
@@ -157,7 +158,8 @@ ms_err ms_store_stats_add(ms_store *s, const char *const *names,
 		if (len == 0 || len > ST_STAT_NAME_MAX)
 			return ms_errf(eb, MS_EINVAL,
 			               "stats add: counter name %zu is %s", i,
-			               len == 0 ? "empty" : "longer than 64 bytes");
+			               len == 0 ? "empty"
+			                        : "longer than 64 bytes");
 	}
 	if (n == 0)
 		return MS_OK;

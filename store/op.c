@@ -142,8 +142,8 @@ ms_op_reason ms_op_decode(ms_op *op, const uint8_t *buf, size_t len,
 
 size_t ms_op_encoded_len(const ms_op *op)
 {
-	return MS_OP_FIXED_LEN + (size_t)op->nparents * MS_HASH_LEN + op->key_len +
-	       op->value_len;
+	return MS_OP_FIXED_LEN + (size_t)op->nparents * MS_HASH_LEN +
+	       op->key_len + op->value_len;
 }
 
 /* The fixed header (everything before the parents) as it is encoded. */
@@ -177,7 +177,8 @@ void ms_op_sig_digest(const ms_op *op, const uint8_t netid[MS_NETID_LEN],
 	ms_hash_update(&st, netid, MS_NETID_LEN);
 	ms_hash_update(&st, hdr, sizeof hdr);
 	if (op->nparents > 0)
-		ms_hash_update(&st, op->parents, (size_t)op->nparents * MS_HASH_LEN);
+		ms_hash_update(&st, op->parents,
+		               (size_t)op->nparents * MS_HASH_LEN);
 	ms_put_le16(n, op->key_len);
 	ms_hash_update(&st, n, 2);
 	if (op->key_len > 0)
@@ -211,24 +212,29 @@ static ms_err op_check(const ms_op *op, ms_errbuf *eb)
 	if (op->type != MS_OP_PUT && op->type != MS_OP_DEL)
 		return ms_errf(eb, MS_EINVAL, "op: unknown type %u", op->type);
 	if (op->priority != MS_PRIO_USER && op->priority != MS_PRIO_BACKGROUND)
-		return ms_errf(eb, MS_EINVAL, "op: unknown priority %u", op->priority);
+		return ms_errf(eb, MS_EINVAL, "op: unknown priority %u",
+		               op->priority);
 	if (op->seq == 0)
 		return ms_errf(eb, MS_EINVAL, "op: seq must be at least 1");
 	if (op->nparents > MS_OP_MAX_PARENTS)
-		return ms_errf(eb, MS_EINVAL, "op: %u parents, at most %d allowed",
+		return ms_errf(eb, MS_EINVAL,
+		               "op: %u parents, at most %d allowed",
 		               op->nparents, MS_OP_MAX_PARENTS);
 	if (op->nparents > 0 && op->parents == NULL)
 		return ms_errf(eb, MS_EINVAL, "op: parents missing");
 	if (op->nparents > 0 && !parents_ascending(op->parents, op->nparents))
-		return ms_errf(eb, MS_EINVAL,
-		               "op: parents must be sorted ascending without duplicates");
+		return ms_errf(
+			eb, MS_EINVAL,
+			"op: parents must be sorted ascending without duplicates");
 	if (op->key_len == 0 || op->key_len > MS_OP_MAX_KEY)
-		return ms_errf(eb, MS_EINVAL, "op: key of %u bytes, must be 1..%d",
+		return ms_errf(eb, MS_EINVAL,
+		               "op: key of %u bytes, must be 1..%d",
 		               op->key_len, MS_OP_MAX_KEY);
 	if (op->key == NULL)
 		return ms_errf(eb, MS_EINVAL, "op: key missing");
 	if (op->type == MS_OP_DEL && op->value_len != 0)
-		return ms_errf(eb, MS_EINVAL, "op: a delete carries no value (%u bytes given)",
+		return ms_errf(eb, MS_EINVAL,
+		               "op: a delete carries no value (%u bytes given)",
 		               (unsigned)op->value_len);
 	if (op->value_len > 0 && op->value == NULL)
 		return ms_errf(eb, MS_EINVAL, "op: value missing");
@@ -249,10 +255,12 @@ ms_err ms_op_sign_encode(ms_op *op, const ms_identity *id,
 	if ((e = op_check(op, eb)) != MS_OK)
 		return e;
 	if (memcmp(op->author, ms_identity_pk(id), MS_PK_LEN) != 0)
-		return ms_errf(eb, MS_EINVAL, "op: author is not the signing identity");
+		return ms_errf(eb, MS_EINVAL,
+		               "op: author is not the signing identity");
 	need = ms_op_encoded_len(op);
 	if (cap < need)
-		return ms_errf(eb, MS_EINVAL, "op: buffer of %zu bytes, encoding needs %zu",
+		return ms_errf(eb, MS_EINVAL,
+		               "op: buffer of %zu bytes, encoding needs %zu",
 		               cap, need);
 
 	op->version = MS_OP_VERSION;

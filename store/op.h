@@ -74,20 +74,20 @@ typedef struct ms_op {
 
 /* Why a buffer is not an acceptable op.  Stable names: ms_op_reason_name. */
 typedef enum ms_op_reason {
-	MS_OPR_OK = 0,        /* accepted */
-	MS_OPR_TRUNCATED,     /* buffer ends inside a field */
-	MS_OPR_VERSION,       /* unknown format version */
-	MS_OPR_TYPE,          /* unknown op type */
-	MS_OPR_PRIORITY,      /* unknown priority */
-	MS_OPR_SEQ,           /* seq is 0 */
-	MS_OPR_PARENT_COUNT,  /* more than MS_OP_MAX_PARENTS parents */
-	MS_OPR_PARENT_ORDER,  /* parents not strictly ascending */
-	MS_OPR_KEY_LEN,       /* key empty or longer than MS_OP_MAX_KEY */
-	MS_OPR_VALUE_LEN,     /* value longer than the configured maximum */
-	MS_OPR_DEL_VALUE,     /* DEL carrying a value */
-	MS_OPR_TRAILING,      /* bytes after the signature */
-	MS_OPR_SIGNATURE,     /* signature does not verify */
-	MS_OPR_COUNT_         /* number of reasons; not a reason */
+	MS_OPR_OK = 0,       /* accepted */
+	MS_OPR_TRUNCATED,    /* buffer ends inside a field */
+	MS_OPR_VERSION,      /* unknown format version */
+	MS_OPR_TYPE,         /* unknown op type */
+	MS_OPR_PRIORITY,     /* unknown priority */
+	MS_OPR_SEQ,          /* seq is 0 */
+	MS_OPR_PARENT_COUNT, /* more than MS_OP_MAX_PARENTS parents */
+	MS_OPR_PARENT_ORDER, /* parents not strictly ascending */
+	MS_OPR_KEY_LEN,      /* key empty or longer than MS_OP_MAX_KEY */
+	MS_OPR_VALUE_LEN,    /* value longer than the configured maximum */
+	MS_OPR_DEL_VALUE,    /* DEL carrying a value */
+	MS_OPR_TRAILING,     /* bytes after the signature */
+	MS_OPR_SIGNATURE,    /* signature does not verify */
+	MS_OPR_COUNT_        /* number of reasons; not a reason */
 } ms_op_reason;
 
 /* Stable lower-case name ("truncated", "bad_version", ...) for logs, stats

@@ -121,7 +121,8 @@ uint64_t ms_store_unacked_local(ms_store_rtxn *rt)
 	unacked_ctx u = {rt, 0};
 	uint64_t ours = 0;
 
-	if (st_log_max_seq(rt->s, rt->txn, rt->s->node_id, &ours, NULL) != MS_OK ||
+	if (st_log_max_seq(rt->s, rt->txn, rt->s->node_id, &ours, NULL) !=
+	            MS_OK ||
 	    ours == 0)
 		return 0;
 	/* each peer once: what it holds of our own ops */

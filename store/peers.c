@@ -19,9 +19,12 @@
 #define ST_PEER_KEY_MAX (1 + MS_PEER_ADDR_MAX)
 
 static const char *const link_names[MS_LINK_STATE_COUNT_] = {
-	[MS_LINK_STATE_DISCOVERED] = "discovered", [MS_LINK_STATE_CONNECTING] = "connecting",
-	[MS_LINK_STATE_SYNCING] = "syncing",       [MS_LINK_STATE_LIVE] = "live",
-	[MS_LINK_STATE_BACKOFF] = "backoff",       [MS_LINK_STATE_DOWN] = "down",
+	[MS_LINK_STATE_DISCOVERED] = "discovered",
+	[MS_LINK_STATE_CONNECTING] = "connecting",
+	[MS_LINK_STATE_SYNCING] = "syncing",
+	[MS_LINK_STATE_LIVE] = "live",
+	[MS_LINK_STATE_BACKOFF] = "backoff",
+	[MS_LINK_STATE_DOWN] = "down",
 	[MS_LINK_STATE_LOST] = "lost",
 };
 
@@ -52,11 +55,12 @@ static ms_err rec_load(ms_peer_rec *out, const MDB_val *v, ms_errbuf *why)
 	const uint8_t *p = v->mv_data;
 
 	if (v->mv_size != 1 + sizeof *out || p[0] != ST_PEER_REC_VERSION)
-		return ms_errf(why, MS_ECORRUPT,
-		               "peer record of %zu bytes (version %u), want %zu "
-		               "(version %d)",
-		               v->mv_size, v->mv_size ? p[0] : 0u,
-		               1 + sizeof *out, ST_PEER_REC_VERSION);
+		return ms_errf(
+			why, MS_ECORRUPT,
+			"peer record of %zu bytes (version %u), want %zu "
+			"(version %d)",
+			v->mv_size, v->mv_size ? p[0] : 0u, 1 + sizeof *out,
+			ST_PEER_REC_VERSION);
 	memcpy(out, p + 1, sizeof *out);
 	if (out->naddrs > MS_PEER_MAX_ADDRS)
 		out->naddrs = MS_PEER_MAX_ADDRS;
@@ -104,7 +108,8 @@ static ms_err put_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 		/* Once identified, the peer's address records are stale
 		 * copies: drop them in the same transaction, so the table
 		 * never lists one peer twice. */
-		for (uint32_t i = 0; i < p->naddrs && i < MS_PEER_MAX_ADDRS; i++) {
+		for (uint32_t i = 0; i < p->naddrs && i < MS_PEER_MAX_ADDRS;
+		     i++) {
 			uint8_t ak[ST_PEER_KEY_MAX];
 			size_t al = addr_key(ak, p->addrs[i]);
 			if (al && (e = del_key(s, w, ak, al, eb)) != MS_OK)
@@ -130,7 +135,8 @@ ms_err ms_store_peer_put(ms_store *s, const ms_peer_rec *p, ms_errbuf *eb)
 	uint8_t kb[ST_PEER_KEY_MAX];
 
 	if (p->naddrs > MS_PEER_MAX_ADDRS)
-		return ms_errf(eb, MS_EINVAL, "peer record: %u addresses, at most %d",
+		return ms_errf(eb, MS_EINVAL,
+		               "peer record: %u addresses, at most %d",
 		               (unsigned)p->naddrs, MS_PEER_MAX_ADDRS);
 	if (!p->has_id && (p->naddrs == 0 || addr_key(kb, p->addrs[0]) == 0))
 		return ms_errf(eb, MS_EINVAL,

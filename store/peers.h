@@ -19,14 +19,15 @@
 
 #include "store.h"
 
-#define MS_PEER_MAX_ADDRS 8   /* addresses kept per peer */
-#define MS_PEER_ADDR_MAX 128 /* bytes of an address, NUL included:
+#define MS_PEER_MAX_ADDRS 8 /* addresses kept per peer */
+#define MS_PEER_ADDR_MAX \
+	128 /* bytes of an address, NUL included:
                                 "tcp://[v6 addr]:port" fits */
 
 /* Where we know a peer from (bits). */
-#define MS_PEER_SRC_STATIC 0x01 /* config or --peer */
-#define MS_PEER_SRC_MDNS 0x02   /* mDNS discovery */
-#define MS_PEER_SRC_PEX 0x04    /* peer exchange */
+#define MS_PEER_SRC_STATIC 0x01  /* config or --peer */
+#define MS_PEER_SRC_MDNS 0x02    /* mDNS discovery */
+#define MS_PEER_SRC_PEX 0x04     /* peer exchange */
 #define MS_PEER_SRC_INBOUND 0x08 /* it dialled us */
 
 /* Where a peer's link stands (the values node-inspect shows, docs/json.md). */
@@ -36,8 +37,8 @@ typedef enum ms_link_state {
 	MS_LINK_STATE_SYNCING,        /* session up, catching up */
 	MS_LINK_STATE_LIVE,           /* in sync, pushing new ops */
 	MS_LINK_STATE_BACKOFF,        /* failed, waiting for next attempt */
-	MS_LINK_STATE_DOWN,           /* not connected, no attempt due (inbound only) */
-	MS_LINK_STATE_LOST,           /* withdrawn from mDNS and not static */
+	MS_LINK_STATE_DOWN, /* not connected, no attempt due (inbound only) */
+	MS_LINK_STATE_LOST, /* withdrawn from mDNS and not static */
 	MS_LINK_STATE_COUNT_
 } ms_link_state;
 /* Static name of a link state ("discovered", ...); "unknown" if out of
@@ -47,7 +48,7 @@ const char *ms_link_state_name(ms_link_state s);
 /* The processing summary of one sync session (kept as a peer's last). */
 typedef struct ms_session_summary {
 	uint64_t start_ms, end_ms;
-	uint8_t outbound;  /* 1: we dialled */
+	uint8_t outbound; /* 1: we dialled */
 	uint8_t reserved[7];
 	uint64_t received, applied, duplicate, rejected, conflicts;
 	uint64_t sent;

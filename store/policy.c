@@ -39,7 +39,8 @@ int ms_policy_parse(const char *name, ms_policy *out)
 	return -1;
 }
 
-ms_policy ms_store_policy_for(const ms_store *s, const uint8_t *key, size_t klen)
+ms_policy ms_store_policy_for(const ms_store *s, const uint8_t *key,
+                              size_t klen)
 {
 	ms_policy best = MS_POLICY_LWW;
 	size_t best_len = 0;
@@ -98,7 +99,8 @@ int st_policy_differs(ms_store *s, MDB_txn *txn, const ms_policy_rule *r,
 		return 1; /* let st_policy_store report the bad table */
 	if (mdb_get(txn, s->dbi[ST_DB_META], &k, &v) != 0)
 		return 1;
-	return v.mv_size != (size_t)len || memcmp(v.mv_data, blob, (size_t)len) != 0;
+	return v.mv_size != (size_t)len ||
+	       memcmp(v.mv_data, blob, (size_t)len) != 0;
 }
 
 ms_err st_policy_store(ms_store *s, MDB_txn *txn, const ms_policy_rule *r,
@@ -145,7 +147,8 @@ ms_err st_policy_read(ms_store *s, MDB_txn *txn, ms_policy_rule **out,
 	if (n > 0) {
 		rules = calloc(n, sizeof *rules);
 		if (rules == NULL)
-			return ms_errf(eb, MS_ENOMEM, "policy table: out of memory");
+			return ms_errf(eb, MS_ENOMEM,
+			               "policy table: out of memory");
 	}
 	for (size_t i = 0; i < n; i++) {
 		size_t pl;

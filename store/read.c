@@ -107,17 +107,21 @@ ms_err st_state_fill(ms_store_rtxn *rt, const MDB_val *k, const MDB_val *v,
 	st_rec r;
 
 	if (st_rec_parse(&r, k, v) != 0)
-		return ms_errf(eb, MS_ECORRUPT, "keys record of %zu bytes is "
-		               "malformed", v->mv_size);
+		return ms_errf(eb, MS_ECORRUPT,
+		               "keys record of %zu bytes is "
+		               "malformed",
+		               v->mv_size);
 	if (st_reserve((void **)&rt->heads, &rt->heads_cap, r.nheads + 1,
 	               sizeof *rt->heads))
 		return ms_errf(eb, MS_ENOMEM, "read key: out of memory");
 	for (uint32_t i = 0; i < r.nheads; i++) {
-		if (st_head_load(rt->s, rt->txn, r.heads + (size_t)i * MS_HASH_LEN,
+		if (st_head_load(rt->s, rt->txn,
+		                 r.heads + (size_t)i * MS_HASH_LEN,
 		                 &rt->heads[i]) != 0)
-			return ms_errf(eb, MS_ECORRUPT,
-			               "read key: a head op is missing or does not "
-			               "decode (run verify)");
+			return ms_errf(
+				eb, MS_ECORRUPT,
+				"read key: a head op is missing or does not "
+				"decode (run verify)");
 	}
 	qsort(rt->heads, r.nheads, sizeof *rt->heads, head_cmp_desc);
 	memset(out, 0, sizeof *out);
@@ -140,8 +144,10 @@ ms_err ms_store_get(ms_store_rtxn *rt, const uint8_t *key, size_t klen,
 	int rc;
 
 	if (key == NULL || klen == 0 || klen > MS_OP_MAX_KEY)
-		return ms_errf(eb, MS_ENOTFOUND, "get: no such key (keys are "
-		               "1..%d bytes)", MS_OP_MAX_KEY);
+		return ms_errf(eb, MS_ENOTFOUND,
+		               "get: no such key (keys are "
+		               "1..%d bytes)",
+		               MS_OP_MAX_KEY);
 	k.mv_size = st_keydb_key(kdb, key, klen);
 	k.mv_data = kdb;
 	rc = mdb_get(rt->txn, rt->s->dbi[ST_DB_KEYS], &k, &v);
@@ -163,8 +169,8 @@ typedef struct key_walk {
 	void *ctx;
 } key_walk;
 
-static ms_err key_row(const MDB_val *k, const MDB_val *v, void *vctx,
-                      int *stop, ms_errbuf *why)
+static ms_err key_row(const MDB_val *k, const MDB_val *v, void *vctx, int *stop,
+                      ms_errbuf *why)
 {
 	key_walk *w = vctx;
 	ms_key_state ks = {0};
@@ -177,15 +183,14 @@ static ms_err key_row(const MDB_val *k, const MDB_val *v, void *vctx,
 	}
 	if ((e = st_state_fill(w->rt, k, v, &ks, why)) != MS_OK)
 		return e;
-	if (w->plen == 0 || (ks.key_len >= w->plen &&
-	                     memcmp(ks.key, w->prefix, w->plen) == 0))
+	if (w->plen == 0 ||
+	    (ks.key_len >= w->plen && memcmp(ks.key, w->prefix, w->plen) == 0))
 		*stop = w->fn(&ks, w->ctx);
 	return MS_OK;
 }
 
 ms_err ms_store_foreach_key(ms_store_rtxn *rt, const uint8_t *prefix,
-                            size_t plen, ms_key_fn fn, void *ctx,
-                            ms_errbuf *eb)
+                            size_t plen, ms_key_fn fn, void *ctx, ms_errbuf *eb)
 {
 	key_walk w = {rt, prefix, plen, 0, fn, ctx};
 	MDB_val start;
@@ -240,8 +245,8 @@ typedef struct log_walk {
 	void *ctx;
 } log_walk;
 
-static ms_err log_row(const MDB_val *k, const MDB_val *v, void *vctx,
-                      int *stop, ms_errbuf *why)
+static ms_err log_row(const MDB_val *k, const MDB_val *v, void *vctx, int *stop,
+                      ms_errbuf *why)
 {
 	log_walk *w = vctx;
 	const uint8_t *kp = k->mv_data;
@@ -249,8 +254,9 @@ static ms_err log_row(const MDB_val *k, const MDB_val *v, void *vctx,
 	ms_err err;
 
 	if (k->mv_size != ST_LOGKEY_LEN)
-		return ms_errf(why, MS_ECORRUPT, "log key of %zu bytes, want %d",
-		               k->mv_size, ST_LOGKEY_LEN);
+		return ms_errf(why, MS_ECORRUPT,
+		               "log key of %zu bytes, want %d", k->mv_size,
+		               ST_LOGKEY_LEN);
 	if (w->author != NULL && memcmp(kp, w->author, MS_PK_LEN) != 0) {
 		*stop = 1; /* past the author's last op */
 		return MS_OK;
@@ -258,9 +264,11 @@ static ms_err log_row(const MDB_val *k, const MDB_val *v, void *vctx,
 	if (ms_get_be64(kp + MS_PK_LEN) <= w->since_seq)
 		return MS_OK;
 	if (v->mv_size != MS_HASH_LEN)
-		return ms_errf(why, MS_ECORRUPT, "log record of %zu bytes, want %d",
-		               v->mv_size, MS_HASH_LEN);
-	if ((err = st_op_load(w->rt, v->mv_data, MS_ECORRUPT, &e, why)) != MS_OK)
+		return ms_errf(why, MS_ECORRUPT,
+		               "log record of %zu bytes, want %d", v->mv_size,
+		               MS_HASH_LEN);
+	if ((err = st_op_load(w->rt, v->mv_data, MS_ECORRUPT, &e, why)) !=
+	    MS_OK)
 		return err;
 	*stop = w->fn(&e, w->ctx);
 	return MS_OK;
@@ -287,8 +295,8 @@ typedef struct vv_walk {
 	void *ctx;
 } vv_walk;
 
-static ms_err vv_row(const MDB_val *k, const MDB_val *v, void *vctx,
-                     int *stop, ms_errbuf *why)
+static ms_err vv_row(const MDB_val *k, const MDB_val *v, void *vctx, int *stop,
+                     ms_errbuf *why)
 {
 	vv_walk *w = vctx;
 	ms_vv_entry e;
@@ -318,8 +326,9 @@ static ms_err fork_slot(ms_store_rtxn *rt, MDB_cursor *c, MDB_val *k,
 	int rc;
 
 	if (k->mv_size != ST_LOGKEY_LEN)
-		return ms_errf(why, MS_ECORRUPT, "forks key of %zu bytes, want %d",
-		               k->mv_size, ST_LOGKEY_LEN);
+		return ms_errf(why, MS_ECORRUPT,
+		               "forks key of %zu bytes, want %d", k->mv_size,
+		               ST_LOGKEY_LEN);
 	if ((rc = mdb_cursor_count(c, &cnt)) != 0)
 		return st_mdb(rt->s, why, rc, "mdb_cursor_count");
 	if (st_reserve((void **)&rt->ids, &rt->ids_cap, cnt + 1, MS_HASH_LEN))
@@ -389,9 +398,10 @@ static ms_err quarantine_row(const MDB_val *k, const MDB_val *v, void *vctx,
 
 	(void)k; /* the key is only the quarantine sequence number */
 	if (v->mv_size < ST_QREC_HDR)
-		return ms_errf(why, MS_ECORRUPT,
-		               "quarantine record of %zu bytes, want %d or more",
-		               v->mv_size, ST_QREC_HDR);
+		return ms_errf(
+			why, MS_ECORRUPT,
+			"quarantine record of %zu bytes, want %d or more",
+			v->mv_size, ST_QREC_HDR);
 	memset(&q, 0, sizeof q);
 	q.when_ms = ms_get_le64(p);
 	q.reason = p[8];
@@ -425,11 +435,15 @@ static ms_err stat_row(const MDB_val *k, const MDB_val *v, void *vctx,
 	char name[ST_STAT_NAME_MAX + 1];
 
 	if (k->mv_size == 0 || k->mv_size > ST_STAT_NAME_MAX)
-		return ms_errf(why, MS_ECORRUPT, "stats key of %zu bytes, want "
-		               "1..%d", k->mv_size, ST_STAT_NAME_MAX);
+		return ms_errf(why, MS_ECORRUPT,
+		               "stats key of %zu bytes, want "
+		               "1..%d",
+		               k->mv_size, ST_STAT_NAME_MAX);
 	if (v->mv_size != 8)
-		return ms_errf(why, MS_ECORRUPT, "stats record of %zu bytes, "
-		               "want 8", v->mv_size);
+		return ms_errf(why, MS_ECORRUPT,
+		               "stats record of %zu bytes, "
+		               "want 8",
+		               v->mv_size);
 	memcpy(name, k->mv_data, k->mv_size);
 	name[k->mv_size] = '\0';
 	*stop = w->fn(name, ms_get_le64(v->mv_data), w->ctx);

@@ -15,18 +15,12 @@
 #include "hlc.h"
 
 const char *const st_db_names[ST_DB_COUNT_] = {
-	[ST_DB_META] = "meta",
-	[ST_DB_OPS] = "ops",
-	[ST_DB_LOG] = "log",
-	[ST_DB_VV] = "vv",
-	[ST_DB_KEYS] = "keys",
-	[ST_DB_SUP] = "sup",
-	[ST_DB_FORKS] = "forks",
-	[ST_DB_QUARANTINE] = "quarantine",
-	[ST_DB_STATS] = "stats",
-	[ST_DB_PEERS] = "peers",
-	[ST_DB_PEER_VV] = "peer_vv",
-	[ST_DB_ARRIVAL] = "arrival",
+	[ST_DB_META] = "meta",       [ST_DB_OPS] = "ops",
+	[ST_DB_LOG] = "log",         [ST_DB_VV] = "vv",
+	[ST_DB_KEYS] = "keys",       [ST_DB_SUP] = "sup",
+	[ST_DB_FORKS] = "forks",     [ST_DB_QUARANTINE] = "quarantine",
+	[ST_DB_STATS] = "stats",     [ST_DB_PEERS] = "peers",
+	[ST_DB_PEER_VV] = "peer_vv", [ST_DB_ARRIVAL] = "arrival",
 };
 
 /* Growth never goes past this many attempts in one write: doubling from
@@ -159,10 +153,11 @@ static ms_err st_grow(ms_store *s, ms_errbuf *eb)
 		return MS_OK;
 	if (cur >= s->map_max) {
 		st_count_full(s);
-		return ms_errf(eb, MS_EFULL,
-		               "store full: map at its maximum of %llu MiB (raise "
-		               "store.map_max in meshsync.conf)",
-		               (unsigned long long)(s->map_max >> 20));
+		return ms_errf(
+			eb, MS_EFULL,
+			"store full: map at its maximum of %llu MiB (raise "
+			"store.map_max in meshsync.conf)",
+			(unsigned long long)(s->map_max >> 20));
 	}
 	next = cur > s->map_max / 2 ? s->map_max : cur * 2;
 	rc = mdb_env_set_mapsize(s->env, (size_t)next);
@@ -179,8 +174,8 @@ ms_err st_write(ms_store *s, st_txn_fn fn, void *ctx, ms_errbuf *eb)
 	int rc;
 
 	if (s->readonly)
-		return ms_errf(eb, MS_EINVAL, "write to %s: store opened read-only",
-		               s->dir);
+		return ms_errf(eb, MS_EINVAL,
+		               "write to %s: store opened read-only", s->dir);
 	for (int attempt = 0; attempt < ST_WRITE_ATTEMPTS; attempt++) {
 		memset(&w, 0, sizeof w);
 		s->mdb_last = 0;
@@ -278,9 +273,10 @@ static ms_err st_dbis_open(ms_store *s, MDB_txn *txn, unsigned create,
 			ms_err e = st_mdb(s, eb, rc, what);
 			/* A named db missing from an existing store: damage. */
 			if (rc == MDB_NOTFOUND)
-				e = ms_errf(eb, MS_ECORRUPT,
-				            "open database %s: missing from the store",
-				            st_db_names[i]);
+				e = ms_errf(
+					eb, MS_ECORRUPT,
+					"open database %s: missing from the store",
+					st_db_names[i]);
 			return e;
 		}
 	}
@@ -311,9 +307,10 @@ ms_err ms_store_create(const char *dir, const uint8_t node_id[MS_PK_LEN],
 		o = &def;
 	}
 	if (data_file_exists(dir, &err))
-		return ms_errf(eb, MS_EEXIST,
-		               "create store in %s: a store already exists there",
-		               dir);
+		return ms_errf(
+			eb, MS_EEXIST,
+			"create store in %s: a store already exists there",
+			dir);
 	if (err != 0)
 		return ms_errf(eb, MS_EIO, "create store in %s: %s", dir,
 		               strerror(err));
@@ -374,7 +371,8 @@ static ms_err st_meta_identity(ms_store *s, MDB_txn *txn, ms_errbuf *eb)
 	rc = mdb_get(txn, s->dbi[ST_DB_META], &k, &v);
 	if (rc == MDB_NOTFOUND || (rc == 0 && v.mv_size != 4))
 		return ms_errf(eb, MS_ECORRUPT,
-		               "open store %s: no schema version in meta", s->dir);
+		               "open store %s: no schema version in meta",
+		               s->dir);
 	if (rc != 0)
 		return st_mdb(s, eb, rc, "read meta");
 	schema = ms_get_le32(v.mv_data);
@@ -387,8 +385,8 @@ static ms_err st_meta_identity(ms_store *s, MDB_txn *txn, ms_errbuf *eb)
 	k.mv_size = strlen(ST_META_NODE_ID);
 	rc = mdb_get(txn, s->dbi[ST_DB_META], &k, &v);
 	if (rc != 0 || v.mv_size != MS_PK_LEN)
-		return ms_errf(eb, MS_ECORRUPT, "open store %s: no node id in meta",
-		               s->dir);
+		return ms_errf(eb, MS_ECORRUPT,
+		               "open store %s: no node id in meta", s->dir);
 	memcpy(s->node_id, v.mv_data, MS_PK_LEN);
 	k.mv_data = (void *)ST_META_NETID;
 	k.mv_size = strlen(ST_META_NETID);
@@ -456,7 +454,8 @@ ms_err ms_store_set_policies(ms_store *s, const ms_policy_rule *r, size_t n,
                              ms_errbuf *eb)
 {
 	if (s->readonly)
-		return ms_errf(eb, MS_EINVAL, "set policies: store opened read-only");
+		return ms_errf(eb, MS_EINVAL,
+		               "set policies: store opened read-only");
 	return policies_apply(s, r, n, eb);
 }
 
@@ -478,10 +477,11 @@ ms_err ms_store_open(ms_store **out, const char *dir, const ms_store_opts *o,
 		if (err != 0)
 			return ms_errf(eb, MS_EIO, "open store %s: %s", dir,
 			               strerror(err));
-		return ms_errf(eb, MS_ENOTFOUND,
-		               "open store %s: no store there (run `meshsync-node "
-		               "init --data %s` first)",
-		               dir, dir);
+		return ms_errf(
+			eb, MS_ENOTFOUND,
+			"open store %s: no store there (run `meshsync-node "
+			"init --data %s` first)",
+			dir, dir);
 	}
 	s = calloc(1, sizeof *s);
 	if (s == NULL || (s->dir = strdup(dir)) == NULL) {

@@ -62,12 +62,13 @@
 #define MS_POLICY_MAX 64
 
 typedef enum ms_policy {
-	MS_POLICY_LWW = 0,     /* greatest (hlc, author) head wins; rest listed */
-	MS_POLICY_MV = 1,      /* every sibling returned until a write names it */
-	MS_POLICY_COUNTER = 2, /* values are i64 LE deltas; state is their sum */
+	MS_POLICY_LWW = 0, /* greatest (hlc, author) head wins; rest listed */
+	MS_POLICY_MV = 1,  /* every sibling returned until a write names it */
+	MS_POLICY_COUNTER =
+		2, /* values are i64 LE deltas; state is their sum */
 } ms_policy;
 
-const char *ms_policy_name(ms_policy p);          /* "lww", "mv", "counter" */
+const char *ms_policy_name(ms_policy p); /* "lww", "mv", "counter" */
 int ms_policy_parse(const char *name, ms_policy *out); /* 0 ok, -1 unknown */
 
 typedef struct ms_policy_rule {
@@ -117,7 +118,8 @@ void ms_store_close(ms_store **sp);
 const uint8_t *ms_store_node_id(const ms_store *s);    /* MS_PK_LEN */
 const uint8_t *ms_store_network_id(const ms_store *s); /* MS_NETID_LEN */
 /* Policy for a key under the store's table. */
-ms_policy ms_store_policy_for(const ms_store *s, const uint8_t *key, size_t klen);
+ms_policy ms_store_policy_for(const ms_store *s, const uint8_t *key,
+                              size_t klen);
 /* The policy table in force (as stored). */
 const ms_policy_rule *ms_store_policies(const ms_store *s, size_t *n);
 /* Put a new policy table in force (a reload changed the configuration):
@@ -148,13 +150,14 @@ typedef struct ms_append_result {
  */
 ms_err ms_store_append(ms_store *s, const ms_identity *id, ms_op_type type,
                        ms_prio prio, const uint8_t *key, size_t klen,
-                       const uint8_t *value, size_t vlen,
-                       ms_append_result *res, ms_errbuf *eb);
+                       const uint8_t *value, size_t vlen, ms_append_result *res,
+                       ms_errbuf *eb);
 
 typedef enum ms_ingest_status {
 	MS_INGEST_APPLIED = 0,   /* new op, stored and applied */
 	MS_INGEST_DUPLICATE = 1, /* already held: no-op */
-	MS_INGEST_REJECTED = 2,  /* malformed or forged: see reason; quarantined */
+	MS_INGEST_REJECTED =
+		2, /* malformed or forged: see reason; quarantined */
 } ms_ingest_status;
 
 typedef struct ms_ingest_item {
@@ -163,10 +166,10 @@ typedef struct ms_ingest_item {
 } ms_ingest_item;
 
 typedef struct ms_ingest_result {
-	uint8_t status;  /* ms_ingest_status */
-	uint8_t reason;  /* ms_op_reason when rejected */
-	uint8_t fork;    /* 1 if the op made (author, seq) a fork */
-	uint8_t skewed;  /* 1 if its hlc was too far ahead to move our clock */
+	uint8_t status; /* ms_ingest_status */
+	uint8_t reason; /* ms_op_reason when rejected */
+	uint8_t fork;   /* 1 if the op made (author, seq) a fork */
+	uint8_t skewed; /* 1 if its hlc was too far ahead to move our clock */
 	uint8_t id[MS_HASH_LEN]; /* valid unless rejected as malformed */
 } ms_ingest_result;
 
@@ -284,7 +287,8 @@ ms_err ms_store_foreach_log(ms_store_rtxn *rt, const uint8_t *author,
 /* Walk the version vector: (author, highest contiguous seq) in author
  * order, authors held only above a gap (seq 0) left out; vector.h has the
  * full entries.  Walk contract above ("foreach_vv: ..."). */
-typedef int (*ms_vv_fn)(const uint8_t author[MS_PK_LEN], uint64_t seq, void *ctx);
+typedef int (*ms_vv_fn)(const uint8_t author[MS_PK_LEN], uint64_t seq,
+                        void *ctx);
 ms_err ms_store_foreach_vv(ms_store_rtxn *rt, ms_vv_fn fn, void *ctx,
                            ms_errbuf *eb);
 
@@ -366,7 +370,7 @@ ms_err ms_store_state_hash(ms_store_rtxn *rt, uint8_t out[MS_HASH_LEN],
  * well; MS_ECORRUPT with *faults > 0 otherwise.
  */
 typedef void (*ms_fault_fn)(const char *what, void *ctx);
-ms_err ms_store_verify(ms_store *s, ms_fault_fn fn, void *ctx,
-                       uint64_t *faults, ms_errbuf *eb);
+ms_err ms_store_verify(ms_store *s, ms_fault_fn fn, void *ctx, uint64_t *faults,
+                       ms_errbuf *eb);
 
 #endif

@@ -54,12 +54,12 @@ enum st_stat {
 	ST_STAT_OPS_LOCAL = 0, /* local appends */
 	ST_STAT_OPS_APPLIED,   /* foreign (ingested) ops applied */
 	ST_STAT_OPS_DUPLICATE, /* ingested ops already held */
-	ST_STAT_FORKS,         /* ops that landed in an occupied (author, seq) */
-	ST_STAT_CLOCK_SKEW,    /* ops whose hlc was too far ahead to observe */
-	ST_STAT_CONFLICTS,     /* applied ops that left their key with >1 head */
-	ST_STAT_MAP_GROW,      /* map doublings */
-	ST_STAT_STORE_FULL,    /* writes refused at the maximum map size */
-	ST_STAT_REJECTED_,     /* + ms_op_reason */
+	ST_STAT_FORKS,      /* ops that landed in an occupied (author, seq) */
+	ST_STAT_CLOCK_SKEW, /* ops whose hlc was too far ahead to observe */
+	ST_STAT_CONFLICTS,  /* applied ops that left their key with >1 head */
+	ST_STAT_MAP_GROW,   /* map doublings */
+	ST_STAT_STORE_FULL, /* writes refused at the maximum map size */
+	ST_STAT_REJECTED_,  /* + ms_op_reason */
 	ST_STAT_COUNT_ = ST_STAT_REJECTED_ + MS_OPR_COUNT_
 };
 const char *st_stat_name(unsigned i, char *buf, size_t cap);
@@ -194,14 +194,14 @@ struct ms_store {
 	int mdb_last;          /* last LMDB code mapped by st_mdb */
 
 	/* Scratch reused across writes so the per-op path does not allocate. */
-	uint8_t *enc;        /* encoding of a local op */
+	uint8_t *enc; /* encoding of a local op */
 	size_t enc_cap;
-	uint8_t *rec;        /* a keys record being rebuilt */
+	uint8_t *rec; /* a keys record being rebuilt */
 	size_t rec_cap;
-	uint8_t *ids;        /* head ids copied out of a record */
-	size_t ids_cap;      /* in ids (32 bytes each) */
-	ms_op *bops;         /* decoded batch */
-	uint8_t *bstat;      /* per item: reason (MS_OPR_*) */
+	uint8_t *ids;   /* head ids copied out of a record */
+	size_t ids_cap; /* in ids (32 bytes each) */
+	ms_op *bops;    /* decoded batch */
+	uint8_t *bstat; /* per item: reason (MS_OPR_*) */
 	uint8_t (*bid)[MS_HASH_LEN];
 	size_t bcap;
 	unsigned verify_threads; /* 1: no worker thread */

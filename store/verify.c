@@ -47,7 +47,8 @@ typedef struct vfy {
 	int oom;
 } vfy;
 
-static void fault(vfy *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fault(vfy *f, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 static void fault(vfy *f, const char *fmt, ...)
 {
 	char msg[512];
@@ -85,7 +86,8 @@ static vau *au_get(vfy *f, const uint8_t *author)
 		else
 			hi = mid;
 	}
-	if (st_reserve((void **)&f->au, &f->au_cap, f->nau + 1, sizeof *f->au)) {
+	if (st_reserve((void **)&f->au, &f->au_cap, f->nau + 1,
+	               sizeof *f->au)) {
 		f->oom = 1;
 		return NULL;
 	}
@@ -169,14 +171,17 @@ static ms_err scan_ops(vfy *f, uint8_t acc[MS_HASH_LEN], uint64_t *count,
 			vau *a = au_get(f, op.author);
 			if (a == NULL) {
 				mdb_cursor_close(c);
-				return ms_errf(eb, MS_ENOMEM, "verify: out of memory");
+				return ms_errf(eb, MS_ENOMEM,
+				               "verify: out of memory");
 			}
 			a->held++;
 			st_acc_add(a->acc, k.mv_data);
 		}
 		if (!slot_has(f, &op, k.mv_data))
-			fault(f, "op %s: no log or fork entry for its author and "
-			      "seq %llu", h, (unsigned long long)op.seq);
+			fault(f,
+			      "op %s: no log or fork entry for its author and "
+			      "seq %llu",
+			      h, (unsigned long long)op.seq);
 		if (st_reserve((void **)&f->ops, &f->ops_cap, f->nops + 1,
 		               sizeof *f->ops) ||
 		    st_reserve((void **)&f->sup, &f->sup_cap,
@@ -193,7 +198,8 @@ static ms_err scan_ops(vfy *f, uint8_t acc[MS_HASH_LEN], uint64_t *count,
 			e->delta = ms_get_le64(op.value);
 		for (unsigned i = 0; i < op.nparents; i++) {
 			uint8_t *p = f->sup + f->nsup++ * ST_SUPKEY_LEN;
-			memcpy(p, op.parents + (size_t)i * MS_HASH_LEN, MS_HASH_LEN);
+			memcpy(p, op.parents + (size_t)i * MS_HASH_LEN,
+			       MS_HASH_LEN);
 			memcpy(p + MS_HASH_LEN, e->kh, ST_KH_LEN);
 		}
 	next:
@@ -217,8 +223,9 @@ static ms_err check_sup(vfy *f, ms_errbuf *eb)
 	if (f->nsup > 0) /* qsort's base may not be NULL, even for 0 */
 		qsort(f->sup, f->nsup, ST_SUPKEY_LEN, sup_cmp);
 	for (size_t j = 0; j < f->nsup; j++) /* dedupe in place */
-		if (n == 0 || memcmp(f->sup + (n - 1) * ST_SUPKEY_LEN,
-		                     f->sup + j * ST_SUPKEY_LEN, ST_SUPKEY_LEN) != 0)
+		if (n == 0 ||
+		    memcmp(f->sup + (n - 1) * ST_SUPKEY_LEN,
+		           f->sup + j * ST_SUPKEY_LEN, ST_SUPKEY_LEN) != 0)
 			memmove(f->sup + n++ * ST_SUPKEY_LEN,
 			        f->sup + j * ST_SUPKEY_LEN, ST_SUPKEY_LEN);
 	f->nsup = n;
@@ -241,13 +248,17 @@ static ms_err check_sup(vfy *f, ms_errbuf *eb)
 			fault(f, "sup: entry with a %zu-byte key", k.mv_size);
 			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 		} else if (cmp < 0) {
-			fault(f, "sup: op %s is marked superseded but no held op "
-			      "names it", hexid(h, k.mv_data, MS_HASH_LEN));
+			fault(f,
+			      "sup: op %s is marked superseded but no held op "
+			      "names it",
+			      hexid(h, k.mv_data, MS_HASH_LEN));
 			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 		} else if (cmp > 0) {
-			fault(f, "sup: op %s is named as a parent but not marked "
-			      "superseded", hexid(h, f->sup + i * ST_SUPKEY_LEN,
-			                          MS_HASH_LEN));
+			fault(f,
+			      "sup: op %s is named as a parent but not marked "
+			      "superseded",
+			      hexid(h, f->sup + i * ST_SUPKEY_LEN,
+			            MS_HASH_LEN));
 			i++;
 		} else {
 			i++;
@@ -293,12 +304,13 @@ static ms_err check_keys(vfy *f, ms_errbuf *eb)
 		st_rec r;
 
 		if (st_rec_parse(&r, &k, &v) != 0) {
-			fault(f, "keys: malformed record of %zu bytes", v.mv_size);
+			fault(f, "keys: malformed record of %zu bytes",
+			      v.mv_size);
 			goto next;
 		}
 		snprintf(kname, sizeof kname, "%.*s%s",
-		         r.key_len > 64 ? 64 : (int)r.key_len, (const char *)r.key,
-		         r.key_len > 64 ? "..." : "");
+		         r.key_len > 64 ? 64 : (int)r.key_len,
+		         (const char *)r.key, r.key_len > 64 ? "..." : "");
 		for (size_t i = 0; kname[i]; i++)
 			if ((unsigned char)kname[i] < 0x20 ||
 			    (unsigned char)kname[i] > 0x7e)
@@ -311,8 +323,8 @@ static ms_err check_keys(vfy *f, ms_errbuf *eb)
 			else
 				up = mid;
 		}
-		for (size_t i = lo; i < f->nops &&
-		                    memcmp(f->ops[i].kh, kh, ST_KH_LEN) == 0;
+		for (size_t i = lo;
+		     i < f->nops && memcmp(f->ops[i].kh, kh, ST_KH_LEN) == 0;
 		     i++) {
 			vop *e = &f->ops[i];
 			e->seen = 1;
@@ -330,7 +342,8 @@ static ms_err check_keys(vfy *f, ms_errbuf *eb)
 			hi++;
 		}
 		if (!heads_ok || nheads != r.nheads)
-			fault(f, "key \"%s\": holds %u heads, the ops give %u%s",
+			fault(f,
+			      "key \"%s\": holds %u heads, the ops give %u%s",
 			      kname, r.nheads, nheads,
 			      heads_ok ? "" : " (different ids)");
 		if (nops != r.nops)
@@ -338,11 +351,13 @@ static ms_err check_keys(vfy *f, ms_errbuf *eb)
 			      kname, (unsigned long long)r.nops,
 			      (unsigned long long)nops);
 		if (nputs != r.nputs)
-			fault(f, "key \"%s\": put count %llu, the ops give %llu",
+			fault(f,
+			      "key \"%s\": put count %llu, the ops give %llu",
 			      kname, (unsigned long long)r.nputs,
 			      (unsigned long long)nputs);
 		if (sum != r.counter)
-			fault(f, "key \"%s\": counter %lld, the ops sum to %lld",
+			fault(f,
+			      "key \"%s\": counter %lld, the ops sum to %lld",
 			      kname, (long long)r.counter, (long long)sum);
 	next:
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
@@ -388,8 +403,10 @@ static ms_err check_log(vfy *f, ms_errbuf *eb)
 		ms_op op;
 
 		if (k.mv_size != ST_LOGKEY_LEN || v.mv_size != MS_HASH_LEN) {
-			fault(f, "log: malformed entry (%zu-byte key, %zu-byte "
-			      "value)", k.mv_size, v.mv_size);
+			fault(f,
+			      "log: malformed entry (%zu-byte key, %zu-byte "
+			      "value)",
+			      k.mv_size, v.mv_size);
 			goto next;
 		}
 		seq = ms_get_be64(kp + MS_PK_LEN);
@@ -407,18 +424,20 @@ static ms_err check_log(vfy *f, ms_errbuf *eb)
 			broken = 1;
 		if (mdb_get(f->txn, f->s->dbi[ST_DB_OPS], &v, &ov) != 0) {
 			char h2[65];
-			fault(f, "log: author %s seq %llu points to op %s, "
-			      "which is not held", hexid(h, kp, 8),
-			      (unsigned long long)seq,
+			fault(f,
+			      "log: author %s seq %llu points to op %s, "
+			      "which is not held",
+			      hexid(h, kp, 8), (unsigned long long)seq,
 			      hexid(h2, v.mv_data, MS_HASH_LEN));
 			goto next;
 		}
 		if (st_decode_stored(&op, &ov) != MS_OPR_OK)
 			goto next; /* reported by the ops scan */
 		if (memcmp(op.author, kp, MS_PK_LEN) != 0 || op.seq != seq)
-			fault(f, "log: author %s seq %llu points to an op of "
-			      "another author or seq", hexid(h, kp, 8),
-			      (unsigned long long)seq);
+			fault(f,
+			      "log: author %s seq %llu points to an op of "
+			      "another author or seq",
+			      hexid(h, kp, 8), (unsigned long long)seq);
 	next:
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 	}
@@ -439,14 +458,18 @@ static void vv_compare(vfy *f, const ms_vv_entry *e,
 
 	hexid(h, want->author, 8);
 	if (e->seq != want->seq)
-		fault(f, "vv: author %s at seq %llu, the log is contiguous to "
-		      "seq %llu", h, (unsigned long long)e->seq,
+		fault(f,
+		      "vv: author %s at seq %llu, the log is contiguous to "
+		      "seq %llu",
+		      h, (unsigned long long)e->seq,
 		      (unsigned long long)want->seq);
 	if (e->held != want->held)
 		fault(f, "vv: author %s holds %llu ops, %llu are held", h,
-		      (unsigned long long)e->held, (unsigned long long)want->held);
+		      (unsigned long long)e->held,
+		      (unsigned long long)want->held);
 	if (memcmp(acc, want->acc, MS_HASH_LEN) != 0)
-		fault(f, "vv: author %s: id sum does not match the held ops", h);
+		fault(f, "vv: author %s: id sum does not match the held ops",
+		      h);
 }
 
 /* The vv db against the entries recomputed from ops and log: one entry
@@ -477,13 +500,16 @@ static ms_err check_vv(vfy *f, ms_errbuf *eb)
 		}
 		cmp = want ? memcmp(e.author, want->author, MS_PK_LEN) : -1;
 		if (cmp < 0) {
-			fault(f, "vv: author %s at seq %llu, but no op of it is "
-			      "held", hexid(h, e.author, 8),
-			      (unsigned long long)e.seq);
+			fault(f,
+			      "vv: author %s at seq %llu, but no op of it is "
+			      "held",
+			      hexid(h, e.author, 8), (unsigned long long)e.seq);
 			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 		} else if (cmp > 0) {
-			fault(f, "vv: author %s missing (%llu ops held, log "
-			      "contiguous to seq %llu)", hexid(h, want->author, 8),
+			fault(f,
+			      "vv: author %s missing (%llu ops held, log "
+			      "contiguous to seq %llu)",
+			      hexid(h, want->author, 8),
 			      (unsigned long long)want->held,
 			      (unsigned long long)want->seq);
 			i++;
@@ -497,8 +523,10 @@ static ms_err check_vv(vfy *f, ms_errbuf *eb)
 	if (rc != MDB_NOTFOUND)
 		return st_mdb(f->s, eb, rc, "verify: read vv");
 	for (; i < f->nau; i++)
-		fault(f, "vv: author %s missing (%llu ops held, log contiguous "
-		      "to seq %llu)", hexid(h, f->au[i].author, 8),
+		fault(f,
+		      "vv: author %s missing (%llu ops held, log contiguous "
+		      "to seq %llu)",
+		      hexid(h, f->au[i].author, 8),
 		      (unsigned long long)f->au[i].held,
 		      (unsigned long long)f->au[i].seq);
 	return MS_OK;
@@ -566,9 +594,11 @@ static ms_err check_forks(vfy *f, ms_errbuf *eb)
 			goto next;
 		}
 		if (mdb_cursor_count(c, &cnt) == 0 && cnt < 2)
-			fault(f, "forks: slot seq %llu of author %s has only one "
-			      "op", (unsigned long long)ms_get_be64(
-			                    (const uint8_t *)k.mv_data + MS_PK_LEN),
+			fault(f,
+			      "forks: slot seq %llu of author %s has only one "
+			      "op",
+			      (unsigned long long)ms_get_be64(
+				      (const uint8_t *)k.mv_data + MS_PK_LEN),
 			      hexid(h, k.mv_data, 8));
 		if (mdb_get(f->txn, f->s->dbi[ST_DB_LOG], &k, &lv) != 0)
 			fault(f, "forks: slot of author %s has no log entry",
@@ -580,8 +610,10 @@ static ms_err check_forks(vfy *f, ms_errbuf *eb)
 		}
 		if (st_decode_stored(&op, &ov) == MS_OPR_OK &&
 		    (memcmp(op.author, k.mv_data, MS_PK_LEN) != 0 ||
-		     op.seq != ms_get_be64((const uint8_t *)k.mv_data + MS_PK_LEN)))
-			fault(f, "forks: op %s is not of its slot's author and seq",
+		     op.seq != ms_get_be64((const uint8_t *)k.mv_data +
+		                           MS_PK_LEN)))
+			fault(f,
+			      "forks: op %s is not of its slot's author and seq",
 			      hexid(h, v.mv_data, MS_HASH_LEN));
 	next:
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
@@ -592,8 +624,8 @@ static ms_err check_forks(vfy *f, ms_errbuf *eb)
 	return MS_OK;
 }
 
-ms_err ms_store_verify(ms_store *s, ms_fault_fn fn, void *ctx,
-                       uint64_t *faults, ms_errbuf *eb)
+ms_err ms_store_verify(ms_store *s, ms_fault_fn fn, void *ctx, uint64_t *faults,
+                       ms_errbuf *eb)
 {
 	vfy f;
 	uint8_t acc[MS_HASH_LEN] = {0};
@@ -620,12 +652,14 @@ ms_err ms_store_verify(ms_store *s, ms_fault_fn fn, void *ctx,
 		fault(&f, "meta: op count missing or malformed");
 	else if (meta_count != count)
 		fault(&f, "meta: op count %llu, %llu ops held",
-		      (unsigned long long)meta_count, (unsigned long long)count);
+		      (unsigned long long)meta_count,
+		      (unsigned long long)count);
 	if (mdb_get(f.txn, s->dbi[ST_DB_META], &mk, &mv) != 0 ||
 	    mv.mv_size != MS_HASH_LEN)
 		fault(&f, "meta: op-id accumulator missing or malformed");
 	else if (memcmp(mv.mv_data, acc, MS_HASH_LEN) != 0)
-		fault(&f, "meta: op-id accumulator does not match the held ops");
+		fault(&f,
+		      "meta: op-id accumulator does not match the held ops");
 done:
 	mdb_txn_abort(f.txn);
 	s->nreaders--;
@@ -637,8 +671,8 @@ done:
 	if (e != MS_OK)
 		return e;
 	if (f.faults > 0)
-		return ms_errf(eb, MS_ECORRUPT, "verify %s: %llu fault%s", s->dir,
-		               (unsigned long long)f.faults,
+		return ms_errf(eb, MS_ECORRUPT, "verify %s: %llu fault%s",
+		               s->dir, (unsigned long long)f.faults,
 		               f.faults == 1 ? "" : "s");
 	return MS_OK;
 }

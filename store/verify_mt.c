@@ -26,8 +26,8 @@ void st_verify_range(ms_store *s, const ms_ingest_item *items, size_t lo,
 		if (items[i].buf == NULL && items[i].len > 0)
 			why = MS_OPR_TRUNCATED;
 		else
-			why = ms_op_decode(&s->bops[i], items[i].buf, items[i].len,
-			                   s->max_value);
+			why = ms_op_decode(&s->bops[i], items[i].buf,
+			                   items[i].len, s->max_value);
 		if (why == MS_OPR_OK) {
 			ms_op_id(s->bid[i], items[i].buf, items[i].len);
 			why = ms_op_verify(&s->bops[i], s->netid);

@@ -18,8 +18,9 @@ ms_err st_vv_parse(ms_vv_entry *e, uint8_t acc[MS_HASH_LEN], const MDB_val *k,
 		return ms_errf(why, MS_ECORRUPT, "vv key of %zu bytes, want %d",
 		               k->mv_size, MS_PK_LEN);
 	if (v->mv_size != ST_VV_LEN)
-		return ms_errf(why, MS_ECORRUPT, "vv record of %zu bytes, want %d",
-		               v->mv_size, ST_VV_LEN);
+		return ms_errf(why, MS_ECORRUPT,
+		               "vv record of %zu bytes, want %d", v->mv_size,
+		               ST_VV_LEN);
 	memcpy(e->author, k->mv_data, MS_PK_LEN);
 	e->seq = ms_get_le64(p);
 	e->held = ms_get_le64(p + 8);
@@ -44,7 +45,8 @@ ms_err st_vv_add(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t seq,
 			return ms_errf(eb, MS_ECORRUPT,
 			               "vv entry of %zu bytes is malformed",
 			               v.mv_size);
-		memcpy(rec, v.mv_data, ST_VV_LEN); /* the put below may move it */
+		memcpy(rec, v.mv_data,
+		       ST_VV_LEN); /* the put below may move it */
 		cur = ms_get_le64(rec);
 		held = ms_get_le64(rec + 8);
 	} else if (rc != MDB_NOTFOUND) {
@@ -56,9 +58,11 @@ ms_err st_vv_add(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t seq,
 	 * counted slot or an op above a gap only adds to held and acc. */
 	if (seq == cur + 1) {
 		if (w->log_cur == NULL) {
-			rc = mdb_cursor_open(w->txn, s->dbi[ST_DB_LOG], &w->log_cur);
+			rc = mdb_cursor_open(w->txn, s->dbi[ST_DB_LOG],
+			                     &w->log_cur);
 			if (rc != 0)
-				return st_mdb(s, eb, rc, "mdb_cursor_open(log)");
+				return st_mdb(s, eb, rc,
+				              "mdb_cursor_open(log)");
 		}
 		st_logkey(kb, author, seq);
 		k.mv_size = sizeof kb;
@@ -123,7 +127,8 @@ ms_err ms_store_vv_entry_get(ms_store_rtxn *rt, const uint8_t author[MS_PK_LEN],
 
 	rc = mdb_get(rt->txn, rt->s->dbi[ST_DB_VV], &k, &v);
 	if (rc == MDB_NOTFOUND)
-		return ms_errf(eb, MS_ENOTFOUND, "vv entry: no op of that author");
+		return ms_errf(eb, MS_ENOTFOUND,
+		               "vv entry: no op of that author");
 	if (rc != 0)
 		return st_mdb(rt->s, eb, rc, "vv entry");
 	if ((e = st_vv_parse(out, NULL, &k, &v, eb)) != MS_OK)

@@ -57,7 +57,8 @@ ms_err st_walk_groups(ms_store_rtxn *rt, enum st_db db, size_t key_len,
 	int rc;
 
 	if (key_len > sizeof kb || key_len < MS_PK_LEN)
-		return ms_errf(eb, MS_EINVAL, "%s: key length %zu", what, key_len);
+		return ms_errf(eb, MS_EINVAL, "%s: key length %zu", what,
+		               key_len);
 	if ((rc = mdb_cursor_open(rt->txn, rt->s->dbi[db], &c)) != 0)
 		return st_mdb(rt->s, eb, rc, what);
 	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);

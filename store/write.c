@@ -68,7 +68,8 @@ static ms_err append_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 			               "append: keys record is malformed");
 		/* More heads than an op may name: the first ones in id order;
 		 * the rest stay heads until a later write names them. */
-		np = r.nheads < MS_OP_MAX_PARENTS ? r.nheads : MS_OP_MAX_PARENTS;
+		np = r.nheads < MS_OP_MAX_PARENTS ? r.nheads
+		                                  : MS_OP_MAX_PARENTS;
 		memcpy(parents, r.heads, np * MS_HASH_LEN);
 	} else if (rc != MDB_NOTFOUND) {
 		return st_mdb(s, eb, rc, "append: read keys");
@@ -124,7 +125,8 @@ static ms_err append_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 	need = MS_OP_FIXED_LEN + np * MS_HASH_LEN + a->klen + a->vlen;
 	if (st_reserve((void **)&s->enc, &s->enc_cap, need, 1))
 		return ms_errf(eb, MS_ENOMEM, "append: out of memory");
-	e = ms_op_sign_encode(&op, a->id, s->netid, s->enc, s->enc_cap, &len, eb);
+	e = ms_op_sign_encode(&op, a->id, s->netid, s->enc, s->enc_cap, &len,
+	                      eb);
 	if (e != MS_OK)
 		return e;
 	ms_op_id(oid, s->enc, len);
@@ -144,12 +146,13 @@ static ms_err append_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 
 ms_err ms_store_append(ms_store *s, const ms_identity *id, ms_op_type type,
                        ms_prio prio, const uint8_t *key, size_t klen,
-                       const uint8_t *value, size_t vlen,
-                       ms_append_result *res, ms_errbuf *eb)
+                       const uint8_t *value, size_t vlen, ms_append_result *res,
+                       ms_errbuf *eb)
 {
 	append_ctx a = {id, type, prio, key, klen, value, vlen, res};
 
-	if (id == NULL || memcmp(ms_identity_pk(id), s->node_id, MS_PK_LEN) != 0)
+	if (id == NULL ||
+	    memcmp(ms_identity_pk(id), s->node_id, MS_PK_LEN) != 0)
 		return ms_errf(eb, MS_EINVAL,
 		               "append: identity is not this store's node id");
 	if (type != MS_OP_PUT && type != MS_OP_DEL)
@@ -163,14 +166,16 @@ ms_err ms_store_append(ms_store *s, const ms_identity *id, ms_op_type type,
 		               "append: key of %zu bytes: keys are 1..%d bytes",
 		               klen, MS_OP_MAX_KEY);
 	if (vlen > s->max_value)
-		return ms_errf(eb, MS_EINVAL,
-		               "append: value of %zu bytes is over the limit of "
-		               "%u bytes (store.max_value)",
-		               vlen, (unsigned)s->max_value);
+		return ms_errf(
+			eb, MS_EINVAL,
+			"append: value of %zu bytes is over the limit of "
+			"%u bytes (store.max_value)",
+			vlen, (unsigned)s->max_value);
 	if (vlen > 0 && value == NULL)
 		return ms_errf(eb, MS_EINVAL, "append: value is NULL");
 	if (type == MS_OP_DEL && vlen != 0)
-		return ms_errf(eb, MS_EINVAL, "append: a delete carries no value");
+		return ms_errf(eb, MS_EINVAL,
+		               "append: a delete carries no value");
 	return st_write(s, append_txn, &a, eb);
 }
 
@@ -192,7 +197,8 @@ static ms_err quarantine_put(ms_store *s, st_wctx *w, const ms_ingest_item *it,
 {
 	MDB_val mk = {strlen(ST_META_QNEXT), (void *)ST_META_QNEXT}, k, v;
 	uint8_t kb[8], nb[8];
-	size_t keep = it->len < ST_QUARANTINE_KEEP ? it->len : ST_QUARANTINE_KEEP;
+	size_t keep = it->len < ST_QUARANTINE_KEEP ? it->len
+	                                           : ST_QUARANTINE_KEEP;
 	uint64_t next = 0;
 	uint8_t *p;
 	MDB_stat st;
@@ -270,7 +276,8 @@ static ms_err ingest_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 			r.reason = (uint8_t)why;
 			w->stat[ST_STAT_REJECTED_ + why]++;
 			ic->tot.rejected++;
-			e = quarantine_put(s, w, &ic->items[i], why, ic->peer, eb);
+			e = quarantine_put(s, w, &ic->items[i], why, ic->peer,
+			                   eb);
 			if (e != MS_OK)
 				return e;
 			goto next;
@@ -288,8 +295,8 @@ static ms_err ingest_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 		             ic->items[i].len, &fork, &nheads, eb);
 		if (e != MS_OK)
 			return e;
-		w->hlc = ms_hlc_observe(w->hlc, op->hlc, w->wall, st_max_skew(s),
-		                        &skewed);
+		w->hlc = ms_hlc_observe(w->hlc, op->hlc, w->wall,
+		                        st_max_skew(s), &skewed);
 		r.status = MS_INGEST_APPLIED;
 		r.fork = (uint8_t)fork;
 		r.skewed = (uint8_t)(skewed != 0);
@@ -302,7 +309,8 @@ static ms_err ingest_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 			ic->tot.skewed++;
 		}
 		if (nheads > 1 &&
-		    ms_store_policy_for(s, op->key, op->key_len) != MS_POLICY_COUNTER) {
+		    ms_store_policy_for(s, op->key, op->key_len) !=
+		            MS_POLICY_COUNTER) {
 			w->stat[ST_STAT_CONFLICTS]++;
 			ic->tot.conflicts++;
 		}

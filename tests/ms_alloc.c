@@ -17,13 +17,13 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static int armed;         /* counting on */
-static int paused;        /* ms_alloc_pause depth */
-static uint64_t fail_at;  /* 1-based; 0 = never */
-static int persist;       /* MS_ALLOC_PERSIST */
+static int armed;        /* counting on */
+static int paused;       /* ms_alloc_pause depth */
+static uint64_t fail_at; /* 1-based; 0 = never */
+static int persist;      /* MS_ALLOC_PERSIST */
 static uint64_t counted;
 static int fired;
-static int trace;         /* print the failing call's stack */
+static int trace; /* print the failing call's stack */
 
 void ms_alloc_arm(uint64_t n, unsigned flags)
 {

@@ -88,16 +88,16 @@ void ms_alloc_resume(void);
 
 /* What a scenario body gets; the same struct reaches the check. */
 typedef struct ms_alloc_ctx {
-	const char *dir;  /* fresh empty directory for this run */
-	void *arg;        /* the scenario's own data (ms_alloc_scenario.arg) */
-	uint64_t n;       /* failing allocation of this run, 0 = none */
-	unsigned flags;   /* MS_ALLOC_PERSIST or 0 */
-	char who[128];    /* "alloc NAME MODE n=N", for messages */
-	ms_errbuf eb;     /* pass to every call: the loop reads its message */
+	const char *dir; /* fresh empty directory for this run */
+	void *arg;       /* the scenario's own data (ms_alloc_scenario.arg) */
+	uint64_t n;      /* failing allocation of this run, 0 = none */
+	unsigned flags;  /* MS_ALLOC_PERSIST or 0 */
+	char who[128];   /* "alloc NAME MODE n=N", for messages */
+	ms_errbuf eb;    /* pass to every call: the loop reads its message */
 	/* For the check only (parent side, after the child ended): */
-	uint64_t marks;   /* ms_alloc_mark calls the child made */
-	ms_err result;    /* what the body returned */
-	int fired;        /* the injected failure happened */
+	uint64_t marks;               /* ms_alloc_mark calls the child made */
+	ms_err result;                /* what the body returned */
+	int fired;                    /* the injected failure happened */
 	struct ms_alloc_report *rep_; /* the loop's: shared with the parent */
 } ms_alloc_ctx;
 
@@ -137,10 +137,10 @@ void ms_alloc_mark(ms_alloc_ctx *ac);
 /* In a body: a result check.  On failure prints file, line and expr and
  * ends the child with a failing status (Check assertions belong to the
  * parent process, not to the child). */
-#define ALLOC_EXPECT(cond)                                                    \
-	do {                                                                  \
-		if (!(cond))                                                  \
-			ms_alloc_expect_failed(__FILE__, __LINE__, #cond);    \
+#define ALLOC_EXPECT(cond)                                                 \
+	do {                                                               \
+		if (!(cond))                                               \
+			ms_alloc_expect_failed(__FILE__, __LINE__, #cond); \
 	} while (0)
 void ms_alloc_expect_failed(const char *file, int line, const char *expr)
 	__attribute__((noreturn));
@@ -151,15 +151,16 @@ void ms_alloc_expect_failed(const char *file, int line, const char *expr)
  * over it; ALLOC_SCENARIO(name) has no check.  For also[] or arg, fill an
  * ms_alloc_scenario and call ms_alloc_loop directly.
  */
-#define ALLOC_SCENARIO_CHECKED(name, checkfn)                                 \
-	static ms_err alloc_body_##name(ms_alloc_ctx *ac);                    \
-	START_TEST(alloc_##name)                                              \
-	{                                                                     \
-		ms_alloc_scenario sc_ = {#name, alloc_body_##name, (checkfn), \
-		                         NULL, NULL, 0};                      \
-		ms_alloc_loop(&sc_);                                          \
-	}                                                                     \
-	END_TEST                                                              \
+#define ALLOC_SCENARIO_CHECKED(name, checkfn)                          \
+	static ms_err alloc_body_##name(ms_alloc_ctx *ac);             \
+	START_TEST(alloc_##name)                                       \
+	{                                                              \
+		ms_alloc_scenario sc_ = {#name,     alloc_body_##name, \
+		                         (checkfn), NULL,              \
+		                         NULL,      0};                \
+		ms_alloc_loop(&sc_);                                   \
+	}                                                              \
+	END_TEST                                                       \
 	static ms_err alloc_body_##name(ms_alloc_ctx *ac)
 #define ALLOC_SCENARIO(name) ALLOC_SCENARIO_CHECKED(name, NULL)
 

@@ -26,9 +26,9 @@
 #define ALLOC_EXIT_EXPECT 3
 
 struct ms_alloc_report {
-	uint64_t count;  /* allocations the body made */
-	uint64_t marks;  /* ms_alloc_mark calls */
-	int32_t result;  /* ms_err the body returned */
+	uint64_t count; /* allocations the body made */
+	uint64_t marks; /* ms_alloc_mark calls */
+	int32_t result; /* ms_err the body returned */
 	int32_t fired;
 	int32_t done;    /* the body returned (not crashed or exited) */
 	int32_t eb_code; /* ac->eb.code when it returned */
@@ -148,23 +148,25 @@ static void run_one(const ms_alloc_scenario *sc, uint64_t n, unsigned flags,
 		              "%s: the unarmed run failed: %s (%s)", who,
 		              ms_strerror((ms_err)rep->result), rep->msg);
 	else
-		ck_assert_msg(rep->fired,
-		              "%s: allocation %llu never happened (the run made "
-		              "%llu): the scenario does not allocate the same "
-		              "way every time",
-		              who, (unsigned long long)n,
-		              (unsigned long long)rep->count);
+		ck_assert_msg(
+			rep->fired,
+			"%s: allocation %llu never happened (the run made "
+			"%llu): the scenario does not allocate the same "
+			"way every time",
+			who, (unsigned long long)n,
+			(unsigned long long)rep->count);
 	if (rep->result != MS_OK) {
 		ms_err e = (ms_err)rep->result;
 		ck_assert_msg(code_allowed(sc, e),
 		              "%s: the failed allocation surfaced as %s, not "
 		              "MS_ENOMEM: %s",
 		              who, ms_strerror(e), rep->msg);
-		ck_assert_msg(rep->eb_code == rep->result && rep->msg[0] != '\0',
-		              "%s: %s returned without its message in the errbuf "
-		              "(errbuf holds %s: \"%s\")",
-		              who, ms_strerror(e),
-		              ms_strerror((ms_err)rep->eb_code), rep->msg);
+		ck_assert_msg(
+			rep->eb_code == rep->result && rep->msg[0] != '\0',
+			"%s: %s returned without its message in the errbuf "
+			"(errbuf holds %s: \"%s\")",
+			who, ms_strerror(e), ms_strerror((ms_err)rep->eb_code),
+			rep->msg);
 		tot->clean++;
 	} else if (n > 0) {
 		tot->recovered++;
@@ -196,13 +198,14 @@ void ms_alloc_loop(const ms_alloc_scenario *sc)
 
 	run_one(sc, 0, 0, rep, &tot[0]);
 	k = rep->count;
-	ck_assert_msg(k > 0, "alloc %s: the scenario made no allocation of "
+	ck_assert_msg(k > 0,
+	              "alloc %s: the scenario made no allocation of "
 	              "ours: is the test linked by ms_add_alloc_test?",
 	              sc->name);
 	ck_assert_msg(k <= MS_ALLOC_MAX_K,
 	              "alloc %s: K=%llu allocations, more than the %d the "
-	              "loop allows: split the scenario", sc->name,
-	              (unsigned long long)k, MS_ALLOC_MAX_K);
+	              "loop allows: split the scenario",
+	              sc->name, (unsigned long long)k, MS_ALLOC_MAX_K);
 	last = k;
 	if (only != NULL && only[0] != '\0') {
 		first = last = strtoull(only, NULL, 10);
@@ -212,11 +215,12 @@ void ms_alloc_loop(const ms_alloc_scenario *sc)
 	}
 	for (size_t m = 0; m < 2; m++) {
 		for (uint64_t n = first; n <= last; n++) {
-			ck_assert_msg(now_s() - t0 < MS_ALLOC_LOOP_SECONDS,
-			              "alloc %s: over %d s, at %s n=%llu of %llu",
-			              sc->name, MS_ALLOC_LOOP_SECONDS,
-			              mode_name(modes[m]), (unsigned long long)n,
-			              (unsigned long long)last);
+			ck_assert_msg(
+				now_s() - t0 < MS_ALLOC_LOOP_SECONDS,
+				"alloc %s: over %d s, at %s n=%llu of %llu",
+				sc->name, MS_ALLOC_LOOP_SECONDS,
+				mode_name(modes[m]), (unsigned long long)n,
+				(unsigned long long)last);
 			run_one(sc, n, modes[m], rep, &tot[m]);
 		}
 	}

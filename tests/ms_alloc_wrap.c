@@ -16,12 +16,12 @@
  * realloc leaves the old block alone, as the real one does), else calls
  * __real_NAME, which the linker binds to the real NAME.
  */
-#define MS_ALLOC_WRAPPER(ret, name, params, args)                             \
-	ret __real_##name params;                                             \
-	ret __wrap_##name params;                                             \
-	ret __wrap_##name params                                              \
-	{                                                                     \
-		return ms_alloc_hit_() ? NULL : __real_##name args;           \
+#define MS_ALLOC_WRAPPER(ret, name, params, args)                   \
+	ret __real_##name params;                                   \
+	ret __wrap_##name params;                                   \
+	ret __wrap_##name params                                    \
+	{                                                           \
+		return ms_alloc_hit_() ? NULL : __real_##name args; \
 	}
 
 MS_ALLOC_WRAPPER(void *, malloc, (size_t n), (n))

@@ -54,10 +54,12 @@ uint64_t ms_test_wall_ms(void)
 
 void ms_test_sleep_ms(unsigned ms)
 {
-	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+	struct timespec ts = {(time_t)(ms / 1000),
+	                      (long)(ms % 1000) * 1000000L};
 
 	/* at most a few signals arrive in a test; each resumes the rest */
-	for (int i = 0; i < 100 && nanosleep(&ts, &ts) != 0 && errno == EINTR; i++)
+	for (int i = 0; i < 100 && nanosleep(&ts, &ts) != 0 && errno == EINTR;
+	     i++)
 		;
 }
 
@@ -74,7 +76,8 @@ void ms_test_wait_start(ms_test_wait *w, uint64_t timeout_ms)
 
 int ms_test_wait_more(ms_test_wait *w)
 {
-	if (w->tries >= MS_TEST_WAIT_MAX_TRIES || ms_test_now_ms() >= w->deadline_ms)
+	if (w->tries >= MS_TEST_WAIT_MAX_TRIES ||
+	    ms_test_now_ms() >= w->deadline_ms)
 		return 0;
 	w->tries++;
 	return 1;
@@ -118,7 +121,8 @@ char *ms_test_tmpdir(const char *tag)
 	return path;
 }
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+static int rm_one(const char *p, const struct stat *sb, int flag,
+                  struct FTW *ftw)
 {
 	(void)sb;
 	(void)flag;
@@ -191,8 +195,8 @@ static int write_fd(int fd, const char *text)
 	return off == len ? 0 : -1;
 }
 
-static int write_flags(const char *path, const char *text, int flags, mode_t mode,
-                       int exact_mode)
+static int write_flags(const char *path, const char *text, int flags,
+                       mode_t mode, int exact_mode)
 {
 	int fd = open(path, flags | O_WRONLY | O_CREAT | O_CLOEXEC, mode);
 	int e;
@@ -308,8 +312,10 @@ pid_t ms_test_spawn(char *const argv[], const ms_test_spawn_opts *o)
 	if (o->err_fd != NULL)
 		ck_assert_int_eq(pipe2(perr, O_CLOEXEC), 0);
 	if (o->log != NULL) {
-		logfd = open(o->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-		ck_assert_msg(logfd >= 0, "open %s: %s", o->log, strerror(errno));
+		logfd = open(o->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		             0600);
+		ck_assert_msg(logfd >= 0, "open %s: %s", o->log,
+		              strerror(errno));
 	}
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
@@ -323,7 +329,10 @@ pid_t ms_test_spawn(char *const argv[], const ms_test_spawn_opts *o)
 		dup2(pin[0] >= 0 ? pin[0] : nul, 0);
 		dup2(pout[1] >= 0 ? pout[1] : logfd >= 0 ? logfd : nul, 1);
 		if (perr[1] >= 0 || logfd >= 0 || quiet)
-			dup2(perr[1] >= 0 ? perr[1] : logfd >= 0 ? logfd : nul, 2);
+			dup2(perr[1] >= 0 ? perr[1]
+			     : logfd >= 0 ? logfd
+			                  : nul,
+			     2);
 		for (size_t i = 0; o->env != NULL && o->env[i] != NULL; i++)
 			child_env(o->env[i]);
 		execvp(argv[0], argv);
@@ -371,7 +380,8 @@ int ms_test_wait_pid(pid_t pid, uint64_t timeout_ms, int *status)
 	/* short naps first: a program whose output has ended exits at once */
 	MS_WAIT_RESULT(ended, pid_ended(pid, &st), timeout_ms,
 	               (ms_test_sleep_ms(nap),
-	                nap = nap < MS_TEST_PAUSE_MS ? 2 * nap : MS_TEST_PAUSE_MS));
+	                nap = nap < MS_TEST_PAUSE_MS ? 2 * nap
+	                                             : MS_TEST_PAUSE_MS));
 	if (status != NULL)
 		*status = st;
 	return ended ? 0 : -1;
@@ -456,9 +466,11 @@ void ms_test_cmd_run(ms_test_out *r, const ms_test_cmd *c, char *const argv[])
 		close(in);
 		in = -1;
 	}
-	ms_test_wait_start(&w, c->timeout_ms != 0 ? c->timeout_ms : MS_TEST_CMD_TIMEOUT_MS);
+	ms_test_wait_start(&w, c->timeout_ms != 0 ? c->timeout_ms
+	                                          : MS_TEST_CMD_TIMEOUT_MS);
 	while (out >= 0 || err >= 0) {
-		struct pollfd p[3] = {{out, POLLIN, 0}, {err, POLLIN, 0},
+		struct pollfd p[3] = {{out, POLLIN, 0},
+		                      {err, POLLIN, 0},
 		                      {in, POLLOUT, 0}}; /* fd -1: ignored */
 		uint64_t left;
 		int n;
@@ -489,7 +501,8 @@ void ms_test_cmd_run(ms_test_out *r, const ms_test_cmd *c, char *const argv[])
 	}
 	/* Both streams closed: the child is exiting; wait for it within the
 	 * same deadline. */
-	if (r->timed_out || ms_test_wait_pid(pid, ms_test_wait_left(&w), &status) != 0) {
+	if (r->timed_out ||
+	    ms_test_wait_pid(pid, ms_test_wait_left(&w), &status) != 0) {
 		r->timed_out = 1;
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
@@ -518,7 +531,8 @@ void ms_test_cmd_run_va(ms_test_out *r, const ms_test_cmd *c, const char *bin,
 	ms_test_cmd_run(r, c, argv);
 }
 
-void ms_test_cmd_runl(ms_test_out *r, const ms_test_cmd *c, const char *bin, ...)
+void ms_test_cmd_runl(ms_test_out *r, const ms_test_cmd *c, const char *bin,
+                      ...)
 {
 	va_list ap;
 

@@ -27,19 +27,19 @@
 const char *ms_test_eb_msg(const ms_errbuf *eb);
 
 /* Assert that an ms_err-returning call succeeds; eb (may be NULL) explains. */
-#define MS_PASS_EB(expr, eb)                                                  \
-	do {                                                                  \
-		ms_err ms_t_e_ = (expr);                                      \
-		ck_assert_msg(ms_t_e_ == MS_OK, "%s failed: %s (%s)", #expr,  \
-		              ms_strerror(ms_t_e_), ms_test_eb_msg(eb));      \
+#define MS_PASS_EB(expr, eb)                                                 \
+	do {                                                                 \
+		ms_err ms_t_e_ = (expr);                                     \
+		ck_assert_msg(ms_t_e_ == MS_OK, "%s failed: %s (%s)", #expr, \
+		              ms_strerror(ms_t_e_), ms_test_eb_msg(eb));     \
 	} while (0)
 #define MS_PASS(expr) MS_PASS_EB(expr, (ms_errbuf *)NULL)
 
 /* Assert that a call fails with exactly the given code. */
-#define MS_FAIL(expr, code)                                                   \
-	do {                                                                  \
-		ms_err ms_t_e_ = (expr);                                      \
-		ck_assert_msg(ms_t_e_ == (code), "%s returned %s, want %s",   \
+#define MS_FAIL(expr, code)                                                    \
+	do {                                                                   \
+		ms_err ms_t_e_ = (expr);                                       \
+		ck_assert_msg(ms_t_e_ == (code), "%s returned %s, want %s",    \
 		              #expr, ms_strerror(ms_t_e_), ms_strerror(code)); \
 	} while (0)
 
@@ -83,26 +83,26 @@ uint64_t ms_test_wait_left(const ms_test_wait *w);
  * is always an evaluation of expr.  step bounds its own time (a pause, a
  * poll with a timeout).
  */
-#define MS_WAIT_RESULT(ok, expr, timeout_ms, step)                            \
-	do {                                                                  \
-		ms_test_wait ms_t_w_;                                         \
-		ms_test_wait_start(&ms_t_w_, (timeout_ms));                   \
-		while (!((ok) = !!(expr)) && ms_test_wait_more(&ms_t_w_)) {   \
-			step;                                                 \
-		}                                                             \
+#define MS_WAIT_RESULT(ok, expr, timeout_ms, step)                          \
+	do {                                                                \
+		ms_test_wait ms_t_w_;                                       \
+		ms_test_wait_start(&ms_t_w_, (timeout_ms));                 \
+		while (!((ok) = !!(expr)) && ms_test_wait_more(&ms_t_w_)) { \
+			step;                                               \
+		}                                                           \
 	} while (0)
 
 /* Assert that expr comes to hold within timeout_ms, running step between
  * tries; on failure the message is the printf-style rest. */
-#define MS_WAIT_STEP(expr, timeout_ms, step, ...)                             \
-	do {                                                                  \
-		int ms_t_ok_;                                                 \
-		MS_WAIT_RESULT(ms_t_ok_, expr, timeout_ms, step);             \
-		ck_assert_msg(ms_t_ok_, __VA_ARGS__);                         \
+#define MS_WAIT_STEP(expr, timeout_ms, step, ...)                 \
+	do {                                                      \
+		int ms_t_ok_;                                     \
+		MS_WAIT_RESULT(ms_t_ok_, expr, timeout_ms, step); \
+		ck_assert_msg(ms_t_ok_, __VA_ARGS__);             \
 	} while (0)
 
 /* The same, pausing MS_TEST_PAUSE_MS between tries. */
-#define MS_WAIT(expr, timeout_ms, ...)                                        \
+#define MS_WAIT(expr, timeout_ms, ...) \
 	MS_WAIT_STEP(expr, timeout_ms, ms_test_pause(), __VA_ARGS__)
 
 /* 1 once cond(ctx) returns non-zero, 0 if it did not within timeout_ms
@@ -195,15 +195,15 @@ void ms_test_kill_pid(pid_t pid);
 
 /* What ms_test_cmd_run gives back. */
 typedef struct ms_test_out {
-	int code;       /* exit code; 128+signal when killed */
-	int timed_out;  /* 1: still running at the deadline, killed */
+	int code;        /* exit code; 128+signal when killed */
+	int timed_out;   /* 1: still running at the deadline, killed */
 	char *out, *err; /* stdout, stderr: NUL-terminated, malloc'd */
 	size_t outlen, errlen;
 } ms_test_out;
 
 /* How ms_test_cmd_run runs a program (NULL: all defaults). */
 typedef struct ms_test_cmd {
-	const char *in;  /* stdin bytes; NULL: empty stdin */
+	const char *in; /* stdin bytes; NULL: empty stdin */
 	size_t inlen;
 	const char *const *env; /* as ms_test_spawn_opts.env */
 	uint64_t timeout_ms;    /* 0: MS_TEST_CMD_TIMEOUT_MS */

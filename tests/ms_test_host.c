@@ -11,9 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define STOP_MS 5000   /* a recorded process gets this long after SIGTERM */
-#define MAX_PIDS 128   /* processes one test may record */
-#define MAX_NETNS 16   /* namespaces one test may record */
+#define STOP_MS 5000 /* a recorded process gets this long after SIGTERM */
+#define MAX_PIDS 128 /* processes one test may record */
+#define MAX_NETNS 16 /* namespaces one test may record */
 
 char *ms_test_state_dir(const char *tag)
 {
@@ -75,7 +75,8 @@ void ms_test_track_cleanup(const char *state)
 		return;
 	snprintf(path, sizeof path, "%s/pids", state);
 	f = fopen(path, "r");
-	while (f != NULL && n < MAX_PIDS && fgets(line, sizeof line, f) != NULL) {
+	while (f != NULL && n < MAX_PIDS &&
+	       fgets(line, sizeof line, f) != NULL) {
 		/* "PID COMM" per line */
 		char *end;
 		long v = strtol(line, &end, 10);
@@ -93,7 +94,8 @@ void ms_test_track_cleanup(const char *state)
 	unlink(path);
 	snprintf(path, sizeof path, "%s/netns", state);
 	f = fopen(path, "r");
-	for (n = 0; f != NULL && n < MAX_NETNS && fscanf(f, "%63s", ns) == 1; n++)
+	for (n = 0; f != NULL && n < MAX_NETNS && fscanf(f, "%63s", ns) == 1;
+	     n++)
 		if (ms_test_sh("ip netns del %s 2>/dev/null", ns) != 0) {
 			/* already gone */
 		}
@@ -114,12 +116,14 @@ int ms_test_netns_possible(const char *tools, char *why, size_t cap)
 		snprintf(why, cap, "one of %s is missing", tools);
 		return 0;
 	}
-	ok = ms_test_sh("ip netns add ms-probe-%d 2>/dev/null", (int)getpid()) == 0;
+	ok = ms_test_sh("ip netns add ms-probe-%d 2>/dev/null",
+	                (int)getpid()) == 0;
 	if (ok)
 		ok = ms_test_sh("ip netns del ms-probe-%d 2>/dev/null",
 		                (int)getpid()) == 0;
 	if (!ok)
-		snprintf(why, cap, "`ip netns add` failed: this machine cannot "
+		snprintf(why, cap,
+		         "`ip netns add` failed: this machine cannot "
 		         "create network namespaces");
 	return ok;
 }
@@ -134,7 +138,8 @@ int ms_test_netns_skip(const char *suite, const char *tools)
 	}
 	if (!ms_test_fork_mode()) {
 		printf("SKIP: %s needs Check's fork mode (its teardown must run "
-		       "after a failed test)\n", suite);
+		       "after a failed test)\n",
+		       suite);
 		return 1;
 	}
 	return 0;
@@ -165,12 +170,14 @@ static int write_bus_conf(const ms_test_host *h)
 	}
 	while (fgets(line, sizeof line, in) != NULL) {
 		if (strstr(line, "<listen>") != NULL)
-			fprintf(f, "  <listen>unix:path=%s/bus</listen>\n", h->dir);
+			fprintf(f, "  <listen>unix:path=%s/bus</listen>\n",
+			        h->dir);
 		else if (strstr(line, "<pidfile>") != NULL ||
 		         strstr(line, "<fork/>") != NULL)
 			continue;
 		else if (strstr(line, "<includedir>system.d</includedir>"))
-			fputs("  <includedir>/usr/share/dbus-1/system.d</includedir>\n", f);
+			fputs("  <includedir>/usr/share/dbus-1/system.d</includedir>\n",
+			      f);
 		else
 			fputs(line, f);
 	}
@@ -193,8 +200,8 @@ int ms_test_host_init(ms_test_host *h, const char *state, const char *prefix,
 	         "allow-interfaces=%s\nratelimit-interval-usec=1000000\n"
 	         "ratelimit-burst=1000\n[wide-area]\nenable-wide-area=no\n"
 	         "[publish]\npublish-hinfo=no\npublish-workstation=no\n"
-	         "[reflector]\nenable-reflector=no\n", h->ns,
-	         ipv6 ? "yes" : "no", ifaces);
+	         "[reflector]\nenable-reflector=no\n",
+	         h->ns, ipv6 ? "yes" : "no", ifaces);
 	snprintf(path, sizeof path, "%s/avahi.conf", h->dir);
 	/* avahi-daemon drops to its own user before it connects to the bus:
 	 * the socket's directory must be searchable by it */
@@ -280,8 +287,8 @@ int ms_test_host_start_dbus(ms_test_host *h, uint64_t timeout_ms)
 void ms_test_host_start_avahi(ms_test_host *h)
 {
 	char script[1024];
-	char *argv[] = {"unshare", "-m", "--propagation", "private", "sh", "-c",
-	                script, NULL};
+	char *argv[] = {"unshare", "-m", "--propagation", "private",
+	                "sh",      "-c", script,          NULL};
 
 	/* a private /run/avahi-daemon: its pid file and socket do not meet
 	 * the machine's daemon; every exec keeps the pid */
@@ -300,7 +307,8 @@ static int avahi_running(const ms_test_host *h)
 	                  "timeout 5 dbus-send --system --print-reply=literal "
 	                  "--dest=org.freedesktop.Avahi / "
 	                  "org.freedesktop.Avahi.Server.GetState 2>/dev/null | "
-	                  "grep -q 'int32 2'", h->ns, h->bus) == 0;
+	                  "grep -q 'int32 2'",
+	                  h->ns, h->bus) == 0;
 }
 
 int ms_test_host_wait_avahi(const ms_test_host *h, uint64_t timeout_ms)

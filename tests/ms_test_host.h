@@ -43,10 +43,10 @@ int ms_test_netns_skip(const char *suite, const char *tools);
 size_t ms_test_netns_argv(char **argv, const char *ns);
 
 typedef struct ms_test_host {
-	char ns[64];     /* network namespace name */
-	char state[400]; /* where its processes are recorded */
-	char dir[480];   /* its files: bus socket, bus.conf, avahi.conf */
-	char bus[520];   /* DBUS_SYSTEM_BUS_ADDRESS value for its clients */
+	char ns[64];       /* network namespace name */
+	char state[400];   /* where its processes are recorded */
+	char dir[480];     /* its files: bus socket, bus.conf, avahi.conf */
+	char bus[520];     /* DBUS_SYSTEM_BUS_ADDRESS value for its clients */
 	pid_t dbus, avahi; /* its daemons while they run, else 0 */
 } ms_test_host;
 
@@ -61,7 +61,8 @@ int ms_test_host_init(ms_test_host *h, const char *state, const char *prefix,
 /* Join two hosts with a veth pair (ifa in a, ifb in b) with addresses
  * (e.g. "10.99.0.1/24") and bring both ends up.  0 or -1. */
 int ms_test_host_veth(const ms_test_host *a, const char *ifa, const char *addra,
-                      const ms_test_host *b, const char *ifb, const char *addrb);
+                      const ms_test_host *b, const char *ifb,
+                      const char *addrb);
 
 /* Start argv inside the namespace with the host's bus address (pipes as in
  * ms_test_spawn_opts when in_fd/out_fd are non-NULL); recorded as comm. */

@@ -101,7 +101,8 @@ START_TEST(test_unaligned_and_bounded)
 		for (size_t i = 0; i < off; i++)
 			ck_assert_uint_eq(b[i], 0xee);
 		/* Written big-endian, read little-endian: the bytes reversed. */
-		ck_assert_uint_eq(ms_get_le64(b + off), UINT64_C(0x1122334455667788));
+		ck_assert_uint_eq(ms_get_le64(b + off),
+		                  UINT64_C(0x1122334455667788));
 	}
 }
 END_TEST
@@ -109,9 +110,16 @@ END_TEST
 /* Big-endian keys compare under memcmp as their numbers do. */
 START_TEST(test_be64_sorts)
 {
-	static const uint64_t v[] = {0, 1, 255, 256, 65535, 65536,
-	                             UINT64_C(1) << 32, UINT64_C(1) << 63,
-	                             UINT64_MAX - 1, UINT64_MAX};
+	static const uint64_t v[] = {0,
+	                             1,
+	                             255,
+	                             256,
+	                             65535,
+	                             65536,
+	                             UINT64_C(1) << 32,
+	                             UINT64_C(1) << 63,
+	                             UINT64_MAX - 1,
+	                             UINT64_MAX};
 	const size_t n = sizeof v / sizeof v[0];
 
 	for (size_t i = 0; i < n; i++)

@@ -18,27 +18,36 @@
 #include "ms_test.h"
 
 /* RFC 8032, section 7.1, TEST 1. */
-#define RFC_SEED "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"
-#define RFC_PK "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
-#define RFC_SIG_EMPTY                                                          \
+#define RFC_SEED \
+	"9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"
+#define RFC_PK \
+	"d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+#define RFC_SIG_EMPTY                                                                \
 	"e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590" \
 	"a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
 /* Ed25519 is deterministic: the same key signs "abc" to exactly this. */
-#define RFC_SIG_ABC                                                            \
+#define RFC_SIG_ABC                                                                  \
 	"80d724b01e7ca260f4cc7f8de7c95f73cfac615bab1f762b6435b6ec26c8cf6d2c758dae2f" \
 	"87399a8eeda1cbcd2835ac5ba66d6ecaa3aba5e567a751053dc207"
 /* The RFC key converted: u = (1+y)/(1-y); sk = clamp(SHA-512(seed)[0..32)). */
-#define RFC_CURVE_PK "d85e07ec22b0ad881537c2f44d662d1a143cf830c57aca4305d85c7a90f6b62e"
-#define RFC_CURVE_SK "307c83864f2833cb427a2ef1c00a013cfdff2768d980c0a3a520f006904de94f"
+#define RFC_CURVE_PK \
+	"d85e07ec22b0ad881537c2f44d662d1a143cf830c57aca4305d85c7a90f6b62e"
+#define RFC_CURVE_SK \
+	"307c83864f2833cb427a2ef1c00a013cfdff2768d980c0a3a520f006904de94f"
 
 /* BLAKE2b-256("abc"). */
-#define BLAKE_ABC "bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319"
+#define BLAKE_ABC \
+	"bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319"
 
 /* Network key 00 01 02 .. 1f and what it derives. */
-#define NK_TEXT "msnet1:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n"
-#define NK_NETID "dbc6b65249766381d27e582f23a192fe2e33f096a6ff02377c0ea94e56293cfe"
-#define NK_LISTEN_SK "b80d1c5f723b0a8291b53fd373a123ac1ea8462a06db5f50418342f9827ec74e"
-#define NK_LISTEN_PK "dbf346d3983a4cbd0aeceb2fbbfac64012e43ae803d7a71ee3c8f752dfe96158"
+#define NK_TEXT \
+	"msnet1:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n"
+#define NK_NETID \
+	"dbc6b65249766381d27e582f23a192fe2e33f096a6ff02377c0ea94e56293cfe"
+#define NK_LISTEN_SK \
+	"b80d1c5f723b0a8291b53fd373a123ac1ea8462a06db5f50418342f9827ec74e"
+#define NK_LISTEN_PK \
+	"dbf346d3983a4cbd0aeceb2fbbfac64012e43ae803d7a71ee3c8f752dfe96158"
 
 static void assert_hex(const uint8_t *bin, size_t len, const char *want)
 {
@@ -125,16 +134,22 @@ START_TEST(t_sign_flip_fails)
 	for (size_t i = 0; i < sizeof msg; i++)
 		msg[i] = (uint8_t)(i * 7 + 1);
 	ms_sign(id, sig, msg, sizeof msg);
-	ck_assert_int_eq(ms_verify(ms_identity_pk(id), sig, msg, sizeof msg), 1);
-	ck_assert_int_eq(ms_verify(ms_identity_pk(other), sig, msg, sizeof msg), 0);
+	ck_assert_int_eq(ms_verify(ms_identity_pk(id), sig, msg, sizeof msg),
+	                 1);
+	ck_assert_int_eq(ms_verify(ms_identity_pk(other), sig, msg, sizeof msg),
+	                 0);
 	for (size_t i = 0; i < sizeof sig; i++) {
 		sig[i] ^= 0x01;
-		ck_assert_int_eq(ms_verify(ms_identity_pk(id), sig, msg, sizeof msg), 0);
+		ck_assert_int_eq(ms_verify(ms_identity_pk(id), sig, msg,
+		                           sizeof msg),
+		                 0);
 		sig[i] ^= 0x01;
 	}
 	for (size_t i = 0; i < sizeof msg; i++) {
 		msg[i] ^= 0x80;
-		ck_assert_int_eq(ms_verify(ms_identity_pk(id), sig, msg, sizeof msg), 0);
+		ck_assert_int_eq(ms_verify(ms_identity_pk(id), sig, msg,
+		                           sizeof msg),
+		                 0);
 		msg[i] ^= 0x80;
 	}
 	memcpy(pk, ms_identity_pk(id), sizeof pk);
@@ -181,7 +196,9 @@ START_TEST(t_curve_consistent)
 		MS_PASS_EB(ms_identity_curve_keypair(id, pk, sk, &eb), &eb);
 		ck_assert_int_eq(crypto_scalarmult_base(base, sk), 0);
 		ck_assert_mem_eq(base, pk, sizeof pk);
-		MS_PASS_EB(ms_ed25519_pk_to_curve(seen, ms_identity_pk(id), &eb), &eb);
+		MS_PASS_EB(ms_ed25519_pk_to_curve(seen, ms_identity_pk(id),
+		                                  &eb),
+		           &eb);
 		ck_assert_mem_eq(seen, pk, sizeof pk);
 		sodium_memzero(sk, sizeof sk);
 		ms_identity_free(&id);
@@ -284,9 +301,12 @@ static const struct {
 	{" \n\t ", "empty"},
 	{"msnet1:", "expected 64 hex digits"},
 	{"msnet1:" HEX64 "00", "found 66"},
-	{"msnet1:" "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1", "found 63"},
-	{"msnet1:" "zz0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
-	 "character 1 after"},
+	{"msnet1:"
+         "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1",
+         "found 63"},
+	{"msnet1:"
+         "zz0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+         "character 1 after"},
 	{"msnet1: " HEX64, "character 1 after"},
 	{"msnet1:" HEX64 " x", "is not a hex digit"},
 	{"msnet1:" HEX64 "\nmsnet1:" HEX64, "is not a hex digit"},
@@ -301,16 +321,19 @@ START_TEST(t_netkey_text_malformed)
 	ms_netkey *nk = NULL;
 	ms_errbuf eb;
 
-	for (size_t i = 0; i < sizeof bad_netkeys / sizeof bad_netkeys[0]; i++) {
+	for (size_t i = 0; i < sizeof bad_netkeys / sizeof bad_netkeys[0];
+	     i++) {
 		ms_errbuf_clear(&eb);
-		ck_assert_msg(ms_netkey_from_text(&nk, bad_netkeys[i].text, &eb) == MS_EINVAL,
+		ck_assert_msg(ms_netkey_from_text(&nk, bad_netkeys[i].text,
+		                                  &eb) == MS_EINVAL,
 		              "text %zu accepted", i);
 		ck_assert_ptr_null(nk);
 		ck_assert_int_eq(eb.code, MS_EINVAL);
 		ck_assert_msg(strstr(eb.msg, bad_netkeys[i].why) != NULL,
-		              "text %zu: message \"%s\" lacks \"%s\"", i, eb.msg,
-		              bad_netkeys[i].why);
-		ck_assert_msg(strncmp(eb.msg, "network key: ", 13) == 0, "%s", eb.msg);
+		              "text %zu: message \"%s\" lacks \"%s\"", i,
+		              eb.msg, bad_netkeys[i].why);
+		ck_assert_msg(strncmp(eb.msg, "network key: ", 13) == 0, "%s",
+		              eb.msg);
 	}
 }
 END_TEST
@@ -437,7 +460,8 @@ END_TEST
 
 START_TEST(t_keyfile_mode_refused)
 {
-	static const mode_t bad[] = {0644, 0640, 0604, 0660, 0606, 0620, 0602, 0610, 0601, 0666};
+	static const mode_t bad[] = {0644, 0640, 0604, 0660, 0606,
+	                             0620, 0602, 0610, 0601, 0666};
 	char *dir = ms_test_tmpdir("crypto");
 	char *path = ms_test_pjoin(dir, MS_IDENTITY_FILE);
 	char *npath = ms_test_pjoin(dir, MS_NETKEY_FILE);
@@ -457,9 +481,10 @@ START_TEST(t_keyfile_mode_refused)
 	ms_errbuf_clear(&eb);
 	MS_FAIL(ms_identity_load(&back, path, &eb), MS_EPERM);
 	ck_assert_ptr_null(back);
-	snprintf(want, sizeof want,
-	         "load %s: file is readable by others (mode 0644); run: chmod 600 %s",
-	         path, path);
+	snprintf(
+		want, sizeof want,
+		"load %s: file is readable by others (mode 0644); run: chmod 600 %s",
+		path, path);
 	ck_assert_str_eq(eb.msg, want);
 
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -471,7 +496,8 @@ START_TEST(t_keyfile_mode_refused)
 		ms_errbuf_clear(&eb);
 		MS_FAIL(ms_identity_load(&back, path, &eb), MS_EPERM);
 		ck_assert_msg(strstr(eb.msg, mode) != NULL, "%s", eb.msg);
-		ck_assert_msg(strstr(eb.msg, "chmod 600") != NULL, "%s", eb.msg);
+		ck_assert_msg(strstr(eb.msg, "chmod 600") != NULL, "%s",
+		              eb.msg);
 		ms_errbuf_clear(&eb);
 		MS_FAIL(ms_netkey_load(&nback, npath, &eb), MS_EPERM);
 		ck_assert_ptr_null(nback);
@@ -512,7 +538,8 @@ START_TEST(t_keyfile_owner_refused)
 		ck_assert_int_eq(chown(path, 12345, (gid_t)-1), 0);
 		ms_errbuf_clear(&eb);
 		MS_FAIL(ms_identity_load(&back, path, &eb), MS_EPERM);
-		ck_assert_msg(strstr(eb.msg, "owned by uid 12345") != NULL, "%s", eb.msg);
+		ck_assert_msg(strstr(eb.msg, "owned by uid 12345") != NULL,
+		              "%s", eb.msg);
 		ck_assert_ptr_null(back);
 	}
 	ms_identity_free(&id);
@@ -524,7 +551,8 @@ END_TEST
 
 START_TEST(t_keyfile_dir_refused)
 {
-	static const mode_t bad[] = {0755, 0750, 0705, 0711, 0770, 0777, 0701, 0500};
+	static const mode_t bad[] = {0755, 0750, 0705, 0711,
+	                             0770, 0777, 0701, 0500};
 	char *dir = ms_test_tmpdir("crypto");
 	char *path = ms_test_pjoin(dir, MS_IDENTITY_FILE);
 	ms_identity *id = rfc_identity();
@@ -537,9 +565,10 @@ START_TEST(t_keyfile_dir_refused)
 	ck_assert_int_eq(chmod(dir, 0755), 0);
 	ms_errbuf_clear(&eb);
 	MS_FAIL(ms_identity_save(id, path, &eb), MS_EPERM);
-	snprintf(want, sizeof want,
-	         "save %s: directory %s has mode 0755, must be 0700; run: chmod 700 %s",
-	         path, dir, dir);
+	snprintf(
+		want, sizeof want,
+		"save %s: directory %s has mode 0755, must be 0700; run: chmod 700 %s",
+		path, dir, dir);
 	ck_assert_str_eq(eb.msg, want);
 	ck_assert_int_eq(stat(path, &st), -1);
 	ck_assert_int_eq(errno, ENOENT);
@@ -600,8 +629,9 @@ START_TEST(t_keyfile_malformed)
 		{"msid1:" RFC_SEED "\nmore\n", "not a hex digit"},
 		{"msnet1:" HEX64 "\n", "network key, not a node identity key"},
 		{"garbage\n", "does not start with \"msid1:\""},
-		{"msid1:" "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7fZZ\n",
-		 "character 63 after"},
+		{"msid1:"
+	         "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7fZZ\n",
+	         "character 63 after"},
 	};
 	char *dir = ms_test_tmpdir("crypto");
 	char *path = ms_test_pjoin(dir, MS_IDENTITY_FILE);
@@ -615,16 +645,19 @@ START_TEST(t_keyfile_malformed)
 		ms_errbuf_clear(&eb);
 		MS_FAIL(ms_identity_load(&back, path, &eb), MS_EINVAL);
 		ck_assert_ptr_null(back);
-		ck_assert_msg(strstr(eb.msg, bad[i].why) != NULL, "case %zu: %s", i, eb.msg);
-		ck_assert_msg(strstr(eb.msg, path) != NULL, "case %zu: %s", i, eb.msg);
+		ck_assert_msg(strstr(eb.msg, bad[i].why) != NULL,
+		              "case %zu: %s", i, eb.msg);
+		ck_assert_msg(strstr(eb.msg, path) != NULL, "case %zu: %s", i,
+		              eb.msg);
 		unlink(path);
 	}
 	/* An identity file handed over as a network key is recognised. */
 	ms_test_write_file(path, "msid1:" RFC_SEED "\n", 0600);
 	ms_errbuf_clear(&eb);
 	MS_FAIL(ms_netkey_import(&nk, path, &eb), MS_EINVAL);
-	ck_assert_msg(strstr(eb.msg, "node identity key, not a network key") != NULL, "%s",
-	              eb.msg);
+	ck_assert_msg(strstr(eb.msg, "node identity key, not a network key") !=
+	                      NULL,
+	              "%s", eb.msg);
 	unlink(path);
 	/* A large file is not read in full and not taken for a key. */
 	memset(big, ' ', sizeof big - 1);
@@ -659,7 +692,9 @@ START_TEST(t_import_fd)
 	                 (ssize_t)strlen(NK_TEXT) + 2);
 	close(fds[1]);
 	ms_errbuf_clear(&eb);
-	MS_PASS_EB(ms_netkey_import_fd(&nk, fds[0], "network key from stdin", &eb), &eb);
+	MS_PASS_EB(ms_netkey_import_fd(&nk, fds[0], "network key from stdin",
+	                               &eb),
+	           &eb);
 	ms_netkey_id(nk, netid);
 	assert_hex(netid, sizeof netid, NK_NETID);
 	ms_netkey_free(&nk);
@@ -672,8 +707,9 @@ START_TEST(t_import_fd)
 	MS_FAIL(ms_netkey_import_fd(&nk, fds[0], "network key from stdin", &eb),
 	        MS_EINVAL);
 	ck_assert_ptr_null(nk);
-	ck_assert_str_eq(eb.msg, "load network key from stdin: does not start with "
-	                         "\"msnet1:\"");
+	ck_assert_str_eq(eb.msg,
+	                 "load network key from stdin: does not start with "
+	                 "\"msnet1:\"");
 	close(fds[0]);
 	MS_FAIL(ms_netkey_import_fd(&nk, -1, "x", NULL), MS_EINVAL);
 }
@@ -717,7 +753,8 @@ static Suite *crypto_suite(void)
 int main(void)
 {
 	if (ms_crypto_init(NULL) != MS_OK) {
-		fprintf(stderr, "test_crypto: libsodium failed to initialise\n");
+		fprintf(stderr,
+		        "test_crypto: libsodium failed to initialise\n");
 		return EXIT_FAILURE;
 	}
 	return ms_test_run(crypto_suite());

@@ -9,13 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define FZ_CHECK(cond)                                                        \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__,    \
-			        #cond);                                       \
-			abort();                                              \
-		}                                                             \
+#define FZ_CHECK(cond)                                                     \
+	do {                                                               \
+		if (!(cond)) {                                             \
+			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, \
+			        #cond);                                    \
+			abort();                                           \
+		}                                                          \
 	} while (0)
 
 #endif

@@ -57,8 +57,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_CHECK(buf != NULL);
 	again = op;
 	memcpy(again.author, ms_identity_pk(fz_id), MS_PK_LEN);
-	FZ_CHECK(ms_op_sign_encode(&again, fz_id, fz_netid, buf, size, &len, NULL) ==
-	         MS_OK);
+	FZ_CHECK(ms_op_sign_encode(&again, fz_id, fz_netid, buf, size, &len,
+	                           NULL) == MS_OK);
 	FZ_CHECK(len == size);
 	FZ_CHECK(memcmp(buf, data, 3) == 0);
 	FZ_CHECK(memcmp(buf + 3 + MS_PK_LEN, data + 3 + MS_PK_LEN,

@@ -55,7 +55,8 @@ static void check_pointers(const ms_wire_msg *m, const uint8_t *buf, size_t len)
 			in_input(m->u.hello.endpoints[i].ptr,
 			         m->u.hello.endpoints[i].len, buf, len);
 		/* any answer, no crash */
-		(void)ms_wire_hello_proof_verify(m->u.hello.node_id, fz_dialer_cpk,
+		(void)ms_wire_hello_proof_verify(m->u.hello.node_id,
+		                                 fz_dialer_cpk,
 		                                 m->u.hello.proof);
 		break;
 	case MS_WIRE_VV:
@@ -67,7 +68,8 @@ static void check_pointers(const ms_wire_msg *m, const uint8_t *buf, size_t len)
 		for (int i = 0; i < m->u.ops.n; i++) {
 			FZ_CHECK(m->u.ops.ops[i].len >= 1 &&
 			         m->u.ops.ops[i].len <= MS_WIRE_MAX_OP);
-			in_input(m->u.ops.ops[i].ptr, m->u.ops.ops[i].len, buf, len);
+			in_input(m->u.ops.ops[i].ptr, m->u.ops.ops[i].len, buf,
+			         len);
 		}
 		break;
 	case MS_WIRE_ACK:
@@ -80,9 +82,11 @@ static void check_pointers(const ms_wire_msg *m, const uint8_t *buf, size_t len)
 	case MS_WIRE_PEERS:
 		FZ_CHECK(m->u.peers.n <= MS_WIRE_MAX_PEERS);
 		for (int i = 0; i < m->u.peers.n; i++)
-			for (int j = 0; j < m->u.peers.peers[i].n_endpoints; j++)
+			for (int j = 0; j < m->u.peers.peers[i].n_endpoints;
+			     j++)
 				in_input(m->u.peers.peers[i].endpoints[j].ptr,
-				         m->u.peers.peers[i].endpoints[j].len, buf, len);
+				         m->u.peers.peers[i].endpoints[j].len,
+				         buf, len);
 		break;
 	}
 }
@@ -94,16 +98,17 @@ static void check_wrong_types(ms_wire_type t, const uint8_t *buf, size_t len)
 		FZ_CHECK(ms_wire_hello_decode(&fz_tmp.u.hello, buf, len) ==
 		         MS_WR_WRONG_TYPE);
 	if (t != MS_WIRE_VV)
-		FZ_CHECK(ms_wire_vv_decode(&fz_tmp.u.vv, fz_other.vv, buf, len) ==
-		         MS_WR_WRONG_TYPE);
+		FZ_CHECK(ms_wire_vv_decode(&fz_tmp.u.vv, fz_other.vv, buf,
+		                           len) == MS_WR_WRONG_TYPE);
 	if (t != MS_WIRE_OPS)
-		FZ_CHECK(ms_wire_ops_decode(&fz_tmp.u.ops, fz_other.ops, buf, len) ==
-		         MS_WR_WRONG_TYPE);
+		FZ_CHECK(ms_wire_ops_decode(&fz_tmp.u.ops, fz_other.ops, buf,
+		                            len) == MS_WR_WRONG_TYPE);
 	if (t != MS_WIRE_ACK)
-		FZ_CHECK(ms_wire_ack_decode(&fz_tmp.u.ack, fz_other.ack, buf, len) ==
-		         MS_WR_WRONG_TYPE);
+		FZ_CHECK(ms_wire_ack_decode(&fz_tmp.u.ack, fz_other.ack, buf,
+		                            len) == MS_WR_WRONG_TYPE);
 	if (t != MS_WIRE_BYE)
-		FZ_CHECK(ms_wire_bye_decode(&fz_tmp.u.bye, buf, len) == MS_WR_WRONG_TYPE);
+		FZ_CHECK(ms_wire_bye_decode(&fz_tmp.u.bye, buf, len) ==
+		         MS_WR_WRONG_TYPE);
 	if (t != MS_WIRE_PEERS)
 		FZ_CHECK(ms_wire_peers_decode(&fz_tmp.u.peers, buf, len) ==
 		         MS_WR_WRONG_TYPE);
@@ -135,7 +140,8 @@ static void one(const uint8_t *buf, size_t len)
 	FZ_CHECK(out_len == len);
 	FZ_CHECK(memcmp(out, buf, len) == 0);
 	/* One byte less never fits. */
-	FZ_CHECK(ms_wire_encode(&fz_msg, out, len - 1, &out_len, NULL) == MS_EINVAL);
+	FZ_CHECK(ms_wire_encode(&fz_msg, out, len - 1, &out_len, NULL) ==
+	         MS_EINVAL);
 	free(out);
 }
 

@@ -45,8 +45,10 @@ int main(int argc, char **argv)
 		{"put-parents", MS_OP_PUT, MS_PRIO_USER, 2, "greeting", 5},
 		{"put-empty", MS_OP_PUT, MS_PRIO_BACKGROUND, 1, "k", 0},
 		{"del", MS_OP_DEL, MS_PRIO_USER, 3, "some/key", 0},
-		{"put-big", MS_OP_PUT, MS_PRIO_BACKGROUND, 8, "bulk/data/0001", 600},
-		{"put-maxparents", MS_OP_PUT, MS_PRIO_USER, MS_OP_MAX_PARENTS, "x", 3},
+		{"put-big", MS_OP_PUT, MS_PRIO_BACKGROUND, 8, "bulk/data/0001",
+	         600},
+		{"put-maxparents", MS_OP_PUT, MS_PRIO_USER, MS_OP_MAX_PARENTS,
+	         "x", 3},
 	};
 	uint8_t seed[MS_SEED_LEN], netid[MS_NETID_LEN];
 	ms_identity *id = NULL;
@@ -62,7 +64,8 @@ int main(int argc, char **argv)
 		memset(parents[i], (int)(i * 3 + 1), MS_HASH_LEN);
 	for (size_t i = 0; i < sizeof value; i++)
 		value[i] = (uint8_t)(i * 13);
-	if (ms_crypto_init(&eb) != MS_OK || ms_identity_from_seed(&id, seed, &eb) != MS_OK) {
+	if (ms_crypto_init(&eb) != MS_OK ||
+	    ms_identity_from_seed(&id, seed, &eb) != MS_OK) {
 		fprintf(stderr, "gen_corpus: %s\n", eb.msg);
 		return 1;
 	}
@@ -82,8 +85,10 @@ int main(int argc, char **argv)
 		op.key = (const uint8_t *)shapes[i].key;
 		op.value_len = shapes[i].vlen;
 		op.value = value;
-		if (ms_op_sign_encode(&op, id, netid, buf, sizeof buf, &len, &eb) != MS_OK) {
-			fprintf(stderr, "gen_corpus: %s: %s\n", shapes[i].name, eb.msg);
+		if (ms_op_sign_encode(&op, id, netid, buf, sizeof buf, &len,
+		                      &eb) != MS_OK) {
+			fprintf(stderr, "gen_corpus: %s: %s\n", shapes[i].name,
+			        eb.msg);
 			ms_identity_free(&id);
 			return 1;
 		}

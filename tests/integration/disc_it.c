@@ -23,7 +23,10 @@ void dit_set_state_dir(const char *dir)
 void dit_node_start(it_node *n, it_node *const *peers, size_t npeers,
                     const char *ns, const char *bus)
 {
-	it_start_opts o = {.level = "debug", .mdns = 1, .netns = ns, .bus = bus};
+	it_start_opts o = {.level = "debug",
+	                   .mdns = 1,
+	                   .netns = ns,
+	                   .bus = bus};
 
 	it_node_start_opts(n, peers, npeers, &o);
 	/* also in the state file, for teardowns outside this process */
@@ -51,7 +54,8 @@ int dit_peer(const it_node *n, const char *id, char *link, size_t lcap,
 	json_t *p;
 	int found = 0;
 
-	json_array_foreach(arr, i, p) {
+	json_array_foreach(arr, i, p)
+	{
 		const char *pid = json_string_value(json_object_get(p, "id"));
 		if (pid == NULL || strcmp(pid, id) != 0)
 			continue;
@@ -60,7 +64,8 @@ int dit_peer(const it_node *n, const char *id, char *link, size_t lcap,
 			         json_string_value(json_object_get(p, "link")));
 		if (src != NULL)
 			snprintf(src, scap, "%s",
-			         json_string_value(json_object_get(p, "source_text")));
+			         json_string_value(
+					 json_object_get(p, "source_text")));
 		found = 1;
 		break;
 	}
@@ -76,8 +81,10 @@ int dit_wait_peer(const it_node *n, const char *id, const char *want_link,
 
 	MS_WAIT_RESULT(ok,
 	               dit_peer(n, id, link, sizeof link, src, sizeof src) &&
-	                       (want_link == NULL || strcmp(link, want_link) == 0) &&
-	                       (want_src == NULL || strstr(src, want_src) != NULL),
+	                       (want_link == NULL ||
+	                        strcmp(link, want_link) == 0) &&
+	                       (want_src == NULL ||
+	                        strstr(src, want_src) != NULL),
 	               deadline_ms, ms_test_pause());
 	if (ok)
 		return 0;
@@ -101,7 +108,8 @@ size_t dit_log_count2(const it_node *n, const char *a, const char *b)
 	if (f == NULL)
 		return 0;
 	while (fgets(line, sizeof line, f) != NULL)
-		if (strstr(line, a) != NULL && (b == NULL || strstr(line, b) != NULL))
+		if (strstr(line, a) != NULL &&
+		    (b == NULL || strstr(line, b) != NULL))
 			c++;
 	fclose(f);
 	return c;

@@ -123,7 +123,8 @@ int it_run(char **out, char **err, const char *bin, ...)
 	ms_test_cmd_run_va(&r, NULL, bin, ap);
 	va_end(ap);
 	if (r.errlen > 0 && err == NULL)
-		fprintf(stderr, "%s", r.err); /* keep diagnostics in the test log */
+		fprintf(stderr, "%s",
+		        r.err); /* keep diagnostics in the test log */
 	if (out != NULL) {
 		*out = r.out;
 		r.out = NULL;
@@ -148,15 +149,18 @@ void it_node_init(it_node *n, const char *name, const it_node *netkey_from,
 	snprintf(n->dir, sizeof n->dir, "%s/node-%s", tmpdir, name);
 	snprintf(n->log, sizeof n->log, "%s/node-%s.log", tmpdir, name);
 	n->port = it_free_port();
-	snprintf(n->endpoint, sizeof n->endpoint, "tcp://127.0.0.1:%d", n->port);
+	snprintf(n->endpoint, sizeof n->endpoint, "tcp://127.0.0.1:%d",
+	         n->port);
 	if (netkey_from != NULL) {
 		char *text = NULL;
 		snprintf(key, sizeof key, "%s/net-%s.key", tmpdir, name);
-		rc = it_cli(&text, "network-key", "--data", (char *)netkey_from->dir);
+		rc = it_cli(&text, "network-key", "--data",
+		            (char *)netkey_from->dir);
 		ck_assert_int_eq(rc, 0);
 		ms_test_write_file(key, text, 0600);
 		free(text);
-		rc = it_cli(NULL, "init", "--data", n->dir, "--network-key", key);
+		rc = it_cli(NULL, "init", "--data", n->dir, "--network-key",
+		            key);
 	} else {
 		rc = it_cli(NULL, "init", "--data", n->dir);
 	}
@@ -273,7 +277,8 @@ json_t *it_inspect(const it_node *n, const char *cmd)
 	int rc = it_run(&out, NULL, MS_INSPECT_BIN, "--data", n->dir, "--json",
 	                cmd, (char *)NULL);
 
-	ck_assert_msg(rc == 0, "node-inspect %s on %s: exit %d", cmd, n->name, rc);
+	ck_assert_msg(rc == 0, "node-inspect %s on %s: exit %d", cmd, n->name,
+	              rc);
 	j = json_loads(out, 0, &je);
 	ck_assert_msg(j != NULL, "node-inspect %s: bad JSON: %s", cmd, je.text);
 	free(out);
@@ -378,7 +383,8 @@ int it_wait_value(const it_node *n, const char *key, const char *value,
 {
 	int ok;
 
-	MS_WAIT_RESULT(ok, has_value(n, key, value), deadline_ms, ms_test_pause());
+	MS_WAIT_RESULT(ok, has_value(n, key, value), deadline_ms,
+	               ms_test_pause());
 	return ok ? 0 : -1;
 }
 
@@ -387,7 +393,8 @@ size_t it_log_count(const it_node *n, const char *needle)
 	char *b = ms_test_read_file(n->log, NULL);
 	size_t count = 0;
 
-	for (const char *p = b; p != NULL && (p = strstr(p, needle)) != NULL; p++)
+	for (const char *p = b; p != NULL && (p = strstr(p, needle)) != NULL;
+	     p++)
 		count++;
 	free(b);
 	return count;
@@ -402,19 +409,22 @@ int it_wait_log(const it_node *n, const char *needle, uint64_t deadline_ms)
 	return ok ? 0 : -1;
 }
 
-void it_bulk_put(const it_node *n, const char *prefix, int count, int background)
+void it_bulk_put(const it_node *n, const char *prefix, int count,
+                 int background)
 {
 	ms_node *node = NULL;
 	ms_errbuf eb;
 	char key[128], val[128];
 
-	ck_assert_msg(ms_node_open(&node, n->dir, NULL, &eb) == MS_OK, "open %s: %s",
-	              n->dir, eb.msg);
+	ck_assert_msg(ms_node_open(&node, n->dir, NULL, &eb) == MS_OK,
+	              "open %s: %s", n->dir, eb.msg);
 	for (int i = 0; i < count; i++) {
 		int kl = snprintf(key, sizeof key, "%s/%d", prefix, i);
 		int vl = snprintf(val, sizeof val, "value %d", i);
-		ck_assert_msg(ms_node_put(node, key, (size_t)kl, val, (size_t)vl,
-		                          background ? MS_NODE_PUT_BACKGROUND : 0,
+		ck_assert_msg(ms_node_put(node, key, (size_t)kl, val,
+		                          (size_t)vl,
+		                          background ? MS_NODE_PUT_BACKGROUND
+		                                     : 0,
 		                          NULL, &eb) == MS_OK,
 		              "put %s: %s", key, eb.msg);
 	}
@@ -462,7 +472,8 @@ int it_wait_stat_ge(const it_node *n, const char *name, uint64_t min,
 {
 	int ok;
 
-	MS_WAIT_RESULT(ok, it_stat(n, name) >= min, deadline_ms, ms_test_pause());
+	MS_WAIT_RESULT(ok, it_stat(n, name) >= min, deadline_ms,
+	               ms_test_pause());
 	return ok ? 0 : -1;
 }
 
@@ -477,17 +488,20 @@ static int no_lag(const it_node *n, size_t min_peers)
 	int ok = json_is_array(arr);
 
 	if (ok) {
-		json_array_foreach(arr, i, p) {
+		json_array_foreach(arr, i, p)
+		{
 			json_t *lag = json_object_get(p, "lag");
 			if (json_is_null(json_object_get(p, "id")))
 				continue;
 			ids++;
-			if (!json_is_integer(lag) || json_integer_value(lag) != 0)
+			if (!json_is_integer(lag) ||
+			    json_integer_value(lag) != 0)
 				ok = 0;
 		}
 	}
 	json_decref(j);
-	return ok && ids >= min_peers && it_summary_u64(n, "unacked_local_ops") == 0;
+	return ok && ids >= min_peers &&
+	       it_summary_u64(n, "unacked_local_ops") == 0;
 }
 
 /* 1 when no_lag holds on every node with *min_peers. */

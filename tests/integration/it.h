@@ -85,14 +85,16 @@ void it_node_kill(it_node *n);
 /* Run a program to completion; stdout returned (malloc'd, NUL-terminated;
  * NULL allowed for out), exit code returned.  stdin is empty. */
 int it_run(char **out, char **err, const char *bin, ...);
-#define it_cli(out, ...) it_run(out, NULL, MS_NODE_BIN, __VA_ARGS__, (char *)NULL)
+#define it_cli(out, ...) \
+	it_run(out, NULL, MS_NODE_BIN, __VA_ARGS__, (char *)NULL)
 
 /* meshsync-node put --data DIR key value (asserts exit 0). */
 void it_put(const it_node *n, const char *key, const char *value);
 /* count puts "prefix/<i>" = "value <i>" through the embedding API in one
  * process (fast backlogs; the node must not be running a writer-heavy
  * workload at the same time, but a running daemon is fine). */
-void it_bulk_put(const it_node *n, const char *prefix, int count, int background);
+void it_bulk_put(const it_node *n, const char *prefix, int count,
+                 int background);
 /* node-inspect --data DIR --json CMD parsed; asserts exit 0 (caller
  * json_decref's). */
 json_t *it_inspect(const it_node *n, const char *cmd);

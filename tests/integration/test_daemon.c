@@ -64,7 +64,8 @@ static void ingest(const it_node *n, const signed_op *const *ops, size_t k)
 		items[i].buf = ops[i]->buf;
 		items[i].len = ops[i]->len;
 	}
-	ck_assert_msg(ms_store_ingest(s, items, k, NULL, NULL, &tot, &eb) == MS_OK,
+	ck_assert_msg(ms_store_ingest(s, items, k, NULL, NULL, &tot, &eb) ==
+	                      MS_OK,
 	              "ingest: %s", eb.msg);
 	ck_assert_uint_eq(tot.applied, k);
 	ms_store_close(&s);
@@ -126,27 +127,32 @@ START_TEST(equivocation_in_common_prefix_converges)
 	it_node_stop(&b);
 	it_node_stop(&a);
 	ck_assert_int_eq(it_run(NULL, NULL, MS_INSPECT_BIN, "--data", a.dir,
-	                        "verify", (char *)NULL), 0);
+	                        "verify", (char *)NULL),
+	                 0);
 	ck_assert_int_eq(it_run(NULL, NULL, MS_INSPECT_BIN, "--data", b.dir,
-	                        "verify", (char *)NULL), 0);
+	                        "verify", (char *)NULL),
+	                 0);
 }
 END_TEST
 
 /* --- SIGHUP -------------------------------------------------------------- */
 
 /* The policy summary shows for prefix, or "" when none. */
-static void policy_of(const it_node *n, const char *prefix, char *out, size_t cap)
+static void policy_of(const it_node *n, const char *prefix, char *out,
+                      size_t cap)
 {
 	json_t *j = it_inspect(n, "summary");
 	json_t *pol = json_object_get(j, "policies"), *r;
 	size_t i;
 
 	out[0] = '\0';
-	json_array_foreach(pol, i, r) {
+	json_array_foreach(pol, i, r)
+	{
 		const char *p = json_string_value(json_object_get(r, "prefix"));
 		if (p != NULL && strcmp(p, prefix) == 0)
 			snprintf(out, cap, "%s",
-			         json_string_value(json_object_get(r, "policy")));
+			         json_string_value(
+					 json_object_get(r, "policy")));
 	}
 	json_decref(j);
 }
@@ -162,7 +168,8 @@ START_TEST(sighup_reloads_policy_and_level)
 	policy_of(&a, "cnt/", pol, sizeof pol);
 	ck_assert_str_eq(pol, "");
 
-	it_node_write_conf(&a, "[log]\nlevel = debug\n\n[policy]\ncnt/ = counter\n");
+	it_node_write_conf(
+		&a, "[log]\nlevel = debug\n\n[policy]\ncnt/ = counter\n");
 	it_node_signal(&a, SIGHUP);
 	ck_assert_msg(it_wait_log(&a, "MS-CONF-RELOAD peers=0 level=debug",
 	                          IT_DEADLINE_MS) == 0,
@@ -176,14 +183,17 @@ START_TEST(sighup_reloads_policy_and_level)
 	ck_assert_int_eq(it_wait_value(&a, "cnt/x", "3", IT_DEADLINE_MS), 0);
 
 	/* a broken file: logged, the old config kept, the daemon goes on */
-	it_node_write_conf(&a, "[log]\nlevel = error\n\n[policy]\ncnt/ = fancy\n");
+	it_node_write_conf(&a,
+	                   "[log]\nlevel = error\n\n[policy]\ncnt/ = fancy\n");
 	it_node_signal(&a, SIGHUP);
-	ck_assert_msg(it_wait_log(&a, "MS-CONF-RELOAD-FAIL", IT_DEADLINE_MS) == 0,
+	ck_assert_msg(it_wait_log(&a, "MS-CONF-RELOAD-FAIL", IT_DEADLINE_MS) ==
+	                      0,
 	              "no reload failure line");
 	ck_assert(it_node_alive(&a));
 	/* the CLI reads the file too: put the good one back (no SIGHUP; the
 	 * daemon still runs on what it loaded before) */
-	it_node_write_conf(&a, "[log]\nlevel = debug\n\n[policy]\ncnt/ = counter\n");
+	it_node_write_conf(
+		&a, "[log]\nlevel = debug\n\n[policy]\ncnt/ = counter\n");
 	policy_of(&a, "cnt/", pol, sizeof pol);
 	ck_assert_str_eq(pol, "counter");
 	ck_assert_uint_eq(it_log_count(&a, "MS-CONF-RELOAD "), 1);
@@ -194,7 +204,8 @@ START_TEST(sighup_reloads_policy_and_level)
 		it_node *ab[] = {&a, &b}, *pa[] = {&a};
 		it_node_init(&b, "b", &a, NULL);
 		it_node_start(&b, pa, 1);
-		ck_assert_int_eq(it_wait_converged(ab, 2, 2, IT_DEADLINE_MS), 0);
+		ck_assert_int_eq(it_wait_converged(ab, 2, 2, IT_DEADLINE_MS),
+		                 0);
 		ck_assert_uint_gt(it_log_count(&a, "debug MS-"), before);
 		it_node_stop(&b);
 	}
@@ -251,8 +262,9 @@ START_TEST(backoff_persists_across_restart)
 	uint64_t attempts, next_ms;
 	size_t i;
 
-	it_node_init(&a, "a", NULL,
-	             "[backoff]\nstrategy = exponential\nbase = 500ms\ncap = 30s\n");
+	it_node_init(
+		&a, "a", NULL,
+		"[backoff]\nstrategy = exponential\nbase = 500ms\ncap = 30s\n");
 	it_node_init(&b, "b", &a, NULL); /* never started: its port is dead */
 	it_node_start(&a, pb, 1);
 	MS_WAIT(it_log_count(&a, "MS-PEER-FAIL") >= FAILS, IT_DEADLINE_MS,
@@ -261,16 +273,21 @@ START_TEST(backoff_persists_across_restart)
 	it_node_stop(&a);
 
 	peers = it_inspect(&a, "peers");
-	json_array_foreach(json_is_array(peers) ? peers
-	                                        : json_object_get(peers, "peers"),
-	                   i, p) {
+	json_array_foreach(json_is_array(peers)
+	                           ? peers
+	                           : json_object_get(peers, "peers"),
+	                   i, p)
+	{
 		json_t *addr = json_array_get(json_object_get(p, "addrs"), 0);
-		if (addr != NULL && strcmp(json_string_value(addr), b.endpoint) == 0)
+		if (addr != NULL &&
+		    strcmp(json_string_value(addr), b.endpoint) == 0)
 			bo = json_object_get(p, "backoff");
 	}
 	ck_assert_ptr_nonnull(bo);
-	attempts = (uint64_t)json_integer_value(json_object_get(bo, "attempts"));
-	next_ms = (uint64_t)json_integer_value(json_object_get(bo, "next_attempt_ms"));
+	attempts = (uint64_t)json_integer_value(
+		json_object_get(bo, "attempts"));
+	next_ms = (uint64_t)json_integer_value(
+		json_object_get(bo, "next_attempt_ms"));
 	json_decref(peers);
 	ck_assert_uint_eq(attempts, FAILS);
 
@@ -280,11 +297,13 @@ START_TEST(backoff_persists_across_restart)
 	        IT_DEADLINE_MS, "a never dialled b again");
 	/* the first dial after the restart waited for the stored time and
 	 * continued the count */
-	ck_assert_msg(line_ms(line) + 2 >= next_ms,
-	              "dialled at %llu, before the stored next attempt %llu: %s",
-	              (unsigned long long)line_ms(line),
-	              (unsigned long long)next_ms, line);
-	snprintf(want, sizeof want, "attempt=%llu", (unsigned long long)attempts + 1);
+	ck_assert_msg(
+		line_ms(line) + 2 >= next_ms,
+		"dialled at %llu, before the stored next attempt %llu: %s",
+		(unsigned long long)line_ms(line), (unsigned long long)next_ms,
+		line);
+	snprintf(want, sizeof want, "attempt=%llu",
+	         (unsigned long long)attempts + 1);
 	ck_assert_msg(strstr(line, want) != NULL, "want %s in %s", want, line);
 	it_node_stop(&a);
 }

@@ -34,8 +34,14 @@ static pid_t publish_foreign(const char *name, int port, const char *txt1,
                              const char *txt2, const char *txt3)
 {
 	char po[16];
-	char *argv[] = {"avahi-publish-service", (char *)name, "_meshsync._tcp",
-	                po, (char *)txt1, (char *)txt2, (char *)txt3, NULL};
+	char *argv[] = {"avahi-publish-service",
+	                (char *)name,
+	                "_meshsync._tcp",
+	                po,
+	                (char *)txt1,
+	                (char *)txt2,
+	                (char *)txt3,
+	                NULL};
 	ms_test_spawn_opts o = {.die_with_parent = 1};
 
 	snprintf(po, sizeof po, "%d", port);
@@ -80,12 +86,12 @@ START_TEST(mdns_three_nodes_converge)
 
 	/* avahi-browse beside the nodes lists a with its TXT record */
 	it_summary_str(&a, "network_id", net, sizeof net);
-	rc = it_run(&out, NULL, "/usr/bin/timeout", "10", "avahi-browse", "-rpt",
-	            "_meshsync._tcp", (char *)NULL);
+	rc = it_run(&out, NULL, "/usr/bin/timeout", "10", "avahi-browse",
+	            "-rpt", "_meshsync._tcp", (char *)NULL);
 	ck_assert_int_eq(rc, 0);
 	snprintf(want, sizeof want, "\"id=%s\"", ida);
-	ck_assert_msg(strstr(out, want) != NULL, "avahi-browse lacks %s:\n%s", want,
-	              out);
+	ck_assert_msg(strstr(out, want) != NULL, "avahi-browse lacks %s:\n%s",
+	              want, out);
 	snprintf(want, sizeof want, "\"net=%.16s\"", net);
 	ck_assert_msg(strstr(out, want) != NULL, "avahi-browse lacks %s", want);
 	ck_assert_msg(strstr(out, "\"v=1\"") != NULL, "avahi-browse lacks v=1");
@@ -107,7 +113,9 @@ START_TEST(mdns_three_nodes_converge)
 	ck_assert_uint_eq(it_log_count(&x, "MS-PEER-DIAL "), 0);
 	ck_assert_uint_eq(it_log_count(&x, "MS-SYNC-HELLO"), 0);
 	for (size_t i = 0; i < 3; i++) {
-		ck_assert_uint_eq(dit_log_count2(abc[i], "MS-PEER-DIAL ", x.endpoint), 0);
+		ck_assert_uint_eq(dit_log_count2(abc[i], "MS-PEER-DIAL ",
+		                                 x.endpoint),
+		                  0);
 		ck_assert_uint_eq(it_log_count(abc[i], "MS-NET-REJECT"), 0);
 		ck_assert_uint_eq(it_log_count(abc[i], "MS-SYNC-AUTH"), 0);
 		ck_assert_uint_eq(it_log_count(abc[i], "MS-PEER-FAIL"), 0);
@@ -125,11 +133,18 @@ START_TEST(mdns_three_nodes_converge)
 		snprintf(n1, sizeof n1, "foreign-net-%d", (int)getpid());
 		snprintf(n2, sizeof n2, "foreign-bad-%d", (int)getpid());
 		snprintf(idtxt, sizeof idtxt, "id=%s", idx);
-		f1 = publish_foreign(n1, p1, "v=1", idtxt, "net=0123456789abcdef");
+		f1 = publish_foreign(n1, p1, "v=1", idtxt,
+		                     "net=0123456789abcdef");
 		f2 = publish_foreign(n2, p2, "v=1", "id=not-hex", "net=zz");
-		ck_assert_int_eq(dit_wait_log2(&a, "MS-DISC-SKIP", n1, FOUND_MS), 0);
-		ck_assert_int_eq(dit_wait_log2(&a, "MS-DISC-SKIP", n2, FOUND_MS), 0);
-		ck_assert_uint_eq(dit_log_count2(&a, "reason=other_network", n1), 1);
+		ck_assert_int_eq(dit_wait_log2(&a, "MS-DISC-SKIP", n1,
+		                               FOUND_MS),
+		                 0);
+		ck_assert_int_eq(dit_wait_log2(&a, "MS-DISC-SKIP", n2,
+		                               FOUND_MS),
+		                 0);
+		ck_assert_uint_eq(dit_log_count2(&a, "reason=other_network",
+		                                 n1),
+		                  1);
 		unpublish(f1);
 		unpublish(f2);
 		snprintf(ep1, sizeof ep1, ":%d", p1);
@@ -149,7 +164,8 @@ START_TEST(mdns_three_nodes_converge)
 	{
 		uint64_t t0 = ms_test_now_ms();
 		dit_node_start(&c, NULL, 0, NULL, NULL);
-		ck_assert_int_eq(it_wait_value(&c, "while/c/down", "5", 15000), 0);
+		ck_assert_int_eq(it_wait_value(&c, "while/c/down", "5", 15000),
+		                 0);
 		ck_assert_msg(ms_test_now_ms() - t0 < 15000, "c synced late");
 	}
 	ck_assert_int_eq(dit_wait_peer(&a, idc, "live", "mdns", FOUND_MS), 0);
@@ -178,9 +194,12 @@ START_TEST(pex_learns_beyond_one_hop)
 	it_node_start(&b, pa, 1);
 	/* b has synced with a before c arrives, so b's first PEERS to c
 	 * names a */
-	ck_assert_int_eq(dit_wait_peer(&b, ida, "live", "static", IT_DEADLINE_MS), 0);
+	ck_assert_int_eq(dit_wait_peer(&b, ida, "live", "static",
+	                               IT_DEADLINE_MS),
+	                 0);
 	it_node_start(&c, pb, 1);
-	ck_assert_int_eq(dit_wait_peer(&c, ida, "live", "pex", IT_DEADLINE_MS), 0);
+	ck_assert_int_eq(dit_wait_peer(&c, ida, "live", "pex", IT_DEADLINE_MS),
+	                 0);
 	ck_assert_uint_ge(it_log_count(&c, "MS-PEX-RECV"), 1);
 	ck_assert_uint_ge(it_log_count(&b, "MS-PEX-SEND"), 1);
 	/* a configured nobody: whatever it has with c came from PEERS or c */
@@ -188,8 +207,10 @@ START_TEST(pex_learns_beyond_one_hop)
 
 	it_node_stop(&b);
 	it_put(&a, "after/b", "gone");
-	ck_assert_int_eq(it_wait_value(&c, "after/b", "gone", IT_DEADLINE_MS), 0);
-	ck_assert_int_eq(dit_wait_peer(&a, idc, "live", NULL, IT_DEADLINE_MS), 0);
+	ck_assert_int_eq(it_wait_value(&c, "after/b", "gone", IT_DEADLINE_MS),
+	                 0);
+	ck_assert_int_eq(dit_wait_peer(&a, idc, "live", NULL, IT_DEADLINE_MS),
+	                 0);
 	it_node_stop(&c);
 	it_node_stop(&a);
 }
@@ -215,7 +236,8 @@ START_TEST(no_daemon_static_peer_works)
 	/* let the module retry a few times: still one warning */
 	ck_assert_int_eq(it_wait_value(&b, "k", "from a", 1000), 0);
 	ck_assert_int_eq(it_wait_stat_ge(&b, "mdns_client_fails", 3,
-	                                 IT_DEADLINE_MS), 0);
+	                                 IT_DEADLINE_MS),
+	                 0);
 	ck_assert_uint_eq(dit_log_count2(&b, " warning ", "MS-DISC"), 1);
 	ck_assert_uint_eq(dit_log_count2(&b, " error ", NULL), 0);
 	ck_assert_int_eq(it_node_alive(&b), 1);

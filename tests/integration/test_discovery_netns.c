@@ -52,12 +52,17 @@ START_TEST(two_hosts_over_veth)
 	json_t *j;
 
 	snprintf(prefix, sizeof prefix, "ms-dm-%d", (int)getpid());
-	ck_assert_int_eq(ms_test_host_init(&ha, g_state, prefix, 'a', "vA", 0), 0);
-	ck_assert_int_eq(ms_test_host_init(&hb, g_state, prefix, 'b', "vB", 0), 0);
+	ck_assert_int_eq(ms_test_host_init(&ha, g_state, prefix, 'a', "vA", 0),
+	                 0);
+	ck_assert_int_eq(ms_test_host_init(&hb, g_state, prefix, 'b', "vB", 0),
+	                 0);
 	ck_assert_int_eq(ms_test_host_veth(&ha, "vA", "10.99.0.1/24", &hb, "vB",
-	                                   "10.99.0.2/24"), 0);
-	ck_assert_msg(ms_test_host_start(&ha) == 0, "host a: dbus/avahi did not start");
-	ck_assert_msg(ms_test_host_start(&hb) == 0, "host b: dbus/avahi did not start");
+	                                   "10.99.0.2/24"),
+	                 0);
+	ck_assert_msg(ms_test_host_start(&ha) == 0,
+	              "host a: dbus/avahi did not start");
+	ck_assert_msg(ms_test_host_start(&hb) == 0,
+	              "host b: dbus/avahi did not start");
 
 	it_node_init(&a, "a", NULL, NULL);
 	it_node_init(&b, "b", &a, NULL);
@@ -80,9 +85,12 @@ START_TEST(two_hosts_over_veth)
 		json_t *p, *arr = json_object_get(j, "peers");
 		size_t i;
 		addrs[0] = '\0';
-		json_array_foreach(arr, i, p) {
-			char *s = json_dumps(json_object_get(p, "addrs"), JSON_COMPACT);
-			snprintf(addrs + strlen(addrs), sizeof addrs - strlen(addrs), "%s",
+		json_array_foreach(arr, i, p)
+		{
+			char *s = json_dumps(json_object_get(p, "addrs"),
+			                     JSON_COMPACT);
+			snprintf(addrs + strlen(addrs),
+			         sizeof addrs - strlen(addrs), "%s",
 			         s != NULL ? s : "");
 			free(s);
 		}
@@ -97,27 +105,33 @@ START_TEST(two_hosts_over_veth)
 	ms_test_host_kill_avahi(&ha);
 	ck_assert_int_eq(it_wait_log(&a, "MS-DISC-DAEMON-LOST", 20000), 0);
 	it_put(&b, "while/avahi/down", "3");
-	ck_assert_int_eq(it_wait_value(&a, "while/avahi/down", "3", IT_DEADLINE_MS), 0);
+	ck_assert_int_eq(it_wait_value(&a, "while/avahi/down", "3",
+	                               IT_DEADLINE_MS),
+	                 0);
 	/* it comes back: a registers again by itself, and a node started
 	 * now on host a is found by b over the veth */
 	ms_test_host_start_avahi(&ha);
 	ck_assert_msg(ms_test_host_wait_avahi(&ha, 15000) == 0,
 	              "host a: avahi restart");
-	ck_assert_int_eq(dit_wait_log2(&a, "MS-DISC-DAEMON-UP", NULL, 20000), 0);
+	ck_assert_int_eq(dit_wait_log2(&a, "MS-DISC-DAEMON-UP", NULL, 20000),
+	                 0);
 	{
 		it_node c;
 		it_node *abc[] = {&a, &b, &c};
 		char idc[65];
-		MS_WAIT(dit_log_count2(&a, "MS-DISC-PUBLISHED", NULL) >= 2, 20000,
-		        "a did not publish again");
+		MS_WAIT(dit_log_count2(&a, "MS-DISC-PUBLISHED", NULL) >= 2,
+		        20000, "a did not publish again");
 		it_node_init(&c, "c", &a, NULL);
-		snprintf(c.endpoint, sizeof c.endpoint, "tcp://10.99.0.1:%d", c.port);
+		snprintf(c.endpoint, sizeof c.endpoint, "tcp://10.99.0.1:%d",
+		         c.port);
 		dit_node_id(&c, idc);
 		dit_node_start(&c, NULL, 0, ha.ns, ha.bus);
 		it_put(&c, "host/a/c", "4");
-		ck_assert_msg(it_wait_converged(abc, 3, 4, IT_DEADLINE_MS) == 0,
-		              "the new node did not converge after the restart");
-		ck_assert_int_eq(dit_wait_peer(&b, idc, "live", "mdns", 20000), 0);
+		ck_assert_msg(
+			it_wait_converged(abc, 3, 4, IT_DEADLINE_MS) == 0,
+			"the new node did not converge after the restart");
+		ck_assert_int_eq(dit_wait_peer(&b, idc, "live", "mdns", 20000),
+		                 0);
 		it_node_stop(&c);
 	}
 	it_node_stop(&b);

@@ -35,7 +35,8 @@ typedef struct member {
 static void member_connect(member *m, const it_node *target)
 {
 	char path[600];
-	uint8_t spk[MS_CURVE_LEN], ssk[MS_CURVE_LEN], cpk[MS_CURVE_LEN], csk[MS_CURVE_LEN];
+	uint8_t spk[MS_CURVE_LEN], ssk[MS_CURVE_LEN], cpk[MS_CURVE_LEN],
+		csk[MS_CURVE_LEN];
 	ms_errbuf eb;
 	int timeout = 100, linger = 0;
 	int64_t maxmsg = -1;
@@ -46,15 +47,25 @@ static void member_connect(member *m, const it_node *target)
 	ms_netkey_id(m->nk, m->netid);
 	ck_assert_int_eq(ms_identity_generate(&m->id, &eb), MS_OK);
 	ms_netkey_listen_keypair(m->nk, spk, ssk);
-	ck_assert_int_eq(ms_identity_curve_keypair(m->id, cpk, csk, &eb), MS_OK);
+	ck_assert_int_eq(ms_identity_curve_keypair(m->id, cpk, csk, &eb),
+	                 MS_OK);
 	m->ctx = zmq_ctx_new();
 	m->sock = zmq_socket(m->ctx, ZMQ_DEALER);
-	ck_assert_int_eq(zmq_setsockopt(m->sock, ZMQ_CURVE_SERVERKEY, spk, 32), 0);
-	ck_assert_int_eq(zmq_setsockopt(m->sock, ZMQ_CURVE_PUBLICKEY, cpk, 32), 0);
-	ck_assert_int_eq(zmq_setsockopt(m->sock, ZMQ_CURVE_SECRETKEY, csk, 32), 0);
-	ck_assert_int_eq(zmq_setsockopt(m->sock, ZMQ_RCVTIMEO, &timeout, sizeof timeout), 0);
-	ck_assert_int_eq(zmq_setsockopt(m->sock, ZMQ_LINGER, &linger, sizeof linger), 0);
-	ck_assert_int_eq(zmq_setsockopt(m->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg), 0);
+	ck_assert_int_eq(zmq_setsockopt(m->sock, ZMQ_CURVE_SERVERKEY, spk, 32),
+	                 0);
+	ck_assert_int_eq(zmq_setsockopt(m->sock, ZMQ_CURVE_PUBLICKEY, cpk, 32),
+	                 0);
+	ck_assert_int_eq(zmq_setsockopt(m->sock, ZMQ_CURVE_SECRETKEY, csk, 32),
+	                 0);
+	ck_assert_int_eq(zmq_setsockopt(m->sock, ZMQ_RCVTIMEO, &timeout,
+	                                sizeof timeout),
+	                 0);
+	ck_assert_int_eq(zmq_setsockopt(m->sock, ZMQ_LINGER, &linger,
+	                                sizeof linger),
+	                 0);
+	ck_assert_int_eq(zmq_setsockopt(m->sock, ZMQ_MAXMSGSIZE, &maxmsg,
+	                                sizeof maxmsg),
+	                 0);
 	ck_assert_int_eq(zmq_connect(m->sock, target->endpoint), 0);
 }
 
@@ -80,7 +91,8 @@ static void member_send_msg(member *m, const ms_wire_msg *msg)
 	size_t len;
 	ms_errbuf eb;
 
-	ck_assert_msg(ms_wire_encode(msg, out, sizeof out, &len, &eb) == MS_OK, "%s", eb.msg);
+	ck_assert_msg(ms_wire_encode(msg, out, sizeof out, &len, &eb) == MS_OK,
+	              "%s", eb.msg);
 	member_send(m, out, len);
 }
 
@@ -97,7 +109,8 @@ static int member_expect(member *m, ms_wire_type want, uint64_t deadline_ms)
 		if (r < 0)
 			continue;
 		m->len = (size_t)r;
-		if (ms_wire_peek_type(m->buf, m->len, &t) == MS_WR_OK && t == want)
+		if (ms_wire_peek_type(m->buf, m->len, &t) == MS_WR_OK &&
+		    t == want)
 			return 0;
 	}
 	return -1;
@@ -136,7 +149,8 @@ static size_t make_op(member *m, uint8_t *buf, size_t cap, uint64_t seq,
 	op.key_len = (uint16_t)strlen(key);
 	op.value = (const uint8_t *)value;
 	op.value_len = (uint32_t)strlen(value);
-	ck_assert_msg(ms_op_sign_encode(&op, m->id, m->netid, buf, cap, &len, &eb) == MS_OK,
+	ck_assert_msg(ms_op_sign_encode(&op, m->id, m->netid, buf, cap, &len,
+	                                &eb) == MS_OK,
 	              "%s", eb.msg);
 	return len;
 }
@@ -194,8 +208,10 @@ START_TEST(member_sends_bad_input)
 	/* malformed: cut short */
 	lt = make_op(&m, trunc, sizeof trunc, 4, "x", "y") - 10;
 
-	ms_wire_bytes ops[4] = {{good, (uint32_t)lg}, {forged, (uint32_t)lf},
-	                        {altered, (uint32_t)la}, {trunc, (uint32_t)lt}};
+	ms_wire_bytes ops[4] = {{good, (uint32_t)lg},
+	                        {forged, (uint32_t)lf},
+	                        {altered, (uint32_t)la},
+	                        {trunc, (uint32_t)lt}};
 	ms_wire_msg msg = {0};
 	msg.type = MS_WIRE_OPS;
 	msg.u.ops.batch = 1;
@@ -215,8 +231,10 @@ START_TEST(member_sends_bad_input)
 	int sig = 0, tr = 0;
 	for (size_t i = 0; i < json_array_size(list); i++) {
 		json_t *e = json_array_get(list, i);
-		const char *reason = json_string_value(json_object_get(e, "reason"));
-		const char *peer = json_string_value(json_object_get(e, "peer"));
+		const char *reason = json_string_value(
+			json_object_get(e, "reason"));
+		const char *peer = json_string_value(
+			json_object_get(e, "peer"));
 		ck_assert_ptr_nonnull(reason);
 		ck_assert_ptr_nonnull(peer);
 		ck_assert_str_eq(peer, idhex);
@@ -251,8 +269,9 @@ START_TEST(member_sends_bad_input)
 	it_put(&b, "after", "bad input");
 	ck_assert_int_eq(it_wait_converged(ab, 2, 4, IT_DEADLINE_MS), 0);
 	ck_assert_int_eq(it_wait_value(&b, "k", "original", 1000), 0);
-	ck_assert_int_eq(it_run(NULL, NULL, MS_INSPECT_BIN, "--data", a.dir, "verify",
-	                        (char *)NULL), 0);
+	ck_assert_int_eq(it_run(NULL, NULL, MS_INSPECT_BIN, "--data", a.dir,
+	                        "verify", (char *)NULL),
+	                 0);
 	ck_assert_uint_ge(it_log_count(&a, "bad_signature"), 1);
 	it_node_stop(&b);
 	it_node_stop(&a);
@@ -288,14 +307,17 @@ START_TEST(peer_stalls_mid_batch)
 	              "a never noticed the stalled peer");
 	ck_assert_uint_ge(it_log_count(&a, "MS-SYNC-SUMMARY"), 1);
 	ck_assert_int_eq(it_run(NULL, NULL, MS_INSPECT_BIN, "--data", a.dir,
-	                        "verify", (char *)NULL), 0);
+	                        "verify", (char *)NULL),
+	                 0);
 	it_node_kill(&b); /* killed while stopped: nothing half-written */
 	ck_assert_int_eq(it_run(NULL, NULL, MS_INSPECT_BIN, "--data", b.dir,
-	                        "verify", (char *)NULL), 0);
+	                        "verify", (char *)NULL),
+	                 0);
 	uint64_t had = it_summary_u64(&b, "ops");
 	ck_assert_uint_lt(had, BACKLOG);
 	it_node_start(&b, NULL, 0);
-	ck_assert_int_eq(it_wait_converged(ab, 2, BACKLOG, 3 * IT_DEADLINE_MS), 0);
+	ck_assert_int_eq(it_wait_converged(ab, 2, BACKLOG, 3 * IT_DEADLINE_MS),
+	                 0);
 	it_node_stop(&a);
 	it_node_stop(&b);
 }
@@ -314,8 +336,9 @@ START_TEST(sigkill_mid_sync_five_times)
 
 	/* b grants little credit, so taking in a round's backlog takes many
 	 * round trips and the kill lands in the middle of it */
-	static const char *conf = "[sync]\ncredit = 4\nbatch_ops = 4\n"
-	                          "[backoff]\nstrategy = constant\nbase = 200ms\ncap = 200ms\n";
+	static const char *conf =
+		"[sync]\ncredit = 4\nbatch_ops = 4\n"
+		"[backoff]\nstrategy = constant\nbase = 200ms\ncap = 200ms\n";
 	it_node_init(&a, "a", NULL, conf);
 	it_node_init(&b, "b", &a, conf);
 	it_node_init(&c, "c", &a, conf);
@@ -335,8 +358,9 @@ START_TEST(sigkill_mid_sync_five_times)
 		/* what b had when it died, against everything a held */
 		if (it_summary_u64(&b, "ops") < a_ops + (uint64_t)round)
 			mid_sync++;
-		ck_assert_int_eq(it_run(NULL, NULL, MS_INSPECT_BIN, "--data", b.dir,
-		                        "verify", (char *)NULL), 0);
+		ck_assert_int_eq(it_run(NULL, NULL, MS_INSPECT_BIN, "--data",
+		                        b.dir, "verify", (char *)NULL),
+		                 0);
 		snprintf(prefix, sizeof prefix, "c%d", round);
 		it_put(&c, prefix, "written on c");
 		total += 1;
@@ -347,7 +371,8 @@ START_TEST(sigkill_mid_sync_five_times)
 	              "not every op reached every node");
 	for (size_t i = 0; i < 3; i++)
 		ck_assert_int_eq(it_run(NULL, NULL, MS_INSPECT_BIN, "--data",
-		                        all[i]->dir, "verify", (char *)NULL), 0);
+		                        all[i]->dir, "verify", (char *)NULL),
+		                 0);
 	it_node_stop(&b);
 	it_node_stop(&c);
 	it_node_stop(&a);

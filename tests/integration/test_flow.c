@@ -37,7 +37,9 @@ START_TEST(user_write_overtakes_background_backlog)
 	ck_assert_msg(had < BACKLOG + 1,
 	              "user write arrived only after the backlog (%llu ops)",
 	              (unsigned long long)had);
-	ck_assert_int_eq(it_wait_converged(ab, 2, BACKLOG + 1, 5 * IT_DEADLINE_MS), 0);
+	ck_assert_int_eq(it_wait_converged(ab, 2, BACKLOG + 1,
+	                                   5 * IT_DEADLINE_MS),
+	                 0);
 	it_node_stop(&a);
 	it_node_stop(&b);
 }
@@ -56,7 +58,8 @@ static size_t fail_delays(const it_node *n, uint64_t *out, size_t cap)
 		if (strstr(line, "MS-PEER-FAIL") == NULL)
 			continue;
 		p = strstr(line, "backoff_ms=");
-		ck_assert_msg(p != NULL, "MS-PEER-FAIL without backoff_ms: %s", line);
+		ck_assert_msg(p != NULL, "MS-PEER-FAIL without backoff_ms: %s",
+		              line);
 		out[k++] = strtoull(p + strlen("backoff_ms="), NULL, 10);
 	}
 	fclose(f);
@@ -72,9 +75,10 @@ START_TEST(backoff_grows_then_kick_on_return)
 	uint64_t d[16];
 	char dial[128];
 
-	it_node_init(&a, "a", NULL,
-	             "[backoff]\nstrategy = exponential\nbase = 400ms\ncap = 30s\n"
-	             "kick_interval = 200ms\n");
+	it_node_init(
+		&a, "a", NULL,
+		"[backoff]\nstrategy = exponential\nbase = 400ms\ncap = 30s\n"
+		"kick_interval = 200ms\n");
 	it_node_init(&b, "b", &a, NULL);
 	it_put(&b, "from-b", "hello");
 	it_node_start(&a, pb, 1); /* b is down */
@@ -87,8 +91,9 @@ START_TEST(backoff_grows_then_kick_on_return)
 		uint64_t want = 400ull << i;
 		if (want > 30000)
 			want = 30000;
-		ck_assert_msg(d[i] == want, "delay %zu is %llu ms, want %llu", i,
-		              (unsigned long long)d[i], (unsigned long long)want);
+		ck_assert_msg(d[i] == want, "delay %zu is %llu ms, want %llu",
+		              i, (unsigned long long)d[i],
+		              (unsigned long long)want);
 	}
 
 	/* b comes back and dials a: a retries b at once, not after its

@@ -53,7 +53,8 @@ START_TEST(two_nodes_converge)
 	ck_assert_uint_ge(it_log_count(&a, "MS-SYNC-SUMMARY"), 1);
 	ck_assert_uint_ge(it_log_count(&b, "MS-SYNC-SUMMARY"), 1);
 	ck_assert_int_eq(it_run(NULL, NULL, MS_INSPECT_BIN, "--data", a.dir,
-	                        "verify", (char *)NULL), 0);
+	                        "verify", (char *)NULL),
+	                 0);
 }
 END_TEST
 
@@ -117,7 +118,8 @@ START_TEST(ring_of_five_concurrent_writes)
 		snprintf(key, sizeof key, "own/%d", i);
 		it_put(&nodes[i], key, "mine");
 	}
-	ck_assert_msg(it_wait_converged(all, N, N * SHARED + N, IT_DEADLINE_MS) == 0,
+	ck_assert_msg(it_wait_converged(all, N, N * SHARED + N,
+	                                IT_DEADLINE_MS) == 0,
 	              "ring did not converge");
 	for (int i = 0; i < N; i++) {
 		json_t *j = it_inspect(&nodes[i], "conflicts");
@@ -127,7 +129,8 @@ START_TEST(ring_of_five_concurrent_writes)
 			conflicts0 = s;
 		else {
 			ck_assert_msg(strcmp(conflicts0, s) == 0,
-			              "conflicts differ:\n%s\n%s", conflicts0, s);
+			              "conflicts differ:\n%s\n%s", conflicts0,
+			              s);
 			free(s);
 		}
 	}
@@ -147,8 +150,8 @@ START_TEST(wrong_network_key_never_exchanges)
 	it_node_init(&b, "b", &a, NULL);
 	it_node_init(&x, "x", NULL, NULL); /* a network of its own */
 	it_node_start(&a, NULL, 0);
-	it_node_start(&x, pa, 1);    /* x dials a */
-	it_node_start(&b, pax, 2);   /* b dials both */
+	it_node_start(&x, pa, 1);  /* x dials a */
+	it_node_start(&b, pax, 2); /* b dials both */
 	for (int i = 0; i < 3; i++) {
 		char key[16];
 		snprintf(key, sizeof key, "k%d", i);
@@ -171,13 +174,17 @@ START_TEST(wrong_network_key_never_exchanges)
 	/* counted on both sides, in the store (flushed at most once a
 	 * second): the dialers' key failures, the listeners' failed
 	 * handshakes from the transport's monitor */
-	ck_assert_msg(it_wait_stat_ge(&x, "handshake_fail_key", 1, IT_DEADLINE_MS) == 0,
+	ck_assert_msg(it_wait_stat_ge(&x, "handshake_fail_key", 1,
+	                              IT_DEADLINE_MS) == 0,
 	              "x: handshake_fail_key not counted");
-	ck_assert_msg(it_wait_stat_ge(&b, "handshake_fail_key", 1, IT_DEADLINE_MS) == 0,
+	ck_assert_msg(it_wait_stat_ge(&b, "handshake_fail_key", 1,
+	                              IT_DEADLINE_MS) == 0,
 	              "b: handshake_fail_key not counted");
-	ck_assert_msg(it_wait_stat_ge(&a, "handshake_fail_in", 1, IT_DEADLINE_MS) == 0,
+	ck_assert_msg(it_wait_stat_ge(&a, "handshake_fail_in", 1,
+	                              IT_DEADLINE_MS) == 0,
 	              "a: handshake_fail_in not counted");
-	ck_assert_msg(it_wait_stat_ge(&x, "handshake_fail_in", 1, IT_DEADLINE_MS) == 0,
+	ck_assert_msg(it_wait_stat_ge(&x, "handshake_fail_in", 1,
+	                              IT_DEADLINE_MS) == 0,
 	              "x: handshake_fail_in not counted");
 	/* the members' good sessions are counted too; no key failure among them */
 	ck_assert_uint_ge(it_stat(&b, "sessions_out"), 1);

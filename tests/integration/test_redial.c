@@ -71,7 +71,9 @@ START_TEST(session_that_cannot_start_is_retried)
 	 * a dialled again */
 	ck_assert_msg(it_wait_value(&b, "k", "from a", IT_DEADLINE_MS) == 0,
 	              "a never dialled b again");
-	ck_assert_uint_ge(it_log_count(&a, "MS-PEER-FAIL addr=tcp://127.0.0.1:"), 1);
+	ck_assert_uint_ge(it_log_count(&a,
+	                               "MS-PEER-FAIL addr=tcp://127.0.0.1:"),
+	                  1);
 	it_node_stop(&a);
 	it_node_stop(&b);
 }

@@ -43,7 +43,8 @@ static int reloaded(const it_node *n, size_t nth)
 static void reload(it_node *n, size_t nth)
 {
 	it_node_signal(n, SIGHUP);
-	MS_WAIT(reloaded(n, nth), IT_DEADLINE_MS, "reload %zu never logged", nth);
+	MS_WAIT(reloaded(n, nth), IT_DEADLINE_MS, "reload %zu never logged",
+	        nth);
 }
 
 START_TEST(restart_only_settings_named_and_kept)
@@ -58,7 +59,8 @@ START_TEST(restart_only_settings_named_and_kept)
 	/* a policy and max_message change together: the policy applies, the
 	 * message size is named and keeps its running value (peers still
 	 * enforce the old one) */
-	it_node_write_conf(&a, "[net]\nmax_message = 4M\n\n[policy]\ncnt/ = counter\n");
+	it_node_write_conf(
+		&a, "[net]\nmax_message = 4M\n\n[policy]\ncnt/ = counter\n");
 	reload(&a, 1);
 	last_line(&a, "MS-CONF-RESTART-NEEDED", line, sizeof line);
 	ck_assert_msg(strstr(line, " what=max_message\n") != NULL,
@@ -71,8 +73,9 @@ START_TEST(restart_only_settings_named_and_kept)
 	ck_assert_int_eq(it_wait_value(&a, "cnt/x", "3", IT_DEADLINE_MS), 0);
 
 	/* only the heartbeat changes: only it is named */
-	it_node_write_conf(&a, "[net]\nmax_message = 4M\nheartbeat_interval = 2s\n\n"
-	                       "[policy]\ncnt/ = counter\n");
+	it_node_write_conf(
+		&a, "[net]\nmax_message = 4M\nheartbeat_interval = 2s\n\n"
+		    "[policy]\ncnt/ = counter\n");
 	reload(&a, 2);
 	ck_assert_uint_eq(it_log_count(&a, "MS-CONF-RESTART-NEEDED"), 2);
 	last_line(&a, "MS-CONF-RESTART-NEEDED", line, sizeof line);
@@ -80,7 +83,8 @@ START_TEST(restart_only_settings_named_and_kept)
 	              "restart-needed line: '%s'", line);
 
 	/* nothing restart-only differs from the running config: no line */
-	it_node_write_conf(&a, "[net]\nmax_message = 2M\n\n[policy]\ncnt/ = mv\n");
+	it_node_write_conf(&a,
+	                   "[net]\nmax_message = 2M\n\n[policy]\ncnt/ = mv\n");
 	reload(&a, 3);
 	ck_assert_uint_eq(it_log_count(&a, "MS-CONF-RESTART-NEEDED"), 2);
 	it_node_stop(&a);
@@ -112,7 +116,8 @@ START_TEST(policy_reload_keeps_the_store_open)
 	it_node_stop(&a); /* asserts a clean exit 0 */
 	j = it_inspect(&a, "summary");
 	pol = json_object_get(j, "policies");
-	json_array_foreach(pol, i, r) {
+	json_array_foreach(pol, i, r)
+	{
 		const char *p = json_string_value(json_object_get(r, "prefix"));
 		found |= p != NULL && strcmp(p, "cnt/") == 0;
 	}

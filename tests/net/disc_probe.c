@@ -71,8 +71,8 @@ static int num(const char *v, long lo, long hi, long *out)
 static int usage(void)
 {
 	fprintf(stderr, "usage: disc_probe --id-tag N --net-tag N --port P "
-	        "--name NAME [--type T] [--families F] [--retry-ms MS] "
-	        "[--max-s S]\n");
+	                "--name NAME [--type T] [--families F] [--retry-ms MS] "
+	                "[--max-s S]\n");
 	return 2;
 }
 

@@ -19,15 +19,18 @@ static ms_backoff_cfg cfg_of(ms_backoff_strategy s, uint64_t base, uint64_t cap)
 
 START_TEST(t_names)
 {
-	const char *names[] = {"constant", "linear", "exponential", "full-jitter",
-	                       "decorrelated-jitter"};
+	const char *names[] = {"constant", "linear", "exponential",
+	                       "full-jitter", "decorrelated-jitter"};
 	for (int i = 0; i < MS_BACKOFF_COUNT_; i++) {
 		ms_backoff_strategy s = MS_BACKOFF_COUNT_;
-		ck_assert_str_eq(ms_backoff_strategy_name((ms_backoff_strategy)i), names[i]);
+		ck_assert_str_eq(ms_backoff_strategy_name(
+					 (ms_backoff_strategy)i),
+		                 names[i]);
 		MS_PASS(ms_backoff_strategy_parse(names[i], &s, NULL));
 		ck_assert_int_eq(s, i);
 	}
-	ck_assert_str_eq(ms_backoff_strategy_name(MS_BACKOFF_COUNT_), "unknown");
+	ck_assert_str_eq(ms_backoff_strategy_name(MS_BACKOFF_COUNT_),
+	                 "unknown");
 
 	ms_errbuf eb;
 	ms_backoff_strategy s = MS_BACKOFF_LINEAR;
@@ -97,9 +100,11 @@ START_TEST(t_exponential)
 {
 	ms_backoff st = {0};
 	ms_backoff_cfg c = cfg_of(MS_BACKOFF_EXPONENTIAL, 100, 5000);
-	const uint64_t want[] = {100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000};
+	const uint64_t want[] = {100,  200,  400,  800, 1600,
+	                         3200, 5000, 5000, 5000};
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
-		ck_assert_uint_eq(ms_backoff_failure(&st, &c, NULL, 77), want[i]);
+		ck_assert_uint_eq(ms_backoff_failure(&st, &c, NULL, 77),
+		                  want[i]);
 	ck_assert_uint_eq(st.next_attempt_ms, 77 + 5000);
 }
 END_TEST
@@ -112,12 +117,14 @@ START_TEST(t_saturation)
 	ms_rng_seed(&r, 5);
 	for (int s = 0; s < MS_BACKOFF_COUNT_; s++) {
 		ms_backoff st = {0};
-		ms_backoff_cfg c = cfg_of((ms_backoff_strategy)s, 1, UINT64_MAX);
+		ms_backoff_cfg c = cfg_of((ms_backoff_strategy)s, 1,
+		                          UINT64_MAX);
 		uint64_t prev = 0;
 		for (int i = 0; i < 200; i++) {
 			uint64_t d = ms_backoff_failure(&st, &c, &r, 0);
 			if (s == MS_BACKOFF_EXPONENTIAL) {
-				ck_assert_uint_ge(d, prev); /* never wraps back down */
+				ck_assert_uint_ge(
+					d, prev); /* never wraps back down */
 				prev = d;
 			}
 		}

@@ -45,7 +45,7 @@
 #define WAIT_MS 10000
 #define MAXLINES 1024
 
-static char g_dir[400];    /* the test's state dir: pid and namespace lists */
+static char g_dir[400];     /* the test's state dir: pid and namespace lists */
 static ms_test_host g_h[2]; /* [0] alone on lo; or [0] and [1] joined by veth */
 
 /* ------------------------------------------------------------------ probes */
@@ -63,9 +63,10 @@ static void probe_start(probe *p, const ms_test_host *h, int idtag, int port,
                         const char *name, int families)
 {
 	char id[16], po[16], fam[16];
-	char *argv[] = {MS_DISC_PROBE, "--id-tag", id, "--net-tag", "17",
-	                "--port", po, "--name", (char *)name, "--max-s", "120",
-	                "--families", fam, NULL};
+	char *argv[] = {MS_DISC_PROBE, "--id-tag", id,    "--net-tag",
+	                "17",          "--port",   po,    "--name",
+	                (char *)name,  "--max-s",  "120", "--families",
+	                fam,           NULL};
 
 	memset(p, 0, sizeof *p);
 	snprintf(id, sizeof id, "%d", idtag);
@@ -147,23 +148,22 @@ static void probe_read2(probe *p, probe *q)
 		probe_read(q, 25);
 }
 
-#define WAIT_FOR2(p, q, cond)                                                 \
-	MS_WAIT_STEP(cond, WAIT_MS, probe_read2((p), (q)),                    \
+#define WAIT_FOR2(p, q, cond)                              \
+	MS_WAIT_STEP(cond, WAIT_MS, probe_read2((p), (q)), \
 	             "timed out waiting for %s", #cond)
 
 /* Does `avahi-browse -rpt _meshsync._tcp` in the namespace list name
  * with our TXT record? */
 static int browse_lists(const ms_test_host *h, const char *name, int idtag)
 {
-	char *argv[] = {"timeout", "10", "avahi-browse", "-rpt", "_meshsync._tcp",
-	                NULL};
+	char *argv[] = {"timeout",        "10", "avahi-browse", "-rpt",
+	                "_meshsync._tcp", NULL};
 	char idtxt[32];
 	char *line, *nl;
 	ms_test_out r;
 	int found = 0;
 
-	snprintf(idtxt, sizeof idtxt, "\"id=%02x%02x%02x", idtag, idtag,
-	         idtag);
+	snprintf(idtxt, sizeof idtxt, "\"id=%02x%02x%02x", idtag, idtag, idtag);
 	/* `timeout 10` inside bounds it; the deadline here is a backstop */
 	ms_test_host_run(h, &r, argv, 15000);
 	for (line = r.out; line != NULL && *line != '\0' && !found; line = nl) {
@@ -248,35 +248,38 @@ START_TEST(late_start_and_restart)
 
 	/* 1. no bus, no daemon: one warning, STATE down, still running */
 	probe_start(&p, h, 0x11, 7801, np, 0);
-	WAIT_FOR2(&p, none, probe_count(&p, "STATE down", NULL) == 1 &&
-	                    probe_count(&p, "LOG 4 MS-DISC-NODAEMON",
-	                                NULL) == 1);
+	WAIT_FOR2(&p, none,
+	          probe_count(&p, "STATE down", NULL) == 1 &&
+	                  probe_count(&p, "LOG 4 MS-DISC-NODAEMON", NULL) == 1);
 
 	/* 2. the bus, then the daemon: P registers by itself */
 	ck_assert_msg(ms_test_host_start_dbus(h, WAIT_MS) == 0,
 	              "dbus-daemon made no socket");
 	ms_test_host_start_avahi(h);
-	WAIT_FOR2(&p, none, probe_count(&p, "STATE up", NULL) == 1 &&
-	                    probe_count(&p, "LOG 6 MS-DISC-PUBLISHED",
-	                                np) == 1);
+	WAIT_FOR2(&p, none,
+	          probe_count(&p, "STATE up", NULL) == 1 &&
+	                  probe_count(&p, "LOG 6 MS-DISC-PUBLISHED", np) == 1);
 	ck_assert_int_eq(probe_count(&p, "LOG 4", NULL), 1); /* one warning */
 	ck_assert_int_eq(probe_count(&p, "LOG 3", NULL), 0); /* no errors */
 	ck_assert_int_eq(probe_count(&p, "STATE down", NULL), 1);
 
 	probe_start(&q, h, 0x22, 7802, nq, 0);
-	WAIT_FOR2(&p, &q, probe_count(&q, "FOUND", np) == 1 &&
+	WAIT_FOR2(&p, &q,
+	          probe_count(&q, "FOUND", np) == 1 &&
 	                  probe_count(&p, "FOUND", nq) == 1);
 	ck_assert_int_eq(probe_count(&q, "FOUND", "tcp://127.0.0.1:7801"), 1);
 	ck_assert_msg(browse_lists(h, np, 0x11), "avahi-browse did not list P");
 
 	/* 3. the daemon dies and comes back */
 	ms_test_host_kill_avahi(h);
-	WAIT_FOR2(&p, &q, probe_count(&p, "STATE down", NULL) == 2 &&
+	WAIT_FOR2(&p, &q,
+	          probe_count(&p, "STATE down", NULL) == 2 &&
 	                  probe_count(&q, "STATE down", NULL) == 1 &&
-	                  probe_count(&p, "LOG 4 MS-DISC-DAEMON-LOST",
-	                              NULL) == 1);
+	                  probe_count(&p, "LOG 4 MS-DISC-DAEMON-LOST", NULL) ==
+	                          1);
 	ms_test_host_start_avahi(h);
-	WAIT_FOR2(&p, &q, probe_count(&p, "STATE up", NULL) == 2 &&
+	WAIT_FOR2(&p, &q,
+	          probe_count(&p, "STATE up", NULL) == 2 &&
 	                  probe_count(&q, "STATE up", NULL) == 2 &&
 	                  probe_count(&p, "LOG 6 MS-DISC-PUBLISHED", np) == 2 &&
 	                  probe_count(&q, "FOUND", np) == 2);
@@ -317,8 +320,10 @@ START_TEST(veth_ipv6_link_local)
 	}
 	probe_start(&a, ha, 0x33, 7901, na, 2 /* MS_DISC_INET6 */);
 	probe_start(&b, hb, 0x44, 7902, nb, 3 /* both */);
-	WAIT_FOR2(&a, &b, probe_count(&a, "FOUND", nb) >= 1 &&
-	                  probe_count(&b, "FOUND", "tcp://10.99.0.1:7901") == 1 &&
+	WAIT_FOR2(&a, &b,
+	          probe_count(&a, "FOUND", nb) >= 1 &&
+	                  probe_count(&b, "FOUND", "tcp://10.99.0.1:7901") ==
+	                          1 &&
 	                  probe_count(&b, "FOUND", "%vB]:7901") == 1);
 	/* A asked for IPv6 only: every endpoint it got is link-local on vA */
 	ck_assert_int_eq(probe_count(&a, "FOUND", zone_a),
@@ -359,7 +364,8 @@ int main(void)
 	TCase *tc = tcase_create("restart");
 	TCase *tv = tcase_create("veth");
 
-	if (ms_test_netns_skip("test_disc_restart", "dbus-daemon avahi-daemon "
+	if (ms_test_netns_skip("test_disc_restart",
+	                       "dbus-daemon avahi-daemon "
 	                       "avahi-browse unshare ip timeout"))
 		return 77;
 	tcase_add_unchecked_fixture(tc, setup_lo, teardown);

@@ -128,8 +128,8 @@ static int count_ev(const tdisc *t, ms_disc_event_kind k, const uint8_t *id)
 
 	for (i = 0; i < t->nev; i++)
 		if (t->ev[i].kind == k &&
-		    (id == NULL || memcmp(t->ev[i].node_id, id,
-		                          MS_PK_LEN) == 0))
+		    (id == NULL ||
+		     memcmp(t->ev[i].node_id, id, MS_PK_LEN) == 0))
 			c++;
 	return c;
 }
@@ -154,8 +154,8 @@ static ms_disc_stats stats(const tdisc *t)
 }
 
 /* Pump until cond holds or WAIT_MS passes; the loop is bounded by time. */
-#define WAIT_FOR(ts, n, cond)                                                 \
-	MS_WAIT_STEP(cond, WAIT_MS, pump((ts), (n), 50),                      \
+#define WAIT_FOR(ts, n, cond)                            \
+	MS_WAIT_STEP(cond, WAIT_MS, pump((ts), (n), 50), \
 	             "timed out after %d ms waiting for %s", WAIT_MS, #cond)
 
 /* ------------------------------------------------------------- TXT rules */
@@ -244,9 +244,10 @@ START_TEST(find_and_lose)
 	snprintf(name, sizeof name, "ms-b-%d", (int)getpid());
 	start(&b, 0xb2, 0x11, 1, 7702, name, NULL);
 
-	WAIT_FOR(ts, 2, count_ev(&a, MS_DISC_FOUND, b.id) >= 1 &&
-	                count_ev(&b, MS_DISC_FOUND, a.id) >= 1 &&
-	                stats(&a).skip_self == 1 && stats(&b).skip_self == 1);
+	WAIT_FOR(ts, 2,
+	         count_ev(&a, MS_DISC_FOUND, b.id) >= 1 &&
+	                 count_ev(&b, MS_DISC_FOUND, a.id) >= 1 &&
+	                 stats(&a).skip_self == 1 && stats(&b).skip_self == 1);
 	ck_assert_int_eq(a.ev[0].kind, MS_DISC_STATE);
 	ck_assert_int_eq(a.ev[0].up, 1);
 	e = last_ev(&a, MS_DISC_FOUND, b.id);
@@ -291,16 +292,17 @@ START_TEST(skip_foreign)
 	snprintf(n2, sizeof n2, "ms-c-%d", (int)getpid());
 	snprintf(n3, sizeof n3, "ms-d-%d", (int)getpid());
 	start(&a, 0xa1, 0x11, 1, 7711, n1, NULL);
-	start(&c, 0xc3, 0x22, 1, 7712, n2, NULL); /* another network */
+	start(&c, 0xc3, 0x22, 1, 7712, n2, NULL);  /* another network */
 	start(&dv, 0xd4, 0x11, 2, 7713, n3, NULL); /* another version */
 
-	WAIT_FOR(ts, 3, stats(&a).skip_net == 1 &&
-	                stats(&a).skip_version == 1 &&
-	                stats(&a).skip_self == 1);
+	WAIT_FOR(ts, 3,
+	         stats(&a).skip_net == 1 && stats(&a).skip_version == 1 &&
+	                 stats(&a).skip_self == 1);
 	/* c sees a and dv as another network; dv sees a as another version
 	 * and c as another network (net is checked before v). */
-	WAIT_FOR(ts, 3, stats(&c).skip_net == 2 && stats(&dv).skip_net == 1 &&
-	                stats(&dv).skip_version == 1);
+	WAIT_FOR(ts, 3,
+	         stats(&c).skip_net == 2 && stats(&dv).skip_net == 1 &&
+	                 stats(&dv).skip_version == 1);
 	/* Let any stray announcement arrive, then check exact counts. */
 	ms_test_wait_start(&settle, 1500);
 	while (ms_test_wait_more(&settle))
@@ -343,10 +345,11 @@ START_TEST(name_collision)
 	ck_assert_uint_eq(sf.collisions, 1);
 
 	start(&g, 0x07, 0x11, 1, 7723, NULL, NULL);
-	WAIT_FOR(ts, 3, count_ev(&g, MS_DISC_FOUND, e.id) >= 1 &&
-	                count_ev(&g, MS_DISC_FOUND, f.id) >= 1 &&
-	                count_ev(&e, MS_DISC_FOUND, f.id) >= 1 &&
-	                count_ev(&f, MS_DISC_FOUND, e.id) >= 1);
+	WAIT_FOR(ts, 3,
+	         count_ev(&g, MS_DISC_FOUND, e.id) >= 1 &&
+	                 count_ev(&g, MS_DISC_FOUND, f.id) >= 1 &&
+	                 count_ev(&e, MS_DISC_FOUND, f.id) >= 1 &&
+	                 count_ev(&f, MS_DISC_FOUND, e.id) >= 1);
 	x = last_ev(&g, MS_DISC_FOUND, e.id);
 	y = last_ev(&g, MS_DISC_FOUND, f.id);
 	ck_assert_str_eq(x->name, name);
@@ -391,8 +394,15 @@ START_TEST(skip_malformed)
 {
 	tdisc a, *ts[1] = {&a};
 	char n1[64], n2[64];
-	char *argv[] = {"avahi-publish-service", "-s", n2, g_type, "7741",
-	                "v=1", "id=nothex", "net=0123456789abcdef", NULL};
+	char *argv[] = {"avahi-publish-service",
+	                "-s",
+	                n2,
+	                g_type,
+	                "7741",
+	                "v=1",
+	                "id=nothex",
+	                "net=0123456789abcdef",
+	                NULL};
 	pid_t pid;
 
 	new_type();
@@ -485,7 +495,8 @@ int main(void)
 		return rc;
 	if (!daemon_answers(reason, sizeof reason)) {
 		printf("SKIP: no avahi-daemon answers on the system bus (%s); "
-		       "start one with tools/services.sh start DIR\n", reason);
+		       "start one with tools/services.sh start DIR\n",
+		       reason);
 		return 77;
 	}
 	tcase_set_timeout(td, 60);

@@ -40,9 +40,8 @@ static void on_ev(void *ctx, const ms_linkmon_event *ev)
 }
 
 /* Run `ip ARGS...` (up to 7, NULL-terminated) and require exit status 0. */
-static void ip(const char *a1, const char *a2, const char *a3,
-               const char *a4, const char *a5, const char *a6,
-               const char *a7)
+static void ip(const char *a1, const char *a2, const char *a3, const char *a4,
+               const char *a5, const char *a6, const char *a7)
 {
 	ms_test_out r;
 
@@ -53,8 +52,8 @@ static void ip(const char *a1, const char *a2, const char *a3,
 	ms_test_out_free(&r);
 }
 
-static int find(const rec *r, ms_linkmon_kind k, const char *ifname,
-                int family, const char *addr)
+static int find(const rec *r, ms_linkmon_kind k, const char *ifname, int family,
+                const char *addr)
 {
 	int i, c = 0;
 
@@ -75,8 +74,8 @@ static void pump(ms_linkmon *lm, int slice)
 		ms_linkmon_process(lm, 0);
 }
 
-#define WAIT_FOR(lm, cond)                                                    \
-	MS_WAIT_STEP(cond, WAIT_MS, pump((lm), 50),                           \
+#define WAIT_FOR(lm, cond)                          \
+	MS_WAIT_STEP(cond, WAIT_MS, pump((lm), 50), \
 	             "timed out waiting for %s", #cond)
 
 static void private_netns(void)
@@ -100,8 +99,8 @@ START_TEST(lo_and_addresses)
 
 	ip("link", "set", "lo", "up", NULL, NULL, NULL);
 	WAIT_FOR(lm, find(&r, MS_LINKMON_LINK_UP, "lo", 0, NULL) == 1 &&
-	             find(&r, MS_LINKMON_ADDR_ADD, "lo", AF_INET,
-	                  "127.0.0.1") == 1);
+	                     find(&r, MS_LINKMON_ADDR_ADD, "lo", AF_INET,
+	                          "127.0.0.1") == 1);
 	for (i = 0; i < r.n; i++)
 		if (r.ev[i].kind == MS_LINKMON_LINK_UP) {
 			ck_assert_int_eq(r.ev[i].ifindex,
@@ -145,21 +144,24 @@ START_TEST(veth_appears)
 	MS_PASS_EB(ms_linkmon_new(&lm, on_ev, &r, &eb), &eb);
 	ip("link", "add", "vt0", "type", "veth", "peer", "vt1");
 	/* new and down: reported once as down (first sight) */
-	WAIT_FOR(lm, find(&r, MS_LINKMON_LINK_DOWN, "vt0", 0, NULL) >= 1 &&
-	             find(&r, MS_LINKMON_LINK_DOWN, "vt1", 0, NULL) >= 1);
+	WAIT_FOR(lm,
+	         find(&r, MS_LINKMON_LINK_DOWN, "vt0", 0, NULL) >= 1 &&
+	                 find(&r, MS_LINKMON_LINK_DOWN, "vt1", 0, NULL) >= 1);
 	ip("link", "set", "vt0", "up", NULL, NULL, NULL);
 	ip("link", "set", "vt1", "up", NULL, NULL, NULL);
 	ip("addr", "add", "10.99.0.1/24", "dev", "vt0", NULL, NULL);
-	WAIT_FOR(lm, find(&r, MS_LINKMON_LINK_UP, "vt0", 0, NULL) == 1 &&
-	             find(&r, MS_LINKMON_LINK_UP, "vt1", 0, NULL) == 1 &&
-	             find(&r, MS_LINKMON_ADDR_ADD, "vt0", AF_INET,
-	                  "10.99.0.1") == 1);
+	WAIT_FOR(lm,
+	         find(&r, MS_LINKMON_LINK_UP, "vt0", 0, NULL) == 1 &&
+	                 find(&r, MS_LINKMON_LINK_UP, "vt1", 0, NULL) == 1 &&
+	                 find(&r, MS_LINKMON_ADDR_ADD, "vt0", AF_INET,
+	                      "10.99.0.1") == 1);
 	ip("link", "del", "vt0", NULL, NULL, NULL, NULL);
 	/* deleting one end removes both; the address goes with it */
-	WAIT_FOR(lm, find(&r, MS_LINKMON_ADDR_DEL, NULL, AF_INET,
-	                  "10.99.0.1") == 1 &&
-	             find(&r, MS_LINKMON_LINK_DOWN, "vt0", 0, NULL) >= 2 &&
-	             find(&r, MS_LINKMON_LINK_DOWN, "vt1", 0, NULL) >= 2);
+	WAIT_FOR(lm,
+	         find(&r, MS_LINKMON_ADDR_DEL, NULL, AF_INET, "10.99.0.1") ==
+	                         1 &&
+	                 find(&r, MS_LINKMON_LINK_DOWN, "vt0", 0, NULL) >= 2 &&
+	                 find(&r, MS_LINKMON_LINK_DOWN, "vt1", 0, NULL) >= 2);
 	ms_linkmon_free(&lm);
 }
 END_TEST
@@ -241,7 +243,8 @@ int main(void)
 
 	if (!netns_ok(why, sizeof why)) {
 		printf("SKIP: cannot create a network namespace (%s); "
-		       "test_linkmon needs root\n", why);
+		       "test_linkmon needs root\n",
+		       why);
 		return 77;
 	}
 	if (!ms_test_fork_mode()) {

@@ -11,15 +11,20 @@
 
 START_TEST(t_known_answers)
 {
-	static const uint64_t want1[] = {0xb3f2af6d0fc710c5u, 0x853b559647364ceau,
-	                                 0x92f89756082a4514u, 0x642e1c7bc266a3a7u};
-	static const uint64_t want2[] = {0xe01d6fafc557f1b9u, 0xbd627ebe4406b404u,
-	                                 0x2c23132b578b57dbu, 0x2e8b319d4d1f276au};
+	static const uint64_t want1[] = {0xb3f2af6d0fc710c5u,
+	                                 0x853b559647364ceau,
+	                                 0x92f89756082a4514u,
+	                                 0x642e1c7bc266a3a7u};
+	static const uint64_t want2[] = {0xe01d6fafc557f1b9u,
+	                                 0xbd627ebe4406b404u,
+	                                 0x2c23132b578b57dbu,
+	                                 0x2e8b319d4d1f276au};
 	ms_rng r;
 	ck_assert_uint_eq(ms_rng_seed(&r, 1), 1);
 	for (int i = 0; i < 4; i++)
 		ck_assert_uint_eq(ms_rng_next(&r), want1[i]);
-	ck_assert_uint_eq(ms_rng_seed(&r, 0x123456789abcdef0u), 0x123456789abcdef0u);
+	ck_assert_uint_eq(ms_rng_seed(&r, 0x123456789abcdef0u),
+	                  0x123456789abcdef0u);
 	for (int i = 0; i < 4; i++)
 		ck_assert_uint_eq(ms_rng_next(&r), want2[i]);
 }

@@ -21,9 +21,11 @@
 #include "ms_test.h"
 #include "transport.h"
 
-#define NETKEY_A "msnet1:" \
+#define NETKEY_A  \
+	"msnet1:" \
 	"0101010101010101010101010101010101010101010101010101010101010101"
-#define NETKEY_B "msnet1:" \
+#define NETKEY_B  \
+	"msnet1:" \
 	"0202020202020202020202020202020202020202020202020202020202020202"
 
 /* What one transport's callbacks saw. */
@@ -34,7 +36,7 @@ typedef struct tnode {
 	uint8_t curve[MS_CURVE_LEN]; /* expected: its converted node id */
 
 	int nrecv;
-	ms_conn rconn;            /* last message's connection */
+	ms_conn rconn; /* last message's connection */
 	int r_has_curve;
 	uint8_t rcurve[MS_CURVE_LEN];
 	size_t rlen;
@@ -86,8 +88,8 @@ static void on_link(void *ctx, const ms_conn *c, ms_link_event ev,
 	}
 }
 
-static void on_reject(void *ctx, ms_reject_reason why, const uint8_t *peer_curve,
-                      const char *addr)
+static void on_reject(void *ctx, ms_reject_reason why,
+                      const uint8_t *peer_curve, const char *addr)
 {
 	tnode *n = ctx;
 	ck_assert_int_gt(why, 0);
@@ -176,11 +178,26 @@ static int pump(tnode **nodes, int nn, cond_fn cond, void *arg, int deadline_ms)
 }
 
 /* Conditions over one node's counters. */
-static int c_out_up(void *a) { return ((tnode *)a)->out_up > 0; }
-static int c_out_down(void *a) { return ((tnode *)a)->out_down > 0; }
-static int c_recv1(void *a) { return ((tnode *)a)->nrecv >= 1; }
-static int c_recv2(void *a) { return ((tnode *)a)->nrecv >= 2; }
-static int c_in_down(void *a) { return ((tnode *)a)->in_down > 0; }
+static int c_out_up(void *a)
+{
+	return ((tnode *)a)->out_up > 0;
+}
+static int c_out_down(void *a)
+{
+	return ((tnode *)a)->out_down > 0;
+}
+static int c_recv1(void *a)
+{
+	return ((tnode *)a)->nrecv >= 1;
+}
+static int c_recv2(void *a)
+{
+	return ((tnode *)a)->nrecv >= 2;
+}
+static int c_in_down(void *a)
+{
+	return ((tnode *)a)->in_down > 0;
+}
 static int c_hs_fail(void *a)
 {
 	ms_transport_stats st;
@@ -324,8 +341,8 @@ START_TEST(test_denylist)
 	tnode_init(&a, 0xa1, NETKEY_A, NULL, 1);
 	tnode_init(&b, 0xb2, NETKEY_A, NULL, 0);
 	tnode_init(&c, 0xc3, NETKEY_A, NULL, 0);
-	MS_PASS_EB(ms_transport_acl_set(a.t, MS_ACL_DENY, ms_identity_pk(b.id), 1,
-	                                &eb),
+	MS_PASS_EB(ms_transport_acl_set(a.t, MS_ACL_DENY, ms_identity_pk(b.id),
+	                                1, &eb),
 	           &eb);
 
 	pb = dial(&b, &a);
@@ -380,11 +397,12 @@ START_TEST(test_allowlist)
 	/* an id that is no Ed25519 point is refused and the list unchanged */
 	memcpy(bad, ms_identity_pk(c.id), MS_PK_LEN);
 	memset(bad + MS_PK_LEN, 0xff, MS_PK_LEN);
-	MS_FAIL(ms_transport_acl_set(a.t, MS_ACL_ALLOW, bad, 2, &eb), MS_EINVAL);
+	MS_FAIL(ms_transport_acl_set(a.t, MS_ACL_ALLOW, bad, 2, &eb),
+	        MS_EINVAL);
 	ck_assert_ptr_nonnull(strstr(eb.msg, "#1"));
 
-	MS_PASS_EB(ms_transport_acl_set(a.t, MS_ACL_ALLOW, ms_identity_pk(c.id), 1,
-	                                &eb),
+	MS_PASS_EB(ms_transport_acl_set(a.t, MS_ACL_ALLOW, ms_identity_pk(c.id),
+	                                1, &eb),
 	           &eb);
 	(void)dial(&b, &a);
 	ck_assert(pump(all, 3, c_out_down, &b, 5000));
@@ -441,7 +459,8 @@ START_TEST(test_oversize_drops_connection)
 	cb = (ms_conn){.dir = MS_CONN_OUT, .peer = 12345};
 	{
 		ms_conn x = {.dir = MS_CONN_IN, .rid_len = 1, .rid = {1}};
-		MS_FAIL(ms_transport_send(a.t, &x, big, big_len, 0, &eb), MS_EINVAL);
+		MS_FAIL(ms_transport_send(a.t, &x, big, big_len, 0, &eb),
+		        MS_EINVAL);
 	}
 
 	pb = dial(&b, &a);
@@ -588,8 +607,8 @@ typedef struct wrap {
 	int sends, recvs;
 } wrap;
 
-static ms_err wrap_send(void *ctx, const ms_conn *c, const void *buf, size_t len,
-                        int flags, ms_errbuf *eb)
+static ms_err wrap_send(void *ctx, const ms_conn *c, const void *buf,
+                        size_t len, int flags, ms_errbuf *eb)
 {
 	wrap *w = ctx;
 	w->sends++;
@@ -783,10 +802,12 @@ START_TEST(test_bad_arguments)
 	MS_PASS_EB(ms_transport_new(&t, ctx, nk, id, NULL, &cbs, &eb), &eb);
 	{
 		ms_transport *t2 = NULL;
-		MS_FAIL(ms_transport_new(&t2, ctx, nk, id, NULL, &cbs, &eb), MS_EBUSY);
+		MS_FAIL(ms_transport_new(&t2, ctx, nk, id, NULL, &cbs, &eb),
+		        MS_EBUSY);
 		ck_assert_ptr_null(t2);
 	}
-	MS_FAIL(ms_transport_listen(t, "nonsense://x", NULL, 0, &eb), MS_EINVAL);
+	MS_FAIL(ms_transport_listen(t, "nonsense://x", NULL, 0, &eb),
+	        MS_EINVAL);
 	{
 		uint32_t peer = 99;
 		MS_FAIL(ms_transport_dial(t, "tcp://", &peer, &eb), MS_EINVAL);

@@ -109,8 +109,8 @@ static ms_wire_reason decode_exact(const uint8_t *buf, size_t len)
 			r2 = ms_wire_peers_decode(&m->u.peers, copy, len);
 			break;
 		}
-		ck_assert_msg(r2 == r, "generic %s vs typed %s", ms_wire_reason_name(r),
-		              ms_wire_reason_name(r2));
+		ck_assert_msg(r2 == r, "generic %s vs typed %s",
+		              ms_wire_reason_name(r), ms_wire_reason_name(r2));
 	}
 	free(m);
 	free(sc);
@@ -118,12 +118,12 @@ static ms_wire_reason decode_exact(const uint8_t *buf, size_t len)
 	return r;
 }
 
-#define ASSERT_REASON(buf, len, want)                                         \
-	do {                                                                  \
-		ms_wire_reason got_ = decode_exact((buf), (len));             \
-		ck_assert_msg(got_ == (want), "decode gave %s, want %s",      \
-		              ms_wire_reason_name(got_),                      \
-		              ms_wire_reason_name(want));                     \
+#define ASSERT_REASON(buf, len, want)                                    \
+	do {                                                             \
+		ms_wire_reason got_ = decode_exact((buf), (len));        \
+		ck_assert_msg(got_ == (want), "decode gave %s, want %s", \
+		              ms_wire_reason_name(got_),                 \
+		              ms_wire_reason_name(want));                \
 	} while (0)
 
 /*
@@ -153,8 +153,8 @@ static void assert_prefixes_and_trailing(const uint8_t *buf, size_t len)
 {
 	for (size_t k = 0; k < len; k++) {
 		ms_wire_reason r = decode_exact(buf, k);
-		ck_assert_msg(r == MS_WR_TRUNCATED, "prefix %zu/%zu gave %s", k, len,
-		              ms_wire_reason_name(r));
+		ck_assert_msg(r == MS_WR_TRUNCATED, "prefix %zu/%zu gave %s", k,
+		              len, ms_wire_reason_name(r));
 	}
 	uint8_t *more = malloc(len + 1);
 	ck_assert_ptr_nonnull(more);
@@ -343,20 +343,20 @@ static void bytes_peers(bb *b)
 
 /* Encode with the given encoder into an exact-size buffer and compare with
  * the hand-built bytes. */
-#define ASSERT_ENCODES(encfn, lenfn, msgp, want)                              \
-	do {                                                                  \
-		size_t need_ = lenfn(msgp), got_len_ = 0;                     \
-		uint8_t *out_ = malloc(need_);                                \
-		ms_errbuf eb_;                                                \
-		ck_assert_ptr_nonnull(out_);                                  \
-		ck_assert_uint_eq(need_, (want)->len);                        \
-		MS_PASS_EB(encfn(msgp, out_, need_, &got_len_, &eb_), &eb_);  \
-		ck_assert_uint_eq(got_len_, (want)->len);                     \
-		ck_assert_mem_eq(out_, (want)->buf, (want)->len);             \
-		/* one byte less does not fit */                              \
-		MS_FAIL(encfn(msgp, out_, need_ - 1, &got_len_, &eb_),        \
-		        MS_EINVAL);                                           \
-		free(out_);                                                   \
+#define ASSERT_ENCODES(encfn, lenfn, msgp, want)                             \
+	do {                                                                 \
+		size_t need_ = lenfn(msgp), got_len_ = 0;                    \
+		uint8_t *out_ = malloc(need_);                               \
+		ms_errbuf eb_;                                               \
+		ck_assert_ptr_nonnull(out_);                                 \
+		ck_assert_uint_eq(need_, (want)->len);                       \
+		MS_PASS_EB(encfn(msgp, out_, need_, &got_len_, &eb_), &eb_); \
+		ck_assert_uint_eq(got_len_, (want)->len);                    \
+		ck_assert_mem_eq(out_, (want)->buf, (want)->len);            \
+		/* one byte less does not fit */                             \
+		MS_FAIL(encfn(msgp, out_, need_ - 1, &got_len_, &eb_),       \
+		        MS_EINVAL);                                          \
+		free(out_);                                                  \
 	} while (0)
 
 /* --- round trips and layouts -------------------------------------------- */
@@ -370,7 +370,8 @@ START_TEST(t_hello_roundtrip)
 		bytes_hello(&b, proof);
 		ASSERT_ENCODES(ms_wire_hello_encode, ms_wire_hello_len, &h, &b);
 
-		ck_assert_int_eq(ms_wire_hello_decode(&d, b.buf, b.len), MS_WR_OK);
+		ck_assert_int_eq(ms_wire_hello_decode(&d, b.buf, b.len),
+		                 MS_WR_OK);
 		ck_assert_mem_eq(d.node_id, h.node_id, MS_PK_LEN);
 		ck_assert_mem_eq(d.vv_digest, h.vv_digest, MS_HASH_LEN);
 		ck_assert_uint_eq(d.op_count, h.op_count);
@@ -383,7 +384,8 @@ START_TEST(t_hello_roundtrip)
 		ck_assert_uint_eq(d.endpoints[1].len, strlen(EP1));
 		ck_assert_mem_eq(d.endpoints[1].ptr, EP1, strlen(EP1));
 		/* points into the buffer, not a copy */
-		ck_assert(d.endpoints[0].ptr > b.buf && d.endpoints[0].ptr < b.buf + b.len);
+		ck_assert(d.endpoints[0].ptr > b.buf &&
+		          d.endpoints[0].ptr < b.buf + b.len);
 		assert_canonical(b.buf, b.len);
 		bb_free(&b);
 	}
@@ -410,7 +412,8 @@ START_TEST(t_vv_roundtrip)
 {
 	ms_wire_vv v, d;
 	ms_wire_vv_entry e[NVV];
-	ms_wire_vv_entry *out = malloc(sizeof(ms_wire_vv_entry) * MS_WIRE_MAX_VV);
+	ms_wire_vv_entry *out = malloc(sizeof(ms_wire_vv_entry) *
+	                               MS_WIRE_MAX_VV);
 	bb b = {0};
 	ck_assert_ptr_nonnull(out);
 	sample_vv(&v, e);
@@ -514,7 +517,8 @@ START_TEST(t_ops_big)
 		ops[i] = (ms_wire_bytes){op, MS_WIRE_MAX_OP};
 	ms_wire_ops o = {1, 7, ops}, d;
 	MS_PASS_EB(ms_wire_ops_encode(&o, buf, cap, &len, &eb), &eb);
-	ck_assert_uint_eq(len, MS_WIRE_OPS_FIXED_LEN + 7 * (4 + (size_t)MS_WIRE_MAX_OP));
+	ck_assert_uint_eq(len, MS_WIRE_OPS_FIXED_LEN +
+	                               7 * (4 + (size_t)MS_WIRE_MAX_OP));
 	ck_assert_int_eq(ms_wire_ops_decode(&d, out, buf, len), MS_WR_OK);
 	ck_assert_uint_eq(d.n, 7);
 	ck_assert_uint_eq(out[6].len, MS_WIRE_MAX_OP);
@@ -682,15 +686,18 @@ START_TEST(t_header_errors)
 			if (v == MS_WIRE_VERSION)
 				continue;
 			b.buf[2] = (uint8_t)v;
-			ck_assert_int_eq(ms_wire_peek_type(b.buf, b.len, &t), MS_WR_VERSION);
+			ck_assert_int_eq(ms_wire_peek_type(b.buf, b.len, &t),
+			                 MS_WR_VERSION);
 			ASSERT_REASON(b.buf, b.len, MS_WR_VERSION);
 		}
 		b.buf[2] = MS_WIRE_VERSION;
 
 		const int bad_types[] = {0, 7, 8, 0x7f, 0x80, 0xff};
-		for (size_t k = 0; k < sizeof bad_types / sizeof bad_types[0]; k++) {
+		for (size_t k = 0; k < sizeof bad_types / sizeof bad_types[0];
+		     k++) {
 			b.buf[3] = (uint8_t)bad_types[k];
-			ck_assert_int_eq(ms_wire_peek_type(b.buf, b.len, &t), MS_WR_TYPE);
+			ck_assert_int_eq(ms_wire_peek_type(b.buf, b.len, &t),
+			                 MS_WR_TYPE);
 			ASSERT_REASON(b.buf, b.len, MS_WR_TYPE);
 		}
 		b.buf[3] = type;
@@ -715,22 +722,28 @@ START_TEST(t_wrong_type)
 		samples[i](&b);
 		uint8_t t = b.buf[3];
 		if (t != MS_WIRE_HELLO)
-			ck_assert_int_eq(ms_wire_hello_decode(&m->u.hello, b.buf, b.len),
+			ck_assert_int_eq(ms_wire_hello_decode(&m->u.hello,
+			                                      b.buf, b.len),
 			                 MS_WR_WRONG_TYPE);
 		if (t != MS_WIRE_VV)
-			ck_assert_int_eq(ms_wire_vv_decode(&m->u.vv, sc->vv, b.buf, b.len),
+			ck_assert_int_eq(ms_wire_vv_decode(&m->u.vv, sc->vv,
+			                                   b.buf, b.len),
 			                 MS_WR_WRONG_TYPE);
 		if (t != MS_WIRE_OPS)
-			ck_assert_int_eq(ms_wire_ops_decode(&m->u.ops, sc->ops, b.buf, b.len),
+			ck_assert_int_eq(ms_wire_ops_decode(&m->u.ops, sc->ops,
+			                                    b.buf, b.len),
 			                 MS_WR_WRONG_TYPE);
 		if (t != MS_WIRE_ACK)
-			ck_assert_int_eq(ms_wire_ack_decode(&m->u.ack, sc->ack, b.buf, b.len),
+			ck_assert_int_eq(ms_wire_ack_decode(&m->u.ack, sc->ack,
+			                                    b.buf, b.len),
 			                 MS_WR_WRONG_TYPE);
 		if (t != MS_WIRE_BYE)
-			ck_assert_int_eq(ms_wire_bye_decode(&m->u.bye, b.buf, b.len),
+			ck_assert_int_eq(ms_wire_bye_decode(&m->u.bye, b.buf,
+			                                    b.len),
 			                 MS_WR_WRONG_TYPE);
 		if (t != MS_WIRE_PEERS)
-			ck_assert_int_eq(ms_wire_peers_decode(&m->u.peers, b.buf, b.len),
+			ck_assert_int_eq(ms_wire_peers_decode(&m->u.peers,
+			                                      b.buf, b.len),
 			                 MS_WR_WRONG_TYPE);
 		bb_free(&b);
 	}
@@ -1104,15 +1117,16 @@ START_TEST(t_names)
 		ck_assert_uint_gt(strlen(a), 0);
 		ck_assert_str_ne(a, "unknown");
 		for (int j = 0; j < i; j++)
-			ck_assert_str_ne(a, ms_wire_reason_name((ms_wire_reason)j));
+			ck_assert_str_ne(a, ms_wire_reason_name(
+						    (ms_wire_reason)j));
 	}
 	ck_assert_str_eq(ms_wire_reason_name(MS_WR_COUNT_), "unknown");
 	ck_assert_str_eq(ms_wire_reason_name(MS_WR_VERSION), "bad_version");
 	ck_assert_str_eq(ms_wire_reason_name(MS_WR_TRUNCATED), "truncated");
 	ck_assert_str_eq(ms_wire_reason_name(MS_WR_TRAILING), "trailing");
 
-	const char *bye[] = {"normal", "version", "auth", "proto", "overload",
-	                     "shutdown"};
+	const char *bye[] = {"normal", "version",  "auth",
+	                     "proto",  "overload", "shutdown"};
 	for (int i = 0; i < MS_BYE_COUNT_; i++)
 		ck_assert_str_eq(ms_wire_bye_reason_name(i), bye[i]);
 	ck_assert_str_eq(ms_wire_bye_reason_name(MS_BYE_COUNT_), "unknown");
@@ -1140,12 +1154,16 @@ START_TEST(t_hello_proof)
 	listener = ms_test_identity(0x11);
 	dialer = ms_test_identity(0x22);
 	other = ms_test_identity(0x33);
-	MS_PASS_EB(ms_identity_curve_keypair(dialer, dialer_cpk, dialer_csk, &eb), &eb);
-	MS_PASS_EB(ms_identity_curve_keypair(other, other_cpk, other_csk, &eb), &eb);
+	MS_PASS_EB(ms_identity_curve_keypair(dialer, dialer_cpk, dialer_csk,
+	                                     &eb),
+	           &eb);
+	MS_PASS_EB(ms_identity_curve_keypair(other, other_cpk, other_csk, &eb),
+	           &eb);
 
 	ms_wire_hello_proof_sign(listener, dialer_cpk, proof);
 	ck_assert_int_eq(ms_wire_hello_proof_verify(ms_identity_pk(listener),
-	                                            dialer_cpk, proof), 1);
+	                                            dialer_cpk, proof),
+	                 1);
 
 	/* The proof travels in HELLO and still verifies after decoding. */
 	ms_wire_hello h, d;
@@ -1156,7 +1174,9 @@ START_TEST(t_hello_proof)
 	memcpy(h.proof, proof, MS_SIG_LEN);
 	MS_PASS(ms_wire_hello_encode(&h, buf, sizeof buf, &len, NULL));
 	ck_assert_int_eq(ms_wire_hello_decode(&d, buf, len), MS_WR_OK);
-	ck_assert_int_eq(ms_wire_hello_proof_verify(d.node_id, dialer_cpk, d.proof), 1);
+	ck_assert_int_eq(ms_wire_hello_proof_verify(d.node_id, dialer_cpk,
+	                                            d.proof),
+	                 1);
 
 	/* Any flipped bit anywhere in the proof fails. */
 	for (size_t i = 0; i < MS_SIG_LEN; i++) {
@@ -1164,26 +1184,33 @@ START_TEST(t_hello_proof)
 			uint8_t bad[MS_SIG_LEN];
 			memcpy(bad, proof, sizeof bad);
 			bad[i] ^= (uint8_t)(1u << bit);
-			ck_assert_int_eq(ms_wire_hello_proof_verify(ms_identity_pk(listener),
-			                                            dialer_cpk, bad), 0);
+			ck_assert_int_eq(ms_wire_hello_proof_verify(
+						 ms_identity_pk(listener),
+						 dialer_cpk, bad),
+			                 0);
 		}
 	}
 	/* A flipped byte of the HELLO carrying it (inside the proof) fails. */
 	buf[HELLO_PROOF_FLAG_OFF + 1 + 10] ^= 0x01;
 	ck_assert_int_eq(ms_wire_hello_decode(&d, buf, len), MS_WR_OK);
-	ck_assert_int_eq(ms_wire_hello_proof_verify(d.node_id, dialer_cpk, d.proof), 0);
+	ck_assert_int_eq(ms_wire_hello_proof_verify(d.node_id, dialer_cpk,
+	                                            d.proof),
+	                 0);
 
 	/* Replayed to another dialer: fails. */
 	ck_assert_int_eq(ms_wire_hello_proof_verify(ms_identity_pk(listener),
-	                                            other_cpk, proof), 0);
+	                                            other_cpk, proof),
+	                 0);
 	/* Claimed by another node id: fails. */
 	ck_assert_int_eq(ms_wire_hello_proof_verify(ms_identity_pk(other),
-	                                            dialer_cpk, proof), 0);
+	                                            dialer_cpk, proof),
+	                 0);
 	/* Another identity signing the same statement is not the listener. */
 	uint8_t forged[MS_SIG_LEN];
 	ms_wire_hello_proof_sign(other, dialer_cpk, forged);
 	ck_assert_int_eq(ms_wire_hello_proof_verify(ms_identity_pk(listener),
-	                                            dialer_cpk, forged), 0);
+	                                            dialer_cpk, forged),
+	                 0);
 
 	/* Deterministic: Ed25519 signs the same statement to the same bytes,
 	 * and the statement is exactly domain || dialer key || listener id. */
@@ -1193,7 +1220,9 @@ START_TEST(t_hello_proof)
 	memcpy(stmt, "meshsync/hello/v1", 18); /* NUL included */
 	memcpy(stmt + 18, dialer_cpk, 32);
 	memcpy(stmt + 50, ms_identity_pk(listener), 32);
-	ck_assert_int_eq(ms_verify(ms_identity_pk(listener), proof, stmt, sizeof stmt), 1);
+	ck_assert_int_eq(ms_verify(ms_identity_pk(listener), proof, stmt,
+	                           sizeof stmt),
+	                 1);
 
 	ms_identity_free(&listener);
 	ms_identity_free(&dialer);

@@ -59,7 +59,8 @@ int public_api_example(const char *dir, const char *netkey_text)
 	if (e == MS_OK)
 		e = ms_node_del(n, "k", 1, 0, NULL, &eb);
 	if (e == MS_OK)
-		e = ms_node_get(n, "k", 1, MS_NODE_GET_ALL, print_one, NULL, &eb);
+		e = ms_node_get(n, "k", 1, MS_NODE_GET_ALL, print_one, NULL,
+		                &eb);
 	if (e == MS_EDELETED || e == MS_ENOTFOUND)
 		e = MS_OK;
 	raw = ms_node_id(n);
@@ -68,5 +69,6 @@ int public_api_example(const char *dir, const char *netkey_text)
 	ms_node_network_key_text(n, key);
 	ms_node_close(&n);
 	return e != MS_OK || raw == NULL || res.seq == 0 ||
-	       ms_strerror(e)[0] == '\0' || res.id[0] + id[0] + net[0] + key[0] == 0;
+	       ms_strerror(e)[0] == '\0' ||
+	       res.id[0] + id[0] + net[0] + key[0] == 0;
 }

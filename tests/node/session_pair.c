@@ -67,7 +67,8 @@ static void on_event(void *ctx, ms_session *s, const ms_session_event *ev)
 		break;
 	case MS_SESSION_EV_ENDED:
 		me->ended++;
-		snprintf(me->end_reason, sizeof me->end_reason, "%s", ev->u.end.reason);
+		snprintf(me->end_reason, sizeof me->end_reason, "%s",
+		         ev->u.end.reason);
 		snprintf(me->end_detail, sizeof me->end_detail, "%s",
 		         ev->u.end.detail != NULL ? ev->u.end.detail : "");
 		me->end_failed = ev->u.end.failed;
@@ -109,8 +110,9 @@ static void init_sides(sp_pair *p, const char *base, const char *tag,
 		sd->id = fix_identity(ids[i]);
 		sd->store = fix_store(sd->dir, sd->id, NULL);
 		/* quiet unless a test wants to read the lines */
-		sd->log.level = getenv("MS_TEST_LOG") != NULL ? MS_LOG_DEBUG
-		                                              : MS_LOG_ERROR - 1;
+		sd->log.level = getenv("MS_TEST_LOG") != NULL
+		                        ? MS_LOG_DEBUG
+		                        : MS_LOG_ERROR - 1;
 	}
 }
 
@@ -126,8 +128,9 @@ ms_err sp_env(sp_pair *p, const ms_session_params *params, ms_errbuf *eb)
 	}
 	for (int i = 0; i < 2; i++) {
 		sp_side *sd = &p->side[i];
-		if ((e = ms_session_env_new(&sd->env, sd->store, sd->id, params, &cbs,
-		                            &sd->log, &sd->counters, eb)) != MS_OK)
+		if ((e = ms_session_env_new(&sd->env, sd->store, sd->id, params,
+		                            &cbs, &sd->log, &sd->counters,
+		                            eb)) != MS_OK)
 			return e;
 	}
 	return MS_OK;
@@ -159,11 +162,11 @@ ms_err sp_open_e(sp_pair *p, ms_errbuf *eb)
 		c.user = (void *)(intptr_t)i;
 		if (i == 1 &&
 		    (e = ms_ed25519_pk_to_curve(c.peer_curve,
-		                                ms_identity_pk(p->side[0].id), eb)) !=
-		        MS_OK)
+		                                ms_identity_pk(p->side[0].id),
+		                                eb)) != MS_OK)
 			return e;
-		if ((e = ms_session_new(&p->side[i].s, p->side[i].env, &c, p->now,
-		                        eb)) != MS_OK)
+		if ((e = ms_session_new(&p->side[i].s, p->side[i].env, &c,
+		                        p->now, eb)) != MS_OK)
 			return e;
 	}
 	ms_session_start(p->side[1].s, p->now);
@@ -241,8 +244,9 @@ void sp_put(sp_pair *p, int i, const char *key, const char *value, int prio)
 	ms_errbuf eb = {0};
 
 	MS_PASS_EB(ms_store_append(p->side[i].store, p->side[i].id, MS_OP_PUT,
-	                           (ms_prio)prio, (const uint8_t *)key, strlen(key),
-	                           (const uint8_t *)value, strlen(value), NULL, &eb),
+	                           (ms_prio)prio, (const uint8_t *)key,
+	                           strlen(key), (const uint8_t *)value,
+	                           strlen(value), NULL, &eb),
 	           &eb);
 }
 

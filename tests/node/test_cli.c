@@ -18,7 +18,7 @@
 #include "ms_test.h"
 #include "peer_vv.h"
 #include "peers.h"
-#include "store.h"  /* peer records and forged ops for the inspect cases */
+#include "store.h"     /* peer records and forged ops for the inspect cases */
 #include "store_fix.h" /* raw LMDB edits of a store file */
 
 static char *tmp;
@@ -65,12 +65,14 @@ static void runv(run_res *r, const char *in, size_t inlen, const char *env_data,
 }
 
 /* run(r, stdin, env, bin, args..., NULL) */
-static void run(run_res *r, const char *in, const char *env_data, const char *bin,
-                ...)
+static void run(run_res *r, const char *in, const char *env_data,
+                const char *bin, ...)
 {
 	char var[4200];
 	const char *env[2];
-	ms_test_cmd c = {.in = in, .inlen = in != NULL ? strlen(in) : 0, .env = env};
+	ms_test_cmd c = {.in = in,
+	                 .inlen = in != NULL ? strlen(in) : 0,
+	                 .env = env};
 	va_list ap;
 
 	data_env(env, var, sizeof var, env_data);
@@ -81,13 +83,16 @@ static void run(run_res *r, const char *in, const char *env_data, const char *bi
 	              MS_TEST_CMD_TIMEOUT_MS);
 }
 
-#define NODE(r, ...) run((r), NULL, NULL, MS_NODE_BIN, __VA_ARGS__, (char *)NULL)
-#define NODE_IN(r, in, ...) run((r), (in), NULL, MS_NODE_BIN, __VA_ARGS__, (char *)NULL)
-#define INSPECT(r, ...) run((r), NULL, NULL, MS_INSPECT_BIN, __VA_ARGS__, (char *)NULL)
+#define NODE(r, ...) \
+	run((r), NULL, NULL, MS_NODE_BIN, __VA_ARGS__, (char *)NULL)
+#define NODE_IN(r, in, ...) \
+	run((r), (in), NULL, MS_NODE_BIN, __VA_ARGS__, (char *)NULL)
+#define INSPECT(r, ...) \
+	run((r), NULL, NULL, MS_INSPECT_BIN, __VA_ARGS__, (char *)NULL)
 
 /* Assert the exit code, showing stderr when it is not the one expected. */
-#define EXPECT_CODE(r, want)                                                  \
-	ck_assert_msg((r)->code == (want), "exit %d, want %d; stderr: %s",     \
+#define EXPECT_CODE(r, want)                                               \
+	ck_assert_msg((r)->code == (want), "exit %d, want %d; stderr: %s", \
 	              (r)->code, (want), (r)->err)
 
 /* init DIR; returns the node id printed (malloc'd). */
@@ -116,8 +121,8 @@ static json_t *parse_json(const run_res *r)
 {
 	json_error_t je;
 	json_t *j = json_loadb(r->out, r->outlen, 0, &je);
-	ck_assert_msg(j != NULL, "bad JSON (%s at line %d): %s", je.text, je.line,
-	              r->out);
+	ck_assert_msg(j != NULL, "bad JSON (%s at line %d): %s", je.text,
+	              je.line, r->out);
 	return j;
 }
 
@@ -243,7 +248,8 @@ START_TEST(usage_errors)
 
 	NODE(&r, "frobnicate", "--data", dir);
 	EXPECT_CODE(&r, 2);
-	ck_assert_ptr_nonnull(strstr(r.err, "meshsync-node: unknown command 'frobnicate'"));
+	ck_assert_ptr_nonnull(
+		strstr(r.err, "meshsync-node: unknown command 'frobnicate'"));
 	ck_assert_ptr_nonnull(strstr(r.err, "usage: meshsync-node"));
 	ck_assert_str_eq(r.out, "");
 	run_free(&r);
@@ -255,12 +261,14 @@ START_TEST(usage_errors)
 
 	NODE(&r, "get", "k");
 	EXPECT_CODE(&r, 2);
-	ck_assert_ptr_nonnull(strstr(r.err, "meshsync-node: get: no data directory"));
+	ck_assert_ptr_nonnull(
+		strstr(r.err, "meshsync-node: get: no data directory"));
 	run_free(&r);
 
 	NODE(&r, "put", "--data", dir, "k");
 	EXPECT_CODE(&r, 2);
-	ck_assert_ptr_nonnull(strstr(r.err, "usage: meshsync-node put KEY VALUE|-"));
+	ck_assert_ptr_nonnull(
+		strstr(r.err, "usage: meshsync-node put KEY VALUE|-"));
 	run_free(&r);
 	NODE(&r, "put", "--data", dir, "k", "v", "extra");
 	EXPECT_CODE(&r, 2);
@@ -301,14 +309,16 @@ END_TEST
 
 START_TEST(help_everywhere)
 {
-	static const char *const cmds[] = {"init", "put", "get", "del", "id",
-	                                   "network-key", "help"};
+	static const char *const cmds[] = {"init", "put",         "get", "del",
+	                                   "id",   "network-key", "help"};
 	run_res r;
 
 	NODE(&r, "--help");
 	EXPECT_CODE(&r, 0);
-	ck_assert_ptr_nonnull(strstr(r.out, "usage: meshsync-node COMMAND --data DIR"));
-	ck_assert_ptr_nonnull(strstr(r.out, "Exit status: 0 ok, 1 not found, 2 usage"));
+	ck_assert_ptr_nonnull(
+		strstr(r.out, "usage: meshsync-node COMMAND --data DIR"));
+	ck_assert_ptr_nonnull(
+		strstr(r.out, "Exit status: 0 ok, 1 not found, 2 usage"));
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
 		ck_assert_ptr_nonnull(strstr(r.out, cmds[i]));
 	run_free(&r);
@@ -321,7 +331,8 @@ START_TEST(help_everywhere)
 		snprintf(want, sizeof want, "usage: meshsync-node %s", cmds[i]);
 		NODE(&r, cmds[i], "--help");
 		EXPECT_CODE(&r, 0);
-		ck_assert_msg(strstr(r.out, want) != NULL, "%s --help: %s", cmds[i], r.out);
+		ck_assert_msg(strstr(r.out, want) != NULL, "%s --help: %s",
+		              cmds[i], r.out);
 		ck_assert_str_eq(r.err, "");
 		run_free(&r);
 		NODE(&r, "help", cmds[i]);
@@ -351,7 +362,9 @@ START_TEST(get_output_write_fails)
 	         MS_NODE_BIN, dir);
 	run(&r, NULL, NULL, "/bin/sh", "-c", cmd, (char *)NULL);
 	EXPECT_CODE(&r, 3);
-	ck_assert_str_eq(r.err, "meshsync-node: get k: write: No space left on device\n");
+	ck_assert_str_eq(
+		r.err,
+		"meshsync-node: get k: write: No space left on device\n");
 	run_free(&r);
 	free(dir);
 }
@@ -431,9 +444,10 @@ START_TEST(put_from_stdin_and_get_all)
 	EXPECT_CODE(&r, 0);
 	{
 		char want[256];
-		snprintf(want, sizeof want, "hex:6c696e65310a096c696e653201ff\t%.16s\t1\t", id);
-		ck_assert_msg(strncmp(r.out, want, strlen(want)) == 0, "got %s want %s",
-		              r.out, want);
+		snprintf(want, sizeof want,
+		         "hex:6c696e65310a096c696e653201ff\t%.16s\t1\t", id);
+		ck_assert_msg(strncmp(r.out, want, strlen(want)) == 0,
+		              "got %s want %s", r.out, want);
 		ck_assert_ptr_nonnull(strstr(r.out, "\twinner\n"));
 	}
 	run_free(&r);
@@ -453,7 +467,8 @@ END_TEST
 
 START_TEST(store_and_key_errors)
 {
-	char *dir = ms_test_pjoin(tmp, "n"), *missing = ms_test_pjoin(tmp, "missing");
+	char *dir = ms_test_pjoin(tmp, "n"),
+	     *missing = ms_test_pjoin(tmp, "missing");
 	char *idp = ms_test_pjoin(dir, "identity.key");
 	run_res r;
 
@@ -468,9 +483,10 @@ START_TEST(store_and_key_errors)
 	EXPECT_CODE(&r, 3);
 	{
 		char want[512];
-		snprintf(want, sizeof want,
-		         "meshsync-node: open %s: no such node (run meshsync-node init --data %s)\n",
-		         missing, missing);
+		snprintf(
+			want, sizeof want,
+			"meshsync-node: open %s: no such node (run meshsync-node init --data %s)\n",
+			missing, missing);
 		ck_assert_str_eq(r.err, want);
 	}
 	run_free(&r);
@@ -492,10 +508,13 @@ START_TEST(store_and_key_errors)
 	/* A config error names file and line, exit 3. */
 	{
 		char *conf = ms_test_pjoin(dir, "meshsync.conf");
-		ms_test_write_file(conf, "[store]\nmap_max = 8M\nx = 1\n", 0644);
+		ms_test_write_file(conf, "[store]\nmap_max = 8M\nx = 1\n",
+		                   0644);
 		NODE(&r, "get", "--data", dir, "k");
 		EXPECT_CODE(&r, 3);
-		ck_assert_ptr_nonnull(strstr(r.err, "meshsync.conf:3: unknown key 'x' in [store]"));
+		ck_assert_ptr_nonnull(
+			strstr(r.err,
+		               "meshsync.conf:3: unknown key 'x' in [store]"));
 		run_free(&r);
 		free(conf);
 	}
@@ -507,7 +526,8 @@ END_TEST
 
 START_TEST(network_key_joins_network)
 {
-	char *a = ms_test_pjoin(tmp, "a"), *b = ms_test_pjoin(tmp, "b"), *c = ms_test_pjoin(tmp, "c");
+	char *a = ms_test_pjoin(tmp, "a"), *b = ms_test_pjoin(tmp, "b"),
+	     *c = ms_test_pjoin(tmp, "c");
 	char *keyfile = ms_test_pjoin(tmp, "net.key");
 	char *neta, *netb, *netc;
 	run_res r;
@@ -547,36 +567,44 @@ START_TEST(network_key_joins_network)
 	/* Bad key file, bad key on stdin, no key file: exit 3, the source named,
 	 * nothing created. */
 	{
-		char *d = ms_test_pjoin(tmp, "d"), *bad = ms_test_pjoin(tmp, "bad.key");
+		char *d = ms_test_pjoin(tmp, "d"),
+		     *bad = ms_test_pjoin(tmp, "bad.key");
 		char *none = ms_test_pjoin(tmp, "no.key");
 		char want[512];
 		ms_test_write_file(bad, "not a key\n", 0644);
 		NODE(&r, "init", "--data", d, "--network-key", bad);
 		EXPECT_CODE(&r, 3);
-		snprintf(want, sizeof want,
-		         "meshsync-node: load %s: does not start with \"msnet1:\"\n", bad);
+		snprintf(
+			want, sizeof want,
+			"meshsync-node: load %s: does not start with \"msnet1:\"\n",
+			bad);
 		ck_assert_str_eq(r.err, want);
 		ck_assert_str_eq(r.out, "");
 		ck_assert_int_eq(access(d, F_OK), -1);
 		run_free(&r);
 
-		NODE_IN(&r, "not a key\n", "init", "--network-key", "-", "--data", d);
+		NODE_IN(&r, "not a key\n", "init", "--network-key", "-",
+		        "--data", d);
 		EXPECT_CODE(&r, 3);
-		ck_assert_str_eq(r.err, "meshsync-node: load network key from stdin: "
-		                        "does not start with \"msnet1:\"\n");
+		ck_assert_str_eq(r.err,
+		                 "meshsync-node: load network key from stdin: "
+		                 "does not start with \"msnet1:\"\n");
 		ck_assert_int_eq(access(d, F_OK), -1);
 		run_free(&r);
 
-		NODE(&r, "init", "--network-key", "-", "--data", d); /* empty stdin */
+		NODE(&r, "init", "--network-key", "-", "--data",
+		     d); /* empty stdin */
 		EXPECT_CODE(&r, 3);
-		ck_assert_str_eq(r.err, "meshsync-node: load network key from stdin: "
-		                        "empty, expected \"msnet1:<64 hex digits>\"\n");
+		ck_assert_str_eq(
+			r.err, "meshsync-node: load network key from stdin: "
+			       "empty, expected \"msnet1:<64 hex digits>\"\n");
 		ck_assert_int_eq(access(d, F_OK), -1);
 		run_free(&r);
 
 		NODE(&r, "init", "--data", d, "--network-key", none);
 		EXPECT_CODE(&r, 3);
-		snprintf(want, sizeof want, "meshsync-node: load %s: no such file\n", none);
+		snprintf(want, sizeof want,
+		         "meshsync-node: load %s: no such file\n", none);
 		ck_assert_str_eq(r.err, want);
 		ck_assert_int_eq(access(d, F_OK), -1);
 		run_free(&r);
@@ -596,7 +624,8 @@ END_TEST
 
 START_TEST(counter_keys)
 {
-	char *dir = ms_test_pjoin(tmp, "n"), *conf = ms_test_pjoin(dir, "meshsync.conf");
+	char *dir = ms_test_pjoin(tmp, "n"),
+	     *conf = ms_test_pjoin(dir, "meshsync.conf");
 	run_res r;
 
 	ck_assert_int_eq(mkdir(dir, 0700), 0);
@@ -621,7 +650,9 @@ START_TEST(counter_keys)
 	run_free(&r);
 	NODE(&r, "del", "--data", dir, "counter/n");
 	EXPECT_CODE(&r, 2);
-	ck_assert_str_eq(r.err, "meshsync-node: del: counter keys cannot be deleted; put a negative delta\n");
+	ck_assert_str_eq(
+		r.err,
+		"meshsync-node: del: counter keys cannot be deleted; put a negative delta\n");
 	run_free(&r);
 	free(conf);
 	free(dir);
@@ -630,13 +661,16 @@ END_TEST
 
 START_TEST(store_full_keeps_reads)
 {
-	char *dir = ms_test_pjoin(tmp, "n"), *conf = ms_test_pjoin(dir, "meshsync.conf");
+	char *dir = ms_test_pjoin(tmp, "n"),
+	     *conf = ms_test_pjoin(dir, "meshsync.conf");
 	size_t big = 400u << 10;
 	char *val = malloc(big);
 	run_res r;
 
 	ck_assert_int_eq(mkdir(dir, 0700), 0);
-	ms_test_write_file(conf, "[store]\nmap_initial = 256K\nmap_max = 256K\n", 0644);
+	ms_test_write_file(conf,
+	                   "[store]\nmap_initial = 256K\nmap_max = 256K\n",
+	                   0644);
 	free(init_node(dir));
 	NODE(&r, "put", "--data", dir, "small", "kept");
 	EXPECT_CODE(&r, 0);
@@ -767,12 +801,16 @@ START_TEST(inspect_log_filters)
 	}
 	/* The rewrite of k1 (seq 8) names the first write as its parent. */
 	{
-		json_t *last = json_array_get(ops, 7), *first = json_array_get(ops, 0);
+		json_t *last = json_array_get(ops, 7),
+		       *first = json_array_get(ops, 0);
 		ck_assert_str_eq(jstr(last, "key"), "k1");
 		ck_assert_str_eq(jstr(last, "value"), "v8");
 		ck_assert_int_eq(jint(last, "value_len"), 2);
-		ck_assert_uint_eq(json_array_size(json_object_get(last, "parents")), 1);
-		ck_assert_str_eq(json_string_value(json_array_get(json_object_get(last, "parents"), 0)),
+		ck_assert_uint_eq(json_array_size(
+					  json_object_get(last, "parents")),
+		                  1);
+		ck_assert_str_eq(json_string_value(json_array_get(
+					 json_object_get(last, "parents"), 0)),
 		                 jstr(first, "id"));
 	}
 	json_decref(j);
@@ -782,16 +820,21 @@ START_TEST(inspect_log_filters)
 	EXPECT_CODE(&r, 0);
 	j = parse_json(&r);
 	ck_assert_int_eq(jint(j, "count"), 5);
-	ck_assert_int_eq(jint(json_array_get(json_object_get(j, "ops"), 0), "seq"), 4);
+	ck_assert_int_eq(jint(json_array_get(json_object_get(j, "ops"), 0),
+	                      "seq"),
+	                 4);
 	json_decref(j);
 	run_free(&r);
 
-	INSPECT(&r, "log", "--limit", "2", "--since=1", "--json", "--data", dir);
+	INSPECT(&r, "log", "--limit", "2", "--since=1", "--json", "--data",
+	        dir);
 	EXPECT_CODE(&r, 0);
 	j = parse_json(&r);
 	ck_assert_int_eq(jint(j, "count"), 2);
 	ck_assert_uint_eq(json_array_size(json_object_get(j, "ops")), 2);
-	ck_assert_int_eq(jint(json_array_get(json_object_get(j, "ops"), 1), "seq"), 3);
+	ck_assert_int_eq(jint(json_array_get(json_object_get(j, "ops"), 1),
+	                      "seq"),
+	                 3);
 	json_decref(j);
 	run_free(&r);
 
@@ -803,7 +846,8 @@ START_TEST(inspect_log_filters)
 	ck_assert_int_eq(jint(j, "count"), 8);
 	json_decref(j);
 	run_free(&r);
-	INSPECT(&r, "--data", dir, "--json", "log", "--author", id, "--since", "6");
+	INSPECT(&r, "--data", dir, "--json", "log", "--author", id, "--since",
+	        "6");
 	EXPECT_CODE(&r, 0);
 	j = parse_json(&r);
 	ck_assert_int_eq(jint(j, "count"), 2);
@@ -838,7 +882,8 @@ START_TEST(inspect_log_filters)
 	run_free(&r);
 	INSPECT(&r, "--data", dir, "log", "--prefix", "k");
 	EXPECT_CODE(&r, 2);
-	ck_assert_ptr_nonnull(strstr(r.err, "log: option --prefix does not apply"));
+	ck_assert_ptr_nonnull(
+		strstr(r.err, "log: option --prefix does not apply"));
 	run_free(&r);
 	free(id);
 	free(dir);
@@ -847,13 +892,15 @@ END_TEST
 
 START_TEST(inspect_state_conflicts_stats)
 {
-	char *dir = ms_test_pjoin(tmp, "n"), *conf = ms_test_pjoin(dir, "meshsync.conf");
+	char *dir = ms_test_pjoin(tmp, "n"),
+	     *conf = ms_test_pjoin(dir, "meshsync.conf");
 	char *id;
 	run_res r;
 	json_t *j, *keys;
 
 	ck_assert_int_eq(mkdir(dir, 0700), 0);
-	ms_test_write_file(conf, "[policy]\ncounter/ = counter\ndocs/ = mv\n", 0644);
+	ms_test_write_file(conf, "[policy]\ncounter/ = counter\ndocs/ = mv\n",
+	                   0644);
 	id = init_node(dir);
 	NODE(&r, "put", "--data", dir, "app/a", "1");
 	run_free(&r);
@@ -876,28 +923,52 @@ START_TEST(inspect_state_conflicts_stats)
 	keys = json_object_get(j, "keys");
 	ck_assert_uint_eq(json_array_size(keys), 4);
 	{
-		json_t *a = json_array_get(keys, 0), *b = json_array_get(keys, 1);
-		json_t *c = json_array_get(keys, 2), *d = json_array_get(keys, 3);
+		json_t *a = json_array_get(keys, 0),
+		       *b = json_array_get(keys, 1);
+		json_t *c = json_array_get(keys, 2),
+		       *d = json_array_get(keys, 3);
 		ck_assert_str_eq(jstr(a, "key"), "app/a");
 		ck_assert_str_eq(jstr(a, "policy"), "lww");
 		ck_assert(json_is_true(json_object_get(a, "live")));
 		ck_assert(json_is_false(json_object_get(a, "conflict")));
-		ck_assert_str_eq(json_string_value(json_array_get(json_object_get(a, "values"), 0)), "1");
-		ck_assert_uint_eq(json_array_size(json_object_get(a, "heads")), 1);
-		ck_assert_str_eq(jstr(json_array_get(json_object_get(a, "heads"), 0), "author"), id);
+		ck_assert_str_eq(json_string_value(json_array_get(
+					 json_object_get(a, "values"), 0)),
+		                 "1");
+		ck_assert_uint_eq(json_array_size(json_object_get(a, "heads")),
+		                  1);
+		ck_assert_str_eq(jstr(json_array_get(json_object_get(a,
+		                                                     "heads"),
+		                                     0),
+		                      "author"),
+		                 id);
 
 		ck_assert_str_eq(jstr(b, "key"), "app/b");
 		ck_assert(json_is_false(json_object_get(b, "live")));
 		ck_assert_int_eq(jint(b, "ops"), 2);
-		ck_assert_uint_eq(json_array_size(json_object_get(b, "values")), 0);
-		ck_assert_str_eq(jstr(json_array_get(json_object_get(b, "heads"), 0), "type"), "del");
-		ck_assert(json_is_null(json_object_get(json_array_get(json_object_get(b, "heads"), 0), "value")));
+		ck_assert_uint_eq(json_array_size(json_object_get(b, "values")),
+		                  0);
+		ck_assert_str_eq(jstr(json_array_get(json_object_get(b,
+		                                                     "heads"),
+		                                     0),
+		                      "type"),
+		                 "del");
+		ck_assert(json_is_null(
+			json_object_get(json_array_get(json_object_get(b,
+		                                                       "heads"),
+		                                       0),
+		                        "value")));
 
 		ck_assert_str_eq(jstr(c, "key"), "counter/c");
 		ck_assert_str_eq(jstr(c, "policy"), "counter");
 		ck_assert_int_eq(jint(c, "counter"), 5);
-		ck_assert_str_eq(json_string_value(json_array_get(json_object_get(c, "values"), 0)), "5");
-		ck_assert_str_eq(jstr(json_array_get(json_object_get(c, "heads"), 0), "value"), "-2");
+		ck_assert_str_eq(json_string_value(json_array_get(
+					 json_object_get(c, "values"), 0)),
+		                 "5");
+		ck_assert_str_eq(jstr(json_array_get(json_object_get(c,
+		                                                     "heads"),
+		                                     0),
+		                      "value"),
+		                 "-2");
 
 		ck_assert_str_eq(jstr(d, "key"), "docs/d");
 		ck_assert_str_eq(jstr(d, "policy"), "mv");
@@ -962,7 +1033,8 @@ END_TEST
 START_TEST(inspect_needs_only_the_store)
 {
 	char *id, *dir = filled_node("n", 3, &id);
-	char *idp = ms_test_pjoin(dir, "identity.key"), *nkp = ms_test_pjoin(dir, "network.key");
+	char *idp = ms_test_pjoin(dir, "identity.key"),
+	     *nkp = ms_test_pjoin(dir, "network.key");
 	run_res r;
 
 	ck_assert_int_eq(unlink(idp), 0);
@@ -994,9 +1066,10 @@ START_TEST(inspect_usage_and_missing_store)
 
 	INSPECT(&r, "--data", missing, "summary");
 	EXPECT_CODE(&r, 3);
-	snprintf(want, sizeof want,
-	         "node-inspect: open %s: no such node (run meshsync-node init --data %s)\n",
-	         missing, missing);
+	snprintf(
+		want, sizeof want,
+		"node-inspect: open %s: no such node (run meshsync-node init --data %s)\n",
+		missing, missing);
 	ck_assert_str_eq(r.err, want);
 	ck_assert_str_eq(r.out, "");
 	run_free(&r);
@@ -1006,7 +1079,8 @@ START_TEST(inspect_usage_and_missing_store)
 
 	INSPECT(&r, "--data", missing, "frobnicate");
 	EXPECT_CODE(&r, 2);
-	ck_assert_ptr_nonnull(strstr(r.err, "node-inspect: unknown command 'frobnicate'"));
+	ck_assert_ptr_nonnull(
+		strstr(r.err, "node-inspect: unknown command 'frobnicate'"));
 	ck_assert_ptr_nonnull(strstr(r.err, "usage: node-inspect"));
 	run_free(&r);
 	INSPECT(&r, "--data", missing);
@@ -1026,7 +1100,9 @@ START_TEST(inspect_usage_and_missing_store)
 
 	INSPECT(&r, "--help");
 	EXPECT_CODE(&r, 0);
-	ck_assert_ptr_nonnull(strstr(r.out, "usage: node-inspect --data DIR [--json] COMMAND"));
+	ck_assert_ptr_nonnull(
+		strstr(r.out,
+	               "usage: node-inspect --data DIR [--json] COMMAND"));
 	ck_assert_ptr_nonnull(strstr(r.out, "verify"));
 	run_free(&r);
 	INSPECT(&r, "help");
@@ -1034,7 +1110,9 @@ START_TEST(inspect_usage_and_missing_store)
 	run_free(&r);
 	INSPECT(&r, "log", "--help");
 	EXPECT_CODE(&r, 0);
-	ck_assert_ptr_nonnull(strstr(r.out, "log [--author HEXPREFIX] [--since SEQ] [--limit N]"));
+	ck_assert_ptr_nonnull(
+		strstr(r.out,
+	               "log [--author HEXPREFIX] [--since SEQ] [--limit N]"));
 	run_free(&r);
 	INSPECT(&r, "help", "state");
 	EXPECT_CODE(&r, 0);
@@ -1060,7 +1138,8 @@ static void corrupt_one_op(const char *dir)
 	k.mv_data = key;
 	copy = malloc(v.mv_size);
 	memcpy(copy, v.mv_data, v.mv_size);
-	copy[v.mv_size - 65] ^= 0x01; /* the value's last byte, before the sig */
+	copy[v.mv_size - 65] ^=
+		0x01; /* the value's last byte, before the sig */
 	v.mv_data = copy;
 	mdb_cursor_close(cur);
 	ck_assert_int_eq(mdb_put(raw.txn, raw.dbi, &k, &v, 0), 0);
@@ -1128,8 +1207,9 @@ START_TEST(inspect_unreadable_record)
 	run_free(&r);
 	INSPECT(&r, "--data", dir, "--json", "stats");
 	EXPECT_CODE(&r, 3);
-	ck_assert_str_eq(r.err, "node-inspect: stats: foreach_stat: stats record "
-	                        "of 3 bytes, want 8\n");
+	ck_assert_str_eq(r.err,
+	                 "node-inspect: stats: foreach_stat: stats record "
+	                 "of 3 bytes, want 8\n");
 	ck_assert_str_eq(r.out, "");
 	run_free(&r);
 	/* What does not walk the damaged dbs still works. */
@@ -1240,14 +1320,21 @@ START_TEST(inspect_peers)
 	p = json_array_get(peers, 0);
 	ck_assert_str_eq(jstr(p, "id"), p1hex);
 	ck_assert_uint_eq(json_array_size(json_object_get(p, "addrs")), 2);
-	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(p, "addrs"), 1)),
+	ck_assert_str_eq(json_string_value(
+				 json_array_get(json_object_get(p, "addrs"),
+	                                        1)),
 	                 "tcp://[::1]:7701");
 	ck_assert_uint_eq(json_array_size(json_object_get(p, "source")), 2);
-	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(p, "source"), 0)),
+	ck_assert_str_eq(json_string_value(
+				 json_array_get(json_object_get(p, "source"),
+	                                        0)),
 	                 "static");
-	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(p, "source"), 1)),
+	ck_assert_str_eq(json_string_value(
+				 json_array_get(json_object_get(p, "source"),
+	                                        1)),
 	                 "mdns");
-	ck_assert_int_eq(jint(p, "source_bits"), MS_PEER_SRC_STATIC | MS_PEER_SRC_MDNS);
+	ck_assert_int_eq(jint(p, "source_bits"),
+	                 MS_PEER_SRC_STATIC | MS_PEER_SRC_MDNS);
 	ck_assert_str_eq(jstr(p, "link"), "live");
 	ck_assert_int_eq(jint(p, "link_since_ms"), (json_int_t)(now - 12000));
 	ck_assert_int_eq(jint(p, "first_seen_ms"), (json_int_t)(now - 60000));
@@ -1256,7 +1343,8 @@ START_TEST(inspect_peers)
 	ck_assert_int_eq(jint(p, "sessions"), 4);
 	ck_assert_int_eq(jint(p, "failures"), 2);
 	ck_assert_int_eq(jint(json_object_get(p, "backoff"), "attempts"), 2);
-	ck_assert_int_eq(jint(json_object_get(p, "backoff"), "last_delay_ms"), 2000);
+	ck_assert_int_eq(jint(json_object_get(p, "backoff"), "last_delay_ms"),
+	                 2000);
 	ck_assert_int_eq(jint(json_object_get(p, "backoff"), "next_attempt_ms"),
 	                 (json_int_t)(now + 5000));
 	ck_assert_str_eq(jstr(p, "last_error"), "heartbeat timeout");
@@ -1270,7 +1358,8 @@ START_TEST(inspect_peers)
 	ck_assert_int_eq(jint(last, "duplicate"), 2);
 	ck_assert_int_eq(jint(last, "rejected"), 1);
 	ck_assert_int_eq(jint(json_object_get(last, "rejected_by_reason"),
-	                      ms_op_reason_name(MS_OPR_SIGNATURE)), 1);
+	                      ms_op_reason_name(MS_OPR_SIGNATURE)),
+	                 1);
 	ck_assert_int_eq(jint(last, "conflicts"), 1);
 	ck_assert_int_eq(jint(last, "sent"), 3);
 	ck_assert_int_eq(jint(last, "bytes_in"), 2048);
@@ -1295,10 +1384,12 @@ START_TEST(inspect_peers)
 		ck_assert_ptr_nonnull(strstr(r.out, prefix));
 	}
 	ck_assert_ptr_nonnull(strstr(r.out, "static+mdns"));
-	ck_assert_ptr_nonnull(strstr(r.out, "tcp://127.0.0.1:7701,tcp://[::1]:7701"));
+	ck_assert_ptr_nonnull(
+		strstr(r.out, "tcp://127.0.0.1:7701,tcp://[::1]:7701"));
 	ck_assert_ptr_nonnull(strstr(r.out, "s ago"));
 	ck_assert_ptr_nonnull(strstr(r.out, "2 tries, delay 2s, next in "));
-	ck_assert_ptr_nonnull(strstr(r.out, "out 250ms rx 10 new 7 dup 2 rej 1 tx 3 (bye)"));
+	ck_assert_ptr_nonnull(
+		strstr(r.out, "out 250ms rx 10 new 7 dup 2 rej 1 tx 3 (bye)"));
 	ck_assert_ptr_nonnull(strstr(r.out, "tcp://127.0.0.1:7799"));
 	run_free(&r);
 
@@ -1368,8 +1459,8 @@ START_TEST(inspect_quarantine_and_unacked)
 	           &eb);
 	buf[len - 1] ^= 0x01;
 	item = (ms_ingest_item){buf, len};
-	MS_PASS_EB(ms_store_ingest(s, &item, 1, ms_identity_pk(from), &res, NULL,
-	                           &eb),
+	MS_PASS_EB(ms_store_ingest(s, &item, 1, ms_identity_pk(from), &res,
+	                           NULL, &eb),
 	           &eb);
 	ck_assert_uint_eq(res.status, MS_INGEST_REJECTED);
 	ms_store_close(&s);
@@ -1382,7 +1473,8 @@ START_TEST(inspect_quarantine_and_unacked)
 	ck_assert_int_eq(jint(j, "count"), 1);
 	q = json_array_get(json_object_get(j, "quarantine"), 0);
 	ck_assert_ptr_nonnull(q);
-	ck_assert_str_eq(jstr(q, "reason"), ms_op_reason_name(MS_OPR_SIGNATURE));
+	ck_assert_str_eq(jstr(q, "reason"),
+	                 ms_op_reason_name(MS_OPR_SIGNATURE));
 	ck_assert_str_eq(jstr(q, "peer"), fromhex);
 	ck_assert_int_eq(jint(q, "orig_len"), (json_int_t)len);
 	ck_assert_int_eq(jint(q, "kept_len"), (json_int_t)len);
@@ -1393,7 +1485,8 @@ START_TEST(inspect_quarantine_and_unacked)
 	run_free(&r);
 	INSPECT(&r, "--data", dir, "quarantine");
 	EXPECT_CODE(&r, 0);
-	ck_assert_ptr_nonnull(strstr(r.out, ms_op_reason_name(MS_OPR_SIGNATURE)));
+	ck_assert_ptr_nonnull(
+		strstr(r.out, ms_op_reason_name(MS_OPR_SIGNATURE)));
 	ck_assert_ptr_nonnull(strstr(r.out, " ago"));
 	{
 		char prefix[17];

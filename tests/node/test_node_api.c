@@ -159,7 +159,8 @@ START_TEST(init_refuses_existing_node)
 
 	/* A store alone also counts as a node. */
 	{
-		char *d2 = ms_test_pjoin(tmp, "only-store"), *p = ms_test_pjoin(d2, "data.mdb");
+		char *d2 = ms_test_pjoin(tmp, "only-store"),
+		     *p = ms_test_pjoin(d2, "data.mdb");
 		ck_assert_int_eq(mkdir(d2, 0700), 0);
 		ms_test_write_file(p, "x", 0600);
 		MS_FAIL(ms_node_init(d2, NULL, &eb), MS_EEXIST);
@@ -205,14 +206,17 @@ START_TEST(join_network_by_key_text)
 		"   \n",
 		"msnet1:zz\n",
 		"msnet1:0123456789abcdef\n",
-		"msnet1:" "0123456789abcdef0123456789abcdef"
+		"msnet1:"
+		"0123456789abcdef0123456789abcdef"
 		"0123456789abcdef0123456789abcdefXX\n",
-		"msid1:" "0123456789abcdef0123456789abcdef"
+		"msid1:"
+		"0123456789abcdef0123456789abcdef"
 		"0123456789abcdef0123456789abcdef\n",
 		"a path/to/net.key",
 		"-",
 	};
-	char *a = ms_test_pjoin(tmp, "a"), *b = ms_test_pjoin(tmp, "b"), *c = ms_test_pjoin(tmp, "c");
+	char *a = ms_test_pjoin(tmp, "a"), *b = ms_test_pjoin(tmp, "b"),
+	     *c = ms_test_pjoin(tmp, "c");
 	char text[MS_NODE_NETKEY_TEXT_LEN], padded[MS_NODE_NETKEY_TEXT_LEN + 8];
 	char ida[MS_NODE_ID_HEX_LEN], idb[MS_NODE_ID_HEX_LEN];
 	char neta[MS_NODE_ID_HEX_LEN], netb[MS_NODE_ID_HEX_LEN];
@@ -235,7 +239,8 @@ START_TEST(join_network_by_key_text)
 	ck_assert_str_ne(ida, idb);
 
 	/* Surrounding whitespace, no newline: as pasted by hand. */
-	snprintf(padded, sizeof padded, "  %.*s \t", (int)strlen(text) - 1, text);
+	snprintf(padded, sizeof padded, "  %.*s \t", (int)strlen(text) - 1,
+	         text);
 	MS_PASS_EB(ms_node_init(c, padded, &eb), &eb);
 	MS_PASS_EB(ms_node_open(&nc, c, NULL, &eb), &eb);
 	ms_node_network_id_hex(nc, netc);
@@ -249,8 +254,8 @@ START_TEST(join_network_by_key_text)
 		ms_errbuf_clear(&eb);
 		MS_FAIL(ms_node_init(d, bad[i], &eb), MS_EINVAL);
 		ck_assert_int_eq(eb.code, MS_EINVAL);
-		ck_assert_msg(strstr(eb.msg, "network key") != NULL, "case %zu: %s", i,
-		              eb.msg);
+		ck_assert_msg(strstr(eb.msg, "network key") != NULL,
+		              "case %zu: %s", i, eb.msg);
 		ck_assert_msg(access(d, F_OK) == -1, "case %zu left %s", i, d);
 		free(d);
 	}
@@ -268,14 +273,16 @@ END_TEST
 /* A node whose meshsync.conf (written before init) sets policies. */
 static ms_node *policy_node(const char *name, const char *extra)
 {
-	char *dir = ms_test_pjoin(tmp, name), *conf = ms_test_pjoin(dir, "meshsync.conf");
+	char *dir = ms_test_pjoin(tmp, name),
+	     *conf = ms_test_pjoin(dir, "meshsync.conf");
 	char text[512];
 	ms_errbuf eb = {0};
 	ms_node *n = NULL;
 
-	snprintf(text, sizeof text,
-	         "[policy]\ncounter/ = counter\ndocs/ = mv ; inline comment\n%s",
-	         extra != NULL ? extra : "");
+	snprintf(
+		text, sizeof text,
+		"[policy]\ncounter/ = counter\ndocs/ = mv ; inline comment\n%s",
+		extra != NULL ? extra : "");
 	ck_assert_int_eq(mkdir(dir, 0700), 0);
 	ms_test_write_file(conf, text, 0600);
 	MS_PASS_EB(ms_node_init(dir, NULL, &eb), &eb);
@@ -301,11 +308,13 @@ START_TEST(counter_policy)
 
 	MS_FAIL(put(n, "counter/visits", "abc", &eb), MS_EINVAL);
 	MS_FAIL(put(n, "counter/visits", "1.5", &eb), MS_EINVAL);
-	MS_FAIL(put(n, "counter/visits", "99999999999999999999", &eb), MS_EINVAL);
+	MS_FAIL(put(n, "counter/visits", "99999999999999999999", &eb),
+	        MS_EINVAL);
 	MS_FAIL(put(n, "counter/visits", "", &eb), MS_EINVAL);
 	MS_FAIL(ms_node_del(n, "counter/visits", 14, 0, NULL, &eb), MS_EINVAL);
 	ck_assert_ptr_nonnull(
-		strstr(eb.msg, "counter keys cannot be deleted; put a negative delta"));
+		strstr(eb.msg,
+	               "counter keys cannot be deleted; put a negative delta"));
 
 	/* --all shows the head's own delta. */
 	MS_PASS_EB(get(n, "counter/visits", MS_NODE_GET_ALL, &g, &eb), &eb);
@@ -343,11 +352,13 @@ static void ingest_concurrent(ms_node *n, const char *key, const char *val)
 	op.key_len = (uint16_t)strlen(key);
 	op.value = (const uint8_t *)val;
 	op.value_len = (uint32_t)strlen(val);
-	MS_PASS_EB(ms_op_sign_encode(&op, other, n->netid, buf, sizeof buf, &len, &eb),
+	MS_PASS_EB(ms_op_sign_encode(&op, other, n->netid, buf, sizeof buf,
+	                             &len, &eb),
 	           &eb);
 	item.buf = buf;
 	item.len = len;
-	MS_PASS_EB(ms_store_ingest(n->store, &item, 1, NULL, &res, NULL, &eb), &eb);
+	MS_PASS_EB(ms_store_ingest(n->store, &item, 1, NULL, &res, NULL, &eb),
+	           &eb);
 	ck_assert_int_eq(res.status, MS_INGEST_APPLIED);
 	ms_identity_free(&other);
 }
@@ -398,10 +409,11 @@ START_TEST(err_codes_are_fixed)
 		ms_err e;
 		int value;
 	} codes[] = {
-		{MS_OK, 0},        {MS_ENOMEM, 1},  {MS_EINVAL, 2},  {MS_EIO, 3},
-		{MS_ENOTFOUND, 4}, {MS_EEXIST, 5},  {MS_ECORRUPT, 6}, {MS_ECRYPTO, 7},
-		{MS_EPROTO, 8},    {MS_EFULL, 9},   {MS_EPERM, 10},  {MS_ESTORE, 11},
-		{MS_ENET, 12},     {MS_EBUSY, 13},  {MS_EDELETED, 14},
+		{MS_OK, 0},       {MS_ENOMEM, 1},    {MS_EINVAL, 2},
+		{MS_EIO, 3},      {MS_ENOTFOUND, 4}, {MS_EEXIST, 5},
+		{MS_ECORRUPT, 6}, {MS_ECRYPTO, 7},   {MS_EPROTO, 8},
+		{MS_EFULL, 9},    {MS_EPERM, 10},    {MS_ESTORE, 11},
+		{MS_ENET, 12},    {MS_EBUSY, 13},    {MS_EDELETED, 14},
 	};
 	const size_t n = sizeof codes / sizeof codes[0];
 
@@ -410,7 +422,8 @@ START_TEST(err_codes_are_fixed)
 		ck_assert_ptr_nonnull(ms_strerror(codes[i].e));
 		ck_assert_str_ne(ms_strerror(codes[i].e), "unknown error");
 		for (size_t j = 0; j < i; j++)
-			ck_assert_str_ne(ms_strerror(codes[i].e), ms_strerror(codes[j].e));
+			ck_assert_str_ne(ms_strerror(codes[i].e),
+			                 ms_strerror(codes[j].e));
 	}
 	ck_assert_str_eq(ms_strerror(MS_EDELETED), "key is deleted");
 	ck_assert_str_eq(ms_strerror((ms_err)n), "unknown error");
@@ -434,16 +447,19 @@ START_TEST(deleted_is_not_notfound)
 	got g;
 
 	ms_errbuf_clear(&eb);
-	MS_FAIL(ms_node_get(n, "k", 1, 0, count_calls, &calls, &eb), MS_ENOTFOUND);
+	MS_FAIL(ms_node_get(n, "k", 1, 0, count_calls, &calls, &eb),
+	        MS_ENOTFOUND);
 	ck_assert_int_eq(eb.code, MS_ENOTFOUND);
-	MS_FAIL(ms_node_get(n, "k", 1, MS_NODE_GET_ALL, count_calls, &calls, &eb),
+	MS_FAIL(ms_node_get(n, "k", 1, MS_NODE_GET_ALL, count_calls, &calls,
+	                    &eb),
 	        MS_ENOTFOUND);
 	ck_assert_int_eq(calls, 0);
 
 	MS_PASS_EB(put(n, "k", "v", &eb), &eb);
 	MS_PASS_EB(ms_node_del(n, "k", 1, 0, NULL, &eb), &eb);
 	ms_errbuf_clear(&eb);
-	MS_FAIL(ms_node_get(n, "k", 1, 0, count_calls, &calls, &eb), MS_EDELETED);
+	MS_FAIL(ms_node_get(n, "k", 1, 0, count_calls, &calls, &eb),
+	        MS_EDELETED);
 	ck_assert_int_eq(eb.code, MS_EDELETED);
 	ck_assert_int_eq(calls, 0);
 	/* --all still shows the tombstone, as a successful read. */
@@ -501,7 +517,8 @@ static void read_own_log(ms_node *n, own_log *l)
 
 	memset(l, 0, sizeof *l);
 	MS_PASS_EB(ms_store_read_begin(n->store, &rt, &eb), &eb);
-	MS_PASS_EB(ms_store_foreach_log(rt, ms_node_id(n), 0, collect_log, l, &eb),
+	MS_PASS_EB(ms_store_foreach_log(rt, ms_node_id(n), 0, collect_log, l,
+	                                &eb),
 	           &eb);
 	ms_store_read_end(&rt);
 }
@@ -520,15 +537,20 @@ START_TEST(write_flags)
 
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		ms_errbuf_clear(&eb);
-		MS_FAIL(ms_node_put(n, "k", 1, "v", 1, bad[i], NULL, &eb), MS_EINVAL);
+		MS_FAIL(ms_node_put(n, "k", 1, "v", 1, bad[i], NULL, &eb),
+		        MS_EINVAL);
 		ck_assert_int_eq(eb.code, MS_EINVAL);
-		ck_assert_msg(strstr(eb.msg, "unknown flags") != NULL, "%s", eb.msg);
+		ck_assert_msg(strstr(eb.msg, "unknown flags") != NULL, "%s",
+		              eb.msg);
 		MS_FAIL(ms_node_del(n, "k", 1, bad[i], NULL, &eb), MS_EINVAL);
-		ck_assert_msg(strstr(eb.msg, "unknown flags") != NULL, "%s", eb.msg);
+		ck_assert_msg(strstr(eb.msg, "unknown flags") != NULL, "%s",
+		              eb.msg);
 		if (bad[i] != (MS_NODE_PUT_BACKGROUND | 1u << 2)) {
-			MS_FAIL(ms_node_get(n, "k", 1, bad[i], count_calls, &calls, &eb),
+			MS_FAIL(ms_node_get(n, "k", 1, bad[i], count_calls,
+			                    &calls, &eb),
 			        MS_EINVAL);
-			ck_assert_msg(strstr(eb.msg, "unknown flags") != NULL, "%s", eb.msg);
+			ck_assert_msg(strstr(eb.msg, "unknown flags") != NULL,
+			              "%s", eb.msg);
 		}
 	}
 	read_own_log(n, &l);
@@ -537,9 +559,11 @@ START_TEST(write_flags)
 
 	MS_PASS_EB(ms_node_put(n, "k", 1, "v", 1, 0, &r, &eb), &eb);
 	ck_assert_uint_eq(r.seq, 1);
-	MS_PASS_EB(ms_node_put(n, "k", 1, "w", 1, MS_NODE_PUT_BACKGROUND, NULL, &eb),
+	MS_PASS_EB(ms_node_put(n, "k", 1, "w", 1, MS_NODE_PUT_BACKGROUND, NULL,
+	                       &eb),
 	           &eb);
-	MS_PASS_EB(ms_node_del(n, "k", 1, MS_NODE_PUT_BACKGROUND, NULL, &eb), &eb);
+	MS_PASS_EB(ms_node_del(n, "k", 1, MS_NODE_PUT_BACKGROUND, NULL, &eb),
+	           &eb);
 	MS_PASS_EB(ms_node_del(n, "k", 1, 0, NULL, &eb), &eb);
 	read_own_log(n, &l);
 	ck_assert_int_eq(l.n, 4);
@@ -566,8 +590,10 @@ START_TEST(write_result_names_the_op)
 	MS_PASS_EB(ms_node_put(n, "a", 1, "1", 1, 0, &r[0], &eb), &eb);
 	MS_PASS_EB(ms_node_put(n, "counter/c", 9, "7", 1, 0, &r[1], &eb), &eb);
 	MS_PASS_EB(ms_node_del(n, "a", 1, 0, &r[2], &eb), &eb);
-	MS_PASS_EB(ms_node_put(n, "b", 1, "2", 1, 0, NULL, &eb), &eb); /* NULL ok */
-	MS_PASS_EB(ms_node_put(n, "b", 1, "3", 1, MS_NODE_PUT_BACKGROUND, &r[4], &eb),
+	MS_PASS_EB(ms_node_put(n, "b", 1, "2", 1, 0, NULL, &eb),
+	           &eb); /* NULL ok */
+	MS_PASS_EB(ms_node_put(n, "b", 1, "3", 1, MS_NODE_PUT_BACKGROUND, &r[4],
+	                       &eb),
 	           &eb);
 	ck_assert_uint_eq(r[0].seq, 1);
 	ck_assert_uint_eq(r[1].seq, 2);
@@ -601,7 +627,8 @@ START_TEST(write_result_names_the_op)
 	memset(&untouched, 0xa5, sizeof untouched);
 	memcpy(fill, &untouched, sizeof fill);
 	MS_FAIL(ms_node_put(n, "", 0, "x", 1, 0, &untouched, &eb), MS_EINVAL);
-	MS_FAIL(ms_node_put(n, "counter/c", 9, "x", 1, 0, &untouched, &eb), MS_EINVAL);
+	MS_FAIL(ms_node_put(n, "counter/c", 9, "x", 1, 0, &untouched, &eb),
+	        MS_EINVAL);
 	MS_FAIL(ms_node_del(n, "counter/c", 9, 0, &untouched, &eb), MS_EINVAL);
 	MS_FAIL(ms_node_put(n, "k", 1, "v", 1, 2u, &untouched, &eb), MS_EINVAL);
 	ck_assert_mem_eq(&untouched, fill, sizeof fill);
@@ -618,11 +645,12 @@ START_TEST(config_values)
 	ms_errbuf eb = {0};
 	uint64_t v;
 
-	ms_test_write_file(conf,
-	           "# comment\n; also a comment\n\n[store]\nmap_initial = 1M\n"
-	           "map_max = 8M\nmax_value = 2K\nmax_clock_skew = 30m\n"
-	           "[policy]\n* = mv\nc/ = counter\n",
-	           0600);
+	ms_test_write_file(
+		conf,
+		"# comment\n; also a comment\n\n[store]\nmap_initial = 1M\n"
+		"map_max = 8M\nmax_value = 2K\nmax_clock_skew = 30m\n"
+		"[policy]\n* = mv\nc/ = counter\n",
+		0600);
 	ms_config_default(&c);
 	MS_PASS_EB(ms_config_load(&c, conf, &eb), &eb);
 	ck_assert_uint_eq(c.store.map_initial, 1u << 20);
@@ -670,17 +698,23 @@ static const struct {
 	const char *text;
 	const char *want;
 } bad_confs[] = {
-	{"[store]\nmap_max = 8M\nx = 1\n", "meshsync.conf:3: unknown key 'x' in [store]"},
+	{"[store]\nmap_max = 8M\nx = 1\n",
+         "meshsync.conf:3: unknown key 'x' in [store]"},
 	{"\n[nosuch]\na = b\n", "meshsync.conf:3: unknown section [nosuch]"},
 	{"a = b\n", "meshsync.conf:1: key 'a' outside any section"},
-	{"[store]\nmap_max = lots\n", "meshsync.conf:2: bad value 'lots' for map_max"},
-	{"[store]\nmax_value = 0\n", "meshsync.conf:2: bad value '0' for max_value"},
-	{"[store]\nmax_clock_skew = 1d\n", "meshsync.conf:2: bad value '1d' for max_clock_skew"},
-	{"[policy]\np/ = lww\np/ = mv\n", "meshsync.conf:3: duplicate policy for prefix 'p/'"},
+	{"[store]\nmap_max = lots\n",
+         "meshsync.conf:2: bad value 'lots' for map_max"},
+	{"[store]\nmax_value = 0\n",
+         "meshsync.conf:2: bad value '0' for max_value"},
+	{"[store]\nmax_clock_skew = 1d\n",
+         "meshsync.conf:2: bad value '1d' for max_clock_skew"},
+	{"[policy]\np/ = lww\np/ = mv\n",
+         "meshsync.conf:3: duplicate policy for prefix 'p/'"},
 	{"[policy]\n\n\np/ = fancy\n", "meshsync.conf:4: bad policy 'fancy'"},
 	{"[store]\njust words\n", "meshsync.conf:2: syntax error"},
 	{"[store\n", "meshsync.conf:1: syntax error"},
-	{"[store]\nmap_initial = 64M\nmap_max = 32M\n", "map_initial (67108864) is larger than map_max"},
+	{"[store]\nmap_initial = 64M\nmap_max = 32M\n",
+         "map_initial (67108864) is larger than map_max"},
 };
 
 START_TEST(config_errors_name_the_line)
@@ -693,7 +727,8 @@ START_TEST(config_errors_name_the_line)
 	ms_config_default(&c);
 	MS_FAIL(ms_config_load(&c, conf, &eb), MS_EINVAL);
 	ck_assert_msg(strstr(eb.msg, bad_confs[_i].want) != NULL,
-	              "case %d: got '%s', want '%s'", _i, eb.msg, bad_confs[_i].want);
+	              "case %d: got '%s', want '%s'", _i, eb.msg,
+	              bad_confs[_i].want);
 	free(conf);
 }
 END_TEST
@@ -709,7 +744,8 @@ START_TEST(open_reports_config_error)
 	ms_test_write_file(conf, "[store]\nmap_max = 8M\nx = 1\n", 0600);
 	MS_FAIL(ms_node_open(&n, dir, NULL, &eb), MS_EINVAL);
 	ck_assert_ptr_null(n);
-	ck_assert_ptr_nonnull(strstr(eb.msg, "meshsync.conf:3: unknown key 'x' in [store]"));
+	ck_assert_ptr_nonnull(
+		strstr(eb.msg, "meshsync.conf:3: unknown key 'x' in [store]"));
 
 	/* An explicit config path overrides DIR/meshsync.conf. */
 	{

@@ -110,7 +110,8 @@ static void put(const char *dir, const char *k, const char *v)
 	ms_node *n = NULL;
 	ms_errbuf eb = {0};
 	MS_PASS_EB(ms_node_open(&n, dir, NULL, &eb), &eb);
-	MS_PASS_EB(ms_node_put(n, k, strlen(k), v, strlen(v), 0, NULL, &eb), &eb);
+	MS_PASS_EB(ms_node_put(n, k, strlen(k), v, strlen(v), 0, NULL, &eb),
+	           &eb);
 	ms_node_close(&n);
 }
 
@@ -171,7 +172,8 @@ static int same_state(const char *a, const char *b)
 
 static void wait_same_state(const char *a, const char *b)
 {
-	MS_WAIT(same_state(a, b), DEADLINE_MS, "%s and %s did not converge", a, b);
+	MS_WAIT(same_state(a, b), DEADLINE_MS, "%s and %s did not converge", a,
+	        b);
 }
 
 /* A second node joining the first's network. */

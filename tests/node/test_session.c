@@ -20,7 +20,7 @@
 #define STEPS 100000 /* bound on deliveries in one run */
 
 /* Assert with the seed in the message, so the run can be replayed. */
-#define SP_ASSERT(p, cond, fmt, ...)                                          \
+#define SP_ASSERT(p, cond, fmt, ...) \
 	ck_assert_msg(cond, "seed %" PRIu64 ": " fmt, (p)->seed, ##__VA_ARGS__)
 
 static void put_n(sp_pair *p, int side, const char *prefix, int n, int prio)
@@ -46,8 +46,9 @@ static void assert_converged(sp_pair *p)
 	sp_state_hash(p, 0, ha);
 	sp_state_hash(p, 1, hb);
 	SP_ASSERT(p, memcmp(ha, hb, MS_HASH_LEN) == 0, "state hashes differ");
-	SP_ASSERT(p, sp_ops(p, 0) == sp_ops(p, 1), "op counts %" PRIu64 " vs %" PRIu64,
-	          sp_ops(p, 0), sp_ops(p, 1));
+	SP_ASSERT(p, sp_ops(p, 0) == sp_ops(p, 1),
+	          "op counts %" PRIu64 " vs %" PRIu64, sp_ops(p, 0),
+	          sp_ops(p, 1));
 }
 
 static int is_live(const sp_pair *p, int i)
@@ -69,8 +70,10 @@ static const uint8_t *enc(const ms_wire_msg *m, size_t *len)
 /* Close both sessions normally, so their summaries are final. */
 static void close_both(sp_pair *p)
 {
-	ms_session_close(p->side[0].s, MS_BYE_NORMAL, "done", "done", 0, p->now);
-	ms_session_close(p->side[1].s, MS_BYE_NORMAL, "done", "done", 0, p->now);
+	ms_session_close(p->side[0].s, MS_BYE_NORMAL, "done", "done", 0,
+	                 p->now);
+	ms_session_close(p->side[1].s, MS_BYE_NORMAL, "done", "done", 0,
+	                 p->now);
 }
 
 /* --- sync ------------------------------------------------------------------- */
@@ -90,8 +93,10 @@ START_TEST(initial_sync_both_ways)
 	/* both proved who they are to each other */
 	ck_assert_int_eq(p.side[0].identified, 1);
 	ck_assert_int_eq(p.side[1].identified, 1);
-	ck_assert_mem_eq(p.side[0].peer_id, ms_identity_pk(p.side[1].id), MS_PK_LEN);
-	ck_assert_mem_eq(p.side[1].peer_id, ms_identity_pk(p.side[0].id), MS_PK_LEN);
+	ck_assert_mem_eq(p.side[0].peer_id, ms_identity_pk(p.side[1].id),
+	                 MS_PK_LEN);
+	ck_assert_mem_eq(p.side[1].peer_id, ms_identity_pk(p.side[0].id),
+	                 MS_PK_LEN);
 	close_both(&p);
 	ck_assert_int_eq(p.side[0].ended, 1);
 	ck_assert_str_eq(p.side[0].end_reason, "done");
@@ -102,8 +107,10 @@ START_TEST(initial_sync_both_ways)
 	ck_assert_uint_eq(p.side[1].sum.applied, 50);
 	ck_assert_uint_eq(p.side[1].sum.duplicate, 0);
 	/* every op crossed once: nothing was sent back */
-	ck_assert_uint_eq(ms_counters_total(&p.side[0].counters, "ops_sent"), 50);
-	ck_assert_uint_eq(ms_counters_total(&p.side[1].counters, "ops_sent"), 30);
+	ck_assert_uint_eq(ms_counters_total(&p.side[0].counters, "ops_sent"),
+	                  50);
+	ck_assert_uint_eq(ms_counters_total(&p.side[1].counters, "ops_sent"),
+	                  30);
 	sp_free(&p);
 }
 END_TEST
@@ -121,7 +128,8 @@ START_TEST(many_seeds_converge)
 		sp_init(&p, "seeds", 0x11, 0x22, seed, &sp);
 		put_n(&p, 0, "a/", 40, MS_PRIO_USER);
 		put_n(&p, 1, "b/", 25, MS_PRIO_USER);
-		put_n(&p, 1, "a/", 3, MS_PRIO_USER); /* the same keys: conflicts */
+		put_n(&p, 1, "a/", 3,
+		      MS_PRIO_USER); /* the same keys: conflicts */
 		sp_open(&p);
 		run_quiet(&p);
 		SP_ASSERT(&p, is_live(&p, 0) && is_live(&p, 1), "not live");
@@ -171,7 +179,8 @@ static size_t heads_of(sp_pair *p, int i, const char *key)
 	size_t n;
 
 	MS_PASS_EB(ms_store_read_begin(p->side[i].store, &rt, &eb), &eb);
-	MS_PASS_EB(ms_store_get(rt, (const uint8_t *)key, strlen(key), &ks, &eb),
+	MS_PASS_EB(ms_store_get(rt, (const uint8_t *)key, strlen(key), &ks,
+	                        &eb),
 	           &eb);
 	n = ks.nheads;
 	ms_store_read_end(&rt);
@@ -209,7 +218,8 @@ static void ingest(sp_pair *p, int i, fix_op *ops, size_t n)
 		it[k].buf = ops[k].buf;
 		it[k].len = ops[k].len;
 	}
-	MS_PASS_EB(ms_store_ingest(p->side[i].store, it, n, NULL, NULL, &tot, &eb),
+	MS_PASS_EB(ms_store_ingest(p->side[i].store, it, n, NULL, NULL, &tot,
+	                           &eb),
 	           &eb);
 	ck_assert_uint_eq(tot.applied, n);
 }
@@ -335,7 +345,8 @@ START_TEST(credit_exceeded_is_refused)
 	for (int i = 0; i < 4; i++) {
 		char k[8];
 		snprintf(k, sizeof k, "k%d", i);
-		fix_make_op(&fo[i], e, MS_OP_PUT, (uint64_t)i + 1, 100, NULL, 0, k, "v", 1);
+		fix_make_op(&fo[i], e, MS_OP_PUT, (uint64_t)i + 1, 100, NULL, 0,
+		            k, "v", 1);
 		ops[i].ptr = fo[i].buf;
 		ops[i].len = (uint32_t)fo[i].len;
 	}
@@ -403,7 +414,8 @@ START_TEST(user_priority_over_background)
 	run_quiet(&p);
 	assert_converged(&p);
 	MS_PASS_EB(ms_store_read_begin(p.side[1].store, &rt, &eb), &eb);
-	MS_PASS_EB(ms_store_foreach_arrival(rt, 0, first_arrivals, &f, &eb), &eb);
+	MS_PASS_EB(ms_store_foreach_arrival(rt, 0, first_arrivals, &f, &eb),
+	           &eb);
 	ms_store_read_end(&rt);
 	/* the user write overtook 300 older background ops: first to land */
 	ck_assert_int_eq(f.first_prio, MS_PRIO_USER);
@@ -441,7 +453,8 @@ START_TEST(user_write_overtakes_backlog_in_flight)
 	run_quiet(&p);
 	assert_converged(&p);
 	MS_PASS_EB(ms_store_read_begin(p.side[1].store, &rt, &eb), &eb);
-	MS_PASS_EB(ms_store_foreach_arrival(rt, 0, first_arrivals, &f, &eb), &eb);
+	MS_PASS_EB(ms_store_foreach_arrival(rt, 0, first_arrivals, &f, &eb),
+	           &eb);
 	ms_store_read_end(&rt);
 	/* it went out in the next batch or two, not after the backlog */
 	SP_ASSERT(&p, f.user_arrival <= at_offer + 2 * sp.batch_ops,
@@ -699,7 +712,8 @@ START_TEST(forged_identity_is_refused)
 	m.u.hello.has_proof = 1;
 	{
 		uint8_t curve[MS_CURVE_LEN];
-		MS_PASS(ms_ed25519_pk_to_curve(curve, ms_identity_pk(p.side[0].id),
+		MS_PASS(ms_ed25519_pk_to_curve(curve,
+		                               ms_identity_pk(p.side[0].id),
 		                               NULL));
 		ms_wire_hello_proof_sign(mallory, curve, m.u.hello.proof);
 	}
@@ -746,7 +760,8 @@ START_TEST(forged_ops_are_rejected_not_fatal)
 	ck_assert_uint_eq(p.side[1].sum.received, 3);
 	ck_assert_uint_eq(p.side[1].sum.applied, 1);
 	ck_assert_uint_eq(p.side[1].sum.rejected, 2);
-	ck_assert_uint_eq(p.side[1].sum.rejected_by_reason[MS_OPR_SIGNATURE], 1);
+	ck_assert_uint_eq(p.side[1].sum.rejected_by_reason[MS_OPR_SIGNATURE],
+	                  1);
 	free(good.buf);
 	free(bad.buf);
 	free(cut.buf);
@@ -762,13 +777,14 @@ START_TEST(bye_ends_the_other_side)
 	sp_init(&p, "bye", 0x11, 0x22, 20, NULL);
 	sp_open(&p);
 	run_quiet(&p);
-	ms_session_close(p.side[0].s, MS_BYE_SHUTDOWN, "node stopping", "shutdown",
-	                 0, p.now);
+	ms_session_close(p.side[0].s, MS_BYE_SHUTDOWN, "node stopping",
+	                 "shutdown", 0, p.now);
 	run_quiet(&p);
 	ck_assert_str_eq(p.side[0].end_reason, "shutdown");
 	ck_assert_int_eq(p.side[0].end_failed, 0);
 	ck_assert_str_eq(p.side[1].end_reason, "bye-shutdown");
-	ck_assert_uint_eq(ms_counters_total(&p.side[1].counters, "bye_recv_shutdown"),
+	ck_assert_uint_eq(ms_counters_total(&p.side[1].counters,
+	                                    "bye_recv_shutdown"),
 	                  1);
 	sp_free(&p);
 }

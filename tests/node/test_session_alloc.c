@@ -38,10 +38,12 @@ static void plant_fork(sp_pair *p)
 	fix_make_op(&x, e, MS_OP_PUT, 1, 100, NULL, 0, "f", "x", 1);
 	fix_make_op(&y, e, MS_OP_PUT, 1, 100, NULL, 0, "f", "y", 1);
 	it = (ms_ingest_item){x.buf, x.len};
-	MS_PASS_EB(ms_store_ingest(p->side[0].store, &it, 1, NULL, NULL, NULL, &eb),
+	MS_PASS_EB(ms_store_ingest(p->side[0].store, &it, 1, NULL, NULL, NULL,
+	                           &eb),
 	           &eb);
 	it = (ms_ingest_item){y.buf, y.len};
-	MS_PASS_EB(ms_store_ingest(p->side[1].store, &it, 1, NULL, NULL, NULL, &eb),
+	MS_PASS_EB(ms_store_ingest(p->side[1].store, &it, 1, NULL, NULL, NULL,
+	                           &eb),
 	           &eb);
 	free(x.buf);
 	free(y.buf);
@@ -58,8 +60,8 @@ static void pair_check(const ms_alloc_ctx *ac)
 
 		ck_assert_ptr_nonnull(dir);
 		MS_PASS_EB(ms_store_open(&st, dir, NULL, &eb), &eb);
-		ck_assert_msg(fix_verify(st) == 0, "%s: store %s does not verify",
-		              ac->who, sub);
+		ck_assert_msg(fix_verify(st) == 0,
+		              "%s: store %s does not verify", ac->who, sub);
 		ms_store_close(&st);
 		free(dir);
 	}
@@ -80,7 +82,8 @@ ALLOC_SCENARIO_CHECKED(session_pair, pair_check)
 	for (int i = 0; i < 6; i++) {
 		char k[16];
 		snprintf(k, sizeof k, "a/%d", i);
-		sp_put(&p, 0, k, "v", i == 5 ? MS_PRIO_USER : MS_PRIO_BACKGROUND);
+		sp_put(&p, 0, k, "v",
+		       i == 5 ? MS_PRIO_USER : MS_PRIO_BACKGROUND);
 		snprintf(k, sizeof k, "b/%d", i);
 		sp_put(&p, 1, k, "w", MS_PRIO_USER);
 	}
@@ -120,7 +123,8 @@ ALLOC_SCENARIO_CHECKED(session_pair, pair_check)
 		goto out;
 	}
 	if (steps >= STEPS) {
-		e = ms_errf(eb, MS_EPROTO, "sessions stuck after %d steps", STEPS);
+		e = ms_errf(eb, MS_EPROTO, "sessions stuck after %d steps",
+		            STEPS);
 		goto out;
 	}
 	ALLOC_EXPECT(ms_session_state_get(p.side[0].s) == MS_SESSION_LIVE);

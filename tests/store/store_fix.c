@@ -8,10 +8,12 @@
 
 #include "ms_bytes.h"
 
-const uint8_t fix_netid[MS_NETID_LEN] = {
-	0x6d, 0x65, 0x73, 0x68, 0x73, 0x79, 0x6e, 0x63, 0x2d, 0x74, 0x65,
-	0x73, 0x74, 0x2d, 0x6e, 0x65, 0x74, 0x01, 0x02, 0x03, 0x04, 0x05,
-	0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f};
+const uint8_t fix_netid[MS_NETID_LEN] = {0x6d, 0x65, 0x73, 0x68, 0x73, 0x79,
+                                         0x6e, 0x63, 0x2d, 0x74, 0x65, 0x73,
+                                         0x74, 0x2d, 0x6e, 0x65, 0x74, 0x01,
+                                         0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
+                                         0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d,
+                                         0x0e, 0x0f};
 
 ms_identity *fix_identity(uint8_t b)
 {
@@ -24,8 +26,9 @@ static int id_cmp(const void *a, const void *b)
 }
 
 void fix_make_op(fix_op *out, const ms_identity *who, ms_op_type type,
-                 uint64_t seq, uint64_t hlc, const uint8_t (*parents)[MS_HASH_LEN],
-                 size_t np, const char *key, const void *value, size_t vlen)
+                 uint64_t seq, uint64_t hlc,
+                 const uint8_t (*parents)[MS_HASH_LEN], size_t np,
+                 const char *key, const void *value, size_t vlen)
 {
 	fix_make_op_prio(out, who, type, MS_PRIO_USER, seq, hlc, parents, np,
 	                 key, value, vlen);

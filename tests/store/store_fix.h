@@ -27,8 +27,9 @@ typedef struct fix_op {
 	uint8_t id[MS_HASH_LEN];
 } fix_op;
 void fix_make_op(fix_op *out, const ms_identity *who, ms_op_type type,
-                 uint64_t seq, uint64_t hlc, const uint8_t (*parents)[MS_HASH_LEN],
-                 size_t np, const char *key, const void *value, size_t vlen);
+                 uint64_t seq, uint64_t hlc,
+                 const uint8_t (*parents)[MS_HASH_LEN], size_t np,
+                 const char *key, const void *value, size_t vlen);
 
 /* The same with a priority (fix_make_op: MS_PRIO_USER). */
 void fix_make_op_prio(fix_op *out, const ms_identity *who, ms_op_type type,

@@ -48,9 +48,9 @@ typedef struct sim_op {
 } sim_op;
 
 static const char *const key_names[] = {
-	"k/0", "k/1", "k/2", "k/3", "k/4", "k/5",   /* lww */
-	"mv/0", "mv/1", "mv/2",                       /* mv */
-	"c/0", "c/1",                                 /* counter */
+	"k/0",  "k/1",  "k/2",  "k/3", "k/4", "k/5", /* lww */
+	"mv/0", "mv/1", "mv/2",                      /* mv */
+	"c/0",  "c/1",                               /* counter */
 };
 #define NKEYS (int)(sizeof key_names / sizeof key_names[0])
 
@@ -114,23 +114,28 @@ static void simulate(void)
 			memcpy(par[i], ops[heads[i]].enc.id, MS_HASH_LEN);
 			{
 				ms_op d;
-				ck_assert_int_eq(ms_op_decode(&d, ops[heads[i]].enc.buf,
-				                              ops[heads[i]].enc.len, 0),
+				ck_assert_int_eq(ms_op_decode(&d,
+				                              ops[heads[i]]
+				                                      .enc.buf,
+				                              ops[heads[i]]
+				                                      .enc.len,
+				                              0),
 				                 MS_OPR_OK);
 				if (d.hlc > maxp)
 					maxp = d.hlc;
 			}
 		}
 		/* Skewed wall clocks per author; writes order after parents. */
-		clock[a] = ms_hlc_tick(clock[a],
-		                       T0 + nops * 3 + (uint64_t)a * 50 -
-		                               rnd_below(40));
+		clock[a] = ms_hlc_tick(clock[a], T0 + nops * 3 +
+		                                         (uint64_t)a * 50 -
+		                                         rnd_below(40));
 		hlc = clock[a] > maxp ? clock[a] : maxp + 1;
 		if (strncmp(key_names[o->key], "c/", 2) == 0) {
 			o->type = MS_OP_PUT;
 			o->delta = (int64_t)rnd_below(2001) - 1000;
 			if (rnd_below(10) == 0)
-				o->delta = INT64_MIN + (int64_t)rnd_below(5); /* wraps */
+				o->delta = INT64_MIN +
+				           (int64_t)rnd_below(5); /* wraps */
 			o->has_delta = 1;
 			fix_le64(val, o->delta);
 			vlen = 8;
@@ -139,7 +144,8 @@ static void simulate(void)
 			vlen = 0;
 		} else {
 			o->type = MS_OP_PUT;
-			vlen = (size_t)snprintf((char *)val, sizeof val, "v%zu", nops);
+			vlen = (size_t)snprintf((char *)val, sizeof val, "v%zu",
+			                        nops);
 		}
 		/* One fork: author 4 reuses its last seq once. */
 		if (a == 4 && seq[4] >= 3 && !forked) {
@@ -186,7 +192,8 @@ static void expected_for(int key, expect *e)
 		if (ops[i].has_delta)
 			e->sum += (uint64_t)ops[i].delta;
 		if (!named[i])
-			memcpy(e->heads[e->nheads++], ops[i].enc.id, MS_HASH_LEN);
+			memcpy(e->heads[e->nheads++], ops[i].enc.id,
+			       MS_HASH_LEN);
 	}
 	qsort(e->heads, e->nheads, MS_HASH_LEN, id_cmp);
 }
@@ -214,7 +221,8 @@ static void check_state(ms_store *s)
 		for (size_t i = 0; i < ks.nheads; i++) {
 			memcpy(got[i], ks.heads[i].id, MS_HASH_LEN);
 			if (i > 0) /* descending (hlc, author) */
-				ck_assert_uint_ge(ks.heads[i - 1].hlc, ks.heads[i].hlc);
+				ck_assert_uint_ge(ks.heads[i - 1].hlc,
+				                  ks.heads[i].hlc);
 		}
 		qsort(got, ks.nheads, MS_HASH_LEN, id_cmp);
 		ck_assert_mem_eq(got, e.heads, ks.nheads * MS_HASH_LEN);
@@ -228,8 +236,8 @@ static void check_state(ms_store *s)
 	ms_store_read_end(&rt);
 }
 
-static void digests(ms_store *s, uint8_t sh[MS_HASH_LEN], uint8_t vd[MS_HASH_LEN],
-                    ms_store_summary *sum)
+static void digests(ms_store *s, uint8_t sh[MS_HASH_LEN],
+                    uint8_t vd[MS_HASH_LEN], ms_store_summary *sum)
 {
 	ms_store_rtxn *rt = NULL;
 	ms_errbuf eb;
@@ -291,16 +299,17 @@ START_TEST(test_converge_200_orders)
 			size_t b = 1 + rnd_below(order % 25 == 0 ? 8 : 200);
 			if (b > nops - done)
 				b = nops - done;
-			MS_PASS_EB(ms_store_ingest(s, items + done, b, NULL, NULL,
-			                           &tot, &eb),
+			MS_PASS_EB(ms_store_ingest(s, items + done, b, NULL,
+			                           NULL, &tot, &eb),
 			           &eb);
 			applied += tot.applied;
 			dup += tot.duplicate;
 			ck_assert_uint_eq(tot.rejected, 0);
 			if (order % 5 == 1 && done > 0 && rnd_below(4) == 0) {
 				/* replay the previous batch */
-				MS_PASS_EB(ms_store_ingest(s, items + done - 1, 1,
-				                           NULL, NULL, &tot, &eb),
+				MS_PASS_EB(ms_store_ingest(s, items + done - 1,
+				                           1, NULL, NULL, &tot,
+				                           &eb),
 				           &eb);
 				ck_assert_uint_eq(tot.duplicate, 1);
 			}
@@ -340,9 +349,11 @@ START_TEST(test_converge_200_orders)
 		snprintf(dir, sizeof dir, "%s/short", base);
 		ck_assert_int_eq(mkdir(dir, 0700), 0);
 		for (size_t i = 0; i < nops; i++)
-			items[i] = (ms_ingest_item){ops[i].enc.buf, ops[i].enc.len};
+			items[i] = (ms_ingest_item){ops[i].enc.buf,
+			                            ops[i].enc.len};
 		s = fix_store(dir, node, &o);
-		MS_PASS_EB(ms_store_ingest(s, items, nops - 1, NULL, NULL, NULL, &eb),
+		MS_PASS_EB(ms_store_ingest(s, items, nops - 1, NULL, NULL, NULL,
+		                           &eb),
 		           &eb);
 		digests(s, sh, vd, &sum);
 		ck_assert(memcmp(vd, vd0, MS_HASH_LEN) != 0);

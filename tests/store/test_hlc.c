@@ -27,12 +27,16 @@ START_TEST(t_tick_basics)
 {
 	ck_assert_uint_eq(ms_hlc_tick(0, T0), MS_HLC_MAKE(T0, 0));
 	/* Wall ahead: take the wall, counter back to 0. */
-	ck_assert_uint_eq(ms_hlc_tick(MS_HLC_MAKE(T0, 5), T0 + 1), MS_HLC_MAKE(T0 + 1, 0));
+	ck_assert_uint_eq(ms_hlc_tick(MS_HLC_MAKE(T0, 5), T0 + 1),
+	                  MS_HLC_MAKE(T0 + 1, 0));
 	/* Same ms: count. */
-	ck_assert_uint_eq(ms_hlc_tick(MS_HLC_MAKE(T0, 5), T0), MS_HLC_MAKE(T0, 6));
+	ck_assert_uint_eq(ms_hlc_tick(MS_HLC_MAKE(T0, 5), T0),
+	                  MS_HLC_MAKE(T0, 6));
 	/* Wall behind: count from the last stamp, ignore the wall. */
-	ck_assert_uint_eq(ms_hlc_tick(MS_HLC_MAKE(T0, 5), T0 - HOUR), MS_HLC_MAKE(T0, 6));
-	ck_assert_uint_eq(ms_hlc_tick(MS_HLC_MAKE(T0, 5), 0), MS_HLC_MAKE(T0, 6));
+	ck_assert_uint_eq(ms_hlc_tick(MS_HLC_MAKE(T0, 5), T0 - HOUR),
+	                  MS_HLC_MAKE(T0, 6));
+	ck_assert_uint_eq(ms_hlc_tick(MS_HLC_MAKE(T0, 5), 0),
+	                  MS_HLC_MAKE(T0, 6));
 	ck_assert_uint_eq(MS_HLC_MS(MS_HLC_MAKE(T0, 0xabcd)), T0);
 	ck_assert_uint_eq(MS_HLC_CTR(MS_HLC_MAKE(T0, 0xabcd)), 0xabcd);
 }
@@ -73,10 +77,13 @@ START_TEST(t_tick_monotonic_backwards_wall)
 		/* After last, never behind the wall clock nor any wall time
 		 * seen.  (Plain if: a Check assertion per step costs a
 		 * syscall.) */
-		if (!(h > last && MS_HLC_MS(h) >= wall && MS_HLC_MS(h) >= max_wall))
-			ck_abort_msg("step %d: tick(%llx, %llu) = %llx (max wall %llu)", i,
-			             (unsigned long long)last, (unsigned long long)wall,
-			             (unsigned long long)h, (unsigned long long)max_wall);
+		if (!(h > last && MS_HLC_MS(h) >= wall &&
+		      MS_HLC_MS(h) >= max_wall))
+			ck_abort_msg(
+				"step %d: tick(%llx, %llu) = %llx (max wall %llu)",
+				i, (unsigned long long)last,
+				(unsigned long long)wall, (unsigned long long)h,
+				(unsigned long long)max_wall);
 		last = h;
 	}
 	ck_assert_uint_gt(backwards, 1000);
@@ -101,8 +108,10 @@ START_TEST(t_tick_counter_overflow)
 	for (uint64_t i = 0; i < 3 * 65536 + 5; i++) {
 		h = ms_hlc_tick(last, T0);
 		if (h <= last)
-			ck_abort_msg("tick %llu: %llx not after %llx", (unsigned long long)i,
-			             (unsigned long long)h, (unsigned long long)last);
+			ck_abort_msg("tick %llu: %llx not after %llx",
+			             (unsigned long long)i,
+			             (unsigned long long)h,
+			             (unsigned long long)last);
 		last = h;
 	}
 	ck_assert_uint_eq(last, MS_HLC_MAKE(T0 + 3, 4));
@@ -131,24 +140,29 @@ START_TEST(t_observe_within_skew)
 
 	/* Ahead by half an hour: the clock advances to it. */
 	remote = MS_HLC_MAKE(T0 + HOUR / 2, 7);
-	ck_assert_uint_eq(ms_hlc_observe(last, remote, T0, HOUR, &skewed), remote);
+	ck_assert_uint_eq(ms_hlc_observe(last, remote, T0, HOUR, &skewed),
+	                  remote);
 	ck_assert_int_eq(skewed, 0);
 	/* Exactly at the limit is still accepted. */
 	remote = MS_HLC_MAKE(T0 + HOUR, 0xffff);
 	skewed = -1;
-	ck_assert_uint_eq(ms_hlc_observe(last, remote, T0, HOUR, &skewed), remote);
+	ck_assert_uint_eq(ms_hlc_observe(last, remote, T0, HOUR, &skewed),
+	                  remote);
 	ck_assert_int_eq(skewed, 0);
 	/* Behind us: nothing changes. */
 	remote = MS_HLC_MAKE(T0 - 5, 9);
 	skewed = -1;
-	ck_assert_uint_eq(ms_hlc_observe(last, remote, T0, HOUR, &skewed), last);
+	ck_assert_uint_eq(ms_hlc_observe(last, remote, T0, HOUR, &skewed),
+	                  last);
 	ck_assert_int_eq(skewed, 0);
 	/* Same ms, higher counter: advances. */
 	remote = MS_HLC_MAKE(T0, 4);
-	ck_assert_uint_eq(ms_hlc_observe(last, remote, T0, HOUR, &skewed), remote);
+	ck_assert_uint_eq(ms_hlc_observe(last, remote, T0, HOUR, &skewed),
+	                  remote);
 	/* Our wall clock behind our own last stamp does not matter. */
 	remote = MS_HLC_MAKE(T0 + 10, 0);
-	ck_assert_uint_eq(ms_hlc_observe(last, remote, T0 - HOUR / 2, HOUR, &skewed),
+	ck_assert_uint_eq(ms_hlc_observe(last, remote, T0 - HOUR / 2, HOUR,
+	                                 &skewed),
 	                  remote);
 	ck_assert_int_eq(skewed, 0);
 	/* skewed may be NULL. */
@@ -156,7 +170,8 @@ START_TEST(t_observe_within_skew)
 
 	/* After observing, the next local write orders after what was seen,
 	 * even though the local wall clock is behind it. */
-	last = ms_hlc_observe(last, MS_HLC_MAKE(T0 + HOUR / 2, 7), T0, HOUR, &skewed);
+	last = ms_hlc_observe(last, MS_HLC_MAKE(T0 + HOUR / 2, 7), T0, HOUR,
+	                      &skewed);
 	ck_assert_uint_eq(ms_hlc_tick(last, T0), MS_HLC_MAKE(T0 + HOUR / 2, 8));
 }
 END_TEST
@@ -171,28 +186,35 @@ START_TEST(t_observe_beyond_skew)
 		uint64_t remote = MS_HLC_MAKE(T0 + ahead[i], 0);
 
 		skewed = 0;
-		ck_assert_uint_eq(ms_hlc_observe(last, remote, T0, HOUR, &skewed), last);
+		ck_assert_uint_eq(ms_hlc_observe(last, remote, T0, HOUR,
+		                                 &skewed),
+		                  last);
 		ck_assert_int_eq(skewed, 1);
 		/* The local clock is not dragged: the next write is at our wall. */
-		ck_assert_uint_eq(ms_hlc_tick(last, T0 + 1), MS_HLC_MAKE(T0 + 1, 0));
+		ck_assert_uint_eq(ms_hlc_tick(last, T0 + 1),
+		                  MS_HLC_MAKE(T0 + 1, 0));
 	}
 	/* The largest possible stamp from outside does not move us either. */
 	skewed = 0;
-	ck_assert_uint_eq(ms_hlc_observe(last, UINT64_MAX, T0, HOUR, &skewed), last);
+	ck_assert_uint_eq(ms_hlc_observe(last, UINT64_MAX, T0, HOUR, &skewed),
+	                  last);
 	ck_assert_int_eq(skewed, 1);
 	/* A different limit: 1 s. */
 	skewed = 0;
-	ck_assert_uint_eq(ms_hlc_observe(last, MS_HLC_MAKE(T0 + 1001, 0), T0, 1000, &skewed),
+	ck_assert_uint_eq(ms_hlc_observe(last, MS_HLC_MAKE(T0 + 1001, 0), T0,
+	                                 1000, &skewed),
 	                  last);
 	ck_assert_int_eq(skewed, 1);
-	ck_assert_uint_eq(ms_hlc_observe(last, MS_HLC_MAKE(T0 + 1000, 0), T0, 1000, &skewed),
+	ck_assert_uint_eq(ms_hlc_observe(last, MS_HLC_MAKE(T0 + 1000, 0), T0,
+	                                 1000, &skewed),
 	                  MS_HLC_MAKE(T0 + 1000, 0));
 	ck_assert_int_eq(skewed, 0);
 	/* A node whose wall clock is years behind sees a current stamp as far
 	 * in the future: kept out of its clock, flagged. */
 	skewed = 0;
-	ck_assert_uint_eq(ms_hlc_observe(MS_HLC_MAKE(T0 - 5 * YEAR, 0), MS_HLC_MAKE(T0, 0),
-	                                 T0 - 5 * YEAR, MS_HLC_DEFAULT_MAX_SKEW_MS, &skewed),
+	ck_assert_uint_eq(ms_hlc_observe(MS_HLC_MAKE(T0 - 5 * YEAR, 0),
+	                                 MS_HLC_MAKE(T0, 0), T0 - 5 * YEAR,
+	                                 MS_HLC_DEFAULT_MAX_SKEW_MS, &skewed),
 	                  MS_HLC_MAKE(T0 - 5 * YEAR, 0));
 	ck_assert_int_eq(skewed, 1);
 }

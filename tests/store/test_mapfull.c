@@ -80,18 +80,20 @@ START_TEST(test_grow_then_full)
 		char key[32];
 		snprintf(key, sizeof key, "in/%02d", i);
 		fix_make_op(&batch[i], b, MS_OP_PUT, (uint64_t)i + 1,
-		            MS_HLC_MAKE(UINT64_C(1767225600000), (uint64_t)i), NULL,
-		            0, key, val, sizeof val);
+		            MS_HLC_MAKE(UINT64_C(1767225600000), (uint64_t)i),
+		            NULL, 0, key, val, sizeof val);
 		items[i] = (ms_ingest_item){batch[i].buf, batch[i].len};
 	}
-	MS_FAIL(ms_store_ingest(s, items, BATCH, NULL, NULL, &tot, &eb), MS_EFULL);
+	MS_FAIL(ms_store_ingest(s, items, BATCH, NULL, NULL, &tot, &eb),
+	        MS_EFULL);
 	ck_assert_msg(strstr(eb.msg, "store full") != NULL, "%s", eb.msg);
 	MS_PASS_EB(ms_store_read_begin(s, &rt, &eb), &eb);
 	MS_PASS_EB(ms_store_summary_get(rt, &sum, &eb), &eb);
 	ck_assert_uint_eq(sum.ops, (uint64_t)n);
 	for (int i = 0; i < BATCH; i++) {
 		ms_log_entry le;
-		MS_FAIL(ms_store_get_op(rt, batch[i].id, &le, &eb), MS_ENOTFOUND);
+		MS_FAIL(ms_store_get_op(rt, batch[i].id, &le, &eb),
+		        MS_ENOTFOUND);
 	}
 	ms_store_read_end(&rt);
 	ms_store_close(&s);
@@ -121,7 +123,8 @@ START_TEST(test_grow_then_full)
 	/* Raising the ceiling lets writes continue. */
 	o.map_max = 4u << 20;
 	MS_PASS_EB(ms_store_open(&s, dir, &o, &eb), &eb);
-	MS_PASS_EB(ms_store_ingest(s, items, BATCH, NULL, NULL, &tot, &eb), &eb);
+	MS_PASS_EB(ms_store_ingest(s, items, BATCH, NULL, NULL, &tot, &eb),
+	           &eb);
 	ck_assert_uint_eq(tot.applied, BATCH);
 	ck_assert_uint_eq(fix_verify(s), 0);
 	ms_store_close(&s);
@@ -167,8 +170,9 @@ START_TEST(test_grown_by_other_process)
 			char key[32];
 			int kl = snprintf(key, sizeof key, "c/%d", i);
 			if (ms_store_append(cs, a, MS_OP_PUT, MS_PRIO_USER,
-			                    (const uint8_t *)key, (size_t)kl, val,
-			                    sizeof val, NULL, &eb) != MS_OK)
+			                    (const uint8_t *)key, (size_t)kl,
+			                    val, sizeof val, NULL,
+			                    &eb) != MS_OK)
 				_exit(3);
 		}
 		ms_store_close(&cs);
@@ -177,7 +181,8 @@ START_TEST(test_grown_by_other_process)
 	/* The child ends by itself; bounded wait, then it is killed. */
 	ck_assert_msg(ms_test_stop_pid(pid, 0, 60000, &st) == 0,
 	              "child did not finish");
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d",
+	              st);
 
 	MS_PASS_EB(ms_store_read_begin(s, &rt, &eb), &eb);
 	MS_PASS_EB(ms_store_summary_get(rt, &sum, &eb), &eb);

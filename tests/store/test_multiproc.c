@@ -88,7 +88,8 @@ START_TEST(test_two_writers)
 	uint64_t seen_ops = 0;
 	int watched;
 
-	MS_PASS_EB(ms_store_create(dir, ms_identity_pk(id), fix_netid, NULL, &eb),
+	MS_PASS_EB(ms_store_create(dir, ms_identity_pk(id), fix_netid, NULL,
+	                           &eb),
 	           &eb);
 	ck_assert_int_eq(pipe(go), 0);
 	for (int i = 0; i < 2; i++) {
@@ -109,8 +110,8 @@ START_TEST(test_two_writers)
 	o.readonly = 1;
 	MS_PASS_EB(ms_store_open(&ro, dir, &o, &eb), &eb);
 	/* watch for a while; the count is checked after the writers end */
-	MS_WAIT_RESULT(watched, (seen_ops = ops_now(ro, seen_ops)) >= 100, 60000,
-	               ms_test_sleep_ms(5));
+	MS_WAIT_RESULT(watched, (seen_ops = ops_now(ro, seen_ops)) >= 100,
+	               60000, ms_test_sleep_ms(5));
 	(void)watched;
 	for (int i = 0; i < 2; i++) {
 		int st = 0;
@@ -184,7 +185,8 @@ START_TEST(test_sigkill_mid_loop)
 	ms_test_wait w;
 	int killed = 0;
 
-	MS_PASS_EB(ms_store_create(dir, ms_identity_pk(id), fix_netid, NULL, &eb),
+	MS_PASS_EB(ms_store_create(dir, ms_identity_pk(id), fix_netid, NULL,
+	                           &eb),
 	           &eb);
 	ck_assert_int_eq(pipe(ack), 0);
 	pid = fork();
@@ -210,7 +212,8 @@ START_TEST(test_sigkill_mid_loop)
 		}
 		if (!ms_test_wait_more(&w)) {
 			ms_test_kill_pid(pid);
-			ck_abort_msg("only %zu acks before the deadline", nacked);
+			ck_abort_msg("only %zu acks before the deadline",
+			             nacked);
 		}
 		pr = poll(&pfd, 1, 100);
 		if (pr < 0 && errno == EINTR)
@@ -250,8 +253,8 @@ START_TEST(test_sigkill_mid_loop)
 
 		ck_assert_uint_eq(acked[i], i + 1); /* seqs 1, 2, 3 ... */
 		n = snprintf(key, sizeof key, "loop/%zu", i);
-		MS_PASS_EB(ms_store_get(rt, (const uint8_t *)key, (size_t)n, &ks,
-		                        &eb),
+		MS_PASS_EB(ms_store_get(rt, (const uint8_t *)key, (size_t)n,
+		                        &ks, &eb),
 		           &eb);
 		ck_assert_uint_eq(ks.heads[0].seq, acked[i]);
 	}
@@ -268,8 +271,8 @@ START_TEST(test_sigkill_mid_loop)
 		ms_append_result r;
 		ms_store_summary sum;
 		MS_PASS_EB(ms_store_append(s, id, MS_OP_PUT, MS_PRIO_USER,
-		                           (const uint8_t *)"after", 5, NULL, 0, &r,
-		                           &eb),
+		                           (const uint8_t *)"after", 5, NULL, 0,
+		                           &r, &eb),
 		           &eb);
 		MS_PASS(ms_store_read_begin(s, &rt, NULL));
 		MS_PASS_EB(ms_store_summary_get(rt, &sum, &eb), &eb);

@@ -15,20 +15,23 @@
 #include "op.h"
 
 /* Network key 00 01 .. 1f (the crypto suite pins its id). */
-#define NK_TEXT "msnet1:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+#define NK_TEXT \
+	"msnet1:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 
 /* Seed 0x42 x 32; PUT, user priority, seq 7, hlc (1700000000000 ms, ctr 3),
  * parents 0x11.. and 0x22.., key "greeting", value "hello". */
-#define KAT_PK "2152f8d19b791d24453242e15f2eab6cb7cffa7b6a5ed30097960e069881db12"
+#define KAT_PK \
+	"2152f8d19b791d24453242e15f2eab6cb7cffa7b6a5ed30097960e069881db12"
 #define KAT_LEN 199
-#define KAT_ENC                                                                \
+#define KAT_ENC                                                                    \
 	"0101002152f8d19b791d24453242e15f2eab6cb7cffa7b6a5ed30097960e069881db1207" \
 	"0000000000000003000068e5cf8b01021111111111111111111111111111111111111111" \
 	"111111111111111111111111222222222222222222222222222222222222222222222222" \
 	"222222222222222208006772656574696e670500000068656c6c6f392464245bdb1ac22f" \
 	"33aa469535aa04758fb030df5a1184c9b94b52a0a77d072afd5f4a61f6d5550f84d658f0" \
 	"72b59839a7370a48b8578d741767750d57da09"
-#define KAT_ID "0931f649edea2afc42caa23555a0696a76c663343475140e67789826a5ccfbb0"
+#define KAT_ID \
+	"0931f649edea2afc42caa23555a0696a76c663343475140e67789826a5ccfbb0"
 
 static ms_identity *g_id;
 static uint8_t g_netid[MS_NETID_LEN];
@@ -45,7 +48,8 @@ static void setup(void)
 	ms_netkey_free(&nk);
 	for (size_t i = 0; i < MS_OP_MAX_PARENTS + 1; i++) {
 		memset(g_parents[i], (int)(i + 1), MS_HASH_LEN);
-		g_parents[i][0] = (uint8_t)i; /* strictly ascending by first byte */
+		g_parents[i][0] = (uint8_t)
+			i; /* strictly ascending by first byte */
 	}
 }
 
@@ -55,8 +59,8 @@ static void teardown(void)
 }
 
 /* An op template by the test identity; pointers refer to caller storage. */
-static ms_op mkop(uint8_t type, const char *key, const void *value, uint32_t vlen,
-                  uint8_t nparents)
+static ms_op mkop(uint8_t type, const char *key, const void *value,
+                  uint32_t vlen, uint8_t nparents)
 {
 	ms_op op;
 
@@ -83,7 +87,8 @@ static uint8_t *encode(ms_op *op, size_t *len)
 	ms_errbuf eb;
 
 	ck_assert_ptr_nonnull(buf);
-	MS_PASS_EB(ms_op_sign_encode(op, g_id, g_netid, buf, cap, len, &eb), &eb);
+	MS_PASS_EB(ms_op_sign_encode(op, g_id, g_netid, buf, cap, len, &eb),
+	           &eb);
 	ck_assert_uint_eq(*len, cap);
 	return buf;
 }
@@ -94,8 +99,8 @@ static void assert_reason(const uint8_t *buf, size_t len, uint32_t max_value,
 	ms_op op;
 	ms_op_reason r = ms_op_decode(&op, buf, len, max_value);
 
-	ck_assert_msg(r == want, "decode gave %s, want %s", ms_op_reason_name(r),
-	              ms_op_reason_name(want));
+	ck_assert_msg(r == want, "decode gave %s, want %s",
+	              ms_op_reason_name(r), ms_op_reason_name(want));
 }
 
 /* --- known answer ------------------------------------------------------- */
@@ -131,7 +136,9 @@ START_TEST(t_op_kat)
 	op.value_len = 5;
 	op.value = (const uint8_t *)"hello";
 	ck_assert_uint_eq(ms_op_encoded_len(&op), KAT_LEN);
-	MS_PASS_EB(ms_op_sign_encode(&op, g_id, g_netid, buf, sizeof buf, &len, &eb), &eb);
+	MS_PASS_EB(ms_op_sign_encode(&op, g_id, g_netid, buf, sizeof buf, &len,
+	                             &eb),
+	           &eb);
 	ck_assert_uint_eq(len, KAT_LEN);
 	ck_assert_mem_eq(buf, want, KAT_LEN);
 	ms_op_id(id, buf, len);
@@ -191,7 +198,8 @@ static void roundtrip(ms_op *in, uint32_t max_value)
 
 	/* Canonical: encoding what was decoded gives the same bytes. */
 	again = dec;
-	MS_PASS(ms_op_sign_encode(&again, g_id, g_netid, buf2, len, &len2, NULL));
+	MS_PASS(ms_op_sign_encode(&again, g_id, g_netid, buf2, len, &len2,
+	                          NULL));
 	ck_assert_uint_eq(len2, len);
 	ck_assert_mem_eq(buf2, buf, len);
 	free(buf2);
@@ -282,8 +290,8 @@ START_TEST(t_op_truncated_every_length)
 			memcpy(part, buf, cut);
 			r = ms_op_decode(&op, part, cut, 0);
 			if (r != MS_OPR_TRUNCATED)
-				ck_abort_msg("op %zu cut at %zu/%zu: %s", k, cut, len,
-				             ms_op_reason_name(r));
+				ck_abort_msg("op %zu cut at %zu/%zu: %s", k,
+				             cut, len, ms_op_reason_name(r));
 			free(part);
 		}
 		assert_reason(buf, len, 0, MS_OPR_OK);
@@ -304,7 +312,8 @@ START_TEST(t_op_bad_header_fields)
 	for (size_t i = 0; i < sizeof bad_version; i++) {
 		buf[0] = bad_version[i];
 		assert_reason(buf, len, 0, MS_OPR_VERSION);
-		assert_reason(buf, 1, 0, MS_OPR_VERSION); /* even when cut short */
+		assert_reason(buf, 1, 0,
+		              MS_OPR_VERSION); /* even when cut short */
 	}
 	buf[0] = MS_OP_VERSION;
 	for (size_t i = 0; i < sizeof bad_type; i++) {
@@ -316,7 +325,8 @@ START_TEST(t_op_bad_header_fields)
 		buf[2] = bad_prio[i];
 		assert_reason(buf, len, 0, MS_OPR_PRIORITY);
 	}
-	buf[2] = MS_PRIO_BACKGROUND; /* valid, though no longer what was signed */
+	buf[2] =
+		MS_PRIO_BACKGROUND; /* valid, though no longer what was signed */
 	assert_reason(buf, len, 0, MS_OPR_OK);
 	buf[2] = MS_PRIO_USER;
 
@@ -387,7 +397,8 @@ static void w_le(struct wbuf *w, uint64_t v, size_t width)
 
 /* A hand-built op with arbitrary lengths (the encoder would refuse them). */
 static size_t handbuild(uint8_t *out, uint8_t type, uint16_t key_len,
-                        size_t key_bytes, uint32_t value_len, size_t value_bytes)
+                        size_t key_bytes, uint32_t value_len,
+                        size_t value_bytes)
 {
 	struct wbuf w = {out, 0};
 	uint8_t sig[MS_SIG_LEN] = {0};
@@ -424,7 +435,8 @@ START_TEST(t_op_bad_key_value)
 	n = handbuild(buf, MS_OP_PUT, 0, 0, 2, 2);
 	assert_reason(buf, n, 0, MS_OPR_KEY_LEN);
 	/* Oversize key, with all its bytes present. */
-	n = handbuild(buf, MS_OP_PUT, MS_OP_MAX_KEY + 1, MS_OP_MAX_KEY + 1, 2, 2);
+	n = handbuild(buf, MS_OP_PUT, MS_OP_MAX_KEY + 1, MS_OP_MAX_KEY + 1, 2,
+	              2);
 	assert_reason(buf, n, 0, MS_OPR_KEY_LEN);
 	n = handbuild(buf, MS_OP_PUT, 0xffff, 0xffff, 0, 0);
 	assert_reason(buf, n, 0, MS_OPR_KEY_LEN);
@@ -508,14 +520,14 @@ START_TEST(t_op_encode_invalid)
 	static char longkey[MS_OP_MAX_KEY + 2];
 
 	memset(longkey, 'k', MS_OP_MAX_KEY + 1);
-#define EXPECT_EINVAL(why)                                                      \
-	do {                                                                    \
-		ms_errbuf_clear(&eb);                                           \
-		MS_FAIL(ms_op_sign_encode(&op, g_id, g_netid, buf, sizeof buf,  \
-		                          &len, &eb),                           \
-		        MS_EINVAL);                                             \
-		ck_assert_msg(strstr(eb.msg, (why)) != NULL, "\"%s\" lacks \"%s\"", \
-		              eb.msg, (why));                                   \
+#define EXPECT_EINVAL(why)                                                     \
+	do {                                                                   \
+		ms_errbuf_clear(&eb);                                          \
+		MS_FAIL(ms_op_sign_encode(&op, g_id, g_netid, buf, sizeof buf, \
+		                          &len, &eb),                          \
+		        MS_EINVAL);                                            \
+		ck_assert_msg(strstr(eb.msg, (why)) != NULL,                   \
+		              "\"%s\" lacks \"%s\"", eb.msg, (why));           \
 	} while (0)
 
 	op = mkop(0, "k", "v", 1, 0);
@@ -549,12 +561,12 @@ START_TEST(t_op_encode_invalid)
 	EXPECT_EINVAL("author is not the signing identity");
 	op = mkop(MS_OP_PUT, "k", "v", 1, 0);
 	ms_errbuf_clear(&eb);
-	MS_FAIL(ms_op_sign_encode(&op, g_id, g_netid, buf, ms_op_encoded_len(&op) - 1,
-	                          &len, &eb),
+	MS_FAIL(ms_op_sign_encode(&op, g_id, g_netid, buf,
+	                          ms_op_encoded_len(&op) - 1, &len, &eb),
 	        MS_EINVAL);
 	ck_assert_ptr_nonnull(strstr(eb.msg, "buffer"));
-	MS_PASS(ms_op_sign_encode(&op, g_id, g_netid, buf, ms_op_encoded_len(&op), &len,
-	                          NULL));
+	MS_PASS(ms_op_sign_encode(&op, g_id, g_netid, buf,
+	                          ms_op_encoded_len(&op), &len, NULL));
 #undef EXPECT_EINVAL
 }
 END_TEST
@@ -585,13 +597,16 @@ START_TEST(t_op_flip_every_byte)
 			r = ms_op_decode(&dec, buf, len, 0);
 			if (r == MS_OPR_OK) {
 				decoded_ok++;
-				if (ms_op_verify(&dec, g_netid) != MS_OPR_SIGNATURE)
-					ck_abort_msg("byte %zu ^ %02x still verifies", pos,
-					             masks[m]);
+				if (ms_op_verify(&dec, g_netid) !=
+				    MS_OPR_SIGNATURE)
+					ck_abort_msg(
+						"byte %zu ^ %02x still verifies",
+						pos, masks[m]);
 			}
 			ms_op_id(id2, buf, len);
 			if (memcmp(id, id2, sizeof id) == 0)
-				ck_abort_msg("byte %zu ^ %02x keeps the id", pos, masks[m]);
+				ck_abort_msg("byte %zu ^ %02x keeps the id",
+				             pos, masks[m]);
 			buf[pos] ^= masks[m];
 		}
 	}
@@ -643,7 +658,9 @@ START_TEST(t_op_digest_layout)
 	ms_hash(want, msg, 15 + MS_NETID_LEN + len - MS_SIG_LEN);
 	ms_op_sig_digest(&op, g_netid, got);
 	ck_assert_mem_eq(want, got, sizeof want);
-	ck_assert_int_eq(ms_verify(op.author, buf + len - MS_SIG_LEN, want, sizeof want), 1);
+	ck_assert_int_eq(ms_verify(op.author, buf + len - MS_SIG_LEN, want,
+	                           sizeof want),
+	                 1);
 	free(msg);
 	free(buf);
 }

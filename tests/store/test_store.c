@@ -24,7 +24,8 @@ static ms_key_state get_key(ms_store_rtxn *rt, const char *key)
 	ms_key_state ks;
 	ms_errbuf eb;
 
-	MS_PASS_EB(ms_store_get(rt, (const uint8_t *)key, strlen(key), &ks, &eb),
+	MS_PASS_EB(ms_store_get(rt, (const uint8_t *)key, strlen(key), &ks,
+	                        &eb),
 	           &eb);
 	return ks;
 }
@@ -66,13 +67,15 @@ START_TEST(test_create_open)
 	ms_store_opts o;
 	ms_errbuf eb;
 
-	MS_PASS_EB(ms_store_create(dir, ms_identity_pk(a), fix_netid, NULL, &eb),
+	MS_PASS_EB(ms_store_create(dir, ms_identity_pk(a), fix_netid, NULL,
+	                           &eb),
 	           &eb);
 	MS_FAIL(ms_store_create(dir, ms_identity_pk(a), fix_netid, NULL, &eb),
 	        MS_EEXIST);
 	MS_FAIL(ms_store_open(&s, empty, NULL, &eb), MS_ENOTFOUND);
 	ck_assert_ptr_null(s);
-	ck_assert_msg(strstr(eb.msg, "meshsync-node init") != NULL, "%s", eb.msg);
+	ck_assert_msg(strstr(eb.msg, "meshsync-node init") != NULL, "%s",
+	              eb.msg);
 
 	MS_PASS_EB(ms_store_open(&s, dir, NULL, &eb), &eb);
 	ck_assert_mem_eq(ms_store_node_id(s), ms_identity_pk(a), MS_PK_LEN);
@@ -102,7 +105,8 @@ START_TEST(test_create_open)
 		ck_assert_uint_eq(n, 0);
 		ck_assert_uint_eq(fix_verify(s), 0);
 		MS_FAIL(ms_store_append(s, a, MS_OP_PUT, MS_PRIO_USER,
-		                        (const uint8_t *)"k", 1, NULL, 0, NULL, &eb),
+		                        (const uint8_t *)"k", 1, NULL, 0, NULL,
+		                        &eb),
 		        MS_EINVAL);
 		ms_store_close(&s);
 		ck_assert_int_eq(stat(path, &after), 0);
@@ -189,7 +193,8 @@ END_TEST
 START_TEST(test_mv_siblings)
 {
 	char *dir = ms_test_tmpdir("st-mv");
-	ms_identity *a = fix_identity(1), *b = fix_identity(2), *c = fix_identity(3);
+	ms_identity *a = fix_identity(1), *b = fix_identity(2),
+		    *c = fix_identity(3);
 	ms_policy_rule rule = {"mv/", MS_POLICY_MV};
 	ms_store_opts o;
 	ms_store *s;
@@ -204,10 +209,10 @@ START_TEST(test_mv_siblings)
 	o.policies = &rule;
 	o.npolicies = 1;
 	s = fix_store(dir, a, &o);
-	fix_make_op(&ob, b, MS_OP_PUT, 1, MS_HLC_MAKE(T_NOW, 0), NULL, 0, "mv/x",
-	            "from-b", 6);
-	fix_make_op(&oc, c, MS_OP_PUT, 1, MS_HLC_MAKE(T_NOW, 1), NULL, 0, "mv/x",
-	            "from-c", 6);
+	fix_make_op(&ob, b, MS_OP_PUT, 1, MS_HLC_MAKE(T_NOW, 0), NULL, 0,
+	            "mv/x", "from-b", 6);
+	fix_make_op(&oc, c, MS_OP_PUT, 1, MS_HLC_MAKE(T_NOW, 1), NULL, 0,
+	            "mv/x", "from-c", 6);
 	ingest1(s, &ob, NULL);
 	ingest1(s, &oc, NULL);
 
@@ -230,7 +235,8 @@ START_TEST(test_mv_siblings)
 	ck_assert_uint_eq(le.op.nparents, 2);
 	ck_assert(memcmp(le.op.parents, ob.id, MS_HASH_LEN) == 0 ||
 	          memcmp(le.op.parents, oc.id, MS_HASH_LEN) == 0);
-	ck_assert(memcmp(le.op.parents + MS_HASH_LEN, ob.id, MS_HASH_LEN) == 0 ||
+	ck_assert(memcmp(le.op.parents + MS_HASH_LEN, ob.id, MS_HASH_LEN) ==
+	                  0 ||
 	          memcmp(le.op.parents + MS_HASH_LEN, oc.id, MS_HASH_LEN) == 0);
 	ms_store_read_end(&rt);
 	ck_assert_uint_eq(fix_verify(s), 0);
@@ -245,9 +251,11 @@ START_TEST(test_mv_siblings)
 		const ms_policy_rule *r = ms_store_policies(s, &n);
 		ck_assert_uint_eq(n, 1);
 		ck_assert_str_eq(r[0].prefix, "mv/");
-		ck_assert_int_eq(ms_store_policy_for(s, (const uint8_t *)"mv/q", 4),
+		ck_assert_int_eq(ms_store_policy_for(s, (const uint8_t *)"mv/q",
+		                                     4),
 		                 MS_POLICY_MV);
-		ck_assert_int_eq(ms_store_policy_for(s, (const uint8_t *)"m", 1),
+		ck_assert_int_eq(ms_store_policy_for(s, (const uint8_t *)"m",
+		                                     1),
 		                 MS_POLICY_LWW);
 	}
 	ms_store_close(&s);
@@ -264,8 +272,10 @@ END_TEST
 START_TEST(test_counter)
 {
 	char *dir = ms_test_tmpdir("st-counter");
-	ms_identity *a = fix_identity(1), *b = fix_identity(2), *c = fix_identity(3);
-	ms_policy_rule rules[2] = {{"c", MS_POLICY_MV}, {"c/", MS_POLICY_COUNTER}};
+	ms_identity *a = fix_identity(1), *b = fix_identity(2),
+		    *c = fix_identity(3);
+	ms_policy_rule rules[2] = {{"c", MS_POLICY_MV},
+	                           {"c/", MS_POLICY_COUNTER}};
 	ms_store_opts o;
 	ms_store *s;
 	ms_store_rtxn *rt = NULL;
@@ -324,7 +334,8 @@ END_TEST
 START_TEST(test_lww)
 {
 	char *dir = ms_test_tmpdir("st-lww");
-	ms_identity *a = fix_identity(1), *b = fix_identity(2), *c = fix_identity(3);
+	ms_identity *a = fix_identity(1), *b = fix_identity(2),
+		    *c = fix_identity(3);
 	ms_store *s = fix_store(dir, a, NULL);
 	ms_store_rtxn *rt = NULL;
 	ms_key_state ks;
@@ -527,7 +538,8 @@ static int on_q(const ms_quarantine_entry *q, void *ctx)
 START_TEST(test_rejects_in_batch)
 {
 	char *dir = ms_test_tmpdir("st-reject");
-	ms_identity *a = fix_identity(1), *b = fix_identity(2), *p = fix_identity(9);
+	ms_identity *a = fix_identity(1), *b = fix_identity(2),
+		    *p = fix_identity(9);
 	ms_store *s = fix_store(dir, a, NULL);
 	ms_ingest_result res[4];
 	ms_ingest_totals tot;
@@ -551,7 +563,8 @@ START_TEST(test_rejects_in_batch)
 	items[1] = (ms_ingest_item){forged.buf, forged.len};
 	items[2] = (ms_ingest_item){shortop.buf, 20}; /* ends inside a field */
 	items[3] = (ms_ingest_item){g2.buf, g2.len};
-	MS_PASS_EB(ms_store_ingest(s, items, 4, ms_identity_pk(p), res, &tot, &eb),
+	MS_PASS_EB(ms_store_ingest(s, items, 4, ms_identity_pk(p), res, &tot,
+	                           &eb),
 	           &eb);
 	ck_assert_uint_eq(tot.applied, 2);
 	ck_assert_uint_eq(tot.rejected, 2);
@@ -661,8 +674,8 @@ START_TEST(test_limits)
 	s = fix_store(dir, a, &o);
 	memset(big, 'k', sizeof big);
 	MS_FAIL(ms_store_append(s, a, MS_OP_PUT, MS_PRIO_USER, big,
-	                        MS_OP_MAX_KEY + 1, (const uint8_t *)"v", 1, NULL,
-	                        &eb),
+	                        MS_OP_MAX_KEY + 1, (const uint8_t *)"v", 1,
+	                        NULL, &eb),
 	        MS_EINVAL);
 	MS_FAIL(ms_store_append(s, a, MS_OP_PUT, MS_PRIO_USER, big, 0,
 	                        (const uint8_t *)"v", 1, NULL, &eb),

@@ -53,8 +53,12 @@ enum step {
 
 /* Ops held after each step (the forged op is quarantined, not held). */
 static const uint64_t ops_after[ST_COUNT_] = {
-	[ST_CREATED] = 0, [ST_PUT] = 1,    [ST_DEL] = 2,
-	[ST_MV] = 3,      [ST_COUNTER] = 4, [ST_SMALL] = 4 + N_SMALL + 1,
+	[ST_CREATED] = 0,
+	[ST_PUT] = 1,
+	[ST_DEL] = 2,
+	[ST_MV] = 3,
+	[ST_COUNTER] = 4,
+	[ST_SMALL] = 4 + N_SMALL + 1,
 	[ST_LARGE] = 4 + N_SMALL + 1 + N_LARGE,
 	[ST_PEER_VV] = 4 + N_SMALL + 1 + N_LARGE,
 	[ST_PEER] = 4 + N_SMALL + 1 + N_LARGE,
@@ -156,19 +160,19 @@ static void fx_teardown(void)
 
 /* --- the body's steps (child, armed) ------------------------------------ */
 
-#define TRY(call)                                                             \
-	do {                                                                  \
-		if ((e = (call)) != MS_OK)                                    \
-			goto out;                                             \
+#define TRY(call)                          \
+	do {                               \
+		if ((e = (call)) != MS_OK) \
+			goto out;          \
 	} while (0)
 
-static ms_err append(ms_store *s, ms_op_type t, const char *key,
-                     const void *v, size_t vl, ms_errbuf *eb)
+static ms_err append(ms_store *s, ms_op_type t, const char *key, const void *v,
+                     size_t vl, ms_errbuf *eb)
 {
 	ms_append_result r;
 	ms_err e = ms_store_append(s, fx.a, t, MS_PRIO_USER,
-	                           (const uint8_t *)key, strlen(key), v, vl,
-	                           &r, eb);
+	                           (const uint8_t *)key, strlen(key), v, vl, &r,
+	                           eb);
 
 	ALLOC_EXPECT(e != MS_OK || r.seq >= 1);
 	return e;
@@ -205,8 +209,7 @@ static int count_log(const ms_log_entry *le, void *ctx)
 }
 
 static int count_fork(const uint8_t author[MS_PK_LEN], uint64_t seq,
-                      const uint8_t (*ids)[MS_HASH_LEN], size_t nids,
-                      void *ctx)
+                      const uint8_t (*ids)[MS_HASH_LEN], size_t nids, void *ctx)
 {
 	(void)author;
 	(void)ids;
@@ -233,8 +236,7 @@ out:
 	return e;
 }
 
-static ms_err read_walks(ms_store_rtxn *rt, uint64_t nauthored,
-                         ms_errbuf *eb)
+static ms_err read_walks(ms_store_rtxn *rt, uint64_t nauthored, ms_errbuf *eb)
 {
 	uint64_t nkeys = 0, nlog = 0, nforks = 0;
 	ms_err e;
@@ -308,7 +310,8 @@ static ms_err peer_side(ms_store *s, ms_alloc_ctx *ac)
 	TRY(ms_store_peer_get(rt, ms_identity_pk(fx.b), &got, eb));
 	ALLOC_EXPECT(memcmp(got.id, rec.id, MS_PK_LEN) == 0 &&
 	             got.source == rec.source && got.link == rec.link &&
-	             got.naddrs == 1 && strcmp(got.addrs[0], rec.addrs[0]) == 0);
+	             got.naddrs == 1 &&
+	             strcmp(got.addrs[0], rec.addrs[0]) == 0);
 	ALLOC_EXPECT(ms_store_peer_vv_get(rt, ms_identity_pk(fx.b),
 	                                  ms_identity_pk(fx.b)) == N_SMALL);
 out:
@@ -363,9 +366,8 @@ static void store_ops_check(const ms_alloc_ctx *ac)
 	/* Exactly what the completed steps committed: no less (lost data),
 	 * no more (a step that reported failure but committed). */
 	ck_assert_msg(sum.ops == ops_after[m > 0 ? m : ST_CREATED],
-	              "%s: %llu ops held after %llu steps, want %llu",
-	              ac->who, (unsigned long long)sum.ops,
-	              (unsigned long long)m,
+	              "%s: %llu ops held after %llu steps, want %llu", ac->who,
+	              (unsigned long long)sum.ops, (unsigned long long)m,
 	              (unsigned long long)ops_after[m > 0 ? m : ST_CREATED]);
 	ck_assert_uint_eq(sum.quarantined, m >= ST_SMALL ? 1 : 0);
 	ck_assert_uint_eq(sum.forks, m >= ST_SMALL ? 1 : 0);
@@ -382,10 +384,13 @@ static void store_ops_check(const ms_alloc_ctx *ac)
 		memcpy(fx.ref_vv[m], sum.vv_digest, MS_HASH_LEN);
 		fx.ref_set[m] = 1;
 	}
-	ck_assert_msg(memcmp(fx.ref_state[m], sum.state_hash, MS_HASH_LEN) == 0 &&
-	                      memcmp(fx.ref_vv[m], sum.vv_digest, MS_HASH_LEN) == 0,
+	ck_assert_msg(memcmp(fx.ref_state[m], sum.state_hash, MS_HASH_LEN) ==
+	                              0 &&
+	                      memcmp(fx.ref_vv[m], sum.vv_digest,
+	                             MS_HASH_LEN) == 0,
 	              "%s: the state after %llu steps differs from an "
-	              "earlier run's", ac->who, (unsigned long long)m);
+	              "earlier run's",
+	              ac->who, (unsigned long long)m);
 	ms_store_read_end(&rt);
 	ms_store_close(&s);
 }

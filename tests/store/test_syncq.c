@@ -109,7 +109,9 @@ static void lacking(ms_store *s, const ms_vv_entry *theirs, size_t n,
 	MS_PASS_EB(ms_store_lacking(rt, theirs, n, items, ni, &eb), &eb);
 	ms_store_read_end(&rt);
 	for (size_t i = 1; i < *ni; i++)
-		ck_assert_int_lt(ms_sync_item_cmp(&(*items)[i - 1], &(*items)[i]), 0);
+		ck_assert_int_lt(ms_sync_item_cmp(&(*items)[i - 1],
+		                                  &(*items)[i]),
+		                 0);
 }
 
 /* items must be exactly the given ops (any order given; sorted checked). */
@@ -120,7 +122,8 @@ static void expect_items(const ms_sync_item *items, size_t n,
 	for (size_t i = 0; i < nwant; i++) {
 		int found = 0;
 		for (size_t j = 0; j < n && !found; j++)
-			found = memcmp(items[j].id, want[i]->id, MS_HASH_LEN) == 0;
+			found = memcmp(items[j].id, want[i]->id, MS_HASH_LEN) ==
+			        0;
 		ck_assert_msg(found, "expected op %zu missing from lacking", i);
 	}
 }
@@ -136,7 +139,7 @@ START_TEST(test_vv_entries_gaps_forks)
 {
 	char *dir = ms_test_tmpdir("syncq-vv");
 	ms_identity *a = fix_identity(1), *b = fix_identity(2),
-	            *c = fix_identity(3);
+		    *c = fix_identity(3);
 	ms_store *s = open_store(dir, a, 0);
 	fix_op ops[5];
 	uint8_t acc_b[MS_HASH_LEN] = {0}, acc_c[MS_HASH_LEN] = {0};
@@ -179,7 +182,8 @@ START_TEST(test_vv_entries_gaps_forks)
 	/* Filling the gap moves the prefix over seq 3 and 4. */
 	{
 		fix_op g;
-		fix_make_op(&g, b, MS_OP_PUT, 3, HLC(3, 1), NULL, 0, "k3", "y", 1);
+		fix_make_op(&g, b, MS_OP_PUT, 3, HLC(3, 1), NULL, 0, "k3", "y",
+		            1);
 		ingest_all(s, &g, 1, 1);
 		acc_add(acc_b, g.id);
 		free(g.buf);
@@ -262,8 +266,8 @@ START_TEST(test_arrival_feed)
 	MS_PASS_EB(ms_store_ingest(s, items, 2, NULL, NULL, &tot, &eb), &eb);
 	ck_assert_uint_eq(tot.duplicate, 2);
 	MS_PASS_EB(ms_store_append(s, a, MS_OP_PUT, MS_PRIO_BACKGROUND,
-	                           (const uint8_t *)"a9", 2, (const uint8_t *)"v",
-	                           1, &r, &eb),
+	                           (const uint8_t *)"a9", 2,
+	                           (const uint8_t *)"v", 1, &r, &eb),
 	           &eb);
 	memcpy(want[5], r.id, MS_HASH_LEN);
 
@@ -336,9 +340,10 @@ static void drop_entry(vvs *v, const ms_identity *who)
 
 START_TEST(test_lacking_rules)
 {
-	char *dir = ms_test_tmpdir("syncq-lack"), *dir2 = ms_test_tmpdir("syncq-lack2");
+	char *dir = ms_test_tmpdir("syncq-lack"),
+	     *dir2 = ms_test_tmpdir("syncq-lack2");
 	ms_identity *a = fix_identity(1), *b = fix_identity(2),
-	            *c = fix_identity(3);
+		    *c = fix_identity(3);
 	ms_store *s = open_store(dir, a, 0), *y = open_store(dir2, a, 0);
 	fix_op b1, b2, b2f, b3, b4, c1;
 	ms_sync_item *it = NULL;
@@ -347,16 +352,16 @@ START_TEST(test_lacking_rules)
 
 	fix_make_op_prio(&b1, b, MS_OP_PUT, MS_PRIO_BACKGROUND, 1, HLC(10, 0),
 	                 NULL, 0, "k", "1", 1);
-	fix_make_op_prio(&b2, b, MS_OP_PUT, MS_PRIO_USER, 2, HLC(30, 0), NULL, 0,
-	                 "k", "2", 1);
+	fix_make_op_prio(&b2, b, MS_OP_PUT, MS_PRIO_USER, 2, HLC(30, 0), NULL,
+	                 0, "k", "2", 1);
 	fix_make_op_prio(&b2f, b, MS_OP_PUT, MS_PRIO_USER, 2, HLC(31, 0), NULL,
 	                 0, "k", "2f", 2);
-	fix_make_op_prio(&b3, b, MS_OP_PUT, MS_PRIO_USER, 3, HLC(20, 0), NULL, 0,
-	                 "k", "3", 1);
+	fix_make_op_prio(&b3, b, MS_OP_PUT, MS_PRIO_USER, 3, HLC(20, 0), NULL,
+	                 0, "k", "3", 1);
 	fix_make_op_prio(&b4, b, MS_OP_PUT, MS_PRIO_BACKGROUND, 4, HLC(5, 0),
 	                 NULL, 0, "k", "4", 1);
-	fix_make_op_prio(&c1, c, MS_OP_PUT, MS_PRIO_USER, 1, HLC(25, 0), NULL, 0,
-	                 "c", "1", 1);
+	fix_make_op_prio(&c1, c, MS_OP_PUT, MS_PRIO_USER, 1, HLC(25, 0), NULL,
+	                 0, "c", "1", 1);
 	ingest_all(s, &b1, 1, 1);
 	ingest_all(s, &b2, 1, 1);
 	ingest_all(s, &b3, 1, 1);
@@ -507,13 +512,14 @@ START_TEST(test_exchange_converges)
 {
 	char *dx = ms_test_tmpdir("syncq-x"), *dy = ms_test_tmpdir("syncq-y");
 	ms_identity *a = fix_identity(1), *d = fix_identity(4),
-	            *b = fix_identity(2), *e = fix_identity(5),
-	            *f = fix_identity(6), *g = fix_identity(7),
-	            *h = fix_identity(8);
+		    *b = fix_identity(2), *e = fix_identity(5),
+		    *f = fix_identity(6), *g = fix_identity(7),
+		    *h = fix_identity(8);
 	ms_store *x = open_store(dx, a, 0), *y = open_store(dy, d, 0);
 	fix_op bo[5], e1a, e1b, e2, f1, f2a, f2b, f3, g1, g2a, g2b, g3, g4, h1a,
-	        h1b, h2;
-	uint8_t vx[MS_HASH_LEN], vy[MS_HASH_LEN], sx[MS_HASH_LEN], sy[MS_HASH_LEN];
+		h1b, h2;
+	uint8_t vx[MS_HASH_LEN], vy[MS_HASH_LEN], sx[MS_HASH_LEN],
+		sy[MS_HASH_LEN];
 	ms_errbuf eb;
 	int rounds = 0;
 
@@ -530,8 +536,8 @@ START_TEST(test_exchange_converges)
 	for (int i = 0; i < 5; i++) {
 		char key[8];
 		snprintf(key, sizeof key, "b%d", i);
-		fix_make_op(&bo[i], b, MS_OP_PUT, (uint64_t)i + 1, HLC(i, 0), NULL,
-		            0, key, "v", 1);
+		fix_make_op(&bo[i], b, MS_OP_PUT, (uint64_t)i + 1, HLC(i, 0),
+		            NULL, 0, key, "v", 1);
 	}
 	/* b: X all five, Y 1, 2, 4 (a gap). */
 	ingest_all(x, bo, 5, 5);
@@ -618,8 +624,8 @@ START_TEST(test_exchange_converges)
 
 	free_ops(bo, 5);
 	{
-		fix_op *all[] = {&e1a, &e1b, &e2, &f1, &f2a, &f2b, &f3, &g1, &g2a,
-		                 &g2b, &g3, &g4, &h1a, &h1b, &h2};
+		fix_op *all[] = {&e1a, &e1b, &e2, &f1, &f2a, &f2b, &f3, &g1,
+		                 &g2a, &g2b, &g3, &g4, &h1a, &h1b, &h2};
 		for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
 			free(all[i]->buf);
 	}
@@ -641,7 +647,7 @@ START_TEST(test_peer_vv_lag_unacked)
 {
 	char *dir = ms_test_tmpdir("syncq-pvv");
 	ms_identity *a = fix_identity(1), *b = fix_identity(2),
-	            *p1 = fix_identity(11), *p2 = fix_identity(12);
+		    *p1 = fix_identity(11), *p2 = fix_identity(12);
 	ms_store *s = open_store(dir, a, 0);
 	const uint8_t *A = ms_identity_pk(a), *B = ms_identity_pk(b);
 	const uint8_t *P1 = ms_identity_pk(p1), *P2 = ms_identity_pk(p2);
@@ -657,8 +663,8 @@ START_TEST(test_peer_vv_lag_unacked)
 	for (int i = 0; i < 6; i++) {
 		char key[8];
 		snprintf(key, sizeof key, "b%d", i);
-		fix_make_op(&bo[i], b, MS_OP_PUT, (uint64_t)i + 1, HLC(i, 0), NULL,
-		            0, key, "v", 1);
+		fix_make_op(&bo[i], b, MS_OP_PUT, (uint64_t)i + 1, HLC(i, 0),
+		            NULL, 0, key, "v", 1);
 	}
 	/* b held contiguous to 5, seq 6 withheld: lag counts the prefix. */
 	ingest_all(s, bo, 5, 5);
@@ -691,7 +697,8 @@ START_TEST(test_peer_vv_lag_unacked)
 	ck_assert_uint_eq(ms_store_peer_vv_get(rt, P2, B), 0);
 	ck_assert_uint_eq(ms_store_peer_lag(rt, P1), (4 - 2) + (5 - 4));
 	ck_assert_uint_eq(ms_store_peer_lag(rt, P2), (4 - 3) + 5);
-	ck_assert_uint_eq(ms_store_unacked_local(rt), 4 - 3); /* max over peers */
+	ck_assert_uint_eq(ms_store_unacked_local(rt),
+	                  4 - 3); /* max over peers */
 	ms_store_read_end(&rt);
 
 	/* A peer that knows more than we hold lags by nothing. */
@@ -771,7 +778,8 @@ START_TEST(test_peer_table)
 	snprintf(r.last_error, sizeof r.last_error, "connection refused");
 	MS_PASS_EB(ms_store_peer_put(s, &r, &eb), &eb);
 	MS_PASS_EB(ms_store_read_begin(s, &rt, &eb), &eb);
-	MS_PASS_EB(ms_store_peer_get_addr(rt, "tcp://127.0.0.1:7701", &got, &eb),
+	MS_PASS_EB(ms_store_peer_get_addr(rt, "tcp://127.0.0.1:7701", &got,
+	                                  &eb),
 	           &eb);
 	ck_assert_mem_eq(&got, &r, sizeof r);
 	MS_FAIL(ms_store_peer_get(rt, ms_identity_pk(p1), &got, &eb),
@@ -842,8 +850,10 @@ START_TEST(test_peer_table)
 	memset(&other, 0, sizeof other);
 	MS_FAIL(ms_store_peer_put(s, &other, &eb), MS_EINVAL);
 
-	ck_assert_str_eq(ms_link_state_name(MS_LINK_STATE_DISCOVERED), "discovered");
-	ck_assert_str_eq(ms_link_state_name(MS_LINK_STATE_CONNECTING), "connecting");
+	ck_assert_str_eq(ms_link_state_name(MS_LINK_STATE_DISCOVERED),
+	                 "discovered");
+	ck_assert_str_eq(ms_link_state_name(MS_LINK_STATE_CONNECTING),
+	                 "connecting");
 	ck_assert_str_eq(ms_link_state_name(MS_LINK_STATE_SYNCING), "syncing");
 	ck_assert_str_eq(ms_link_state_name(MS_LINK_STATE_LIVE), "live");
 	ck_assert_str_eq(ms_link_state_name(MS_LINK_STATE_BACKOFF), "backoff");
@@ -877,7 +887,8 @@ static size_t mt_batch(fix_op *ops, ms_ingest_item *items,
 			/* every 37th op forks the slot before it */
 			uint64_t seq = (uint64_t)i + 1 - (i % 37 == 36);
 			fix_make_op_prio(&ops[nops], who[au], MS_OP_PUT,
-			                 i % 3 ? MS_PRIO_BACKGROUND : MS_PRIO_USER,
+			                 i % 3 ? MS_PRIO_BACKGROUND
+			                       : MS_PRIO_USER,
 			                 seq, HLC(i, au), NULL, 0, key, val,
 			                 strlen(val));
 			nops++;
@@ -900,7 +911,8 @@ static size_t mt_batch(fix_op *ops, ms_ingest_item *items,
 			items[n++] = (ms_ingest_item){m, ops[i].len};
 		}
 		if (i % 19 == 2) /* truncated */
-			items[n++] = (ms_ingest_item){ops[i].buf, ops[i].len / 2};
+			items[n++] = (ms_ingest_item){ops[i].buf,
+			                              ops[i].len / 2};
 		if (i % 97 == 0) /* empty */
 			items[n++] = (ms_ingest_item){NULL, 0};
 	}
@@ -909,16 +921,18 @@ static size_t mt_batch(fix_op *ops, ms_ingest_item *items,
 
 START_TEST(test_two_thread_ingest)
 {
-	char *d1 = ms_test_tmpdir("syncq-mt1"), *d2 = ms_test_tmpdir("syncq-mt2");
+	char *d1 = ms_test_tmpdir("syncq-mt1"),
+	     *d2 = ms_test_tmpdir("syncq-mt2");
 	ms_identity *a = fix_identity(1), *who[MT_AUTHORS];
 	static fix_op ops[MT_AUTHORS * MT_PER];
 	static ms_ingest_item items[MT_AUTHORS * MT_PER * 3];
 	static uint8_t mangled[MT_AUTHORS * MT_PER][512];
 	static ms_ingest_result r1[MT_AUTHORS * MT_PER * 3],
-	        r2[MT_AUTHORS * MT_PER * 3];
+		r2[MT_AUTHORS * MT_PER * 3];
 	ms_store *s1 = open_store(d1, a, 1), *s2 = open_store(d2, a, 0);
 	ms_ingest_totals t1, t2;
-	uint8_t v1[MS_HASH_LEN], v2[MS_HASH_LEN], h1[MS_HASH_LEN], h2[MS_HASH_LEN];
+	uint8_t v1[MS_HASH_LEN], v2[MS_HASH_LEN], h1[MS_HASH_LEN],
+		h2[MS_HASH_LEN];
 	ms_errbuf eb;
 	size_t n, half;
 	uint64_t rejected = 0;
@@ -1061,9 +1075,11 @@ START_TEST(test_verify_checks_vv_entries)
 
 		tamper_vv(dir, offs[i], 1);
 		MS_PASS_EB(ms_store_open(&s, dir, NULL, &eb), &eb);
-		MS_FAIL(ms_store_verify(s, on_fault, &fl, &faults, &eb), MS_ECORRUPT);
+		MS_FAIL(ms_store_verify(s, on_fault, &fl, &faults, &eb),
+		        MS_ECORRUPT);
 		ck_assert_uint_eq(faults, 1);
-		ck_assert_msg(strstr(fl.text, want[i]) != NULL, "faults: %s", fl.text);
+		ck_assert_msg(strstr(fl.text, want[i]) != NULL, "faults: %s",
+		              fl.text);
 		ms_store_close(&s);
 		tamper_vv(dir, offs[i], -1); /* undone: clean again */
 		MS_PASS_EB(ms_store_open(&s, dir, NULL, &eb), &eb);

@@ -106,9 +106,9 @@ enum walk {
 	W_COUNT_
 };
 static const char *const walk_name[W_COUNT_] = {
-	"foreach_key",        "foreach_log",  "foreach_vv",
-	"foreach_fork",       "foreach_quarantine", "foreach_stat",
-	"foreach_vv_entry",   "foreach_arrival",    "foreach_peer",
+	"foreach_key",      "foreach_log",        "foreach_vv",
+	"foreach_fork",     "foreach_quarantine", "foreach_stat",
+	"foreach_vv_entry", "foreach_arrival",    "foreach_peer",
 };
 
 static ms_err walk(ms_store_rtxn *rt, enum walk w, visits *v, ms_errbuf *eb)
@@ -225,8 +225,8 @@ START_TEST(test_stop_early_is_ok)
 	/* A range that ends (one author's log) is not an error either. */
 	{
 		visits v = {0, 0};
-		MS_PASS_EB(ms_store_foreach_log(rt, ms_identity_pk(a), 1, on_log,
-		                                &v, &eb),
+		MS_PASS_EB(ms_store_foreach_log(rt, ms_identity_pk(a), 1,
+		                                on_log, &v, &eb),
 		           &eb);
 		ck_assert_int_eq(v.n, 2);
 	}
@@ -246,39 +246,96 @@ typedef struct plant {
 } plant;
 
 /* Keys that sort after every real record of their db. */
-#define HI32                                                                  \
-	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,     \
-	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,     \
-	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff
-#define AB32                                                                  \
-	0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab,     \
-	0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab,     \
-	0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab
+#define HI32                                                                \
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,   \
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, \
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, \
+		0xff
+#define AB32                                                                \
+	0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab,   \
+		0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, \
+		0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, \
+		0xab
 
 static const plant plants[] = {
-	{"vv", {HI32}, 32, {1, 2, 3}, 12, W_VV,
-	 "vv record of 12 bytes, want 48"},
-	{"vv", {HI32}, 32, {1, 2, 3}, 12, W_VV_ENTRY,
-	 "vv record of 12 bytes, want 48"},
+	{"vv",
+         {HI32},
+         32,
+         {1, 2, 3},
+         12,
+         W_VV,
+         "vv record of 12 bytes, want 48"},
+	{"vv",
+         {HI32},
+         32,
+         {1, 2, 3},
+         12,
+         W_VV_ENTRY,
+         "vv record of 12 bytes, want 48"},
 	{"vv", {HI32}, 31, {0}, 48, W_VV_ENTRY, "vv key of 31 bytes, want 32"},
-	{"log", {HI32, 0, 0, 0, 0, 0, 0, 0, 1}, 40, {1, 2, 3, 4, 5}, 5, W_LOG,
-	 "log record of 5 bytes, want 32"},
-	{"log", {HI32, 0, 0, 0, 0, 0, 0, 0, 1}, 40, {AB32}, 32, W_LOG,
-	 "op abababababababab is not held (run verify)"},
-	{"log", {HI32, 0, 0}, 34, {AB32}, 32, W_LOG,
-	 "log key of 34 bytes, want 40"},
-	{"arrival", {0x7f, 0, 0, 0, 0, 0, 0, 1}, 8, {AB32}, 32, W_ARRIVAL,
-	 "op abababababababab is not held (run verify)"},
-	{"arrival", {0x7f, 0, 0, 0, 0, 0, 0, 1}, 8, {1, 2, 3}, 3, W_ARRIVAL,
-	 "arrival record of 3 bytes, want 32"},
-	{"forks", {HI32, 0, 0, 0, 0, 0, 0, 0, 1}, 40, {1, 2, 3, 4, 5, 6, 7}, 7,
-	 W_FORK, "forks record of 7 bytes, want 32"},
-	{"quarantine", {0x7f, 0, 0, 0, 0, 0, 0, 1}, 8, {1}, 10, W_QUARANTINE,
-	 "quarantine record of 10 bytes, want 50 or more"},
-	{"stats", {'z', 'z'}, 2, {1, 2, 3}, 3, W_STAT,
-	 "stats record of 3 bytes, want 8"},
-	{"keys", {0xff, 0xff}, 2, {1, 2, 3, 4}, 4, W_KEY,
-	 "keys record of 4 bytes is malformed"},
+	{"log",
+         {HI32, 0, 0, 0, 0, 0, 0, 0, 1},
+         40,
+         {1, 2, 3, 4, 5},
+         5,
+         W_LOG,
+         "log record of 5 bytes, want 32"},
+	{"log",
+         {HI32, 0, 0, 0, 0, 0, 0, 0, 1},
+         40,
+         {AB32},
+         32,
+         W_LOG,
+         "op abababababababab is not held (run verify)"},
+	{"log",
+         {HI32, 0, 0},
+         34,
+         {AB32},
+         32,
+         W_LOG,
+         "log key of 34 bytes, want 40"},
+	{"arrival",
+         {0x7f, 0, 0, 0, 0, 0, 0, 1},
+         8,
+         {AB32},
+         32,
+         W_ARRIVAL,
+         "op abababababababab is not held (run verify)"},
+	{"arrival",
+         {0x7f, 0, 0, 0, 0, 0, 0, 1},
+         8,
+         {1, 2, 3},
+         3,
+         W_ARRIVAL,
+         "arrival record of 3 bytes, want 32"},
+	{"forks",
+         {HI32, 0, 0, 0, 0, 0, 0, 0, 1},
+         40,
+         {1, 2, 3, 4, 5, 6, 7},
+         7,
+         W_FORK,
+         "forks record of 7 bytes, want 32"},
+	{"quarantine",
+         {0x7f, 0, 0, 0, 0, 0, 0, 1},
+         8,
+         {1},
+         10,
+         W_QUARANTINE,
+         "quarantine record of 10 bytes, want 50 or more"},
+	{"stats",
+         {'z', 'z'},
+         2,
+         {1, 2, 3},
+         3,
+         W_STAT,
+         "stats record of 3 bytes, want 8"},
+	{"keys",
+         {0xff, 0xff},
+         2,
+         {1, 2, 3, 4},
+         4,
+         W_KEY,
+         "keys record of 4 bytes is malformed"},
 	{"peers", {0x01, HI32}, 33, {1, 2, 3}, 9, W_PEER, NULL},
 };
 
@@ -306,8 +363,10 @@ START_TEST(test_bad_record_fails)
 		if (p->why != NULL)
 			snprintf(why, sizeof why, "%s", p->why);
 		else
-			snprintf(why, sizeof why, "peer record of 9 bytes (version "
-			         "1), want %zu (version 1)", 1 + sizeof(ms_peer_rec));
+			snprintf(why, sizeof why,
+			         "peer record of 9 bytes (version "
+			         "1), want %zu (version 1)",
+			         1 + sizeof(ms_peer_rec));
 		snprintf(want, sizeof want, "%s: %s", walk_name[p->w], why);
 		fix_raw_put(dir, p->db, p->key, p->klen, p->val, p->vlen);
 		MS_PASS_EB(ms_store_open(&s, dir, NULL, &eb), &eb);
@@ -335,15 +394,19 @@ START_TEST(test_bad_record_fails)
 		ms_vv_entry e;
 		size_t n = 0;
 
-		MS_FAIL(ms_store_lacking(rt, NULL, 0, &items, &n, &eb), MS_ECORRUPT);
-		ck_assert_str_eq(eb.msg, "lacking: vv record of 12 bytes, want 48");
+		MS_FAIL(ms_store_lacking(rt, NULL, 0, &items, &n, &eb),
+		        MS_ECORRUPT);
+		ck_assert_str_eq(eb.msg,
+		                 "lacking: vv record of 12 bytes, want 48");
 		ck_assert_ptr_null(items);
 		MS_FAIL(ms_store_vv_entry_get(rt, plants[0].key, &e, &eb),
 		        MS_ECORRUPT);
-		ck_assert_str_eq(eb.msg, "vv entry: vv record of 12 bytes, want 48");
+		ck_assert_str_eq(eb.msg,
+		                 "vv entry: vv record of 12 bytes, want 48");
 		MS_FAIL(ms_store_summary_get(rt, &sum, &eb), MS_ECORRUPT);
-		ck_assert_str_eq(eb.msg, "summary: foreach_key: keys record of 4 "
-		                         "bytes is malformed");
+		ck_assert_str_eq(eb.msg,
+		                 "summary: foreach_key: keys record of 4 "
+		                 "bytes is malformed");
 	}
 	ms_store_read_end(&rt);
 }

@@ -32,9 +32,14 @@ static int on_key(const ms_key_state *ks, void *arg)
 		char *key = ins_text(ks->key, ks->key_len, INS_KEY_COLS);
 		char *author = ins_hex(h->author, 8);
 		char *val = ins_head_value(ks, h, INS_VALUE_COLS);
-		const char *row[8] = {key, ms_policy_name(ks->policy), author, seq, hlc,
+		const char *row[8] = {key,
+		                      ms_policy_name(ks->policy),
+		                      author,
+		                      seq,
+		                      hlc,
 		                      h->type == MS_OP_DEL ? "del" : "put",
-		                      val != NULL ? val : "-", i == 0 ? "winner" : ""};
+		                      val != NULL ? val : "-",
+		                      i == 0 ? "winner" : ""};
 		snprintf(seq, sizeof seq, "%" PRIu64, h->seq);
 		snprintf(hlc, sizeof hlc, "%" PRIu64, h->hlc);
 		if (!key || !author || (h->type != MS_OP_DEL && !val) ||
@@ -56,17 +61,21 @@ static int on_fork(const uint8_t author[MS_PK_LEN], uint64_t seq,
 	if (cc->forks != NULL) {
 		json_t *a = json_array();
 		for (size_t i = 0; a != NULL && i < nids; i++)
-			json_array_append_new(a, ins_json_hex(ids[i], MS_HASH_LEN));
+			json_array_append_new(a, ins_json_hex(ids[i],
+			                                      MS_HASH_LEN));
 		if (json_array_append_new(cc->forks,
 		                          json_pack("{s:o, s:I, s:o}", "author",
-		                                    ins_json_hex(author, MS_PK_LEN), "seq",
-		                                    (json_int_t)seq, "ids", a)) != 0)
+		                                    ins_json_hex(author,
+		                                                 MS_PK_LEN),
+		                                    "seq", (json_int_t)seq,
+		                                    "ids", a)) != 0)
 			cc->oom = 1;
 		return cc->oom;
 	}
 	for (size_t i = 0; i < nids && !cc->oom; i++) {
 		char s[24];
-		char *a = ins_hex(author, MS_PK_LEN), *id = ins_hex(ids[i], MS_HASH_LEN);
+		char *a = ins_hex(author, MS_PK_LEN),
+		     *id = ins_hex(ids[i], MS_HASH_LEN);
 		const char *row[3] = {a, s, id};
 		snprintf(s, sizeof s, "%" PRIu64, seq);
 		if (!a || !id || ins_table_add(cc->ft, row) != 0)
@@ -80,7 +89,7 @@ static int on_fork(const uint8_t author[MS_PK_LEN], uint64_t seq,
 int ins_cmd_conflicts(ins_ctx *x)
 {
 	static const char *const hdr[8] = {"KEY", "POLICY", "AUTHOR", "SEQ",
-	                                   "HLC", "TYPE", "VALUE", "WINNER"};
+	                                   "HLC", "TYPE",   "VALUE",  "WINNER"};
 	static const char *const fhdr[3] = {"AUTHOR", "SEQ", "OP ID"};
 	conf_ctx cc = {0};
 	ms_store_rtxn *rt = NULL;
@@ -106,9 +115,10 @@ int ins_cmd_conflicts(ins_ctx *x)
 		rc = MS_EXIT_STORE;
 		goto out;
 	}
-	if (ms_store_foreach_key(rt, (const uint8_t *)"", 0, on_key, &cc, &eb) !=
-	            MS_OK ||
-	    (!cc.oom && ms_store_foreach_fork(rt, on_fork, &cc, &eb) != MS_OK)) {
+	if (ms_store_foreach_key(rt, (const uint8_t *)"", 0, on_key, &cc,
+	                         &eb) != MS_OK ||
+	    (!cc.oom &&
+	     ms_store_foreach_fork(rt, on_fork, &cc, &eb) != MS_OK)) {
 		ins_err("conflicts: %s", eb.msg);
 		rc = MS_EXIT_STORE;
 	}
@@ -120,8 +130,8 @@ int ins_cmd_conflicts(ins_ctx *x)
 		rc = MS_EXIT_STORE;
 	} else if (x->json) {
 		rc = ins_json_print(json_pack("{s:I, s:O, s:O}", "count",
-		                              (json_int_t)cc.count, "conflicts", cc.keys,
-		                              "forks", cc.forks));
+		                              (json_int_t)cc.count, "conflicts",
+		                              cc.keys, "forks", cc.forks));
 	} else {
 		printf("%" PRIu64 " key(s) in conflict\n", cc.count);
 		if (cc.count > 0)

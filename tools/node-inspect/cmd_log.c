@@ -9,8 +9,8 @@
 typedef struct log_ctx {
 	ins_ctx *x;
 	uint64_t count;
-	json_t *ops;   /* --json */
-	ins_table *t;  /* tables */
+	json_t *ops;         /* --json */
+	ins_table *t;        /* tables */
 	const uint8_t *from; /* whole author id, when given */
 	int oom;
 } log_ctx;
@@ -21,24 +21,24 @@ static json_t *op_json(const ms_log_entry *e)
 	json_t *parents = json_array();
 
 	for (size_t i = 0; parents != NULL && i < op->nparents; i++)
-		json_array_append_new(parents, ins_json_hex(op->parents + i * MS_HASH_LEN,
-		                                            MS_HASH_LEN));
+		json_array_append_new(parents,
+		                      ins_json_hex(op->parents +
+		                                           i * MS_HASH_LEN,
+		                                   MS_HASH_LEN));
 	char hlc[INS_HLC_LEN];
 
 	ins_hlc_text(hlc, op->hlc);
-	return json_pack("{s:o, s:o, s:I, s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:I}",
-	                 "id", ins_json_hex(e->id, MS_HASH_LEN),
-	                 "author", ins_json_hex(op->author, MS_PK_LEN),
-	                 "seq", (json_int_t)op->seq, "hlc", (json_int_t)op->hlc,
-	                 "hlc_time", hlc,
-	                 "type", op->type == MS_OP_DEL ? "del" : "put",
-	                 "priority", op->priority ? "background" : "user",
-	                 "parents", parents,
-	                 "key", ins_json_text(op->key, op->key_len),
-	                 "value", op->type == MS_OP_DEL
-	                                  ? json_null()
-	                                  : ins_json_text(op->value, op->value_len),
-	                 "value_len", (json_int_t)op->value_len);
+	return json_pack(
+		"{s:o, s:o, s:I, s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:I}", "id",
+		ins_json_hex(e->id, MS_HASH_LEN), "author",
+		ins_json_hex(op->author, MS_PK_LEN), "seq", (json_int_t)op->seq,
+		"hlc", (json_int_t)op->hlc, "hlc_time", hlc, "type",
+		op->type == MS_OP_DEL ? "del" : "put", "priority",
+		op->priority ? "background" : "user", "parents", parents, "key",
+		ins_json_text(op->key, op->key_len), "value",
+		op->type == MS_OP_DEL ? json_null()
+				      : ins_json_text(op->value, op->value_len),
+		"value_len", (json_int_t)op->value_len);
 }
 
 static int on_op(const ms_log_entry *e, void *arg)
@@ -69,11 +69,17 @@ static int on_op(const ms_log_entry *e, void *arg)
 		char *key = ins_text(op->key, op->key_len, INS_KEY_COLS);
 		char *val = op->type == MS_OP_DEL
 		                    ? NULL
-		                    : ins_text(op->value, op->value_len, INS_VALUE_COLS);
-		const char *row[9] = {author, seq, hlc,
+		                    : ins_text(op->value, op->value_len,
+		                               INS_VALUE_COLS);
+		const char *row[9] = {author,
+		                      seq,
+		                      hlc,
 		                      op->type == MS_OP_DEL ? "del" : "put",
 		                      op->priority ? "background" : "user",
-		                      par, key, val != NULL ? val : "-", id};
+		                      par,
+		                      key,
+		                      val != NULL ? val : "-",
+		                      id};
 		snprintf(seq, sizeof seq, "%" PRIu64, op->seq);
 		ins_hlc_text(hlc, op->hlc);
 		snprintf(par, sizeof par, "%u", (unsigned)op->nparents);
@@ -90,8 +96,9 @@ static int on_op(const ms_log_entry *e, void *arg)
 
 int ins_cmd_log(ins_ctx *x)
 {
-	static const char *const hdr[9] = {"AUTHOR", "SEQ", "HLC", "TYPE", "PRIO",
-	                                   "PARENTS", "KEY", "VALUE", "ID"};
+	static const char *const hdr[9] = {"AUTHOR", "SEQ",   "HLC",
+	                                   "TYPE",   "PRIO",  "PARENTS",
+	                                   "KEY",    "VALUE", "ID"};
 	log_ctx lc = {.x = x};
 	ms_store_rtxn *rt = NULL;
 	ms_errbuf eb = {0};
@@ -118,7 +125,8 @@ int ins_cmd_log(ins_ctx *x)
 		rc = MS_EXIT_STORE;
 		goto out;
 	}
-	if (ms_store_foreach_log(rt, from, x->since, on_op, &lc, &eb) != MS_OK) {
+	if (ms_store_foreach_log(rt, from, x->since, on_op, &lc, &eb) !=
+	    MS_OK) {
 		ins_err("log: %s", eb.msg);
 		rc = MS_EXIT_STORE;
 	}
@@ -132,7 +140,8 @@ int ins_cmd_log(ins_ctx *x)
 	}
 	if (x->json) {
 		rc = ins_json_print(json_pack("{s:I, s:O}", "count",
-		                              (json_int_t)lc.count, "ops", lc.ops));
+		                              (json_int_t)lc.count, "ops",
+		                              lc.ops));
 	} else {
 		ins_table_print(lc.t, stdout);
 	}

@@ -53,7 +53,10 @@ static json_t *summary_json(const ms_session_summary *m)
 	for (unsigned r = 0; why != NULL && r < MS_OPR_COUNT_; r++)
 		if (m->rejected_by_reason[r] != 0 &&
 		    json_object_set_new(why, ms_op_reason_name((ms_op_reason)r),
-		                        json_integer((json_int_t)m->rejected_by_reason[r]))) {
+		                        json_integer(
+						(json_int_t)
+							m->rejected_by_reason
+								[r]))) {
 			json_decref(why);
 			why = NULL;
 		}
@@ -61,11 +64,14 @@ static json_t *summary_json(const ms_session_summary *m)
 	              "s:I, s:I, s:s}",
 	              "start_ms", (json_int_t)m->start_ms, "end_ms",
 	              (json_int_t)m->end_ms, "duration_ms",
-	              (json_int_t)(m->end_ms > m->start_ms ? m->end_ms - m->start_ms : 0),
+	              (json_int_t)(m->end_ms > m->start_ms
+	                                   ? m->end_ms - m->start_ms
+	                                   : 0),
 	              "direction", m->outbound ? "outbound" : "inbound",
 	              "received", (json_int_t)m->received, "applied",
-	              (json_int_t)m->applied, "duplicate", (json_int_t)m->duplicate,
-	              "rejected", (json_int_t)m->rejected, "rejected_by_reason", why,
+	              (json_int_t)m->applied, "duplicate",
+	              (json_int_t)m->duplicate, "rejected",
+	              (json_int_t)m->rejected, "rejected_by_reason", why,
 	              "conflicts", (json_int_t)m->conflicts, "sent",
 	              (json_int_t)m->sent, "bytes_in", (json_int_t)m->bytes_in,
 	              "bytes_out", (json_int_t)m->bytes_out, "end_reason",
@@ -83,31 +89,36 @@ static json_t *peer_json(peers_ctx *pc, const ms_peer_rec *p)
 			addrs = NULL;
 	for (size_t i = 0; src != NULL && i < NSOURCES; i++)
 		if ((p->source & sources[i].bit) &&
-		    json_array_append_new(src, json_string(sources[i].name)) != 0)
+		    json_array_append_new(src, json_string(sources[i].name)) !=
+		            0)
 			src = NULL;
 	bo = json_pack("{s:I, s:I, s:I, s:I, s:I}", "attempts",
-	               (json_int_t)p->bo_attempts, "kicks", (json_int_t)p->bo_kicks,
-	               "last_delay_ms", (json_int_t)p->bo_last_delay_ms,
-	               "next_attempt_ms", (json_int_t)p->bo_next_attempt_ms,
-	               "last_kick_ms", (json_int_t)p->bo_last_kick_ms);
+	               (json_int_t)p->bo_attempts, "kicks",
+	               (json_int_t)p->bo_kicks, "last_delay_ms",
+	               (json_int_t)p->bo_last_delay_ms, "next_attempt_ms",
+	               (json_int_t)p->bo_next_attempt_ms, "last_kick_ms",
+	               (json_int_t)p->bo_last_kick_ms);
 	source_text(stext, sizeof stext, p->source);
 	j = json_pack("{s:o, s:o, s:o, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I, "
 	              "s:I, s:o, s:s, s:o, s:o}",
-	              "id", p->has_id ? ins_json_hex(p->id, MS_PK_LEN) : json_null(),
+	              "id",
+	              p->has_id ? ins_json_hex(p->id, MS_PK_LEN) : json_null(),
 	              "addrs", addrs, "source", src, "source_text", stext,
-	              "source_bits",
-	              (json_int_t)p->source, "link",
-	              ms_link_state_name((ms_link_state)p->link), "link_since_ms",
-	              (json_int_t)p->link_since_ms, "first_seen_ms",
-	              (json_int_t)p->first_seen_ms, "last_seen_ms",
-	              (json_int_t)p->last_seen_ms, "last_good_ms",
-	              (json_int_t)p->last_good_ms, "sessions",
-	              (json_int_t)p->sessions, "failures", (json_int_t)p->failures,
-	              "backoff", bo, "last_error", p->last_error, "lag",
-	              p->has_id ? json_integer((json_int_t)ms_store_peer_lag(pc->rt, p->id))
+	              "source_bits", (json_int_t)p->source, "link",
+	              ms_link_state_name((ms_link_state)p->link),
+	              "link_since_ms", (json_int_t)p->link_since_ms,
+	              "first_seen_ms", (json_int_t)p->first_seen_ms,
+	              "last_seen_ms", (json_int_t)p->last_seen_ms,
+	              "last_good_ms", (json_int_t)p->last_good_ms, "sessions",
+	              (json_int_t)p->sessions, "failures",
+	              (json_int_t)p->failures, "backoff", bo, "last_error",
+	              p->last_error, "lag",
+	              p->has_id ? json_integer(
+					  (json_int_t)ms_store_peer_lag(pc->rt,
+	                                                                p->id))
 	                        : json_null(),
-	              "last_summary", p->has_summary ? summary_json(&p->last)
-	                                              : json_null());
+	              "last_summary",
+	              p->has_summary ? summary_json(&p->last) : json_null());
 	return j;
 }
 
@@ -117,10 +128,12 @@ static void summary_text(char *buf, size_t cap, const ms_session_summary *m)
 	char d[INS_DUR_LEN];
 
 	snprintf(buf, cap,
-	         "%s %s rx %" PRIu64 " new %" PRIu64 " dup %" PRIu64 " rej %" PRIu64
-	         " tx %" PRIu64 " (%s)",
+	         "%s %s rx %" PRIu64 " new %" PRIu64 " dup %" PRIu64
+	         " rej %" PRIu64 " tx %" PRIu64 " (%s)",
 	         m->outbound ? "out" : "in",
-	         ins_dur_text(d, m->end_ms > m->start_ms ? m->end_ms - m->start_ms : 0),
+	         ins_dur_text(d, m->end_ms > m->start_ms
+	                                 ? m->end_ms - m->start_ms
+	                                 : 0),
 	         m->received, m->applied, m->duplicate, m->rejected, m->sent,
 	         m->end_reason[0] ? m->end_reason : "-");
 }
@@ -148,8 +161,9 @@ static int on_peer(const ms_peer_rec *p, void *arg)
 		if (addrs != NULL) {
 			addrs[0] = '\0';
 			for (uint32_t i = 0; i < p->naddrs; i++)
-				snprintf(addrs + strlen(addrs), alen - strlen(addrs),
-				         "%s%s", i ? "," : "", p->addrs[i]);
+				snprintf(addrs + strlen(addrs),
+				         alen - strlen(addrs), "%s%s",
+				         i ? "," : "", p->addrs[i]);
 			if (p->naddrs == 0)
 				snprintf(addrs, alen, "-");
 		}
@@ -169,7 +183,8 @@ static int on_peer(const ms_peer_rec *p, void *arg)
 			         (unsigned)p->bo_attempts,
 			         p->bo_attempts == 1 ? "try" : "tries",
 			         ins_dur_text(delay, p->bo_last_delay_ms),
-			         ins_rel_text(next, p->bo_next_attempt_ms, pc->now));
+			         ins_rel_text(next, p->bo_next_attempt_ms,
+			                      pc->now));
 		if (p->has_summary)
 			summary_text(last, sizeof last, &p->last);
 		else
@@ -184,7 +199,8 @@ static int on_peer(const ms_peer_rec *p, void *arg)
 		row[7] = sess;
 		row[8] = lag;
 		row[9] = last;
-		if (id == NULL || addrs == NULL || ins_table_add(pc->t, row) != 0)
+		if (id == NULL || addrs == NULL ||
+		    ins_table_add(pc->t, row) != 0)
 			pc->oom = 1;
 		free(id);
 		free(addrs);
@@ -194,9 +210,11 @@ static int on_peer(const ms_peer_rec *p, void *arg)
 
 int ins_cmd_peers(ins_ctx *x)
 {
-	static const char *const hdr[10] = {"PEER", "ADDRS", "SOURCE", "LINK",
-	                                    "SINCE", "FAILURES", "BACKOFF",
-	                                    "SESSIONS", "LAG", "LAST SESSION"};
+	static const char *const hdr[10] = {"PEER",    "ADDRS",
+	                                    "SOURCE",  "LINK",
+	                                    "SINCE",   "FAILURES",
+	                                    "BACKOFF", "SESSIONS",
+	                                    "LAG",     "LAST SESSION"};
 	peers_ctx pc = {0};
 	ms_errbuf eb = {0};
 	int rc = MS_EXIT_OK;
@@ -229,7 +247,8 @@ int ins_cmd_peers(ins_ctx *x)
 	if (x->json)
 		rc = ins_json_print(json_pack("{s:I, s:I, s:O}", "count",
 		                              (json_int_t)pc.count, "now_ms",
-		                              (json_int_t)pc.now, "peers", pc.peers));
+		                              (json_int_t)pc.now, "peers",
+		                              pc.peers));
 	else if (pc.count == 0)
 		printf("no peers known\n");
 	else

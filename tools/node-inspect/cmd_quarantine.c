@@ -28,24 +28,27 @@ static int on_entry(const ms_quarantine_entry *q, void *arg)
 	ins_time_text(when, q->when_ms);
 	if (qc->items != NULL) {
 		json_t *j = json_pack("{s:I, s:s, s:s, s:o, s:I, s:I, s:o}",
-		                      "when_ms", (json_int_t)q->when_ms, "when", when,
-		                      "reason", reason, "peer",
-		                      q->has_peer ? ins_json_hex(q->peer, MS_PK_LEN)
-		                                  : json_null(),
-		                      "orig_len", (json_int_t)q->orig_len, "kept_len",
-		                      (json_int_t)q->len, "head",
+		                      "when_ms", (json_int_t)q->when_ms, "when",
+		                      when, "reason", reason, "peer",
+		                      q->has_peer
+		                              ? ins_json_hex(q->peer, MS_PK_LEN)
+		                              : json_null(),
+		                      "orig_len", (json_int_t)q->orig_len,
+		                      "kept_len", (json_int_t)q->len, "head",
 		                      ins_json_hex(q->buf, head));
 		if (j == NULL || json_array_append_new(qc->items, j) != 0)
 			qc->oom = 1;
 	} else {
 		char rel[INS_REL_LEN], len[24];
-		char *peer = q->has_peer ? ins_hex(q->peer, 8) : strdup("local");
+		char *peer = q->has_peer ? ins_hex(q->peer, 8)
+		                         : strdup("local");
 		char *hex = ins_hex(q->buf, head);
 		const char *row[6] = {when, rel, reason, peer, len, hex};
 
 		ins_rel_text(rel, q->when_ms, qc->now);
 		snprintf(len, sizeof len, "%" PRIu64, q->orig_len);
-		if (peer == NULL || hex == NULL || ins_table_add(qc->t, row) != 0)
+		if (peer == NULL || hex == NULL ||
+		    ins_table_add(qc->t, row) != 0)
 			qc->oom = 1;
 		free(peer);
 		free(hex);
@@ -55,8 +58,9 @@ static int on_entry(const ms_quarantine_entry *q, void *arg)
 
 int ins_cmd_quarantine(ins_ctx *x)
 {
-	static const char *const hdr[6] = {"WHEN", "AGO", "REASON", "PEER",
-	                                   "BYTES", "FIRST BYTES (HEX)"};
+	static const char *const hdr[6] = {"WHEN",   "AGO",
+	                                   "REASON", "PEER",
+	                                   "BYTES",  "FIRST BYTES (HEX)"};
 	quar_ctx qc = {0};
 	ms_store_rtxn *rt = NULL;
 	ms_errbuf eb = {0};
@@ -89,8 +93,8 @@ int ins_cmd_quarantine(ins_ctx *x)
 		goto out;
 	if (x->json)
 		rc = ins_json_print(json_pack("{s:I, s:O}", "count",
-		                              (json_int_t)qc.count, "quarantine",
-		                              qc.items));
+		                              (json_int_t)qc.count,
+		                              "quarantine", qc.items));
 	else if (qc.count == 0)
 		printf("quarantine is empty\n");
 	else

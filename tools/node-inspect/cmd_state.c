@@ -28,8 +28,9 @@ static json_t *values_json(const ms_key_state *ks)
 		for (size_t i = 0; i < ks->nheads; i++) {
 			if (ks->heads[i].type != MS_OP_PUT)
 				continue;
-			json_array_append_new(a, ins_json_text(ks->heads[i].value,
-			                                       ks->heads[i].value_len));
+			json_array_append_new(
+				a, ins_json_text(ks->heads[i].value,
+			                         ks->heads[i].value_len));
 			if (ks->policy == MS_POLICY_LWW)
 				break;
 		}
@@ -43,18 +44,18 @@ json_t *ins_state_key_json(const ms_key_state *ks)
 	json_t *o;
 
 	for (size_t i = 0; heads != NULL && i < ks->nheads; i++)
-		if (json_array_append_new(heads, ins_json_head(ks, &ks->heads[i])) != 0) {
+		if (json_array_append_new(heads,
+		                          ins_json_head(ks, &ks->heads[i])) !=
+		    0) {
 			json_decref(heads);
 			return NULL;
 		}
-	o = json_pack("{s:o, s:s, s:b, s:b, s:I, s:o, s:o}",
-	              "key", ins_json_text(ks->key, ks->key_len),
-	              "policy", ms_policy_name(ks->policy),
-	              "live", ms_key_state_live(ks),
-	              "conflict", ms_key_state_conflict(ks),
-	              "ops", (json_int_t)ks->nops,
-	              "values", values_json(ks),
-	              "heads", heads);
+	o = json_pack("{s:o, s:s, s:b, s:b, s:I, s:o, s:o}", "key",
+	              ins_json_text(ks->key, ks->key_len), "policy",
+	              ms_policy_name(ks->policy), "live", ms_key_state_live(ks),
+	              "conflict", ms_key_state_conflict(ks), "ops",
+	              (json_int_t)ks->nops, "values", values_json(ks), "heads",
+	              heads);
 	if (o != NULL && ks->policy == MS_POLICY_COUNTER &&
 	    json_object_set_new(o, "counter", json_integer(ks->counter)) != 0) {
 		json_decref(o);
@@ -81,7 +82,8 @@ static char *values_text(const ms_key_state *ks)
 		size_t vl;
 		if (ks->heads[i].type != MS_OP_PUT)
 			continue;
-		v = ins_text(ks->heads[i].value, ks->heads[i].value_len, INS_VALUE_COLS);
+		v = ins_text(ks->heads[i].value, ks->heads[i].value_len,
+		             INS_VALUE_COLS);
 		if (v == NULL)
 			goto oom;
 		vl = strlen(v);
@@ -121,14 +123,19 @@ static int on_key(const ms_key_state *ks, void *arg)
 		char *key = ins_text(ks->key, ks->key_len, INS_KEY_COLS);
 		char *val = values_text(ks);
 		const char *status = ms_key_state_live(ks)
-		                             ? (ms_key_state_conflict(ks) ? "live,conflict" : "live")
-		                             : (ms_key_state_conflict(ks) ? "deleted,conflict"
-		                                                          : "deleted");
-		const char *row[6] = {key, ms_policy_name(ks->policy), status, heads,
-		                      ops, val};
+		                             ? (ms_key_state_conflict(ks)
+		                                        ? "live,conflict"
+		                                        : "live")
+		                             : (ms_key_state_conflict(ks)
+		                                        ? "deleted,conflict"
+		                                        : "deleted");
+		const char *row[6] = {key,    ms_policy_name(ks->policy),
+		                      status, heads,
+		                      ops,    val};
 		snprintf(heads, sizeof heads, "%zu", ks->nheads);
 		snprintf(ops, sizeof ops, "%" PRIu64, ks->nops);
-		if (key == NULL || val == NULL || ins_table_add(sc->t, row) != 0)
+		if (key == NULL || val == NULL ||
+		    ins_table_add(sc->t, row) != 0)
 			sc->oom = 1;
 		free(key);
 		free(val);
@@ -138,8 +145,8 @@ static int on_key(const ms_key_state *ks, void *arg)
 
 int ins_cmd_state(ins_ctx *x)
 {
-	static const char *const hdr[6] = {"KEY", "POLICY", "STATUS", "HEADS",
-	                                   "OPS", "VALUE"};
+	static const char *const hdr[6] = {"KEY",   "POLICY", "STATUS",
+	                                   "HEADS", "OPS",    "VALUE"};
 	state_ctx sc = {0};
 	ms_store_rtxn *rt = NULL;
 	ms_errbuf eb = {0};
@@ -171,8 +178,9 @@ int ins_cmd_state(ins_ctx *x)
 		ins_err("state: out of memory");
 		rc = MS_EXIT_STORE;
 	} else if (x->json) {
-		rc = ins_json_print(json_pack("{s:I, s:O}", "count", (json_int_t)sc.count,
-		                              "keys", sc.keys));
+		rc = ins_json_print(json_pack("{s:I, s:O}", "count",
+		                              (json_int_t)sc.count, "keys",
+		                              sc.keys));
 	} else {
 		ins_table_print(sc.t, stdout);
 	}

@@ -18,7 +18,8 @@ static int on_stat(const char *name, uint64_t value, void *arg)
 	stats_ctx *sc = arg;
 
 	if (sc->stats != NULL) {
-		if (json_object_set_new(sc->stats, name, json_integer((json_int_t)value)) != 0)
+		if (json_object_set_new(sc->stats, name,
+		                        json_integer((json_int_t)value)) != 0)
 			sc->oom = 1;
 	} else {
 		char v[24];
@@ -38,16 +39,19 @@ static int on_quarantine(const ms_quarantine_entry *q, void *arg)
 	sc->nquar++;
 	if (sc->quar != NULL) {
 		json_t *j = json_pack("{s:I, s:s, s:o, s:I, s:o}", "when_ms",
-		                      (json_int_t)q->when_ms, "reason", reason, "peer",
-		                      q->has_peer ? ins_json_hex(q->peer, MS_PK_LEN)
-		                                  : json_null(),
-		                      "orig_len", (json_int_t)q->orig_len, "bytes",
-		                      ins_json_hex(q->buf, q->len));
+		                      (json_int_t)q->when_ms, "reason", reason,
+		                      "peer",
+		                      q->has_peer
+		                              ? ins_json_hex(q->peer, MS_PK_LEN)
+		                              : json_null(),
+		                      "orig_len", (json_int_t)q->orig_len,
+		                      "bytes", ins_json_hex(q->buf, q->len));
 		if (j == NULL || json_array_append_new(sc->quar, j) != 0)
 			sc->oom = 1;
 	} else {
 		char when[24], len[24];
-		char *peer = q->has_peer ? ins_hex(q->peer, 8) : strdup("local");
+		char *peer = q->has_peer ? ins_hex(q->peer, 8)
+		                         : strdup("local");
 		const char *row[4] = {when, reason, peer, len};
 		snprintf(when, sizeof when, "%" PRIu64, q->when_ms);
 		snprintf(len, sizeof len, "%" PRIu64, q->orig_len);
@@ -61,7 +65,8 @@ static int on_quarantine(const ms_quarantine_entry *q, void *arg)
 int ins_cmd_stats(ins_ctx *x)
 {
 	static const char *const hdr[2] = {"COUNTER", "VALUE"};
-	static const char *const qhdr[4] = {"WHEN_MS", "REASON", "PEER", "BYTES"};
+	static const char *const qhdr[4] = {"WHEN_MS", "REASON", "PEER",
+	                                    "BYTES"};
 	stats_ctx sc = {0};
 	ms_store_rtxn *rt = NULL;
 	ms_errbuf eb = {0};
@@ -87,8 +92,8 @@ int ins_cmd_stats(ins_ctx *x)
 		goto out;
 	}
 	if (ms_store_foreach_stat(rt, on_stat, &sc, &eb) != MS_OK ||
-	    (!sc.oom &&
-	     ms_store_foreach_quarantine(rt, on_quarantine, &sc, &eb) != MS_OK)) {
+	    (!sc.oom && ms_store_foreach_quarantine(rt, on_quarantine, &sc,
+	                                            &eb) != MS_OK)) {
 		ins_err("stats: %s", eb.msg);
 		rc = MS_EXIT_STORE;
 	}

@@ -15,7 +15,9 @@ static json_t *policies_json(const ms_store *s)
 	for (size_t i = 0; a != NULL && i < n; i++)
 		if (json_array_append_new(a, json_pack("{s:s, s:s}", "prefix",
 		                                       r[i].prefix, "policy",
-		                                       ms_policy_name(r[i].policy))) != 0) {
+		                                       ms_policy_name(
+							       r[i].policy))) !=
+		    0) {
 			json_decref(a);
 			return NULL;
 		}
@@ -36,7 +38,8 @@ static char *policies_text(const ms_store *s)
 	for (size_t i = 0; i < n; i++) {
 		size_t l = strlen(out);
 		snprintf(out + l, len + 32 - l, "%s%s=%s", i ? ", " : "",
-		         r[i].prefix[0] ? r[i].prefix : "*", ms_policy_name(r[i].policy));
+		         r[i].prefix[0] ? r[i].prefix : "*",
+		         ms_policy_name(r[i].policy));
 	}
 	size_t l = strlen(out);
 	snprintf(out + l, len + 32 - l, "%sdefault lww", n ? ", " : "");
@@ -71,18 +74,18 @@ int ins_cmd_summary(ins_ctx *x)
 	if (x->json) {
 		json_t *root = json_pack(
 			"{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:s, s:I, s:I, s:o, s:I}",
-			"node_id", node, "network_id", net,
-			"ops", (json_int_t)sm.ops, "authors", (json_int_t)sm.authors,
-			"keys", (json_int_t)sm.keys, "live_keys", (json_int_t)sm.live_keys,
-			"conflicts", (json_int_t)sm.conflicts, "forks", (json_int_t)sm.forks,
-			"quarantined", (json_int_t)sm.quarantined,
-			"local_seq", (json_int_t)sm.local_seq, "hlc", (json_int_t)sm.hlc,
-			"hlc_time", hlc,
-			"vv_digest", vv, "state_hash", sh,
-			"store_bytes", (json_int_t)sm.store_bytes,
-			"map_size", (json_int_t)sm.map_size,
-			"policies", policies_json(x->store),
-			"unacked_local_ops", (json_int_t)unacked);
+			"node_id", node, "network_id", net, "ops",
+			(json_int_t)sm.ops, "authors", (json_int_t)sm.authors,
+			"keys", (json_int_t)sm.keys, "live_keys",
+			(json_int_t)sm.live_keys, "conflicts",
+			(json_int_t)sm.conflicts, "forks", (json_int_t)sm.forks,
+			"quarantined", (json_int_t)sm.quarantined, "local_seq",
+			(json_int_t)sm.local_seq, "hlc", (json_int_t)sm.hlc,
+			"hlc_time", hlc, "vv_digest", vv, "state_hash", sh,
+			"store_bytes", (json_int_t)sm.store_bytes, "map_size",
+			(json_int_t)sm.map_size, "policies",
+			policies_json(x->store), "unacked_local_ops",
+			(json_int_t)unacked);
 		return ins_json_print(root);
 	}
 
@@ -90,33 +93,45 @@ int ins_cmd_summary(ins_ctx *x)
 		struct {
 			const char *name;
 			uint64_t v;
-		} nums[] = {
-			{"ops", sm.ops},           {"authors", sm.authors},
-			{"keys", sm.keys},         {"live_keys", sm.live_keys},
-			{"conflicts", sm.conflicts}, {"forks", sm.forks},
-			{"quarantined", sm.quarantined}, {"local_seq", sm.local_seq},
-			{"unacked_local_ops", unacked},
-		}, sizes[] = {
-			{"store_bytes", sm.store_bytes}, {"map_size", sm.map_size},
-		};
+		} nums[] =
+			{
+				{"ops", sm.ops},
+				{"authors", sm.authors},
+				{"keys", sm.keys},
+				{"live_keys", sm.live_keys},
+				{"conflicts", sm.conflicts},
+				{"forks", sm.forks},
+				{"quarantined", sm.quarantined},
+				{"local_seq", sm.local_seq},
+				{"unacked_local_ops", unacked},
+			},
+		  sizes[] = {
+			  {"store_bytes", sm.store_bytes},
+			  {"map_size", sm.map_size},
+		  };
 		ins_table *t = ins_table_new(2, NULL);
 		char *pol = policies_text(x->store);
 		const char *row[2];
 		int bad = t == NULL || pol == NULL;
 
-#define ROW(a, b) (row[0] = (a), row[1] = (b), bad |= ins_table_add(t, row) != 0)
+#define ROW(a, b) \
+	(row[0] = (a), row[1] = (b), bad |= ins_table_add(t, row) != 0)
 		if (!bad) {
 			ROW("node_id", node);
 			ROW("network_id", net);
-			for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+			for (size_t i = 0; i < sizeof nums / sizeof nums[0];
+			     i++) {
 				char buf[24];
-				snprintf(buf, sizeof buf, "%" PRIu64, nums[i].v);
+				snprintf(buf, sizeof buf, "%" PRIu64,
+				         nums[i].v);
 				ROW(nums[i].name, buf);
 			}
 			ROW("hlc", hlc);
-			for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+			for (size_t i = 0; i < sizeof sizes / sizeof sizes[0];
+			     i++) {
 				char buf[24];
-				snprintf(buf, sizeof buf, "%" PRIu64, sizes[i].v);
+				snprintf(buf, sizeof buf, "%" PRIu64,
+				         sizes[i].v);
 				ROW(sizes[i].name, buf);
 			}
 			ROW("vv_digest", vv);

@@ -57,16 +57,18 @@ int ins_cmd_verify(ins_ctx *x)
 			json_decref(vc.faults);
 			return MS_EXIT_STORE;
 		}
-		prc = ins_json_print(json_pack("{s:b, s:I, s:I, s:O}", "ok", faults == 0,
-		                               "ops", (json_int_t)sm.ops, "fault_count",
-		                               (json_int_t)faults, "faults", vc.faults));
+		prc = ins_json_print(
+			json_pack("{s:b, s:I, s:I, s:O}", "ok", faults == 0,
+		                  "ops", (json_int_t)sm.ops, "fault_count",
+		                  (json_int_t)faults, "faults", vc.faults));
 		json_decref(vc.faults);
 		return prc != MS_EXIT_OK ? prc : rc;
 	}
 	if (faults == 0) {
 		printf("ok: %" PRIu64 " ops verified\n", sm.ops);
 	} else {
-		printf("FAILED: %" PRIu64 " fault(s) in %" PRIu64 " ops\n", faults, sm.ops);
+		printf("FAILED: %" PRIu64 " fault(s) in %" PRIu64 " ops\n",
+		       faults, sm.ops);
 		ins_err("verify %s: %" PRIu64 " fault(s)", x->data, faults);
 	}
 	return rc;

@@ -44,7 +44,8 @@ char *ins_head_value(const ms_key_state *ks, const ms_head *h, size_t max)
 		return NULL;
 	if (ks->policy == MS_POLICY_COUNTER && h->value_len == 8) {
 		char buf[24];
-		snprintf(buf, sizeof buf, "%" PRId64, (int64_t)ms_get_le64(h->value));
+		snprintf(buf, sizeof buf, "%" PRId64,
+		         (int64_t)ms_get_le64(h->value));
 		return strdup(buf);
 	}
 	return ins_text(h->value, h->value_len, max);
@@ -71,14 +72,14 @@ json_t *ins_json_hex(const uint8_t *b, size_t n)
 json_t *ins_json_head(const ms_key_state *ks, const ms_head *h)
 {
 	char *v = ins_head_value(ks, h, 0);
-	json_t *j = json_pack("{s:o, s:o, s:I, s:I, s:s, s:s, s:o}",
-	                      "id", ins_json_hex(h->id, MS_HASH_LEN),
-	                      "author", ins_json_hex(h->author, MS_PK_LEN),
-	                      "seq", (json_int_t)h->seq,
-	                      "hlc", (json_int_t)h->hlc,
+	json_t *j = json_pack("{s:o, s:o, s:I, s:I, s:s, s:s, s:o}", "id",
+	                      ins_json_hex(h->id, MS_HASH_LEN), "author",
+	                      ins_json_hex(h->author, MS_PK_LEN), "seq",
+	                      (json_int_t)h->seq, "hlc", (json_int_t)h->hlc,
 	                      "type", h->type == MS_OP_DEL ? "del" : "put",
 	                      "priority", h->priority ? "background" : "user",
-	                      "value", v != NULL ? json_string(v) : json_null());
+	                      "value",
+	                      v != NULL ? json_string(v) : json_null());
 	free(v);
 	return j;
 }
@@ -91,7 +92,8 @@ int ins_json_print(json_t *root)
 		ins_err("building JSON output: out of memory");
 		return MS_EXIT_STORE;
 	}
-	if (json_dumpf(root, stdout, JSON_INDENT(2)) != 0 || fputc('\n', stdout) == EOF) {
+	if (json_dumpf(root, stdout, JSON_INDENT(2)) != 0 ||
+	    fputc('\n', stdout) == EOF) {
 		ins_err("write JSON to stdout failed");
 		rc = MS_EXIT_STORE;
 	}
@@ -132,13 +134,14 @@ char *ins_dur_text(char buf[INS_DUR_LEN], uint64_t ms)
 	else if (s < 60)
 		snprintf(buf, INS_DUR_LEN, "%" PRIu64 "s", s);
 	else if (s < 3600)
-		snprintf(buf, INS_DUR_LEN, "%" PRIu64 "m%" PRIu64 "s", s / 60, s % 60);
+		snprintf(buf, INS_DUR_LEN, "%" PRIu64 "m%" PRIu64 "s", s / 60,
+		         s % 60);
 	else if (s < 86400)
 		snprintf(buf, INS_DUR_LEN, "%" PRIu64 "h%" PRIu64 "m", s / 3600,
 		         s % 3600 / 60);
 	else
-		snprintf(buf, INS_DUR_LEN, "%" PRIu64 "d%" PRIu64 "h", s / 86400,
-		         s % 86400 / 3600);
+		snprintf(buf, INS_DUR_LEN, "%" PRIu64 "d%" PRIu64 "h",
+		         s / 86400, s % 86400 / 3600);
 	return buf;
 }
 
@@ -149,8 +152,10 @@ char *ins_rel_text(char buf[INS_REL_LEN], uint64_t when_ms, uint64_t now_ms)
 	if (when_ms == 0)
 		snprintf(buf, INS_REL_LEN, "-");
 	else if (when_ms <= now_ms)
-		snprintf(buf, INS_REL_LEN, "%s ago", ins_dur_text(d, now_ms - when_ms));
+		snprintf(buf, INS_REL_LEN, "%s ago",
+		         ins_dur_text(d, now_ms - when_ms));
 	else
-		snprintf(buf, INS_REL_LEN, "in %s", ins_dur_text(d, when_ms - now_ms));
+		snprintf(buf, INS_REL_LEN, "in %s",
+		         ins_dur_text(d, when_ms - now_ms));
 	return buf;
 }

@@ -14,25 +14,27 @@
 #include "ms_path.h"
 
 static const ins_cmd cmds[] = {
-	{"summary", ins_cmd_summary, "ids, counts, digests and sizes of the store",
-	 "summary", 0},
+	{"summary", ins_cmd_summary,
+         "ids, counts, digests and sizes of the store", "summary", 0},
 	{"log", ins_cmd_log, "the operation log in (author, seq) order",
-	 "log [--author HEXPREFIX] [--since SEQ] [--limit N]",
-	 INS_AUTHOR | INS_SINCE | INS_LIMIT},
-	{"state", ins_cmd_state, "every key with its policy, value(s) and heads",
-	 "state [--prefix P]", INS_PREFIX},
-	{"conflicts", ins_cmd_conflicts, "keys with concurrent heads, and forks",
-	 "conflicts", 0},
+         "log [--author HEXPREFIX] [--since SEQ] [--limit N]",
+         INS_AUTHOR | INS_SINCE | INS_LIMIT},
+	{"state", ins_cmd_state,
+         "every key with its policy, value(s) and heads", "state [--prefix P]",
+         INS_PREFIX},
+	{"conflicts", ins_cmd_conflicts,
+         "keys with concurrent heads, and forks", "conflicts", 0},
 	{"stats", ins_cmd_stats, "the store's counters and the quarantine",
-	 "stats", 0},
+         "stats", 0},
 	{"peers", ins_cmd_peers,
-	 "known peers: addresses, link, backoff, lag, last session", "peers", 0},
+         "known peers: addresses, link, backoff, lag, last session", "peers",
+         0},
 	{"quarantine", ins_cmd_quarantine,
-	 "rejected input: when, reason, source peer, first bytes", "quarantine",
-	 0},
+         "rejected input: when, reason, source peer, first bytes", "quarantine",
+         0},
 	{"verify", ins_cmd_verify,
-	 "re-check every signature, id and index (exit 4 on any fault)", "verify",
-	 0},
+         "re-check every signature, id and index (exit 4 on any fault)",
+         "verify", 0},
 };
 #define NCMDS (sizeof cmds / sizeof cmds[0])
 
@@ -59,7 +61,8 @@ static void usage(FILE *f)
 	      f);
 	for (size_t i = 0; i < NCMDS; i++)
 		fprintf(f, "  %-11s %s\n", cmds[i].name, cmds[i].help);
-	fprintf(f, "  %-11s %s\n", "help", "this help; `node-inspect COMMAND --help`");
+	fprintf(f, "  %-11s %s\n", "help",
+	        "this help; `node-inspect COMMAND --help`");
 	fputs("\nOptions (before or after the command):\n"
 	      "  --data DIR   the node's data directory (default: $MESHSYNC_DATA)\n"
 	      "  --json       one JSON document instead of tables (docs/json.md)\n"
@@ -76,10 +79,10 @@ static void cmd_usage(FILE *f, const ins_cmd *c)
 
 enum { OPT_DATA = 1u << 8, OPT_JSON = 1u << 9, OPT_HELP = 1u << 10 };
 static const ms_cli_opt options[] = {
-	{"--data", OPT_DATA, 1},   {"--json", OPT_JSON, 0},
+	{"--data", OPT_DATA, 1},     {"--json", OPT_JSON, 0},
 	{"--author", INS_AUTHOR, 1}, {"--since", INS_SINCE, 1},
-	{"--limit", INS_LIMIT, 1}, {"--prefix", INS_PREFIX, 1},
-	{"--help", OPT_HELP, 0},   {"-h", OPT_HELP, 0},
+	{"--limit", INS_LIMIT, 1},   {"--prefix", INS_PREFIX, 1},
+	{"--help", OPT_HELP, 0},     {"-h", OPT_HELP, 0},
 };
 #define NOPTS (sizeof options / sizeof options[0])
 
@@ -188,12 +191,19 @@ int main(int argc, char **argv)
 		}
 		seen |= o->flag;
 		switch (o->flag) {
-		case OPT_DATA: x.data = val; break;
-		case OPT_JSON: x.json = 1; break;
-		case INS_PREFIX: x.prefix = val; break;
+		case OPT_DATA:
+			x.data = val;
+			break;
+		case OPT_JSON:
+			x.json = 1;
+			break;
+		case INS_PREFIX:
+			x.prefix = val;
+			break;
 		case INS_AUTHOR:
 			if (parse_author(val) != 0) {
-				ins_err("--author '%s': not a hex prefix of a node id", val);
+				ins_err("--author '%s': not a hex prefix of a node id",
+				        val);
 				rc = MS_EXIT_USAGE;
 				goto out;
 			}
@@ -201,13 +211,16 @@ int main(int argc, char **argv)
 			break;
 		case INS_SINCE:
 		case INS_LIMIT:
-			if (parse_u64(val, o->flag == INS_SINCE ? &x.since : &x.limit) != 0) {
+			if (parse_u64(val, o->flag == INS_SINCE
+			                           ? &x.since
+			                           : &x.limit) != 0) {
 				ins_err("%s '%s': not a number", o->name, val);
 				rc = MS_EXIT_USAGE;
 				goto out;
 			}
 			break;
-		default: break;
+		default:
+			break;
 		}
 	}
 
@@ -253,9 +266,10 @@ int main(int argc, char **argv)
 		if ((seen & f) && !(cmd->opts & f)) {
 			for (size_t k = 0; k < NOPTS; k++)
 				if (options[k].flag == f)
-					ins_err("%s: option %s does not apply", cmd->name,
-					        options[k].name);
-			fprintf(stderr, "usage: node-inspect --data DIR [--json] %s\n",
+					ins_err("%s: option %s does not apply",
+					        cmd->name, options[k].name);
+			fprintf(stderr,
+			        "usage: node-inspect --data DIR [--json] %s\n",
 			        cmd->usage);
 			rc = MS_EXIT_USAGE;
 			goto out;
@@ -263,7 +277,8 @@ int main(int argc, char **argv)
 	}
 	if (x.npos > 0) {
 		ins_err("%s: unexpected argument '%s'", cmd->name, x.pos[0]);
-		fprintf(stderr, "usage: node-inspect --data DIR [--json] %s\n", cmd->usage);
+		fprintf(stderr, "usage: node-inspect --data DIR [--json] %s\n",
+		        cmd->usage);
 		rc = MS_EXIT_USAGE;
 		goto out;
 	}
@@ -274,7 +289,8 @@ int main(int argc, char **argv)
 	if (x.data == NULL) {
 		ins_err("%s: no data directory (give --data DIR or set MESHSYNC_DATA)",
 		        cmd->name);
-		fprintf(stderr, "usage: node-inspect --data DIR [--json] %s\n", cmd->usage);
+		fprintf(stderr, "usage: node-inspect --data DIR [--json] %s\n",
+		        cmd->usage);
 		rc = MS_EXIT_USAGE;
 		goto out;
 	}

@@ -77,7 +77,8 @@ void ins_table_print(const ins_table *t, FILE *f)
 			const char *s = t->cells[r * t->ncols + c];
 			fputs(s, f);
 			if (c + 1 < t->ncols)
-				for (size_t p = text_width(s); p < w[c] + 2; p++)
+				for (size_t p = text_width(s); p < w[c] + 2;
+				     p++)
 					fputc(' ', f);
 		}
 		fputc('\n', f);
