@@ -1,7 +1,9 @@
 /*
  * config.c — meshsync.conf: defaults, the INI parser (libinih) with errors
- * that name the file and line, and the commented default file written by
- * init.  docs/config.md documents every option; keep the two in step.
+ * that name the file and line, the commented default file written by init,
+ * `run`'s flags over the file, and what a reload may change while running
+ * (the rest waits for a restart).  docs/config.md documents every option;
+ * keep the two in step.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -673,4 +675,115 @@ ms_err ms_config_write_default(const char *path, ms_errbuf *eb)
 		return ms_errf(eb, MS_EIO, "write %s: %s", path, strerror(e));
 	}
 	return MS_OK;
+}
+
+/* Flags over the file: --listen replaces the configured list, --peer adds
+ * to it, the rest override single values. */
+ms_err ms_config_apply_flags(ms_config *c, const ms_daemon_opts *o,
+                             ms_errbuf *eb)
+{
+	if (o->nlisten > 0) {
+		if (o->nlisten > MS_CFG_MAX_LISTEN)
+			return ms_errf(eb, MS_EINVAL,
+			               "run: more than %d --listen",
+			               MS_CFG_MAX_LISTEN);
+		c->net.nlisten = 0;
+		for (size_t i = 0; i < o->nlisten; i++) {
+			if (ms_endpoint_check(o->listen[i]) != 0)
+				return ms_errf(
+					eb, MS_EINVAL,
+					"run: bad --listen '%s' (tcp://HOST:PORT)",
+					o->listen[i]);
+			snprintf(c->net.listen[c->net.nlisten++], MS_CFG_EP_MAX,
+			         "%s", o->listen[i]);
+		}
+	}
+	for (size_t i = 0; i < o->npeers; i++) {
+		int dup = 0;
+		if (ms_endpoint_check(o->peers[i]) != 0)
+			return ms_errf(eb, MS_EINVAL,
+			               "run: bad --peer '%s' (tcp://HOST:PORT)",
+			               o->peers[i]);
+		for (size_t k = 0; k < c->net.npeers; k++)
+			dup |= strcmp(c->net.peers[k], o->peers[i]) == 0;
+		if (dup)
+			continue;
+		if (c->net.npeers == MS_CFG_MAX_PEERS)
+			return ms_errf(eb, MS_EINVAL, "run: more than %d peers",
+			               MS_CFG_MAX_PEERS);
+		snprintf(c->net.peers[c->net.npeers++], MS_CFG_EP_MAX, "%s",
+		         o->peers[i]);
+	}
+	if (o->no_mdns)
+		c->net.mdns = 0;
+	if (o->log_level >= 0)
+		c->log.level = o->log_level;
+	if (o->syslog)
+		c->log.syslog = 1;
+	return MS_OK;
+}
+
+int ms_config_policies_differ(const ms_config *a, const ms_config *b)
+{
+	if (a->nrules != b->nrules)
+		return 1;
+	for (size_t i = 0; i < a->nrules; i++)
+		if (strcmp(a->rules[i].prefix, b->rules[i].prefix) != 0 ||
+		    a->rules[i].policy != b->rules[i].policy)
+			return 1;
+	return 0;
+}
+
+/* Settings that only take effect at the next start (the transport, the
+ * store's limits and discovery are set up once): list those nc changes
+ * against the running config in `what`, then put the running values back
+ * into nc so nothing half-applies.  Returns how many changed. */
+int ms_config_keep_restart_only(ms_config *nc, const ms_config *run, char *what,
+                                size_t cap)
+{
+	const ms_config_net *a = &nc->net, *b = &run->net;
+	const ms_store_opts *sa = &nc->store, *sb = &run->store;
+	struct {
+		const char *name;
+		int changed;
+	} f[] = {
+		{"listen",
+	         a->nlisten != b->nlisten ||
+	                 memcmp(a->listen, b->listen, sizeof a->listen) != 0},
+		{"heartbeat",
+	         a->heartbeat_interval_ms != b->heartbeat_interval_ms ||
+	                 a->heartbeat_timeout_ms != b->heartbeat_timeout_ms},
+		{"handshake_timeout",
+	         a->handshake_timeout_ms != b->handshake_timeout_ms},
+		{"max_message", a->max_message != b->max_message},
+		{"mdns", a->mdns != b->mdns},
+		{"map", sa->map_initial != sb->map_initial ||
+	                        sa->map_max != sb->map_max},
+		{"max_value", sa->max_value != sb->max_value},
+		{"max_clock_skew",
+	         sa->max_clock_skew_ms != sb->max_clock_skew_ms},
+	};
+	size_t off = 0;
+	int n = 0;
+
+	what[0] = '\0';
+	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+		if (!f[i].changed)
+			continue;
+		off += (size_t)snprintf(what + off, off < cap ? cap - off : 0,
+		                        "%s%s", n ? "," : "", f[i].name);
+		n++;
+	}
+	memcpy(nc->net.listen, b->listen, sizeof b->listen);
+	nc->net.nlisten = b->nlisten;
+	nc->net.heartbeat_interval_ms = b->heartbeat_interval_ms;
+	nc->net.heartbeat_timeout_ms = b->heartbeat_timeout_ms;
+	nc->net.handshake_timeout_ms = b->handshake_timeout_ms;
+	nc->net.max_message = b->max_message;
+	nc->net.mdns = b->mdns;
+	nc->store.map_initial = sb->map_initial;
+	nc->store.map_max = sb->map_max;
+	nc->store.max_value = sb->max_value;
+	nc->store.max_clock_skew_ms = sb->max_clock_skew_ms;
+	return n;
 }

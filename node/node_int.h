@@ -10,6 +10,7 @@
 
 #include "backoff.h"
 #include "crypto.h"
+#include "daemon.h"
 #include "endpoint.h"
 #include "meshsync.h"
 #include "ms_err.h"
@@ -87,6 +88,24 @@ ms_err ms_config_load(ms_config *c, const char *path, ms_errbuf *eb);
  * defaults.  Errors as ms_config_load. */
 ms_err ms_config_load_node(ms_config *c, const char *dir,
                            const char *config_path, ms_errbuf *eb);
+
+/* `meshsync-node run`'s flags over a loaded config: --listen replaces the
+ * listen list, --peer adds to the peer list, the rest override single
+ * values.  MS_EINVAL naming the bad flag. */
+ms_err ms_config_apply_flags(ms_config *c, const ms_daemon_opts *o,
+                             ms_errbuf *eb);
+
+/* 1 when a and b have different policy tables. */
+int ms_config_policies_differ(const ms_config *a, const ms_config *b);
+
+/* For a reload: the settings that only take effect at the next start (the
+ * transport, the store's limits, discovery: listen, heartbeat,
+ * handshake_timeout, max_message, mdns, map, max_value, max_clock_skew).
+ * Writes the names of those nc changes against the running config run,
+ * comma-separated, into what (cap bytes), puts run's values back into nc
+ * so nothing half-applies, and returns how many changed. */
+int ms_config_keep_restart_only(ms_config *nc, const ms_config *run, char *what,
+                                size_t cap);
 
 /* Write the commented default configuration to path (O_EXCL, 0600). */
 ms_err ms_config_write_default(const char *path, ms_errbuf *eb);
