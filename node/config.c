@@ -22,6 +22,7 @@
 #include "ms_path.h"
 #include "node_int.h"
 #include "op.h"
+#include "session.h"
 #include "wire.h"
 
 /* Bounds that keep a config from asking LMDB or the op codec for nonsense. */
@@ -49,8 +50,8 @@ void ms_config_default(ms_config *c)
 	c->net.max_message = 8ull << 20;
 	ms_backoff_cfg_default(&c->backoff);
 	c->kick_interval_ms = 1000;
-	c->sync.batch_ops = 256;
-	c->sync.credit = 1024;
+	c->sync.batch_ops = MS_SESSION_DEFAULT_BATCH_OPS;
+	c->sync.credit = MS_SESSION_DEFAULT_CREDIT;
 	c->sync.poll_ms = 50;
 	c->log.level = MS_LOG_DEFAULT;
 	c->log.syslog = 0;

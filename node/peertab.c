@@ -110,7 +110,8 @@ const uint8_t *ms_peer_id(const ms_peer *p)
 	return p != NULL && p->rec.has_id ? p->rec.id : NULL;
 }
 
-const char *ms_peer_addr(const ms_peer *p)
+/* p's address for logs: the one being dialled, else its first, else "-". */
+static const char *peer_addr(const ms_peer *p)
 {
 	if (p == NULL)
 		return "-";
@@ -119,11 +120,6 @@ const char *ms_peer_addr(const ms_peer *p)
 	if (p->rec.naddrs > 0)
 		return p->rec.addrs[0];
 	return "-";
-}
-
-size_t ms_peertab_size(const ms_peertab *pt)
-{
-	return pt->n;
 }
 
 static int rec_has_addr(const ms_peer_rec *r, const char *addr)
@@ -495,7 +491,7 @@ static void fail(ms_peertab *pt, ms_peer *p, const char *reason)
 	snprintf(p->rec.last_error, sizeof p->rec.last_error, "%s", reason);
 	ms_logf(pt->env.log, MS_LOG_WARNING, "MS-PEER-FAIL",
 	        "addr=%s reason=%s backoff_ms=%" PRIu64 " attempt=%" PRIu32,
-	        ms_peer_addr(p), reason, delay, p->bo.attempts);
+	        peer_addr(p), reason, delay, p->bo.attempts);
 	p->dirty = 1;
 	refresh(pt, p);
 }
@@ -716,7 +712,7 @@ static ms_peer *identified_in(ms_peertab *pt, const uint8_t *id,
 		char hex[2 * MS_PK_LEN + 1];
 		ms_hex(hex, id, MS_PK_LEN);
 		ms_logf(pt->env.log, MS_LOG_INFO, "MS-PEER-KICK",
-		        "peer=%s addr=%s", hex, ms_peer_addr(t));
+		        "peer=%s addr=%s", hex, peer_addr(t));
 	}
 	return t;
 }
@@ -764,7 +760,7 @@ void ms_peertab_session_state(ms_peertab *pt, ms_peer *p, int outbound,
 static void became_self(ms_peertab *pt, ms_peer *p)
 {
 	ms_logf(pt->env.log, MS_LOG_NOTICE, "MS-PEER-SELF", "addr=%s",
-	        ms_peer_addr(p));
+	        peer_addr(p));
 	p->dial = 0;
 	p->out = 0;
 	p->self = 1;
@@ -852,7 +848,7 @@ static int kick(ms_peertab *pt, ms_peer *p, const char *why)
 	if (p->rec.has_id)
 		ms_hex(hex, p->rec.id, MS_PK_LEN);
 	ms_logf(pt->env.log, MS_LOG_INFO, "MS-PEER-KICK",
-	        "peer=%s addr=%s why=%s", hex, ms_peer_addr(p), why);
+	        "peer=%s addr=%s why=%s", hex, peer_addr(p), why);
 	p->dirty = 1;
 	return 1;
 }

@@ -185,9 +185,5 @@ ms_err ms_peertab_views(const ms_peertab *pt, ms_peer_view **out, size_t *n,
 
 /* p's node id, or NULL while it is known by address only. */
 const uint8_t *ms_peer_id(const ms_peer *p);
-/* p's address for logs: the one being dialled, else its first, else "-". */
-const char *ms_peer_addr(const ms_peer *p);
-/* Records in the table. */
-size_t ms_peertab_size(const ms_peertab *pt);
 
 #endif

@@ -51,11 +51,6 @@ void ms_pex_free(ms_pex **xp)
 	*xp = NULL;
 }
 
-size_t ms_pex_candidates(const ms_pex *x)
-{
-	return x->ncand;
-}
-
 /* --- receiving ----------------------------------------------------------- */
 
 static pex_cand *cand_find(ms_pex *x, const uint8_t *id)

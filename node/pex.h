@@ -80,7 +80,4 @@ size_t ms_pex_build(const ms_pex *x, const uint8_t to[MS_PK_LEN],
 void ms_pex_sent(ms_pex *x, const uint8_t to[MS_PK_LEN],
                  const ms_wire_peers *m);
 
-/* Candidates held now. */
-size_t ms_pex_candidates(const ms_pex *x);
-
 #endif

@@ -33,10 +33,10 @@
 void ms_session_params_default(ms_session_params *p)
 {
 	memset(p, 0, sizeof *p);
-	p->batch_ops = 256;
-	p->credit = 1024;
+	p->batch_ops = MS_SESSION_DEFAULT_BATCH_OPS;
+	p->credit = MS_SESSION_DEFAULT_CREDIT;
 	p->max_message = MS_WIRE_MAX_MSG;
-	p->max_value = 1u << 20;
+	p->max_value = MS_OP_DEFAULT_MAX_VALUE;
 }
 
 static void params_set(ms_session_env *env, const ms_session_params *p)
@@ -110,56 +110,16 @@ void ms_session_env_set_params(ms_session_env *env, const ms_session_params *p)
 	params_set(env, p);
 }
 
-const ms_session_params *ms_session_env_params(const ms_session_env *env)
-{
-	return &env->p;
-}
-
 /* ------------------------------------------------------------- accessors */
-
-const char *ms_session_state_name(ms_session_state st)
-{
-	switch (st) {
-	case MS_SESSION_HELLO:
-		return "hello";
-	case MS_SESSION_SYNC:
-		return "sync";
-	case MS_SESSION_LIVE:
-		return "live";
-	case MS_SESSION_CLOSED:
-		return "closed";
-	}
-	return "?";
-}
 
 ms_session_state ms_session_state_get(const ms_session *s)
 {
 	return s->state;
 }
 
-int ms_session_outbound(const ms_session *s)
-{
-	return s->outbound;
-}
-
-const ms_session_summary *ms_session_summary_get(const ms_session *s)
-{
-	return &s->sum;
-}
-
-size_t ms_session_queued(const ms_session *s)
-{
-	return ms_sendq_len(&s->q);
-}
-
 size_t ms_session_inflight(const ms_session *s)
 {
 	return s->nfl;
-}
-
-size_t ms_session_waiting(const ms_session *s)
-{
-	return s->noq;
 }
 
 void *ms_session_user(const ms_session *s)
@@ -172,7 +132,7 @@ const uint8_t *ms_session_peer_id(const ms_session *s)
 	return s->identified ? s->peer_id : NULL;
 }
 
-int ms_session_ready(const ms_session *s)
+int ss_ready(const ms_session *s)
 {
 	return s->state != MS_SESSION_CLOSED && s->can_send && !s->self;
 }
@@ -250,7 +210,6 @@ static void release(ms_session *s)
 		free(m);
 	}
 	s->oq_tail = NULL;
-	s->noq = 0;
 	free(s->tvv.v);
 	memset(&s->tvv, 0, sizeof s->tvv);
 	free(s->hello_vv);
@@ -289,7 +248,6 @@ int ss_flush(ms_session *s, ms_time now)
 		s->oq_head = m->next;
 		if (s->oq_head == NULL)
 			s->oq_tail = NULL;
-		s->noq--;
 		free(m);
 	}
 	return s->state == MS_SESSION_CLOSED ? -1 : 0;
@@ -323,7 +281,6 @@ int ss_send_msg(ms_session *s, const ms_wire_msg *m)
 	else
 		s->oq_head = o;
 	s->oq_tail = o;
-	s->noq++;
 	return 0;
 }
 

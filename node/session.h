@@ -57,9 +57,6 @@ typedef enum ms_session_state {
 	MS_SESSION_CLOSED,    /* over: the ENDED event was delivered */
 } ms_session_state;
 
-/* "hello", "sync", "live", "closed". */
-const char *ms_session_state_name(ms_session_state st);
-
 #define MS_SESSION_MAX_ENDPOINTS 8 /* endpoints announced in HELLO */
 
 /* What every session of a node shares; a SIGHUP may change it
@@ -75,8 +72,11 @@ typedef struct ms_session_params {
 	size_t nendpoints;
 } ms_session_params;
 
-/* Defaults: batch 256, credit 1024, max_message MS_WIRE_MAX_MSG, values of
- * 1 MiB, no endpoints. */
+#define MS_SESSION_DEFAULT_BATCH_OPS 256 /* [sync] batch_ops */
+#define MS_SESSION_DEFAULT_CREDIT 1024   /* [sync] credit */
+
+/* Defaults: the batch and credit above, max_message MS_WIRE_MAX_MSG,
+ * values up to MS_OP_DEFAULT_MAX_VALUE, no endpoints. */
 void ms_session_params_default(ms_session_params *p);
 
 typedef enum ms_session_event_kind {
@@ -145,8 +145,6 @@ ms_err ms_session_env_new(ms_session_env **out, ms_store *store,
 void ms_session_env_free(ms_session_env **envp);
 /* Replace the parameters (bounds are clamped as in ms_session_env_new). */
 void ms_session_env_set_params(ms_session_env *env, const ms_session_params *p);
-/* The parameters in force. */
-const ms_session_params *ms_session_env_params(const ms_session_env *env);
 
 /* Per-session settings. */
 typedef struct ms_session_conf {
@@ -177,10 +175,6 @@ void ms_session_recv(ms_session *s, const uint8_t *buf, size_t len,
  * Cheap when there is nothing to do: call it every loop turn. */
 void ms_session_tick(ms_session *s, ms_time now);
 
-/* 1 when the session takes offers: its initial exchange has told it what
- * the peer holds (state SYNC past the vectors, or LIVE). */
-int ms_session_ready(const ms_session *s);
-
 /* Live push: queue every op that arrived in the store after arrival
  * number `after` (in rt's snapshot, see store/arrival.h) unless the peer is
  * known to hold it (sent or received on this link, or its peer_vv); the
@@ -209,16 +203,11 @@ void ms_session_lost(ms_session *s, const char *reason, ms_time now);
 void ms_session_free(ms_session **sp);
 
 ms_session_state ms_session_state_get(const ms_session *s);
-int ms_session_outbound(const ms_session *s);
 /* The peer's node id once HELLO proved it, else NULL. */
 const uint8_t *ms_session_peer_id(const ms_session *s);
-/* The processing summary so far (final after ENDED). */
-const ms_session_summary *ms_session_summary_get(const ms_session *s);
-/* Ops queued to send, batches unacknowledged, messages waiting for the
- * link (tests and node-inspect). */
-size_t ms_session_queued(const ms_session *s);
+/* OPS batches sent and not acknowledged yet (tests check the credit). */
 size_t ms_session_inflight(const ms_session *s);
-size_t ms_session_waiting(const ms_session *s);
+/* The owner's pointer given in ms_session_conf. */
 void *ms_session_user(const ms_session *s);
 
 #endif

@@ -101,7 +101,6 @@ struct ms_session {
 	uint64_t rx_allow; /* ops the peer may still send us */
 
 	outmsg *oq_head, *oq_tail;
-	size_t noq;
 
 	uint64_t start_mono;
 	ms_session_summary sum;
@@ -130,6 +129,9 @@ void ss_local_error(ms_session *s, const char *text, const char *end,
                     ms_time now);
 /* The peer broke the protocol: count, log, BYE(proto), end "proto". */
 void ss_bad_message(ms_session *s, const char *why, ms_time now);
+/* 1 when the session takes offers: its initial exchange has told it what
+ * the peer holds (state SYNC past the vectors, or LIVE). */
+int ss_ready(const ms_session *s);
 /* Raise what the peer is known to hold (peer_vv); a failure is logged. */
 void ss_note_peer_holds(ms_session *s, const ms_peer_vv_entry *e, size_t n);
 

@@ -47,7 +47,7 @@ ms_err ms_session_offer_since(ms_session *s, ms_store_rtxn *rt, uint64_t after,
 {
 	offer_ctx o = {s, rt};
 
-	if (!ms_session_ready(s))
+	if (!ss_ready(s))
 		return MS_OK;
 	return ms_store_foreach_arrival(rt, after, offer_one, &o, eb);
 }
