@@ -167,6 +167,7 @@ static void reload(ms_daemon *d)
 	ms_session_params sp;
 	ms_errbuf eb = {0};
 	char what[160];
+	int stored = 0; /* the new policy table is in the store */
 	ms_err e;
 
 	if (nc == NULL) {
@@ -181,14 +182,16 @@ static void reload(ms_daemon *d)
 	    ms_config_keep_restart_only(nc, &n->cfg, what, sizeof what) > 0)
 		ms_logf(&d->log, MS_LOG_NOTICE, "MS-CONF-RESTART-NEEDED",
 		        "what=%s", what);
-	if (e == MS_OK && ms_config_policies_differ(nc, &n->cfg))
+	if (e == MS_OK && ms_config_policies_differ(nc, &n->cfg)) {
 		e = ms_store_set_policies(n->store, nc->rules, nc->nrules, &eb);
+		stored = e == MS_OK;
+	}
 	if (e == MS_OK)
 		e = apply_acl(d, nc, &eb);
 	if (e != MS_OK) {
 		ms_log_error(&d->log, "MS-CONF-RELOAD-FAIL", &eb);
-		if (ms_config_policies_differ(nc, &n->cfg)) {
-			/* the table may have been stored: put the old one back */
+		if (stored) {
+			/* the rest failed: the old table goes back in force */
 			ms_errbuf eb2 = {0};
 			if (ms_store_set_policies(n->store, n->cfg.rules,
 			                          n->cfg.nrules, &eb2) != MS_OK)
@@ -575,9 +578,8 @@ static void dial_up(ms_daemon *d, const ms_conn *c)
 	ms_peer *p = ms_peertab_dial_up(d->pt, c->peer);
 	dlink *l;
 
-	if (p == NULL) {
-		ms_transport_hangup(d->t,
-		                    c->peer); /* nobody wants it any more */
+	if (p == NULL) { /* nobody wants it any more */
+		ms_transport_hangup(d->t, c->peer);
 		return;
 	}
 	if ((l = link_open(d, c, p, NULL)) == NULL) {
