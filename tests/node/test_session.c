@@ -67,6 +67,15 @@ static const uint8_t *enc(const ms_wire_msg *m, size_t *len)
 	return buf;
 }
 
+/* Encode m and hand it to side `to` as if the other side had sent it. */
+static void inject_msg(sp_pair *p, int to, const ms_wire_msg *m)
+{
+	size_t len;
+	const uint8_t *buf = enc(m, &len);
+
+	sp_inject(p, to, buf, len);
+}
+
 /* Close both sessions normally, so their summaries are final. */
 static void close_both(sp_pair *p)
 {
@@ -332,8 +341,6 @@ START_TEST(credit_exceeded_is_refused)
 	fix_op fo[4];
 	ms_session_params sp;
 	ms_wire_msg m = {.type = MS_WIRE_OPS};
-	const uint8_t *buf;
-	size_t len;
 	sp_pair p;
 
 	ms_session_params_default(&sp);
@@ -354,15 +361,13 @@ START_TEST(credit_exceeded_is_refused)
 	m.u.ops.batch = 1;
 	m.u.ops.n = 1;
 	m.u.ops.ops = ops;
-	buf = enc(&m, &len);
-	sp_inject(&p, 1, buf, len);
+	inject_msg(&p, 1, &m);
 	ck_assert(is_live(&p, 1));
 	/* batch 2 with 3 ops: one more than granted */
 	m.u.ops.batch = 2;
 	m.u.ops.n = 3;
 	m.u.ops.ops = ops + 1;
-	buf = enc(&m, &len);
-	sp_inject(&p, 1, buf, len);
+	inject_msg(&p, 1, &m);
 	ck_assert_int_eq(p.side[1].ended, 1);
 	ck_assert_str_eq(p.side[1].end_reason, "proto");
 	ck_assert_str_eq(p.side[1].end_detail, "credit_exceeded");
@@ -615,8 +620,6 @@ END_TEST
 START_TEST(out_of_order_after_hello)
 {
 	ms_wire_msg m;
-	const uint8_t *buf;
-	size_t len;
 	sp_pair p;
 
 	sp_init(&p, "order", 0x11, 0x22, 14, NULL);
@@ -629,16 +632,14 @@ START_TEST(out_of_order_after_hello)
 	m.type = MS_WIRE_ACK;
 	m.u.ack.batch = 99;
 	m.u.ack.credit = 1;
-	buf = enc(&m, &len);
-	sp_inject(&p, 1, buf, len);
+	inject_msg(&p, 1, &m);
 	ck_assert_int_eq(p.side[1].ended, 1);
 	ck_assert_str_eq(p.side[1].end_detail, "unexpected_ack");
 	/* a batch number that skips ahead */
 	memset(&m, 0, sizeof m);
 	m.type = MS_WIRE_OPS;
 	m.u.ops.batch = 7;
-	buf = enc(&m, &len);
-	sp_inject(&p, 0, buf, len);
+	inject_msg(&p, 0, &m);
 	ck_assert_int_eq(p.side[0].ended, 1);
 	ck_assert_str_eq(p.side[0].end_detail, "batch_order");
 	sp_free(&p);
@@ -648,8 +649,6 @@ END_TEST
 START_TEST(second_hello_and_late_vv_are_refused)
 {
 	ms_wire_msg m = {.type = MS_WIRE_VV};
-	const uint8_t *buf;
-	size_t len;
 	sp_pair p;
 
 	/* equal (empty) stores: no vector exchange, so a VV is out of place */
@@ -658,8 +657,7 @@ START_TEST(second_hello_and_late_vv_are_refused)
 	run_quiet(&p);
 	ck_assert(is_live(&p, 0));
 	m.u.vv.flags = MS_WIRE_VV_LAST;
-	buf = enc(&m, &len);
-	sp_inject(&p, 0, buf, len);
+	inject_msg(&p, 0, &m);
 	ck_assert_str_eq(p.side[0].end_detail, "unexpected_vv");
 	sp_free(&p);
 
@@ -682,8 +680,6 @@ END_TEST
 START_TEST(forged_identity_is_refused)
 {
 	ms_wire_msg m;
-	const uint8_t *buf;
-	size_t len;
 	sp_pair p;
 	ms_identity *mallory = fix_identity(0x66);
 
@@ -694,8 +690,7 @@ START_TEST(forged_identity_is_refused)
 	memset(&m, 0, sizeof m);
 	m.type = MS_WIRE_HELLO;
 	memcpy(m.u.hello.node_id, ms_identity_pk(mallory), MS_PK_LEN);
-	buf = enc(&m, &len);
-	sp_inject(&p, 1, buf, len);
+	inject_msg(&p, 1, &m);
 	ck_assert_str_eq(p.side[1].end_detail, "id_mismatch");
 	ck_assert_int_eq(p.side[1].end_bye, MS_BYE_AUTH);
 	ck_assert_int_eq(p.side[1].identified, 0);
@@ -717,8 +712,7 @@ START_TEST(forged_identity_is_refused)
 		                               NULL));
 		ms_wire_hello_proof_sign(mallory, curve, m.u.hello.proof);
 	}
-	buf = enc(&m, &len);
-	sp_inject(&p, 0, buf, len);
+	inject_msg(&p, 0, &m);
 	ck_assert_str_eq(p.side[0].end_detail, "bad_proof");
 	ck_assert_int_eq(p.side[0].end_bye, MS_BYE_AUTH);
 	sp_free(&p);
@@ -735,8 +729,6 @@ START_TEST(forged_ops_are_rejected_not_fatal)
 	ms_wire_bytes ops[3];
 	fix_op good, bad, cut;
 	ms_wire_msg m = {.type = MS_WIRE_OPS};
-	const uint8_t *buf;
-	size_t len;
 	sp_pair p;
 
 	sp_init(&p, "forged", 0x11, 0x22, 19, NULL);
@@ -752,8 +744,7 @@ START_TEST(forged_ops_are_rejected_not_fatal)
 	m.u.ops.batch = 1;
 	m.u.ops.n = 3;
 	m.u.ops.ops = ops;
-	buf = enc(&m, &len);
-	sp_inject(&p, 1, buf, len);
+	inject_msg(&p, 1, &m);
 	ck_assert(is_live(&p, 1));
 	ck_assert_uint_eq(sp_ops(&p, 1), 1);
 	close_both(&p);
