@@ -60,6 +60,7 @@ static const char *const bye_names[MS_BYE_COUNT_] = {
 	[MS_BYE_NORMAL] = "normal",     [MS_BYE_VERSION] = "version",
 	[MS_BYE_AUTH] = "auth",         [MS_BYE_PROTO] = "proto",
 	[MS_BYE_OVERLOAD] = "overload", [MS_BYE_SHUTDOWN] = "shutdown",
+	[MS_BYE_BUDGET] = "budget",     [MS_BYE_TIMEOUT] = "timeout",
 };
 
 const char *ms_wire_bye_reason_name(int r)

@@ -266,11 +266,13 @@ typedef enum ms_wire_bye_reason {
 	MS_BYE_PROTO = 3,    /* malformed or out-of-order message */
 	MS_BYE_OVERLOAD = 4, /* too busy: try later */
 	MS_BYE_SHUTDOWN = 5, /* the node is stopping */
+	MS_BYE_BUDGET = 6,   /* the peer hit a budget; text names it */
+	MS_BYE_TIMEOUT = 7,  /* a session stage took too long; text names it */
 	MS_BYE_COUNT_        /* number of reasons; not a reason */
 } ms_wire_bye_reason;
 
 /* Stable name ("normal", "version", "auth", "proto", "overload",
- * "shutdown"); "unknown" otherwise. */
+ * "shutdown", "budget", "timeout"); "unknown" otherwise. */
 const char *ms_wire_bye_reason_name(int r);
 
 /*

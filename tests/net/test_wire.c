@@ -1125,8 +1125,8 @@ START_TEST(t_names)
 	ck_assert_str_eq(ms_wire_reason_name(MS_WR_TRUNCATED), "truncated");
 	ck_assert_str_eq(ms_wire_reason_name(MS_WR_TRAILING), "trailing");
 
-	const char *bye[] = {"normal", "version",  "auth",
-	                     "proto",  "overload", "shutdown"};
+	const char *bye[] = {"normal",   "version",  "auth",   "proto",
+	                     "overload", "shutdown", "budget", "timeout"};
 	for (int i = 0; i < MS_BYE_COUNT_; i++)
 		ck_assert_str_eq(ms_wire_bye_reason_name(i), bye[i]);
 	ck_assert_str_eq(ms_wire_bye_reason_name(MS_BYE_COUNT_), "unknown");
