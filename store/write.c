@@ -70,6 +70,7 @@ static ms_err append_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 	hc = w->heads_cur;
 	rc = mdb_cursor_get(hc, &k, &v, MDB_SET);
 	while (rc == 0 && np < MS_OP_MAX_PARENTS) {
+		s->trace_heads++;
 		if (v.mv_size != MS_HASH_LEN)
 			return ms_errf(eb, MS_ECORRUPT,
 			               "append: heads record of %zu bytes",
