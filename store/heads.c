@@ -134,7 +134,8 @@ static ms_err migrate_one(ms_store *s, MDB_txn *txn, const uint8_t *kdb,
 	int rc;
 
 	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *id = rec + ST_REC_HDR_V2 + (size_t)i * MS_HASH_LEN;
+		const uint8_t *id = rec + ST_REC_HDR_V2 +
+		                    (size_t)i * MS_HASH_LEN;
 		ms_head h;
 		ms_err e;
 		if (st_head_load(s, txn, id, &h) != 0)
@@ -177,8 +178,8 @@ static int v2_record(const MDB_val *k, const MDB_val *v)
 	tail = key_len > ST_KEY_INLINE ? key_len : 0;
 	if (tail == 0 && k->mv_size != key_len)
 		return 0;
-	return n > 0 && v->mv_size == ST_REC_HDR_V2 +
-	                                      (size_t)n * MS_HASH_LEN + tail;
+	return n > 0 &&
+	       v->mv_size == ST_REC_HDR_V2 + (size_t)n * MS_HASH_LEN + tail;
 }
 
 ms_err st_migrate_heads(ms_store *s, MDB_txn *txn, ms_errbuf *eb)
@@ -203,15 +204,15 @@ ms_err st_migrate_heads(ms_store *s, MDB_txn *txn, ms_errbuf *eb)
 			/* Copied: the puts below may move the pages k and
 			 * v point into. */
 			memcpy(kdb, k.mv_data, kdb_len);
-			if (st_reserve((void **)&s->rec, &s->rec_cap,
-			               v.mv_size, 1)) {
+			if (st_reserve((void **)&s->rec, &s->rec_cap, v.mv_size,
+			               1)) {
 				e = ms_errf(eb, MS_ENOMEM,
 				            "migrate heads: out of memory");
 				break;
 			}
 			memcpy(s->rec, v.mv_data, v.mv_size);
-			e = migrate_one(s, txn, kdb, kdb_len, s->rec,
-			                v.mv_size, eb);
+			e = migrate_one(s, txn, kdb, kdb_len, s->rec, v.mv_size,
+			                eb);
 			if (e != MS_OK)
 				break;
 			/* Back to the record just rewritten, then on. */

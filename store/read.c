@@ -111,9 +111,10 @@ static ms_err heads_fill(ms_store_rtxn *rt, const MDB_val *k, uint32_t want,
 	while (rc == 0 && n < want) {
 		uint8_t id[MS_HASH_LEN];
 		if (v.mv_size != ST_RANK_LEN)
-			return ms_errf(eb, MS_ECORRUPT,
-			               "heads_rank record of %zu bytes, want %d",
-			               v.mv_size, ST_RANK_LEN);
+			return ms_errf(
+				eb, MS_ECORRUPT,
+				"heads_rank record of %zu bytes, want %d",
+				v.mv_size, ST_RANK_LEN);
 		st_rank_id(id, v.mv_data);
 		if (st_head_load(rt->s, rt->txn, id, &rt->heads[n]) != 0)
 			return ms_errf(
@@ -400,7 +401,7 @@ ms_err ms_store_foreach_fork(ms_store_rtxn *rt, ms_fork_fn fn, void *ctx,
 		uint8_t slot[ST_LOGKEY_LEN];
 		size_t n = 0;
 
-		rt->s->trace_forks++;
+		__atomic_add_fetch(&rt->s->trace_forks, 1, __ATOMIC_RELAXED);
 		if ((e = fork_slot(rt, c, &k, &v, &n, &why)) != MS_OK)
 			break;
 		/* k may move with the cursor; the slot is copied first */
@@ -417,8 +418,7 @@ ms_err ms_store_foreach_fork(ms_store_rtxn *rt, ms_fork_fn fn, void *ctx,
 }
 
 ms_err ms_store_get_fork(ms_store_rtxn *rt, const uint8_t author[MS_PK_LEN],
-                         uint64_t seq, ms_fork_fn fn, void *ctx,
-                         ms_errbuf *eb)
+                         uint64_t seq, ms_fork_fn fn, void *ctx, ms_errbuf *eb)
 {
 	uint8_t slot[ST_LOGKEY_LEN];
 	MDB_cursor *c = NULL;
@@ -435,11 +435,11 @@ ms_err ms_store_get_fork(ms_store_rtxn *rt, const uint8_t author[MS_PK_LEN],
 		                 "get fork", &why);
 	rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
 	if (rc == 0) {
-		rt->s->trace_forks++;
+		__atomic_add_fetch(&rt->s->trace_forks, 1, __ATOMIC_RELAXED);
 		e = fork_slot(rt, c, &k, &v, &n, &why);
 		if (e == MS_OK)
-			fn(slot, seq, (const uint8_t(*)[MS_HASH_LEN])rt->ids,
-			   n, ctx);
+			fn(slot, seq, (const uint8_t(*)[MS_HASH_LEN])rt->ids, n,
+			   ctx);
 	} else if (rc != MDB_NOTFOUND) {
 		e = st_mdb(rt->s, &why, rc, "mdb_cursor_get");
 	}

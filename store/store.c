@@ -193,7 +193,7 @@ ms_err st_write(ms_store *s, st_txn_fn fn, void *ctx, ms_errbuf *eb)
 		                                  __ATOMIC_RELAXED);
 		if (e == MS_OK) {
 			w.stat[ST_STAT_MAP_GROW] += s->pending_grow;
-			w.stat[ST_STAT_LIMIT_HEADS] += limit_heads;
+			w.stat[ST_STAT_LIM_HEADS] += limit_heads;
 			e = st_meta_save(s, &w, eb);
 		}
 		if (e == MS_OK)
@@ -290,8 +290,8 @@ static ms_err st_dbis_open(ms_store *s, MDB_txn *txn, unsigned create,
 					st_db_names[i]);
 			/* ... unless the store predates it: a writer adds
 			 * it (st_migrate_heads), a reader cannot. */
-			if (rc == MDB_NOTFOUND && (i == ST_DB_HEADS ||
-			                           i == ST_DB_HEADS_RANK))
+			if (rc == MDB_NOTFOUND &&
+			    (i == ST_DB_HEADS || i == ST_DB_HEADS_RANK))
 				e = ms_errf(
 					eb, MS_ECORRUPT,
 					"open database %s: the store predates "

@@ -320,8 +320,7 @@ ms_err ms_store_foreach_fork(ms_store_rtxn *rt, ms_fork_fn fn, void *ctx,
  * however many other slots are forked: what a batch that forked slots
  * reads.  MS_ECORRUPT for a malformed forks record, LMDB's errors. */
 ms_err ms_store_get_fork(ms_store_rtxn *rt, const uint8_t author[MS_PK_LEN],
-                         uint64_t seq, ms_fork_fn fn, void *ctx,
-                         ms_errbuf *eb);
+                         uint64_t seq, ms_fork_fn fn, void *ctx, ms_errbuf *eb);
 
 /* A quarantine entry: rejected input and why. */
 typedef struct ms_quarantine_entry {

@@ -62,7 +62,7 @@ enum st_stat {
 	ST_STAT_CONFLICTS,  /* applied ops that left their key with >1 head */
 	ST_STAT_MAP_GROW,   /* map doublings */
 	ST_STAT_STORE_FULL, /* writes refused at the maximum map size */
-	ST_STAT_LIMIT_HEADS, /* reads that held heads_per_key of more heads */
+	ST_STAT_LIM_HEADS,  /* reads that left heads out (heads_per_key) */
 	ST_STAT_REJECTED_,  /* + ms_op_reason */
 	ST_STAT_COUNT_ = ST_STAT_REJECTED_ + MS_OPR_COUNT_
 };
@@ -128,8 +128,9 @@ struct ms_store_rtxn {
 	ms_head *heads;
 	size_t heads_cap;
 	uint8_t *ids;
-	size_t ids_cap;        /* in ids */
-	MDB_cursor *rank_cur; /* heads_rank, opened by the first key read */
+	size_t ids_cap; /* in ids */
+	/* heads_rank, opened by the first key read */
+	MDB_cursor *rank_cur;
 };
 
 /* Fill a key state from a keys record: the first heads_per_key heads in
@@ -216,13 +217,15 @@ struct ms_store {
 	unsigned nreaders;     /* open ms_store_rtxn: no remap while > 0 */
 	uint64_t pending_grow; /* doublings not yet counted in stats */
 	int mdb_last;          /* last LMDB code mapped by st_mdb */
-	uint32_t heads_per_key; /* heads a read holds (ms_store_opts) */
+	/* Budget heads_per_key: heads a read holds (ms_store_opts). */
+	uint32_t heads_per_key;
 	/* Reads that hit heads_per_key since the last write transaction,
 	 * which adds them to the limit_heads_per_key stat (a read txn cannot
 	 * write).  Atomic: snapshots of one store may be read on two threads. */
 	uint64_t pending_heads_limit;
 	/* Test hooks, never reset: heads-index entries the write path
-	 * positioned on, put or deleted; forks slots the forks view visited. */
+	 * positioned on, put or deleted (under the writer lock); forks slots
+	 * the forks view visited (atomic, as above). */
 	uint64_t trace_heads;
 	uint64_t trace_forks;
 

@@ -310,9 +310,10 @@ static void expected_hash(const gen *g, uint8_t out[MS_HASH_LEN])
 				continue;
 			nops++;
 			for (size_t j = 0; j < NOPS && !named; j++)
-				for (size_t p = 0; g->key[j] == k && p < g->np[j];
-				     p++)
-					if (memcmp(g->parents[j][p], g->ops[i].id,
+				for (size_t p = 0;
+				     g->key[j] == k && p < g->np[j]; p++)
+					if (memcmp(g->parents[j][p],
+					           g->ops[i].id,
 					           MS_HASH_LEN) == 0)
 						named = 1;
 			if (!named)
