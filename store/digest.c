@@ -80,7 +80,7 @@ ms_err ms_store_vv_digest(ms_store_rtxn *rt, uint8_t out[MS_HASH_LEN],
 
 /* Hash the head ids of the key under db key k, ascending (the heads db's
  * dup order), a page of them per step; they must number want. */
-static ms_err hash_heads(ms_store_rtxn *rt, MDB_cursor *hc, MDB_val *k,
+static ms_err hash_heads(ms_store_rtxn *rt, MDB_cursor *hc, const MDB_val *k,
                          uint32_t want, ms_hash_state *hs, ms_errbuf *eb)
 {
 	MDB_val key = *k, v;

@@ -140,6 +140,7 @@ ms_err st_state_fill(ms_store_rtxn *rt, const MDB_val *k, const MDB_val *v,
 {
 	uint32_t cap = rt->s->heads_per_key, want;
 	size_t got = 0;
+	int cut;
 	st_rec r;
 	ms_err e;
 
@@ -148,10 +149,11 @@ ms_err st_state_fill(ms_store_rtxn *rt, const MDB_val *k, const MDB_val *v,
 		               "keys record of %zu bytes is "
 		               "malformed",
 		               v->mv_size);
-	want = r.nheads < cap ? r.nheads : cap;
+	cut = r.nheads > cap;
+	want = cut ? cap : r.nheads;
 	if ((e = heads_fill(rt, k, want, &got, eb)) != MS_OK)
 		return e;
-	if (want < r.nheads)
+	if (cut)
 		__atomic_add_fetch(&rt->s->pending_heads_limit, 1,
 		                   __ATOMIC_RELAXED);
 	memset(out, 0, sizeof *out);
