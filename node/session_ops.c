@@ -225,8 +225,6 @@ static void note_sent_slots(ms_session *s, slot *sl, size_t n)
 typedef struct fork_ctx {
 	ms_session *s;
 	ms_store_rtxn *rt;
-	const slot *sl; /* the slots this batch forked, sorted */
-	size_t n;
 	size_t queued;
 } fork_ctx;
 
@@ -234,12 +232,9 @@ static int fork_reply(const uint8_t author[MS_PK_LEN], uint64_t seq,
                       const uint8_t (*ids)[MS_HASH_LEN], size_t nids, void *ctx)
 {
 	fork_ctx *f = ctx;
-	slot key;
 
-	memcpy(key.author, author, MS_PK_LEN);
-	key.seq = seq;
-	if (bsearch(&key, f->sl, f->n, sizeof key, slot_cmp) == NULL)
-		return 0;
+	(void)author;
+	(void)seq;
 	for (size_t i = 0; i < nids; i++) {
 		ms_log_entry e;
 		ms_sync_item it;
@@ -263,7 +258,7 @@ static int fork_reply(const uint8_t author[MS_PK_LEN], uint64_t seq,
 static void answer_forks(ms_session *s, slot *forked, size_t n)
 {
 	ms_errbuf eb = {0};
-	fork_ctx f = {.s = s, .sl = forked, .n = n};
+	fork_ctx f = {.s = s};
 
 	if (n == 0)
 		return;
@@ -272,8 +267,18 @@ static void answer_forks(ms_session *s, slot *forked, size_t n)
 		ss_store_error(s, &eb);
 		return;
 	}
-	if (ms_store_foreach_fork(f.rt, fork_reply, &f, &eb) != MS_OK)
-		ss_store_error(s, &eb); /* the next vector round finds them */
+	/* One lookup per slot the batch forked, not a walk of every fork
+	 * the store holds; equal slots sort together and are read once. */
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && slot_cmp(&forked[i - 1], &forked[i]) == 0)
+			continue;
+		if (ms_store_get_fork(f.rt, forked[i].author, forked[i].seq,
+		                      fork_reply, &f, &eb) != MS_OK) {
+			ss_store_error(s, &eb); /* the next vector round
+			                         * finds them */
+			break;
+		}
+	}
 	ms_store_read_end(&f.rt);
 	ms_logf(s->env->log, MS_LOG_DEBUG, "MS-SYNC-FORK-REPLY",
 	        "slots=%zu ops=%zu", n, f.queued);

@@ -57,7 +57,7 @@ void st_acc_add(uint8_t acc[MS_HASH_LEN], const uint8_t id[MS_HASH_LEN])
 int st_rec_parse(st_rec *r, const MDB_val *k, const MDB_val *v)
 {
 	const uint8_t *p = v->mv_data;
-	size_t need;
+	size_t need = ST_REC_HDR;
 
 	if (v->mv_size < ST_REC_HDR)
 		return -1;
@@ -66,13 +66,12 @@ int st_rec_parse(st_rec *r, const MDB_val *k, const MDB_val *v)
 	r->nputs = ms_get_le64(p + 16);
 	r->nheads = ms_get_le32(p + 24);
 	r->key_len = ms_get_le16(p + 28);
-	if (r->nheads > (v->mv_size - ST_REC_HDR) / MS_HASH_LEN)
+	r->nputheads = ms_get_le32(p + 30);
+	if (r->nputheads > r->nheads)
 		return -1;
-	need = ST_REC_HDR + (size_t)r->nheads * MS_HASH_LEN;
-	r->heads = p + ST_REC_HDR;
 	if (r->key_len > ST_KEY_INLINE) {
 		need += r->key_len;
-		r->key = p + ST_REC_HDR + (size_t)r->nheads * MS_HASH_LEN;
+		r->key = p + ST_REC_HDR;
 		if (k->mv_size != ST_KEYDB_MAX)
 			return -1;
 	} else {
@@ -81,28 +80,6 @@ int st_rec_parse(st_rec *r, const MDB_val *k, const MDB_val *v)
 		r->key = k->mv_data;
 	}
 	return need == v->mv_size ? 0 : -1;
-}
-
-/* Position of id in the sorted list (or where it would go); *found. */
-static size_t ids_find(const uint8_t *ids, size_t n, const uint8_t *id,
-                       int *found)
-{
-	size_t lo = 0, hi = n;
-
-	*found = 0;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = memcmp(ids + mid * MS_HASH_LEN, id, MS_HASH_LEN);
-		if (c == 0) {
-			*found = 1;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
 }
 
 /* Log slot for (author, seq); a slot already taken by another op makes a
@@ -147,6 +124,12 @@ static ms_err log_insert(ms_store *s, st_wctx *w, const ms_op *op,
 	return MS_OK;
 }
 
+/*
+ * The key's record and heads.  Each step on the heads is one lookup, put
+ * or delete in the heads indexes (O(log heads)); the record is fixed-size,
+ * so a key with many concurrent heads costs a write no more than one with
+ * a single head.
+ */
 static ms_err state_apply(ms_store *s, st_wctx *w, const ms_op *op,
                           const uint8_t id[MS_HASH_LEN], uint32_t *nheads_after,
                           ms_errbuf *eb)
@@ -154,12 +137,15 @@ static ms_err state_apply(ms_store *s, st_wctx *w, const ms_op *op,
 	uint8_t kdb[ST_KEYDB_MAX], kh[ST_KH_LEN], sk[ST_SUPKEY_LEN];
 	MDB_val k, v;
 	st_rec r;
-	size_t n = 0, pos, tail, need;
+	size_t kdb_len, tail, need;
 	uint64_t counter = 0, nops = 0, nputs = 0;
+	uint32_t nheads = 0, nputheads = 0;
 	uint8_t *p;
-	int rc, found;
+	ms_err e;
+	int rc;
 
-	k.mv_size = st_keydb_key(kdb, op->key, op->key_len);
+	kdb_len = st_keydb_key(kdb, op->key, op->key_len);
+	k.mv_size = kdb_len;
 	k.mv_data = kdb;
 	st_key_hash(kh, op->key, op->key_len);
 	rc = mdb_get(w->txn, s->dbi[ST_DB_KEYS], &k, &v);
@@ -168,38 +154,36 @@ static ms_err state_apply(ms_store *s, st_wctx *w, const ms_op *op,
 			return ms_errf(eb, MS_ECORRUPT,
 			               "keys record of %zu bytes is malformed",
 			               v.mv_size);
-		n = r.nheads;
-		if (st_reserve((void **)&s->ids, &s->ids_cap, n + 1,
-		               MS_HASH_LEN))
-			return ms_errf(eb, MS_ENOMEM, "apply: out of memory");
-		/* Copy now: writes below may move the page it points into. */
-		memcpy(s->ids, r.heads, n * MS_HASH_LEN);
 		counter = r.counter;
 		nops = r.nops;
 		nputs = r.nputs;
+		nheads = r.nheads;
+		nputheads = r.nputheads;
 	} else if (rc != MDB_NOTFOUND) {
 		return st_mdb(s, eb, rc, "read keys");
-	} else if (st_reserve((void **)&s->ids, &s->ids_cap, 1, MS_HASH_LEN)) {
-		return ms_errf(eb, MS_ENOMEM, "apply: out of memory");
 	}
 
 	memcpy(sk + MS_HASH_LEN, kh, ST_KH_LEN);
 	for (unsigned i = 0; i < op->nparents; i++) {
 		const uint8_t *par = op->parents + (size_t)i * MS_HASH_LEN;
 		MDB_val sv = {0, (void *)""};
+		int removed = 0, was_put = 0;
 		memcpy(sk, par, MS_HASH_LEN);
 		k.mv_size = sizeof sk;
 		k.mv_data = sk;
 		rc = mdb_put(w->txn, s->dbi[ST_DB_SUP], &k, &sv, 0);
 		if (rc != 0)
 			return st_mdb(s, eb, rc, "write sup");
-		pos = ids_find(s->ids, n, par, &found);
-		if (found) {
-			memmove(s->ids + pos * MS_HASH_LEN,
-			        s->ids + (pos + 1) * MS_HASH_LEN,
-			        (n - pos - 1) * MS_HASH_LEN);
-			n--;
-		}
+		e = st_heads_remove(s, w->txn, kdb, kdb_len, par, &removed,
+		                    &was_put, eb);
+		if (e != MS_OK)
+			return e;
+		if (removed && (nheads == 0 || nputheads < (uint32_t)was_put))
+			return ms_errf(eb, MS_ECORRUPT,
+			               "keys record counts fewer heads than "
+			               "the heads db holds (run verify)");
+		nheads -= (uint32_t)removed;
+		nputheads -= (uint32_t)was_put;
 	}
 	memcpy(sk, id, MS_HASH_LEN);
 	k.mv_size = sizeof sk;
@@ -207,14 +191,12 @@ static ms_err state_apply(ms_store *s, st_wctx *w, const ms_op *op,
 	rc = mdb_get(w->txn, s->dbi[ST_DB_SUP], &k, &v);
 	if (rc == MDB_NOTFOUND) {
 		/* Nobody named this op yet: it is a head. */
-		pos = ids_find(s->ids, n, id, &found);
-		if (!found) {
-			memmove(s->ids + (pos + 1) * MS_HASH_LEN,
-			        s->ids + pos * MS_HASH_LEN,
-			        (n - pos) * MS_HASH_LEN);
-			memcpy(s->ids + pos * MS_HASH_LEN, id, MS_HASH_LEN);
-			n++;
-		}
+		e = st_heads_add(s, w->txn, kdb, kdb_len, op, id, eb);
+		if (e != MS_OK)
+			return e;
+		nheads++;
+		if (op->type == MS_OP_PUT)
+			nputheads++;
 	} else if (rc != 0) {
 		return st_mdb(s, eb, rc, "read sup");
 	}
@@ -225,26 +207,23 @@ static ms_err state_apply(ms_store *s, st_wctx *w, const ms_op *op,
 		nputs++;
 
 	tail = op->key_len > ST_KEY_INLINE ? op->key_len : 0;
-	need = ST_REC_HDR + n * MS_HASH_LEN + tail;
-	if (st_reserve((void **)&s->rec, &s->rec_cap, need, 1))
-		return ms_errf(eb, MS_ENOMEM, "apply: out of memory");
-	p = s->rec;
+	need = ST_REC_HDR + tail;
+	k.mv_size = kdb_len;
+	k.mv_data = kdb;
+	v.mv_size = need;
+	rc = mdb_put(w->txn, s->dbi[ST_DB_KEYS], &k, &v, MDB_RESERVE);
+	if (rc != 0)
+		return st_mdb(s, eb, rc, "write keys");
+	p = v.mv_data;
 	ms_put_le64(p, counter);
 	ms_put_le64(p + 8, nops);
 	ms_put_le64(p + 16, nputs);
-	ms_put_le32(p + 24, (uint32_t)n);
+	ms_put_le32(p + 24, nheads);
 	ms_put_le16(p + 28, op->key_len);
-	memcpy(p + ST_REC_HDR, s->ids, n * MS_HASH_LEN);
+	ms_put_le32(p + 30, nputheads);
 	if (tail)
-		memcpy(p + ST_REC_HDR + n * MS_HASH_LEN, op->key, tail);
-	k.mv_size = st_keydb_key(kdb, op->key, op->key_len);
-	k.mv_data = kdb;
-	v.mv_size = need;
-	v.mv_data = p;
-	rc = mdb_put(w->txn, s->dbi[ST_DB_KEYS], &k, &v, 0);
-	if (rc != 0)
-		return st_mdb(s, eb, rc, "write keys");
-	*nheads_after = (uint32_t)n;
+		memcpy(p + ST_REC_HDR, op->key, tail);
+	*nheads_after = nheads;
 	return MS_OK;
 }
 

@@ -78,36 +78,76 @@ ms_err ms_store_vv_digest(ms_store_rtxn *rt, uint8_t out[MS_HASH_LEN],
 	return MS_OK;
 }
 
+/* Hash the head ids of the key under db key k, ascending (the heads db's
+ * dup order), a page of them per step; they must number want. */
+static ms_err hash_heads(ms_store_rtxn *rt, MDB_cursor *hc, const MDB_val *k,
+                         uint32_t want, ms_hash_state *hs, ms_errbuf *eb)
+{
+	MDB_val key = *k, v;
+	uint64_t n = 0;
+	int rc;
+
+	rc = mdb_cursor_get(hc, &key, &v, MDB_SET);
+	if (rc == 0)
+		rc = mdb_cursor_get(hc, &key, &v, MDB_GET_MULTIPLE);
+	while (rc == 0) {
+		if (v.mv_size % MS_HASH_LEN != 0)
+			return ms_errf(eb, MS_ECORRUPT,
+			               "state hash: malformed heads record");
+		ms_hash_update(hs, v.mv_data, v.mv_size);
+		n += v.mv_size / MS_HASH_LEN;
+		rc = mdb_cursor_get(hc, &key, &v, MDB_NEXT_MULTIPLE);
+	}
+	if (rc != MDB_NOTFOUND)
+		return st_mdb(rt->s, eb, rc, "state hash: read heads");
+	if (n != want)
+		return ms_errf(eb, MS_ECORRUPT,
+		               "state hash: a keys record counts %u heads, the "
+		               "heads db holds %llu (run verify)",
+		               (unsigned)want, (unsigned long long)n);
+	return MS_OK;
+}
+
 ms_err ms_store_state_hash(ms_store_rtxn *rt, uint8_t out[MS_HASH_LEN],
                            ms_errbuf *eb)
 {
 	ms_hash_state hs;
-	MDB_cursor *c = NULL;
+	MDB_cursor *c = NULL, *hc = NULL;
 	MDB_val k, v;
 	st_rec r;
 	uint8_t hdr[4];
+	ms_err e = MS_OK;
 	int rc;
 
 	rc = mdb_cursor_open(rt->txn, rt->s->dbi[ST_DB_KEYS], &c);
-	if (rc != 0)
+	if (rc == 0)
+		rc = mdb_cursor_open(rt->txn, rt->s->dbi[ST_DB_HEADS], &hc);
+	if (rc != 0) {
+		if (c != NULL)
+			mdb_cursor_close(c);
 		return st_mdb(rt->s, eb, rc, "state hash: cursor");
+	}
 	ms_hash_init(&hs);
 	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
 	while (rc == 0) {
 		if (st_rec_parse(&r, &k, &v) != 0) {
-			mdb_cursor_close(c);
-			return ms_errf(eb, MS_ECORRUPT,
-			               "state hash: malformed keys record");
+			e = ms_errf(eb, MS_ECORRUPT,
+			            "state hash: malformed keys record");
+			break;
 		}
 		ms_put_le16(hdr, r.key_len);
 		ms_hash_update(&hs, hdr, 2);
 		ms_hash_update(&hs, r.key, r.key_len);
 		ms_put_le32(hdr, r.nheads);
 		ms_hash_update(&hs, hdr, 4);
-		ms_hash_update(&hs, r.heads, (size_t)r.nheads * MS_HASH_LEN);
+		if ((e = hash_heads(rt, hc, &k, r.nheads, &hs, eb)) != MS_OK)
+			break;
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 	}
+	mdb_cursor_close(hc);
 	mdb_cursor_close(c);
+	if (e != MS_OK)
+		return e;
 	if (rc != MDB_NOTFOUND)
 		return st_mdb(rt->s, eb, rc, "state hash: read keys");
 	ms_hash_final(&hs, out);

@@ -37,6 +37,8 @@ void ms_store_read_end(ms_store_rtxn **rtp)
 	if (rtp == NULL || *rtp == NULL)
 		return;
 	rt = *rtp;
+	if (rt->rank_cur != NULL)
+		mdb_cursor_close(rt->rank_cur); /* a read txn's cursor */
 	mdb_txn_abort(rt->txn);
 	rt->s->nreaders--;
 	free(rt->heads);
@@ -51,10 +53,8 @@ int ms_key_state_live(const ms_key_state *ks)
 	case MS_POLICY_LWW:
 		return ks->nheads > 0 && ks->heads[0].type == MS_OP_PUT;
 	case MS_POLICY_MV:
-		for (size_t i = 0; i < ks->nheads; i++)
-			if (ks->heads[i].type == MS_OP_PUT)
-				return 1;
-		return 0;
+		/* Over all heads, not only the ones a read holds. */
+		return ks->put_heads > 0;
 	case MS_POLICY_COUNTER:
 		return ks->nputs > 0;
 	}
@@ -63,7 +63,7 @@ int ms_key_state_live(const ms_key_state *ks)
 
 int ms_key_state_conflict(const ms_key_state *ks)
 {
-	return ks->nheads > 1 && ks->policy != MS_POLICY_COUNTER;
+	return ks->heads_total > 1 && ks->policy != MS_POLICY_COUNTER;
 }
 
 int st_head_load(ms_store *s, MDB_txn *txn, const uint8_t id[MS_HASH_LEN],
@@ -86,50 +86,84 @@ int st_head_load(ms_store *s, MDB_txn *txn, const uint8_t id[MS_HASH_LEN],
 	return 0;
 }
 
-/* Descending (hlc, author); the id breaks the tie between the two ops of a
- * fork, so the order never depends on arrival. */
-static int head_cmp_desc(const void *a, const void *b)
+/* The heads of a record in read order (descending (hlc, author, id): the
+ * heads_rank db's order), at most heads_per_key of them: a key a member
+ * filled with thousands of concurrent heads costs a read no more memory
+ * than the budget, and the winner is the first of them all the same. */
+static ms_err heads_fill(ms_store_rtxn *rt, const MDB_val *k, uint32_t want,
+                         size_t *got, ms_errbuf *eb)
 {
-	const ms_head *x = a, *y = b;
-	int c;
+	MDB_val key = *k, v;
+	size_t n = 0;
+	int rc;
 
-	if (x->hlc != y->hlc)
-		return x->hlc > y->hlc ? -1 : 1;
-	c = memcmp(x->author, y->author, MS_PK_LEN);
-	if (c != 0)
-		return -c;
-	return -memcmp(x->id, y->id, MS_HASH_LEN);
+	*got = 0;
+	if (want == 0)
+		return MS_OK;
+	if (rt->rank_cur == NULL &&
+	    (rc = mdb_cursor_open(rt->txn, rt->s->dbi[ST_DB_HEADS_RANK],
+	                          &rt->rank_cur)) != 0)
+		return st_mdb(rt->s, eb, rc, "read key: cursor(heads_rank)");
+	if (st_reserve((void **)&rt->heads, &rt->heads_cap, want,
+	               sizeof *rt->heads))
+		return ms_errf(eb, MS_ENOMEM, "read key: out of memory");
+	rc = mdb_cursor_get(rt->rank_cur, &key, &v, MDB_SET);
+	while (rc == 0 && n < want) {
+		uint8_t id[MS_HASH_LEN];
+		if (v.mv_size != ST_RANK_LEN)
+			return ms_errf(
+				eb, MS_ECORRUPT,
+				"heads_rank record of %zu bytes, want %d",
+				v.mv_size, ST_RANK_LEN);
+		st_rank_id(id, v.mv_data);
+		if (st_head_load(rt->s, rt->txn, id, &rt->heads[n]) != 0)
+			return ms_errf(
+				eb, MS_ECORRUPT,
+				"read key: a head op is missing or does not "
+				"decode (run verify)");
+		n++;
+		rc = mdb_cursor_get(rt->rank_cur, &key, &v, MDB_NEXT_DUP);
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return st_mdb(rt->s, eb, rc, "read key: read heads_rank");
+	if (n < want)
+		return ms_errf(eb, MS_ECORRUPT,
+		               "read key: the keys record counts %u heads, "
+		               "heads_rank holds %zu (run verify)",
+		               (unsigned)want, n);
+	*got = n;
+	return MS_OK;
 }
 
 ms_err st_state_fill(ms_store_rtxn *rt, const MDB_val *k, const MDB_val *v,
                      ms_key_state *out, ms_errbuf *eb)
 {
+	uint32_t cap = rt->s->heads_per_key, want;
+	size_t got = 0;
+	int cut;
 	st_rec r;
+	ms_err e;
 
 	if (st_rec_parse(&r, k, v) != 0)
 		return ms_errf(eb, MS_ECORRUPT,
 		               "keys record of %zu bytes is "
 		               "malformed",
 		               v->mv_size);
-	if (st_reserve((void **)&rt->heads, &rt->heads_cap, r.nheads + 1,
-	               sizeof *rt->heads))
-		return ms_errf(eb, MS_ENOMEM, "read key: out of memory");
-	for (uint32_t i = 0; i < r.nheads; i++) {
-		if (st_head_load(rt->s, rt->txn,
-		                 r.heads + (size_t)i * MS_HASH_LEN,
-		                 &rt->heads[i]) != 0)
-			return ms_errf(
-				eb, MS_ECORRUPT,
-				"read key: a head op is missing or does not "
-				"decode (run verify)");
-	}
-	qsort(rt->heads, r.nheads, sizeof *rt->heads, head_cmp_desc);
+	cut = r.nheads > cap;
+	want = cut ? cap : r.nheads;
+	if ((e = heads_fill(rt, k, want, &got, eb)) != MS_OK)
+		return e;
+	if (cut)
+		__atomic_add_fetch(&rt->s->pending_heads_limit, 1,
+		                   __ATOMIC_RELAXED);
 	memset(out, 0, sizeof *out);
 	out->key = r.key;
 	out->key_len = r.key_len;
 	out->policy = ms_store_policy_for(rt->s, r.key, r.key_len);
-	out->nheads = r.nheads;
+	out->nheads = got;
 	out->heads = rt->heads;
+	out->heads_total = r.nheads;
+	out->put_heads = r.nputheads;
 	out->counter = (int64_t)r.counter; /* two's complement, as stored */
 	out->nops = r.nops;
 	out->nputs = r.nputs;
@@ -369,6 +403,7 @@ ms_err ms_store_foreach_fork(ms_store_rtxn *rt, ms_fork_fn fn, void *ctx,
 		uint8_t slot[ST_LOGKEY_LEN];
 		size_t n = 0;
 
+		__atomic_add_fetch(&rt->s->trace_forks, 1, __ATOMIC_RELAXED);
 		if ((e = fork_slot(rt, c, &k, &v, &n, &why)) != MS_OK)
 			break;
 		/* k may move with the cursor; the slot is copied first */
@@ -382,6 +417,36 @@ ms_err ms_store_foreach_fork(ms_store_rtxn *rt, ms_fork_fn fn, void *ctx,
 		e = st_mdb(rt->s, &why, rc, "mdb_cursor_get");
 	mdb_cursor_close(c);
 	return e == MS_OK ? MS_OK : st_err_in(eb, e, "foreach_fork", &why);
+}
+
+ms_err ms_store_get_fork(ms_store_rtxn *rt, const uint8_t author[MS_PK_LEN],
+                         uint64_t seq, ms_fork_fn fn, void *ctx, ms_errbuf *eb)
+{
+	uint8_t slot[ST_LOGKEY_LEN];
+	MDB_cursor *c = NULL;
+	MDB_val k = {sizeof slot, slot}, v;
+	ms_errbuf why = {0};
+	ms_err e = MS_OK;
+	size_t n = 0;
+	int rc;
+
+	st_logkey(slot, author, seq);
+	rc = mdb_cursor_open(rt->txn, rt->s->dbi[ST_DB_FORKS], &c);
+	if (rc != 0)
+		return st_err_in(eb, st_mdb(rt->s, &why, rc, "mdb_cursor_open"),
+		                 "get fork", &why);
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
+	if (rc == 0) {
+		__atomic_add_fetch(&rt->s->trace_forks, 1, __ATOMIC_RELAXED);
+		e = fork_slot(rt, c, &k, &v, &n, &why);
+		if (e == MS_OK)
+			fn(slot, seq, (const uint8_t(*)[MS_HASH_LEN])rt->ids, n,
+			   ctx);
+	} else if (rc != MDB_NOTFOUND) {
+		e = st_mdb(rt->s, &why, rc, "mdb_cursor_get");
+	}
+	mdb_cursor_close(c);
+	return e == MS_OK ? MS_OK : st_err_in(eb, e, "get fork", &why);
 }
 
 typedef struct quarantine_walk {

@@ -21,6 +21,7 @@ const char *const st_db_names[ST_DB_COUNT_] = {
 	[ST_DB_FORKS] = "forks",     [ST_DB_QUARANTINE] = "quarantine",
 	[ST_DB_STATS] = "stats",     [ST_DB_PEERS] = "peers",
 	[ST_DB_PEER_VV] = "peer_vv", [ST_DB_ARRIVAL] = "arrival",
+	[ST_DB_HEADS] = "heads",     [ST_DB_HEADS_RANK] = "heads_rank",
 };
 
 /* Growth never goes past this many attempts in one write: doubling from
@@ -34,6 +35,7 @@ void ms_store_opts_default(ms_store_opts *o)
 	o->map_max = MS_STORE_DEFAULT_MAP_MAX;
 	o->max_value = MS_OP_DEFAULT_MAX_VALUE;
 	o->max_clock_skew_ms = MS_HLC_DEFAULT_MAX_SKEW_MS;
+	o->heads_per_key = MS_STORE_HEADS_PER_KEY_DEFAULT;
 }
 
 ms_err st_mdb(ms_store *s, ms_errbuf *eb, int rc, const char *what)
@@ -177,6 +179,7 @@ ms_err st_write(ms_store *s, st_txn_fn fn, void *ctx, ms_errbuf *eb)
 		return ms_errf(eb, MS_EINVAL,
 		               "write to %s: store opened read-only", s->dir);
 	for (int attempt = 0; attempt < ST_WRITE_ATTEMPTS; attempt++) {
+		uint64_t limit_heads;
 		memset(&w, 0, sizeof w);
 		s->mdb_last = 0;
 		e = st_txn_begin(s, 0, &w.txn, eb);
@@ -185,8 +188,12 @@ ms_err st_write(ms_store *s, st_txn_fn fn, void *ctx, ms_errbuf *eb)
 		e = st_meta_load(s, &w, eb);
 		if (e == MS_OK)
 			e = fn(s, &w, ctx, eb);
+		/* Taken now, given back if the txn does not commit. */
+		limit_heads = __atomic_exchange_n(&s->pending_heads_limit, 0,
+		                                  __ATOMIC_RELAXED);
 		if (e == MS_OK) {
 			w.stat[ST_STAT_MAP_GROW] += s->pending_grow;
+			w.stat[ST_STAT_LIM_HEADS] += limit_heads;
 			e = st_meta_save(s, &w, eb);
 		}
 		if (e == MS_OK)
@@ -204,6 +211,8 @@ ms_err st_write(ms_store *s, st_txn_fn fn, void *ctx, ms_errbuf *eb)
 		} else {
 			mdb_txn_abort(w.txn);
 		}
+		__atomic_add_fetch(&s->pending_heads_limit, limit_heads,
+		                   __ATOMIC_RELAXED);
 		if (e != MS_EFULL || s->mdb_last != MDB_MAP_FULL)
 			return e;
 		e = st_grow(s, eb);
@@ -266,6 +275,8 @@ static ms_err st_dbis_open(ms_store *s, MDB_txn *txn, unsigned create,
 
 		if (i == ST_DB_FORKS)
 			fl |= MDB_DUPSORT;
+		if (i == ST_DB_HEADS || i == ST_DB_HEADS_RANK)
+			fl |= MDB_DUPSORT | MDB_DUPFIXED;
 		rc = mdb_dbi_open(txn, st_db_names[i], fl, &s->dbi[i]);
 		if (rc != 0) {
 			snprintf(what, sizeof what, "open database %s",
@@ -276,6 +287,16 @@ static ms_err st_dbis_open(ms_store *s, MDB_txn *txn, unsigned create,
 				e = ms_errf(
 					eb, MS_ECORRUPT,
 					"open database %s: missing from the store",
+					st_db_names[i]);
+			/* ... unless the store predates it: a writer adds
+			 * it (st_migrate_heads), a reader cannot. */
+			if (rc == MDB_NOTFOUND &&
+			    (i == ST_DB_HEADS || i == ST_DB_HEADS_RANK))
+				e = ms_errf(
+					eb, MS_ECORRUPT,
+					"open database %s: the store predates "
+					"it; start meshsync-node on it once "
+					"to migrate",
 					st_db_names[i]);
 			return e;
 		}
@@ -503,6 +524,8 @@ ms_err ms_store_open(ms_store **out, const char *dir, const ms_store_opts *o,
 	s->wall_ms = o->wall_ms;
 	s->wall_ctx = o->wall_ctx;
 	s->verify_threads = o->verify_threads ? o->verify_threads : 2;
+	s->heads_per_key = o->heads_per_key ? o->heads_per_key
+	                                    : MS_STORE_HEADS_PER_KEY_DEFAULT;
 	/* Existing stores keep the map size recorded in the file (0 = use it). */
 	e = st_env_open(&s->env, dir, s->readonly ? MDB_RDONLY : 0, 0, eb);
 	if (e != MS_OK)
@@ -513,6 +536,10 @@ ms_err ms_store_open(ms_store **out, const char *dir, const ms_store_opts *o,
 	e = st_dbis_open(s, txn, s->readonly ? 0 : MDB_CREATE, eb);
 	if (e == MS_OK)
 		e = st_meta_identity(s, txn, eb);
+	/* Idempotent and O(1) once done; the schema-3 migration may call
+	 * it instead. */
+	if (e == MS_OK && !s->readonly)
+		e = st_migrate_heads(s, txn, eb);
 	if (e != MS_OK)
 		goto fail;
 	rc = mdb_txn_commit(txn); /* keeps the dbi handles for later txns */
@@ -547,7 +574,6 @@ void ms_store_close(ms_store **sp)
 	free(s->rules);
 	free(s->enc);
 	free(s->rec);
-	free(s->ids);
 	free(s->bops);
 	free(s->bstat);
 	free(s->bid);

@@ -58,6 +58,14 @@
 #define MS_STORE_DEFAULT_MAP_INITIAL (16ull << 20) /* 16 MiB */
 #define MS_STORE_DEFAULT_MAP_MAX (4ull << 30)      /* 4 GiB */
 #define MS_STORE_QUARANTINE_MAX 1000               /* entries kept */
+/*
+ * Budget heads_per_key: the heads of one key a read holds in memory
+ * (ms_key_state.heads).  Ops are never refused for it — which op a node
+ * refused would depend on arrival order and split the mesh — so a key may
+ * hold any number of heads; a read keeps the first ones in read order (the
+ * lww winner first) and counts limit_heads_per_key.
+ */
+#define MS_STORE_HEADS_PER_KEY_DEFAULT 64
 #define MS_POLICY_PREFIX_MAX 255
 #define MS_POLICY_MAX 64
 
@@ -95,6 +103,8 @@ typedef struct ms_store_opts {
 	/* Threads that decode and verify an ingested batch: 0 = default (2),
 	 * 1 = the calling thread only (tests compare the two). */
 	unsigned verify_threads;
+	/* Budget heads_per_key: 0 = MS_STORE_HEADS_PER_KEY_DEFAULT. */
+	uint32_t heads_per_key;
 } ms_store_opts;
 
 /* Defaults: map 16 MiB growing to 4 GiB, 1 MiB values, 1 h skew, lww. */
@@ -232,23 +242,28 @@ typedef struct ms_head {
 	uint32_t value_len;
 } ms_head;
 
-/* A key's state: heads sorted by descending (hlc, author), so heads[0] is
- * the lww winner. */
+/* A key's state: heads sorted by descending (hlc, author, id), so heads[0]
+ * is the lww winner.  A read holds the first heads_per_key of them:
+ * nheads < heads_total means the rest were left out (and counted in the
+ * limit_heads_per_key stat at the store's next write). */
 typedef struct ms_key_state {
 	const uint8_t *key;
 	size_t key_len;
 	ms_policy policy;
-	size_t nheads;
+	size_t nheads;        /* heads held in heads[] */
 	const ms_head *heads; /* valid until the next call on this rtxn */
+	uint64_t heads_total; /* heads of the key, held or not */
+	uint64_t put_heads;   /* of which PUTs (mv liveness) */
 	int64_t counter;      /* sum of all 8-byte PUT values of the key */
 	uint64_t nops;        /* ops ever applied to this key */
 	uint64_t nputs;       /* of which PUTs (counter liveness) */
 } ms_key_state;
 
 /* Is the key live (not deleted) under its policy?  lww: winner is a PUT;
- * mv: any head is a PUT; counter: any op was a PUT. */
+ * mv: any head is a PUT (of all heads); counter: any op was a PUT. */
 int ms_key_state_live(const ms_key_state *ks);
-/* Conflict under its policy: more than one head and policy != counter. */
+/* Conflict under its policy: more than one head (of all heads) and
+ * policy != counter. */
 int ms_key_state_conflict(const ms_key_state *ks);
 
 /* MS_ENOTFOUND if no op was ever written to key. */
@@ -300,6 +315,12 @@ typedef int (*ms_fork_fn)(const uint8_t author[MS_PK_LEN], uint64_t seq,
                           void *ctx);
 ms_err ms_store_foreach_fork(ms_store_rtxn *rt, ms_fork_fn fn, void *ctx,
                              ms_errbuf *eb);
+/* The one slot (author, seq): fn is called once with all its ids if the
+ * slot is forked, not at all otherwise (MS_OK either way).  One lookup,
+ * however many other slots are forked: what a batch that forked slots
+ * reads.  MS_ECORRUPT for a malformed forks record, LMDB's errors. */
+ms_err ms_store_get_fork(ms_store_rtxn *rt, const uint8_t author[MS_PK_LEN],
+                         uint64_t seq, ms_fork_fn fn, void *ctx, ms_errbuf *eb);
 
 /* A quarantine entry: rejected input and why. */
 typedef struct ms_quarantine_entry {

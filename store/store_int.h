@@ -9,7 +9,8 @@
  * digest.c (vv digest, state hash, summary), verify.c (consistency check),
  * vv.c (version-vector entries), arrival.c (arrival feed), lacking.c (what
  * a peer lacks), peer_vv.c (what peers hold), peers.c (peer table),
- * verify_mt.c (the ingest worker thread), walk.c (the foreach cursor loop).
+ * verify_mt.c (the ingest worker thread), walk.c (the foreach cursor loop),
+ * heads.c (the two heads indexes of a key and their migration).
  */
 #ifndef MS_STORE_INT_H
 #define MS_STORE_INT_H
@@ -41,6 +42,8 @@ enum st_db {
 	ST_DB_PEERS,
 	ST_DB_PEER_VV,
 	ST_DB_ARRIVAL,
+	ST_DB_HEADS,      /* dupsort: keydb key -> head id, ascending */
+	ST_DB_HEADS_RANK, /* dupsort: keydb key -> rank, the winner first */
 	ST_DB_COUNT_
 };
 extern const char *const st_db_names[ST_DB_COUNT_];
@@ -59,6 +62,7 @@ enum st_stat {
 	ST_STAT_CONFLICTS,  /* applied ops that left their key with >1 head */
 	ST_STAT_MAP_GROW,   /* map doublings */
 	ST_STAT_STORE_FULL, /* writes refused at the maximum map size */
+	ST_STAT_LIM_HEADS,  /* reads that left heads out (heads_per_key) */
 	ST_STAT_REJECTED_,  /* + ms_op_reason */
 	ST_STAT_COUNT_ = ST_STAT_REJECTED_ + MS_OPR_COUNT_
 };
@@ -82,22 +86,40 @@ const char *st_stat_name(unsigned i, char *buf, size_t cap);
  *   0   8   counter   sum of 8-byte PUT values, i64 two's complement
  *   8   8   nops      ops ever applied to the key
  *   16  8   nputs     of which PUTs
- *   24  4   nheads
+ *   24  4   nheads    entries of the key in the heads db
  *   28  2   key_len   of the full key
- *   30  32*nheads     head ids, ascending
- *   ..  key_len       the full key, only when key_len > ST_KEY_INLINE
+ *   30  4   nputheads of the heads, the PUTs (mv liveness without
+ *                     loading every head)
+ *   34  key_len       the full key, only when key_len > ST_KEY_INLINE
+ * The heads themselves are not in the record (it would be rewritten whole
+ * on every op, O(heads)); they are dup entries of the heads and heads_rank
+ * dbs under the same db key, each changed in O(log heads).
+ *
+ * Schema 2 stores before the heads dbs kept "32*nheads head ids,
+ * ascending" at offset 30, then the key tail; st_migrate_heads converts.
  */
-#define ST_REC_HDR 30
+#define ST_REC_HDR 34
+#define ST_REC_HDR_V2 30
 
 typedef struct st_rec {
 	uint64_t counter; /* unsigned so sums wrap instead of overflowing */
 	uint64_t nops;
 	uint64_t nputs;
 	uint32_t nheads;
+	uint32_t nputheads;
 	uint16_t key_len;
-	const uint8_t *heads; /* nheads * 32, ascending */
-	const uint8_t *key;   /* full key (db key or tail of the record) */
+	const uint8_t *key; /* full key (db key or tail of the record) */
 } st_rec;
+
+/*
+ * heads_rank dup value: ~hlc (u64 BE) || ~author || ~id, every byte
+ * complemented so that LMDB's ascending order is descending (hlc, author,
+ * id) — the read order, winner first — and the first heads_per_key dups are
+ * the ones a read keeps.  The id, complemented too, is at ST_RANK_ID:
+ * st_rank_id gives it back.
+ */
+#define ST_RANK_LEN (8 + MS_PK_LEN + MS_HASH_LEN)
+#define ST_RANK_ID (8 + MS_PK_LEN)
 
 /* A read snapshot; heads/ids are scratch reused by each call. */
 struct ms_store_rtxn {
@@ -107,9 +129,12 @@ struct ms_store_rtxn {
 	size_t heads_cap;
 	uint8_t *ids;
 	size_t ids_cap; /* in ids */
+	/* heads_rank, opened by the first key read */
+	MDB_cursor *rank_cur;
 };
 
-/* Fill a key state from a keys record (heads loaded and sorted). */
+/* Fill a key state from a keys record: the first heads_per_key heads in
+ * read order (winner first) loaded from heads_rank. */
 ms_err st_state_fill(ms_store_rtxn *rt, const MDB_val *k, const MDB_val *v,
                      ms_key_state *out, ms_errbuf *eb);
 
@@ -192,14 +217,23 @@ struct ms_store {
 	unsigned nreaders;     /* open ms_store_rtxn: no remap while > 0 */
 	uint64_t pending_grow; /* doublings not yet counted in stats */
 	int mdb_last;          /* last LMDB code mapped by st_mdb */
+	/* Budget heads_per_key: heads a read holds (ms_store_opts). */
+	uint32_t heads_per_key;
+	/* Reads that hit heads_per_key since the last write transaction,
+	 * which adds them to the limit_heads_per_key stat (a read txn cannot
+	 * write).  Atomic: snapshots of one store may be read on two threads. */
+	uint64_t pending_heads_limit;
+	/* Test hooks, never reset: heads-index entries the write path
+	 * positioned on, put or deleted (under the writer lock); forks slots
+	 * the forks view visited (atomic, as above). */
+	uint64_t trace_heads;
+	uint64_t trace_forks;
 
 	/* Scratch reused across writes so the per-op path does not allocate. */
 	uint8_t *enc; /* encoding of a local op */
 	size_t enc_cap;
 	uint8_t *rec; /* a keys record being rebuilt */
 	size_t rec_cap;
-	uint8_t *ids;   /* head ids copied out of a record */
-	size_t ids_cap; /* in ids (32 bytes each) */
 	ms_op *bops;    /* decoded batch */
 	uint8_t *bstat; /* per item: reason (MS_OPR_*) */
 	uint8_t (*bid)[MS_HASH_LEN];
@@ -221,6 +255,7 @@ typedef struct st_wctx {
 	/* One log cursor per write txn (LMDB frees it with the txn), so the
 	 * per-op path does not allocate a cursor for every op. */
 	MDB_cursor *log_cur;
+	MDB_cursor *heads_cur; /* the same, for the parents of a local write */
 } st_wctx;
 
 /* LMDB code -> ms_err, message "what: mdb_strerror".  Remembers rc in
@@ -303,6 +338,31 @@ void st_verify_batch(ms_store *s, const ms_ingest_item *items, size_t n);
 void st_verify_range(ms_store *s, const ms_ingest_item *items, size_t lo,
                      size_t hi);
 void st_worker_stop(ms_store *s);
+
+/*
+ * heads.c: the heads of the key stored under db key kdb (kdb_len bytes).
+ * st_heads_add files a new head under both indexes; st_heads_remove drops
+ * id when it is a head of the key (*removed = 1, *was_put = its type was
+ * PUT), a no-op otherwise.  Each is O(log heads) and counts its steps in
+ * s->trace_heads.
+ */
+void st_rank(uint8_t out[ST_RANK_LEN], uint64_t hlc, const uint8_t *author,
+             const uint8_t id[MS_HASH_LEN]);
+void st_rank_id(uint8_t id[MS_HASH_LEN], const uint8_t *rank);
+ms_err st_heads_add(ms_store *s, MDB_txn *txn, const uint8_t *kdb,
+                    size_t kdb_len, const ms_op *op,
+                    const uint8_t id[MS_HASH_LEN], ms_errbuf *eb);
+ms_err st_heads_remove(ms_store *s, MDB_txn *txn, const uint8_t *kdb,
+                       size_t kdb_len, const uint8_t id[MS_HASH_LEN],
+                       int *removed, int *was_put, ms_errbuf *eb);
+/*
+ * Move the heads of keys records still in the schema-2 layout (ids inline)
+ * to the heads and heads_rank dbs and rewrite those records; idempotent
+ * (a record already converted is left alone) and O(1) on a converted
+ * store (a store with keys and heads entries needs nothing).  Runs in the
+ * caller's write txn, which must have the two dbs open.
+ */
+ms_err st_migrate_heads(ms_store *s, MDB_txn *txn, ms_errbuf *eb);
 
 /* read.c: fill a head from a stored op id; -1 if the op is missing/bad. */
 int st_head_load(ms_store *s, MDB_txn *txn, const uint8_t id[MS_HASH_LEN],

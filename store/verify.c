@@ -2,7 +2,8 @@
  * verify.c — recompute everything the store derives from its ops and
  * compare: each op's decoding, signature and id; log and fork entries; the
  * version vector (contiguous seq, ops held and id sum per author); the
- * arrival feed (one number per held op); the sup index; heads, counter sums and op counts per key;
+ * arrival feed (one number per held op); the sup index; heads (both
+ * heads indexes), counter sums and op counts per key;
  * the op count and id accumulator in meta.  Used by node-inspect verify.
  *
  * It needs memory proportional to the number of ops and parents (about
@@ -273,10 +274,63 @@ static ms_err check_sup(vfy *f, ms_errbuf *eb)
 	return MS_OK;
 }
 
+/* The key's heads_rank dups: as many as nheads, each the rank of a held
+ * op whose id is a head of the key (in heads), in rank order by
+ * construction of the db.  Returns the number of bad entries. */
+static uint64_t rank_check(vfy *f, MDB_cursor *rc_cur, MDB_cursor *hc,
+                           const MDB_val *k, uint64_t *n)
+{
+	MDB_val key = *k, v;
+	uint64_t bad = 0;
+	int rc;
+
+	*n = 0;
+	rc = mdb_cursor_get(rc_cur, &key, &v, MDB_SET);
+	while (rc == 0) {
+		uint8_t want[ST_RANK_LEN], id[MS_HASH_LEN];
+		MDB_val hk = *k, hv = {MS_HASH_LEN, id};
+		ms_head h;
+
+		(*n)++;
+		if (v.mv_size != ST_RANK_LEN) {
+			bad++;
+			goto next;
+		}
+		st_rank_id(id, v.mv_data);
+		if (mdb_cursor_get(hc, &hk, &hv, MDB_GET_BOTH) != 0 ||
+		    st_head_load(f->s, f->txn, id, &h) != 0) {
+			bad++;
+			goto next;
+		}
+		st_rank(want, h.hlc, h.author, id);
+		if (memcmp(want, v.mv_data, ST_RANK_LEN) != 0)
+			bad++;
+	next:
+		rc = mdb_cursor_get(rc_cur, &key, &v, MDB_NEXT_DUP);
+	}
+	return bad;
+}
+
+/* Dup entries of db (all keys): heads and heads_rank each hold exactly the
+ * heads the keys records count, so no entry sits under a key without one. */
+static void heads_total(vfy *f, enum st_db db, uint64_t counted)
+{
+	MDB_stat st;
+
+	if (mdb_stat(f->txn, f->s->dbi[db], &st) != 0)
+		fault(f, "%s: cannot stat the db", st_db_names[db]);
+	else if (st.ms_entries != counted)
+		fault(f, "%s: %llu entries, the keys records count %llu heads",
+		      st_db_names[db], (unsigned long long)st.ms_entries,
+		      (unsigned long long)counted);
+}
+
 static ms_err check_keys(vfy *f, ms_errbuf *eb)
 {
-	MDB_cursor *c = NULL;
+	MDB_cursor *c = NULL, *hc = NULL, *rk = NULL;
 	MDB_val k, v;
+	uint64_t counted = 0; /* heads the keys records count */
+	ms_err err = MS_OK;
 	char h[65];
 	int rc;
 
@@ -291,15 +345,22 @@ static ms_err check_keys(vfy *f, ms_errbuf *eb)
 	if (f->nops > 0)
 		qsort(f->ops, f->nops, sizeof *f->ops, vop_cmp);
 	rc = mdb_cursor_open(f->txn, f->s->dbi[ST_DB_KEYS], &c);
-	if (rc != 0)
-		return st_mdb(f->s, eb, rc, "verify: cursor(keys)");
+	if (rc == 0)
+		rc = mdb_cursor_open(f->txn, f->s->dbi[ST_DB_HEADS], &hc);
+	if (rc == 0)
+		rc = mdb_cursor_open(f->txn, f->s->dbi[ST_DB_HEADS_RANK], &rk);
+	if (rc != 0) {
+		err = st_mdb(f->s, eb, rc, "verify: cursor(keys)");
+		goto out;
+	}
 	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
 	while (rc == 0) {
 		uint8_t kh[ST_KH_LEN];
-		uint64_t nops = 0, nputs = 0, sum = 0;
-		uint32_t nheads = 0, hi = 0;
+		uint64_t nops = 0, nputs = 0, sum = 0, nrank = 0, badrank;
+		uint32_t nheads = 0, nputheads = 0;
 		size_t lo = 0, up = f->nops;
-		int heads_ok = 1;
+		int heads_ok = 1, hrc;
+		MDB_val hk = k, hv;
 		char kname[80];
 		st_rec r;
 
@@ -308,6 +369,7 @@ static ms_err check_keys(vfy *f, ms_errbuf *eb)
 			      v.mv_size);
 			goto next;
 		}
+		counted += r.nheads;
 		snprintf(kname, sizeof kname, "%.*s%s",
 		         r.key_len > 64 ? 64 : (int)r.key_len,
 		         (const char *)r.key, r.key_len > 64 ? "..." : "");
@@ -323,6 +385,8 @@ static ms_err check_keys(vfy *f, ms_errbuf *eb)
 			else
 				up = mid;
 		}
+		/* The heads db's dups of the key, walked beside the ops. */
+		hrc = mdb_cursor_get(hc, &hk, &hv, MDB_SET);
 		for (size_t i = lo;
 		     i < f->nops && memcmp(f->ops[i].kh, kh, ST_KH_LEN) == 0;
 		     i++) {
@@ -334,18 +398,34 @@ static ms_err check_keys(vfy *f, ms_errbuf *eb)
 			if (!e->head)
 				continue;
 			nheads++;
-			/* ops are in id order, as the record's heads are */
-			if (hi >= r.nheads ||
-			    memcmp(r.heads + (size_t)hi * MS_HASH_LEN, e->id,
-			           MS_HASH_LEN) != 0)
+			nputheads += e->put;
+			/* ops are in id order, as the heads db's dups are */
+			if (hrc != 0 || hv.mv_size != MS_HASH_LEN ||
+			    memcmp(hv.mv_data, e->id, MS_HASH_LEN) != 0)
 				heads_ok = 0;
-			hi++;
+			if (hrc == 0)
+				hrc = mdb_cursor_get(hc, &hk, &hv,
+				                     MDB_NEXT_DUP);
 		}
+		if (hrc == 0) /* dups left over: heads no op gives */
+			heads_ok = 0;
 		if (!heads_ok || nheads != r.nheads)
 			fault(f,
 			      "key \"%s\": holds %u heads, the ops give %u%s",
 			      kname, r.nheads, nheads,
 			      heads_ok ? "" : " (different ids)");
+		if (nputheads != r.nputheads)
+			fault(f,
+			      "key \"%s\": counts %u PUT heads, the ops give "
+			      "%u",
+			      kname, r.nputheads, nputheads);
+		badrank = rank_check(f, rk, hc, &k, &nrank);
+		if (badrank > 0 || nrank != r.nheads)
+			fault(f,
+			      "key \"%s\": heads_rank holds %llu entries "
+			      "(%llu wrong) for %u heads",
+			      kname, (unsigned long long)nrank,
+			      (unsigned long long)badrank, r.nheads);
 		if (nops != r.nops)
 			fault(f, "key \"%s\": op count %llu, the ops give %llu",
 			      kname, (unsigned long long)r.nops,
@@ -362,14 +442,24 @@ static ms_err check_keys(vfy *f, ms_errbuf *eb)
 	next:
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 	}
-	mdb_cursor_close(c);
-	if (rc != MDB_NOTFOUND)
-		return st_mdb(f->s, eb, rc, "verify: read keys");
+	if (rc != MDB_NOTFOUND) {
+		err = st_mdb(f->s, eb, rc, "verify: read keys");
+		goto out;
+	}
+	heads_total(f, ST_DB_HEADS, counted);
+	heads_total(f, ST_DB_HEADS_RANK, counted);
 	for (size_t i = 0; i < f->nops; i++)
 		if (!f->ops[i].seen)
 			fault(f, "op %s: its key has no keys record",
 			      hexid(h, f->ops[i].id, MS_HASH_LEN));
-	return MS_OK;
+out:
+	if (rk != NULL)
+		mdb_cursor_close(rk);
+	if (hc != NULL)
+		mdb_cursor_close(hc);
+	if (c != NULL)
+		mdb_cursor_close(c);
+	return err;
 }
 
 static int vv_push(vfy *f, const uint8_t *author, uint64_t seq)

@@ -49,8 +49,8 @@ static ms_err append_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 	append_ctx *a = vctx;
 	uint8_t kdb[ST_KEYDB_MAX], parents[MS_OP_MAX_PARENTS * MS_HASH_LEN];
 	uint8_t oid[MS_HASH_LEN];
+	MDB_cursor *hc = NULL;
 	MDB_val k, v;
-	st_rec r;
 	ms_op op;
 	size_t np = 0, len = 0, need;
 	uint64_t maxph = 0, logmax, seq, tick, hlc;
@@ -58,22 +58,29 @@ static ms_err append_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 	int rc, fork;
 	ms_err e;
 
-	/* Parents: the key's current heads (ids ascending, as the op needs). */
+	/* Parents: the key's current heads (ids ascending, as the op needs).
+	 * More heads than an op may name: the first ones in id order; the
+	 * rest stay heads until a later write names them. */
 	k.mv_size = st_keydb_key(kdb, a->key, a->klen);
 	k.mv_data = kdb;
-	rc = mdb_get(w->txn, s->dbi[ST_DB_KEYS], &k, &v);
-	if (rc == 0) {
-		if (st_rec_parse(&r, &k, &v) != 0)
+	if (w->heads_cur == NULL &&
+	    (rc = mdb_cursor_open(w->txn, s->dbi[ST_DB_HEADS],
+	                          &w->heads_cur)) != 0)
+		return st_mdb(s, eb, rc, "append: cursor(heads)");
+	hc = w->heads_cur;
+	rc = mdb_cursor_get(hc, &k, &v, MDB_SET);
+	while (rc == 0 && np < MS_OP_MAX_PARENTS) {
+		s->trace_heads++;
+		if (v.mv_size != MS_HASH_LEN)
 			return ms_errf(eb, MS_ECORRUPT,
-			               "append: keys record is malformed");
-		/* More heads than an op may name: the first ones in id order;
-		 * the rest stay heads until a later write names them. */
-		np = r.nheads < MS_OP_MAX_PARENTS ? r.nheads
-		                                  : MS_OP_MAX_PARENTS;
-		memcpy(parents, r.heads, np * MS_HASH_LEN);
-	} else if (rc != MDB_NOTFOUND) {
-		return st_mdb(s, eb, rc, "append: read keys");
+			               "append: heads record of %zu bytes",
+			               v.mv_size);
+		memcpy(parents + np * MS_HASH_LEN, v.mv_data, MS_HASH_LEN);
+		np++;
+		rc = mdb_cursor_get(hc, &k, &v, MDB_NEXT_DUP);
 	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return st_mdb(s, eb, rc, "append: read heads");
 	for (size_t i = 0; i < np; i++) {
 		ms_op po;
 		k.mv_size = MS_HASH_LEN;
