@@ -16,7 +16,8 @@ static ms_ratelog_src *find(ms_ratelog *r, const uint8_t *key)
 
 		if (s->used && memcmp(s->key, key, MS_RATELOG_KEY_LEN) == 0)
 			return s;
-		if (!s->used || (oldest->used && s->window_ms < oldest->window_ms))
+		if (!s->used ||
+		    (oldest->used && s->window_ms < oldest->window_ms))
 			oldest = s;
 	}
 	/* A source we forget loses its pending "suppressed" count; r->dropped

@@ -17,8 +17,8 @@
 
 #include <stdint.h>
 
-#define MS_RATELOG_SOURCES 64     /* sources tracked at once */
-#define MS_RATELOG_KEY_LEN 32     /* bytes identifying a source */
+#define MS_RATELOG_SOURCES 64        /* sources tracked at once */
+#define MS_RATELOG_KEY_LEN 32        /* bytes identifying a source */
 #define MS_RATELOG_DEFAULT_PER_SEC 5 /* lines per source per second */
 
 typedef struct ms_ratelog_src {
