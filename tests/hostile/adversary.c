@@ -58,7 +58,7 @@
 
 #define ADV_MAX_CONNS 256        /* --conns bound (two sockets each) */
 #define ADV_MAX_SECONDS 600      /* --seconds bound */
-#define ADV_SNDHWM 16            /* our queued messages per session */
+#define ADV_SNDHWM 4             /* our queued messages per session */
 #define ADV_REDIAL_MS 100        /* pause before a lost session redials */
 #define ADV_HELLO_WAIT_MS 10000  /* no HELLO from any node: give up */
 #define ADV_HEARTBEAT_OFF 600000 /* credit-hog: never time the node out */
@@ -118,23 +118,23 @@ static const struct {
 
 /* One session (or, in hello-silent, one bare TCP connection). */
 typedef struct conn {
-	int target;     /* index into adv.targets */
-	uint32_t peer;  /* dial handle; 0: not dialled */
-	int tcp_fd;     /* hello-silent bare TCP socket, or -1 */
-	int up;         /* CURVE handshake done */
-	int hello_rx;   /* the node's HELLO arrived and its proof checked */
-	int vv_rx;      /* LAST chunks received from the node (rounds) */
-	int vv_tx;      /* our finished vectors sent */
-	uint64_t vv_entries; /* made-up entries sent this session */
+	int target;    /* index into adv.targets */
+	uint32_t peer; /* dial handle; 0: not dialled */
+	int tcp_fd;    /* hello-silent bare TCP socket, or -1 */
+	int up;        /* CURVE handshake done */
+	int hello_rx;  /* the node's HELLO arrived and its proof checked */
+	int vv_rx;     /* LAST chunks received from the node (rounds) */
+	int vv_tx;     /* our finished vectors sent */
+	uint64_t vv_entries;   /* made-up entries sent this session */
 	uint64_t round_chunks; /* vv-unknown: chunks sent in this round */
 	uint8_t sent_digest[MS_HASH_LEN]; /* the digest our HELLO claimed */
-	uint32_t batch_tx;   /* our last OPS batch number */
-	uint32_t acked;      /* the node's last ACKed batch of ours */
-	uint64_t set_off;    /* next op of our set to send (heads, equivocate) */
-	uint64_t peers_off;  /* next made-up id to name (peers-flood) */
-	int stalled;         /* credit-hog: granted and stopped reading */
-	uint64_t redial_at;  /* monotonic ms; 0: no redial pending */
-	uint64_t hangup_at;  /* monotonic ms; 0: none */
+	uint32_t batch_tx;                /* our last OPS batch number */
+	uint32_t acked;     /* the node's last ACKed batch of ours */
+	uint64_t set_off;   /* next op of our set to send (heads, equivocate) */
+	uint64_t peers_off; /* next made-up id to name (peers-flood) */
+	int stalled;        /* credit-hog: granted and stopped reading */
+	uint64_t redial_at; /* monotonic ms; 0: no redial pending */
+	uint64_t hangup_at; /* monotonic ms; 0: none */
 } conn;
 
 /* A set of signed ops (encoded back to back). */
@@ -172,7 +172,8 @@ typedef struct adv {
 	uint64_t start_ms;
 
 	/* what happened, for the summary line */
-	uint64_t sessions, links_down, msgs_tx, bytes_tx, msgs_rx, bytes_rx;
+	uint64_t sessions, links_up, links_down, msgs_tx, bytes_tx, msgs_rx,
+		bytes_rx;
 	uint64_t ops_tx, acks_rx, madeup, busy, tcp_closed;
 	uint64_t byes[MS_BYE_COUNT_];
 	char last_bye[MS_WIRE_MAX_TEXT + 32];
@@ -328,7 +329,7 @@ static int parse_args(adv *a, int argc, char **argv)
 			return 2;
 		}
 		continue;
-bad:
+	bad:
 		fprintf(stderr, "ms-adversary: %s %s: not a valid number\n", o,
 		        arg);
 		return 2;
@@ -340,7 +341,8 @@ bad:
 	}
 	a->mode = (adv_mode)mode;
 	if (a->mode == M_EQUIVOCATE && a->ntargets != 2) {
-		fprintf(stderr, "ms-adversary: equivocate needs two --target\n");
+		fprintf(stderr,
+		        "ms-adversary: equivocate needs two --target\n");
 		return 2;
 	}
 	a->nconns = conns > 0 ? conns : modes[mode].conns;
@@ -608,9 +610,9 @@ static size_t ops_fit(const opset *set, size_t from)
 static int send_peers(adv *a, conn *c)
 {
 	ms_wire_msg m = {.type = MS_WIRE_PEERS};
-	static const char *const eps[MS_WIRE_MAX_PEER_ENDPOINTS] = {
-		ADV_PEER_ENDPOINT, "tcp://127.0.0.2:1", "tcp://127.0.0.3:1",
-		"tcp://127.0.0.4:1"};
+	static const char *const eps[MS_WIRE_MAX_PEER_ENDPOINTS] =
+		{ADV_PEER_ENDPOINT, "tcp://127.0.0.2:1", "tcp://127.0.0.3:1",
+	         "tcp://127.0.0.4:1"};
 	uint64_t now = wall_ms();
 	int r;
 
@@ -650,7 +652,8 @@ static void cap_queues(adv *a, int rcvhwm)
 		int type = 0;
 		size_t tl = sizeof type;
 		if (items[i].socket == NULL ||
-		    zmq_getsockopt(items[i].socket, ZMQ_TYPE, &type, &tl) != 0 ||
+		    zmq_getsockopt(items[i].socket, ZMQ_TYPE, &type, &tl) !=
+		            0 ||
 		    type != ZMQ_DEALER)
 			continue;
 		(void)zmq_setsockopt(items[i].socket, ZMQ_SNDHWM, &snd,
@@ -805,7 +808,8 @@ static void on_recv(void *ctx, const ms_conn *mc, const uint8_t *peer_curve,
 		return;
 	r = ms_wire_decode(&m, a->scratch, buf, len);
 	if (r != MS_WR_OK) {
-		fprintf(stderr, "ms-adversary: the node sent a bad message: %s\n",
+		fprintf(stderr,
+		        "ms-adversary: the node sent a bad message: %s\n",
 		        ms_wire_reason_name(r));
 		conn_end(a, c, "bad message");
 		return;
@@ -865,6 +869,7 @@ static void on_link(void *ctx, const ms_conn *mc, ms_link_event ev,
 		return;
 	if (ev == MS_LINK_UP) {
 		c->up = 1;
+		a->links_up++;
 		if (a->mode == M_HELLO_SILENT) {
 			attacking(a);
 			return; /* and never a HELLO */
@@ -888,8 +893,7 @@ static int step(adv *a, conn *c)
 	switch (a->mode) {
 	case M_VV_FLOOD:
 		/* never LAST; --count > 0 bounds a session's entries */
-		while (r == 0 &&
-		       (a->count == 0 || c->vv_entries < a->count) &&
+		while (r == 0 && (a->count == 0 || c->vv_entries < a->count) &&
 		       !stop_flag)
 			r = send_madeup_vv(a, c, 0);
 		break;
@@ -903,7 +907,8 @@ static int step(adv *a, conn *c)
 			int last = c->round_chunks + 1 >= chunks;
 			r = send_madeup_vv(a, c, last);
 			if (r == 0)
-				c->round_chunks = last ? 0 : c->round_chunks + 1;
+				c->round_chunks = last ? 0
+				                       : c->round_chunks + 1;
 		}
 		if (c->vv_tx == 2 && c->hangup_at == 0)
 			c->hangup_at = now_ms() + 500;
@@ -938,15 +943,15 @@ static int step(adv *a, conn *c)
 		break;
 	case M_HEADS:
 	case M_EQUIVOCATE: {
-		const opset *set = &a->sets[a->mode == M_EQUIVOCATE ? c->target
-		                                                  : 0];
+		const opset *set =
+			&a->sets[a->mode == M_EQUIVOCATE ? c->target : 0];
 		if (c->vv_rx < 1)
 			break;
 		/* honest batching: the next batch once the last is ACKed */
 		if (c->set_off < set->n && c->acked == c->batch_tx) {
 			size_t n = ops_fit(set, c->set_off);
-			if (send_ops(a, c, set, c->set_off, n, c->batch_tx + 1) ==
-			    0) {
+			if (send_ops(a, c, set, c->set_off, n,
+			             c->batch_tx + 1) == 0) {
 				c->batch_tx++;
 				c->set_off += n;
 			}
@@ -1019,11 +1024,11 @@ static int run(adv *a)
 		}
 		for (int i = 0; i < a->nconns; i++) {
 			conn *c = &a->conns[i];
-			if (a->mode == M_SESSIONS && c->redial_at == UINT64_MAX &&
-			    a->have_digest)
+			if (a->mode == M_SESSIONS &&
+			    c->redial_at == UINT64_MAX && a->have_digest)
 				c->redial_at = now;
-			if (c->peer == 0 && c->tcp_fd < 0 && c->redial_at != 0 &&
-			    now >= c->redial_at) {
+			if (c->peer == 0 && c->tcp_fd < 0 &&
+			    c->redial_at != 0 && now >= c->redial_at) {
 				if (conn_open(a, c) != 0) {
 					c->redial_at = now + ADV_REDIAL_MS;
 					continue;
@@ -1054,9 +1059,11 @@ static int run(adv *a)
 		}
 		n = ms_transport_pollitems(a->t, items, cap);
 		if (n > cap) {
-			zmq_pollitem_t *ni = realloc(items, (size_t)n * sizeof *ni);
+			zmq_pollitem_t *ni = realloc(items,
+			                             (size_t)n * sizeof *ni);
 			if (ni == NULL) {
-				fprintf(stderr, "ms-adversary: out of memory\n");
+				fprintf(stderr,
+				        "ms-adversary: out of memory\n");
 				rc = 1;
 				break;
 			}
@@ -1106,14 +1113,14 @@ static uint64_t self_rss_kb(void)
 static void summary(const adv *a, int rc)
 {
 	printf("ms-adversary: done mode=%s rc=%d seconds=%.1f sessions=%" PRIu64
-	       " links_down=%" PRIu64 " msgs_tx=%" PRIu64 " bytes_tx=%" PRIu64
-	       " msgs_rx=%" PRIu64 " bytes_rx=%" PRIu64 " ops_tx=%" PRIu64
-	       " acks_rx=%" PRIu64 " madeup=%" PRIu64 " busy=%" PRIu64
-	       " tcp_closed=%" PRIu64,
+	       " links_up=%" PRIu64 " links_down=%" PRIu64 " msgs_tx=%" PRIu64
+	       " bytes_tx=%" PRIu64 " msgs_rx=%" PRIu64 " bytes_rx=%" PRIu64
+	       " ops_tx=%" PRIu64 " acks_rx=%" PRIu64 " madeup=%" PRIu64
+	       " busy=%" PRIu64 " tcp_closed=%" PRIu64,
 	       modes[a->mode].name, rc, (double)(now_ms() - a->start_ms) / 1e3,
-	       a->sessions, a->links_down, a->msgs_tx, a->bytes_tx, a->msgs_rx,
-	       a->bytes_rx, a->ops_tx, a->acks_rx, a->madeup, a->busy,
-	       a->tcp_closed);
+	       a->sessions, a->links_up, a->links_down, a->msgs_tx, a->bytes_tx,
+	       a->msgs_rx, a->bytes_rx, a->ops_tx, a->acks_rx, a->madeup,
+	       a->busy, a->tcp_closed);
 	for (int r = 0; r < MS_BYE_COUNT_; r++)
 		if (a->byes[r] > 0)
 			printf(" bye_%s=%" PRIu64, ms_wire_bye_reason_name(r),

@@ -62,35 +62,83 @@
 
 /* One attack: how the target is set up and what must show afterwards. */
 typedef struct hmode {
-	const char *mode;   /* ms-adversary --mode */
-	const char *stat;   /* node-inspect stats counter that must be >= 1;
-	                       NULL: the mode is judged by forks instead */
-	int preload_ops;    /* ops the target holds before the attack */
+	const char *mode;       /* ms-adversary --mode */
+	const char *stat;       /* node-inspect stats counter that must be >= 1;
+	                     NULL: the mode is judged by forks instead */
+	const char *adv;        /* a counter of the adversary's "done" line that
+	                     must be >= 1 (what the node did to it: a BYE
+	                     reason, links closed), or NULL */
+	int preload_ops;        /* ops the target holds before the attack */
 	uint32_t preload_value; /* their value bytes */
-	uint32_t adv_value; /* value bytes of ops the adversary gets stored */
-	const char *count;  /* ms-adversary --count, or NULL for its default */
-	int two_targets;    /* equivocate: a second target, peered */
-	const char *conf;   /* extra target config ([limits]), or NULL */
+	uint32_t adv_value;     /* value bytes of ops the adversary gets
+	                           stored (ops-flood: its --value-size) */
+	const char *count;      /* ms-adversary --count, or NULL */
+	int two_targets;        /* equivocate: a second target, peered */
+	uint64_t attack_ms;     /* the attack lasts at least this long */
+	const char *conf;       /* extra target config ([limits]), or NULL */
 } hmode;
 
 /*
- * Budget counter per mode.  Names follow the issue-8 plan (HELPERS.md);
- * when a fixing branch names a budget otherwise, change it here.  The
- * timeouts (idle, hello-silent) are counted when they fire: if their
- * defaults are longer than an attack here, set them in `conf` through the
- * [limits] keys of node/config.c (an unknown key stops the node today).
+ * The expectations, one row per attack.  Counter names follow the issue-8
+ * plan (HELPERS.md); where a fixing branch names a budget otherwise, or
+ * answers it in another way, change it here and nowhere else.  A session
+ * closed for a budget gets BYE(budget), for a timeout BYE(timeout): `adv`
+ * checks the adversary saw it.  Timeouts fire only if the attack outlasts
+ * them: make attack_ms longer than their defaults, or set them shorter in
+ * `conf` through [limits] (an unknown section stops the node today).
  */
 static const hmode hmodes[] = {
-	{"vv-flood", "limit_session_vv_entries", 64, 1024, 0, NULL, 0, NULL},
-	{"vv-unknown", "limit_peer_vv_unknown", 1024, 256, 0, NULL, 0, NULL},
-	{"credit-hog", "limit_credit", 768, 65536, 0, NULL, 0, NULL},
-	{"ops-flood", "limit_rx_inflight", 64, 1024, 65536, "64", 0, NULL},
-	{"peers-flood", "limit_pex_candidates", 64, 1024, 0, NULL, 0, NULL},
-	{"sessions", "limit_sessions_per_peer", 64, 1024, 0, NULL, 0, NULL},
-	{"idle", "limit_vv_timeout", 64, 1024, 0, NULL, 0, NULL},
-	{"heads", "limit_heads_per_key", 64, 1024, 8, "4096", 0, NULL},
-	{"equivocate", NULL, 64, 1024, 16, "256", 1, NULL},
-	{"hello-silent", "limit_hello_timeout", 64, 1024, 0, NULL, 0, NULL},
+	{.mode = "vv-flood",
+         .stat = "limit_session_vv_entries",
+         .adv = "bye_budget",
+         .preload_ops = 64,
+         .preload_value = 1024},
+	{.mode = "vv-unknown",
+         .stat = "limit_peer_vv_unknown",
+         .preload_ops = 1024, /* four batches for it to ACK with made-up */
+         .preload_value = 256},
+	{.mode = "credit-hog",
+         .stat = "limit_credit",
+         .preload_ops = 768, /* 48 MiB: three sessions could queue 144 */
+         .preload_value = 65536},
+	{.mode = "ops-flood",
+         .stat = "limit_rx_inflight",
+         .adv = "bye_budget",
+         .preload_ops = 64,
+         .preload_value = 1024,
+         .adv_value = 65536,
+         .count = "64"},
+	{.mode = "peers-flood",
+         .stat = "limit_pex_candidates",
+         .preload_ops = 64,
+         .preload_value = 1024},
+	{.mode = "sessions",
+         .stat = "limit_sessions_per_peer",
+         .adv = "bye_budget",
+         .preload_ops = 64,
+         .preload_value = 1024},
+	{.mode = "idle",
+         .stat = "limit_vv_timeout",
+         .adv = "bye_timeout",
+         .preload_ops = 64,
+         .preload_value = 1024},
+	{.mode = "heads",
+         .stat = "limit_heads_per_key",
+         .preload_ops = 64,
+         .preload_value = 1024,
+         .adv_value = 8,
+         .count = "4096"},
+	{.mode = "equivocate",
+         .preload_ops = 64,
+         .preload_value = 1024,
+         .adv_value = 16,
+         .count = "256", /* HOSTILE_EQUIV_SLOTS */
+         .two_targets = 1},
+	{.mode = "hello-silent",
+         .stat = "limit_hello_timeout",
+         .adv = "links_down", /* its CURVE connections closed */
+         .preload_ops = 64,
+         .preload_value = 1024},
 };
 #define NMODES ((int)(sizeof hmodes / sizeof hmodes[0]))
 
@@ -149,13 +197,13 @@ static void preload(const it_node *n, int count, uint32_t vsize)
 
 /* What one attack did to its target. */
 typedef struct outcome {
-	pid_t adv;              /* the adversary, while it runs */
-	pid_t target_pid;       /* sampled */
-	uint64_t rss_base_kb;   /* before the attack */
-	uint64_t rss_peak_kb;   /* highest sample during it */
+	pid_t adv;            /* the adversary, while it runs */
+	pid_t target_pid;     /* sampled */
+	uint64_t rss_base_kb; /* before the attack */
+	uint64_t rss_peak_kb; /* highest sample during it */
 	uint64_t samples;
-	int aborted;            /* stopped at HOSTILE_RSS_ABORT_MIB */
-	int target_died;        /* RssAnon unreadable while it should run */
+	int aborted;     /* stopped at HOSTILE_RSS_ABORT_MIB */
+	int target_died; /* RssAnon unreadable while it should run */
 } outcome;
 
 /* One RSS sample of the target; stops the adversary if over the abort
@@ -251,6 +299,18 @@ static void adv_done_line(const char *log, char *out, size_t cap)
 	free(b);
 }
 
+/* The value of " name=N" in the adversary's done line (0 if absent). */
+static uint64_t done_count(const char *done, const char *name)
+{
+	char key[64];
+	const char *p;
+
+	snprintf(key, sizeof key, " %s=", name);
+	if ((p = strstr(done, key)) == NULL)
+		return 0;
+	return strtoull(p + strlen(key), NULL, 10);
+}
+
 /* Stop n by SIGTERM (SIGKILL at the deadline) without asserting; the
  * exit code, or -1 if it had to be killed. */
 static int node_stop(it_node *n)
@@ -292,11 +352,12 @@ static void run_mode(const hmode *m)
 	char *argv[24];
 	ms_test_spawn_opts so = {.die_with_parent = 1};
 	uint64_t store0, store1, ops0, ops1, allowed, stat = 0, t0, forks1 = 0,
-	                                            forks2 = 0;
+						      forks2 = 0;
 	int64_t sync_ms, pair_ms = 0;
-	int k = 0, rc, nfail = 0, status = 0, adv_rc, stop_t, stop_h, stop_t2 = 0,
-	    verify_rc, att;
+	int k = 0, rc, nfail = 0, status = 0, adv_rc, stop_t, stop_h,
+	    stop_t2 = 0, verify_rc, att;
 	uint32_t per_value;
+	uint64_t want_ms, adv_count = 0;
 
 	memset(&t2, 0, sizeof t2);
 	it_node_init(&t, "target", NULL, m->conf);
@@ -372,8 +433,10 @@ static void run_mode(const hmode *m)
 		it_node_start_level(&h, peers, 1, "info");
 	}
 	sync_ms = wait_same(&o, &h, &t, HOSTILE_SYNC_MS);
-	if (ms_test_now_ms() - t0 < HOSTILE_MIN_ATTACK_MS)
-		sample_for(&o, HOSTILE_MIN_ATTACK_MS - (ms_test_now_ms() - t0));
+	want_ms = m->attack_ms > HOSTILE_MIN_ATTACK_MS ? m->attack_ms
+	                                               : HOSTILE_MIN_ATTACK_MS;
+	if (ms_test_now_ms() - t0 < want_ms)
+		sample_for(&o, want_ms - (ms_test_now_ms() - t0));
 
 	/* the attack ends (equivocate ends by itself once both sets landed) */
 	if (o.adv > 0) {
@@ -409,11 +472,13 @@ static void run_mode(const hmode *m)
 	allowed = (uint64_t)HOSTILE_STORE_SLACK_MIB * 1024 * 1024 +
 	          (ops1 > ops0 ? ops1 - ops0 : 0) *
 	                  (2 * (uint64_t)per_value + HOSTILE_STORE_PER_OP);
-	verify_rc = it_run(NULL, NULL, MS_INSPECT_BIN, "--data", t.dir, "verify",
-	                   (char *)NULL);
+	verify_rc = it_run(NULL, NULL, MS_INSPECT_BIN, "--data", t.dir,
+	                   "verify", (char *)NULL);
 	if (m->stat != NULL)
 		stat = it_stat(&t, m->stat);
 	adv_done_line(advlog, done, sizeof done);
+	if (m->adv != NULL)
+		adv_count = done_count(done, m->adv);
 
 	fprintf(stderr,
 	        "hostile: mode=%s rss_base=%" PRIu64 "KiB rss_peak=%" PRIu64
@@ -425,10 +490,10 @@ static void run_mode(const hmode *m)
 	        "hostile:   %s\n",
 	        m->mode, o.rss_base_kb, o.rss_peak_kb,
 	        ((int64_t)o.rss_peak_kb - (int64_t)o.rss_base_kb) / 1024,
-	        HOSTILE_RSS_BUDGET_MIB, o.samples,
-	        o.aborted ? " ABORTED" : "", store0, store1,
-	        ((int64_t)store1 - (int64_t)store0) / 1024, allowed / 1024, ops0,
-	        ops1, sync_ms, verify_rc, m->stat != NULL ? m->stat : "forks",
+	        HOSTILE_RSS_BUDGET_MIB, o.samples, o.aborted ? " ABORTED" : "",
+	        store0, store1, ((int64_t)store1 - (int64_t)store0) / 1024,
+	        allowed / 1024, ops0, ops1, sync_ms, verify_rc,
+	        m->stat != NULL ? m->stat : "forks",
 	        m->stat != NULL ? stat : forks1, stop_t, stop_h, adv_rc, done);
 	if (m->two_targets)
 		fprintf(stderr,
@@ -475,12 +540,16 @@ static void run_mode(const hmode *m)
 		if (forks1 != HOSTILE_EQUIV_SLOTS ||
 		    forks2 != HOSTILE_EQUIV_SLOTS)
 			fail_add(fails, sizeof fails, &nfail,
-			         "forks %" PRIu64 "/%" PRIu64 ", want %d on both",
+			         "forks %" PRIu64 "/%" PRIu64
+			         ", want %d on both",
 			         forks1, forks2, HOSTILE_EQUIV_SLOTS);
 		if (stop_t2 != 0)
 			fail_add(fails, sizeof fails, &nfail,
 			         "target2 did not stop cleanly (%d)", stop_t2);
 	}
+	if (m->adv != NULL && adv_count == 0)
+		fail_add(fails, sizeof fails, &nfail,
+		         "the adversary's line shows no %s", m->adv);
 	/* the adversary itself must have run its attack to the end */
 	if (adv_rc != 0)
 		fail_add(fails, sizeof fails, &nfail,
