@@ -105,7 +105,7 @@ static const struct {
                         "hold --conns concurrent sessions of one member"},
 	[M_IDLE] = {"idle", 32, 0,
                     "--conns sessions that send HELLO and then nothing"},
-	[M_HEADS] = {"heads", 1, 4096,
+	[M_HEADS] = {"heads", 1, 16384,
                      "--count parentless signed ops on one key, honestly "
                      "batched"},
 	[M_EQUIVOCATE] = {"equivocate", 2, 256,
