@@ -41,6 +41,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sodium.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -676,12 +677,19 @@ static void conn_reset(conn *c)
 static int tcp_open(adv *a, conn *c)
 {
 	const char *ep = a->targets[c->target];
+	const char *colon = strrchr(ep, ':');
 	char host[64];
-	unsigned port;
+	uint64_t port = 0;
 	struct sockaddr_in sa = {0};
 	int fd;
 
-	if (sscanf(ep, "tcp://%63[^:]:%u", host, &port) != 2 || port > 65535 ||
+	if (strncmp(ep, "tcp://", 6) == 0 && colon != NULL &&
+	    colon - (ep + 6) < (ptrdiff_t)sizeof host)
+		snprintf(host, sizeof host, "%.*s", (int)(colon - (ep + 6)),
+		         ep + 6);
+	else
+		host[0] = '\0';
+	if (colon == NULL || parse_u64(colon + 1, 65535, &port) != 0 ||
 	    inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
 		fprintf(stderr,
 		        "ms-adversary: %s: bare TCP needs tcp://IPV4:PORT\n",
@@ -747,7 +755,9 @@ static void attacking(adv *a)
 	a->attacking = 1;
 	printf("ms-adversary: attacking mode=%s conns=%d\n",
 	       modes[a->mode].name, a->nconns);
-	fflush(stdout);
+	/* the test waits for this line: it must leave now */
+	if (fflush(stdout) != 0)
+		fprintf(stderr, "ms-adversary: stdout: %s\n", strerror(errno));
 }
 
 /* After the node's HELLO: what each mode does first. */
@@ -756,11 +766,10 @@ static void on_hello(adv *a, conn *c)
 	a->sessions++;
 	attacking(a);
 	switch (a->mode) {
-	case M_IDLE:
-		break; /* and nothing, ever */
-	case M_VV_FLOOD:
-	case M_VV_UNKNOWN:
-		break; /* pumped by step() */
+	case M_IDLE:       /* and nothing, ever */
+	case M_VV_FLOOD:   /* pumped by step() */
+	case M_VV_UNKNOWN: /* pumped by step() */
+		break;
 	case M_SESSIONS:
 		/* equal digests: live at once; otherwise claim nothing */
 		if (memcmp(c->sent_digest, a->digest, MS_HASH_LEN) != 0)
@@ -1104,8 +1113,10 @@ static uint64_t self_rss_kb(void)
 	if (f == NULL)
 		return 0;
 	while (fgets(line, sizeof line, f) != NULL)
-		if (sscanf(line, "RssAnon: %" SCNu64, &kb) == 1)
+		if (strncmp(line, "RssAnon:", 8) == 0) {
+			kb = strtoull(line + 8, NULL, 10);
 			break;
+		}
 	fclose(f);
 	return kb;
 }
@@ -1127,7 +1138,8 @@ static void summary(const adv *a, int rc)
 			       a->byes[r]);
 	printf(" last_bye=\"%s\" rss_kb=%" PRIu64 "\n", a->last_bye,
 	       self_rss_kb());
-	fflush(stdout);
+	if (fflush(stdout) != 0)
+		fprintf(stderr, "ms-adversary: stdout: %s\n", strerror(errno));
 }
 
 /* Keys, transport and the mode's material.  0 or 1 (printed). */

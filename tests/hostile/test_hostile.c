@@ -165,8 +165,10 @@ static uint64_t rss_anon_kb(pid_t pid)
 	if ((f = fopen(path, "r")) == NULL)
 		return 0;
 	while (fgets(line, sizeof line, f) != NULL)
-		if (sscanf(line, "RssAnon: %" SCNu64, &kb) == 1)
+		if (strncmp(line, "RssAnon:", 8) == 0) {
+			kb = strtoull(line + 8, NULL, 10);
 			break;
+		}
 	fclose(f);
 	return kb;
 }
