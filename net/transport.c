@@ -17,9 +17,9 @@
  *    ms_transport_process call, and a routing id once down is remembered:
  *    a message of it read later is dropped, never taken for a new
  *    connection (which would open a session for an unknown peer).
- *  - ROUTER ACCEPTED / HANDSHAKE_SUCCEEDED / DISCONNECTED also keep the
- *    table of accepted TCP connections (ms_tcpconn) that the inbound
- *    budgets count; over budget, one not yet authenticated is shut down.
+ *  - ROUTER ACCEPTED / DISCONNECTED also keep the table of accepted TCP
+ *    connections (ms_tcpconn) that the inbound budgets count; over budget,
+ *    one that has delivered no message (no session) is shut down.
  *
  * Every socket has bounded queues (send_hwm, recv_hwm) and sends never
  * block unless asked to: a full queue is MS_EBUSY for the caller to keep.
@@ -798,23 +798,14 @@ static void tcp_shut(const ms_tcpconn *c)
 		(void)shutdown(c->fd, SHUT_RDWR);
 }
 
-/* 1 when a routing id (so possibly a session) is tied to connection seq. */
-static int tcp_has_rid(const ms_transport *t, uint64_t seq)
-{
-	for (size_t i = 0; i < t->nin; i++)
-		if (t->in[i].tcp_seq == seq)
-			return 1;
-	return 0;
-}
-
-/* The oldest connection (of addr, or any when NULL) that has neither
- * completed its handshake nor delivered a message: index, or -1. */
+/* The oldest connection (of addr, or any when NULL) that has delivered
+ * no message, so has no session: index, or -1. */
 static long tcp_victim(const ms_transport *t, const char *addr)
 {
 	for (size_t i = 0; i < t->ntcp; i++) {
 		const ms_tcpconn *c = &t->tcp[i];
-		if (c->authed || (addr != NULL && strcmp(c->addr, addr) != 0) ||
-		    tcp_has_rid(t, c->seq))
+		if (c->established ||
+		    (addr != NULL && strcmp(c->addr, addr) != 0))
 			continue;
 		return (long)i;
 	}
@@ -884,13 +875,11 @@ static int router_events(ms_transport *t)
 			t->st.in_accepted++;
 			tcp_accepted(t, (int)val);
 			break;
-		case ZMQ_EVENT_HANDSHAKE_SUCCEEDED: {
-			ms_tcpconn *c = tcp_find(t, (int)val);
+		case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+			/* val is 0 here, not the fd (libzmq 4.3): a connection
+			 * counts as established by its first message (in_note) */
 			t->st.in_handshake_ok++;
-			if (c != NULL)
-				c->authed = 1;
 			break;
-		}
 		case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
 		case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
 			/* the dialer's HELLO did not decrypt under our listening
@@ -950,9 +939,11 @@ static int in_note(ms_transport *t, const uint8_t *rid, size_t rid_len, int fd,
 	if (ic != NULL && !ic->dead &&
 	    memcmp(ic->curve, curve, MS_CURVE_LEN) == 0) {
 		if (!ic->closing && ic->fd != fd) {
-			const ms_tcpconn *tc = tcp_find(t, fd);
+			ms_tcpconn *tc = tcp_find(t, fd);
 			ic->fd = fd;
 			ic->tcp_seq = tc != NULL ? tc->seq : 0;
+			if (tc != NULL)
+				tc->established = 1;
 		}
 		return 1;
 	}
@@ -1002,8 +993,12 @@ static int in_note(ms_transport *t, const uint8_t *rid, size_t rid_len, int fd,
 	memcpy(ic->rid, rid, rid_len);
 	ic->fd = fd;
 	{
-		const ms_tcpconn *tc = tcp_find(t, fd);
+		/* a message came through: the handshake and ZAP are done and
+		 * a session may start on it, so it is established */
+		ms_tcpconn *tc = tcp_find(t, fd);
 		ic->tcp_seq = tc != NULL ? tc->seq : 0;
+		if (tc != NULL)
+			tc->established = 1;
 	}
 	memcpy(ic->curve, curve, MS_CURVE_LEN);
 	{

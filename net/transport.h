@@ -81,11 +81,13 @@ typedef struct ms_transport_params {
 	/* Inbound connections open at once, in total and per remote IP
 	 * (1..MS_TRANSPORT_INBOUND_MAX).  A connection accepted over either
 	 * budget makes room by closing the oldest connection (of that address,
-	 * for the per-address budget) that has not completed its handshake;
-	 * when every one has, the new connection is closed instead: an
-	 * established connection is never dropped for a newcomer.  Each
-	 * refusal is counted and reported (reject callback,
-	 * MS_REJECT_INBOUND_TOTAL / MS_REJECT_INBOUND_ADDR). */
+	 * for the per-address budget) that is not established, i.e. has not
+	 * delivered a message (a bare TCP connection, a handshake under way,
+	 * or a member that authenticated and stays silent); when every one is
+	 * established, the new connection is closed instead: a connection a
+	 * session runs on is never dropped for a newcomer.  Each refusal is
+	 * counted and reported (reject callback, MS_REJECT_INBOUND_TOTAL /
+	 * MS_REJECT_INBOUND_ADDR). */
 	int inbound_connections;
 	int inbound_per_address;
 } ms_transport_params;
@@ -148,7 +150,8 @@ typedef enum ms_reject_reason {
 	MS_REJECT_NOT_ALLOWED, /* an allow list is set and the id is not on it */
 	MS_REJECT_MALFORMED,   /* ZAP request not understood */
 	MS_REJECT_INBOUND_TOTAL, /* over inbound_connections: a connection
-	                          * not yet authenticated was closed */
+	                          * with no session yet (or the new one)
+	                          * was closed */
 	MS_REJECT_INBOUND_ADDR,  /* over inbound_per_address: the same */
 	MS_REJECT_REASON_COUNT_ /* number of reasons; not a reason */
 } ms_reject_reason;

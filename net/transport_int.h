@@ -54,7 +54,8 @@ typedef struct ms_inconn {
  * sees the socket closed and cleans up as for a peer that hung up). */
 typedef struct ms_tcpconn {
 	int fd;
-	int authed;   /* HANDSHAKE_SUCCEEDED seen on it */
+	int established; /* a message came through it (ZAP said yes, and a
+	                  * session may run on it) */
 	uint64_t seq; /* accept order (> 0): smaller is older */
 	struct sockaddr_storage sa; /* remote address and port */
 	socklen_t salen;

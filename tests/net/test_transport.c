@@ -1071,6 +1071,47 @@ START_TEST(test_inbound_established_kept)
 }
 END_TEST
 
+/* Over budget, a member that completed the handshake but never sent a
+ * message (no session) makes room; one that did is kept. */
+START_TEST(test_inbound_silent_member_evicted)
+{
+	tnode a, b, c;
+	tnode *all[] = {&a, &b, &c};
+	ms_transport_params p;
+	rawwait w = {.n = &a, .nreject = 2};
+	uint32_t pb;
+	int fd;
+
+	test_params(&p);
+	p.handshake_ms = 20000;
+	p.inbound_connections = 2;
+	p.inbound_per_address = 2;
+	tnode_init(&a, 0xa1, NETKEY_A, &p, 1);
+	tnode_init(&b, 0xb2, NETKEY_A, NULL, 0);
+	tnode_init(&c, 0xc3, NETKEY_A, NULL, 0);
+	pb = dial(&b, &a);
+	ck_assert(pump(all, 3, c_out_up, &b, 5000));
+	send_out(&b, pb, "one", 3);
+	ck_assert(pump(all, 3, c_recv1, &a, 5000));
+	(void)dial(&c, &a);
+	ck_assert(pump(all, 3, c_out_up, &c, 5000));
+	ck_assert(pump(all, 3, c_accepted, &w, 5000));
+
+	fd = raw_connect(&a);
+	ck_assert(pump(all, 3, c_out_down, &c, 5000));
+	ck_assert_int_eq(c.down_why, MS_LINK_LOST);
+	ck_assert_int_eq(a.nreject[MS_REJECT_INBOUND_ADDR], 1);
+	ck_assert(!raw_closed(fd));
+	send_out(&b, pb, "two", 3);
+	ck_assert(pump(all, 3, c_b_recv2_a, &a, 5000));
+	ck_assert_int_eq(b.out_down, 0);
+	close(fd);
+	tnode_fini(&c);
+	tnode_fini(&b);
+	tnode_fini(&a);
+}
+END_TEST
+
 static Suite *transport_suite(void)
 {
 	Suite *s = suite_create("transport");
@@ -1091,6 +1132,7 @@ static Suite *transport_suite(void)
 	tcase_add_test(tc, test_hwm_bounds_send);
 	tcase_add_test(tc, test_inbound_per_address);
 	tcase_add_test(tc, test_inbound_established_kept);
+	tcase_add_test(tc, test_inbound_silent_member_evicted);
 	suite_add_tcase(s, tc);
 	return s;
 }
