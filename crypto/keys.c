@@ -428,8 +428,8 @@ static ms_err read_keyfile(const char *path, int strict, char *buf, size_t cap,
 	 * own key files are never symlinks (O_NOFOLLOW): a link there points
 	 * the node at a file it did not write.  A key handed to import may
 	 * be reached through a link the user made. */
-	fd = open(path,
-	          O_RDONLY | O_CLOEXEC | O_NONBLOCK | (strict ? O_NOFOLLOW : 0));
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK |
+	                        (strict ? O_NOFOLLOW : 0));
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return ms_errf(eb, MS_ENOTFOUND,

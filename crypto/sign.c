@@ -200,8 +200,9 @@ ms_err ms_ed25519_pk_negate(uint8_t out[MS_PK_LEN], const uint8_t pk[MS_PK_LEN],
 	/* a valid key has x != 0 (small-order points are refused), so the
 	 * flipped encoding is canonical and is the point -P */
 	if (crypto_core_ed25519_is_valid_point(pk) != 1)
-		return ms_errf(eb, MS_ECRYPTO,
-		               "ed25519 negate: not a valid Ed25519 public key");
+		return ms_errf(
+			eb, MS_ECRYPTO,
+			"ed25519 negate: not a valid Ed25519 public key");
 	memcpy(out, pk, MS_PK_LEN);
 	out[MS_PK_LEN - 1] ^= 0x80;
 	return MS_OK;

@@ -276,11 +276,12 @@ static ms_err params_check(const ms_transport_params *p, ms_errbuf *eb)
 	    p->inbound_connections > MS_TRANSPORT_INBOUND_MAX ||
 	    p->inbound_per_address < 1 ||
 	    p->inbound_per_address > p->inbound_connections)
-		return ms_errf(eb, MS_EINVAL,
-		               "transport: inbound_connections %d must be 1..%d "
-		               "and inbound_per_address %d 1..that",
-		               p->inbound_connections, MS_TRANSPORT_INBOUND_MAX,
-		               p->inbound_per_address);
+		return ms_errf(
+			eb, MS_EINVAL,
+			"transport: inbound_connections %d must be 1..%d "
+			"and inbound_per_address %d 1..that",
+			p->inbound_connections, MS_TRANSPORT_INBOUND_MAX,
+			p->inbound_per_address);
 	return MS_OK;
 }
 
@@ -760,8 +761,7 @@ static void tcp_gone(ms_transport *t, int fd)
 
 /* The remote IP of sa as text; IPv4-mapped IPv6 as plain IPv4, so one
  * host counts as one address whichever socket family accepted it. */
-static void addr_text(const struct sockaddr_storage *sa, char *out,
-                      size_t cap)
+static void addr_text(const struct sockaddr_storage *sa, char *out, size_t cap)
 {
 	const void *a = NULL;
 	int fam = sa->ss_family;
@@ -825,7 +825,7 @@ static void tcp_accepted(ms_transport *t, int fd)
 	c.fd = fd;
 	c.salen = sizeof c.sa;
 	if (fd < 0 || getpeername(fd, (struct sockaddr *)&c.sa, &c.salen) != 0)
-		return; /* already closed: its DISCONNECTED follows */
+		return;  /* already closed: its DISCONNECTED follows */
 	tcp_gone(t, fd); /* an entry left under a reused number */
 	addr_text(&c.sa, c.addr, sizeof c.addr);
 	for (size_t i = 0; i < t->ntcp; i++)

@@ -153,7 +153,7 @@ typedef enum ms_reject_reason {
 	                          * with no session yet (or the new one)
 	                          * was closed */
 	MS_REJECT_INBOUND_ADDR,  /* over inbound_per_address: the same */
-	MS_REJECT_REASON_COUNT_ /* number of reasons; not a reason */
+	MS_REJECT_REASON_COUNT_  /* number of reasons; not a reason */
 } ms_reject_reason;
 
 /* Static lower-case name of a reject reason ("handshake", "denylist", ...;
@@ -230,8 +230,8 @@ typedef struct ms_transport_stats {
 	uint64_t rx_msgs, rx_bytes;               /* messages delivered */
 	uint64_t rx_dropped; /* multi-frame or unidentified input dropped */
 	uint64_t tx_msgs, tx_bytes; /* messages handed to ZeroMQ */
-	uint64_t in_refused_total; /* closed over inbound_connections */
-	uint64_t in_refused_addr;  /* closed over inbound_per_address */
+	uint64_t in_refused_total;  /* closed over inbound_connections */
+	uint64_t in_refused_addr;   /* closed over inbound_per_address */
 } ms_transport_stats;
 
 typedef struct ms_transport ms_transport;

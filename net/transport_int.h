@@ -33,7 +33,7 @@ typedef struct ms_inconn {
 	size_t rid_len;
 	uint8_t rid[MS_RID_MAX];
 	int fd;                      /* ZMQ_SRCFD of its last message */
-	uint64_t tcp_seq; /* its ms_tcpconn (0: none was tracked) */
+	uint64_t tcp_seq;            /* its ms_tcpconn (0: none was tracked) */
 	uint8_t curve[MS_CURVE_LEN]; /* dialer's key from User-Id */
 } ms_inconn;
 
@@ -56,10 +56,11 @@ typedef struct ms_tcpconn {
 	int fd;
 	int established; /* a message came through it (ZAP said yes, and a
 	                  * session may run on it) */
-	uint64_t seq; /* accept order (> 0): smaller is older */
+	uint64_t seq;    /* accept order (> 0): smaller is older */
 	struct sockaddr_storage sa; /* remote address and port */
 	socklen_t salen;
-	char addr[MS_ADDR_TEXT_MAX]; /* remote IP as text: the per-address key */
+	char addr
+		[MS_ADDR_TEXT_MAX]; /* remote IP as text: the per-address key */
 } ms_tcpconn;
 
 /* Routing ids reported down, remembered so that a message the connection

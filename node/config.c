@@ -24,7 +24,6 @@
 #include "node_int.h"
 #include "op.h"
 #include "session.h"
-#include "transport.h"
 #include "wire.h"
 
 /* Bounds that keep a config from asking LMDB or the op codec for nonsense. */
@@ -38,7 +37,8 @@
 #define CFG_MSG_MAX (16ull << 20)
 #define CFG_CREDIT_MAX 1000000u
 #define CFG_POLL_MAX_MS 1000u
-#define CFG_HWM_MAX 1000u /* ZeroMQ's own default: no higher than that */
+#define CFG_HWM_MAX 1000u     /* ZeroMQ's own default: no higher than that */
+#define CFG_INBOUND_MAX 4096u /* MS_TRANSPORT_INBOUND_MAX */
 
 void ms_config_default(ms_config *c)
 {
@@ -56,10 +56,7 @@ void ms_config_default(ms_config *c)
 	c->sync.batch_ops = MS_SESSION_DEFAULT_BATCH_OPS;
 	c->sync.credit = MS_SESSION_DEFAULT_CREDIT;
 	c->sync.poll_ms = 50;
-	c->limits.send_hwm = MS_TRANSPORT_SEND_HWM_DEFAULT;
-	c->limits.recv_hwm = MS_TRANSPORT_RECV_HWM_DEFAULT;
-	c->limits.inbound_connections = MS_TRANSPORT_INBOUND_DEFAULT;
-	c->limits.inbound_per_address = MS_TRANSPORT_INBOUND_PER_ADDR_DEFAULT;
+	/* [limits] stay 0: the transport's own defaults (net/transport.h) */
 	c->log.level = MS_LOG_DEFAULT;
 	c->log.syslog = 0;
 }
@@ -463,7 +460,8 @@ static int cfg_sync(cfg_ctx *x, const char *name, const char *value)
 	return cfg_fail(x, "unknown key '%s' in [sync]", name);
 }
 
-/* [limits]: the transport's budgets (net/transport.h). */
+/* [limits]: the transport's budgets (net/transport.h, whose defaults apply
+ * to what is not set here: 0). */
 static int cfg_limits(cfg_ctx *x, const char *name, const char *value)
 {
 	static const struct {
@@ -473,9 +471,9 @@ static int cfg_limits(cfg_ctx *x, const char *name, const char *value)
 	} k[] = {
 		{"send_hwm", CFG_HWM_MAX, offsetof(ms_config_limits, send_hwm)},
 		{"recv_hwm", CFG_HWM_MAX, offsetof(ms_config_limits, recv_hwm)},
-		{"inbound_connections", MS_TRANSPORT_INBOUND_MAX,
+		{"inbound_connections", CFG_INBOUND_MAX,
 	         offsetof(ms_config_limits, inbound_connections)},
-		{"inbound_per_address", MS_TRANSPORT_INBOUND_MAX,
+		{"inbound_per_address", CFG_INBOUND_MAX,
 	         offsetof(ms_config_limits, inbound_per_address)},
 	};
 

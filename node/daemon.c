@@ -903,15 +903,18 @@ static ms_err transport_start(ms_daemon *d, ms_errbuf *eb)
 	tp.heartbeat_timeout_ms = (int)cfg->net.heartbeat_timeout_ms;
 	tp.heartbeat_ttl_ms = 2 * (int)cfg->net.heartbeat_timeout_ms;
 	tp.handshake_ms = (int)cfg->net.handshake_timeout_ms;
-	tp.send_hwm = (int)cfg->limits.send_hwm;
-	tp.recv_hwm = (int)cfg->limits.recv_hwm;
-	tp.inbound_connections = (int)cfg->limits.inbound_connections;
+	/* [limits] not set (0): the transport's defaults stand */
+	if (cfg->limits.send_hwm != 0)
+		tp.send_hwm = (int)cfg->limits.send_hwm;
+	if (cfg->limits.recv_hwm != 0)
+		tp.recv_hwm = (int)cfg->limits.recv_hwm;
+	if (cfg->limits.inbound_connections != 0)
+		tp.inbound_connections = (int)cfg->limits.inbound_connections;
+	if (cfg->limits.inbound_per_address != 0)
+		tp.inbound_per_address = (int)cfg->limits.inbound_per_address;
 	/* at most the total: setting only the total lower must not fail */
-	tp.inbound_per_address =
-		(int)(cfg->limits.inbound_per_address <
-		                      cfg->limits.inbound_connections
-		              ? cfg->limits.inbound_per_address
-		              : cfg->limits.inbound_connections);
+	if (tp.inbound_per_address > tp.inbound_connections)
+		tp.inbound_per_address = tp.inbound_connections;
 	if ((e = ms_transport_new(&d->t, NULL, d->node->netkey, d->node->id,
 	                          &tp, &cbs, eb)) != MS_OK)
 		return e;

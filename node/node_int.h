@@ -50,7 +50,8 @@ typedef struct ms_config_sync {
 	uint64_t poll_ms;   /* arrival-feed check interval */
 } ms_config_sync;
 
-/* [limits]: budgets an operator may want to change (docs/config.md). */
+/* [limits]: budgets an operator may want to change (docs/config.md); 0 =
+ * not set, the enforcing module's default applies. */
 typedef struct ms_config_limits {
 	uint32_t send_hwm;            /* ZMQ_SNDHWM, messages */
 	uint32_t recv_hwm;            /* ZMQ_RCVHWM, messages */

@@ -734,8 +734,7 @@ START_TEST(t_keyfile_fifo_refused)
 	ms_errbuf_clear(&eb);
 	MS_FAIL(ms_identity_load(&back, path, &eb), MS_EINVAL);
 	snprintf(want, sizeof want,
-	         "load %s: is a FIFO; a key file must be a regular file",
-	         path);
+	         "load %s: is a FIFO; a key file must be a regular file", path);
 	ck_assert_str_eq(eb.msg, want);
 	ck_assert_ptr_null(back);
 	MS_FAIL(ms_netkey_load(&nk, npath, NULL), MS_EINVAL);

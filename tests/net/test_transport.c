@@ -946,7 +946,7 @@ static int raw_connect(const tnode *n)
 
 	ck_assert_ptr_nonnull(colon);
 	ck_assert_int_ge(fd, 0);
-	sa.sin_port = htons((uint16_t)atoi(colon + 1));
+	sa.sin_port = htons((uint16_t)strtoul(colon + 1, NULL, 10));
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
 	ck_assert_int_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);

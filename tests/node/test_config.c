@@ -144,20 +144,20 @@ START_TEST(config_net_errors)
 }
 END_TEST
 
-/* [limits]: the transport's budgets, defaulting to its constants. */
+/* [limits]: the transport's budgets. */
 START_TEST(config_limits)
 {
 	char *path = ms_test_pjoin(tmp, "meshsync.conf");
 	ms_config c;
 	ms_errbuf eb = {0};
 
+	/* unset: the transport's defaults apply (node/daemon.c) */
 	ms_config_default(&c);
-	ck_assert_uint_eq(c.limits.send_hwm, MS_TRANSPORT_SEND_HWM_DEFAULT);
-	ck_assert_uint_eq(c.limits.recv_hwm, MS_TRANSPORT_RECV_HWM_DEFAULT);
-	ck_assert_uint_eq(c.limits.inbound_connections,
-	                  MS_TRANSPORT_INBOUND_DEFAULT);
-	ck_assert_uint_eq(c.limits.inbound_per_address,
-	                  MS_TRANSPORT_INBOUND_PER_ADDR_DEFAULT);
+	ck_assert_uint_eq(c.limits.send_hwm, 0);
+	ck_assert_uint_eq(c.limits.recv_hwm, 0);
+	ck_assert_uint_eq(c.limits.inbound_connections, 0);
+	ck_assert_uint_eq(c.limits.inbound_per_address, 0);
+	ck_assert_uint_eq(MS_TRANSPORT_INBOUND_MAX, 4096); /* config's bound */
 	ms_test_write_file(path,
 	                   "[limits]\nsend_hwm = 2\nrecv_hwm = 3\n"
 	                   "inbound_connections = 64\n"
