@@ -658,8 +658,12 @@ ms_err ms_transport_send_raw(void *transport, const ms_conn *c, const void *buf,
 			return ms_errf(eb, MS_ENOTFOUND,
 			               "transport send: no dial %u",
 			               (unsigned)c->peer);
-		if (zmq_send(d->sock, buf, len, zflags) < 0)
-			return zerr(eb, "zmq_send", "DEALER");
+		if (zmq_send(d->sock, buf, len, zflags) < 0) {
+			ms_err e = zerr(eb, "zmq_send", "DEALER");
+			if (e == MS_EBUSY)
+				t->st.tx_busy++;
+			return e;
+		}
 	} else if (c->dir == MS_CONN_IN) {
 		ms_inconn *ic;
 		if (c->rid_len == 0 || c->rid_len > MS_RID_MAX)
@@ -679,6 +683,8 @@ ms_err ms_transport_send_raw(void *transport, const ms_conn *c, const void *buf,
 			 * (not from here: callbacks must not run inside send) */
 			if (e == MS_ENOTFOUND)
 				ic->dead = 1;
+			if (e == MS_EBUSY)
+				t->st.tx_busy++;
 			return e;
 		}
 		/* the routing frame was accepted, so the pipe had room: the body

@@ -230,8 +230,9 @@ typedef struct ms_transport_stats {
 	uint64_t rx_msgs, rx_bytes;               /* messages delivered */
 	uint64_t rx_dropped; /* multi-frame or unidentified input dropped */
 	uint64_t tx_msgs, tx_bytes; /* messages handed to ZeroMQ */
-	uint64_t in_refused_total;  /* closed over inbound_connections */
-	uint64_t in_refused_addr;   /* closed over inbound_per_address */
+	uint64_t tx_busy; /* sends refused: the queue was at send_hwm */
+	uint64_t in_refused_total; /* closed over inbound_connections */
+	uint64_t in_refused_addr;  /* closed over inbound_per_address */
 } ms_transport_stats;
 
 typedef struct ms_transport ms_transport;

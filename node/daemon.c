@@ -250,6 +250,10 @@ static void count_transport(ms_daemon *d)
 		count(d, "bytes_in", NULL, cur.rx_bytes - was->rx_bytes);
 	if (cur.tx_bytes > was->tx_bytes)
 		count(d, "bytes_out", NULL, cur.tx_bytes - was->tx_bytes);
+	/* back-pressure from a peer that reads slowly: the session keeps the
+	 * message, so this is counted but not logged */
+	if (cur.tx_busy > was->tx_busy)
+		count(d, "limit_send_hwm", NULL, cur.tx_busy - was->tx_busy);
 	if (cur.rx_dropped > was->rx_dropped)
 		count(d, "frames_dropped", NULL,
 		      cur.rx_dropped - was->rx_dropped);

@@ -917,6 +917,11 @@ START_TEST(test_hwm_bounds_send)
 	sent = fill_until_busy(&b, &b, &out, buf, MSG, CAP);
 	ck_assert_int_ge(sent, MS_TRANSPORT_SEND_HWM_DEFAULT);
 	ck_assert_int_lt(sent, CAP);
+	{
+		ms_transport_stats st;
+		ms_transport_stats_get(b.t, &st);
+		ck_assert_uint_ge(st.tx_busy, 1);
+	}
 	a.nrecv = 0;
 	recv_target = sent;
 	ck_assert(pump(all, 2, c_recv_n, &a, 20000));
