@@ -866,6 +866,21 @@ static void tcp_accepted(ms_transport *t, int fd)
 	t->tcp[t->ntcp++] = c;
 }
 
+void ms_transport_release(ms_transport *t, const ms_conn *c)
+{
+	ms_inconn *ic;
+
+	if (c == NULL || c->dir != MS_CONN_IN || c->rid_len == 0 ||
+	    c->rid_len > MS_RID_MAX)
+		return;
+	ic = in_find(t, c->rid, c->rid_len);
+	for (size_t i = 0; ic != NULL && i < t->ntcp; i++)
+		if (t->tcp[i].seq == ic->tcp_seq) {
+			t->tcp[i].established = 0;
+			t->tcp[i].released = 1;
+		}
+}
+
 /* ROUTER monitor: counters, handshake rejections, inbound DOWN. */
 static int router_events(ms_transport *t)
 {
@@ -948,7 +963,7 @@ static int in_note(ms_transport *t, const uint8_t *rid, size_t rid_len, int fd,
 			ms_tcpconn *tc = tcp_find(t, fd);
 			ic->fd = fd;
 			ic->tcp_seq = tc != NULL ? tc->seq : 0;
-			if (tc != NULL)
+			if (tc != NULL && !tc->released)
 				tc->established = 1;
 		}
 		return 1;

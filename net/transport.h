@@ -298,6 +298,16 @@ ms_err ms_transport_send(ms_transport *t, const ms_conn *c, const void *buf,
 ms_err ms_transport_send_raw(void *transport, const ms_conn *c, const void *buf,
                              size_t len, int flags, ms_errbuf *eb);
 
+/*
+ * The caller has no session on inbound connection c any more (it ended,
+ * BYE sent): the connection stops counting as established, so the inbound
+ * budgets may close it to make room for a newcomer (ZeroMQ cannot close
+ * one routing id of a ROUTER; the dialer normally hangs up itself).  It is
+ * not closed now, so a BYE still queued goes out.  Unknown or outbound
+ * connections are ignored.
+ */
+void ms_transport_release(ms_transport *t, const ms_conn *c);
+
 /* Read / replace the send/receive table (see ms_link_ops). */
 void ms_transport_ops_get(const ms_transport *t, ms_link_ops *out);
 void ms_transport_ops_set(ms_transport *t, const ms_link_ops *ops);

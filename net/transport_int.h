@@ -56,6 +56,7 @@ typedef struct ms_tcpconn {
 	int fd;
 	int established; /* a message came through it (ZAP said yes, and a
 	                  * session may run on it) */
+	int released;    /* its session ended (ms_transport_release) */
 	uint64_t seq;    /* accept order (> 0): smaller is older */
 	struct sockaddr_storage sa; /* remote address and port */
 	socklen_t salen;

@@ -393,6 +393,8 @@ static void session_ended(ms_daemon *d, dlink *l, const ms_session_end *end)
 		d->st.bad_messages++;
 	if (l->conn.dir == MS_CONN_OUT)
 		ms_transport_hangup(d->t, l->conn.peer);
+	else /* no session on it now: the inbound budgets may close it */
+		ms_transport_release(d->t, &l->conn);
 	pe.outbound = l->conn.dir == MS_CONN_OUT;
 	pe.self = end->self;
 	pe.last = l->st;

@@ -1117,6 +1117,41 @@ START_TEST(test_inbound_silent_member_evicted)
 }
 END_TEST
 
+/* A connection whose session the caller released is no longer kept
+ * against a newcomer. */
+START_TEST(test_inbound_released_makes_room)
+{
+	tnode a, b;
+	tnode *all[] = {&a, &b};
+	ms_transport_params p;
+	uint32_t pb;
+	int fd;
+
+	test_params(&p);
+	p.handshake_ms = 20000;
+	p.inbound_connections = 1;
+	p.inbound_per_address = 1;
+	tnode_init(&a, 0xa1, NETKEY_A, &p, 1);
+	tnode_init(&b, 0xb2, NETKEY_A, NULL, 0);
+	pb = dial(&b, &a);
+	ck_assert(pump(all, 2, c_out_up, &b, 5000));
+	send_out(&b, pb, "one", 3);
+	ck_assert(pump(all, 2, c_recv1, &a, 5000));
+	ms_transport_release(a.t, &a.rconn);
+	/* a later message does not make it established again */
+	send_out(&b, pb, "two", 3);
+	ck_assert(pump(all, 2, c_b_recv2_a, &a, 5000));
+
+	fd = raw_connect(&a);
+	ck_assert(pump(all, 2, c_out_down, &b, 5000));
+	ck_assert_int_eq(a.nreject[MS_REJECT_INBOUND_ADDR], 1);
+	ck_assert(!raw_closed(fd));
+	close(fd);
+	tnode_fini(&b);
+	tnode_fini(&a);
+}
+END_TEST
+
 static Suite *transport_suite(void)
 {
 	Suite *s = suite_create("transport");
@@ -1138,6 +1173,7 @@ static Suite *transport_suite(void)
 	tcase_add_test(tc, test_inbound_per_address);
 	tcase_add_test(tc, test_inbound_established_kept);
 	tcase_add_test(tc, test_inbound_silent_member_evicted);
+	tcase_add_test(tc, test_inbound_released_makes_room);
 	suite_add_tcase(s, tc);
 	return s;
 }
