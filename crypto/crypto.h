@@ -101,13 +101,32 @@ ms_err ms_identity_curve_keypair(const ms_identity *id,
 ms_err ms_ed25519_pk_to_curve(uint8_t curve_pk[MS_CURVE_LEN],
                               const uint8_t ed_pk[MS_PK_LEN], ms_errbuf *eb);
 
+/*
+ * Aliases.  The Curve25519 form keeps only the Montgomery u-coordinate, so
+ * an Ed25519 key P and its negation -P convert to the same Curve25519 key:
+ * whoever holds the secret of one can sign as, and complete the CURVE
+ * handshake as, the other.  A transport key therefore names a pair of node
+ * ids; callers that bind a node id to a transport key refuse the second
+ * one (see node/daemon.c, identity_refused).
+ */
+/* -P from P: the same point with the sign of x flipped (bit 255 of the
+ * encoding).  MS_ECRYPTO when pk is not a valid Ed25519 key. */
+ms_err ms_ed25519_pk_negate(uint8_t out[MS_PK_LEN], const uint8_t pk[MS_PK_LEN],
+                            ms_errbuf *eb);
+/* 1 when a and b are different node ids with the same Curve25519 key (each
+ * is the other's negation), 0 otherwise (equal, unrelated or invalid). */
+int ms_node_id_alias(const uint8_t a[MS_PK_LEN], const uint8_t b[MS_PK_LEN]);
+
 /* --- key files ---------------------------------------------------------- */
 
 /*
  * Key files are one line of text, written 0600 (O_EXCL: never overwritten)
  * inside a directory that must be 0700.  Loading refuses (MS_EPERM, with the
  * file, its mode and the chmod to run) a key file that group or others may
- * read or write, or one not owned by the current user.
+ * read or write, or one not owned by the current user, and (MS_EINVAL)
+ * anything that is not a regular file: a symlink, a FIFO, a device.  Files
+ * are opened O_NOFOLLOW | O_NONBLOCK, so none of them blocks or redirects
+ * the load.  Import (below) follows a symlink to a regular file.
  * The identity file holds "msid1:<64 hex digits of the seed>\n".
  */
 ms_err ms_identity_save(const ms_identity *id, const char *path, ms_errbuf *eb);

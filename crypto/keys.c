@@ -393,6 +393,24 @@ static ms_err read_fd(int fd, const char *name, char *buf, size_t cap,
 	return MS_OK;
 }
 
+/* What kind of file mode is, for messages. */
+static const char *file_kind(mode_t mode)
+{
+	if (S_ISFIFO(mode))
+		return "FIFO";
+	if (S_ISDIR(mode))
+		return "directory";
+	if (S_ISCHR(mode))
+		return "character device";
+	if (S_ISBLK(mode))
+		return "block device";
+	if (S_ISSOCK(mode))
+		return "socket";
+	if (S_ISLNK(mode))
+		return "symbolic link";
+	return "special file";
+}
+
 /*
  * Read a whole key file (at most cap-1 bytes) into buf.  strict: refuse a
  * file others may access or that is not ours (a node's own key files);
@@ -405,11 +423,22 @@ static ms_err read_keyfile(const char *path, int strict, char *buf, size_t cap,
 	int fd;
 	ms_err e = MS_OK;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO (or a device) put where a key file belongs must
+	 * not block start-up in open or read; it is refused below.  A node's
+	 * own key files are never symlinks (O_NOFOLLOW): a link there points
+	 * the node at a file it did not write.  A key handed to import may
+	 * be reached through a link the user made. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK |
+	                        (strict ? O_NOFOLLOW : 0));
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return ms_errf(eb, MS_ENOTFOUND,
 			               "load %s: no such file", path);
+		if (errno == ELOOP && strict)
+			return ms_errf(eb, MS_EINVAL,
+			               "load %s: is a symbolic link; a key "
+			               "file must be a regular file",
+			               path);
 		return ms_errf(eb, MS_EIO, "open %s: %s", path,
 		               strerror(errno));
 	}
@@ -417,8 +446,11 @@ static ms_err read_keyfile(const char *path, int strict, char *buf, size_t cap,
 		e = ms_errf(eb, MS_EIO, "stat %s: %s", path, strerror(errno));
 		goto out;
 	}
-	if (strict && !S_ISREG(st.st_mode)) {
-		e = ms_errf(eb, MS_EINVAL, "load %s: not a regular file", path);
+	if (!S_ISREG(st.st_mode)) {
+		e = ms_errf(eb, MS_EINVAL,
+		            "load %s: is a %s; a key file must be a regular "
+		            "file",
+		            path, file_kind(st.st_mode));
 		goto out;
 	}
 	if (strict && st.st_uid != geteuid()) {

@@ -193,3 +193,28 @@ ms_err ms_ed25519_pk_to_curve(uint8_t curve_pk[MS_CURVE_LEN],
 			"ed25519 to curve25519: not a valid Ed25519 public key");
 	return MS_OK;
 }
+
+ms_err ms_ed25519_pk_negate(uint8_t out[MS_PK_LEN], const uint8_t pk[MS_PK_LEN],
+                            ms_errbuf *eb)
+{
+	/* a valid key has x != 0 (small-order points are refused), so the
+	 * flipped encoding is canonical and is the point -P */
+	if (crypto_core_ed25519_is_valid_point(pk) != 1)
+		return ms_errf(
+			eb, MS_ECRYPTO,
+			"ed25519 negate: not a valid Ed25519 public key");
+	memcpy(out, pk, MS_PK_LEN);
+	out[MS_PK_LEN - 1] ^= 0x80;
+	return MS_OK;
+}
+
+int ms_node_id_alias(const uint8_t a[MS_PK_LEN], const uint8_t b[MS_PK_LEN])
+{
+	uint8_t ca[MS_CURVE_LEN], cb[MS_CURVE_LEN];
+
+	if (memcmp(a, b, MS_PK_LEN) == 0 ||
+	    crypto_sign_ed25519_pk_to_curve25519(ca, a) != 0 ||
+	    crypto_sign_ed25519_pk_to_curve25519(cb, b) != 0)
+		return 0;
+	return sodium_memcmp(ca, cb, MS_CURVE_LEN) == 0;
+}

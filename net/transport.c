@@ -17,12 +17,21 @@
  *    ms_transport_process call, and a routing id once down is remembered:
  *    a message of it read later is dropped, never taken for a new
  *    connection (which would open a session for an unknown peer).
+ *  - ROUTER ACCEPTED / DISCONNECTED also keep the table of accepted TCP
+ *    connections (ms_tcpconn) that the inbound budgets count; over budget,
+ *    one that has delivered no message (no session) is shut down.
+ *
+ * Every socket has bounded queues (send_hwm, recv_hwm) and sends never
+ * block unless asked to: a full queue is MS_EBUSY for the caller to keep.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <sodium.h>
 #include <zmq.h>
@@ -78,6 +87,10 @@ static ms_err common_opts(const ms_transport *t, void *s, ms_errbuf *eb)
 	SETINT(s, ZMQ_HEARTBEAT_TIMEOUT, t->p.heartbeat_timeout_ms, eb);
 	SETINT(s, ZMQ_HEARTBEAT_TTL, t->p.heartbeat_ttl_ms, eb);
 	SETINT(s, ZMQ_HANDSHAKE_IVL, t->p.handshake_ms, eb);
+	/* bounded queues (send_hwm, recv_hwm): a peer that stops reading
+	 * fills ours to send_hwm, then sends return MS_EBUSY */
+	SETINT(s, ZMQ_SNDHWM, t->p.send_hwm, eb);
+	SETINT(s, ZMQ_RCVHWM, t->p.recv_hwm, eb);
 	err = setopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg,
 	             "ZMQ_MAXMSGSIZE", eb);
 fail:
@@ -167,6 +180,10 @@ void ms_transport_params_init(ms_transport_params *p)
 	p->heartbeat_ttl_ms = 10000;
 	p->handshake_ms = 5000;
 	p->linger_ms = 100;
+	p->send_hwm = MS_TRANSPORT_SEND_HWM_DEFAULT;
+	p->recv_hwm = MS_TRANSPORT_RECV_HWM_DEFAULT;
+	p->inbound_connections = MS_TRANSPORT_INBOUND_DEFAULT;
+	p->inbound_per_address = MS_TRANSPORT_INBOUND_PER_ADDR_DEFAULT;
 }
 
 const char *ms_link_reason_str(ms_link_reason r)
@@ -203,6 +220,10 @@ const char *ms_reject_reason_str(ms_reject_reason r)
 		return "not-allowed";
 	case MS_REJECT_MALFORMED:
 		return "malformed";
+	case MS_REJECT_INBOUND_TOTAL:
+		return "inbound_connections";
+	case MS_REJECT_INBOUND_ADDR:
+		return "inbound_per_address";
 	case MS_REJECT_REASON_COUNT_:
 		break;
 	}
@@ -245,6 +266,22 @@ static ms_err params_check(const ms_transport_params *p, ms_errbuf *eb)
 		return ms_errf(eb, MS_EINVAL,
 		               "transport: heartbeat ttl %d ms too large",
 		               p->heartbeat_ttl_ms);
+	/* 0 would mean "no limit" to ZeroMQ: exactly what must not happen */
+	if (p->send_hwm < 1 || p->recv_hwm < 1)
+		return ms_errf(eb, MS_EINVAL,
+		               "transport: send_hwm %d, recv_hwm %d: must be "
+		               "at least 1 message",
+		               p->send_hwm, p->recv_hwm);
+	if (p->inbound_connections < 1 ||
+	    p->inbound_connections > MS_TRANSPORT_INBOUND_MAX ||
+	    p->inbound_per_address < 1 ||
+	    p->inbound_per_address > p->inbound_connections)
+		return ms_errf(
+			eb, MS_EINVAL,
+			"transport: inbound_connections %d must be 1..%d "
+			"and inbound_per_address %d 1..that",
+			p->inbound_connections, MS_TRANSPORT_INBOUND_MAX,
+			p->inbound_per_address);
 	return MS_OK;
 }
 
@@ -281,6 +318,11 @@ ms_err ms_transport_new(ms_transport **out, void *zctx, const ms_netkey *nk,
 	t->ops.recv_ctx = t;
 	t->next_peer = 1;
 	t->mon_tag = randombytes_random();
+	t->tcp = calloc((size_t)t->p.inbound_connections, sizeof *t->tcp);
+	if (t->tcp == NULL) {
+		err = ms_errf(eb, MS_ENOMEM, "transport: calloc failed");
+		goto fail;
+	}
 
 	/* both secret keys in guarded memory, readable only while in use */
 	t->secrets = sodium_malloc(MS_SECRETS_LEN);
@@ -326,14 +368,8 @@ ms_err ms_transport_new(ms_transport **out, void *zctx, const ms_netkey *nk,
 	}
 	if ((err = common_opts(t, t->router, eb)) != MS_OK)
 		goto fail;
+	/* the secret key itself is set around each bind (listen_secret) */
 	SETINT(t->router, ZMQ_CURVE_SERVER, 1, eb);
-	(void)sodium_mprotect_readonly(t->secrets);
-	err = setopt(t->router, ZMQ_CURVE_SECRETKEY,
-	             t->secrets + MS_SECRET_LISTEN_SK, MS_CURVE_LEN,
-	             "ZMQ_CURVE_SECRETKEY", eb);
-	(void)sodium_mprotect_noaccess(t->secrets);
-	if (err != MS_OK)
-		goto fail;
 	if ((err = setopt(t->router, ZMQ_ZAP_DOMAIN, MS_TRANSPORT_ZAP_DOMAIN,
 	                  strlen(MS_TRANSPORT_ZAP_DOMAIN), "ZMQ_ZAP_DOMAIN",
 	                  eb)) != MS_OK)
@@ -383,20 +419,50 @@ void ms_transport_free(ms_transport **tp)
 	if (t->own_zctx)
 		(void)zmq_ctx_term(t->zctx);
 	free(t->in);
+	free(t->tcp);
 	ms_zap_acl_free(t);
 	sodium_free(t->secrets); /* wipes */
 	free(t);
 	*tp = NULL;
 }
 
+/* The ROUTER's CURVE secret: the real one (on) for a bind, which copies
+ * the socket's options into its listener, and junk again after it (off),
+ * so that the socket's own copy does not outlive its use. */
+static ms_err listen_secret(ms_transport *t, int on, ms_errbuf *eb)
+{
+	uint8_t junk[MS_CURVE_LEN];
+	ms_err err;
+
+	if (!on) {
+		randombytes_buf(junk, sizeof junk);
+		return setopt(t->router, ZMQ_CURVE_SECRETKEY, junk, sizeof junk,
+		              "ZMQ_CURVE_SECRETKEY", eb);
+	}
+	(void)sodium_mprotect_readonly(t->secrets);
+	err = setopt(t->router, ZMQ_CURVE_SECRETKEY,
+	             t->secrets + MS_SECRET_LISTEN_SK, MS_CURVE_LEN,
+	             "ZMQ_CURVE_SECRETKEY", eb);
+	(void)sodium_mprotect_noaccess(t->secrets);
+	return err;
+}
+
 ms_err ms_transport_listen(ms_transport *t, const char *endpoint, char *bound,
                            size_t bound_len, ms_errbuf *eb)
 {
+	ms_err err;
+	int rc;
+
 	if (endpoint == NULL)
 		return ms_errf(eb, MS_EINVAL,
 		               "transport: listen endpoint missing");
-	if (zmq_bind(t->router, endpoint) != 0)
-		return zerr(eb, "zmq_bind", endpoint);
+	if ((err = listen_secret(t, 1, eb)) != MS_OK)
+		return err;
+	rc = zmq_bind(t->router, endpoint);
+	err = rc != 0 ? zerr(eb, "zmq_bind", endpoint) : MS_OK;
+	(void)listen_secret(t, 0, NULL);
+	if (err != MS_OK)
+		return err;
 	if (bound != NULL && bound_len > 0) {
 		size_t len = bound_len;
 		if (zmq_getsockopt(t->router, ZMQ_LAST_ENDPOINT, bound, &len) !=
@@ -501,6 +567,17 @@ ms_err ms_transport_dial(ms_transport *t, const char *endpoint, uint32_t *peer,
 		err = zerr(eb, "zmq_connect", endpoint);
 		goto fail;
 	}
+	/* zmq_connect gave the connection its own copy of the options and
+	 * the DEALER never reconnects, so the socket's copy of our secret is
+	 * no longer needed: overwrite it.  The connection's copies (session,
+	 * CURVE mechanism) live on in ZeroMQ's heap until it closes, and are
+	 * not wiped then (docs/security.md). */
+	{
+		uint8_t junk[MS_CURVE_LEN];
+		randombytes_buf(junk, sizeof junk);
+		(void)zmq_setsockopt(d.sock, ZMQ_CURVE_SECRETKEY, junk,
+		                     sizeof junk);
+	}
 	d.peer = t->next_peer++;
 	t->dials[t->ndials++] = d;
 	t->st.dials++;
@@ -581,8 +658,12 @@ ms_err ms_transport_send_raw(void *transport, const ms_conn *c, const void *buf,
 			return ms_errf(eb, MS_ENOTFOUND,
 			               "transport send: no dial %u",
 			               (unsigned)c->peer);
-		if (zmq_send(d->sock, buf, len, zflags) < 0)
-			return zerr(eb, "zmq_send", "DEALER");
+		if (zmq_send(d->sock, buf, len, zflags) < 0) {
+			ms_err e = zerr(eb, "zmq_send", "DEALER");
+			if (e == MS_EBUSY)
+				t->st.tx_busy++;
+			return e;
+		}
 	} else if (c->dir == MS_CONN_IN) {
 		ms_inconn *ic;
 		if (c->rid_len == 0 || c->rid_len > MS_RID_MAX)
@@ -602,6 +683,8 @@ ms_err ms_transport_send_raw(void *transport, const ms_conn *c, const void *buf,
 			 * (not from here: callbacks must not run inside send) */
 			if (e == MS_ENOTFOUND)
 				ic->dead = 1;
+			if (e == MS_EBUSY)
+				t->st.tx_busy++;
 			return e;
 		}
 		/* the routing frame was accepted, so the pipe had room: the body
@@ -649,6 +732,155 @@ static void link_in(ms_transport *t, const ms_inconn *ic, ms_link_event ev,
 	t->cbs.link(t->cbs.ctx, &c, ev, why, curve);
 }
 
+/* ------------------------------------------------- inbound connections */
+
+static ms_tcpconn *tcp_find(ms_transport *t, int fd)
+{
+	for (size_t i = 0; i < t->ntcp; i++)
+		if (t->tcp[i].fd == fd)
+			return &t->tcp[i];
+	return NULL;
+}
+
+static int tcp_seq_live(const ms_transport *t, uint64_t seq)
+{
+	for (size_t i = 0; i < t->ntcp; i++)
+		if (t->tcp[i].seq == seq)
+			return 1;
+	return 0;
+}
+
+/* Remove entry i, keeping accept order (oldest first). */
+static void tcp_remove_at(ms_transport *t, size_t i)
+{
+	memmove(&t->tcp[i], &t->tcp[i + 1],
+	        (t->ntcp - i - 1) * sizeof t->tcp[0]);
+	t->ntcp--;
+}
+
+static void tcp_gone(ms_transport *t, int fd)
+{
+	ms_tcpconn *c = tcp_find(t, fd);
+	if (c != NULL)
+		tcp_remove_at(t, (size_t)(c - t->tcp));
+}
+
+/* The remote IP of sa as text; IPv4-mapped IPv6 as plain IPv4, so one
+ * host counts as one address whichever socket family accepted it. */
+static void addr_text(const struct sockaddr_storage *sa, char *out, size_t cap)
+{
+	const void *a = NULL;
+	int fam = sa->ss_family;
+	struct in_addr v4;
+
+	if (fam == AF_INET) {
+		a = &((const struct sockaddr_in *)sa)->sin_addr;
+	} else if (fam == AF_INET6) {
+		const struct in6_addr *a6 =
+			&((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a6)) {
+			memcpy(&v4, &a6->s6_addr[12], sizeof v4);
+			a = &v4;
+			fam = AF_INET;
+		} else {
+			a = a6;
+		}
+	}
+	if (a == NULL || inet_ntop(fam, a, out, (socklen_t)cap) == NULL)
+		snprintf(out, cap, "?");
+}
+
+/* Close the connection c through its fd, but only if the fd still is
+ * that connection (same remote address and port): ZeroMQ may have closed
+ * it and the number been reused since the event was queued. */
+static void tcp_shut(const ms_tcpconn *c)
+{
+	struct sockaddr_storage sa;
+	socklen_t len = sizeof sa;
+
+	memset(&sa, 0, sizeof sa);
+	if (getpeername(c->fd, (struct sockaddr *)&sa, &len) == 0 &&
+	    len == c->salen && memcmp(&sa, &c->sa, len) == 0)
+		(void)shutdown(c->fd, SHUT_RDWR);
+}
+
+/* The oldest connection (of addr, or any when NULL) that has delivered
+ * no message, so has no session: index, or -1. */
+static long tcp_victim(const ms_transport *t, const char *addr)
+{
+	for (size_t i = 0; i < t->ntcp; i++) {
+		const ms_tcpconn *c = &t->tcp[i];
+		if (c->established ||
+		    (addr != NULL && strcmp(c->addr, addr) != 0))
+			continue;
+		return (long)i;
+	}
+	return -1;
+}
+
+/* ZeroMQ accepted a connection on fd: track it, within the inbound
+ * budgets (see ms_transport_params). */
+static void tcp_accepted(ms_transport *t, int fd)
+{
+	ms_tcpconn c;
+	size_t same = 0;
+	ms_reject_reason why = 0;
+	long victim = -1;
+
+	memset(&c, 0, sizeof c);
+	c.fd = fd;
+	c.salen = sizeof c.sa;
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&c.sa, &c.salen) != 0)
+		return;  /* already closed: its DISCONNECTED follows */
+	tcp_gone(t, fd); /* an entry left under a reused number */
+	addr_text(&c.sa, c.addr, sizeof c.addr);
+	for (size_t i = 0; i < t->ntcp; i++)
+		if (strcmp(t->tcp[i].addr, c.addr) == 0)
+			same++;
+	if (same >= (size_t)t->p.inbound_per_address) {
+		why = MS_REJECT_INBOUND_ADDR;
+		victim = tcp_victim(t, c.addr);
+		t->st.in_refused_addr++;
+	} else if (t->ntcp >= (size_t)t->p.inbound_connections) {
+		why = MS_REJECT_INBOUND_TOTAL;
+		victim = tcp_victim(t, NULL);
+		t->st.in_refused_total++;
+	}
+	if (why != 0) {
+		char addr[MS_ADDR_TEXT_MAX];
+		if (victim < 0) {
+			/* every one counted is established: the newcomer goes */
+			snprintf(addr, sizeof addr, "%s", c.addr);
+			tcp_shut(&c);
+		} else {
+			snprintf(addr, sizeof addr, "%s", t->tcp[victim].addr);
+			tcp_shut(&t->tcp[victim]);
+			tcp_remove_at(t, (size_t)victim);
+		}
+		if (t->cbs.reject != NULL)
+			t->cbs.reject(t->cbs.ctx, why, NULL, addr);
+		if (victim < 0)
+			return;
+	}
+	c.seq = ++t->tcp_seq;
+	t->tcp[t->ntcp++] = c;
+}
+
+void ms_transport_release(ms_transport *t, const ms_conn *c)
+{
+	ms_inconn *ic;
+
+	if (c == NULL || c->dir != MS_CONN_IN || c->rid_len == 0 ||
+	    c->rid_len > MS_RID_MAX)
+		return;
+	ic = in_find(t, c->rid, c->rid_len);
+	for (size_t i = 0; ic != NULL && i < t->ntcp; i++)
+		if (t->tcp[i].seq == ic->tcp_seq) {
+			t->tcp[i].established = 0;
+			t->tcp[i].released = 1;
+		}
+}
+
 /* ROUTER monitor: counters, handshake rejections, inbound DOWN. */
 static int router_events(ms_transport *t)
 {
@@ -662,8 +894,11 @@ static int router_events(ms_transport *t)
 		switch (ev) {
 		case ZMQ_EVENT_ACCEPTED:
 			t->st.in_accepted++;
+			tcp_accepted(t, (int)val);
 			break;
 		case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+			/* val is 0 here, not the fd (libzmq 4.3): a connection
+			 * counts as established by its first message (in_note) */
 			t->st.in_handshake_ok++;
 			break;
 		case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
@@ -683,6 +918,7 @@ static int router_events(ms_transport *t)
 			for (size_t i = 0; i < t->nin; i++)
 				if (t->in[i].fd == (int)val)
 					t->in[i].closing = 1;
+			tcp_gone(t, (int)val);
 			break;
 		default:
 			break;
@@ -723,8 +959,13 @@ static int in_note(ms_transport *t, const uint8_t *rid, size_t rid_len, int fd,
 
 	if (ic != NULL && !ic->dead &&
 	    memcmp(ic->curve, curve, MS_CURVE_LEN) == 0) {
-		if (!ic->closing)
+		if (!ic->closing && ic->fd != fd) {
+			ms_tcpconn *tc = tcp_find(t, fd);
 			ic->fd = fd;
+			ic->tcp_seq = tc != NULL ? tc->seq : 0;
+			if (tc != NULL && !tc->released)
+				tc->established = 1;
+		}
 		return 1;
 	}
 	if (ic == NULL && tomb_has(t, rid, rid_len))
@@ -742,8 +983,21 @@ static int in_note(ms_transport *t, const uint8_t *rid, size_t rid_len, int fd,
 		link_in(t, &gone, MS_LINK_DOWN, MS_LINK_LOST);
 	}
 	if (t->nin == MS_TRANSPORT_MAX_IN) {
-		ms_inconn gone = t->in[0];
-		in_remove_at(t, 0);
+		/* full: live connections are fewer (inbound_connections), so
+		 * some entry's connection is gone and only its DOWN was missed
+		 * (see the fd note above); that one makes room.  An entry of a
+		 * live connection is never pushed out. */
+		size_t i = 0;
+		ms_inconn gone;
+		while (i < t->nin && t->in[i].tcp_seq != 0 &&
+		       tcp_seq_live(t, t->in[i].tcp_seq))
+			i++;
+		if (i == t->nin)
+			return 0; /* cannot happen; drop rather than evict */
+		gone = t->in[i];
+		in_remove_at(t, i);
+		tomb_add(t, gone.rid, gone.rid_len);
+		t->st.in_lost++;
 		link_in(t, &gone, MS_LINK_DOWN, MS_LINK_LOST);
 	}
 	if (t->nin == t->capin) {
@@ -759,6 +1013,14 @@ static int in_note(ms_transport *t, const uint8_t *rid, size_t rid_len, int fd,
 	ic->rid_len = rid_len;
 	memcpy(ic->rid, rid, rid_len);
 	ic->fd = fd;
+	{
+		/* a message came through: the handshake and ZAP are done and
+		 * a session may start on it, so it is established */
+		ms_tcpconn *tc = tcp_find(t, fd);
+		ic->tcp_seq = tc != NULL ? tc->seq : 0;
+		if (tc != NULL)
+			tc->established = 1;
+	}
 	memcpy(ic->curve, curve, MS_CURVE_LEN);
 	{
 		ms_inconn copy = *ic; /* the callback may reshape the table */

@@ -46,6 +46,25 @@
 #define MS_RID_MAX 255
 
 /*
+ * Budgets (docs/security.md).  ZeroMQ's high-water marks are counted in
+ * messages, and a message may be MS_TRANSPORT_MAXMSG_DEFAULT bytes, so they
+ * are a few messages: what one connection can make ZeroMQ hold is about
+ * (hwm + 1) * maxmsgsize each way (the +1 being the message in the codec).
+ * A send that finds the queue full returns MS_EBUSY; the caller keeps the
+ * message (a session's output queue, bounded by the credit it may use).
+ */
+#define MS_TRANSPORT_SEND_HWM_DEFAULT 4 /* send_hwm: messages per link */
+#define MS_TRANSPORT_RECV_HWM_DEFAULT 4 /* recv_hwm: messages per link */
+/* inbound_connections: TCP connections accepted and open at once, whether
+ * or not their handshake is done. */
+#define MS_TRANSPORT_INBOUND_DEFAULT 512
+/* inbound_per_address: the same from one remote IP address.  Generous
+ * enough for NAT'ed sites and for test meshes on loopback. */
+#define MS_TRANSPORT_INBOUND_PER_ADDR_DEFAULT 32
+/* Largest inbound_connections accepted (the tracking tables' bound). */
+#define MS_TRANSPORT_INBOUND_MAX 4096
+
+/*
  * Tunables.  Fill with ms_transport_params_init, then change what you need.
  * Heartbeats (ZMQ_HEARTBEAT_*) are what notice a dead link: a peer that stops
  * answering is declared down heartbeat_timeout_ms after its last sign of life.
@@ -57,9 +76,24 @@ typedef struct ms_transport_params {
 	int heartbeat_ttl_ms; /* asks the remote to time us out after (10000) */
 	int handshake_ms;     /* TCP connect + CURVE handshake limit (5000) */
 	int linger_ms;        /* unsent data kept at close (100) */
+	int send_hwm;         /* ZMQ_SNDHWM of every socket, messages (>= 1) */
+	int recv_hwm;         /* ZMQ_RCVHWM of every socket, messages (>= 1) */
+	/* Inbound connections open at once, in total and per remote IP
+	 * (1..MS_TRANSPORT_INBOUND_MAX).  A connection accepted over either
+	 * budget makes room by closing the oldest connection (of that address,
+	 * for the per-address budget) that is not established, i.e. has not
+	 * delivered a message (a bare TCP connection, a handshake under way,
+	 * or a member that authenticated and stays silent); when every one is
+	 * established, the new connection is closed instead: a connection a
+	 * session runs on is never dropped for a newcomer.  Each refusal is
+	 * counted and reported (reject callback, MS_REJECT_INBOUND_TOTAL /
+	 * MS_REJECT_INBOUND_ADDR). */
+	int inbound_connections;
+	int inbound_per_address;
 } ms_transport_params;
 
-/* Defaults: MS_TRANSPORT_MAXMSG_DEFAULT, 1000/5000/10000 ms, 5000, 100. */
+/* Defaults: MS_TRANSPORT_MAXMSG_DEFAULT, 1000/5000/10000 ms, 5000, 100,
+ * and the MS_TRANSPORT_*_DEFAULT budgets above. */
 void ms_transport_params_init(ms_transport_params *p);
 
 /* Direction of a connection. */
@@ -115,10 +149,16 @@ typedef enum ms_reject_reason {
 	MS_REJECT_DENYLIST,  /* dialer's node id is on the deny list */
 	MS_REJECT_NOT_ALLOWED, /* an allow list is set and the id is not on it */
 	MS_REJECT_MALFORMED,   /* ZAP request not understood */
-	MS_REJECT_REASON_COUNT_ /* number of reasons; not a reason */
+	MS_REJECT_INBOUND_TOTAL, /* over inbound_connections: a connection
+	                          * with no session yet (or the new one)
+	                          * was closed */
+	MS_REJECT_INBOUND_ADDR,  /* over inbound_per_address: the same */
+	MS_REJECT_REASON_COUNT_  /* number of reasons; not a reason */
 } ms_reject_reason;
 
-/* Static lower-case name of a reject reason ("handshake", "denylist", ...). */
+/* Static lower-case name of a reject reason ("handshake", "denylist", ...;
+ * the two budget reasons are named as their budgets: "inbound_connections",
+ * "inbound_per_address"). */
 const char *ms_reject_reason_str(ms_reject_reason r);
 
 /*
@@ -136,9 +176,10 @@ const char *ms_reject_reason_str(ms_reject_reason r);
  *    routing id's last message, so a connection that dies in the instant
  *    between its message and our reading it is only noticed at the next
  *    send to it.
- *  - reject: the listener refused a dialer or its handshake failed; for
- *    counting and a log line.  peer_curve is NULL when unknown (a failed
- *    CURVE handshake reveals no key); addr is the dialer's IP or "".
+ *  - reject: the listener refused a dialer or its handshake failed, or
+ *    closed a connection over an inbound budget; for counting and a log
+ *    line.  peer_curve is NULL when unknown (a failed CURVE handshake
+ *    reveals no key); addr is the dialer's IP or "".
  * The callbacks may call ms_transport_send, _dial and _hangup; they must not
  * free the transport.
  */
@@ -189,6 +230,9 @@ typedef struct ms_transport_stats {
 	uint64_t rx_msgs, rx_bytes;               /* messages delivered */
 	uint64_t rx_dropped; /* multi-frame or unidentified input dropped */
 	uint64_t tx_msgs, tx_bytes; /* messages handed to ZeroMQ */
+	uint64_t tx_busy; /* sends refused: the queue was at send_hwm */
+	uint64_t in_refused_total; /* closed over inbound_connections */
+	uint64_t in_refused_addr;  /* closed over inbound_per_address */
 } ms_transport_stats;
 
 typedef struct ms_transport ms_transport;
@@ -197,7 +241,11 @@ typedef struct ms_transport ms_transport;
  * Create a transport.  zctx: a ZeroMQ context to use (the caller keeps it and
  * terminates it after ms_transport_free), or NULL to create and own one.
  * nk and id are only read during the call: the derived keys are copied into
- * sodium_malloc'd memory.  p NULL means defaults.  cbs is copied; cbs->recv
+ * sodium_malloc'd memory (locked, guarded, no access except while read).
+ * ZeroMQ keeps its own copies of each secret it is given (the socket's
+ * options, then every connection's session and CURVE mechanism), on its
+ * ordinary heap and not wiped when freed; a DEALER's own option is
+ * overwritten once its connection has copied it (see ms_transport_dial).  p NULL means defaults.  cbs is copied; cbs->recv
  * and cbs->link are required, reject may be NULL.
  * Binds the ZAP handler (MS_EBUSY if another transport holds this context's
  * ZAP endpoint).  No listen endpoint yet: see ms_transport_listen.
@@ -249,6 +297,16 @@ ms_err ms_transport_send(ms_transport *t, const ms_conn *c, const void *buf,
 /* The raw send (what ops.send is at creation); send_ctx is the transport. */
 ms_err ms_transport_send_raw(void *transport, const ms_conn *c, const void *buf,
                              size_t len, int flags, ms_errbuf *eb);
+
+/*
+ * The caller has no session on inbound connection c any more (it ended,
+ * BYE sent): the connection stops counting as established, so the inbound
+ * budgets may close it to make room for a newcomer (ZeroMQ cannot close
+ * one routing id of a ROUTER; the dialer normally hangs up itself).  It is
+ * not closed now, so a BYE still queued goes out.  Unknown or outbound
+ * connections are ignored.
+ */
+void ms_transport_release(ms_transport *t, const ms_conn *c);
 
 /* Read / replace the send/receive table (see ms_link_ops). */
 void ms_transport_ops_get(const ms_transport *t, ms_link_ops *out);

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "transport.h"
 
@@ -32,13 +33,36 @@ typedef struct ms_inconn {
 	size_t rid_len;
 	uint8_t rid[MS_RID_MAX];
 	int fd;                      /* ZMQ_SRCFD of its last message */
+	uint64_t tcp_seq;            /* its ms_tcpconn (0: none was tracked) */
 	uint8_t curve[MS_CURVE_LEN]; /* dialer's key from User-Id */
 } ms_inconn;
 
-/* Inbound table bound: beyond it the longest-known entry is dropped with an
- * MS_LINK_DOWN (its next message brings a new MS_LINK_UP), so memory stays
- * bounded. */
-#define MS_TRANSPORT_MAX_IN 4096
+/* Inbound table bound.  Each live TCP connection has at most one routing
+ * id, and live connections are at most inbound_connections <= this, so a
+ * full table holds at least one entry whose connection is gone: that one
+ * makes room (in_note). */
+#define MS_TRANSPORT_MAX_IN MS_TRANSPORT_INBOUND_MAX
+
+/* Room for "ffff:...:ffff" and a NUL. */
+#define MS_ADDR_TEXT_MAX 48
+
+/* One accepted TCP connection, from the ROUTER monitor's ACCEPTED event
+ * until its DISCONNECTED: what the inbound budgets count.  ZeroMQ names a
+ * connection only by its fd, so the remote address is read with
+ * getpeername when the event is handled, and checked again before the
+ * connection is shut down (shutdown(2) on the fd: ZeroMQ's I/O thread then
+ * sees the socket closed and cleans up as for a peer that hung up). */
+typedef struct ms_tcpconn {
+	int fd;
+	int established; /* a message came through it (ZAP said yes, and a
+	                  * session may run on it) */
+	int released;    /* its session ended (ms_transport_release) */
+	uint64_t seq;    /* accept order (> 0): smaller is older */
+	struct sockaddr_storage sa; /* remote address and port */
+	socklen_t salen;
+	char addr
+		[MS_ADDR_TEXT_MAX]; /* remote IP as text: the per-address key */
+} ms_tcpconn;
 
 /* Routing ids reported down, remembered so that a message the connection
  * left queued in the ROUTER, read after its DOWN, is dropped instead of
@@ -76,6 +100,10 @@ struct ms_transport {
 	size_t nin, capin;
 	ms_rid gone[MS_TRANSPORT_TOMBSTONES]; /* ring of dead routing ids */
 	size_t ngone, gone_next;
+
+	ms_tcpconn *tcp; /* accepted connections, p.inbound_connections max */
+	size_t ntcp;
+	uint64_t tcp_seq; /* last seq given */
 
 	/* access lists as Curve25519 keys, n * MS_CURVE_LEN bytes */
 	uint8_t *allow;

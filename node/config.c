@@ -6,6 +6,7 @@
  * keep the two in step.
  */
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ini.h>
@@ -36,6 +37,8 @@
 #define CFG_MSG_MAX (16ull << 20)
 #define CFG_CREDIT_MAX 1000000u
 #define CFG_POLL_MAX_MS 1000u
+#define CFG_HWM_MAX 1000u     /* ZeroMQ's own default: no higher than that */
+#define CFG_INBOUND_MAX 4096u /* MS_TRANSPORT_INBOUND_MAX */
 
 void ms_config_default(ms_config *c)
 {
@@ -53,6 +56,7 @@ void ms_config_default(ms_config *c)
 	c->sync.batch_ops = MS_SESSION_DEFAULT_BATCH_OPS;
 	c->sync.credit = MS_SESSION_DEFAULT_CREDIT;
 	c->sync.poll_ms = 50;
+	/* [limits] stay 0: the transport's own defaults (net/transport.h) */
 	c->log.level = MS_LOG_DEFAULT;
 	c->log.syslog = 0;
 }
@@ -456,6 +460,39 @@ static int cfg_sync(cfg_ctx *x, const char *name, const char *value)
 	return cfg_fail(x, "unknown key '%s' in [sync]", name);
 }
 
+/* [limits]: the transport's budgets (net/transport.h, whose defaults apply
+ * to what is not set here: 0). */
+static int cfg_limits(cfg_ctx *x, const char *name, const char *value)
+{
+	static const struct {
+		const char *name;
+		uint64_t max;
+		size_t off;
+	} k[] = {
+		{"send_hwm", CFG_HWM_MAX, offsetof(ms_config_limits, send_hwm)},
+		{"recv_hwm", CFG_HWM_MAX, offsetof(ms_config_limits, recv_hwm)},
+		{"inbound_connections", CFG_INBOUND_MAX,
+	         offsetof(ms_config_limits, inbound_connections)},
+		{"inbound_per_address", CFG_INBOUND_MAX,
+	         offsetof(ms_config_limits, inbound_per_address)},
+	};
+
+	for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+		uint64_t v = 0;
+		uint32_t v32;
+		int r;
+		if (strcmp(name, k[i].name) != 0)
+			continue;
+		if ((r = cfg_uint(x, name, value, 1, k[i].max, &v)) == 1) {
+			v32 = (uint32_t)v;
+			memcpy((char *)&x->c->limits + k[i].off, &v32,
+			       sizeof v32);
+		}
+		return r;
+	}
+	return cfg_fail(x, "unknown key '%s' in [limits]", name);
+}
+
 static int cfg_log(cfg_ctx *x, const char *name, const char *value)
 {
 	ms_config_log *l = &x->c->log;
@@ -495,10 +532,12 @@ static int cfg_entry(void *user, const char *section, const char *name,
 		return cfg_sync(x, name, value);
 	if (strcmp(section, "log") == 0)
 		return cfg_log(x, name, value);
+	if (strcmp(section, "limits") == 0)
+		return cfg_limits(x, name, value);
 	if (section[0] == '\0')
 		return cfg_fail(
 			x,
-			"key '%s' outside any section ([store], [policy], [net], [backoff], [sync] or [log])",
+			"key '%s' outside any section ([store], [policy], [net], [backoff], [sync], [limits] or [log])",
 			name);
 	return cfg_fail(x, "unknown section [%s]", section);
 }
@@ -638,6 +677,15 @@ static const char default_conf[] =
 	"# How often to look for ops written by other processes.\n"
 	"# poll = 50ms\n"
 	"\n"
+	"[limits]\n"
+	"# Messages ZeroMQ queues per connection each way (a message is up to\n"
+	"# max_message bytes).\n"
+	"# send_hwm = 4\n"
+	"# recv_hwm = 4\n"
+	"# TCP connections accepted at once, in total and from one IP address.\n"
+	"# inbound_connections = 512\n"
+	"# inbound_per_address = 32\n"
+	"\n"
 	"[log]\n"
 	"# debug, info, notice, warning or error.\n"
 	"# level = info\n"
@@ -763,6 +811,14 @@ int ms_config_keep_restart_only(ms_config *nc, const ms_config *run, char *what,
 		{"max_value", sa->max_value != sb->max_value},
 		{"max_clock_skew",
 	         sa->max_clock_skew_ms != sb->max_clock_skew_ms},
+		{"send_hwm", nc->limits.send_hwm != run->limits.send_hwm},
+		{"recv_hwm", nc->limits.recv_hwm != run->limits.recv_hwm},
+		{"inbound_connections",
+	         nc->limits.inbound_connections !=
+	                 run->limits.inbound_connections},
+		{"inbound_per_address",
+	         nc->limits.inbound_per_address !=
+	                 run->limits.inbound_per_address},
 	};
 	size_t off = 0;
 	int n = 0;
@@ -786,5 +842,9 @@ int ms_config_keep_restart_only(ms_config *nc, const ms_config *run, char *what,
 	nc->store.map_max = sb->map_max;
 	nc->store.max_value = sb->max_value;
 	nc->store.max_clock_skew_ms = sb->max_clock_skew_ms;
+	nc->limits.send_hwm = run->limits.send_hwm;
+	nc->limits.recv_hwm = run->limits.recv_hwm;
+	nc->limits.inbound_connections = run->limits.inbound_connections;
+	nc->limits.inbound_per_address = run->limits.inbound_per_address;
 	return n;
 }

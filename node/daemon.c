@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@
 #include "node_int.h"
 #include "peertab.h"
 #include "pex.h"
+#include "ratelog.h"
 #include "rng.h"
 #include "runfiles.h"
 #include "session.h"
@@ -76,6 +78,10 @@ typedef struct ms_daemon {
 
 	ms_transport *t;
 	ms_transport_stats tst_flushed; /* transport counters already added */
+	ms_ratelog net_rl; /* transport rejections' log lines, per address */
+	/* the latest dial handle to each configured static peer (index as in
+	 * cfg.net.peers): who answers there is who the operator meant */
+	uint32_t static_dial[MS_CFG_MAX_PEERS];
 	char bound[MS_CFG_MAX_LISTEN][MS_CFG_EP_MAX]; /* endpoints bound */
 	size_t nbound;
 
@@ -244,6 +250,10 @@ static void count_transport(ms_daemon *d)
 		count(d, "bytes_in", NULL, cur.rx_bytes - was->rx_bytes);
 	if (cur.tx_bytes > was->tx_bytes)
 		count(d, "bytes_out", NULL, cur.tx_bytes - was->tx_bytes);
+	/* back-pressure from a peer that reads slowly: the session keeps the
+	 * message, so this is counted but not logged */
+	if (cur.tx_busy > was->tx_busy)
+		count(d, "limit_send_hwm", NULL, cur.tx_busy - was->tx_busy);
 	if (cur.rx_dropped > was->rx_dropped)
 		count(d, "frames_dropped", NULL,
 		      cur.rx_dropped - was->rx_dropped);
@@ -383,6 +393,8 @@ static void session_ended(ms_daemon *d, dlink *l, const ms_session_end *end)
 		d->st.bad_messages++;
 	if (l->conn.dir == MS_CONN_OUT)
 		ms_transport_hangup(d->t, l->conn.peer);
+	else /* no session on it now: the inbound budgets may close it */
+		ms_transport_release(d->t, &l->conn);
 	pe.outbound = l->conn.dir == MS_CONN_OUT;
 	pe.self = end->self;
 	pe.last = l->st;
@@ -404,6 +416,98 @@ static ms_err on_session_send(void *ctx, ms_session *s, const uint8_t *buf,
 	return ms_transport_send(d->t, &l->conn, buf, len, 0, eb);
 }
 
+/* A log line about a transport-level refusal, through the per-source line
+ * budget (keyed by src: a remote address or a node id in hex); the lines a
+ * source had suppressed follow its next allowed one. */
+static void net_logf(ms_daemon *d, const char *src, const char *event,
+                     const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void net_logf(ms_daemon *d, const char *src, const char *event,
+                     const char *fmt, ...)
+{
+	uint8_t key[MS_RATELOG_KEY_LEN];
+	uint32_t dropped = 0;
+	char line[512];
+	va_list ap;
+
+	ms_ratelog_key(key, src);
+	if (!ms_ratelog_allow(&d->net_rl, key, ms_clock_mono(d->clock),
+	                      &dropped)) {
+		count(d, "log_suppressed", NULL, 1);
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	ms_logf(&d->log, MS_LOG_WARNING, event, "%s", line);
+	if (dropped > 0)
+		ms_logf(&d->log, MS_LOG_WARNING, "MS-LOG-SUPPRESSED",
+		        "source=%s lines=%" PRIu32, src, dropped);
+}
+
+/* 1 when dial handle h went to a configured static peer's address. */
+static int dial_is_static(const ms_daemon *d, uint32_t h)
+{
+	for (size_t i = 0; i < d->node->cfg.net.npeers; i++)
+		if (d->static_dial[i] == h)
+			return 1;
+	return 0;
+}
+
+/*
+ * The node id a HELLO proved, against what this connection may be; closes
+ * the session (BYE auth), counts and logs, and returns 1 when it may not:
+ *  - we dialled a known node id and another node answered (the address
+ *    changed hands, or someone answers for it): refused, so the dial is
+ *    not re-filed under whoever answered.  A configured static address is
+ *    exempt: the operator named an address, not an id.
+ *  - the id is the alias (negation, ms_node_id_alias) of the id of a live
+ *    session: one CURVE key holds one node id at a time here, so a member
+ *    cannot double its per-node-id budgets.
+ *  - inbound with an allow list: the id itself must be on it (ZAP admitted
+ *    the CURVE key, which an allowed id shares with its alias).
+ */
+static int identity_refused(ms_daemon *d, dlink *l, const uint8_t *id)
+{
+	const ms_config_net *n = &d->node->cfg.net;
+	const uint8_t *want = l->conn.dir == MS_CONN_OUT ? ms_peer_id(l->peer)
+	                                                 : NULL;
+	char got[2 * MS_PK_LEN + 1], other[2 * MS_PK_LEN + 1] = "-";
+	const char *why = NULL, *field = "expected";
+
+	if (want != NULL && memcmp(want, id, MS_PK_LEN) != 0 &&
+	    !dial_is_static(d, l->conn.peer)) {
+		why = "id_mismatch";
+		ms_hex(other, want, MS_PK_LEN);
+	}
+	for (dlink *o = d->links; why == NULL && o != NULL; o = o->next) {
+		const uint8_t *oid = o == l || o->ended
+		                             ? NULL
+		                             : ms_session_peer_id(o->s);
+		if (oid != NULL && ms_node_id_alias(id, oid)) {
+			why = "alias";
+			field = "alias_of";
+			ms_hex(other, oid, MS_PK_LEN);
+		}
+	}
+	if (why == NULL && l->conn.dir == MS_CONN_IN && n->has_allow) {
+		size_t i = 0;
+		while (i < n->nallow && memcmp(n->allow[i], id, MS_PK_LEN) != 0)
+			i++;
+		if (i == n->nallow)
+			why = "alias_not_allowed";
+	}
+	if (why == NULL)
+		return 0;
+	ms_hex(got, id, MS_PK_LEN);
+	count(d, "session_refused_", why, 1);
+	net_logf(d, got, "MS-NET-ID-REFUSED", "reason=%s peer=%s dir=%s %s=%s",
+	         why, got, l->conn.dir == MS_CONN_OUT ? "out" : "in", field,
+	         other);
+	ms_session_close(l->s, MS_BYE_AUTH, why, "auth", 1, now(d));
+	return 1;
+}
+
 static void on_session_event(void *ctx, ms_session *s,
                              const ms_session_event *ev)
 {
@@ -414,6 +518,8 @@ static void on_session_event(void *ctx, ms_session *s,
 
 	switch (ev->kind) {
 	case MS_SESSION_EV_IDENTIFIED:
+		if (identity_refused(d, l, ev->u.id.node_id))
+			break;
 		l->peer = ms_peertab_identified(d->pt, l->peer, out,
 		                                ev->u.id.node_id,
 		                                ev->u.id.endpoints,
@@ -509,8 +615,12 @@ static ms_err on_pt_dial(void *ctx, const char *addr, uint32_t *handle,
 	ms_daemon *d = ctx;
 	ms_err e = ms_transport_dial(d->t, addr, handle, eb);
 
-	if (e == MS_OK)
+	if (e == MS_OK) {
 		d->st.dials++;
+		for (size_t i = 0; i < d->node->cfg.net.npeers; i++)
+			if (strcmp(d->node->cfg.net.peers[i], addr) == 0)
+				d->static_dial[i] = *handle;
+	}
 	return e;
 }
 
@@ -619,13 +729,21 @@ static void on_reject(void *ctx, ms_reject_reason why,
 {
 	ms_daemon *d = ctx;
 	char hex[2 * MS_CURVE_LEN + 1] = "-";
+	const char *a = addr[0] != '\0' ? addr : "-";
+	const char *name = ms_reject_reason_str(why);
 
-	d->st.rejects++; /* the store's counters come from the transport's */
+	d->st.rejects++;
+	if (why == MS_REJECT_INBOUND_TOTAL || why == MS_REJECT_INBOUND_ADDR) {
+		/* a connection closed for a budget (net/transport) */
+		count(d, "limit_", name, 1);
+		net_logf(d, a, "MS-LIMIT", "limit=%s peer=%s", name, a);
+		return;
+	}
+	/* the store's counters for these come from the transport's */
 	if (peer_curve != NULL)
 		ms_hex(hex, peer_curve, MS_CURVE_LEN);
-	ms_logf(&d->log, MS_LOG_WARNING, "MS-NET-REJECT",
-	        "reason=%s addr=%s key=%s", ms_reject_reason_str(why),
-	        addr[0] != '\0' ? addr : "-", hex);
+	net_logf(d, a, "MS-NET-REJECT", "reason=%s addr=%s key=%s", name, a,
+	         hex);
 }
 
 /* --- discovery and the link monitor -------------------------------------- */
@@ -791,6 +909,18 @@ static ms_err transport_start(ms_daemon *d, ms_errbuf *eb)
 	tp.heartbeat_timeout_ms = (int)cfg->net.heartbeat_timeout_ms;
 	tp.heartbeat_ttl_ms = 2 * (int)cfg->net.heartbeat_timeout_ms;
 	tp.handshake_ms = (int)cfg->net.handshake_timeout_ms;
+	/* [limits] not set (0): the transport's defaults stand */
+	if (cfg->limits.send_hwm != 0)
+		tp.send_hwm = (int)cfg->limits.send_hwm;
+	if (cfg->limits.recv_hwm != 0)
+		tp.recv_hwm = (int)cfg->limits.recv_hwm;
+	if (cfg->limits.inbound_connections != 0)
+		tp.inbound_connections = (int)cfg->limits.inbound_connections;
+	if (cfg->limits.inbound_per_address != 0)
+		tp.inbound_per_address = (int)cfg->limits.inbound_per_address;
+	/* at most the total: setting only the total lower must not fail */
+	if (tp.inbound_per_address > tp.inbound_connections)
+		tp.inbound_per_address = tp.inbound_connections;
 	if ((e = ms_transport_new(&d->t, NULL, d->node->netkey, d->node->id,
 	                          &tp, &cbs, eb)) != MS_OK)
 		return e;

@@ -50,6 +50,15 @@ typedef struct ms_config_sync {
 	uint64_t poll_ms;   /* arrival-feed check interval */
 } ms_config_sync;
 
+/* [limits]: budgets an operator may want to change (docs/config.md); 0 =
+ * not set, the enforcing module's default applies. */
+typedef struct ms_config_limits {
+	uint32_t send_hwm;            /* ZMQ_SNDHWM, messages */
+	uint32_t recv_hwm;            /* ZMQ_RCVHWM, messages */
+	uint32_t inbound_connections; /* TCP connections accepted at once */
+	uint32_t inbound_per_address; /* the same from one IP address */
+} ms_config_limits;
+
 /* [log]. */
 typedef struct ms_config_log {
 	int level;  /* ms_log_level (RFC 5424 severity) */
@@ -66,6 +75,7 @@ typedef struct ms_config {
 	ms_backoff_cfg backoff;
 	uint64_t kick_interval_ms; /* [backoff] kick_interval */
 	ms_config_sync sync;
+	ms_config_limits limits;
 	ms_config_log log;
 } ms_config;
 

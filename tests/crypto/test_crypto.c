@@ -715,6 +715,146 @@ START_TEST(t_import_fd)
 }
 END_TEST
 
+/* A FIFO where a key file belongs: refused at once with a clear error
+ * (before O_NONBLOCK, open() waited for a writer that never comes). */
+START_TEST(t_keyfile_fifo_refused)
+{
+	char *dir = ms_test_tmpdir("crypto");
+	char *path = ms_test_pjoin(dir, MS_IDENTITY_FILE);
+	char *npath = ms_test_pjoin(dir, MS_NETKEY_FILE);
+	ms_identity *back = NULL;
+	ms_netkey *nk = NULL;
+	uint64_t t0 = ms_test_now_ms();
+	char want[512];
+	ms_errbuf eb;
+
+	ck_assert_int_eq(chmod(dir, 0700), 0);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	ck_assert_int_eq(mkfifo(npath, 0600), 0);
+	ms_errbuf_clear(&eb);
+	MS_FAIL(ms_identity_load(&back, path, &eb), MS_EINVAL);
+	snprintf(want, sizeof want,
+	         "load %s: is a FIFO; a key file must be a regular file", path);
+	ck_assert_str_eq(eb.msg, want);
+	ck_assert_ptr_null(back);
+	MS_FAIL(ms_netkey_load(&nk, npath, NULL), MS_EINVAL);
+	/* import, too: a FIFO is no key file, whoever hands it to us */
+	MS_FAIL(ms_netkey_import(&nk, npath, NULL), MS_EINVAL);
+	ck_assert_ptr_null(nk);
+	/* nothing waited for a writer */
+	ck_assert_uint_lt(ms_test_now_ms() - t0, 5000);
+
+	free(npath);
+	free(path);
+	ms_test_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+/* A symlink where a node's key file belongs is refused (O_NOFOLLOW), even
+ * to a good key file; import follows it. */
+START_TEST(t_keyfile_symlink_refused)
+{
+	char *dir = ms_test_tmpdir("crypto");
+	char *real = ms_test_pjoin(dir, "real.key");
+	char *nreal = ms_test_pjoin(dir, "real.net");
+	char *path = ms_test_pjoin(dir, MS_IDENTITY_FILE);
+	char *npath = ms_test_pjoin(dir, MS_NETKEY_FILE);
+	ms_identity *back = NULL;
+	ms_netkey *nk = NULL, *nk2 = NULL;
+	char want[512];
+	ms_errbuf eb;
+
+	ck_assert_int_eq(chmod(dir, 0700), 0);
+	ms_test_write_file(real, "msid1:" RFC_SEED "\n", 0600);
+	MS_PASS(ms_identity_load(&back, real, NULL));
+	ms_identity_free(&back);
+	ck_assert_int_eq(symlink(real, path), 0);
+	ms_errbuf_clear(&eb);
+	MS_FAIL(ms_identity_load(&back, path, &eb), MS_EINVAL);
+	snprintf(want, sizeof want,
+	         "load %s: is a symbolic link; a key file must be a regular "
+	         "file",
+	         path);
+	ck_assert_str_eq(eb.msg, want);
+	ck_assert_ptr_null(back);
+
+	MS_PASS(ms_netkey_generate(&nk, NULL));
+	MS_PASS(ms_netkey_save(nk, nreal, NULL));
+	ck_assert_int_eq(symlink(nreal, npath), 0);
+	MS_FAIL(ms_netkey_load(&nk2, npath, NULL), MS_EINVAL);
+	ck_assert_ptr_null(nk2);
+	MS_PASS(ms_netkey_import(&nk2, npath, NULL));
+	ms_netkey_free(&nk2);
+
+	ms_netkey_free(&nk);
+	free(npath);
+	free(path);
+	free(nreal);
+	free(real);
+	ms_test_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+/* P and -P have one Curve25519 key.  -P is built here with libsodium's
+ * point arithmetic (identity - P) and from the negated secret scalar, so
+ * it is a key someone holding P's secret really can use. */
+START_TEST(t_alias_negation)
+{
+	static const uint8_t ident[32] = {1}; /* the neutral point */
+	ms_identity *id = rfc_identity();
+	ms_identity *other = NULL;
+	const uint8_t *pk = ms_identity_pk(id);
+	uint8_t neg[MS_PK_LEN], neg2[MS_PK_LEN], neg3[MS_PK_LEN];
+	uint8_t c1[MS_CURVE_LEN], c2[MS_CURVE_LEN], csk[MS_CURVE_LEN];
+	uint8_t cpk[MS_CURVE_LEN], x[MS_CURVE_LEN];
+	uint8_t a[32], na[32];
+
+	ck_assert_int_eq(crypto_core_ed25519_sub(neg, ident, pk), 0);
+	ck_assert(memcmp(neg, pk, MS_PK_LEN) != 0);
+	MS_PASS(ms_ed25519_pk_negate(neg2, pk, NULL));
+	ck_assert_mem_eq(neg2, neg, MS_PK_LEN);
+
+	/* the secret of -P: -a mod L, from P's (clamped) scalar a */
+	MS_PASS(ms_identity_curve_keypair(id, cpk, csk, NULL));
+	{
+		uint8_t wide[64] = {0};
+		memcpy(wide, csk, 32);
+		crypto_core_ed25519_scalar_reduce(a, wide);
+	}
+	crypto_core_ed25519_scalar_negate(na, a);
+	ck_assert_int_eq(crypto_scalarmult_ed25519_base_noclamp(neg3, na), 0);
+	ck_assert_mem_eq(neg3, neg, MS_PK_LEN);
+
+	/* one transport key for both: the CURVE handshake cannot tell them */
+	MS_PASS(ms_ed25519_pk_to_curve(c1, pk, NULL));
+	MS_PASS(ms_ed25519_pk_to_curve(c2, neg, NULL));
+	ck_assert_mem_eq(c1, c2, MS_CURVE_LEN);
+	ck_assert_mem_eq(c1, cpk, MS_CURVE_LEN);
+	ck_assert_int_eq(crypto_scalarmult_curve25519_base(x, csk), 0);
+	ck_assert_mem_eq(x, c2, MS_CURVE_LEN);
+
+	ck_assert_int_eq(ms_node_id_alias(pk, neg), 1);
+	ck_assert_int_eq(ms_node_id_alias(neg, pk), 1);
+	ck_assert_int_eq(ms_node_id_alias(pk, pk), 0);
+	MS_PASS(ms_identity_generate(&other, NULL));
+	ck_assert_int_eq(ms_node_id_alias(pk, ms_identity_pk(other)), 0);
+	/* not a point: never an alias, and no negation */
+	{
+		uint8_t bad[MS_PK_LEN];
+		memset(bad, 0xff, sizeof bad);
+		ck_assert_int_eq(ms_node_id_alias(pk, bad), 0);
+		MS_FAIL(ms_ed25519_pk_negate(neg2, bad, NULL), MS_ECRYPTO);
+	}
+	sodium_memzero(csk, sizeof csk);
+	sodium_memzero(a, sizeof a);
+	sodium_memzero(na, sizeof na);
+	ms_identity_free(&other);
+	ms_identity_free(&id);
+}
+END_TEST
+
 static Suite *crypto_suite(void)
 {
 	Suite *s = suite_create("crypto");
@@ -733,6 +873,7 @@ static Suite *crypto_suite(void)
 	tcase_add_test(tc, t_netkey_generate_distinct);
 	tcase_add_test(tc, t_netkey_text_malformed);
 	tcase_add_test(tc, t_hex_helpers);
+	tcase_add_test(tc, t_alias_negation);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("keyfiles");
@@ -746,6 +887,8 @@ static Suite *crypto_suite(void)
 	tcase_add_test(tc, t_keyfile_missing);
 	tcase_add_test(tc, t_keyfile_malformed);
 	tcase_add_test(tc, t_import_fd);
+	tcase_add_test(tc, t_keyfile_fifo_refused);
+	tcase_add_test(tc, t_keyfile_symlink_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

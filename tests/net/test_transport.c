@@ -1,18 +1,24 @@
 /*
  * test_transport.c — net/transport over real sockets on 127.0.0.1: CURVE
  * handshake with the keys derived from the network key and the identity,
- * the ZAP lists, oversize messages, dead peers noticed by heartbeats, and
- * the ops table a fault layer wraps.
+ * the ZAP lists, oversize messages, dead peers noticed by heartbeats, the
+ * ops table a fault layer wraps, and the budgets: high-water marks and
+ * inbound connections (bare TCP connections made with socket(2)).
  *
  * Several transports live in one process (each with its own ZeroMQ context)
  * and are pumped together by one zmq_poll loop; every wait is on a condition
  * with a deadline, every loop is bounded.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -797,6 +803,26 @@ START_TEST(test_bad_arguments)
 	ck_assert_int_eq(p.heartbeat_ttl_ms, 10000);
 	p.heartbeat_timeout_ms = 0;
 	MS_FAIL(ms_transport_new(&t, ctx, nk, id, &p, &cbs, &eb), MS_EINVAL);
+	/* budgets: 0 is "unlimited" to ZeroMQ, so it is refused */
+	ms_transport_params_init(&p);
+	ck_assert_int_eq(p.send_hwm, MS_TRANSPORT_SEND_HWM_DEFAULT);
+	ck_assert_int_eq(p.recv_hwm, MS_TRANSPORT_RECV_HWM_DEFAULT);
+	ck_assert_int_eq(p.inbound_connections, MS_TRANSPORT_INBOUND_DEFAULT);
+	ck_assert_int_eq(p.inbound_per_address,
+	                 MS_TRANSPORT_INBOUND_PER_ADDR_DEFAULT);
+	p.send_hwm = 0;
+	MS_FAIL(ms_transport_new(&t, ctx, nk, id, &p, &cbs, &eb), MS_EINVAL);
+	ms_transport_params_init(&p);
+	p.inbound_per_address = p.inbound_connections + 1;
+	MS_FAIL(ms_transport_new(&t, ctx, nk, id, &p, &cbs, &eb), MS_EINVAL);
+	ms_transport_params_init(&p);
+	p.inbound_connections = MS_TRANSPORT_INBOUND_MAX + 1;
+	MS_FAIL(ms_transport_new(&t, ctx, nk, id, &p, &cbs, &eb), MS_EINVAL);
+	ck_assert_ptr_null(t);
+	ck_assert_str_eq(ms_reject_reason_str(MS_REJECT_INBOUND_TOTAL),
+	                 "inbound_connections");
+	ck_assert_str_eq(ms_reject_reason_str(MS_REJECT_INBOUND_ADDR),
+	                 "inbound_per_address");
 
 	/* a caller's context: one transport per context (the ZAP endpoint) */
 	MS_PASS_EB(ms_transport_new(&t, ctx, nk, id, NULL, &cbs, &eb), &eb);
@@ -823,6 +849,309 @@ START_TEST(test_bad_arguments)
 }
 END_TEST
 
+/* ------------------------------------------------- budgets (issue 8) */
+
+/* Send len-byte messages on c until the transport says MS_EBUSY for
+ * 500 ms in a row (only `pumped` is serviced meanwhile: the receiver is
+ * not reading).  Returns how many were accepted; bounded by `cap`. */
+static int fill_until_busy(tnode *from, tnode *pumped, const ms_conn *c,
+                           const void *buf, size_t len, int cap)
+{
+	ms_test_wait w;
+	uint64_t busy_since = 0;
+	int sent = 0;
+
+	ms_test_wait_start(&w, 10000);
+	while (sent < cap && ms_test_wait_more(&w)) {
+		ms_errbuf eb;
+		ms_err e = ms_transport_send(from->t, c, buf, len, 0, &eb);
+		if (e == MS_OK) {
+			sent++;
+			busy_since = 0;
+			continue;
+		}
+		ck_assert_msg(e == MS_EBUSY, "send: %s", eb.msg);
+		if (busy_since == 0)
+			busy_since = ms_test_now_ms();
+		else if (ms_test_now_ms() - busy_since >= 500)
+			break;
+		pump_once(&pumped, 1, &w);
+	}
+	return sent;
+}
+
+static int recv_target; /* for c_recv_n */
+static int c_recv_n(void *a)
+{
+	return ((tnode *)a)->nrecv >= recv_target;
+}
+
+/* send_hwm / recv_hwm: a peer that stops reading fills a few messages'
+ * worth of queues (ours, its, the kernel's), then sends say MS_EBUSY;
+ * nothing sent is lost once it reads again.  ZeroMQ's default (1,000
+ * messages) would have taken all `cap` 1 MiB messages into memory. */
+START_TEST(test_hwm_bounds_send)
+{
+	enum { MSG = 1 << 20, CAP = 64 };
+	tnode a, b;
+	tnode *all[] = {&a, &b};
+	uint8_t *buf = calloc(1, MSG);
+	ms_conn out = {.dir = MS_CONN_OUT}, in;
+	ms_transport_params p;
+	int sent, sent_back;
+
+	ck_assert_ptr_nonnull(buf);
+	/* heartbeats as in production: a side that does not read also stops
+	 * reading PINGs, and test_params' 500 ms would end the link */
+	ms_transport_params_init(&p);
+	p.linger_ms = 0;
+	tnode_init(&a, 0xa1, NETKEY_A, &p, 1);
+	tnode_init(&b, 0xb2, NETKEY_A, &p, 0);
+	out.peer = dial(&b, &a);
+	ck_assert(pump(all, 2, c_out_up, &b, 5000));
+	send_out(&b, out.peer, "hi", 2);
+	ck_assert(pump(all, 2, c_recv1, &a, 5000));
+	in = a.rconn;
+
+	/* dialer -> listener, the listener not reading */
+	sent = fill_until_busy(&b, &b, &out, buf, MSG, CAP);
+	ck_assert_int_ge(sent, MS_TRANSPORT_SEND_HWM_DEFAULT);
+	ck_assert_int_lt(sent, CAP);
+	{
+		ms_transport_stats st;
+		ms_transport_stats_get(b.t, &st);
+		ck_assert_uint_ge(st.tx_busy, 1);
+	}
+	a.nrecv = 0;
+	recv_target = sent;
+	ck_assert(pump(all, 2, c_recv_n, &a, 20000));
+	ck_assert_int_eq(a.nrecv, sent);
+
+	/* listener -> dialer (the ROUTER side), the dialer not reading */
+	sent_back = fill_until_busy(&a, &a, &in, buf, MSG, CAP);
+	ck_assert_int_ge(sent_back, MS_TRANSPORT_SEND_HWM_DEFAULT);
+	ck_assert_int_lt(sent_back, CAP);
+	b.nrecv = 0;
+	recv_target = sent_back;
+	ck_assert(pump(all, 2, c_recv_n, &b, 20000));
+	ck_assert_int_eq(b.nrecv, sent_back);
+
+	tnode_fini(&b);
+	tnode_fini(&a);
+	free(buf);
+}
+END_TEST
+
+/* A bare TCP connection to n's listening port (no ZMTP spoken). */
+static int raw_connect(const tnode *n)
+{
+	const char *colon = strrchr(n->ep, ':');
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_ptr_nonnull(colon);
+	ck_assert_int_ge(fd, 0);
+	sa.sin_port = htons((uint16_t)strtoul(colon + 1, NULL, 10));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+	return fd;
+}
+
+/* 1 when the far end closed fd (EOF or reset), 0 while it is open.  The
+ * ZMTP greeting the listener sends is read and ignored. */
+static int raw_closed(int fd)
+{
+	char b[256];
+	for (int i = 0; i < 64; i++) {
+		ssize_t r = read(fd, b, sizeof b);
+		if (r == 0)
+			return 1;
+		if (r < 0)
+			return errno != EAGAIN && errno != EWOULDBLOCK;
+	}
+	return 0;
+}
+
+typedef struct rawwait {
+	tnode *n;
+	int fd;
+	ms_reject_reason why;
+	int nreject;
+} rawwait;
+
+static int c_raw_closed_and_rejected(void *a)
+{
+	rawwait *w = a;
+	return w->n->nreject[w->why] >= w->nreject && raw_closed(w->fd);
+}
+
+static int c_accepted(void *a)
+{
+	rawwait *w = a;
+	ms_transport_stats st;
+	ms_transport_stats_get(w->n->t, &st);
+	return st.in_accepted >= (uint64_t)w->nreject;
+}
+
+/* inbound_per_address: the 4th connection from one address (budget 3)
+ * closes the oldest one that has not completed a handshake; the others
+ * stay.  Before issue 8 nothing bounded connections but a table of 4,096
+ * routing ids that pushed out the oldest session silently. */
+START_TEST(test_inbound_per_address)
+{
+	tnode a;
+	tnode *all[] = {&a};
+	ms_transport_params p;
+	int fd[4];
+	rawwait w = {.n = &a};
+	ms_transport_stats st;
+
+	test_params(&p);
+	p.handshake_ms = 20000; /* bare connections would time out */
+	p.inbound_connections = 8;
+	p.inbound_per_address = 3;
+	tnode_init(&a, 0xa1, NETKEY_A, &p, 1);
+	for (int i = 0; i < 3; i++) {
+		fd[i] = raw_connect(&a);
+		w.nreject = i + 1;
+		ck_assert(pump(all, 1, c_accepted, &w, 5000));
+	}
+	fd[3] = raw_connect(&a);
+	w.fd = fd[0];
+	w.why = MS_REJECT_INBOUND_ADDR;
+	w.nreject = 1;
+	ck_assert(pump(all, 1, c_raw_closed_and_rejected, &w, 5000));
+	ck_assert_int_eq(a.nreject[MS_REJECT_INBOUND_ADDR], 1);
+	ck_assert_int_eq(a.nreject[MS_REJECT_INBOUND_TOTAL], 0);
+	for (int i = 1; i < 4; i++)
+		ck_assert_msg(!raw_closed(fd[i]), "connection %d closed", i);
+	ms_transport_stats_get(a.t, &st);
+	ck_assert_uint_eq(st.in_refused_addr, 1);
+	ck_assert_uint_eq(st.in_refused_total, 0);
+	for (int i = 0; i < 4; i++)
+		close(fd[i]);
+	tnode_fini(&a);
+}
+END_TEST
+
+static int c_b_recv2_a(void *a)
+{
+	return ((tnode *)a)->nrecv >= 2;
+}
+
+/* inbound_connections: with the budget taken by an established member, a
+ * newcomer is the one closed; the member's connection carries on. */
+START_TEST(test_inbound_established_kept)
+{
+	tnode a, b;
+	tnode *all[] = {&a, &b};
+	ms_transport_params p;
+	rawwait w = {.n = &a};
+	uint32_t peer;
+
+	test_params(&p);
+	p.handshake_ms = 20000;
+	p.inbound_connections = 1;
+	p.inbound_per_address = 1;
+	tnode_init(&a, 0xa1, NETKEY_A, &p, 1);
+	tnode_init(&b, 0xb2, NETKEY_A, NULL, 0);
+	peer = dial(&b, &a);
+	ck_assert(pump(all, 2, c_out_up, &b, 5000));
+	send_out(&b, peer, "one", 3);
+	ck_assert(pump(all, 2, c_recv1, &a, 5000));
+
+	w.fd = raw_connect(&a);
+	w.why = MS_REJECT_INBOUND_ADDR; /* one address: that budget first */
+	w.nreject = 1;
+	ck_assert(pump(all, 2, c_raw_closed_and_rejected, &w, 5000));
+	send_out(&b, peer, "two", 3);
+	ck_assert(pump(all, 2, c_b_recv2_a, &a, 5000));
+	ck_assert_mem_eq(a.rbuf, "two", 3);
+	ck_assert_int_eq(a.in_down, 0);
+	ck_assert_int_eq(b.out_down, 0);
+	close(w.fd);
+	tnode_fini(&b);
+	tnode_fini(&a);
+}
+END_TEST
+
+/* Over budget, a member that completed the handshake but never sent a
+ * message (no session) makes room; one that did is kept. */
+START_TEST(test_inbound_silent_member_evicted)
+{
+	tnode a, b, c;
+	tnode *all[] = {&a, &b, &c};
+	ms_transport_params p;
+	rawwait w = {.n = &a, .nreject = 2};
+	uint32_t pb;
+	int fd;
+
+	test_params(&p);
+	p.handshake_ms = 20000;
+	p.inbound_connections = 2;
+	p.inbound_per_address = 2;
+	tnode_init(&a, 0xa1, NETKEY_A, &p, 1);
+	tnode_init(&b, 0xb2, NETKEY_A, NULL, 0);
+	tnode_init(&c, 0xc3, NETKEY_A, NULL, 0);
+	pb = dial(&b, &a);
+	ck_assert(pump(all, 3, c_out_up, &b, 5000));
+	send_out(&b, pb, "one", 3);
+	ck_assert(pump(all, 3, c_recv1, &a, 5000));
+	(void)dial(&c, &a);
+	ck_assert(pump(all, 3, c_out_up, &c, 5000));
+	ck_assert(pump(all, 3, c_accepted, &w, 5000));
+
+	fd = raw_connect(&a);
+	ck_assert(pump(all, 3, c_out_down, &c, 5000));
+	ck_assert_int_eq(c.down_why, MS_LINK_LOST);
+	ck_assert_int_eq(a.nreject[MS_REJECT_INBOUND_ADDR], 1);
+	ck_assert(!raw_closed(fd));
+	send_out(&b, pb, "two", 3);
+	ck_assert(pump(all, 3, c_b_recv2_a, &a, 5000));
+	ck_assert_int_eq(b.out_down, 0);
+	close(fd);
+	tnode_fini(&c);
+	tnode_fini(&b);
+	tnode_fini(&a);
+}
+END_TEST
+
+/* A connection whose session the caller released is no longer kept
+ * against a newcomer. */
+START_TEST(test_inbound_released_makes_room)
+{
+	tnode a, b;
+	tnode *all[] = {&a, &b};
+	ms_transport_params p;
+	uint32_t pb;
+	int fd;
+
+	test_params(&p);
+	p.handshake_ms = 20000;
+	p.inbound_connections = 1;
+	p.inbound_per_address = 1;
+	tnode_init(&a, 0xa1, NETKEY_A, &p, 1);
+	tnode_init(&b, 0xb2, NETKEY_A, NULL, 0);
+	pb = dial(&b, &a);
+	ck_assert(pump(all, 2, c_out_up, &b, 5000));
+	send_out(&b, pb, "one", 3);
+	ck_assert(pump(all, 2, c_recv1, &a, 5000));
+	ms_transport_release(a.t, &a.rconn);
+	/* a later message does not make it established again */
+	send_out(&b, pb, "two", 3);
+	ck_assert(pump(all, 2, c_b_recv2_a, &a, 5000));
+
+	fd = raw_connect(&a);
+	ck_assert(pump(all, 2, c_out_down, &b, 5000));
+	ck_assert_int_eq(a.nreject[MS_REJECT_INBOUND_ADDR], 1);
+	ck_assert(!raw_closed(fd));
+	close(fd);
+	tnode_fini(&b);
+	tnode_fini(&a);
+}
+END_TEST
+
 static Suite *transport_suite(void)
 {
 	Suite *s = suite_create("transport");
@@ -840,6 +1169,11 @@ static Suite *transport_suite(void)
 	tcase_add_test(tc, test_ops_wrap);
 	tcase_add_test(tc, test_heartbeat_dead_peer);
 	tcase_add_test(tc, test_bad_arguments);
+	tcase_add_test(tc, test_hwm_bounds_send);
+	tcase_add_test(tc, test_inbound_per_address);
+	tcase_add_test(tc, test_inbound_established_kept);
+	tcase_add_test(tc, test_inbound_silent_member_evicted);
+	tcase_add_test(tc, test_inbound_released_makes_room);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,5 +1,5 @@
 /*
- * test_config.c — the [net], [backoff], [sync] and [log] sections of
+ * test_config.c — the [net], [backoff], [sync], [limits] and [log] sections of
  * meshsync.conf parsed over the defaults, each kind of bad value reported
  * with its line, and the commented default file parsing to the defaults.
  */
@@ -9,6 +9,7 @@
 
 #include "ms_test.h"
 #include "node_int.h"
+#include "transport.h"
 
 static char *tmp;
 
@@ -110,6 +111,12 @@ static const struct {
          "2: bad value '1025' for batch_ops (a number from 1 to 1024)"},
 	{"[sync]\ncredit = 0\n", "2: bad value '0' for credit"},
 	{"[sync]\npoll = 5s\n", "2: bad value '5s' for poll"},
+	{"[limits]\nsend_hwm = 0\n",
+         "2: bad value '0' for send_hwm (a number from 1 to 1000)"},
+	{"[limits]\ninbound_connections = 4097\n",
+         "2: bad value '4097' for inbound_connections (a number from 1 to 4096)"},
+	{"[limits]\nno_such_budget = 1\n",
+         "2: unknown key 'no_such_budget' in [limits]"},
 	{"[log]\nlevel = loud\n", "2: bad value 'loud' for level"},
 	{"[log]\nsyslog = 2\n", "2: bad value '2' for syslog (yes or no)"},
 	{"[backoff]\nbase = 10s\ncap = 1s\n",
@@ -133,6 +140,34 @@ START_TEST(config_net_errors)
 	ck_assert_msg(strncmp(msg + strlen("meshsync.conf:"), bad_conf[_i].want,
 	                      strlen(bad_conf[_i].want)) == 0,
 	              "got '%s', want '%s'", eb.msg, bad_conf[_i].want);
+	free(path);
+}
+END_TEST
+
+/* [limits]: the transport's budgets. */
+START_TEST(config_limits)
+{
+	char *path = ms_test_pjoin(tmp, "meshsync.conf");
+	ms_config c;
+	ms_errbuf eb = {0};
+
+	/* unset: the transport's defaults apply (node/daemon.c) */
+	ms_config_default(&c);
+	ck_assert_uint_eq(c.limits.send_hwm, 0);
+	ck_assert_uint_eq(c.limits.recv_hwm, 0);
+	ck_assert_uint_eq(c.limits.inbound_connections, 0);
+	ck_assert_uint_eq(c.limits.inbound_per_address, 0);
+	ck_assert_uint_eq(MS_TRANSPORT_INBOUND_MAX, 4096); /* config's bound */
+	ms_test_write_file(path,
+	                   "[limits]\nsend_hwm = 2\nrecv_hwm = 3\n"
+	                   "inbound_connections = 64\n"
+	                   "inbound_per_address = 8\n",
+	                   0644);
+	MS_PASS_EB(ms_config_load(&c, path, &eb), &eb);
+	ck_assert_uint_eq(c.limits.send_hwm, 2);
+	ck_assert_uint_eq(c.limits.recv_hwm, 3);
+	ck_assert_uint_eq(c.limits.inbound_connections, 64);
+	ck_assert_uint_eq(c.limits.inbound_per_address, 8);
 	free(path);
 }
 END_TEST
@@ -165,6 +200,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, config_net_errors, 0,
 	                    (int)(sizeof bad_conf / sizeof bad_conf[0]));
 	tcase_add_test(tc, config_default_file_parses);
+	tcase_add_test(tc, config_limits);
 	suite_add_tcase(s, tc);
 	return s;
 }
