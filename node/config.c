@@ -11,6 +11,7 @@
 #include <ini.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,10 @@
 #include "log.h"
 #include "ms_path.h"
 #include "node_int.h"
+#include "discovery.h"
 #include "op.h"
+#include "peertab.h"
+#include "pex.h"
 #include "session.h"
 #include "wire.h"
 
@@ -53,6 +57,11 @@ void ms_config_default(ms_config *c)
 	c->sync.batch_ops = MS_SESSION_DEFAULT_BATCH_OPS;
 	c->sync.credit = MS_SESSION_DEFAULT_CREDIT;
 	c->sync.poll_ms = 50;
+	c->limits.peer_records = MS_PEERTAB_RECORDS_DEFAULT;
+	c->limits.peer_records_disk = MS_PEERTAB_RECORDS_DISK_DEFAULT;
+	c->limits.dials_inflight = MS_PEERTAB_DIALS_INFLIGHT_DEFAULT;
+	c->limits.pex_candidates = MS_PEX_CANDIDATES_DEFAULT;
+	c->limits.mdns_records = MS_DISC_RECORDS_DEFAULT;
 	c->log.level = MS_LOG_DEFAULT;
 	c->log.syslog = 0;
 }
@@ -456,6 +465,42 @@ static int cfg_sync(cfg_ctx *x, const char *name, const char *value)
 	return cfg_fail(x, "unknown key '%s' in [sync]", name);
 }
 
+/* [limits]: the peer table's, peer exchange's and discovery's budgets. */
+static int cfg_limits(cfg_ctx *x, const char *name, const char *value)
+{
+	ms_config_limits *l = &x->c->limits;
+	static const struct {
+		const char *name;
+		size_t off;
+		uint64_t lo, hi;
+	} k[] = {
+		{"peer_records", offsetof(ms_config_limits, peer_records), 16,
+	         1000000},
+		{"peer_records_disk",
+	         offsetof(ms_config_limits, peer_records_disk), 1, 1000000},
+		{"dials_inflight", offsetof(ms_config_limits, dials_inflight), 1,
+	         1024},
+		{"pex_candidates", offsetof(ms_config_limits, pex_candidates), 1,
+	         MS_PEX_CANDIDATES_MAX},
+		{"mdns_records", offsetof(ms_config_limits, mdns_records), 1,
+	         65536},
+	};
+
+	for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+		uint64_t v = 0;
+		uint32_t u;
+		int r;
+		if (strcmp(name, k[i].name) != 0)
+			continue;
+		if ((r = cfg_uint(x, name, value, k[i].lo, k[i].hi, &v)) != 1)
+			return r;
+		u = (uint32_t)v;
+		memcpy((char *)l + k[i].off, &u, sizeof u);
+		return 1;
+	}
+	return cfg_fail(x, "unknown key '%s' in [limits]", name);
+}
+
 static int cfg_log(cfg_ctx *x, const char *name, const char *value)
 {
 	ms_config_log *l = &x->c->log;
@@ -495,10 +540,12 @@ static int cfg_entry(void *user, const char *section, const char *name,
 		return cfg_sync(x, name, value);
 	if (strcmp(section, "log") == 0)
 		return cfg_log(x, name, value);
+	if (strcmp(section, "limits") == 0)
+		return cfg_limits(x, name, value);
 	if (section[0] == '\0')
 		return cfg_fail(
 			x,
-			"key '%s' outside any section ([store], [policy], [net], [backoff], [sync] or [log])",
+			"key '%s' outside any section ([store], [policy], [net], [backoff], [sync], [limits] or [log])",
 			name);
 	return cfg_fail(x, "unknown section [%s]", section);
 }
@@ -638,6 +685,18 @@ static const char default_conf[] =
 	"# How often to look for ops written by other processes.\n"
 	"# poll = 50ms\n"
 	"\n"
+	"[limits]\n"
+	"# Peer records held in memory (candidates from mDNS and peer exchange\n"
+	"# included) and stored on disk (only peers that authenticated).\n"
+	"# peer_records = 1024\n"
+	"# peer_records_disk = 256\n"
+	"# Dials to discovered peers not answered yet, at once.\n"
+	"# dials_inflight = 8\n"
+	"# Peer exchange candidates kept (needs a restart).\n"
+	"# pex_candidates = 256\n"
+	"# mDNS service instances held (needs a restart).\n"
+	"# mdns_records = 256\n"
+	"\n"
 	"[log]\n"
 	"# debug, info, notice, warning or error.\n"
 	"# level = info\n"
@@ -763,6 +822,10 @@ int ms_config_keep_restart_only(ms_config *nc, const ms_config *run, char *what,
 		{"max_value", sa->max_value != sb->max_value},
 		{"max_clock_skew",
 	         sa->max_clock_skew_ms != sb->max_clock_skew_ms},
+		{"pex_candidates",
+	         nc->limits.pex_candidates != run->limits.pex_candidates},
+		{"mdns_records",
+	         nc->limits.mdns_records != run->limits.mdns_records},
 	};
 	size_t off = 0;
 	int n = 0;
@@ -786,5 +849,7 @@ int ms_config_keep_restart_only(ms_config *nc, const ms_config *run, char *what,
 	nc->store.map_max = sb->map_max;
 	nc->store.max_value = sb->max_value;
 	nc->store.max_clock_skew_ms = sb->max_clock_skew_ms;
+	nc->limits.pex_candidates = run->limits.pex_candidates;
+	nc->limits.mdns_records = run->limits.mdns_records;
 	return n;
 }

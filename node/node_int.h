@@ -50,6 +50,16 @@ typedef struct ms_config_sync {
 	uint64_t poll_ms;   /* arrival-feed check interval */
 } ms_config_sync;
 
+/* [limits]: the budgets an operator may set (docs/config.md); each default
+ * is the enforcing module's MS_..._DEFAULT. */
+typedef struct ms_config_limits {
+	uint32_t peer_records;      /* node/peertab: records in memory */
+	uint32_t peer_records_disk; /* node/peertab: records stored */
+	uint32_t dials_inflight;    /* node/peertab: discovered dials at once */
+	uint32_t pex_candidates;    /* node/pex: candidates kept (restart) */
+	uint32_t mdns_records;      /* net/discovery: instances (restart) */
+} ms_config_limits;
+
 /* [log]. */
 typedef struct ms_config_log {
 	int level;  /* ms_log_level (RFC 5424 severity) */
@@ -66,6 +76,7 @@ typedef struct ms_config {
 	ms_backoff_cfg backoff;
 	uint64_t kick_interval_ms; /* [backoff] kick_interval */
 	ms_config_sync sync;
+	ms_config_limits limits;
 	ms_config_log log;
 } ms_config;
 
@@ -100,7 +111,8 @@ int ms_config_policies_differ(const ms_config *a, const ms_config *b);
 
 /* For a reload: the settings that only take effect at the next start (the
  * transport, the store's limits, discovery: listen, heartbeat,
- * handshake_timeout, max_message, mdns, map, max_value, max_clock_skew).
+ * handshake_timeout, max_message, mdns, map, max_value, max_clock_skew,
+ * pex_candidates, mdns_records).
  * Writes the names of those nc changes against the running config run,
  * comma-separated, into what (cap bytes), puts run's values back into nc
  * so nothing half-applies, and returns how many changed. */

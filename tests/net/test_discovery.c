@@ -62,14 +62,15 @@ static void on_event(void *ctx, const ms_disc_event *ev)
 		t->ev[t->nev++] = *ev;
 }
 
-static void on_log(void *ctx, int level, const char *msg)
+static void on_log(void *ctx, int level, const char *msg, const char *name)
 {
 	tdisc *t = ctx;
 
 	if (level <= 4)
 		t->nwarn++;
 	if (getenv("MS_TEST_VERBOSE") != NULL)
-		fprintf(stderr, "[%p] %d %s\n", ctx, level, msg);
+		fprintf(stderr, "[%p] %d %s name=%s\n", ctx, level, msg,
+		        name != NULL ? name : "-");
 }
 
 static void mkid(uint8_t id[MS_PK_LEN], uint8_t tag)
