@@ -471,6 +471,15 @@ static void on_session_event(void *ctx, ms_session *s,
 
 	switch (ev->kind) {
 	case MS_SESSION_EV_IDENTIFIED:
+		/* ZAP applies the lists to who dials us; a node we dial (or
+		 * one admitted before a reload denied it) is judged here,
+		 * before the table records it */
+		if (acl_refuses(&d->node->cfg, ev->u.id.node_id)) {
+			count(d, "sessions_denied", NULL, 1);
+			ms_session_close(s, MS_BYE_AUTH, "denied", "denied", 1,
+			                 now(d));
+			break;
+		}
 		l->peer = ms_peertab_identified(d->pt, l->peer, out,
 		                                ev->u.id.node_id,
 		                                ev->u.id.endpoints,

@@ -1227,13 +1227,14 @@ static ms_peer *learn(ms_peertab *pt, const uint8_t *from, const uint8_t *id,
 		return NULL;
 	ms_hex(hex, id, 8);
 	if ((p = by_id(pt, id)) == NULL) {
-		if (!make_room(pt)) {
+		int full = pt->n >= lim_records(pt), room = make_room(pt);
+		if (full)
 			limit_hit(pt, "peer_records", from != NULL ? NULL : how,
 			          from, from != NULL ? NULL : how,
-			          "id=%s records=%zu",
-			          hex, pt->n);
+			          "id=%s records=%zu action=%s", hex, pt->n,
+			          room ? "evicted" : "refused");
+		if (!room)
 			return NULL;
-		}
 		if ((p = add_id(pt, id, 1)) == NULL) {
 			ms_logf(pt->env.log, MS_LOG_ERROR, "MS-PEER-NOMEM",
 			        "id=%s", hex);
