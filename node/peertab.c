@@ -832,7 +832,14 @@ void ms_peertab_free(ms_peertab **ptp)
 
 void ms_peertab_reconfigure(ms_peertab *pt)
 {
+	ms_peer *v;
+
 	merge_static(pt);
+	/* lowered budgets apply now, least useful records first (records
+	 * that are static or linked stay until they are not) */
+	while (pt->n > lim_records(pt) && (v = victim(pt, NULL, 0)) != NULL)
+		remove_rec(pt, v);
+	(void)trim_disk(pt);
 	for (size_t i = 0; i < pt->n; i++) {
 		ms_peer *p = pt->v[i];
 		/* no longer configured (nor discovered): stop dialling it */

@@ -443,6 +443,39 @@ START_TEST(stored_records_bounded_least_useful_first)
 }
 END_TEST
 
+START_TEST(lowered_limits_apply_on_reload)
+{
+	const char *eps[] = {"tcp://10.2.1.1:7700"};
+	uint8_t id[MS_PK_LEN], from[MS_PK_LEN];
+
+	open_table(g);
+	for (unsigned i = 0; i < 10; i++) {
+		mkid(id, 400 + i);
+		inbound_session(id, eps, 1, i < 3);
+		g->wall += 1000;
+	}
+	mkid(from, 499);
+	send_peers(from, 2000, 32);
+	ms_peertab_flush(g->pt);
+	ck_assert_uint_eq(store_scan(NULL).n, 10);
+	ck_assert_uint_eq(nrecords(), 42);
+	/* SIGHUP lowers both: the table and the store shrink at once,
+	 * keeping what we synced with.  Candidates go first (42 -> 16), then
+	 * the 7 stored records beyond the disk budget leave the store and
+	 * the table (kept in memory, they would be stored again) */
+	g->cfg.limits.peer_records = 16;
+	g->cfg.limits.peer_records_disk = 3;
+	ms_peertab_reconfigure(g->pt);
+	ms_peertab_flush(g->pt);
+	ck_assert_uint_eq(nrecords(), 16 - 7);
+	ck_assert_uint_eq(store_scan(NULL).n, 3);
+	for (unsigned i = 0; i < 3; i++) {
+		mkid(id, 400 + i);
+		ck_assert(store_scan(id).found);
+	}
+}
+END_TEST
+
 START_TEST(one_transaction_per_flush)
 {
 	const char *eps[] = {"tcp://10.3.0.1:7700"};
@@ -712,6 +745,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, candidates_stay_in_memory_until_authenticated);
 	tcase_add_test(tc, records_in_memory_bounded);
 	tcase_add_test(tc, stored_records_bounded_least_useful_first);
+	tcase_add_test(tc, lowered_limits_apply_on_reload);
 	tcase_add_test(tc, one_transaction_per_flush);
 	tcase_add_test(tc, unproven_records_pruned_on_load);
 	tcase_add_test(tc, dials_in_flight_bounded);
