@@ -258,7 +258,7 @@ static void browse_cb(AvahiServiceBrowser *b, AvahiIfIndex ifi,
 			/* mdns_records: anyone on the LAN may announce; a
 			 * new instance waits until some go (ALL_FOR_NOW or
 			 * REMOVE), neither resolved nor reported */
-			DISC_STAT(d, d->st.records_refused++);
+			DISC_STAT(d, d->st.records_full++);
 			return;
 		}
 		if (in == NULL) {
@@ -457,7 +457,8 @@ static void publish(struct ms_disc *d)
 	if (ret >= 0)
 		ret = avahi_entry_group_commit(d->group);
 	if (ret < 0) {
-		disc_log(d, LOG_ERR, d->name, "MS-DISC-PUBLISH-FAIL reason=\"%s\"",
+		disc_log(d, LOG_ERR, d->name,
+		         "MS-DISC-PUBLISH-FAIL reason=\"%s\"",
 		         avahi_strerror(ret));
 		avahi_entry_group_reset(d->group);
 	}

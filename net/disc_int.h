@@ -99,8 +99,8 @@ struct ms_disc {
 	int warned;   /* a "daemon unavailable" warning since last up */
 	unsigned gen; /* browse generation */
 	disc_inst *insts;
-	size_t ninsts;   /* in insts (st.records mirrors it under mu) */
-	int refusing;    /* at max_records: logged once until below */
+	size_t ninsts; /* in insts (st.records mirrors it under mu) */
+	int refusing;  /* at max_records: logged once until below */
 };
 
 /* discovery.c: queue an event / a log line (any thread; takes mu).  name

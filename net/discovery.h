@@ -43,7 +43,7 @@
 /* mdns_records: service instances (one per interface, protocol and name)
  * held at once by default.  Anyone on the LAN can announce instances;
  * beyond the budget new ones are neither resolved nor reported, and are
- * counted (records_refused) until some go. */
+ * counted (records_full) until some go. */
 #define MS_DISC_RECORDS_DEFAULT 256
 /* Queued events and log lines delivered per ms_disc_process call. */
 #define MS_DISC_PROCESS_MAX 256
@@ -73,7 +73,7 @@ typedef struct ms_disc_cfg {
 	unsigned families;        /* MS_DISC_INET|INET6 bits; 0 = both */
 	unsigned retry_ms;        /* bus retry interval; 0 = default */
 	int no_publish;           /* 1: browse only (tools, probes) */
-	size_t max_records;       /* mdns_records; 0 = MS_DISC_RECORDS_DEFAULT */
+	size_t max_records; /* mdns_records; 0 = MS_DISC_RECORDS_DEFAULT */
 } ms_disc_cfg;
 
 /* Event kinds (ms_disc_event.kind). */
@@ -151,7 +151,7 @@ typedef struct ms_disc_stats {
 	uint64_t skip_malformed; /* TXT missing or unparsable */
 	uint64_t queue_dropped;  /* events dropped: queue full (see below) */
 	uint64_t records;        /* instances held now (not monotonic) */
-	uint64_t records_refused; /* instances ignored: mdns_records reached */
+	uint64_t records_full;   /* instances ignored: mdns_records reached */
 } ms_disc_stats;
 
 typedef struct ms_disc ms_disc;

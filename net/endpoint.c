@@ -40,7 +40,6 @@ int ms_endpoint_is_wildcard(const char *ep)
 	       strstr(ep, "://*:") != NULL || strstr(ep, "://[::]:") != NULL;
 }
 
-
 int ms_endpoint_copy(char out[MS_ENDPOINT_MAX], const uint8_t *bytes,
                      size_t len)
 {

@@ -186,8 +186,7 @@ static void close_refused(ms_daemon *d)
 	for (dlink *l = d->links; l != NULL; l = l->next) {
 		const uint8_t *id = ms_session_peer_id(l->s);
 		char hex[2 * MS_PK_LEN + 1];
-		if (l->ended || id == NULL ||
-		    !acl_refuses(&d->node->cfg, id))
+		if (l->ended || id == NULL || !acl_refuses(&d->node->cfg, id))
 			continue;
 		ms_hex(hex, id, MS_PK_LEN);
 		ms_logf(&d->log, MS_LOG_NOTICE, "MS-CONF-DENIED",
@@ -323,8 +322,8 @@ static void count_disc(ms_daemon *d)
 	}
 	/* the mdns_records budget (discovery.h): counted under its own
 	 * name; one line per stats interval at most */
-	if (cur.records_refused > d->disc_prev.records_refused) {
-		uint64_t n = cur.records_refused - d->disc_prev.records_refused;
+	if (cur.records_full > d->disc_prev.records_full) {
+		uint64_t n = cur.records_full - d->disc_prev.records_full;
 		uint8_t key[MS_RATELOG_KEY_LEN];
 		uint32_t was = 0;
 		count(d, "limit_", "mdns_records", n);
@@ -706,8 +705,7 @@ static void on_reject(void *ctx, ms_reject_reason why,
 /* net/discovery's log lines start with their stable id: keep it as ours.
  * The instance name is whatever a host on the LAN announced (a newline in
  * it would start a log line of its own): it comes apart and is quoted. */
-static void on_disc_log(void *ctx, int level, const char *msg,
-                        const char *name)
+static void on_disc_log(void *ctx, int level, const char *msg, const char *name)
 {
 	ms_daemon *d = ctx;
 	char event[48], q[MS_DISC_NAME_MAX * 4 + 8];

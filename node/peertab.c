@@ -94,12 +94,11 @@ static size_t lim_dials(const ms_peertab *pt)
  * given (hits that a flood of made-up peers could multiply share one).
  */
 static void limit_hit(ms_peertab *pt, const char *name, const char *group,
-                      const uint8_t *id, const char *src_text,
-                      const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
+                      const uint8_t *id, const char *src_text, const char *fmt,
+                      ...) __attribute__((format(printf, 6, 7)));
 static void limit_hit(ms_peertab *pt, const char *name, const char *group,
-                      const uint8_t *id, const char *src_text,
-                      const char *fmt, ...)
+                      const uint8_t *id, const char *src_text, const char *fmt,
+                      ...)
 {
 	uint8_t key[MS_RATELOG_KEY_LEN];
 	char src[2 * MS_PK_LEN + 1], q[MS_PEER_ADDR_MAX * 4 + 8], tail[600];
@@ -614,7 +613,8 @@ static int load_one(const ms_peer_rec *r, void *ctx)
 		/* Stored before only proven peers were: a peer that dialled
 		 * us (ZAP proved its id) or that we synced with is kept;
 		 * a mere claim from mDNS or PEERS goes. */
-		if (!(r->source & MS_PEER_SRC_INBOUND) && r->last_good_ms == 0) {
+		if (!(r->source & MS_PEER_SRC_INBOUND) &&
+		    r->last_good_ms == 0) {
 			queue_del(x->pt, 1, r->id, NULL);
 			x->pruned++;
 			return 0;
@@ -641,8 +641,7 @@ static size_t trim_disk(ms_peertab *pt)
 	size_t cut = 0;
 	ms_peer *v;
 
-	while (pt->ndisk > lim_disk(pt) &&
-	       (v = victim(pt, NULL, 1)) != NULL) {
+	while (pt->ndisk > lim_disk(pt) && (v = victim(pt, NULL, 1)) != NULL) {
 		remove_rec(pt, v);
 		cut++;
 	}
@@ -721,8 +720,7 @@ static int disk_room(ms_peertab *pt, const ms_peer *p, size_t pending)
 	ms_hex(hex, p->rec.id, MS_PK_LEN);
 	limit_hit(pt, "peer_records_disk", "peer_records_disk",
 	          p->rec.has_id ? p->rec.id : NULL,
-	          p->rec.has_id ? hex : peer_addr(p), "stored=%zu",
-	          pt->ndisk);
+	          p->rec.has_id ? hex : peer_addr(p), "stored=%zu", pt->ndisk);
 	return 0;
 }
 
@@ -938,9 +936,11 @@ uint64_t ms_peertab_tick(ms_peertab *pt)
 			/* a finished dial wakes the loop, which looks again */
 			if (!p->dial_waiting) {
 				p->dial_waiting = 1;
-				limit_hit(pt, "dials_inflight", "dials_inflight",
+				limit_hit(pt, "dials_inflight",
+				          "dials_inflight",
 				          p->rec.has_id ? p->rec.id : NULL,
-				          peer_addr(p), "inflight=%zu", inflight);
+				          peer_addr(p), "inflight=%zu",
+				          inflight);
 			}
 			continue;
 		}
@@ -1215,8 +1215,7 @@ void ms_peertab_session_ended(ms_peertab *pt, ms_peer *p,
  * room, or out of memory.
  */
 static ms_peer *learn(ms_peertab *pt, const uint8_t *from, const uint8_t *id,
-                      const char *const *addrs, size_t naddrs,
-                      uint8_t source)
+                      const char *const *addrs, size_t naddrs, uint8_t source)
 {
 	const char *how = source == MS_PEER_SRC_MDNS ? "mdns" : "pex";
 	const char *ok[MS_PEER_MAX_ADDRS];

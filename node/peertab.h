@@ -57,7 +57,7 @@
 #include "rng.h"
 #include "wire.h"
 
-#define MS_PEERTAB_RECORDS_DEFAULT 1024    /* peer_records */
+#define MS_PEERTAB_RECORDS_DEFAULT 1024     /* peer_records */
 #define MS_PEERTAB_RECORDS_DISK_DEFAULT 256 /* peer_records_disk */
 #define MS_PEERTAB_DIALS_INFLIGHT_DEFAULT 8 /* dials_inflight */
 

@@ -197,8 +197,8 @@ void ms_pex_recv(ms_pex *x, const uint8_t from[MS_PK_LEN],
 			continue;
 		/* room first: a refused candidate never reaches the table */
 		isnew = (c = cand_find(x, e->node_id)) == NULL;
-		if (isnew && (c = cand_add(x, from, e->node_id, now_mono)) ==
-		                     NULL)
+		if (isnew &&
+		    (c = cand_add(x, from, e->node_id, now_mono)) == NULL)
 			continue;
 		if (!x->cbs.learn(x->cbs.ctx, from, e->node_id, ep, n)) {
 			/* nothing dialable, ourselves, or no room in the
@@ -307,8 +307,8 @@ size_t ms_pex_build(const ms_pex *x, const uint8_t to[MS_PK_LEN],
 					continue;
 				w->endpoints[w->n_endpoints].ptr =
 					(const uint8_t *)v->addrs[k];
-				w->endpoints[w->n_endpoints].len =
-					(uint32_t)strlen(v->addrs[k]);
+				w->endpoints[w->n_endpoints].len = (uint32_t)
+					strlen(v->addrs[k]);
 				w->n_endpoints++;
 			}
 		}
@@ -321,7 +321,7 @@ void ms_pex_sent(ms_pex *x, const uint8_t to[MS_PK_LEN], const ms_wire_peers *m)
 	char hex[2 * MS_PK_LEN + 1];
 
 	ms_hex(hex, to, MS_PK_LEN);
-	ms_logf(x->env.log, MS_LOG_INFO, "MS-PEX-SEND", "to=%s entries=%u",
-	        hex, (unsigned)m->n);
+	ms_logf(x->env.log, MS_LOG_INFO, "MS-PEX-SEND", "to=%s entries=%u", hex,
+	        (unsigned)m->n);
 	ms_counters_add(x->env.counters, "pex_sent", NULL, 1);
 }

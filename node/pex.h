@@ -40,12 +40,12 @@
 #include "ratelog.h"
 #include "wire.h"
 
-#define MS_PEX_CANDIDATES_DEFAULT 256 /* pex_candidates: entries kept */
-#define MS_PEX_CANDIDATES_MAX 65536   /* the most [limits] may set */
+#define MS_PEX_CANDIDATES_DEFAULT 256       /* pex_candidates: entries kept */
+#define MS_PEX_CANDIDATES_MAX 65536         /* the most [limits] may set */
 #define MS_PEX_PER_SENDER MS_WIRE_MAX_PEERS /* one sender's share */
-#define MS_PEX_EXPIRE_MS (3600u * 1000u) /* forgotten when not refreshed */
-#define MS_PEX_SEND_INTERVAL_MS 60000u   /* per session, after the first */
-#define MS_PEX_RECENT_MS (3600u * 1000u) /* "synced with recently" */
+#define MS_PEX_EXPIRE_MS (3600u * 1000u)    /* forgotten when not refreshed */
+#define MS_PEX_SEND_INTERVAL_MS 60000u      /* per session, after the first */
+#define MS_PEX_RECENT_MS (3600u * 1000u)    /* "synced with recently" */
 
 typedef struct ms_pex ms_pex;
 

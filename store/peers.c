@@ -18,8 +18,8 @@
 
 /* proven and flags live in what was padding before link_since_ms, so
  * records written before they existed keep their size and read as 0. */
-_Static_assert(offsetof(ms_peer_rec, flags) < offsetof(ms_peer_rec,
-                                                       link_since_ms) &&
+_Static_assert(offsetof(ms_peer_rec, flags) <
+                               offsetof(ms_peer_rec, link_since_ms) &&
                        offsetof(ms_peer_rec, link_since_ms) == 40,
                "ms_peer_rec layout: proven and flags fill old padding");
 _Static_assert(MS_PEER_MAX_ADDRS <= 8, "one bit of proven per address");

@@ -31,7 +31,8 @@
 #define MS_PEER_SRC_INBOUND 0x08 /* it dialled us */
 
 /* Record flags (ms_peer_rec.flags). */
-#define MS_PEER_F_AUTHED 0x01 /* a session proved this node id: only such
+#define MS_PEER_F_AUTHED \
+	0x01 /* a session proved this node id: only such
                                  records (and static addresses) are stored */
 
 /* Where a peer's link stands (the values node-inspect shows, docs/json.md). */

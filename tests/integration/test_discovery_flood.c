@@ -31,8 +31,14 @@ static pid_t publish(const char *name, int port, const char *id,
                      const char *net)
 {
 	char po[16], idt[80], nt[40];
-	char *argv[] = {"avahi-publish-service", (char *)name, "_meshsync._tcp",
-	                po, "v=1", idt, nt, NULL};
+	char *argv[] = {"avahi-publish-service",
+	                (char *)name,
+	                "_meshsync._tcp",
+	                po,
+	                "v=1",
+	                idt,
+	                nt,
+	                NULL};
 	ms_test_spawn_opts o = {.die_with_parent = 1};
 
 	snprintf(po, sizeof po, "%d", port);
@@ -49,8 +55,9 @@ static void unpublish(pid_t pid)
 /* A made-up node id (64 hex) from n. */
 static void fake_id(char out[65], unsigned n)
 {
-	snprintf(out, 65, "%08x%08xfeedfacefeedfacefeedfacefeedfacefeedface%08x",
-	         n, (unsigned)getpid(), n ^ 0x5a5a5a5au);
+	snprintf(out, 65,
+	         "%08x%08xfeedfacefeedfacefeedfacefeedfacefeedface%08x", n,
+	         (unsigned)getpid(), n ^ 0x5a5a5a5au);
 }
 
 START_TEST(mdns_name_quoted)
@@ -106,7 +113,8 @@ START_TEST(mdns_flood_bounded)
 	}
 	ck_assert_int_eq(it_wait_stat_ge(&a, "limit_mdns_records", 1, FOUND_MS),
 	                 0);
-	ck_assert_int_eq(it_wait_log(&a, "MS-LIMIT limit=mdns_records", FOUND_MS),
+	ck_assert_int_eq(it_wait_log(&a, "MS-LIMIT limit=mdns_records",
+	                             FOUND_MS),
 	                 0);
 	/* a new member during the flood: handshake, sync */
 	it_node_start(&b, pa, 1);

@@ -56,8 +56,7 @@ static void on_log(void *ctx, int level, const char *msg, const char *name)
 	for (; name != NULL && name[i] != '\0' && i + 1 < sizeof nm; i++)
 		nm[i] = (unsigned char)name[i] < 0x20 ? '?' : name[i];
 	nm[i] = '\0';
-	printf("LOG %d %s%s%s\n", level, msg, name != NULL ? " name=" : "",
-	       nm);
+	printf("LOG %d %s%s%s\n", level, msg, name != NULL ? " name=" : "", nm);
 	if (fflush(stdout) != 0)
 		_exit(1);
 }

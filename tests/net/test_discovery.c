@@ -52,7 +52,7 @@ typedef struct tdisc {
 	uint16_t port;
 	int nev;
 	ms_disc_event ev[MAXEV];
-	int nwarn; /* log lines at LOG_WARNING or worse */
+	int nwarn;     /* log lines at LOG_WARNING or worse */
 	int nl_in_msg; /* log texts holding a newline (never: names apart) */
 	int nnamed;    /* log lines about an instance name */
 	char named[MAXEV][MS_DISC_NAME_MAX]; /* their names, as handed over */
@@ -501,8 +501,8 @@ START_TEST(records_bounded)
 	new_type();
 	for (int i = 0; i < 4; i++) {
 		snprintf(name, sizeof name, "ms-p%d-%d", i, (int)getpid());
-		start(&p[i], (uint8_t)(0xc0 + i), 0x11, 1,
-		      (uint16_t)(7770 + i), name, NULL);
+		start(&p[i], (uint8_t)(0xc0 + i), 0x11, 1, (uint16_t)(7770 + i),
+		      name, NULL);
 		ts[i] = &p[i];
 	}
 	g_max_records = 2;
@@ -511,7 +511,7 @@ START_TEST(records_bounded)
 	g_max_records = 0;
 	ts[4] = &b;
 	/* four others and its own service: at most two held */
-	WAIT_FOR(ts, 5, stats(&b).records_refused >= 3);
+	WAIT_FOR(ts, 5, stats(&b).records_full >= 3);
 	ck_assert_uint_le(stats(&b).records, 2);
 	for (int i = 0; i < 4; i++)
 		found += count_ev(&b, MS_DISC_FOUND, p[i].id) > 0;

@@ -293,8 +293,7 @@ static void inbound_session(const uint8_t *id, const char *const *eps,
 	ck_assert_ptr_nonnull(p);
 	end.last = MS_LINK_STATE_CONNECTING;
 	if (live) {
-		ms_peertab_session_state(g->pt, p, 0,
-		                         MS_LINK_STATE_CONNECTING,
+		ms_peertab_session_state(g->pt, p, 0, MS_LINK_STATE_CONNECTING,
 		                         MS_LINK_STATE_LIVE);
 		end.last = MS_LINK_STATE_LIVE;
 	}
@@ -581,8 +580,7 @@ START_TEST(pex_flood_bounded)
 		(void)ms_peertab_tick(g->pt);
 		ms_peertab_flush(g->pt);
 	}
-	ck_assert_msg(ms_test_now_ms() - t0 < 10000,
-	              "600 PEERS took %llu ms",
+	ck_assert_msg(ms_test_now_ms() - t0 < 10000, "600 PEERS took %llu ms",
 	              (unsigned long long)(ms_test_now_ms() - t0));
 	ck_assert_uint_eq(store_scan(NULL).n, 0);
 	ck_assert_uint_le(nrecords(), MS_PEERTAB_RECORDS_DEFAULT);
@@ -638,11 +636,16 @@ END_TEST
 START_TEST(dial_targets_checked)
 {
 	static const char *const bad[] = {
-		"tcp://evil.example:7700",   "tcp://224.0.0.251:5353",
-		"tcp://255.255.255.255:7700", "tcp://0.0.0.0:7700",
-		"tcp://[::]:7700",           "tcp://[ff02::1]:7700",
-		"tcp://10.0.0.1:0",          "tcp://10.0.0.1:99999",
-		"tcp://010.0.0.1:7700",      "tcp://[::ffff:224.0.0.1]:7700",
+		"tcp://evil.example:7700",
+		"tcp://224.0.0.251:5353",
+		"tcp://255.255.255.255:7700",
+		"tcp://0.0.0.0:7700",
+		"tcp://[::]:7700",
+		"tcp://[ff02::1]:7700",
+		"tcp://10.0.0.1:0",
+		"tcp://10.0.0.1:99999",
+		"tcp://010.0.0.1:7700",
+		"tcp://[::ffff:224.0.0.1]:7700",
 	};
 	uint8_t id[MS_PK_LEN], from[MS_PK_LEN];
 	const char *mix[3] = {bad[0], "tcp://10.7.0.1:7700", bad[1]};
@@ -698,8 +701,8 @@ START_TEST(proven_addresses_kept)
 	ck_assert(has);
 	ck_assert_uint_eq(v.naddrs, MS_PEER_MAX_ADDRS);
 	for (int i = 0; i < 2; i++) {
-		ck_assert_msg(view_has_addr(&v, proven[i], &pr), "%s pushed out",
-		              proven[i]);
+		ck_assert_msg(view_has_addr(&v, proven[i], &pr),
+		              "%s pushed out", proven[i]);
 		ck_assert(pr);
 	}
 	/* the newest claims are the unproven ones kept */
@@ -718,8 +721,9 @@ START_TEST(proven_addresses_kept)
 			eight[i] = buf[i];
 		}
 		inbound_session(id, eight, MS_PEER_MAX_ADDRS, 1);
-		ck_assert_int_eq(
-			ms_peertab_pex_learn(g->pt, from, id, &claim, 1), 1);
+		ck_assert_int_eq(ms_peertab_pex_learn(g->pt, from, id, &claim,
+		                                      1),
+		                 1);
 		v = view_of(id, &has);
 		ck_assert_uint_eq(v.naddrs, MS_PEER_MAX_ADDRS);
 		ck_assert_uint_eq(v.proven, 0xff);
