@@ -654,6 +654,7 @@ ms_err ms_peertab_new(ms_peertab **out, const ms_peertab_env *env,
 	ms_peertab *pt;
 	ms_store_rtxn *rt = NULL;
 	load_ctx x = {0};
+	size_t cut;
 	ms_err e;
 
 	*out = NULL;
@@ -677,10 +678,11 @@ ms_err ms_peertab_new(ms_peertab **out, const ms_peertab_env *env,
 	for (size_t i = 0; i < pt->n; i++)
 		pt->v[i]->rec.link = MS_LINK_STATE_COUNT_;
 	merge_static(pt);
-	if (x.pruned > 0 || trim_disk(pt) > 0)
+	cut = trim_disk(pt);
+	if (x.pruned > 0 || cut > 0)
 		ms_logf(env->log, MS_LOG_NOTICE, "MS-PEER-PRUNE",
-		        "unproven=%zu kept=%zu limit=%zu", x.pruned, pt->ndisk,
-		        lim_disk(pt));
+		        "unproven=%zu cut=%zu kept=%zu limit=%zu", x.pruned, cut,
+		        pt->ndisk, lim_disk(pt));
 	ms_peertab_flush(pt);
 	*out = pt;
 	return MS_OK;

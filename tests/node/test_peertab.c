@@ -527,6 +527,22 @@ START_TEST(unproven_records_pruned_on_load)
 	ck_assert(store_scan(id).found);
 	mkid(id, 8001);
 	ck_assert(store_scan(id).found);
+	close_table(g);
+
+	/* both at one start: unproven ones pruned and the rest cut to the
+	 * budget, the one we synced with kept */
+	for (unsigned i = 2; i < 50; i++) {
+		memset(&r, 0, sizeof r);
+		r.has_id = 1;
+		mkid(r.id, 8000 + i);
+		r.source = MS_PEER_SRC_MDNS;
+		MS_PASS_EB(ms_store_peer_put(g->s, &r, &eb), &eb);
+	}
+	g->cfg.limits.peer_records_disk = 1;
+	open_table(g);
+	ck_assert_uint_eq(store_scan(NULL).n, 1);
+	mkid(id, 8001);
+	ck_assert(store_scan(id).found);
 }
 END_TEST
 
