@@ -110,6 +110,8 @@ static void limit_hit(ms_peertab *pt, const char *name, const char *group,
 		memcpy(key, id, MS_RATELOG_KEY_LEN);
 		ms_hex(src, id, 8); /* a short id: 16 hex digits */
 	} else {
+		if (src_text == NULL)
+			src_text = "-";
 		ms_ratelog_key(key, src_text);
 		ms_log_q(q, sizeof q, src_text);
 	}
@@ -251,15 +253,15 @@ static int rec_add_addr(ms_peer_rec *r, const char *addr, int proven)
 		return 1;
 	}
 	if (r->naddrs == MS_PEER_MAX_ADDRS) {
-		uint32_t victim = 0;
-		while (victim < r->naddrs && (r->proven & (1u << victim)))
-			victim++;
-		if (victim == r->naddrs) {
+		uint32_t out = 0; /* the oldest unproven address */
+		while (out < r->naddrs && (r->proven & (1u << out)))
+			out++;
+		if (out == r->naddrs) {
 			if (!proven)
 				return 0;
-			victim = 0;
+			out = 0;
 		}
-		rec_del_at(r, victim);
+		rec_del_at(r, out);
 	}
 	if (proven)
 		r->proven |= (uint8_t)(1u << r->naddrs);
@@ -681,8 +683,8 @@ ms_err ms_peertab_new(ms_peertab **out, const ms_peertab_env *env,
 	cut = trim_disk(pt);
 	if (x.pruned > 0 || cut > 0)
 		ms_logf(env->log, MS_LOG_NOTICE, "MS-PEER-PRUNE",
-		        "unproven=%zu cut=%zu kept=%zu limit=%zu", x.pruned, cut,
-		        pt->ndisk, lim_disk(pt));
+		        "unproven=%zu cut=%zu kept=%zu limit=%zu", x.pruned,
+		        cut, pt->ndisk, lim_disk(pt));
 	ms_peertab_flush(pt);
 	*out = pt;
 	return MS_OK;
@@ -738,8 +740,12 @@ void ms_peertab_flush(ms_peertab *pt)
 			ndirty++;
 	if (ndirty == 0 && pt->ndels == 0)
 		return;
-	if (ndirty > 0 && (put = malloc(ndirty * sizeof *put)) == NULL)
-		goto nomem;
+	if (ndirty > 0) {
+		/* an array of pointers: sizeof a pointer is meant */
+		size_t sz = sizeof *put; // NOLINT(bugprone-sizeof-expression)
+		if ((put = malloc(ndirty * sz)) == NULL)
+			goto nomem;
+	}
 	/* records to store for the first time: each needs room on disk,
 	 * which may evict a stored record (never one of these: they are
 	 * not stored yet) */

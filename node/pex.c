@@ -120,7 +120,8 @@ static long pick_victim(ms_pex *x, const uint8_t *from)
 		for (size_t i = 0; i < x->ncand; i++) {
 			const pex_cand *c = &x->cand[i];
 			if (c->proven ||
-			    (from != NULL && memcmp(c->from, from, MS_PK_LEN)))
+			    (from != NULL &&
+			     memcmp(c->from, from, MS_PK_LEN) != 0))
 				continue;
 			if (old < 0 ||
 			    c->refreshed_mono < x->cand[old].refreshed_mono)

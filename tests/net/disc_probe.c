@@ -53,8 +53,11 @@ static void on_log(void *ctx, int level, const char *msg, const char *name)
 
 	(void)ctx;
 	/* one output line per log line: control bytes of a name become '?' */
-	for (; name != NULL && name[i] != '\0' && i + 1 < sizeof nm; i++)
-		nm[i] = (unsigned char)name[i] < 0x20 ? '?' : name[i];
+	for (; name != NULL && name[i] != '\0' && i + 1 < sizeof nm; i++) {
+		nm[i] = name[i];
+		if ((unsigned char)nm[i] < 0x20)
+			nm[i] = '?';
+	}
 	nm[i] = '\0';
 	printf("LOG %d %s%s%s\n", level, msg, name != NULL ? " name=" : "", nm);
 	if (fflush(stdout) != 0)

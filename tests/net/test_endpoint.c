@@ -86,8 +86,9 @@ START_TEST(longest_endpoint)
 	char ep[MS_ENDPOINT_MAX + 8];
 
 	/* a full-length IPv6 address with a long zone still fits */
-	strcpy(ep, "tcp://[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"
-	           "%abcdefghijklmno]:65535");
+	snprintf(ep, sizeof ep, "%s",
+	         "tcp://[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"
+	         "%abcdefghijklmno]:65535");
 	ck_assert_uint_lt(strlen(ep), MS_ENDPOINT_MAX);
 	ck_assert_int_eq(ms_endpoint_check(ep), 0);
 	ck_assert_int_eq(ms_endpoint_dialable(ep), 0); /* ff..: multicast */
@@ -95,9 +96,9 @@ START_TEST(longest_endpoint)
 	ck_assert_int_eq(ms_endpoint_dialable(ep), 1);
 	/* one byte too long for the records: refused everywhere */
 	memset(ep, 0, sizeof ep);
-	strcpy(ep, "tcp://");
+	memcpy(ep, "tcp://", 6);
 	memset(ep + 6, 'a', MS_ENDPOINT_MAX - 6 - 5);
-	strcat(ep, ":7700");
+	memcpy(ep + MS_ENDPOINT_MAX - 5, ":7700", 5);
 	ck_assert_uint_eq(strlen(ep), MS_ENDPOINT_MAX);
 	ck_assert_int_eq(ms_endpoint_check(ep), -1);
 	ck_assert_int_eq(ms_endpoint_dialable(ep), 0);
