@@ -66,8 +66,8 @@ static void inst_lost(struct ms_disc *d, disc_inst *gone)
 		if (in != gone && in->verdict == DISC_ACCEPTED &&
 		    memcmp(in->ev.node_id, ev.node_id, MS_PK_LEN) == 0)
 			ev.last = 0;
-	disc_log(d, LOG_INFO, "MS-DISC-LOST name=\"%s\" endpoint=%s last=%d",
-	         ev.name, ev.endpoint, ev.last);
+	disc_log(d, LOG_INFO, ev.name, "MS-DISC-LOST endpoint=%s last=%d",
+	         ev.endpoint, ev.last);
 	disc_queue_event(d, &ev);
 	gone->verdict = DISC_PENDING;
 }
@@ -86,6 +86,8 @@ static void inst_remove(struct ms_disc *d, disc_inst *gone)
 	if (gone->res != NULL)
 		avahi_service_resolver_free(gone->res);
 	free(gone);
+	d->ninsts--;
+	DISC_STAT(d, d->st.records = d->ninsts);
 }
 
 /* ------------------------------------------------------------ resolution */
@@ -139,8 +141,8 @@ static void inst_skip(struct ms_disc *d, disc_inst *in, uint64_t *counter,
 	pthread_mutex_lock(&d->mu);
 	(*counter)++;
 	pthread_mutex_unlock(&d->mu);
-	disc_log(d, level, "MS-DISC-SKIP name=\"%s\" ifindex=%d reason=%s",
-	         in->name, (int)in->ifindex, why);
+	disc_log(d, level, in->name, "MS-DISC-SKIP ifindex=%d reason=%s",
+	         (int)in->ifindex, why);
 }
 
 static void resolve_cb(AvahiServiceResolver *r, AvahiIfIndex ifi,
@@ -172,10 +174,9 @@ static void resolve_cb(AvahiServiceResolver *r, AvahiIfIndex ifi,
 
 	if (event != AVAHI_RESOLVER_FOUND) {
 		DISC_STAT(d, d->st.resolve_fail++);
-		disc_log(d, LOG_NOTICE,
-		         "MS-DISC-RESOLVE-FAIL name=\"%s\" "
-		         "ifindex=%d reason=\"%s\"",
-		         name, (int)ifi,
+		disc_log(d, LOG_NOTICE, name,
+		         "MS-DISC-RESOLVE-FAIL ifindex=%d reason=\"%s\"",
+		         (int)ifi,
 		         avahi_strerror(avahi_client_errno(d->client)));
 		return;
 	}
@@ -226,8 +227,10 @@ static void resolve_cb(AvahiServiceResolver *r, AvahiIfIndex ifi,
 	}
 	in->verdict = DISC_ACCEPTED;
 	in->ev = ev;
-	disc_log(d, LOG_INFO, "MS-DISC-FOUND name=\"%s\" host=%s endpoint=%s",
-	         name, host != NULL ? host : "", ev.endpoint);
+	/* the host name is the announcer's text too: the endpoint says
+	 * where it is */
+	(void)host;
+	disc_log(d, LOG_INFO, name, "MS-DISC-FOUND endpoint=%s", ev.endpoint);
 	disc_queue_event(d, &ev);
 }
 
@@ -251,10 +254,19 @@ static void browse_cb(AvahiServiceBrowser *b, AvahiIfIndex ifi,
 		    strlen(domain) >= DISC_DOMAIN_MAX)
 			return; /* Avahi guarantees label sizes; be safe */
 		in = inst_find(d, ifi, proto, name, domain);
+		if (in == NULL && d->ninsts >= d->max_records) {
+			/* mdns_records: anyone on the LAN may announce; a
+			 * new instance waits until some go (ALL_FOR_NOW or
+			 * REMOVE), neither resolved nor reported */
+			DISC_STAT(d, d->st.records_full++);
+			return;
+		}
 		if (in == NULL) {
 			in = calloc(1, sizeof *in);
 			if (in == NULL)
 				return;
+			d->ninsts++;
+			DISC_STAT(d, d->st.records = d->ninsts);
 			in->d = d;
 			in->ifindex = ifi;
 			in->proto = proto;
@@ -273,10 +285,8 @@ static void browse_cb(AvahiServiceBrowser *b, AvahiIfIndex ifi,
 		                                     0, resolve_cb, in);
 		if (in->res == NULL) {
 			DISC_STAT(d, d->st.resolve_fail++);
-			disc_log(d, LOG_WARNING,
-			         "MS-DISC-RESOLVE-FAIL "
-			         "name=\"%s\" reason=\"%s\"",
-			         name,
+			disc_log(d, LOG_WARNING, name,
+			         "MS-DISC-RESOLVE-FAIL reason=\"%s\"",
 			         avahi_strerror(avahi_client_errno(d->client)));
 		}
 		break;
@@ -297,7 +307,7 @@ static void browse_cb(AvahiServiceBrowser *b, AvahiIfIndex ifi,
 	case AVAHI_BROWSER_CACHE_EXHAUSTED:
 		break;
 	case AVAHI_BROWSER_FAILURE:
-		disc_log(d, LOG_ERR,
+		disc_log(d, LOG_ERR, NULL,
 		         "MS-DISC-BROWSE-FAIL type=%s reason=\"%s\"", d->type,
 		         avahi_strerror(avahi_client_errno(d->client)));
 		avahi_service_browser_free(d->browser);
@@ -326,7 +336,7 @@ static void browse(struct ms_disc *d)
 	                                       d->proto, d->type, NULL, 0,
 	                                       browse_cb, d);
 	if (d->browser == NULL) {
-		disc_log(d, LOG_ERR,
+		disc_log(d, LOG_ERR, NULL,
 		         "MS-DISC-BROWSE-FAIL type=%s reason=\"%s\"", d->type,
 		         avahi_strerror(avahi_client_errno(d->client)));
 		return;
@@ -352,8 +362,7 @@ static void rename_service(struct ms_disc *d)
 
 	if (alt == NULL)
 		return;
-	disc_log(d, LOG_NOTICE, "MS-DISC-COLLISION name=\"%s\" new=\"%s\"",
-	         d->name, alt);
+	disc_log(d, LOG_NOTICE, d->name, "MS-DISC-COLLISION new=\"%s\"", alt);
 	snprintf(d->name, sizeof d->name, "%s", alt);
 	avahi_free(alt);
 	pthread_mutex_lock(&d->mu);
@@ -375,10 +384,9 @@ static void group_cb(AvahiEntryGroup *g, AvahiEntryGroupState state,
 		d->st.published = 1;
 		d->st.registrations++;
 		pthread_mutex_unlock(&d->mu);
-		disc_log(d, LOG_INFO,
-		         "MS-DISC-PUBLISHED name=\"%s\" type=%s "
-		         "port=%u id=%.16s",
-		         d->name, d->type, (unsigned)d->port, d->id_hex);
+		disc_log(d, LOG_INFO, d->name,
+		         "MS-DISC-PUBLISHED type=%s port=%u id=%.16s", d->type,
+		         (unsigned)d->port, d->id_hex);
 		break;
 	case AVAHI_ENTRY_GROUP_COLLISION:
 		/* Someone else on the segment holds the name. */
@@ -389,10 +397,8 @@ static void group_cb(AvahiEntryGroup *g, AvahiEntryGroupState state,
 		break;
 	case AVAHI_ENTRY_GROUP_FAILURE:
 		DISC_STAT(d, d->st.published = 0);
-		disc_log(d, LOG_ERR,
-		         "MS-DISC-PUBLISH-FAIL name=\"%s\" "
-		         "reason=\"%s\"",
-		         d->name,
+		disc_log(d, LOG_ERR, d->name,
+		         "MS-DISC-PUBLISH-FAIL reason=\"%s\"",
 		         avahi_strerror(avahi_client_errno(
 				 avahi_entry_group_get_client(g))));
 		break;
@@ -416,7 +422,7 @@ static void publish(struct ms_disc *d)
 	if (d->group == NULL) {
 		d->group = avahi_entry_group_new(d->client, group_cb, d);
 		if (d->group == NULL) {
-			disc_log(d, LOG_ERR,
+			disc_log(d, LOG_ERR, NULL,
 			         "MS-DISC-PUBLISH-FAIL "
 			         "reason=\"avahi_entry_group_new: %s\"",
 			         avahi_strerror(avahi_client_errno(d->client)));
@@ -430,7 +436,7 @@ static void publish(struct ms_disc *d)
 	snprintf(net, sizeof net, "net=%s", d->net_hex);
 	txt = avahi_string_list_new(v, id, net, NULL);
 	if (txt == NULL) {
-		disc_log(d, LOG_ERR,
+		disc_log(d, LOG_ERR, NULL,
 		         "MS-DISC-PUBLISH-FAIL reason=\"out of "
 		         "memory\"");
 		return;
@@ -451,10 +457,9 @@ static void publish(struct ms_disc *d)
 	if (ret >= 0)
 		ret = avahi_entry_group_commit(d->group);
 	if (ret < 0) {
-		disc_log(d, LOG_ERR,
-		         "MS-DISC-PUBLISH-FAIL name=\"%s\" "
-		         "reason=\"%s\"",
-		         d->name, avahi_strerror(ret));
+		disc_log(d, LOG_ERR, d->name,
+		         "MS-DISC-PUBLISH-FAIL reason=\"%s\"",
+		         avahi_strerror(ret));
 		avahi_entry_group_reset(d->group);
 	}
 	avahi_string_list_free(txt);
@@ -492,7 +497,7 @@ static void warn_down(struct ms_disc *d, const char *id, const char *why)
 {
 	if (!d->warned)
 		disc_log(
-			d, LOG_WARNING,
+			d, LOG_WARNING, NULL,
 			"%s reason=\"%s\" action=\"mDNS "
 			"discovery paused; static peers keep working; retrying\"",
 			id, why);
@@ -536,7 +541,7 @@ static void client_cb(AvahiClient *c, AvahiClientState state, void *userdata)
 	switch (state) {
 	case AVAHI_CLIENT_S_RUNNING:
 		if (d->warned)
-			disc_log(d, LOG_NOTICE,
+			disc_log(d, LOG_NOTICE, NULL,
 			         "MS-DISC-DAEMON-UP "
 			         "action=\"publishing and browsing again\"");
 		d->warned = 0;
@@ -601,6 +606,7 @@ void disc_avahi_stop(struct ms_disc *d)
 		free(in);
 	}
 	d->insts = NULL;
+	d->ninsts = 0;
 	if (d->timer != NULL)
 		d->api->timeout_free(d->timer);
 	d->timer = NULL;

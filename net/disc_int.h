@@ -36,8 +36,10 @@ typedef struct disc_qent {
 	struct disc_qent *next;
 	int is_log;
 	int level;
+	int has_name; /* a log line about instance `name` */
 	ms_disc_event ev;
 	char msg[DISC_LOG_MAX];
+	char name[MS_DISC_NAME_MAX];
 } disc_qent;
 
 /* What a browsed instance turned out to be. */
@@ -72,6 +74,7 @@ struct ms_disc {
 	AvahiProtocol proto;
 	unsigned retry_ms;
 	int no_publish;
+	size_t max_records; /* mdns_records */
 	ms_disc_event_fn event_fn;
 	ms_disc_log_fn log_fn;
 	void *ctx;
@@ -96,12 +99,16 @@ struct ms_disc {
 	int warned;   /* a "daemon unavailable" warning since last up */
 	unsigned gen; /* browse generation */
 	disc_inst *insts;
+	size_t ninsts; /* in insts (st.records mirrors it under mu) */
+	int refusing;  /* at max_records: logged once until below */
 };
 
-/* discovery.c: queue an event / a log line (any thread; takes mu). */
+/* discovery.c: queue an event / a log line (any thread; takes mu).  name
+ * (NULL allowed) is the instance name the line is about, carried apart
+ * from the text: it came from the network (see ms_disc_log_fn). */
 void disc_queue_event(struct ms_disc *d, const ms_disc_event *ev);
-void disc_log(struct ms_disc *d, int level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+void disc_log(struct ms_disc *d, int level, const char *name, const char *fmt,
+              ...) __attribute__((format(printf, 4, 5)));
 /* discovery.c: record daemon up/down; queues STATE when it changed. */
 void disc_set_up(struct ms_disc *d, int up);
 /* discovery.c: run fn on the stats under mu. */

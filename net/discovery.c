@@ -64,7 +64,8 @@ void disc_queue_event(struct ms_disc *d, const ms_disc_event *ev)
 	enqueue(d, e);
 }
 
-void disc_log(struct ms_disc *d, int level, const char *fmt, ...)
+void disc_log(struct ms_disc *d, int level, const char *name, const char *fmt,
+              ...)
 {
 	disc_qent *e;
 	va_list ap;
@@ -76,6 +77,10 @@ void disc_log(struct ms_disc *d, int level, const char *fmt, ...)
 		return;
 	e->is_log = 1;
 	e->level = level;
+	if (name != NULL) {
+		e->has_name = 1;
+		snprintf(e->name, sizeof e->name, "%s", name);
+	}
 	va_start(ap, fmt);
 	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
 	va_end(ap);
@@ -167,6 +172,8 @@ ms_err ms_disc_new(ms_disc **out, const ms_disc_cfg *cfg,
 	d->retry_ms = cfg->retry_ms != 0 ? cfg->retry_ms
 	                                 : MS_DISC_RETRY_MS_DEFAULT;
 	d->no_publish = cfg->no_publish;
+	d->max_records = cfg->max_records != 0 ? cfg->max_records
+	                                       : MS_DISC_RECORDS_DEFAULT;
 	d->event_fn = event_fn;
 	d->log_fn = log_fn;
 	d->ctx = ctx;
@@ -222,10 +229,11 @@ int ms_disc_fd(const ms_disc *d)
 
 int ms_disc_process(ms_disc *d)
 {
-	disc_qent *list, *e, *next;
-	uint64_t cnt;
+	disc_qent *list, *e, *next, *last = NULL;
+	uint64_t cnt, one = 1;
 	ssize_t n;
-	int delivered = 0;
+	size_t took = 0;
+	int delivered = 0, left;
 
 	/* Reset the counter before taking the list: anything queued after this
 	 * point writes the fd again, so nothing is left unannounced. */
@@ -233,14 +241,29 @@ int ms_disc_process(ms_disc *d)
 	(void)n;
 	pthread_mutex_lock(&d->mu);
 	list = d->qhead;
-	d->qhead = d->qtail = NULL;
-	d->qlen = 0;
+	for (e = list; e != NULL && took < MS_DISC_PROCESS_MAX; e = e->next) {
+		last = e;
+		took++;
+	}
+	d->qhead = last != NULL ? last->next : NULL;
+	if (d->qhead == NULL)
+		d->qtail = NULL;
+	if (last != NULL)
+		last->next = NULL;
+	d->qlen -= took;
+	left = d->qhead != NULL;
 	pthread_mutex_unlock(&d->mu);
+	if (left) {
+		/* the rest waits for the next call: keep the fd readable */
+		n = write(d->efd, &one, sizeof one);
+		(void)n;
+	}
 	for (e = list; e != NULL; e = next) {
 		next = e->next;
 		if (e->is_log) {
 			if (d->log_fn != NULL)
-				d->log_fn(d->ctx, e->level, e->msg);
+				d->log_fn(d->ctx, e->level, e->msg,
+				          e->has_name ? e->name : NULL);
 		} else {
 			d->event_fn(d->ctx, &e->ev);
 			delivered++;

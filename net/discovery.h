@@ -40,6 +40,13 @@
 #define MS_DISC_EP_MAX 80
 /* Hex digits of the network id carried in the TXT record. */
 #define MS_DISC_NET_HEX 16
+/* mdns_records: service instances (one per interface, protocol and name)
+ * held at once by default.  Anyone on the LAN can announce instances;
+ * beyond the budget new ones are neither resolved nor reported, and are
+ * counted (records_full) until some go. */
+#define MS_DISC_RECORDS_DEFAULT 256
+/* Queued events and log lines delivered per ms_disc_process call. */
+#define MS_DISC_PROCESS_MAX 256
 /* Default interval between attempts to reach a missing system bus. */
 #define MS_DISC_RETRY_MS_DEFAULT 2000u
 
@@ -66,6 +73,7 @@ typedef struct ms_disc_cfg {
 	unsigned families;        /* MS_DISC_INET|INET6 bits; 0 = both */
 	unsigned retry_ms;        /* bus retry interval; 0 = default */
 	int no_publish;           /* 1: browse only (tools, probes) */
+	size_t max_records; /* mdns_records; 0 = MS_DISC_RECORDS_DEFAULT */
 } ms_disc_cfg;
 
 /* Event kinds (ms_disc_event.kind). */
@@ -112,11 +120,17 @@ typedef void (*ms_disc_event_fn)(void *ctx, const ms_disc_event *ev);
  * Log callback; runs inside ms_disc_process on the caller's thread.  level
  * is an RFC 5424 / syslog level (LOG_ERR 3, LOG_WARNING 4, LOG_NOTICE 5,
  * LOG_INFO 6, LOG_DEBUG 7); msg starts with a stable id and carries facts
- * as key=value, e.g. "MS-DISC-NODAEMON reason=...".  NULL = no logs.
+ * as key=value, e.g. "MS-DISC-NODAEMON reason=...", none of them text
+ * from the network.  name, when not NULL, is the service instance name the
+ * line is about, as announced on the LAN: any bytes (newlines included),
+ * for the receiver to quote (the node's log: ms_log_q) as name=.  NULL =
+ * no logs.
  */
-typedef void (*ms_disc_log_fn)(void *ctx, int level, const char *msg);
+typedef void (*ms_disc_log_fn)(void *ctx, int level, const char *msg,
+                               const char *name);
 
-/* Counters, for node-inspect and tests; monotonic except `up` and `name`. */
+/* Counters, for node-inspect and tests; monotonic except `up`, `name` and
+ * `records`. */
 typedef struct ms_disc_stats {
 	int up;        /* 1 while the daemon answers (last STATE) */
 	int published; /* 1 while our entry group is established */
@@ -136,6 +150,8 @@ typedef struct ms_disc_stats {
 	uint64_t skip_version;   /* another protocol version (`v` differs) */
 	uint64_t skip_malformed; /* TXT missing or unparsable */
 	uint64_t queue_dropped;  /* events dropped: queue full (see below) */
+	uint64_t records;        /* instances held now (not monotonic) */
+	uint64_t records_full;   /* instances ignored: mdns_records reached */
 } ms_disc_stats;
 
 typedef struct ms_disc ms_disc;
@@ -175,9 +191,10 @@ int ms_disc_fd(const ms_disc *d);
 
 /*
  * Deliver queued events and log lines, in order, by calling the callbacks on
- * this thread.  Delivers at most the entries queued when the call started
- * (callbacks may take a while; new arrivals wait for the next call, which
- * the fd announces).  Returns the number of events delivered (log lines not
+ * this thread.  Delivers at most the entries queued when the call started,
+ * and at most MS_DISC_PROCESS_MAX of them, so a flood of announcements
+ * cannot hold the caller's loop (the rest, and new arrivals, wait for the
+ * next call, which the fd announces).  Returns the number of events delivered (log lines not
  * counted).  Callbacks may call ms_disc_refresh and ms_disc_stats_get, not
  * ms_disc_free.
  */

@@ -12,6 +12,7 @@
 #include <ini.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,10 @@
 #include "log.h"
 #include "ms_path.h"
 #include "node_int.h"
+#include "discovery.h"
 #include "op.h"
+#include "peertab.h"
+#include "pex.h"
 #include "session.h"
 #include "wire.h"
 
@@ -56,7 +60,12 @@ void ms_config_default(ms_config *c)
 	c->sync.batch_ops = MS_SESSION_DEFAULT_BATCH_OPS;
 	c->sync.credit = MS_SESSION_DEFAULT_CREDIT;
 	c->sync.poll_ms = 50;
-	/* [limits] stay 0: the transport's own defaults (net/transport.h) */
+	c->limits.peer_records = MS_PEERTAB_RECORDS_DEFAULT;
+	c->limits.peer_records_disk = MS_PEERTAB_RECORDS_DISK_DEFAULT;
+	c->limits.dials_inflight = MS_PEERTAB_DIALS_INFLIGHT_DEFAULT;
+	c->limits.pex_candidates = MS_PEX_CANDIDATES_DEFAULT;
+	c->limits.mdns_records = MS_DISC_RECORDS_DEFAULT;
+	/* send_hwm .. inbound_per_address stay 0: the transport's defaults */
 	c->log.level = MS_LOG_DEFAULT;
 	c->log.syslog = 0;
 }
@@ -460,35 +469,48 @@ static int cfg_sync(cfg_ctx *x, const char *name, const char *value)
 	return cfg_fail(x, "unknown key '%s' in [sync]", name);
 }
 
-/* [limits]: the transport's budgets (net/transport.h, whose defaults apply
- * to what is not set here: 0). */
+/* [limits]: the budgets of the peer table, pex, discovery and transport. */
 static int cfg_limits(cfg_ctx *x, const char *name, const char *value)
 {
+	ms_config_limits *l = &x->c->limits;
 	static const struct {
 		const char *name;
-		uint64_t max;
 		size_t off;
+		uint64_t lo, hi;
 	} k[] = {
-		{"send_hwm", CFG_HWM_MAX, offsetof(ms_config_limits, send_hwm)},
-		{"recv_hwm", CFG_HWM_MAX, offsetof(ms_config_limits, recv_hwm)},
-		{"inbound_connections", CFG_INBOUND_MAX,
-	         offsetof(ms_config_limits, inbound_connections)},
-		{"inbound_per_address", CFG_INBOUND_MAX,
-	         offsetof(ms_config_limits, inbound_per_address)},
+		{"peer_records", offsetof(ms_config_limits, peer_records), 16,
+	         1000000},
+		{"peer_records_disk",
+	         offsetof(ms_config_limits, peer_records_disk), 1, 1000000},
+		{"dials_inflight", offsetof(ms_config_limits, dials_inflight),
+	         1, 1024},
+		{"pex_candidates", offsetof(ms_config_limits, pex_candidates),
+	         1, MS_PEX_CANDIDATES_MAX},
+		{"mdns_records", offsetof(ms_config_limits, mdns_records), 1,
+	         65536},
+		{"send_hwm", offsetof(ms_config_limits, send_hwm), 1,
+	         CFG_HWM_MAX},
+		{"recv_hwm", offsetof(ms_config_limits, recv_hwm), 1,
+	         CFG_HWM_MAX},
+		{"inbound_connections",
+	         offsetof(ms_config_limits, inbound_connections), 1,
+	         CFG_INBOUND_MAX},
+		{"inbound_per_address",
+	         offsetof(ms_config_limits, inbound_per_address), 1,
+	         CFG_INBOUND_MAX},
 	};
 
 	for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
 		uint64_t v = 0;
-		uint32_t v32;
+		uint32_t u;
 		int r;
 		if (strcmp(name, k[i].name) != 0)
 			continue;
-		if ((r = cfg_uint(x, name, value, 1, k[i].max, &v)) == 1) {
-			v32 = (uint32_t)v;
-			memcpy((char *)&x->c->limits + k[i].off, &v32,
-			       sizeof v32);
-		}
-		return r;
+		if ((r = cfg_uint(x, name, value, k[i].lo, k[i].hi, &v)) != 1)
+			return r;
+		u = (uint32_t)v;
+		memcpy((char *)l + k[i].off, &u, sizeof u);
+		return 1;
 	}
 	return cfg_fail(x, "unknown key '%s' in [limits]", name);
 }
@@ -685,6 +707,16 @@ static const char default_conf[] =
 	"# TCP connections accepted at once, in total and from one IP address.\n"
 	"# inbound_connections = 512\n"
 	"# inbound_per_address = 32\n"
+	"# Peer records held in memory (candidates from mDNS and peer exchange\n"
+	"# included) and stored on disk (only peers that authenticated).\n"
+	"# peer_records = 1024\n"
+	"# peer_records_disk = 256\n"
+	"# Dials to discovered peers not answered yet, at once.\n"
+	"# dials_inflight = 8\n"
+	"# Peer exchange candidates kept (needs a restart).\n"
+	"# pex_candidates = 256\n"
+	"# mDNS service instances held (needs a restart).\n"
+	"# mdns_records = 256\n"
 	"\n"
 	"[log]\n"
 	"# debug, info, notice, warning or error.\n"
@@ -819,6 +851,10 @@ int ms_config_keep_restart_only(ms_config *nc, const ms_config *run, char *what,
 		{"inbound_per_address",
 	         nc->limits.inbound_per_address !=
 	                 run->limits.inbound_per_address},
+		{"pex_candidates",
+	         nc->limits.pex_candidates != run->limits.pex_candidates},
+		{"mdns_records",
+	         nc->limits.mdns_records != run->limits.mdns_records},
 	};
 	size_t off = 0;
 	int n = 0;
@@ -846,5 +882,7 @@ int ms_config_keep_restart_only(ms_config *nc, const ms_config *run, char *what,
 	nc->limits.recv_hwm = run->limits.recv_hwm;
 	nc->limits.inbound_connections = run->limits.inbound_connections;
 	nc->limits.inbound_per_address = run->limits.inbound_per_address;
+	nc->limits.pex_candidates = run->limits.pex_candidates;
+	nc->limits.mdns_records = run->limits.mdns_records;
 	return n;
 }

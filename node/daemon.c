@@ -92,6 +92,7 @@ typedef struct ms_daemon {
 
 	ms_peertab *pt;
 	ms_pex *pex;
+	ms_ratelog ratelog; /* MS-LIMIT lines per source */
 
 	ms_disc *disc;
 	ms_disc_stats disc_prev; /* counters already added */
@@ -163,6 +164,44 @@ static void session_params(const ms_daemon *d, ms_session_params *p)
 		         "%s", d->bound[i]);
 }
 
+static void count(ms_daemon *d, const char *prefix, const char *suffix,
+                  uint64_t n);
+
+/* 1 when the config's lists refuse node id: denied, or an allow list
+ * without it (as ZAP judges a new connection). */
+static int acl_refuses(const ms_config *c, const uint8_t *id)
+{
+	int allowed = !c->net.has_allow;
+
+	for (size_t i = 0; i < c->net.ndeny; i++)
+		if (memcmp(c->net.deny[i], id, MS_PK_LEN) == 0)
+			return 1;
+	for (size_t i = 0; i < c->net.nallow && !allowed; i++)
+		allowed = memcmp(c->net.allow[i], id, MS_PK_LEN) == 0;
+	return !allowed;
+}
+
+/* After a reload: the lists apply to new connections through ZAP; a
+ * session already running with a node id they now refuse ends too, with
+ * BYE(auth) "denied" (as failed: our dial to it backs off). */
+static void close_refused(ms_daemon *d)
+{
+	ms_time t = now(d);
+
+	for (dlink *l = d->links; l != NULL; l = l->next) {
+		const uint8_t *id = ms_session_peer_id(l->s);
+		char hex[2 * MS_PK_LEN + 1];
+		if (l->ended || id == NULL || !acl_refuses(&d->node->cfg, id))
+			continue;
+		ms_hex(hex, id, MS_PK_LEN);
+		ms_logf(&d->log, MS_LOG_NOTICE, "MS-CONF-DENIED",
+		        "peer=%s dir=%s", hex,
+		        l->conn.dir == MS_CONN_OUT ? "out" : "in");
+		count(d, "sessions_denied", NULL, 1);
+		ms_session_close(l->s, MS_BYE_AUTH, "denied", "denied", 1, t);
+	}
+}
+
 /* SIGHUP: read the config again; on any error keep the old one.  Nothing
  * is reopened: the policy table is replaced inside the open store, and
  * settings that need a restart keep their running values. */
@@ -212,6 +251,7 @@ static void reload(ms_daemon *d)
 	ms_log_set(&d->log, n->cfg.log.level, n->cfg.log.syslog);
 	session_params(d, &sp);
 	ms_session_env_set_params(d->senv, &sp);
+	close_refused(d);
 	ms_peertab_reconfigure(d->pt);
 	ms_logf(&d->log, MS_LOG_NOTICE, "MS-CONF-RELOAD",
 	        "peers=%zu level=%s strategy=%s max_message=%" PRIu64,
@@ -288,6 +328,21 @@ static void count_disc(ms_daemon *d)
 		memcpy(&w, (const char *)&d->disc_prev + f[i].off, sizeof w);
 		if (v > w)
 			count(d, "mdns_", f[i].name, v - w);
+	}
+	/* the mdns_records budget (discovery.h): counted under its own
+	 * name; one line per stats interval at most */
+	if (cur.records_full > d->disc_prev.records_full) {
+		uint64_t n = cur.records_full - d->disc_prev.records_full;
+		uint8_t key[MS_RATELOG_KEY_LEN];
+		uint32_t was = 0;
+		count(d, "limit_", "mdns_records", n);
+		ms_ratelog_key(key, "mdns");
+		if (ms_ratelog_allow(&d->ratelog, key, ms_clock_mono(d->clock),
+		                     &was))
+			ms_logf(&d->log, MS_LOG_WARNING, "MS-LIMIT",
+			        "limit=mdns_records peer=mdns refused=%" PRIu64
+			        " records=%" PRIu64,
+			        n, cur.records);
 	}
 	d->disc_prev = cur;
 }
@@ -518,6 +573,15 @@ static void on_session_event(void *ctx, ms_session *s,
 
 	switch (ev->kind) {
 	case MS_SESSION_EV_IDENTIFIED:
+		/* ZAP applies the lists to who dials us; a node we dial (or
+		 * one admitted before a reload denied it) is judged here,
+		 * before the table records it */
+		if (acl_refuses(&d->node->cfg, ev->u.id.node_id)) {
+			count(d, "sessions_denied", NULL, 1);
+			ms_session_close(s, MS_BYE_AUTH, "denied", "denied", 1,
+			                 now(d));
+			break;
+		}
 		if (identity_refused(d, l, ev->u.id.node_id))
 			break;
 		l->peer = ms_peertab_identified(d->pt, l->peer, out,
@@ -636,10 +700,17 @@ static void on_pt_hangup(void *ctx, uint32_t handle, const char *why)
 	ms_transport_hangup(d->t, handle);
 }
 
-static int on_pex_learn(void *ctx, const uint8_t id[MS_PK_LEN],
-                        const char *const *eps, size_t neps)
+static int on_pex_learn(void *ctx, const uint8_t from[MS_PK_LEN],
+                        const uint8_t id[MS_PK_LEN], const char *const *eps,
+                        size_t neps)
 {
-	return ms_peertab_pex_learn(((ms_daemon *)ctx)->pt, id, eps, neps);
+	return ms_peertab_pex_learn(((ms_daemon *)ctx)->pt, from, id, eps,
+	                            neps);
+}
+
+static int on_pex_proven(void *ctx, const uint8_t id[MS_PK_LEN])
+{
+	return ms_peertab_authed(((ms_daemon *)ctx)->pt, id);
 }
 
 static void on_pex_forget(void *ctx, const uint8_t id[MS_PK_LEN])
@@ -748,11 +819,13 @@ static void on_reject(void *ctx, ms_reject_reason why,
 
 /* --- discovery and the link monitor -------------------------------------- */
 
-/* net/discovery's log lines start with their stable id: keep it as ours. */
-static void on_disc_log(void *ctx, int level, const char *msg)
+/* net/discovery's log lines start with their stable id: keep it as ours.
+ * The instance name is whatever a host on the LAN announced (a newline in
+ * it would start a log line of its own): it comes apart and is quoted. */
+static void on_disc_log(void *ctx, int level, const char *msg, const char *name)
 {
 	ms_daemon *d = ctx;
-	char event[48];
+	char event[48], q[MS_DISC_NAME_MAX * 4 + 8];
 	size_t n = strcspn(msg, " ");
 
 	if (n >= sizeof event)
@@ -763,13 +836,19 @@ static void on_disc_log(void *ctx, int level, const char *msg)
 		level = MS_LOG_ERROR;
 	if (level > MS_LOG_DEBUG)
 		level = MS_LOG_DEBUG;
-	ms_logf(&d->log, level, event, "%s", msg[n] == ' ' ? msg + n + 1 : "");
+	msg += msg[n] == ' ' ? n + 1 : n;
+	if (name == NULL)
+		ms_logf(&d->log, level, event, "%s", msg);
+	else
+		ms_logf(&d->log, level, event, "name=%s%s%s",
+		        ms_log_q(q, sizeof q, name), msg[0] ? " " : "", msg);
 }
 
 static void on_disc_event(void *ctx, const ms_disc_event *ev)
 {
 	ms_daemon *d = ctx;
 	char hex[2 * MS_PK_LEN + 1];
+	char qn[MS_DISC_NAME_MAX * 4 + 8], qe[MS_DISC_EP_MAX * 4 + 8];
 
 	if (d->stopping)
 		return;
@@ -777,14 +856,15 @@ static void on_disc_event(void *ctx, const ms_disc_event *ev)
 	switch (ev->kind) {
 	case MS_DISC_FOUND:
 		ms_logf(&d->log, MS_LOG_INFO, "MS-DISC-PEER-FOUND",
-		        "peer=%s endpoint=%s name=%s", hex, ev->endpoint,
-		        ev->name);
+		        "peer=%s endpoint=%s name=%s", hex,
+		        ms_log_q(qe, sizeof qe, ev->endpoint),
+		        ms_log_q(qn, sizeof qn, ev->name));
 		ms_peertab_mdns_found(d->pt, ev->node_id, ev->endpoint);
 		break;
 	case MS_DISC_LOST:
 		ms_logf(&d->log, MS_LOG_INFO, "MS-DISC-PEER-LOST",
-		        "peer=%s endpoint=%s last=%d", hex, ev->endpoint,
-		        ev->last);
+		        "peer=%s endpoint=%s last=%d", hex,
+		        ms_log_q(qe, sizeof qe, ev->endpoint), ev->last);
 		if (ev->last)
 			ms_peertab_mdns_lost(d->pt, ev->node_id);
 		break;
@@ -871,6 +951,7 @@ static void discovery_start(ms_daemon *d)
 		memcpy(c.net_id, d->node->netid, MS_NETID_LEN);
 		c.proto_version = MS_WIRE_VERSION;
 		c.port = d->nbound > 0 ? ms_endpoint_port(d->bound[0]) : 0;
+		c.max_records = cfg->limits.mdns_records;
 		if (c.port == 0) {
 			ms_logf(&d->log, MS_LOG_WARNING, "MS-DISC-OFF",
 			        "reason=no-tcp-port endpoint=%s",
@@ -950,7 +1031,9 @@ static ms_err parts_start(ms_daemon *d, ms_errbuf *eb)
 {
 	ms_session_cbs scb = {on_session_send, on_session_event, d};
 	ms_peertab_cbs pcb = {on_pt_dial, on_pt_hangup, d};
-	ms_pex_cbs xcb = {on_pex_learn, on_pex_forget, on_pex_linked, d};
+	ms_pex_cbs xcb = {on_pex_learn, on_pex_forget, on_pex_linked,
+	                  on_pex_proven, d};
+	ms_pex_env xe = {0};
 	ms_peertab_env pe = {0};
 	ms_session_params sp;
 	ms_store_rtxn *rt = NULL;
@@ -971,10 +1054,15 @@ static ms_err parts_start(ms_daemon *d, ms_errbuf *eb)
 	pe.counters = &d->counters;
 	pe.rng = &d->rng;
 	pe.clock = d->clock;
+	pe.ratelog = &d->ratelog;
 	if ((e = ms_peertab_new(&d->pt, &pe, &pcb, eb)) != MS_OK)
 		return e;
-	if ((e = ms_pex_new(&d->pex, ms_node_id(d->node), &xcb, &d->log,
-	                    &d->counters, eb)) != MS_OK)
+	memcpy(xe.node_id, ms_node_id(d->node), MS_PK_LEN);
+	xe.max_candidates = d->node->cfg.limits.pex_candidates;
+	xe.log = &d->log;
+	xe.counters = &d->counters;
+	xe.ratelog = &d->ratelog;
+	if ((e = ms_pex_new(&d->pex, &xe, &xcb, eb)) != MS_OK)
 		return e;
 	discovery_start(d);
 	return MS_OK;

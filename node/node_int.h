@@ -50,11 +50,18 @@ typedef struct ms_config_sync {
 	uint64_t poll_ms;   /* arrival-feed check interval */
 } ms_config_sync;
 
-/* [limits]: budgets an operator may want to change (docs/config.md); 0 =
- * not set, the enforcing module's default applies. */
+/* [limits]: the budgets an operator may set (docs/config.md).  The peer
+ * table's, pex's and discovery's are filled with their module's default;
+ * the transport's stay 0 = not set, its own defaults apply (config.c may
+ * not include net/transport.h: tools/layering.sh). */
 typedef struct ms_config_limits {
-	uint32_t send_hwm;            /* ZMQ_SNDHWM, messages */
-	uint32_t recv_hwm;            /* ZMQ_RCVHWM, messages */
+	uint32_t peer_records;      /* node/peertab: records in memory */
+	uint32_t peer_records_disk; /* node/peertab: records stored */
+	uint32_t dials_inflight;    /* node/peertab: discovered dials at once */
+	uint32_t pex_candidates;    /* node/pex: candidates kept (restart) */
+	uint32_t mdns_records;      /* net/discovery: instances (restart) */
+	uint32_t send_hwm;          /* ZMQ_SNDHWM, messages (restart) */
+	uint32_t recv_hwm;          /* ZMQ_RCVHWM, messages (restart) */
 	uint32_t inbound_connections; /* TCP connections accepted at once */
 	uint32_t inbound_per_address; /* the same from one IP address */
 } ms_config_limits;
@@ -110,7 +117,8 @@ int ms_config_policies_differ(const ms_config *a, const ms_config *b);
 
 /* For a reload: the settings that only take effect at the next start (the
  * transport, the store's limits, discovery: listen, heartbeat,
- * handshake_timeout, max_message, mdns, map, max_value, max_clock_skew).
+ * handshake_timeout, max_message, mdns, map, max_value, max_clock_skew,
+ * pex_candidates, mdns_records).
  * Writes the names of those nc changes against the running config run,
  * comma-separated, into what (cap bytes), puts run's values back into nc
  * so nothing half-applies, and returns how many changed. */

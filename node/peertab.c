@@ -1,9 +1,11 @@
 /*
  * peertab.c — the peer table (see peertab.h): records, dial scheduling with
  * backoff, static/mDNS/pex sources, merging address-keyed records into the
- * node they turn out to be, and each record's link state.
+ * node they turn out to be, each record's link state, and the budgets on
+ * records, stored records, dials and dial targets.
  */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +29,9 @@ struct ms_peer {
 	uint32_t rr; /* which address to dial next */
 	int out;     /* a session runs on our dial */
 	unsigned nsess[NS_COUNT];
-	int dirty; /* rec changed since it was last stored */
+	int dirty;        /* rec changed since it was last stored */
+	int on_disk;      /* a stored copy exists (under its current key) */
+	int dial_waiting; /* due, held back by dials_inflight (counted) */
 	/* why a non-static peer is dialled, and whether mDNS withdrew it */
 	int mdns;               /* its service is announced now */
 	int pex;                /* a live peer-exchange candidate */
@@ -35,11 +39,21 @@ struct ms_peer {
 	uint64_t hold_until_ms; /* wall ms: do not dial before (tie-break) */
 };
 
+/* A stored record to remove at the next flush. */
+typedef struct pt_del {
+	int by_id;
+	uint8_t id[MS_PK_LEN];
+	char addr[MS_PEER_ADDR_MAX];
+} pt_del;
+
 struct ms_peertab {
 	ms_peertab_env env;
 	ms_peertab_cbs cbs;
 	ms_peer **v;
 	size_t n, cap;
+	size_t ndisk; /* records with on_disk */
+	pt_del *dels; /* removals waiting for the next flush */
+	size_t ndels, dcap;
 };
 
 static uint64_t wall(const ms_peertab *pt)
@@ -50,6 +64,86 @@ static uint64_t wall(const ms_peertab *pt)
 static void store_error(const ms_peertab *pt, const ms_errbuf *eb)
 {
 	ms_log_error(pt->env.log, "MS-STORE-ERROR", eb);
+}
+
+/* The [limits] in force (0, as in a config never parsed: the default). */
+static size_t lim_records(const ms_peertab *pt)
+{
+	uint32_t v = pt->env.cfg->limits.peer_records;
+	return v ? v : MS_PEERTAB_RECORDS_DEFAULT;
+}
+
+static size_t lim_disk(const ms_peertab *pt)
+{
+	uint32_t v = pt->env.cfg->limits.peer_records_disk;
+	size_t d = v ? v : MS_PEERTAB_RECORDS_DISK_DEFAULT;
+	/* every stored record is loaded at start: never more than fit */
+	return d < lim_records(pt) ? d : lim_records(pt);
+}
+
+static size_t lim_dials(const ms_peertab *pt)
+{
+	uint32_t v = pt->env.cfg->limits.dials_inflight;
+	return v ? v : MS_PEERTAB_DIALS_INFLIGHT_DEFAULT;
+}
+
+/*
+ * A budget was hit: count it, and log one MS-LIMIT line naming the peer
+ * (node id `id`, else the text src_text) unless its source has had its
+ * share of lines this second.  The source is the peer, or `group` when
+ * given (hits that a flood of made-up peers could multiply share one).
+ */
+static void limit_hit(ms_peertab *pt, const char *name, const char *group,
+                      const uint8_t *id, const char *src_text, const char *fmt,
+                      ...) __attribute__((format(printf, 6, 7)));
+static void limit_hit(ms_peertab *pt, const char *name, const char *group,
+                      const uint8_t *id, const char *src_text, const char *fmt,
+                      ...)
+{
+	uint8_t key[MS_RATELOG_KEY_LEN];
+	char src[2 * MS_PK_LEN + 1], q[MS_PEER_ADDR_MAX * 4 + 8], tail[600];
+	uint32_t was = 0;
+	va_list ap;
+
+	ms_counters_add(pt->env.counters, "limit_", name, 1);
+	if (id != NULL) {
+		memcpy(key, id, MS_RATELOG_KEY_LEN);
+		ms_hex(src, id, 8); /* a short id: 16 hex digits */
+	} else {
+		if (src_text == NULL)
+			src_text = "-";
+		ms_ratelog_key(key, src_text);
+		ms_log_q(q, sizeof q, src_text);
+	}
+	if (group != NULL)
+		ms_ratelog_key(key, group);
+	if (pt->env.ratelog != NULL &&
+	    !ms_ratelog_allow(pt->env.ratelog, key,
+	                      ms_clock_mono(pt->env.clock), &was))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(tail, sizeof tail, fmt, ap);
+	va_end(ap);
+	ms_logf(pt->env.log, MS_LOG_WARNING, "MS-LIMIT", "limit=%s peer=%s%s%s",
+	        name, id != NULL ? src : q, tail[0] ? " " : "", tail);
+	if (was > 0)
+		ms_logf(pt->env.log, MS_LOG_WARNING, "MS-LOG-SUPPRESSED",
+		        "peer=%s lines=%" PRIu32, id != NULL ? src : q, was);
+}
+
+/* An address a peer or the LAN names: 1 when it may be dialled, else the
+ * dial_target budget refuses it. */
+static int target_ok(ms_peertab *pt, const uint8_t *from, const char *addr,
+                     const char *how)
+{
+	char q[MS_PEER_ADDR_MAX * 4 + 8];
+
+	if (ms_endpoint_dialable(addr))
+		return 1;
+	limit_hit(pt, "dial_target", from != NULL ? NULL : how, from,
+	          from != NULL ? NULL : how, "addr=%s via=%s",
+	          ms_log_q(q, sizeof q, addr), how);
+	return 0;
 }
 
 static int ns_index(ms_link_state st)
@@ -130,17 +224,47 @@ static int rec_has_addr(const ms_peer_rec *r, const char *addr)
 	return 0;
 }
 
-/* Add addr (deduped); 1 when it was new. */
-static int rec_add_addr(ms_peer_rec *r, const char *addr)
+/* Remove addrs[i], keeping the order (and proven bits) of the rest. */
+static void rec_del_at(ms_peer_rec *r, uint32_t i)
 {
-	if (rec_has_addr(r, addr))
-		return 0;
-	if (r->naddrs == MS_PEER_MAX_ADDRS) {
-		/* full: the oldest address makes room */
-		memmove(r->addrs[0], r->addrs[1],
-		        (MS_PEER_MAX_ADDRS - 1) * sizeof r->addrs[0]);
-		r->naddrs--;
+	uint8_t low = (uint8_t)(r->proven & ((1u << i) - 1));
+	uint8_t high = (uint8_t)((r->proven >> (i + 1)) << i);
+
+	memmove(r->addrs[i], r->addrs[i + 1],
+	        (r->naddrs - i - 1) * sizeof r->addrs[0]);
+	r->naddrs--;
+	r->proven = low | high;
+}
+
+/*
+ * Add addr (deduped), proven or not; an address seen again as proven
+ * becomes proven.  When full, the oldest unproven address makes room; when
+ * every one is proven, only a proven address may push out the oldest, and
+ * an unproven one is not added.  1 when the record changed.
+ */
+static int rec_add_addr(ms_peer_rec *r, const char *addr, int proven)
+{
+	for (uint32_t i = 0; i < r->naddrs && i < MS_PEER_MAX_ADDRS; i++) {
+		if (strcmp(r->addrs[i], addr) != 0)
+			continue;
+		if (!proven || (r->proven & (1u << i)))
+			return 0;
+		r->proven |= (uint8_t)(1u << i);
+		return 1;
 	}
+	if (r->naddrs == MS_PEER_MAX_ADDRS) {
+		uint32_t out = 0; /* the oldest unproven address */
+		while (out < r->naddrs && (r->proven & (1u << out)))
+			out++;
+		if (out == r->naddrs) {
+			if (!proven)
+				return 0;
+			out = 0;
+		}
+		rec_del_at(r, out);
+	}
+	if (proven)
+		r->proven |= (uint8_t)(1u << r->naddrs);
 	snprintf(r->addrs[r->naddrs++], MS_PEER_ADDR_MAX, "%s", addr);
 	return 1;
 }
@@ -149,9 +273,7 @@ static void rec_del_addr(ms_peer_rec *r, const char *addr)
 {
 	for (uint32_t i = 0; i < r->naddrs; i++) {
 		if (strcmp(r->addrs[i], addr) == 0) {
-			memmove(r->addrs[i], r->addrs[i + 1],
-			        (r->naddrs - i - 1) * sizeof r->addrs[0]);
-			r->naddrs--;
+			rec_del_at(r, i);
 			return;
 		}
 	}
@@ -175,7 +297,7 @@ static int any_static_addr(const ms_peertab *pt, const ms_peer *p)
 	return 0;
 }
 
-static ms_peer *add(ms_peertab *pt)
+static ms_peer *add_raw(ms_peertab *pt)
 {
 	ms_peer *p;
 
@@ -196,10 +318,51 @@ static ms_peer *add(ms_peertab *pt)
 	return p;
 }
 
-/* A new record keyed by id (created as first seen now). */
-static ms_peer *add_id(ms_peertab *pt, const uint8_t *id)
+static int authed(const ms_peer *p)
 {
-	ms_peer *p = add(pt);
+	return (p->rec.flags & MS_PEER_F_AUTHED) != 0;
+}
+
+/* Worth keeping, least first: candidates no session ever proved, then
+ * records nothing dials, then those never synced with, then by the last
+ * good session and the last sighting.  <0 when a is less useful than b. */
+static int usefulness_cmp(const ms_peer *a, const ms_peer *b);
+
+/* An unreferenced, non-static record to evict, or NULL; `keep` (NULL
+ * allowed) is never chosen, nor, with stored_only, a record not stored. */
+static ms_peer *victim(const ms_peertab *pt, const ms_peer *keep,
+                       int stored_only);
+
+static void remove_rec(ms_peertab *pt, ms_peer *p);
+
+/* Room for one more record in memory (peer_records): evict the least
+ * useful unreferenced record if the table is full.  1 when there is room
+ * now; 0 when every record is static or linked. */
+static int make_room(ms_peertab *pt)
+{
+	ms_peer *v;
+
+	if (pt->n < lim_records(pt))
+		return 1;
+	if ((v = victim(pt, NULL, 0)) == NULL)
+		return 0;
+	remove_rec(pt, v);
+	return 1;
+}
+
+/* A record for the table: bounded by peer_records, except that a static
+ * address or an authenticated peer (`must`) always gets one. */
+static ms_peer *add(ms_peertab *pt, int must)
+{
+	if (!make_room(pt) && !must)
+		return NULL;
+	return add_raw(pt);
+}
+
+/* A new record keyed by id (created as first seen now). */
+static ms_peer *add_id(ms_peertab *pt, const uint8_t *id, int must)
+{
+	ms_peer *p = add(pt, must);
 
 	if (p == NULL)
 		return NULL;
@@ -210,8 +373,52 @@ static ms_peer *add_id(ms_peertab *pt, const uint8_t *id)
 	return p;
 }
 
+/* Remove the stored record keyed by id (by_id) or addr at the next
+ * flush. */
+static void queue_del(ms_peertab *pt, int by_id, const uint8_t *id,
+                      const char *addr)
+{
+	pt_del *d;
+
+	if (pt->ndels == pt->dcap) {
+		size_t ncap = pt->dcap ? pt->dcap * 2 : 16;
+		pt_del *nd = realloc(pt->dels, ncap * sizeof *nd);
+		if (nd == NULL) {
+			/* the stale record stays on disk until it is loaded
+			 * (and bounded) again: nothing breaks */
+			ms_logf(pt->env.log, MS_LOG_ERROR, "MS-PEER-NOMEM",
+			        "what=removal");
+			return;
+		}
+		pt->dels = nd;
+		pt->dcap = ncap;
+	}
+	d = &pt->dels[pt->ndels++];
+	memset(d, 0, sizeof *d);
+	d->by_id = by_id;
+	if (by_id)
+		memcpy(d->id, id, MS_PK_LEN);
+	else
+		snprintf(d->addr, sizeof d->addr, "%s", addr);
+}
+
+/* p's stored copy (under its current key) goes at the next flush: p is
+ * re-keyed, merged, evicted or gone. */
+static void unstore(ms_peertab *pt, ms_peer *p)
+{
+	if (!p->on_disk)
+		return;
+	if (p->rec.has_id)
+		queue_del(pt, 1, p->rec.id, NULL);
+	else if (p->rec.naddrs > 0)
+		queue_del(pt, 0, NULL, p->rec.addrs[0]);
+	p->on_disk = 0;
+	pt->ndisk--;
+}
+
 static void remove_rec(ms_peertab *pt, ms_peer *p)
 {
+	unstore(pt, p);
 	for (size_t i = 0; i < pt->n; i++) {
 		if (pt->v[i] == p) {
 			pt->v[i] = pt->v[--pt->n];
@@ -223,16 +430,10 @@ static void remove_rec(ms_peertab *pt, ms_peer *p)
 
 /* Drop the stored record keyed by p's first address (p was address-keyed
  * and is identified, merged or gone now). */
-static void forget_addr_key(ms_peertab *pt, const ms_peer *p)
+static void forget_addr_key(ms_peertab *pt, ms_peer *p)
 {
-	ms_errbuf eb = {0};
-
-	if (p->rec.has_id || p->rec.naddrs == 0)
-		return;
-	if (ms_store_peer_del_addr(pt->env.store, p->rec.addrs[0], &eb) !=
-	            MS_OK &&
-	    eb.code != MS_ENOTFOUND)
-		store_error(pt, &eb);
+	if (!p->rec.has_id)
+		unstore(pt, p);
 }
 
 static ms_peer *by_id(const ms_peertab *pt, const uint8_t *id)
@@ -284,6 +485,41 @@ static int unreferenced(const ms_peer *p)
 	return !p->rec.has_id && p->dial == 0 && !p->out && !has_sessions(p);
 }
 
+static int usefulness_cmp(const ms_peer *a, const ms_peer *b)
+{
+	uint64_t la, lb;
+
+	if (authed(a) != authed(b))
+		return authed(a) ? 1 : -1;
+	if (dialable(a) != dialable(b))
+		return dialable(a) ? 1 : -1;
+	if ((a->rec.last_good_ms != 0) != (b->rec.last_good_ms != 0))
+		return a->rec.last_good_ms != 0 ? 1 : -1;
+	if (a->rec.last_good_ms != b->rec.last_good_ms)
+		return a->rec.last_good_ms > b->rec.last_good_ms ? 1 : -1;
+	la = a->rec.last_seen_ms ? a->rec.last_seen_ms : a->rec.first_seen_ms;
+	lb = b->rec.last_seen_ms ? b->rec.last_seen_ms : b->rec.first_seen_ms;
+	if (la != lb)
+		return la > lb ? 1 : -1;
+	return 0;
+}
+
+static ms_peer *victim(const ms_peertab *pt, const ms_peer *keep,
+                       int stored_only)
+{
+	ms_peer *best = NULL;
+
+	for (size_t i = 0; i < pt->n; i++) {
+		ms_peer *p = pt->v[i];
+		if (p == keep || p->is_static || connected(p) ||
+		    (stored_only && !p->on_disk))
+			continue;
+		if (best == NULL || usefulness_cmp(p, best) < 0)
+			best = p;
+	}
+	return best;
+}
+
 /* The link state a record shows, from its sessions, dial and backoff, the
  * first that applies in this order. */
 static ms_link_state link_state(const ms_peer *p)
@@ -326,12 +562,12 @@ static void merge_static(ms_peertab *pt)
 		ms_peer *p = by_addr(pt, n->peers[i]);
 		if (p != NULL)
 			continue;
-		if ((p = add(pt)) == NULL) {
+		if ((p = add(pt, 1)) == NULL) {
 			ms_logf(pt->env.log, MS_LOG_ERROR, "MS-PEER-NOMEM",
 			        "addr=%s", n->peers[i]);
 			continue;
 		}
-		rec_add_addr(&p->rec, n->peers[i]);
+		rec_add_addr(&p->rec, n->peers[i], 1); /* the operator's */
 		p->rec.source = MS_PEER_SRC_STATIC;
 		p->rec.link = MS_LINK_STATE_DISCOVERED;
 		p->rec.first_seen_ms = now;
@@ -367,20 +603,51 @@ static void merge_static(ms_peertab *pt)
 typedef struct load_ctx {
 	ms_peertab *pt;
 	int nomem;
+	size_t pruned; /* stored records no session ever proved */
 } load_ctx;
 
 static int load_one(const ms_peer_rec *r, void *ctx)
 {
 	load_ctx *x = ctx;
-	ms_peer *p = add(x->pt);
+	ms_peer *p;
 
-	if (p == NULL) {
+	if (r->has_id && !(r->flags & MS_PEER_F_AUTHED)) {
+		/* Stored before only proven peers were: a peer that dialled
+		 * us (ZAP proved its id) or that we synced with is kept;
+		 * a mere claim from mDNS or PEERS goes. */
+		if (!(r->source & MS_PEER_SRC_INBOUND) &&
+		    r->last_good_ms == 0) {
+			queue_del(x->pt, 1, r->id, NULL);
+			x->pruned++;
+			return 0;
+		}
+	}
+	if ((p = add_raw(x->pt)) == NULL) {
 		x->nomem = 1;
 		return 1;
 	}
 	p->rec = *r;
+	if (p->rec.has_id)
+		p->rec.flags |= MS_PEER_F_AUTHED;
+	p->on_disk = 1;
+	x->pt->ndisk++;
 	bo_load(p);
 	return 0;
+}
+
+/* A store that holds more than peer_records_disk (the limit was lowered,
+ * or it was written before there was one) is cut down to it, least useful
+ * first. */
+static size_t trim_disk(ms_peertab *pt)
+{
+	size_t cut = 0;
+	ms_peer *v;
+
+	while (pt->ndisk > lim_disk(pt) && (v = victim(pt, NULL, 1)) != NULL) {
+		remove_rec(pt, v);
+		cut++;
+	}
+	return cut;
 }
 
 ms_err ms_peertab_new(ms_peertab **out, const ms_peertab_env *env,
@@ -389,6 +656,7 @@ ms_err ms_peertab_new(ms_peertab **out, const ms_peertab_env *env,
 	ms_peertab *pt;
 	ms_store_rtxn *rt = NULL;
 	load_ctx x = {0};
+	size_t cut;
 	ms_err e;
 
 	*out = NULL;
@@ -412,6 +680,11 @@ ms_err ms_peertab_new(ms_peertab **out, const ms_peertab_env *env,
 	for (size_t i = 0; i < pt->n; i++)
 		pt->v[i]->rec.link = MS_LINK_STATE_COUNT_;
 	merge_static(pt);
+	cut = trim_disk(pt);
+	if (x.pruned > 0 || cut > 0)
+		ms_logf(env->log, MS_LOG_NOTICE, "MS-PEER-PRUNE",
+		        "unproven=%zu cut=%zu kept=%zu limit=%zu", x.pruned,
+		        cut, pt->ndisk, lim_disk(pt));
 	ms_peertab_flush(pt);
 	*out = pt;
 	return MS_OK;
@@ -419,23 +692,115 @@ fail:
 	for (size_t i = 0; i < pt->n; i++)
 		free(pt->v[i]);
 	free(pt->v);
+	free(pt->dels);
 	free(pt);
 	return e;
 }
 
+/* 1 when p may be stored: a configured address, or a node id a session
+ * proved. */
+static int storable(const ms_peer *p)
+{
+	if (p->self)
+		return 0;
+	return p->rec.has_id ? authed(p) : p->is_static;
+}
+
+/* Room on disk for p (not stored yet), with `pending` others about to be
+ * stored: evict the least useful stored record when peer_records_disk is
+ * reached.  1 when p may be stored. */
+static int disk_room(ms_peertab *pt, const ms_peer *p, size_t pending)
+{
+	char hex[2 * MS_PK_LEN + 1];
+	ms_peer *v;
+
+	if (pt->ndisk + pending < lim_disk(pt))
+		return 1;
+	if ((v = victim(pt, p, 1)) != NULL) {
+		/* kept in memory, it would be stored again: it goes */
+		remove_rec(pt, v);
+		return 1;
+	}
+	ms_hex(hex, p->rec.id, MS_PK_LEN);
+	limit_hit(pt, "peer_records_disk", "peer_records_disk",
+	          p->rec.has_id ? p->rec.id : NULL,
+	          p->rec.has_id ? hex : peer_addr(p), "stored=%zu", pt->ndisk);
+	return 0;
+}
+
 void ms_peertab_flush(ms_peertab *pt)
 {
+	ms_peer_change *c = NULL;
+	ms_peer **put = NULL;
+	size_t nc = 0, np = 0, nnew = 0, ndirty = 0;
 	ms_errbuf eb = {0};
 
+	for (size_t i = 0; i < pt->n; i++)
+		if (pt->v[i]->dirty)
+			ndirty++;
+	if (ndirty == 0 && pt->ndels == 0)
+		return;
+	if (ndirty > 0) {
+		/* an array of pointers: sizeof a pointer is meant */
+		size_t sz = sizeof *put; // NOLINT(bugprone-sizeof-expression)
+		if ((put = malloc(ndirty * sz)) == NULL)
+			goto nomem;
+	}
+	/* records to store for the first time: each needs room on disk,
+	 * which may evict a stored record (never one of these: they are
+	 * not stored yet) */
 	for (size_t i = 0; i < pt->n; i++) {
 		ms_peer *p = pt->v[i];
-		if (!p->dirty || p->self)
-			continue;
-		bo_save(p);
-		if (ms_store_peer_put(pt->env.store, &p->rec, &eb) != MS_OK)
-			store_error(pt, &eb);
+		if (p->dirty && storable(p) && !p->on_disk)
+			put[nnew++] = p;
+	}
+	for (size_t k = 0; k < nnew; k++)
+		if (disk_room(pt, put[k], np))
+			put[np++] = put[k];
+	/* then the stored records that changed (after the evictions, so no
+	 * pointer here is to a freed record) */
+	for (size_t i = 0; i < pt->n; i++) {
+		ms_peer *p = pt->v[i];
+		if (p->dirty && storable(p) && p->on_disk)
+			put[np++] = p;
 		p->dirty = 0;
 	}
+	if (pt->ndels + np == 0)
+		goto done;
+	if ((c = calloc(pt->ndels + np, sizeof *c)) == NULL) {
+		for (size_t i = 0; i < np; i++)
+			put[i]->dirty = 1;
+		goto nomem;
+	}
+	for (size_t i = 0; i < pt->ndels; i++, nc++) {
+		if (pt->dels[i].by_id)
+			c[nc].del_id = pt->dels[i].id;
+		else
+			c[nc].del_addr = pt->dels[i].addr;
+	}
+	for (size_t i = 0; i < np; i++) {
+		bo_save(put[i]);
+		c[nc++].put = &put[i]->rec;
+	}
+	if (ms_store_peer_write(pt->env.store, c, nc, &eb) != MS_OK) {
+		/* nothing was written; a later change stores it again */
+		store_error(pt, &eb);
+	} else {
+		for (size_t i = 0; i < np; i++) {
+			if (!put[i]->on_disk)
+				pt->ndisk++;
+			put[i]->on_disk = 1;
+		}
+	}
+	pt->ndels = 0;
+done:
+	free(c);
+	free(put);
+	return;
+nomem:
+	/* the dirty records stay dirty: the next turn tries again */
+	ms_logf(pt->env.log, MS_LOG_ERROR, "MS-PEER-NOMEM", "what=flush");
+	free(put);
 }
 
 /* Forget p's dial and ask the daemon to hang it up. */
@@ -466,13 +831,21 @@ void ms_peertab_free(ms_peertab **ptp)
 	for (size_t i = 0; i < pt->n; i++)
 		free(pt->v[i]);
 	free(pt->v);
+	free(pt->dels);
 	free(pt);
 	*ptp = NULL;
 }
 
 void ms_peertab_reconfigure(ms_peertab *pt)
 {
+	ms_peer *v;
+
 	merge_static(pt);
+	/* lowered budgets apply now, least useful records first (records
+	 * that are static or linked stay until they are not) */
+	while (pt->n > lim_records(pt) && (v = victim(pt, NULL, 0)) != NULL)
+		remove_rec(pt, v);
+	(void)trim_disk(pt);
 	for (size_t i = 0; i < pt->n; i++) {
 		ms_peer *p = pt->v[i];
 		/* no longer configured (nor discovered): stop dialling it */
@@ -497,13 +870,15 @@ static void fail(ms_peertab *pt, ms_peer *p, const char *reason)
 }
 
 /* The next address of p to dial (round robin): a static peer only at its
- * configured addresses; a discovered one at any it was seen with. */
+ * configured addresses (names allowed: the operator chose them); a
+ * discovered one at any dialable address it was seen with (records stored
+ * before dial targets were checked may hold others). */
 static const char *next_addr(ms_peertab *pt, ms_peer *p)
 {
 	for (uint32_t k = 0; k < p->rec.naddrs; k++) {
 		const char *a = p->rec.addrs[(p->rr + k) % p->rec.naddrs];
 		if (p->is_static ? cfg_is_peer(pt, a)
-		                 : ms_endpoint_check(a) == 0) {
+		                 : ms_endpoint_dialable(a)) {
 			p->rr = (p->rr + k + 1) % p->rec.naddrs;
 			return a;
 		}
@@ -534,10 +909,21 @@ static void dial(ms_peertab *pt, ms_peer *p)
 	refresh(pt, p);
 }
 
+/* A dial of a discovered peer that no HELLO answered yet (dials_inflight
+ * counts these). */
+static int dial_inflight(const ms_peer *p)
+{
+	return p->dial != 0 && !p->is_static &&
+	       p->nsess[NS_SYNCING] + p->nsess[NS_LIVE] == 0;
+}
+
 uint64_t ms_peertab_tick(ms_peertab *pt)
 {
 	uint64_t now = wall(pt), next = UINT64_MAX;
+	size_t inflight = 0;
 
+	for (size_t i = 0; i < pt->n; i++)
+		inflight += (size_t)dial_inflight(pt->v[i]);
 	for (size_t i = 0; i < pt->n; i++) {
 		ms_peer *p = pt->v[i];
 		if (!dialable(p) || p->self || p->dial != 0 || p->out)
@@ -553,9 +939,24 @@ uint64_t ms_peertab_tick(ms_peertab *pt)
 				continue;
 			}
 		}
-		if (ms_backoff_due(&p->bo, now))
+		if (ms_backoff_due(&p->bo, now) && !p->is_static &&
+		    inflight >= lim_dials(pt)) {
+			/* a finished dial wakes the loop, which looks again */
+			if (!p->dial_waiting) {
+				p->dial_waiting = 1;
+				limit_hit(pt, "dials_inflight",
+				          "dials_inflight",
+				          p->rec.has_id ? p->rec.id : NULL,
+				          peer_addr(p), "inflight=%zu",
+				          inflight);
+			}
+			continue;
+		}
+		if (ms_backoff_due(&p->bo, now)) {
+			p->dial_waiting = 0;
 			dial(pt, p);
-		else if (p->bo.next_attempt_ms < next)
+			inflight += (size_t)dial_inflight(p);
+		} else if (p->bo.next_attempt_ms < next)
 			next = p->bo.next_attempt_ms;
 		/* a dial that failed at once is due again later */
 		if (p->dial == 0 && p->bo.next_attempt_ms > now &&
@@ -601,7 +1002,8 @@ void ms_peertab_session_opened(ms_peertab *pt, ms_peer *p, int outbound)
 static void merge_into(ms_peertab *pt, ms_peer *t, ms_peer *e)
 {
 	for (uint32_t i = 0; i < e->rec.naddrs; i++)
-		rec_add_addr(&t->rec, e->rec.addrs[i]);
+		rec_add_addr(&t->rec, e->rec.addrs[i],
+		             (e->rec.proven >> i) & 1);
 	t->rec.source |= e->rec.source;
 	t->is_static |= e->is_static;
 	if (t->rec.first_seen_ms == 0 ||
@@ -651,12 +1053,13 @@ static ms_peer *identified_out(ms_peertab *pt, ms_peer *e, const uint8_t *id)
 	}
 	if (t == NULL) {
 		/* the address now answers with another node id */
-		if ((t = add_id(pt, id)) == NULL)
+		if ((t = add_id(pt, id, 1)) == NULL)
 			return e;
 		t->bo = e->bo;
 	}
-	/* the dial, its session and its address move to t */
-	rec_add_addr(&t->rec, e->dial_addr);
+	/* the dial, its session and its address (proven: it answered
+	 * there) move to t */
+	rec_add_addr(&t->rec, e->dial_addr, 1);
 	if (cfg_is_peer(pt, e->dial_addr)) {
 		t->rec.source |= MS_PEER_SRC_STATIC;
 		t->is_static = 1;
@@ -691,7 +1094,7 @@ static ms_peer *identified_in(ms_peertab *pt, const uint8_t *id,
 	ms_peer *t = by_id(pt, id);
 
 	if (t == NULL) {
-		if ((t = add_id(pt, id)) == NULL)
+		if ((t = add_id(pt, id, 1)) == NULL)
 			return NULL;
 		t->rec.link = MS_LINK_STATE_DOWN;
 	}
@@ -726,11 +1129,21 @@ ms_peer *ms_peertab_identified(ms_peertab *pt, ms_peer *p, int outbound,
 
 	if (t == NULL || t->self)
 		return t;
-	/* the endpoints it announces are what peer exchange passes on */
+	/* the session proved this id: the record may be stored now */
+	if (!authed(t)) {
+		t->rec.flags |= MS_PEER_F_AUTHED;
+		t->dirty = 1;
+	}
+	/* where we reached it is proven; so is what its authenticated
+	 * HELLO announces (and passes on in peer exchange), if dialable */
+	if (outbound && t->dial_addr[0] != '\0' &&
+	    rec_add_addr(&t->rec, t->dial_addr, 1))
+		t->dirty = 1;
 	for (size_t i = 0; i < neps; i++) {
 		char ep[MS_ENDPOINT_MAX];
 		if (ms_endpoint_copy(ep, eps[i].ptr, eps[i].len) == 0 &&
-		    ms_endpoint_check(ep) == 0 && rec_add_addr(&t->rec, ep))
+		    target_ok(pt, id, ep, "hello") &&
+		    rec_add_addr(&t->rec, ep, 1))
 			t->dirty = 1;
 	}
 	if (t->lost) {
@@ -801,26 +1214,52 @@ void ms_peertab_session_ended(ms_peertab *pt, ms_peer *p,
 
 /* --- discovery and peer exchange ---------------------------------------- */
 
-/* Find or create id's record, add addr to its addresses and source to its
- * sources.  NULL when id is ours (or the record is ourselves) or out of
- * memory. */
-static ms_peer *learn(ms_peertab *pt, const uint8_t *id, const char *addr,
-                      uint8_t source)
+/*
+ * Someone names id at addrs (a claim): find or create id's record (a
+ * candidate, bounded by peer_records), add the dialable addresses as
+ * unproven and source to its sources.  `from` is the peer that named it
+ * (pex) or NULL (mDNS), the source of any MS-LIMIT line.  NULL when id is
+ * ours (or the record is ourselves), nothing is dialable, there is no
+ * room, or out of memory.
+ */
+static ms_peer *learn(ms_peertab *pt, const uint8_t *from, const uint8_t *id,
+                      const char *const *addrs, size_t naddrs, uint8_t source)
 {
+	const char *how = source == MS_PEER_SRC_MDNS ? "mdns" : "pex";
+	const char *ok[MS_PEER_MAX_ADDRS];
+	char hex[17];
+	size_t nok = 0;
 	ms_peer *p;
 
 	if (memcmp(id, pt->env.node_id, MS_PK_LEN) == 0)
 		return NULL;
-	if ((p = by_id(pt, id)) == NULL && (p = add_id(pt, id)) == NULL) {
-		ms_logf(pt->env.log, MS_LOG_ERROR, "MS-PEER-NOMEM", "addr=%s",
-		        addr != NULL ? addr : "-");
+	for (size_t i = 0; i < naddrs; i++)
+		if (nok < MS_PEER_MAX_ADDRS &&
+		    target_ok(pt, from, addrs[i], how))
+			ok[nok++] = addrs[i];
+	if (nok == 0)
 		return NULL;
+	ms_hex(hex, id, 8);
+	if ((p = by_id(pt, id)) == NULL) {
+		int full = pt->n >= lim_records(pt), room = make_room(pt);
+		if (full)
+			limit_hit(pt, "peer_records", from != NULL ? NULL : how,
+			          from, from != NULL ? NULL : how,
+			          "id=%s records=%zu action=%s", hex, pt->n,
+			          room ? "evicted" : "refused");
+		if (!room)
+			return NULL;
+		if ((p = add_id(pt, id, 1)) == NULL) {
+			ms_logf(pt->env.log, MS_LOG_ERROR, "MS-PEER-NOMEM",
+			        "id=%s", hex);
+			return NULL;
+		}
 	}
 	if (p->self)
 		return NULL;
-	if (addr != NULL && addr[0] != '\0') {
-		merge_addr_key(pt, p, addr);
-		if (rec_add_addr(&p->rec, addr))
+	for (size_t i = 0; i < nok; i++) {
+		merge_addr_key(pt, p, ok[i]);
+		if (rec_add_addr(&p->rec, ok[i], 0))
 			p->dirty = 1;
 	}
 	if ((p->rec.source & source) != source) {
@@ -856,7 +1295,7 @@ static int kick(ms_peertab *pt, ms_peer *p, const char *why)
 void ms_peertab_mdns_found(ms_peertab *pt, const uint8_t id[MS_PK_LEN],
                            const char *endpoint)
 {
-	ms_peer *p = learn(pt, id, endpoint, MS_PEER_SRC_MDNS);
+	ms_peer *p = learn(pt, NULL, id, &endpoint, 1, MS_PEER_SRC_MDNS);
 	int fresh;
 
 	if (p == NULL)
@@ -914,14 +1353,12 @@ size_t ms_peertab_kick_all(ms_peertab *pt, const char *why)
 	return kicked;
 }
 
-int ms_peertab_pex_learn(ms_peertab *pt, const uint8_t id[MS_PK_LEN],
-                         const char *const *eps, size_t neps)
+int ms_peertab_pex_learn(ms_peertab *pt, const uint8_t from[MS_PK_LEN],
+                         const uint8_t id[MS_PK_LEN], const char *const *eps,
+                         size_t neps)
 {
-	ms_peer *p = NULL;
+	ms_peer *p = learn(pt, from, id, eps, neps, MS_PEER_SRC_PEX);
 
-	for (size_t i = 0; i < neps; i++)
-		if ((p = learn(pt, id, eps[i], MS_PEER_SRC_PEX)) == NULL)
-			break;
 	if (p == NULL)
 		return 0;
 	if (!p->pex) {
@@ -949,6 +1386,13 @@ int ms_peertab_linked(const ms_peertab *pt, const uint8_t id[MS_PK_LEN])
 	return p != NULL && connected(p);
 }
 
+int ms_peertab_authed(const ms_peertab *pt, const uint8_t id[MS_PK_LEN])
+{
+	const ms_peer *p = by_id(pt, id);
+
+	return p != NULL && authed(p);
+}
+
 ms_err ms_peertab_views(const ms_peertab *pt, ms_peer_view **out, size_t *n,
                         ms_errbuf *eb)
 {
@@ -963,6 +1407,7 @@ ms_err ms_peertab_views(const ms_peertab *pt, ms_peer_view **out, size_t *n,
 		v[i].has_id = p->rec.has_id;
 		memcpy(v[i].id, p->rec.id, MS_PK_LEN);
 		v[i].naddrs = p->rec.naddrs;
+		v[i].proven = p->rec.proven;
 		memcpy(v[i].addrs, p->rec.addrs, sizeof v[i].addrs);
 		v[i].last_good_ms = p->rec.last_good_ms;
 		v[i].live = p->nsess[NS_LIVE] > 0;

@@ -13,11 +13,31 @@
  *
  * A static address whose node id is unknown is a record keyed by that
  * address; the first HELLO through it tells who is there, and the record is
- * re-keyed by node id (or merged into the record of that id).  Records are
- * written to the store when they changed (ms_peertab_flush, once per loop
- * turn), never per op.  A record is removed only while no session and no
- * dial refers to it, so a handle the daemon holds for a session stays valid
- * until that session's end is reported.
+ * re-keyed by node id (or merged into the record of that id).  A record is
+ * removed only while no session and no dial refers to it, so a handle the
+ * daemon holds for a session stays valid until that session's end is
+ * reported.
+ *
+ * Budgets (docs/discovery.md, [limits] in the config):
+ *  - peer_records: records in memory.  What mDNS and peer exchange name is
+ *    a candidate, held in memory only; a new one takes the place of the
+ *    least useful record nothing links us to (candidates first, then
+ *    records never synced with, then the oldest), and is refused when
+ *    there is none.  A peer that authenticated always gets its record.
+ *  - peer_records_disk: records stored.  A record is stored only once a
+ *    session proved its node id (MS_PEER_F_AUTHED), or when it is a
+ *    configured address; a new one evicts the least useful stored record
+ *    (never a static or linked one), or stays unstored.  Everything that
+ *    changed in a loop turn is stored in one transaction (ms_peertab_flush).
+ *  - dials_inflight: dials to discovered (mDNS, pex) peers that no HELLO
+ *    answered yet; static peers are the operator's and are not held back.
+ *  - dial_target: an address a peer or the LAN names is dialled only when
+ *    ms_endpoint_dialable (numeric host, no DNS lookup); others are
+ *    refused and counted.  Of a peer's MS_PEER_MAX_ADDRS addresses, those
+ *    it proved (we reached it there, or its authenticated HELLO named
+ *    them) are kept: a new address evicts an unproven one first.
+ * Each hit adds to the counter limit_<name> and logs a rate-limited
+ * `MS-LIMIT limit=<name>`.
  *
  * Thread rules: the event loop's thread only.
  */
@@ -32,9 +52,14 @@
 #include "log.h"
 #include "ms_clock.h"
 #include "node_int.h"
-#include "rng.h"
 #include "peers.h"
+#include "ratelog.h"
+#include "rng.h"
 #include "wire.h"
+
+#define MS_PEERTAB_RECORDS_DEFAULT 1024     /* peer_records */
+#define MS_PEERTAB_RECORDS_DISK_DEFAULT 256 /* peer_records_disk */
+#define MS_PEERTAB_DIALS_INFLIGHT_DEFAULT 8 /* dials_inflight */
 
 typedef struct ms_peertab ms_peertab;
 typedef struct ms_peer ms_peer;
@@ -53,8 +78,9 @@ typedef struct ms_peertab_cbs {
 } ms_peertab_cbs;
 
 /* What the table reads; everything borrowed must outlive the table.  cfg is
- * the node's configuration (static peers, backoff, kick interval): after a
- * reload changes it, call ms_peertab_reconfigure. */
+ * the node's configuration (static peers, backoff, kick interval, the
+ * [limits] it enforces): after a reload changes it, call
+ * ms_peertab_reconfigure. */
 typedef struct ms_peertab_env {
 	ms_store *store;
 	const uint8_t *node_id; /* MS_PK_LEN */
@@ -63,6 +89,7 @@ typedef struct ms_peertab_env {
 	ms_counters *counters;
 	ms_rng *rng;           /* backoff jitter */
 	const ms_clock *clock; /* NULL: the system clock */
+	ms_ratelog *ratelog;   /* MS-LIMIT lines per source */
 } ms_peertab_env;
 
 /* Load the records from the store, merge the configured static peers and
@@ -81,7 +108,9 @@ void ms_peertab_reconfigure(ms_peertab *pt);
  * ms of the next due attempt, UINT64_MAX when none. */
 uint64_t ms_peertab_tick(ms_peertab *pt);
 
-/* Store the records that changed since the last flush. */
+/* Store the records that changed since the last flush (those that may be
+ * stored: see the budgets above), and remove those that went, all in one
+ * transaction. */
 void ms_peertab_flush(ms_peertab *pt);
 
 /* --- dials --------------------------------------------------------------- */
@@ -140,8 +169,10 @@ void ms_peertab_session_ended(ms_peertab *pt, ms_peer *p,
 
 /* --- discovery and peer exchange ---------------------------------------- */
 
-/* mDNS announces id at endpoint: record it (source mdns) and dial it now
- * (rate-limited), unless a session or dial links us already.  When both
+/* mDNS announces id at endpoint: record it (source mdns, a candidate
+ * until it authenticates) and dial it now (rate-limited), unless a session
+ * or dial links us already.  A non-dialable endpoint is refused
+ * (dial_target), and a new record needs room (peer_records).  When both
  * sides found each other, the one with the higher id holds back
  * MS_PEERTAB_MDNS_HOLD_MS so the pair does not open two sessions. */
 #define MS_PEERTAB_MDNS_HOLD_MS 2000
@@ -155,15 +186,20 @@ void ms_peertab_mdns_lost(ms_peertab *pt, const uint8_t id[MS_PK_LEN]);
  * (each at most once per kick interval).  Returns how many were kicked. */
 size_t ms_peertab_kick_all(ms_peertab *pt, const char *why);
 
-/* Peer exchange names id at these endpoints (already checked passable):
- * record them (source pex) and mark it a candidate to dial.  1 when the
- * record exists now, 0 when nothing usable (or id is ours). */
-int ms_peertab_pex_learn(ms_peertab *pt, const uint8_t id[MS_PK_LEN],
-                         const char *const *eps, size_t neps);
+/* Peer exchange names id at these endpoints: record the dialable ones
+ * (source pex; others count as dial_target) and mark it a candidate to
+ * dial.  `from` (the peer that named it) is the source of any MS-LIMIT
+ * line.  1 when the record exists now, 0 when nothing usable, id is ours,
+ * or there is no room (peer_records). */
+int ms_peertab_pex_learn(ms_peertab *pt, const uint8_t from[MS_PK_LEN],
+                         const uint8_t id[MS_PK_LEN], const char *const *eps,
+                         size_t neps);
 /* Peer exchange forgot id: no longer dialled for its sake. */
 void ms_peertab_pex_forget(ms_peertab *pt, const uint8_t id[MS_PK_LEN]);
 /* 1 when a session or a dial links us to id. */
 int ms_peertab_linked(const ms_peertab *pt, const uint8_t id[MS_PK_LEN]);
+/* 1 when a session proved id at some time (its record is MS_PEER_F_AUTHED). */
+int ms_peertab_authed(const ms_peertab *pt, const uint8_t id[MS_PK_LEN]);
 
 /* --- reading ------------------------------------------------------------- */
 
@@ -172,6 +208,7 @@ typedef struct ms_peer_view {
 	int has_id;
 	uint8_t id[MS_PK_LEN];
 	uint32_t naddrs; /* oldest first */
+	uint8_t proven;  /* bit i: addrs[i] proven (see ms_peer_rec) */
 	char addrs[MS_PEER_MAX_ADDRS][MS_PEER_ADDR_MAX];
 	uint64_t last_good_ms; /* wall ms of its last good session, 0 never */
 	int live;              /* a session with it is live now */

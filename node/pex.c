@@ -12,33 +12,41 @@
 
 typedef struct pex_cand {
 	uint8_t id[MS_PK_LEN];
+	uint8_t from[MS_PK_LEN]; /* the sender whose share it is */
 	uint64_t refreshed_mono; /* when a PEERS last named it */
 	uint64_t claimed_ms;     /* the sender's last_seen_ms (newest seen) */
+	int proven;              /* a session proved it (as last looked up) */
 } pex_cand;
 
 struct ms_pex {
-	uint8_t node_id[MS_PK_LEN];
+	ms_pex_env env;
 	ms_pex_cbs cbs;
-	const ms_log *log;
-	ms_counters *counters;
-	pex_cand cand[MS_PEX_MAX_CANDIDATES];
+	pex_cand *cand; /* env.max_candidates of them */
 	size_t ncand;
 	uint64_t next_expire_mono;
 };
 
-ms_err ms_pex_new(ms_pex **out, const uint8_t node_id[MS_PK_LEN],
-                  const ms_pex_cbs *cbs, const ms_log *log,
-                  ms_counters *counters, ms_errbuf *eb)
+ms_err ms_pex_new(ms_pex **out, const ms_pex_env *env, const ms_pex_cbs *cbs,
+                  ms_errbuf *eb)
 {
-	ms_pex *x = calloc(1, sizeof *x);
+	ms_pex *x;
 
 	*out = NULL;
-	if (x == NULL)
+	if (env->max_candidates > MS_PEX_CANDIDATES_MAX)
+		return ms_errf(eb, MS_EINVAL,
+		               "peer exchange: %zu candidates, at most %d",
+		               env->max_candidates, MS_PEX_CANDIDATES_MAX);
+	if ((x = calloc(1, sizeof *x)) == NULL)
 		return ms_errf(eb, MS_ENOMEM, "peer exchange: out of memory");
-	memcpy(x->node_id, node_id, MS_PK_LEN);
+	x->env = *env;
+	if (x->env.max_candidates == 0)
+		x->env.max_candidates = MS_PEX_CANDIDATES_DEFAULT;
 	x->cbs = *cbs;
-	x->log = log;
-	x->counters = counters;
+	x->cand = calloc(x->env.max_candidates, sizeof *x->cand);
+	if (x->cand == NULL) {
+		free(x);
+		return ms_errf(eb, MS_ENOMEM, "peer exchange: out of memory");
+	}
 	*out = x;
 	return MS_OK;
 }
@@ -47,6 +55,7 @@ void ms_pex_free(ms_pex **xp)
 {
 	if (xp == NULL || *xp == NULL)
 		return;
+	free((*xp)->cand);
 	free(*xp);
 	*xp = NULL;
 }
@@ -71,26 +80,89 @@ static void cand_drop(ms_pex *x, size_t i, const char *why)
 	memcpy(id, x->cand[i].id, MS_PK_LEN);
 	x->cand[i] = x->cand[--x->ncand];
 	ms_hex(hex, id, MS_PK_LEN);
-	ms_logf(x->log, MS_LOG_DEBUG, "MS-PEX-FORGET", "peer=%s why=%s", hex,
-	        why);
+	ms_logf(x->env.log, MS_LOG_DEBUG, "MS-PEX-FORGET", "peer=%s why=%s",
+	        hex, why);
 	x->cbs.forget(x->cbs.ctx, id);
 }
 
-static pex_cand *cand_add(ms_pex *x, const uint8_t *id)
+/* The budget was hit for sender `from`: count it, log it (rate-limited
+ * per sender). */
+static void limit_hit(ms_pex *x, const uint8_t *from, const uint8_t *id,
+                      const char *what, uint64_t now_mono)
 {
+	char src[17], hid[17];
+	uint32_t was = 0;
+
+	ms_counters_add(x->env.counters, "limit_", "pex_candidates", 1);
+	if (x->env.ratelog != NULL &&
+	    !ms_ratelog_allow(x->env.ratelog, from, now_mono, &was))
+		return;
+	ms_hex(src, from, 8);
+	ms_hex(hid, id, 8);
+	ms_logf(x->env.log, MS_LOG_WARNING, "MS-LIMIT",
+	        "limit=pex_candidates peer=%s id=%s action=%s candidates=%zu",
+	        src, hid, what, x->ncand);
+	if (was > 0)
+		ms_logf(x->env.log, MS_LOG_WARNING, "MS-LOG-SUPPRESSED",
+		        "peer=%s lines=%" PRIu32, src, was);
+}
+
+/*
+ * The least recently refreshed candidate that is not proven, among those
+ * of `from` when from is not NULL; -1 when none.  A candidate cached as
+ * not proven is looked up again before it is chosen (it may have been
+ * proven since it was last named).
+ */
+static long pick_victim(ms_pex *x, const uint8_t *from)
+{
+	for (;;) {
+		long old = -1;
+		for (size_t i = 0; i < x->ncand; i++) {
+			const pex_cand *c = &x->cand[i];
+			if (c->proven ||
+			    (from != NULL &&
+			     memcmp(c->from, from, MS_PK_LEN) != 0))
+				continue;
+			if (old < 0 ||
+			    c->refreshed_mono < x->cand[old].refreshed_mono)
+				old = (long)i;
+		}
+		if (old < 0 || !x->cbs.proven(x->cbs.ctx, x->cand[old].id))
+			return old;
+		x->cand[old].proven = 1; /* bounded: one per candidate */
+	}
+}
+
+/* A slot for a new candidate named by `from`: within from's share and
+ * the list's size, evicting as pex.h says.  NULL when refused. */
+static pex_cand *cand_add(ms_pex *x, const uint8_t *from, const uint8_t *id,
+                          uint64_t now_mono)
+{
+	size_t mine = 0;
+	long v = -1;
 	pex_cand *c;
 
-	if (x->ncand == MS_PEX_MAX_CANDIDATES) {
-		size_t old = 0;
-		for (size_t i = 1; i < x->ncand; i++)
-			if (x->cand[i].refreshed_mono <
-			    x->cand[old].refreshed_mono)
-				old = i;
-		cand_drop(x, old, "evicted");
+	for (size_t i = 0; i < x->ncand; i++)
+		mine += memcmp(x->cand[i].from, from, MS_PK_LEN) == 0;
+	if (mine >= MS_PEX_PER_SENDER) {
+		if ((v = pick_victim(x, from)) < 0) {
+			limit_hit(x, from, id, "refused", now_mono);
+			return NULL;
+		}
+	} else if (x->ncand == x->env.max_candidates) {
+		if ((v = pick_victim(x, NULL)) < 0) {
+			limit_hit(x, from, id, "refused", now_mono);
+			return NULL;
+		}
+	}
+	if (v >= 0) {
+		limit_hit(x, from, id, "evicted", now_mono);
+		cand_drop(x, (size_t)v, "evicted");
 	}
 	c = &x->cand[x->ncand++];
 	memset(c, 0, sizeof *c);
 	memcpy(c->id, id, MS_PK_LEN);
+	memcpy(c->from, from, MS_PK_LEN);
 	return c;
 }
 
@@ -106,35 +178,50 @@ void ms_pex_recv(ms_pex *x, const uint8_t from[MS_PK_LEN],
 		const char *ep[MS_WIRE_MAX_PEER_ENDPOINTS];
 		size_t n = 0;
 		pex_cand *c;
+		int isnew;
 
-		if (memcmp(e->node_id, x->node_id, MS_PK_LEN) == 0 ||
+		if (memcmp(e->node_id, x->env.node_id, MS_PK_LEN) == 0 ||
 		    memcmp(e->node_id, from, MS_PK_LEN) == 0)
 			continue; /* §5.5 forbids both; ignore rather than trust */
 		for (size_t k = 0; k < e->n_endpoints; k++) {
+			/* a zone names an interface of the sender's host:
+			 * meaningless here.  Other endpoints go to the table,
+			 * which counts what it will not dial (dial_target). */
 			if (ms_endpoint_copy(eps[n], e->endpoints[k].ptr,
 			                     e->endpoints[k].len) != 0 ||
-			    !ms_endpoint_passable(eps[n]))
+			    strchr(eps[n], '%') != NULL)
 				continue;
 			ep[n] = eps[n];
 			n++;
 		}
-		if (n == 0 || !x->cbs.learn(x->cbs.ctx, e->node_id, ep, n))
-			continue; /* nothing dialable (or ourselves) */
-		if ((c = cand_find(x, e->node_id)) == NULL) {
-			c = cand_add(x, e->node_id);
-			fresh++;
+		if (n == 0)
+			continue;
+		/* room first: a refused candidate never reaches the table */
+		isnew = (c = cand_find(x, e->node_id)) == NULL;
+		if (isnew &&
+		    (c = cand_add(x, from, e->node_id, now_mono)) == NULL)
+			continue;
+		if (!x->cbs.learn(x->cbs.ctx, from, e->node_id, ep, n)) {
+			/* nothing dialable, ourselves, or no room in the
+			 * table: not a candidate (an old one stays until it
+			 * expires) */
+			if (isnew)
+				x->ncand--; /* c is the last slot */
+			continue;
 		}
+		fresh += (size_t)isnew;
 		c->refreshed_mono = now_mono;
+		c->proven = x->cbs.proven(x->cbs.ctx, e->node_id);
 		if (e->last_seen_ms > c->claimed_ms)
 			c->claimed_ms = e->last_seen_ms;
 		if (!x->cbs.linked(x->cbs.ctx, e->node_id))
 			unlinked++;
 	}
 	ms_hex(hex, from, MS_PK_LEN);
-	ms_logf(x->log, MS_LOG_INFO, "MS-PEX-RECV",
+	ms_logf(x->env.log, MS_LOG_INFO, "MS-PEX-RECV",
 	        "from=%s entries=%u new=%zu unlinked=%zu candidates=%zu", hex,
 	        (unsigned)m->n, fresh, unlinked, x->ncand);
-	ms_counters_add(x->counters, "pex_received", NULL, 1);
+	ms_counters_add(x->env.counters, "pex_received", NULL, 1);
 }
 
 void ms_pex_tick(ms_pex *x, uint64_t now_mono)
@@ -180,7 +267,7 @@ size_t ms_pex_build(const ms_pex *x, const uint8_t to[MS_PK_LEN],
 		pick p;
 		if (!v->has_id || v->self ||
 		    memcmp(v->id, to, MS_PK_LEN) == 0 ||
-		    memcmp(v->id, x->node_id, MS_PK_LEN) == 0)
+		    memcmp(v->id, x->env.node_id, MS_PK_LEN) == 0)
 			continue;
 		for (uint32_t k = 0; k < v->naddrs; k++)
 			usable |= ms_endpoint_passable(v->addrs[k]);
@@ -210,16 +297,21 @@ size_t ms_pex_build(const ms_pex *x, const uint8_t to[MS_PK_LEN],
 		const ms_peer_view *v = pk[i].v;
 		memcpy(w->node_id, v->id, MS_PK_LEN);
 		w->last_seen_ms = pk[i].seen_ms;
-		/* newest addresses last in the record: take them first */
-		for (uint32_t k = v->naddrs;
-		     k-- > 0 && w->n_endpoints < MS_WIRE_MAX_PEER_ENDPOINTS;) {
-			if (!ms_endpoint_passable(v->addrs[k]))
-				continue;
-			w->endpoints[w->n_endpoints].ptr = (const uint8_t *)
-			                                           v->addrs[k];
-			w->endpoints[w->n_endpoints].len = (uint32_t)strlen(
-				v->addrs[k]);
-			w->n_endpoints++;
+		/* proven addresses first, then the rest; newest (last in
+		 * the record) first in each */
+		for (int want = 1; want >= 0; want--) {
+			for (uint32_t k = v->naddrs;
+			     k-- > 0 &&
+			     w->n_endpoints < MS_WIRE_MAX_PEER_ENDPOINTS;) {
+				if ((int)((v->proven >> k) & 1) != want ||
+				    !ms_endpoint_passable(v->addrs[k]))
+					continue;
+				w->endpoints[w->n_endpoints].ptr =
+					(const uint8_t *)v->addrs[k];
+				w->endpoints[w->n_endpoints].len = (uint32_t)
+					strlen(v->addrs[k]);
+				w->n_endpoints++;
+			}
 		}
 	}
 	return out->n;
@@ -230,7 +322,7 @@ void ms_pex_sent(ms_pex *x, const uint8_t to[MS_PK_LEN], const ms_wire_peers *m)
 	char hex[2 * MS_PK_LEN + 1];
 
 	ms_hex(hex, to, MS_PK_LEN);
-	ms_logf(x->log, MS_LOG_INFO, "MS-PEX-SEND", "to=%s entries=%u", hex,
+	ms_logf(x->env.log, MS_LOG_INFO, "MS-PEX-SEND", "to=%s entries=%u", hex,
 	        (unsigned)m->n);
-	ms_counters_add(x->counters, "pex_sent", NULL, 1);
+	ms_counters_add(x->env.counters, "pex_sent", NULL, 1);
 }

@@ -7,16 +7,23 @@
  * Sending: a live session gets one PEERS, then at most one every
  * MS_PEX_SEND_INTERVAL_MS: up to 32 members we had a live session with in
  * the last MS_PEX_RECENT_MS (newest first), each with up to 4 passable
- * endpoints (newest first), never the receiver or ourselves.  An empty list
- * is not sent.  ms_pex_build chooses them from views of the peer table the
+ * passable endpoints (those it proved first, then newest first), never the
+ * receiver or ourselves.  An empty list is not sent.  ms_pex_build chooses them from views of the peer table the
  * daemon hands in; the daemon sends the result on the session.
  *
  * Receiving: entries are claims.  They become candidates in a bounded list
- * (MS_PEX_MAX_CANDIDATES, the least recently refreshed evicted first,
- * forgotten after MS_PEX_EXPIRE_MS without a refresh).  Through its
- * callbacks pex asks the daemon to record a candidate (the peer table then
- * dials it, with backoff, while nothing links us to it) and to forget it.
- * Only a real connection proves who answers (§4).
+ * (the pex_candidates budget, MS_PEX_CANDIDATES_DEFAULT), forgotten after
+ * MS_PEX_EXPIRE_MS without a refresh.  Each sender has a share of
+ * MS_PEX_PER_SENDER candidates (one full PEERS): a new one beyond it takes
+ * the place of that sender's least recently refreshed, so a member can
+ * waste its own share, never the list.  A full list evicts the least
+ * recently refreshed candidate of anyone; a candidate we had an
+ * authenticated session with (proven) is never evicted for a new one: the
+ * new one is refused instead.  Each hit counts limit_pex_candidates and
+ * logs a rate-limited MS-LIMIT.  Through its callbacks pex asks the daemon
+ * to record a candidate (the peer table then dials it, with backoff, while
+ * nothing links us to it) and to forget it.  Only a real connection proves
+ * who answers (§4).
  *
  * pex knows neither sessions nor the peer table: the daemon wires them.
  * Thread rules: the event loop's thread only.
@@ -30,32 +37,47 @@
 #include "counters.h"
 #include "log.h"
 #include "peertab.h"
+#include "ratelog.h"
 #include "wire.h"
 
-#define MS_PEX_MAX_CANDIDATES 256        /* learnt entries kept at most */
-#define MS_PEX_EXPIRE_MS (3600u * 1000u) /* forgotten when not refreshed */
-#define MS_PEX_SEND_INTERVAL_MS 60000u   /* per session, after the first */
-#define MS_PEX_RECENT_MS (3600u * 1000u) /* "synced with recently" */
+#define MS_PEX_CANDIDATES_DEFAULT 256       /* pex_candidates: entries kept */
+#define MS_PEX_CANDIDATES_MAX 65536         /* the most [limits] may set */
+#define MS_PEX_PER_SENDER MS_WIRE_MAX_PEERS /* one sender's share */
+#define MS_PEX_EXPIRE_MS (3600u * 1000u)    /* forgotten when not refreshed */
+#define MS_PEX_SEND_INTERVAL_MS 60000u      /* per session, after the first */
+#define MS_PEX_RECENT_MS (3600u * 1000u)    /* "synced with recently" */
 
 typedef struct ms_pex ms_pex;
 
 typedef struct ms_pex_cbs {
-	/* Record id, named by a peer, at these passable endpoints as a
-	 * candidate to dial.  1 when it is recorded, 0 when not (ours, or
-	 * nothing usable). */
-	int (*learn)(void *ctx, const uint8_t id[MS_PK_LEN],
-	             const char *const *eps, size_t neps);
+	/* Record id, named by `from`, at these passable endpoints as a
+	 * candidate to dial.  1 when it is recorded, 0 when not (ours,
+	 * nothing usable, no room). */
+	int (*learn)(void *ctx, const uint8_t from[MS_PK_LEN],
+	             const uint8_t id[MS_PK_LEN], const char *const *eps,
+	             size_t neps);
 	/* id is no longer a candidate. */
 	void (*forget)(void *ctx, const uint8_t id[MS_PK_LEN]);
 	/* 1 when a session or dial links us to id (for the log line). */
 	int (*linked)(void *ctx, const uint8_t id[MS_PK_LEN]);
+	/* 1 when a session ever proved id (never evicted for a newcomer). */
+	int (*proven)(void *ctx, const uint8_t id[MS_PK_LEN]);
 	void *ctx;
 } ms_pex_cbs;
 
-/* node_id (ours) and log, counters are borrowed.  MS_ENOMEM. */
-ms_err ms_pex_new(ms_pex **out, const uint8_t node_id[MS_PK_LEN],
-                  const ms_pex_cbs *cbs, const ms_log *log,
-                  ms_counters *counters, ms_errbuf *eb);
+/* What pex reads; log, counters and ratelog (MS-LIMIT lines per sender,
+ * NULL: not limited) are borrowed. */
+typedef struct ms_pex_env {
+	uint8_t node_id[MS_PK_LEN]; /* ours */
+	size_t max_candidates;      /* pex_candidates; 0 = the default */
+	const ms_log *log;
+	ms_counters *counters;
+	ms_ratelog *ratelog;
+} ms_pex_env;
+
+/* MS_ENOMEM; MS_EINVAL when max_candidates > MS_PEX_CANDIDATES_MAX. */
+ms_err ms_pex_new(ms_pex **out, const ms_pex_env *env, const ms_pex_cbs *cbs,
+                  ms_errbuf *eb);
 /* NULL allowed; sets *xp to NULL. */
 void ms_pex_free(ms_pex **xp);
 

@@ -11,9 +11,18 @@
  */
 #include "store_int.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #define ST_PEER_REC_VERSION 1
+
+/* proven and flags live in what was padding before link_since_ms, so
+ * records written before they existed keep their size and read as 0. */
+_Static_assert(offsetof(ms_peer_rec, flags) <
+                               offsetof(ms_peer_rec, link_since_ms) &&
+                       offsetof(ms_peer_rec, link_since_ms) == 40,
+               "ms_peer_rec layout: proven and flags fill old padding");
+_Static_assert(MS_PEER_MAX_ADDRS <= 8, "one bit of proven per address");
 #define ST_PEER_KEY_ID 0x01
 #define ST_PEER_KEY_ADDR 0x02
 #define ST_PEER_KEY_MAX (1 + MS_PEER_ADDR_MAX)
@@ -64,6 +73,7 @@ static ms_err rec_load(ms_peer_rec *out, const MDB_val *v, ms_errbuf *why)
 	memcpy(out, p + 1, sizeof *out);
 	if (out->naddrs > MS_PEER_MAX_ADDRS)
 		out->naddrs = MS_PEER_MAX_ADDRS;
+	out->proven &= (uint8_t)((1u << out->naddrs) - 1);
 	for (size_t i = 0; i < MS_PEER_MAX_ADDRS; i++)
 		out->addrs[i][MS_PEER_ADDR_MAX - 1] = '\0';
 	out->last_error[sizeof out->last_error - 1] = '\0';
@@ -72,8 +82,8 @@ static ms_err rec_load(ms_peer_rec *out, const MDB_val *v, ms_errbuf *why)
 }
 
 typedef struct put_ctx {
-	const ms_peer_rec *p;
-	const char *del_addr; /* ms_store_peer_del_addr */
+	const ms_peer_change *c;
+	size_t n;
 } put_ctx;
 
 static ms_err del_key(ms_store *s, st_wctx *w, const uint8_t *kb, size_t kl,
@@ -87,20 +97,15 @@ static ms_err del_key(ms_store *s, st_wctx *w, const uint8_t *kb, size_t kl,
 	return MS_OK;
 }
 
-static ms_err put_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
+static ms_err put_one(ms_store *s, st_wctx *w, const ms_peer_rec *p,
+                      ms_errbuf *eb)
 {
-	put_ctx *pc = vctx;
-	const ms_peer_rec *p = pc->p;
 	uint8_t kb[ST_PEER_KEY_MAX];
 	MDB_val k, v;
 	size_t kl;
 	ms_err e;
 	int rc;
 
-	if (pc->del_addr != NULL) {
-		kl = addr_key(kb, pc->del_addr);
-		return kl ? del_key(s, w, kb, kl, eb) : MS_OK;
-	}
 	if (p->has_id) {
 		kb[0] = ST_PEER_KEY_ID;
 		memcpy(kb + 1, p->id, MS_PK_LEN);
@@ -129,9 +134,31 @@ static ms_err put_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 	return MS_OK;
 }
 
-ms_err ms_store_peer_put(ms_store *s, const ms_peer_rec *p, ms_errbuf *eb)
+static ms_err put_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 {
-	put_ctx pc = {p, NULL};
+	const put_ctx *pc = vctx;
+	uint8_t kb[ST_PEER_KEY_MAX];
+	ms_err e = MS_OK;
+
+	for (size_t i = 0; i < pc->n && e == MS_OK; i++) {
+		const ms_peer_change *c = &pc->c[i];
+		size_t kl;
+		if (c->put != NULL) {
+			e = put_one(s, w, c->put, eb);
+		} else if (c->del_id != NULL) {
+			kb[0] = ST_PEER_KEY_ID;
+			memcpy(kb + 1, c->del_id, MS_PK_LEN);
+			e = del_key(s, w, kb, 1 + MS_PK_LEN, eb);
+		} else if ((kl = addr_key(kb, c->del_addr)) != 0) {
+			e = del_key(s, w, kb, kl, eb);
+		}
+	}
+	return e;
+}
+
+/* MS_OK when p may be stored. */
+static ms_err rec_check(const ms_peer_rec *p, ms_errbuf *eb)
+{
 	uint8_t kb[ST_PEER_KEY_MAX];
 
 	if (p->naddrs > MS_PEER_MAX_ADDRS)
@@ -143,14 +170,35 @@ ms_err ms_store_peer_put(ms_store *s, const ms_peer_rec *p, ms_errbuf *eb)
 		               "peer record: neither a node id nor an address "
 		               "(of 1..%d bytes) to key it by",
 		               MS_PEER_ADDR_MAX - 1);
+	return MS_OK;
+}
+
+ms_err ms_store_peer_write(ms_store *s, const ms_peer_change *c, size_t n,
+                           ms_errbuf *eb)
+{
+	put_ctx pc = {c, n};
+	ms_err e;
+
+	for (size_t i = 0; i < n; i++)
+		if (c[i].put != NULL && (e = rec_check(c[i].put, eb)) != MS_OK)
+			return e;
+	if (n == 0)
+		return MS_OK;
 	return st_write(s, put_txn, &pc, eb);
+}
+
+ms_err ms_store_peer_put(ms_store *s, const ms_peer_rec *p, ms_errbuf *eb)
+{
+	ms_peer_change c = {p, NULL, NULL};
+
+	return ms_store_peer_write(s, &c, 1, eb);
 }
 
 ms_err ms_store_peer_del_addr(ms_store *s, const char *addr, ms_errbuf *eb)
 {
-	put_ctx pc = {NULL, addr};
+	ms_peer_change c = {NULL, NULL, addr};
 
-	return st_write(s, put_txn, &pc, eb);
+	return ms_store_peer_write(s, &c, 1, eb);
 }
 
 static ms_err get_key(ms_store_rtxn *rt, const uint8_t *kb, size_t kl,

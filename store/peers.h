@@ -19,7 +19,7 @@
 
 #include "store.h"
 
-#define MS_PEER_MAX_ADDRS 8 /* addresses kept per peer */
+#define MS_PEER_MAX_ADDRS 8 /* addresses kept per peer (bits of proven) */
 #define MS_PEER_ADDR_MAX \
 	128 /* bytes of an address, NUL included:
                                 "tcp://[v6 addr]:port" fits */
@@ -29,6 +29,11 @@
 #define MS_PEER_SRC_MDNS 0x02    /* mDNS discovery */
 #define MS_PEER_SRC_PEX 0x04     /* peer exchange */
 #define MS_PEER_SRC_INBOUND 0x08 /* it dialled us */
+
+/* Record flags (ms_peer_rec.flags). */
+#define MS_PEER_F_AUTHED \
+	0x01 /* a session proved this node id: only such
+                                 records (and static addresses) are stored */
 
 /* Where a peer's link stands (the values node-inspect shows, docs/json.md). */
 typedef enum ms_link_state {
@@ -67,6 +72,12 @@ typedef struct ms_peer_rec {
 	uint8_t id[MS_PK_LEN];
 	uint8_t source; /* MS_PEER_SRC_* bits */
 	uint8_t link;   /* ms_link_state */
+	/* The next two bytes were padding before they were used: records
+	 * written then read them as 0, and the record's size is unchanged. */
+	uint8_t proven; /* bit i: addrs[i] is proven (we reached the peer
+	                   there, or it announced it in an authenticated
+	                   HELLO); kept when a new address needs room */
+	uint8_t flags;  /* MS_PEER_F_* */
 	uint64_t link_since_ms;
 	uint32_t naddrs;
 	char addrs[MS_PEER_MAX_ADDRS][MS_PEER_ADDR_MAX];
@@ -79,6 +90,21 @@ typedef struct ms_peer_rec {
 	uint8_t has_summary;
 	ms_session_summary last;
 } ms_peer_rec;
+
+/* One change in a batch (ms_store_peer_write): exactly one of the three
+ * is set. */
+typedef struct ms_peer_change {
+	const ms_peer_rec *put; /* insert or replace, as ms_store_peer_put */
+	const uint8_t *del_id;  /* remove the record of this node id */
+	const char *del_addr;   /* remove the record keyed by this address */
+} ms_peer_change;
+
+/* Apply n changes in one durable transaction, in order (the peer table
+ * saves everything that changed in a loop turn this way).  Removing what
+ * is not there is not an error.  Errors as ms_store_peer_put; on error
+ * nothing is written. */
+ms_err ms_store_peer_write(ms_store *s, const ms_peer_change *c, size_t n,
+                           ms_errbuf *eb);
 
 /* Insert or replace (one durable transaction).  A record with has_id also
  * removes, in the same transaction, the address-keyed records of each of

@@ -3,7 +3,8 @@
  * the next start are named (only those that changed) and keep their
  * running values, even when a policy changes in the same reload; and a
  * policy change no longer reopens the store, so a store the daemon could
- * not reopen cannot leave it without one.
+ * not reopen cannot leave it without one; and a reload that denies a
+ * node id ends its live sessions, in both directions.
  */
 #define _GNU_SOURCE
 #include <check.h>
@@ -126,6 +127,78 @@ START_TEST(policy_reload_keeps_the_store_open)
 }
 END_TEST
 
+/* n's node id as 64 hex digits. */
+static void node_id(const it_node *n, char out[65])
+{
+	char *text = NULL;
+
+	ck_assert_int_eq(it_cli(&text, "id", "--data", (char *)n->dir), 0);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_uint_ge(strlen(text), 64);
+	memcpy(out, text, 64);
+	out[64] = '\0';
+	free(text);
+}
+
+START_TEST(deny_on_reload_closes_live_sessions)
+{
+	/* b dials a, a dials c; both sessions are live.  A reload of a that
+	 * denies b and c ends both at once with BYE(auth) "denied": b's
+	 * dial back is refused by ZAP, and a's own dial to c, tried again
+	 * after its backoff, is ended as soon as c says who it is.  Taking
+	 * the ids off the list again lets both sync. */
+	it_node a, b, c;
+	it_node *pa[] = {&a}, *pc[] = {&c};
+	char idb[65], idc[65], conf[400], want[160];
+
+	it_node_init(&a, "a", NULL, NULL);
+	it_node_init(&b, "b", &a, NULL);
+	it_node_init(&c, "c", &a, NULL);
+	node_id(&b, idb);
+	node_id(&c, idc);
+	it_node_start(&c, NULL, 0);
+	it_node_start(&a, pc, 1);
+	it_node_start(&b, pa, 1);
+	it_put(&b, "from/b", "1");
+	it_put(&c, "from/c", "1");
+	ck_assert_int_eq(it_wait_value(&a, "from/b", "1", IT_DEADLINE_MS), 0);
+	ck_assert_int_eq(it_wait_value(&a, "from/c", "1", IT_DEADLINE_MS), 0);
+
+	snprintf(conf, sizeof conf, "[net]\ndeny = %s %s\n", idb, idc);
+	it_node_write_conf(&a, conf);
+	reload(&a, 1);
+	snprintf(want, sizeof want, "MS-CONF-DENIED peer=%s dir=in", idb);
+	ck_assert_int_eq(it_wait_log(&a, want, IT_DEADLINE_MS), 0);
+	snprintf(want, sizeof want, "MS-CONF-DENIED peer=%s dir=out", idc);
+	ck_assert_int_eq(it_wait_log(&a, want, IT_DEADLINE_MS), 0);
+	ck_assert_int_eq(it_wait_log(&b, " reason=auth text=denied",
+	                             IT_DEADLINE_MS),
+	                 0);
+	ck_assert_int_eq(it_wait_log(&c, " reason=auth text=denied",
+	                             IT_DEADLINE_MS),
+	                 0);
+	/* b dials again: ZAP refuses it now */
+	ck_assert_int_eq(it_wait_stat_ge(&b, "handshake_fail_denied", 1,
+	                                 IT_DEADLINE_MS),
+	                 0);
+	/* a dials c again: ended at HELLO, counted once more */
+	ck_assert_int_eq(it_wait_stat_ge(&a, "sessions_denied", 3,
+	                                 IT_DEADLINE_MS),
+	                 0);
+
+	/* allowed again: both sync what they wrote meanwhile */
+	it_put(&b, "late/b", "2");
+	it_put(&c, "late/c", "2");
+	it_node_write_conf(&a, "");
+	reload(&a, 2);
+	ck_assert_int_eq(it_wait_value(&a, "late/b", "2", IT_DEADLINE_MS), 0);
+	ck_assert_int_eq(it_wait_value(&a, "late/c", "2", IT_DEADLINE_MS), 0);
+	it_node_stop(&b);
+	it_node_stop(&a);
+	it_node_stop(&c);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("reload");
@@ -133,6 +206,7 @@ static Suite *suite(void)
 
 	tcase_add_test(tc, restart_only_settings_named_and_kept);
 	tcase_add_test(tc, policy_reload_keeps_the_store_open);
+	tcase_add_test(tc, deny_on_reload_closes_live_sessions);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -46,10 +46,20 @@ static void on_event(void *ctx, const ms_disc_event *ev)
 		_exit(1); /* the test stopped reading: nobody to report to */
 }
 
-static void on_log(void *ctx, int level, const char *msg)
+static void on_log(void *ctx, int level, const char *msg, const char *name)
 {
+	char nm[MS_DISC_NAME_MAX];
+	size_t i = 0;
+
 	(void)ctx;
-	printf("LOG %d %s\n", level, msg);
+	/* one output line per log line: control bytes of a name become '?' */
+	for (; name != NULL && name[i] != '\0' && i + 1 < sizeof nm; i++) {
+		nm[i] = name[i];
+		if ((unsigned char)nm[i] < 0x20)
+			nm[i] = '?';
+	}
+	nm[i] = '\0';
+	printf("LOG %d %s%s%s\n", level, msg, name != NULL ? " name=" : "", nm);
 	if (fflush(stdout) != 0)
 		_exit(1);
 }

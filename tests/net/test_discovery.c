@@ -35,6 +35,7 @@
 
 static char g_type[32];
 static int g_ntype;
+static size_t g_max_records; /* for the next start(); 0 = default */
 
 /* A service type private to this test: instances freed by an earlier test
  * linger in the daemon's cache for a moment and must not be counted. */
@@ -51,7 +52,10 @@ typedef struct tdisc {
 	uint16_t port;
 	int nev;
 	ms_disc_event ev[MAXEV];
-	int nwarn; /* log lines at LOG_WARNING or worse */
+	int nwarn;     /* log lines at LOG_WARNING or worse */
+	int nl_in_msg; /* log texts holding a newline (never: names apart) */
+	int nnamed;    /* log lines about an instance name */
+	char named[MAXEV][MS_DISC_NAME_MAX]; /* their names, as handed over */
 } tdisc;
 
 static void on_event(void *ctx, const ms_disc_event *ev)
@@ -62,14 +66,19 @@ static void on_event(void *ctx, const ms_disc_event *ev)
 		t->ev[t->nev++] = *ev;
 }
 
-static void on_log(void *ctx, int level, const char *msg)
+static void on_log(void *ctx, int level, const char *msg, const char *name)
 {
 	tdisc *t = ctx;
 
 	if (level <= 4)
 		t->nwarn++;
+	if (strchr(msg, '\n') != NULL)
+		t->nl_in_msg++;
+	if (name != NULL && t->nnamed < MAXEV)
+		snprintf(t->named[t->nnamed++], MS_DISC_NAME_MAX, "%s", name);
 	if (getenv("MS_TEST_VERBOSE") != NULL)
-		fprintf(stderr, "[%p] %d %s\n", ctx, level, msg);
+		fprintf(stderr, "[%p] %d %s name=%s\n", ctx, level, msg,
+		        name != NULL ? name : "-");
 }
 
 static void mkid(uint8_t id[MS_PK_LEN], uint8_t tag)
@@ -100,6 +109,7 @@ static void start(tdisc *t, uint8_t idtag, uint8_t nettag, uint32_t ver,
 	cfg.port = port;
 	cfg.name = name;
 	cfg.service_type = type != NULL ? type : g_type;
+	cfg.max_records = g_max_records;
 	t->port = port;
 	MS_PASS_EB(ms_disc_new(&t->d, &cfg, on_event, on_log, t, &eb), &eb);
 }
@@ -454,6 +464,64 @@ START_TEST(avahi_browse_sees_us)
 }
 END_TEST
 
+/* An instance name is any bytes the announcer likes: it reaches the log
+ * callback apart from the text (for the node to quote), never inside it. */
+START_TEST(names_apart_from_log_text)
+{
+	tdisc a, b, *ts[2] = {&a, &b};
+	char name[64], okname[64];
+	int seen = 0;
+
+	new_type();
+	snprintf(name, sizeof name, "evil-%d\nerror MS-FAKE x=\"1\"",
+	         (int)getpid());
+	snprintf(okname, sizeof okname, "ms-ok-%d", (int)getpid());
+	start(&a, 0xe1, 0x11, 1, 7761, name, NULL);
+	start(&b, 0xe2, 0x11, 1, 7762, okname, NULL);
+	WAIT_FOR(ts, 2, count_ev(&b, MS_DISC_FOUND, a.id) >= 1);
+	ck_assert_str_eq(last_ev(&b, MS_DISC_FOUND, a.id)->name, name);
+	for (int i = 0; i < b.nnamed; i++)
+		seen += strcmp(b.named[i], name) == 0;
+	ck_assert_int_ge(seen, 1); /* MS-DISC-FOUND about it, name apart */
+	ck_assert_int_eq(b.nl_in_msg, 0);
+	ck_assert_int_eq(a.nl_in_msg, 0);
+	ms_disc_free(&b.d);
+	ms_disc_free(&a.d);
+}
+END_TEST
+
+/* mdns_records: a browser holds at most max_records instances; the rest
+ * are neither resolved nor reported, and counted. */
+START_TEST(records_bounded)
+{
+	tdisc p[4], b, *ts[5];
+	char name[64];
+	int found = 0;
+
+	new_type();
+	for (int i = 0; i < 4; i++) {
+		snprintf(name, sizeof name, "ms-p%d-%d", i, (int)getpid());
+		start(&p[i], (uint8_t)(0xc0 + i), 0x11, 1, (uint16_t)(7770 + i),
+		      name, NULL);
+		ts[i] = &p[i];
+	}
+	g_max_records = 2;
+	snprintf(name, sizeof name, "ms-b-%d", (int)getpid());
+	start(&b, 0xcf, 0x11, 1, 7779, name, NULL);
+	g_max_records = 0;
+	ts[4] = &b;
+	/* four others and its own service: at most two held */
+	WAIT_FOR(ts, 5, stats(&b).records_full >= 3);
+	ck_assert_uint_le(stats(&b).records, 2);
+	for (int i = 0; i < 4; i++)
+		found += count_ev(&b, MS_DISC_FOUND, p[i].id) > 0;
+	ck_assert_int_le(found, 2);
+	ms_disc_free(&b.d);
+	for (int i = 0; i < 4; i++)
+		ms_disc_free(&p[i].d);
+}
+END_TEST
+
 /* Does an avahi-daemon answer on the system bus?  reason says why not. */
 static int daemon_answers(char *reason, size_t len)
 {
@@ -506,6 +574,8 @@ int main(void)
 	tcase_add_test(td, refresh_refinds);
 	tcase_add_test(td, skip_malformed);
 	tcase_add_test(td, avahi_browse_sees_us);
+	tcase_add_test(td, names_apart_from_log_text);
+	tcase_add_test(td, records_bounded);
 	suite_add_tcase(sd, td);
 	return ms_test_run(sd);
 }

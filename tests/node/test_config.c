@@ -121,6 +121,11 @@ static const struct {
 	{"[log]\nsyslog = 2\n", "2: bad value '2' for syslog (yes or no)"},
 	{"[backoff]\nbase = 10s\ncap = 1s\n",
          " [backoff] cap (1000ms) is smaller than base (10000ms)"},
+	{"[limits]\npeer_records = 15\n",
+         "2: bad value '15' for peer_records (a number from 16 to 1000000)"},
+	{"[limits]\ndials_inflight = 0\n",
+         "2: bad value '0' for dials_inflight"},
+	{"[limits]\npex = 1\n", "2: unknown key 'pex' in [limits]"},
 	{"[net]\nheartbeat_interval = 5s\n",
          " [net] heartbeat_timeout (5000ms) must be longer than heartbeat_interval (5000ms)"},
 };
@@ -172,6 +177,34 @@ START_TEST(config_limits)
 }
 END_TEST
 
+/* [limits]: the peer table's, pex's and discovery's budgets. */
+START_TEST(config_limits_peers)
+{
+	char *path = ms_test_pjoin(tmp, "meshsync.conf");
+	ms_config c;
+	ms_errbuf eb = {0};
+
+	ms_config_default(&c);
+	ck_assert_uint_eq(c.limits.peer_records, 1024);
+	ck_assert_uint_eq(c.limits.peer_records_disk, 256);
+	ck_assert_uint_eq(c.limits.dials_inflight, 8);
+	ck_assert_uint_eq(c.limits.pex_candidates, 256);
+	ck_assert_uint_eq(c.limits.mdns_records, 256);
+	ms_test_write_file(path,
+	                   "[limits]\npeer_records = 64\n"
+	                   "peer_records_disk = 16\ndials_inflight = 2\n"
+	                   "pex_candidates = 32\nmdns_records = 8\n",
+	                   0644);
+	MS_PASS_EB(ms_config_load(&c, path, &eb), &eb);
+	ck_assert_uint_eq(c.limits.peer_records, 64);
+	ck_assert_uint_eq(c.limits.peer_records_disk, 16);
+	ck_assert_uint_eq(c.limits.dials_inflight, 2);
+	ck_assert_uint_eq(c.limits.pex_candidates, 32);
+	ck_assert_uint_eq(c.limits.mdns_records, 8);
+	free(path);
+}
+END_TEST
+
 START_TEST(config_default_file_parses)
 {
 	char *path = ms_test_pjoin(tmp, "meshsync.conf");
@@ -199,6 +232,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, config_net_sections);
 	tcase_add_loop_test(tc, config_net_errors, 0,
 	                    (int)(sizeof bad_conf / sizeof bad_conf[0]));
+	tcase_add_test(tc, config_limits_peers);
 	tcase_add_test(tc, config_default_file_parses);
 	tcase_add_test(tc, config_limits);
 	suite_add_tcase(s, tc);
