@@ -1,7 +1,7 @@
 /*
  * test_syncq.c — the store's side of sync (vector.h, arrival.h, lacking.h,
  * peer_vv.h, peers.h) against real stores:
- * vector entries (held, id sum) through gaps and forks, the arrival feed,
+ * vector entries (held, setsum) through gaps and forks, the arrival feed,
  * what a peer lacks under each rule of docs/protocol.md §5.3, convergence
  * of two stores that exchange only what lacking names, peer_vv, lag and
  * unacked counts, the peer table, and two-thread ingest giving exactly the
@@ -393,7 +393,7 @@ START_TEST(test_lacking_rules)
 	ck_assert_uint_eq(n, 0);
 	free(it);
 
-	/* Rule 1: equal accumulators mean the same ops, whatever the
+	/* Rule 1: equal setsums mean the same ops, whatever the
 	 * counts say. */
 	set_entry(&v, b, 0, 0, find_vv(&v, b)->acc);
 	lacking(s, v.e, v.n, &it, &n);
