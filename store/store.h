@@ -116,7 +116,7 @@ ms_err ms_store_create(const char *dir, const uint8_t node_id[MS_PK_LEN],
 /*
  * Open an existing store; MS_ENOTFOUND when dir holds none.  A store of
  * schema 2 is migrated to MS_STORE_SCHEMA first, in one write transaction
- * (each author's setsum recomputed from its ops: about 35 µs per op); a
+ * (each author's setsum recomputed from its ops: about 40 µs per op); a
  * read-only open of one fails with MS_ECORRUPT and a message saying how to
  * migrate it.  Any other schema: MS_ECORRUPT.
  */
