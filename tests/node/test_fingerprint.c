@@ -4,7 +4,9 @@
  * with equal seq and equal held, so only the setsums in their VV entries
  * tell them apart (docs/protocol.md §5.3 rule 4).  After the session both
  * hold every op, their state hashes are equal and every forked slot is
- * flagged on both sides; a second session then finds equal digests.
+ * flagged on both sides; a second session then finds equal digests.  The
+ * same when one side also holds the next slot, so the counts differ at
+ * first and the equivocation only shows in the second VV round.
  *
  * Two real stores and sessions over the in-memory link of session_pair.h;
  * delivery order is drawn from a seeded PRNG (MS_TEST_SEED=N replays a
@@ -128,14 +130,16 @@ static void assert_forks(sp_pair *p, int i, const uint8_t *author,
 /*
  * Author e signed two versions of slots 1..n; side 0 holds version 0 of
  * each, side 1 holds version 0 where differ[s] is 0 and version 1 where it
- * is 1: the same seqs and the same count on both sides.  Each side also
- * writes a few ops of its own.  One session must settle it.
+ * is 1: the same seqs and the same count on both sides.  With above = 1,
+ * side 1 also holds slot n + 1 (which side 0 lacks): the counts then
+ * differ at first and only the second VV round shows the equivocation.
+ * Each side also writes an op of its own.  One session must settle it.
  */
-static void equal_count_equivocation(uint64_t seed, size_t n,
-                                     const uint8_t *differ)
+static void equivocation(uint64_t seed, size_t n, const uint8_t *differ,
+                         int above)
 {
 	ms_identity *e = fix_identity(0x77);
-	fix_op(*ver)[2] = calloc(n, sizeof *ver);
+	fix_op(*ver)[2] = calloc(n + 1, sizeof *ver);
 	fix_op **side0 = calloc(n, sizeof *side0);
 	fix_op **side1 = calloc(n, sizeof *side1);
 	uint8_t ha[MS_HASH_LEN], hb[MS_HASH_LEN];
@@ -144,19 +148,25 @@ static void equal_count_equivocation(uint64_t seed, size_t n,
 
 	ck_assert(ver != NULL && side0 != NULL && side1 != NULL);
 	sp_init(&p, "fingerprint", 0x11, 0x22, seed, NULL);
-	for (size_t s = 0; s < n; s++) {
+	for (size_t s = 0; s < n + 1; s++) {
 		char key[32];
 		snprintf(key, sizeof key, "e/%05zu", s);
 		for (int v = 0; v < 2; v++)
 			fix_make_op(&ver[s][v], e, MS_OP_PUT, s + 1,
 			            MS_HLC_MAKE(1000 + s, 0), NULL, 0, key,
 			            v ? "b" : "a", 1);
+		if (s == n)
+			break; /* slot n + 1: only for `above` */
 		side0[s] = &ver[s][0];
 		side1[s] = &ver[s][differ[s] ? 1 : 0];
 		ndiffer += differ[s] != 0;
 	}
 	ingest(&p, 0, side0, n);
 	ingest(&p, 1, side1, n);
+	if (above) {
+		fix_op *top = &ver[n][0];
+		ingest(&p, 1, &top, 1);
+	}
 	sp_put(&p, 0, "own/a", "x", MS_PRIO_USER);
 	sp_put(&p, 1, "own/b", "y", MS_PRIO_USER);
 
@@ -167,9 +177,9 @@ static void equal_count_equivocation(uint64_t seed, size_t n,
 	sp_state_hash(&p, 1, hb);
 	SP_ASSERT(&p, memcmp(ha, hb, MS_HASH_LEN) == 0, "state hashes differ");
 	for (int i = 0; i < 2; i++) {
-		SP_ASSERT(&p, sp_ops(&p, i) == n + ndiffer + 2,
+		SP_ASSERT(&p, sp_ops(&p, i) == n + ndiffer + 2 + (size_t)above,
 		          "side %d holds %" PRIu64 " ops, want %zu", i,
-		          sp_ops(&p, i), n + ndiffer + 2);
+		          sp_ops(&p, i), n + ndiffer + 2 + (size_t)above);
 		assert_forks(&p, i, ms_identity_pk(e),
 		             (const fix_op(*)[2])ver, differ, n);
 		SP_ASSERT(&p, fix_verify(p.side[i].store) == 0,
@@ -178,10 +188,11 @@ static void equal_count_equivocation(uint64_t seed, size_t n,
 	close_both(&p);
 	/* each side applied exactly the versions it lacked and its peer's
 	 * own op */
-	SP_ASSERT(&p, p.side[0].sum.applied == ndiffer + 1 &&
+	SP_ASSERT(&p, p.side[0].sum.applied == ndiffer + 1 + (size_t)above &&
 	                      p.side[1].sum.applied == ndiffer + 1,
-	          "applied %" PRIu64 " / %" PRIu64 ", want %zu",
-	          p.side[0].sum.applied, p.side[1].sum.applied, ndiffer + 1);
+	          "applied %" PRIu64 " / %" PRIu64 ", want %zu (+%d)",
+	          p.side[0].sum.applied, p.side[1].sum.applied, ndiffer + 1,
+	          above);
 
 	/* the next session finds equal digests: nothing crosses */
 	sp_open(&p);
@@ -192,7 +203,7 @@ static void equal_count_equivocation(uint64_t seed, size_t n,
 	          "second session sent %" PRIu64 " / %" PRIu64 " ops",
 	          p.side[0].sum.sent, p.side[1].sum.sent);
 
-	for (size_t s = 0; s < n; s++) {
+	for (size_t s = 0; s < n + 1; s++) {
 		free(ver[s][0].buf);
 		free(ver[s][1].buf);
 	}
@@ -211,7 +222,7 @@ START_TEST(every_slot_forked_equal_counts)
 
 	ck_assert_ptr_nonnull(differ);
 	memset(differ, 1, BIG);
-	equal_count_equivocation(21, BIG, differ);
+	equivocation(21, BIG, differ, 0);
 	free(differ);
 }
 END_TEST
@@ -231,8 +242,23 @@ START_TEST(some_slots_forked_equal_counts)
 		for (int i = 0; i < N; i++)
 			differ[i] = (uint8_t)ms_rng_chance(&r, 1, 2);
 		differ[ms_rng_below(&r, N)] = 1; /* at least one */
-		equal_count_equivocation(s, N, differ);
+		equivocation(s, N, differ, 0);
 	}
+}
+END_TEST
+
+START_TEST(forked_prefix_under_unequal_counts)
+{
+	/* Side 1 also holds the next slot: the first vectors differ in
+	 * seq and held, rule 2 sends that slot, and the equivocation below
+	 * it only shows in the second round (§5.3 rule 4). */
+	enum { N = 200 };
+	uint8_t differ[N];
+
+	memset(differ, 0, sizeof differ);
+	for (int i = 0; i < N; i += 3)
+		differ[i] = 1;
+	equivocation(31, N, differ, 1);
 }
 END_TEST
 
@@ -245,6 +271,7 @@ int main(void)
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, every_slot_forked_equal_counts);
 	tcase_add_test(tc, some_slots_forked_equal_counts);
+	tcase_add_test(tc, forked_prefix_under_unequal_counts);
 	suite_add_tcase(s, tc);
 	return ms_test_run(s);
 }
