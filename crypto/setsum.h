@@ -28,7 +28,7 @@
 
 #include "crypto.h"
 
-#define MS_SETSUM_LEN 32 /* encoded ristretto255 point */
+#define MS_SETSUM_LEN 32                      /* encoded ristretto255 point */
 #define MS_SETSUM_DOMAIN "meshsync/setsum/v1" /* hashed without its NUL */
 
 /* The empty set's digest (the group identity: 32 zero bytes). */

@@ -561,8 +561,7 @@ static ms_err mig_sum_ops(ms_store *s, st_wctx *w, mig_ctx *m, ms_errbuf *eb)
 
 /* Replace the acc of every vv record with its author's setsum (the empty
  * set for an author no held op has, which verify then reports). */
-static ms_err mig_rewrite_vv(ms_store *s, st_wctx *w, mig_ctx *m,
-                             ms_errbuf *eb)
+static ms_err mig_rewrite_vv(ms_store *s, st_wctx *w, mig_ctx *m, ms_errbuf *eb)
 {
 	MDB_cursor *c = NULL;
 	MDB_val k, v;

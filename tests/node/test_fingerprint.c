@@ -44,8 +44,8 @@ static int is_live(const sp_pair *p, int i)
 static void close_both(sp_pair *p)
 {
 	for (int i = 0; i < 2; i++)
-		ms_session_close(p->side[i].s, MS_BYE_NORMAL, "done", "done",
-		                 0, p->now);
+		ms_session_close(p->side[i].s, MS_BYE_NORMAL, "done", "done", 0,
+		                 p->now);
 	run_quiet(p);
 }
 
@@ -74,9 +74,9 @@ static void ingest(sp_pair *p, int i, fix_op *const *ops, size_t n)
 typedef struct forks_seen {
 	const uint8_t *author;
 	size_t nslots;
-	uint8_t *flagged; /* [nslots + 1]: 1 when seq's slot is a fork */
+	uint8_t *flagged;       /* [nslots + 1]: 1 when seq's slot is a fork */
 	const fix_op (*ver)[2]; /* [nslots][2]: the two versions */
-	int bad;          /* a slot or id that should not be there */
+	int bad;                /* a slot or id that should not be there */
 } forks_seen;
 
 static int on_fork(const uint8_t author[MS_PK_LEN], uint64_t seq,
@@ -180,16 +180,17 @@ static void equivocation(uint64_t seed, size_t n, const uint8_t *differ,
 		SP_ASSERT(&p, sp_ops(&p, i) == n + ndiffer + 2 + (size_t)above,
 		          "side %d holds %" PRIu64 " ops, want %zu", i,
 		          sp_ops(&p, i), n + ndiffer + 2 + (size_t)above);
-		assert_forks(&p, i, ms_identity_pk(e),
-		             (const fix_op(*)[2])ver, differ, n);
+		assert_forks(&p, i, ms_identity_pk(e), (const fix_op(*)[2])ver,
+		             differ, n);
 		SP_ASSERT(&p, fix_verify(p.side[i].store) == 0,
 		          "side %d: verify", i);
 	}
 	close_both(&p);
 	/* each side applied exactly the versions it lacked and its peer's
 	 * own op */
-	SP_ASSERT(&p, p.side[0].sum.applied == ndiffer + 1 + (size_t)above &&
-	                      p.side[1].sum.applied == ndiffer + 1,
+	SP_ASSERT(&p,
+	          p.side[0].sum.applied == ndiffer + 1 + (size_t)above &&
+	                  p.side[1].sum.applied == ndiffer + 1,
 	          "applied %" PRIu64 " / %" PRIu64 ", want %zu (+%d)",
 	          p.side[0].sum.applied, p.side[1].sum.applied, ndiffer + 1,
 	          above);
