@@ -268,7 +268,8 @@ START_TEST(test_any_difference_changes_the_fingerprint)
 			int reordered = memcmp(fx.e[a].acc, fx2.e[a].acc,
 			                       MS_VV_ACC_LEN) != 0;
 
-			FP_ASSERT(!reordered, "trial %d author %d: order", t, a);
+			FP_ASSERT(!reordered, "trial %d author %d: order", t,
+			          a);
 			FP_ASSERT(same == (memcmp(fx.e[a].acc, fy.e[a].acc,
 			                          MS_VV_ACC_LEN) == 0),
 			          "trial %d (kind %d) author %d: sets %s, "
