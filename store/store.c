@@ -608,7 +608,7 @@ static ms_err migrate_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 	mig_ctx *m = vctx;
 	MDB_val k = {strlen(ST_META_OP_ACC_V2), (void *)ST_META_OP_ACC_V2}, v;
 	uint8_t u32[4];
-	uint32_t schema;
+	uint32_t schema = 0;
 	ms_err e;
 	int rc;
 

@@ -49,25 +49,30 @@ static void close_both(sp_pair *p)
 	run_quiet(p);
 }
 
+#define CHUNK 256 /* ops per ingest batch */
+
+/* Ingest k <= CHUNK ops into side i's store in one batch. */
+static void ingest_chunk(sp_pair *p, int i, fix_op *const *ops, size_t k)
+{
+	ms_ingest_item it[CHUNK];
+	ms_ingest_totals tot = {0};
+	ms_errbuf eb = {0};
+
+	ck_assert_uint_le(k, CHUNK);
+	for (size_t j = 0; j < k; j++)
+		it[j] = (ms_ingest_item){ops[j]->buf, ops[j]->len};
+	MS_PASS_EB(ms_store_ingest(p->side[i].store, it, k, NULL, NULL, &tot,
+	                           &eb),
+	           &eb);
+	ck_assert_uint_eq(tot.applied, k);
+}
+
 /* Ingest ops into side i's store as if received from nobody. */
 static void ingest(sp_pair *p, int i, fix_op *const *ops, size_t n)
 {
-	ms_ingest_item it[256];
-	size_t off = 0;
-
-	while (off < n) {
-		size_t k = n - off < 256 ? n - off : 256;
-		ms_ingest_totals tot = {0};
-		ms_errbuf eb = {0};
-		for (size_t j = 0; j < k; j++)
-			it[j] = (ms_ingest_item){ops[off + j]->buf,
-			                         ops[off + j]->len};
-		MS_PASS_EB(ms_store_ingest(p->side[i].store, it, k, NULL, NULL,
-		                           &tot, &eb),
-		           &eb);
-		ck_assert_uint_eq(tot.applied, k);
-		off += k;
-	}
+	for (size_t off = 0; off < n; off += CHUNK)
+		ingest_chunk(p, i, ops + off,
+		             n - off < CHUNK ? n - off : CHUNK);
 }
 
 /* The forks a store flags: per seq of author, the ids of the slot. */
@@ -140,8 +145,8 @@ static void equivocation(uint64_t seed, size_t n, const uint8_t *differ,
 {
 	ms_identity *e = fix_identity(0x77);
 	fix_op(*ver)[2] = calloc(n + 1, sizeof *ver);
-	fix_op **side0 = calloc(n, sizeof *side0);
-	fix_op **side1 = calloc(n, sizeof *side1);
+	fix_op **side0 = calloc(n, sizeof(fix_op *));
+	fix_op **side1 = calloc(n, sizeof(fix_op *));
 	uint8_t ha[MS_HASH_LEN], hb[MS_HASH_LEN];
 	size_t ndiffer = 0;
 	sp_pair p;
