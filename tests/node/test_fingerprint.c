@@ -201,6 +201,8 @@ static void equivocation(uint64_t seed, size_t n, const uint8_t *differ,
 	          above);
 
 	/* the next session finds equal digests: nothing crosses */
+	ms_session_free(&p.side[0].s);
+	ms_session_free(&p.side[1].s);
 	sp_open(&p);
 	run_quiet(&p);
 	SP_ASSERT(&p, is_live(&p, 0) && is_live(&p, 1), "second: not live");
