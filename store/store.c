@@ -487,7 +487,6 @@ typedef struct mig_author {
 typedef struct mig_ctx {
 	mig_author *au; /* sorted by author */
 	size_t n, cap;
-	uint64_t ops;
 } mig_ctx;
 
 static mig_author *mig_get(mig_ctx *m, const uint8_t *author)
@@ -550,7 +549,6 @@ static ms_err mig_sum_ops(ms_store *s, st_wctx *w, mig_ctx *m, ms_errbuf *eb)
 		}
 		if ((e = ms_setsum_add(a->sum, k.mv_data, eb)) != MS_OK)
 			break;
-		m->ops++;
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 	}
 	mdb_cursor_close(c);
@@ -613,7 +611,6 @@ static ms_err migrate_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 	int rc;
 
 	m->n = 0; /* an earlier attempt's, before the map grew */
-	m->ops = 0;
 	if ((e = st_meta_schema(s, w->txn, &schema, eb)) != MS_OK)
 		return e;
 	if (schema == MS_STORE_SCHEMA)
