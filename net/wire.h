@@ -5,7 +5,7 @@
  *
  *   off  size  field
  *   0    2     magic     "MS"
- *   2    1     version   MS_WIRE_VERSION (1)
+ *   2    1     version   MS_WIRE_VERSION (2)
  *   3    1     type      ms_wire_type
  *   4    ..    body      per type, below; integers little-endian
  *
@@ -39,7 +39,9 @@
 /* --- header, caps ------------------------------------------------------- */
 
 #define MS_WIRE_MAGIC "MS"
-#define MS_WIRE_VERSION 1
+/* 2: VV entries carry the whole 32-byte setsum (version 1: a 16-byte
+ * prefix of a forgeable sum), and the HELLO digest is built from them. */
+#define MS_WIRE_VERSION 2
 #define MS_WIRE_HEADER_LEN 4
 
 /* Largest message of any type (also what ZMQ_MAXMSGSIZE should be). */
@@ -57,10 +59,10 @@
 #define MS_WIRE_MAX_PEERS 32         /* peers in one PEERS */
 #define MS_WIRE_MAX_PEER_ENDPOINTS 4 /* endpoints per PEERS entry */
 
-#define MS_WIRE_ACC_LEN 16 /* per-author id accumulator prefix in VV */
+#define MS_WIRE_ACC_LEN 32 /* per-author setsum of op ids in VV */
 
 /* Fixed sizes, for callers that pack batches up to MS_WIRE_MAX_MSG. */
-#define MS_WIRE_VV_ENTRY_LEN (MS_PK_LEN + 8 + 8 + MS_WIRE_ACC_LEN) /* 64 */
+#define MS_WIRE_VV_ENTRY_LEN (MS_PK_LEN + 8 + 8 + MS_WIRE_ACC_LEN) /* 80 */
 #define MS_WIRE_ACK_ENTRY_LEN (MS_PK_LEN + 8)                      /* 40 */
 #define MS_WIRE_OPS_FIXED_LEN (MS_WIRE_HEADER_LEN + 4 + 2) /* before the ops */
 #define MS_WIRE_OPS_PER_OP_LEN 4 /* length prefix added to each op */
@@ -185,8 +187,8 @@ int ms_wire_hello_proof_verify(const uint8_t listener_id[MS_PK_LEN],
 /* --- VV (2) ------------------------------------------------------------- */
 
 /*
- * Body: flags u8, n u16 (<= 1024), then n entries of 64 bytes:
- *   author[32] seq u64 held u64 acc[16]
+ * Body: flags u8, n u16 (<= 1024), then n entries of 80 bytes:
+ *   author[32] seq u64 held u64 acc[32]
  * Authors strictly ascending within a chunk (chunks are sent in order, so
  * the whole vector is sorted); held >= seq, since the ops 1..seq are held.
  */
@@ -194,8 +196,7 @@ typedef struct ms_wire_vv_entry {
 	uint8_t author[MS_PK_LEN];
 	uint64_t seq;  /* highest contiguous seq held for author */
 	uint64_t held; /* ops held for author (gaps and forks counted) */
-	uint8_t acc
-		[MS_WIRE_ACC_LEN]; /* prefix of the author's id accumulator */
+	uint8_t acc[MS_WIRE_ACC_LEN]; /* the author's setsum (opaque here) */
 } ms_wire_vv_entry;
 
 typedef struct ms_wire_vv {

@@ -690,7 +690,7 @@ void ms_session_recv(ms_session *s, const uint8_t *buf, size_t len, ms_time now)
 	if (r == MS_WR_VERSION) {
 		ss_log(s, MS_LOG_WARNING, "MS-SYNC-BAD-MESSAGE", "reason=%s",
 		       ms_wire_reason_name(r));
-		close_with(s, MS_BYE_VERSION, "protocol version 1 only",
+		close_with(s, MS_BYE_VERSION, "protocol version 2 only",
 		           "version", ms_wire_reason_name(r), 1, now);
 		return;
 	}

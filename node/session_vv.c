@@ -11,6 +11,9 @@
 
 #include "session_int.h"
 
+_Static_assert(MS_WIRE_ACC_LEN == MS_VV_ACC_LEN,
+               "a VV entry carries the store's whole setsum");
+
 static int vvec_add(vvec *a, const ms_vv_entry *e)
 {
 	if (a->n == a->cap) {

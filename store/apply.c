@@ -41,19 +41,6 @@ void st_logkey(uint8_t out[ST_LOGKEY_LEN], const uint8_t *author, uint64_t seq)
 	            seq); /* big-endian: LMDB order = seq order */
 }
 
-void st_acc_add(uint8_t acc[MS_HASH_LEN], const uint8_t id[MS_HASH_LEN])
-{
-	unsigned carry = 0;
-
-	/* 256-bit little-endian addition mod 2^256: commutative, so the
-	 * accumulator is the same for any arrival order. */
-	for (int i = 0; i < MS_HASH_LEN; i++) {
-		unsigned t = (unsigned)acc[i] + id[i] + carry;
-		acc[i] = (uint8_t)t;
-		carry = t >> 8;
-	}
-}
-
 int st_rec_parse(st_rec *r, const MDB_val *k, const MDB_val *v)
 {
 	const uint8_t *p = v->mv_data;
@@ -247,7 +234,6 @@ ms_err st_apply(ms_store *s, st_wctx *w, const ms_op *op,
 		e = state_apply(s, w, op, id, nheads_after, eb);
 	if (e != MS_OK)
 		return e;
-	st_acc_add(w->acc, id);
 	w->op_count++;
 	return MS_OK;
 }

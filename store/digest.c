@@ -3,12 +3,14 @@
  * state hash; and the summary of a store built from them.
  *
  * vv digest = BLAKE2b-256 over
- *     for each vv entry with seq > 0 in author order:
- *         author (32) || seq (u64 LE)
- *     then  op count (u64 LE) || op-id accumulator (32)
- * where the accumulator is the sum of all held op ids read as 256-bit
- * little-endian integers, mod 2^256.  The vector alone misses ops above a
- * gap and the second op of a fork; the count and the sum do not.
+ *     for each vv entry in author order:
+ *         author (32) || seq (u64 LE) || held (u64 LE) || setsum (32)
+ *     then  op count (u64 LE)
+ * where setsum is the author's set digest (crypto/setsum.h).  Equal
+ * digests mean equal entries (BLAKE2b is collision-resistant), and equal
+ * setsums mean equal sets of op ids per author (discrete log in
+ * ristretto255), so equal digests mean equal op sets: ops above a gap and
+ * every op of a fork included.
  *
  * state hash = BLAKE2b-256 over, for each key in the keys db's order:
  *     key_len (u16 LE) || key || nheads (u32 LE) || head ids ascending
@@ -39,13 +41,11 @@ ms_err ms_store_vv_digest(ms_store_rtxn *rt, uint8_t out[MS_HASH_LEN],
 {
 	ms_hash_state hs;
 	MDB_cursor *c = NULL;
-	MDB_val k, v, cnt, acc;
-	uint8_t le[8];
+	MDB_val k, v, cnt;
 	ms_err e;
 	int rc;
 
-	if ((e = meta_read(rt, ST_META_OP_COUNT, &cnt, 8, eb)) ||
-	    (e = meta_read(rt, ST_META_OP_ACC, &acc, MS_HASH_LEN, eb)))
+	if ((e = meta_read(rt, ST_META_OP_COUNT, &cnt, 8, eb)) != MS_OK)
 		return e;
 	rc = mdb_cursor_open(rt->txn, rt->s->dbi[ST_DB_VV], &c);
 	if (rc != 0)
@@ -58,22 +58,16 @@ ms_err ms_store_vv_digest(ms_store_rtxn *rt, uint8_t out[MS_HASH_LEN],
 			return ms_errf(eb, MS_ECORRUPT,
 			               "vv digest: malformed vv entry");
 		}
-		/* Entries at seq 0 (author held only above a gap) are left
-		 * out: the count and the accumulator cover those ops. */
-		if (ms_get_le64(v.mv_data) == 0) {
-			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-			continue;
-		}
-		ms_put_le64(le, ms_get_le64(v.mv_data));
+		/* The record is seq, held, setsum (all little-endian, as
+		 * hashed): hashed as stored. */
 		ms_hash_update(&hs, k.mv_data, MS_PK_LEN);
-		ms_hash_update(&hs, le, 8);
+		ms_hash_update(&hs, v.mv_data, ST_VV_LEN);
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 	}
 	mdb_cursor_close(c);
 	if (rc != MDB_NOTFOUND)
 		return st_mdb(rt->s, eb, rc, "vv digest: read vv");
 	ms_hash_update(&hs, cnt.mv_data, 8);
-	ms_hash_update(&hs, acc.mv_data, MS_HASH_LEN);
 	ms_hash_final(&hs, out);
 	return MS_OK;
 }

@@ -5,9 +5,11 @@
  *
  * Per author A, ours (s, h, acc) against theirs (ps, ph, pacc); an author
  * they do not list counts as (0, 0, none):
- *   1. acc == pacc (the 16-byte prefix): nothing.
+ *   1. acc == pacc (all 32 bytes of the setsum, so the sets are equal):
+ *      nothing.
  *   4. s == ps and h == ph (so only acc differs: A equivocated): every op
- *      of A.
+ *      of A.  The peer stores the versions it lacked as forks; the ones it
+ *      holds come back as duplicates.
  *   otherwise 2. every op of A with seq > ps, and 3. every op of every
  *      forked slot of A.  Rule 3 reads the forks db instead of trusting the
  *      count of ops in [1..ps], which a gap of ours can hide.
@@ -161,7 +163,7 @@ ms_err ms_store_lacking(ms_store_rtxn *rt, const ms_vv_entry *theirs,
 		ms_vv_entry ours;
 		const ms_vv_entry *p;
 
-		if ((e = st_vv_parse(&ours, NULL, &k, &v, eb)) != MS_OK) {
+		if ((e = st_vv_parse(&ours, &k, &v, eb)) != MS_OK) {
 			e = st_err_in(eb, e, "lacking", eb);
 			goto done;
 		}

@@ -30,7 +30,7 @@ int ms_sync_item_cmp(const void *a, const void *b);
  * for each author where the entries differ, every op with seq above the
  * other's contiguous seq; if we hold more ops at or below that seq than the
  * seq itself, also our forked slots there; if seq and held match but the
- * accumulators differ (an author that equivocated), all of the author's
+ * setsums differ (an author that equivocated), all of the author's
  * ops.  *items is a malloc'd array sorted by ms_sync_item_cmp, owned by the
  * caller (free()); *n its length.  Errors: MS_ENOMEM, MS_ECORRUPT (a
  * malformed record, an indexed op not held), LMDB's; then *items is NULL.

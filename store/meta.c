@@ -1,6 +1,7 @@
 /*
  * meta.c — the meta record a write transaction carries (local seq, clock,
- * op count, arrival counter, op-id accumulator) and the stats counters.
+ * op count, arrival counter) and the stats counters.  The set of ops is
+ * fingerprinted per author in the vv db (vv.c), not here.
  */
 #include "store_int.h"
 
@@ -50,7 +51,6 @@ int st_meta_u64(ms_store *s, MDB_txn *txn, const char *name, uint64_t *out)
 
 ms_err st_meta_load(ms_store *s, st_wctx *w, ms_errbuf *eb)
 {
-	MDB_val v;
 	int rc;
 
 	if ((rc = st_meta_u64(s, w->txn, ST_META_LOCAL_SEQ, &w->local_seq)) ||
@@ -58,12 +58,6 @@ ms_err st_meta_load(ms_store *s, st_wctx *w, ms_errbuf *eb)
 	    (rc = st_meta_u64(s, w->txn, ST_META_OP_COUNT, &w->op_count)) ||
 	    (rc = st_meta_u64(s, w->txn, ST_META_ARRIVAL, &w->arrival)))
 		return st_mdb(s, eb, rc, "read meta");
-	rc = meta_get(s, w->txn, ST_META_OP_ACC, &v);
-	if (rc == 0 && v.mv_size != MS_HASH_LEN)
-		rc = MDB_CORRUPTED;
-	if (rc != 0)
-		return st_mdb(s, eb, rc, "read meta op_acc");
-	memcpy(w->acc, v.mv_data, MS_HASH_LEN);
 	return MS_OK;
 }
 
@@ -86,8 +80,7 @@ ms_err st_meta_save(ms_store *s, st_wctx *w, ms_errbuf *eb)
 	if ((rc = meta_put(s, w->txn, ST_META_LOCAL_SEQ, a, 8)) ||
 	    (rc = meta_put(s, w->txn, ST_META_ARRIVAL, d, 8)) ||
 	    (rc = meta_put(s, w->txn, ST_META_HLC, b, 8)) ||
-	    (rc = meta_put(s, w->txn, ST_META_OP_COUNT, c, 8)) ||
-	    (rc = meta_put(s, w->txn, ST_META_OP_ACC, w->acc, MS_HASH_LEN)))
+	    (rc = meta_put(s, w->txn, ST_META_OP_COUNT, c, 8)))
 		return st_mdb(s, eb, rc, "write meta");
 	return MS_OK;
 }

@@ -334,7 +334,7 @@ static ms_err vv_row(const MDB_val *k, const MDB_val *v, void *vctx, int *stop,
 {
 	vv_walk *w = vctx;
 	ms_vv_entry e;
-	ms_err err = st_vv_parse(&e, NULL, k, v, why);
+	ms_err err = st_vv_parse(&e, k, v, why);
 
 	/* An author held only above a gap has an entry at seq 0;
 	 * this view lists contiguous prefixes, as it always did. */

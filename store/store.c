@@ -1,6 +1,7 @@
 /*
- * store.c — the LMDB environment of a store: create, open, close, the named
- * databases, transactions, LMDB error mapping and map growth.
+ * store.c — the LMDB environment of a store: create, open (with the
+ * migration of an older schema), close, the named databases, transactions,
+ * LMDB error mapping and map growth.
  */
 #include "store_int.h"
 
@@ -319,7 +320,7 @@ ms_err ms_store_create(const char *dir, const uint8_t node_id[MS_PK_LEN],
 	ms_store_opts def;
 	ms_store s;
 	MDB_txn *txn = NULL;
-	uint8_t zero[MS_HASH_LEN] = {0}, u64[8], u32[4];
+	uint8_t u64[8], u32[4];
 	int err, rc;
 	ms_err e;
 
@@ -357,8 +358,7 @@ ms_err ms_store_create(const char *dir, const uint8_t node_id[MS_PK_LEN],
 	    (e = meta_put(&s, txn, ST_META_HLC, u64, 8, eb)) ||
 	    (e = meta_put(&s, txn, ST_META_OP_COUNT, u64, 8, eb)) ||
 	    (e = meta_put(&s, txn, ST_META_QNEXT, u64, 8, eb)) ||
-	    (e = meta_put(&s, txn, ST_META_ARRIVAL, u64, 8, eb)) ||
-	    (e = meta_put(&s, txn, ST_META_OP_ACC, zero, sizeof zero, eb)))
+	    (e = meta_put(&s, txn, ST_META_ARRIVAL, u64, 8, eb)))
 		goto fail;
 	e = st_policy_store(&s, txn, o->policies, o->npolicies, eb);
 	if (e != MS_OK)
@@ -380,15 +380,16 @@ fail:
 	return e;
 }
 
-/* Check schema and read the identity of the store (any txn). */
-static ms_err st_meta_identity(ms_store *s, MDB_txn *txn, ms_errbuf *eb)
+/* The schema a store of the previous version has: migrated on open. */
+#define ST_SCHEMA_MIGRATABLE 2
+
+/* Read the schema version from meta; MS_ECORRUPT when there is none. */
+static ms_err st_meta_schema(ms_store *s, MDB_txn *txn, uint32_t *out,
+                             ms_errbuf *eb)
 {
-	MDB_val k, v;
-	uint32_t schema;
+	MDB_val k = {strlen(ST_META_SCHEMA), (void *)ST_META_SCHEMA}, v;
 	int rc;
 
-	k.mv_data = (void *)ST_META_SCHEMA;
-	k.mv_size = strlen(ST_META_SCHEMA);
 	rc = mdb_get(txn, s->dbi[ST_DB_META], &k, &v);
 	if (rc == MDB_NOTFOUND || (rc == 0 && v.mv_size != 4))
 		return ms_errf(eb, MS_ECORRUPT,
@@ -396,12 +397,28 @@ static ms_err st_meta_identity(ms_store *s, MDB_txn *txn, ms_errbuf *eb)
 		               s->dir);
 	if (rc != 0)
 		return st_mdb(s, eb, rc, "read meta");
-	schema = ms_get_le32(v.mv_data);
-	if (schema != MS_STORE_SCHEMA)
+	*out = ms_get_le32(v.mv_data);
+	return MS_OK;
+}
+
+/* Check schema and read the identity of the store (any txn).  *schema is
+ * MS_STORE_SCHEMA or ST_SCHEMA_MIGRATABLE (the caller migrates it); any
+ * other version is refused here. */
+static ms_err st_meta_identity(ms_store *s, MDB_txn *txn, uint32_t *schema,
+                               ms_errbuf *eb)
+{
+	MDB_val k, v;
+	ms_err e;
+	int rc;
+
+	if ((e = st_meta_schema(s, txn, schema, eb)) != MS_OK)
+		return e;
+	if (*schema != MS_STORE_SCHEMA && *schema != ST_SCHEMA_MIGRATABLE)
 		return ms_errf(eb, MS_ECORRUPT,
 		               "open store %s: schema version %u, this build "
-		               "reads version %u",
-		               s->dir, schema, MS_STORE_SCHEMA);
+		               "reads version %u (and migrates version %u)",
+		               s->dir, *schema, MS_STORE_SCHEMA,
+		               ST_SCHEMA_MIGRATABLE);
 	k.mv_data = (void *)ST_META_NODE_ID;
 	k.mv_size = strlen(ST_META_NODE_ID);
 	rc = mdb_get(txn, s->dbi[ST_DB_META], &k, &v);
@@ -480,12 +497,193 @@ ms_err ms_store_set_policies(ms_store *s, const ms_policy_rule *r, size_t n,
 	return policies_apply(s, r, n, eb);
 }
 
+/* --- migration from schema 2 ------------------------------------------ */
+
+/* One author's setsum, recomputed from the ops. */
+typedef struct mig_author {
+	uint8_t author[MS_PK_LEN];
+	uint8_t sum[MS_SETSUM_LEN];
+} mig_author;
+
+typedef struct mig_ctx {
+	mig_author *au; /* sorted by author */
+	size_t n, cap;
+} mig_ctx;
+
+static mig_author *mig_get(mig_ctx *m, const uint8_t *author)
+{
+	size_t lo = 0, hi = m->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(m->au[mid].author, author, MS_PK_LEN);
+		if (c == 0)
+			return &m->au[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (st_reserve((void **)&m->au, &m->cap, m->n + 1, sizeof *m->au))
+		return NULL;
+	memmove(&m->au[lo + 1], &m->au[lo], (m->n - lo) * sizeof *m->au);
+	memcpy(m->au[lo].author, author, MS_PK_LEN);
+	ms_setsum_empty(m->au[lo].sum);
+	m->n++;
+	return &m->au[lo];
+}
+
+/* bsearch: an author key against an entry. */
+static int mig_cmp(const void *key, const void *elem)
+{
+	return memcmp(key, ((const mig_author *)elem)->author, MS_PK_LEN);
+}
+
+/* Sum every held op into its author's setsum: the ops db is the truth the
+ * old accumulators were derived from, so nothing of theirs is trusted. */
+static ms_err mig_sum_ops(ms_store *s, st_wctx *w, mig_ctx *m, ms_errbuf *eb)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	ms_err e = MS_OK;
+	int rc;
+
+	rc = mdb_cursor_open(w->txn, s->dbi[ST_DB_OPS], &c);
+	if (rc != 0)
+		return st_mdb(s, eb, rc, "migrate: cursor(ops)");
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	while (rc == 0) {
+		mig_author *a;
+		ms_op op;
+
+		if (k.mv_size != MS_HASH_LEN ||
+		    st_decode_stored(&op, &v) != MS_OPR_OK) {
+			e = ms_errf(eb, MS_ECORRUPT,
+			            "migrate: a stored op does not decode (run "
+			            "node-inspect verify with the version that "
+			            "wrote the store)");
+			break;
+		}
+		if ((a = mig_get(m, op.author)) == NULL) {
+			e = ms_errf(eb, MS_ENOMEM, "migrate: out of memory");
+			break;
+		}
+		if ((e = ms_setsum_add(a->sum, k.mv_data, eb)) != MS_OK)
+			break;
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	if (e == MS_OK && rc != MDB_NOTFOUND)
+		e = st_mdb(s, eb, rc, "migrate: read ops");
+	return e;
+}
+
+/* Replace the acc of every vv record with its author's setsum (the empty
+ * set for an author no held op has, which verify then reports). */
+static ms_err mig_rewrite_vv(ms_store *s, st_wctx *w, mig_ctx *m, ms_errbuf *eb)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	ms_err e = MS_OK;
+	int rc;
+
+	rc = mdb_cursor_open(w->txn, s->dbi[ST_DB_VV], &c);
+	if (rc != 0)
+		return st_mdb(s, eb, rc, "migrate: cursor(vv)");
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	while (rc == 0) {
+		uint8_t rec[ST_VV_LEN];
+		const mig_author *a;
+
+		if (k.mv_size != MS_PK_LEN || v.mv_size != ST_VV_LEN) {
+			e = ms_errf(eb, MS_ECORRUPT,
+			            "migrate: vv record of %zu bytes, want %d",
+			            v.mv_size, ST_VV_LEN);
+			break;
+		}
+		memcpy(rec, v.mv_data, ST_VV_LEN);
+		a = m->n > 0 ? bsearch(k.mv_data, m->au, m->n, sizeof *m->au,
+		                       mig_cmp)
+		             : NULL;
+		if (a != NULL)
+			memcpy(rec + 16, a->sum, MS_SETSUM_LEN);
+		else
+			ms_setsum_empty(rec + 16);
+		v.mv_size = ST_VV_LEN;
+		v.mv_data = rec;
+		rc = mdb_cursor_put(c, &k, &v, MDB_CURRENT);
+		if (rc != 0)
+			break;
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	if (e == MS_OK && rc != MDB_NOTFOUND)
+		e = st_mdb(s, eb, rc, "migrate: write vv");
+	return e;
+}
+
+static ms_err migrate_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
+{
+	mig_ctx *m = vctx;
+	MDB_val k = {strlen(ST_META_OP_ACC_V2), (void *)ST_META_OP_ACC_V2}, v;
+	uint8_t u32[4];
+	uint32_t schema = 0;
+	ms_err e;
+	int rc;
+
+	m->n = 0; /* an earlier attempt's, before the map grew */
+	if ((e = st_meta_schema(s, w->txn, &schema, eb)) != MS_OK)
+		return e;
+	if (schema == MS_STORE_SCHEMA)
+		return MS_OK; /* another process migrated it meanwhile */
+	if ((e = mig_sum_ops(s, w, m, eb)) != MS_OK ||
+	    (e = mig_rewrite_vv(s, w, m, eb)) != MS_OK)
+		return e;
+	rc = mdb_del(w->txn, s->dbi[ST_DB_META], &k, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return st_mdb(s, eb, rc, "migrate: delete meta op_acc");
+	ms_put_le32(u32, MS_STORE_SCHEMA);
+	k.mv_size = strlen(ST_META_SCHEMA);
+	k.mv_data = (void *)ST_META_SCHEMA;
+	v.mv_size = sizeof u32;
+	v.mv_data = u32;
+	rc = mdb_put(w->txn, s->dbi[ST_DB_META], &k, &v, 0);
+	return rc ? st_mdb(s, eb, rc, "migrate: write meta schema") : MS_OK;
+}
+
+/*
+ * Schema 2 -> 3: the vv records' acc (a forgeable sum of ids) becomes the
+ * author's setsum, recomputed from the ops; meta op_acc goes.  One write
+ * transaction: a crash leaves the store at schema 2, to be migrated on the
+ * next open.  A read-only open cannot write, so it refuses with the way out.
+ */
+static ms_err st_migrate(ms_store *s, ms_errbuf *eb)
+{
+	mig_ctx m = {0};
+	ms_err e;
+
+	if (s->readonly)
+		return ms_errf(
+			eb, MS_ECORRUPT,
+			"open store %s: schema version %u must be migrated to "
+			"version %u, which a read-only open cannot do (open it "
+			"once read-write, e.g. `meshsync-node get --data %s "
+			"any-key`, or start the node)",
+			s->dir, ST_SCHEMA_MIGRATABLE, MS_STORE_SCHEMA, s->dir);
+	e = st_write(s, migrate_txn, &m, eb);
+	free(m.au);
+	if (e != MS_OK)
+		return st_err_in(eb, e, "open store: migrate to schema 3", eb);
+	return MS_OK;
+}
+
 ms_err ms_store_open(ms_store **out, const char *dir, const ms_store_opts *o,
                      ms_errbuf *eb)
 {
 	ms_store_opts def;
 	ms_store *s = NULL;
 	MDB_txn *txn = NULL;
+	uint32_t schema = 0;
 	int err, rc;
 	ms_err e;
 
@@ -535,9 +733,9 @@ ms_err ms_store_open(ms_store **out, const char *dir, const ms_store_opts *o,
 		goto fail;
 	e = st_dbis_open(s, txn, s->readonly ? 0 : MDB_CREATE, eb);
 	if (e == MS_OK)
-		e = st_meta_identity(s, txn, eb);
-	/* Idempotent and O(1) once done; the schema-3 migration may call
-	 * it instead. */
+		e = st_meta_identity(s, txn, &schema, eb);
+	/* Idempotent and O(1) once done: part of the schema-2 to 3 step, with
+	 * the setsum migration below (after this transaction commits). */
 	if (e == MS_OK && !s->readonly)
 		e = st_migrate_heads(s, txn, eb);
 	if (e != MS_OK)
@@ -548,6 +746,8 @@ ms_err ms_store_open(ms_store **out, const char *dir, const ms_store_opts *o,
 		e = st_mdb(s, eb, rc, "open store: commit");
 		goto fail;
 	}
+	if (schema != MS_STORE_SCHEMA && (e = st_migrate(s, eb)) != MS_OK)
+		goto fail;
 	e = policies_apply(s, o->policies, o->npolicies, eb);
 	if (e != MS_OK)
 		goto fail;

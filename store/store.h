@@ -3,12 +3,13 @@
  * materialised state with conflict policies, forks, quarantine, stats.
  *
  * One environment (DIR/data.mdb, DIR/lock.mdb) with named databases:
- *   meta        schema, node id, network id, local seq, hlc, vv digest
- *               accumulator, policy table
+ *   meta        schema, node id, network id, local seq, hlc, op count,
+ *               arrival counter, policy table
  *   ops         op id (32) -> encoding
  *   log         author (32) || seq (u64 big-endian) -> op id
- *   vv          author (32) -> highest contiguous seq held, ops held, id
- *               sum (vector.h's ms_vv_entry)
+ *   vv          author (32) -> highest contiguous seq held, ops held,
+ *               setsum of the ids (crypto/setsum.h; vector.h's
+ *               ms_vv_entry)
  *   keys        key -> heads record (sorted head ids + counter sum)
  *   sup         parent id (32) || BLAKE2b-128(key) -> "" : some known op of
  *               that key names the parent, so it is not a head
@@ -53,7 +54,9 @@
 #include "ms_err.h"
 #include "op.h"
 
-#define MS_STORE_SCHEMA 2 /* 2: vv entries with held/acc, arrival db */
+/* 2: vv entries with held/acc, arrival db.  3: acc is the setsum, meta
+ * op_acc gone; a schema-2 store is migrated when opened read-write. */
+#define MS_STORE_SCHEMA 3
 #define MS_STORE_DATA_FILE "data.mdb"
 #define MS_STORE_DEFAULT_MAP_INITIAL (16ull << 20) /* 16 MiB */
 #define MS_STORE_DEFAULT_MAP_MAX (4ull << 30)      /* 4 GiB */
@@ -120,7 +123,13 @@ ms_err ms_store_create(const char *dir, const uint8_t node_id[MS_PK_LEN],
                        const uint8_t netid[MS_NETID_LEN],
                        const ms_store_opts *o, ms_errbuf *eb);
 
-/* Open an existing store; MS_ENOTFOUND when dir holds none. */
+/*
+ * Open an existing store; MS_ENOTFOUND when dir holds none.  A store of
+ * schema 2 is migrated to MS_STORE_SCHEMA first, in one write transaction
+ * (each author's setsum recomputed from its ops: about 40 µs per op); a
+ * read-only open of one fails with MS_ECORRUPT and a message saying how to
+ * migrate it.  Any other schema: MS_ECORRUPT.
+ */
 ms_err ms_store_open(ms_store **out, const char *dir, const ms_store_opts *o,
                      ms_errbuf *eb);
 void ms_store_close(ms_store **sp);
@@ -374,9 +383,10 @@ ms_err ms_store_summary_get(ms_store_rtxn *rt, ms_store_summary *out,
                             ms_errbuf *eb);
 
 /*
- * Version-vector digest: BLAKE2b-256 over every (author, contiguous seq),
- * the op count and an order-independent accumulator of all op ids (so ops
- * above a gap and forks are covered): equal digests mean equal op sets.
+ * Version-vector digest: BLAKE2b-256 over every author's (author,
+ * contiguous seq, ops held, setsum) in author order, then the op count
+ * (docs/format.md).  The setsums cover ops above a gap and every op of a
+ * fork, and cannot be made to collide: equal digests mean equal op sets.
  */
 ms_err ms_store_vv_digest(ms_store_rtxn *rt, uint8_t out[MS_HASH_LEN],
                           ms_errbuf *eb);
@@ -385,8 +395,8 @@ ms_err ms_store_state_hash(ms_store_rtxn *rt, uint8_t out[MS_HASH_LEN],
                            ms_errbuf *eb);
 
 /*
- * Re-check every op (decode, signature, id), the log, the vector, heads,
- * sup index and the digest accumulator.  fn (may be NULL) is called with a
+ * Re-check every op (decode, signature, id), the log, the vector (each
+ * author's setsum recomputed), heads, sup index and the op count.  fn (may be NULL) is called with a
  * description of each fault.  Returns MS_OK with *faults = 0 when all is
  * well; MS_ECORRUPT with *faults > 0 otherwise.
  */

@@ -25,6 +25,7 @@
 #include "ms_bytes.h"
 #include "peer_vv.h"
 #include "peers.h"
+#include "setsum.h"
 #include "store.h"
 #include "vector.h"
 
@@ -148,18 +149,21 @@ int st_rec_parse(st_rec *r, const MDB_val *k, const MDB_val *v);
 #define ST_META_LOCAL_SEQ "local_seq"
 #define ST_META_HLC "hlc"
 #define ST_META_OP_COUNT "op_count"
-#define ST_META_OP_ACC "op_acc"
 #define ST_META_POLICIES "policies"
 #define ST_META_QNEXT "quarantine_next"
 #define ST_META_ARRIVAL "arrival"
+/* Schema 2 only: the sum of all op ids mod 2^256, dropped by the migration
+ * to schema 3 (store.c). */
+#define ST_META_OP_ACC_V2 "op_acc"
 
 /*
  * vv record layout (little-endian):
  *   0   8   seq    highest contiguous seq held
  *   8   8   held   ops of the author held (forks and ops above gaps too)
- *   16  32  acc    sum of the author's op ids as 256-bit LE integers
- * The VV message carries the first MS_VV_ACC_LEN bytes of acc; the store
- * keeps all 32 so verify can recompute it exactly.
+ *   16  32  acc    setsum of the author's op ids (crypto/setsum.h)
+ * The VV message carries all 32 bytes of acc.  Schema 2 kept the sum of
+ * the ids as 256-bit LE integers here (forgeable); the migration
+ * recomputes it.
  */
 #define ST_VV_LEN (8 + 8 + MS_HASH_LEN)
 
@@ -249,7 +253,6 @@ typedef struct st_wctx {
 	uint64_t hlc;
 	uint64_t op_count;
 	uint64_t arrival; /* last arrival number handed out */
-	uint8_t acc[MS_HASH_LEN];
 	uint64_t wall;
 	uint64_t stat[ST_STAT_COUNT_];
 	/* One log cursor per write txn (LMDB frees it with the txn), so the
@@ -305,13 +308,12 @@ ms_err st_policy_store(ms_store *s, MDB_txn *txn, const ms_policy_rule *r,
 size_t st_keydb_key(uint8_t out[ST_KEYDB_MAX], const uint8_t *key, size_t klen);
 void st_key_hash(uint8_t out[ST_KH_LEN], const uint8_t *key, size_t klen);
 void st_logkey(uint8_t out[ST_LOGKEY_LEN], const uint8_t *author, uint64_t seq);
-void st_acc_add(uint8_t acc[MS_HASH_LEN], const uint8_t id[MS_HASH_LEN]);
 /* Grow a scratch buffer to at least need bytes (amortised, rarely). */
 int st_reserve(void **buf, size_t *cap, size_t need, size_t elem);
 
 /*
  * Store and apply one new op (id not yet in ops) inside w: ops, log or fork,
- * vv, sup, heads, counter, accumulator.  *fork = 1 if its (author, seq) slot
+ * vv (with the author's setsum), sup, heads, counter.  *fork = 1 if its (author, seq) slot
  * already held another op.  *nheads_after = heads of the key afterwards.
  * Does not touch the clock: callers decide (observe for foreign ops).
  */
@@ -319,14 +321,15 @@ ms_err st_apply(ms_store *s, st_wctx *w, const ms_op *op,
                 const uint8_t id[MS_HASH_LEN], const uint8_t *buf, size_t len,
                 int *fork, uint32_t *nheads_after, ms_errbuf *eb);
 
-/* vv.c: count a new op of (author, seq) with id in its author's entry and
- * advance the contiguous seq over the log (the log already holds it). */
+/* vv.c: count a new op of (author, seq) with id in its author's entry (held
+ * and setsum) and advance the contiguous seq over the log (the log already
+ * holds it). */
 ms_err st_vv_add(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t seq,
                  const uint8_t id[MS_HASH_LEN], ms_errbuf *eb);
-/* Parse a vv record (acc may be NULL); MS_ECORRUPT with the reason alone
- * in why ("vv record of 12 bytes, want 48") if it is malformed. */
-ms_err st_vv_parse(ms_vv_entry *e, uint8_t acc[MS_HASH_LEN], const MDB_val *k,
-                   const MDB_val *v, ms_errbuf *why);
+/* Parse a vv record; MS_ECORRUPT with the reason alone in why ("vv record
+ * of 12 bytes, want 48") if it is malformed. */
+ms_err st_vv_parse(ms_vv_entry *e, const MDB_val *k, const MDB_val *v,
+                   ms_errbuf *why);
 
 /* arrival.c: give a new op the next arrival number. */
 ms_err st_arrival_add(ms_store *s, st_wctx *w, const uint8_t id[MS_HASH_LEN],

@@ -1,7 +1,7 @@
 /*
  * vector.h — the version vector's full entries: per author, the highest
  * contiguous seq held, the number of ops held (above gaps and forks too)
- * and a prefix of the sum of their ids.  A session sends these in VV
+ * and the setsum of their ids (crypto/setsum.h).  A session sends these in VV
  * messages; ms_store_lacking (lacking.h) compares them.
  *
  * Database: vv   author (32) -> ms_vv_entry (layout in store_int.h).  The
@@ -13,17 +13,19 @@
 
 #include <stdint.h>
 
+#include "setsum.h"
 #include "store.h"
 
-#define MS_VV_ACC_LEN 16 /* accumulator prefix carried in VV messages */
+#define MS_VV_ACC_LEN MS_SETSUM_LEN /* setsum, carried whole in VV */
 
 /* One author's entry of the version vector. */
 typedef struct ms_vv_entry {
 	uint8_t author[MS_PK_LEN];
 	uint64_t seq;  /* highest contiguous seq held */
 	uint64_t held; /* ops held for this author (above gaps and forks too) */
-	uint8_t acc[MS_VV_ACC_LEN]; /* first bytes of the sum of the author's
-	                               op ids as 256-bit LE integers */
+	uint8_t acc[MS_VV_ACC_LEN]; /* setsum of the author's op ids: equal
+	                               for equal sets of ops, and no one can
+	                               make two different sets collide */
 } ms_vv_entry;
 
 /*

@@ -1,10 +1,10 @@
 /*
  * verify.c — recompute everything the store derives from its ops and
  * compare: each op's decoding, signature and id; log and fork entries; the
- * version vector (contiguous seq, ops held and id sum per author); the
- * arrival feed (one number per held op); the sup index; heads (both
- * heads indexes), counter sums and op counts per key;
- * the op count and id accumulator in meta.  Used by node-inspect verify.
+ * version vector (contiguous seq, ops held and setsum per author); the
+ * arrival feed (one number per held op); the sup index; heads (both heads
+ * indexes), counter sums and op counts per key; the op count in meta.
+ * Used by node-inspect verify.
  *
  * It needs memory proportional to the number of ops and parents (about
  * 80 bytes per op); that is the price of checking without trusting any
@@ -26,11 +26,11 @@ typedef struct vop {
 	uint8_t seen; /* matched by a keys record */
 } vop;
 
-/* Per author, recomputed from the ops (held, acc) and the log (seq). */
+/* Per author, recomputed from the ops (held, setsum) and the log (seq). */
 typedef struct vau {
 	uint8_t author[MS_PK_LEN];
 	uint64_t seq, held;
-	uint8_t acc[MS_HASH_LEN];
+	uint8_t sum[MS_SETSUM_LEN];
 } vau;
 
 typedef struct vfy {
@@ -95,6 +95,7 @@ static vau *au_get(vfy *f, const uint8_t *author)
 	memmove(&f->au[lo + 1], &f->au[lo], (f->nau - lo) * sizeof *f->au);
 	memset(&f->au[lo], 0, sizeof *f->au);
 	memcpy(f->au[lo].author, author, MS_PK_LEN);
+	ms_setsum_empty(f->au[lo].sum);
 	f->nau++;
 	return &f->au[lo];
 }
@@ -132,8 +133,7 @@ static int slot_has(vfy *f, const ms_op *op, const uint8_t *id)
 	return rc == 0;
 }
 
-static ms_err scan_ops(vfy *f, uint8_t acc[MS_HASH_LEN], uint64_t *count,
-                       ms_errbuf *eb)
+static ms_err scan_ops(vfy *f, uint64_t *count, ms_errbuf *eb)
 {
 	MDB_cursor *c = NULL;
 	MDB_val k, v;
@@ -155,7 +155,6 @@ static ms_err scan_ops(vfy *f, uint8_t acc[MS_HASH_LEN], uint64_t *count,
 			fault(f, "ops: entry with a %zu-byte key", k.mv_size);
 			goto next;
 		}
-		st_acc_add(acc, k.mv_data);
 		hexid(h, k.mv_data, MS_HASH_LEN);
 		why = st_decode_stored(&op, &v);
 		if (why != MS_OPR_OK) {
@@ -176,7 +175,8 @@ static ms_err scan_ops(vfy *f, uint8_t acc[MS_HASH_LEN], uint64_t *count,
 				               "verify: out of memory");
 			}
 			a->held++;
-			st_acc_add(a->acc, k.mv_data);
+			/* Starts from the empty set: cannot fail. */
+			(void)ms_setsum_add(a->sum, k.mv_data, NULL);
 		}
 		if (!slot_has(f, &op, k.mv_data))
 			fault(f,
@@ -541,8 +541,7 @@ oom:
 	return ms_errf(eb, MS_ENOMEM, "verify: out of memory");
 }
 
-static void vv_compare(vfy *f, const ms_vv_entry *e,
-                       const uint8_t acc[MS_HASH_LEN], const vau *want)
+static void vv_compare(vfy *f, const ms_vv_entry *e, const vau *want)
 {
 	char h[65];
 
@@ -557,8 +556,11 @@ static void vv_compare(vfy *f, const ms_vv_entry *e,
 		fault(f, "vv: author %s holds %llu ops, %llu are held", h,
 		      (unsigned long long)e->held,
 		      (unsigned long long)want->held);
-	if (memcmp(acc, want->acc, MS_HASH_LEN) != 0)
-		fault(f, "vv: author %s: id sum does not match the held ops",
+	if (!ms_setsum_valid(e->acc))
+		fault(f, "vv: author %s: setsum is not a valid group element",
+		      h);
+	else if (memcmp(e->acc, want->sum, MS_SETSUM_LEN) != 0)
+		fault(f, "vv: author %s: setsum does not match the held ops",
 		      h);
 }
 
@@ -578,12 +580,11 @@ static ms_err check_vv(vfy *f, ms_errbuf *eb)
 	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
 	while (rc == 0) {
 		const vau *want = i < f->nau ? &f->au[i] : NULL;
-		uint8_t acc[MS_HASH_LEN];
 		ms_vv_entry e;
 		ms_errbuf why;
 		int cmp;
 
-		if (st_vv_parse(&e, acc, &k, &v, &why) != MS_OK) {
+		if (st_vv_parse(&e, &k, &v, &why) != MS_OK) {
 			fault(f, "vv: %s", why.msg);
 			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 			continue;
@@ -604,7 +605,7 @@ static ms_err check_vv(vfy *f, ms_errbuf *eb)
 			      (unsigned long long)want->seq);
 			i++;
 		} else {
-			vv_compare(f, &e, acc, want);
+			vv_compare(f, &e, want);
 			i++;
 			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 		}
@@ -718,9 +719,7 @@ ms_err ms_store_verify(ms_store *s, ms_fault_fn fn, void *ctx, uint64_t *faults,
                        ms_errbuf *eb)
 {
 	vfy f;
-	uint8_t acc[MS_HASH_LEN] = {0};
 	uint64_t count = 0, meta_count = 0;
-	MDB_val mk = {strlen(ST_META_OP_ACC), (void *)ST_META_OP_ACC}, mv;
 	ms_err e;
 
 	memset(&f, 0, sizeof f);
@@ -733,7 +732,7 @@ ms_err ms_store_verify(ms_store *s, ms_fault_fn fn, void *ctx, uint64_t *faults,
 	if (e != MS_OK)
 		return e;
 	s->nreaders++;
-	if ((e = scan_ops(&f, acc, &count, eb)) || (e = check_sup(&f, eb)) ||
+	if ((e = scan_ops(&f, &count, eb)) || (e = check_sup(&f, eb)) ||
 	    (e = check_keys(&f, eb)) || (e = check_log(&f, eb)) ||
 	    (e = check_vv(&f, eb)) || (e = check_forks(&f, eb)) ||
 	    (e = check_arrival(&f, count, eb)))
@@ -744,12 +743,6 @@ ms_err ms_store_verify(ms_store *s, ms_fault_fn fn, void *ctx, uint64_t *faults,
 		fault(&f, "meta: op count %llu, %llu ops held",
 		      (unsigned long long)meta_count,
 		      (unsigned long long)count);
-	if (mdb_get(f.txn, s->dbi[ST_DB_META], &mk, &mv) != 0 ||
-	    mv.mv_size != MS_HASH_LEN)
-		fault(&f, "meta: op-id accumulator missing or malformed");
-	else if (memcmp(mv.mv_data, acc, MS_HASH_LEN) != 0)
-		fault(&f,
-		      "meta: op-id accumulator does not match the held ops");
 done:
 	mdb_txn_abort(f.txn);
 	s->nreaders--;

@@ -1,7 +1,7 @@
 /*
  * vv.c — the version vector's entries: per author the highest contiguous
- * seq, the count of ops held and the sum of their ids (layout in
- * store_int.h).  st_vv_add is called by st_apply for every new op, so the
+ * seq, the count of ops held and the setsum of their ids (layout in
+ * store_int.h; crypto/setsum.h).  st_vv_add is called by st_apply for every new op, so the
  * entries always describe exactly the held ops; the readers here
  * (vector.h) and in read.c (store.h's foreach_vv) expose them.
  */
@@ -9,8 +9,8 @@
 
 #include <string.h>
 
-ms_err st_vv_parse(ms_vv_entry *e, uint8_t acc[MS_HASH_LEN], const MDB_val *k,
-                   const MDB_val *v, ms_errbuf *why)
+ms_err st_vv_parse(ms_vv_entry *e, const MDB_val *k, const MDB_val *v,
+                   ms_errbuf *why)
 {
 	const uint8_t *p = v->mv_data;
 
@@ -25,8 +25,6 @@ ms_err st_vv_parse(ms_vv_entry *e, uint8_t acc[MS_HASH_LEN], const MDB_val *k,
 	e->seq = ms_get_le64(p);
 	e->held = ms_get_le64(p + 8);
 	memcpy(e->acc, p + 16, MS_VV_ACC_LEN);
-	if (acc != NULL)
-		memcpy(acc, p + 16, MS_HASH_LEN);
 	return MS_OK;
 }
 
@@ -53,7 +51,12 @@ ms_err st_vv_add(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t seq,
 		return st_mdb(s, eb, rc, "read vv");
 	}
 	held++;
-	st_acc_add(rec + 16, id);
+	/* A new record starts from the empty set (zeros).  A damaged one is
+	 * refused rather than summed into something verify cannot explain. */
+	if (ms_setsum_add(rec + 16, id, eb) != MS_OK)
+		return ms_errf(eb, MS_ECORRUPT,
+		               "vv entry: setsum is not a valid group element "
+		               "(run verify)");
 	/* Only the op that fills slot cur+1 can move the prefix; a fork of a
 	 * counted slot or an op above a gap only adds to held and acc. */
 	if (seq == cur + 1) {
@@ -102,7 +105,7 @@ static ms_err vv_entry_row(const MDB_val *k, const MDB_val *v, void *vctx,
 {
 	vv_entry_walk *w = vctx;
 	ms_vv_entry e;
-	ms_err err = st_vv_parse(&e, NULL, k, v, why);
+	ms_err err = st_vv_parse(&e, k, v, why);
 
 	if (err == MS_OK)
 		*stop = w->fn(&e, w->ctx);
@@ -131,7 +134,7 @@ ms_err ms_store_vv_entry_get(ms_store_rtxn *rt, const uint8_t author[MS_PK_LEN],
 		               "vv entry: no op of that author");
 	if (rc != 0)
 		return st_mdb(rt->s, eb, rc, "vv entry");
-	if ((e = st_vv_parse(out, NULL, &k, &v, eb)) != MS_OK)
+	if ((e = st_vv_parse(out, &k, &v, eb)) != MS_OK)
 		return st_err_in(eb, e, "vv entry", eb);
 	return MS_OK;
 }

@@ -94,7 +94,7 @@ START_TEST(mdns_three_nodes_converge)
 	              want, out);
 	snprintf(want, sizeof want, "\"net=%.16s\"", net);
 	ck_assert_msg(strstr(out, want) != NULL, "avahi-browse lacks %s", want);
-	ck_assert_msg(strstr(out, "\"v=1\"") != NULL, "avahi-browse lacks v=1");
+	ck_assert_msg(strstr(out, "\"v=2\"") != NULL, "avahi-browse lacks v=2");
 	snprintf(want, sizeof want, ";%d;", a.port);
 	ck_assert_msg(strstr(out, want) != NULL, "avahi-browse lacks a's port");
 	free(out);

@@ -253,7 +253,7 @@ START_TEST(member_sends_bad_input)
 
 	/* a newer protocol version: BYE(version) */
 	member_connect(&m, &a);
-	uint8_t v2[] = {'M', 'S', 2, 1, 0, 0, 0};
+	uint8_t v2[] = {'M', 'S', MS_WIRE_VERSION + 1, 1, 0, 0, 0};
 	member_send(&m, v2, sizeof v2);
 	ck_assert_int_eq(member_expect(&m, MS_WIRE_BYE, IT_DEADLINE_MS), 0);
 	ck_assert_int_eq(bye_reason(&m), MS_BYE_VERSION);

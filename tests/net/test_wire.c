@@ -57,7 +57,7 @@ static void bb_fill(bb *b, uint8_t byte, size_t n)
 static void bb_hdr(bb *b, uint8_t type)
 {
 	bb_put(b, "MS", 2);
-	bb_u8(b, 1);
+	bb_u8(b, 2); /* version 2 */
 	bb_u8(b, type);
 }
 
@@ -241,8 +241,8 @@ static void bytes_vv(bb *b)
 		bb_put(b, x, 32);
 		bb_le(b, 1000u * (uint64_t)(i + 1), 8);
 		bb_le(b, 1000u * (uint64_t)(i + 1) + (uint64_t)i, 8);
-		fill_id(x, 16, (uint8_t)(0xa0 + i));
-		bb_put(b, x, 16);
+		fill_id(x, 32, (uint8_t)(0xa0 + i));
+		bb_put(b, x, 32);
 	}
 }
 
@@ -297,7 +297,7 @@ static void bytes_ack(bb *b)
 	bb_le(b, UINT64_MAX, 8);
 }
 
-static const char *const BYE_TEXT = "protocol version 1 only";
+static const char *const BYE_TEXT = "protocol version 2 only";
 
 static void sample_bye(ms_wire_bye *y)
 {
@@ -419,7 +419,7 @@ START_TEST(t_vv_roundtrip)
 	sample_vv(&v, e);
 	bytes_vv(&b);
 	ASSERT_ENCODES(ms_wire_vv_encode, ms_wire_vv_len, &v, &b);
-	ck_assert_uint_eq(b.len, 4 + 1 + 2 + NVV * 64);
+	ck_assert_uint_eq(b.len, 4 + 1 + 2 + NVV * 80);
 	ck_assert_int_eq(ms_wire_vv_decode(&d, out, b.buf, b.len), MS_WR_OK);
 	ck_assert_ptr_eq(d.entries, out);
 	ck_assert_uint_eq(d.flags, MS_WIRE_VV_LAST);
@@ -441,7 +441,7 @@ START_TEST(t_vv_full_and_empty)
 	/* A full chunk of MS_WIRE_MAX_VV entries, then an empty last chunk. */
 	ms_wire_vv_entry *e = calloc(MS_WIRE_MAX_VV, sizeof *e);
 	ms_wire_vv_entry *out = calloc(MS_WIRE_MAX_VV, sizeof *out);
-	size_t cap = 4 + 3 + 64 * MS_WIRE_MAX_VV, len = 0;
+	size_t cap = 4 + 3 + 80 * MS_WIRE_MAX_VV, len = 0;
 	uint8_t *buf = malloc(cap);
 	ck_assert(e && out && buf);
 	for (int i = 0; i < MS_WIRE_MAX_VV; i++) {
@@ -760,11 +760,11 @@ START_TEST(t_too_big)
 	uint8_t *buf = calloc(1, len);
 	ms_wire_type t;
 	ck_assert_ptr_nonnull(buf);
-	memcpy(buf, "MS\x01\x03", 4);
+	memcpy(buf, "MS\x02\x03", 4);
 	ck_assert_int_eq(ms_wire_peek_type(buf, len, &t), MS_WR_TOO_BIG);
 	ASSERT_REASON(buf, len, MS_WR_TOO_BIG);
 	/* ...but a newer version is still reported as a version problem. */
-	buf[2] = 2;
+	buf[2] = 3;
 	ck_assert_int_eq(ms_wire_peek_type(buf, len, &t), MS_WR_VERSION);
 	free(buf);
 }
@@ -775,7 +775,7 @@ END_TEST
 #define HELLO_PROOF_FLAG_OFF (HELLO_FLAGS_OFF + 1)
 #define HELLO_NEP_OFF (HELLO_PROOF_FLAG_OFF + 1) /* without proof */
 #define HELLO_EP0_LEN_OFF (HELLO_NEP_OFF + 1)
-#define VV_ENTRY_OFF(i) (4 + 1 + 2 + 64 * (i))
+#define VV_ENTRY_OFF(i) (4 + 1 + 2 + 80 * (i))
 
 static void set_le(uint8_t *p, uint64_t v, int n)
 {

@@ -598,9 +598,9 @@ END_TEST
 
 START_TEST(other_version_is_refused)
 {
-	uint8_t v2[8] = {'M', 'S', 2, MS_WIRE_HELLO, 0, 0, 0, 0};
+	uint8_t newer[8] = {'M', 'S', MS_WIRE_VERSION + 1, MS_WIRE_HELLO};
 
-	refused_fresh(1, v2, sizeof v2, "bad_version", MS_BYE_VERSION);
+	refused_fresh(1, newer, sizeof newer, "bad_version", MS_BYE_VERSION);
 }
 END_TEST
 

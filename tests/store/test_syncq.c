@@ -1,12 +1,13 @@
 /*
  * test_syncq.c — the store's side of sync (vector.h, arrival.h, lacking.h,
  * peer_vv.h, peers.h) against real stores:
- * vector entries (held, id sum) through gaps and forks, the arrival feed,
+ * vector entries (held, setsum) through gaps and forks, the arrival feed,
  * what a peer lacks under each rule of docs/protocol.md §5.3, convergence
  * of two stores that exchange only what lacking names, peer_vv, lag and
  * unacked counts, the peer table, and two-thread ingest giving exactly the
  * single-thread results.
  */
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,16 +39,21 @@ static ms_store *open_store(const char *dir, const ms_identity *id,
 	return fix_store(dir, id, &o);
 }
 
-/* 256-bit little-endian sum, recomputed here independently of the store. */
+/* The setsum (crypto/setsum.h), recomputed here with libsodium alone,
+ * independently of crypto/setsum.c. */
 static void acc_add(uint8_t acc[MS_HASH_LEN], const uint8_t id[MS_HASH_LEN])
 {
-	unsigned carry = 0;
+	static const char dom[] = "meshsync/setsum/v1";
+	crypto_generichash_state st;
+	unsigned char h[64], p[32];
 
-	for (int i = 0; i < MS_HASH_LEN; i++) {
-		carry += (unsigned)acc[i] + id[i];
-		acc[i] = (uint8_t)carry;
-		carry >>= 8;
-	}
+	crypto_generichash_init(&st, NULL, 0, sizeof h);
+	crypto_generichash_update(&st, (const unsigned char *)dom,
+	                          sizeof dom - 1);
+	crypto_generichash_update(&st, id, MS_HASH_LEN);
+	crypto_generichash_final(&st, h, sizeof h);
+	crypto_core_ristretto255_from_hash(p, h);
+	ck_assert_int_eq(crypto_core_ristretto255_add(acc, acc, p), 0);
 }
 
 static void ingest_all(ms_store *s, const fix_op *ops, size_t n,
@@ -387,7 +393,7 @@ START_TEST(test_lacking_rules)
 	ck_assert_uint_eq(n, 0);
 	free(it);
 
-	/* Rule 1: equal accumulators mean the same ops, whatever the
+	/* Rule 1: equal setsums mean the same ops, whatever the
 	 * counts say. */
 	set_entry(&v, b, 0, 0, find_vv(&v, b)->acc);
 	lacking(s, v.e, v.n, &it, &n);
@@ -1040,6 +1046,27 @@ static void tamper_vv(const char *dir, size_t off, int64_t delta)
 	fix_raw_commit(&raw);
 }
 
+/* Raw LMDB edit of the first vv entry: swap its setsum with *acc. */
+static void swap_vv_acc(const char *dir, uint8_t acc[MS_SETSUM_LEN])
+{
+	fix_raw raw;
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	uint8_t rec[ST_VV_LEN], old[MS_SETSUM_LEN];
+
+	fix_raw_begin(&raw, dir, "vv");
+	ck_assert_int_eq(mdb_cursor_open(raw.txn, raw.dbi, &c), 0);
+	ck_assert_int_eq(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);
+	memcpy(rec, v.mv_data, ST_VV_LEN);
+	memcpy(old, rec + 16, MS_SETSUM_LEN);
+	memcpy(rec + 16, acc, MS_SETSUM_LEN);
+	memcpy(acc, old, MS_SETSUM_LEN);
+	v.mv_data = rec;
+	ck_assert_int_eq(mdb_cursor_put(c, &k, &v, MDB_CURRENT), 0);
+	mdb_cursor_close(c);
+	fix_raw_commit(&raw);
+}
+
 typedef struct fault_log {
 	char text[2048];
 } fault_log;
@@ -1058,8 +1085,12 @@ START_TEST(test_verify_checks_vv_entries)
 	ms_identity *a = fix_identity(1);
 	ms_store *s = open_store(dir, a, 0);
 	size_t offs[3] = {8, 16, 0}; /* held, acc, seq */
-	const char *want[3] = {"holds 4 ops, 3 are held", "id sum",
+	const char *want[3] = {"holds 4 ops, 3 are held",
+	                       "setsum is not a valid group element",
 	                       "at seq 4, the log is contiguous to seq 3"};
+	uint8_t other[MS_SETSUM_LEN] = {0};
+	fault_log fl2 = {{0}};
+	uint64_t faults2 = 0;
 	ms_errbuf eb;
 
 	for (int i = 0; i < 3; i++)
@@ -1086,6 +1117,24 @@ START_TEST(test_verify_checks_vv_entries)
 		ck_assert_uint_eq(fix_verify(s), 0);
 		ms_store_close(&s);
 	}
+	/* A valid setsum of another set (the one of a single made-up id). */
+	{
+		uint8_t id[MS_HASH_LEN];
+		memset(id, 0x5a, sizeof id);
+		acc_add(other, id);
+	}
+	swap_vv_acc(dir, other);
+	MS_PASS_EB(ms_store_open(&s, dir, NULL, &eb), &eb);
+	MS_FAIL(ms_store_verify(s, on_fault, &fl2, &faults2, &eb), MS_ECORRUPT);
+	ck_assert_uint_eq(faults2, 1);
+	ck_assert_msg(strstr(fl2.text, "setsum does not match the held ops") !=
+	                      NULL,
+	              "faults: %s", fl2.text);
+	ms_store_close(&s);
+	swap_vv_acc(dir, other);
+	MS_PASS_EB(ms_store_open(&s, dir, NULL, &eb), &eb);
+	ck_assert_uint_eq(fix_verify(s), 0);
+	ms_store_close(&s);
 	ms_identity_free(&a);
 	ms_test_rmdir(dir);
 	free(dir);
