@@ -50,6 +50,20 @@ typedef struct ms_config_sync {
 	uint64_t poll_ms;   /* arrival-feed check interval */
 } ms_config_sync;
 
+/* [limits]: the budgets an operator may set (docs/config.md; the
+ * defaults are the enforcing modules' constants). */
+typedef struct ms_config_limits {
+	/* sessions: node/session enforces, node/daemon admits */
+	uint32_t session_vv_entries;
+	uint64_t hello_timeout_ms;
+	uint64_t vv_timeout_ms;
+	uint64_t idle_timeout_ms;
+	uint64_t session_memory;
+	uint64_t sessions_memory_total;
+	uint32_t sessions_per_peer;
+	uint32_t sessions_total;
+} ms_config_limits;
+
 /* [log]. */
 typedef struct ms_config_log {
 	int level;  /* ms_log_level (RFC 5424 severity) */
@@ -66,11 +80,12 @@ typedef struct ms_config {
 	ms_backoff_cfg backoff;
 	uint64_t kick_interval_ms; /* [backoff] kick_interval */
 	ms_config_sync sync;
+	ms_config_limits limits;
 	ms_config_log log;
 } ms_config;
 
 /* Built-in defaults (those of ms_store_opts_default, no policy rules, and
- * the documented [net]/[backoff]/[sync]/[log] defaults). */
+ * the documented [net]/[backoff]/[sync]/[limits]/[log] defaults). */
 void ms_config_default(ms_config *c);
 
 /* Re-point c->store.policies at c->rules (after a struct copy). */

@@ -357,11 +357,13 @@ START_TEST(credit_exceeded_is_refused)
 		ops[i].ptr = fo[i].buf;
 		ops[i].len = (uint32_t)fo[i].len;
 	}
-	/* batch 1 fits the first allowance; its ACK grants 2 */
+	/* batch 1 fits the first allowance; its ACK grants 2 once it has
+	 * left for the link (the tick) */
 	m.u.ops.batch = 1;
 	m.u.ops.n = 1;
 	m.u.ops.ops = ops;
 	inject_msg(&p, 1, &m);
+	ms_session_tick(p.side[1].s, p.now);
 	ck_assert(is_live(&p, 1));
 	/* batch 2 with 3 ops: one more than granted */
 	m.u.ops.batch = 2;
@@ -369,10 +371,13 @@ START_TEST(credit_exceeded_is_refused)
 	m.u.ops.ops = ops + 1;
 	inject_msg(&p, 1, &m);
 	ck_assert_int_eq(p.side[1].ended, 1);
-	ck_assert_str_eq(p.side[1].end_reason, "proto");
-	ck_assert_str_eq(p.side[1].end_detail, "credit_exceeded");
-	ck_assert_int_eq(p.side[1].end_bye, MS_BYE_PROTO);
+	ck_assert_str_eq(p.side[1].end_reason, "budget");
+	ck_assert_str_eq(p.side[1].end_detail, "rx_inflight");
+	ck_assert_int_eq(p.side[1].end_bye, MS_BYE_BUDGET);
 	ck_assert_int_eq(p.side[1].end_failed, 1);
+	ck_assert_uint_eq(ms_counters_total(&p.side[1].counters,
+	                                    "limit_rx_inflight"),
+	                  1);
 	/* the first batch was kept, the refused one not */
 	ck_assert_uint_eq(sp_ops(&p, 1), 1);
 	for (int i = 0; i < 4; i++)
