@@ -26,12 +26,12 @@
 #include "wire.h"
 
 /* Bounds that keep a config from asking LMDB or the op codec for nonsense. */
-#define CFG_MAP_MIN (64ull << 10)    /* smaller maps cannot hold the schema */
-#define CFG_MAP_LIMIT (1ull << 44)   /* 16 TiB: beyond any real deployment */
+#define CFG_MAP_MIN (64ull << 10)  /* smaller maps cannot hold the schema */
+#define CFG_MAP_LIMIT (1ull << 44) /* 16 TiB: beyond any real deployment */
 /* The largest value whose op (largest key, most parents) still fits the
  * wire's op limit: a larger one could be written but never sent. */
-#define CFG_VALUE_LIMIT                                                     \
-	((uint64_t)MS_WIRE_MAX_OP -                                         \
+#define CFG_VALUE_LIMIT             \
+	((uint64_t)MS_WIRE_MAX_OP - \
 	 (MS_OP_FIXED_LEN + MS_OP_MAX_KEY + MS_OP_MAX_PARENTS * MS_HASH_LEN))
 #define CFG_SKEW_LIMIT_MS (366ull * 24 * 3600 * 1000) /* a year */
 #define CFG_HOUR_MS (3600ull * 1000)

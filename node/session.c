@@ -205,8 +205,8 @@ static int rate_ok(const ms_session *s, int level)
 
 	if (level > MS_LOG_WARNING)
 		return 1;
-	if (!ms_ratelog_allow(&s->env->ratelog, rate_key(s), s->env->now.mono_ms,
-	                      &dropped))
+	if (!ms_ratelog_allow(&s->env->ratelog, rate_key(s),
+	                      s->env->now.mono_ms, &dropped))
 		return 0;
 	if (dropped > 0)
 		ms_logf(s->env->log, MS_LOG_WARNING, "MS-LOG-SUPPRESSED",
@@ -489,8 +489,7 @@ void ms_session_lost(ms_session *s, const char *reason, ms_time now)
 	end_session(s, reason, NULL, -1, 1, now);
 }
 
-void ss_budget_close(ms_session *s, const char *name, int bye,
-                         ms_time now)
+void ss_budget_close(ms_session *s, const char *name, int bye, ms_time now)
 {
 	close_with(s, bye, name, bye == MS_BYE_TIMEOUT ? "timeout" : "budget",
 	           name, 1, now);
@@ -532,15 +531,16 @@ int ss_mem_check(ms_session *s, ms_time now)
 	m = ss_mem_now(s);
 	mem_set(s, m);
 	if (m > p->memory) {
-		ss_limit_n(s, "session_memory", 1, "bytes=%" PRIu64 " budget=%" PRIu64,
-		         m, p->memory);
+		ss_limit_n(s, "session_memory", 1,
+		           "bytes=%" PRIu64 " budget=%" PRIu64, m, p->memory);
 		ss_budget_close(s, "session_memory", MS_BYE_BUDGET, now);
 		return -1;
 	}
 	if (s->env->mem_total > p->memory_total) {
 		ss_limit_n(s, "sessions_memory_total", 1,
-		         "bytes=%" PRIu64 " total=%" PRIu64 " budget=%" PRIu64, m,
-		         s->env->mem_total, p->memory_total);
+		           "bytes=%" PRIu64 " total=%" PRIu64
+		           " budget=%" PRIu64,
+		           m, s->env->mem_total, p->memory_total);
 		ss_budget_close(s, "sessions_memory_total", MS_BYE_BUDGET, now);
 		return -1;
 	}

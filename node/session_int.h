@@ -84,7 +84,7 @@ struct ms_session {
 	ms_peer_vv_entry *hello_vv;
 	size_t nhello_vv;
 
-	vvec tvv;     /* the peer's vector so far: authors we hold only */
+	vvec tvv; /* the peer's vector so far: authors we hold only */
 	/* this round of the peer's vector: entries read, those of authors we
 	 * do not hold (dropped, counted against session_vv_entries), and the
 	 * last author (order is checked across chunks) */
@@ -104,11 +104,11 @@ struct ms_session {
 	uint32_t tx_batch; /* last batch number sent */
 	inflight *fl;      /* unacknowledged batches, oldest first */
 	size_t nfl, capfl;
-	uint64_t credit; /* ops we may still send (after the first ACK) */
+	uint64_t credit;   /* ops we may still send (after the first ACK) */
 	uint64_t fl_bytes; /* bytes of the batches in flight */
 	int got_ack;
-	int credit_clamped;       /* limit_credit counted on this session */
-	uint64_t unsendable;      /* ops we could not send to this peer */
+	int credit_clamped;  /* limit_credit counted on this session */
+	uint64_t unsendable; /* ops we could not send to this peer */
 
 	/* receive allowance (§5.4): ops received in all, and how many the
 	 * peer may have sent in all by the ACKs that left for the link (one

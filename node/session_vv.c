@@ -114,8 +114,9 @@ static int queue_lacking(ms_session *s, ms_time now)
 		/* the ids alone would pass the budget: refuse before holding
 		 * them (docs/config.md: raise session_memory for a store
 		 * this large) */
-		ss_limit_n(s, "session_memory", 1, "lacking_ops=%zu budget=%" PRIu64,
-		         n, s->env->p.memory);
+		ss_limit_n(s, "session_memory", 1,
+		           "lacking_ops=%zu budget=%" PRIu64, n,
+		           s->env->p.memory);
 		free(items);
 		ss_budget_close(s, "session_memory", MS_BYE_BUDGET, now);
 		return -2;
@@ -204,9 +205,9 @@ void ss_on_vv(ms_session *s, const ms_wire_vv *v, ms_time now)
 		return;
 	if (s->vv_unknown > s->env->p.vv_entries) {
 		ss_limit_n(s, "session_vv_entries", 1,
-		         "entries=%" PRIu64 " unknown=%" PRIu64
-		         " budget=%" PRIu32,
-		         s->vv_seen, s->vv_unknown, s->env->p.vv_entries);
+		           "entries=%" PRIu64 " unknown=%" PRIu64
+		           " budget=%" PRIu32,
+		           s->vv_seen, s->vv_unknown, s->env->p.vv_entries);
 		ss_budget_close(s, "session_vv_entries", MS_BYE_BUDGET, now);
 		return;
 	}

@@ -126,7 +126,8 @@ static const struct {
 	{"[limits]\nidle_timeout = 2h\n", "2: bad value '2h' for idle_timeout"},
 	{"[limits]\nsession_memory = 10K\n",
          "2: bad value '10K' for session_memory"},
-	{"[limits]\nsessions_total = 0\n", "2: bad value '0' for sessions_total"},
+	{"[limits]\nsessions_total = 0\n",
+         "2: bad value '0' for sessions_total"},
 	{"[limits]\nbogus = 1\n", "2: unknown key 'bogus' in [limits]"},
 	/* an op with a larger value could never be sent (MS_WIRE_MAX_OP) */
 	{"[store]\nmax_value = 1061767\n",

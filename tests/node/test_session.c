@@ -836,8 +836,7 @@ static int wvv_cmp(const void *a, const void *b)
 
 /* Entries (sorted here) to s as VV chunks, the last one LAST; stops when
  * s closes. */
-static void inject_vv(sp_pair *p, ms_session *s, ms_wire_vv_entry *e,
-                      size_t n)
+static void inject_vv(sp_pair *p, ms_session *s, ms_wire_vv_entry *e, size_t n)
 {
 	size_t off = 0;
 
