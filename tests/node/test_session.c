@@ -6,15 +6,19 @@
  * exhausted and granted, user priority over a background backlog, live
  * push, a busy and a failing link, a peer that sends garbage or
  * messages out of order, and one that runs into each budget (vector
- * entries, timeouts, memory, credit, the receive allowance).  Delivery order is drawn from a seeded PRNG:
+ * entries, timeouts, memory, credit, the receive allowance) or makes it
+ * log more than its share of warning lines.  Delivery order is drawn from a seeded PRNG:
  * every failure message carries the seed (rerun with MS_TEST_SEED=N).
  */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ms_test.h"
+#include "ratelog.h"
 #include "session_pair.h"
 #include "store_fix.h"
 
@@ -1282,6 +1286,73 @@ START_TEST(sender_that_does_not_wait_is_refused)
 }
 END_TEST
 
+/* Lines of `path` that contain `what`. */
+static size_t lines_with(const char *path, const char *what)
+{
+	FILE *f = fopen(path, "r");
+	char line[2048];
+	size_t n = 0;
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof line, f) != NULL)
+		if (strstr(line, what) != NULL)
+			n++;
+	fclose(f);
+	return n;
+}
+
+START_TEST(warnings_are_rate_limited_per_peer)
+{
+	ms_identity *e = fix_identity(0x7c);
+	ms_wire_msg m = {.type = MS_WIRE_OPS};
+	ms_wire_bytes op;
+	fix_op bad;
+	char *path;
+	int saved, fd;
+	sp_pair p;
+
+	fix_make_op(&bad, e, MS_OP_PUT, 1, 100, NULL, 0, "k", "v", 1);
+	bad.buf[bad.len - 1] ^= 1;
+	op = (ms_wire_bytes){bad.buf, (uint32_t)bad.len};
+	sp_init(&p, "ratelog", 0x11, 0x22, 44, NULL);
+	sp_open(&p);
+	run_quiet(&p);
+	p.side[1].log.level = MS_LOG_WARNING;
+	path = ms_test_pjoin(p.side[1].dir, "stderr.log");
+	/* the log writes to stderr: catch it in a file for the count */
+	fflush(stderr);
+	saved = dup(2);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_ge(dup2(fd, 2), 0);
+	close(fd);
+	/* 50 batches, each with a rejected op, within one second */
+	m.u.ops.n = 1;
+	m.u.ops.ops = &op;
+	for (uint32_t b = 1; b <= 50; b++) {
+		m.u.ops.batch = b;
+		inject_msg(&p, 1, &m);
+		ms_session_tick(p.side[1].s, p.now);
+	}
+	/* a second later: one more line, after the count of those refused */
+	sp_advance(&p, 1000);
+	m.u.ops.batch = 51;
+	inject_msg(&p, 1, &m);
+	fflush(stderr);
+	ck_assert_int_ge(dup2(saved, 2), 0);
+	close(saved);
+	ck_assert(is_live(&p, 1));
+	ck_assert_uint_eq(lines_with(path, "MS-SYNC-REJECT"),
+	                  MS_RATELOG_DEFAULT_PER_SEC + 1);
+	ck_assert_uint_eq(lines_with(path, "MS-LOG-SUPPRESSED"), 1);
+	ck_assert_uint_eq(lines_with(path, "lines=45"), 1);
+	free(path);
+	free(bad.buf);
+	ms_identity_free(&e);
+	sp_free(&p);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("session");
@@ -1320,6 +1391,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, sessions_memory_total_budget);
 	tcase_add_test(tc, credit_granted_is_clamped);
 	tcase_add_test(tc, sender_that_does_not_wait_is_refused);
+	tcase_add_test(tc, warnings_are_rate_limited_per_peer);
 	suite_add_tcase(s, tc);
 	return s;
 }
