@@ -133,11 +133,6 @@ uint64_t ms_session_env_memory(const ms_session_env *env)
 	return env->mem_total;
 }
 
-const ms_session_params *ms_session_env_params(const ms_session_env *env)
-{
-	return &env->p;
-}
-
 /* ------------------------------------------------------------- accessors */
 
 ms_session_state ms_session_state_get(const ms_session *s)

@@ -187,8 +187,6 @@ void ms_session_env_free(ms_session_env **envp);
 void ms_session_env_set_params(ms_session_env *env, const ms_session_params *p);
 /* Bytes all open sessions of env hold, as counted for session_memory. */
 uint64_t ms_session_env_memory(const ms_session_env *env);
-/* The parameters in force (budgets with their defaults filled in). */
-const ms_session_params *ms_session_env_params(const ms_session_env *env);
 
 /* Per-session settings. */
 typedef struct ms_session_conf {
