@@ -858,7 +858,9 @@ static void on_bye(ms_session *s, const ms_wire_bye *b, ms_time now)
 	const char *name = ms_wire_bye_reason_name(b->reason);
 	/* refusals are worth a warning; a normal or shutdown BYE is not */
 	int refused = b->reason == MS_BYE_VERSION || b->reason == MS_BYE_AUTH ||
-	              b->reason == MS_BYE_PROTO || b->reason == MS_BYE_OVERLOAD;
+	              b->reason == MS_BYE_PROTO ||
+	              b->reason == MS_BYE_OVERLOAD ||
+	              b->reason == MS_BYE_BUDGET || b->reason == MS_BYE_TIMEOUT;
 
 	memcpy(text, b->text.ptr, b->text.len);
 	text[b->text.len] = '\0';
