@@ -1209,6 +1209,44 @@ START_TEST(credit_granted_is_clamped)
 }
 END_TEST
 
+START_TEST(unacknowledged_bytes_are_bounded)
+{
+	ms_wire_msg m = {.type = MS_WIRE_ACK};
+	size_t vlen = 700u << 10;
+	char *big = malloc(vlen + 1);
+	sp_pair p;
+
+	/* 60 ops of 700 KiB: an 8 MiB message holds 11 of them */
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'x', vlen);
+	big[vlen] = '\0';
+	sp_init(&p, "txwin", 0x11, 0x22, 45, NULL);
+	for (int i = 0; i < 60; i++) {
+		char k[16];
+		snprintf(k, sizeof k, "big/%02d", i);
+		sp_put(&p, 1, k, big, MS_PRIO_USER);
+	}
+	sp_open(&p);
+	fake_hello(&p, p.side[1].s, p.side[0].id);
+	inject_vv(&p, p.side[1].s, NULL, 0);
+	ck_assert_uint_eq(ms_session_inflight(p.side[1].s), 1);
+	/* credit for every op, and nothing acknowledged after this: the
+	 * batches stop once 16 MiB wait (three of ~7.7 MiB), not after the
+	 * five that would carry the other 49 ops */
+	m.u.ack.batch = 1;
+	m.u.ack.credit = 1024;
+	inject_to(&p, p.side[1].s, &m);
+	for (int i = 0; i < 10; i++)
+		ms_session_tick(p.side[1].s, p.now);
+	ck_assert_uint_eq(ms_session_inflight(p.side[1].s), 3);
+	ck_assert_uint_lt(p.side[1].bytes_sent,
+	                  MS_SESSION_TX_WINDOW_BYTES + 2 * (8u << 20));
+	ck_assert_int_eq(p.side[1].ended, 0);
+	free(big);
+	sp_free(&p);
+}
+END_TEST
+
 START_TEST(sender_that_does_not_wait_is_refused)
 {
 	ms_identity *e = fix_identity(0x7b);
@@ -1397,6 +1435,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, session_memory_budget);
 	tcase_add_test(tc, sessions_memory_total_budget);
 	tcase_add_test(tc, credit_granted_is_clamped);
+	tcase_add_test(tc, unacknowledged_bytes_are_bounded);
 	tcase_add_test(tc, sender_that_does_not_wait_is_refused);
 	tcase_add_test(tc, warnings_are_rate_limited_per_peer);
 	suite_add_tcase(s, tc);
