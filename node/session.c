@@ -43,6 +43,7 @@ void ms_session_params_default(ms_session_params *p)
 	p->idle_timeout_ms = MS_SESSION_IDLE_TIMEOUT_DEFAULT_MS;
 	p->memory = MS_SESSION_MEMORY_DEFAULT;
 	p->memory_total = MS_SESSION_MEMORY_TOTAL_DEFAULT;
+	p->lacking_window = MS_SESSION_LACKING_WINDOW;
 }
 
 static void params_set(ms_session_env *env, const ms_session_params *p)
@@ -60,6 +61,8 @@ static void params_set(ms_session_env *env, const ms_session_params *p)
 		env->p.memory = MS_SESSION_MEMORY_DEFAULT;
 	if (env->p.memory_total == 0)
 		env->p.memory_total = MS_SESSION_MEMORY_TOTAL_DEFAULT;
+	if (env->p.lacking_window == 0)
+		env->p.lacking_window = MS_SESSION_LACKING_WINDOW;
 	if (env->p.batch_ops == 0)
 		env->p.batch_ops = 1;
 	if (env->p.batch_ops > MS_WIRE_MAX_OPS)

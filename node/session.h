@@ -81,6 +81,9 @@ typedef struct ms_session_params {
 	                              while the initial sync runs) */
 	uint64_t memory;           /* session_memory: bytes one session holds */
 	uint64_t memory_total;     /* sessions_memory_total: all sessions */
+	uint32_t lacking_window;   /* ids of what the peer lacks queued at
+	                              once (0: MS_SESSION_LACKING_WINDOW; tests
+	                              make it small) */
 } ms_session_params;
 
 #define MS_SESSION_DEFAULT_BATCH_OPS 256 /* [sync] batch_ops */
@@ -98,11 +101,15 @@ typedef struct ms_session_params {
  * that owes nothing (live, nothing in flight) is never idle: ZeroMQ's
  * heartbeats ([net] heartbeat_timeout) judge that link. */
 #define MS_SESSION_IDLE_TIMEOUT_DEFAULT_MS 120000u
-/* Per session: the peer's vector, the send queue of ids (48 bytes per op
- * the peer lacks, so about 700k lacking ops), the ids known to be held,
- * batches in flight and queued output. */
+/* Per session: the peer's vector, the send queue of ids (what the peer
+ * lacks, a window of MS_SESSION_LACKING_WINDOW at a time, and new ops
+ * offered while live), the ids known to be held, batches in flight and
+ * queued output. */
 #define MS_SESSION_MEMORY_DEFAULT (64ull << 20)
 #define MS_SESSION_MEMORY_TOTAL_DEFAULT (256ull << 20)
+/* Ids of what the peer lacks queued at once (48 bytes each: 3 MiB); the
+ * next window is read from the store when the queue has drained. */
+#define MS_SESSION_LACKING_WINDOW (1u << 16)
 /* The ids a session remembers as held by the peer (no op crosses a link
  * twice); beyond this the set starts over, which only risks a duplicate
  * send (peer_vv still filters most).  4 MiB of table. */

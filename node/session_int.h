@@ -100,6 +100,10 @@ struct ms_session {
 
 	ms_sendq q;
 	ms_idset known;
+	/* what the peer lacks is queued in windows (store/lacking): where the
+	 * next window starts, and whether one is left (tvv is kept till then) */
+	ms_lacking_pos lk_pos;
+	int lk_more;
 
 	uint32_t tx_batch; /* last batch number sent */
 	inflight *fl;      /* unacknowledged batches, oldest first */
@@ -184,6 +188,10 @@ void ss_note_peer_holds(ms_session *s, const ms_peer_vv_entry *e, size_t n);
 
 /* Queue our whole vector as VV chunks.  0 or -1. */
 int ss_send_vv(ms_session *s);
+/* Queue the next window of what the peer lacks, when one is left.  0, or
+ * -1 when the session was closed (out of memory, a store error, or the
+ * session_memory budget). */
+int ss_queue_lacking(ms_session *s, ms_time now);
 void ss_on_vv(ms_session *s, const ms_wire_vv *v, ms_time now);
 /* Go LIVE once the initial exchange is over (after the second vector
  * round when vectors were exchanged). */

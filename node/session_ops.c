@@ -102,7 +102,12 @@ void ss_send_batches(ms_session *s, ms_time now)
 		const ms_sync_item *top;
 
 		if (s->state == MS_SESSION_CLOSED || s->oq_head != NULL ||
-		    !s->can_send || ms_sendq_len(&s->q) == 0)
+		    !s->can_send)
+			return;
+		if (ms_sendq_len(&s->q) == 0 && s->lk_more &&
+		    ss_queue_lacking(s, now) != 0)
+			return; /* the next window of what the peer lacks */
+		if (ms_sendq_len(&s->q) == 0)
 			return;
 		if (!s->got_ack && s->nfl > 0)
 			return; /* one batch before the first ACK */
@@ -156,6 +161,8 @@ void ss_send_batches(ms_session *s, ms_time now)
 		}
 		if (n == 0) {
 			ms_store_read_end(&rt);
+			if (s->lk_more)
+				continue; /* a window the peer held already */
 			break;
 		}
 		m.u.ops.batch = s->tx_batch + 1;

@@ -92,10 +92,20 @@ int ss_send_vv(ms_session *s)
 	return rc;
 }
 
-/* Queue every op the peer lacks, from its now complete vector.  0, -1,
- * or -2 when the queue would pass session_memory (the session was
- * closed). */
-static int queue_lacking(ms_session *s, ms_time now)
+/* The peer's vector is no longer needed: every window was queued, or a
+ * new vector round supersedes it. */
+static void drop_tvv(ms_session *s)
+{
+	free(s->tvv.v);
+	memset(&s->tvv, 0, sizeof s->tvv);
+	s->lk_more = 0;
+}
+
+/* Queue the next window of ops the peer lacks, from its complete vector
+ * (at most lacking_window ids at a time: the next window is
+ * read when the queue has drained).  0, -1, or -2 when the queue would
+ * pass session_memory (the session was closed). */
+static int queue_window(ms_session *s, ms_time now)
 {
 	ms_store_rtxn *rt = NULL;
 	ms_errbuf eb = {0};
@@ -103,13 +113,15 @@ static int queue_lacking(ms_session *s, ms_time now)
 	size_t n = 0, queued = 0;
 
 	if (ms_store_read_begin(s->env->store, &rt, &eb) != MS_OK ||
-	    ms_store_lacking(rt, s->tvv.v, s->tvv.n, &items, &n, &eb) !=
-	            MS_OK) {
+	    ms_store_lacking_next(rt, s->tvv.v, s->tvv.n, &s->lk_pos,
+	                          s->env->p.lacking_window, &items, &n,
+	                          &eb) != MS_OK) {
 		ss_store_error(s, &eb);
 		ms_store_read_end(&rt);
 		return -1;
 	}
 	ms_store_read_end(&rt);
+	s->lk_more = !s->lk_pos.done;
 	if (ss_mem_now(s) + (uint64_t)n * sizeof *items > s->env->p.memory) {
 		/* the ids alone would pass the budget: refuse before holding
 		 * them (docs/config.md: raise session_memory for a store
@@ -132,8 +144,25 @@ static int queue_lacking(ms_session *s, ms_time now)
 	}
 	free(items);
 	ms_logf(s->env->log, MS_LOG_DEBUG, "MS-SYNC-LACKING",
-	        "authors=%zu ops=%zu", s->tvv.n, queued);
+	        "authors=%zu ops=%zu more=%d", s->tvv.n, queued, s->lk_more);
+	if (!s->lk_more)
+		drop_tvv(s);
 	return 0;
+}
+
+int ss_queue_lacking(ms_session *s, ms_time now)
+{
+	if (!s->lk_more || s->state == MS_SESSION_CLOSED)
+		return s->state == MS_SESSION_CLOSED ? -1 : 0;
+	switch (queue_window(s, now)) {
+	case 0:
+		return 0;
+	case -2:
+		return -1;
+	default:
+		ss_local_error(s, "local error", "local-error", now);
+		return -1;
+	}
 }
 
 /* Keep the chunk's entries for authors we hold: the only ones what the
@@ -192,6 +221,10 @@ void ss_on_vv(ms_session *s, const ms_wire_vv *v, ms_time now)
 		ss_bad_message(s, "unexpected_vv", now);
 		return;
 	}
+	/* a new round supersedes the windows of the last one not yet queued:
+	 * what they held is lacking by this vector too */
+	if (s->vv_seen == 0 && s->lk_more)
+		drop_tvv(s);
 	/* the decoder checked the order inside a chunk; across chunks too */
 	if (v->n > 0 && s->vv_seen > 0 &&
 	    memcmp(s->vv_last, v->entries[0].author, MS_PK_LEN) >= 0) {
@@ -236,17 +269,10 @@ void ss_on_vv(ms_session *s, const ms_wire_vv *v, ms_time now)
 			free(pe);
 		}
 	}
-	switch (queue_lacking(s, now)) {
-	case 0:
-		break;
-	case -2:
+	memset(&s->lk_pos, 0, sizeof s->lk_pos);
+	s->lk_more = 1;
+	if (ss_queue_lacking(s, now) != 0)
 		return;
-	default:
-		ss_local_error(s, "local error", "local-error", now);
-		return;
-	}
-	free(s->tvv.v);
-	memset(&s->tvv, 0, sizeof s->tvv);
 	s->vv_rounds++;
 	s->can_send = 1;
 	ss_send_batches(s, now);
@@ -258,7 +284,8 @@ void ss_on_vv(ms_session *s, const ms_wire_vv *v, ms_time now)
 void ss_check_synced(ms_session *s, ms_time now)
 {
 	if (s->state != MS_SESSION_SYNC || !s->can_send ||
-	    ms_sendq_len(&s->q) > 0 || s->nfl > 0 || s->oq_head != NULL)
+	    ms_sendq_len(&s->q) > 0 || s->lk_more || s->nfl > 0 ||
+	    s->oq_head != NULL)
 		return;
 	if (s->vv_mode) {
 		/* §5.3 rule 4: our stream has landed (all ACKed), so our

@@ -139,6 +139,7 @@ START_TEST(many_seeds_converge)
 		ms_session_params_default(&sp);
 		sp.batch_ops = 7;
 		sp.credit = 5;
+		sp.lacking_window = (uint32_t)(seed % 3); /* 0: the default */
 		sp_init(&p, "seeds", 0x11, 0x22, seed, &sp);
 		put_n(&p, 0, "a/", 40, MS_PRIO_USER);
 		put_n(&p, 1, "b/", 25, MS_PRIO_USER);
@@ -1209,6 +1210,140 @@ START_TEST(credit_granted_is_clamped)
 }
 END_TEST
 
+/* Authors 0x71.. with n ops each (seqs 1..n, keys w<author>/<seq>) into
+ * side i, skipping every `gap`-th seq when gap > 0 (ops above a gap). */
+static void ingest_authors(sp_pair *p, int i, int nauth, int n, int gap)
+{
+	for (int a = 0; a < nauth; a++) {
+		ms_identity *w = fix_identity((uint8_t)(0x71 + a));
+		for (int q = 1; q <= n; q++) {
+			fix_op o;
+			char k[32];
+			if (gap > 0 && q % gap == 0)
+				continue;
+			snprintf(k, sizeof k, "w%d/%d", a, q);
+			fix_make_op(&o, w, MS_OP_PUT, (uint64_t)q,
+			            100 + (uint64_t)q, NULL, 0, k, "v", 1);
+			ingest(p, i, &o, 1);
+			free(o.buf);
+		}
+		ms_identity_free(&w);
+	}
+}
+
+START_TEST(lacking_in_windows_converges)
+{
+	/* what a peer lacks is queued a few ids at a time: every window size
+	 * and interleaving ends with both sides equal, and sends exactly what
+	 * one window of everything (0: the default) sends */
+	static const uint32_t windows[] = {0, 1, 2, 5, 13};
+	uint64_t base[4] = {0};
+
+	for (size_t wi = 0; wi < sizeof windows / sizeof windows[0]; wi++) {
+		for (uint64_t seed = 200; seed < 204; seed++) {
+			ms_session_params sp;
+			sp_pair p;
+			uint64_t sent;
+
+			ms_session_params_default(&sp);
+			sp.batch_ops = 4;
+			sp.credit = 6;
+			sp.lacking_window = windows[wi];
+			sp_init(&p, "windows", 0x11, 0x22, seed, &sp);
+			put_n(&p, 0, "a/", 30, MS_PRIO_BACKGROUND);
+			put_n(&p, 0, "u/", 3, MS_PRIO_USER);
+			put_n(&p, 1, "b/", 9, MS_PRIO_USER);
+			ingest_authors(&p, 0, 3, 8, 0);
+			ingest_authors(&p, 1, 2, 11, 4); /* gaps on b */
+			sp_open(&p);
+			run_quiet(&p);
+			SP_ASSERT(&p, is_live(&p, 0) && is_live(&p, 1),
+			          "window %" PRIu32 ": not live", windows[wi]);
+			assert_converged(&p);
+			close_both(&p);
+			/* ops above b's gaps come back as duplicates (§5.3
+			 * rule 2); nothing else crosses twice */
+			for (int i = 0; i < 2; i++)
+				ck_assert_uint_eq(p.side[i].sum.sent,
+				                  p.side[!i].sum.applied +
+				                          p.side[!i]
+				                                  .sum
+				                                  .duplicate);
+			sent = p.side[0].sum.sent + p.side[1].sum.sent;
+			if (wi == 0)
+				base[seed - 200] = sent;
+			SP_ASSERT(&p, sent == base[seed - 200],
+			          "window %" PRIu32 ": %" PRIu64
+			          " sent, %" PRIu64 " in one window",
+			          windows[wi], sent, base[seed - 200]);
+			sp_free(&p);
+		}
+	}
+}
+END_TEST
+
+START_TEST(lacking_windows_cover_the_whole)
+{
+	/* store/lacking in windows of 1..7: their union is the whole list,
+	 * no id twice, and a window passes its bound by forks only */
+	ms_identity *e = fix_identity(0x7d);
+	fix_op x, y;
+	sp_pair p;
+	ms_store_rtxn *rt = NULL;
+	ms_errbuf eb = {0};
+	ms_sync_item *all = NULL;
+	size_t nall = 0;
+
+	sp_init(&p, "lkwin", 0x11, 0x22, 46, NULL);
+	put_n(&p, 0, "a/", 20, MS_PRIO_USER);
+	ingest_authors(&p, 0, 3, 6, 5);
+	fix_make_op(&x, e, MS_OP_PUT, 1, 100, NULL, 0, "k", "x", 1);
+	fix_make_op(&y, e, MS_OP_PUT, 1, 100, NULL, 0, "k", "y", 1);
+	ingest(&p, 0, &x, 1);
+	ingest(&p, 0, &y, 1); /* a fork: both versions are lacking */
+	MS_PASS_EB(ms_store_read_begin(p.side[0].store, &rt, &eb), &eb);
+	MS_PASS_EB(ms_store_lacking(rt, NULL, 0, &all, &nall, &eb), &eb);
+	ck_assert_uint_eq(nall, 20 + 3 * 5 + 2);
+	for (size_t max = 1; max <= 7; max++) {
+		ms_lacking_pos pos;
+		size_t got = 0, windows = 0;
+		uint8_t *seen = calloc(nall, 1);
+
+		ck_assert_ptr_nonnull(seen);
+		memset(&pos, 0, sizeof pos);
+		while (!pos.done) {
+			ms_sync_item *w = NULL;
+			size_t n = 0;
+
+			MS_PASS_EB(ms_store_lacking_next(rt, NULL, 0, &pos, max,
+			                                 &w, &n, &eb),
+			           &eb);
+			ck_assert_uint_le(n, max + 2);
+			for (size_t i = 0; i < n; i++) {
+				size_t j = 0;
+				while (j < nall &&
+				       memcmp(all[j].id, w[i].id, MS_HASH_LEN))
+					j++;
+				ck_assert_uint_lt(j, nall);
+				ck_assert_uint_eq(seen[j], 0);
+				seen[j] = 1;
+			}
+			got += n;
+			free(w);
+			ck_assert_uint_lt(++windows, 1000);
+		}
+		ck_assert_uint_eq(got, nall);
+		free(seen);
+	}
+	ms_store_read_end(&rt);
+	free(all);
+	free(x.buf);
+	free(y.buf);
+	ms_identity_free(&e);
+	sp_free(&p);
+}
+END_TEST
+
 START_TEST(unacknowledged_bytes_are_bounded)
 {
 	ms_wire_msg m = {.type = MS_WIRE_ACK};
@@ -1435,6 +1570,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, session_memory_budget);
 	tcase_add_test(tc, sessions_memory_total_budget);
 	tcase_add_test(tc, credit_granted_is_clamped);
+	tcase_add_test(tc, lacking_in_windows_converges);
+	tcase_add_test(tc, lacking_windows_cover_the_whole);
 	tcase_add_test(tc, unacknowledged_bytes_are_bounded);
 	tcase_add_test(tc, sender_that_does_not_wait_is_refused);
 	tcase_add_test(tc, warnings_are_rate_limited_per_peer);
