@@ -1,9 +1,10 @@
 /*
  * session_vv.c — a session's vector exchange (docs/protocol.md §5.2–§5.3):
- * our vector as VV chunks, the peer's as it arrives, what the peer lacks
- * from its complete vector (store/lacking), the second round of rule 4
- * that exposes an equivocation inside the common prefix, and the moment
- * the initial sync is over.
+ * our vector as VV chunks, the peer's as it arrives (entries for authors
+ * we hold only; the others counted against session_vv_entries), what the
+ * peer lacks from its complete vector (store/lacking, a window at a time),
+ * the second round of rule 4 that exposes an equivocation inside the
+ * common prefix, and the moment the initial sync is over.
  */
 #include <inttypes.h>
 #include <stdlib.h>
