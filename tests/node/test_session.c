@@ -1321,8 +1321,8 @@ START_TEST(lacking_windows_cover_the_whole)
 			ck_assert_uint_le(n, max + 2);
 			for (size_t i = 0; i < n; i++) {
 				size_t j = 0;
-				while (j < nall &&
-				       memcmp(all[j].id, w[i].id, MS_HASH_LEN))
+				while (j < nall && memcmp(all[j].id, w[i].id,
+				                          MS_HASH_LEN) != 0)
 					j++;
 				ck_assert_uint_lt(j, nall);
 				ck_assert_uint_eq(seen[j], 0);
