@@ -57,14 +57,6 @@ void ms_config_default(ms_config *c)
 	c->sync.batch_ops = MS_SESSION_DEFAULT_BATCH_OPS;
 	c->sync.credit = MS_SESSION_DEFAULT_CREDIT;
 	c->sync.poll_ms = 50;
-	c->limits.session_vv_entries = MS_SESSION_VV_ENTRIES_DEFAULT;
-	c->limits.hello_timeout_ms = MS_SESSION_HELLO_TIMEOUT_DEFAULT_MS;
-	c->limits.vv_timeout_ms = MS_SESSION_VV_TIMEOUT_DEFAULT_MS;
-	c->limits.idle_timeout_ms = MS_SESSION_IDLE_TIMEOUT_DEFAULT_MS;
-	c->limits.session_memory = MS_SESSION_MEMORY_DEFAULT;
-	c->limits.sessions_memory_total = MS_SESSION_MEMORY_TOTAL_DEFAULT;
-	c->limits.sessions_per_peer = MS_DAEMON_SESSIONS_PER_PEER_DEFAULT;
-	c->limits.sessions_total = MS_DAEMON_SESSIONS_TOTAL_DEFAULT;
 	c->log.level = MS_LOG_DEFAULT;
 	c->log.syslog = 0;
 }

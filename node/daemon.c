@@ -356,15 +356,20 @@ static dlink *link_open(ms_daemon *d, const ms_conn *c, ms_peer *p,
 static int admit(ms_daemon *d, dlink *l)
 {
 	const ms_config_limits *lim = &d->node->cfg.limits;
+	uint64_t total = lim->sessions_total ? lim->sessions_total
+	                                     : MS_DAEMON_SESSIONS_TOTAL_DEFAULT;
+	uint64_t mem = lim->sessions_memory_total
+	                       ? lim->sessions_memory_total
+	                       : MS_SESSION_MEMORY_TOTAL_DEFAULT;
 	const char *why = NULL;
 	size_t open = 0;
 
 	for (dlink *o = d->links; o != NULL; o = o->next)
 		if (!o->ended)
 			open++; /* l included */
-	if (open > lim->sessions_total)
+	if (open > total)
 		why = "sessions_total";
-	else if (ms_session_env_memory(d->senv) >= lim->sessions_memory_total)
+	else if (ms_session_env_memory(d->senv) >= mem)
 		why = "sessions_memory_total";
 	if (why == NULL)
 		return 0;
@@ -386,7 +391,9 @@ static int admit_peer(ms_daemon *d, dlink *l, const uint8_t *id)
 		if (memcmp(oid, id, MS_PK_LEN) == 0)
 			same++;
 	}
-	if (same < d->node->cfg.limits.sessions_per_peer)
+	if (same < (d->node->cfg.limits.sessions_per_peer
+	                    ? d->node->cfg.limits.sessions_per_peer
+	                    : MS_DAEMON_SESSIONS_PER_PEER_DEFAULT))
 		return 0;
 	ms_session_refuse(l->s, "sessions_per_peer", now(d));
 	return -1;

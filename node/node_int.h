@@ -50,10 +50,11 @@ typedef struct ms_config_sync {
 	uint64_t poll_ms;   /* arrival-feed check interval */
 } ms_config_sync;
 
-/* [limits]: the budgets an operator may set (docs/config.md; the
- * defaults are the enforcing modules' constants). */
+/* [limits]: the budgets an operator may set (docs/config.md); 0 = not
+ * set, the enforcing module's default applies. */
 typedef struct ms_config_limits {
-	/* sessions: node/session enforces, node/daemon admits */
+	/* sessions: node/session enforces (MS_SESSION_*_DEFAULT), node/daemon
+	 * admits (MS_DAEMON_SESSIONS_*_DEFAULT) */
 	uint32_t session_vv_entries;
 	uint64_t hello_timeout_ms;
 	uint64_t vv_timeout_ms;
@@ -85,7 +86,7 @@ typedef struct ms_config {
 } ms_config;
 
 /* Built-in defaults (those of ms_store_opts_default, no policy rules, and
- * the documented [net]/[backoff]/[sync]/[limits]/[log] defaults). */
+ * the documented [net]/[backoff]/[sync]/[log] defaults; [limits] unset). */
 void ms_config_default(ms_config *c);
 
 /* Re-point c->store.policies at c->rules (after a struct copy). */

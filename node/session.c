@@ -204,8 +204,10 @@ static int rate_ok(const ms_session *s, int level)
 	if (level > MS_LOG_WARNING)
 		return 1;
 	if (!ms_ratelog_allow(&s->env->ratelog, rate_key(s),
-	                      s->env->now.mono_ms, &dropped))
+	                      s->env->now.mono_ms, &dropped)) {
+		ms_counters_add(s->env->counters, "log_suppressed", NULL, 1);
 		return 0;
+	}
 	if (dropped > 0)
 		ms_logf(s->env->log, MS_LOG_WARNING, "MS-LOG-SUPPRESSED",
 		        "peer=%s dir=%s lines=%" PRIu32, peer_hex(s, hex),

@@ -141,13 +141,11 @@ START_TEST(config_limits_section)
 	ms_config c;
 	ms_errbuf eb = {0};
 
+	/* unset: the session's and the daemon's defaults apply */
 	ms_config_default(&c);
-	ck_assert_uint_eq(c.limits.session_vv_entries,
-	                  MS_SESSION_VV_ENTRIES_DEFAULT);
-	ck_assert_uint_eq(c.limits.idle_timeout_ms,
-	                  MS_SESSION_IDLE_TIMEOUT_DEFAULT_MS);
-	ck_assert_uint_eq(c.limits.sessions_total,
-	                  MS_DAEMON_SESSIONS_TOTAL_DEFAULT);
+	ck_assert_uint_eq(c.limits.session_vv_entries, 0);
+	ck_assert_uint_eq(c.limits.idle_timeout_ms, 0);
+	ck_assert_uint_eq(c.limits.sessions_total, 0);
 	ms_test_write_file(path,
 	                   "[limits]\n"
 	                   "session_vv_entries = 500\n"

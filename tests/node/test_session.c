@@ -1526,6 +1526,7 @@ START_TEST(warnings_are_rate_limited_per_peer)
 	                  MS_RATELOG_DEFAULT_PER_SEC + 1);
 	ck_assert_uint_eq(lines_with(path, "MS-LOG-SUPPRESSED"), 1);
 	ck_assert_uint_eq(lines_with(path, "lines=45"), 1);
+	ck_assert_uint_eq(counter(&p, 1, "log_suppressed"), 45);
 	free(path);
 	free(bad.buf);
 	ms_identity_free(&e);
