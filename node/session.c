@@ -307,6 +307,8 @@ static void release(ms_session *s)
 	free(s->fl);
 	s->fl = NULL;
 	s->nfl = s->capfl = 0;
+	s->env->tx_total -= s->fl_bytes;
+	s->fl_bytes = 0;
 	ms_idset_clear(&s->known);
 	mem_set(s, 0);
 }

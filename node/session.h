@@ -118,6 +118,11 @@ typedef struct ms_session_params {
  * batch), whatever credit the peer grants: what waits in ZeroMQ's queue
  * for one slow or stalled peer. */
 #define MS_SESSION_TX_WINDOW_BYTES (16u << 20)
+/* The same over all sessions (sessions_tx_total): a session builds no
+ * batch while this many bytes wait unacknowledged in all, so peers that
+ * stop reading cannot make the node queue more, however many they are
+ * (their sessions end at idle_timeout and free it). */
+#define MS_SESSION_TX_TOTAL_BYTES (24u << 20)
 
 /* Defaults: the batch and credit above, max_message MS_WIRE_MAX_MSG,
  * values up to MS_OP_DEFAULT_MAX_VALUE, no endpoints, the budgets'

@@ -56,6 +56,7 @@ struct ms_session_env {
 	ms_ratelog ratelog;       /* warning lines per peer (node/ratelog) */
 	ms_time now;              /* the latest time a call gave us */
 	uint64_t mem_total;       /* sum of every open session's mem */
+	uint64_t tx_total;        /* sum of every open session's fl_bytes */
 };
 
 /* A growable array of vector entries. */
@@ -112,6 +113,7 @@ struct ms_session {
 	uint64_t fl_bytes; /* bytes of the batches in flight */
 	int got_ack;
 	int credit_clamped;  /* limit_credit counted on this session */
+	int tx_total_hit;    /* limit_sessions_tx_total counted on it */
 	uint64_t unsendable; /* ops we could not send to this peer */
 
 	/* receive allowance (§5.4): ops received in all, and how many the

@@ -114,6 +114,18 @@ void ss_send_batches(ms_session *s, ms_time now)
 		if (s->nfl > 0 && s->fl_bytes >= MS_SESSION_TX_WINDOW_BYTES)
 			return; /* enough waits unacknowledged, whatever the
 			           credit: the rest stays ids in the queue */
+		if (env->tx_total >= MS_SESSION_TX_TOTAL_BYTES) {
+			/* all sessions together: the next ACK (or the end of
+			 * a stalled session) makes room */
+			if (!s->tx_total_hit) {
+				s->tx_total_hit = 1;
+				ss_limit_n(s, "sessions_tx_total", 1,
+				           "bytes=%" PRIu64 " budget=%u",
+				           env->tx_total,
+				           (unsigned)MS_SESSION_TX_TOTAL_BYTES);
+			}
+			return;
+		}
 		allow = s->got_ack ? s->credit : MS_WIRE_MAX_OPS;
 		max = env->p.batch_ops < allow ? env->p.batch_ops
 		                               : (uint32_t)allow;
@@ -179,6 +191,7 @@ void ss_send_batches(ms_session *s, ms_time now)
 		s->tx_batch++;
 		s->fl[s->nfl++] = (inflight){s->tx_batch, n, bytes};
 		s->fl_bytes += bytes;
+		env->tx_total += bytes;
 		if (s->got_ack)
 			s->credit -= n;
 		s->sum.sent += n;
@@ -548,6 +561,7 @@ void ss_on_ack(ms_session *s, const ms_wire_ack *a, ms_time now)
 		return;
 	}
 	s->fl_bytes -= s->fl[0].bytes;
+	s->env->tx_total -= s->fl[0].bytes;
 	memmove(&s->fl[0], &s->fl[1], (s->nfl - 1) * sizeof s->fl[0]);
 	s->nfl--;
 	s->got_ack = 1;

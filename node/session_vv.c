@@ -211,6 +211,11 @@ static int keep_held(ms_session *s, const ms_wire_vv *v, ms_time now)
 	}
 	ms_store_read_end(&rt);
 	s->vv_unknown += unknown;
+	/* not kept, never written to peer_vv: counted per entry like the
+	 * ACK entries the store skips (an honest peer may know authors we
+	 * have not seen yet; millions from one peer are the attack) */
+	if (unknown > 0)
+		ss_count(s, "limit_", "peer_vv_unknown", unknown);
 	return rc;
 }
 

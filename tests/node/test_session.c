@@ -957,6 +957,7 @@ START_TEST(vv_keeps_held_authors_and_bounds_the_rest)
 		ck_assert_uint_eq(peer_vv_of(&p, 1, peer, e[0].author), 0);
 	}
 	ck_assert_uint_eq(counter(&p, 1, "limit_session_vv_entries"), 0);
+	ck_assert_uint_eq(counter(&p, 1, "limit_peer_vv_unknown"), 2000);
 	/* and the session holds no 2000 entries: far below 2000 * 72 */
 	ck_assert_uint_lt(ms_session_env_memory(p.side[1].env), 64 << 10);
 	sp_free(&p);
@@ -1377,6 +1378,39 @@ START_TEST(unacknowledged_bytes_are_bounded)
 	ck_assert_uint_lt(p.side[1].bytes_sent,
 	                  MS_SESSION_TX_WINDOW_BYTES + 2 * (8u << 20));
 	ck_assert_int_eq(p.side[1].ended, 0);
+	ck_assert_uint_eq(counter(&p, 1, "limit_sessions_tx_total"), 0);
+	/* a second stalled peer (carol, in the same environment; its
+	 * records land in side 0's) gets a batch, then waits for room in
+	 * the total: sessions_tx_total, not one window per peer */
+	{
+		ms_identity *carol = fix_identity(0x34);
+		ms_session_conf c = {0};
+		ms_session *b = NULL;
+		ms_errbuf eb = {0};
+
+		ms_session_free(&p.side[0].s);
+		c.user = (void *)(intptr_t)0;
+		MS_PASS(ms_ed25519_pk_to_curve(c.peer_curve,
+		                               ms_identity_pk(carol), NULL));
+		MS_PASS_EB(ms_session_new(&b, p.side[1].env, &c, p.now, &eb),
+		           &eb);
+		p.side[0].s = b;
+		fake_hello(&p, b, carol);
+		inject_vv(&p, b, NULL, 0);
+		ck_assert_uint_eq(ms_session_inflight(b), 1);
+		inject_to(&p, b, &m); /* ACK(1), all the credit */
+		for (int i = 0; i < 10; i++)
+			ms_session_tick(b, p.now);
+		ck_assert_uint_eq(ms_session_inflight(b), 1);
+		ck_assert_uint_eq(counter(&p, 1, "limit_sessions_tx_total"), 1);
+		/* the first peer's end makes room for the second */
+		ms_session_close(p.side[1].s, MS_BYE_NORMAL, "done", "done", 0,
+		                 p.now);
+		ms_session_tick(b, p.now);
+		ck_assert_uint_eq(ms_session_inflight(b), 3);
+		ck_assert_int_eq(p.side[0].ended, 0);
+		ms_identity_free(&carol);
+	}
 	free(big);
 	sp_free(&p);
 }
