@@ -114,15 +114,15 @@ typedef struct ms_session_params {
  * twice); beyond this the set starts over, which only risks a duplicate
  * send (peer_vv still filters most).  4 MiB of table. */
 #define MS_SESSION_KNOWN_MAX (1u << 16)
-/* Bytes of OPS a session keeps unacknowledged at most (at least one
- * batch), whatever credit the peer grants: what waits in ZeroMQ's queue
- * for one slow or stalled peer. */
-#define MS_SESSION_TX_WINDOW_BYTES (16u << 20)
-/* The same over all sessions (sessions_tx_total): a session builds no
- * batch while this many bytes wait unacknowledged in all, so peers that
- * stop reading cannot make the node queue more, however many they are
- * (their sessions end at idle_timeout and free it). */
-#define MS_SESSION_TX_TOTAL_BYTES (24u << 20)
+/* Bytes of OPS a session keeps unacknowledged at most, whatever credit
+ * the peer grants (one full message): what waits in ZeroMQ's queue for
+ * one slow or stalled peer. */
+#define MS_SESSION_TX_WINDOW_BYTES MS_WIRE_MAX_MSG
+/* The same over all sessions (sessions_tx_total): once this many bytes
+ * wait unacknowledged in all, only a session with nothing in flight may
+ * send, one op at a time; peers that stop reading therefore hold this
+ * plus one op each until their sessions end at idle_timeout. */
+#define MS_SESSION_TX_TOTAL_BYTES (16u << 20)
 
 /* Defaults: the batch and credit above, max_message MS_WIRE_MAX_MSG,
  * values up to MS_OP_DEFAULT_MAX_VALUE, no endpoints, the budgets'

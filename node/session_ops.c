@@ -34,6 +34,17 @@ static void unsendable(ms_session *s, size_t len)
 		       "bytes=%zu max=%u", len, (unsigned)MS_WIRE_MAX_OP);
 }
 
+/* The total of unacknowledged bytes over all sessions held this session
+ * back: counted and logged once per session. */
+static void tx_total_hit(ms_session *s)
+{
+	if (s->tx_total_hit)
+		return;
+	s->tx_total_hit = 1;
+	ss_limit_n(s, "sessions_tx_total", 1, "bytes=%" PRIu64 " budget=%u",
+	           s->env->tx_total, (unsigned)MS_SESSION_TX_TOTAL_BYTES);
+}
+
 /* Queue op e unless the peer is known to hold it. */
 static void queue_op(ms_session *s, ms_store_rtxn *rt, const ms_log_entry *e)
 {
@@ -97,7 +108,8 @@ void ss_send_batches(ms_session *s, ms_time now)
 		ms_store_rtxn *rt = NULL;
 		ms_errbuf eb = {0};
 		ms_wire_msg m = {.type = MS_WIRE_OPS};
-		uint64_t allow, bytes = MS_WIRE_OPS_FIXED_LEN;
+		uint64_t allow, cap, bytes = MS_WIRE_OPS_FIXED_LEN;
+		int total_bound;
 		uint32_t max, n = 0;
 		const ms_sync_item *top;
 
@@ -111,19 +123,28 @@ void ss_send_batches(ms_session *s, ms_time now)
 			return;
 		if (!s->got_ack && s->nfl > 0)
 			return; /* one batch before the first ACK */
-		if (s->nfl > 0 && s->fl_bytes >= MS_SESSION_TX_WINDOW_BYTES)
-			return; /* enough waits unacknowledged, whatever the
-			           credit: the rest stays ids in the queue */
+		/* bytes this batch may take: what the session's window and
+		 * all sessions' total leave (at least one op: a session with
+		 * nothing in flight always gets one, so peers that stop
+		 * reading cannot starve the others, only slow them) */
+		cap = env->p.max_message;
+		if (s->fl_bytes >= MS_SESSION_TX_WINDOW_BYTES)
+			cap = 0;
+		else if (MS_SESSION_TX_WINDOW_BYTES - s->fl_bytes < cap)
+			cap = MS_SESSION_TX_WINDOW_BYTES - s->fl_bytes;
+		total_bound = 0;
 		if (env->tx_total >= MS_SESSION_TX_TOTAL_BYTES) {
-			/* all sessions together: the next ACK (or the end of
-			 * a stalled session) makes room */
-			if (!s->tx_total_hit) {
-				s->tx_total_hit = 1;
-				ss_limit_n(s, "sessions_tx_total", 1,
-				           "bytes=%" PRIu64 " budget=%u",
-				           env->tx_total,
-				           (unsigned)MS_SESSION_TX_TOTAL_BYTES);
-			}
+			cap = 0;
+			total_bound = 1;
+		} else if (MS_SESSION_TX_TOTAL_BYTES - env->tx_total < cap) {
+			cap = MS_SESSION_TX_TOTAL_BYTES - env->tx_total;
+			total_bound = 1;
+		}
+		if (cap == 0 && s->nfl > 0) {
+			/* the next ACK (or the end of a session that stopped
+			 * reading) makes room */
+			if (total_bound)
+				tx_total_hit(s);
 			return;
 		}
 		allow = s->got_ack ? s->credit : MS_WIRE_MAX_OPS;
@@ -162,8 +183,13 @@ void ss_send_batches(ms_session *s, ms_time now)
 				continue;
 			}
 			if (bytes + MS_WIRE_OPS_PER_OP_LEN + e.len >
-			    env->p.max_message)
+			            env->p.max_message ||
+			    ((n > 0 || s->nfl > 0) &&
+			     bytes + MS_WIRE_OPS_PER_OP_LEN + e.len > cap)) {
+				if (total_bound && n == 0)
+					tx_total_hit(s);
 				break;
+			}
 			ms_sendq_pop(&s->q);
 			env->txops[n].ptr = e.buf;
 			env->txops[n].len = (uint32_t)e.len;
@@ -173,7 +199,7 @@ void ss_send_batches(ms_session *s, ms_time now)
 		}
 		if (n == 0) {
 			ms_store_read_end(&rt);
-			if (s->lk_more)
+			if (s->lk_more && ms_sendq_len(&s->q) == 0)
 				continue; /* a window the peer held already */
 			break;
 		}
