@@ -31,9 +31,13 @@
 #include "wire.h"
 
 /* Bounds that keep a config from asking LMDB or the op codec for nonsense. */
-#define CFG_MAP_MIN (64ull << 10)    /* smaller maps cannot hold the schema */
-#define CFG_MAP_LIMIT (1ull << 44)   /* 16 TiB: beyond any real deployment */
-#define CFG_VALUE_LIMIT (1ull << 30) /* 1 GiB: ops must fit a u32 length */
+#define CFG_MAP_MIN (64ull << 10)  /* smaller maps cannot hold the schema */
+#define CFG_MAP_LIMIT (1ull << 44) /* 16 TiB: beyond any real deployment */
+/* The largest value whose op (largest key, most parents) still fits the
+ * wire's op limit: a larger one could be written but never sent. */
+#define CFG_VALUE_LIMIT             \
+	((uint64_t)MS_WIRE_MAX_OP - \
+	 (MS_OP_FIXED_LEN + MS_OP_MAX_KEY + MS_OP_MAX_PARENTS * MS_HASH_LEN))
 #define CFG_SKEW_LIMIT_MS (366ull * 24 * 3600 * 1000) /* a year */
 #define CFG_HOUR_MS (3600ull * 1000)
 /* A message must hold at least one largest op; the wire caps it anyway. */
@@ -225,8 +229,9 @@ static int cfg_store(cfg_ctx *x, const char *name, const char *value)
 		    v > CFG_VALUE_LIMIT)
 			return cfg_fail(
 				x,
-				"bad value '%s' for max_value (a size from 1 to 1G, e.g. 1M)",
-				value);
+				"bad value '%s' for max_value (a size from 1 to %" PRIu64
+				" bytes, so that the largest op fits the protocol's op limit; e.g. 1M)",
+				value, (uint64_t)CFG_VALUE_LIMIT);
 		o->max_value = (uint32_t)v;
 		return 1;
 	}
@@ -469,6 +474,61 @@ static int cfg_sync(cfg_ctx *x, const char *name, const char *value)
 	return cfg_fail(x, "unknown key '%s' in [sync]", name);
 }
 
+/* A size option of [limits] from lo to hi bytes. */
+static int cfg_size(cfg_ctx *x, const char *name, const char *value,
+                    uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	uint64_t v;
+
+	if (ms_config_parse_size(value, &v) != 0 || v < lo || v > hi)
+		return cfg_fail(x,
+		                "bad value '%s' for %s (a size from %" PRIu64
+		                "K to %" PRIu64 "G, e.g. 64M)",
+		                value, name, lo >> 10, hi >> 30);
+	*out = v;
+	return 1;
+}
+
+/* [limits]: the session budgets (node/session, node/daemon). */
+static int cfg_limits_session(cfg_ctx *x, const char *name, const char *value)
+{
+	ms_config_limits *l = &x->c->limits;
+	uint64_t v = 0; /* cfg_uint sets it when it returns 1 */
+	int r;
+
+	if (strcmp(name, "session_vv_entries") == 0) {
+		if ((r = cfg_uint(x, name, value, 1, 1u << 22, &v)) == 1)
+			l->session_vv_entries = (uint32_t)v;
+		return r;
+	}
+	if (strcmp(name, "hello_timeout") == 0)
+		return cfg_duration(x, name, value, 100, CFG_HOUR_MS,
+		                    &l->hello_timeout_ms);
+	if (strcmp(name, "vv_timeout") == 0)
+		return cfg_duration(x, name, value, 100, CFG_HOUR_MS,
+		                    &l->vv_timeout_ms);
+	if (strcmp(name, "idle_timeout") == 0)
+		return cfg_duration(x, name, value, 100, CFG_HOUR_MS,
+		                    &l->idle_timeout_ms);
+	if (strcmp(name, "session_memory") == 0)
+		return cfg_size(x, name, value, 1ull << 20, 64ull << 30,
+		                &l->session_memory);
+	if (strcmp(name, "sessions_memory_total") == 0)
+		return cfg_size(x, name, value, 1ull << 20, 1024ull << 30,
+		                &l->sessions_memory_total);
+	if (strcmp(name, "sessions_per_peer") == 0) {
+		if ((r = cfg_uint(x, name, value, 1, 1024, &v)) == 1)
+			l->sessions_per_peer = (uint32_t)v;
+		return r;
+	}
+	if (strcmp(name, "sessions_total") == 0) {
+		if ((r = cfg_uint(x, name, value, 1, 65536, &v)) == 1)
+			l->sessions_total = (uint32_t)v;
+		return r;
+	}
+	return cfg_fail(x, "unknown key '%s' in [limits]", name);
+}
+
 /* [limits]: the budgets of the peer table, pex, discovery and transport. */
 static int cfg_limits(cfg_ctx *x, const char *name, const char *value)
 {
@@ -512,7 +572,7 @@ static int cfg_limits(cfg_ctx *x, const char *name, const char *value)
 		memcpy((char *)l + k[i].off, &u, sizeof u);
 		return 1;
 	}
-	return cfg_fail(x, "unknown key '%s' in [limits]", name);
+	return cfg_limits_session(x, name, value);
 }
 
 static int cfg_log(cfg_ctx *x, const char *name, const char *value)
@@ -552,10 +612,10 @@ static int cfg_entry(void *user, const char *section, const char *name,
 		return cfg_backoff(x, name, value);
 	if (strcmp(section, "sync") == 0)
 		return cfg_sync(x, name, value);
-	if (strcmp(section, "log") == 0)
-		return cfg_log(x, name, value);
 	if (strcmp(section, "limits") == 0)
 		return cfg_limits(x, name, value);
+	if (strcmp(section, "log") == 0)
+		return cfg_log(x, name, value);
 	if (section[0] == '\0')
 		return cfg_fail(
 			x,
@@ -717,6 +777,20 @@ static const char default_conf[] =
 	"# pex_candidates = 256\n"
 	"# mDNS service instances held (needs a restart).\n"
 	"# mdns_records = 256\n"
+	"# What one peer may make this node hold or wait for (docs/config.md).\n"
+	"# Vector entries per round for authors this node does not hold.\n"
+	"# session_vv_entries = 4096\n"
+	"# A session that has not completed HELLO, or whose peer has not sent\n"
+	"# its whole vector, or that owes a message and sends nothing, ends.\n"
+	"# hello_timeout = 10s\n"
+	"# vv_timeout = 60s\n"
+	"# idle_timeout = 120s\n"
+	"# Memory one session may hold, and all sessions together.\n"
+	"# session_memory = 64M\n"
+	"# sessions_memory_total = 256M\n"
+	"# Sessions open at once with one node id, and in all.\n"
+	"# sessions_per_peer = 4\n"
+	"# sessions_total = 256\n"
 	"\n"
 	"[log]\n"
 	"# debug, info, notice, warning or error.\n"

@@ -159,6 +159,12 @@ static void session_params(const ms_daemon *d, ms_session_params *p)
 	p->credit = c->sync.credit;
 	p->max_message = c->net.max_message;
 	p->max_value = c->store.max_value;
+	p->vv_entries = c->limits.session_vv_entries;
+	p->hello_timeout_ms = c->limits.hello_timeout_ms;
+	p->vv_timeout_ms = c->limits.vv_timeout_ms;
+	p->idle_timeout_ms = c->limits.idle_timeout_ms;
+	p->memory = c->limits.session_memory;
+	p->memory_total = c->limits.sessions_memory_total;
 	for (size_t i = 0; i < d->nbound && i < MS_SESSION_MAX_ENDPOINTS; i++)
 		snprintf(p->endpoints[p->nendpoints++], sizeof p->endpoints[0],
 		         "%s", d->bound[i]);
@@ -408,6 +414,56 @@ static dlink *link_open(ms_daemon *d, const ms_conn *c, ms_peer *p,
 	return l;
 }
 
+/* Admission of a new session l (inbound, or our dial up): refused with
+ * BYE(budget) when sessions_total are open already, or when the sessions
+ * hold sessions_memory_total between them.  0 admitted, -1 refused (the
+ * session has ended). */
+static int admit(ms_daemon *d, dlink *l)
+{
+	const ms_config_limits *lim = &d->node->cfg.limits;
+	uint64_t total = lim->sessions_total ? lim->sessions_total
+	                                     : MS_DAEMON_SESSIONS_TOTAL_DEFAULT;
+	uint64_t mem = lim->sessions_memory_total
+	                       ? lim->sessions_memory_total
+	                       : MS_SESSION_MEMORY_TOTAL_DEFAULT;
+	const char *why = NULL;
+	size_t open = 0;
+
+	for (dlink *o = d->links; o != NULL; o = o->next)
+		if (!o->ended)
+			open++; /* l included */
+	if (open > total)
+		why = "sessions_total";
+	else if (ms_session_env_memory(d->senv) >= mem)
+		why = "sessions_memory_total";
+	if (why == NULL)
+		return 0;
+	ms_session_refuse(l->s, why, now(d));
+	return -1;
+}
+
+/* Once HELLO proved the peer's id: refused with BYE(budget) when
+ * sessions_per_peer other sessions with that id are open.  0 or -1. */
+static int admit_peer(ms_daemon *d, dlink *l, const uint8_t *id)
+{
+	size_t same = 0;
+
+	for (dlink *o = d->links; o != NULL; o = o->next) {
+		const uint8_t *oid;
+		if (o == l || o->ended ||
+		    (oid = ms_session_peer_id(o->s)) == NULL)
+			continue;
+		if (memcmp(oid, id, MS_PK_LEN) == 0)
+			same++;
+	}
+	if (same < (d->node->cfg.limits.sessions_per_peer
+	                    ? d->node->cfg.limits.sessions_per_peer
+	                    : MS_DAEMON_SESSIONS_PER_PEER_DEFAULT))
+		return 0;
+	ms_session_refuse(l->s, "sessions_per_peer", now(d));
+	return -1;
+}
+
 /* Free the links whose session ended (never from inside a callback). */
 static void links_reap(ms_daemon *d)
 {
@@ -582,7 +638,10 @@ static void on_session_event(void *ctx, ms_session *s,
 			                 now(d));
 			break;
 		}
-		if (identity_refused(d, l, ev->u.id.node_id))
+		/* then who answered, then the session budgets: refused
+		 * before the peer table hears of it */
+		if (identity_refused(d, l, ev->u.id.node_id) ||
+		    admit_peer(d, l, ev->u.id.node_id) != 0)
 			break;
 		l->peer = ms_peertab_identified(d->pt, l->peer, out,
 		                                ev->u.id.node_id,
@@ -769,6 +828,8 @@ static void dial_up(ms_daemon *d, const ms_conn *c)
 		return;
 	}
 	ms_peertab_session_opened(d->pt, p, 1);
+	if (admit(d, l) != 0)
+		return;
 	ms_session_start(l->s, now(d));
 }
 
@@ -781,8 +842,9 @@ static void on_link(void *ctx, const ms_conn *c, ms_link_event ev,
 	if (ev == MS_LINK_UP) {
 		if (c->dir == MS_CONN_OUT)
 			dial_up(d, c);
-		else if (!d->stopping)
-			(void)link_open(d, c, NULL, peer_curve);
+		else if (!d->stopping &&
+		         (l = link_open(d, c, NULL, peer_curve)) != NULL)
+			(void)admit(d, l);
 		return;
 	}
 	if (c->dir == MS_CONN_OUT)

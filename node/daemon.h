@@ -12,6 +12,13 @@
 
 #include "ms_err.h"
 
+/* Sessions the daemon admits ([limits]; docs/security.md): open at once
+ * over all peers (a session beyond it gets BYE(budget sessions_total)),
+ * and per node id once HELLO proved it (sessions_per_peer: two for a
+ * pair that dialled each other, room for a reconnect not yet noticed). */
+#define MS_DAEMON_SESSIONS_TOTAL_DEFAULT 256u
+#define MS_DAEMON_SESSIONS_PER_PEER_DEFAULT 4u
+
 /* What the command line adds to (or overrides in) meshsync.conf. */
 typedef struct ms_daemon_opts {
 	const char *dir;           /* data directory (required) */

@@ -64,6 +64,17 @@ typedef struct ms_config_limits {
 	uint32_t recv_hwm;          /* ZMQ_RCVHWM, messages (restart) */
 	uint32_t inbound_connections; /* TCP connections accepted at once */
 	uint32_t inbound_per_address; /* the same from one IP address */
+	/* sessions: 0 = not set; node/session enforces
+	 * (MS_SESSION_*_DEFAULT), node/daemon admits
+	 * (MS_DAEMON_SESSIONS_*_DEFAULT) */
+	uint32_t session_vv_entries;
+	uint64_t hello_timeout_ms;
+	uint64_t vv_timeout_ms;
+	uint64_t idle_timeout_ms;
+	uint64_t session_memory;
+	uint64_t sessions_memory_total;
+	uint32_t sessions_per_peer;
+	uint32_t sessions_total;
 } ms_config_limits;
 
 /* [log]. */
@@ -87,7 +98,7 @@ typedef struct ms_config {
 } ms_config;
 
 /* Built-in defaults (those of ms_store_opts_default, no policy rules, and
- * the documented [net]/[backoff]/[sync]/[log] defaults). */
+ * the documented [net]/[backoff]/[sync]/[log] defaults; [limits] unset). */
 void ms_config_default(ms_config *c);
 
 /* Re-point c->store.policies at c->rules (after a struct copy). */

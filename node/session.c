@@ -37,11 +37,32 @@ void ms_session_params_default(ms_session_params *p)
 	p->credit = MS_SESSION_DEFAULT_CREDIT;
 	p->max_message = MS_WIRE_MAX_MSG;
 	p->max_value = MS_OP_DEFAULT_MAX_VALUE;
+	p->vv_entries = MS_SESSION_VV_ENTRIES_DEFAULT;
+	p->hello_timeout_ms = MS_SESSION_HELLO_TIMEOUT_DEFAULT_MS;
+	p->vv_timeout_ms = MS_SESSION_VV_TIMEOUT_DEFAULT_MS;
+	p->idle_timeout_ms = MS_SESSION_IDLE_TIMEOUT_DEFAULT_MS;
+	p->memory = MS_SESSION_MEMORY_DEFAULT;
+	p->memory_total = MS_SESSION_MEMORY_TOTAL_DEFAULT;
+	p->lacking_window = MS_SESSION_LACKING_WINDOW;
 }
 
 static void params_set(ms_session_env *env, const ms_session_params *p)
 {
 	env->p = *p;
+	if (env->p.vv_entries == 0)
+		env->p.vv_entries = MS_SESSION_VV_ENTRIES_DEFAULT;
+	if (env->p.hello_timeout_ms == 0)
+		env->p.hello_timeout_ms = MS_SESSION_HELLO_TIMEOUT_DEFAULT_MS;
+	if (env->p.vv_timeout_ms == 0)
+		env->p.vv_timeout_ms = MS_SESSION_VV_TIMEOUT_DEFAULT_MS;
+	if (env->p.idle_timeout_ms == 0)
+		env->p.idle_timeout_ms = MS_SESSION_IDLE_TIMEOUT_DEFAULT_MS;
+	if (env->p.memory == 0)
+		env->p.memory = MS_SESSION_MEMORY_DEFAULT;
+	if (env->p.memory_total == 0)
+		env->p.memory_total = MS_SESSION_MEMORY_TOTAL_DEFAULT;
+	if (env->p.lacking_window == 0)
+		env->p.lacking_window = MS_SESSION_LACKING_WINDOW;
 	if (env->p.batch_ops == 0)
 		env->p.batch_ops = 1;
 	if (env->p.batch_ops > MS_WIRE_MAX_OPS)
@@ -110,6 +131,11 @@ void ms_session_env_set_params(ms_session_env *env, const ms_session_params *p)
 	params_set(env, p);
 }
 
+uint64_t ms_session_env_memory(const ms_session_env *env)
+{
+	return env->mem_total;
+}
+
 /* ------------------------------------------------------------- accessors */
 
 ms_session_state ms_session_state_get(const ms_session *s)
@@ -155,6 +181,40 @@ static const char *dir_name(const ms_session *s)
 	return s->outbound ? "out" : "in";
 }
 
+/* The ratelog source of this session's lines: the peer's node id once
+ * proven, else the id we dialled, else the dialer's transport key (an
+ * outbound dial with no known id shares the all-zero source). */
+static const uint8_t *rate_key(const ms_session *s)
+{
+	if (s->identified)
+		return s->peer_id;
+	if (s->has_hint)
+		return s->hint_id;
+	return s->peer_curve;
+}
+
+/* May a line at this level be logged about s?  Warnings and errors go
+ * through the per-peer line budget (node/ratelog); a line allowed after
+ * refused ones is preceded by MS-LOG-SUPPRESSED with their number. */
+static int rate_ok(const ms_session *s, int level)
+{
+	char hex[2 * MS_PK_LEN + 1];
+	uint32_t dropped = 0;
+
+	if (level > MS_LOG_WARNING)
+		return 1;
+	if (!ms_ratelog_allow(&s->env->ratelog, rate_key(s),
+	                      s->env->now.mono_ms, &dropped)) {
+		ms_counters_add(s->env->counters, "log_suppressed", NULL, 1);
+		return 0;
+	}
+	if (dropped > 0)
+		ms_logf(s->env->log, MS_LOG_WARNING, "MS-LOG-SUPPRESSED",
+		        "peer=%s dir=%s lines=%" PRIu32, peer_hex(s, hex),
+		        dir_name(s), dropped);
+	return 1;
+}
+
 /* An event about this session: "peer=… dir=…" then the rest. */
 void ss_log(const ms_session *s, int level, const char *event, const char *fmt,
             ...)
@@ -162,7 +222,7 @@ void ss_log(const ms_session *s, int level, const char *event, const char *fmt,
 	char hex[2 * MS_PK_LEN + 1], rest[1024];
 	va_list ap;
 
-	if (!ms_log_on(s->env->log, level))
+	if (!ms_log_on(s->env->log, level) || !rate_ok(s, level))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(rest, sizeof rest, fmt, ap);
@@ -180,6 +240,27 @@ void ss_store_error(const ms_session *s, const ms_errbuf *eb)
 void ss_count(ms_session *s, const char *prefix, const char *suffix, uint64_t n)
 {
 	ms_counters_add(s->env->counters, prefix, suffix, n);
+}
+
+void ss_limit_n(ms_session *s, const char *name, uint64_t n, const char *fmt,
+                ...)
+{
+	char hex[2 * MS_PK_LEN + 1], rest[512];
+	va_list ap;
+
+	ss_count(s, "limit_", name, n);
+	if (!ms_log_on(s->env->log, MS_LOG_WARNING) ||
+	    !rate_ok(s, MS_LOG_WARNING))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(rest, sizeof rest, fmt, ap);
+	va_end(ap);
+	/* a short id: the line names the peer, the summary has it in full */
+	peer_hex(s, hex);
+	hex[16] = '\0';
+	ms_logf(s->env->log, MS_LOG_WARNING, "MS-LIMIT",
+	        "limit=%s peer=%s dir=%s%s%s", name, hex, dir_name(s),
+	        rest[0] != '\0' ? " " : "", rest);
 }
 
 /* ---------------------------------------------------------------- events */
@@ -202,6 +283,12 @@ void ss_set_state(ms_session *s, ms_session_state st)
 
 /* ----------------------------------------------------------------- output */
 
+static void mem_set(ms_session *s, uint64_t bytes)
+{
+	s->env->mem_total = s->env->mem_total - s->mem + bytes;
+	s->mem = bytes;
+}
+
 static void release(ms_session *s)
 {
 	while (s->oq_head != NULL) {
@@ -210,6 +297,7 @@ static void release(ms_session *s)
 		free(m);
 	}
 	s->oq_tail = NULL;
+	s->oq_bytes = 0;
 	free(s->tvv.v);
 	memset(&s->tvv, 0, sizeof s->tvv);
 	free(s->hello_vv);
@@ -219,7 +307,10 @@ static void release(ms_session *s)
 	free(s->fl);
 	s->fl = NULL;
 	s->nfl = s->capfl = 0;
+	s->env->tx_total -= s->fl_bytes;
+	s->fl_bytes = 0;
 	ms_idset_clear(&s->known);
+	mem_set(s, 0);
 }
 
 static void end_session(ms_session *s, const char *end, const char *detail,
@@ -245,6 +336,14 @@ int ss_flush(ms_session *s, ms_time now)
 			return -1;
 		}
 		s->sum.bytes_out += m->len;
+		if (m->grant != 0) {
+			/* the peer may act on this ACK from now on; the first
+			 * replaces the one-batch allowance */
+			if (s->rx_acks_out == 0 || m->grant > s->rx_horizon)
+				s->rx_horizon = m->grant;
+			s->rx_acks_out++;
+		}
+		s->oq_bytes -= sizeof *m + m->len;
 		s->oq_head = m->next;
 		if (s->oq_head == NULL)
 			s->oq_tail = NULL;
@@ -255,7 +354,7 @@ int ss_flush(ms_session *s, ms_time now)
 
 /* Encode m and queue it.  0 or -1 (out of memory, or a message we built
  * breaks a rule: a bug, logged, never a crash). */
-int ss_send_msg(ms_session *s, const ms_wire_msg *m)
+static int queue_msg(ms_session *s, const ms_wire_msg *m, uint64_t grant)
 {
 	ms_errbuf eb = {0};
 	size_t len;
@@ -274,14 +373,26 @@ int ss_send_msg(ms_session *s, const ms_wire_msg *m)
 		return -1;
 	}
 	o->next = NULL;
+	o->grant = grant;
 	o->len = len;
 	memcpy(o->buf, s->env->msgbuf, len);
+	s->oq_bytes += sizeof *o + len;
 	if (s->oq_tail != NULL)
 		s->oq_tail->next = o;
 	else
 		s->oq_head = o;
 	s->oq_tail = o;
 	return 0;
+}
+
+int ss_send_msg(ms_session *s, const ms_wire_msg *m)
+{
+	return queue_msg(s, m, 0);
+}
+
+int ss_send_ack(ms_session *s, const ms_wire_msg *m, uint64_t grant)
+{
+	return queue_msg(s, m, grant);
 }
 
 /* ---------------------------------------------------------------- closing */
@@ -370,12 +481,103 @@ static void close_with(ms_session *s, int bye_reason, const char *text,
 void ms_session_close(ms_session *s, int bye_reason, const char *text,
                       const char *end, int failed, ms_time now)
 {
+	s->env->now = now;
 	close_with(s, bye_reason, text, end, NULL, failed, now);
 }
 
 void ms_session_lost(ms_session *s, const char *reason, ms_time now)
 {
+	s->env->now = now;
 	end_session(s, reason, NULL, -1, 1, now);
+}
+
+void ss_budget_close(ms_session *s, const char *name, int bye, ms_time now)
+{
+	close_with(s, bye, name, bye == MS_BYE_TIMEOUT ? "timeout" : "budget",
+	           name, 1, now);
+}
+
+void ss_limit_close(ms_session *s, const char *name, int bye, ms_time now)
+{
+	ss_limit_n(s, name, 1, "%s", "");
+	ss_budget_close(s, name, bye, now);
+}
+
+void ms_session_refuse(ms_session *s, const char *budget, ms_time now)
+{
+	if (s->state == MS_SESSION_CLOSED)
+		return;
+	s->env->now = now;
+	ss_limit_close(s, budget, MS_BYE_BUDGET, now);
+}
+
+uint64_t ss_mem_now(const ms_session *s)
+{
+	uint64_t n = sizeof *s;
+
+	n += (uint64_t)s->tvv.cap * sizeof *s->tvv.v;
+	n += (uint64_t)s->nhello_vv * sizeof *s->hello_vv;
+	n += (uint64_t)s->q.cap * sizeof *s->q.v;
+	n += (uint64_t)s->known.cap * MS_HASH_LEN;
+	n += (uint64_t)s->capfl * sizeof *s->fl;
+	return n + s->oq_bytes;
+}
+
+int ss_mem_check(ms_session *s, ms_time now)
+{
+	const ms_session_params *p = &s->env->p;
+	uint64_t m;
+
+	if (s->state == MS_SESSION_CLOSED)
+		return -1;
+	m = ss_mem_now(s);
+	mem_set(s, m);
+	if (m > p->memory) {
+		ss_limit_n(s, "session_memory", 1,
+		           "bytes=%" PRIu64 " budget=%" PRIu64, m, p->memory);
+		ss_budget_close(s, "session_memory", MS_BYE_BUDGET, now);
+		return -1;
+	}
+	if (s->env->mem_total > p->memory_total) {
+		ss_limit_n(s, "sessions_memory_total", 1,
+		           "bytes=%" PRIu64 " total=%" PRIu64
+		           " budget=%" PRIu64,
+		           m, s->env->mem_total, p->memory_total);
+		ss_budget_close(s, "sessions_memory_total", MS_BYE_BUDGET, now);
+		return -1;
+	}
+	return 0;
+}
+
+/* Elapsed from `from` to now, 0 if the clock stood still or went back. */
+static uint64_t since(uint64_t from, ms_time now)
+{
+	return now.mono_ms > from ? now.mono_ms - from : 0;
+}
+
+int ss_timeouts(ms_session *s, ms_time now)
+{
+	const ms_session_params *p = &s->env->p;
+	const char *which = NULL;
+
+	if (s->state == MS_SESSION_HELLO) {
+		if (since(s->start_mono, now) >= p->hello_timeout_ms)
+			which = "hello_timeout";
+	} else if (s->state == MS_SESSION_SYNC && s->vv_mode &&
+	           s->vv_rounds == 0 &&
+	           since(s->vv_start, now) >= p->vv_timeout_ms) {
+		which = "vv_timeout";
+	} else if ((s->state == MS_SESSION_SYNC || s->nfl > 0) &&
+	           since(s->idle_from, now) >= p->idle_timeout_ms) {
+		/* the peer owes us a message: its part of the initial sync,
+		 * or the ACK of a batch in flight.  A live session with
+		 * nothing in flight owes nothing and is never idle here. */
+		which = "idle_timeout";
+	}
+	if (which == NULL)
+		return 0;
+	ss_limit_close(s, which, MS_BYE_TIMEOUT, now);
+	return -1;
 }
 
 /* We cannot go on (out of memory, a store failure): BYE(overload). */
@@ -418,11 +620,14 @@ ms_err ms_session_new(ms_session **out, ms_session_env *env,
 		memcpy(s->hint_id, c->hint_id, MS_PK_LEN);
 	}
 	s->state = MS_SESSION_HELLO;
-	s->rx_allow = MS_WIRE_MAX_OPS; /* one batch before our first ACK */
+	s->rx_horizon = MS_WIRE_MAX_OPS; /* one batch before our first ACK */
 	s->start_mono = now.mono_ms;
+	s->idle_from = now.mono_ms;
+	env->now = now;
 	s->sum.start_ms = now.wall_ms;
 	s->sum.outbound = (uint8_t)s->outbound;
 	ss_count(s, s->outbound ? "sessions_out" : "sessions_in", NULL, 1);
+	mem_set(s, ss_mem_now(s));
 	*out = s;
 	return MS_OK;
 }
@@ -475,11 +680,16 @@ void ss_note_peer_holds(ms_session *s, const ms_peer_vv_entry *e, size_t n)
 {
 	ms_errbuf eb = {0};
 
+	size_t unknown = 0;
+
 	if (n == 0 || !s->identified || s->self)
 		return;
-	if (ms_store_peer_vv_update(s->env->store, s->peer_id, e, n, &eb) !=
-	    MS_OK)
+	if (ms_store_peer_vv_update_held(s->env->store, s->peer_id, e, n,
+	                                 &unknown, &eb) != MS_OK)
 		ss_store_error(s, &eb);
+	if (unknown > 0)
+		ss_limit_n(s, "peer_vv_unknown", unknown,
+		           "entries=%zu unknown=%zu", n, unknown);
 }
 
 /* Our HELLO: digest and op count from one snapshot, whose arrival head is
@@ -536,6 +746,7 @@ void ms_session_start(ms_session *s, ms_time now)
 {
 	if (s->state != MS_SESSION_HELLO || !s->outbound)
 		return;
+	s->env->now = now;
 	if (send_hello(s) != 0) {
 		end_session(s, "local-error", NULL, -1, 1, now);
 		return;
@@ -622,6 +833,7 @@ static void on_hello(ms_session *s, const ms_wire_hello *h, ms_time now)
 	equal = memcmp(h->vv_digest, s->my_digest, MS_HASH_LEN) == 0;
 	ss_log(s, MS_LOG_DEBUG, "MS-SYNC-HELLO",
 	       "op_count=%" PRIu64 " digest_equal=%d", h->op_count, equal);
+	s->vv_start = now.mono_ms;
 	if (equal) {
 		/* the peer holds exactly what our HELLO's snapshot held */
 		ss_note_peer_holds(s, s->hello_vv, s->nhello_vv);
@@ -653,7 +865,9 @@ static void on_bye(ms_session *s, const ms_wire_bye *b, ms_time now)
 	const char *name = ms_wire_bye_reason_name(b->reason);
 	/* refusals are worth a warning; a normal or shutdown BYE is not */
 	int refused = b->reason == MS_BYE_VERSION || b->reason == MS_BYE_AUTH ||
-	              b->reason == MS_BYE_PROTO || b->reason == MS_BYE_OVERLOAD;
+	              b->reason == MS_BYE_PROTO ||
+	              b->reason == MS_BYE_OVERLOAD ||
+	              b->reason == MS_BYE_BUDGET || b->reason == MS_BYE_TIMEOUT;
 
 	memcpy(text, b->text.ptr, b->text.len);
 	text[b->text.len] = '\0';
@@ -683,6 +897,8 @@ void ms_session_recv(ms_session *s, const uint8_t *buf, size_t len, ms_time now)
 
 	if (s->state == MS_SESSION_CLOSED)
 		return;
+	s->env->now = now;
+	s->idle_from = now.mono_ms;
 	s->sum.bytes_in += len;
 	r = ms_wire_decode(&m, s->env->scratch, buf, len);
 	if (r != MS_WR_OK)
@@ -722,6 +938,7 @@ void ms_session_recv(ms_session *s, const uint8_t *buf, size_t len, ms_time now)
 		on_peers(s, &m.u.peers);
 		break;
 	}
+	(void)ss_mem_check(s, now);
 }
 
 int ms_session_send_peers(ms_session *s, const ms_wire_peers *m)

@@ -70,13 +70,63 @@ typedef struct ms_session_params {
 	/* our listen endpoints, announced in HELLO (wildcards are skipped) */
 	char endpoints[MS_SESSION_MAX_ENDPOINTS][MS_WIRE_MAX_ENDPOINT_LEN + 1];
 	size_t nendpoints;
+	/* Budgets ([limits]; docs/security.md).  0 means the default. */
+	uint32_t vv_entries;       /* session_vv_entries: entries of one vector
+	                              round for authors we do not hold */
+	uint64_t hello_timeout_ms; /* hello_timeout: HELLO not completed */
+	uint64_t vv_timeout_ms;    /* vv_timeout: the peer's first vector not
+	                              complete after HELLO */
+	uint64_t idle_timeout_ms;  /* idle_timeout: nothing from a peer that
+	                              owes us a message (an ACK, or anything
+	                              while the initial sync runs) */
+	uint64_t memory;           /* session_memory: bytes one session holds */
+	uint64_t memory_total;     /* sessions_memory_total: all sessions */
+	uint32_t lacking_window;   /* ids of what the peer lacks queued at
+	                              once (0: MS_SESSION_LACKING_WINDOW; tests
+	                              make it small) */
 } ms_session_params;
 
 #define MS_SESSION_DEFAULT_BATCH_OPS 256 /* [sync] batch_ops */
 #define MS_SESSION_DEFAULT_CREDIT 1024   /* [sync] credit */
 
+/* Authors we hold are always allowed in the peer's vector (they are the
+ * only entries kept); this many others per vector round are read and
+ * dropped, one more is BYE(budget session_vv_entries).  A mesh of a few
+ * hundred nodes has a few hundred authors, so a peer knowing a few
+ * thousand we never saw is far beyond any real one. */
+#define MS_SESSION_VV_ENTRIES_DEFAULT 4096u
+#define MS_SESSION_HELLO_TIMEOUT_DEFAULT_MS 10000u /* hello_timeout */
+#define MS_SESSION_VV_TIMEOUT_DEFAULT_MS 60000u    /* vv_timeout */
+/* Long enough for a full 8 MiB OPS message on a 1 Mbit/s link; a peer
+ * that owes nothing (live, nothing in flight) is never idle: ZeroMQ's
+ * heartbeats ([net] heartbeat_timeout) judge that link. */
+#define MS_SESSION_IDLE_TIMEOUT_DEFAULT_MS 120000u
+/* Per session: the peer's vector, the send queue of ids (what the peer
+ * lacks, a window of MS_SESSION_LACKING_WINDOW at a time, and new ops
+ * offered while live), the ids known to be held, batches in flight and
+ * queued output. */
+#define MS_SESSION_MEMORY_DEFAULT (64ull << 20)
+#define MS_SESSION_MEMORY_TOTAL_DEFAULT (256ull << 20)
+/* Ids of what the peer lacks queued at once (48 bytes each: 3 MiB); the
+ * next window is read from the store when the queue has drained. */
+#define MS_SESSION_LACKING_WINDOW (1u << 16)
+/* The ids a session remembers as held by the peer (no op crosses a link
+ * twice); beyond this the set starts over, which only risks a duplicate
+ * send (peer_vv still filters most).  4 MiB of table. */
+#define MS_SESSION_KNOWN_MAX (1u << 16)
+/* Bytes of OPS a session keeps unacknowledged at most, whatever credit
+ * the peer grants (one full message): what waits in ZeroMQ's queue for
+ * one slow or stalled peer. */
+#define MS_SESSION_TX_WINDOW_BYTES MS_WIRE_MAX_MSG
+/* The same over all sessions (sessions_tx_total): once this many bytes
+ * wait unacknowledged in all, only a session with nothing in flight may
+ * send, one op at a time; peers that stop reading therefore hold this
+ * plus one op each until their sessions end at idle_timeout. */
+#define MS_SESSION_TX_TOTAL_BYTES (16u << 20)
+
 /* Defaults: the batch and credit above, max_message MS_WIRE_MAX_MSG,
- * values up to MS_OP_DEFAULT_MAX_VALUE, no endpoints. */
+ * values up to MS_OP_DEFAULT_MAX_VALUE, no endpoints, the budgets'
+ * defaults above. */
 void ms_session_params_default(ms_session_params *p);
 
 typedef enum ms_session_event_kind {
@@ -90,9 +140,11 @@ typedef enum ms_session_event_kind {
 typedef struct ms_session_end {
 	const char *reason; /* the summary's end reason: "bye-normal", "proto",
 	                       "auth", "version", "lost", "shutdown", "self",
-	                       "send-failed", "local-error", "store", ... */
+	                       "send-failed", "local-error", "store",
+	                       "budget", "timeout", ... */
 	const char *detail; /* why we refused the peer ("bad_proof",
-	                       "batch_order", ...), NULL when we did not */
+	                       "batch_order", a budget's name, ...), NULL
+	                       when we did not */
 	int bye_sent;       /* the ms_wire_bye_reason we sent, -1 for none */
 	int failed;         /* counts as a failed attempt (backoff) */
 	int self;           /* the far end is this node (a dial to ourselves) */
@@ -145,6 +197,8 @@ ms_err ms_session_env_new(ms_session_env **out, ms_store *store,
 void ms_session_env_free(ms_session_env **envp);
 /* Replace the parameters (bounds are clamped as in ms_session_env_new). */
 void ms_session_env_set_params(ms_session_env *env, const ms_session_params *p);
+/* Bytes all open sessions of env hold, as counted for session_memory. */
+uint64_t ms_session_env_memory(const ms_session_env *env);
 
 /* Per-session settings. */
 typedef struct ms_session_conf {
@@ -194,6 +248,14 @@ int ms_session_send_peers(ms_session *s, const ms_wire_peers *m);
  */
 void ms_session_close(ms_session *s, int bye_reason, const char *text,
                       const char *end, int failed, ms_time now);
+
+/*
+ * The owner refuses the session for the budget named `budget` (e.g.
+ * "sessions_total", "sessions_per_peer"): counts limit_<budget>, logs
+ * MS-LIMIT (rate-limited per peer), sends BYE(budget) with the name as
+ * text and ends with reason "budget", failed.
+ */
+void ms_session_refuse(ms_session *s, const char *budget, ms_time now);
 
 /* The link is gone (transport DOWN): end with reason, failed. */
 void ms_session_lost(ms_session *s, const char *reason, ms_time now);

@@ -21,22 +21,24 @@
 #include <stdint.h>
 
 #include "idset.h"
+#include "ratelog.h"
 #include "sendq.h"
 #include "session.h"
-
-/* Authors of a VV we are willing to hold (4 Mi entries, 256 MiB). */
-#define SESSION_MAX_AUTHORS (1u << 22)
 /* Batches built per session per tick, so one peer cannot starve others. */
 #define SESSION_TICK_ROUNDS 8
 
 typedef struct outmsg {
 	struct outmsg *next;
+	/* an ACK: the receive horizon (ops received in all, plus the credit
+	 * granted) that takes effect when it leaves for the link; else 0 */
+	uint64_t grant;
 	size_t len;
 	uint8_t buf[];
 } outmsg;
 
 typedef struct inflight {
 	uint32_t batch, n;
+	uint64_t bytes;
 } inflight;
 
 struct ms_session_env {
@@ -51,6 +53,10 @@ struct ms_session_env {
 	ms_wire_scratch *scratch; /* decode arrays (64 KiB) */
 	uint8_t *msgbuf;          /* encode buffer, MS_WIRE_MAX_MSG bytes */
 	ms_wire_bytes *txops;     /* the ops of the batch being built */
+	ms_ratelog ratelog;       /* warning lines per peer (node/ratelog) */
+	ms_time now;              /* the latest time a call gave us */
+	uint64_t mem_total;       /* sum of every open session's mem */
+	uint64_t tx_total;        /* sum of every open session's fl_bytes */
 };
 
 /* A growable array of vector entries. */
@@ -79,7 +85,12 @@ struct ms_session {
 	ms_peer_vv_entry *hello_vv;
 	size_t nhello_vv;
 
-	vvec tvv;     /* the peer's vector so far */
+	vvec tvv; /* the peer's vector so far: authors we hold only */
+	/* this round of the peer's vector: entries read, those of authors we
+	 * do not hold (dropped, counted against session_vv_entries), and the
+	 * last author (order is checked across chunks) */
+	uint64_t vv_seen, vv_unknown;
+	uint8_t vv_last[MS_PK_LEN];
 	int can_send; /* the peer's vector known (or digests equal) */
 	/* vector exchange (digests differed): rounds of the peer's VV fully
 	 * received (1, then 2 after the extra round of §5.3 rule 4), and
@@ -90,19 +101,36 @@ struct ms_session {
 
 	ms_sendq q;
 	ms_idset known;
+	/* what the peer lacks is queued in windows (store/lacking): where the
+	 * next window starts, and whether one is left (tvv is kept till then) */
+	ms_lacking_pos lk_pos;
+	int lk_more;
 
 	uint32_t tx_batch; /* last batch number sent */
 	inflight *fl;      /* unacknowledged batches, oldest first */
 	size_t nfl, capfl;
-	uint64_t credit; /* ops we may still send (after the first ACK) */
+	uint64_t credit;   /* ops we may still send (after the first ACK) */
+	uint64_t fl_bytes; /* bytes of the batches in flight */
 	int got_ack;
+	int credit_clamped;  /* limit_credit counted on this session */
+	int tx_total_hit;    /* limit_sessions_tx_total counted on it */
+	uint64_t unsendable; /* ops we could not send to this peer */
 
+	/* receive allowance (§5.4): ops received in all, and how many the
+	 * peer may have sent in all by the ACKs that left for the link (one
+	 * batch before the first) */
 	uint32_t rx_batch; /* last batch number received */
-	uint64_t rx_allow; /* ops the peer may still send us */
+	uint64_t rx_total;
+	uint64_t rx_horizon;
+	uint32_t rx_acks_out; /* ACKs handed to the link */
 
 	outmsg *oq_head, *oq_tail;
+	uint64_t oq_bytes;
 
 	uint64_t start_mono;
+	uint64_t vv_start;  /* HELLO completed with differing digests */
+	uint64_t idle_from; /* last message from the peer, or since we wait */
+	uint64_t mem;       /* bytes held, as counted in env->mem_total */
 	ms_session_summary sum;
 };
 
@@ -120,9 +148,32 @@ void ss_count(ms_session *s, const char *prefix, const char *suffix,
 void ss_set_state(ms_session *s, ms_session_state st);
 /* Encode m and queue it for the link.  0, or -1 (logged). */
 int ss_send_msg(ms_session *s, const ms_wire_msg *m);
+/* The same for an ACK that raises the receive horizon to `grant` once it
+ * leaves for the link. */
+int ss_send_ack(ms_session *s, const ms_wire_msg *m, uint64_t grant);
 /* Hand queued messages to the link until it is busy.  0, or -1 when the
  * session ended (the link failed, or a callback closed it). */
 int ss_flush(ms_session *s, ms_time now);
+/* A budget was hit (n times): add n to limit_<name>, log one MS-LIMIT
+ * line (through the ratelog) with fmt's key=value pairs after it. */
+void ss_limit_n(ms_session *s, const char *name, uint64_t n, const char *fmt,
+                ...) __attribute__((format(printf, 4, 5)));
+/* ss_limit_n (once), then BYE(bye: MS_BYE_BUDGET or MS_BYE_TIMEOUT) with the name
+ * as text; the session ends "budget" or "timeout", failed. */
+void ss_limit_close(ms_session *s, const char *name, int bye, ms_time now);
+/* Only the closing part of ss_limit_close (after an ss_limit_n with
+ * details). */
+void ss_budget_close(ms_session *s, const char *name, int bye, ms_time now);
+/* Recount what the session holds (env->mem_total follows) and close it
+ * when over session_memory or sessions_memory_total.  0, or -1 when it
+ * was closed. */
+int ss_mem_check(ms_session *s, ms_time now);
+/* Close the session when one of its stages took too long (hello_timeout,
+ * vv_timeout, idle_timeout).  0, or -1 when it was closed. */
+int ss_timeouts(ms_session *s, ms_time now);
+/* The bytes the session holds now (what ss_mem_check counts): checks
+ * before a large allocation add to it. */
+uint64_t ss_mem_now(const ms_session *s);
 /* We cannot go on (out of memory, the store failed): BYE(overload), end
  * failed with `end`. */
 void ss_local_error(ms_session *s, const char *text, const char *end,
@@ -139,6 +190,10 @@ void ss_note_peer_holds(ms_session *s, const ms_peer_vv_entry *e, size_t n);
 
 /* Queue our whole vector as VV chunks.  0 or -1. */
 int ss_send_vv(ms_session *s);
+/* Queue the next window of what the peer lacks, when one is left.  0, or
+ * -1 when the session was closed (out of memory, a store error, or the
+ * session_memory budget). */
+int ss_queue_lacking(ms_session *s, ms_time now);
 void ss_on_vv(ms_session *s, const ms_wire_vv *v, ms_time now);
 /* Go LIVE once the initial exchange is over (after the second vector
  * round when vectors were exchanged). */

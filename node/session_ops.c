@@ -6,10 +6,44 @@
  * what they prove the peer holds, fork replies, and the ACK with our grant.
  */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "session_int.h"
+
+/* Remember that the peer holds id.  The set is bounded: past
+ * MS_SESSION_KNOWN_MAX it starts over, which can only cost a duplicate
+ * send (peer_vv still filters what the peer holds contiguously). */
+static void know(ms_session *s, const uint8_t id[MS_HASH_LEN])
+{
+	if (s->known.n >= MS_SESSION_KNOWN_MAX)
+		ms_idset_clear(&s->known);
+	/* not remembering only costs a possible resend */
+	(void)ms_idset_add(&s->known, id);
+}
+
+/* An op of ours this peer cannot take (encoded beyond the wire's op
+ * limit: written under an older, larger max_value): counted each time,
+ * logged once per session. */
+static void unsendable(ms_session *s, size_t len)
+{
+	ss_count(s, "ops_unsendable", NULL, 1);
+	if (s->unsendable++ == 0)
+		ss_log(s, MS_LOG_WARNING, "MS-SYNC-UNSENDABLE",
+		       "bytes=%zu max=%u", len, (unsigned)MS_WIRE_MAX_OP);
+}
+
+/* The total of unacknowledged bytes over all sessions held this session
+ * back: counted and logged once per session. */
+static void tx_total_hit(ms_session *s)
+{
+	if (s->tx_total_hit)
+		return;
+	s->tx_total_hit = 1;
+	ss_limit_n(s, "sessions_tx_total", 1, "bytes=%" PRIu64 " budget=%u",
+	           s->env->tx_total, (unsigned)MS_SESSION_TX_TOTAL_BYTES);
+}
 
 /* Queue op e unless the peer is known to hold it. */
 static void queue_op(ms_session *s, ms_store_rtxn *rt, const ms_log_entry *e)
@@ -74,15 +108,45 @@ void ss_send_batches(ms_session *s, ms_time now)
 		ms_store_rtxn *rt = NULL;
 		ms_errbuf eb = {0};
 		ms_wire_msg m = {.type = MS_WIRE_OPS};
-		uint64_t allow, bytes = MS_WIRE_OPS_FIXED_LEN;
+		uint64_t allow, cap, bytes = MS_WIRE_OPS_FIXED_LEN;
+		int total_bound;
 		uint32_t max, n = 0;
 		const ms_sync_item *top;
 
 		if (s->state == MS_SESSION_CLOSED || s->oq_head != NULL ||
-		    !s->can_send || ms_sendq_len(&s->q) == 0)
+		    !s->can_send)
+			return;
+		if (ms_sendq_len(&s->q) == 0 && s->lk_more &&
+		    ss_queue_lacking(s, now) != 0)
+			return; /* the next window of what the peer lacks */
+		if (ms_sendq_len(&s->q) == 0)
 			return;
 		if (!s->got_ack && s->nfl > 0)
 			return; /* one batch before the first ACK */
+		/* bytes this batch may take: what the session's window and
+		 * all sessions' total leave (at least one op: a session with
+		 * nothing in flight always gets one, so peers that stop
+		 * reading cannot starve the others, only slow them) */
+		cap = env->p.max_message;
+		if (s->fl_bytes >= MS_SESSION_TX_WINDOW_BYTES)
+			cap = 0;
+		else if (MS_SESSION_TX_WINDOW_BYTES - s->fl_bytes < cap)
+			cap = MS_SESSION_TX_WINDOW_BYTES - s->fl_bytes;
+		total_bound = 0;
+		if (env->tx_total >= MS_SESSION_TX_TOTAL_BYTES) {
+			cap = 0;
+			total_bound = 1;
+		} else if (MS_SESSION_TX_TOTAL_BYTES - env->tx_total < cap) {
+			cap = MS_SESSION_TX_TOTAL_BYTES - env->tx_total;
+			total_bound = 1;
+		}
+		if (cap == 0 && s->nfl > 0) {
+			/* the next ACK (or the end of a session that stopped
+			 * reading) makes room */
+			if (total_bound)
+				tx_total_hit(s);
+			return;
+		}
 		allow = s->got_ack ? s->credit : MS_WIRE_MAX_OPS;
 		max = env->p.batch_ops < allow ? env->p.batch_ops
 		                               : (uint32_t)allow;
@@ -109,24 +173,34 @@ void ss_send_batches(ms_session *s, ms_time now)
 				ms_sendq_pop(&s->q);
 				continue;
 			}
-			if (ms_store_get_op(rt, id, &e, NULL) != MS_OK ||
-			    e.len > MS_WIRE_MAX_OP) {
-				ms_sendq_pop(&s->q); /* gone or unsendable */
+			if (ms_store_get_op(rt, id, &e, NULL) != MS_OK) {
+				ms_sendq_pop(&s->q); /* gone */
+				continue;
+			}
+			if (e.len > MS_WIRE_MAX_OP) {
+				ms_sendq_pop(&s->q);
+				unsendable(s, e.len);
 				continue;
 			}
 			if (bytes + MS_WIRE_OPS_PER_OP_LEN + e.len >
-			    env->p.max_message)
+			            env->p.max_message ||
+			    ((n > 0 || s->nfl > 0) &&
+			     bytes + MS_WIRE_OPS_PER_OP_LEN + e.len > cap)) {
+				if (total_bound && n == 0)
+					tx_total_hit(s);
 				break;
+			}
 			ms_sendq_pop(&s->q);
 			env->txops[n].ptr = e.buf;
 			env->txops[n].len = (uint32_t)e.len;
 			n++;
 			bytes += MS_WIRE_OPS_PER_OP_LEN + e.len;
-			/* not remembering only costs a possible resend */
-			(void)ms_idset_add(&s->known, id);
+			know(s, id);
 		}
 		if (n == 0) {
 			ms_store_read_end(&rt);
+			if (s->lk_more && ms_sendq_len(&s->q) == 0)
+				continue; /* a window the peer held already */
 			break;
 		}
 		m.u.ops.batch = s->tx_batch + 1;
@@ -138,8 +212,12 @@ void ss_send_batches(ms_session *s, ms_time now)
 			return;
 		}
 		ms_store_read_end(&rt);
+		if (s->nfl == 0)
+			s->idle_from = now.mono_ms; /* the peer owes an ACK */
 		s->tx_batch++;
-		s->fl[s->nfl++] = (inflight){s->tx_batch, n};
+		s->fl[s->nfl++] = (inflight){s->tx_batch, n, bytes};
+		s->fl_bytes += bytes;
+		env->tx_total += bytes;
 		if (s->got_ack)
 			s->credit -= n;
 		s->sum.sent += n;
@@ -152,10 +230,14 @@ void ss_send_batches(ms_session *s, ms_time now)
 
 void ms_session_tick(ms_session *s, ms_time now)
 {
-	if (s->state == MS_SESSION_CLOSED || ss_flush(s, now) != 0)
+	if (s->state == MS_SESSION_CLOSED)
+		return;
+	s->env->now = now;
+	if (ss_timeouts(s, now) != 0 || ss_flush(s, now) != 0)
 		return;
 	ss_send_batches(s, now);
 	ss_check_synced(s, now); /* output that waited for room may finish it */
+	(void)ss_mem_check(s, now);
 }
 
 static int author_cmp(const void *a, const void *b)
@@ -362,6 +444,37 @@ static int ack_entries(ms_session *s, uint8_t (*authors)[MS_PK_LEN],
 	return nack;
 }
 
+/* One line for a batch's rejected ops (not one per op): how many, by
+ * reason.  Through the per-peer line budget like every warning. */
+static void log_rejects(ms_session *s, uint32_t batch,
+                        const ms_ingest_result *res, size_t n,
+                        uint64_t rejected)
+{
+	uint64_t by[MS_OPR_COUNT_] = {0};
+	char reasons[512];
+	size_t off = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (res[i].status == MS_INGEST_REJECTED &&
+		    res[i].reason < MS_OPR_COUNT_)
+			by[res[i].reason]++;
+	reasons[0] = '\0';
+	for (int r = 0; r < MS_OPR_COUNT_; r++) {
+		int k;
+		if (by[r] == 0)
+			continue;
+		k = snprintf(reasons + off, sizeof reasons - off,
+		             "%s%s:%" PRIu64, off ? "," : "",
+		             ms_op_reason_name((ms_op_reason)r), by[r]);
+		if (k < 0 || (size_t)k >= sizeof reasons - off)
+			break;
+		off += (size_t)k;
+	}
+	ss_log(s, MS_LOG_WARNING, "MS-SYNC-REJECT",
+	       "batch=%" PRIu32 " ops=%zu rejected=%" PRIu64 " reasons=%s",
+	       batch, n, rejected, off ? reasons : "-");
+}
+
 void ss_on_ops(ms_session *s, const ms_wire_ops *o, ms_time now)
 {
 	ms_session_env *env = s->env;
@@ -380,12 +493,22 @@ void ss_on_ops(ms_session *s, const ms_wire_ops *o, ms_time now)
 		ss_bad_message(s, "batch_order", now);
 		return;
 	}
-	if (o->n > s->rx_allow) {
-		ss_bad_message(s, "credit_exceeded", now);
+	/* §5.4: what the peer may have sent in all is set by the ACKs that
+	 * have left for the link (one batch before the first), never by
+	 * those still waiting in our queue; a sender that does not wait for
+	 * them is stopped here, before anything of the batch is verified,
+	 * logged or quarantined */
+	if ((s->rx_acks_out == 0 && o->batch > 1) ||
+	    s->rx_total + o->n > s->rx_horizon) {
+		ss_limit_n(s, "rx_inflight", 1,
+		           "batch=%" PRIu32 " received=%" PRIu64
+		           " allowed=%" PRIu64,
+		           o->batch, s->rx_total + o->n, s->rx_horizon);
+		ss_budget_close(s, "rx_inflight", MS_BYE_BUDGET, now);
 		return;
 	}
 	s->rx_batch = o->batch;
-	s->rx_allow -= o->n;
+	s->rx_total += o->n;
 
 	if (bufs_alloc(&b, o->n) != 0) {
 		ss_local_error(s, "out of memory", "local-error", now);
@@ -424,20 +547,18 @@ void ss_on_ops(ms_session *s, const ms_wire_ops *o, ms_time now)
 		if (r->status == MS_INGEST_REJECTED) {
 			if (r->reason < MS_OPR_COUNT_)
 				s->sum.rejected_by_reason[r->reason]++;
-			ss_log(s, MS_LOG_WARNING, "MS-SYNC-REJECT",
-			       "reason=%s batch=%" PRIu32 " index=%u",
-			       ms_op_reason_name((ms_op_reason)r->reason),
-			       o->batch, (unsigned)i);
 			continue;
 		}
 		/* the peer holds it: never send it back on this link */
-		(void)ms_idset_add(&s->known, r->id);
+		know(s, r->id);
 		if (b.slots[i].seq != 0)
 			b.held[nheld++] = b.slots[i];
 		if (r->status == MS_INGEST_APPLIED && r->fork &&
 		    b.slots[i].seq != 0)
 			b.forked[nforked++] = b.slots[i];
 	}
+	if (tot.rejected > 0)
+		log_rejects(s, o->batch, b.res, o->n, tot.rejected);
 	note_sent_slots(s, b.held, nheld);
 	answer_forks(s, b.forked, nforked);
 
@@ -449,15 +570,14 @@ void ss_on_ops(ms_session *s, const ms_wire_ops *o, ms_time now)
 	m.u.ack.credit = env->p.credit;
 	m.u.ack.n = (uint16_t)nack;
 	m.u.ack.entries = b.acks;
-	if (ss_send_msg(s, &m) != 0) {
+	/* the grant counts from this batch on (§5.4); it takes effect when
+	 * the ACK leaves, at the next flush (the owner's tick), so batches
+	 * already waiting behind this one are held to the older grant */
+	if (ss_send_ack(s, &m, s->rx_total + env->p.credit) != 0) {
 		ss_local_error(s, "local error", "local-error", now);
 		goto out;
 	}
-	/* ops the peer sent after this batch, before seeing the ACK, count
-	 * against the new grant (§5.4) */
-	s->rx_allow = env->p.credit;
-	if (ss_flush(s, now) == 0)
-		ss_send_batches(s, now); /* fork replies, if any */
+	ss_send_batches(s, now); /* fork replies, after the ACK */
 out:
 	bufs_free(&b);
 }
@@ -465,17 +585,32 @@ out:
 void ss_on_ack(ms_session *s, const ms_wire_ack *a, ms_time now)
 {
 	uint64_t after = 0;
+	uint32_t credit = a->credit;
 
 	if (s->nfl == 0 || a->batch != s->fl[0].batch) {
 		ss_bad_message(s, "unexpected_ack", now);
 		return;
 	}
+	s->fl_bytes -= s->fl[0].bytes;
+	s->env->tx_total -= s->fl[0].bytes;
 	memmove(&s->fl[0], &s->fl[1], (s->nfl - 1) * sizeof s->fl[0]);
 	s->nfl--;
 	s->got_ack = 1;
 	for (size_t i = 0; i < s->nfl; i++)
 		after += s->fl[i].n;
-	s->credit = a->credit > after ? a->credit - after : 0;
+	if (credit > s->env->p.credit) {
+		/* never more in flight than we would grant ourselves: a peer
+		 * granting 2^32-1 and not reading cannot make us build our
+		 * whole store into its queue */
+		if (!s->credit_clamped) {
+			s->credit_clamped = 1;
+			ss_limit_n(s, "credit", 1,
+			           "granted=%" PRIu32 " kept=%" PRIu32, credit,
+			           s->env->p.credit);
+		}
+		credit = s->env->p.credit;
+	}
+	s->credit = credit > after ? credit - after : 0;
 	if (a->n > 0 && s->identified) {
 		ms_peer_vv_entry *pe = malloc(a->n * sizeof *pe);
 		if (pe == NULL) {

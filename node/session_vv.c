@@ -1,9 +1,10 @@
 /*
  * session_vv.c — a session's vector exchange (docs/protocol.md §5.2–§5.3):
- * our vector as VV chunks, the peer's as it arrives, what the peer lacks
- * from its complete vector (store/lacking), the second round of rule 4
- * that exposes an equivocation inside the common prefix, and the moment
- * the initial sync is over.
+ * our vector as VV chunks, the peer's as it arrives (entries for authors
+ * we hold only; the others counted against session_vv_entries), what the
+ * peer lacks from its complete vector (store/lacking, a window at a time),
+ * the second round of rule 4 that exposes an equivocation inside the
+ * common prefix, and the moment the initial sync is over.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -95,8 +96,20 @@ int ss_send_vv(ms_session *s)
 	return rc;
 }
 
-/* Queue every op the peer lacks, from its now complete vector.  0 or -1. */
-static int queue_lacking(ms_session *s)
+/* The peer's vector is no longer needed: every window was queued, or a
+ * new vector round supersedes it. */
+static void drop_tvv(ms_session *s)
+{
+	free(s->tvv.v);
+	memset(&s->tvv, 0, sizeof s->tvv);
+	s->lk_more = 0;
+}
+
+/* Queue the next window of ops the peer lacks, from its complete vector
+ * (at most lacking_window ids at a time: the next window is
+ * read when the queue has drained).  0, -1, or -2 when the queue would
+ * pass session_memory (the session was closed). */
+static int queue_window(ms_session *s, ms_time now)
 {
 	ms_store_rtxn *rt = NULL;
 	ms_errbuf eb = {0};
@@ -104,13 +117,26 @@ static int queue_lacking(ms_session *s)
 	size_t n = 0, queued = 0;
 
 	if (ms_store_read_begin(s->env->store, &rt, &eb) != MS_OK ||
-	    ms_store_lacking(rt, s->tvv.v, s->tvv.n, &items, &n, &eb) !=
-	            MS_OK) {
+	    ms_store_lacking_next(rt, s->tvv.v, s->tvv.n, &s->lk_pos,
+	                          s->env->p.lacking_window, &items, &n,
+	                          &eb) != MS_OK) {
 		ss_store_error(s, &eb);
 		ms_store_read_end(&rt);
 		return -1;
 	}
 	ms_store_read_end(&rt);
+	s->lk_more = !s->lk_pos.done;
+	if (ss_mem_now(s) + (uint64_t)n * sizeof *items > s->env->p.memory) {
+		/* the ids alone would pass the budget: refuse before holding
+		 * them (docs/config.md: raise session_memory for a store
+		 * this large) */
+		ss_limit_n(s, "session_memory", 1,
+		           "lacking_ops=%zu budget=%" PRIu64, n,
+		           s->env->p.memory);
+		free(items);
+		ss_budget_close(s, "session_memory", MS_BYE_BUDGET, now);
+		return -2;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (ms_idset_has(&s->known, items[i].id))
 			continue;
@@ -122,8 +148,78 @@ static int queue_lacking(ms_session *s)
 	}
 	free(items);
 	ms_logf(s->env->log, MS_LOG_DEBUG, "MS-SYNC-LACKING",
-	        "authors=%zu ops=%zu", s->tvv.n, queued);
+	        "authors=%zu ops=%zu more=%d", s->tvv.n, queued, s->lk_more);
+	if (!s->lk_more)
+		drop_tvv(s);
 	return 0;
+}
+
+int ss_queue_lacking(ms_session *s, ms_time now)
+{
+	if (!s->lk_more || s->state == MS_SESSION_CLOSED)
+		return s->state == MS_SESSION_CLOSED ? -1 : 0;
+	switch (queue_window(s, now)) {
+	case 0:
+		return 0;
+	case -2:
+		return -1;
+	default:
+		ss_local_error(s, "local error", "local-error", now);
+		return -1;
+	}
+}
+
+/* Keep the chunk's entries for authors we hold: the only ones what the
+ * peer lacks (store/lacking walks our authors) and what it holds
+ * (peer_vv) are made of.  The others only tell that the peer has ops we
+ * lack, which it sends anyway from our vector: they are counted against
+ * session_vv_entries and dropped.  0, or -1 when the session ended. */
+static int keep_held(ms_session *s, const ms_wire_vv *v, ms_time now)
+{
+	ms_store_rtxn *rt = NULL;
+	ms_errbuf eb = {0};
+	uint64_t unknown = 0;
+	int rc = 0;
+
+	if (v->n == 0)
+		return 0;
+	if (ms_store_read_begin(s->env->store, &rt, &eb) != MS_OK) {
+		ss_store_error(s, &eb);
+		ss_local_error(s, "store error", "store", now);
+		return -1;
+	}
+	for (uint16_t i = 0; i < v->n; i++) {
+		ms_vv_entry e, ours;
+		ms_err ge = ms_store_vv_entry_get(rt, v->entries[i].author,
+		                                  &ours, NULL);
+
+		if (ge == MS_ENOTFOUND) {
+			unknown++;
+			continue;
+		}
+		if (ge != MS_OK) {
+			ss_local_error(s, "store error", "store", now);
+			rc = -1;
+			break;
+		}
+		memcpy(e.author, v->entries[i].author, MS_PK_LEN);
+		e.seq = v->entries[i].seq;
+		e.held = v->entries[i].held;
+		memcpy(e.acc, v->entries[i].acc, MS_VV_ACC_LEN);
+		if (vvec_add(&s->tvv, &e) != 0) {
+			ss_local_error(s, "out of memory", "local-error", now);
+			rc = -1;
+			break;
+		}
+	}
+	ms_store_read_end(&rt);
+	s->vv_unknown += unknown;
+	/* not kept, never written to peer_vv: counted per entry like the
+	 * ACK entries the store skips (an honest peer may know authors we
+	 * have not seen yet; millions from one peer are the attack) */
+	if (unknown > 0)
+		ss_count(s, "limit_", "peer_vv_unknown", unknown);
+	return rc;
 }
 
 void ss_on_vv(ms_session *s, const ms_wire_vv *v, ms_time now)
@@ -134,31 +230,37 @@ void ss_on_vv(ms_session *s, const ms_wire_vv *v, ms_time now)
 		ss_bad_message(s, "unexpected_vv", now);
 		return;
 	}
-	if (s->tvv.n + v->n > SESSION_MAX_AUTHORS) {
-		ss_bad_message(s, "vv_too_long", now);
-		return;
-	}
+	/* a new round supersedes the windows of the last one not yet queued:
+	 * what they held is lacking by this vector too */
+	if (s->vv_seen == 0 && s->lk_more)
+		drop_tvv(s);
 	/* the decoder checked the order inside a chunk; across chunks too */
-	if (v->n > 0 && s->tvv.n > 0 &&
-	    memcmp(s->tvv.v[s->tvv.n - 1].author, v->entries[0].author,
-	           MS_PK_LEN) >= 0) {
+	if (v->n > 0 && s->vv_seen > 0 &&
+	    memcmp(s->vv_last, v->entries[0].author, MS_PK_LEN) >= 0) {
 		ss_bad_message(s, "bad_order", now);
 		return;
 	}
-	for (uint16_t i = 0; i < v->n; i++) {
-		ms_vv_entry e;
-
-		memcpy(e.author, v->entries[i].author, MS_PK_LEN);
-		e.seq = v->entries[i].seq;
-		e.held = v->entries[i].held;
-		memcpy(e.acc, v->entries[i].acc, MS_VV_ACC_LEN);
-		if (vvec_add(&s->tvv, &e) != 0) {
-			ss_local_error(s, "out of memory", "local-error", now);
-			return;
-		}
+	if (v->n > 0)
+		memcpy(s->vv_last, v->entries[v->n - 1].author, MS_PK_LEN);
+	s->vv_seen += v->n;
+	if (keep_held(s, v, now) != 0)
+		return;
+	if (s->vv_unknown > s->env->p.vv_entries) {
+		ss_limit_n(s, "session_vv_entries", 1,
+		           "entries=%" PRIu64 " unknown=%" PRIu64
+		           " budget=%" PRIu32,
+		           s->vv_seen, s->vv_unknown, s->env->p.vv_entries);
+		ss_budget_close(s, "session_vv_entries", MS_BYE_BUDGET, now);
+		return;
 	}
 	if (!(v->flags & MS_WIRE_VV_LAST))
 		return;
+	if (s->vv_unknown > 0)
+		ss_log(s, MS_LOG_DEBUG, "MS-SYNC-VV-UNKNOWN",
+		       "entries=%" PRIu64 " unknown_authors=%" PRIu64,
+		       s->vv_seen, s->vv_unknown);
+	s->vv_seen = 0;
+	s->vv_unknown = 0;
 	/* the peer holds every author's contiguous prefix it announced */
 	if (s->tvv.n > 0) {
 		ms_peer_vv_entry *pe = malloc(s->tvv.n * sizeof *pe);
@@ -176,12 +278,10 @@ void ss_on_vv(ms_session *s, const ms_wire_vv *v, ms_time now)
 			free(pe);
 		}
 	}
-	if (queue_lacking(s) != 0) {
-		ss_local_error(s, "local error", "local-error", now);
+	memset(&s->lk_pos, 0, sizeof s->lk_pos);
+	s->lk_more = 1;
+	if (ss_queue_lacking(s, now) != 0)
 		return;
-	}
-	free(s->tvv.v);
-	memset(&s->tvv, 0, sizeof s->tvv);
 	s->vv_rounds++;
 	s->can_send = 1;
 	ss_send_batches(s, now);
@@ -193,7 +293,8 @@ void ss_on_vv(ms_session *s, const ms_wire_vv *v, ms_time now)
 void ss_check_synced(ms_session *s, ms_time now)
 {
 	if (s->state != MS_SESSION_SYNC || !s->can_send ||
-	    ms_sendq_len(&s->q) > 0 || s->nfl > 0 || s->oq_head != NULL)
+	    ms_sendq_len(&s->q) > 0 || s->lk_more || s->nfl > 0 ||
+	    s->oq_head != NULL)
 		return;
 	if (s->vv_mode) {
 		/* §5.3 rule 4: our stream has landed (all ACKed), so our

@@ -1,7 +1,8 @@
 /*
  * lacking.c — what the other side of a session lacks, from its vector
  * entries and ours (docs/protocol.md §5.3), as a list of ops sorted in
- * send order (priority, hlc, id).
+ * send order (priority, hlc, id), whole or in windows of a bounded size
+ * (so a session never holds the ids of a whole store).
  *
  * Per author A, ours (s, h, acc) against theirs (ps, ph, pacc); an author
  * they do not list counts as (0, 0, none):
@@ -36,6 +37,9 @@ typedef struct lk {
 	MDB_cursor *log, *forks;
 	ms_sync_item *items;
 	size_t n, cap;
+	size_t max;        /* a window's bound on log items (0: none) */
+	int stopped;       /* the log walk stopped at the bound ... */
+	uint64_t stop_seq; /* ... before this seq */
 } lk;
 
 /* Add op id (held) to the list, with its priority and hlc. */
@@ -89,6 +93,14 @@ static ms_err lk_range(lk *l, MDB_cursor *c, const uint8_t *author,
 		if (k.mv_size != ST_LOGKEY_LEN ||
 		    memcmp(k.mv_data, author, MS_PK_LEN) != 0)
 			break;
+		/* a window is full: the log walk resumes here next time (forks
+		 * are listed whole, with their author's first window) */
+		if (c == l->log && l->max > 0 && l->n >= l->max) {
+			l->stopped = 1;
+			l->stop_seq = ms_get_be64((const uint8_t *)k.mv_data +
+			                          MS_PK_LEN);
+			return MS_OK;
+		}
 		/* A read txn's pages stay put, so the id is used in place. */
 		if (v.mv_size == MS_HASH_LEN &&
 		    (e = lk_add(l, v.mv_data, eb)) != MS_OK)
@@ -139,17 +151,32 @@ ms_err ms_store_lacking(ms_store_rtxn *rt, const ms_vv_entry *theirs,
                         size_t ntheirs, ms_sync_item **items, size_t *n,
                         ms_errbuf *eb)
 {
+	ms_lacking_pos pos;
+
+	memset(&pos, 0, sizeof pos);
+	return ms_store_lacking_next(rt, theirs, ntheirs, &pos, 0, items, n,
+	                             eb);
+}
+
+ms_err ms_store_lacking_next(ms_store_rtxn *rt, const ms_vv_entry *theirs,
+                             size_t ntheirs, ms_lacking_pos *pos, size_t max,
+                             ms_sync_item **items, size_t *n, ms_errbuf *eb)
+{
 	lk l;
 	MDB_cursor *vc = NULL;
 	MDB_val k, v;
 	ms_err e = MS_OK;
+	ms_lacking_pos np = *pos;
 	size_t out = 0;
-	int rc;
+	int rc, more = 0;
 
 	*items = NULL;
 	*n = 0;
 	memset(&l, 0, sizeof l);
 	l.rt = rt;
+	l.max = max;
+	if (pos->done)
+		return MS_OK;
 	if ((rc = mdb_cursor_open(rt->txn, rt->s->dbi[ST_DB_LOG], &l.log)) ||
 	    (rc = mdb_cursor_open(rt->txn, rt->s->dbi[ST_DB_FORKS],
 	                          &l.forks)) ||
@@ -157,11 +184,22 @@ ms_err ms_store_lacking(ms_store_rtxn *rt, const ms_vv_entry *theirs,
 		e = st_mdb(rt->s, eb, rc, "lacking: cursor");
 		goto done;
 	}
-	rc = mdb_cursor_get(vc, &k, &v, MDB_FIRST);
+	if (pos->started) {
+		k.mv_size = MS_PK_LEN;
+		k.mv_data = np.author;
+		rc = mdb_cursor_get(vc, &k, &v, MDB_SET_RANGE);
+	} else {
+		rc = mdb_cursor_get(vc, &k, &v, MDB_FIRST);
+	}
 	/* One step per author we hold. */
 	while (rc == 0) {
 		ms_vv_entry ours;
 		const ms_vv_entry *p;
+		/* resuming this author's log where the last window stopped */
+		uint64_t resume = np.started && memcmp(k.mv_data, np.author,
+		                                       MS_PK_LEN) == 0
+		                          ? np.seq
+		                          : 0;
 
 		if ((e = st_vv_parse(&ours, &k, &v, eb)) != MS_OK) {
 			e = st_err_in(eb, e, "lacking", eb);
@@ -170,20 +208,38 @@ ms_err ms_store_lacking(ms_store_rtxn *rt, const ms_vv_entry *theirs,
 		p = find_theirs(theirs, ntheirs, ours.author);
 		if (p != NULL && memcmp(p->acc, ours.acc, MS_VV_ACC_LEN) == 0)
 			goto next; /* rule 1 */
-		if (p != NULL && p->seq == ours.seq && p->held == ours.held) {
-			e = lk_log(&l, ours.author, 0, eb); /* rule 4 */
-		} else {
-			e = lk_log(&l, ours.author, p != NULL ? p->seq : 0,
-			           eb); /* rule 2 */
+		{
+			uint64_t after = 0; /* rule 4: every op */
+			if (!(p != NULL && p->seq == ours.seq &&
+			      p->held == ours.held))
+				after = p != NULL ? p->seq : 0; /* rule 2 */
+			if (resume > 0 && resume - 1 > after)
+				after = resume - 1;
+			e = lk_log(&l, ours.author, after, eb);
 		}
-		if (e == MS_OK)
+		if (e == MS_OK && resume == 0)
 			e = lk_forks(&l, ours.author, eb); /* rules 3 and 4 */
 		if (e != MS_OK)
 			goto done;
+		if (l.stopped) { /* the window is full inside this author */
+			memcpy(np.author, ours.author, MS_PK_LEN);
+			np.seq = l.stop_seq;
+			np.started = 1;
+			more = 1;
+			break;
+		}
 	next:
 		rc = mdb_cursor_get(vc, &k, &v, MDB_NEXT);
+		if (rc == 0 && max > 0 && l.n >= max) {
+			/* the window is full: the next author starts the next */
+			memcpy(np.author, k.mv_data, MS_PK_LEN);
+			np.seq = 0;
+			np.started = 1;
+			more = 1;
+			break;
+		}
 	}
-	if (rc != MDB_NOTFOUND) {
+	if (!more && rc != MDB_NOTFOUND) {
 		e = st_mdb(rt->s, eb, rc, "lacking: read vv");
 		goto done;
 	}
@@ -198,6 +254,8 @@ ms_err ms_store_lacking(ms_store_rtxn *rt, const ms_vv_entry *theirs,
 	*items = l.items;
 	*n = out;
 	l.items = NULL;
+	np.done = !more;
+	*pos = np;
 done:
 	if (vc != NULL)
 		mdb_cursor_close(vc);

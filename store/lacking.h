@@ -39,4 +39,29 @@ ms_err ms_store_lacking(ms_store_rtxn *rt, const ms_vv_entry *theirs,
                         size_t ntheirs, ms_sync_item **items, size_t *n,
                         ms_errbuf *eb);
 
+/* Where a windowed computation (ms_store_lacking_next) goes on: all zero
+ * to start from our first author. */
+typedef struct ms_lacking_pos {
+	uint8_t author[MS_PK_LEN]; /* the author to visit next */
+	uint64_t seq;              /* > 0: resume that author's log at seq
+	                              (its forks were already listed) */
+	int started;               /* 0: from our first author */
+	int done;                  /* 1: every author was visited */
+} ms_lacking_pos;
+
+/*
+ * ms_store_lacking in windows, so a caller never holds the whole list:
+ * from *pos on, collect items by the same rules until at least max were
+ * found (max 0: no bound), stopping inside an author's log if need be,
+ * and advance *pos past what was collected (pos->done once no author is
+ * left).  The items of one window are sorted and deduplicated among
+ * themselves only: the order across windows is our authors' order.  The
+ * peer's entries must not change between the windows of one pass (a new
+ * vector starts a new pass from a zero pos).  Errors as ms_store_lacking;
+ * *pos is then unchanged.
+ */
+ms_err ms_store_lacking_next(ms_store_rtxn *rt, const ms_vv_entry *theirs,
+                             size_t ntheirs, ms_lacking_pos *pos, size_t max,
+                             ms_sync_item **items, size_t *n, ms_errbuf *eb);
+
 #endif

@@ -12,6 +12,7 @@ typedef struct pv_ctx {
 	const uint8_t *peer;
 	const ms_peer_vv_entry *e;
 	size_t n;
+	size_t unknown; /* entries skipped: author not held */
 } pv_ctx;
 
 static ms_err pv_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
@@ -22,7 +23,20 @@ static ms_err pv_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 	int rc;
 
 	memcpy(kb, pc->peer, MS_PK_LEN);
+	pc->unknown = 0; /* st_write may run the transaction again */
 	for (size_t i = 0; i < pc->n; i++) {
+		MDB_val ak = {MS_PK_LEN, (void *)pc->e[i].author}, av;
+
+		if (pc->e[i].seq == 0)
+			continue;
+		/* only authors we hold: a made-up author never reaches disk */
+		rc = mdb_get(w->txn, s->dbi[ST_DB_VV], &ak, &av);
+		if (rc == MDB_NOTFOUND) {
+			pc->unknown++;
+			continue;
+		}
+		if (rc != 0)
+			return st_mdb(s, eb, rc, "read vv");
 		memcpy(kb + MS_PK_LEN, pc->e[i].author, MS_PK_LEN);
 		rc = mdb_get(w->txn, s->dbi[ST_DB_PEER_VV], &k, &v);
 		if (rc == 0 && v.mv_size == 8 &&
@@ -30,8 +44,6 @@ static ms_err pv_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 			continue; /* ACKs may arrive late: never lower */
 		if (rc != 0 && rc != MDB_NOTFOUND)
 			return st_mdb(s, eb, rc, "read peer_vv");
-		if (pc->e[i].seq == 0)
-			continue;
 		ms_put_le64(vb, pc->e[i].seq);
 		v.mv_size = 8;
 		v.mv_data = vb;
@@ -42,15 +54,28 @@ static ms_err pv_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 	return MS_OK;
 }
 
+ms_err ms_store_peer_vv_update_held(ms_store *s, const uint8_t peer[MS_PK_LEN],
+                                    const ms_peer_vv_entry *e, size_t n,
+                                    size_t *unknown, ms_errbuf *eb)
+{
+	pv_ctx pc = {peer, e, n, 0};
+	ms_err err;
+
+	*unknown = 0;
+	if (n == 0)
+		return MS_OK;
+	if ((err = st_write(s, pv_txn, &pc, eb)) == MS_OK)
+		*unknown = pc.unknown;
+	return err;
+}
+
 ms_err ms_store_peer_vv_update(ms_store *s, const uint8_t peer[MS_PK_LEN],
                                const ms_peer_vv_entry *e, size_t n,
                                ms_errbuf *eb)
 {
-	pv_ctx pc = {peer, e, n};
+	size_t unknown;
 
-	if (n == 0)
-		return MS_OK;
-	return st_write(s, pv_txn, &pc, eb);
+	return ms_store_peer_vv_update_held(s, peer, e, n, &unknown, eb);
 }
 
 static uint64_t pv_get(ms_store_rtxn *rt, const uint8_t *peer,

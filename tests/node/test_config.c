@@ -10,6 +10,9 @@
 #include "ms_test.h"
 #include "node_int.h"
 #include "transport.h"
+#include "op.h"
+#include "session.h"
+#include "wire.h"
 
 static char *tmp;
 
@@ -128,7 +131,63 @@ static const struct {
 	{"[limits]\npex = 1\n", "2: unknown key 'pex' in [limits]"},
 	{"[net]\nheartbeat_interval = 5s\n",
          " [net] heartbeat_timeout (5000ms) must be longer than heartbeat_interval (5000ms)"},
+	/* the session budgets of [limits] */
+	{"[limits]\nsession_vv_entries = 0\n",
+         "2: bad value '0' for session_vv_entries"},
+	{"[limits]\nhello_timeout = 0\n", "2: bad value '0' for hello_timeout"},
+	{"[limits]\nidle_timeout = 2h\n", "2: bad value '2h' for idle_timeout"},
+	{"[limits]\nsession_memory = 10K\n",
+         "2: bad value '10K' for session_memory"},
+	{"[limits]\nsessions_total = 0\n",
+         "2: bad value '0' for sessions_total"},
+	{"[limits]\nbogus = 1\n", "2: unknown key 'bogus' in [limits]"},
+	/* an op with a larger value could never be sent (MS_WIRE_MAX_OP) */
+	{"[store]\nmax_value = 1061767\n",
+         "2: bad value '1061767' for max_value"},
+	{"[store]\nmax_value = 2M\n", "2: bad value '2M' for max_value"},
 };
+
+START_TEST(config_limits_section)
+{
+	char *path = ms_test_pjoin(tmp, "meshsync.conf");
+	ms_config c;
+	ms_errbuf eb = {0};
+
+	/* unset: the session's and the daemon's defaults apply */
+	ms_config_default(&c);
+	ck_assert_uint_eq(c.limits.session_vv_entries, 0);
+	ck_assert_uint_eq(c.limits.idle_timeout_ms, 0);
+	ck_assert_uint_eq(c.limits.sessions_total, 0);
+	ms_test_write_file(path,
+	                   "[limits]\n"
+	                   "session_vv_entries = 500\n"
+	                   "hello_timeout = 3s\n"
+	                   "vv_timeout = 30s\n"
+	                   "idle_timeout = 5m\n"
+	                   "session_memory = 16M\n"
+	                   "sessions_memory_total = 1G\n"
+	                   "sessions_per_peer = 2\n"
+	                   "sessions_total = 32\n"
+	                   "[store]\n"
+	                   "max_value = 1061766\n",
+	                   0644);
+	MS_PASS_EB(ms_config_load(&c, path, &eb), &eb);
+	ck_assert_uint_eq(c.limits.session_vv_entries, 500);
+	ck_assert_uint_eq(c.limits.hello_timeout_ms, 3000);
+	ck_assert_uint_eq(c.limits.vv_timeout_ms, 30000);
+	ck_assert_uint_eq(c.limits.idle_timeout_ms, 300000);
+	ck_assert_uint_eq(c.limits.session_memory, 16u << 20);
+	ck_assert_uint_eq(c.limits.sessions_memory_total, 1u << 30);
+	ck_assert_uint_eq(c.limits.sessions_per_peer, 2);
+	ck_assert_uint_eq(c.limits.sessions_total, 32);
+	/* the largest value whose largest op still fits the wire's op limit */
+	ck_assert_uint_eq(c.store.max_value, 1061766);
+	ck_assert_uint_eq(MS_OP_FIXED_LEN + MS_OP_MAX_KEY +
+	                          MS_OP_MAX_PARENTS * MS_HASH_LEN + 1061766,
+	                  MS_WIRE_MAX_OP);
+	free(path);
+}
+END_TEST
 
 START_TEST(config_net_errors)
 {
@@ -235,6 +294,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, config_limits_peers);
 	tcase_add_test(tc, config_default_file_parses);
 	tcase_add_test(tc, config_limits);
+	tcase_add_test(tc, config_limits_section);
 	suite_add_tcase(s, tc);
 	return s;
 }
