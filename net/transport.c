@@ -224,6 +224,8 @@ const char *ms_reject_reason_str(ms_reject_reason r)
 		return "inbound_connections";
 	case MS_REJECT_INBOUND_ADDR:
 		return "inbound_per_address";
+	case MS_REJECT_SILENT:
+		return "hello_timeout";
 	case MS_REJECT_REASON_COUNT_:
 		break;
 	}
@@ -864,6 +866,37 @@ static void tcp_accepted(ms_transport *t, int fd)
 	}
 	c.seq = ++t->tcp_seq;
 	t->tcp[t->ntcp++] = c;
+}
+
+int ms_transport_close_silent(ms_transport *t, uint64_t now_ms,
+                              uint64_t after_ms)
+{
+	int n = 0;
+	size_t i = 0;
+
+	while (i < t->ntcp) {
+		ms_tcpconn *c = &t->tcp[i];
+		char addr[MS_ADDR_TEXT_MAX];
+
+		if (c->established || c->released) {
+			i++;
+			continue;
+		}
+		if (c->seen_ms == 0)
+			c->seen_ms = now_ms > 0 ? now_ms : 1;
+		if (now_ms - c->seen_ms < after_ms) {
+			i++;
+			continue;
+		}
+		snprintf(addr, sizeof addr, "%s", c->addr);
+		tcp_shut(c);
+		tcp_remove_at(t, i);
+		t->st.in_silent++;
+		n++;
+		if (t->cbs.reject != NULL)
+			t->cbs.reject(t->cbs.ctx, MS_REJECT_SILENT, NULL, addr);
+	}
+	return n;
 }
 
 void ms_transport_release(ms_transport *t, const ms_conn *c)

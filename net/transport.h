@@ -54,7 +54,10 @@
  * message (a session's output queue, bounded by the credit it may use).
  */
 #define MS_TRANSPORT_SEND_HWM_DEFAULT 4 /* send_hwm: messages per link */
-#define MS_TRANSPORT_RECV_HWM_DEFAULT 4 /* recv_hwm: messages per link */
+/* A session has at most one OPS batch unacknowledged (node/session), so an
+ * honest peer never has more than a message or two on its way: two is
+ * enough, and halves what a flooding member parks in our receive queues. */
+#define MS_TRANSPORT_RECV_HWM_DEFAULT 2 /* recv_hwm: messages per link */
 /* inbound_connections: TCP connections accepted and open at once, whether
  * or not their handshake is done. */
 #define MS_TRANSPORT_INBOUND_DEFAULT 512
@@ -153,6 +156,8 @@ typedef enum ms_reject_reason {
 	                          * with no session yet (or the new one)
 	                          * was closed */
 	MS_REJECT_INBOUND_ADDR,  /* over inbound_per_address: the same */
+	MS_REJECT_SILENT,        /* no message within the silent limit
+	                          * (ms_transport_close_silent) */
 	MS_REJECT_REASON_COUNT_  /* number of reasons; not a reason */
 } ms_reject_reason;
 
@@ -233,6 +238,7 @@ typedef struct ms_transport_stats {
 	uint64_t tx_busy; /* sends refused: the queue was at send_hwm */
 	uint64_t in_refused_total; /* closed over inbound_connections */
 	uint64_t in_refused_addr;  /* closed over inbound_per_address */
+	uint64_t in_silent;        /* closed silent (close_silent) */
 } ms_transport_stats;
 
 typedef struct ms_transport ms_transport;
@@ -330,6 +336,19 @@ int ms_transport_pollitems(const ms_transport *t, zmq_pollitem_t *items,
  * Returns the number of messages and events handled.
  */
 int ms_transport_process(ms_transport *t);
+
+/*
+ * Close every inbound connection that has delivered no message for
+ * after_ms (a dialer that completes CURVE, or not even that, and never
+ * sends HELLO: no session exists to time it out).  A connection's clock
+ * starts at the first call that sees it, so the caller calls this every
+ * loop turn with its monotonic time; connections that delivered a message
+ * (or whose session ended) are left alone.  Each close is counted
+ * (in_silent) and reported through the reject callback
+ * (MS_REJECT_SILENT).  Returns how many were closed.
+ */
+int ms_transport_close_silent(ms_transport *t, uint64_t now_ms,
+                              uint64_t after_ms);
 
 /*
  * The ZAP handler: its REP socket (also in ms_transport_pollitems) and the

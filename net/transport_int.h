@@ -54,10 +54,11 @@ typedef struct ms_inconn {
  * sees the socket closed and cleans up as for a peer that hung up). */
 typedef struct ms_tcpconn {
 	int fd;
-	int established; /* a message came through it (ZAP said yes, and a
+	int established;  /* a message came through it (ZAP said yes, and a
 	                  * session may run on it) */
-	int released;    /* its session ended (ms_transport_release) */
-	uint64_t seq;    /* accept order (> 0): smaller is older */
+	int released;     /* its session ended (ms_transport_release) */
+	uint64_t seq;     /* accept order (> 0): smaller is older */
+	uint64_t seen_ms; /* first close_silent call that saw it (0: none) */
 	struct sockaddr_storage sa; /* remote address and port */
 	socklen_t salen;
 	char addr

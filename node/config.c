@@ -521,6 +521,12 @@ static int cfg_limits_session(cfg_ctx *x, const char *name, const char *value)
 			l->sessions_per_peer = (uint32_t)v;
 		return r;
 	}
+	if (strcmp(name, "heads_per_key") == 0) {
+		/* the store's read budget: part of the store options */
+		if ((r = cfg_uint(x, name, value, 1, 65536, &v)) == 1)
+			x->c->store.heads_per_key = (uint32_t)v;
+		return r;
+	}
 	if (strcmp(name, "sessions_total") == 0) {
 		if ((r = cfg_uint(x, name, value, 1, 65536, &v)) == 1)
 			l->sessions_total = (uint32_t)v;
@@ -763,7 +769,7 @@ static const char default_conf[] =
 	"# Messages ZeroMQ queues per connection each way (a message is up to\n"
 	"# max_message bytes).\n"
 	"# send_hwm = 4\n"
-	"# recv_hwm = 4\n"
+	"# recv_hwm = 2\n"
 	"# TCP connections accepted at once, in total and from one IP address.\n"
 	"# inbound_connections = 512\n"
 	"# inbound_per_address = 32\n"
@@ -791,6 +797,8 @@ static const char default_conf[] =
 	"# Sessions open at once with one node id, and in all.\n"
 	"# sessions_per_peer = 4\n"
 	"# sessions_total = 256\n"
+	"# Heads of one key a read holds in memory (needs a restart).\n"
+	"# heads_per_key = 64\n"
 	"\n"
 	"[log]\n"
 	"# debug, info, notice, warning or error.\n"
@@ -917,6 +925,7 @@ int ms_config_keep_restart_only(ms_config *nc, const ms_config *run, char *what,
 		{"max_value", sa->max_value != sb->max_value},
 		{"max_clock_skew",
 	         sa->max_clock_skew_ms != sb->max_clock_skew_ms},
+		{"heads_per_key", sa->heads_per_key != sb->heads_per_key},
 		{"send_hwm", nc->limits.send_hwm != run->limits.send_hwm},
 		{"recv_hwm", nc->limits.recv_hwm != run->limits.recv_hwm},
 		{"inbound_connections",
@@ -952,6 +961,7 @@ int ms_config_keep_restart_only(ms_config *nc, const ms_config *run, char *what,
 	nc->store.map_max = sb->map_max;
 	nc->store.max_value = sb->max_value;
 	nc->store.max_clock_skew_ms = sb->max_clock_skew_ms;
+	nc->store.heads_per_key = sb->heads_per_key;
 	nc->limits.send_hwm = run->limits.send_hwm;
 	nc->limits.recv_hwm = run->limits.recv_hwm;
 	nc->limits.inbound_connections = run->limits.inbound_connections;

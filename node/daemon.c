@@ -866,7 +866,8 @@ static void on_reject(void *ctx, ms_reject_reason why,
 	const char *name = ms_reject_reason_str(why);
 
 	d->st.rejects++;
-	if (why == MS_REJECT_INBOUND_TOTAL || why == MS_REJECT_INBOUND_ADDR) {
+	if (why == MS_REJECT_INBOUND_TOTAL || why == MS_REJECT_INBOUND_ADDR ||
+	    why == MS_REJECT_SILENT) {
 		/* a connection closed for a budget (net/transport) */
 		count(d, "limit_", name, 1);
 		net_logf(d, a, "MS-LIMIT", "limit=%s peer=%s", name, a);
@@ -1219,6 +1220,13 @@ static void turn(ms_daemon *d)
 	ms_time t;
 
 	(void)ms_transport_process(d->t);
+	/* a dialer that never sends HELLO has no session to time out: the
+	 * transport closes its connection after the same hello_timeout */
+	(void)ms_transport_close_silent(
+		d->t, ms_clock_mono(d->clock),
+		d->node->cfg.limits.hello_timeout_ms != 0
+			? d->node->cfg.limits.hello_timeout_ms
+			: MS_SESSION_HELLO_TIMEOUT_DEFAULT_MS);
 	if (d->disc != NULL)
 		(void)ms_disc_process(d->disc);
 	if (d->lm != NULL)

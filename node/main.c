@@ -4,6 +4,7 @@
  * after the command name, so `meshsync-node --data d put k v` and
  * `meshsync-node put --data d k v` mean the same.
  */
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,6 +211,15 @@ int main(int argc, char **argv)
 	unsigned seen = 0;
 	const char **listen, **peers;
 	int rc;
+
+	/* Messages of up to 8 MiB come and go per session.  glibc raises its
+	 * mmap threshold to the largest chunk freed (up to 32 MiB), after
+	 * which such buffers come from heaps that are trimmed only at their
+	 * top, so memory a peer made us hold stays resident after it is
+	 * freed.  A fixed threshold keeps every large buffer in its own
+	 * mapping, returned on free: resident memory follows what the
+	 * budgets (docs/security.md) allow, not what was once held. */
+	(void)mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
 	c.pos = calloc((size_t)argc + 1, sizeof *c.pos);
 	listen = calloc((size_t)argc + 1, sizeof *listen);

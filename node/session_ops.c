@@ -559,6 +559,11 @@ void ss_on_ops(ms_session *s, const ms_wire_ops *o, ms_time now)
 	}
 	if (tot.rejected > 0)
 		log_rejects(s, o->batch, b.res, o->n, tot.rejected);
+	/* accepted (refusing would split the mesh: which op a node refused
+	 * would depend on arrival order), but worth an operator's look */
+	if (tot.heads_over > 0)
+		ss_limit_n(s, "heads_per_key", tot.heads_over, "ops=%" PRIu64,
+		           tot.heads_over);
 	note_sent_slots(s, b.held, nheld);
 	answer_forks(s, b.forked, nforked);
 

@@ -194,6 +194,9 @@ typedef struct ms_ingest_result {
 
 typedef struct ms_ingest_totals {
 	uint64_t applied, duplicate, rejected, forks, skewed, conflicts;
+	/* applied ops that left their key with more heads than a read holds
+	 * (heads_per_key): accepted all the same, the caller reports it */
+	uint64_t heads_over;
 } ms_ingest_totals;
 
 /*

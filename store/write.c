@@ -321,6 +321,8 @@ static ms_err ingest_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 			w->stat[ST_STAT_CONFLICTS]++;
 			ic->tot.conflicts++;
 		}
+		if (nheads > s->heads_per_key)
+			ic->tot.heads_over++;
 	next:
 		if (ic->res != NULL)
 			ic->res[i] = r;

@@ -95,7 +95,7 @@ typedef struct hmode {
  * closed for a budget gets BYE(budget), for a timeout BYE(timeout): `adv`
  * checks the adversary saw it.  Timeouts fire only if the attack outlasts
  * them: make attack_ms longer than their defaults, or set them shorter in
- * `conf` through [limits] (an unknown section stops the node today).
+ * `conf` through [limits].
  */
 static const hmode hmodes[] = {
 	{.mode = "vv-flood",
@@ -131,7 +131,8 @@ static const hmode hmodes[] = {
          .stat = "limit_vv_timeout",
          .adv = "bye_timeout",
          .preload_ops = 64,
-         .preload_value = 1024},
+         .preload_value = 1024,
+         .conf = "[limits]\nvv_timeout = 2s\n"}, /* default 60 s */
 	{.mode = "heads",
          .stat = "limit_heads_per_key",
          .preload_ops = 64,
@@ -148,7 +149,8 @@ static const hmode hmodes[] = {
          .stat = "limit_hello_timeout",
          .adv = "links_down", /* its CURVE connections closed */
          .preload_ops = 64,
-         .preload_value = 1024},
+         .preload_value = 1024,
+         .conf = "[limits]\nhello_timeout = 2s\n"}, /* default 10 s */
 };
 #define NMODES ((int)(sizeof hmodes / sizeof hmodes[0]))
 

@@ -1076,6 +1076,52 @@ START_TEST(test_inbound_established_kept)
 }
 END_TEST
 
+/* A connection that delivers no message (a dialer that never sends HELLO)
+ * is closed once close_silent has seen it for after_ms, and reported as
+ * MS_REJECT_SILENT; one that delivered a message is left alone. */
+START_TEST(test_close_silent)
+{
+	tnode a, b;
+	tnode *all[] = {&a, &b};
+	ms_transport_params p;
+	rawwait w = {.n = &a};
+	ms_transport_stats st;
+	uint32_t peer;
+	int fd;
+
+	test_params(&p);
+	p.handshake_ms = 20000; /* bare connections would time out */
+	tnode_init(&a, 0xa1, NETKEY_A, &p, 1);
+	tnode_init(&b, 0xb2, NETKEY_A, NULL, 0);
+	peer = dial(&b, &a);
+	ck_assert(pump(all, 2, c_out_up, &b, 5000));
+	send_out(&b, peer, "one", 3);
+	ck_assert(pump(all, 2, c_recv1, &a, 5000));
+	fd = raw_connect(&a);
+	w.nreject = 2; /* b's connection and the bare one */
+	ck_assert(pump(all, 2, c_accepted, &w, 5000));
+
+	/* the clock starts at the first call that sees a connection */
+	ck_assert_int_eq(ms_transport_close_silent(a.t, 1000, 500), 0);
+	ck_assert_int_eq(ms_transport_close_silent(a.t, 1499, 500), 0);
+	ck_assert_int_eq(ms_transport_close_silent(a.t, 1500, 500), 1);
+	w.fd = fd;
+	w.why = MS_REJECT_SILENT;
+	w.nreject = 1;
+	ck_assert(pump(all, 2, c_raw_closed_and_rejected, &w, 5000));
+	ck_assert_int_eq(ms_transport_close_silent(a.t, 99000, 500), 0);
+	ms_transport_stats_get(a.t, &st);
+	ck_assert_uint_eq(st.in_silent, 1);
+	/* b's connection carries on */
+	send_out(&b, peer, "two", 3);
+	ck_assert(pump(all, 2, c_b_recv2_a, &a, 5000));
+	ck_assert_int_eq(a.in_down, 0);
+	close(fd);
+	tnode_fini(&b);
+	tnode_fini(&a);
+}
+END_TEST
+
 /* Over budget, a member that completed the handshake but never sent a
  * message (no session) makes room; one that did is kept. */
 START_TEST(test_inbound_silent_member_evicted)
@@ -1171,6 +1217,7 @@ static Suite *transport_suite(void)
 	tcase_add_test(tc, test_bad_arguments);
 	tcase_add_test(tc, test_hwm_bounds_send);
 	tcase_add_test(tc, test_inbound_per_address);
+	tcase_add_test(tc, test_close_silent);
 	tcase_add_test(tc, test_inbound_established_kept);
 	tcase_add_test(tc, test_inbound_silent_member_evicted);
 	tcase_add_test(tc, test_inbound_released_makes_room);

@@ -168,6 +168,7 @@ START_TEST(config_limits_section)
 	                   "sessions_memory_total = 1G\n"
 	                   "sessions_per_peer = 2\n"
 	                   "sessions_total = 32\n"
+	                   "heads_per_key = 16\n"
 	                   "[store]\n"
 	                   "max_value = 1061766\n",
 	                   0644);
@@ -180,6 +181,7 @@ START_TEST(config_limits_section)
 	ck_assert_uint_eq(c.limits.sessions_memory_total, 1u << 30);
 	ck_assert_uint_eq(c.limits.sessions_per_peer, 2);
 	ck_assert_uint_eq(c.limits.sessions_total, 32);
+	ck_assert_uint_eq(c.store.heads_per_key, 16);
 	/* the largest value whose largest op still fits the wire's op limit */
 	ck_assert_uint_eq(c.store.max_value, 1061766);
 	ck_assert_uint_eq(MS_OP_FIXED_LEN + MS_OP_MAX_KEY +
