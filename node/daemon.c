@@ -340,11 +340,10 @@ static void count_disc(ms_daemon *d)
 	if (cur.records_full > d->disc_prev.records_full) {
 		uint64_t n = cur.records_full - d->disc_prev.records_full;
 		uint8_t key[MS_RATELOG_KEY_LEN];
-		uint32_t was = 0;
 		count(d, "limit_", "mdns_records", n);
 		ms_ratelog_key(key, "mdns");
-		if (ms_ratelog_allow(&d->ratelog, key, ms_clock_mono(d->clock),
-		                     &was))
+		if (ms_ratelog_gate(&d->ratelog, &d->log, &d->counters, key,
+		                    "mdns", ms_clock_mono(d->clock)))
 			ms_logf(&d->log, MS_LOG_WARNING, "MS-LIMIT",
 			        "limit=mdns_records peer=mdns refused=%" PRIu64
 			        " records=%" PRIu64,
@@ -537,23 +536,17 @@ static void net_logf(ms_daemon *d, const char *src, const char *event,
                      const char *fmt, ...)
 {
 	uint8_t key[MS_RATELOG_KEY_LEN];
-	uint32_t dropped = 0;
 	char line[512];
 	va_list ap;
 
 	ms_ratelog_key(key, src);
-	if (!ms_ratelog_allow(&d->net_rl, key, ms_clock_mono(d->clock),
-	                      &dropped)) {
-		count(d, "log_suppressed", NULL, 1);
+	if (!ms_ratelog_gate(&d->net_rl, &d->log, &d->counters, key, src,
+	                     ms_clock_mono(d->clock)))
 		return;
-	}
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
 	ms_logf(&d->log, MS_LOG_WARNING, event, "%s", line);
-	if (dropped > 0)
-		ms_logf(&d->log, MS_LOG_WARNING, "MS-LOG-SUPPRESSED",
-		        "source=%s lines=%" PRIu32, src, dropped);
 }
 
 /* 1 when dial handle h went to a configured static peer's address. */

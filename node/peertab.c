@@ -102,7 +102,6 @@ static void limit_hit(ms_peertab *pt, const char *name, const char *group,
 {
 	uint8_t key[MS_RATELOG_KEY_LEN];
 	char src[2 * MS_PK_LEN + 1], q[MS_PEER_ADDR_MAX * 4 + 8], tail[600];
-	uint32_t was = 0;
 	va_list ap;
 
 	ms_counters_add(pt->env.counters, "limit_", name, 1);
@@ -117,18 +116,18 @@ static void limit_hit(ms_peertab *pt, const char *name, const char *group,
 	}
 	if (group != NULL)
 		ms_ratelog_key(key, group);
-	if (pt->env.ratelog != NULL &&
-	    !ms_ratelog_allow(pt->env.ratelog, key,
-	                      ms_clock_mono(pt->env.clock), &was))
+	if (!ms_ratelog_gate(pt->env.ratelog, pt->env.log, pt->env.counters,
+	                     key,
+	                     group != NULL ? group
+	                     : id != NULL  ? src
+	                                   : q,
+	                     ms_clock_mono(pt->env.clock)))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(tail, sizeof tail, fmt, ap);
 	va_end(ap);
 	ms_logf(pt->env.log, MS_LOG_WARNING, "MS-LIMIT", "limit=%s peer=%s%s%s",
 	        name, id != NULL ? src : q, tail[0] ? " " : "", tail);
-	if (was > 0)
-		ms_logf(pt->env.log, MS_LOG_WARNING, "MS-LOG-SUPPRESSED",
-		        "peer=%s lines=%" PRIu32, id != NULL ? src : q, was);
 }
 
 /* An address a peer or the LAN names: 1 when it may be dialled, else the

@@ -91,20 +91,16 @@ static void limit_hit(ms_pex *x, const uint8_t *from, const uint8_t *id,
                       const char *what, uint64_t now_mono)
 {
 	char src[17], hid[17];
-	uint32_t was = 0;
 
 	ms_counters_add(x->env.counters, "limit_", "pex_candidates", 1);
-	if (x->env.ratelog != NULL &&
-	    !ms_ratelog_allow(x->env.ratelog, from, now_mono, &was))
-		return;
 	ms_hex(src, from, 8);
+	if (!ms_ratelog_gate(x->env.ratelog, x->env.log, x->env.counters, from,
+	                     src, now_mono))
+		return;
 	ms_hex(hid, id, 8);
 	ms_logf(x->env.log, MS_LOG_WARNING, "MS-LIMIT",
 	        "limit=pex_candidates peer=%s id=%s action=%s candidates=%zu",
 	        src, hid, what, x->ncand);
-	if (was > 0)
-		ms_logf(x->env.log, MS_LOG_WARNING, "MS-LOG-SUPPRESSED",
-		        "peer=%s lines=%" PRIu32, src, was);
 }
 
 /*

@@ -3,6 +3,7 @@
  */
 #include "ratelog.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 #include "crypto.h"
@@ -54,4 +55,23 @@ int ms_ratelog_allow(ms_ratelog *r, const uint8_t key[MS_RATELOG_KEY_LEN],
 void ms_ratelog_key(uint8_t key[MS_RATELOG_KEY_LEN], const char *text)
 {
 	ms_hash(key, (const uint8_t *)text, strlen(text));
+}
+
+int ms_ratelog_gate(ms_ratelog *r, const ms_log *lg, ms_counters *k,
+                    const uint8_t key[MS_RATELOG_KEY_LEN], const char *src,
+                    uint64_t now_ms)
+{
+	uint32_t was = 0;
+
+	if (r == NULL)
+		return 1;
+	if (!ms_ratelog_allow(r, key, now_ms, &was)) {
+		if (k != NULL)
+			ms_counters_add(k, "log_suppressed", NULL, 1);
+		return 0;
+	}
+	if (was > 0)
+		ms_logf(lg, MS_LOG_WARNING, "MS-LOG-SUPPRESSED",
+		        "source=%s lines=%" PRIu32, src, was);
+	return 1;
 }

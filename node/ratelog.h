@@ -17,6 +17,9 @@
 
 #include <stdint.h>
 
+#include "counters.h"
+#include "log.h"
+
 #define MS_RATELOG_SOURCES 64        /* sources tracked at once */
 #define MS_RATELOG_KEY_LEN 32        /* bytes identifying a source */
 #define MS_RATELOG_DEFAULT_PER_SEC 5 /* lines per source per second */
@@ -43,6 +46,17 @@ typedef struct ms_ratelog {
  */
 int ms_ratelog_allow(ms_ratelog *r, const uint8_t key[MS_RATELOG_KEY_LEN],
                      uint64_t now_ms, uint32_t *was_dropped);
+
+/*
+ * The gate every rate-limited warning goes through: 1 when the source
+ * `key` may log a line now.  On 0 the line is counted as log_suppressed in
+ * k (when not NULL).  On 1 after refused lines, first logs
+ * `warning MS-LOG-SUPPRESSED source=<src> lines=N` (src as printed in the
+ * source's own lines: a short node id, an address).  r NULL: always 1.
+ */
+int ms_ratelog_gate(ms_ratelog *r, const ms_log *lg, ms_counters *k,
+                    const uint8_t key[MS_RATELOG_KEY_LEN], const char *src,
+                    uint64_t now_ms);
 
 /* A source key from text (an address): BLAKE2b-256 of it. */
 void ms_ratelog_key(uint8_t key[MS_RATELOG_KEY_LEN], const char *text);

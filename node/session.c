@@ -199,20 +199,13 @@ static const uint8_t *rate_key(const ms_session *s)
 static int rate_ok(const ms_session *s, int level)
 {
 	char hex[2 * MS_PK_LEN + 1];
-	uint32_t dropped = 0;
 
 	if (level > MS_LOG_WARNING)
 		return 1;
-	if (!ms_ratelog_allow(&s->env->ratelog, rate_key(s),
-	                      s->env->now.mono_ms, &dropped)) {
-		ms_counters_add(s->env->counters, "log_suppressed", NULL, 1);
-		return 0;
-	}
-	if (dropped > 0)
-		ms_logf(s->env->log, MS_LOG_WARNING, "MS-LOG-SUPPRESSED",
-		        "peer=%s dir=%s lines=%" PRIu32, peer_hex(s, hex),
-		        dir_name(s), dropped);
-	return 1;
+	peer_hex(s, hex);
+	hex[16] = '\0'; /* the short id the session's lines name */
+	return ms_ratelog_gate(&s->env->ratelog, s->env->log, s->env->counters,
+	                       rate_key(s), hex, s->env->now.mono_ms);
 }
 
 /* An event about this session: "peer=… dir=…" then the rest. */

@@ -61,6 +61,27 @@ START_TEST(many_sources_fixed_table)
 }
 END_TEST
 
+START_TEST(gate_counts_suppressed)
+{
+	static ms_ratelog r;
+	static ms_counters k;
+	ms_log lg = {.level = MS_LOG_ERROR}; /* the lines themselves: quiet */
+	uint8_t a[MS_RATELOG_KEY_LEN];
+	int n = 0;
+
+	memset(&r, 0, sizeof r);
+	memset(&k, 0, sizeof k);
+	r.per_sec = 2;
+	key_of(a, 7);
+	for (int i = 0; i < 5; i++)
+		n += ms_ratelog_gate(&r, &lg, &k, a, "a", 100);
+	ck_assert_int_eq(n, 2);
+	ck_assert_uint_eq(ms_counters_total(&k, "log_suppressed"), 3);
+	/* no ratelog: every line passes */
+	ck_assert_int_eq(ms_ratelog_gate(NULL, &lg, &k, a, "a", 100), 1);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("ratelog");
@@ -68,6 +89,7 @@ static Suite *suite(void)
 
 	tcase_add_test(tc, per_second_per_source);
 	tcase_add_test(tc, many_sources_fixed_table);
+	tcase_add_test(tc, gate_counts_suppressed);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -158,3 +158,17 @@ ms_store_summary fix_summary(ms_store *s)
 	ms_store_read_end(&rt);
 	return sum;
 }
+
+int fix_on_fork(const uint8_t author[MS_PK_LEN], uint64_t seq,
+                const uint8_t (*ids)[MS_HASH_LEN], size_t nids, void *ctx)
+{
+	fix_fork_seen *f = ctx;
+
+	(void)author;
+	f->n++;
+	f->seq = seq;
+	f->nids = nids;
+	for (size_t i = 0; i < nids && i < 4; i++)
+		memcpy(f->ids[i], ids[i], MS_HASH_LEN);
+	return 0;
+}

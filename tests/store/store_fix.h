@@ -58,6 +58,17 @@ uint64_t fix_verify(ms_store *s);
  */
 void fix_prefer_ram_tmpdir(void);
 
+/* What a forks callback (ms_store_foreach_fork, ms_store_get_fork) saw:
+ * fix_on_fork counts the calls and keeps the last slot's first 4 ids. */
+typedef struct fix_fork_seen {
+	int n;
+	uint64_t seq;
+	size_t nids;
+	uint8_t ids[4][MS_HASH_LEN];
+} fix_fork_seen;
+int fix_on_fork(const uint8_t author[MS_PK_LEN], uint64_t seq,
+                const uint8_t (*ids)[MS_HASH_LEN], size_t nids, void *ctx);
+
 /* An 8-byte little-endian counter delta. */
 void fix_le64(uint8_t out[8], int64_t v);
 

@@ -568,27 +568,6 @@ END_TEST
 
 #define NSLOTS 100
 
-typedef struct fork_seen {
-	int calls;
-	uint64_t seq;
-	size_t nids;
-	uint8_t ids[4][MS_HASH_LEN];
-} fork_seen;
-
-static int on_fork(const uint8_t author[MS_PK_LEN], uint64_t seq,
-                   const uint8_t (*ids)[MS_HASH_LEN], size_t nids, void *ctx)
-{
-	fork_seen *f = ctx;
-
-	(void)author;
-	f->calls++;
-	f->seq = seq;
-	f->nids = nids;
-	for (size_t i = 0; i < nids && i < 4; i++)
-		memcpy(f->ids[i], ids[i], MS_HASH_LEN);
-	return 0;
-}
-
 START_TEST(test_fork_lookup_one_slot)
 {
 	char *dir = ms_test_tmpdir("hd-forks");
@@ -596,7 +575,7 @@ START_TEST(test_fork_lookup_one_slot)
 	ms_store *s = fix_store(dir, a, NULL);
 	fix_op *ops = calloc(2 * NSLOTS, sizeof *ops);
 	ms_store_rtxn *rt = NULL;
-	fork_seen f;
+	fix_fork_seen f;
 	uint64_t t;
 	ms_errbuf eb;
 	char key[16];
@@ -617,11 +596,11 @@ START_TEST(test_fork_lookup_one_slot)
 	/* One forked slot: its ids, and no other slot visited. */
 	memset(&f, 0, sizeof f);
 	t = s->trace_forks;
-	MS_PASS_EB(ms_store_get_fork(rt, ms_identity_pk(m), 50, on_fork, &f,
+	MS_PASS_EB(ms_store_get_fork(rt, ms_identity_pk(m), 50, fix_on_fork, &f,
 	                             &eb),
 	           &eb);
 	ck_assert_uint_eq(s->trace_forks - t, 1);
-	ck_assert_int_eq(f.calls, 1);
+	ck_assert_int_eq(f.n, 1);
 	ck_assert_uint_eq(f.seq, 50);
 	ck_assert_uint_eq(f.nids, 2);
 	ck_assert(memcmp(f.ids[0], ops[98].id, MS_HASH_LEN) == 0 ||
@@ -631,15 +610,15 @@ START_TEST(test_fork_lookup_one_slot)
 	/* A slot that is not forked, and another author: nothing. */
 	memset(&f, 0, sizeof f);
 	t = s->trace_forks;
-	MS_PASS(ms_store_get_fork(rt, ms_identity_pk(m), NSLOTS + 1, on_fork,
-	                          &f, NULL));
-	MS_PASS(ms_store_get_fork(rt, ms_identity_pk(a), 50, on_fork, &f,
+	MS_PASS(ms_store_get_fork(rt, ms_identity_pk(m), NSLOTS + 1,
+	                          fix_on_fork, &f, NULL));
+	MS_PASS(ms_store_get_fork(rt, ms_identity_pk(a), 50, fix_on_fork, &f,
 	                          NULL));
-	ck_assert_int_eq(f.calls, 0);
+	ck_assert_int_eq(f.n, 0);
 	ck_assert_uint_eq(s->trace_forks - t, 0);
 	/* The walk, by contrast, visits every forked slot. */
 	t = s->trace_forks;
-	MS_PASS(ms_store_foreach_fork(rt, on_fork, &f, NULL));
+	MS_PASS(ms_store_foreach_fork(rt, fix_on_fork, &f, NULL));
 	ck_assert_uint_eq(s->trace_forks - t, NSLOTS);
 	ms_store_read_end(&rt);
 

@@ -397,26 +397,6 @@ START_TEST(test_lww)
 }
 END_TEST
 
-typedef struct fork_seen {
-	int n;
-	uint64_t seq;
-	size_t nids;
-	uint8_t ids[4][MS_HASH_LEN];
-} fork_seen;
-
-static int on_fork(const uint8_t author[MS_PK_LEN], uint64_t seq,
-                   const uint8_t (*ids)[MS_HASH_LEN], size_t nids, void *ctx)
-{
-	fork_seen *f = ctx;
-	(void)author;
-	f->n++;
-	f->seq = seq;
-	f->nids = nids;
-	for (size_t i = 0; i < nids && i < 4; i++)
-		memcpy(f->ids[i], ids[i], MS_HASH_LEN);
-	return 0;
-}
-
 START_TEST(test_fork)
 {
 	char *dir = ms_test_tmpdir("st-fork");
@@ -425,7 +405,7 @@ START_TEST(test_fork)
 	ms_store_rtxn *rt = NULL;
 	ms_ingest_result r1, r2;
 	ms_log_entry le;
-	fork_seen fs = {0};
+	fix_fork_seen fs = {0};
 	fix_op f1, f2, f3;
 	ms_errbuf eb;
 
@@ -446,7 +426,7 @@ START_TEST(test_fork)
 	MS_PASS(ms_store_read_begin(s, &rt, NULL));
 	MS_PASS_EB(ms_store_get_op(rt, f1.id, &le, &eb), &eb);
 	MS_PASS_EB(ms_store_get_op(rt, f2.id, &le, &eb), &eb);
-	MS_PASS_EB(ms_store_foreach_fork(rt, on_fork, &fs, &eb), &eb);
+	MS_PASS_EB(ms_store_foreach_fork(rt, fix_on_fork, &fs, &eb), &eb);
 	ck_assert_int_eq(fs.n, 1);
 	ck_assert_uint_eq(fs.seq, 1);
 	ck_assert_uint_eq(fs.nids, 2);
