@@ -21,27 +21,30 @@
 
 #include "disc_it.h"
 #include "ms_test.h"
+#include "wire.h"
 
 #define FOUND_MS 20000
 #define NFLOOD 24
 
-/* avahi-publish-service NAME _meshsync._tcp PORT v=1 id=ID net=NET, in
+/* avahi-publish-service NAME _meshsync._tcp PORT v=VERSION id=ID net=NET, in
  * the background until stopped; dies with the test process. */
 static pid_t publish(const char *name, int port, const char *id,
                      const char *net)
 {
-	char po[16], idt[80], nt[40];
+	char po[16], idt[80], nt[40], v[16];
 	char *argv[] = {"avahi-publish-service",
 	                (char *)name,
 	                "_meshsync._tcp",
 	                po,
-	                "v=1",
+	                v,
 	                idt,
 	                nt,
 	                NULL};
 	ms_test_spawn_opts o = {.die_with_parent = 1};
 
 	snprintf(po, sizeof po, "%d", port);
+	/* the version we speak, or the node skips it before its name */
+	snprintf(v, sizeof v, "v=%d", MS_WIRE_VERSION);
 	snprintf(idt, sizeof idt, "id=%s", id);
 	snprintf(nt, sizeof nt, "net=%.16s", net);
 	return ms_test_spawn(argv, &o);

@@ -25,6 +25,7 @@
 
 #include "disc_it.h"
 #include "ms_test.h"
+#include "wire.h"
 
 #define FOUND_MS 20000 /* discovery on loopback takes about a second */
 
@@ -127,15 +128,17 @@ START_TEST(mdns_three_nodes_converge)
 	/* services published by hand: one of another network, one with a
 	 * malformed TXT record; skipped (logged), never dialled */
 	{
-		char n1[64], n2[64], idtxt[80], ep1[64], ep2[64];
+		char n1[64], n2[64], idtxt[80], ep1[64], ep2[64], vtxt[16];
 		int p1 = it_free_port(), p2 = it_free_port();
 		pid_t f1, f2;
 		snprintf(n1, sizeof n1, "foreign-net-%d", (int)getpid());
 		snprintf(n2, sizeof n2, "foreign-bad-%d", (int)getpid());
 		snprintf(idtxt, sizeof idtxt, "id=%s", idx);
-		f1 = publish_foreign(n1, p1, "v=1", idtxt,
+		/* our version: skipped for the network, not the version */
+		snprintf(vtxt, sizeof vtxt, "v=%d", MS_WIRE_VERSION);
+		f1 = publish_foreign(n1, p1, vtxt, idtxt,
 		                     "net=0123456789abcdef");
-		f2 = publish_foreign(n2, p2, "v=1", "id=not-hex", "net=zz");
+		f2 = publish_foreign(n2, p2, vtxt, "id=not-hex", "net=zz");
 		ck_assert_int_eq(dit_wait_log2(&a, "MS-DISC-SKIP", n1,
 		                               FOUND_MS),
 		                 0);
