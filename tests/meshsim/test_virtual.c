@@ -24,6 +24,7 @@
 #define SWEEP_SEEDS_DEFAULT 500
 /* The planted bug must show within this many lossy seeds. */
 #define PLANTED_SEEDS 500
+#define CHURN_SEEDS 100 /* kills, restarts and a flap: a short sweep */
 
 static char *workdir;
 
@@ -144,9 +145,36 @@ static int sweep_seeds(void)
 	return s != NULL && s[0] != '\0' ? atoi(s) : SWEEP_SEEDS_DEFAULT;
 }
 
-static void assert_sweep(void (*make)(msim_scenario *, uint64_t))
+/* churn, small: 5 nodes in a ring with a chord, writes for 2 s while
+ * node 2 is killed (SIGKILL) and restarted, node 3 stopped cleanly
+ * (SIGTERM) and restarted, and link 0-1 flaps (up 700 ms, down 1.3 s)
+ * throughout: the paths the other two scenarios do not take. */
+static void churn(msim_scenario *sc, uint64_t seed)
 {
-	uint64_t bad = sweep(make, sweep_seeds());
+	static const msim_event ev[] = {
+		{.kind = MSIM_EV_KILL, .t_ms = 400, .i = 2},
+		{.kind = MSIM_EV_TERM, .t_ms = 900, .i = 3},
+		{.kind = MSIM_EV_RESTART, .t_ms = 1500, .i = 2},
+		{.kind = MSIM_EV_RESTART, .t_ms = 2600, .i = 3},
+		{.kind = MSIM_EV_FLAP, .up_ms = 700, .down_ms = 1300, .i = 0,
+		 .j = 1},
+	};
+
+	base(sc, "churn", seed);
+	sc->nodes = 5;
+	sc->topology = MSIM_RING;
+	for (int i = 0; i < sc->nodes; i++)
+		link_ij(sc, i, (i + 1) % sc->nodes);
+	link_ij(sc, 0, 2);
+	sc->count = 30;
+	sc->rate = 15;
+	sc->nevents = (int)(sizeof ev / sizeof ev[0]);
+	memcpy(sc->ev, ev, sizeof ev);
+}
+
+static void assert_sweep_n(void (*make)(msim_scenario *, uint64_t), int n)
+{
+	uint64_t bad = sweep(make, n);
 
 	if (bad != 0) {
 		msim_scenario sc;
@@ -159,6 +187,11 @@ static void assert_sweep(void (*make)(msim_scenario *, uint64_t))
 	}
 }
 
+static void assert_sweep(void (*make)(msim_scenario *, uint64_t))
+{
+	assert_sweep_n(make, sweep_seeds());
+}
+
 START_TEST(lossy_seeds_converge)
 {
 	assert_sweep(lossy);
@@ -168,6 +201,14 @@ END_TEST
 START_TEST(partition_heal_seeds_converge)
 {
 	assert_sweep(partition_heal);
+}
+END_TEST
+
+START_TEST(churn_seeds_converge)
+{
+	int n = sweep_seeds();
+
+	assert_sweep_n(churn, n < CHURN_SEEDS ? n : CHURN_SEEDS);
 }
 END_TEST
 
@@ -241,6 +282,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, lossy_seeds_converge);
 	tcase_add_test(tc, partition_heal_seeds_converge);
+	tcase_add_test(tc, churn_seeds_converge);
 	tcase_add_test(tc, faults_were_applied);
 	tcase_add_test(tc, same_seed_same_result);
 	suite_add_tcase(s, tc);
