@@ -112,9 +112,17 @@ int ms_test_netns_possible(const char *tools, char *why, size_t cap)
 		snprintf(why, cap, "not root (network namespaces need root)");
 		return 0;
 	}
-	if (ms_test_sh("command -v %s >/dev/null 2>&1", tools) != 0) {
-		snprintf(why, cap, "one of %s is missing", tools);
-		return 0;
+	/* one lookup per program: `command -v a b` in dash reports only on
+	 * the last one */
+	for (const char *t = tools; *t != '\0';) {
+		size_t len = strcspn(t, " ");
+		if (len > 0 && ms_test_sh("command -v %.*s >/dev/null 2>&1",
+		                          (int)len, t) != 0) {
+			snprintf(why, cap, "%.*s is missing (one of: %s)",
+			         (int)len, t, tools);
+			return 0;
+		}
+		t += len + (t[len] == ' ');
 	}
 	ok = ms_test_sh("ip netns add ms-probe-%d 2>/dev/null",
 	                (int)getpid()) == 0;
@@ -307,18 +315,20 @@ int ms_test_nft_possible(char *why, size_t cap)
 	                (int)getpid()) == 0;
 	if (ok) {
 		ns = 1;
-		ok = ms_test_sh("ip netns exec ms-nftprobe-%d nft add table inet "
-		                "ms_probe >/dev/null 2>&1",
-		                (int)getpid()) == 0;
+		ok = ms_test_sh(
+			     "ip netns exec ms-nftprobe-%d nft add table inet "
+			     "ms_probe >/dev/null 2>&1",
+			     (int)getpid()) == 0;
 	}
 	if (ns && ms_test_sh("ip netns del ms-nftprobe-%d 2>/dev/null",
 	                     (int)getpid()) != 0) {
 		/* gone already: nothing left to delete */
 	}
 	if (!ok)
-		snprintf(why, cap,
-		         "nftables does not work in a network namespace here "
-		         "(`nft add table` failed: no nf_tables in the kernel?)");
+		snprintf(
+			why, cap,
+			"nftables does not work in a network namespace here "
+			"(`nft add table` failed: no nf_tables in the kernel?)");
 	return ok;
 }
 

@@ -83,9 +83,9 @@ int ms_test_host_bridge_port(const ms_test_host *hub, const char *br,
 /*
  * Packet loss without netem (this kernel has none, ../shared/ENV.md): an
  * nftables table `ms_loss` in h's namespace whose output chain drops
- * percent % of the packets leaving through iface at random (numgen random)
- * and counts them.  On output only, so each packet crossing a link is
- * judged once, by its sender.  0 or -1.
+ * percent % (0..99, nft's numgen range) of the packets leaving through
+ * iface at random and counts them.  On output only, so each packet
+ * crossing a link is judged once, by its sender.  0 or -1.
  */
 int ms_test_host_nft_loss(const ms_test_host *h, const char *iface,
                           unsigned percent);

@@ -85,7 +85,8 @@ START_TEST(lossy_three_hosts_converge)
 		snprintf(port, sizeof port, "p%c", 'A' + i);
 		snprintf(addr, sizeof addr, "10.99.0.%d/24", i + 1);
 		ck_assert_int_eq(ms_test_host_init_bare(&hosts[i], g_state,
-		                                        prefix, (char)('a' + i)),
+		                                        prefix,
+		                                        (char)('a' + i)),
 		                 0);
 		ck_assert_int_eq(ms_test_host_bridge_port(&hub, "br0", port,
 		                                          &hosts[i], ifh, addr),
@@ -133,10 +134,11 @@ START_TEST(lossy_three_hosts_converge)
 	 * node sent */
 	for (int i = 0; i < NHOSTS; i++) {
 		drops[i] = ms_test_host_nft_drops(&hosts[i]);
-		ck_assert_msg(drops[i] > 0,
-		              "host %c: nftables dropped nothing (counter %" PRId64
-		              ")",
-		              'a' + i, drops[i]);
+		ck_assert_msg(
+			drops[i] > 0,
+			"host %c: nftables dropped nothing (counter %" PRId64
+			")",
+			'a' + i, drops[i]);
 	}
 	printf("lossy_netns: %d%% loss, %" PRIu64
 	       " ops on 3 hosts converged in %" PRIu64
