@@ -290,15 +290,20 @@ int64_t ms_test_host_nft_drops(const ms_test_host *h)
 	char *argv[] = {"nft", "list", "chain", "inet", "ms_loss", "out", NULL};
 	ms_test_out r;
 	const char *p;
+	char *end;
 	long long v = -1;
 
 	ms_test_host_run(h, &r, argv, 10000);
 	/* "... counter packets N bytes M drop": the one rule has the one
 	 * counter */
 	if (r.code == 0 && r.out != NULL &&
-	    (p = strstr(r.out, "counter packets ")) != NULL &&
-	    sscanf(p, "counter packets %lld", &v) != 1)
-		v = -1;
+	    (p = strstr(r.out, "counter packets ")) != NULL) {
+		p += strlen("counter packets ");
+		errno = 0;
+		v = strtoll(p, &end, 10);
+		if (end == p || *end != ' ' || errno != 0 || v < 0)
+			v = -1;
+	}
 	ms_test_out_free(&r);
 	return (int64_t)v;
 }
