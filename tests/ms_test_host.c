@@ -112,9 +112,17 @@ int ms_test_netns_possible(const char *tools, char *why, size_t cap)
 		snprintf(why, cap, "not root (network namespaces need root)");
 		return 0;
 	}
-	if (ms_test_sh("command -v %s >/dev/null 2>&1", tools) != 0) {
-		snprintf(why, cap, "one of %s is missing", tools);
-		return 0;
+	/* one lookup per program: `command -v a b` in dash reports only on
+	 * the last one */
+	for (const char *t = tools; *t != '\0';) {
+		size_t len = strcspn(t, " ");
+		if (len > 0 && ms_test_sh("command -v %.*s >/dev/null 2>&1",
+		                          (int)len, t) != 0) {
+			snprintf(why, cap, "%.*s is missing (one of: %s)",
+			         (int)len, t, tools);
+			return 0;
+		}
+		t += len + (t[len] == ' ');
 	}
 	ok = ms_test_sh("ip netns add ms-probe-%d 2>/dev/null",
 	                (int)getpid()) == 0;
@@ -185,16 +193,34 @@ static int write_bus_conf(const ms_test_host *h)
 	return fclose(f);
 }
 
-int ms_test_host_init(ms_test_host *h, const char *state, const char *prefix,
-                      char tag, const char *ifaces, int ipv6)
+int ms_test_host_init_bare(ms_test_host *h, const char *state,
+                           const char *prefix, char tag)
 {
-	char conf[1024], path[600];
-
 	memset(h, 0, sizeof *h);
 	snprintf(h->ns, sizeof h->ns, "%s-%c", prefix, tag);
 	snprintf(h->state, sizeof h->state, "%s", state);
 	snprintf(h->dir, sizeof h->dir, "%s/host-%c", state, tag);
 	snprintf(h->bus, sizeof h->bus, "unix:path=%s/bus", h->dir);
+	/* avahi-daemon drops to its own user before it connects to the bus:
+	 * the socket's directory must be searchable by it */
+	if (mkdir(h->dir, 0755) != 0 || chmod(h->dir, 0755) != 0)
+		return -1;
+	/* noted before it exists, so the teardown deletes it */
+	if (note(state, "netns", h->ns) != 0)
+		return -1;
+	if (ms_test_sh("ip netns add %s", h->ns) != 0 ||
+	    ms_test_sh("ip -n %s link set lo up", h->ns) != 0)
+		return -1;
+	return 0;
+}
+
+int ms_test_host_init(ms_test_host *h, const char *state, const char *prefix,
+                      char tag, const char *ifaces, int ipv6)
+{
+	char conf[1024], path[600];
+
+	if (ms_test_host_init_bare(h, state, prefix, tag) != 0)
+		return -1;
 	snprintf(conf, sizeof conf,
 	         "[server]\nhost-name=%s\nuse-ipv4=yes\nuse-ipv6=%s\n"
 	         "allow-interfaces=%s\nratelimit-interval-usec=1000000\n"
@@ -203,16 +229,7 @@ int ms_test_host_init(ms_test_host *h, const char *state, const char *prefix,
 	         "[reflector]\nenable-reflector=no\n",
 	         h->ns, ipv6 ? "yes" : "no", ifaces);
 	snprintf(path, sizeof path, "%s/avahi.conf", h->dir);
-	/* avahi-daemon drops to its own user before it connects to the bus:
-	 * the socket's directory must be searchable by it */
-	if (mkdir(h->dir, 0755) != 0 || chmod(h->dir, 0755) != 0 ||
-	    ms_test_write_text(path, conf, 0644) != 0 || write_bus_conf(h) != 0)
-		return -1;
-	/* noted before it exists, so the teardown deletes it */
-	if (note(state, "netns", h->ns) != 0)
-		return -1;
-	if (ms_test_sh("ip netns add %s", h->ns) != 0 ||
-	    ms_test_sh("ip -n %s link set lo up", h->ns) != 0)
+	if (ms_test_write_text(path, conf, 0644) != 0 || write_bus_conf(h) != 0)
 		return -1;
 	return 0;
 }
@@ -228,6 +245,96 @@ int ms_test_host_veth(const ms_test_host *a, const char *ifa, const char *addra,
 	    ms_test_sh("ip -n %s link set %s up", b->ns, ifb) != 0)
 		return -1;
 	return 0;
+}
+
+int ms_test_host_bridge(const ms_test_host *hub, const char *br)
+{
+	if (ms_test_sh("ip -n %s link add %s type bridge", hub->ns, br) != 0 ||
+	    ms_test_sh("ip -n %s link set %s up", hub->ns, br) != 0)
+		return -1;
+	return 0;
+}
+
+int ms_test_host_bridge_port(const ms_test_host *hub, const char *br,
+                             const char *port, const ms_test_host *h,
+                             const char *ifh, const char *addr)
+{
+	if (ms_test_sh("ip -n %s link add %s type veth peer name %s netns %s",
+	               hub->ns, port, ifh, h->ns) != 0 ||
+	    ms_test_sh("ip -n %s link set %s master %s", hub->ns, port, br) !=
+	            0 ||
+	    ms_test_sh("ip -n %s link set %s up", hub->ns, port) != 0 ||
+	    ms_test_sh("ip -n %s addr add %s dev %s", h->ns, addr, ifh) != 0 ||
+	    ms_test_sh("ip -n %s link set %s up", h->ns, ifh) != 0)
+		return -1;
+	return 0;
+}
+
+int ms_test_host_nft_loss(const ms_test_host *h, const char *iface,
+                          unsigned percent)
+{
+	if (ms_test_sh("ip netns exec %s nft add table inet ms_loss", h->ns) !=
+	            0 ||
+	    ms_test_sh("ip netns exec %s nft add chain inet ms_loss out "
+	               "'{ type filter hook output priority 0 ; }'",
+	               h->ns) != 0 ||
+	    ms_test_sh("ip netns exec %s nft add rule inet ms_loss out "
+	               "oifname %s numgen random mod 100 '<' %u counter drop",
+	               h->ns, iface, percent) != 0)
+		return -1;
+	return 0;
+}
+
+int64_t ms_test_host_nft_drops(const ms_test_host *h)
+{
+	char *argv[] = {"nft", "list", "chain", "inet", "ms_loss", "out", NULL};
+	ms_test_out r;
+	const char *p;
+	char *end;
+	long long v = -1;
+
+	ms_test_host_run(h, &r, argv, 10000);
+	/* "... counter packets N bytes M drop": the one rule has the one
+	 * counter */
+	if (r.code == 0 && r.out != NULL &&
+	    (p = strstr(r.out, "counter packets ")) != NULL) {
+		p += strlen("counter packets ");
+		errno = 0;
+		v = strtoll(p, &end, 10);
+		if (end == p || *end != ' ' || errno != 0 || v < 0)
+			v = -1;
+	}
+	ms_test_out_free(&r);
+	return (int64_t)v;
+}
+
+int ms_test_nft_possible(char *why, size_t cap)
+{
+	int ns = 0, ok;
+
+	if (ms_test_sh("command -v nft >/dev/null 2>&1") != 0) {
+		snprintf(why, cap, "no nft binary (apt-get install nftables)");
+		return 0;
+	}
+	ok = ms_test_sh("ip netns add ms-nftprobe-%d 2>/dev/null",
+	                (int)getpid()) == 0;
+	if (ok) {
+		ns = 1;
+		ok = ms_test_sh(
+			     "ip netns exec ms-nftprobe-%d nft add table inet "
+			     "ms_probe >/dev/null 2>&1",
+			     (int)getpid()) == 0;
+	}
+	if (ns && ms_test_sh("ip netns del ms-nftprobe-%d 2>/dev/null",
+	                     (int)getpid()) != 0) {
+		/* gone already: nothing left to delete */
+	}
+	if (!ok)
+		snprintf(
+			why, cap,
+			"nftables does not work in a network namespace here "
+			"(`nft add table` failed: no nf_tables in the kernel?)");
+	return ok;
 }
 
 /* "ip netns exec NS argv..." into full (cap entries, NULL-terminated). */

@@ -58,11 +58,46 @@ typedef struct ms_test_host {
  */
 int ms_test_host_init(ms_test_host *h, const char *state, const char *prefix,
                       char tag, const char *ifaces, int ipv6);
+/*
+ * Make host h without daemons: namespace "<prefix>-<tag>" with lo up and
+ * its dir state/host-<tag> (no bus or avahi config: for hosts that only
+ * run nodes with mDNS off, or a hub).  0, or -1 (does not assert).
+ */
+int ms_test_host_init_bare(ms_test_host *h, const char *state,
+                           const char *prefix, char tag);
 /* Join two hosts with a veth pair (ifa in a, ifb in b) with addresses
  * (e.g. "10.99.0.1/24") and bring both ends up.  0 or -1. */
 int ms_test_host_veth(const ms_test_host *a, const char *ifa, const char *addra,
                       const ms_test_host *b, const char *ifb,
                       const char *addrb);
+
+/* A bridge br in hub's namespace, up.  0 or -1. */
+int ms_test_host_bridge(const ms_test_host *hub, const char *br);
+/* Join host h to hub's bridge br: a veth pair with end port in hub (a
+ * port of br, no address) and end ifh in h with address addr (e.g.
+ * "10.99.0.1/24"), both up.  0 or -1. */
+int ms_test_host_bridge_port(const ms_test_host *hub, const char *br,
+                             const char *port, const ms_test_host *h,
+                             const char *ifh, const char *addr);
+
+/*
+ * Packet loss without netem (this kernel has none, ../shared/ENV.md): an
+ * nftables table `ms_loss` in h's namespace whose output chain drops
+ * percent % (0..99, nft's numgen range) of the packets leaving through
+ * iface at random and counts them.  On output only, so each packet
+ * crossing a link is judged once, by its sender.  0 or -1.
+ */
+int ms_test_host_nft_loss(const ms_test_host *h, const char *iface,
+                          unsigned percent);
+/* The packets the ms_loss rule of h has dropped so far, or -1 when the
+ * counter cannot be read. */
+int64_t ms_test_host_nft_drops(const ms_test_host *h);
+/*
+ * 1 when nftables works inside a network namespace here (a probe namespace
+ * gets a table, then is deleted); else 0 with the reason in why.  Call
+ * after ms_test_netns_possible said yes.
+ */
+int ms_test_nft_possible(char *why, size_t cap);
 
 /* Start argv inside the namespace with the host's bus address (pipes as in
  * ms_test_spawn_opts when in_fd/out_fd are non-NULL); recorded as comm. */
