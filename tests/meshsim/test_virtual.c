@@ -156,8 +156,11 @@ static void churn(msim_scenario *sc, uint64_t seed)
 		{.kind = MSIM_EV_TERM, .t_ms = 900, .i = 3},
 		{.kind = MSIM_EV_RESTART, .t_ms = 1500, .i = 2},
 		{.kind = MSIM_EV_RESTART, .t_ms = 2600, .i = 3},
-		{.kind = MSIM_EV_FLAP, .up_ms = 700, .down_ms = 1300, .i = 0,
-		 .j = 1},
+		{.kind = MSIM_EV_FLAP,
+	         .up_ms = 700,
+	         .down_ms = 1300,
+	         .i = 0,
+	         .j = 1},
 	};
 
 	base(sc, "churn", seed);
@@ -181,7 +184,8 @@ static void assert_sweep_n(void (*make)(msim_scenario *, uint64_t), int n)
 		msim_result r;
 		make(&sc, bad);
 		run(&sc, &r);
-		ck_abort_msg("seed %" PRIu64 " of %s: converged=%d missing=%" PRIu64
+		ck_abort_msg("seed %" PRIu64
+		             " of %s: converged=%d missing=%" PRIu64
 		             " (replay: meshsim --virtual --seed %" PRIu64 ")",
 		             bad, sc.name, r.converged, r.missing, bad);
 	}

@@ -419,8 +419,7 @@ static void link_up(vsim *v, int li)
 	vsim_link *l = &v->link[li];
 	ms_errbuf eb = {0};
 
-	if (l->connected || !v->node[l->node[0]].up ||
-	    !v->node[l->node[1]].up)
+	if (l->connected || !v->node[l->node[0]].up || !v->node[l->node[1]].up)
 		return;
 	l->gen++;
 	l->connected = 1;
@@ -832,9 +831,10 @@ static ms_err setup(vsim *v, ms_errbuf *eb)
 			l->node[1] = j;
 			for (int s = 0; s < 2; s++)
 				l->end[s] = (vsim_end){v, v->nlinks, s};
-			if ((e = ms_ed25519_pk_to_curve(
-				     l->curve0, ms_identity_pk(v->node[i].id),
-				     eb)) != MS_OK)
+			if ((e = ms_ed25519_pk_to_curve(l->curve0,
+			                                ms_identity_pk(
+								v->node[i].id),
+			                                eb)) != MS_OK)
 				return e;
 			v->node[i].links[v->node[i].nlinks++] = v->nlinks;
 			v->node[j].links[v->node[j].nlinks++] = v->nlinks;
@@ -877,8 +877,7 @@ static int run_event(vsim *v, vsim_ev *e)
 	switch (e->kind) {
 	case VE_DELIVER:
 		l = &v->link[e->link];
-		if (e->gen == l->gen && l->connected &&
-		    l->s[e->side] != NULL) {
+		if (e->gen == l->gen && l->connected && l->s[e->side] != NULL) {
 			ms_session_recv(l->s[e->side], e->buf, e->len,
 			                sim_now(v));
 			node_turn(v, l->node[e->side]);
@@ -896,7 +895,8 @@ static int run_event(vsim *v, vsim_ev *e)
 		do_write(v, (uint32_t)e->arg);
 		if ((uint32_t)e->arg + 1 < sc->count) {
 			vsim_ev *n = ev_push(v,
-			                     write_time(sc, (uint32_t)e->arg + 1),
+			                     write_time(sc,
+			                                (uint32_t)e->arg + 1),
 			                     VE_WRITE);
 			if (n != NULL)
 				n->arg = e->arg + 1;
@@ -957,10 +957,10 @@ static void measure(vsim *v, msim_result *r)
 	static const char hex[] = "0123456789abcdef";
 
 	r->converged = v->converged;
-	r->seconds_to_converge =
-		v->converged ? (double)(v->converged_t - v->last_heal_ms) /
-		                       1000.0
-		             : 0.0;
+	r->seconds_to_converge = v->converged ? (double)(v->converged_t -
+	                                                 v->last_heal_ms) /
+	                                                1000.0
+	                                      : 0.0;
 	r->ops_written = v->nwritten;
 	r->bytes_sent = v->bytes_sent;
 	r->op_transfers = v->op_transfers;
