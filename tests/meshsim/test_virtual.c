@@ -80,7 +80,8 @@ static int result_ok(const msim_result *r)
 static void run(const msim_scenario *sc, msim_result *r)
 {
 	const char *vb = getenv("MS_VSIM_VERBOSE");
-	msim_virtual_opts o = {workdir, vb != NULL ? atoi(vb) : 0};
+	msim_virtual_opts o = {workdir,
+	                       vb != NULL ? (int)strtol(vb, NULL, 10) : 0};
 	ms_errbuf eb = {0};
 
 	MS_PASS_EB(msim_run_virtual(sc, &o, r, &eb), &eb);
@@ -142,7 +143,8 @@ static int sweep_seeds(void)
 {
 	const char *s = getenv("MS_VSIM_SEEDS");
 
-	return s != NULL && s[0] != '\0' ? atoi(s) : SWEEP_SEEDS_DEFAULT;
+	return s != NULL && s[0] != '\0' ? (int)strtol(s, NULL, 10)
+	                                 : SWEEP_SEEDS_DEFAULT;
 }
 
 /* churn, small: 5 nodes in a ring with a chord, writes for 2 s while
