@@ -149,8 +149,9 @@ static int sweep_seeds(void)
 
 /* churn, small: 5 nodes in a ring with a chord, writes for 2 s while
  * node 2 is killed (SIGKILL) and restarted, node 3 stopped cleanly
- * (SIGTERM) and restarted, and link 0-1 flaps (up 700 ms, down 1.3 s)
- * throughout: the paths the other two scenarios do not take. */
+ * (SIGTERM) and restarted, link 0-1 flaps (up 700 ms, down 1.3 s)
+ * throughout, and 5% of messages are held back behind the next (reorder):
+ * the paths the other two scenarios do not take. */
 static void churn(msim_scenario *sc, uint64_t seed)
 {
 	static const msim_event ev[] = {
@@ -173,6 +174,8 @@ static void churn(msim_scenario *sc, uint64_t seed)
 	link_ij(sc, 0, 2);
 	sc->count = 30;
 	sc->rate = 15;
+	sc->faults.reorder_ppm = 50000;
+	sc->faults.delay_ms = 20;
 	sc->nevents = (int)(sizeof ev / sizeof ev[0]);
 	memcpy(sc->ev, ev, sizeof ev);
 }
@@ -238,6 +241,11 @@ START_TEST(faults_were_applied)
 	ck_assert_uint_gt(r.faults.cut, 0);
 	ck_assert_uint_eq(r.faults.dropped, 0);
 	ck_assert_str_eq(r.state_hash[0], r.state_hash[3]);
+	churn(&sc, 3);
+	run(&sc, &r);
+	ck_assert_int_eq(r.converged, 1);
+	ck_assert_uint_gt(r.faults.reordered, 0);
+	ck_assert_uint_gt(r.faults.cut, 0);
 }
 END_TEST
 

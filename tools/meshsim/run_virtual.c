@@ -44,6 +44,10 @@
 #define VSIM_MONO0 1000ull
 #define VSIM_LATENCY_MS 1 /* every message, before the fault delay */
 #define VSIM_TICK_MS 100  /* the daemon's loop turn / feed poll */
+/* A message held for reorder goes out behind the next one, or on its own
+ * this long after its delay when none comes (net/fault's glue does the
+ * same: MS_FAULT_HOLD_MS). */
+#define VSIM_HOLD_MS 500
 /* Redial after a session ended: 1 s doubling per failure up to 8 s, plus
  * up to 500 ms of jitter (net/backoff's shape, simplified). */
 #define VSIM_REDIAL_MS 500
@@ -69,6 +73,7 @@ enum vsim_ev_kind {
 	VE_WRITE,       /* the next scenario write */
 	VE_SCENARIO,    /* [events] entry `arg` (kill, restart, term) */
 	VE_TICK,        /* every node's loop turn; convergence check */
+	VE_RELEASE,     /* a held message goes out on its own */
 };
 
 typedef struct vsim_ev {
@@ -76,6 +81,7 @@ typedef struct vsim_ev {
 	int kind;
 	int link, side; /* VE_DELIVER: to side; VE_DOWN, VE_DIAL: link */
 	uint64_t gen;   /* the connection it belongs to */
+	uint64_t no;    /* VE_RELEASE: which held message */
 	int arg;
 	uint8_t *buf; /* VE_DELIVER: owned by the event */
 	size_t len;
@@ -101,6 +107,7 @@ typedef struct vsim_link {
 	uint8_t *held[2];
 	size_t held_len[2];
 	uint64_t held_gen[2];
+	uint64_t held_no[2]; /* messages held so far */
 	/* a connection is a stream: nothing overtakes what went before it
 	 * (per sending side, this connection) */
 	uint64_t last_at[2];
@@ -282,6 +289,7 @@ static ms_err on_send(void *ctx, ms_session *s, const uint8_t *buf, size_t len,
 	vsim_node *src = &v->node[l->node[from]];
 	const uint8_t *peer = ms_identity_pk(v->node[l->node[to]].id);
 	ms_fault_verdict vd = {0};
+	vsim_ev *e;
 	uint64_t at;
 	uint8_t *b;
 
@@ -314,6 +322,14 @@ static ms_err on_send(void *ctx, ms_session *s, const uint8_t *buf, size_t len,
 		l->held[from] = b;
 		l->held_len[from] = len;
 		l->held_gen[from] = l->gen;
+		if ((e = ev_push(v,
+		                 v->t + VSIM_LATENCY_MS + vd.delay_ms +
+		                         VSIM_HOLD_MS,
+		                 VE_RELEASE)) != NULL) {
+			e->link = me->link;
+			e->side = to;
+			e->no = ++l->held_no[from];
+		}
 		return MS_OK;
 	}
 	at = v->t + VSIM_LATENCY_MS + vd.delay_ms;
@@ -884,6 +900,20 @@ static int run_event(vsim *v, vsim_ev *e)
 		}
 		free(e->buf);
 		break;
+	case VE_RELEASE: {
+		int from = !e->side;
+		uint64_t at = v->t;
+		l = &v->link[e->link];
+		if (l->held[from] == NULL || l->held_no[from] != e->no)
+			break; /* it went out behind a later message */
+		if (at < l->last_at[from])
+			at = l->last_at[from];
+		l->last_at[from] = at;
+		deliver_at(v, e->link, e->side, l->held_gen[from], at,
+		           l->held[from], l->held_len[from]);
+		l->held[from] = NULL;
+		break;
+	}
 	case VE_DOWN:
 		if (e->gen == v->link[e->link].gen)
 			link_down(v, e->link, 1);
