@@ -39,7 +39,7 @@ static void base(msim_scenario *sc, const char *name, uint64_t seed)
 	snprintf(sc->name, sizeof sc->name, "%s", name);
 	sc->nodes = 4;
 	sc->seed = seed;
-	sc->deadline_ms = 300000;
+	sc->deadline_ms = 120000;
 	sc->writers = 0; /* all */
 	sc->background_ppm = 500000;
 	sc->shared_ppm = 200000;

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "arrival.h"
+#include "backoff.h"
 #include "counters.h"
 #include "crypto.h"
 #include "fault.h"
@@ -48,16 +49,16 @@
  * this long after its delay when none comes (net/fault's glue does the
  * same: MS_FAULT_HOLD_MS). */
 #define VSIM_HOLD_MS 500
-/* Redial after a session ended: 1 s doubling per failure up to 8 s, plus
- * up to 500 ms of jitter (net/backoff's shape, simplified). */
-#define VSIM_REDIAL_MS 500
-#define VSIM_REDIAL_MAX_MS 4000
-#define VSIM_REDIAL_JITTER_MS 500
+/* Redial after a failed session: net/backoff with its default strategy
+ * and the [backoff] meshsim gives real nodes (base 100 ms, cap 2 s);
+ * after a session that ended well, at the next loop turn. */
+#define VSIM_BACKOFF_BASE_MS 100
+#define VSIM_BACKOFF_CAP_MS 2000
 /* Session timeouts for simulated nodes: short, as in the scenarios'
  * node configs, so a dropped message costs seconds, not minutes. */
-#define VSIM_HELLO_TIMEOUT_MS 1500
-#define VSIM_VV_TIMEOUT_MS 2000
-#define VSIM_IDLE_TIMEOUT_MS 2000
+#define VSIM_HELLO_TIMEOUT_MS 1000
+#define VSIM_VV_TIMEOUT_MS 1500
+#define VSIM_IDLE_TIMEOUT_MS 1500
 /* Small maps: thousands of runs reuse the same directories. */
 #define VSIM_MAP_INITIAL (1ull << 20)
 #define VSIM_MAP_MAX (256ull << 20)
@@ -101,7 +102,9 @@ typedef struct vsim_link {
 	vsim_end end[2];
 	uint8_t curve0[MS_CURVE_LEN]; /* the dialer's transport key */
 	uint64_t gen;                 /* connection generation */
-	int connected, down_pending, fails;
+	int connected, down_pending;
+	int failed;         /* the last session ended as a failure */
+	ms_backoff backoff; /* the dialer's, for this peer */
 	/* reorder: a message held back behind the next one, per direction
 	 * (index: the sending side) */
 	uint8_t *held[2];
@@ -141,6 +144,7 @@ struct vsim {
 	vsim_link *link;
 	int nlinks;
 	ms_session_params params;
+	ms_backoff_cfg backoff;
 	ms_store_opts sopts;
 	uint8_t netid[MS_NETID_LEN];
 	/* writes */
@@ -368,11 +372,11 @@ static void on_event(void *ctx, ms_session *s, const ms_session_event *ev)
 	vsim_ev *e;
 
 	if (ev->kind == MS_SESSION_EV_STATE && ev->u.state == MS_SESSION_LIVE)
-		l->fails = 0;
+		ms_backoff_success(&l->backoff);
 	if (ev->kind != MS_SESSION_EV_ENDED)
 		return;
 	if (ev->u.end.failed)
-		l->fails++;
+		l->failed = 1;
 	/* sessions are never freed inside their callbacks: the
 	 * connection is torn down by an event of its own */
 	if (l->down_pending)
@@ -392,15 +396,15 @@ static void schedule_dial(vsim *v, int li, uint64_t after)
 		e->link = li;
 }
 
-static uint64_t redial_ms(vsim *v, const vsim_link *l)
+/* When the dialer tries again: after its backoff when the last session
+ * failed (as the daemon counts failures), else at its next loop turn. */
+static uint64_t redial_ms(vsim *v, vsim_link *l)
 {
-	uint64_t d = VSIM_REDIAL_MS;
-
-	for (int i = 0; i < l->fails && d < VSIM_REDIAL_MAX_MS; i++)
-		d *= 2;
-	if (d > VSIM_REDIAL_MAX_MS)
-		d = VSIM_REDIAL_MAX_MS;
-	return d + ms_rng_below(&v->rng, VSIM_REDIAL_JITTER_MS);
+	if (!l->failed)
+		return VSIM_TICK_MS;
+	l->failed = 0;
+	return ms_backoff_failure(&l->backoff, &v->backoff, &v->rng,
+	                          VSIM_MONO0 + v->t);
 }
 
 /* The connection is gone: an open session at a live end learns it
@@ -798,6 +802,9 @@ static ms_err setup(vsim *v, ms_errbuf *eb)
 	v->sopts.wall_ms = sim_wall;
 	v->sopts.wall_ctx = v;
 	v->sopts.verify_threads = 1;
+	ms_backoff_cfg_default(&v->backoff);
+	v->backoff.base_ms = VSIM_BACKOFF_BASE_MS;
+	v->backoff.cap_ms = VSIM_BACKOFF_CAP_MS;
 	ms_session_params_default(&v->params);
 	v->params.hello_timeout_ms = VSIM_HELLO_TIMEOUT_MS;
 	v->params.vv_timeout_ms = VSIM_VV_TIMEOUT_MS;
