@@ -373,6 +373,17 @@ static void on_event(void *ctx, ms_session *s, const ms_session_event *ev)
 
 	if (ev->kind == MS_SESSION_EV_STATE && ev->u.state == MS_SESSION_LIVE)
 		ms_backoff_success(&l->backoff);
+	if (v->o->verbose > 2 && (ev->kind == MS_SESSION_EV_ENDED ||
+	                          (ev->kind == MS_SESSION_EV_STATE &&
+	                           ev->u.state == MS_SESSION_LIVE)))
+		fprintf(stderr,
+		        "meshsim: t=%" PRIu64 "ms link %d-%d: node %d %s%s%s\n",
+		        v->t, l->node[0], l->node[1], l->node[me->side],
+		        ev->kind == MS_SESSION_EV_ENDED ? "ended " : "live",
+		        ev->kind == MS_SESSION_EV_ENDED ? ev->u.end.reason : "",
+		        ev->kind == MS_SESSION_EV_ENDED && ev->u.end.detail
+		                ? ev->u.end.detail
+		                : "");
 	if (ev->kind != MS_SESSION_EV_ENDED)
 		return;
 	if (ev->u.end.failed)
