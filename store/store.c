@@ -3,6 +3,7 @@
  * migration of an older schema), close, the named databases, transactions,
  * LMDB error mapping and map growth.
  */
+#define _GNU_SOURCE /* program_invocation_short_name */
 #include "store_int.h"
 
 #include <errno.h>
@@ -382,6 +383,27 @@ static ms_err st_check_size(MDB_env *env, const char *dir, ms_errbuf *eb)
 	return MS_OK;
 }
 
+/*
+ * LMDB asserts on some damaged pages (a zeroed branch or leaf page met by a
+ * cursor) and would abort() with a line only its authors can read.  Nothing
+ * sound can follow an LMDB assertion, so the process still ends here, but
+ * with the file and the remedy named and exit status 3 (a store error, as
+ * the programs' other store failures) rather than a core dump.
+ */
+static void st_mdb_assert(MDB_env *env, const char *msg)
+{
+	const char *dir = mdb_env_get_userctx(env);
+
+	fprintf(stderr,
+	        "%s: %s/%s is damaged (LMDB stopped at an impossible page: "
+	        "%s): stopping; restore the directory from a backup or "
+	        "re-create the node "
+	        "(docs/operations.md, Storage faults)\n",
+	        program_invocation_short_name, dir != NULL ? dir : "?",
+	        MS_STORE_DATA_FILE, msg);
+	_exit(3);
+}
+
 static ms_err st_env_open(MDB_env **out, const char *dir, unsigned flags,
                           uint64_t mapsize, ms_errbuf *eb)
 {
@@ -393,6 +415,9 @@ static ms_err st_env_open(MDB_env **out, const char *dir, unsigned flags,
 	rc = mdb_env_create(&env);
 	if (rc != 0)
 		return st_mdb(NULL, eb, rc, "mdb_env_create");
+	/* dir outlives env: the caller's for create, s->dir for open */
+	(void)mdb_env_set_userctx(env, (void *)dir);
+	(void)mdb_env_set_assert(env, st_mdb_assert);
 	rc = mdb_env_set_maxdbs(env, ST_DB_COUNT_ + 4);
 	if (rc == 0 && mapsize > 0)
 		rc = mdb_env_set_mapsize(env, (size_t)mapsize);
@@ -869,7 +894,7 @@ ms_err ms_store_open(ms_store **out, const char *dir, const ms_store_opts *o,
 	s->heads_per_key = o->heads_per_key ? o->heads_per_key
 	                                    : MS_STORE_HEADS_PER_KEY_DEFAULT;
 	/* Existing stores keep the map size recorded in the file (0 = use it). */
-	e = st_env_open(&s->env, dir, s->readonly ? MDB_RDONLY : 0, 0, eb);
+	e = st_env_open(&s->env, s->dir, s->readonly ? MDB_RDONLY : 0, 0, eb);
 	if (e != MS_OK)
 		goto fail;
 	e = st_txn_begin(s, s->readonly ? MDB_RDONLY : 0, &txn, eb);
