@@ -83,10 +83,11 @@ static int st_fault(ms_errbuf *eb, int rc, const char *dir, const char *what,
 			return 0;
 		}
 		*out = ms_errf(eb, MS_EFULL,
-		               "%s: %s/%s: the file system is full (%s): "
+		               "%s: %s/%s: the file system is full (%s%s): "
 		               "nothing of this write was committed; free "
 		               "space there and writes resume by themselves",
-		               what, dir, f, raw);
+		               what, dir, f, rc == EIO ? "a short write: " : "",
+		               raw);
 		return 0;
 	case EROFS:
 		*out = ms_errf(eb, MS_EIO,
@@ -313,7 +314,7 @@ ms_err st_write(ms_store *s, st_txn_fn fn, void *ctx, ms_errbuf *eb)
 				s->pending_grow = 0;
 				return MS_OK;
 			}
-			e = st_mdb(s, eb, rc, "mdb_txn_commit");
+			e = st_mdb(s, eb, rc, "write");
 		} else {
 			mdb_txn_abort(w.txn);
 		}

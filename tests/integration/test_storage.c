@@ -153,17 +153,38 @@ static void assert_verify_clean(const it_node *n)
 
 /* --- a full file system ----------------------------------------------------- */
 
+/* Start n with no room for node.endpoints (what it_node_start waits for):
+ * ready when its log says MS-NODE-START once more. */
+static void start_on_full_disk(it_node *n)
+{
+	char *argv[] = {MS_NODE_BIN, "run",       "--data",      n->dir,
+	                "--listen",  n->endpoint, "--no-mdns",   "--log-level",
+	                "debug",     NULL};
+	ms_test_spawn_opts so = {.log = n->log, .die_with_parent = 1};
+	size_t starts = it_log_count(n, "MS-NODE-START");
+
+	ck_assert_int_eq(n->pid, 0);
+	n->pid = ms_test_spawn(argv, &so);
+	MS_WAIT(it_log_count(n, "MS-NODE-START") > starts || !it_node_alive(n),
+	        IT_DEADLINE_MS, "node %s did not start", n->name);
+	ck_assert_msg(it_node_alive(n), "node %s exited on a full disk (see %s)",
+	              n->name, n->log);
+}
+
 /*
- * a's data dir is a 6 MiB tmpfs, b's is not.  Filling the tmpfs makes a's
- * local writes fail with a clear error; a keeps running and keeps sending
- * what it holds to b, refuses b's ops without losing a commit (b tries
- * again); when space returns both sides resume with no restart.
+ * a's data dir is a 6 MiB tmpfs, b's and c's are not.  Filling the tmpfs
+ * makes a's local writes fail with a clear error; a keeps running and
+ * keeps sending what it holds to b, refuses b's ops without losing a
+ * commit (b tries again); it stops cleanly and starts again on the full
+ * disk and serves a new peer c; when space returns all sides resume with
+ * no restart.
  */
 START_TEST(disk_full)
 {
-	it_node a, b;
-	it_node *ab[] = {&a, &b}, *pa[] = {&a};
-	char mnt[600], filler[700], key[64], *err = NULL;
+	it_node a, b, c;
+	it_node *ab[] = {&a, &b}, *ac[] = {&a, &c}, *abc[] = {&a, &b, &c};
+	it_node *pa[] = {&a};
+	char mnt[600], filler[700], filler2[700], key[64], *err = NULL;
 	int committed;
 	uint64_t before;
 
@@ -171,8 +192,10 @@ START_TEST(disk_full)
 	snprintf(mnt, sizeof mnt, "%s/node-a", it_tmpdir());
 	must_mount_tmpfs(mnt, "6m");
 	snprintf(filler, sizeof filler, "%s/filler", mnt);
+	snprintf(filler2, sizeof filler2, "%s/filler2", mnt);
 	it_node_init(&a, "a", NULL, FAST_BACKOFF);
 	it_node_init(&b, "b", &a, FAST_BACKOFF);
+	it_node_init(&c, "c", &a, FAST_BACKOFF);
 	it_bulk_put(&a, "a0", 10, 0);
 	it_bulk_put(&b, "b0", 10, 0);
 	it_node_start(&a, NULL, 0);
@@ -210,20 +233,35 @@ START_TEST(disk_full)
 	              "a node exited");
 	ck_assert_uint_eq(it_summary_u64(&a, "ops"), before);
 
+	/* a stops cleanly on the full disk (exit 0), starts again on it, and
+	 * serves a peer it never met */
+	it_node_stop(&a);
+	fill_fs(filler2); /* what the stop freed (node.pid, node.endpoints) */
+	start_on_full_disk(&a);
+	ck_assert_int_eq(it_wait_log(&a, "MS-NODE-RUNFILE", IT_DEADLINE_MS), 0);
+	it_node_start(&c, pa, 1);
+	ck_assert_int_eq(it_wait_converged(ac, 2, before, IT_DEADLINE_MS), 0);
+	assert_big_keys(&c, "full", committed);
+	ck_assert_uint_eq(it_summary_u64(&a, "ops"), before);
+
 	/* space returns: writes and sync resume by themselves */
 	ck_assert_int_eq(unlink(filler), 0);
+	ck_assert_int_eq(unlink(filler2), 0);
 	it_put(&a, "after", "space");
-	ck_assert_int_eq(it_wait_converged(ab, 2, before + 5 + 1,
+	ck_assert_int_eq(it_wait_converged(abc, 3, before + 5 + 1,
 	                                   IT_DEADLINE_MS),
 	                 0);
 	ck_assert_msg(it_node_alive(&a), "a exited");
 	it_node_stop(&a);
 	it_node_stop(&b);
+	it_node_stop(&c);
 	assert_verify_clean(&a);
 	assert_verify_clean(&b);
+	assert_verify_clean(&c);
 	assert_big_keys(&a, "full", committed);
 	assert_big_keys(&b, "full", committed);
 	assert_big_keys(&a, "b1", 5);
+	assert_big_keys(&c, "b1", 5);
 	ck_assert_int_eq(umount(mnt), 0);
 }
 END_TEST
