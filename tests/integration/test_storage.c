@@ -385,6 +385,11 @@ START_TEST(readonly_mount)
 	free(err);
 	ck_assert_uint_eq(it_summary_u64(&a, "ops"), 20);
 	assert_verify_clean(&a);
+	/* get falls back to a read-only open there */
+	rc = it_cli(&out, "get", "--data", a.dir, "k/7");
+	ck_assert_int_eq(rc, 0);
+	ck_assert_str_eq(out, "value 7\n");
+	free(out);
 	rc = it_run(&out, NULL, MS_INSPECT_BIN, "--data", a.dir, "state",
 	            (char *)NULL);
 	ck_assert_int_eq(rc, 0);
