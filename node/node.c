@@ -194,8 +194,8 @@ out:
 	return e;
 }
 
-static ms_err node_open(ms_node **out, const char *dir,
-                        const char *config_path, int readonly, ms_errbuf *eb)
+static ms_err node_open(ms_node **out, const char *dir, const char *config_path,
+                        int readonly, ms_errbuf *eb)
 {
 	ms_node *n = NULL;
 	char *path = NULL;

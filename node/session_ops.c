@@ -534,8 +534,9 @@ void ss_on_ops(ms_session *s, const ms_wire_ops *o, ms_time now)
 		 * the peer will offer it again after backing off, and its log
 		 * says why (a full store is the operator's to fix) */
 		ss_store_error(s, &eb);
-		ss_local_error(s, eb.code == MS_EFULL ? "store full"
-		                                      : "store error",
+		ss_local_error(s,
+		               eb.code == MS_EFULL ? "store full"
+		                                   : "store error",
 		               "store", now);
 		goto out;
 	}

@@ -122,11 +122,12 @@ static int st_fault(ms_errbuf *eb, int rc, const char *dir, const char *what,
 		               what, dir, f, raw);
 		return 0;
 	case MDB_VERSION_MISMATCH:
-		*out = ms_errf(eb, MS_ECORRUPT,
-		               "%s: %s/%s was written by an incompatible LMDB "
-		               "version (%s): open it with the build that wrote "
-		               "it",
-		               what, dir, f, raw);
+		*out = ms_errf(
+			eb, MS_ECORRUPT,
+			"%s: %s/%s was written by an incompatible LMDB "
+			"version (%s): open it with the build that wrote "
+			"it",
+			what, dir, f, raw);
 		return 0;
 	default:
 		return -1;

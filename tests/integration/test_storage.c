@@ -30,7 +30,7 @@
 #include "it.h"
 #include "ms_test.h"
 
-#define BIG_VAL 8192    /* bytes of a value that fills space quickly */
+#define BIG_VAL 8192      /* bytes of a value that fills space quickly */
 #define MAX_FILL_PUTS 200 /* puts tried before the fault must have shown */
 /* A peer that was refused comes back quickly. */
 #define FAST_BACKOFF "[backoff]\nbase = 100ms\ncap = 1s\n"
@@ -62,8 +62,8 @@ static void must_bind_ro(const char *path)
 {
 	ck_assert_msg(mount(path, path, NULL, MS_BIND, NULL) == 0,
 	              "bind %s: %s", path, strerror(errno));
-	ck_assert_msg(mount(NULL, path, NULL,
-	                    MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) == 0,
+	ck_assert_msg(mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY,
+	                    NULL) == 0,
 	              "remount ro %s: %s", path, strerror(errno));
 }
 
@@ -94,11 +94,11 @@ static void fill_fs(const char *path)
 static int put_err(const it_node *n, const char *key, const char *val,
                    char **err)
 {
-	return it_run(NULL, err, MS_NODE_BIN, "put", "--data", n->dir, key,
-	              val, (char *)NULL);
+	return it_run(NULL, err, MS_NODE_BIN, "put", "--data", n->dir, key, val,
+	              (char *)NULL);
 }
 
-#define ASSERT_HAS(text, needle) \
+#define ASSERT_HAS(text, needle)                        \
 	ck_assert_msg(strstr((text), (needle)) != NULL, \
 	              "expected \"%s\" in: %s", (needle), (text))
 
@@ -158,8 +158,8 @@ static void assert_verify_clean(const it_node *n)
  * ready when its log says MS-NODE-START once more. */
 static void start_on_full_disk(it_node *n)
 {
-	char *argv[] = {MS_NODE_BIN, "run",       "--data",      n->dir,
-	                "--listen",  n->endpoint, "--no-mdns",   "--log-level",
+	char *argv[] = {MS_NODE_BIN, "run",       "--data",    n->dir,
+	                "--listen",  n->endpoint, "--no-mdns", "--log-level",
 	                "debug",     NULL};
 	ms_test_spawn_opts so = {.log = n->log, .die_with_parent = 1};
 	size_t starts = it_log_count(n, "MS-NODE-START");
@@ -168,8 +168,9 @@ static void start_on_full_disk(it_node *n)
 	n->pid = ms_test_spawn(argv, &so);
 	MS_WAIT(it_log_count(n, "MS-NODE-START") > starts || !it_node_alive(n),
 	        IT_DEADLINE_MS, "node %s did not start", n->name);
-	ck_assert_msg(it_node_alive(n), "node %s exited on a full disk (see %s)",
-	              n->name, n->log);
+	ck_assert_msg(it_node_alive(n),
+	              "node %s exited on a full disk (see %s)", n->name,
+	              n->log);
 }
 
 /*
@@ -230,8 +231,7 @@ START_TEST(disk_full)
 	                 0);
 	ck_assert_int_eq(it_wait_log(&b, "text=\"store full\"", IT_DEADLINE_MS),
 	                 0);
-	ck_assert_msg(it_node_alive(&a) && it_node_alive(&b),
-	              "a node exited");
+	ck_assert_msg(it_node_alive(&a) && it_node_alive(&b), "a node exited");
 	ck_assert_uint_eq(it_summary_u64(&a, "ops"), before);
 
 	/* a stops cleanly on the full disk (exit 0), starts again on it, and
@@ -314,8 +314,7 @@ START_TEST(map_full)
 	ck_assert_int_eq(it_wait_log(&a, "store full", IT_DEADLINE_MS), 0);
 	ck_assert_int_eq(it_wait_log(&b, "text=\"store full\"", IT_DEADLINE_MS),
 	                 0);
-	ck_assert_msg(it_node_alive(&a) && it_node_alive(&b),
-	              "a node exited");
+	ck_assert_msg(it_node_alive(&a) && it_node_alive(&b), "a node exited");
 	ck_assert_uint_eq(it_summary_u64(&a, "ops"), before);
 
 	/* the remedy the message names: a larger map_max, a restart */
@@ -347,8 +346,9 @@ END_TEST
 static int run_err(const char *dir, char **err)
 {
 	static const ms_test_cmd c = {.timeout_ms = 20000};
-	char *argv[] = {MS_NODE_BIN, "run",     "--data", (char *)dir,
-	                "--listen",  "tcp://127.0.0.1:0", "--no-mdns", NULL};
+	char *argv[] = {MS_NODE_BIN, "run",      "--data",
+	                (char *)dir, "--listen", "tcp://127.0.0.1:0",
+	                "--no-mdns", NULL};
 	ms_test_out r;
 	int code;
 
@@ -408,8 +408,8 @@ END_TEST
  * changed, files restored as root): EACCES, said as such. */
 START_TEST(store_of_another_user)
 {
-	static const char *const mine[] = {"", "/identity.key",
-	                                   "/network.key", "/meshsync.conf"};
+	static const char *const mine[] = {"", "/identity.key", "/network.key",
+	                                   "/meshsync.conf"};
 	it_node a;
 	char path[700], *err = NULL;
 	int rc;
