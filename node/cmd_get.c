@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "node_int.h"
 
 /* Raw bytes and a newline: what the key's policy says the value is. */
 static int print_value(const ms_node_value *v, void *ctx)
@@ -53,9 +54,12 @@ int ms_cmd_get(const ms_cli *c)
 	ms_err e;
 	int rc;
 
-	if ((rc = ms_cli_want_args(c, "get", 1, "KEY")) != MS_EXIT_OK ||
-	    (rc = ms_cli_open(c, &n)) != MS_EXIT_OK)
+	if ((rc = ms_cli_want_args(c, "get", 1, "KEY")) != MS_EXIT_OK)
 		return rc;
+	if (ms_node_open_for_read(&n, c->data, NULL, &eb) != MS_OK) {
+		ms_cli_err("%s", eb.msg);
+		return MS_EXIT_STORE;
+	}
 	e = ms_node_get(n, c->pos[0], strlen(c->pos[0]),
 	                c->all ? MS_NODE_GET_ALL : 0,
 	                c->all ? print_head : print_value, NULL, &eb);

@@ -1074,8 +1074,14 @@ static ms_err transport_start(ms_daemon *d, ms_errbuf *eb)
 		eps[d->nbound] = d->bound[d->nbound];
 		d->nbound++;
 	}
-	if ((e = ms_runfile_endpoints(d->node->dir, eps, d->nbound, eb)) !=
-	    MS_OK)
+	e = ms_runfile_endpoints(d->node->dir, eps, d->nbound, eb);
+	if (e == MS_EFULL) {
+		/* a full disk: the node still serves reads and its peers;
+		 * only tools that look for the file miss it */
+		ms_log_error(&d->log, "MS-NODE-RUNFILE", eb);
+		return MS_OK;
+	}
+	if (e != MS_OK)
 		return e;
 	d->wrote_eps = 1;
 	return MS_OK;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "ms_bytes.h"
@@ -193,8 +194,8 @@ out:
 	return e;
 }
 
-ms_err ms_node_open(ms_node **out, const char *dir, const char *config_path,
-                    ms_errbuf *eb)
+static ms_err node_open(ms_node **out, const char *dir, const char *config_path,
+                        int readonly, ms_errbuf *eb)
 {
 	ms_node *n = NULL;
 	char *path = NULL;
@@ -241,6 +242,7 @@ ms_err ms_node_open(ms_node **out, const char *dir, const char *config_path,
 	path = NULL;
 	ms_netkey_id(n->netkey, n->netid);
 
+	n->cfg.store.readonly = readonly;
 	if ((e = ms_store_open(&n->store, dir, &n->cfg.store, eb)) != MS_OK)
 		goto fail;
 	if (memcmp(ms_store_node_id(n->store), ms_identity_pk(n->id),
@@ -265,6 +267,26 @@ ms_err ms_node_open(ms_node **out, const char *dir, const char *config_path,
 fail:
 	free(path);
 	ms_node_close(&n);
+	return e;
+}
+
+ms_err ms_node_open(ms_node **out, const char *dir, const char *config_path,
+                    ms_errbuf *eb)
+{
+	return node_open(out, dir, config_path, 0, eb);
+}
+
+ms_err ms_node_open_for_read(ms_node **out, const char *dir,
+                             const char *config_path, ms_errbuf *eb)
+{
+	struct statvfs v;
+	ms_err e = node_open(out, dir, config_path, 0, eb);
+
+	/* only where writing is impossible: a read-write open is what
+	 * migrates an older store, and it reports a read-only file system
+	 * as such to every other command */
+	if (e == MS_EIO && statvfs(dir, &v) == 0 && (v.f_flag & ST_RDONLY))
+		e = node_open(out, dir, config_path, 1, eb);
 	return e;
 }
 

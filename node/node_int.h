@@ -153,4 +153,11 @@ struct ms_node {
 	ms_store *store;
 };
 
+/* ms_node_open for a command that only reads (`get`): read-write when it
+ * can (so an older store is migrated as by any open), read-only when DIR
+ * is on a read-only file system, so that reads go on there; a write
+ * through such a handle fails with MS_EINVAL. */
+ms_err ms_node_open_for_read(ms_node **out, const char *dir,
+                             const char *config_path, ms_errbuf *eb);
+
 #endif

@@ -42,10 +42,15 @@ ms_err ms_runfile_lock(const char *dir, int *fdp, ms_errbuf *eb)
 	}
 	n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
-		e = ms_errf(eb, MS_EIO, "run %s: write %s: %s", dir, path,
-		            strerror(errno));
-		close(fd);
-		goto out;
+		/* A full disk leaves the file empty: the lock, not the pid in
+		 * it, keeps a second daemon out, and a node on a full disk
+		 * still serves reads and its peers. */
+		if (errno != ENOSPC && errno != EDQUOT) {
+			e = ms_errf(eb, MS_EIO, "run %s: write %s: %s", dir,
+			            path, strerror(errno));
+			close(fd);
+			goto out;
+		}
 	}
 	*fdp = fd;
 out:
@@ -85,7 +90,10 @@ ms_err ms_runfile_endpoints(const char *dir, const char *const *eps, size_t n,
 		fprintf(f, "%s\n", eps[i]);
 	/* a reader sees the old file or the whole new one, never half */
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-		e = ms_errf(eb, MS_EIO, "write %s: %s", tmp, strerror(errno));
+		e = ms_errf(eb,
+		            errno == ENOSPC || errno == EDQUOT ? MS_EFULL
+		                                               : MS_EIO,
+		            "write %s: %s", tmp, strerror(errno));
 		fclose(f);
 		unlink(tmp);
 		goto out;

@@ -18,13 +18,15 @@
 #define MS_RUN_ENDPOINTS_FILE "node.endpoints"
 
 /* Take the lock on DIR/node.pid and write our pid; *fdp is the open file
- * (keep it open while running).  MS_EBUSY "run DIR: already running (pid
- * N)" when another process holds it; MS_EIO, MS_ENOMEM. */
+ * (keep it open while running).  On a full file system the lock is taken
+ * and the file left empty.  MS_EBUSY "run DIR: already running (pid N)"
+ * when another process holds it; MS_EIO, MS_ENOMEM. */
 ms_err ms_runfile_lock(const char *dir, int *fdp, ms_errbuf *eb);
 /* Remove DIR/node.pid and close fd (a no-op for fd < 0). */
 void ms_runfile_unlock(const char *dir, int fd);
 
-/* Write DIR/node.endpoints (n endpoints); MS_EIO, MS_ENOMEM. */
+/* Write DIR/node.endpoints (n endpoints); MS_EFULL (the file system is
+ * full; the old file, if any, stays), MS_EIO, MS_ENOMEM. */
 ms_err ms_runfile_endpoints(const char *dir, const char *const *eps, size_t n,
                             ms_errbuf *eb);
 /* Remove DIR/node.endpoints. */

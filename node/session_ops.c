@@ -531,9 +531,13 @@ void ss_on_ops(ms_session *s, const ms_wire_ops *o, ms_time now)
 	if (o->n > 0 && ms_store_ingest(env->store, b.items, o->n, s->peer_id,
 	                                b.res, &tot, &eb) != MS_OK) {
 		/* our store failed (full, I/O): nothing of the batch was kept;
-		 * the peer will offer it again after backing off */
+		 * the peer will offer it again after backing off, and its log
+		 * says why (a full store is the operator's to fix) */
 		ss_store_error(s, &eb);
-		ss_local_error(s, "store error", "store", now);
+		ss_local_error(s,
+		               eb.code == MS_EFULL ? "store full"
+		                                   : "store error",
+		               "store", now);
 		goto out;
 	}
 	s->sum.received += o->n;

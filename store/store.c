@@ -3,6 +3,7 @@
  * migration of an older schema), close, the named databases, transactions,
  * LMDB error mapping and map growth.
  */
+#define _GNU_SOURCE /* program_invocation_short_name */
 #include "store_int.h"
 
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "hlc.h"
@@ -39,7 +41,102 @@ void ms_store_opts_default(ms_store_opts *o)
 	o->heads_per_key = MS_STORE_HEADS_PER_KEY_DEFAULT;
 }
 
-ms_err st_mdb(ms_store *s, ms_errbuf *eb, int rc, const char *what)
+/* Less room than this on the data file's file system counts as full.
+ * LMDB turns a write the kernel cut short for want of space into EIO, so
+ * EIO alone does not tell a full disk from a failing one. */
+#define ST_FS_FULL_BYTES (1ull << 20)
+
+static int st_fs_full(const char *dir)
+{
+	struct statvfs v;
+
+	if (dir == NULL || statvfs(dir, &v) != 0)
+		return 0;
+	return (uint64_t)v.f_bavail * v.f_frsize < ST_FS_FULL_BYTES;
+}
+
+/*
+ * A fault of the disk or of the data file itself, put in words an operator
+ * can act on: which file, what is wrong, what to do (docs/operations.md,
+ * "Storage faults", describes each).  Returns -1 for any other code, which
+ * mdb_strerror describes well enough.
+ */
+static int st_fault(ms_errbuf *eb, int rc, const char *dir, const char *what,
+                    ms_err *out)
+{
+	const char *raw = mdb_strerror(rc);
+	const char *f = MS_STORE_DATA_FILE;
+
+	if (dir == NULL)
+		return -1;
+	switch (rc) {
+	case ENOSPC:
+	case EDQUOT:
+	case EFBIG:
+	case EIO:
+		if (rc == EIO && !st_fs_full(dir)) {
+			*out = ms_errf(eb, MS_EIO,
+			               "%s: %s/%s: I/O error (%s): the disk is "
+			               "failing or went away; check the kernel "
+			               "log, then run node-inspect verify",
+			               what, dir, f, raw);
+			return 0;
+		}
+		*out = ms_errf(eb, MS_EFULL,
+		               "%s: %s/%s: the file system is full (%s%s): "
+		               "nothing of this write was committed; free "
+		               "space there and writes resume by themselves",
+		               what, dir, f, rc == EIO ? "a short write: " : "",
+		               raw);
+		return 0;
+	case EROFS:
+		*out = ms_errf(eb, MS_EIO,
+		               "%s: %s/%s: the file system is read-only (%s): "
+		               "remount it read-write; node-inspect can still "
+		               "read the store",
+		               what, dir, f, raw);
+		return 0;
+	case EACCES:
+	case EPERM:
+		*out = ms_errf(eb, MS_EIO,
+		               "%s: %s/%s: permission denied (%s): the store's "
+		               "files (%s, lock.mdb) must be readable and "
+		               "writable by the user running this (uid %u)",
+		               what, dir, f, raw, f, (unsigned)geteuid());
+		return 0;
+	case MDB_INVALID:
+		*out = ms_errf(eb, MS_ECORRUPT,
+		               "%s: %s/%s is not a store or its header is "
+		               "damaged (%s): restore the directory from a "
+		               "backup, or re-create the node (docs/"
+		               "operations.md, Storage faults)",
+		               what, dir, f, raw);
+		return 0;
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+		*out = ms_errf(eb, MS_ECORRUPT,
+		               "%s: %s/%s is damaged (%s): run node-inspect "
+		               "verify; restore the directory from a backup, "
+		               "or re-create the node (docs/operations.md, "
+		               "Storage faults)",
+		               what, dir, f, raw);
+		return 0;
+	case MDB_VERSION_MISMATCH:
+		*out = ms_errf(
+			eb, MS_ECORRUPT,
+			"%s: %s/%s was written by an incompatible LMDB "
+			"version (%s): open it with the build that wrote "
+			"it",
+			what, dir, f, raw);
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* st_mdb for a store not yet (or no longer) behind an ms_store. */
+static ms_err st_mdb_at(ms_store *s, const char *dir, ms_errbuf *eb, int rc,
+                        const char *what)
 {
 	ms_err e;
 
@@ -73,7 +170,14 @@ ms_err st_mdb(ms_store *s, ms_errbuf *eb, int rc, const char *what)
 		e = MS_ESTORE;
 		break;
 	}
+	if (st_fault(eb, rc, dir, what, &e) == 0)
+		return e;
 	return ms_errf(eb, e, "%s: %s", what, mdb_strerror(rc));
+}
+
+ms_err st_mdb(ms_store *s, ms_errbuf *eb, int rc, const char *what)
+{
+	return st_mdb_at(s, s != NULL ? s->dir : NULL, eb, rc, what);
 }
 
 ms_err st_err_in(ms_errbuf *eb, ms_err e, const char *what,
@@ -158,8 +262,11 @@ static ms_err st_grow(ms_store *s, ms_errbuf *eb)
 		st_count_full(s);
 		return ms_errf(
 			eb, MS_EFULL,
-			"store full: map at its maximum of %llu MiB (raise "
-			"store.map_max in meshsync.conf)",
+			"store full: %s/%s is at its map maximum of %llu MiB: "
+			"nothing of this write was committed, reads go on; "
+			"raise store.map_max ([store] map_max in "
+			"meshsync.conf) and restart the node",
+			s->dir, MS_STORE_DATA_FILE,
 			(unsigned long long)(s->map_max >> 20));
 	}
 	next = cur > s->map_max / 2 ? s->map_max : cur * 2;
@@ -208,7 +315,7 @@ ms_err st_write(ms_store *s, st_txn_fn fn, void *ctx, ms_errbuf *eb)
 				s->pending_grow = 0;
 				return MS_OK;
 			}
-			e = st_mdb(s, eb, rc, "mdb_txn_commit");
+			e = st_mdb(s, eb, rc, "write");
 		} else {
 			mdb_txn_abort(w.txn);
 		}
@@ -241,26 +348,90 @@ static int data_file_exists(const char *dir, int *err)
 	return 0;
 }
 
+/*
+ * A data file shorter than its last committed page was cut (a copy that
+ * stopped early, a file system repaired after a crash, a truncate): the
+ * first read of a page past its end would kill the process with SIGBUS,
+ * so it is refused here, before anything is read through the map.
+ */
+static ms_err st_check_size(MDB_env *env, const char *dir, ms_errbuf *eb)
+{
+	char path[PATH_MAX];
+	MDB_envinfo info;
+	MDB_stat ms;
+	struct stat st;
+	uint64_t need;
+	int rc;
+
+	if ((rc = mdb_env_info(env, &info)) != 0 ||
+	    (rc = mdb_env_stat(env, &ms)) != 0)
+		return st_mdb_at(NULL, dir, eb, rc, "open store");
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir,
+	                     MS_STORE_DATA_FILE) >= sizeof path)
+		return ms_errf(eb, MS_EINVAL, "open store %s: path too long",
+		               dir);
+	if (stat(path, &st) != 0)
+		return st_mdb_at(NULL, dir, eb, errno, "open store");
+	need = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+	if ((uint64_t)st.st_size < need)
+		return ms_errf(
+			eb, MS_ECORRUPT,
+			"open store: %s is truncated: %llu bytes, but its last "
+			"committed page ends at byte %llu: restore the "
+			"directory from a backup, or re-create the node "
+			"(docs/operations.md, Storage faults)",
+			path, (unsigned long long)st.st_size,
+			(unsigned long long)need);
+	return MS_OK;
+}
+
+/*
+ * LMDB asserts on some damaged pages (a zeroed branch or leaf page met by a
+ * cursor) and would abort() with a line only its authors can read.  Nothing
+ * sound can follow an LMDB assertion, so the process still ends here, but
+ * with the file and the remedy named and exit status 3 (a store error, as
+ * the programs' other store failures) rather than a core dump.
+ */
+static void st_mdb_assert(MDB_env *env, const char *msg)
+{
+	const char *dir = mdb_env_get_userctx(env);
+
+	fprintf(stderr,
+	        "%s: %s/%s is damaged (LMDB stopped at an impossible page: "
+	        "%s): stopping; restore the directory from a backup or "
+	        "re-create the node "
+	        "(docs/operations.md, Storage faults)\n",
+	        program_invocation_short_name, dir != NULL ? dir : "?",
+	        MS_STORE_DATA_FILE, msg);
+	_exit(3);
+}
+
 static ms_err st_env_open(MDB_env **out, const char *dir, unsigned flags,
                           uint64_t mapsize, ms_errbuf *eb)
 {
 	MDB_env *env = NULL;
+	ms_err e;
 	int rc;
-	char what[PATH_MAX + 32];
 
 	*out = NULL;
 	rc = mdb_env_create(&env);
 	if (rc != 0)
 		return st_mdb(NULL, eb, rc, "mdb_env_create");
+	/* dir outlives env: the caller's for create, s->dir for open */
+	(void)mdb_env_set_userctx(env, (void *)dir);
+	(void)mdb_env_set_assert(env, st_mdb_assert);
 	rc = mdb_env_set_maxdbs(env, ST_DB_COUNT_ + 4);
 	if (rc == 0 && mapsize > 0)
 		rc = mdb_env_set_mapsize(env, (size_t)mapsize);
 	if (rc == 0)
 		rc = mdb_env_open(env, dir, flags | MDB_NOTLS, 0600);
 	if (rc != 0) {
-		snprintf(what, sizeof what, "mdb_env_open(%s)", dir);
 		mdb_env_close(env);
-		return st_mdb(NULL, eb, rc, what);
+		return st_mdb_at(NULL, dir, eb, rc, "open store");
+	}
+	if ((e = st_check_size(env, dir, eb)) != MS_OK) {
+		mdb_env_close(env);
+		return e;
 	}
 	*out = env;
 	return MS_OK;
@@ -725,7 +896,7 @@ ms_err ms_store_open(ms_store **out, const char *dir, const ms_store_opts *o,
 	s->heads_per_key = o->heads_per_key ? o->heads_per_key
 	                                    : MS_STORE_HEADS_PER_KEY_DEFAULT;
 	/* Existing stores keep the map size recorded in the file (0 = use it). */
-	e = st_env_open(&s->env, dir, s->readonly ? MDB_RDONLY : 0, 0, eb);
+	e = st_env_open(&s->env, s->dir, s->readonly ? MDB_RDONLY : 0, 0, eb);
 	if (e != MS_OK)
 		goto fail;
 	e = st_txn_begin(s, s->readonly ? MDB_RDONLY : 0, &txn, eb);
