@@ -26,8 +26,8 @@ void ms_fault_config_default(ms_fault_config *c)
 int ms_fault_config_on(const ms_fault_config *c)
 {
 	return c->drop_ppm != 0 || c->duplicate_ppm != 0 ||
-	       c->corrupt_ppm != 0 || c->reorder_ppm != 0 ||
-	       c->delay_ms != 0 || c->jitter_ms != 0 || c->nsched != 0;
+	       c->corrupt_ppm != 0 || c->reorder_ppm != 0 || c->delay_ms != 0 ||
+	       c->jitter_ms != 0 || c->nsched != 0;
 }
 
 /* --- values -------------------------------------------------------------- */
@@ -154,8 +154,7 @@ static int set_sched(ms_fault_config *c, int kind, const char *key,
 		if (r != 1 || parse_dur(tok, &v[i]) != 0)
 			goto bad;
 	}
-	if (kind == MS_FAULT_PARTITION ? v[0] >= v[1]
-	                               : v[0] == 0 || v[1] == 0)
+	if (kind == MS_FAULT_PARTITION ? v[0] >= v[1] : v[0] == 0 || v[1] == 0)
 		goto bad;
 	s->a_ms = v[0];
 	s->b_ms = v[1];
@@ -177,13 +176,12 @@ static int set_sched(ms_fault_config *c, int kind, const char *key,
 	c->nsched++;
 	return 0;
 bad:
-	ms_errf(eb, MS_EINVAL, "bad value '%s' for %s (%s)", value, key,
-	        usage);
+	ms_errf(eb, MS_EINVAL, "bad value '%s' for %s (%s)", value, key, usage);
 	return -2;
 }
 
-int ms_fault_config_set(ms_fault_config *c, const char *key,
-                        const char *value, ms_errbuf *eb)
+int ms_fault_config_set(ms_fault_config *c, const char *key, const char *value,
+                        ms_errbuf *eb)
 {
 	static const struct {
 		const char *name;
@@ -277,8 +275,8 @@ ms_err ms_fault_config_parse(ms_fault_config *c, const char *text,
 		if (*k == '\0')
 			continue; /* "a=1;;b=2", a trailing ';' */
 		if ((eq = strchr(k, '=')) == NULL) {
-			e = ms_errf(eb, MS_EINVAL,
-			            "'%s': expected key=value", k);
+			e = ms_errf(eb, MS_EINVAL, "'%s': expected key=value",
+			            k);
 			break;
 		}
 		*eq = '\0';
@@ -334,8 +332,8 @@ void ms_fault_config_describe(const ms_fault_config *c, char *buf, size_t cap)
 	uint32_t np = 0, nf = 0;
 	char v[32], w[32];
 
-#define PUT(...)                                                      \
-	(off += (size_t)snprintf(buf + (off < cap ? off : cap),       \
+#define PUT(...)                                                \
+	(off += (size_t)snprintf(buf + (off < cap ? off : cap), \
 	                         off < cap ? cap - off : 0, __VA_ARGS__))
 	if (cap == 0)
 		return;
@@ -367,9 +365,9 @@ void ms_fault_config_describe(const ms_fault_config *c, char *buf, size_t cap)
 		dur_text(w, sizeof w, s->b_ms);
 		/* the first schedule of each kind in full, for the log */
 		if ((s->kind == MS_FAULT_PARTITION ? np : nf) == 1)
-			PUT(" %s=%s/%s%s", s->kind == MS_FAULT_PARTITION
-			                           ? "partition"
-			                           : "flap",
+			PUT(" %s=%s/%s%s",
+			    s->kind == MS_FAULT_PARTITION ? "partition"
+			                                  : "flap",
 			    v, w, s->nids ? "/some" : "/all");
 	}
 	if (np > 1)
@@ -388,8 +386,7 @@ int ms_fault_config_equal(const ms_fault_config *a, const ms_fault_config *b)
 	    a->jitter_ms != b->jitter_ms || a->epoch_ms != b->epoch_ms ||
 	    a->nsched != b->nsched)
 		return 0;
-	for (uint32_t i = 0; i < a->nsched && i < MS_FAULT_MAX_SCHEDULES;
-	     i++) {
+	for (uint32_t i = 0; i < a->nsched && i < MS_FAULT_MAX_SCHEDULES; i++) {
 		const ms_fault_sched *x = &a->sched[i], *y = &b->sched[i];
 		if (x->kind != y->kind || x->a_ms != y->a_ms ||
 		    x->b_ms != y->b_ms || x->nids != y->nids ||

@@ -85,16 +85,15 @@ int ms_fault_config_on(const ms_fault_config *c);
  * drop (a probability from 0 to 1)").  The config parser and the
  * environment reader both use it.
  */
-int ms_fault_config_set(ms_fault_config *c, const char *key,
-                        const char *value, ms_errbuf *eb);
+int ms_fault_config_set(ms_fault_config *c, const char *key, const char *value,
+                        ms_errbuf *eb);
 /* Parse MESHSYNC_FAULTS-style text "k=v;k=v" into c (on top of what it
  * holds).  MS_OK, or MS_EINVAL with the key and reason in eb. */
 ms_err ms_fault_config_parse(ms_fault_config *c, const char *text,
                              ms_errbuf *eb);
 /* One line describing c for logs and node-inspect summary
  * ("seed=7 drop=0.3 delay=100ms jitter=50ms partitions=1"). */
-void ms_fault_config_describe(const ms_fault_config *c, char *buf,
-                              size_t cap);
+void ms_fault_config_describe(const ms_fault_config *c, char *buf, size_t cap);
 /* 1 when a and b configure the same faults (field by field: a reload
  * compares the running config with the new one). */
 int ms_fault_config_equal(const ms_fault_config *a, const ms_fault_config *b);
@@ -116,8 +115,7 @@ typedef struct ms_fault_verdict {
 
 /* Counters (node-inspect stats as fault_*). */
 typedef struct ms_fault_stats {
-	uint64_t seen, dropped, cut, duplicated, corrupted, reordered,
-		delayed;
+	uint64_t seen, dropped, cut, duplicated, corrupted, reordered, delayed;
 	/* the transport glue: messages dropped because the delay queue was
 	 * at MS_FAULT_QUEUE_MAX messages or MS_FAULT_QUEUE_BYTES */
 	uint64_t queue_full;

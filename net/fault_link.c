@@ -29,8 +29,8 @@ static const uint8_t *peer_of(const ms_fault *f, const ms_conn *c,
 
 /* Hand one message to the transport (send) or the owner (recv). */
 static ms_err pass(ms_fault *f, int recv, const ms_conn *c,
-                   const uint8_t *curve, const void *buf, size_t len,
-                   int flags, ms_errbuf *eb)
+                   const uint8_t *curve, const void *buf, size_t len, int flags,
+                   ms_errbuf *eb)
 {
 	if (recv) {
 		f->kept.recv(f->kept.recv_ctx, c, curve, buf, len);
@@ -101,13 +101,13 @@ full:
  * on now) or been queued until due: messages held for reorder on c go
  * right behind it.  With due 0 they are passed on here, after it.
  */
-static void release_held(ms_fault *f, int recv, const ms_conn *c,
-                         uint64_t due)
+static void release_held(ms_fault *f, int recv, const ms_conn *c, uint64_t due)
 {
 	for (size_t i = 0; i < f->nq;) {
 		ms_fault_msg *m = &f->q[i];
 		ms_fault_msg out;
-		if (!m->held || m->recv != recv || !ms_conn_equal(&m->conn, c)) {
+		if (!m->held || m->recv != recv ||
+		    !ms_conn_equal(&m->conn, c)) {
 			i++;
 			continue;
 		}
@@ -173,8 +173,7 @@ static ms_err judge(ms_fault *f, int recv, const ms_conn *c,
 		release_held(f, recv, c, due);
 	} else {
 		for (int k = 0; k < v.copies; k++) {
-			ms_err r = pass(f, recv, c, curve, out, len, flags,
-			                eb);
+			ms_err r = pass(f, recv, c, curve, out, len, flags, eb);
 			if (k == 0)
 				e = r;
 		}

@@ -102,9 +102,9 @@ typedef struct ms_daemon {
 	ms_disc *disc;
 	ms_disc_stats disc_prev; /* counters already added */
 	ms_linkmon *lm;
-	ms_fault *fault;          /* NULL unless faults are configured */
-	ms_fault_stats fst_prev;  /* fault counters already added */
-	int wrote_faults;         /* node.faults is ours to remove */
+	ms_fault *fault;            /* NULL unless faults are configured */
+	ms_fault_stats fst_prev;    /* fault counters already added */
+	int wrote_faults;           /* node.faults is ours to remove */
 	uint64_t link_refresh_mono; /* last link-triggered refresh */
 	uint64_t stats_mono;        /* counters last flushed */
 } ms_daemon;

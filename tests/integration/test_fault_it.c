@@ -19,14 +19,14 @@
 
 /* Sessions that lose a message end on a timeout: short ones, and a short
  * backoff, so a faulty link heals within seconds. */
-#define QUICK_CONF                 \
-	"[limits]\n"               \
-	"hello_timeout = 1s\n"     \
-	"vv_timeout = 2s\n"        \
-	"idle_timeout = 2s\n"      \
-	"[backoff]\n"              \
-	"strategy = constant\n"    \
-	"base = 200ms\n"           \
+#define QUICK_CONF              \
+	"[limits]\n"            \
+	"hello_timeout = 1s\n"  \
+	"vv_timeout = 2s\n"     \
+	"idle_timeout = 2s\n"   \
+	"[backoff]\n"           \
+	"strategy = constant\n" \
+	"base = 200ms\n"        \
 	"cap = 200ms\n"
 
 /* The sum of n's stats whose names start with prefix. */
@@ -101,8 +101,9 @@ START_TEST(corrupt_and_drop_still_converge)
 	 */
 	it_node_start(&a, pb, 1);
 	it_node_start(&b, pa, 1);
-	ck_assert_int_eq(it_wait_log(&a, "MS-FAULTS-ON seed=7 drop=0.05 "
-	                                 "corrupt=0.2",
+	ck_assert_int_eq(it_wait_log(&a,
+	                             "MS-FAULTS-ON seed=7 drop=0.05 "
+	                             "corrupt=0.2",
 	                             IT_DEADLINE_MS),
 	                 0);
 	ck_assert_uint_eq(it_log_count(&b, "MS-FAULTS-ON"), 0);
@@ -239,8 +240,9 @@ START_TEST(env_overrides_file)
 	setenv("MESHSYNC_FAULTS", "drop=0.25; delay=20ms", 1);
 	it_node_start(&a, NULL, 0);
 	unsetenv("MESHSYNC_FAULTS");
-	ck_assert_int_eq(it_wait_log(&a, "MS-FAULTS-ON seed=3 drop=0.25 "
-	                                 "delay=20ms",
+	ck_assert_int_eq(it_wait_log(&a,
+	                             "MS-FAULTS-ON seed=3 drop=0.25 "
+	                             "delay=20ms",
 	                             IT_DEADLINE_MS),
 	                 0);
 	summary_faults(&a, line, sizeof line);

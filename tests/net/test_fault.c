@@ -100,9 +100,9 @@ START_TEST(t_fixed_draws)
 END_TEST
 
 /* |got - want| within tol, all in counts. */
-#define NEAR(got, want, tol)                                          \
-	ck_assert_msg((got) + (tol) >= (want) && (got) <= (want) + (tol), \
-	              "%s = %llu, want %llu +- %llu", #got,             \
+#define NEAR(got, want, tol)                                                 \
+	ck_assert_msg((got) + (tol) >= (want) && (got) <= (want) + (tol),    \
+	              "%s = %llu, want %llu +- %llu", #got,                  \
 	              (unsigned long long)(got), (unsigned long long)(want), \
 	              (unsigned long long)(tol))
 
@@ -283,8 +283,8 @@ static void bad(const char *key, const char *value, int want,
 
 	ms_fault_config_default(&c);
 	ck_assert_int_eq(ms_fault_config_set(&c, key, value, &eb), want);
-	ck_assert_msg(strstr(eb.msg, needle) != NULL, "'%s' lacks '%s'",
-	              eb.msg, needle);
+	ck_assert_msg(strstr(eb.msg, needle) != NULL, "'%s' lacks '%s'", eb.msg,
+	              needle);
 	ck_assert_int_eq(ms_fault_config_on(&c), 0);
 }
 
@@ -355,8 +355,7 @@ START_TEST(t_parse)
 	for (int i = 0; i < MS_FAULT_MAX_SCHEDULES; i++)
 		ck_assert_int_eq(ms_fault_config_set(&c, "flap", "1 1", &eb),
 		                 0);
-	ck_assert_int_eq(ms_fault_config_set(&c, "partition", "1 2", &eb),
-	                 -2);
+	ck_assert_int_eq(ms_fault_config_set(&c, "partition", "1 2", &eb), -2);
 	ck_assert_ptr_nonnull(strstr(eb.msg, "more than 32"));
 }
 END_TEST

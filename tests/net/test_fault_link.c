@@ -17,7 +17,7 @@
 #include "ms_test.h"
 #include "transport.h"
 
-#define NETKEY  \
+#define NETKEY    \
 	"msnet1:" \
 	"0303030303030303030303030303030303030303030303030303030303030303"
 #define MAXMSG 16
@@ -33,7 +33,7 @@ typedef struct lnode {
 	uint8_t buf[MAXMSG][32];
 } lnode;
 
-static uint64_t fake_now; /* the glue's clock: the test moves it */
+static uint64_t fake_now;         /* the glue's clock: the test moves it */
 static const uint8_t *named_peer; /* what peer_id answers */
 
 static uint64_t clock_cb(void *ctx)
@@ -213,8 +213,7 @@ START_TEST(t_link)
 	f = attach(&cli, "reorder=1");
 	MS_PASS(send_text(&cli, &c, "h1"));
 	ck_assert_uint_eq(ms_fault_next_due(f), fake_now + MS_FAULT_HOLD_MS);
-	ck_assert_int_eq(ms_fault_tick(f, fake_now + MS_FAULT_HOLD_MS - 1),
-	                 0);
+	ck_assert_int_eq(ms_fault_tick(f, fake_now + MS_FAULT_HOLD_MS - 1), 0);
 	ck_assert_int_eq(ms_fault_tick(f, fake_now + MS_FAULT_HOLD_MS), 1);
 	PUMP_UNTIL(&srv, &cli, srv.nrecv == 1);
 	drop_fault(&f);
