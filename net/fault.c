@@ -6,6 +6,7 @@
  */
 #include <ctype.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,6 +318,22 @@ static void dur_text(char *buf, size_t cap, uint64_t ms)
 		snprintf(buf, cap, "%" PRIu64 "ms", ms);
 }
 
+/* Append to buf (cap bytes) at *off; past the end only *off moves. */
+static void put(char *buf, size_t cap, size_t *off, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void put(char *buf, size_t cap, size_t *off, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf + (*off < cap ? *off : cap),
+	              *off < cap ? cap - *off : 0, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*off += (size_t)n;
+}
+
 void ms_fault_config_describe(const ms_fault_config *c, char *buf, size_t cap)
 {
 	const struct {
@@ -332,29 +349,26 @@ void ms_fault_config_describe(const ms_fault_config *c, char *buf, size_t cap)
 	uint32_t np = 0, nf = 0;
 	char v[32], w[32];
 
-#define PUT(...)                                                \
-	(off += (size_t)snprintf(buf + (off < cap ? off : cap), \
-	                         off < cap ? cap - off : 0, __VA_ARGS__))
 	if (cap == 0)
 		return;
 	buf[0] = '\0';
-	PUT("seed=%" PRIu64, c->seed);
+	put(buf, cap, &off, "seed=%" PRIu64, c->seed);
 	for (size_t i = 0; i < sizeof probs / sizeof probs[0]; i++) {
 		if (probs[i].ppm == 0)
 			continue;
 		prob_text(v, sizeof v, probs[i].ppm);
-		PUT(" %s=%s", probs[i].name, v);
+		put(buf, cap, &off, " %s=%s", probs[i].name, v);
 	}
 	if (c->delay_ms != 0) {
 		dur_text(v, sizeof v, c->delay_ms);
-		PUT(" delay=%s", v);
+		put(buf, cap, &off, " delay=%s", v);
 	}
 	if (c->jitter_ms != 0) {
 		dur_text(v, sizeof v, c->jitter_ms);
-		PUT(" jitter=%s", v);
+		put(buf, cap, &off, " jitter=%s", v);
 	}
 	if (c->epoch_ms != 0)
-		PUT(" epoch=%" PRIu64, c->epoch_ms);
+		put(buf, cap, &off, " epoch=%" PRIu64, c->epoch_ms);
 	for (uint32_t i = 0; i < c->nsched; i++) {
 		const ms_fault_sched *s = &c->sched[i];
 		if (s->kind == MS_FAULT_PARTITION)
@@ -365,16 +379,15 @@ void ms_fault_config_describe(const ms_fault_config *c, char *buf, size_t cap)
 		dur_text(w, sizeof w, s->b_ms);
 		/* the first schedule of each kind in full, for the log */
 		if ((s->kind == MS_FAULT_PARTITION ? np : nf) == 1)
-			PUT(" %s=%s/%s%s",
+			put(buf, cap, &off, " %s=%s/%s%s",
 			    s->kind == MS_FAULT_PARTITION ? "partition"
 			                                  : "flap",
 			    v, w, s->nids ? "/some" : "/all");
 	}
 	if (np > 1)
-		PUT(" partitions=%" PRIu32, np);
+		put(buf, cap, &off, " partitions=%" PRIu32, np);
 	if (nf > 1)
-		PUT(" flaps=%" PRIu32, nf);
-#undef PUT
+		put(buf, cap, &off, " flaps=%" PRIu32, nf);
 }
 
 int ms_fault_config_equal(const ms_fault_config *a, const ms_fault_config *b)
