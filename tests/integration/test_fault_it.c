@@ -5,10 +5,14 @@
  * (the decoders and signature checks reject them, the counters say so, and
  * `node-inspect verify` is clean); a partition window in the config stops
  * sync until it ends, then the nodes converge.  A node with faults on says
- * so in its log and in `node-inspect summary`; one without does not.
+ * so in its log and in `node-inspect summary`; one without does not.  Bad
+ * values stop `run` with the file and line (or the variable's name),
+ * MESHSYNC_FAULTS overrides the file, and a reload keeps the faults the
+ * node started with.
  */
 #define _GNU_SOURCE
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,6 +256,27 @@ START_TEST(env_overrides_file)
 }
 END_TEST
 
+/* Faults apply from start to stop: a reload that changes them says a
+ * restart is needed and keeps the running ones. */
+START_TEST(reload_keeps_faults)
+{
+	it_node a;
+	char line[512];
+
+	it_node_init(&a, "a", NULL, "[faults]\nseed = 4\ndelay = 5ms\n");
+	it_node_start(&a, NULL, 0);
+	ck_assert_int_eq(it_wait_log(&a, "MS-FAULTS-ON", IT_DEADLINE_MS), 0);
+	it_node_write_conf(&a, "[faults]\nseed = 4\ndelay = 9ms\n");
+	it_node_signal(&a, SIGHUP);
+	ck_assert_int_eq(it_wait_log(&a, "MS-CONF-RESTART-NEEDED what=faults",
+	                             IT_DEADLINE_MS),
+	                 0);
+	summary_faults(&a, line, sizeof line);
+	ck_assert_str_eq(line, "seed=4 delay=5ms");
+	it_node_stop(&a);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("fault_it");
@@ -261,6 +286,7 @@ int main(void)
 	tcase_add_test(tc, partition_window_then_heal);
 	tcase_add_test(tc, bad_values_refused);
 	tcase_add_test(tc, env_overrides_file);
+	tcase_add_test(tc, reload_keeps_faults);
 	suite_add_tcase(s, tc);
 	return ms_test_run(s);
 }
