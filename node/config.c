@@ -836,7 +836,7 @@ static const char default_conf[] =
 	"[faults]\n"
 	"# Fault injection for tests and simulations (docs/config.md), off\n"
 	"# unless a key below is set; MESHSYNC_FAULTS overrides.  Never on a\n"
-	"# node that serves anyone.\n"
+	"# node that serves anyone.  Bare durations here are milliseconds.\n"
 	"# seed = 0\n"
 	"# drop = 0\n"
 	"# duplicate = 0\n"
