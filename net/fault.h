@@ -94,6 +94,9 @@ ms_err ms_fault_config_parse(ms_fault_config *c, const char *text,
 /* One line describing c for logs and node-inspect summary
  * ("seed=7 drop=0.3 delay=100ms jitter=50ms partitions=1"). */
 void ms_fault_config_describe(const ms_fault_config *c, char *buf, size_t cap);
+/* 1 when a and b configure the same faults (field by field: a reload
+ * compares the running config with the new one). */
+int ms_fault_config_equal(const ms_fault_config *a, const ms_fault_config *b);
 
 /* --- the core ------------------------------------------------------------ */
 
@@ -113,6 +116,9 @@ typedef struct ms_fault_verdict {
 /* Counters (node-inspect stats as fault_*). */
 typedef struct ms_fault_stats {
 	uint64_t seen, dropped, cut, duplicated, corrupted, reordered, delayed;
+	/* the transport glue: messages dropped because the delay queue was
+	 * at MS_FAULT_QUEUE_MAX messages or MS_FAULT_QUEUE_BYTES */
+	uint64_t queue_full;
 } ms_fault_stats;
 
 /* A fault core for c, started at wall time start_wall_ms (the epoch when
@@ -134,5 +140,66 @@ void ms_fault_decide(ms_fault *f, const uint8_t *peer, uint64_t now_wall_ms,
 /* 1 when a schedule cuts the link to peer at now_wall_ms. */
 int ms_fault_cut(const ms_fault *f, const uint8_t *peer, uint64_t now_wall_ms);
 void ms_fault_stats_get(const ms_fault *f, ms_fault_stats *out);
+
+/* --- the transport glue (net/fault_link.c) -------------------------------- */
+
+struct ms_transport; /* net/transport.h */
+struct ms_conn;
+
+/* Budget of the delay queue (messages held for delay or reorder, both
+ * directions): beyond either, a message is dropped and counted
+ * (queue_full), as a router's full queue would. */
+#define MS_FAULT_QUEUE_MAX 4096
+#define MS_FAULT_QUEUE_BYTES ((size_t)64 << 20)
+/* A message held for reorder goes out behind the next message on its
+ * connection, or on its own this long (plus its delay) after it was held
+ * when no next message comes. */
+#define MS_FAULT_HOLD_MS 500
+
+/*
+ * What the glue asks its owner (called from inside the transport's
+ * callbacks, on the loop's thread):
+ *  - peer_id: the node id on connection c, or NULL when not known yet
+ *    (NULL callback: never known).  When NULL for an inbound connection,
+ *    the glue compares the dialer's CURVE key with the keys of the node
+ *    ids the schedules name (ms_ed25519_pk_to_curve), so a listed peer
+ *    is recognised from its first message.
+ *  - now_ms: wall time in ms (required): the time verdicts and the
+ *    schedules are judged at.
+ */
+typedef struct ms_fault_link_cbs {
+	const uint8_t *(*peer_id)(void *ctx, const struct ms_conn *c);
+	uint64_t (*now_ms)(void *ctx);
+	void *ctx;
+} ms_fault_link_cbs;
+
+/*
+ * Wrap t's send and receive path (ms_transport_ops_get/_set) so that
+ * every message is judged by ms_fault_decide: dropped, sent or delivered
+ * twice, with bytes flipped, held behind the next message of its
+ * connection, or queued until its delay is over.  Delay and jitter never
+ * reorder the messages of one connection and direction (a TCP stream
+ * would not); only reorder does.  A delayed send reports MS_OK at once.
+ * Call ms_fault_tick every loop turn.  One transport per fault; t must
+ * outlive the attachment: ms_fault_detach before ms_transport_free, or
+ * free the transport first and the fault after (the transport calls
+ * nothing while being freed).  MS_EINVAL (already attached, no now_ms),
+ * MS_ENOMEM.
+ */
+ms_err ms_fault_attach(ms_fault *f, struct ms_transport *t,
+                       const ms_fault_link_cbs *cbs, ms_errbuf *eb);
+/* Put the transport's own table back and drop what is queued. */
+void ms_fault_detach(ms_fault *f);
+/*
+ * Send and deliver every queued message due at now_wall_ms, in due order
+ * (UINT64_MAX: everything, e.g. before stopping).  A send the transport
+ * refuses with MS_EBUSY stays queued (with those behind it on its
+ * connection) and is tried again 10 ms later; one whose connection is
+ * gone is dropped.  Returns how many left the queue.
+ */
+int ms_fault_tick(ms_fault *f, uint64_t now_wall_ms);
+/* Wall time of the next queued message, UINT64_MAX when none: the loop's
+ * poll timeout must not run past it. */
+uint64_t ms_fault_next_due(const ms_fault *f);
 
 #endif

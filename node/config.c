@@ -603,6 +603,17 @@ static int cfg_log(cfg_ctx *x, const char *name, const char *value)
 	return cfg_fail(x, "unknown key '%s' in [log]", name);
 }
 
+/* [faults]: every key through the fault layer's own parser (net/fault),
+ * the one MESHSYNC_FAULTS also goes through. */
+static int cfg_faults(cfg_ctx *x, const char *name, const char *value)
+{
+	ms_errbuf eb = {0};
+
+	if (ms_fault_config_set(&x->c->faults, name, value, &eb) != 0)
+		return cfg_fail(x, "%s", eb.msg);
+	return 1;
+}
+
 static int cfg_entry(void *user, const char *section, const char *name,
                      const char *value)
 {
@@ -622,10 +633,12 @@ static int cfg_entry(void *user, const char *section, const char *name,
 		return cfg_limits(x, name, value);
 	if (strcmp(section, "log") == 0)
 		return cfg_log(x, name, value);
+	if (strcmp(section, "faults") == 0)
+		return cfg_faults(x, name, value);
 	if (section[0] == '\0')
 		return cfg_fail(
 			x,
-			"key '%s' outside any section ([store], [policy], [net], [backoff], [sync], [limits] or [log])",
+			"key '%s' outside any section ([store], [policy], [net], [backoff], [sync], [limits], [log] or [faults])",
 			name);
 	return cfg_fail(x, "unknown section [%s]", section);
 }
@@ -703,6 +716,21 @@ ms_err ms_config_load_node(ms_config *c, const char *dir,
 		e = MS_OK;
 	}
 	return e;
+}
+
+ms_err ms_config_faults_env(ms_config *c, ms_errbuf *eb)
+{
+	const char *v = getenv(MS_FAULT_ENV);
+	ms_fault_config fc = c->faults;
+	ms_errbuf why = {0};
+
+	if (v == NULL || v[0] == '\0')
+		return MS_OK;
+	/* on a copy: a bad variable changes nothing */
+	if (ms_fault_config_parse(&fc, v, &why) != MS_OK)
+		return ms_errf(eb, MS_EINVAL, "%s: %s", MS_FAULT_ENV, why.msg);
+	c->faults = fc;
+	return MS_OK;
 }
 
 static const char default_conf[] =
@@ -803,7 +831,21 @@ static const char default_conf[] =
 	"[log]\n"
 	"# debug, info, notice, warning or error.\n"
 	"# level = info\n"
-	"# syslog = no\n";
+	"# syslog = no\n"
+	"\n"
+	"[faults]\n"
+	"# Fault injection for tests and simulations (docs/config.md), off\n"
+	"# unless a key below is set; MESHSYNC_FAULTS overrides.  Never on a\n"
+	"# node that serves anyone.  Bare durations here are milliseconds.\n"
+	"# seed = 0\n"
+	"# drop = 0\n"
+	"# duplicate = 0\n"
+	"# corrupt = 0\n"
+	"# reorder = 0\n"
+	"# delay = 0ms\n"
+	"# jitter = 0ms\n"
+	"# partition = 10s 30s\n"
+	"# flap = up 5s down 10s\n";
 
 ms_err ms_config_write_default(const char *path, ms_errbuf *eb)
 {
@@ -938,6 +980,7 @@ int ms_config_keep_restart_only(ms_config *nc, const ms_config *run, char *what,
 	         nc->limits.pex_candidates != run->limits.pex_candidates},
 		{"mdns_records",
 	         nc->limits.mdns_records != run->limits.mdns_records},
+		{"faults", !ms_fault_config_equal(&nc->faults, &run->faults)},
 	};
 	size_t off = 0;
 	int n = 0;
@@ -968,5 +1011,6 @@ int ms_config_keep_restart_only(ms_config *nc, const ms_config *run, char *what,
 	nc->limits.inbound_per_address = run->limits.inbound_per_address;
 	nc->limits.pex_candidates = run->limits.pex_candidates;
 	nc->limits.mdns_records = run->limits.mdns_records;
+	nc->faults = run->faults;
 	return n;
 }

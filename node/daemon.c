@@ -12,6 +12,10 @@
  *   peer exchange (node/pex)   candidates                 -> peer table
  *   discovery (net/discovery, net/linkmon)  found/lost/up -> peer table
  *   the store's arrival feed   new ops                    -> sessions
+ *   the fault layer (net/fault), only when [faults] or MESHSYNC_FAULTS
+ *                              configure one: wraps the transport's
+ *                              send/receive path, asks here for the
+ *                              node id on a connection
  *
  * No part includes another's header for its functions: each reports to the
  * daemon through callbacks and is driven by the daemon's calls.  Time comes
@@ -34,6 +38,7 @@
 #include "counters.h"
 #include "daemon.h"
 #include "discovery.h"
+#include "fault.h"
 #include "linkmon.h"
 #include "log.h"
 #include "node_int.h"
@@ -97,6 +102,9 @@ typedef struct ms_daemon {
 	ms_disc *disc;
 	ms_disc_stats disc_prev; /* counters already added */
 	ms_linkmon *lm;
+	ms_fault *fault;            /* NULL unless faults are configured */
+	ms_fault_stats fst_prev;    /* fault counters already added */
+	int wrote_faults;           /* node.faults is ours to remove */
 	uint64_t link_refresh_mono; /* last link-triggered refresh */
 	uint64_t stats_mono;        /* counters last flushed */
 } ms_daemon;
@@ -229,6 +237,8 @@ static void reload(ms_daemon *d)
 	e = ms_config_load_node(nc, n->dir, d->opts->config_path, &eb);
 	if (e == MS_OK)
 		e = ms_config_apply_flags(nc, d->opts, &eb);
+	if (e == MS_OK) /* as at start, so unchanged faults are no change */
+		e = ms_config_faults_env(nc, &eb);
 	if (e == MS_OK &&
 	    ms_config_keep_restart_only(nc, &n->cfg, what, sizeof what) > 0)
 		ms_logf(&d->log, MS_LOG_NOTICE, "MS-CONF-RESTART-NEEDED",
@@ -352,6 +362,34 @@ static void count_disc(ms_daemon *d)
 	d->disc_prev = cur;
 }
 
+/* The fault layer's counters as fault_* deltas. */
+static void count_faults(ms_daemon *d)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} f[] = {
+		{"dropped", offsetof(ms_fault_stats, dropped)},
+		{"cut", offsetof(ms_fault_stats, cut)},
+		{"duplicated", offsetof(ms_fault_stats, duplicated)},
+		{"corrupted", offsetof(ms_fault_stats, corrupted)},
+		{"reordered", offsetof(ms_fault_stats, reordered)},
+		{"delayed", offsetof(ms_fault_stats, delayed)},
+		{"queue_full", offsetof(ms_fault_stats, queue_full)},
+	};
+	ms_fault_stats cur;
+
+	ms_fault_stats_get(d->fault, &cur);
+	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+		uint64_t v, w;
+		memcpy(&v, (const char *)&cur + f[i].off, sizeof v);
+		memcpy(&w, (const char *)&d->fst_prev + f[i].off, sizeof w);
+		if (v > w)
+			count(d, "fault_", f[i].name, v - w);
+	}
+	d->fst_prev = cur;
+}
+
 /* Counters to the store's stats (node-inspect stats): when force, or when
  * STATS_INTERVAL_MS has passed since the last write. */
 static void counters_flush(ms_daemon *d, int force)
@@ -366,6 +404,8 @@ static void counters_flush(ms_daemon *d, int force)
 		count_transport(d);
 	if (d->disc != NULL)
 		count_disc(d);
+	if (d->fault != NULL)
+		count_faults(d);
 	if (d->node != NULL &&
 	    ms_counters_flush(&d->counters, d->node->store, &eb) != MS_OK)
 		store_error(d, &eb); /* kept: the next flush tries again */
@@ -1087,6 +1127,56 @@ static ms_err transport_start(ms_daemon *d, ms_errbuf *eb)
 	return MS_OK;
 }
 
+/* --- the fault layer ---------------------------------------------------- */
+
+/* The node id on connection c for the fault layer's per-peer schedules:
+ * the id its session proved in HELLO, else the id the peer table dialled
+ * (an outgoing link to a known node), else unknown (NULL). */
+static const uint8_t *fault_peer_id(void *ctx, const struct ms_conn *c)
+{
+	ms_daemon *d = ctx;
+	dlink *l = link_find(d, c);
+	const uint8_t *id;
+
+	if (l == NULL)
+		return NULL;
+	if ((id = ms_session_peer_id(l->s)) != NULL)
+		return id;
+	return l->peer != NULL ? ms_peer_id(l->peer) : NULL;
+}
+
+static uint64_t fault_now_ms(void *ctx)
+{
+	return now(ctx).wall_ms;
+}
+
+/* Faults configured: wrap the transport, say so in the log and in
+ * DIR/node.faults (node-inspect summary).  Not configured: nothing is
+ * wrapped, and a node.faults left by a killed daemon goes. */
+static ms_err faults_start(ms_daemon *d, ms_errbuf *eb)
+{
+	ms_fault_config shown = d->node->cfg.faults;
+	ms_fault_link_cbs cbs = {fault_peer_id, fault_now_ms, d};
+	char line[512];
+	ms_err e;
+
+	if (!ms_fault_config_on(&shown)) {
+		ms_runfile_faults_remove(d->node->dir);
+		return MS_OK;
+	}
+	if ((d->fault = ms_fault_new(&shown, now(d).wall_ms)) == NULL)
+		return ms_errf(eb, MS_ENOMEM, "run: faults: out of memory");
+	if ((e = ms_fault_attach(d->fault, d->t, &cbs, eb)) != MS_OK)
+		return e;
+	shown.seed = ms_fault_seed(d->fault); /* the one to replay with */
+	ms_fault_config_describe(&shown, line, sizeof line);
+	ms_logf(&d->log, MS_LOG_WARNING, "MS-FAULTS-ON", "%s", line);
+	if ((e = ms_runfile_faults(d->node->dir, line, eb)) != MS_OK)
+		return e;
+	d->wrote_faults = 1;
+	return MS_OK;
+}
+
 /* The parts around the transport: sessions, peer table, peer exchange,
  * discovery. */
 static ms_err parts_start(ms_daemon *d, ms_errbuf *eb)
@@ -1160,9 +1250,13 @@ static ms_err daemon_start(ms_daemon *d, ms_errbuf *eb)
 		return e;
 	if ((e = ms_config_apply_flags(&d->node->cfg, o, eb)) != MS_OK)
 		return e;
+	if ((e = ms_config_faults_env(&d->node->cfg, eb)) != MS_OK)
+		return e;
 	ms_log_set(&d->log, d->node->cfg.log.level, d->node->cfg.log.syslog);
 	seed = ms_rng_seed(&d->rng, 0);
 	if ((e = transport_start(d, eb)) != MS_OK)
+		return e;
+	if ((e = faults_start(d, eb)) != MS_OK)
 		return e;
 	if ((e = parts_start(d, eb)) != MS_OK)
 		return e;
@@ -1194,7 +1288,7 @@ static int read_signals(ms_daemon *d)
 }
 
 /* How long the loop may sleep: until the arrival feed is due, the next
- * dial, or LOOP_MAX_WAIT_MS. */
+ * dial, the next message the fault layer holds, or LOOP_MAX_WAIT_MS. */
 static long poll_timeout(ms_daemon *d, ms_time t)
 {
 	uint64_t due = ms_peertab_tick(d->pt); /* dials what is due now */
@@ -1202,10 +1296,16 @@ static long poll_timeout(ms_daemon *d, ms_time t)
 	                       ? (long)(d->next_feed_mono - t.mono_ms)
 	                       : 0;
 
+	/* messages the fault layer delays leave when due, not a turn late */
+	if (d->fault != NULL) {
+		uint64_t held = ms_fault_next_due(d->fault);
+		if (held < due)
+			due = held;
+	}
 	if (due != UINT64_MAX) {
 		if (due <= t.wall_ms)
 			timeout = 0;
-		else if ((long)(due - t.wall_ms) < timeout)
+		else if (due - t.wall_ms < (uint64_t)timeout)
 			timeout = (long)(due - t.wall_ms);
 	}
 	return timeout > LOOP_MAX_WAIT_MS ? LOOP_MAX_WAIT_MS : timeout;
@@ -1219,6 +1319,8 @@ static void turn(ms_daemon *d)
 	ms_time t;
 
 	(void)ms_transport_process(d->t);
+	if (d->fault != NULL) /* delayed messages that are due */
+		(void)ms_fault_tick(d->fault, now(d).wall_ms);
 	/* a dialer that never sends HELLO has no session to time out: the
 	 * transport closes its connection after the same hello_timeout */
 	(void)ms_transport_close_silent(
@@ -1307,6 +1409,9 @@ static void daemon_stop(ms_daemon *d)
 		ms_session_close(l->s, MS_BYE_SHUTDOWN, "node stopping",
 		                 "shutdown", 0, t);
 	links_reap(d);
+	/* what the fault layer still delays goes out now, BYEs included */
+	if (d->fault != NULL)
+		(void)ms_fault_tick(d->fault, UINT64_MAX);
 	ms_disc_free(&d->disc); /* withdraw our service first */
 	ms_linkmon_free(&d->lm);
 	ms_pex_free(&d->pex);
@@ -1322,6 +1427,10 @@ static void daemon_stop(ms_daemon *d)
 		        d->st.auth_failures, d->st.rejects);
 	ms_session_env_free(&d->senv);
 	ms_transport_free(&d->t);
+	ms_fault_free(d->fault); /* after its transport (net/fault.h) */
+	d->fault = NULL;
+	if (d->wrote_faults)
+		ms_runfile_faults_remove(d->opts->dir);
 	if (d->wrote_eps)
 		ms_runfile_endpoints_remove(d->opts->dir);
 	ms_runfile_unlock(d->opts->dir, d->pid_fd);

@@ -12,6 +12,7 @@
 #include "crypto.h"
 #include "daemon.h"
 #include "endpoint.h"
+#include "fault.h"
 #include "meshsync.h"
 #include "ms_err.h"
 #include "peers.h"
@@ -95,6 +96,9 @@ typedef struct ms_config {
 	ms_config_sync sync;
 	ms_config_limits limits;
 	ms_config_log log;
+	/* [faults] and then MESHSYNC_FAULTS (ms_config_faults_env); all
+	 * zero (off) by default */
+	ms_fault_config faults;
 } ms_config;
 
 /* Built-in defaults (those of ms_store_opts_default, no policy rules, and
@@ -129,12 +133,22 @@ int ms_config_policies_differ(const ms_config *a, const ms_config *b);
 /* For a reload: the settings that only take effect at the next start (the
  * transport, the store's limits, discovery: listen, heartbeat,
  * handshake_timeout, max_message, mdns, map, max_value, max_clock_skew,
- * pex_candidates, mdns_records).
+ * pex_candidates, mdns_records, faults).
  * Writes the names of those nc changes against the running config run,
  * comma-separated, into what (cap bytes), puts run's values back into nc
  * so nothing half-applies, and returns how many changed. */
 int ms_config_keep_restart_only(ms_config *nc, const ms_config *run, char *what,
                                 size_t cap);
+
+/*
+ * The fault layer's environment variable MESHSYNC_FAULTS ("k=v;k=v", the
+ * keys of [faults]) over what the file set: a key given there replaces
+ * the file's value, partition and flap lines are added to the file's.
+ * Unset or empty: nothing changes.  MS_EINVAL "MESHSYNC_FAULTS: why".
+ * Read by `run` only (at start and reload), so a stray variable never
+ * stops put/get.
+ */
+ms_err ms_config_faults_env(ms_config *c, ms_errbuf *eb);
 
 /* Write the commented default configuration to path (O_EXCL, 0600). */
 ms_err ms_config_write_default(const char *path, ms_errbuf *eb);

@@ -1,4 +1,5 @@
-/* runfiles.c — node.pid and node.endpoints (see runfiles.h). */
+/* runfiles.c — node.pid, node.endpoints and node.faults (see
+ * runfiles.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -70,14 +71,17 @@ void ms_runfile_unlock(const char *dir, int fd)
 	close(fd);
 }
 
-ms_err ms_runfile_endpoints(const char *dir, const char *const *eps, size_t n,
-                            ms_errbuf *eb)
+/* DIR/name replaced by n lines, through name.tmp and a rename. */
+static ms_err write_lines(const char *dir, const char *name,
+                          const char *const *lines, size_t n, ms_errbuf *eb)
 {
-	char *path = ms_path_join(dir, MS_RUN_ENDPOINTS_FILE);
-	char *tmp = ms_path_join(dir, MS_RUN_ENDPOINTS_FILE ".tmp");
+	char *path = ms_path_join(dir, name);
+	char *tmp = NULL;
 	ms_err e = MS_OK;
 	FILE *f;
 
+	if (path != NULL && (tmp = malloc(strlen(path) + 5)) != NULL)
+		snprintf(tmp, strlen(path) + 5, "%s.tmp", path);
 	if (path == NULL || tmp == NULL) {
 		e = ms_errf(eb, MS_ENOMEM, "run %s: out of memory", dir);
 		goto out;
@@ -87,7 +91,7 @@ ms_err ms_runfile_endpoints(const char *dir, const char *const *eps, size_t n,
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++)
-		fprintf(f, "%s\n", eps[i]);
+		fprintf(f, "%s\n", lines[i]);
 	/* a reader sees the old file or the whole new one, never half */
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
 		e = ms_errf(eb,
@@ -108,11 +112,32 @@ out:
 	return e;
 }
 
-void ms_runfile_endpoints_remove(const char *dir)
+ms_err ms_runfile_endpoints(const char *dir, const char *const *eps, size_t n,
+                            ms_errbuf *eb)
 {
-	char *path = ms_path_join(dir, MS_RUN_ENDPOINTS_FILE);
+	return write_lines(dir, MS_RUN_ENDPOINTS_FILE, eps, n, eb);
+}
+
+static void remove_file(const char *dir, const char *name)
+{
+	char *path = ms_path_join(dir, name);
 
 	if (path != NULL)
 		unlink(path);
 	free(path);
+}
+
+void ms_runfile_endpoints_remove(const char *dir)
+{
+	remove_file(dir, MS_RUN_ENDPOINTS_FILE);
+}
+
+ms_err ms_runfile_faults(const char *dir, const char *line, ms_errbuf *eb)
+{
+	return write_lines(dir, MS_RUN_FAULTS_FILE, &line, 1, eb);
+}
+
+void ms_runfile_faults_remove(const char *dir)
+{
+	remove_file(dir, MS_RUN_FAULTS_FILE);
 }

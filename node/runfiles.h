@@ -5,7 +5,10 @@
  *                   killed daemon is simply taken over);
  *   node.endpoints  the endpoints it listens on, one per line, with the
  *                   ports resolved (how tests and tools find a node that
- *                   asked for port 0), replaced atomically.
+ *                   asked for port 0), replaced atomically;
+ *   node.faults     one line: the fault layer's settings with the seed in
+ *                   use, while a daemon runs with faults on (what
+ *                   node-inspect summary shows), replaced atomically.
  */
 #ifndef MS_RUNFILES_H
 #define MS_RUNFILES_H
@@ -16,6 +19,7 @@
 
 #define MS_RUN_PID_FILE "node.pid"
 #define MS_RUN_ENDPOINTS_FILE "node.endpoints"
+#define MS_RUN_FAULTS_FILE "node.faults"
 
 /* Take the lock on DIR/node.pid and write our pid; *fdp is the open file
  * (keep it open while running).  On a full file system the lock is taken
@@ -31,5 +35,10 @@ ms_err ms_runfile_endpoints(const char *dir, const char *const *eps, size_t n,
                             ms_errbuf *eb);
 /* Remove DIR/node.endpoints. */
 void ms_runfile_endpoints_remove(const char *dir);
+
+/* Write DIR/node.faults (line, a newline added); MS_EIO, MS_ENOMEM. */
+ms_err ms_runfile_faults(const char *dir, const char *line, ms_errbuf *eb);
+/* Remove DIR/node.faults (one left by a killed daemon too). */
+void ms_runfile_faults_remove(const char *dir);
 
 #endif

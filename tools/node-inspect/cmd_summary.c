@@ -1,10 +1,33 @@
-/* cmd_summary.c — `node-inspect summary`: the store at a glance. */
+/* cmd_summary.c — `node-inspect summary`: the store at a glance, and
+ * whether the node runs with faults injected. */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "inspect.h"
+#include "ms_path.h"
 #include "peer_vv.h"
+#include "runfiles.h"
+
+/* The fault layer's settings from DIR/node.faults (written by a daemon
+ * running with faults on, removed when it stops): 1 with the line in buf,
+ * 0 when there is none (faults off). */
+static int faults_line(const ins_ctx *x, char *buf, size_t cap)
+{
+	char *path = ms_path_join(x->data, MS_RUN_FAULTS_FILE);
+	FILE *f = path != NULL ? fopen(path, "r") : NULL;
+	int got = 0;
+
+	if (f != NULL && fgets(buf, (int)cap, f) != NULL) {
+		buf[strcspn(buf, "\r\n")] = '\0';
+		got = buf[0] != '\0';
+	}
+	if (f != NULL)
+		fclose(f);
+	free(path);
+	return got;
+}
 
 static json_t *policies_json(const ms_store *s)
 {
@@ -55,7 +78,8 @@ int ins_cmd_summary(ins_ctx *x)
 	char vv[2 * MS_HASH_LEN + 1], sh[2 * MS_HASH_LEN + 1];
 	char hlc[INS_HLC_LEN];
 	uint64_t unacked;
-	int rc = MS_EXIT_OK;
+	char faults[512];
+	int rc = MS_EXIT_OK, has_faults;
 
 	if (ms_store_read_begin(x->store, &rt, &eb) != MS_OK ||
 	    ms_store_summary_get(rt, &sm, &eb) != MS_OK) {
@@ -70,10 +94,11 @@ int ins_cmd_summary(ins_ctx *x)
 	ms_hex(net, sm.network_id, MS_NETID_LEN);
 	ms_hex(vv, sm.vv_digest, MS_HASH_LEN);
 	ms_hex(sh, sm.state_hash, MS_HASH_LEN);
+	has_faults = faults_line(x, faults, sizeof faults);
 
 	if (x->json) {
 		json_t *root = json_pack(
-			"{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:s, s:I, s:I, s:o, s:I}",
+			"{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:s, s:I, s:I, s:o, s:I, s:o}",
 			"node_id", node, "network_id", net, "ops",
 			(json_int_t)sm.ops, "authors", (json_int_t)sm.authors,
 			"keys", (json_int_t)sm.keys, "live_keys",
@@ -85,7 +110,8 @@ int ins_cmd_summary(ins_ctx *x)
 			"store_bytes", (json_int_t)sm.store_bytes, "map_size",
 			(json_int_t)sm.map_size, "policies",
 			policies_json(x->store), "unacked_local_ops",
-			(json_int_t)unacked);
+			(json_int_t)unacked, "faults",
+			has_faults ? json_string(faults) : json_null());
 		return ins_json_print(root);
 	}
 
@@ -137,6 +163,7 @@ int ins_cmd_summary(ins_ctx *x)
 			ROW("vv_digest", vv);
 			ROW("state_hash", sh);
 			ROW("policies", pol);
+			ROW("faults", has_faults ? faults : "off");
 		}
 #undef ROW
 		if (bad) {

@@ -2,7 +2,8 @@
  * inspect.h — what node-inspect's files share: the parsed command line with
  * the store opened read-only, the dispatch table, aligned text tables, and
  * the JSON and display helpers.  node-inspect reads nothing but the store
- * (no key files), through store.h's read API.
+ * (no key files), through store.h's read API, and one run file:
+ * node.faults (summary: whether the running node injects faults).
  */
 #ifndef MS_INSPECT_H
 #define MS_INSPECT_H
