@@ -45,10 +45,6 @@
 #define VSIM_MONO0 1000ull
 #define VSIM_LATENCY_MS 1 /* every message, before the fault delay */
 #define VSIM_TICK_MS 100  /* the daemon's loop turn / feed poll */
-/* A message held for reorder goes out behind the next one, or on its own
- * this long after its delay when none comes (net/fault's glue does the
- * same: MS_FAULT_HOLD_MS). */
-#define VSIM_HOLD_MS 500
 /* Redial after a failed session: net/backoff with its default strategy
  * and the [backoff] meshsim gives real nodes (base 100 ms, cap 2 s);
  * after a session that ended well, at the next loop turn. */
@@ -312,8 +308,9 @@ static ms_err on_send(void *ctx, ms_session *s, const uint8_t *buf, size_t len,
 		if (vd.corrupt_at[i] < len)
 			b[vd.corrupt_at[i]] ^= vd.corrupt_xor[i];
 	if (vd.hold) {
-		/* behind the next message: one held at a time, an earlier
-		 * one goes out now */
+		/* behind the next message, or on its own MS_FAULT_HOLD_MS
+		 * after its delay (as the fault glue); one held at a time:
+		 * an earlier one goes out now */
 		if (l->held[from] != NULL && l->held_gen[from] == l->gen) {
 			at = v->t + VSIM_LATENCY_MS;
 			if (at < l->last_at[from])
@@ -328,7 +325,7 @@ static ms_err on_send(void *ctx, ms_session *s, const uint8_t *buf, size_t len,
 		l->held_gen[from] = l->gen;
 		if ((e = ev_push(v,
 		                 v->t + VSIM_LATENCY_MS + vd.delay_ms +
-		                         VSIM_HOLD_MS,
+		                         MS_FAULT_HOLD_MS,
 		                 VE_RELEASE)) != NULL) {
 			e->link = me->link;
 			e->side = to;
@@ -1068,6 +1065,7 @@ done:
 		r->faults.corrupted += fs.corrupted;
 		r->faults.reordered += fs.reordered;
 		r->faults.delayed += fs.delayed;
+		r->faults.queue_full += fs.queue_full; /* 0: no queue here */
 	}
 }
 
