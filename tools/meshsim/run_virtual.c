@@ -46,15 +46,16 @@
 #define VSIM_LATENCY_MS 1 /* every message, before the fault delay */
 #define VSIM_TICK_MS 100  /* the daemon's loop turn / feed poll */
 /* Redial after a failed session: net/backoff with its default strategy
- * and the [backoff] meshsim gives real nodes (base 100 ms, cap 2 s);
+ * and the [backoff] run_real.c gives real nodes (base 100 ms, cap 1 s);
  * after a session that ended well, at the next loop turn. */
 #define VSIM_BACKOFF_BASE_MS 100
-#define VSIM_BACKOFF_CAP_MS 2000
-/* Session timeouts for simulated nodes: short, as in the scenarios'
- * node configs, so a dropped message costs seconds, not minutes. */
-#define VSIM_HELLO_TIMEOUT_MS 1000
-#define VSIM_VV_TIMEOUT_MS 1500
-#define VSIM_IDLE_TIMEOUT_MS 1500
+#define VSIM_BACKOFF_CAP_MS 1000
+/* Session timeouts: the [limits] run_real.c gives real nodes.  A
+ * dropped message is never resent, so the session waiting for it must
+ * end soon for the next one to resync. */
+#define VSIM_HELLO_TIMEOUT_MS 500
+#define VSIM_VV_TIMEOUT_MS 1000
+#define VSIM_IDLE_TIMEOUT_MS 700
 /* Small maps: thousands of runs reuse the same directories. */
 #define VSIM_MAP_INITIAL (1ull << 20)
 #define VSIM_MAP_MAX (256ull << 20)
