@@ -878,23 +878,32 @@ int ms_transport_close_silent(ms_transport *t, uint64_t now_ms,
 		ms_tcpconn *c = &t->tcp[i];
 		char addr[MS_ADDR_TEXT_MAX];
 
-		if (c->established || c->released) {
+		uint64_t limit = c->released ? MS_TRANSPORT_RELEASE_GRACE_MS
+		                             : after_ms;
+
+		if (c->established) {
 			i++;
 			continue;
 		}
 		if (c->seen_ms == 0)
 			c->seen_ms = now_ms > 0 ? now_ms : 1;
-		if (now_ms - c->seen_ms < after_ms) {
+		if (now_ms - c->seen_ms < limit) {
 			i++;
 			continue;
 		}
 		snprintf(addr, sizeof addr, "%s", c->addr);
 		tcp_shut(c);
 		tcp_remove_at(t, i);
-		t->st.in_silent++;
 		n++;
-		if (t->cbs.reject != NULL)
-			t->cbs.reject(t->cbs.ctx, MS_REJECT_SILENT, NULL, addr);
+		if (c->released) {
+			/* its session is over: not a refusal, no line */
+			t->st.in_released_closed++;
+		} else {
+			t->st.in_silent++;
+			if (t->cbs.reject != NULL)
+				t->cbs.reject(t->cbs.ctx, MS_REJECT_SILENT,
+				              NULL, addr);
+		}
 	}
 	return n;
 }
@@ -911,6 +920,7 @@ void ms_transport_release(ms_transport *t, const ms_conn *c)
 		if (t->tcp[i].seq == ic->tcp_seq) {
 			t->tcp[i].established = 0;
 			t->tcp[i].released = 1;
+			t->tcp[i].seen_ms = 0; /* the grace counts from here */
 		}
 }
 

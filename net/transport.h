@@ -236,9 +236,10 @@ typedef struct ms_transport_stats {
 	uint64_t rx_dropped; /* multi-frame or unidentified input dropped */
 	uint64_t tx_msgs, tx_bytes; /* messages handed to ZeroMQ */
 	uint64_t tx_busy; /* sends refused: the queue was at send_hwm */
-	uint64_t in_refused_total; /* closed over inbound_connections */
-	uint64_t in_refused_addr;  /* closed over inbound_per_address */
-	uint64_t in_silent;        /* closed silent (close_silent) */
+	uint64_t in_refused_total;   /* closed over inbound_connections */
+	uint64_t in_refused_addr;    /* closed over inbound_per_address */
+	uint64_t in_silent;          /* closed silent (close_silent) */
+	uint64_t in_released_closed; /* closed after their session ended */
 } ms_transport_stats;
 
 typedef struct ms_transport ms_transport;
@@ -337,15 +338,23 @@ int ms_transport_pollitems(const ms_transport *t, zmq_pollitem_t *items,
  */
 int ms_transport_process(ms_transport *t);
 
+/* How long an inbound connection whose session ended
+ * (ms_transport_release) stays open: time for our BYE to leave. */
+#define MS_TRANSPORT_RELEASE_GRACE_MS 2000u
+
 /*
  * Close every inbound connection that has delivered no message for
  * after_ms (a dialer that completes CURVE, or not even that, and never
- * sends HELLO: no session exists to time it out).  A connection's clock
- * starts at the first call that sees it, so the caller calls this every
- * loop turn with its monotonic time; connections that delivered a message
- * (or whose session ended) are left alone.  Each close is counted
- * (in_silent) and reported through the reject callback
- * (MS_REJECT_SILENT).  Returns how many were closed.
+ * sends HELLO: no session exists to time it out), and every one whose
+ * session ended MS_TRANSPORT_RELEASE_GRACE_MS ago.  The second matters
+ * when our BYE was lost: the dialer would otherwise keep a session we no
+ * longer have, over a connection nobody closes; closing it gives the
+ * dialer a link-down, and it dials again.  A connection's clock starts
+ * at the first call that sees it (or at its release), so the caller calls
+ * this every loop turn with its monotonic time.  Silent closes are
+ * counted (in_silent) and reported through the reject callback
+ * (MS_REJECT_SILENT); released ones are counted (in_released_closed).
+ * Returns how many were closed.
  */
 int ms_transport_close_silent(ms_transport *t, uint64_t now_ms,
                               uint64_t after_ms);

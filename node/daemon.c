@@ -313,6 +313,9 @@ static void count_transport(ms_daemon *d)
 	if (cur.rx_dropped > was->rx_dropped)
 		count(d, "frames_dropped", NULL,
 		      cur.rx_dropped - was->rx_dropped);
+	if (cur.in_released_closed > was->in_released_closed)
+		count(d, "links_released_closed", NULL,
+		      cur.in_released_closed - was->in_released_closed);
 	*was = cur;
 }
 
@@ -817,6 +820,29 @@ static int on_pex_linked(void *ctx, const uint8_t id[MS_PK_LEN])
 
 /* --- transport ----------------------------------------------------------- */
 
+/* BYE(normal, "no session") on an inbound connection whose session has
+ * ended, unless what came was a BYE itself (no BYE ping-pong).  Counted
+ * as bye_orphan: one per message received, so it costs a flooding peer
+ * as much as us. */
+static void bye_orphan(ms_daemon *d, const ms_conn *c, const void *buf,
+                       size_t len)
+{
+	static const char text[] = "no session";
+	ms_wire_type type;
+	ms_wire_bye bye = {.reason = MS_BYE_NORMAL,
+	                   .text = {(const uint8_t *)text, sizeof text - 1}};
+	uint8_t out[64];
+	size_t n = 0;
+
+	if (ms_wire_peek_type(buf, len, &type) != MS_WR_OK ||
+	    type == MS_WIRE_BYE)
+		return;
+	if (ms_wire_bye_encode(&bye, out, sizeof out, &n, NULL) != MS_OK)
+		return;
+	count(d, "bye_orphan", NULL, 1);
+	(void)ms_transport_send(d->t, c, out, n, 0, NULL);
+}
+
 static void on_recv(void *ctx, const ms_conn *c, const uint8_t *peer_curve,
                     const void *buf, size_t len)
 {
@@ -824,8 +850,16 @@ static void on_recv(void *ctx, const ms_conn *c, const uint8_t *peer_curve,
 	dlink *l = link_find(d, c);
 
 	(void)peer_curve;
-	if (l != NULL) /* else a session we closed; its DOWN is on the way */
+	if (l != NULL) {
 		ms_session_recv(l->s, buf, len, now(d));
+		return;
+	}
+	/* A session we closed.  Outbound, its DOWN is on the way.  Inbound,
+	 * the connection outlives it (a ROUTER cannot close one peer), and if
+	 * our BYE was lost the dialer still believes in its session and would
+	 * push into the void for ever: answer anything but a BYE with one. */
+	if (c->dir == MS_CONN_IN)
+		bye_orphan(d, c, buf, len);
 }
 
 /* The counter of a dial that ended: how it failed, for operators. */

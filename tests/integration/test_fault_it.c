@@ -85,7 +85,7 @@ START_TEST(corrupt_and_drop_still_converge)
 {
 	it_node a, b;
 	it_node *all[] = {&a, &b};
-	it_node *pa[] = {&a}, *pb[] = {&b};
+	it_node *pa[] = {&a};
 	char key[32], line[512];
 	uint64_t rej;
 
@@ -94,16 +94,14 @@ START_TEST(corrupt_and_drop_still_converge)
 	                        "drop = 0.05\n");
 	it_node_init(&b, "b", &a, QUICK_CONF);
 	/*
-	 * Each dials the other.  With one dial only, the run can stall for
-	 * good (seen about once in ten runs): when the listener ends its
-	 * session (a timeout after a lost ACK) and its BYE is dropped, the
-	 * dialer's session stays live with nothing in flight, which nothing
-	 * times out, and the listener cannot close one inbound connection,
-	 * so nobody dials again.  That is a bug of the session/transport
-	 * pair the fault layer found, not of the fault layer; two dials make
-	 * the test about what it checks (a stall then needs both lost).
+	 * Only b dials.  When a (the listener) ends its session, say for a
+	 * timeout after a lost ACK, and its BYE is lost too, b's session
+	 * would live on with nothing in flight over a connection nobody
+	 * closed, and the run stalled for good (about once in ten runs
+	 * before the transport closed released connections: see
+	 * MS_TRANSPORT_RELEASE_GRACE_MS, and bye_orphan in the daemon).
 	 */
-	it_node_start(&a, pb, 1);
+	it_node_start(&a, NULL, 0);
 	it_node_start(&b, pa, 1);
 	ck_assert_int_eq(it_wait_log(&a,
 	                             "MS-FAULTS-ON seed=7 drop=0.05 "

@@ -35,14 +35,10 @@
 #define OPS_AFTER 100     /* per node, written while they run */
 #define CONVERGE_MS 40000 /* the whole test stays under a minute */
 
-/*
- * The fault layer's delay (net/fault, the `[faults]` section) is not on
- * main yet, and an unknown section stops the node.  FAULTS: when it lands,
- * replace "" with the line in the comment, so every message the kernel
- * lets through is also late by 100 ms +- 50 ms:
- *   #define LOSSY_FAULTS "[faults]\ndelay = 100ms\njitter = 50ms\n"
- */
-#define LOSSY_FAULTS ""
+/* Every message the kernel lets through is also late by 100 ms +- 50 ms:
+ * the kernel here has no netem, so the delay comes from the fault layer
+ * (net/fault, the `[faults]` section). */
+#define LOSSY_FAULTS "[faults]\ndelay = 100ms\njitter = 50ms\n"
 /* A dial lost to the kernel is retried within 2 s, not after the default
  * backoff cap of 60 s: the test is about surviving loss, not about how
  * long a node waits before its next try. */

@@ -1116,6 +1116,23 @@ START_TEST(test_close_silent)
 	send_out(&b, peer, "two", 3);
 	ck_assert(pump(all, 2, c_b_recv2_a, &a, 5000));
 	ck_assert_int_eq(a.in_down, 0);
+	/* until its session ends: then it is closed after the grace, and
+	 * b sees its link go down (our BYE may have been lost) */
+	ms_transport_release(a.t, &a.rconn);
+	ck_assert_int_eq(ms_transport_close_silent(a.t, 100000, 500), 0);
+	ck_assert_int_eq(ms_transport_close_silent(
+				 a.t,
+				 100000 + MS_TRANSPORT_RELEASE_GRACE_MS - 1,
+				 500),
+	                 0);
+	ck_assert_int_eq(ms_transport_close_silent(
+				 a.t, 100000 + MS_TRANSPORT_RELEASE_GRACE_MS,
+				 500),
+	                 1);
+	ck_assert(pump(all, 2, c_out_down, &b, 5000));
+	ms_transport_stats_get(a.t, &st);
+	ck_assert_uint_eq(st.in_released_closed, 1);
+	ck_assert_uint_eq(st.in_silent, 1);
 	close(fd);
 	tnode_fini(&b);
 	tnode_fini(&a);
