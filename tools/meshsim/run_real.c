@@ -249,7 +249,8 @@ static ms_err write_config(const rrun *x, int i, ms_errbuf *eb)
 	        "# written by meshsim: scenario %s, node %d of %d, seed %" PRIu64
 	        "\n[net]\nlisten = tcp://127.0.0.1:%d\nmdns = no\n",
 	        sc->name, i, sc->nodes, sc->seed, x->n[i].port);
-	for (int j = 0; j < sc->nodes; j++)
+	/* one session per link: the lower index dials, the other accepts */
+	for (int j = i + 1; j < sc->nodes; j++)
 		if (sc->link[i][j])
 			fprintf(f, "peer = tcp://127.0.0.1:%d\n", x->n[j].port);
 	/* only neighbours may connect, so peer exchange cannot turn the
@@ -389,6 +390,28 @@ static ms_err wait_listening(rrun *x, ms_errbuf *eb)
 	return MS_OK;
 }
 
+/* nodes.txt: "INDEX NODE-ID PORT" per node, to read logs and configs by
+ * node index (the tests use it too). */
+static ms_err write_nodes_txt(const rrun *x, ms_errbuf *eb)
+{
+	char *path = ms_path_join(x->o->workdir, "nodes.txt");
+	FILE *f = path != NULL ? fopen(path, "w") : NULL;
+	ms_err e = MS_OK;
+
+	if (f == NULL) {
+		e = ms_errf(eb, MS_EIO, "write nodes.txt in %s: %s",
+		            x->o->workdir, strerror(errno));
+		free(path);
+		return e;
+	}
+	for (int i = 0; i < x->sc->nodes; i++)
+		fprintf(f, "%d %s %d\n", i, x->n[i].id_hex, x->n[i].port);
+	if (fclose(f) != 0)
+		e = ms_errf(eb, MS_EIO, "write %s: %s", path, strerror(errno));
+	free(path);
+	return e;
+}
+
 static ms_err create_nodes(rrun *x, ms_errbuf *eb)
 {
 	const msim_scenario *sc = x->sc;
@@ -424,7 +447,7 @@ static ms_err create_nodes(rrun *x, ms_errbuf *eb)
 		            strerror(errno));
 	while (i-- > 0)
 		close(fds[i]);
-	return e;
+	return e != MS_OK ? e : write_nodes_txt(x, eb);
 }
 
 /* --- writes --------------------------------------------------------------- */
@@ -788,6 +811,12 @@ ms_err msim_run_real(const msim_scenario *sc, const msim_real_opts *o,
 		                "has no fault layer (net/fault.c): [faults], "
 		                "partitions and flaps are not applied\n");
 #endif
+	if (sc->adv_mode[0] != '\0' && o->adversary_bin == NULL) {
+		e = ms_errf(eb, MS_EINVAL,
+		            "[adversary] needs ms-adversary (built with the "
+		            "tests; --adversary-bin PATH)");
+		goto out;
+	}
 	if ((e = ms_crypto_init(eb)) != MS_OK ||
 	    (e = create_nodes(x, eb)) != MS_OK)
 		goto out;
