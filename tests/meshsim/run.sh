@@ -26,6 +26,11 @@ scenario)
 	grep -q '"converged": true' "$scratch/out.json" || fail "not converged"
 	grep -q '"missing": 0,' "$scratch/out.json" || fail "ops missing"
 	grep -q '"mode": "real"' "$scratch/out.json" || fail "no mode"
+	# with a fault layer in the nodes, the scenario's faults must show
+	if [ -n "${MSIM_EXPECT_FAULT:-}" ]; then
+		grep -Eq "\"$MSIM_EXPECT_FAULT\": [1-9]" "$scratch/out.json" ||
+			fail "no $MSIM_EXPECT_FAULT fault counted"
+	fi
 	# a passing run leaves nothing behind without --keep
 	[ -z "$(ls -A "$scratch" | grep meshsim-)" ] ||
 		fail "run directory left behind"

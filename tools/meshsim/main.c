@@ -52,7 +52,8 @@ static void usage(FILE *f)
 	        "                  first failing one, printing how to replay "
 	        "it\n"
 	        "  --workdir DIR   where run directories go (default $TMPDIR "
-	        "or /tmp)\n"
+	        "or /tmp;\n"
+	        "                  --virtual: /dev/shm)\n"
 	        "  --keep          keep the run directory after a passing run "
 	        "(a failing\n"
 	        "                  run's is always kept)\n"
@@ -268,6 +269,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	base = a.workdir != NULL ? a.workdir : getenv("TMPDIR");
+	/* the simulator's stores sync often: tmpfs keeps that cheap */
+	if (a.workdir == NULL && a.virtual_ && access("/dev/shm", W_OK) == 0)
+		base = "/dev/shm";
 	if (base == NULL || base[0] == '\0')
 		base = "/tmp";
 	if (mkdir(base, 0700) != 0 && errno != EEXIST) {

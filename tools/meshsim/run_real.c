@@ -265,7 +265,12 @@ static ms_err write_config(const rrun *x, int i, ms_errbuf *eb)
 	if (k > 0)
 		fputc('\n', f);
 	/* a healed link is retried within seconds, not the default minute */
-	fprintf(f, "\n[backoff]\nbase = 100ms\ncap = 2s\nkick_interval = 200ms\n");
+	fprintf(f, "\n[backoff]\nbase = 100ms\ncap = 1s\nkick_interval = 200ms\n");
+	/* a message the fault layer drops is never sent again: the session
+	 * that waits for it ends by these timeouts and the next one resyncs,
+	 * so they bound how long a drop stalls a link (defaults: 10s..120s) */
+	fprintf(f, "\n[limits]\nhello_timeout = 500ms\nvv_timeout = 1s\n"
+	           "idle_timeout = 700ms\n");
 #ifdef MSIM_NODE_FAULTS
 	e = faults_section(f, x, i, eb);
 #else
