@@ -68,8 +68,7 @@ static int connected(const msim_scenario *sc)
 				if ((seen >> i & 1) && sc->link[i][j])
 					seen |= 1ull << j;
 	}
-	return seen == (sc->nodes == 64 ? UINT64_MAX
-	                                : (1ull << sc->nodes) - 1);
+	return seen == (sc->nodes == 64 ? UINT64_MAX : (1ull << sc->nodes) - 1);
 }
 
 START_TEST(shipped_scenarios_load)
@@ -101,16 +100,17 @@ START_TEST(topologies)
 		const char *topo;
 		int nodes, links, maxdeg;
 	} t[] = {
-		{"line", 6, 5, 2},  {"ring", 6, 6, 2},  {"full", 5, 10, 4},
-		{"grid", 9, 12, 4}, {"grid", 7, 8, 3},  {"ring", 2, 1, 1},
+		{"line", 6, 5, 2},  {"ring", 6, 6, 2}, {"full", 5, 10, 4},
+		{"grid", 9, 12, 4}, {"grid", 7, 8, 3}, {"ring", 2, 1, 1},
 	};
 	for (size_t k = 0; k < sizeof t / sizeof t[0]; k++) {
 		char text[128];
 		msim_scenario sc;
 		ms_errbuf eb = {0};
 		int maxdeg;
-		snprintf(text, sizeof text, "[mesh]\nnodes = %d\ntopology = %s\n",
-		         t[k].nodes, t[k].topo);
+		snprintf(text, sizeof text,
+		         "[mesh]\nnodes = %d\ntopology = %s\n", t[k].nodes,
+		         t[k].topo);
 		MS_PASS_EB(msim_scenario_load(&sc, file("t", text), 0, &eb),
 		           &eb);
 		ck_assert_msg(nlinks(&sc, &maxdeg) == t[k].links,
@@ -146,15 +146,15 @@ START_TEST(values_and_events)
 {
 	msim_scenario sc;
 	ms_errbuf eb = {0};
-	const char *p = file(
-		"v", "[mesh]\nnodes = 6\ntopology = line\nseed = 9\n"
-		     "deadline = 1500ms\n[writes]\ncount = 21\nrate = 10\n"
-		     "writers = 0, 5\nbackground = .25\nshared_keys = 1\n"
-		     "start = 2s\n[faults]\ndrop = 0.3\ndelay = 100ms\n"
-		     "[events]\npartition = 5s 20s 0,1,2 | 3,4,5\n"
-		     "flap = 1-2 5s 10s\nkill = 10s 3\nrestart = 12s 3\n"
-		     "term = 13s 4\nrestart = 14s 4\n[adversary]\n"
-		     "mode = vv-flood\ntarget = 2\nseconds = 3\n");
+	const char *p =
+		file("v", "[mesh]\nnodes = 6\ntopology = line\nseed = 9\n"
+	                  "deadline = 1500ms\n[writes]\ncount = 21\nrate = 10\n"
+	                  "writers = 0, 5\nbackground = .25\nshared_keys = 1\n"
+	                  "start = 2s\n[faults]\ndrop = 0.3\ndelay = 100ms\n"
+	                  "[events]\npartition = 5s 20s 0,1,2 | 3,4,5\n"
+	                  "flap = 1-2 5s 10s\nkill = 10s 3\nrestart = 12s 3\n"
+	                  "term = 13s 4\nrestart = 14s 4\n[adversary]\n"
+	                  "mode = vv-flood\ntarget = 2\nseconds = 3\n");
 
 	MS_PASS_EB(msim_scenario_load(&sc, p, 0, &eb), &eb);
 	ck_assert_uint_eq(sc.seed, 9);
@@ -216,33 +216,34 @@ START_TEST(errors_name_file_and_line)
 		const char *text, *want;
 	} t[] = {
 		{"[mesh]\nnodes = 1\n", ":2: bad value '1' for nodes"},
-		{"[mesh]\nnodes = 4\ncolour = red\n", ":3: unknown key 'colour'"},
+		{"[mesh]\nnodes = 4\ncolour = red\n",
+	         ":3: unknown key 'colour'"},
 		{"[weather]\nrain = 1\n", ":2: unknown section [weather]"},
 		{"nodes = 4\n", ":1: key 'nodes' outside any section"},
 		{"[mesh]\nnodes = 4\n[writes]\nbackground = 1.5\n",
-		 ":4: bad value '1.5' for background"},
+	         ":4: bad value '1.5' for background"},
 		{"[mesh]\nnodes = 4\n[writes]\nwriters = 0,4\n",
-		 ":4: bad value '0,4' for writers"},
+	         ":4: bad value '0,4' for writers"},
 		{"[mesh]\nnodes = 4\n[events]\npartition = 5s 2s 0 | 1\n",
-		 ":4: bad partition"},
+	         ":4: bad partition"},
 		{"[mesh]\nnodes = 4\n[events]\npartition = 1s 2s 0,1 | 1,2\n",
-		 ":4: bad partition"},
+	         ":4: bad partition"},
 		{"[mesh]\nnodes = 4\n[events]\nflap = 0-9 1s 1s\n",
-		 "no such node"},
+	         "no such node"},
 		{"[mesh]\nnodes = 4\ntopology = line\n[events]\nflap = 0-3 1s 1s\n",
-		 "flap 0-3: the topology has no such link"},
+	         "flap 0-3: the topology has no such link"},
 		{"[mesh]\nnodes = 4\n[events]\nrestart = 1s 2\n",
-		 "restart of node 2 at 1000ms: the node is up then"},
+	         "restart of node 2 at 1000ms: the node is up then"},
 		{"[mesh]\nnodes = 4\n[events]\nquake = 1s 2\n",
-		 ":4: unknown event 'quake'"},
+	         ":4: unknown event 'quake'"},
 		{"[mesh]\nnodes = 4\n[faults]\npartition = 1s 2s\n",
-		 ":4: partition belongs in [events]"},
+	         ":4: partition belongs in [events]"},
 		{"[mesh]\nnodes = 4\n[faults]\nseed = 3\n",
-		 ":4: seed is set by meshsim"},
+	         ":4: seed is set by meshsim"},
 		{"[mesh]\nnodes = 4\n[faults]\nwobble = 3\n",
-		 ":4: unknown key 'wobble' in [faults]"},
+	         ":4: unknown key 'wobble' in [faults]"},
 		{"[mesh]\nnodes = 4\n[adversary]\ntarget = 4\n",
-		 ":4: bad value '4' for target"},
+	         ":4: bad value '4' for target"},
 		{"[mesh]\nnodes = 4\n[mesh\n", ":3: syntax error"},
 	};
 	for (size_t k = 0; k < sizeof t / sizeof t[0]; k++) {

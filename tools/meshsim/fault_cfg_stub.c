@@ -47,8 +47,8 @@ static int dur(const char *v, uint64_t *out)
 	return 0;
 }
 
-int ms_fault_config_set(ms_fault_config *c, const char *key,
-                        const char *value, ms_errbuf *eb)
+int ms_fault_config_set(ms_fault_config *c, const char *key, const char *value,
+                        ms_errbuf *eb)
 {
 	int r;
 	if (strcmp(key, "drop") == 0)

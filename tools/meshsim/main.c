@@ -204,8 +204,7 @@ static void on_signal(int sig)
 /* One run of sc in a fresh directory under base.  Returns the exit
  * status; the result is printed by the caller. */
 static int run_once(const args *a, const msim_scenario *sc, const char *base,
-                    const char *node_bin, const char *adv_bin,
-                    msim_result *r)
+                    const char *node_bin, const char *adv_bin, msim_result *r)
 {
 	char *dir = NULL;
 	ms_errbuf eb = {0};
@@ -299,13 +298,13 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		adv_bin = a.adversary_bin != NULL ? strdup(a.adversary_bin)
-		          : find_bin("ms-adversary",
+		                                  : find_bin("ms-adversary",
 #ifdef MSIM_ADVERSARY_BIN
-		                     MSIM_ADVERSARY_BIN
+		                                             MSIM_ADVERSARY_BIN
 #else
-		                     NULL
+		                                             NULL
 #endif
-		            );
+		                                    );
 	}
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
@@ -334,13 +333,16 @@ int main(int argc, char **argv)
 				msim_result_print(sc, r, stdout);
 			if (status != EXIT_PASS) {
 				fprintf(stderr,
-				        "meshsim: seed %" PRIu64 " fails (after "
-				        "%" PRIu64 " passing); replay it with:\n"
+				        "meshsim: seed %" PRIu64
+				        " fails (after "
+				        "%" PRIu64
+				        " passing); replay it with:\n"
 				        "  meshsim%s --seed %" PRIu64,
 				        seed, k, a.virtual_ ? " --virtual" : "",
 				        seed);
 				for (size_t i = 0; i < a.nsets; i++)
-					fprintf(stderr, " --set '%s'", a.sets[i]);
+					fprintf(stderr, " --set '%s'",
+					        a.sets[i]);
 				fprintf(stderr, " %s\n", a.path);
 				goto out;
 			}

@@ -34,8 +34,7 @@ static json_t *ms_real(double v)
 	return json_real(round(v * 1000.0) / 1000.0);
 }
 
-void msim_result_print(const msim_scenario *sc, const msim_result *r,
-                       FILE *out)
+void msim_result_print(const msim_scenario *sc, const msim_result *r, FILE *out)
 {
 	json_t *root = json_object(), *faults, *hashes = json_array();
 	int bad = root == NULL || hashes == NULL;
@@ -50,25 +49,29 @@ void msim_result_print(const msim_scenario *sc, const msim_result *r,
 	                   (json_int_t)r->faults.delayed);
 	for (int i = 0; !bad && i < sc->nodes; i++)
 		bad |= json_array_append_new(hashes,
-		                             json_string(r->state_hash[i])) != 0;
+		                             json_string(r->state_hash[i])) !=
+		       0;
 	bad |= faults == NULL;
 	if (!bad) {
 		/* json_object_set_new keeps insertion order (jansson >= 2.8) */
 		json_object_set_new(root, "scenario", json_string(sc->name));
 		json_object_set_new(root, "mode", json_string(r->mode));
-		json_object_set_new(root, "seed", json_integer((json_int_t)r->seed));
+		json_object_set_new(root, "seed",
+		                    json_integer((json_int_t)r->seed));
 		json_object_set_new(root, "nodes", json_integer(sc->nodes));
 		json_object_set_new(root, "topology",
 		                    json_string(topology_name(sc->topology)));
 		json_object_set_new(root, "converged",
 		                    json_boolean(r->converged));
 		json_object_set_new(root, "seconds_to_converge",
-		                    r->converged ? ms_real(r->seconds_to_converge)
-		                                 : json_null());
+		                    r->converged
+		                            ? ms_real(r->seconds_to_converge)
+		                            : json_null());
 		json_object_set_new(root, "ops_written",
 		                    json_integer((json_int_t)r->ops_written));
 		json_object_set_new(root, "ops_everywhere",
-		                    json_integer((json_int_t)r->ops_everywhere));
+		                    json_integer(
+					    (json_int_t)r->ops_everywhere));
 		json_object_set_new(root, "missing",
 		                    json_integer((json_int_t)r->missing));
 		json_object_set_new(root, "bytes_sent",
@@ -81,8 +84,9 @@ void msim_result_print(const msim_scenario *sc, const msim_result *r,
 			root, "amplification",
 			r->min_transfers > 0
 				? json_real(round((double)r->op_transfers /
-			                          (double)r->min_transfers * 1000.0) /
-			                    1000.0)
+		                                  (double)r->min_transfers *
+		                                  1000.0) /
+		                            1000.0)
 				: json_null());
 		json_object_set_new(root, "faults", faults);
 		faults = NULL;

@@ -38,11 +38,11 @@
 #include "run.h"
 #include "store.h"
 
-#define SHARED_KEYS 8        /* shared_keys writes go to one of these */
-#define POLL_MS 200          /* convergence poll interval */
-#define STOP_WAIT_MS 10000   /* SIGTERM, then SIGKILL after this */
-#define START_WAIT_MS 15000  /* a node must listen within this */
-#define IDS_PER_LINE 2       /* a config line holds at most 199 bytes */
+#define SHARED_KEYS 8       /* shared_keys writes go to one of these */
+#define POLL_MS 200         /* convergence poll interval */
+#define STOP_WAIT_MS 10000  /* SIGTERM, then SIGKILL after this */
+#define START_WAIT_MS 15000 /* a node must listen within this */
+#define IDS_PER_LINE 2      /* a config line holds at most 199 bytes */
 
 extern volatile sig_atomic_t msim_interrupted; /* main.c: SIGINT/SIGTERM */
 
@@ -79,8 +79,7 @@ static uint64_t wall_ms(void)
 static void sleep_ms(uint64_t ms)
 {
 	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR &&
-	       !msim_interrupted)
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !msim_interrupted)
 		;
 }
 
@@ -145,8 +144,8 @@ static uint64_t node_seed(const msim_scenario *sc, int i)
 
 /* "partition = A B id id" / "flap = UP DOWN id id" lines, IDS_PER_LINE ids
  * each, for the nodes in set; counts lines in *nsched. */
-static void sched_lines(FILE *f, const rrun *x, const char *what,
-                        uint64_t a, uint64_t b, uint64_t set, int *nsched)
+static void sched_lines(FILE *f, const rrun *x, const char *what, uint64_t a,
+                        uint64_t b, uint64_t set, int *nsched)
 {
 	int k = 0;
 
@@ -192,7 +191,8 @@ static ms_err faults_section(FILE *f, const rrun *x, int i, ms_errbuf *eb)
 	fprintf(f, "\n[faults]\nseed = %" PRIu64 "\n", node_seed(sc, i));
 	fprintf(f, "epoch = %" PRIu64 "\n", x->t0);
 	if (c->drop_ppm)
-		ppm_text(p, sizeof p, c->drop_ppm), fprintf(f, "drop = %s\n", p);
+		ppm_text(p, sizeof p, c->drop_ppm),
+			fprintf(f, "drop = %s\n", p);
 	if (c->duplicate_ppm)
 		ppm_text(p, sizeof p, c->duplicate_ppm),
 			fprintf(f, "duplicate = %s\n", p);
@@ -219,11 +219,12 @@ static ms_err faults_section(FILE *f, const rrun *x, int i, ms_errbuf *eb)
 			            1ull << (e->i == i ? e->j : e->i), &nsched);
 	}
 	if (nsched > MS_FAULT_MAX_SCHEDULES)
-		return ms_errf(eb, MS_EINVAL,
-		               "node %d needs %d schedule lines (partition, "
-		               "flap), more than a node takes (%d): fewer events "
-		               "or smaller sets",
-		               i, nsched, MS_FAULT_MAX_SCHEDULES);
+		return ms_errf(
+			eb, MS_EINVAL,
+			"node %d needs %d schedule lines (partition, "
+			"flap), more than a node takes (%d): fewer events "
+			"or smaller sets",
+			i, nsched, MS_FAULT_MAX_SCHEDULES);
 	return MS_OK;
 }
 
@@ -238,8 +239,8 @@ static ms_err write_config(const rrun *x, int i, ms_errbuf *eb)
 	ms_err e = MS_OK;
 
 	if (path == NULL)
-		return ms_errf(eb, MS_ENOMEM, "config of node %d: out of memory",
-		               i);
+		return ms_errf(eb, MS_ENOMEM,
+		               "config of node %d: out of memory", i);
 	if ((f = fopen(path, "w")) == NULL) {
 		e = ms_errf(eb, MS_EIO, "write %s: %s", path, strerror(errno));
 		free(path);
@@ -258,14 +259,17 @@ static ms_err write_config(const rrun *x, int i, ms_errbuf *eb)
 	for (int j = 0; allow && j < sc->nodes; j++) {
 		if (!sc->link[i][j])
 			continue;
-		fprintf(f, "%s%s", k % IDS_PER_LINE == 0 ? (k ? "\nallow = " : "allow = ") : " ",
+		fprintf(f, "%s%s",
+		        k % IDS_PER_LINE == 0 ? (k ? "\nallow = " : "allow = ")
+		                              : " ",
 		        x->n[j].id_hex);
 		k++;
 	}
 	if (k > 0)
 		fputc('\n', f);
 	/* a healed link is retried within seconds, not the default minute */
-	fprintf(f, "\n[backoff]\nbase = 100ms\ncap = 1s\nkick_interval = 200ms\n");
+	fprintf(f,
+	        "\n[backoff]\nbase = 100ms\ncap = 1s\nkick_interval = 200ms\n");
 	/* a message the fault layer drops is never sent again: the session
 	 * that waits for it ends by these timeouts and the next one resyncs,
 	 * so they bound how long a drop stalls a link (defaults: 10s..120s) */
@@ -290,7 +294,8 @@ static ms_err spawn_node(rrun *x, int i, ms_errbuf *eb)
 	int fd;
 
 	if (log == NULL)
-		return ms_errf(eb, MS_ENOMEM, "start node %d: out of memory", i);
+		return ms_errf(eb, MS_ENOMEM, "start node %d: out of memory",
+		               i);
 	fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	free(log);
 	if (fd < 0)
@@ -361,15 +366,16 @@ static ms_err check_alive(rrun *x, ms_errbuf *eb)
 {
 	for (int i = 0; i < x->sc->nodes; i++) {
 		int st;
-		if (x->n[i].pid <= 0 || waitpid(x->n[i].pid, &st, WNOHANG) !=
-		                                x->n[i].pid)
+		if (x->n[i].pid <= 0 ||
+		    waitpid(x->n[i].pid, &st, WNOHANG) != x->n[i].pid)
 			continue;
 		x->n[i].pid = 0;
-		return ms_errf(eb, MS_EIO,
-		               "node %d exited by itself (%s %d): see %s/node.log",
-		               i, WIFSIGNALED(st) ? "signal" : "status",
-		               WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
-		               x->n[i].dir);
+		return ms_errf(
+			eb, MS_EIO,
+			"node %d exited by itself (%s %d): see %s/node.log", i,
+			WIFSIGNALED(st) ? "signal" : "status",
+			WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
+			x->n[i].dir);
 	}
 	return MS_OK;
 }
@@ -384,11 +390,12 @@ static ms_err wait_listening(rrun *x, ms_errbuf *eb)
 			if ((e = check_alive(x, eb)) != MS_OK)
 				return e;
 			if (wall_ms() > until || msim_interrupted)
-				return ms_errf(eb, MS_EIO,
-				               "node %d does not listen on port %d "
-				               "after %ds: see %s/node.log",
-				               i, x->n[i].port, START_WAIT_MS / 1000,
-				               x->n[i].dir);
+				return ms_errf(
+					eb, MS_EIO,
+					"node %d does not listen on port %d "
+					"after %ds: see %s/node.log",
+					i, x->n[i].port, START_WAIT_MS / 1000,
+					x->n[i].dir);
 			sleep_ms(20);
 		}
 	}
@@ -736,8 +743,10 @@ static ms_err wait_converged(rrun *x, msim_result *r, ms_errbuf *eb)
 		now = wall_ms() - x->t0;
 		if (converged(x, ns, eb, &e)) {
 			r->converged = 1;
-			r->seconds_to_converge =
-				now > heal ? (double)(now - heal) / 1000.0 : 0.0;
+			r->seconds_to_converge = now > heal ? (double)(now -
+			                                               heal) /
+			                                              1000.0
+			                                    : 0.0;
 			say(x, "converged %.3fs after the last heal",
 			    r->seconds_to_converge);
 			return MS_OK;
@@ -749,8 +758,9 @@ static ms_err wait_converged(rrun *x, msim_result *r, ms_errbuf *eb)
 			for (int i = 0; i < sc->nodes; i++)
 				if (ns[i].missing > most)
 					most = ns[i].missing;
-			say(x, "deadline passed: not converged (a node lacks "
-			       "%" PRIu64 " written ops)",
+			say(x,
+			    "deadline passed: not converged (a node lacks "
+			    "%" PRIu64 " written ops)",
 			    most);
 			return MS_OK;
 		}

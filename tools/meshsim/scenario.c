@@ -225,10 +225,11 @@ static int sc_mesh(sc_ctx *x, const char *name, const char *value)
 	}
 	if (strcmp(name, "deadline") == 0) {
 		if (parse_dur_all(value, &v) != 0 || v == 0)
-			return sc_fail(x,
-			               "bad value '%s' for deadline (a duration "
-			               "such as 30s or 500ms)",
-			               value);
+			return sc_fail(
+				x,
+				"bad value '%s' for deadline (a duration "
+				"such as 30s or 500ms)",
+				value);
 		sc->deadline_ms = v;
 		return 1;
 	}
@@ -258,11 +259,12 @@ static int sc_writes(sc_ctx *x, const char *name, const char *value)
 			return 1;
 		}
 		if ((r = parse_set(x, &p, &sc->writers)) != 0 || *p != '\0')
-			return sc_fail(x,
-			               "bad value '%s' for writers (all, or node "
-			               "indexes below nodes such as 0,2,5; put "
-			               "nodes before writers)",
-			               value);
+			return sc_fail(
+				x,
+				"bad value '%s' for writers (all, or node "
+				"indexes below nodes such as 0,2,5; put "
+				"nodes before writers)",
+				value);
 		return 1;
 	}
 	if (strcmp(name, "background") == 0 ||
@@ -281,9 +283,9 @@ static int sc_writes(sc_ctx *x, const char *name, const char *value)
 	}
 	if (strcmp(name, "value_size") == 0) {
 		if (parse_num(value, 1, 65536, &v) != 0)
-			return sc_fail(x,
-			               "bad value '%s' for value_size (1..65536)",
-			               value);
+			return sc_fail(
+				x, "bad value '%s' for value_size (1..65536)",
+				value);
 		sc->value_size = (uint32_t)v;
 		return 1;
 	}
@@ -309,8 +311,9 @@ static int sc_faults(sc_ctx *x, const char *name, const char *value)
 		return sc_fail(x, "%s belongs in [events] (with node indexes)",
 		               name);
 	if (strcmp(name, "seed") == 0 || strcmp(name, "epoch") == 0)
-		return sc_fail(x, "%s is set by meshsim ([mesh] seed, the run's "
-		                  "start)",
+		return sc_fail(x,
+		               "%s is set by meshsim ([mesh] seed, the run's "
+		               "start)",
 		               name);
 	r = ms_fault_config_set(&x->sc->faults, name, value, &eb);
 	if (r == -1)
@@ -406,20 +409,22 @@ static int sc_adversary(sc_ctx *x, const char *name, const char *value)
 		size_t n = strlen(value);
 		if (n == 0 || n >= sizeof sc->adv_mode ||
 		    strspn(value, "abcdefghijklmnopqrstuvwxyz-") != n)
-			return sc_fail(x,
-			               "bad value '%s' for mode (an ms-adversary "
-			               "mode such as vv-flood)",
-			               value);
+			return sc_fail(
+				x,
+				"bad value '%s' for mode (an ms-adversary "
+				"mode such as vv-flood)",
+				value);
 		memcpy(sc->adv_mode, value, n + 1);
 		return 1;
 	}
 	if (strcmp(name, "target") == 0) {
 		const char *p = value;
 		if ((r = parse_node(x, &p, &sc->adv_target)) != 0 || *p != '\0')
-			return sc_fail(x,
-			               "bad value '%s' for target (a node index "
-			               "below nodes)",
-			               value);
+			return sc_fail(
+				x,
+				"bad value '%s' for target (a node index "
+				"below nodes)",
+				value);
 		return 1;
 	}
 	if (strcmp(name, "seconds") == 0) {
@@ -450,10 +455,11 @@ static int sc_entry(void *user, const char *section, const char *name,
 	if (strcmp(section, "adversary") == 0)
 		return sc_adversary(x, name, value);
 	if (section[0] == '\0')
-		return sc_fail(x,
-		               "key '%s' outside any section ([mesh], [writes], "
-		               "[faults], [events] or [adversary])",
-		               name);
+		return sc_fail(
+			x,
+			"key '%s' outside any section ([mesh], [writes], "
+			"[faults], [events] or [adversary])",
+			name);
 	return sc_fail(x, "unknown section [%s]", section);
 }
 
@@ -514,7 +520,8 @@ static ms_err sc_check_events(const msim_scenario *sc, const char *path,
 			if ((next->kind == MSIM_EV_RESTART) != down)
 				return ms_errf(eb, MS_EINVAL,
 				               "%s: [events] %s of node %d at "
-				               "%" PRIu64 "ms: the node is %s then",
+				               "%" PRIu64
+				               "ms: the node is %s then",
 				               path,
 				               next->kind == MSIM_EV_RESTART
 				                       ? "restart"
@@ -527,19 +534,21 @@ static ms_err sc_check_events(const msim_scenario *sc, const char *path,
 			t = next->t_ms + 1;
 		}
 		if (down)
-			return ms_errf(eb, MS_EINVAL,
-			               "%s: [events] node %d is stopped and never "
-			               "restarted (convergence needs every node up: "
-			               "add a restart)",
-			               path, n);
+			return ms_errf(
+				eb, MS_EINVAL,
+				"%s: [events] node %d is stopped and never "
+				"restarted (convergence needs every node up: "
+				"add a restart)",
+				path, n);
 	}
 	for (int k = 0; k < sc->nevents; k++) {
 		const msim_event *e = &sc->ev[k];
 		if (e->kind == MSIM_EV_FLAP && !sc->link[e->i][e->j])
-			return ms_errf(eb, MS_EINVAL,
-			               "%s: [events] flap %d-%d: the topology has "
-			               "no such link",
-			               path, e->i, e->j);
+			return ms_errf(
+				eb, MS_EINVAL,
+				"%s: [events] flap %d-%d: the topology has "
+				"no such link",
+				path, e->i, e->j);
 	}
 	return MS_OK;
 }
@@ -562,9 +571,8 @@ static int sc_apply_set(sc_ctx *x, const char *s)
 }
 
 ms_err msim_scenario_load_ex(msim_scenario *sc, const char *path,
-                             uint64_t seed_override,
-                             const char *const *sets, size_t nsets,
-                             ms_errbuf *eb)
+                             uint64_t seed_override, const char *const *sets,
+                             size_t nsets, ms_errbuf *eb)
 {
 	sc_ctx x = {.sc = sc, .path = path, .sets = sets, .nsets = nsets};
 	int rc;
@@ -602,10 +610,11 @@ ms_err msim_scenario_load_ex(msim_scenario *sc, const char *path,
 	}
 	if (sc->writers == 0 || sc->writers >> sc->nodes != 0) {
 		if (sc->writers >> sc->nodes != 0)
-			return ms_errf(eb, MS_EINVAL,
-			               "%s: [writes] writers names a node beyond "
-			               "nodes = %d",
-			               path, sc->nodes);
+			return ms_errf(
+				eb, MS_EINVAL,
+				"%s: [writes] writers names a node beyond "
+				"nodes = %d",
+				path, sc->nodes);
 		sc->writers = sc->nodes == 64 ? UINT64_MAX
 		                              : (1ull << sc->nodes) - 1;
 	}
@@ -617,10 +626,11 @@ ms_err msim_scenario_load_ex(msim_scenario *sc, const char *path,
 		const msim_event *ev = &sc->ev[k];
 		uint64_t all = ((ev->set_a | ev->set_b) >> sc->nodes);
 		if (ev->i >= sc->nodes || ev->j >= sc->nodes || all != 0)
-			return ms_errf(eb, MS_EINVAL,
-			               "%s: [events] event %d names a node beyond "
-			               "nodes = %d",
-			               path, k + 1, sc->nodes);
+			return ms_errf(
+				eb, MS_EINVAL,
+				"%s: [events] event %d names a node beyond "
+				"nodes = %d",
+				path, k + 1, sc->nodes);
 	}
 	msim_scenario_links(sc);
 	if ((e = sc_check_events(sc, path, eb)) != MS_OK)

@@ -69,12 +69,12 @@ typedef enum msim_event_kind {
 } msim_event_kind;
 
 typedef struct msim_event {
-	int kind;        /* msim_event_kind */
-	uint64_t t_ms;   /* after start (flap: from start) */
-	uint64_t end_ms; /* partition: when it heals */
+	int kind;                /* msim_event_kind */
+	uint64_t t_ms;           /* after start (flap: from start) */
+	uint64_t end_ms;         /* partition: when it heals */
 	uint64_t up_ms, down_ms; /* flap */
-	int i, j;        /* node(s) */
-	uint64_t set_a, set_b; /* partition: bit per node index */
+	int i, j;                /* node(s) */
+	uint64_t set_a, set_b;   /* partition: bit per node index */
 } msim_event;
 
 typedef struct msim_scenario {
@@ -89,7 +89,7 @@ typedef struct msim_scenario {
 	uint8_t link[MSIM_MAX_NODES][MSIM_MAX_NODES];
 	/* [writes] */
 	uint32_t count;
-	uint32_t rate; /* ops per second, 0 = as fast as possible */
+	uint32_t rate;    /* ops per second, 0 = as fast as possible */
 	uint64_t writers; /* bit per node index */
 	uint32_t background_ppm, shared_ppm;
 	uint32_t value_size;
@@ -116,9 +116,8 @@ ms_err msim_scenario_load(msim_scenario *sc, const char *path,
  * "SECTION.KEY=VALUE", applied after the file as if it were its last line
  * (a key replaces, an event adds one).  Errors name the override. */
 ms_err msim_scenario_load_ex(msim_scenario *sc, const char *path,
-                             uint64_t seed_override,
-                             const char *const *sets, size_t nsets,
-                             ms_errbuf *eb);
+                             uint64_t seed_override, const char *const *sets,
+                             size_t nsets, ms_errbuf *eb);
 
 /* When the last write is due: start + (count - 1) / rate seconds. */
 uint64_t msim_scenario_writes_end_ms(const msim_scenario *sc);
