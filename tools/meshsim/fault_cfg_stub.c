@@ -36,12 +36,10 @@ static int dur(const char *v, uint64_t *out)
 	unsigned long long n = strtoull(v, &end, 10);
 	if (end == v)
 		return -1;
-	if (strcmp(end, "ms") == 0)
+	if (strcmp(end, "ms") == 0 || *end == '\0')
 		*out = n;
 	else if (strcmp(end, "s") == 0)
 		*out = n * 1000;
-	else if (*end == '\0')
-		*out = n;
 	else
 		return -1;
 	return 0;

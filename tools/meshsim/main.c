@@ -257,6 +257,8 @@ int main(int argc, char **argv)
 
 	if (sc == NULL || r == NULL) {
 		fprintf(stderr, "meshsim: out of memory\n");
+		free(sc);
+		free(r);
 		return EXIT_CANNOT;
 	}
 	if ((status = parse_args(argc, argv, &a)) != EXIT_PASS)
@@ -280,16 +282,19 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (!a.virtual_) {
-		node_bin = a.node_bin != NULL ? strdup(a.node_bin)
-		           : getenv("MESHSIM_NODE_BIN") != NULL
-		                   ? strdup(getenv("MESHSIM_NODE_BIN"))
-		                   : find_bin("meshsync-node",
+		const char *env = getenv("MESHSIM_NODE_BIN");
+		if (a.node_bin != NULL)
+			node_bin = strdup(a.node_bin);
+		else if (env != NULL)
+			node_bin = strdup(env);
+		else
+			node_bin = find_bin("meshsync-node",
 #ifdef MSIM_NODE_BIN
-		                              MSIM_NODE_BIN
+			                    MSIM_NODE_BIN
 #else
-		                              NULL
+			                    NULL
 #endif
-		                     );
+			);
 		if (node_bin == NULL) {
 			fprintf(stderr, "meshsim: meshsync-node not found "
 			                "beside meshsim nor in the build: give "

@@ -102,7 +102,7 @@ void msim_result_print(const msim_scenario *sc, const msim_result *r, FILE *out)
 	if (bad)
 		fprintf(stderr, "meshsim: printing the result failed (out of "
 		                "memory?)\n");
-	fflush(out);
+	(void)fflush(out); /* the document is out before the exit status */
 	json_decref(faults);
 	json_decref(hashes);
 	json_decref(root);

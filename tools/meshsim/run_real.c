@@ -139,7 +139,7 @@ static int port_open(int port)
 static uint64_t node_seed(const msim_scenario *sc, int i)
 {
 	uint64_t s = sc->seed * 1000 + (uint64_t)i + 1;
-	return s != 0 ? s : 1;
+	return s + (s == 0); /* 0 would ask the node to pick one */
 }
 
 /* "partition = A B id id" / "flap = UP DOWN id id" lines, IDS_PER_LINE ids
@@ -301,7 +301,7 @@ static ms_err spawn_node(rrun *x, int i, ms_errbuf *eb)
 	if (fd < 0)
 		return ms_errf(eb, MS_EIO, "start node %d: open its log: %s", i,
 		               strerror(errno));
-	fflush(NULL);
+	(void)fflush(NULL); /* nothing buffered is written twice */
 	pid = fork();
 	if (pid < 0) {
 		close(fd);
@@ -530,7 +530,7 @@ static ms_err spawn_adversary(rrun *x, ms_errbuf *eb)
 		return ms_errf(eb, MS_EIO, "start ms-adversary: %s",
 		               strerror(errno));
 	}
-	fflush(NULL);
+	(void)fflush(NULL); /* nothing buffered is written twice */
 	if ((pid = fork()) == 0) {
 		dup2(fd, 1);
 		dup2(fd, 2);
@@ -711,6 +711,7 @@ static int converged(const rrun *x, nstate *ns, ms_errbuf *eb, ms_err *e)
 {
 	int same = 1;
 
+	*e = MS_OK;
 	for (int i = 0; i < x->sc->nodes; i++) {
 		if ((*e = read_node(x, i, &ns[i], NULL, eb)) != MS_OK)
 			return 0;
@@ -728,7 +729,7 @@ static ms_err wait_converged(rrun *x, msim_result *r, ms_errbuf *eb)
 	uint64_t heal = msim_scenario_last_heal_ms(sc);
 	uint64_t until = heal + sc->deadline_ms;
 	nstate ns[MSIM_MAX_NODES];
-	ms_err e = MS_OK;
+	ms_err e;
 
 	while (wall_ms() - x->t0 < heal && !msim_interrupted)
 		sleep_ms(20);

@@ -253,12 +253,11 @@ static int sc_writes(sc_ctx *x, const char *name, const char *value)
 	}
 	if (strcmp(name, "writers") == 0) {
 		const char *p = value;
-		int r;
 		if (strcmp(value, "all") == 0) {
 			sc->writers = 0; /* resolved once nodes is known */
 			return 1;
 		}
-		if ((r = parse_set(x, &p, &sc->writers)) != 0 || *p != '\0')
+		if (parse_set(x, &p, &sc->writers) != 0 || *p != '\0')
 			return sc_fail(
 				x,
 				"bad value '%s' for writers (all, or node "
@@ -403,7 +402,6 @@ static int sc_adversary(sc_ctx *x, const char *name, const char *value)
 {
 	msim_scenario *sc = x->sc;
 	uint64_t v;
-	int r;
 
 	if (strcmp(name, "mode") == 0) {
 		size_t n = strlen(value);
@@ -419,7 +417,7 @@ static int sc_adversary(sc_ctx *x, const char *name, const char *value)
 	}
 	if (strcmp(name, "target") == 0) {
 		const char *p = value;
-		if ((r = parse_node(x, &p, &sc->adv_target)) != 0 || *p != '\0')
+		if (parse_node(x, &p, &sc->adv_target) != 0 || *p != '\0')
 			return sc_fail(
 				x,
 				"bad value '%s' for target (a node index "
