@@ -250,8 +250,11 @@ static ms_err write_config(const rrun *x, int i, ms_errbuf *eb)
 	        "# written by meshsim: scenario %s, node %d of %d, seed %" PRIu64
 	        "\n[net]\nlisten = tcp://127.0.0.1:%d\nmdns = no\n",
 	        sc->name, i, sc->nodes, sc->seed, x->n[i].port);
-	/* one session per link: the lower index dials, the other accepts */
-	for (int j = i + 1; j < sc->nodes; j++)
+	/* both ends dial, as static peers and mDNS do in a real mesh: when
+	 * one end drops a session whose BYE is lost (a cut link), the other
+	 * may keep it as live, and only a dial from the first restores the
+	 * link */
+	for (int j = 0; j < sc->nodes; j++)
 		if (sc->link[i][j])
 			fprintf(f, "peer = tcp://127.0.0.1:%d\n", x->n[j].port);
 	/* only neighbours may connect, so peer exchange cannot turn the
