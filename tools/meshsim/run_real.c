@@ -278,11 +278,7 @@ static ms_err write_config(const rrun *x, int i, ms_errbuf *eb)
 	 * so they bound how long a drop stalls a link (defaults: 10s..120s) */
 	fprintf(f, "\n[limits]\nhello_timeout = 500ms\nvv_timeout = 1s\n"
 	           "idle_timeout = 700ms\n");
-#ifdef MSIM_NODE_FAULTS
 	e = faults_section(f, x, i, eb);
-#else
-	(void)faults_section;
-#endif
 	if (fclose(f) != 0 && e == MS_OK)
 		e = ms_errf(eb, MS_EIO, "write %s: %s", path, strerror(errno));
 	free(path);
@@ -824,12 +820,6 @@ ms_err msim_run_real(const msim_scenario *sc, const msim_real_opts *o,
 		free(x);
 		return ms_errf(eb, MS_ENOMEM, "out of memory");
 	}
-#ifndef MSIM_NODE_FAULTS
-	if (ms_fault_config_on(&sc->faults) || sc->nevents > 0)
-		fprintf(stderr, "meshsim: warning: this build's meshsync-node "
-		                "has no fault layer (net/fault.c): [faults], "
-		                "partitions and flaps are not applied\n");
-#endif
 	if (sc->adv_mode[0] != '\0' && o->adversary_bin == NULL) {
 		e = ms_errf(eb, MS_EINVAL,
 		            "[adversary] needs ms-adversary (built with the "
