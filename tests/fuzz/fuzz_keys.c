@@ -105,8 +105,8 @@ static void check_identity(const uint8_t *data, size_t size)
 }
 
 /* One network key loader's answer against the expected key. */
-static void check_netkey(ms_err e, ms_netkey **nkp, const ms_errbuf *eb,
-                         int ok, const uint8_t key[32], int named)
+static void check_netkey(ms_err e, ms_netkey **nkp, const ms_errbuf *eb, int ok,
+                         const uint8_t key[32], int named)
 {
 	char text[MS_NETKEY_TEXT_LEN], want[MS_NETKEY_TEXT_LEN];
 

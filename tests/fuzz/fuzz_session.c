@@ -105,10 +105,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	FZ_CHECK(ms_crypto_init(NULL) == MS_OK);
 	fz_path(fz_tmpl, sizeof fz_tmpl, dir, "template");
 	fz_path(fz_work, sizeof fz_work, dir, "work");
-	fz_path(fz_tmpl_data, sizeof fz_tmpl_data, fz_tmpl,
-	        MS_STORE_DATA_FILE);
-	fz_path(fz_work_data, sizeof fz_work_data, fz_work,
-	        MS_STORE_DATA_FILE);
+	fz_path(fz_tmpl_data, sizeof fz_tmpl_data, fz_tmpl, MS_STORE_DATA_FILE);
+	fz_path(fz_work_data, sizeof fz_work_data, fz_work, MS_STORE_DATA_FILE);
 	FZ_CHECK(mkdir(fz_tmpl, 0700) == 0 && mkdir(fz_work, 0700) == 0);
 	fz_wall = SW_WALL0;
 	sw_make_self(fz_tmpl, &fz_wall);

@@ -67,8 +67,7 @@ static int hex_digits(const char *p, size_t n, size_t want)
 }
 
 /* Our own reading of the rules: 1 when the record must be accepted. */
-static int expect_ok(char *const *s, const size_t *len, size_t n,
-                     uint64_t *ver)
+static int expect_ok(char *const *s, const size_t *len, size_t n, uint64_t *ver)
 {
 	const char *v, *id, *net;
 	size_t vl = 0, il = 0, nl = 0;
@@ -112,8 +111,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		off += l;
 	}
 	memset(&eb, 0, sizeof eb);
-	e = ms_disc_txt_parse((const char *const *)s, len, n, id, &version,
-	                      net, &eb);
+	e = ms_disc_txt_parse((const char *const *)s, len, n, id, &version, net,
+	                      &eb);
 	ok = expect_ok(s, len, n, &want_ver);
 	FZ_CHECK((e == MS_OK) == ok);
 	if (e != MS_OK) {

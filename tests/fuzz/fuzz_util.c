@@ -60,8 +60,8 @@ const char *fz_tmpdir(const char *tag)
 	if (base == NULL || base[0] == '\0')
 		base = access("/dev/shm", W_OK | X_OK) == 0 ? "/dev/shm"
 		                                            : "/tmp";
-	FZ_CHECK(snprintf(fz_dir, sizeof fz_dir, "%s/ms-%s-XXXXXX", base,
-	                  tag) < (int)sizeof fz_dir);
+	FZ_CHECK(snprintf(fz_dir, sizeof fz_dir, "%s/ms-%s-XXXXXX", base, tag) <
+	         (int)sizeof fz_dir);
 	if (mkdtemp(fz_dir) == NULL) {
 		perror(fz_dir);
 		abort();

@@ -345,8 +345,8 @@ static int gen_config(const char *dir)
 }
 
 /* One TXT record as DNS RDATA: each string behind its length byte. */
-static int write_txt(const char *dir, const char *name,
-                     const char *const *strs, size_t n)
+static int write_txt(const char *dir, const char *name, const char *const *strs,
+                     size_t n)
 {
 	uint8_t buf[2048];
 	size_t len = 0;
@@ -368,14 +368,16 @@ static int gen_txt(const char *dir)
 	                                 "net=0123456789abcdef"};
 	static const char *const upper[] = {"NET=0123456789ABCDEF",
 	                                    ("ID=" ID_B), "V=2", "extra=1"};
-	static const char *const dup[] = {"v=2", "v=3", ("id=" ID_A),
-	                                  ("id=" ID_B), "net=0123456789abcdef",
+	static const char *const dup[] = {"v=2",
+	                                  "v=3",
+	                                  ("id=" ID_A),
+	                                  ("id=" ID_B),
+	                                  "net=0123456789abcdef",
 	                                  "net=zz"};
 	static const char *const missing[] = {"v=2", ("id=" ID_A)};
 	static const char *const big[] = {"v=4294967296", ("id=" ID_A),
 	                                  "net=0123456789abcdef"};
-	static const char *const bare[] = {"v", "id=", "net",
-	                                   "txtvers=1"};
+	static const char *const bare[] = {"v", "id=", "net", "txtvers=1"};
 	int rc = 0;
 
 	rc |= write_txt(dir, "ok", ok, 3);

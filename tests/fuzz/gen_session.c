@@ -52,8 +52,8 @@ typedef struct gen {
 	unsigned writes;
 } gen;
 
-static ms_err gen_send(void *ctx, ms_session *s, const uint8_t *buf,
-                       size_t len, ms_errbuf *eb)
+static ms_err gen_send(void *ctx, ms_session *s, const uint8_t *buf, size_t len,
+                       ms_errbuf *eb)
 {
 	gen_side *me = ms_session_user(s);
 	gen_msg *m;
@@ -223,13 +223,14 @@ static void make_peer(gen *g, const char *dir, const char *selfdir, int equal,
 			g->wall += 7;
 			snprintf(key, sizeof key, "peer/%u", i % 5);
 			snprintf(value, sizeof value, "peer value %u", i);
-			FZ_CHECK(ms_store_append(
-					 peer->st, peer->id, MS_OP_PUT,
-					 i % 3 ? MS_PRIO_USER
-					       : MS_PRIO_BACKGROUND,
-					 (const uint8_t *)key, strlen(key),
-					 (const uint8_t *)value, strlen(value),
-					 NULL, NULL) == MS_OK);
+			FZ_CHECK(ms_store_append(peer->st, peer->id, MS_OP_PUT,
+			                         i % 3 ? MS_PRIO_USER
+			                               : MS_PRIO_BACKGROUND,
+			                         (const uint8_t *)key,
+			                         strlen(key),
+			                         (const uint8_t *)value,
+			                         strlen(value), NULL,
+			                         NULL) == MS_OK);
 		}
 		/* the same bytes as self's seq 1 (signing is deterministic) */
 		sw_op(&buf, &len, third, 1, MS_HLC_MAKE(SW_WALL0 - 5000, 0),
@@ -309,10 +310,10 @@ static int record(const char *outdir, const char *base, const gen_plan *pl)
 		c.outbound = i == 0 ? self_out : !self_out;
 		c.user = sd;
 		if (!c.outbound)
-			FZ_CHECK(ms_ed25519_pk_to_curve(
-					 c.peer_curve,
-					 ms_identity_pk(g.side[!i].id),
-					 NULL) == MS_OK);
+			FZ_CHECK(ms_ed25519_pk_to_curve(c.peer_curve,
+			                                ms_identity_pk(
+								g.side[!i].id),
+			                                NULL) == MS_OK);
 		FZ_CHECK(ms_session_new(&sd->s, sd->env, &c, g.now, &eb) ==
 		         MS_OK);
 	}
@@ -337,7 +338,8 @@ static int record(const char *outdir, const char *base, const gen_plan *pl)
 		memset(m.peers[0].node_id, SW_THIRD, MS_PK_LEN);
 		m.peers[0].last_seen_ms = SW_WALL0 - 1000;
 		m.peers[0].n_endpoints = 1;
-		m.peers[0].endpoints[0].ptr = (const uint8_t *)"tcp://10.1.2.3:7700";
+		m.peers[0].endpoints[0].ptr =
+			(const uint8_t *)"tcp://10.1.2.3:7700";
 		m.peers[0].endpoints[0].len = 19;
 		FZ_CHECK(ms_session_send_peers(g.side[1].s, &m) == 0);
 		run_quiet(&g);

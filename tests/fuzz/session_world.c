@@ -14,10 +14,10 @@
 #include "hlc.h"
 #include "op.h"
 
-const uint8_t sw_netid[MS_NETID_LEN] = {
-	'm', 's', '-', 'f', 'u', 'z', 'z', '-', 'n', 'e', 't', 0,
-	1,   2,   3,   4,   5,   6,   7,   8,   9,   10,  11,  12,
-	13,  14,  15,  16,  17,  18,  19,  20};
+const uint8_t sw_netid[MS_NETID_LEN] = {'m', 's', '-', 'f', 'u', 'z', 'z', '-',
+                                        'n', 'e', 't', 0,   1,   2,   3,   4,
+                                        5,   6,   7,   8,   9,   10,  11,  12,
+                                        13,  14,  15,  16,  17,  18,  19,  20};
 
 ms_identity *sw_identity(uint8_t fill)
 {
@@ -81,8 +81,9 @@ void sw_store_opts(ms_store_opts *o, uint64_t *wall_ms)
 
 void sw_make_self(const char *dir, uint64_t *wall_ms)
 {
-	static const char *const mine[][2] = {
-		{"greeting", "hello"}, {"list/1", "one"}, {"counter", "7"}};
+	static const char *const mine[][2] = {{"greeting", "hello"},
+	                                      {"list/1", "one"},
+	                                      {"counter", "7"}};
 	ms_identity *self = sw_identity(SW_SELF);
 	ms_identity *third = sw_identity(SW_THIRD);
 	ms_store_opts o;
