@@ -126,6 +126,20 @@ void sw_make_self(const char *dir, uint64_t *wall_ms)
 void sw_params(ms_session_params *p, unsigned flags)
 {
 	ms_session_params_default(p);
+	/* announced in HELLO; the wildcard is skipped */
+	snprintf(p->endpoints[0], sizeof p->endpoints[0], "%s",
+	         "tcp://0.0.0.0:7700");
+	snprintf(p->endpoints[1], sizeof p->endpoints[1], "%s",
+	         "tcp://10.0.0.1:7700");
+	p->nendpoints = 2;
+	if (flags & SW_F_TIGHT) {
+		p->vv_entries = 1;
+		p->hello_timeout_ms = 100;
+		p->vv_timeout_ms = 100;
+		p->idle_timeout_ms = 100;
+		p->memory = 64u << 10;
+		p->memory_total = 96u << 10;
+	}
 	if (flags & SW_F_SMALL) {
 		p->batch_ops = 2;
 		p->credit = 3;

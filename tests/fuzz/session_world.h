@@ -13,7 +13,8 @@
  * Input format (docs/testing.md, "Fuzzing"):
  *   byte 0      flags: SW_F_OUTBOUND (self dialled: it sends HELLO first),
  *               SW_F_BUSY (every third send finds the link full),
- *               SW_F_SMALL (batch_ops 2, credit 3, lacking_window 2)
+ *               SW_F_SMALL (batch_ops 2, credit 3, lacking_window 2),
+ *               SW_F_TIGHT (budgets and timeouts near their minimum)
  *   then records, each: u16 big-endian len, u8 dt, then len bytes
  *     dt        the simulated clock moves first: dt ms when dt < 128,
  *               else (dt - 127) s (timeouts are seconds to minutes)
@@ -39,6 +40,7 @@
 #define SW_F_OUTBOUND 0x01
 #define SW_F_BUSY 0x02
 #define SW_F_SMALL 0x04
+#define SW_F_TIGHT 0x08
 
 #define SW_REC_WRITE 0xffffu
 #define SW_REC_HDR 3
