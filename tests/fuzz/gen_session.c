@@ -21,6 +21,7 @@
 #include "hlc.h"
 #include "session_world.h"
 #include "store.h"
+#include "wire.h"
 
 #define GEN_QMAX 4096   /* messages waiting in one direction */
 #define GEN_STEPS 20000 /* steps of one phase at most */
@@ -50,15 +51,17 @@ typedef struct gen {
 	uint8_t *rec;
 	size_t reclen, reccap;
 	unsigned writes;
+	int tamper; /* flip the last byte of the peer's next OPS with ops */
 } gen;
 
 static ms_err gen_send(void *ctx, ms_session *s, const uint8_t *buf, size_t len,
                        ms_errbuf *eb)
 {
+	gen *g = ctx;
 	gen_side *me = ms_session_user(s);
+	ms_wire_type type;
 	gen_msg *m;
 
-	(void)ctx;
 	(void)eb;
 	FZ_CHECK(me->qlen < GEN_QMAX);
 	m = &me->q[(me->qhead + me->qlen) % GEN_QMAX];
@@ -66,6 +69,14 @@ static ms_err gen_send(void *ctx, ms_session *s, const uint8_t *buf, size_t len,
 	FZ_CHECK(m->buf != NULL);
 	memcpy(m->buf, buf, len);
 	m->len = len;
+	/* an OPS message ends with its last op's signature: one bit off
+	 * makes that op a forgery (an op is over 150 bytes) */
+	if (g->tamper && me == &g->side[1] &&
+	    ms_wire_peek_type(buf, len, &type) == MS_WR_OK &&
+	    type == MS_WIRE_OPS && len > 200) {
+		m->buf[len - 1] ^= 0x01;
+		g->tamper = 0;
+	}
 	me->qlen++;
 	return MS_OK;
 }
@@ -257,7 +268,9 @@ typedef struct gen_plan {
 	int peer_small;  /* the peer sends small batches too */
 	unsigned writes; /* live writes on each side after the sync */
 	int peers_msg;   /* the peer sends PEERS */
-	int bye;         /* the peer ends with BYE(normal); else time out */
+	int bye;         /* the peer ends with BYE; else time out */
+	int tamper;      /* one op of the peer's first OPS is forged */
+	int long_bye;    /* the BYE is (budget) with the longest text */
 } gen_plan;
 
 static void mkdir_p(const char *d)
@@ -270,12 +283,15 @@ static int record(const char *outdir, const char *base, const gen_plan *pl)
 	gen g;
 	char selfdir[512], peerdir[512], path[1024];
 	ms_session_cbs cbs = {gen_send, gen_event, NULL};
+	char text[MS_WIRE_MAX_TEXT + 1];
 	ms_session_params sp, pp;
 	ms_store_opts o;
 	ms_errbuf eb;
 	FILE *f;
 
 	memset(&g, 0, sizeof g);
+	cbs.ctx = &g;
+	g.tamper = pl->tamper;
 	snprintf(selfdir, sizeof selfdir, "%s/%s-self", base, pl->name);
 	snprintf(peerdir, sizeof peerdir, "%s/%s-peer", base, pl->name);
 	mkdir_p(selfdir);
@@ -345,8 +361,12 @@ static int record(const char *outdir, const char *base, const gen_plan *pl)
 		run_quiet(&g);
 	}
 	if (pl->bye) {
-		ms_session_close(g.side[1].s, MS_BYE_NORMAL, "done", "shutdown",
-		                 0, g.now);
+		memset(text, 'x', sizeof text - 1);
+		text[pl->long_bye ? sizeof text - 1 : 0] = '\0';
+		ms_session_close(g.side[1].s,
+		                 pl->long_bye ? MS_BYE_BUDGET : MS_BYE_NORMAL,
+		                 pl->long_bye ? text : "done", "shutdown", 0,
+		                 g.now);
 		run_quiet(&g);
 		FZ_CHECK(g.side[0].ended);
 	} else {
@@ -388,6 +408,8 @@ int sw_gen_corpus(const char *dir)
 		{"dial-small-batches", SW_F_OUTBOUND | SW_F_SMALL, 0, 12, 1, 3,
 	         0, 1},
 		{"listen-small-batches", SW_F_SMALL, 0, 12, 1, 1, 1, 1},
+		{"dial-forged-op-long-bye", SW_F_OUTBOUND, 0, 4, 0, 1, 0, 1, 1,
+	         1},
 	};
 	/* the stores: removed at exit */
 	const char *base = fz_tmpdir("gen-session");
