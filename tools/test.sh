@@ -18,7 +18,7 @@
 # Environment: MS_JOBS (parallel jobs, default nproc), MS_FUZZ_SECONDS
 # (seconds of fuzzing in all, split across the targets by weight in
 # tests/fuzz/CMakeLists.txt; default 60, which the stage's MS_JOBS run in
-# about 30 s on 2 cores), MS_SKIP_CHECK=1 / MS_SKIP_ASAN=1 /
+# about 36 s on 2 cores), MS_SKIP_CHECK=1 / MS_SKIP_ASAN=1 /
 # MS_SKIP_TSAN=1 / MS_SKIP_FUZZ=1 to skip a stage while iterating locally
 # (CI never sets them).
 set -uo pipefail
