@@ -62,11 +62,10 @@ static int expect_key(const uint8_t *text, size_t len, const char *prefix,
 		len--;
 	if (len != pl + 64 || memcmp(text, prefix, pl) != 0)
 		return 0;
-	for (size_t i = 0; i < 64; i++) {
-		if (!isxdigit(text[pl + i]))
+	memcpy(hex, text + pl, 64);
+	for (size_t i = 0; i < 64; i++)
+		if (!isxdigit((unsigned char)hex[i]))
 			return 0;
-		hex[i] = (char)text[pl + i];
-	}
 	hex[64] = '\0';
 	FZ_CHECK(ms_unhex(out, 32, hex) == 0);
 	return 1;

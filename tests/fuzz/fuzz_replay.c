@@ -56,13 +56,16 @@ static size_t run_dir(const char *dir)
 		perror(dir);
 		exit(1);
 	}
+	/* cppcheck-suppress readdirCalled ; one thread, and glibc deprecates readdir_r */
 	while ((e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.')
 			continue;
 		if (n == cap) {
+			char **nn;
 			cap = cap ? cap * 2 : 64;
-			names = realloc(names, cap * sizeof *names);
-			FZ_CHECK(names != NULL);
+			nn = realloc(names, cap * sizeof *nn);
+			FZ_CHECK(nn != NULL);
+			names = nn;
 		}
 		size_t len = strlen(dir) + strlen(e->d_name) + 2;
 		names[n] = malloc(len);

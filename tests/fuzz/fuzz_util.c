@@ -18,15 +18,16 @@
 
 static char fz_dir[512];
 
-/* Remove dir and what is under it (the targets make one level of
- * subdirectories at most, but recursing costs nothing). */
-static void rm_tree(const char *dir)
+/* Remove dir's entries: files always; subdirectories (through fn, which
+ * empties them) when fn is not NULL.  0 when dir could be read. */
+static int rm_entries(const char *dir, void (*fn)(const char *sub))
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
 
 	if (d == NULL)
-		return;
+		return -1;
+	/* cppcheck-suppress readdirCalled ; one thread, and glibc deprecates readdir_r */
 	while ((e = readdir(d)) != NULL) {
 		char p[1024];
 		struct stat st;
@@ -36,13 +37,30 @@ static void rm_tree(const char *dir)
 		if (snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >=
 		    (int)sizeof p)
 			continue;
-		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-			rm_tree(p);
-		else
+		if (lstat(p, &st) != 0)
+			continue;
+		if (!S_ISDIR(st.st_mode)) {
 			(void)unlink(p);
+		} else if (fn != NULL) {
+			fn(p);
+			(void)rmdir(p);
+		}
 	}
 	closedir(d);
-	(void)rmdir(dir);
+	return 0;
+}
+
+static void rm_files(const char *dir)
+{
+	(void)rm_entries(dir, NULL);
+}
+
+/* Remove dir, its files and its subdirectories' files: the targets make
+ * one level of subdirectories at most (the session's stores). */
+static void rm_tree(const char *dir)
+{
+	if (rm_entries(dir, rm_files) == 0)
+		(void)rmdir(dir);
 }
 
 static void fz_cleanup(void)

@@ -284,6 +284,7 @@ static int record(const char *outdir, const char *base, const gen_plan *pl)
 	char selfdir[512], peerdir[512], path[1024];
 	ms_session_cbs cbs = {gen_send, gen_event, NULL};
 	char text[MS_WIRE_MAX_TEXT + 1];
+	uint8_t flags;
 	ms_session_params sp, pp;
 	ms_store_opts o;
 	ms_errbuf eb;
@@ -333,7 +334,8 @@ static int record(const char *outdir, const char *base, const gen_plan *pl)
 		FZ_CHECK(ms_session_new(&sd->s, sd->env, &c, g.now, &eb) ==
 		         MS_OK);
 	}
-	rec_bytes(&g, &(uint8_t){(uint8_t)pl->flags}, 1);
+	flags = (uint8_t)pl->flags;
+	rec_bytes(&g, &flags, 1);
 	/* self exactly as fuzz_session: new, start */
 	ms_session_start(g.side[0].s, g.now);
 	ms_session_start(g.side[1].s, g.now);
