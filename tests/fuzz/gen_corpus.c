@@ -1,18 +1,31 @@
 /*
- * gen_corpus.c — writes the seed corpora of fuzz_op (valid op encodings of
- * different shapes) and fuzz_wire (one valid message of each type and
- * shape, in the current MS_WIRE_VERSION).  Run by hand when a format
- * changes; its output is checked in under tests/fuzz/corpus/:
- *     gen_corpus tests/fuzz/corpus/op tests/fuzz/corpus/wire
- * Deterministic (fixed seed, Ed25519 is deterministic), so re-running it
+ * gen_corpus.c — writes the seed corpora of every fuzz target under ROOT
+ * (tests/fuzz/corpus):
+ *   op/       valid op encodings of different shapes (fuzz_op)
+ *   wire/     one valid message of each type and shape, in the current
+ *             MS_WIRE_VERSION (fuzz_wire)
+ *   config/   meshsync.conf files: the default one, every key of every
+ *             section, and some of each kind of error (fuzz_config)
+ *   txt/      mDNS TXT records as DNS RDATA (fuzz_txt)
+ *   keys/     identity and network key files, well and badly formed
+ *             (fuzz_keys)
+ *   session/  real sessions recorded against a peer (gen_session.c)
+ * Run by hand when a format changes; its output is checked in:
+ *     gen_corpus tests/fuzz/corpus
+ * Deterministic (fixed seeds, Ed25519 is deterministic), so re-running it
  * reproduces the same files.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "crypto.h"
+#include "fuzz_util.h"
+#include "node_int.h"
+#include "session_world.h"
 #include "hlc.h"
 #include "op.h"
 #include "wire.h"
@@ -144,7 +157,8 @@ static int gen_wire(const char *dir)
 	return rc;
 }
 
-int main(int argc, char **argv)
+/* The op corpus. */
+static int gen_op(const char *dir)
 {
 	static uint8_t parents[MS_OP_MAX_PARENTS][MS_HASH_LEN];
 	static uint8_t value[600];
@@ -168,10 +182,6 @@ int main(int argc, char **argv)
 	ms_identity *id = NULL;
 	ms_errbuf eb;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: gen_corpus OP_DIR WIRE_DIR\n");
-		return 2;
-	}
 	memset(seed, 0x42, sizeof seed);
 	memset(netid, 0x5a, sizeof netid);
 	for (size_t i = 0; i < MS_OP_MAX_PARENTS; i++)
@@ -181,7 +191,7 @@ int main(int argc, char **argv)
 	if (ms_crypto_init(&eb) != MS_OK ||
 	    ms_identity_from_seed(&id, seed, &eb) != MS_OK) {
 		fprintf(stderr, "gen_corpus: %s\n", eb.msg);
-		return 1;
+		return -1;
 	}
 	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
 		ms_op op;
@@ -204,13 +214,231 @@ int main(int argc, char **argv)
 			fprintf(stderr, "gen_corpus: %s: %s\n", shapes[i].name,
 			        eb.msg);
 			ms_identity_free(&id);
-			return 1;
+			return -1;
 		}
-		if (write_seed(argv[1], shapes[i].name, buf, len) != 0) {
+		if (write_seed(dir, shapes[i].name, buf, len) != 0) {
 			ms_identity_free(&id);
-			return 1;
+			return -1;
 		}
 	}
 	ms_identity_free(&id);
-	return gen_wire(argv[2]) == 0 ? 0 : 1;
+	return 0;
+}
+
+static int write_text(const char *dir, const char *name, const char *text)
+{
+	return write_seed(dir, name, (const uint8_t *)text, strlen(text));
+}
+
+#define ID_A "3fa1c2d3e4f5061728394a5b6c7d8e9f00112233445566778899aabbccddeeff"
+#define ID_B "00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeeff"
+
+/* The config corpus. */
+static int gen_config(const char *dir)
+{
+	char path[4096];
+	ms_errbuf eb;
+	int rc = 0;
+
+	snprintf(path, sizeof path, "%s/default", dir);
+	(void)unlink(path);
+	if (ms_config_write_default(path, &eb) != MS_OK) {
+		fprintf(stderr, "gen_corpus: %s\n", eb.msg);
+		return -1;
+	}
+	rc |= write_text(dir, "every-key",
+	                 "[store]\n"
+	                 "map_initial = 32M\n"
+	                 "map_max = 8G\n"
+	                 "max_value = 512K\n"
+	                 "max_clock_skew = 10m\n"
+	                 "[policy]\n"
+	                 "counter/ = counter\n"
+	                 "docs/ = mv\n"
+	                 "* = lww\n"
+	                 "[net]\n"
+	                 "listen = tcp://0.0.0.0:7700\n"
+	                 "listen = tcp://[::1]:7701\n"
+	                 "peer = tcp://10.20.0.1:7700\n"
+	                 "peer = tcp://node-b.example:7700\n"
+	                 "mdns = no\n"
+	                 "allow = " ID_A " " ID_B "\n"
+	                 "deny = " ID_B "\n"
+	                 "heartbeat_interval = 500ms\n"
+	                 "heartbeat_timeout = 3s\n"
+	                 "handshake_timeout = 2s\n"
+	                 "max_message = 4M\n"
+	                 "[backoff]\n"
+	                 "strategy = full-jitter\n"
+	                 "base = 250ms\n"
+	                 "cap = 5m\n"
+	                 "kick_interval = 2s\n"
+	                 "[sync]\n"
+	                 "batch_ops = 128\n"
+	                 "credit = 4096\n"
+	                 "poll = 20ms\n"
+	                 "[limits]\n"
+	                 "send_hwm = 8\n"
+	                 "recv_hwm = 4\n"
+	                 "inbound_connections = 256\n"
+	                 "inbound_per_address = 16\n"
+	                 "peer_records = 512\n"
+	                 "peer_records_disk = 128\n"
+	                 "dials_inflight = 8\n"
+	                 "pex_candidates = 32\n"
+	                 "mdns_records = 256\n"
+	                 "session_vv_entries = 1024\n"
+	                 "hello_timeout = 5s\n"
+	                 "vv_timeout = 30s\n"
+	                 "idle_timeout = 1m\n"
+	                 "session_memory = 16M\n"
+	                 "sessions_memory_total = 128M\n"
+	                 "sessions_per_peer = 2\n"
+	                 "sessions_total = 64\n"
+	                 "heads_per_key = 16\n"
+	                 "[log]\n"
+	                 "level = debug\n"
+	                 "syslog = yes\n");
+	rc |= write_text(dir, "comments-and-spacing",
+	                 "; a comment\n"
+	                 "# another\n"
+	                 "\n"
+	                 "  [ store ]  \n"
+	                 "map_max=1T ; trailing comment\n"
+	                 "[net]\r\n"
+	                 "mdns = true\r\n");
+	/* [faults] (net/fault.h): refused until the fault layer's section
+	 * lands, then a seed with every key */
+	rc |= write_text(dir, "faults",
+	                 "[faults]\n"
+	                 "seed = 7\n"
+	                 "drop = 0.3\n"
+	                 "duplicate = 0.05\n"
+	                 "corrupt = 0.01\n"
+	                 "reorder = 0.1\n"
+	                 "delay = 100ms\n"
+	                 "jitter = 50ms\n"
+	                 "epoch = 1700000000000\n"
+	                 "partition = 10s 20s\n"
+	                 "partition = 30s 40s " ID_A "\n"
+	                 "flap = 5s 10s " ID_B "\n");
+	rc |= write_text(dir, "bad-value", "[sync]\nbatch_ops = 0\n");
+	rc |= write_text(dir, "bad-section", "[nope]\nx = 1\n");
+	rc |= write_text(dir, "no-section", "x = 1\n");
+	rc |= write_text(dir, "syntax", "[store\nmap_max\n");
+	rc |= write_text(dir, "map-order",
+	                 "[store]\nmap_initial = 1G\nmap_max = 64M\n");
+	rc |= write_text(dir, "heartbeat-order",
+	                 "[net]\nheartbeat_interval = 5s\n"
+	                 "heartbeat_timeout = 1s\n");
+	rc |= write_text(dir, "policy-dup", "[policy]\na = mv\na = lww\n");
+	{
+		/* a line longer than inih's buffer */
+		char longl[600];
+		memset(longl, 'x', sizeof longl);
+		memcpy(longl, "[net]\npeer = tcp://", 19);
+		longl[sizeof longl - 2] = '\n';
+		longl[sizeof longl - 1] = '\0';
+		rc |= write_text(dir, "long-line", longl);
+	}
+	return rc;
+}
+
+/* One TXT record as DNS RDATA: each string behind its length byte. */
+static int write_txt(const char *dir, const char *name, const char *const *strs,
+                     size_t n)
+{
+	uint8_t buf[2048];
+	size_t len = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(strs[i]);
+		if (l > 255 || len + 1 + l > sizeof buf)
+			return -1;
+		buf[len++] = (uint8_t)l;
+		memcpy(buf + len, strs[i], l);
+		len += l;
+	}
+	return write_seed(dir, name, buf, len);
+}
+
+static int gen_txt(const char *dir)
+{
+	static const char *const ok[] = {"v=2", ("id=" ID_A),
+	                                 "net=0123456789abcdef"};
+	static const char *const upper[] = {"NET=0123456789ABCDEF",
+	                                    ("ID=" ID_B), "V=2", "extra=1"};
+	static const char *const dup[] = {"v=2",
+	                                  "v=3",
+	                                  ("id=" ID_A),
+	                                  ("id=" ID_B),
+	                                  "net=0123456789abcdef",
+	                                  "net=zz"};
+	static const char *const missing[] = {"v=2", ("id=" ID_A)};
+	static const char *const big[] = {"v=4294967296", ("id=" ID_A),
+	                                  "net=0123456789abcdef"};
+	static const char *const bare[] = {"v", "id=", "net", "txtvers=1"};
+	int rc = 0;
+
+	rc |= write_txt(dir, "ok", ok, 3);
+	rc |= write_txt(dir, "upper-extra", upper, 4);
+	rc |= write_txt(dir, "duplicates", dup, 6);
+	rc |= write_txt(dir, "missing-net", missing, 2);
+	rc |= write_txt(dir, "version-too-big", big, 3);
+	rc |= write_txt(dir, "bare-keys", bare, 4);
+	return rc;
+}
+
+static int gen_keys(const char *dir)
+{
+	int rc = 0;
+
+	rc |= write_text(dir, "identity", "msid1:" ID_A "\n");
+	rc |= write_text(dir, "netkey", "msnet1:" ID_B "\n");
+	rc |= write_text(dir, "netkey-spaces", " \t msnet1:" ID_A " \r\n\n");
+	rc |= write_text(dir, "identity-no-newline", "msid1:" ID_B);
+	rc |= write_text(dir, "short", "msnet1:0123\n");
+	rc |= write_text(dir, "not-hex", "msid1:" ID_A "zz\n");
+	rc |= write_text(dir, "wrong-prefix", "msnet2:" ID_A "\n");
+	rc |= write_text(dir, "empty", "");
+	return rc;
+}
+
+/* ROOT/sub, created when missing. */
+static int subdir(char *out, size_t cap, const char *root, const char *sub)
+{
+	snprintf(out, cap, "%s/%s", root, sub);
+	if (mkdir(out, 0755) != 0 && access(out, W_OK) != 0) {
+		perror(out);
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *sub;
+		int (*fn)(const char *dir);
+	} gens[] = {
+		{"op", gen_op},         {"wire", gen_wire},
+		{"config", gen_config}, {"txt", gen_txt},
+		{"keys", gen_keys},     {"session", sw_gen_corpus},
+	};
+	char dir[4096];
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: gen_corpus ROOT (tests/fuzz/corpus)\n");
+		return 2;
+	}
+	if (ms_crypto_init(NULL) != MS_OK)
+		return 1;
+	for (size_t i = 0; i < sizeof gens / sizeof gens[0]; i++) {
+		if (subdir(dir, sizeof dir, argv[1], gens[i].sub) != 0 ||
+		    gens[i].fn(dir) != 0) {
+			fprintf(stderr, "gen_corpus: %s failed\n", gens[i].sub);
+			return 1;
+		}
+	}
+	return 0;
 }

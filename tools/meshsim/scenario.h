@@ -112,6 +112,16 @@ typedef struct msim_scenario {
 ms_err msim_scenario_load(msim_scenario *sc, const char *path,
                           uint64_t seed_override, ms_errbuf *eb);
 
+/* msim_scenario_load with overrides: each of sets[0..nsets) is
+ * "SECTION.KEY=VALUE", applied after the file as if it were its last line
+ * (a key replaces, an event adds one).  Errors name the override. */
+ms_err msim_scenario_load_ex(msim_scenario *sc, const char *path,
+                             uint64_t seed_override, const char *const *sets,
+                             size_t nsets, ms_errbuf *eb);
+
+/* When the last write is due: start + (count - 1) / rate seconds. */
+uint64_t msim_scenario_writes_end_ms(const msim_scenario *sc);
+
 /* Build sc->link from topology, degree and seed (random: connected, each
  * node about `degree` links, the same for the same seed). */
 void msim_scenario_links(msim_scenario *sc);
