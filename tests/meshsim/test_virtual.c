@@ -21,7 +21,20 @@
 #include "crypto.h"
 #include "run.h"
 
+/* Under a sanitizer every run is several times slower: the sweeps are
+ * the unit stage's (tools/test.sh), the sanitizer stages run a tenth. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define MS_VSIM_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define MS_VSIM_SANITIZED 1
+#endif
+#endif
+#ifdef MS_VSIM_SANITIZED
+#define SWEEP_SEEDS_DEFAULT 50
+#else
 #define SWEEP_SEEDS_DEFAULT 500
+#endif
 /* The planted bug must show within this many lossy seeds. */
 #define PLANTED_SEEDS 500
 #define CHURN_SEEDS 100 /* kills, restarts and a flap: a short sweep */
@@ -71,10 +84,13 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* What msim_result_status says with exit 0: converged, nothing missing. */
+/* Converged with nothing missing (and msim_result_status agrees). */
 static int result_ok(const msim_result *r)
 {
-	return r->converged && r->missing == 0;
+	int ok = r->converged && r->missing == 0;
+
+	ck_assert_int_eq(msim_result_status(r), ok ? 0 : 1);
+	return ok;
 }
 
 static void run(const msim_scenario *sc, msim_result *r)
@@ -288,6 +304,47 @@ START_TEST(same_seed_same_result)
 }
 END_TEST
 
+/* The JSON document of a run, without its wall_seconds line (malloc'd). */
+static char *json_of(const msim_scenario *sc, const msim_result *r)
+{
+	char *doc = NULL, *w, *eol;
+	size_t len = 0;
+	FILE *f = open_memstream(&doc, &len);
+
+	ck_assert_ptr_nonnull(f);
+	msim_result_print(sc, r, f);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_ptr_nonnull(doc);
+	w = strstr(doc, "\"wall_seconds\"");
+	ck_assert_ptr_nonnull(w);
+	eol = strchr(w, '\n');
+	memmove(w, eol != NULL ? eol + 1 : w + strlen(w),
+	        strlen(eol != NULL ? eol + 1 : w + strlen(w)) + 1);
+	return doc;
+}
+
+/* The same seed prints the same JSON document byte for byte, but for
+ * wall_seconds (what `meshsim --virtual --seed S` promises). */
+START_TEST(same_seed_same_json)
+{
+	msim_scenario sc;
+	msim_result a, b;
+	char *ja, *jb;
+
+	lossy(&sc, 7);
+	run(&sc, &a);
+	run(&sc, &b);
+	ja = json_of(&sc, &a);
+	jb = json_of(&sc, &b);
+	ck_assert_str_eq(ja, jb);
+	ck_assert_ptr_nonnull(strstr(ja, "\"mode\": \"virtual\""));
+	ck_assert_ptr_nonnull(strstr(ja, "\"seed\": 7,"));
+	ck_assert_ptr_nonnull(strstr(ja, "\"converged\": true"));
+	free(ja);
+	free(jb);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("meshsim_virtual");
@@ -299,6 +356,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, churn_seeds_converge);
 	tcase_add_test(tc, faults_were_applied);
 	tcase_add_test(tc, same_seed_same_result);
+	tcase_add_test(tc, same_seed_same_json);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -684,22 +684,6 @@ static int converged_now(vsim *v)
 	return 1;
 }
 
-/* The last time something heals: a partition ends, a node restarts, the
- * writes end (flaps repeat: they never heal). */
-static uint64_t last_heal(const msim_scenario *sc)
-{
-	uint64_t t = sc->count > 0 ? write_time(sc, sc->count - 1) : 0;
-
-	for (int i = 0; i < sc->nevents; i++) {
-		const msim_event *e = &sc->ev[i];
-		if (e->kind == MSIM_EV_PARTITION && e->end_ms > t)
-			t = e->end_ms;
-		if (e->kind == MSIM_EV_RESTART && e->t_ms > t)
-			t = e->t_ms;
-	}
-	return t;
-}
-
 /* --- setup -------------------------------------------------------------- */
 
 static void set_bit_ids(ms_fault_sched *s, const vsim *v, uint64_t set)
@@ -877,7 +861,7 @@ static ms_err setup(vsim *v, ms_errbuf *eb)
 			v->writers[v->nwriters++] = n;
 	if (v->nwriters == 0)
 		return ms_errf(eb, MS_EINVAL, "virtual: no writer");
-	v->last_heal_ms = last_heal(sc);
+	v->last_heal_ms = msim_scenario_last_heal_ms(sc);
 	/* the mesh comes up: every link dials within its first 100 ms */
 	for (int li = 0; li < v->nlinks; li++)
 		schedule_dial(v, li, ms_rng_below(&v->rng, 100));
