@@ -597,6 +597,19 @@ static void node_start(vsim *v, int n)
 
 /* --- writes ------------------------------------------------------------- */
 
+/* len bytes from the run's PRNG: 8 per draw, least significant first, so
+ * they are the same on every machine. */
+static void fill(vsim *v, uint8_t *buf, size_t len)
+{
+	uint64_t x = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (i % 8 == 0)
+			x = ms_rng_next(&v->rng);
+		buf[i] = (uint8_t)(x >> (8 * (i % 8)));
+	}
+}
+
 static void do_write(vsim *v, uint32_t k)
 {
 	const msim_scenario *sc = v->sc;
@@ -618,10 +631,7 @@ static void do_write(vsim *v, uint32_t k)
 		snprintf(key, sizeof key, "n%d/%u", w, (unsigned)k);
 	if (ms_rng_below(&v->rng, 1000000) < sc->background_ppm)
 		prio = MS_PRIO_BACKGROUND;
-	for (size_t i = 0; i < vlen; i += 8) {
-		uint64_t x = ms_rng_next(&v->rng);
-		memcpy(val + i, &x, vlen - i < 8 ? vlen - i : 8);
-	}
+	fill(v, val, vlen);
 	/* `meshsync-node put` writes the store whether or not the node
 	 * runs: a node that is down takes the write too */
 	if (st == NULL &&
@@ -802,17 +812,11 @@ static ms_err setup(vsim *v, ms_errbuf *eb)
 	v->params.hello_timeout_ms = VSIM_HELLO_TIMEOUT_MS;
 	v->params.vv_timeout_ms = VSIM_VV_TIMEOUT_MS;
 	v->params.idle_timeout_ms = VSIM_IDLE_TIMEOUT_MS;
-	for (size_t i = 0; i < MS_NETID_LEN; i += 8) {
-		uint64_t x = ms_rng_next(&v->rng);
-		memcpy(v->netid + i, &x, 8);
-	}
+	fill(v, v->netid, MS_NETID_LEN);
 	/* identities first, from the seed */
 	for (int n = 0; n < sc->nodes; n++) {
 		uint8_t seed[MS_SEED_LEN];
-		for (size_t i = 0; i < MS_SEED_LEN; i += 8) {
-			uint64_t x = ms_rng_next(&v->rng);
-			memcpy(seed + i, &x, 8);
-		}
+		fill(v, seed, sizeof seed);
 		e = ms_identity_from_seed(&v->node[n].id, seed, eb);
 		memset(seed, 0, sizeof seed);
 		if (e != MS_OK)
@@ -1063,10 +1067,8 @@ static void teardown(vsim *v)
 			free(l->held[i]);
 		}
 	}
-	while (v->nheap > 0) {
-		vsim_ev e = ev_pop(v);
-		free(e.buf);
-	}
+	for (size_t i = 0; i < v->nheap; i++)
+		free(v->heap[i].buf); /* messages never delivered */
 	free(v->heap);
 	for (int n = 0; n < MSIM_MAX_NODES; n++) {
 		vsim_node *nd = &v->node[n];
