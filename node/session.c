@@ -569,6 +569,22 @@ int ss_timeouts(ms_session *s, ms_time now)
 	}
 	if (which == NULL)
 		return 0;
+#ifdef MS_SESSION_PLANTED_BUG
+	/* A bug planted on purpose, compiled only into the simulator's test
+	 * (tests/meshsim/virtual.cmake), to show `meshsim --virtual` finds
+	 * one: a live session whose ACK never came takes its batches as
+	 * delivered instead of ending, so ops of a dropped OPS message are
+	 * never sent again on this link. */
+	if (s->state == MS_SESSION_LIVE && s->nfl > 0) {
+		for (size_t i = 0; i < s->nfl; i++)
+			s->credit += s->fl[i].n;
+		s->tx_batch = s->fl[0].batch - 1;
+		s->env->tx_total -= s->fl_bytes;
+		s->fl_bytes = 0;
+		s->nfl = 0;
+		return 0;
+	}
+#endif
 	ss_limit_close(s, which, MS_BYE_TIMEOUT, now);
 	return -1;
 }
