@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include <check.h>
+#include <inttypes.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
@@ -184,7 +185,7 @@ static void start_on_full_disk(it_node *n)
 START_TEST(disk_full)
 {
 	it_node a, b, c;
-	it_node *ab[] = {&a, &b}, *ac[] = {&a, &c}, *abc[] = {&a, &b, &c};
+	it_node *ab[] = {&a, &b}, *abc[] = {&a, &b, &c};
 	it_node *pa[] = {&a};
 	char mnt[600], filler[700], filler2[700], key[64], *err = NULL;
 	int committed;
@@ -241,7 +242,11 @@ START_TEST(disk_full)
 	start_on_full_disk(&a);
 	ck_assert_int_eq(it_wait_log(&a, "MS-NODE-RUNFILE", IT_DEADLINE_MS), 0);
 	it_node_start(&c, pa, 1);
-	ck_assert_int_eq(it_wait_converged(ac, 2, before, IT_DEADLINE_MS), 0);
+	/* c gets everything a holds.  It may also meet b through a's peer
+	 * exchange and take b's newer ops, which a (full) cannot: so "at
+	 * least a's", not "equal to a". */
+	MS_WAIT(it_summary_u64(&c, "ops") >= before, IT_DEADLINE_MS,
+	        "c never got a's %" PRIu64 " ops", before);
 	assert_big_keys(&c, "full", committed);
 	ck_assert_uint_eq(it_summary_u64(&a, "ops"), before);
 
@@ -315,7 +320,10 @@ START_TEST(map_full)
 	ck_assert_int_eq(it_wait_log(&b, "text=\"store full\"", IT_DEADLINE_MS),
 	                 0);
 	ck_assert_msg(it_node_alive(&a) && it_node_alive(&b), "a node exited");
-	ck_assert_uint_eq(it_summary_u64(&a, "ops"), before);
+	/* nothing lost; a batch small enough for the last free page may
+	 * still have been taken, the rest was refused */
+	ck_assert_uint_ge(it_summary_u64(&a, "ops"), before);
+	ck_assert_uint_le(it_summary_u64(&a, "ops"), before + 5);
 
 	/* the remedy the message names: a larger map_max, a restart */
 	it_node_stop(&a);
