@@ -233,7 +233,10 @@ START_TEST(disk_full)
 	ck_assert_int_eq(it_wait_log(&b, "text=\"store full\"", IT_DEADLINE_MS),
 	                 0);
 	ck_assert_msg(it_node_alive(&a) && it_node_alive(&b), "a node exited");
-	ck_assert_uint_eq(it_summary_u64(&a, "ops"), before);
+	/* nothing lost; LMDB may still fit a small batch in pages the file
+	 * already has, the rest is refused */
+	ck_assert_uint_ge(it_summary_u64(&a, "ops"), before);
+	ck_assert_uint_le(it_summary_u64(&a, "ops"), before + 5);
 
 	/* a stops cleanly on the full disk (exit 0), starts again on it, and
 	 * serves a peer it never met */
@@ -248,7 +251,10 @@ START_TEST(disk_full)
 	MS_WAIT(it_summary_u64(&c, "ops") >= before, IT_DEADLINE_MS,
 	        "c never got a's %" PRIu64 " ops", before);
 	assert_big_keys(&c, "full", committed);
-	ck_assert_uint_eq(it_summary_u64(&a, "ops"), before);
+	/* nothing lost; LMDB may still fit a small batch in pages the file
+	 * already has, the rest is refused */
+	ck_assert_uint_ge(it_summary_u64(&a, "ops"), before);
+	ck_assert_uint_le(it_summary_u64(&a, "ops"), before + 5);
 
 	/* space returns: writes and sync resume by themselves */
 	ck_assert_int_eq(unlink(filler), 0);
