@@ -4,7 +4,6 @@
  * partition and flap schedules (see fault.h).  The transport glue that
  * applies the verdicts is net/fault_link.c.
  */
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 
 #include "fault_int.h"
 #include "ms_err_int.h"
+#include "ms_parse.h"
 
 #define PPM 1000000u
 #define PPM_DIGITS 6
@@ -33,76 +33,23 @@ int ms_fault_config_on(const ms_fault_config *c)
 
 /* --- values -------------------------------------------------------------- */
 
-static int parse_u64(const char *p, uint64_t *out, const char **end)
-{
-	uint64_t v = 0;
-
-	if (!isdigit((unsigned char)*p))
-		return -1;
-	for (; isdigit((unsigned char)*p); p++) {
-		unsigned d = (unsigned)(*p - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return -1;
-		v = v * 10 + d;
-	}
-	*out = v;
-	*end = p;
-	return 0;
-}
-
 /* "0", "1", "0.25", ".5", "1.0": parts per million, exactly.  Digits past
  * the sixth must be zeros (a millionth is the finest step). */
 static int parse_prob(const char *p, uint32_t *ppm)
 {
-	uint64_t whole = 0, frac = 0;
-	int digits = 0, any = 0;
-
-	if (isdigit((unsigned char)*p)) {
-		if (parse_u64(p, &whole, &p) != 0 || whole > 1)
-			return -1;
-		any = 1;
-	}
-	if (*p == '.') {
-		for (p++; isdigit((unsigned char)*p); p++, digits++) {
-			any = 1;
-			if (digits < PPM_DIGITS)
-				frac = frac * 10 + (uint64_t)(*p - '0');
-			else if (*p != '0')
-				return -1;
-		}
-	}
-	if (!any || *p != '\0')
-		return -1;
-	for (; digits < PPM_DIGITS; digits++)
-		frac *= 10;
-	if (whole == 1 && frac != 0)
-		return -1;
-	*ppm = (uint32_t)(whole * PPM + frac);
-	return 0;
+	return ms_parse_ppm(&p, ppm) != 0 || *p != '\0' ? -1 : 0;
 }
 
 /* A duration: digits with ms, s, m or h; bare digits are milliseconds
  * (fault.h).  At most DUR_MAX_MS. */
 static int parse_dur(const char *text, uint64_t *out)
 {
-	const char *p;
-	uint64_t v, mul;
+	uint64_t v;
 
-	if (parse_u64(text, &v, &p) != 0)
+	if (ms_parse_duration(&text, 1, &v) != 0 || *text != '\0' ||
+	    v > DUR_MAX_MS)
 		return -1;
-	if (*p == '\0' || strcmp(p, "ms") == 0)
-		mul = 1;
-	else if (strcmp(p, "s") == 0)
-		mul = 1000;
-	else if (strcmp(p, "m") == 0)
-		mul = 60 * 1000;
-	else if (strcmp(p, "h") == 0)
-		mul = 3600 * 1000;
-	else
-		return -1;
-	if (v > DUR_MAX_MS / mul)
-		return -1;
-	*out = v * mul;
+	*out = v;
 	return 0;
 }
 
@@ -223,7 +170,8 @@ int ms_fault_config_set(ms_fault_config *c, const char *key, const char *value,
 		return 0;
 	}
 	if (strcmp(key, "seed") == 0 || strcmp(key, "epoch") == 0) {
-		if (parse_u64(value, &v, &end) != 0 || *end != '\0') {
+		end = value;
+		if (ms_parse_u64(&end, &v) != 0 || *end != '\0') {
 			ms_errf(eb, MS_EINVAL,
 			        key[0] == 's'
 			                ? "bad value '%s' for %s (a number; 0 picks one)"

@@ -5,7 +5,6 @@
  * (the rest waits for a restart).  docs/config.md documents every option;
  * keep the two in step.
  */
-#include <ctype.h>
 #include <stddef.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +21,7 @@
 #include "hlc.h"
 #include "log.h"
 #include "ms_path.h"
+#include "ms_parse.h"
 #include "node_int.h"
 #include "discovery.h"
 #include "op.h"
@@ -80,29 +80,12 @@ void ms_config_fix(ms_config *c)
 	c->store.npolicies = c->nrules;
 }
 
-static int parse_u64(const char *p, uint64_t *out, const char **end)
-{
-	uint64_t v = 0;
-
-	if (!isdigit((unsigned char)*p))
-		return -1;
-	for (; isdigit((unsigned char)*p); p++) {
-		unsigned d = (unsigned)(*p - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return -1;
-		v = v * 10 + d;
-	}
-	*out = v;
-	*end = p;
-	return 0;
-}
-
 int ms_config_parse_size(const char *text, uint64_t *out)
 {
-	const char *p;
+	const char *p = text;
 	uint64_t v, mul = 1;
 
-	if (parse_u64(text, &v, &p) != 0)
+	if (ms_parse_u64(&p, &v) != 0)
 		return -1;
 	switch (*p) {
 	case 'k':
@@ -136,24 +119,11 @@ int ms_config_parse_size(const char *text, uint64_t *out)
 
 int ms_config_parse_duration_ms(const char *text, uint64_t *out)
 {
-	const char *p;
-	uint64_t v, mul;
+	uint64_t v;
 
-	if (parse_u64(text, &v, &p) != 0)
+	if (ms_parse_duration(&text, 1000, &v) != 0 || *text != '\0')
 		return -1;
-	if (strcmp(p, "") == 0 || strcmp(p, "s") == 0)
-		mul = 1000;
-	else if (strcmp(p, "ms") == 0)
-		mul = 1;
-	else if (strcmp(p, "m") == 0)
-		mul = 60 * 1000;
-	else if (strcmp(p, "h") == 0)
-		mul = 3600 * 1000;
-	else
-		return -1;
-	if (v != 0 && v > UINT64_MAX / mul)
-		return -1;
-	*out = v * mul;
+	*out = v;
 	return 0;
 }
 
@@ -314,10 +284,10 @@ static int cfg_duration(cfg_ctx *x, const char *name, const char *value,
 static int cfg_uint(cfg_ctx *x, const char *name, const char *value,
                     uint64_t lo, uint64_t hi, uint64_t *out)
 {
-	const char *end;
+	const char *end = value;
 	uint64_t v;
 
-	if (parse_u64(value, &v, &end) != 0 || *end != '\0' || v < lo || v > hi)
+	if (ms_parse_u64(&end, &v) != 0 || *end != '\0' || v < lo || v > hi)
 		return cfg_fail(x,
 		                "bad value '%s' for %s (a number from %" PRIu64
 		                " to %" PRIu64 ")",

@@ -4,7 +4,6 @@
  * leave every node up at the end), and what both runners derive from it:
  * the links of the topology and the time the last heal happens.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <ini.h>
 #include <inttypes.h>
@@ -16,6 +15,8 @@
 #include "ms_err_int.h"
 #include "rng.h"
 #include "scenario.h"
+
+#include "ms_parse.h"
 
 typedef struct sc_ctx {
 	msim_scenario *sc;
@@ -61,30 +62,12 @@ static char *sc_read_line(char *str, int num, void *stream)
 	return str;
 }
 
-static int parse_u64(const char **pp, uint64_t *out)
-{
-	const char *p = *pp;
-	uint64_t v = 0;
-
-	if (!isdigit((unsigned char)*p))
-		return -1;
-	for (; isdigit((unsigned char)*p); p++) {
-		unsigned d = (unsigned)(*p - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return -1;
-		v = v * 10 + d;
-	}
-	*out = v;
-	*pp = p;
-	return 0;
-}
-
 /* A whole-number value, nothing after it. */
 static int parse_num(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 {
 	uint64_t v;
 
-	if (parse_u64(&s, &v) != 0 || *s != '\0' || v < lo || v > hi)
+	if (ms_parse_u64(&s, &v) != 0 || *s != '\0' || v < lo || v > hi)
 		return -1;
 	*out = v;
 	return 0;
@@ -93,25 +76,7 @@ static int parse_num(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 /* "250ms", "5s", "2m", or a bare number of seconds; advances *pp. */
 static int parse_dur(const char **pp, uint64_t *out)
 {
-	const char *p = *pp;
-	uint64_t v, mul = 1000;
-
-	if (parse_u64(&p, &v) != 0)
-		return -1;
-	if (strncmp(p, "ms", 2) == 0) {
-		mul = 1;
-		p += 2;
-	} else if (*p == 's') {
-		p++;
-	} else if (*p == 'm') {
-		mul = 60000;
-		p++;
-	}
-	if (v > UINT64_MAX / mul / 2)
-		return -1;
-	*out = v * mul;
-	*pp = p;
-	return 0;
+	return ms_parse_duration(pp, 1000, out);
 }
 
 static int parse_dur_all(const char *s, uint64_t *out)
@@ -122,26 +87,7 @@ static int parse_dur_all(const char *s, uint64_t *out)
 /* A share 0..1 ("0.25", "1", ".5") as parts per million. */
 static int parse_share(const char *s, uint32_t *ppm)
 {
-	uint64_t whole = 0, frac = 0, scale = 1000000;
-	const char *p = s;
-
-	if (*p != '.' && parse_u64(&p, &whole) != 0)
-		return -1;
-	if (*p == '.') {
-		p++;
-		if (!isdigit((unsigned char)*p))
-			return -1;
-		for (; isdigit((unsigned char)*p); p++) {
-			scale /= 10;
-			frac += (uint64_t)(*p - '0') * scale;
-			if (scale == 0)
-				return -1; /* finer than a millionth */
-		}
-	}
-	if (*p != '\0' || whole > 1 || (whole == 1 && frac != 0))
-		return -1;
-	*ppm = (uint32_t)(whole * 1000000 + frac);
-	return 0;
+	return ms_parse_ppm(&s, ppm) != 0 || *s != '\0' ? -1 : 0;
 }
 
 static const char *skip_ws(const char *p)
@@ -156,7 +102,7 @@ static int parse_node(sc_ctx *x, const char **pp, int *out)
 {
 	uint64_t v;
 
-	if (parse_u64(pp, &v) != 0)
+	if (ms_parse_u64(pp, &v) != 0)
 		return -1;
 	if (v >= (uint64_t)x->sc->nodes)
 		return -2;
