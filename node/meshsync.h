@@ -127,6 +127,34 @@ MS_MUST_USE ms_err ms_node_del(ms_node *n, const void *key, size_t klen,
                                unsigned flags, ms_node_write_result *res,
                                ms_errbuf *eb);
 
+/* One write of a batch: a PUT of value (vlen bytes; NULL when 0) or, with
+ * del set, a delete of key (value NULL, vlen 0).  Counter keys take
+ * decimal text, as ms_node_put. */
+typedef struct ms_node_write {
+	const void *key;
+	size_t klen;
+	const void *value;
+	size_t vlen;
+	int del;
+} ms_node_write;
+
+/*
+ * Write nw ops at once: each is a signed op of its own (seq and hlc
+ * increasing in array order; a key written twice in the batch names its
+ * earlier op as parent), the signatures are made on both cores, and the
+ * whole batch is committed in one durable transaction: when the call
+ * returns MS_OK every op is on disk; on any error none is.  flags as for
+ * ms_node_put (they apply to every op).  res, when non-NULL, has nw
+ * entries, filled in array order on success.
+ * Errors: MS_EINVAL (nw 0 or over MS_NODE_BATCH_MAX, unknown flag bits, a
+ * bad write: the message names its index), MS_EFULL, MS_ESTORE, MS_ENOMEM.
+ */
+#define MS_NODE_BATCH_MAX 100000u
+MS_MUST_USE ms_err ms_node_write_batch(ms_node *n, const ms_node_write *w,
+                                       size_t nw, unsigned flags,
+                                       ms_node_write_result *res,
+                                       ms_errbuf *eb);
+
 /* One value handed to an ms_node_get callback.  The struct and everything
  * it points to are valid only during the callback: copy what you keep. */
 typedef struct ms_node_value {

@@ -514,3 +514,23 @@ void ms_node_network_key_text(const ms_node *n,
 {
 	ms_netkey_to_text(n->netkey, out);
 }
+
+/* TEMPORARY (issue 10, until the batch path lands): one commit per write,
+ * so callers can be built against the declaration.  Not all-or-nothing. */
+ms_err ms_node_write_batch(ms_node *n, const ms_node_write *w, size_t nw,
+                           unsigned flags, ms_node_write_result *res,
+                           ms_errbuf *eb)
+{
+	if (nw == 0 || nw > MS_NODE_BATCH_MAX)
+		return ms_errf(eb, MS_EINVAL, "write_batch: %zu writes", nw);
+	for (size_t i = 0; i < nw; i++) {
+		ms_err e = w[i].del ? ms_node_del(n, w[i].key, w[i].klen, flags,
+		                                  res ? &res[i] : NULL, eb)
+		                    : ms_node_put(n, w[i].key, w[i].klen,
+		                                  w[i].value, w[i].vlen, flags,
+		                                  res ? &res[i] : NULL, eb);
+		if (e != MS_OK)
+			return e;
+	}
+	return MS_OK;
+}

@@ -172,6 +172,30 @@ ms_err ms_store_append(ms_store *s, const ms_identity *id, ms_op_type type,
                        const uint8_t *value, size_t vlen, ms_append_result *res,
                        ms_errbuf *eb);
 
+/* One local op of a batch (ms_store_append_batch). */
+typedef struct ms_append_item {
+	uint8_t type;  /* ms_op_type: MS_OP_PUT or MS_OP_DEL */
+	uint8_t prio;  /* ms_prio */
+	const uint8_t *key;
+	size_t klen;
+	const uint8_t *value; /* NULL for a DEL */
+	size_t vlen;
+} ms_append_item;
+
+/*
+ * Append n local ops in one write transaction, committed durably once:
+ * what n calls of ms_store_append would store, in array order (seqs and
+ * hlcs increasing; a key written twice names its earlier op as parent),
+ * at the cost of one commit.  Signing, the dominant cost, is split over
+ * the store's worker thread and the caller.  All or nothing: on error no
+ * op of the batch is stored.  res (n entries) may be NULL.
+ * Errors: MS_EINVAL (n 0, a bad item: "item 17: ..."), MS_EFULL,
+ * MS_ENOMEM, MS_ESTORE.
+ */
+ms_err ms_store_append_batch(ms_store *s, const ms_identity *id,
+                             const ms_append_item *items, size_t n,
+                             ms_append_result *res, ms_errbuf *eb);
+
 typedef enum ms_ingest_status {
 	MS_INGEST_APPLIED = 0,   /* new op, stored and applied */
 	MS_INGEST_DUPLICATE = 1, /* already held: no-op */
