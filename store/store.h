@@ -174,8 +174,8 @@ ms_err ms_store_append(ms_store *s, const ms_identity *id, ms_op_type type,
 
 /* One local op of a batch (ms_store_append_batch). */
 typedef struct ms_append_item {
-	uint8_t type;  /* ms_op_type: MS_OP_PUT or MS_OP_DEL */
-	uint8_t prio;  /* ms_prio */
+	uint8_t type; /* ms_op_type: MS_OP_PUT or MS_OP_DEL */
+	uint8_t prio; /* ms_prio */
 	const uint8_t *key;
 	size_t klen;
 	const uint8_t *value; /* NULL for a DEL */
