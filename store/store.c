@@ -948,6 +948,7 @@ void ms_store_close(ms_store **sp)
 	free(s->bops);
 	free(s->bstat);
 	free(s->bid);
+	st_batch_free(s);
 	free(s);
 	*sp = NULL;
 }
