@@ -354,6 +354,7 @@ typedef struct batch_ctx {
 	size_t base;
 	size_t split;
 	size_t bad[2]; /* first item that failed to sign, per range; n: none */
+	int ran[2];    /* the range was given to a thread */
 	uint8_t sum[2][MS_SETSUM_LEN]; /* setsum of the range's ids */
 } batch_ctx;
 
@@ -363,11 +364,10 @@ static void batch_sign_range(ms_store *s, void *arg, size_t lo, size_t hi)
 {
 	batch_ctx *c = arg;
 	st_batch *b = s->batch;
-	int r = lo == 0 ? 0 : 1;
+	int r = lo == 0 ? 0 : 1; /* st_mt_run's first range starts at 0 */
 	int first = 1;
 
-	ms_setsum_empty(c->sum[r]);
-	c->bad[r] = c->n;
+	c->ran[r] = 1;
 	for (size_t k = lo; k < hi; k++) {
 		size_t i = c->base + k, len = 0;
 		uint8_t pt[MS_SETSUM_LEN];
@@ -519,10 +519,15 @@ static ms_err batch_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 		 * neither touches LMDB: both threads, even for a few ops. */
 		c->base = base;
 		c->split = nseg >= 4 ? nseg / 2 : nseg;
+		for (int r = 0; r < 2; r++) {
+			c->ran[r] = 0;
+			c->bad[r] = c->n;
+			ms_setsum_empty(c->sum[r]);
+		}
 		st_mt_run(s, batch_sign_range, c, nseg, c->split);
 		for (int r = 0; r < 2; r++) {
-			if (r == 1 && c->split >= nseg)
-				break;
+			if (!c->ran[r])
+				continue;
 			if (c->bad[r] != c->n)
 				return ms_errf(eb, MS_EINVAL,
 				               "append_batch: item %zu: cannot "
