@@ -71,8 +71,8 @@ static long error_index(const char *msg)
 
 /* Split the chunk's lines into writes (the buffer no longer moves), then
  * write them; returns an exit code. */
-static int chunk_flush(ms_node *n, chunk *ck, const ms_cli *c,
-                       const char *src, unsigned long long *done)
+static int chunk_flush(ms_node *n, chunk *ck, const ms_cli *c, const char *src,
+                       unsigned long long *done)
 {
 	ms_errbuf eb = {0};
 	long bad;
@@ -93,17 +93,19 @@ static int chunk_flush(ms_node *n, chunk *ck, const ms_cli *c,
 			w->klen = len;
 			w->del = 1;
 		} else {
-			ms_cli_err("import %s: line %lu: no TAB between key and "
-			           "value (KEY<TAB>VALUE; a line of KEY alone "
-			           "deletes it only with --del); %llu writes "
-			           "imported before it",
-			           src, ck->line[i], *done);
+			ms_cli_err(
+				"import %s: line %lu: no TAB between key and "
+				"value (KEY<TAB>VALUE; a line of KEY alone "
+				"deletes it only with --del); %llu writes "
+				"imported before it",
+				src, ck->line[i], *done);
 			return MS_EXIT_USAGE;
 		}
 		if (w->klen == 0) {
-			ms_cli_err("import %s: line %lu: empty key; %llu writes "
-			           "imported before it",
-			           src, ck->line[i], *done);
+			ms_cli_err(
+				"import %s: line %lu: empty key; %llu writes "
+				"imported before it",
+				src, ck->line[i], *done);
 			return MS_EXIT_USAGE;
 		}
 	}
@@ -112,14 +114,15 @@ static int chunk_flush(ms_node *n, chunk *ck, const ms_cli *c,
 	                        NULL, &eb) != MS_OK) {
 		bad = error_index(eb.msg);
 		if (bad >= 0 && (size_t)bad < ck->n)
-			ms_cli_err("import %s: line %lu: %s; %llu writes imported "
-			           "before it",
-			           src, ck->line[bad], eb.msg, *done);
+			ms_cli_err(
+				"import %s: line %lu: %s; %llu writes imported "
+				"before it",
+				src, ck->line[bad], eb.msg, *done);
 		else
 			ms_cli_err("import %s: lines %lu..%lu: %s; %llu writes "
 			           "imported before them",
-			           src, ck->line[0], ck->line[ck->n - 1], eb.msg,
-			           *done);
+			           src, ck->line[0], ck->line[ck->n - 1],
+			           eb.msg, *done);
 		return eb.code == MS_EINVAL ? MS_EXIT_USAGE : MS_EXIT_STORE;
 	}
 	*done += ck->n;

@@ -528,7 +528,7 @@ ms_err ms_node_write_batch(ms_node *n, const ms_node_write *w, size_t nw,
 {
 	ms_append_item *items = NULL;
 	ms_append_result *ar = NULL;
-	uint8_t (*delta)[8] = NULL;
+	uint8_t(*delta)[8] = NULL;
 	ms_prio prio;
 	size_t bytes;
 	ms_err e;

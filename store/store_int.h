@@ -344,9 +344,8 @@ ms_err st_vv_add(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t seq,
 /* vv.c: count n new ops of author whose setsum points add up to sum (the
  * ops are in the log already): held += n, acc += sum, and the contiguous
  * seq advanced over the log.  One vv read and write for a whole batch. */
-ms_err st_vv_add_sum(ms_store *s, st_wctx *w, const uint8_t *author,
-                     uint64_t n, const uint8_t sum[MS_SETSUM_LEN],
-                     ms_errbuf *eb);
+ms_err st_vv_add_sum(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t n,
+                     const uint8_t sum[MS_SETSUM_LEN], ms_errbuf *eb);
 /* Parse a vv record; MS_ECORRUPT with the reason alone in why ("vv record
  * of 12 bytes, want 48") if it is malformed. */
 ms_err st_vv_parse(ms_vv_entry *e, const MDB_val *k, const MDB_val *v,

@@ -101,9 +101,8 @@ ms_err st_vv_add(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t seq,
  * signing threads and the entry is read, advanced and written once.
  * Kept apart from st_vv_add so the per-op ingest path stays as it is.
  */
-ms_err st_vv_add_sum(ms_store *s, st_wctx *w, const uint8_t *author,
-                     uint64_t n, const uint8_t sum[MS_SETSUM_LEN],
-                     ms_errbuf *eb)
+ms_err st_vv_add_sum(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t n,
+                     const uint8_t sum[MS_SETSUM_LEN], ms_errbuf *eb)
 {
 	MDB_val k = {MS_PK_LEN, (void *)author}, v;
 	uint8_t kb[ST_LOGKEY_LEN], rec[ST_VV_LEN];

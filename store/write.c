@@ -170,11 +170,10 @@ static ms_err append_check(ms_store *s, const char *what, ms_op_type type,
 		               "%s: key of %zu bytes: keys are 1..%d bytes",
 		               what, klen, MS_OP_MAX_KEY);
 	if (vlen > s->max_value)
-		return ms_errf(
-			eb, MS_EINVAL,
-			"%s: value of %zu bytes is over the limit of "
-			"%u bytes (store.max_value)",
-			what, vlen, (unsigned)s->max_value);
+		return ms_errf(eb, MS_EINVAL,
+		               "%s: value of %zu bytes is over the limit of "
+		               "%u bytes (store.max_value)",
+		               what, vlen, (unsigned)s->max_value);
 	if (vlen > 0 && value == NULL)
 		return ms_errf(eb, MS_EINVAL, "%s: value is NULL", what);
 	if (type == MS_OP_DEL && vlen != 0)
@@ -333,7 +332,8 @@ static int seg_key_seen(st_batch *b, const ms_append_item *items, size_t i)
 			return 0;
 		}
 		o = &items[b->slot_idx[j]];
-		if (o->klen == it->klen && memcmp(o->key, it->key, it->klen) == 0)
+		if (o->klen == it->klen &&
+		    memcmp(o->key, it->key, it->klen) == 0)
 			return 1;
 	}
 }
@@ -423,9 +423,10 @@ static ms_err batch_plan(ms_store *s, st_wctx *w, batch_ctx *c, size_t i,
 
 		s->trace_heads++;
 		if (v.mv_size != MS_HASH_LEN)
-			return ms_errf(eb, MS_ECORRUPT,
-			               "append_batch: heads record of %zu bytes",
-			               v.mv_size);
+			return ms_errf(
+				eb, MS_ECORRUPT,
+				"append_batch: heads record of %zu bytes",
+				v.mv_size);
 		if (st_reserve((void **)&b->par, &b->par_cap,
 		               *par_used + MS_HASH_LEN, 1))
 			return ms_errf(eb, MS_ENOMEM,

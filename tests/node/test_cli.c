@@ -699,7 +699,8 @@ START_TEST(import_lines)
 	len = 0;
 	for (int i = 1; i <= 1500; i++)
 		len += (size_t)snprintf(in + len, cap - len,
-		                        i == 1203 ? "bad/%05d\n" : "x/%05d\t%d\n",
+		                        i == 1203 ? "bad/%05d\n"
+		                                  : "x/%05d\t%d\n",
 		                        i, i);
 	NODE_IN(&r, in, "import", "--data", dir, "-");
 	EXPECT_CODE(&r, 2);

@@ -645,9 +645,9 @@ START_TEST(write_batch)
 {
 	ms_node *n = policy_node("batch", NULL);
 	ms_node_write w[6] = {
-		{"a", 1, "1", 1, 0},         {"counter/c", 9, " 7\n", 3, 0},
-		{"a", 1, NULL, 0, 1},        {"counter/c", 9, "-2", 2, 0},
-		{"b", 1, "x", 1, 0},         {"b", 1, "y", 1, 0},
+		{"a", 1, "1", 1, 0},  {"counter/c", 9, " 7\n", 3, 0},
+		{"a", 1, NULL, 0, 1}, {"counter/c", 9, "-2", 2, 0},
+		{"b", 1, "x", 1, 0},  {"b", 1, "y", 1, 0},
 	};
 	ms_node_write_result r[6], untouched[6];
 	uint8_t fill[sizeof untouched];

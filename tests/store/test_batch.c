@@ -56,7 +56,8 @@ static void make_items(items *x, size_t n)
 			fix_le64(x->val[i], (int64_t)i - 100);
 			it->vlen = 8;
 		} else {
-			memset(x->val[i], 'a' + (int)(i % 26), sizeof x->val[i]);
+			memset(x->val[i], 'a' + (int)(i % 26),
+			       sizeof x->val[i]);
 			it->vlen = 1 + i % sizeof x->val[i];
 		}
 		it->value = x->val[i];
@@ -85,8 +86,7 @@ static ms_store *prepared(const char *dir, const ms_identity *a,
 	s = fix_store(dir, a, &o);
 	MS_PASS_EB(ms_store_append(s, a, MS_OP_PUT, MS_PRIO_USER,
 	                           (const uint8_t *)"pre", 3,
-	                           (const uint8_t *)"x", 1, NULL,
-	                           &eb),
+	                           (const uint8_t *)"x", 1, NULL, &eb),
 	           &eb);
 	fix_make_op(&f, b, MS_OP_PUT, 1, T_NOW + 5, NULL, 0, "pre", "y", 1);
 	ii.buf = f.buf;
