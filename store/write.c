@@ -6,6 +6,7 @@
  */
 #include "store_int.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,8 +215,8 @@ ms_err ms_store_append(ms_store *s, const ms_identity *id, ms_op_type type,
  * A batch is cut into segments of consecutive items with distinct keys.
  * Within a segment every op's parents are heads already in the txn, so the
  * whole segment is planned (seq, hlc, parents: exactly what one append
- * after another would pick), then signed on two threads, then applied in
- * array order.  An item whose key is already in the segment starts the
+ * after another would pick), then signed on two threads while the
+ * caller's thread applies the signed ops in array order.  An item whose key is already in the segment starts the
  * next one: it must name the earlier op, whose id exists only once it is
  * signed and applied.
  */
@@ -226,6 +227,7 @@ struct st_batch {
 	size_t *len;                /* encoding's length */
 	size_t *poff;               /* parents' offset in par */
 	uint8_t (*id)[MS_HASH_LEN]; /* op ids */
+	uint8_t *done;              /* BATCH_SIGNED... (atomic) */
 	uint8_t *enc;               /* encodings of the current segment */
 	size_t enc_cap;
 	uint8_t *par; /* parent ids of the current segment */
@@ -249,6 +251,7 @@ void st_batch_free(ms_store *s)
 	free(b->len);
 	free(b->poff);
 	free(b->id);
+	free(b->done);
 	free(b->enc);
 	free(b->par);
 	free(b->slot_gen);
@@ -286,6 +289,9 @@ static int batch_reserve(ms_store *s, size_t n)
 		return -1;
 	cap = b->cap;
 	if (st_reserve((void **)&b->id, &cap, n, MS_HASH_LEN))
+		return -1;
+	cap = b->cap;
+	if (st_reserve((void **)&b->done, &cap, n, 1))
 		return -1;
 	for (slots = 16; slots < 2 * cap; slots *= 2)
 		;
@@ -350,46 +356,122 @@ typedef struct batch_ctx {
 	const ms_identity *id;
 	const ms_append_item *items;
 	size_t n;
-	/* the segment being signed */
+	st_wctx *w;
+	ms_errbuf *eb;
+	/* the segment being signed and applied: items [base, base + nseg) */
 	size_t base;
-	size_t split;
-	size_t bad[2]; /* first item that failed to sign, per range; n: none */
-	int ran[2];    /* the range was given to a thread */
-	uint8_t sum[2][MS_SETSUM_LEN]; /* setsum of the range's ids */
+	size_t nseg;
+	size_t next;    /* next unclaimed item of the segment (atomic) */
+	size_t applied; /* items of the segment applied (main thread) */
+	ms_err err;     /* the first failure (main thread) */
+	int ran[2];     /* the thread took part: 0 caller, 1 worker */
+	uint8_t sum[2][MS_SETSUM_LEN]; /* setsum of the ids each signed */
 } batch_ctx;
 
-/* Sign, id and sum items [base+lo, base+hi): runs on both threads, each on
- * its own range and its own slots. */
-static void batch_sign_range(ms_store *s, void *arg, size_t lo, size_t hi)
+/* Items a thread claims at a time: small, so neither thread waits long
+ * for the other at the end of a segment, or when the machine's scheduler
+ * leaves one of them without a core for a while. */
+#define BATCH_CHUNK 8
+/* b->done[i]: 0 not yet signed, 1 signed, 2 could not be signed. */
+#define BATCH_SIGNED 1
+#define BATCH_BAD 2
+
+/* Sign, id and sum one item of the segment (either thread). */
+static void batch_sign_one(ms_store *s, batch_ctx *c, int r, size_t k)
+{
+	st_batch *b = s->batch;
+	size_t i = c->base + k, len = 0;
+	uint8_t pt[MS_SETSUM_LEN];
+	uint8_t state = BATCH_SIGNED;
+
+	if (ms_op_sign_encode(&b->ops[i], c->id, s->netid, b->enc + b->off[i],
+	                      b->len[i], &len, NULL) != MS_OK ||
+	    len != b->len[i]) {
+		state = BATCH_BAD;
+	} else {
+		ms_op_id(b->id[i], b->enc + b->off[i], len);
+		ms_setsum_point(pt, b->id[i]);
+		if (!c->ran[r])
+			memcpy(c->sum[r], pt, sizeof pt);
+		else if (ms_setsum_merge(c->sum[r], pt, NULL) != MS_OK)
+			state = BATCH_BAD;
+		c->ran[r] = 1;
+	}
+	__atomic_store_n(&b->done[i], state, __ATOMIC_RELEASE);
+}
+
+/* Claim the next chunk and sign it; 0 when none is left. */
+static int batch_sign_chunk(ms_store *s, batch_ctx *c, int r)
+{
+	size_t k = __atomic_fetch_add(&c->next, BATCH_CHUNK, __ATOMIC_RELAXED);
+	size_t end = k + BATCH_CHUNK < c->nseg ? k + BATCH_CHUNK : c->nseg;
+
+	if (k >= c->nseg)
+		return 0;
+	for (; k < end; k++)
+		batch_sign_one(s, c, r, k);
+	return 1;
+}
+
+/* Apply the signed items at the front of the segment, in order; 0 when
+ * the next one is not signed yet. */
+static int batch_apply_ready(ms_store *s, batch_ctx *c)
+{
+	st_batch *b = s->batch;
+	int progress = 0;
+
+	while (c->applied < c->nseg && c->err == MS_OK) {
+		size_t i = c->base + c->applied;
+		uint8_t st = __atomic_load_n(&b->done[i], __ATOMIC_ACQUIRE);
+		uint32_t nheads;
+		int fork;
+
+		if (st == 0)
+			break;
+		if (st == BATCH_BAD) {
+			c->err = ms_errf(c->eb, MS_EINVAL,
+			                 "append_batch: item %zu: cannot be "
+			                 "signed",
+			                 i);
+			break;
+		}
+		c->err = st_apply_novv(s, c->w, &b->ops[i], b->id[i],
+		                       b->enc + b->off[i], b->len[i], &fork,
+		                       &nheads, c->eb);
+		c->applied++;
+		progress = 1;
+	}
+	return progress;
+}
+
+/*
+ * st_mt_run's job for a segment.  Both threads claim chunks to sign; the
+ * caller's thread (the txn's) also applies signed items in array order as
+ * they become ready, so the LMDB work overlaps the signing instead of
+ * following it.  On a failure the caller stops claiming and makes the
+ * worker stop too.
+ */
+static void batch_job(ms_store *s, void *arg, size_t lo, size_t hi)
 {
 	batch_ctx *c = arg;
-	st_batch *b = s->batch;
-	int r = lo == 0 ? 0 : 1; /* st_mt_run's first range starts at 0 */
-	int first = 1;
 
-	c->ran[r] = 1;
-	for (size_t k = lo; k < hi; k++) {
-		size_t i = c->base + k, len = 0;
-		uint8_t pt[MS_SETSUM_LEN];
-		ms_op *op = &b->ops[i];
-
-		if (ms_op_sign_encode(op, c->id, s->netid, b->enc + b->off[i],
-		                      b->len[i], &len, NULL) != MS_OK ||
-		    len != b->len[i]) {
-			c->bad[r] = i;
-			return;
-		}
-		ms_op_id(b->id[i], b->enc + b->off[i], len);
-		if (first) {
-			ms_setsum_point(c->sum[r], b->id[i]);
-			first = 0;
+	(void)hi;
+	if (lo != 0) { /* the worker */
+		while (batch_sign_chunk(s, c, 1))
+			;
+		return;
+	}
+	for (;;) {
+		if (batch_apply_ready(s, c))
 			continue;
+		if (c->err != MS_OK) {
+			__atomic_store_n(&c->next, c->nseg, __ATOMIC_RELAXED);
+			break;
 		}
-		ms_setsum_point(pt, b->id[i]);
-		if (ms_setsum_merge(c->sum[r], pt, NULL) != MS_OK) {
-			c->bad[r] = i;
-			return;
-		}
+		if (c->applied == c->nseg)
+			break;
+		if (!batch_sign_chunk(s, c, 0))
+			sched_yield(); /* the worker holds the next item */
 	}
 }
 
@@ -518,34 +600,26 @@ static ms_err batch_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 
 		/* Each op costs a signature and a hash-to-group point, and
 		 * neither touches LMDB: both threads, even for a few ops. */
+		memset(b->done + base, 0, nseg);
 		c->base = base;
-		c->split = nseg >= 4 ? nseg / 2 : nseg;
+		c->nseg = nseg;
+		c->next = 0;
+		c->applied = 0;
+		c->err = MS_OK;
+		c->w = w;
+		c->eb = eb;
 		for (int r = 0; r < 2; r++) {
 			c->ran[r] = 0;
-			c->bad[r] = c->n;
 			ms_setsum_empty(c->sum[r]);
 		}
-		st_mt_run(s, batch_sign_range, c, nseg, c->split);
+		st_mt_run(s, batch_job, c, nseg,
+		          nseg > BATCH_CHUNK ? BATCH_CHUNK : nseg);
+		if (c->err != MS_OK)
+			return c->err;
 		for (int r = 0; r < 2; r++) {
 			if (!c->ran[r])
 				continue;
-			if (c->bad[r] != c->n)
-				return ms_errf(eb, MS_EINVAL,
-				               "append_batch: item %zu: cannot "
-				               "be signed",
-				               c->bad[r]);
 			e = ms_setsum_merge(total, c->sum[r], eb);
-			if (e != MS_OK)
-				return e;
-		}
-
-		for (size_t j = base; j < i; j++) {
-			uint32_t nheads;
-			int fork;
-
-			e = st_apply_novv(s, w, &b->ops[j], b->id[j],
-			                  b->enc + b->off[j], b->len[j], &fork,
-			                  &nheads, eb);
 			if (e != MS_OK)
 				return e;
 		}
