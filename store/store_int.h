@@ -64,7 +64,8 @@ enum st_stat {
 	ST_STAT_MAP_GROW,   /* map doublings */
 	ST_STAT_STORE_FULL, /* writes refused at the maximum map size */
 	ST_STAT_LIM_HEADS,  /* reads that left heads out (heads_per_key) */
-	ST_STAT_REJECTED_,  /* + ms_op_reason */
+	ST_STAT_STALE_READERS, /* reader slots of dead processes freed */
+	ST_STAT_REJECTED_,     /* + ms_op_reason */
 	ST_STAT_COUNT_ = ST_STAT_REJECTED_ + MS_OPR_COUNT_
 };
 const char *st_stat_name(unsigned i, char *buf, size_t cap);
@@ -253,6 +254,8 @@ struct ms_store {
 	unsigned verify_threads; /* 1: no worker thread */
 	st_worker *worker;       /* NULL until the first large ingest */
 	st_batch *batch;         /* NULL until the first batch append */
+	uint64_t reap_ms;        /* monotonic ms of the last reader check */
+	uint64_t pending_reaped; /* dead readers freed, not yet in stats */
 };
 
 /* State a write transaction loads from meta, changes, and saves. */
