@@ -22,7 +22,7 @@ static struct {
 	ms_identity *a;
 	uint64_t wall;
 	ms_store_opts opts;
-	char keys[N2][16];
+	char keys[N2][32];
 	uint8_t val[64];
 	ms_append_item it[N2];
 } fx;
