@@ -368,6 +368,10 @@ typedef struct batch_ctx {
 	uint8_t sum[2][MS_SETSUM_LEN]; /* setsum of the ids each signed */
 } batch_ctx;
 
+/* A segment also ends once its encodings reach this size, so the scratch
+ * a batch of large values holds stays bounded (the txn holds the pages). */
+#define BATCH_SEG_BYTES (32u << 20)
+
 /* Items a thread claims at a time: small, so neither thread waits long
  * for the other at the end of a segment, or when the machine's scheduler
  * leaves one of them without a core for a while. */
@@ -583,7 +587,9 @@ static ms_err batch_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 		size_t base = i, par_used = 0, enc_used = 0, nseg;
 
 		seg_reset(b);
-		for (; i < c->n && !seg_key_seen(b, c->items, i); i++) {
+		for (; i < c->n && (i == base || enc_used < BATCH_SEG_BYTES) &&
+		       !seg_key_seen(b, c->items, i);
+		     i++) {
 			e = batch_plan(s, w, c, i, seq + i + 1, &par_used,
 			               &enc_used, eb);
 			if (e != MS_OK)

@@ -293,6 +293,60 @@ START_TEST(test_full_stores_nothing)
 }
 END_TEST
 
+/* Large values: the batch is signed in segments of bounded size (32 MiB
+ * of encodings each), with the same outcome as one append at a time. */
+START_TEST(test_large_values_in_segments)
+{
+	enum { NBIG = 40 };
+	char *d1 = ms_test_tmpdir("batch-big1"),
+	     *d2 = ms_test_tmpdir("batch-big");
+	ms_identity *a = fix_identity(1);
+	static uint8_t val[MS_OP_DEFAULT_MAX_VALUE];
+	static char keys[NBIG][16];
+	static ms_append_item it[NBIG];
+	static ms_append_result r1[NBIG], r2[NBIG];
+	uint64_t c1 = T_NOW, c2 = T_NOW;
+	ms_store_opts o;
+	ms_store *s1, *s2;
+	ms_errbuf eb;
+
+	ms_store_opts_default(&o);
+	o.wall_ms = fix_wall;
+	for (int i = 0; i < NBIG; i++) {
+		snprintf(keys[i], sizeof keys[i], "big/%02d", i % 35);
+		it[i].type = MS_OP_PUT;
+		it[i].prio = MS_PRIO_USER;
+		it[i].key = (const uint8_t *)keys[i];
+		it[i].klen = strlen(keys[i]);
+		it[i].value = val;
+		it[i].vlen = sizeof val - (size_t)i;
+	}
+	memset(val, 'b', sizeof val);
+	o.wall_ctx = &c1;
+	s1 = fix_store(d1, a, &o);
+	o.wall_ctx = &c2;
+	s2 = fix_store(d2, a, &o);
+	for (int i = 0; i < NBIG; i++)
+		MS_PASS_EB(ms_store_append(s1, a, MS_OP_PUT, MS_PRIO_USER,
+		                           it[i].key, it[i].klen, it[i].value,
+		                           it[i].vlen, &r1[i], &eb),
+		           &eb);
+	MS_PASS_EB(ms_store_append_batch(s2, a, it, NBIG, r2, &eb), &eb);
+	for (int i = 0; i < NBIG; i++)
+		ck_assert_mem_eq(r1[i].id, r2[i].id, MS_HASH_LEN);
+	ck_assert_mem_eq(fix_summary(s1).state_hash, fix_summary(s2).state_hash,
+	                 MS_HASH_LEN);
+	ck_assert_uint_eq(fix_verify(s2), 0);
+	ms_store_close(&s1);
+	ms_store_close(&s2);
+	ms_identity_free(&a);
+	ms_test_rmdir(d1);
+	ms_test_rmdir(d2);
+	free(d1);
+	free(d2);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *suite = suite_create("batch");
@@ -304,6 +358,7 @@ int main(void)
 	tcase_add_test(tc, test_repeated_key_chains);
 	tcase_add_test(tc, test_bad_item_stores_nothing);
 	tcase_add_test(tc, test_full_stores_nothing);
+	tcase_add_test(tc, test_large_values_in_segments);
 	suite_add_tcase(suite, tc);
 	return ms_test_run(suite);
 }
