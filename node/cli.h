@@ -34,6 +34,7 @@ enum {
 	MS_CLI_CONFIG = 1u << 6,     /* --config FILE */
 	MS_CLI_LOG_LEVEL = 1u << 7,  /* --log-level LEVEL */
 	MS_CLI_SYSLOG = 1u << 8,     /* --syslog */
+	MS_CLI_DEL = 1u << 9,        /* --del (import: KEY alone deletes) */
 };
 
 /* The command line once parsed; options may appear anywhere. */
@@ -50,6 +51,7 @@ typedef struct ms_cli {
 	const char *config;    /* --config */
 	const char *log_level; /* --log-level */
 	int syslog;            /* --syslog */
+	int del;               /* --del */
 	int npos;              /* positional arguments after the command */
 	char **pos;
 } ms_cli;
@@ -75,6 +77,7 @@ int ms_cmd_id(const ms_cli *c);
 int ms_cmd_network_key(const ms_cli *c);
 int ms_cmd_help(const ms_cli *c);
 int ms_cmd_run(const ms_cli *c);
+int ms_cmd_import(const ms_cli *c);
 
 /* "meshsync-node: <message>\n" on stderr. */
 void ms_cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

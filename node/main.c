@@ -44,6 +44,19 @@ const ms_cli_cmd ms_cli_cmds[] = {
          "Appends a signed DEL op.  Counter keys cannot be deleted; put a negative\n"
          "delta instead.\n",
          MS_CLI_BACKGROUND, 1},
+	{"import", ms_cmd_import,
+         "write many keys from lines KEY<TAB>VALUE (a file or stdin)",
+         "import [FILE|-] [--del] [--background]",
+         "Reads FILE (or stdin when FILE is - or absent), one write per line:\n"
+         "KEY<TAB>VALUE puts VALUE (the rest of the line, tabs included; the line\n"
+         "ending \\n or \\r\\n is not part of it), and with --del a line of KEY\n"
+         "alone deletes KEY.  Empty lines are skipped.  Counter keys take a decimal\n"
+         "delta, as put.  Writes are committed 1,000 at a time, each group in one\n"
+         "durable transaction, and `imported N` is printed at the end.  A bad line\n"
+         "stops the import with its line number; nothing of its group of 1,000 is\n"
+         "written, earlier groups stay (the message says how many writes).\n"
+         "Values cannot hold a newline: use put KEY - for those.\n",
+         MS_CLI_DEL | MS_CLI_BACKGROUND, 1},
 	{"run", ms_cmd_run,
          "run the node: listen, dial peers, sync (until SIGTERM)",
          "run [--listen EP]... [--peer EP]... [--no-mdns] [--config FILE]\n"
@@ -182,6 +195,7 @@ static const ms_cli_opt options[] = {
 	{"--config", MS_CLI_CONFIG, 1},
 	{"--log-level", MS_CLI_LOG_LEVEL, 1},
 	{"--syslog", MS_CLI_SYSLOG, 0},
+	{"--del", MS_CLI_DEL, 0},
 	{"--help", OPT_HELP, 0},
 	{"-h", OPT_HELP, 0},
 };
@@ -276,6 +290,9 @@ int main(int argc, char **argv)
 			break;
 		case MS_CLI_SYSLOG:
 			c.syslog = 1;
+			break;
+		case MS_CLI_DEL:
+			c.del = 1;
 			break;
 		default:
 			break;

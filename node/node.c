@@ -515,22 +515,105 @@ void ms_node_network_key_text(const ms_node *n,
 	ms_netkey_to_text(n->netkey, out);
 }
 
-/* TEMPORARY (issue 10, until the batch path lands): one commit per write,
- * so callers can be built against the declaration.  Not all-or-nothing. */
+/*
+ * The batch goes to the store as one ms_store_append_batch: one
+ * transaction, one durable commit, signatures on both cores.  Everything
+ * about each write is checked first (the message names its index), so a
+ * bad write leaves the store untouched.  Counter deltas and the store's
+ * item array live in one allocation for the call.
+ */
 ms_err ms_node_write_batch(ms_node *n, const ms_node_write *w, size_t nw,
                            unsigned flags, ms_node_write_result *res,
                            ms_errbuf *eb)
 {
-	if (nw == 0 || nw > MS_NODE_BATCH_MAX)
-		return ms_errf(eb, MS_EINVAL, "write_batch: %zu writes", nw);
+	ms_append_item *items = NULL;
+	ms_append_result *ar = NULL;
+	uint8_t(*delta)[8] = NULL;
+	ms_prio prio;
+	size_t bytes;
+	ms_err e;
+
+	if ((e = write_prio("write_batch", flags, &prio, eb)) != MS_OK)
+		return e;
+	if (w == NULL || nw == 0 || nw > MS_NODE_BATCH_MAX)
+		return ms_errf(eb, MS_EINVAL,
+		               "write_batch: %zu writes: a batch holds 1..%u",
+		               w == NULL ? 0 : nw, MS_NODE_BATCH_MAX);
+	bytes = nw * (sizeof *items + sizeof *delta +
+	              (res != NULL ? sizeof *ar : 0));
+	items = malloc(bytes);
+	if (items == NULL)
+		return ms_errf(eb, MS_ENOMEM,
+		               "write_batch: out of memory for %zu writes", nw);
+	delta = (uint8_t(*)[8])(items + nw);
+	if (res != NULL)
+		ar = (ms_append_result *)(delta + nw);
 	for (size_t i = 0; i < nw; i++) {
-		ms_err e = w[i].del ? ms_node_del(n, w[i].key, w[i].klen, flags,
-		                                  res ? &res[i] : NULL, eb)
-		                    : ms_node_put(n, w[i].key, w[i].klen,
-		                                  w[i].value, w[i].vlen, flags,
-		                                  res ? &res[i] : NULL, eb);
-		if (e != MS_OK)
-			return e;
+		ms_append_item *it = &items[i];
+		int counter;
+
+		if (w[i].klen == 0 || w[i].key == NULL) {
+			e = ms_errf(eb, MS_EINVAL,
+			            "write_batch: write %zu: key is empty", i);
+			goto out;
+		}
+		if (w[i].vlen > 0 && w[i].value == NULL) {
+			e = ms_errf(eb, MS_EINVAL,
+			            "write_batch: write %zu: value is NULL", i);
+			goto out;
+		}
+		counter = ms_store_policy_for(n->store, w[i].key, w[i].klen) ==
+		          MS_POLICY_COUNTER;
+		it->prio = (uint8_t)prio;
+		it->key = w[i].key;
+		it->klen = w[i].klen;
+		if (w[i].del) {
+			if (counter) {
+				e = ms_errf(eb, MS_EINVAL,
+				            "write_batch: write %zu: counter "
+				            "keys cannot be deleted; put a "
+				            "negative delta",
+				            i);
+				goto out;
+			}
+			if (w[i].vlen != 0) {
+				e = ms_errf(eb, MS_EINVAL,
+				            "write_batch: write %zu: a delete "
+				            "carries no value",
+				            i);
+				goto out;
+			}
+			it->type = MS_OP_DEL;
+			it->value = NULL;
+			it->vlen = 0;
+			continue;
+		}
+		it->type = MS_OP_PUT;
+		it->value = w[i].value;
+		it->vlen = w[i].vlen;
+		if (counter) {
+			int64_t d;
+			if (counter_parse(w[i].value, w[i].vlen, &d) != 0) {
+				e = ms_errf(eb, MS_EINVAL,
+				            "write_batch: write %zu: counter "
+				            "key needs a decimal integer delta "
+				            "(e.g. 5 or -3)",
+				            i);
+				goto out;
+			}
+			ms_put_le64(delta[i], (uint64_t)d);
+			it->value = delta[i];
+			it->vlen = sizeof delta[i];
+		}
 	}
-	return MS_OK;
+	e = ms_store_append_batch(n->store, n->id, items, nw, ar, eb);
+	if (e == MS_OK && res != NULL)
+		for (size_t i = 0; i < nw; i++) {
+			memcpy(res[i].id, ar[i].id, sizeof res[i].id);
+			res[i].seq = ar[i].seq;
+			res[i].hlc = ar[i].hlc;
+		}
+out:
+	free(items);
+	return e;
 }

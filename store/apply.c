@@ -214,9 +214,10 @@ static ms_err state_apply(ms_store *s, st_wctx *w, const ms_op *op,
 	return MS_OK;
 }
 
-ms_err st_apply(ms_store *s, st_wctx *w, const ms_op *op,
-                const uint8_t id[MS_HASH_LEN], const uint8_t *buf, size_t len,
-                int *fork, uint32_t *nheads_after, ms_errbuf *eb)
+static ms_err apply_op(ms_store *s, st_wctx *w, const ms_op *op,
+                       const uint8_t id[MS_HASH_LEN], const uint8_t *buf,
+                       size_t len, int *fork, uint32_t *nheads_after,
+                       int count_vv, ms_errbuf *eb)
 {
 	MDB_val k = {MS_HASH_LEN, (void *)id}, v = {len, (void *)buf};
 	ms_err e;
@@ -226,7 +227,7 @@ ms_err st_apply(ms_store *s, st_wctx *w, const ms_op *op,
 	if (rc != 0)
 		return st_mdb(s, eb, rc, "write ops");
 	e = log_insert(s, w, op, id, fork, eb);
-	if (e == MS_OK)
+	if (e == MS_OK && count_vv)
 		e = st_vv_add(s, w, op->author, op->seq, id, eb);
 	if (e == MS_OK)
 		e = st_arrival_add(s, w, id, eb);
@@ -236,4 +237,19 @@ ms_err st_apply(ms_store *s, st_wctx *w, const ms_op *op,
 		return e;
 	w->op_count++;
 	return MS_OK;
+}
+
+ms_err st_apply(ms_store *s, st_wctx *w, const ms_op *op,
+                const uint8_t id[MS_HASH_LEN], const uint8_t *buf, size_t len,
+                int *fork, uint32_t *nheads_after, ms_errbuf *eb)
+{
+	return apply_op(s, w, op, id, buf, len, fork, nheads_after, 1, eb);
+}
+
+ms_err st_apply_novv(ms_store *s, st_wctx *w, const ms_op *op,
+                     const uint8_t id[MS_HASH_LEN], const uint8_t *buf,
+                     size_t len, int *fork, uint32_t *nheads_after,
+                     ms_errbuf *eb)
+{
+	return apply_op(s, w, op, id, buf, len, fork, nheads_after, 0, eb);
 }

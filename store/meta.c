@@ -18,6 +18,7 @@ static const char *const stat_names[ST_STAT_REJECTED_] = {
 	[ST_STAT_MAP_GROW] = "map_grow",
 	[ST_STAT_STORE_FULL] = "store_full",
 	[ST_STAT_LIM_HEADS] = "limit_heads_per_key",
+	[ST_STAT_STALE_READERS] = "stale_readers",
 };
 
 const char *st_stat_name(unsigned i, char *buf, size_t cap)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hlc.h"
@@ -277,6 +278,38 @@ static ms_err st_grow(ms_store *s, ms_errbuf *eb)
 	return MS_OK;
 }
 
+/*
+ * A process that dies inside a read transaction (kill -9, a crash) leaves
+ * its reader slot behind for as long as any other process keeps the store
+ * open, a running daemon for one.  LMDB then keeps every page freed since
+ * that snapshot, so each commit writes all of its pages past the end of
+ * the file: the file grows by about 100 KiB per local write and every
+ * durable commit also allocates blocks (a journal commit on ext4).
+ * mdb_reader_check frees the slots of dead processes; a writer runs it at
+ * open and then at most once a second, before a write.
+ */
+#define ST_REAP_EVERY_MS 1000
+
+static uint64_t st_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void st_readers_reap(ms_store *s, int force)
+{
+	uint64_t now = st_mono_ms();
+	int dead = 0;
+
+	if (!force && now - s->reap_ms < ST_REAP_EVERY_MS)
+		return;
+	s->reap_ms = now;
+	if (mdb_reader_check(s->env, &dead) == 0 && dead > 0)
+		s->pending_reaped += (uint64_t)dead;
+}
+
 ms_err st_write(ms_store *s, st_txn_fn fn, void *ctx, ms_errbuf *eb)
 {
 	st_wctx w;
@@ -286,6 +319,7 @@ ms_err st_write(ms_store *s, st_txn_fn fn, void *ctx, ms_errbuf *eb)
 	if (s->readonly)
 		return ms_errf(eb, MS_EINVAL,
 		               "write to %s: store opened read-only", s->dir);
+	st_readers_reap(s, 0);
 	for (int attempt = 0; attempt < ST_WRITE_ATTEMPTS; attempt++) {
 		uint64_t limit_heads;
 		memset(&w, 0, sizeof w);
@@ -301,6 +335,7 @@ ms_err st_write(ms_store *s, st_txn_fn fn, void *ctx, ms_errbuf *eb)
 		                                  __ATOMIC_RELAXED);
 		if (e == MS_OK) {
 			w.stat[ST_STAT_MAP_GROW] += s->pending_grow;
+			w.stat[ST_STAT_STALE_READERS] += s->pending_reaped;
 			w.stat[ST_STAT_LIM_HEADS] += limit_heads;
 			e = st_meta_save(s, &w, eb);
 		}
@@ -313,6 +348,7 @@ ms_err st_write(ms_store *s, st_txn_fn fn, void *ctx, ms_errbuf *eb)
 			w.log_cur = NULL;
 			if (rc == 0) {
 				s->pending_grow = 0;
+				s->pending_reaped = 0;
 				return MS_OK;
 			}
 			e = st_mdb(s, eb, rc, "write");
@@ -899,6 +935,8 @@ ms_err ms_store_open(ms_store **out, const char *dir, const ms_store_opts *o,
 	e = st_env_open(&s->env, s->dir, s->readonly ? MDB_RDONLY : 0, 0, eb);
 	if (e != MS_OK)
 		goto fail;
+	if (!s->readonly)
+		st_readers_reap(s, 1);
 	e = st_txn_begin(s, s->readonly ? MDB_RDONLY : 0, &txn, eb);
 	if (e != MS_OK)
 		goto fail;
@@ -948,6 +986,7 @@ void ms_store_close(ms_store **sp)
 	free(s->bops);
 	free(s->bstat);
 	free(s->bid);
+	st_batch_free(s);
 	free(s);
 	*sp = NULL;
 }

@@ -64,7 +64,8 @@ enum st_stat {
 	ST_STAT_MAP_GROW,   /* map doublings */
 	ST_STAT_STORE_FULL, /* writes refused at the maximum map size */
 	ST_STAT_LIM_HEADS,  /* reads that left heads out (heads_per_key) */
-	ST_STAT_REJECTED_,  /* + ms_op_reason */
+	ST_STAT_STALE_READERS, /* reader slots of dead processes freed */
+	ST_STAT_REJECTED_,     /* + ms_op_reason */
 	ST_STAT_COUNT_ = ST_STAT_REJECTED_ + MS_OPR_COUNT_
 };
 const char *st_stat_name(unsigned i, char *buf, size_t cap);
@@ -202,7 +203,15 @@ typedef struct st_worker {
 	int quit;
 	const ms_ingest_item *items;
 	size_t lo, hi;
+	/* When set, the job is fn(s, arg, lo, hi) instead of verifying items
+	 * (st_mt_run: the batch append signs its ops here). */
+	void (*fn)(ms_store *s, void *arg, size_t lo, size_t hi);
+	void *arg;
 } st_worker;
+
+/* Scratch of ms_store_append_batch (write.c), kept across calls so a batch
+ * allocates only when it is larger than any before it. */
+typedef struct st_batch st_batch;
 
 struct ms_store {
 	MDB_env *env;
@@ -244,6 +253,9 @@ struct ms_store {
 	size_t bcap;
 	unsigned verify_threads; /* 1: no worker thread */
 	st_worker *worker;       /* NULL until the first large ingest */
+	st_batch *batch;         /* NULL until the first batch append */
+	uint64_t reap_ms;        /* monotonic ms of the last reader check */
+	uint64_t pending_reaped; /* dead readers freed, not yet in stats */
 };
 
 /* State a write transaction loads from meta, changes, and saves. */
@@ -320,12 +332,23 @@ int st_reserve(void **buf, size_t *cap, size_t need, size_t elem);
 ms_err st_apply(ms_store *s, st_wctx *w, const ms_op *op,
                 const uint8_t id[MS_HASH_LEN], const uint8_t *buf, size_t len,
                 int *fork, uint32_t *nheads_after, ms_errbuf *eb);
+/* st_apply without the vv step: the caller counts the op in its author's
+ * vv entry itself (st_vv_add_sum, once for a whole batch of local ops). */
+ms_err st_apply_novv(ms_store *s, st_wctx *w, const ms_op *op,
+                     const uint8_t id[MS_HASH_LEN], const uint8_t *buf,
+                     size_t len, int *fork, uint32_t *nheads_after,
+                     ms_errbuf *eb);
 
 /* vv.c: count a new op of (author, seq) with id in its author's entry (held
  * and setsum) and advance the contiguous seq over the log (the log already
  * holds it). */
 ms_err st_vv_add(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t seq,
                  const uint8_t id[MS_HASH_LEN], ms_errbuf *eb);
+/* vv.c: count n new ops of author whose setsum points add up to sum (the
+ * ops are in the log already): held += n, acc += sum, and the contiguous
+ * seq advanced over the log.  One vv read and write for a whole batch. */
+ms_err st_vv_add_sum(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t n,
+                     const uint8_t sum[MS_SETSUM_LEN], ms_errbuf *eb);
 /* Parse a vv record; MS_ECORRUPT with the reason alone in why ("vv record
  * of 12 bytes, want 48") if it is malformed. */
 ms_err st_vv_parse(ms_vv_entry *e, const MDB_val *k, const MDB_val *v,
@@ -341,6 +364,14 @@ void st_verify_batch(ms_store *s, const ms_ingest_item *items, size_t n);
 void st_verify_range(ms_store *s, const ms_ingest_item *items, size_t lo,
                      size_t hi);
 void st_worker_stop(ms_store *s);
+/* verify_mt.c: run fn over [0, n) split in two ranges, [0, split) on the
+ * calling thread and [split, n) on the store's worker (started if needed),
+ * returning when both are done; on one thread when n is small, the worker
+ * cannot start, or verify_threads is 1.  fn must touch only its range. */
+typedef void (*st_range_fn)(ms_store *s, void *arg, size_t lo, size_t hi);
+void st_mt_run(ms_store *s, st_range_fn fn, void *arg, size_t n, size_t split);
+/* write.c: free the batch append's scratch (close). */
+void st_batch_free(ms_store *s);
 
 /*
  * heads.c: the heads of the key stored under db key kdb (kdb_len bytes).

@@ -51,7 +51,10 @@ static void *worker_main(void *arg)
 			break;
 		seen = w->job;
 		pthread_mutex_unlock(&w->mu);
-		st_verify_range(s, w->items, w->lo, w->hi);
+		if (w->fn != NULL)
+			w->fn(s, w->arg, w->lo, w->hi);
+		else
+			st_verify_range(s, w->items, w->lo, w->hi);
 		pthread_mutex_lock(&w->mu);
 		w->done = seen;
 		pthread_cond_broadcast(&w->cv);
@@ -121,6 +124,34 @@ void st_verify_batch(ms_store *s, const ms_ingest_item *items, size_t n)
 	while (w->done != w->job)
 		pthread_cond_wait(&w->cv, &w->mu);
 	w->items = NULL;
+	pthread_mutex_unlock(&w->mu);
+}
+
+void st_mt_run(ms_store *s, st_range_fn fn, void *arg, size_t n, size_t split)
+{
+	st_worker *w;
+
+	if (split >= n || s->verify_threads < 2 || worker_start(s) != 0) {
+		fn(s, arg, 0, n);
+		return;
+	}
+	w = s->worker;
+	pthread_mutex_lock(&w->mu);
+	w->fn = fn;
+	w->arg = arg;
+	w->lo = split;
+	w->hi = n;
+	w->job++;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+
+	fn(s, arg, 0, split);
+
+	pthread_mutex_lock(&w->mu);
+	while (w->done != w->job)
+		pthread_cond_wait(&w->cv, &w->mu);
+	w->fn = NULL;
+	w->arg = NULL;
 	pthread_mutex_unlock(&w->mu);
 }
 

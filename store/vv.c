@@ -95,6 +95,68 @@ ms_err st_vv_add(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t seq,
 	return rc ? st_mdb(s, eb, rc, "write vv") : MS_OK;
 }
 
+/*
+ * The batch form of st_vv_add (write.c's ms_store_append_batch): the
+ * batch's ops are all of one author, so their points are summed on the
+ * signing threads and the entry is read, advanced and written once.
+ * Kept apart from st_vv_add so the per-op ingest path stays as it is.
+ */
+ms_err st_vv_add_sum(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t n,
+                     const uint8_t sum[MS_SETSUM_LEN], ms_errbuf *eb)
+{
+	MDB_val k = {MS_PK_LEN, (void *)author}, v;
+	uint8_t kb[ST_LOGKEY_LEN], rec[ST_VV_LEN];
+	uint64_t cur = 0, held = 0;
+	int rc;
+
+	memset(rec, 0, sizeof rec);
+	rc = mdb_get(w->txn, s->dbi[ST_DB_VV], &k, &v);
+	if (rc == 0) {
+		if (v.mv_size != ST_VV_LEN)
+			return ms_errf(eb, MS_ECORRUPT,
+			               "vv entry of %zu bytes is malformed",
+			               v.mv_size);
+		memcpy(rec, v.mv_data, ST_VV_LEN);
+		cur = ms_get_le64(rec);
+		held = ms_get_le64(rec + 8);
+	} else if (rc != MDB_NOTFOUND) {
+		return st_mdb(s, eb, rc, "read vv");
+	}
+	held += n;
+	if (ms_setsum_merge(rec + 16, sum, eb) != MS_OK)
+		return ms_errf(eb, MS_ECORRUPT,
+		               "vv entry: setsum is not a valid group element "
+		               "(run verify)");
+	if (w->log_cur == NULL) {
+		rc = mdb_cursor_open(w->txn, s->dbi[ST_DB_LOG], &w->log_cur);
+		if (rc != 0)
+			return st_mdb(s, eb, rc, "mdb_cursor_open(log)");
+	}
+	st_logkey(kb, author, cur + 1);
+	k.mv_size = sizeof kb;
+	k.mv_data = kb;
+	rc = mdb_cursor_get(w->log_cur, &k, &v, MDB_SET_KEY);
+	while (rc == 0) {
+		const uint8_t *kp = k.mv_data;
+		if (k.mv_size != ST_LOGKEY_LEN ||
+		    memcmp(kp, author, MS_PK_LEN) != 0 ||
+		    ms_get_be64(kp + MS_PK_LEN) != cur + 1)
+			break;
+		cur++;
+		rc = mdb_cursor_get(w->log_cur, &k, &v, MDB_NEXT);
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return st_mdb(s, eb, rc, "read log");
+	ms_put_le64(rec, cur);
+	ms_put_le64(rec + 8, held);
+	k.mv_size = MS_PK_LEN;
+	k.mv_data = (void *)author;
+	v.mv_size = sizeof rec;
+	v.mv_data = rec;
+	rc = mdb_put(w->txn, s->dbi[ST_DB_VV], &k, &v, 0);
+	return rc ? st_mdb(s, eb, rc, "write vv") : MS_OK;
+}
+
 typedef struct vv_entry_walk {
 	ms_vv_entry_fn fn;
 	void *ctx;

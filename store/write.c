@@ -6,6 +6,9 @@
  */
 #include "store_int.h"
 
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hlc.h"
@@ -151,39 +154,531 @@ static ms_err append_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 	return MS_OK;
 }
 
+/* The checks every local op passes before a transaction opens; what names
+ * the call ("append", "append_batch: item 17") in the message. */
+static ms_err append_check(ms_store *s, const char *what, ms_op_type type,
+                           ms_prio prio, const uint8_t *key, size_t klen,
+                           const uint8_t *value, size_t vlen, ms_errbuf *eb)
+{
+	if (type != MS_OP_PUT && type != MS_OP_DEL)
+		return ms_errf(eb, MS_EINVAL, "%s: unknown op type %d", what,
+		               (int)type);
+	if (prio != MS_PRIO_USER && prio != MS_PRIO_BACKGROUND)
+		return ms_errf(eb, MS_EINVAL, "%s: unknown priority %d", what,
+		               (int)prio);
+	if (key == NULL || klen == 0 || klen > MS_OP_MAX_KEY)
+		return ms_errf(eb, MS_EINVAL,
+		               "%s: key of %zu bytes: keys are 1..%d bytes",
+		               what, klen, MS_OP_MAX_KEY);
+	if (vlen > s->max_value)
+		return ms_errf(eb, MS_EINVAL,
+		               "%s: value of %zu bytes is over the limit of "
+		               "%u bytes (store.max_value)",
+		               what, vlen, (unsigned)s->max_value);
+	if (vlen > 0 && value == NULL)
+		return ms_errf(eb, MS_EINVAL, "%s: value is NULL", what);
+	if (type == MS_OP_DEL && vlen != 0)
+		return ms_errf(eb, MS_EINVAL, "%s: a delete carries no value",
+		               what);
+	return MS_OK;
+}
+
+static ms_err check_identity(ms_store *s, const ms_identity *id,
+                             const char *what, ms_errbuf *eb)
+{
+	if (id == NULL ||
+	    memcmp(ms_identity_pk(id), s->node_id, MS_PK_LEN) != 0)
+		return ms_errf(eb, MS_EINVAL,
+		               "%s: identity is not this store's node id",
+		               what);
+	return MS_OK;
+}
+
 ms_err ms_store_append(ms_store *s, const ms_identity *id, ms_op_type type,
                        ms_prio prio, const uint8_t *key, size_t klen,
                        const uint8_t *value, size_t vlen, ms_append_result *res,
                        ms_errbuf *eb)
 {
 	append_ctx a = {id, type, prio, key, klen, value, vlen, res};
+	ms_err e;
 
-	if (id == NULL ||
-	    memcmp(ms_identity_pk(id), s->node_id, MS_PK_LEN) != 0)
-		return ms_errf(eb, MS_EINVAL,
-		               "append: identity is not this store's node id");
-	if (type != MS_OP_PUT && type != MS_OP_DEL)
-		return ms_errf(eb, MS_EINVAL, "append: unknown op type %d",
-		               (int)type);
-	if (prio != MS_PRIO_USER && prio != MS_PRIO_BACKGROUND)
-		return ms_errf(eb, MS_EINVAL, "append: unknown priority %d",
-		               (int)prio);
-	if (key == NULL || klen == 0 || klen > MS_OP_MAX_KEY)
-		return ms_errf(eb, MS_EINVAL,
-		               "append: key of %zu bytes: keys are 1..%d bytes",
-		               klen, MS_OP_MAX_KEY);
-	if (vlen > s->max_value)
-		return ms_errf(
-			eb, MS_EINVAL,
-			"append: value of %zu bytes is over the limit of "
-			"%u bytes (store.max_value)",
-			vlen, (unsigned)s->max_value);
-	if (vlen > 0 && value == NULL)
-		return ms_errf(eb, MS_EINVAL, "append: value is NULL");
-	if (type == MS_OP_DEL && vlen != 0)
-		return ms_errf(eb, MS_EINVAL,
-		               "append: a delete carries no value");
+	if ((e = check_identity(s, id, "append", eb)) != MS_OK ||
+	    (e = append_check(s, "append", type, prio, key, klen, value, vlen,
+	                      eb)) != MS_OK)
+		return e;
 	return st_write(s, append_txn, &a, eb);
+}
+
+/* --- batch append ------------------------------------------------------- */
+
+/*
+ * A batch is cut into segments of consecutive items with distinct keys.
+ * Within a segment every op's parents are heads already in the txn, so the
+ * whole segment is planned (seq, hlc, parents: exactly what one append
+ * after another would pick), then signed on two threads while the
+ * caller's thread applies the signed ops in array order.  An item whose key is already in the segment starts the
+ * next one: it must name the earlier op, whose id exists only once it is
+ * signed and applied.
+ */
+struct st_batch {
+	size_t cap;                 /* items the per-item arrays hold */
+	ms_op *ops;                 /* planned, then signed */
+	size_t *off;                /* encoding's offset in enc */
+	size_t *len;                /* encoding's length */
+	size_t *poff;               /* parents' offset in par */
+	uint8_t (*id)[MS_HASH_LEN]; /* op ids */
+	uint8_t *done;              /* BATCH_SIGNED... (atomic) */
+	uint8_t *enc;               /* encodings of the current segment */
+	size_t enc_cap;
+	uint8_t *par; /* parent ids of the current segment */
+	size_t par_cap;
+	/* Keys of the current segment: open addressing, nslots a power of
+	 * two >= 2 * cap; a slot is live when its gen is the segment's. */
+	uint32_t *slot_gen;
+	uint32_t *slot_idx;
+	size_t nslots;
+	uint32_t gen;
+};
+
+void st_batch_free(ms_store *s)
+{
+	st_batch *b = s->batch;
+
+	if (b == NULL)
+		return;
+	free(b->ops);
+	free(b->off);
+	free(b->len);
+	free(b->poff);
+	free(b->id);
+	free(b->done);
+	free(b->enc);
+	free(b->par);
+	free(b->slot_gen);
+	free(b->slot_idx);
+	free(b);
+	s->batch = NULL;
+}
+
+static int batch_reserve(ms_store *s, size_t n)
+{
+	st_batch *b = s->batch;
+	size_t cap, slots;
+
+	if (b == NULL) {
+		b = calloc(1, sizeof *b);
+		if (b == NULL)
+			return -1;
+		s->batch = b;
+	}
+	if (n <= b->cap)
+		return 0;
+	/* Each array grows to the same capacity; cap is raised only once
+	 * all of them hold n. */
+	cap = b->cap;
+	if (st_reserve((void **)&b->ops, &cap, n, sizeof *b->ops))
+		return -1;
+	cap = b->cap;
+	if (st_reserve((void **)&b->off, &cap, n, sizeof *b->off))
+		return -1;
+	cap = b->cap;
+	if (st_reserve((void **)&b->len, &cap, n, sizeof *b->len))
+		return -1;
+	cap = b->cap;
+	if (st_reserve((void **)&b->poff, &cap, n, sizeof *b->poff))
+		return -1;
+	cap = b->cap;
+	if (st_reserve((void **)&b->id, &cap, n, MS_HASH_LEN))
+		return -1;
+	cap = b->cap;
+	if (st_reserve((void **)&b->done, &cap, n, 1))
+		return -1;
+	for (slots = 16; slots < 2 * cap; slots *= 2)
+		;
+	if (slots > b->nslots) {
+		uint32_t *g = calloc(slots, sizeof *g);
+		uint32_t *x = calloc(slots, sizeof *x);
+		if (g == NULL || x == NULL) {
+			free(g);
+			free(x);
+			return -1;
+		}
+		free(b->slot_gen);
+		free(b->slot_idx);
+		b->slot_gen = g;
+		b->slot_idx = x;
+		b->nslots = slots;
+		b->gen = 0;
+	}
+	b->cap = cap;
+	return 0;
+}
+
+static uint64_t key_hash64(const uint8_t *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return h ^ (h >> 29);
+}
+
+/* 1 when key is already in the segment's set; else adds it (item i). */
+static int seg_key_seen(st_batch *b, const ms_append_item *items, size_t i)
+{
+	const ms_append_item *it = &items[i];
+	size_t mask = b->nslots - 1;
+	size_t j = (size_t)key_hash64(it->key, it->klen) & mask;
+
+	for (;; j = (j + 1) & mask) {
+		const ms_append_item *o;
+		if (b->slot_gen[j] != b->gen) {
+			b->slot_gen[j] = b->gen;
+			b->slot_idx[j] = (uint32_t)i;
+			return 0;
+		}
+		o = &items[b->slot_idx[j]];
+		if (o->klen == it->klen &&
+		    memcmp(o->key, it->key, it->klen) == 0)
+			return 1;
+	}
+}
+
+static void seg_reset(st_batch *b)
+{
+	if (++b->gen == 0) { /* wrapped: stale stamps could look live */
+		memset(b->slot_gen, 0, b->nslots * sizeof *b->slot_gen);
+		b->gen = 1;
+	}
+}
+
+typedef struct batch_ctx {
+	const ms_identity *id;
+	const ms_append_item *items;
+	size_t n;
+	st_wctx *w;
+	ms_errbuf *eb;
+	/* the segment being signed and applied: items [base, base + nseg) */
+	size_t base;
+	size_t nseg;
+	size_t next;    /* next unclaimed item of the segment (atomic) */
+	size_t applied; /* items of the segment applied (main thread) */
+	ms_err err;     /* the first failure (main thread) */
+	int ran[2];     /* the thread took part: 0 caller, 1 worker */
+	uint8_t sum[2][MS_SETSUM_LEN]; /* setsum of the ids each signed */
+} batch_ctx;
+
+/* A segment also ends once its encodings reach this size, so the scratch
+ * a batch of large values holds stays bounded (the txn holds the pages). */
+#define BATCH_SEG_BYTES (32u << 20)
+
+/* Items a thread claims at a time: small, so neither thread waits long
+ * for the other at the end of a segment, or when the machine's scheduler
+ * leaves one of them without a core for a while. */
+#define BATCH_CHUNK 8
+/* b->done[i]: 0 not yet signed, 1 signed, 2 could not be signed. */
+#define BATCH_SIGNED 1
+#define BATCH_BAD 2
+
+/* Sign, id and sum one item of the segment (either thread). */
+static void batch_sign_one(ms_store *s, batch_ctx *c, int r, size_t k)
+{
+	st_batch *b = s->batch;
+	size_t i = c->base + k, len = 0;
+	uint8_t pt[MS_SETSUM_LEN];
+	uint8_t state = BATCH_SIGNED;
+
+	if (ms_op_sign_encode(&b->ops[i], c->id, s->netid, b->enc + b->off[i],
+	                      b->len[i], &len, NULL) != MS_OK ||
+	    len != b->len[i]) {
+		state = BATCH_BAD;
+	} else {
+		ms_op_id(b->id[i], b->enc + b->off[i], len);
+		ms_setsum_point(pt, b->id[i]);
+		if (!c->ran[r])
+			memcpy(c->sum[r], pt, sizeof pt);
+		else if (ms_setsum_merge(c->sum[r], pt, NULL) != MS_OK)
+			state = BATCH_BAD;
+		c->ran[r] = 1;
+	}
+	__atomic_store_n(&b->done[i], state, __ATOMIC_RELEASE);
+}
+
+/* Claim the next chunk and sign it; 0 when none is left. */
+static int batch_sign_chunk(ms_store *s, batch_ctx *c, int r)
+{
+	size_t k = __atomic_fetch_add(&c->next, BATCH_CHUNK, __ATOMIC_RELAXED);
+	size_t end = k + BATCH_CHUNK < c->nseg ? k + BATCH_CHUNK : c->nseg;
+
+	if (k >= c->nseg)
+		return 0;
+	for (; k < end; k++)
+		batch_sign_one(s, c, r, k);
+	return 1;
+}
+
+/* Apply the signed items at the front of the segment, in order; 0 when
+ * the next one is not signed yet. */
+static int batch_apply_ready(ms_store *s, batch_ctx *c)
+{
+	st_batch *b = s->batch;
+	int progress = 0;
+
+	while (c->applied < c->nseg && c->err == MS_OK) {
+		size_t i = c->base + c->applied;
+		uint8_t st = __atomic_load_n(&b->done[i], __ATOMIC_ACQUIRE);
+		uint32_t nheads;
+		int fork;
+
+		if (st == 0)
+			break;
+		if (st == BATCH_BAD) {
+			c->err = ms_errf(c->eb, MS_EINVAL,
+			                 "append_batch: item %zu: cannot be "
+			                 "signed",
+			                 i);
+			break;
+		}
+		c->err = st_apply_novv(s, c->w, &b->ops[i], b->id[i],
+		                       b->enc + b->off[i], b->len[i], &fork,
+		                       &nheads, c->eb);
+		c->applied++;
+		progress = 1;
+	}
+	return progress;
+}
+
+/*
+ * st_mt_run's job for a segment.  Both threads claim chunks to sign; the
+ * caller's thread (the txn's) also applies signed items in array order as
+ * they become ready, so the LMDB work overlaps the signing instead of
+ * following it.  On a failure the caller stops claiming and makes the
+ * worker stop too.
+ */
+static void batch_job(ms_store *s, void *arg, size_t lo, size_t hi)
+{
+	batch_ctx *c = arg;
+
+	(void)hi;
+	if (lo != 0) { /* the worker */
+		while (batch_sign_chunk(s, c, 1))
+			;
+		return;
+	}
+	for (;;) {
+		if (batch_apply_ready(s, c))
+			continue;
+		if (c->err != MS_OK) {
+			__atomic_store_n(&c->next, c->nseg, __ATOMIC_RELAXED);
+			break;
+		}
+		if (c->applied == c->nseg)
+			break;
+		if (!batch_sign_chunk(s, c, 0))
+			sched_yield(); /* the worker holds the next item */
+	}
+}
+
+/* Plan item i: parents = the key's heads (first MS_OP_MAX_PARENTS in id
+ * order), seq, hlc, as append_txn does; the parents go to b->par. */
+static ms_err batch_plan(ms_store *s, st_wctx *w, batch_ctx *c, size_t i,
+                         uint64_t seq, size_t *par_used, size_t *enc_used,
+                         ms_errbuf *eb)
+{
+	st_batch *b = s->batch;
+	const ms_append_item *it = &c->items[i];
+	uint8_t kdb[ST_KEYDB_MAX];
+	MDB_val k, v;
+	ms_op *op = &b->ops[i];
+	size_t np = 0;
+	uint64_t maxph = 0, tick, hlc;
+	int rc;
+
+	k.mv_size = st_keydb_key(kdb, it->key, it->klen);
+	k.mv_data = kdb;
+	if (w->heads_cur == NULL &&
+	    (rc = mdb_cursor_open(w->txn, s->dbi[ST_DB_HEADS],
+	                          &w->heads_cur)) != 0)
+		return st_mdb(s, eb, rc, "append_batch: cursor(heads)");
+	b->poff[i] = *par_used;
+	rc = mdb_cursor_get(w->heads_cur, &k, &v, MDB_SET);
+	while (rc == 0 && np < MS_OP_MAX_PARENTS) {
+		ms_op po;
+		MDB_val pk = {MS_HASH_LEN, NULL}, pv;
+		uint8_t *dst;
+
+		s->trace_heads++;
+		if (v.mv_size != MS_HASH_LEN)
+			return ms_errf(
+				eb, MS_ECORRUPT,
+				"append_batch: heads record of %zu bytes",
+				v.mv_size);
+		if (st_reserve((void **)&b->par, &b->par_cap,
+		               *par_used + MS_HASH_LEN, 1))
+			return ms_errf(eb, MS_ENOMEM,
+			               "append_batch: out of memory");
+		dst = b->par + *par_used;
+		memcpy(dst, v.mv_data, MS_HASH_LEN);
+		*par_used += MS_HASH_LEN;
+		np++;
+		pk.mv_data = dst;
+		rc = mdb_get(w->txn, s->dbi[ST_DB_OPS], &pk, &pv);
+		if (rc != 0)
+			return rc == MDB_NOTFOUND
+			               ? ms_errf(eb, MS_ECORRUPT,
+			                         "append_batch: a head of the "
+			                         "key is not in ops")
+			               : st_mdb(s, eb, rc,
+			                        "append_batch: read ops");
+		if (st_decode_stored(&po, &pv) != MS_OPR_OK)
+			return ms_errf(eb, MS_ECORRUPT,
+			               "append_batch: a stored head does not "
+			               "decode");
+		if (po.hlc > maxph)
+			maxph = po.hlc;
+		rc = mdb_cursor_get(w->heads_cur, &k, &v, MDB_NEXT_DUP);
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return st_mdb(s, eb, rc, "append_batch: read heads");
+
+	tick = ms_hlc_tick(w->hlc, st_wall(s));
+	hlc = tick;
+	if (np > 0 && maxph >= hlc && maxph < UINT64_MAX)
+		hlc = maxph + 1;
+	w->hlc = tick;
+
+	memset(op, 0, sizeof *op);
+	op->type = it->type;
+	op->priority = it->prio;
+	memcpy(op->author, s->node_id, MS_PK_LEN);
+	op->seq = seq;
+	op->hlc = hlc;
+	op->nparents = (uint8_t)np;
+	op->parents = NULL; /* b->par may still move: set before signing */
+	op->key_len = (uint16_t)it->klen;
+	op->key = it->key;
+	op->value_len = (uint32_t)it->vlen;
+	op->value = it->value;
+	b->off[i] = *enc_used;
+	b->len[i] = MS_OP_FIXED_LEN + np * MS_HASH_LEN + it->klen + it->vlen;
+	*enc_used += b->len[i];
+	return MS_OK;
+}
+
+static ms_err batch_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
+{
+	batch_ctx *c = vctx;
+	st_batch *b = s->batch;
+	uint8_t total[MS_SETSUM_LEN];
+	uint64_t logmax, seq;
+	size_t i = 0;
+	ms_err e;
+
+	ms_setsum_empty(total);
+	e = st_log_max_seq(s, w->txn, s->node_id, &logmax, eb);
+	if (e != MS_OK)
+		return e;
+	seq = w->local_seq > logmax ? w->local_seq : logmax;
+	if (UINT64_MAX - seq < c->n)
+		return ms_errf(eb, MS_ESTORE,
+		               "append_batch: seq space exhausted");
+
+	while (i < c->n) {
+		size_t base = i, par_used = 0, enc_used = 0, nseg;
+
+		seg_reset(b);
+		for (; i < c->n && (i == base || enc_used < BATCH_SEG_BYTES) &&
+		       !seg_key_seen(b, c->items, i);
+		     i++) {
+			e = batch_plan(s, w, c, i, seq + i + 1, &par_used,
+			               &enc_used, eb);
+			if (e != MS_OK)
+				return e;
+		}
+		nseg = i - base;
+		if (st_reserve((void **)&b->enc, &b->enc_cap, enc_used, 1))
+			return ms_errf(eb, MS_ENOMEM,
+			               "append_batch: out of memory for %zu "
+			               "bytes of ops",
+			               enc_used);
+		for (size_t j = base; j < i; j++)
+			b->ops[j].parents = b->par + b->poff[j];
+
+		/* Each op costs a signature and a hash-to-group point, and
+		 * neither touches LMDB: both threads, even for a few ops. */
+		memset(b->done + base, 0, nseg);
+		c->base = base;
+		c->nseg = nseg;
+		c->next = 0;
+		c->applied = 0;
+		c->err = MS_OK;
+		c->w = w;
+		c->eb = eb;
+		for (int r = 0; r < 2; r++) {
+			c->ran[r] = 0;
+			ms_setsum_empty(c->sum[r]);
+		}
+		st_mt_run(s, batch_job, c, nseg,
+		          nseg > BATCH_CHUNK ? BATCH_CHUNK : nseg);
+		if (c->err != MS_OK)
+			return c->err;
+		for (int r = 0; r < 2; r++) {
+			if (!c->ran[r])
+				continue;
+			e = ms_setsum_merge(total, c->sum[r], eb);
+			if (e != MS_OK)
+				return e;
+		}
+	}
+	e = st_vv_add_sum(s, w, s->node_id, c->n, total, eb);
+	if (e != MS_OK)
+		return e;
+	w->local_seq = seq + c->n;
+	w->stat[ST_STAT_OPS_LOCAL] += c->n;
+	return MS_OK;
+}
+
+ms_err ms_store_append_batch(ms_store *s, const ms_identity *id,
+                             const ms_append_item *items, size_t n,
+                             ms_append_result *res, ms_errbuf *eb)
+{
+	batch_ctx c;
+	char what[48];
+	ms_err e;
+
+	if ((e = check_identity(s, id, "append_batch", eb)) != MS_OK)
+		return e;
+	if (n == 0 || items == NULL)
+		return ms_errf(eb, MS_EINVAL, "append_batch: no items");
+	if (n > UINT32_MAX / 4)
+		return ms_errf(eb, MS_EINVAL,
+		               "append_batch: %zu items in one batch", n);
+	for (size_t i = 0; i < n; i++) {
+		const ms_append_item *it = &items[i];
+		snprintf(what, sizeof what, "append_batch: item %zu", i);
+		e = append_check(s, what, (ms_op_type)it->type,
+		                 (ms_prio)it->prio, it->key, it->klen,
+		                 it->value, it->vlen, eb);
+		if (e != MS_OK)
+			return e;
+	}
+	if (batch_reserve(s, n) != 0)
+		return ms_errf(eb, MS_ENOMEM,
+		               "append_batch: out of memory for %zu items", n);
+	memset(&c, 0, sizeof c);
+	c.id = id;
+	c.items = items;
+	c.n = n;
+	e = st_write(s, batch_txn, &c, eb);
+	if (e != MS_OK)
+		return e;
+	if (res != NULL)
+		for (size_t i = 0; i < n; i++) {
+			memcpy(res[i].id, s->batch->id[i], MS_HASH_LEN);
+			res[i].seq = s->batch->ops[i].seq;
+			res[i].hlc = s->batch->ops[i].hlc;
+		}
+	return MS_OK;
 }
 
 /* --- ingest ------------------------------------------------------------ */

@@ -659,6 +659,95 @@ START_TEST(counter_keys)
 }
 END_TEST
 
+/* import: 2,500 lines in three commits, counter deltas and deletes; a bad
+ * line names its number and stores nothing of its group of 1,000. */
+START_TEST(import_lines)
+{
+	char *dir = ms_test_pjoin(tmp, "n"),
+	     *conf = ms_test_pjoin(dir, "meshsync.conf"),
+	     *file = ms_test_pjoin(tmp, "in.tsv");
+	size_t cap = 2600 * 40, len = 0;
+	char *in = malloc(cap);
+	run_res r;
+
+	ck_assert_ptr_nonnull(in);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	ms_test_write_file(conf, "[policy]\ncounter/ = counter\n", 0644);
+	free(init_node(dir));
+	for (int i = 1; i <= 2500; i++)
+		len += (size_t)snprintf(in + len, cap - len,
+		                        i % 500 == 0 ? "counter/n\t%d\r\n"
+		                                     : "k/%05d\tv\t%d\n",
+		                        i, i);
+	in[len] = '\0';
+	ms_test_write_file(file, in, 0600);
+	NODE(&r, "import", "--data", dir, file);
+	EXPECT_CODE(&r, 0);
+	ck_assert_str_eq(r.out, "imported 2500\n");
+	run_free(&r);
+	NODE(&r, "get", "--data", dir, "k/02499");
+	EXPECT_CODE(&r, 0);
+	ck_assert_str_eq(r.out, "v\t2499\n"); /* tabs after the first kept */
+	run_free(&r);
+	NODE(&r, "get", "--data", dir, "counter/n"); /* 500+1000+...+2500 */
+	EXPECT_CODE(&r, 0);
+	ck_assert_str_eq(r.out, "7500\n");
+	run_free(&r);
+
+	/* Line 1203 has no TAB: the first 1,000 are written, nothing of
+	 * lines 1001..2000. */
+	len = 0;
+	for (int i = 1; i <= 1500; i++)
+		len += (size_t)snprintf(in + len, cap - len,
+		                        i == 1203 ? "bad/%05d\n"
+		                                  : "x/%05d\t%d\n",
+		                        i, i);
+	NODE_IN(&r, in, "import", "--data", dir, "-");
+	EXPECT_CODE(&r, 2);
+	ck_assert_msg(strstr(r.err, "line 1203") != NULL &&
+	                      strstr(r.err, "1000 writes imported") != NULL,
+	              "%s", r.err);
+	run_free(&r);
+	NODE(&r, "get", "--data", dir, "x/01000");
+	EXPECT_CODE(&r, 0);
+	run_free(&r);
+	NODE(&r, "get", "--data", dir, "x/01001");
+	EXPECT_CODE(&r, 1);
+	run_free(&r);
+
+	/* A bad counter delta: named by its line, found by the API. */
+	NODE_IN(&r, "y/1\t1\ncounter/n\t1\ncounter/n\tlots\n", "import",
+	        "--data", dir);
+	EXPECT_CODE(&r, 2);
+	ck_assert_msg(strstr(r.err, "line 3") != NULL &&
+	                      strstr(r.err, "decimal") != NULL,
+	              "%s", r.err);
+	run_free(&r);
+	NODE(&r, "get", "--data", dir, "y/1");
+	EXPECT_CODE(&r, 1);
+	run_free(&r);
+
+	/* --del: KEY alone deletes it. */
+	NODE_IN(&r, "k/00001\n\nk/00002\tnew\n", "import", "--data", dir,
+	        "--del");
+	EXPECT_CODE(&r, 0);
+	ck_assert_str_eq(r.out, "imported 2\n");
+	run_free(&r);
+	NODE(&r, "get", "--data", dir, "k/00001");
+	EXPECT_CODE(&r, 1);
+	ck_assert_ptr_nonnull(strstr(r.err, "deleted"));
+	run_free(&r);
+	NODE(&r, "import", "--data", dir, "/nonexistent/in.tsv");
+	EXPECT_CODE(&r, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "/nonexistent/in.tsv"));
+	run_free(&r);
+	free(in);
+	free(file);
+	free(conf);
+	free(dir);
+}
+END_TEST
+
 START_TEST(store_full_keeps_reads)
 {
 	char *dir = ms_test_pjoin(tmp, "n"),
@@ -1523,6 +1612,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tn, options_anywhere_and_env);
 	tcase_add_test(tn, usage_errors);
 	tcase_add_test(tn, help_everywhere);
+	tcase_add_test(tn, import_lines);
 	tcase_add_test(tn, get_missing_and_deleted);
 	tcase_add_test(tn, get_output_write_fails);
 	tcase_add_test(tn, put_from_stdin_and_get_all);

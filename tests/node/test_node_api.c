@@ -638,6 +638,74 @@ START_TEST(write_result_names_the_op)
 }
 END_TEST
 
+/* ms_node_write_batch: counter text, deletes and repeated keys land as
+ * the same writes one by one would; a bad write refuses the batch, naming
+ * its index, with nothing stored and res untouched. */
+START_TEST(write_batch)
+{
+	ms_node *n = policy_node("batch", NULL);
+	ms_node_write w[6] = {
+		{"a", 1, "1", 1, 0},  {"counter/c", 9, " 7\n", 3, 0},
+		{"a", 1, NULL, 0, 1}, {"counter/c", 9, "-2", 2, 0},
+		{"b", 1, "x", 1, 0},  {"b", 1, "y", 1, 0},
+	};
+	ms_node_write_result r[6], untouched[6];
+	uint8_t fill[sizeof untouched];
+	ms_errbuf eb = {0};
+	own_log l;
+	got g;
+
+	MS_PASS_EB(ms_node_write_batch(n, w, 6, 0, r, &eb), &eb);
+	for (int i = 0; i < 6; i++) {
+		ck_assert_uint_eq(r[i].seq, (uint64_t)i + 1);
+		if (i > 0)
+			ck_assert_uint_gt(r[i].hlc, r[i - 1].hlc);
+	}
+	read_own_log(n, &l);
+	ck_assert_int_eq(l.n, 6);
+	for (int i = 0; i < 6; i++)
+		ck_assert_mem_eq(r[i].id, l.id[i], MS_NODE_OP_ID_LEN);
+	MS_FAIL(get(n, "a", 0, &g, &eb), MS_EDELETED);
+	MS_PASS_EB(get(n, "counter/c", 0, &g, &eb), &eb);
+	ck_assert_str_eq(g.val[0], "5");
+	MS_PASS_EB(get(n, "b", MS_NODE_GET_ALL, &g, &eb), &eb);
+	ck_assert_int_eq(g.n, 1); /* the second write named the first */
+	ck_assert_str_eq(g.val[0], "y");
+
+	memset(untouched, 0xa5, sizeof untouched);
+	memcpy(fill, untouched, sizeof fill);
+	w[4].vlen = 0;
+	w[4].value = NULL;
+	w[3].value = "lots";
+	w[3].vlen = 4;
+	MS_FAIL(ms_node_write_batch(n, w, 6, 0, untouched, &eb), MS_EINVAL);
+	ck_assert_msg(strstr(eb.msg, "write 3") != NULL &&
+	                      strstr(eb.msg, "decimal") != NULL,
+	              "%s", eb.msg);
+	w[3].value = "1";
+	w[3].vlen = 1;
+	w[1].del = 1;
+	MS_FAIL(ms_node_write_batch(n, w, 6, 0, untouched, &eb), MS_EINVAL);
+	ck_assert_msg(strstr(eb.msg, "write 1") != NULL, "%s", eb.msg);
+	w[1].del = 0;
+	w[5].klen = 0;
+	MS_FAIL(ms_node_write_batch(n, w, 6, 0, untouched, &eb), MS_EINVAL);
+	ck_assert_msg(strstr(eb.msg, "write 5") != NULL, "%s", eb.msg);
+	MS_FAIL(ms_node_write_batch(n, w, 0, 0, untouched, &eb), MS_EINVAL);
+	MS_FAIL(ms_node_write_batch(n, w, 1, 4u, untouched, &eb), MS_EINVAL);
+	ck_assert_mem_eq(untouched, fill, sizeof fill);
+	read_own_log(n, &l);
+	ck_assert_int_eq(l.n, 6); /* nothing of the refused batches */
+	w[5].klen = 1;
+	MS_PASS_EB(ms_node_write_batch(n, w + 4, 2, MS_NODE_PUT_BACKGROUND, r,
+	                               &eb),
+	           &eb);
+	ck_assert_uint_eq(r[0].seq, 7);
+	ck_assert_uint_eq(r[1].seq, 8);
+	ms_node_close(&n);
+}
+END_TEST
+
 START_TEST(config_values)
 {
 	char *conf = ms_test_pjoin(tmp, "meshsync.conf");
@@ -803,6 +871,7 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, deleted_is_not_notfound);
 	tcase_add_test(tc, write_flags);
 	tcase_add_test(tc, write_result_names_the_op);
+	tcase_add_test(tc, write_batch);
 	tcase_add_test(tc, config_values);
 	tcase_add_loop_test(tc, config_errors_name_the_line, 0,
 	                    (int)(sizeof bad_confs / sizeof bad_confs[0]));
