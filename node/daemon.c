@@ -774,6 +774,16 @@ static int wake_drain(ms_daemon *d)
 	return 1;
 }
 
+/* What the sessions learnt their peers hold this turn, to the store: after
+ * the ticks, so these synced commits never stand between a received batch
+ * (committed durably when it was received) and its relay or ACK.  Ended
+ * sessions too, before they are reaped. */
+static void peer_vv_flush(ms_daemon *d)
+{
+	for (dlink *l = d->links; l != NULL; l = l->next)
+		ms_session_flush_peer_vv(l->s);
+}
+
 /* PEERS on every live session due for one (its first as soon as it is
  * live and there is something to say, then one per interval). */
 static void pex_send(ms_daemon *d, ms_time t)
@@ -1274,6 +1284,8 @@ static ms_err parts_start(ms_daemon *d, ms_errbuf *eb)
 	if ((e = ms_session_env_new(&d->senv, d->node->store, d->node->id, &sp,
 	                            &scb, &d->log, &d->counters, eb)) != MS_OK)
 		return e;
+	/* what peers hold is written after each turn's sends (turn()) */
+	ms_session_env_defer_peer_vv(d->senv, 1);
 	if ((e = ms_store_read_begin(d->node->store, &rt, eb)) != MS_OK)
 		return e;
 	d->arrival_seen = ms_store_arrival_head(rt);
@@ -1438,6 +1450,7 @@ static void turn(ms_daemon *d)
 	for (dlink *l = d->links; l != NULL; l = l->next)
 		if (!l->ended)
 			ms_session_tick(l->s, t);
+	peer_vv_flush(d);
 	links_reap(d);
 	ms_peertab_flush(d->pt);
 	counters_flush(d, 0);
@@ -1508,6 +1521,7 @@ static void daemon_stop(ms_daemon *d)
 	for (dlink *l = d->links; l != NULL; l = l->next)
 		ms_session_close(l->s, MS_BYE_SHUTDOWN, "node stopping",
 		                 "shutdown", 0, t);
+	peer_vv_flush(d);
 	links_reap(d);
 	/* what the fault layer still delays goes out now, BYEs included */
 	if (d->fault != NULL)

@@ -648,6 +648,7 @@ void ms_session_free(ms_session **sp)
 	if (s == NULL)
 		return;
 	release(s);
+	free(s->pv_pend); /* kept past the end for the owner's last flush */
 	free(s);
 	*sp = NULL;
 }
@@ -683,22 +684,87 @@ static int snap_entry(const ms_vv_entry *e, void *ctx)
 	return 0;
 }
 
-/* Raise what the peer is known to hold (peer_vv); a failure only leaves
- * the sync queue lagging, so it is logged and the session goes on. */
-void ss_note_peer_holds(ms_session *s, const ms_peer_vv_entry *e, size_t n)
+/* Raise what the peer is known to hold (peer_vv) now; a failure only
+ * leaves the sync queue lagging, so it is logged and the session goes on. */
+static void peer_holds_write(ms_session *s, const ms_peer_vv_entry *e, size_t n)
 {
 	ms_errbuf eb = {0};
-
 	size_t unknown = 0;
 
-	if (n == 0 || !s->identified || s->self)
-		return;
 	if (ms_store_peer_vv_update_held(s->env->store, s->peer_id, e, n,
 	                                 &unknown, &eb) != MS_OK)
 		ss_store_error(s, &eb);
 	if (unknown > 0)
 		ss_limit_n(s, "peer_vv_unknown", unknown,
 		           "entries=%zu unknown=%zu", n, unknown);
+}
+
+/* Keep e for the owner's flush, one entry per author (raises only go up).
+ * 0, or -1 when the buffer is at its bound or out of memory: then the
+ * caller writes at once. */
+static int peer_holds_defer(ms_session *s, const ms_peer_vv_entry *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+		while (k < s->npv_pend && memcmp(s->pv_pend[k].author,
+		                                 e[i].author, MS_PK_LEN) != 0)
+			k++;
+		if (k < s->npv_pend) {
+			if (e[i].seq > s->pv_pend[k].seq)
+				s->pv_pend[k].seq = e[i].seq;
+			continue;
+		}
+		if (s->npv_pend == s->pv_pend_cap) {
+			size_t cap = s->pv_pend_cap ? 2 * s->pv_pend_cap : 16;
+			ms_peer_vv_entry *v;
+			if (cap > SESSION_PV_PEND_MAX)
+				return -1;
+			if ((v = realloc(s->pv_pend, cap * sizeof *v)) == NULL)
+				return -1;
+			s->pv_pend = v;
+			s->pv_pend_cap = cap;
+		}
+		s->pv_pend[s->npv_pend++] = e[i];
+	}
+	return 0;
+}
+
+void ss_note_peer_holds(ms_session *s, const ms_peer_vv_entry *e, size_t n)
+{
+	if (n == 0 || !s->identified || s->self)
+		return;
+	if (s->env->defer_peer_vv && peer_holds_defer(s, e, n) == 0)
+		return;
+	/* at the bound: what waits goes first, then these */
+	ms_session_flush_peer_vv(s);
+	peer_holds_write(s, e, n);
+}
+
+uint64_t ss_peer_holds_get(const ms_session *s, ms_store_rtxn *rt,
+                           const uint8_t author[MS_PK_LEN])
+{
+	uint64_t seq = ms_store_peer_vv_get(rt, s->peer_id, author);
+
+	for (size_t k = 0; k < s->npv_pend; k++)
+		if (memcmp(s->pv_pend[k].author, author, MS_PK_LEN) == 0 &&
+		    s->pv_pend[k].seq > seq)
+			seq = s->pv_pend[k].seq;
+	return seq;
+}
+
+void ms_session_flush_peer_vv(ms_session *s)
+{
+	size_t n = s->npv_pend;
+
+	if (n == 0)
+		return;
+	s->npv_pend = 0;
+	peer_holds_write(s, s->pv_pend, n);
+}
+
+void ms_session_env_defer_peer_vv(ms_session_env *env, int on)
+{
+	env->defer_peer_vv = on;
 }
 
 /* Our HELLO: digest and op count from one snapshot, whose arrival head is

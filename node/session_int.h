@@ -26,6 +26,10 @@
 #include "session.h"
 /* Batches built per session per tick, so one peer cannot starve others. */
 #define SESSION_TICK_ROUNDS 8
+/* Deferred peer_vv raises a session keeps (10 KiB): a live link brings a
+ * few authors a turn; past this (a vector round of many authors) they are
+ * written at once, as without deferral. */
+#define SESSION_PV_PEND_MAX 256
 
 typedef struct outmsg {
 	struct outmsg *next;
@@ -57,6 +61,7 @@ struct ms_session_env {
 	ms_time now;              /* the latest time a call gave us */
 	uint64_t mem_total;       /* sum of every open session's mem */
 	uint64_t tx_total;        /* sum of every open session's fl_bytes */
+	int defer_peer_vv;        /* ms_session_env_defer_peer_vv */
 };
 
 /* A growable array of vector entries. */
@@ -132,6 +137,9 @@ struct ms_session {
 	uint64_t idle_from; /* last message from the peer, or since we wait */
 	uint64_t mem;       /* bytes held, as counted in env->mem_total */
 	ms_session_summary sum;
+	/* peer_vv raises waiting for ms_session_flush_peer_vv (deferred) */
+	ms_peer_vv_entry *pv_pend;
+	size_t npv_pend, pv_pend_cap;
 };
 
 /* --- session.c ----------------------------------------------------------- */
@@ -183,8 +191,13 @@ void ss_bad_message(ms_session *s, const char *why, ms_time now);
 /* 1 when the session takes offers: its initial exchange has told it what
  * the peer holds (state SYNC past the vectors, or LIVE). */
 int ss_ready(const ms_session *s);
-/* Raise what the peer is known to hold (peer_vv); a failure is logged. */
+/* Raise what the peer is known to hold (peer_vv); a failure is logged.
+ * Deferred (ms_session_env_defer_peer_vv): kept until the owner's flush. */
 void ss_note_peer_holds(ms_session *s, const ms_peer_vv_entry *e, size_t n);
+/* The peer's peer_vv seq for author as rt reads it, or higher when a
+ * deferred raise waits. */
+uint64_t ss_peer_holds_get(const ms_session *s, ms_store_rtxn *rt,
+                           const uint8_t author[MS_PK_LEN]);
 
 /* --- session_vv.c -------------------------------------------------------- */
 

@@ -283,8 +283,7 @@ static void note_sent_slots(ms_session *s, slot *sl, size_t n)
 	qsort(sl, n, sizeof *sl, slot_cmp);
 	for (size_t i = 0; i < n;) {
 		size_t j = i;
-		uint64_t known = ms_store_peer_vv_get(rt, s->peer_id,
-		                                      sl[i].author);
+		uint64_t known = ss_peer_holds_get(s, rt, sl[i].author);
 		uint64_t start = known;
 
 		for (; j < n &&
