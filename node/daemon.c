@@ -776,12 +776,10 @@ static int wake_drain(ms_daemon *d)
 
 /* What the sessions learnt their peers hold this turn, to the store: after
  * the ticks, so these synced commits never stand between a received batch
- * (committed durably when it was received) and its relay or ACK.  Ended
- * sessions too, before they are reaped. */
+ * (committed durably when it was received) and its relay or ACK. */
 static void peer_vv_flush(ms_daemon *d)
 {
-	for (dlink *l = d->links; l != NULL; l = l->next)
-		ms_session_flush_peer_vv(l->s);
+	ms_session_env_flush_peer_vv(d->senv);
 }
 
 /* PEERS on every live session due for one (its first as soon as it is
@@ -1441,8 +1439,11 @@ static void turn(ms_daemon *d)
 	woke = wake_drain(d); /* after the input: our commits in it too */
 	if (woke || t.mono_ms >= d->next_feed_mono ||
 	    (d->feed_recheck_mono != 0 && t.mono_ms >= d->feed_recheck_mono)) {
-		d->feed_recheck_mono = feed(d) ? t.mono_ms + FEED_RECHECK_MS
-		                               : 0;
+		d->feed_recheck_mono = 0;
+		if (feed(d)) {
+			d->feed_recheck_mono = t.mono_ms + FEED_RECHECK_MS;
+			count(d, "feed_rechecks", NULL, 1);
+		}
 		if (t.mono_ms >= d->next_feed_mono)
 			d->next_feed_mono = t.mono_ms +
 			                    d->node->cfg.sync.poll_ms;

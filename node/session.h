@@ -203,12 +203,18 @@ uint64_t ms_session_env_memory(const ms_session_env *env);
  * on = 1: what a peer is learnt to hold (peer_vv, from the ops it sends,
  * its ACKs and vectors) is no longer written to the store at once, in a
  * synced commit of its own between a received batch and what the turn
- * sends next (the relay of that batch, the ACK), but kept in the session
- * until ms_session_flush_peer_vv, which the owner calls once its turn has
- * sent.  Only peer_vv waits; ops are committed as before.  Losing waiting
- * raises (a crash) costs resends, never data.  Off by default.
+ * sends next (the relay of that batch, the ACK), but kept in env until
+ * ms_session_env_flush_peer_vv, which the owner calls once its turn has
+ * sent.  Sessions read the waiting raises as if written (an op a peer sent
+ * on one session is not offered back on another to that peer).  Only
+ * peer_vv waits; ops are committed as before.  Losing waiting raises (a
+ * crash) costs resends, never data.  Off by default.
  */
 void ms_session_env_defer_peer_vv(ms_session_env *env, int on);
+/* Write the waiting peer_vv raises: one commit per session that has some
+ * (a failure is logged; those raises are dropped: resends).  Cheap when
+ * none wait.  ms_session_free writes a session's own first. */
+void ms_session_env_flush_peer_vv(ms_session_env *env);
 
 /* Per-session settings. */
 typedef struct ms_session_conf {
@@ -229,11 +235,6 @@ ms_err ms_session_new(ms_session **out, ms_session_env *env,
  * If HELLO cannot be built (store error) the session ends
  * ("local-error", failed). */
 void ms_session_start(ms_session *s, ms_time now);
-
-/* Write the peer_vv raises the session keeps (ms_session_env_defer_peer_vv)
- * in one commit; a failure is logged (the raises are dropped: resends).
- * Cheap when none wait; also on a session that has ended. */
-void ms_session_flush_peer_vv(ms_session *s);
 
 /* One message received on the link. */
 void ms_session_recv(ms_session *s, const uint8_t *buf, size_t len,

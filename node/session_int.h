@@ -26,10 +26,16 @@
 #include "session.h"
 /* Batches built per session per tick, so one peer cannot starve others. */
 #define SESSION_TICK_ROUNDS 8
-/* Deferred peer_vv raises a session keeps (10 KiB): a live link brings a
- * few authors a turn; past this (a vector round of many authors) they are
- * written at once, as without deferral. */
-#define SESSION_PV_PEND_MAX 256
+/* Deferred peer_vv raises the environment keeps (72 KiB): live links
+ * bring a few authors a turn; past this (vector rounds of many authors)
+ * what waits is written at once, as without deferral. */
+#define SESSION_PV_PEND_MAX 1024
+
+/* One deferred peer_vv raise: s's peer holds author up to e.seq. */
+typedef struct pv_pend {
+	ms_session *s;
+	ms_peer_vv_entry e;
+} pv_pend;
 
 typedef struct outmsg {
 	struct outmsg *next;
@@ -62,6 +68,8 @@ struct ms_session_env {
 	uint64_t mem_total;       /* sum of every open session's mem */
 	uint64_t tx_total;        /* sum of every open session's fl_bytes */
 	int defer_peer_vv;        /* ms_session_env_defer_peer_vv */
+	pv_pend *pv;              /* the raises waiting, one per (s, author) */
+	size_t npv, pvcap;
 };
 
 /* A growable array of vector entries. */
@@ -137,9 +145,6 @@ struct ms_session {
 	uint64_t idle_from; /* last message from the peer, or since we wait */
 	uint64_t mem;       /* bytes held, as counted in env->mem_total */
 	ms_session_summary sum;
-	/* peer_vv raises waiting for ms_session_flush_peer_vv (deferred) */
-	ms_peer_vv_entry *pv_pend;
-	size_t npv_pend, pv_pend_cap;
 };
 
 /* --- session.c ----------------------------------------------------------- */
@@ -195,7 +200,8 @@ int ss_ready(const ms_session *s);
  * Deferred (ms_session_env_defer_peer_vv): kept until the owner's flush. */
 void ss_note_peer_holds(ms_session *s, const ms_peer_vv_entry *e, size_t n);
 /* The peer's peer_vv seq for author as rt reads it, or higher when a
- * deferred raise waits. */
+ * deferred raise for that peer waits (from this session or another one
+ * with the same peer). */
 uint64_t ss_peer_holds_get(const ms_session *s, ms_store_rtxn *rt,
                            const uint8_t author[MS_PK_LEN]);
 

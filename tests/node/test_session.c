@@ -926,7 +926,7 @@ static void assert_limited(sp_pair *p, int i, const char *budget, int bye)
 }
 
 /* With deferral on (as the daemon runs it), what a peer is learnt to hold
- * reaches peer_vv only at ms_session_flush_peer_vv: the ops a peer sends
+ * reaches peer_vv only at ms_session_env_flush_peer_vv: the ops a peer sends
  * (the receiver's side) and the ACKs of ours (the sender's side). */
 START_TEST(deferred_peer_vv_waits_for_flush)
 {
@@ -945,8 +945,8 @@ START_TEST(deferred_peer_vv_waits_for_flush)
 	sp_open(&p);
 	run_quiet(&p);
 	ck_assert(is_live(&p, 0) && is_live(&p, 1));
-	ms_session_flush_peer_vv(p.side[0].s);
-	ms_session_flush_peer_vv(p.side[1].s);
+	ms_session_env_flush_peer_vv(p.side[0].env);
+	ms_session_env_flush_peer_vv(p.side[1].env);
 	ck_assert_uint_eq(peer_vv_of(&p, 1, a, a), 3); /* b saw a's ops */
 	ck_assert_uint_eq(peer_vv_of(&p, 0, b, a), 3); /* a got the ACKs */
 
@@ -959,11 +959,11 @@ START_TEST(deferred_peer_vv_waits_for_flush)
 	ck_assert_uint_eq(sp_ops(&p, 1), 4); /* relayed: the op is there */
 	ck_assert_uint_eq(peer_vv_of(&p, 1, a, a), 3);
 	ck_assert_uint_eq(peer_vv_of(&p, 0, b, a), 3);
-	ms_session_flush_peer_vv(p.side[0].s);
-	ms_session_flush_peer_vv(p.side[1].s);
+	ms_session_env_flush_peer_vv(p.side[0].env);
+	ms_session_env_flush_peer_vv(p.side[1].env);
 	ck_assert_uint_eq(peer_vv_of(&p, 1, a, a), 4);
 	ck_assert_uint_eq(peer_vv_of(&p, 0, b, a), 4);
-	ms_session_flush_peer_vv(p.side[1].s); /* nothing waits: no-op */
+	ms_session_env_flush_peer_vv(p.side[1].env); /* nothing: no-op */
 	close_both(&p);
 	sp_free(&p);
 }
