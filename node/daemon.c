@@ -779,7 +779,8 @@ static int wake_drain(ms_daemon *d)
  * (committed durably when it was received) and its relay or ACK. */
 static void peer_vv_flush(ms_daemon *d)
 {
-	ms_session_env_flush_peer_vv(d->senv);
+	if (d->senv != NULL) /* a start that failed early has none */
+		ms_session_env_flush_peer_vv(d->senv);
 }
 
 /* PEERS on every live session due for one (its first as soon as it is
