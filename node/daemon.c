@@ -1285,11 +1285,12 @@ static ms_err parts_start(ms_daemon *d, ms_errbuf *eb)
 		return e;
 	/* what peers hold is written after each turn's sends (turn()) */
 	ms_session_env_defer_peer_vv(d->senv, 1);
+	/* the watch first: a commit after the head is read wakes us */
+	wake_start(d);
 	if ((e = ms_store_read_begin(d->node->store, &rt, eb)) != MS_OK)
 		return e;
 	d->arrival_seen = ms_store_arrival_head(rt);
 	ms_store_read_end(&rt);
-	wake_start(d);
 	pe.store = d->node->store;
 	pe.node_id = ms_node_id(d->node);
 	pe.cfg = &d->node->cfg;
