@@ -762,8 +762,8 @@ uint64_t ss_peer_holds_get(const ms_session *s, ms_store_rtxn *rt,
 	return seq;
 }
 
-/* Write the raises of s that wait in the env (one commit) and drop them
- * from it. */
+/* Write the raises of s that wait in the env (a commit per 64 authors:
+ * one on a live link) and drop them from it. */
 static void pv_flush_session(ms_session *s)
 {
 	ms_session_env *env = s->env;
