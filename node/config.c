@@ -44,7 +44,8 @@
 #define CFG_MSG_MIN (2ull << 20)
 #define CFG_MSG_MAX (16ull << 20)
 #define CFG_CREDIT_MAX 1000000u
-#define CFG_POLL_MAX_MS 1000u
+/* the timed read of the arrival feed is a fallback (node/wake): slow is fine */
+#define CFG_POLL_MAX_MS CFG_HOUR_MS
 #define CFG_HWM_MAX 1000u     /* ZeroMQ's own default: no higher than that */
 #define CFG_INBOUND_MAX 4096u /* MS_TRANSPORT_INBOUND_MAX */
 
@@ -760,7 +761,8 @@ static const char default_conf[] =
 	"# batch_ops = 256\n"
 	"# Ops a peer may send beyond each acknowledged batch (flow control).\n"
 	"# credit = 1024\n"
-	"# How often to look for ops written by other processes.\n"
+	"# A commit by another process (meshsync-node put) wakes the node at\n"
+	"# once; without that wake-up (inotify refused) it looks this often.\n"
 	"# poll = 50ms\n"
 	"\n"
 	"[limits]\n"

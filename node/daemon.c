@@ -12,6 +12,9 @@
  *   peer exchange (node/pex)   candidates                 -> peer table
  *   discovery (net/discovery, net/linkmon)  found/lost/up -> peer table
  *   the store's arrival feed   new ops                    -> sessions
+ *   the store's wake-up (node/wake): any process committed -> read the
+ *                              arrival feed now (the timed poll stays, as
+ *                              the fallback without one)
  *   the fault layer (net/fault), only when [faults] or MESHSYNC_FAULTS
  *                              configure one: wraps the transport's
  *                              send/receive path, asks here for the
@@ -49,10 +52,12 @@
 #include "runfiles.h"
 #include "session.h"
 #include "transport.h"
+#include "wake.h"
 
 #define LOOP_MAX_WAIT_MS 1000  /* wake at least this often */
 #define STATS_INTERVAL_MS 1000 /* counters to the store at most this often */
 #define PEX_RETRY_MS 1000      /* a live session with no PEERS to send yet */
+#define FEED_RECHECK_MS 1      /* a commit written but not yet published */
 
 /* One connection with its session. */
 typedef struct dlink {
@@ -92,8 +97,10 @@ typedef struct ms_daemon {
 
 	ms_session_env *senv;
 	dlink *links;
-	uint64_t arrival_seen; /* arrival feed read up to here */
-	uint64_t next_feed_mono;
+	uint64_t arrival_seen;      /* arrival feed read up to here */
+	uint64_t next_feed_mono;    /* the timed read of the feed */
+	uint64_t feed_recheck_mono; /* read it again then (0: no need) */
+	ms_wake *wake; /* commits by any process; NULL: timed reads only */
 
 	ms_peertab *pt;
 	ms_pex *pex;
@@ -703,19 +710,23 @@ static void on_session_event(void *ctx, ms_session *s,
 /* New ops in the store (ours, received, or written by another process):
  * offer them to every session that takes offers.  On a read error the
  * next poll offers them again (a session never queues an op twice over
- * its link: what it sent it knows the peer holds). */
-static void feed(ms_daemon *d)
+ * its link: what it sent it knows the peer holds).  Returns 1 when a
+ * commit was on disk but not yet visible to our snapshot (its writer is
+ * between its last write, which woke us, and publishing it): look again
+ * in a moment. */
+static int feed(ms_daemon *d)
 {
 	ms_store_rtxn *rt = NULL;
 	ms_errbuf eb = {0};
 	uint64_t head;
-	int failed = 0;
+	int failed = 0, behind;
 
 	if (ms_store_read_begin(d->node->store, &rt, &eb) != MS_OK) {
 		store_error(d, &eb);
-		return;
+		return 0;
 	}
 	head = ms_store_arrival_head(rt);
+	behind = ms_store_arrival_behind(rt);
 	for (dlink *l = d->links; l != NULL && head > d->arrival_seen;
 	     l = l->next)
 		if (!l->ended &&
@@ -727,6 +738,49 @@ static void feed(ms_daemon *d)
 		store_error(d, &eb);
 	else
 		d->arrival_seen = head;
+	return behind;
+}
+
+/* The wake-up on the store's commits.  Without one (inotify refused: out
+ * of instances or watches, or not this kernel) the node still runs: one
+ * warning, and other processes' writes are found by the timed read of the
+ * feed every [sync] poll. */
+static void wake_start(ms_daemon *d)
+{
+	ms_errbuf eb = {0};
+	char q[MS_ERRBUF_SIZE + 8];
+
+	if (ms_wake_new(&d->wake, d->node->dir, &eb) == MS_OK)
+		return;
+	ms_logf(&d->log, MS_LOG_WARNING, "MS-SYNC-WAKE-OFF",
+	        "error=%s poll_ms=%" PRIu64, ms_log_q(q, sizeof q, eb.msg),
+	        d->node->cfg.sync.poll_ms);
+}
+
+/* What the wake-up says, drained: 1 when the store may have changed.  A
+ * watch that is gone (data.mdb replaced under us) is said once, and the
+ * timed read carries on alone. */
+static int wake_drain(ms_daemon *d)
+{
+	int r;
+
+	if (d->wake == NULL)
+		return 0;
+	if ((r = ms_wake_drain(d->wake)) >= 0)
+		return r;
+	ms_logf(&d->log, MS_LOG_WARNING, "MS-SYNC-WAKE-OFF",
+	        "error=watch-lost poll_ms=%" PRIu64, d->node->cfg.sync.poll_ms);
+	ms_wake_free(&d->wake);
+	return 1;
+}
+
+/* What the sessions learnt their peers hold this turn, to the store: after
+ * the ticks, so these synced commits never stand between a received batch
+ * (committed durably when it was received) and its relay or ACK. */
+static void peer_vv_flush(ms_daemon *d)
+{
+	if (d->senv != NULL) /* a start that failed early has none */
+		ms_session_env_flush_peer_vv(d->senv);
 }
 
 /* PEERS on every live session due for one (its first as soon as it is
@@ -1229,6 +1283,10 @@ static ms_err parts_start(ms_daemon *d, ms_errbuf *eb)
 	if ((e = ms_session_env_new(&d->senv, d->node->store, d->node->id, &sp,
 	                            &scb, &d->log, &d->counters, eb)) != MS_OK)
 		return e;
+	/* what peers hold is written after each turn's sends (turn()) */
+	ms_session_env_defer_peer_vv(d->senv, 1);
+	/* the watch first: a commit after the head is read wakes us */
+	wake_start(d);
 	if ((e = ms_store_read_begin(d->node->store, &rt, eb)) != MS_OK)
 		return e;
 	d->arrival_seen = ms_store_arrival_head(rt);
@@ -1321,14 +1379,19 @@ static int read_signals(ms_daemon *d)
 	return reload_asked;
 }
 
-/* How long the loop may sleep: until the arrival feed is due, the next
- * dial, the next message the fault layer holds, or LOOP_MAX_WAIT_MS. */
+/* How long the loop may sleep: until the arrival feed is due (its timed
+ * read, or a look again at a commit not yet published), the next dial,
+ * the next message the fault layer holds, or LOOP_MAX_WAIT_MS.  A commit
+ * by any process ends the sleep through the wake-up's descriptor. */
 static long poll_timeout(ms_daemon *d, ms_time t)
 {
 	uint64_t due = ms_peertab_tick(d->pt); /* dials what is due now */
-	long timeout = d->next_feed_mono > t.mono_ms
-	                       ? (long)(d->next_feed_mono - t.mono_ms)
-	                       : 0;
+	uint64_t feed_due = d->next_feed_mono;
+	long timeout;
+
+	if (d->feed_recheck_mono != 0 && d->feed_recheck_mono < feed_due)
+		feed_due = d->feed_recheck_mono;
+	timeout = feed_due > t.mono_ms ? (long)(feed_due - t.mono_ms) : 0;
 
 	/* messages the fault layer delays leave when due, not a turn late */
 	if (d->fault != NULL) {
@@ -1347,10 +1410,16 @@ static long poll_timeout(ms_daemon *d, ms_time t)
 
 /* Everything that happens in one turn after the poll, in this order:
  * input (transport, discovery, link monitor), timers (peer exchange, the
- * arrival feed), output (every session's tick), then bookkeeping. */
+ * arrival feed), output (every session's tick), then bookkeeping.
+ *
+ * The feed is read after the input, so ops a session committed in this
+ * turn (received, to relay) and ops another process committed (its write
+ * woke the poll) go out in this turn's ticks.  Our own commits wake us
+ * too: then the read finds nothing new, a snapshot and one meta read. */
 static void turn(ms_daemon *d)
 {
 	ms_time t;
+	int woke;
 
 	(void)ms_transport_process(d->t);
 	if (d->fault != NULL) /* delayed messages that are due */
@@ -1369,13 +1438,22 @@ static void turn(ms_daemon *d)
 	t = now(d);
 	ms_pex_tick(d->pex, t.mono_ms);
 	pex_send(d, t);
-	if (t.mono_ms >= d->next_feed_mono) {
-		feed(d);
-		d->next_feed_mono = t.mono_ms + d->node->cfg.sync.poll_ms;
+	woke = wake_drain(d); /* after the input: our commits in it too */
+	if (woke || t.mono_ms >= d->next_feed_mono ||
+	    (d->feed_recheck_mono != 0 && t.mono_ms >= d->feed_recheck_mono)) {
+		d->feed_recheck_mono = 0;
+		if (feed(d)) {
+			d->feed_recheck_mono = t.mono_ms + FEED_RECHECK_MS;
+			count(d, "feed_rechecks", NULL, 1);
+		}
+		if (t.mono_ms >= d->next_feed_mono)
+			d->next_feed_mono = t.mono_ms +
+			                    d->node->cfg.sync.poll_ms;
 	}
 	for (dlink *l = d->links; l != NULL; l = l->next)
 		if (!l->ended)
 			ms_session_tick(l->s, t);
+	peer_vv_flush(d);
 	links_reap(d);
 	ms_peertab_flush(d->pt);
 	counters_flush(d, 0);
@@ -1393,7 +1471,7 @@ static ms_err daemon_loop(ms_daemon *d, ms_errbuf *eb)
 
 		n = ms_transport_pollitems(d->t, NULL, 0);
 		if (items == NULL ||
-		    n + 3 > cap) { /* + signalfd, mDNS, netlink */
+		    n + 4 > cap) { /* + signalfd, mDNS, netlink, wake-up */
 			zmq_pollitem_t *ni = realloc(items, (size_t)(n + 8) *
 			                                            sizeof *ni);
 			if (ni == NULL) {
@@ -1413,6 +1491,10 @@ static ms_err daemon_loop(ms_daemon *d, ms_errbuf *eb)
 		if (d->lm != NULL)
 			items[1 + n + extra++] =
 				(zmq_pollitem_t){NULL, ms_linkmon_fd(d->lm),
+			                         ZMQ_POLLIN, 0};
+		if (d->wake != NULL) /* drained in turn() */
+			items[1 + n + extra++] =
+				(zmq_pollitem_t){NULL, ms_wake_fd(d->wake),
 			                         ZMQ_POLLIN, 0};
 		timeout = poll_timeout(d, now(d));
 		if (zmq_poll(items, 1 + n + extra, timeout) < 0 &&
@@ -1442,6 +1524,7 @@ static void daemon_stop(ms_daemon *d)
 	for (dlink *l = d->links; l != NULL; l = l->next)
 		ms_session_close(l->s, MS_BYE_SHUTDOWN, "node stopping",
 		                 "shutdown", 0, t);
+	peer_vv_flush(d);
 	links_reap(d);
 	/* what the fault layer still delays goes out now, BYEs included */
 	if (d->fault != NULL)
@@ -1460,6 +1543,7 @@ static void daemon_stop(ms_daemon *d)
 		        d->st.sessions, d->st.dials, d->st.bad_messages,
 		        d->st.auth_failures, d->st.rejects);
 	ms_session_env_free(&d->senv);
+	ms_wake_free(&d->wake);
 	ms_transport_free(&d->t);
 	ms_fault_free(d->fault); /* after its transport (net/fault.h) */
 	d->fault = NULL;

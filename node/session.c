@@ -119,6 +119,7 @@ void ms_session_env_free(ms_session_env **envp)
 
 	if (env == NULL)
 		return;
+	free(env->pv); /* empty: every session was freed first */
 	free(env->txops);
 	free(env->msgbuf);
 	free(env->scratch);
@@ -641,6 +642,8 @@ ms_err ms_session_new(ms_session **out, ms_session_env *env,
 	return MS_OK;
 }
 
+static void pv_flush_session(ms_session *s);
+
 void ms_session_free(ms_session **sp)
 {
 	ms_session *s = sp != NULL ? *sp : NULL;
@@ -648,6 +651,7 @@ void ms_session_free(ms_session **sp)
 	if (s == NULL)
 		return;
 	release(s);
+	pv_flush_session(s); /* its raises wait in the env: written now */
 	free(s);
 	*sp = NULL;
 }
@@ -683,22 +687,114 @@ static int snap_entry(const ms_vv_entry *e, void *ctx)
 	return 0;
 }
 
-/* Raise what the peer is known to hold (peer_vv); a failure only leaves
- * the sync queue lagging, so it is logged and the session goes on. */
-void ss_note_peer_holds(ms_session *s, const ms_peer_vv_entry *e, size_t n)
+/* Raise what the peer is known to hold (peer_vv) now; a failure only
+ * leaves the sync queue lagging, so it is logged and the session goes on. */
+static void peer_holds_write(ms_session *s, const ms_peer_vv_entry *e, size_t n)
 {
 	ms_errbuf eb = {0};
-
 	size_t unknown = 0;
 
-	if (n == 0 || !s->identified || s->self)
-		return;
 	if (ms_store_peer_vv_update_held(s->env->store, s->peer_id, e, n,
 	                                 &unknown, &eb) != MS_OK)
 		ss_store_error(s, &eb);
 	if (unknown > 0)
 		ss_limit_n(s, "peer_vv_unknown", unknown,
 		           "entries=%zu unknown=%zu", n, unknown);
+}
+
+/* Keep e in the env for the owner's flush, one entry per (session,
+ * author).  0, or -1 when the buffer is full or out of memory: then the
+ * caller writes at once. */
+static int peer_holds_defer(ms_session *s, const ms_peer_vv_entry *e, size_t n)
+{
+	ms_session_env *env = s->env;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+		while (k < env->npv && (env->pv[k].s != s ||
+		                        memcmp(env->pv[k].e.author, e[i].author,
+		                               MS_PK_LEN) != 0))
+			k++;
+		if (k < env->npv) {
+			if (e[i].seq > env->pv[k].e.seq)
+				env->pv[k].e.seq = e[i].seq;
+			continue;
+		}
+		if (env->npv == env->pvcap) {
+			size_t cap = env->pvcap ? 2 * env->pvcap : 16;
+			pv_pend *v;
+			if (cap > SESSION_PV_PEND_MAX)
+				return -1;
+			if ((v = realloc(env->pv, cap * sizeof *v)) == NULL)
+				return -1;
+			env->pv = v;
+			env->pvcap = cap;
+		}
+		env->pv[env->npv].s = s;
+		env->pv[env->npv].e = e[i];
+		env->npv++;
+	}
+	return 0;
+}
+
+void ss_note_peer_holds(ms_session *s, const ms_peer_vv_entry *e, size_t n)
+{
+	if (n == 0 || !s->identified || s->self)
+		return;
+	if (s->env->defer_peer_vv && peer_holds_defer(s, e, n) == 0)
+		return;
+	/* full: what waits goes first, then these */
+	ms_session_env_flush_peer_vv(s->env);
+	peer_holds_write(s, e, n);
+}
+
+uint64_t ss_peer_holds_get(const ms_session *s, ms_store_rtxn *rt,
+                           const uint8_t author[MS_PK_LEN])
+{
+	const ms_session_env *env = s->env;
+	uint64_t seq = ms_store_peer_vv_get(rt, s->peer_id, author);
+
+	for (size_t k = 0; k < env->npv; k++)
+		if (env->pv[k].e.seq > seq &&
+		    memcmp(env->pv[k].e.author, author, MS_PK_LEN) == 0 &&
+		    memcmp(env->pv[k].s->peer_id, s->peer_id, MS_PK_LEN) == 0)
+			seq = env->pv[k].e.seq;
+	return seq;
+}
+
+/* Write the raises of s that wait in the env (a commit per 64 authors:
+ * one on a live link) and drop them from it. */
+static void pv_flush_session(ms_session *s)
+{
+	ms_session_env *env = s->env;
+	ms_peer_vv_entry batch[64];
+	size_t k = 0, nb = 0;
+
+	while (k < env->npv) {
+		if (env->pv[k].s != s) {
+			k++;
+			continue;
+		}
+		batch[nb++] = env->pv[k].e;
+		env->pv[k] = env->pv[--env->npv];
+		if (nb == sizeof batch / sizeof batch[0]) {
+			peer_holds_write(s, batch, nb);
+			nb = 0;
+		}
+	}
+	if (nb > 0)
+		peer_holds_write(s, batch, nb);
+}
+
+void ms_session_env_flush_peer_vv(ms_session_env *env)
+{
+	while (env->npv > 0)
+		pv_flush_session(env->pv[0].s);
+}
+
+void ms_session_env_defer_peer_vv(ms_session_env *env, int on)
+{
+	env->defer_peer_vv = on;
 }
 
 /* Our HELLO: digest and op count from one snapshot, whose arrival head is

@@ -199,6 +199,22 @@ void ms_session_env_free(ms_session_env **envp);
 void ms_session_env_set_params(ms_session_env *env, const ms_session_params *p);
 /* Bytes all open sessions of env hold, as counted for session_memory. */
 uint64_t ms_session_env_memory(const ms_session_env *env);
+/*
+ * on = 1: what a peer is learnt to hold (peer_vv, from the ops it sends,
+ * its ACKs and vectors) is no longer written to the store at once, in a
+ * synced commit of its own between a received batch and what the turn
+ * sends next (the relay of that batch, the ACK), but kept in env until
+ * ms_session_env_flush_peer_vv, which the owner calls once its turn has
+ * sent.  Sessions read the waiting raises as if written (an op a peer sent
+ * on one session is not offered back on another to that peer).  Only
+ * peer_vv waits; ops are committed as before.  Losing waiting raises (a
+ * crash) costs resends, never data.  Off by default.
+ */
+void ms_session_env_defer_peer_vv(ms_session_env *env, int on);
+/* Write the waiting peer_vv raises: one commit per session that has some
+ * (a failure is logged; those raises are dropped: resends).  Cheap when
+ * none wait.  ms_session_free writes a session's own first. */
+void ms_session_env_flush_peer_vv(ms_session_env *env);
 
 /* Per-session settings. */
 typedef struct ms_session_conf {

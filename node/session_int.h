@@ -26,6 +26,16 @@
 #include "session.h"
 /* Batches built per session per tick, so one peer cannot starve others. */
 #define SESSION_TICK_ROUNDS 8
+/* Deferred peer_vv raises the environment keeps (72 KiB): live links
+ * bring a few authors a turn; past this (vector rounds of many authors)
+ * what waits is written at once, as without deferral. */
+#define SESSION_PV_PEND_MAX 1024
+
+/* One deferred peer_vv raise: s's peer holds author up to e.seq. */
+typedef struct pv_pend {
+	ms_session *s;
+	ms_peer_vv_entry e;
+} pv_pend;
 
 typedef struct outmsg {
 	struct outmsg *next;
@@ -57,6 +67,9 @@ struct ms_session_env {
 	ms_time now;              /* the latest time a call gave us */
 	uint64_t mem_total;       /* sum of every open session's mem */
 	uint64_t tx_total;        /* sum of every open session's fl_bytes */
+	int defer_peer_vv;        /* ms_session_env_defer_peer_vv */
+	pv_pend *pv;              /* the raises waiting, one per (s, author) */
+	size_t npv, pvcap;
 };
 
 /* A growable array of vector entries. */
@@ -183,8 +196,14 @@ void ss_bad_message(ms_session *s, const char *why, ms_time now);
 /* 1 when the session takes offers: its initial exchange has told it what
  * the peer holds (state SYNC past the vectors, or LIVE). */
 int ss_ready(const ms_session *s);
-/* Raise what the peer is known to hold (peer_vv); a failure is logged. */
+/* Raise what the peer is known to hold (peer_vv); a failure is logged.
+ * Deferred (ms_session_env_defer_peer_vv): kept until the owner's flush. */
 void ss_note_peer_holds(ms_session *s, const ms_peer_vv_entry *e, size_t n);
+/* The peer's peer_vv seq for author as rt reads it, or higher when a
+ * deferred raise for that peer waits (from this session or another one
+ * with the same peer). */
+uint64_t ss_peer_holds_get(const ms_session *s, ms_store_rtxn *rt,
+                           const uint8_t author[MS_PK_LEN]);
 
 /* --- session_vv.c -------------------------------------------------------- */
 

@@ -53,7 +53,7 @@ static void queue_op(ms_session *s, ms_store_rtxn *rt, const ms_log_entry *e)
 	if (ms_idset_has(&s->known, e->id))
 		return;
 	if (s->identified &&
-	    ms_store_peer_vv_get(rt, s->peer_id, e->op.author) >= e->op.seq)
+	    ss_peer_holds_get(s, rt, e->op.author) >= e->op.seq)
 		return;
 	it.priority = e->op.priority;
 	it.hlc = e->op.hlc;
@@ -283,8 +283,7 @@ static void note_sent_slots(ms_session *s, slot *sl, size_t n)
 	qsort(sl, n, sizeof *sl, slot_cmp);
 	for (size_t i = 0; i < n;) {
 		size_t j = i;
-		uint64_t known = ms_store_peer_vv_get(rt, s->peer_id,
-		                                      sl[i].author);
+		uint64_t known = ss_peer_holds_get(s, rt, sl[i].author);
 		uint64_t start = known;
 
 		for (; j < n &&

@@ -36,6 +36,18 @@ uint64_t ms_store_arrival_head(ms_store_rtxn *rt)
 	return n;
 }
 
+int ms_store_arrival_behind(ms_store_rtxn *rt)
+{
+	MDB_envinfo info;
+
+	/* mdb_env_info reads the newer of the two meta pages in the map,
+	 * which the writer's last pwrite has already changed; the snapshot
+	 * took the txn id published in the lock file after it */
+	if (mdb_env_info(rt->s->env, &info) != 0)
+		return 0;
+	return info.me_last_txnid > mdb_txn_id(rt->txn);
+}
+
 typedef struct arrival_walk {
 	ms_store_rtxn *rt;
 	ms_arrival_fn fn;

@@ -20,6 +20,17 @@
 uint64_t ms_store_arrival_head(ms_store_rtxn *rt);
 
 /*
+ * 1 when the data file holds a commit newer than rt's snapshot: one made
+ * after the snapshot began, or, for a snapshot just begun, one written but
+ * not yet handed to readers.  LMDB writes a commit's meta page (the last
+ * write a watcher of data.mdb sees) and only then publishes the commit to
+ * new readers, so a reader woken by that write can begin its snapshot a
+ * moment too early: it should look again shortly.  0 when the snapshot is
+ * the newest commit.  Costs no I/O (the meta pages are in the map).
+ */
+int ms_store_arrival_behind(ms_store_rtxn *rt);
+
+/*
  * Visit the ops that arrived after `after`, in arrival order, each with its
  * number; e points into the map and is valid until the rtxn ends.  The
  * foreach contract of store.h: fn returns non-zero to stop early (MS_OK);

@@ -925,6 +925,50 @@ static void assert_limited(sp_pair *p, int i, const char *budget, int bye)
 	assert_limited_in(p, i, i, budget, bye);
 }
 
+/* With deferral on (as the daemon runs it), what a peer is learnt to hold
+ * reaches peer_vv only at ms_session_env_flush_peer_vv: the ops a peer sends
+ * (the receiver's side) and the ACKs of ours (the sender's side). */
+START_TEST(deferred_peer_vv_waits_for_flush)
+{
+	sp_pair p;
+	const uint8_t *a = NULL, *b = NULL;
+	uint64_t h;
+	ms_store_rtxn *rt = NULL;
+	ms_errbuf eb = {0};
+
+	sp_init(&p, "defer", 0x11, 0x22, 5, NULL);
+	a = ms_identity_pk(p.side[0].id);
+	b = ms_identity_pk(p.side[1].id);
+	ms_session_env_defer_peer_vv(p.side[0].env, 1);
+	ms_session_env_defer_peer_vv(p.side[1].env, 1);
+	put_n(&p, 0, "a/", 3, MS_PRIO_USER);
+	sp_open(&p);
+	run_quiet(&p);
+	ck_assert(is_live(&p, 0) && is_live(&p, 1));
+	ms_session_env_flush_peer_vv(p.side[0].env);
+	ms_session_env_flush_peer_vv(p.side[1].env);
+	ck_assert_uint_eq(peer_vv_of(&p, 1, a, a), 3); /* b saw a's ops */
+	ck_assert_uint_eq(peer_vv_of(&p, 0, b, a), 3); /* a got the ACKs */
+
+	MS_PASS_EB(ms_store_read_begin(p.side[0].store, &rt, &eb), &eb);
+	h = ms_store_arrival_head(rt);
+	ms_store_read_end(&rt);
+	sp_put(&p, 0, "late", "1", MS_PRIO_USER);
+	(void)sp_feed(&p, 0, h);
+	run_quiet(&p);
+	ck_assert_uint_eq(sp_ops(&p, 1), 4); /* relayed: the op is there */
+	ck_assert_uint_eq(peer_vv_of(&p, 1, a, a), 3);
+	ck_assert_uint_eq(peer_vv_of(&p, 0, b, a), 3);
+	ms_session_env_flush_peer_vv(p.side[0].env);
+	ms_session_env_flush_peer_vv(p.side[1].env);
+	ck_assert_uint_eq(peer_vv_of(&p, 1, a, a), 4);
+	ck_assert_uint_eq(peer_vv_of(&p, 0, b, a), 4);
+	ms_session_env_flush_peer_vv(p.side[1].env); /* nothing: no-op */
+	close_both(&p);
+	sp_free(&p);
+}
+END_TEST
+
 START_TEST(vv_keeps_held_authors_and_bounds_the_rest)
 {
 	ms_session_params sp;
@@ -1594,6 +1638,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, user_priority_over_background);
 	tcase_add_test(tc, user_write_overtakes_backlog_in_flight);
 	tcase_add_test(tc, live_push_both_ways);
+	tcase_add_test(tc, deferred_peer_vv_waits_for_flush);
 	tcase_add_test(tc, busy_link_holds_output);
 	tcase_add_test(tc, failing_link_ends_session);
 	tcase_add_test(tc, self_dial);
