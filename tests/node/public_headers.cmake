@@ -19,7 +19,8 @@ set(std_headers stddef.h stdint.h)
 set(public_functions
   ms_errbuf_clear ms_strerror
   ms_node_close ms_node_del ms_node_get ms_node_id ms_node_id_hex ms_node_init
-  ms_node_network_id_hex ms_node_network_key_text ms_node_open ms_node_put)
+  ms_node_network_id_hex ms_node_network_key_text ms_node_open ms_node_put
+  ms_node_write_batch)
 
 function(run what)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out
