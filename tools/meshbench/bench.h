@@ -106,7 +106,6 @@ json_t *msb_mesh(msb_ctx *c);
 
 /* Raw LMDB durable single-put latency on a store holding n records
  * (raw.c; put's comparison). */
-json_t *msb_raw_lmdb_single(msb_ctx *c, uint64_t n, double *p50,
-                            double *p99);
+json_t *msb_raw_lmdb_single(msb_ctx *c, uint64_t n, double *p50, double *p99);
 
 #endif

@@ -44,28 +44,27 @@ static const workload workloads[] = {
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: meshbench [--quick | --big] [--only W[,W...]] "
-	        "[--ops N]\n"
-	        "                 [--dir D] [--keep] [--bin DIR]\n"
-	        "Measures the machine's raw limits (Ed25519, LMDB), then "
-	        "meshsync on the\nsame work; prints one JSON document on "
-	        "stdout, progress on stderr.\n\n"
-	        "  --quick      tiny sizes (seconds; the test suite runs "
-	        "this)\n"
-	        "  --big        1,000,000 ops for the size-dependent "
-	        "workloads\n"
-	        "  --ops N      N for the size-dependent workloads "
-	        "(default 100000)\n"
-	        "  --only LIST  run only these workloads (the raw limits "
-	        "always run)\n"
-	        "  --dir D      make the scratch directory inside D "
-	        "(default /var/tmp)\n"
-	        "  --keep       keep the scratch directory\n"
-	        "  --bin DIR    where meshsync-node and meshsim are "
-	        "(default: beside\n"
-	        "               meshbench, else the build tree's)\n\n"
-	        "workloads:\n");
+	fprintf(f, "usage: meshbench [--quick | --big] [--only W[,W...]] "
+	           "[--ops N]\n"
+	           "                 [--dir D] [--keep] [--bin DIR]\n"
+	           "Measures the machine's raw limits (Ed25519, LMDB), then "
+	           "meshsync on the\nsame work; prints one JSON document on "
+	           "stdout, progress on stderr.\n\n"
+	           "  --quick      tiny sizes (seconds; the test suite runs "
+	           "this)\n"
+	           "  --big        1,000,000 ops for the size-dependent "
+	           "workloads\n"
+	           "  --ops N      N for the size-dependent workloads "
+	           "(default 100000)\n"
+	           "  --only LIST  run only these workloads (the raw limits "
+	           "always run)\n"
+	           "  --dir D      make the scratch directory inside D "
+	           "(default /var/tmp)\n"
+	           "  --keep       keep the scratch directory\n"
+	           "  --bin DIR    where meshsync-node and meshsim are "
+	           "(default: beside\n"
+	           "               meshbench, else the build tree's)\n\n"
+	           "workloads:\n");
 	for (size_t i = 0; i < NWORK; i++)
 		fprintf(f, "  %-10s %s\n", workloads[i].name,
 		        workloads[i].help);
@@ -145,9 +144,8 @@ static json_t *cpuinfo(const char *name)
 /* The file system the scratch directory is on (longest mount prefix). */
 static json_t *disk(const char *dir)
 {
-	char dev[512], mnt[512], type[64], best_dev[512] = "?",
-	                                   best_type[64] = "?",
-	                                   best_mnt[512] = "?";
+	char dev[512], mnt[512], type[64],
+		best_dev[512] = "?", best_type[64] = "?", best_mnt[512] = "?";
 	size_t best = 0;
 	FILE *f = fopen("/proc/self/mounts", "r");
 
@@ -217,6 +215,7 @@ int main(int argc, char **argv)
 	uint64_t t0;
 	char started[32];
 	time_t now = time(NULL);
+	struct tm tm;
 	struct sigaction sa = {0};
 	ms_errbuf eb = {0};
 
@@ -232,8 +231,7 @@ int main(int argc, char **argv)
 		} else if (strcmp(o, "--keep") == 0) {
 			c.keep = 1;
 		} else if (strcmp(o, "--only") == 0 ||
-		           strcmp(o, "--ops") == 0 ||
-		           strcmp(o, "--dir") == 0 ||
+		           strcmp(o, "--ops") == 0 || strcmp(o, "--dir") == 0 ||
 		           strcmp(o, "--bin") == 0) {
 			if (i + 1 >= argc)
 				return bad_usage(o, " needs a value");
@@ -274,8 +272,9 @@ int main(int argc, char **argv)
 			         strncmp(workloads[w].name, tok, len) == 0))
 				w++;
 			if (w == NWORK)
-				return bad_usage("--only: an unknown workload in ",
-				                 only);
+				return bad_usage(
+					"--only: an unknown workload in ",
+					only);
 			run[w] = 1;
 			tok += len + (tok[len] == ',');
 		}
@@ -296,10 +295,12 @@ int main(int argc, char **argv)
 #endif
 	);
 	if (c.node_bin == NULL || access(c.node_bin, X_OK) != 0) {
-		fprintf(stderr, "meshbench: meshsync-node not found %s: give "
-		                "--bin DIR\n",
-		        bindir ? "in --bin DIR" : "beside meshbench nor in the "
-		                                  "build");
+		fprintf(stderr,
+		        "meshbench: meshsync-node not found %s: give "
+		        "--bin DIR\n",
+		        bindir ? "in --bin DIR"
+		               : "beside meshbench nor in the "
+		                 "build");
 		return 1;
 	}
 	if (run[NWORK - 1] &&
@@ -319,8 +320,9 @@ int main(int argc, char **argv)
 	}
 	if (asprintf(&dir, "%s/meshbench-XXXXXX", base) < 0 ||
 	    mkdtemp(dir) == NULL) {
-		fprintf(stderr, "meshbench: make a scratch directory in %s: %s\n",
-		        base, strerror(errno));
+		fprintf(stderr,
+		        "meshbench: make a scratch directory in %s: %s\n", base,
+		        strerror(errno));
 		return 1;
 	}
 	c.dir = dir;
@@ -329,17 +331,22 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	if (gmtime_r(&now, &tm) == NULL ||
+	    strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(started, sizeof started, "?");
 	msb_say("scratch directory %s; N = %" PRIu64, c.dir, c.n);
 	t0 = msb_now_ns();
 	doc = json_object();
 	works = json_object();
 	all = json_array();
-	json_object_set_new(
-		doc, "meshbench",
-		json_pack("{s:i, s:s, s:s, s:I}", "schema", 1, "mode",
-	                  c.quick ? "quick" : c.big ? "big" : "default",
-	                  "started", started, "n", (json_int_t)c.n));
+	json_object_set_new(doc, "meshbench",
+	                    json_pack("{s:i, s:s, s:s, s:I}", "schema", 1,
+	                              "mode",
+	                              c.quick ? "quick"
+	                              : c.big ? "big"
+	                                      : "default",
+	                              "started", started, "n",
+	                              (json_int_t)c.n));
 	json_object_set_new(doc, "machine", machine(&c));
 	json_object_set_new(doc, "raw", msb_raw(&c));
 	for (size_t w = 0; w < NWORK && !interrupted; w++) {

@@ -59,15 +59,16 @@ json_t *msb_mesh(msb_ctx *c)
 		o = json_object();
 		json_object_set_new(
 			o, "params",
-			json_pack("{s:i, s:s, s:i, s:i, s:i, s:i, s:s}", "nodes",
-		                  nodes, "topology", "random", "degree", 4,
-		                  "writes", count, "rate_per_s", rate,
-		                  "value_bytes", MSB_VALUE_LEN, "note",
+			json_pack("{s:i, s:s, s:i, s:i, s:i, s:i, s:s}",
+		                  "nodes", nodes, "topology", "random",
+		                  "degree", 4, "writes", count, "rate_per_s",
+		                  rate, "value_bytes", MSB_VALUE_LEN, "note",
 		                  "meshsim real mode: writes through the API "
 		                  "into each writer's store at the rate; "
 		                  "convergence counted from the scenario's "
 		                  "start"));
-		json_object_set(o, "converged", json_object_get(r, "converged"));
+		json_object_set(o, "converged",
+		                json_object_get(r, "converged"));
 		json_object_set(o, "seconds_to_converge",
 		                json_object_get(r, "seconds_to_converge"));
 		json_object_set(o, "amplification", amp);
@@ -75,7 +76,8 @@ json_t *msb_mesh(msb_ctx *c)
 		                json_object_get(r, "op_transfers"));
 		json_object_set(o, "min_transfers",
 		                json_object_get(r, "min_transfers"));
-		json_object_set(o, "bytes_sent", json_object_get(r, "bytes_sent"));
+		json_object_set(o, "bytes_sent",
+		                json_object_get(r, "bytes_sent"));
 		json_object_set(o, "missing", json_object_get(r, "missing"));
 		json_object_set(o, "wall_seconds",
 		                json_object_get(r, "wall_seconds"));

@@ -180,21 +180,21 @@ json_t *msb_catchup(msb_ctx *c)
 		                                  : json_null());
 		json_object_set_new(o, "protocol_bytes_per_op",
 		                    json_real(proto));
-		json_object_set_new(
-			o, "receiver_protocol_bytes",
-			json_pack("{s:I, s:I}", "in", (json_int_t)b_in, "out",
-		                  (json_int_t)b_out));
+		json_object_set_new(o, "receiver_protocol_bytes",
+		                    json_pack("{s:I, s:I}", "in",
+		                              (json_int_t)b_in, "out",
+		                              (json_int_t)b_out));
 		json_object_set_new(o, "encoded_bytes_per_op", json_real(enc));
 		json_object_set_new(o, "peak_rss_anon_mib",
 		                    json_pack("{s:f, s:f}", "sender", pa_mib,
 		                              "receiver", pb_mib));
-		json_object_set_new(
-			o, "ratios",
-			json_pack("{s:o, s:o, s:o}", "vs_verify_2t",
-		                  msb_ratio(rate, c->verify2_rate),
-		                  "wire_vs_encoded", msb_ratio(wpo, enc),
-		                  "protocol_vs_encoded",
-		                  msb_ratio(proto, enc)));
+		json_object_set_new(o, "ratios",
+		                    json_pack("{s:o, s:o, s:o}", "vs_verify_2t",
+		                              msb_ratio(rate, c->verify2_rate),
+		                              "wire_vs_encoded",
+		                              msb_ratio(wpo, enc),
+		                              "protocol_vs_encoded",
+		                              msb_ratio(proto, enc)));
 		json_object_set_new(
 			o, "targets",
 			json_pack("{s:o, s:o, s:o}", "vs_verify_2t",
@@ -203,8 +203,8 @@ json_t *msb_catchup(msb_ctx *c)
 		                                     : NAN,
 		                             ">=", 0.7),
 		                  "wire_vs_encoded",
-		                  msb_target(enc > 0 ? wpo / enc : NAN, "<=",
-		                             1.15),
+		                  msb_target(enc > 0 ? wpo / enc : NAN,
+		                             "<=", 1.15),
 		                  "peak_rss_anon_mib",
 		                  msb_target(pa_mib > pb_mib ? pa_mib : pb_mib,
 		                             "<=", 32)));
@@ -231,7 +231,7 @@ static int last_digest_equal(const char *dir)
 	while (fgets(line, sizeof line, f) != NULL) {
 		const char *p = strstr(line, "MS-SYNC-HELLO");
 		if (p != NULL && (p = strstr(p, "digest_equal=")) != NULL)
-			eq = atoi(p + strlen("digest_equal="));
+			eq = p[strlen("digest_equal=")] == '1';
 	}
 	fclose(f);
 	return eq;
@@ -280,8 +280,7 @@ json_t *msb_insync(msb_ctx *c)
 	        msb_log_count(p.b, "MS-SYNC-HELLO") <= hello_b))
 		msb_sleep_ms(5);
 	if (msb_log_count(p.b, "MS-SYNC-HELLO") <= hello_b) {
-		msb_say("insync: no session within 20 s: see %s/node.log",
-		        p.b);
+		msb_say("insync: no session within 20 s: see %s/node.log", p.b);
 		goto out;
 	}
 	/* the daemon adds its counters to the store at most once a second:
@@ -319,8 +318,8 @@ json_t *msb_insync(msb_ctx *c)
 	o = json_object();
 	json_object_set_new(
 		o, "params",
-		json_pack("{s:I, s:s, s:s, s:s}", "ops",
-	                  (json_int_t)va.ops, "setup",
+		json_pack("{s:I, s:s, s:s, s:s}", "ops", (json_int_t)va.ops,
+	                  "setup",
 	                  "the catchup pair restarted; the second dials the "
 	                  "first",
 	                  "round_trips_from",
@@ -339,12 +338,12 @@ json_t *msb_insync(msb_ctx *c)
 	                    json_integer((json_int_t)(b1 - b0)));
 	json_object_set_new(o, "wire_bytes",
 	                    wire >= 0 ? json_integer(wire) : json_null());
-	json_object_set_new(
-		o, "targets",
-		json_pack("{s:o, s:o}", "round_trips",
-	                  msb_target(rt < 0 ? NAN : rt, "<=", 1),
-	                  "protocol_bytes",
-	                  msb_target((double)(a1 - a0), "<=", 512)));
+	json_object_set_new(o, "targets",
+	                    json_pack("{s:o, s:o}", "round_trips",
+	                              msb_target(rt < 0 ? NAN : rt, "<=", 1),
+	                              "protocol_bytes",
+	                              msb_target((double)(a1 - a0),
+	                                         "<=", 512)));
 out:
 	pair_stop(&p);
 	return o != NULL ? o : json_null();
@@ -432,7 +431,7 @@ json_t *msb_propagate(msb_ctx *c)
 		 * counted */
 		char key[48];
 		char *argv[] = {c->node_bin, "put", "--data", dir[0],
-		                key, value, NULL};
+		                key,         value, NULL};
 		uint64_t t0, t_exit = 0, t_hop1 = 0, t_far = 0;
 		double limit = k == 0 ? 60 : 10;
 		pid_t w;
@@ -554,13 +553,14 @@ static json_t *db_breakdown(const char *dir, uint64_t ops)
 		bytes = (uint64_t)(st.ms_branch_pages + st.ms_leaf_pages +
 		                   st.ms_overflow_pages) *
 		        st.ms_psize;
-		json_object_set_new(
-			o, name,
-			json_pack("{s:I, s:I, s:o}", "bytes",
-		                  (json_int_t)bytes, "entries",
-		                  (json_int_t)st.ms_entries, "bytes_per_op",
-		                  ops ? json_real((double)bytes / (double)ops)
-		                      : json_null()));
+		json_object_set_new(o, name,
+		                    json_pack("{s:I, s:I, s:o}", "bytes",
+		                              (json_int_t)bytes, "entries",
+		                              (json_int_t)st.ms_entries,
+		                              "bytes_per_op",
+		                              ops ? json_real((double)bytes /
+		                                              (double)ops)
+		                                  : json_null()));
 	}
 out:
 	if (cur != NULL)
@@ -636,7 +636,8 @@ json_t *msb_footprint(msb_ctx *c)
 	json_object_set_new(o, "rss_anon_idle_mib",
 	                    isfinite(rss_mib) ? json_real(rss_mib)
 	                                      : json_null());
-	json_object_set_new(o, "store_bytes", json_integer((json_int_t)v.store_bytes));
+	json_object_set_new(o, "store_bytes",
+	                    json_integer((json_int_t)v.store_bytes));
 	json_object_set_new(o, "store_bytes_per_op", json_real(per_op));
 	json_object_set_new(o, "data_file_bytes_per_op",
 	                    isfinite(file_per_op) ? json_real(file_per_op)
@@ -646,11 +647,12 @@ json_t *msb_footprint(msb_ctx *c)
 	json_object_set_new(o, "ratios",
 	                    json_pack("{s:o}", "store_vs_encoded",
 	                              msb_ratio(per_op, enc)));
-	json_object_set_new(
-		o, "targets",
-		json_pack("{s:o, s:o, s:o}", "store_vs_encoded",
-	                  msb_target(enc > 0 ? per_op / enc : NAN, "<=", 1.5),
-	                  "rss_anon_idle_mib", msb_target(rss_mib, "<=", 32),
-	                  "ready_ms", msb_target(ready_ms, "<=", 200)));
+	json_object_set_new(o, "targets",
+	                    json_pack("{s:o, s:o, s:o}", "store_vs_encoded",
+	                              msb_target(enc > 0 ? per_op / enc : NAN,
+	                                         "<=", 1.5),
+	                              "rss_anon_idle_mib",
+	                              msb_target(rss_mib, "<=", 32), "ready_ms",
+	                              msb_target(ready_ms, "<=", 200)));
 	return o;
 }

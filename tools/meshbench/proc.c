@@ -64,8 +64,9 @@ int msb_node_config(const char *dir, int port, const int *peers, int npeers)
 	snprintf(path, sizeof path, "%s/%s", dir, MS_NODE_CONF_FILE);
 	if ((f = fopen(path, "w")) == NULL)
 		return -1;
-	fprintf(f, "# written by meshbench\n[net]\nlisten = "
-	           "tcp://127.0.0.1:%d\nmdns = no\n",
+	fprintf(f,
+	        "# written by meshbench\n[net]\nlisten = "
+	        "tcp://127.0.0.1:%d\nmdns = no\n",
 	        port);
 	for (int i = 0; i < npeers; i++)
 		fprintf(f, "peer = tcp://127.0.0.1:%d\n", peers[i]);
@@ -254,8 +255,7 @@ static long long field(const char *s, const char *name)
 	size_t len = strlen(name);
 
 	while ((p = strstr(p, name)) != NULL) {
-		if ((p == s || p[-1] == ' ' || p[-1] == '\t') &&
-		    p[len] == ':')
+		if ((p == s || p[-1] == ' ' || p[-1] == '\t') && p[len] == ':')
 			return strtoll(p + len + 1, NULL, 10);
 		p += len;
 	}
@@ -366,17 +366,19 @@ static int fill_ingest(const char *dir, uint64_t have, uint64_t n)
 			ms_op op = {.type = MS_OP_PUT,
 			            .priority = MS_PRIO_USER,
 			            .seq = ++seq[a],
-			            .hlc = (uint64_t)(1700000000000ull + k) << 16,
+			            .hlc = (uint64_t)(1700000000000ull + k)
+			                   << 16,
 			            .key = (const uint8_t *)key,
 			            .value = value,
 			            .value_len = sizeof value};
 			size_t len;
 			memcpy(op.author, ms_identity_pk(id[a]), MS_PK_LEN);
-			op.key_len = (uint16_t)snprintf(
-				key, sizeof key, "bench/%010" PRIu64, k);
+			op.key_len = (uint16_t)snprintf(key, sizeof key,
+			                                "bench/%010" PRIu64, k);
 			if (ms_op_sign_encode(&op, id[a],
 			                      ms_store_network_id(s), buf[m],
-			                      sizeof buf[m], &len, &eb) != MS_OK)
+			                      sizeof buf[m], &len,
+			                      &eb) != MS_OK)
 				goto out;
 			items[m] = (ms_ingest_item){buf[m], len};
 		}
@@ -426,13 +428,13 @@ int msb_big_store(msb_ctx *c)
 		size_t m = 0;
 		uint64_t tb = msb_now_ns();
 		for (; m < FILL_BATCH && done + m < c->n; m++) {
-			w[m] = (ms_node_write){
-				.key = keys[m],
-				.klen = (size_t)snprintf(keys[m], sizeof keys[m],
-			                                 "bench/%010" PRIu64,
-			                                 done + m),
-				.value = value,
-				.vlen = sizeof value};
+			w[m] = (ms_node_write){.key = keys[m],
+			                       .klen = (size_t)snprintf(
+						       keys[m], sizeof keys[m],
+						       "bench/%010" PRIu64,
+						       done + m),
+			                       .value = value,
+			                       .vlen = sizeof value};
 		}
 		if (ms_node_write_batch(n, w, m, 0, NULL, &eb) != MS_OK) {
 			msb_say("fill: %s", eb.msg);

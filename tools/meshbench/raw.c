@@ -44,9 +44,10 @@ static void *sig_loop(void *arg)
 		for (int j = 0; j < 64; j++, k++) {
 			const uint8_t *m = w->msg[k % NMSG];
 			if (w->verify) {
-				if (crypto_sign_verify_detached(
-					    w->sig[k % NMSG], m, MSG_LEN,
-					    w->pk) != 0)
+				if (crypto_sign_verify_detached(w->sig[k %
+				                                       NMSG],
+				                                m, MSG_LEN,
+				                                w->pk) != 0)
 					w->bad = 1;
 			} else {
 				crypto_sign_detached(sig, NULL, m, MSG_LEN,
@@ -236,12 +237,11 @@ json_t *msb_raw(msb_ctx *c)
 		mdb_env_close(env);
 	}
 	msb_say("raw: LMDB batched puts %.0f/s", batched);
-	json_object_set_new(
-		o, "lmdb_batched",
-		json_pack("{s:i, s:i, s:i, s:I, s:f}", "puts_per_txn",
-	                  RAW_BATCH, "key_bytes", RAW_KEY, "value_bytes",
-	                  RAW_VAL, "puts", (json_int_t)nb, "puts_per_s",
-	                  batched));
+	json_object_set_new(o, "lmdb_batched",
+	                    json_pack("{s:i, s:i, s:i, s:I, s:f}",
+	                              "puts_per_txn", RAW_BATCH, "key_bytes",
+	                              RAW_KEY, "value_bytes", RAW_VAL, "puts",
+	                              (json_int_t)nb, "puts_per_s", batched));
 	json_object_set_new(single, "small",
 	                    msb_raw_lmdb_single(c, 0, &c->lmdb_p50_ms[0],
 	                                        &c->lmdb_p99_ms[0]));

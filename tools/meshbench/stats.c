@@ -56,12 +56,17 @@ double msb_pct(double *v, size_t n, double p)
 
 json_t *msb_lat_json(double *v, size_t n)
 {
+	double p50, p99;
+
 	if (n == 0)
 		return json_pack("{s:n, s:n, s:n, s:i}", "p50_ms", "p99_ms",
 		                 "max_ms", "samples", 0);
-	return json_pack("{s:f, s:f, s:f, s:I}", "p50_ms", msb_pct(v, n, 50),
-	                 "p99_ms", msb_pct(v, n, 99), "max_ms", v[n - 1],
-	                 "samples", (json_int_t)n);
+	/* msb_pct sorts v: take every figure before building the object, as
+	 * the order in which arguments are evaluated is unspecified */
+	p50 = msb_pct(v, n, 50);
+	p99 = msb_pct(v, n, 99);
+	return json_pack("{s:f, s:f, s:f, s:I}", "p50_ms", p50, "p99_ms", p99,
+	                 "max_ms", v[n - 1], "samples", (json_int_t)n);
 }
 
 json_t *msb_target(double value, const char *op, double threshold)
