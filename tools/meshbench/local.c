@@ -252,7 +252,7 @@ json_t *msb_ingest(msb_ctx *c)
 	uint8_t *buf = NULL, value[MSB_VALUE_LEN];
 	size_t *len = calloc(nops, sizeof *len), slot = 512;
 	ms_ingest_item items[ING_BATCH];
-	ms_ingest_totals tot = {0};
+	ms_ingest_totals tot = {0}, one;
 	uint64_t seq[ING_AUTHORS] = {0}, t0, enc = 0;
 	double secs, rate;
 	json_t *o = NULL;
@@ -293,9 +293,12 @@ json_t *msb_ingest(msb_ctx *c)
 		size_t m = 0;
 		for (; m < ING_BATCH && k < nops; m++, k++)
 			items[m] = (ms_ingest_item){buf + k * slot, len[k]};
-		if (ms_store_ingest(s, items, m, NULL, NULL, &tot, &eb) !=
+		if (ms_store_ingest(s, items, m, NULL, NULL, &one, &eb) !=
 		    MS_OK)
 			goto out;
+		/* totals are per call */
+		tot.applied += one.applied;
+		tot.rejected += one.rejected;
 	}
 	secs = msb_secs_since(t0);
 	rate = (double)nops / secs;
