@@ -18,7 +18,7 @@ src=$1
 shift
 update=
 if [ $# -gt 0 ]; then
-	[ "$1" = --update ] && [ $# -eq 2 ] || usage
+	if [ "$1" != --update ] || [ $# -ne 2 ]; then usage; fi
 	update=$2
 fi
 command -v jq >/dev/null || {
@@ -81,7 +81,8 @@ report() {
 	 "| footprint, idle node of \(.params.ops) ops: RssAnon, ready | \(.rss_anon_idle_mib | r(2)) MiB, \(.ready_ms | r(1)) ms | – | – |",
 	 "| store bytes per op | \(.store_bytes_per_op | r(0)) B (ops db \(.databases.ops.bytes_per_op // null | r(0)) B) | encoded op \(.encoded_bytes_per_op | r(0)) B | \(.ratios.store_vs_encoded | r(2)) × |"),
 	($w.mesh // empty | select(type == "object") |
-	 "| mesh, \(.params.nodes) nodes random degree \(.params.degree), \(.params.writes) writes | converged \(.converged) in \(.seconds_to_converge | r(1)) s; \(.op_transfers) op transfers | minimum \(.min_transfers) | amplification \(.amplification | r(3)) |"),
+	 "| mesh, \(.params.nodes) nodes random degree \(.params.degree), \(.params.writes) writes | converged \(.converged) in \(.seconds_to_converge | r(1)) s; \(.op_transfers) op transfers | minimum \(.min_transfers) | amplification \(.amplification | r(3)) |",
+	 (.failed_runs // [] | .[] | "| mesh, \(.nodes) nodes: **failed** | \(.error | gsub("\\|"; "/")) | – | – |")),
 	"",
 	"### Targets (issue 10)",
 	"",
@@ -98,14 +99,16 @@ if [ -z "$update" ]; then
 	exit 0
 fi
 [ -w "$update" ] || { echo "bench-report.sh: cannot write $update" >&2; exit 1; }
-grep -q '^<!-- results:begin -->$' "$update" && grep -q '^<!-- results:end -->$' "$update" || {
+if ! grep -q '^<!-- results:begin -->$' "$update" ||
+	! grep -q '^<!-- results:end -->$' "$update"; then
 	echo "bench-report.sh: $update has no <!-- results:begin --> / <!-- results:end --> lines" >&2
 	exit 1
-}
+fi
 body=$(report)
 tmp=$(mktemp "$update.XXXXXX")
-awk -v body="$body" '
-	/^<!-- results:begin -->$/ { print; print body; skip = 1; next }
+# through the environment: awk -v would interpret backslashes
+BODY=$body awk '
+	/^<!-- results:begin -->$/ { print; print ENVIRON["BODY"]; skip = 1; next }
 	/^<!-- results:end -->$/ { skip = 0 }
 	!skip { print }
 ' "$update" >"$tmp"

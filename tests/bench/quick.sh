@@ -17,8 +17,8 @@ rc=$?
 cat "$scratch/err.txt" >&2
 [ $rc -eq 0 ] || fail "meshbench --quick exited $rc"
 jq -e . "$scratch/out.json" >/dev/null || fail "stdout is not one JSON document"
-[ -z "$(ls -A "$scratch" | grep '^meshbench-')" ] ||
-	fail "scratch directory left behind without --keep"
+left=("$scratch"/meshbench-*)
+[ ! -e "${left[0]}" ] || fail "scratch directory left behind without --keep"
 
 # check EXPR WHAT: the jq expression must be true on the result
 check() {
