@@ -38,8 +38,10 @@ for w in put batch ingest catchup insync propagate footprint mesh; do
 done
 check '[.workloads.put | .small, .["\(.params.big_store_ops | tostring)"] // empty]
        | length >= 1' "put sizes"
-check '.workloads.put.small.api.samples > 0 and .workloads.put.small.cli.samples > 0' \
-	"put samples"
+check '.workloads.put.small | .api.samples > 0 and .cli.samples > 0 and
+       .raw_lmdb.samples == .api.samples' "put samples, raw LMDB beside"
+check '[.workloads.batch, .workloads.ingest, .workloads.catchup |
+        .limits_rechecked.verify_per_s_2t > 0] | all' "limits measured again"
 check '.workloads.put.params.big_store_ops > 0' "put big store"
 check '.workloads.batch.ops_per_s > 0 and .workloads.batch.call.samples > 0' "batch"
 check '.workloads.ingest | .ops_per_s > 0 and .applied == .params.ops and

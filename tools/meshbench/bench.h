@@ -104,6 +104,18 @@ json_t *msb_propagate(msb_ctx *c);
 json_t *msb_footprint(msb_ctx *c);
 json_t *msb_mesh(msb_ctx *c);
 
+/* Measure the 2-thread sign and verify rates again, just before a
+ * workload compared with them; the limits used become the best seen in
+ * the run.  Returns the figures (raw.c). */
+json_t *msb_raw_recheck(msb_ctx *c);
+/* A raw LMDB environment pre-filled with n records (room for extra
+ * more), for single puts timed beside meshsync's (raw.c). */
+typedef struct msb_rawdb msb_rawdb;
+msb_rawdb *msb_rawdb_open(msb_ctx *c, uint64_t n, size_t extra);
+/* One durable single put; its latency in ms, or -1. */
+double msb_rawdb_put(msb_rawdb *r);
+void msb_rawdb_close(msb_rawdb **rp);
+
 /* Raw LMDB durable single-put latency on a store holding n records
  * (raw.c; put's comparison). */
 json_t *msb_raw_lmdb_single(msb_ctx *c, uint64_t n, double *p50, double *p99);

@@ -16,22 +16,25 @@
 #include "op.h"
 #include "store.h"
 
-/* Durable ms_node_put latencies on dir: {lat..., writes_per_s}. */
-static json_t *put_api(const char *dir, size_t samples, double *p50,
-                       double *p99)
+/* Durable ms_node_put latencies on dir, each beside one durable single
+ * put into the raw LMDB environment r, so both see the same load on a
+ * shared machine: {lat..., writes_per_s} for meshsync, *rawj for raw. */
+static json_t *put_api(const char *dir, msb_rawdb *r, size_t samples,
+                       double *p50, double *p99, double *rp50, double *rp99,
+                       json_t **rawj)
 {
 	ms_node *n = NULL;
 	ms_errbuf eb = {0};
 	double *lat = calloc(samples, sizeof *lat);
+	double *rlat = calloc(samples, sizeof *rlat);
 	uint8_t value[MSB_VALUE_LEN];
-	uint64_t t0;
+	double secs = 0;
 	json_t *o = NULL;
-	double secs;
 
-	if (lat == NULL || ms_node_open(&n, dir, NULL, &eb) != MS_OK)
+	if (lat == NULL || rlat == NULL ||
+	    ms_node_open(&n, dir, NULL, &eb) != MS_OK)
 		goto out;
 	randombytes_buf(value, sizeof value);
-	t0 = msb_now_ns();
 	for (size_t i = 0; i < samples; i++) {
 		char key[48];
 		int klen = snprintf(key, sizeof key, "put/api/%zu", i);
@@ -40,18 +43,26 @@ static json_t *put_api(const char *dir, size_t samples, double *p50,
 		                NULL, &eb) != MS_OK)
 			goto out;
 		lat[i] = (double)(msb_now_ns() - t) / 1e6;
+		secs += lat[i] / 1000;
+		if ((rlat[i] = msb_rawdb_put(r)) < 0) {
+			snprintf(eb.msg, sizeof eb.msg, "raw LMDB put failed");
+			goto out;
+		}
 	}
-	secs = msb_secs_since(t0);
 	o = msb_lat_json(lat, samples);
 	*p50 = msb_pct(lat, samples, 50);
 	*p99 = msb_pct(lat, samples, 99);
 	json_object_set_new(o, "writes_per_s",
 	                    json_real((double)samples / secs));
+	*rawj = msb_lat_json(rlat, samples);
+	*rp50 = msb_pct(rlat, samples, 50);
+	*rp99 = msb_pct(rlat, samples, 99);
 out:
 	if (o == NULL)
 		msb_say("put through the API on %s: %s", dir, eb.msg);
 	ms_node_close(&n);
 	free(lat);
+	free(rlat);
 	return o != NULL ? o : json_null();
 }
 
@@ -90,43 +101,45 @@ static json_t *put_cli(const msb_ctx *c, const char *dir, size_t samples)
 	return o;
 }
 
-/* One store size of put: API, CLI, the raw LMDB figures beside. */
+/* One store size of put: API, CLI, and raw LMDB single puts on an
+ * environment of as many records, timed turn about with the API's. */
 static json_t *put_size(msb_ctx *c, const char *dir, uint64_t ops, int big,
                         json_t *targets, const char *label)
 {
 	size_t sa = c->quick ? 100 : 1000, sc = c->quick ? 5 : 50;
-	double p50 = NAN, p99 = NAN;
-	json_t *o = json_object(), *api, *raw = NULL;
+	double p50 = NAN, p99 = NAN, rp50 = NAN, rp99 = NAN;
+	json_t *o = json_object(), *api, *rawj = NULL;
+	msb_rawdb *r;
 	char name[64];
 
-	if (c->lmdb_p99_ms[big] == 0)
-		raw = msb_raw_lmdb_single(c, big ? c->n : 0,
-		                          &c->lmdb_p50_ms[big],
-		                          &c->lmdb_p99_ms[big]);
-	msb_say("put: %zu API writes on a store of %" PRIu64 " ops", sa, ops);
-	api = put_api(dir, sa, &p50, &p99);
+	msb_say("put: %zu API writes on a store of %" PRIu64
+	        " ops, each beside a raw LMDB put on %" PRIu64 " records",
+	        sa, ops, ops);
+	if ((r = msb_rawdb_open(c, ops, sa)) == NULL) {
+		json_decref(o);
+		return json_null();
+	}
+	api = put_api(dir, r, sa, &p50, &p99, &rp50, &rp99, &rawj);
+	msb_rawdb_close(&r);
 	json_object_set_new(o, "store_ops", json_integer((json_int_t)ops));
 	json_object_set_new(o, "api", api);
-	msb_say("put: api p50 %.3f ms p99 %.3f ms (raw LMDB %.3f / %.3f)", p50,
-	        p99, c->lmdb_p50_ms[big], c->lmdb_p99_ms[big]);
+	json_object_set_new(o, "raw_lmdb", rawj != NULL ? rawj : json_null());
+	msb_say("put: api p50 %.3f ms p99 %.3f ms (raw LMDB beside: %.3f / "
+	        "%.3f)",
+	        p50, p99, rp50, rp99);
 	msb_say("put: %zu meshsync-node put processes", sc);
 	json_object_set_new(o, "cli", put_cli(c, dir, sc));
-	json_object_set_new(o, "raw_lmdb",
+	json_object_set_new(o, "raw_lmdb_start_of_run",
 	                    json_pack("{s:f, s:f}", "p50_ms",
 	                              c->lmdb_p50_ms[big], "p99_ms",
 	                              c->lmdb_p99_ms[big]));
-	if (raw != NULL)
-		json_object_set_new(o, "raw_lmdb_measured_here", raw);
 	json_object_set_new(o, "ratios",
 	                    json_pack("{s:o, s:o}", "p50_vs_raw_lmdb",
-	                              msb_ratio(p50, c->lmdb_p50_ms[big]),
-	                              "p99_vs_raw_lmdb",
-	                              msb_ratio(p99, c->lmdb_p99_ms[big])));
+	                              msb_ratio(p50, rp50), "p99_vs_raw_lmdb",
+	                              msb_ratio(p99, rp99)));
 	snprintf(name, sizeof name, "p99_vs_raw_lmdb_%s", label);
 	json_object_set_new(targets, name,
-	                    msb_target(c->lmdb_p99_ms[big] > 0
-	                                       ? p99 / c->lmdb_p99_ms[big]
-	                                       : NAN,
+	                    msb_target(rp99 > 0 ? p99 / rp99 : NAN,
 	                               "<=", 1.25));
 	snprintf(name, sizeof name, "p50_ms_%s", label);
 	json_object_set_new(targets, name, msb_target(p50, "<=", 1.0));
@@ -157,7 +170,10 @@ json_t *msb_put(msb_ctx *c)
 	                  (json_int_t)c->big_ops, "big_store_fill",
 	                  c->big_fill_method, "big_store_fill_seconds",
 	                  c->big_fill_seconds, "latency",
-	                  "one durable write: ms_node_put's call; for cli "
+	                  "one durable write: ms_node_put's call, each "
+	                  "followed by one raw LMDB durable single put on an "
+	                  "environment of as many records (raw_lmdb: the "
+	                  "comparison, same moments, same load); for cli "
 	                  "the whole meshsync-node put process"));
 	json_object_set_new(o, "targets", targets);
 	return o;
@@ -174,7 +190,7 @@ json_t *msb_batch(msb_ctx *c)
 	double *lat = calloc(calls, sizeof *lat), rate = 0, secs;
 	uint8_t value[MSB_VALUE_LEN];
 	uint64_t t0;
-	json_t *o = NULL;
+	json_t *o = NULL, *recheck = NULL;
 
 	snprintf(dir, sizeof dir, "%s/batch", c->dir);
 	if (w == NULL || keys == NULL || lat == NULL ||
@@ -182,6 +198,7 @@ json_t *msb_batch(msb_ctx *c)
 	    ms_node_open(&n, dir, NULL, &eb) != MS_OK)
 		goto out;
 	randombytes_buf(value, sizeof value);
+	recheck = msb_raw_recheck(c);
 	msb_say("batch: %zu calls of %zu writes", calls, per);
 	t0 = msb_now_ns();
 	for (size_t k = 0; k < calls; k++) {
@@ -219,6 +236,8 @@ json_t *msb_batch(msb_ctx *c)
 	                              "returns"));
 	json_object_set_new(o, "ops_per_s", json_real(rate));
 	json_object_set_new(o, "call", msb_lat_json(lat, calls));
+	json_object_set_new(o, "limits_rechecked", recheck);
+	recheck = NULL;
 	json_object_set_new(o, "ratios",
 	                    json_pack("{s:o}", "vs_sign_2t",
 	                              msb_ratio(rate, c->sign2_rate)));
@@ -231,6 +250,7 @@ json_t *msb_batch(msb_ctx *c)
 out:
 	if (o == NULL)
 		msb_say("batch: %s", eb.msg[0] ? eb.msg : "setup failed");
+	json_decref(recheck);
 	ms_node_close(&n);
 	free(w);
 	free(keys);
@@ -255,7 +275,7 @@ json_t *msb_ingest(msb_ctx *c)
 	ms_ingest_totals tot = {0}, one;
 	uint64_t seq[ING_AUTHORS] = {0}, t0, enc = 0;
 	double secs, rate;
-	json_t *o = NULL;
+	json_t *o = NULL, *recheck = NULL;
 
 	snprintf(dir, sizeof dir, "%s/ingest", c->dir);
 	ms_store_opts_default(&so);
@@ -287,6 +307,7 @@ json_t *msb_ingest(msb_ctx *c)
 			goto out;
 		enc += len[k];
 	}
+	recheck = msb_raw_recheck(c);
 	msb_say("ingest: applying them, %d per call", ING_BATCH);
 	t0 = msb_now_ns();
 	for (uint64_t k = 0; k < nops;) {
@@ -314,6 +335,8 @@ json_t *msb_ingest(msb_ctx *c)
 	                  "ops signed before timing; each call verifies, "
 	                  "stores and applies and commits once"));
 	json_object_set_new(o, "ops_per_s", json_real(rate));
+	json_object_set_new(o, "limits_rechecked", recheck);
+	recheck = NULL;
 	json_object_set_new(o, "applied",
 	                    json_integer((json_int_t)tot.applied));
 	json_object_set_new(o, "rejected",
@@ -327,6 +350,7 @@ json_t *msb_ingest(msb_ctx *c)
 out:
 	if (o == NULL)
 		msb_say("ingest: %s", eb.msg[0] ? eb.msg : "setup failed");
+	json_decref(recheck);
 	for (int a = 0; a < ING_AUTHORS; a++)
 		ms_identity_free(&id[a]);
 	ms_store_close(&s);

@@ -79,7 +79,7 @@ json_t *msb_catchup(msb_ctx *c)
 	double secs = NAN, deadline, last_poll = -1;
 	long long wire;
 	uint64_t a_out, a_in, b_in, b_out, a_sent;
-	json_t *o = NULL;
+	json_t *o = NULL, *recheck = NULL;
 	int done = 0;
 
 	if (msb_big_store(c) != 0)
@@ -98,6 +98,7 @@ json_t *msb_catchup(msb_ctx *c)
 	out0 = msb_store_counter(p.a, "bytes_out") +
 	       msb_store_counter(p.a, "bytes_in");
 	sent0 = msb_store_counter(p.a, "ops_sent");
+	recheck = msb_raw_recheck(c);
 	if ((p.ida = msb_node_start(c, p.a, "info")) == 0 ||
 	    msb_node_wait_ready(p.a, p.ida, 30) != 0)
 		goto out;
@@ -172,6 +173,8 @@ json_t *msb_catchup(msb_ctx *c)
 		                  "on the listening side), ZMTP framing and "
 		                  "the CURVE handshake included"));
 		json_object_set_new(o, "seconds", json_real(secs));
+		json_object_set_new(o, "limits_rechecked", recheck);
+		recheck = NULL;
 		json_object_set_new(o, "ops_per_s", json_real(rate));
 		json_object_set_new(o, "ops_sent",
 		                    json_integer((json_int_t)a_sent));
@@ -213,6 +216,7 @@ json_t *msb_catchup(msb_ctx *c)
 		c->synced_dir = strdup(dst);
 	}
 out:
+	json_decref(recheck);
 	pair_stop(&p);
 	return o != NULL ? o : json_null();
 }
