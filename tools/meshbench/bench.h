@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "meshsync.h"
@@ -86,6 +87,11 @@ double msb_store_enc_per_op(const char *dir);
  * (both directions, ZeroMQ framing and CURVE included), from ss; -1 when
  * ss is missing or says nothing. */
 long long msb_wire_bytes(int port);
+/* Start argv (argv[0] a path) with its stdout on the returned stream and
+ * its stderr into errpath (NULL: /dev/null); msb_spawn_wait closes the
+ * stream and gives the exit status (-1 when it did not exit). */
+FILE *msb_spawn_read(char *const argv[], const char *errpath, pid_t *pid);
+int msb_spawn_wait(FILE *f, pid_t pid);
 /* Lines of dir/node.log containing needle. */
 int msb_log_count(const char *dir, const char *needle);
 /* Run argv to its end; its exit status or -1. */

@@ -33,7 +33,7 @@ static void last_line(const char *path, char *out, size_t cap)
 static json_t *mesh_run(msb_ctx *c, int nodes, int count, int rate,
                         int deadline, char *why, size_t cap)
 {
-	char ini[4096], work[4096], err[4096], cmd[16384];
+	char ini[4096], work[4096], err[4096];
 	json_t *r;
 	json_error_t je;
 	FILE *f, *p;
@@ -55,20 +55,20 @@ static json_t *mesh_run(msb_ctx *c, int nodes, int count, int rate,
 		return NULL;
 	msb_say("mesh: meshsim, %d nodes, %d writes at %d/s", nodes, count,
 	        rate);
-	/* the paths are ours (mkdtemp names): no quoting needed beyond '' */
-	snprintf(cmd, sizeof cmd,
-	         "'%s' --workdir '%s' --node-bin '%s' '%s' 2>'%s'",
-	         c->meshsim_bin, work, c->node_bin, ini, err);
-	(void)fflush(NULL);
-	if ((p = popen(cmd, "r")) == NULL)
-		return NULL;
-	r = json_loadf(p, 0, &je);
-	st = pclose(p);
+	{
+		char *argv[] = {c->meshsim_bin, "--workdir", work, "--node-bin",
+		                c->node_bin,    ini,         NULL};
+		pid_t pid;
+		if ((p = msb_spawn_read(argv, err, &pid)) == NULL)
+			return NULL;
+		r = json_loadf(p, 0, &je);
+		st = msb_spawn_wait(p, pid);
+	}
 	if (r == NULL) {
 		char line[1024];
 		last_line(err, line, sizeof line);
-		snprintf(why, cap, "meshsim exited %d without a result: %s",
-		         WIFEXITED(st) ? WEXITSTATUS(st) : -1, line);
+		snprintf(why, cap, "meshsim exited %d without a result: %s", st,
+		         line);
 		msb_say("mesh: %s", why);
 	}
 	return r;
@@ -80,7 +80,8 @@ json_t *msb_mesh(msb_ctx *c)
 	 * without a result, 20 nodes and 2,000 writes (the dense scenario's
 	 * size, which has run through here), the failure kept in the
 	 * result */
-	int sizes[2] = {c->quick ? 5 : 30, 20}, counts[2] = {10000, 2000};
+	const int sizes[2] = {c->quick ? 5 : 30, 20};
+	const int counts[2] = {10000, 2000};
 	int nodes = 0, count = 0, rate = c->quick ? 100 : 500;
 	int deadline = c->quick ? 30 : 240;
 	json_t *r = NULL, *o = NULL, *failed = json_array();

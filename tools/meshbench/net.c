@@ -344,7 +344,8 @@ json_t *msb_insync(msb_ctx *c)
 	                    wire >= 0 ? json_integer(wire) : json_null());
 	json_object_set_new(o, "targets",
 	                    json_pack("{s:o, s:o}", "round_trips",
-	                              msb_target(rt < 0 ? NAN : rt, "<=", 1),
+	                              msb_target(rt < 0 ? NAN : (double)rt,
+	                                         "<=", 1),
 	                              "protocol_bytes",
 	                              msb_target((double)(a1 - a0),
 	                                         "<=", 512)));
@@ -394,7 +395,7 @@ static int watch_has(watch *w, const char *key)
 json_t *msb_propagate(msb_ctx *c)
 {
 	size_t writes = c->quick ? 10 : 100;
-	char dir[LINE][4096], netkey[MS_NODE_NETKEY_TEXT_LEN];
+	char dir[LINE][4096], netkey[MS_NODE_NETKEY_TEXT_LEN] = "";
 	int port[LINE];
 	pid_t pid[LINE] = {0};
 	watch hop1 = {0}, far = {0};

@@ -5,6 +5,7 @@
  * read-only as node-inspect does.  Also the big store of N ops that put,
  * catchup, insync and footprint share, made once per run.
  */
+#define _GNU_SOURCE /* pipe2 */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -156,8 +157,10 @@ long msb_rss_anon_kib(pid_t pid)
 	if ((f = fopen(path, "r")) == NULL)
 		return -1;
 	while (fgets(line, sizeof line, f) != NULL)
-		if (sscanf(line, "RssAnon: %ld kB", &kib) == 1)
+		if (strncmp(line, "RssAnon:", 8) == 0) {
+			kib = strtol(line + 8, NULL, 10);
 			break;
+		}
 	fclose(f);
 	return kib;
 }
@@ -262,31 +265,70 @@ static long long field(const char *s, const char *name)
 	return -1;
 }
 
+FILE *msb_spawn_read(char *const argv[], const char *errpath, pid_t *pid)
+{
+	int fd[2];
+	FILE *f;
+
+	if (pipe2(fd, O_CLOEXEC) != 0)
+		return NULL;
+	(void)fflush(NULL);
+	if ((*pid = fork()) == 0) {
+		int err = open(errpath ? errpath : "/dev/null",
+		               O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(fd[1], 1);
+		if (err >= 0)
+			dup2(err, 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(fd[1]);
+	if (*pid < 0 || (f = fdopen(fd[0], "r")) == NULL) {
+		close(fd[0]);
+		if (*pid > 0)
+			waitpid(*pid, NULL, 0);
+		return NULL;
+	}
+	return f;
+}
+
+int msb_spawn_wait(FILE *f, pid_t pid)
+{
+	int st;
+
+	fclose(f);
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 long long msb_wire_bytes(int port)
 {
-	char cmd[256], line[4096], prev[4096] = "";
+	char filter[64], line[4096];
+	char *argv[] = {"/usr/bin/ss", "-tinH", "state",
+	                "established", filter,  NULL};
 	long long total = -1;
+	pid_t pid;
 	FILE *p;
 
 	/* ss -i prints each socket on two lines: addresses, then TCP_INFO */
-	snprintf(cmd, sizeof cmd,
-	         "ss -tinH state established '( sport = :%d )' 2>/dev/null",
-	         port);
-	if ((p = popen(cmd, "r")) == NULL)
+	snprintf(filter, sizeof filter, "( sport = :%d )", port);
+	if (access(argv[0], X_OK) != 0)
+		argv[0] = "/sbin/ss";
+	if ((p = msb_spawn_read(argv, NULL, &pid)) == NULL)
 		return -1;
 	while (fgets(line, sizeof line, p) != NULL) {
 		long long sent = field(line, "bytes_sent"),
 			  recv = field(line, "bytes_received");
-		if (sent < 0 && recv < 0) {
-			snprintf(prev, sizeof prev, "%s", line);
+		if (sent < 0 && recv < 0)
 			continue;
-		}
 		if (total < 0)
 			total = 0;
 		total += (sent > 0 ? sent : 0) + (recv > 0 ? recv : 0);
 	}
-	pclose(p);
-	(void)prev;
+	if (msb_spawn_wait(p, pid) != 0)
+		return -1;
 	return total;
 }
 
