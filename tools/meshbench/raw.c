@@ -113,8 +113,10 @@ static json_t *raw_ed25519(msb_ctx *c)
 	sodium_memzero(sk, sizeof sk);
 	free(msg);
 	free(sig);
-	c->sign2_rate = s2;
-	c->verify2_rate = v2;
+	/* two threads can do at least what one does: when the second core
+	 * is busy elsewhere, the 1-thread figure is the better limit */
+	c->sign2_rate = s2 > s1 ? s2 : s1;
+	c->verify2_rate = v2 > v1 ? v2 : v1;
 	msb_say("raw: sign %.0f/s (1 thread) %.0f/s (2); verify %.0f/s (1) "
 	        "%.0f/s (2)",
 	        s1, s2, v1, v2);
