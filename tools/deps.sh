@@ -9,7 +9,7 @@ PKGS=(
   build-essential cmake pkg-config
   libsodium-dev libzmq3-dev liblmdb-dev libavahi-client-dev
   libjansson-dev libinih-dev libmnl-dev
-  check libsubunit-dev lmdb-utils
+  check libsubunit-dev lmdb-utils jq
   dbus avahi-daemon avahi-utils iproute2 nftables
   clang libclang-rt-14-dev
   clang-format clang-tidy cppcheck
