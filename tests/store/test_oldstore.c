@@ -22,8 +22,8 @@
 #error "MS_FIXTURE_DIR names tests/store/fixtures"
 #endif
 
-static const char *const files[] = {"data.mdb", "identity.key",
-                                    "network.key", "meshsync.conf"};
+static const char *const files[] = {"data.mdb", "identity.key", "network.key",
+                                    "meshsync.conf"};
 
 /* Copy fixture NAME into a fresh private directory, as a node would
  * hold it (0700 directory, 0600 files). */
@@ -141,7 +141,8 @@ START_TEST(test_schema3_store_opens)
 	} else {
 		ck_assert_int_eq(e, MS_ECORRUPT);
 		ck_assert_msg(strstr(eb.msg, "migrat") != NULL,
-		              "refusal does not say how to migrate: %s", eb.msg);
+		              "refusal does not say how to migrate: %s",
+		              eb.msg);
 	}
 
 	/* read-write: opened (and migrated when the layout changed) */

@@ -62,7 +62,10 @@ int msb_node_create(const char *dir, const char *netkey, char *netkey_out);
 /* A free TCP port on 127.0.0.1 (bound and released). */
 int msb_free_port(void);
 /* Write dir/meshsync.conf: listen on port, dial the peers, no mDNS. */
-int msb_node_config(const char *dir, int port, const int *peers, int npeers);
+int msb_node_config(const char *dir, int port, const int *peers, int npeers,
+                    const char *allow);
+/* The node id of the node in dir as 64 hex digits (out: 65 bytes). */
+int msb_node_id_hex(const char *dir, char *out);
 /* Start `meshsync-node run` on dir (log in dir/node.log); 0 on failure. */
 pid_t msb_node_start(const msb_ctx *c, const char *dir, const char *level);
 /* Wait for dir/node.endpoints (the daemon listens); -1 on timeout or when

@@ -47,8 +47,8 @@ static int pair_config(pair *p)
 	p->pb = msb_free_port();
 	if (p->pa < 0 || p->pb < 0 || p->pa == p->pb)
 		return -1;
-	if (msb_node_config(p->a, p->pa, NULL, 0) != 0 ||
-	    msb_node_config(p->b, p->pb, &p->pa, 1) != 0)
+	if (msb_node_config(p->a, p->pa, NULL, 0, NULL) != 0 ||
+	    msb_node_config(p->b, p->pb, &p->pa, 1, NULL) != 0)
 		return -1;
 	return 0;
 }
@@ -396,6 +396,7 @@ json_t *msb_propagate(msb_ctx *c)
 {
 	size_t writes = c->quick ? 10 : 100;
 	char dir[LINE][4096], netkey[MS_NODE_NETKEY_TEXT_LEN] = "";
+	char id[LINE][MS_NODE_ID_HEX_LEN];
 	int port[LINE];
 	pid_t pid[LINE] = {0};
 	watch hop1 = {0}, far = {0};
@@ -417,11 +418,19 @@ json_t *msb_propagate(msb_ctx *c)
 		    (port[i] = msb_free_port()) < 0)
 			goto out;
 	}
-	/* each node dials its left neighbour: a line 0-1-2-3-4 */
+	/* each node dials its left neighbour and allows only its two
+	 * neighbours: a line 0-1-2-3-4 that peer exchange cannot short-cut */
 	for (int i = 0; i < LINE; i++)
-		if (msb_node_config(dir[i], port[i], i ? &port[i - 1] : NULL,
-		                    i ? 1 : 0) != 0)
+		if (msb_node_id_hex(dir[i], id[i]) != 0)
 			goto out;
+	for (int i = 0; i < LINE; i++) {
+		char allow[2 * MS_NODE_ID_HEX_LEN + 2];
+		snprintf(allow, sizeof allow, "%s %s", i ? id[i - 1] : "",
+		         i + 1 < LINE ? id[i + 1] : "");
+		if (msb_node_config(dir[i], port[i], i ? &port[i - 1] : NULL,
+		                    i ? 1 : 0, allow) != 0)
+			goto out;
+	}
 	for (int i = 0; i < LINE; i++)
 		if ((pid[i] = msb_node_start(c, dir[i], "info")) == 0 ||
 		    msb_node_wait_ready(dir[i], pid[i], 30) != 0)
@@ -593,7 +602,7 @@ json_t *msb_footprint(msb_ctx *c)
 		return json_null();
 	dir = c->synced_dir != NULL ? c->synced_dir : c->big_dir;
 	if ((port = msb_free_port()) < 0 ||
-	    msb_node_config(dir, port, &peers, 0) != 0)
+	    msb_node_config(dir, port, &peers, 0, NULL) != 0)
 		return json_null();
 	msb_say("footprint: an idle node holding the store of %s", dir);
 	t0 = msb_now_ns();

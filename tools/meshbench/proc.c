@@ -57,7 +57,22 @@ int msb_free_port(void)
 	return port;
 }
 
-int msb_node_config(const char *dir, int port, const int *peers, int npeers)
+int msb_node_id_hex(const char *dir, char *out)
+{
+	ms_errbuf eb = {0};
+	ms_node *n = NULL;
+
+	if (ms_node_open(&n, dir, NULL, &eb) != MS_OK) {
+		msb_say("open node %s: %s", dir, eb.msg);
+		return -1;
+	}
+	ms_node_id_hex(n, out);
+	ms_node_close(&n);
+	return 0;
+}
+
+int msb_node_config(const char *dir, int port, const int *peers, int npeers,
+                    const char *allow)
 {
 	char path[4096];
 	FILE *f;
@@ -71,6 +86,15 @@ int msb_node_config(const char *dir, int port, const int *peers, int npeers)
 	        port);
 	for (int i = 0; i < npeers; i++)
 		fprintf(f, "peer = tcp://127.0.0.1:%d\n", peers[i]);
+	/* an allow list keeps a line a line: peer exchange would otherwise
+	 * let every node dial every other */
+	for (const char *a = allow; a != NULL && *a != '\0';) {
+		size_t n = strcspn(a, " ");
+		if (n > 0)
+			fprintf(f, "allow = %.*s\n", (int)n, a);
+		a += n;
+		a += strspn(a, " ");
+	}
 	/* a peer started a moment later is dialled again within 100 ms */
 	fprintf(f, "\n[backoff]\nbase = 100ms\ncap = 1s\n");
 	return fclose(f) == 0 ? 0 : -1;
