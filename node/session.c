@@ -119,6 +119,7 @@ void ms_session_env_free(ms_session_env **envp)
 
 	if (env == NULL)
 		return;
+	ms_idset_clear(&env->asked);
 	free(env->txops);
 	free(env->msgbuf);
 	free(env->scratch);
@@ -303,6 +304,8 @@ static void release(ms_session *s)
 	s->env->tx_total -= s->fl_bytes;
 	s->fl_bytes = 0;
 	ms_idset_clear(&s->known);
+	ss_env_unlink(s);
+	ss_relay_release(s);
 	mem_set(s, 0);
 }
 
@@ -513,6 +516,7 @@ uint64_t ss_mem_now(const ms_session *s)
 	n += (uint64_t)s->q.cap * sizeof *s->q.v;
 	n += (uint64_t)s->known.cap * MS_HASH_LEN;
 	n += (uint64_t)s->capfl * sizeof *s->fl;
+	n += ss_relay_mem(s);
 	return n + s->oq_bytes;
 }
 
@@ -560,11 +564,18 @@ int ss_timeouts(ms_session *s, ms_time now)
 	           s->vv_rounds == 0 &&
 	           since(s->vv_start, now) >= p->vv_timeout_ms) {
 		which = "vv_timeout";
-	} else if ((s->state == MS_SESSION_SYNC || s->nfl > 0) &&
+	} else if ((s->state == MS_SESSION_SYNC || s->nfl > 0 ||
+	            s->have_unanswered > 0) &&
 	           since(s->idle_from, now) >= p->idle_timeout_ms) {
 		/* the peer owes us a message: its part of the initial sync,
-		 * or the ACK of a batch in flight.  A live session with
-		 * nothing in flight owes nothing and is never idle here. */
+		 * the ACK of a batch in flight or the WANT answering a HAVE.
+		 * A live session with nothing in flight owes nothing and is
+		 * never idle here. */
+		which = "idle_timeout";
+	} else if (s->wants.n > 0 &&
+	           since(s->wants.v[0].at, now) >= p->idle_timeout_ms) {
+		/* the peer announced an op and has not sent it since we
+		 * asked: it owes it, whatever else it sends */
 		which = "idle_timeout";
 	}
 	if (which == NULL)
@@ -636,6 +647,7 @@ ms_err ms_session_new(ms_session **out, ms_session_env *env,
 	s->sum.start_ms = now.wall_ms;
 	s->sum.outbound = (uint8_t)s->outbound;
 	ss_count(s, s->outbound ? "sessions_out" : "sessions_in", NULL, 1);
+	ss_env_link(s);
 	mem_set(s, ss_mem_now(s));
 	*out = s;
 	return MS_OK;
@@ -915,7 +927,7 @@ void ms_session_recv(ms_session *s, const uint8_t *buf, size_t len, ms_time now)
 	if (r == MS_WR_VERSION) {
 		ss_log(s, MS_LOG_WARNING, "MS-SYNC-BAD-MESSAGE", "reason=%s",
 		       ms_wire_reason_name(r));
-		close_with(s, MS_BYE_VERSION, "protocol version 2 only",
+		close_with(s, MS_BYE_VERSION, "protocol version 3 only",
 		           "version", ms_wire_reason_name(r), 1, now);
 		return;
 	}
@@ -945,6 +957,12 @@ void ms_session_recv(ms_session *s, const uint8_t *buf, size_t len, ms_time now)
 		break;
 	case MS_WIRE_PEERS:
 		on_peers(s, &m.u.peers);
+		break;
+	case MS_WIRE_HAVE:
+		ss_on_have(s, &m.u.have, now);
+		break;
+	case MS_WIRE_WANT:
+		ss_on_want(s, &m.u.want, now);
 		break;
 	}
 	(void)ss_mem_check(s, now);

@@ -15,7 +15,7 @@
 /* Remember that the peer holds id.  The set is bounded: past
  * MS_SESSION_KNOWN_MAX it starts over, which can only cost a duplicate
  * send (peer_vv still filters what the peer holds contiguously). */
-static void know(ms_session *s, const uint8_t id[MS_HASH_LEN])
+void ss_know(ms_session *s, const uint8_t id[MS_HASH_LEN])
 {
 	if (s->known.n >= MS_SESSION_KNOWN_MAX)
 		ms_idset_clear(&s->known);
@@ -45,8 +45,10 @@ static void tx_total_hit(ms_session *s)
 	           s->env->tx_total, (unsigned)MS_SESSION_TX_TOTAL_BYTES);
 }
 
-/* Queue op e unless the peer is known to hold it. */
-static void queue_op(ms_session *s, ms_store_rtxn *rt, const ms_log_entry *e)
+/* Queue op e unless the peer is known to hold it; with `lazy`, an op of
+ * another author is announced instead (session_relay.c). */
+static void queue_op(ms_session *s, ms_store_rtxn *rt, const ms_log_entry *e,
+                     int lazy)
 {
 	ms_sync_item it;
 
@@ -55,6 +57,10 @@ static void queue_op(ms_session *s, ms_store_rtxn *rt, const ms_log_entry *e)
 	if (s->identified &&
 	    ms_store_peer_vv_get(rt, s->peer_id, e->op.author) >= e->op.seq)
 		return;
+	if (lazy && ss_relay_lazy(s, e)) {
+		ss_relay_announce(s, e->id);
+		return;
+	}
 	it.priority = e->op.priority;
 	it.hlc = e->op.hlc;
 	memcpy(it.id, e->id, MS_HASH_LEN);
@@ -72,18 +78,30 @@ static int offer_one(uint64_t arrival, const ms_log_entry *e, void *ctx)
 	offer_ctx *o = ctx;
 
 	(void)arrival;
-	queue_op(o->s, o->rt, e);
+	queue_op(o->s, o->rt, e, 1);
 	return 0;
+}
+
+void ss_queue_id(ms_session *s, ms_store_rtxn *rt,
+                 const uint8_t id[MS_HASH_LEN])
+{
+	ms_log_entry e;
+
+	if (ms_store_get_op(rt, id, &e, NULL) == MS_OK)
+		queue_op(s, rt, &e, 0);
 }
 
 ms_err ms_session_offer_since(ms_session *s, ms_store_rtxn *rt, uint64_t after,
                               ms_errbuf *eb)
 {
 	offer_ctx o = {s, rt};
+	ms_err e;
 
 	if (!ss_ready(s))
 		return MS_OK;
-	return ms_store_foreach_arrival(rt, after, offer_one, &o, eb);
+	e = ms_store_foreach_arrival(rt, after, offer_one, &o, eb);
+	ss_relay_flush_have(s);
+	return e;
 }
 
 /* Live on equal digests: queue what arrived since our HELLO. */
@@ -195,7 +213,7 @@ void ss_send_batches(ms_session *s, ms_time now)
 			env->txops[n].len = (uint32_t)e.len;
 			n++;
 			bytes += MS_WIRE_OPS_PER_OP_LEN + e.len;
-			know(s, id);
+			ss_know(s, id);
 		}
 		if (n == 0) {
 			ms_store_read_end(&rt);
@@ -233,6 +251,7 @@ void ms_session_tick(ms_session *s, ms_time now)
 	if (s->state == MS_SESSION_CLOSED)
 		return;
 	s->env->now = now;
+	ss_relay_tick(s, now);
 	if (ss_timeouts(s, now) != 0 || ss_flush(s, now) != 0)
 		return;
 	ss_send_batches(s, now);
@@ -554,7 +573,7 @@ void ss_on_ops(ms_session *s, const ms_wire_ops *o, ms_time now)
 			continue;
 		}
 		/* the peer holds it: never send it back on this link */
-		know(s, r->id);
+		ss_know(s, r->id);
 		if (b.slots[i].seq != 0)
 			b.held[nheld++] = b.slots[i];
 		if (r->status == MS_INGEST_APPLIED && r->fork &&
