@@ -898,8 +898,10 @@ static void on_bye(ms_session *s, const ms_wire_bye *b, ms_time now)
 	ss_count(s, "bye_recv_", name, 1);
 	/* whatever the reason, the peer is going away: an outbound dial waits
 	 * out a backoff (reset by the good session, so it starts at base)
-	 * instead of redialling a node that is stopping */
-	end_session(s, end, NULL, -1, 1, now);
+	 * instead of redialling a node that is stopping.  Not after
+	 * BYE(duplicate): the pair stays linked by its other session, and
+	 * the dial that follows when that one ends must not wait. */
+	end_session(s, end, NULL, -1, b->reason != MS_BYE_DUPLICATE, now);
 }
 
 static void on_peers(ms_session *s, const ms_wire_peers *p)
