@@ -251,8 +251,11 @@ void ss_env_unlink(ms_session *s);
 void ss_relay_release(ms_session *s);
 /* Bytes the relay state holds (ss_mem_now). */
 uint64_t ss_relay_mem(const ms_session *s);
-/* 1 when op e is announced rather than pushed: another author's. */
-int ss_relay_lazy(const ms_session *s, const ms_log_entry *e);
+/* Sessions of env that take offers (ss_ready). */
+int ss_relay_fanout(const ms_session_env *env);
+/* 1 when op e is announced rather than pushed: another author's, and
+ * this node has `fanout` (ss_relay_fanout) of 3 or more. */
+int ss_relay_lazy(const ms_session *s, const ms_log_entry *e, int fanout);
 /* Add id to the next HAVE; ss_relay_flush_have sends them. */
 void ss_relay_announce(ms_session *s, const uint8_t id[MS_HASH_LEN]);
 void ss_relay_flush_have(ms_session *s);

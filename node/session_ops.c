@@ -45,10 +45,11 @@ static void tx_total_hit(ms_session *s)
 	           s->env->tx_total, (unsigned)MS_SESSION_TX_TOTAL_BYTES);
 }
 
-/* Queue op e unless the peer is known to hold it; with `lazy`, an op of
- * another author is announced instead (session_relay.c). */
+/* Queue op e unless the peer is known to hold it; with `fanout` (the
+ * node's ready sessions; 0 never announces), an op of another author may
+ * be announced instead (session_relay.c). */
 static void queue_op(ms_session *s, ms_store_rtxn *rt, const ms_log_entry *e,
-                     int lazy)
+                     int fanout)
 {
 	ms_sync_item it;
 
@@ -57,7 +58,7 @@ static void queue_op(ms_session *s, ms_store_rtxn *rt, const ms_log_entry *e,
 	if (s->identified &&
 	    ms_store_peer_vv_get(rt, s->peer_id, e->op.author) >= e->op.seq)
 		return;
-	if (lazy && ss_relay_lazy(s, e)) {
+	if (ss_relay_lazy(s, e, fanout)) {
 		ss_relay_announce(s, e->id);
 		return;
 	}
@@ -71,6 +72,7 @@ static void queue_op(ms_session *s, ms_store_rtxn *rt, const ms_log_entry *e,
 typedef struct offer_ctx {
 	ms_session *s;
 	ms_store_rtxn *rt;
+	int fanout;
 } offer_ctx;
 
 static int offer_one(uint64_t arrival, const ms_log_entry *e, void *ctx)
@@ -78,7 +80,7 @@ static int offer_one(uint64_t arrival, const ms_log_entry *e, void *ctx)
 	offer_ctx *o = ctx;
 
 	(void)arrival;
-	queue_op(o->s, o->rt, e, 1);
+	queue_op(o->s, o->rt, e, o->fanout);
 	return 0;
 }
 
@@ -94,7 +96,7 @@ void ss_queue_id(ms_session *s, ms_store_rtxn *rt,
 ms_err ms_session_offer_since(ms_session *s, ms_store_rtxn *rt, uint64_t after,
                               ms_errbuf *eb)
 {
-	offer_ctx o = {s, rt};
+	offer_ctx o = {s, rt, ss_relay_fanout(s->env)};
 	ms_err e;
 
 	if (!ss_ready(s))

@@ -99,9 +99,23 @@ uint64_t ss_relay_mem(const ms_session *s)
 	       sizeof(ss_idref);
 }
 
-int ss_relay_lazy(const ms_session *s, const ms_log_entry *e)
+int ss_relay_fanout(const ms_session_env *env)
 {
-	return memcmp(e->op.author, s->env->node_id, MS_PK_LEN) != 0;
+	int n = 0;
+
+	for (const ms_session *o = env->sessions; o != NULL; o = o->env_next)
+		n += ss_ready(o);
+	return n;
+}
+
+int ss_relay_lazy(const ms_session *s, const ms_log_entry *e, int fanout)
+{
+	/* our own writes: no neighbour can have them yet.  With two links
+	 * or fewer, a relayed op came in on one and goes out on at most
+	 * one: nothing to choose between, so no round trip (a line relays
+	 * as fast as before) */
+	return fanout >= 3 &&
+	       memcmp(e->op.author, s->env->node_id, MS_PK_LEN) != 0;
 }
 
 void ss_relay_announce(ms_session *s, const uint8_t id[MS_HASH_LEN])
