@@ -75,6 +75,7 @@ struct ms_session_env {
 	 * announcing one is not asked (may hold ids since held; rebuilt
 	 * from the sessions' asks when one ends or it grows too big) */
 	ms_idset asked;
+	uint64_t wants_total; /* asks open over all sessions */
 };
 
 /* A growable array of vector entries. */

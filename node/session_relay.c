@@ -17,14 +17,18 @@
  * pushed at once (no neighbour can have them yet).
  */
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "session_int.h"
 
+/* Append; -1 when out of memory or v holds `max` ids already. */
 static int idvec_push(ss_idvec *v, const uint8_t id[MS_HASH_LEN],
-                      uint64_t at)
+                      uint64_t at, size_t max)
 {
+	if (v->n >= max)
+		return -1;
 	if (v->n == v->cap) {
 		size_t ncap = v->cap ? v->cap * 2 : 64;
 		ss_idref *nv = realloc(v->v, ncap * sizeof *nv);
@@ -85,6 +89,7 @@ void ss_relay_release(ms_session *s)
 {
 	int undelivered = s->wants.n > 0;
 
+	s->env->wants_total -= s->wants.n;
 	ss_idvec_free(&s->have_out);
 	ss_idvec_free(&s->wants);
 	ss_idvec_free(&s->deferred);
@@ -120,7 +125,7 @@ int ss_relay_lazy(const ms_session *s, const ms_log_entry *e, int fanout)
 
 void ss_relay_announce(ms_session *s, const uint8_t id[MS_HASH_LEN])
 {
-	if (idvec_push(&s->have_out, id, 0) != 0)
+	if (idvec_push(&s->have_out, id, 0, SIZE_MAX) != 0)
 		ss_log(s, MS_LOG_ERROR, "MS-SYNC-NOMEM", "what=have");
 }
 
@@ -180,9 +185,15 @@ static int ask(ms_session *s, const uint8_t id[MS_HASH_LEN], uint64_t now_ms)
 {
 	ms_session_env *env = s->env;
 
-	if (idvec_push(&s->wants, id, now_ms) != 0)
+	/* at most MS_SESSION_KNOWN_MAX asks open per link: the rest wait
+	 * among the deferred ids (or for the next vector exchange) */
+	if (idvec_push(&s->wants, id, now_ms, MS_SESSION_KNOWN_MAX) != 0)
 		return -1;
-	if (env->asked.n >= MS_SESSION_KNOWN_MAX)
+	env->wants_total++;
+	/* the set keeps ids since held: drop them once they are most of it
+	 * (never per ask: the rebuild walks every open ask) */
+	if (env->asked.n >= MS_SESSION_KNOWN_MAX &&
+	    env->asked.n >= 2 * env->wants_total)
 		asked_rebuild(env);
 	(void)ms_idset_add(&env->asked, id); /* missing: a duplicate ask */
 	return 0;
@@ -216,18 +227,20 @@ void ss_on_have(ms_session *s, const ms_wire_ids *h, ms_time now)
 		ss_know(s, id);
 		if (held(rt, id))
 			continue;
-		if (ms_idset_has(&s->env->asked, id)) {
-			/* another link was asked first; this one is asked
-			 * if that one ends without delivering */
-			if (idvec_push(&s->deferred, id, now.mono_ms) == 0)
-				continue;
-		}
-		/* a duplicate id in one HAVE is asked once */
-		int dup = 0;
-		for (uint16_t k = 0; k < n && !dup; k++)
-			dup = memcmp(want[k], id, MS_HASH_LEN) == 0;
-		if (dup || ask(s, id, now.mono_ms) != 0)
+		/* asked on another link first (this one is asked if that
+		 * one ends without delivering), or a duplicate in this HAVE,
+		 * or this link has all the asks it may have open: remember
+		 * it; the ticks ask for it when they can.  Only memory bounds
+		 * this list (session_memory: a session that grows past it
+		 * ends, and the next one's vector exchange sends the rest) */
+		if (ms_idset_has(&s->env->asked, id) ||
+		    ask(s, id, now.mono_ms) != 0) {
+			if (idvec_push(&s->deferred, id, now.mono_ms,
+			               SIZE_MAX) != 0)
+				ss_log(s, MS_LOG_ERROR, "MS-SYNC-NOMEM",
+				       "what=deferred");
 			continue;
+		}
 		memcpy(want[n++], id, MS_HASH_LEN);
 	}
 	ms_store_read_end(&rt);
@@ -287,6 +300,7 @@ void ss_relay_tick(ms_session *s, ms_time now)
 	for (size_t i = 0; i < s->wants.n; i++)
 		if (!held(rt, s->wants.v[i].id))
 			s->wants.v[k++] = s->wants.v[i];
+	env->wants_total -= s->wants.n - k;
 	s->wants.n = k;
 	/* deferred announcements: done when held, asked here when the link
 	 * asked first ended without delivering (the set was rebuilt) */
