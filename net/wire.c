@@ -58,10 +58,10 @@ const char *ms_wire_reason_name(ms_wire_reason r)
 }
 
 static const char *const bye_names[MS_BYE_COUNT_] = {
-	[MS_BYE_NORMAL] = "normal",     [MS_BYE_VERSION] = "version",
-	[MS_BYE_AUTH] = "auth",         [MS_BYE_PROTO] = "proto",
-	[MS_BYE_OVERLOAD] = "overload", [MS_BYE_SHUTDOWN] = "shutdown",
-	[MS_BYE_BUDGET] = "budget",     [MS_BYE_TIMEOUT] = "timeout",
+	[MS_BYE_NORMAL] = "normal",       [MS_BYE_VERSION] = "version",
+	[MS_BYE_AUTH] = "auth",           [MS_BYE_PROTO] = "proto",
+	[MS_BYE_OVERLOAD] = "overload",   [MS_BYE_SHUTDOWN] = "shutdown",
+	[MS_BYE_BUDGET] = "budget",       [MS_BYE_TIMEOUT] = "timeout",
 	[MS_BYE_DUPLICATE] = "duplicate",
 };
 
@@ -787,14 +787,13 @@ size_t ms_wire_ids_len(const ms_wire_ids *m)
 	return MS_WIRE_HEADER_LEN + 1 + 2 + (size_t)m->n * MS_WIRE_ID_LEN;
 }
 
-ms_err ms_wire_ids_encode(ms_wire_type type, const ms_wire_ids *m,
-                          uint8_t *buf, size_t cap, size_t *out_len,
-                          ms_errbuf *eb)
+ms_err ms_wire_ids_encode(ms_wire_type type, const ms_wire_ids *m, uint8_t *buf,
+                          size_t cap, size_t *out_len, ms_errbuf *eb)
 {
 	uint8_t allowed = type == MS_WIRE_WANT ? MS_WIRE_WANT_REPLY : 0;
 	ms_wire_reason why = (m->flags & ~allowed) != 0 ? MS_WR_FLAGS
-	                     : m->n > MS_WIRE_MAX_IDS  ? MS_WR_COUNT
-	                                               : MS_WR_OK;
+	                     : m->n > MS_WIRE_MAX_IDS   ? MS_WR_COUNT
+	                                                : MS_WR_OK;
 	size_t need = why == MS_WR_OK ? ms_wire_ids_len(m) : 0;
 	ms_err e;
 

@@ -69,7 +69,7 @@
 #define MS_WIRE_VV_ENTRY_LEN (MS_PK_LEN + 8 + 8 + MS_WIRE_ACC_LEN) /* 80 */
 #define MS_WIRE_ACK_ENTRY_LEN (MS_PK_LEN + 8)                      /* 40 */
 #define MS_WIRE_OPS_FIXED_LEN (MS_WIRE_HEADER_LEN + 4 + 2) /* before the ops */
-#define MS_WIRE_OPS_PER_OP_LEN 4 /* length prefix added to each op */
+#define MS_WIRE_OPS_PER_OP_LEN 4   /* length prefix added to each op */
 #define MS_WIRE_ID_LEN MS_HASH_LEN /* one op id in HAVE / WANT: 32 */
 
 /* HELLO flags. */
@@ -268,16 +268,16 @@ ms_wire_reason ms_wire_ack_decode(ms_wire_ack *out, ms_wire_ack_entry *entries,
 /* --- BYE (5) ------------------------------------------------------------ */
 
 typedef enum ms_wire_bye_reason {
-	MS_BYE_NORMAL = 0,   /* session done */
-	MS_BYE_VERSION = 1,  /* we do not speak the peer's protocol version */
-	MS_BYE_AUTH = 2,     /* identity or proof refused */
-	MS_BYE_PROTO = 3,    /* malformed or out-of-order message */
-	MS_BYE_OVERLOAD = 4, /* too busy: try later */
-	MS_BYE_SHUTDOWN = 5, /* the node is stopping */
-	MS_BYE_BUDGET = 6,   /* the peer hit a budget; text names it */
-	MS_BYE_TIMEOUT = 7,  /* a session stage took too long; text names it */
+	MS_BYE_NORMAL = 0,    /* session done */
+	MS_BYE_VERSION = 1,   /* we do not speak the peer's protocol version */
+	MS_BYE_AUTH = 2,      /* identity or proof refused */
+	MS_BYE_PROTO = 3,     /* malformed or out-of-order message */
+	MS_BYE_OVERLOAD = 4,  /* too busy: try later */
+	MS_BYE_SHUTDOWN = 5,  /* the node is stopping */
+	MS_BYE_BUDGET = 6,    /* the peer hit a budget; text names it */
+	MS_BYE_TIMEOUT = 7,   /* a session stage took too long; text names it */
 	MS_BYE_DUPLICATE = 8, /* another session with this peer is kept */
-	MS_BYE_COUNT_        /* number of reasons; not a reason */
+	MS_BYE_COUNT_         /* number of reasons; not a reason */
 } ms_wire_bye_reason;
 
 /* Stable name ("normal", "version", "auth", "proto", "overload",
@@ -344,9 +344,8 @@ typedef struct ms_wire_ids {
 
 size_t ms_wire_ids_len(const ms_wire_ids *m);
 /* type: MS_WIRE_HAVE or MS_WIRE_WANT (MS_EINVAL otherwise). */
-ms_err ms_wire_ids_encode(ms_wire_type type, const ms_wire_ids *m,
-                          uint8_t *buf, size_t cap, size_t *out_len,
-                          ms_errbuf *eb);
+ms_err ms_wire_ids_encode(ms_wire_type type, const ms_wire_ids *m, uint8_t *buf,
+                          size_t cap, size_t *out_len, ms_errbuf *eb);
 /* type: which of the two buf must be (MS_WR_WRONG_TYPE otherwise);
  * out->ids points into buf. */
 ms_wire_reason ms_wire_ids_decode(ms_wire_type type, ms_wire_ids *out,

@@ -24,8 +24,8 @@
 #include "session_int.h"
 
 /* Append; -1 when out of memory or v holds `max` ids already. */
-static int idvec_push(ss_idvec *v, const uint8_t id[MS_HASH_LEN],
-                      uint64_t at, size_t max)
+static int idvec_push(ss_idvec *v, const uint8_t id[MS_HASH_LEN], uint64_t at,
+                      size_t max)
 {
 	if (v->n >= max)
 		return -1;
@@ -213,8 +213,7 @@ void ss_on_have(ms_session *s, const ms_wire_ids *h, ms_time now)
 		ss_local_error(s, "out of memory", "local-error", now);
 		return;
 	}
-	if (h->n > 0 &&
-	    ms_store_read_begin(s->env->store, &rt, &eb) != MS_OK) {
+	if (h->n > 0 && ms_store_read_begin(s->env->store, &rt, &eb) != MS_OK) {
 		ss_store_error(s, &eb);
 		free(want);
 		ss_local_error(s, "store error", "store", now);

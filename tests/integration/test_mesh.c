@@ -92,7 +92,8 @@ START_TEST(pair_keeps_one_session)
 	 * once), and each op crossed about once: 80 ops, 40 each way */
 	ck_assert_uint_le(it_stat(&a, "sessions_duplicate"), 1);
 	ck_assert_uint_le(it_stat(&b, "sessions_duplicate"), 1);
-	ck_assert_uint_le(it_stat(&a, "sessions_out") + it_stat(&b, "sessions_out"),
+	ck_assert_uint_le(it_stat(&a, "sessions_out") +
+	                          it_stat(&b, "sessions_out"),
 	                  2);
 	ck_assert_uint_ge(it_stat(&a, "ops_sent") + it_stat(&b, "ops_sent"),
 	                  80);

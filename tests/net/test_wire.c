@@ -1198,9 +1198,9 @@ START_TEST(t_names)
 	ck_assert_str_eq(ms_wire_reason_name(MS_WR_TRUNCATED), "truncated");
 	ck_assert_str_eq(ms_wire_reason_name(MS_WR_TRAILING), "trailing");
 
-	const char *bye[] = {"normal",   "version",  "auth",
-	                     "proto",    "overload", "shutdown",
-	                     "budget",   "timeout",  "duplicate"};
+	const char *bye[] = {"normal", "version",  "auth",
+	                     "proto",  "overload", "shutdown",
+	                     "budget", "timeout",  "duplicate"};
 	ck_assert_int_eq(MS_BYE_COUNT_, sizeof bye / sizeof bye[0]);
 	for (int i = 0; i < MS_BYE_COUNT_; i++)
 		ck_assert_str_eq(ms_wire_bye_reason_name(i), bye[i]);
