@@ -15,12 +15,17 @@
 /* Remember that the peer holds id.  The set is bounded: past
  * MS_SESSION_KNOWN_MAX it starts over, which can only cost a duplicate
  * send (peer_vv still filters what the peer holds contiguously). */
-void ss_know(ms_session *s, const uint8_t id[MS_HASH_LEN])
+static void know(ms_session *s, const uint8_t id[MS_HASH_LEN])
 {
 	if (s->known.n >= MS_SESSION_KNOWN_MAX)
 		ms_idset_clear(&s->known);
 	/* not remembering only costs a possible resend */
 	(void)ms_idset_add(&s->known, id);
+}
+
+void ss_know(ms_session *s, const uint8_t id[MS_HASH_LEN])
+{
+	know(s, id);
 }
 
 /* An op of ours this peer cannot take (encoded beyond the wire's op
@@ -215,7 +220,7 @@ void ss_send_batches(ms_session *s, ms_time now)
 			env->txops[n].len = (uint32_t)e.len;
 			n++;
 			bytes += MS_WIRE_OPS_PER_OP_LEN + e.len;
-			ss_know(s, id);
+			know(s, id);
 		}
 		if (n == 0) {
 			ms_store_read_end(&rt);
@@ -575,7 +580,7 @@ void ss_on_ops(ms_session *s, const ms_wire_ops *o, ms_time now)
 			continue;
 		}
 		/* the peer holds it: never send it back on this link */
-		ss_know(s, r->id);
+		know(s, r->id);
 		if (b.slots[i].seq != 0)
 			b.held[nheld++] = b.slots[i];
 		if (r->status == MS_INGEST_APPLIED && r->fork &&
