@@ -485,14 +485,17 @@ static int admit(ms_daemon *d, dlink *l)
 }
 
 /* Once HELLO proved the peer's id: refused with BYE(budget) when
- * sessions_per_peer other sessions with that id are open.  0 or -1. */
+ * sessions_per_peer other sessions with that id and l's direction are
+ * open.  The other direction is dedup_pair's: one of the two ends, so
+ * with sessions_per_peer = 1 a pair that dialled both ways keeps the
+ * session the rule keeps, not whichever came first.  0 or -1. */
 static int admit_peer(ms_daemon *d, dlink *l, const uint8_t *id)
 {
 	size_t same = 0;
 
 	for (dlink *o = d->links; o != NULL; o = o->next) {
 		const uint8_t *oid;
-		if (o == l || o->ended ||
+		if (o == l || o->ended || o->conn.dir != l->conn.dir ||
 		    (oid = ms_session_peer_id(o->s)) == NULL)
 			continue;
 		if (memcmp(oid, id, MS_PK_LEN) == 0)
