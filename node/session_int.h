@@ -257,8 +257,9 @@ int ss_relay_fanout(const ms_session_env *env);
 /* 1 when op e is announced rather than pushed: another author's, and
  * this node has `fanout` (ss_relay_fanout) of 3 or more. */
 int ss_relay_lazy(const ms_session *s, const ms_log_entry *e, int fanout);
-/* Add id to the next HAVE; ss_relay_flush_have sends them. */
-void ss_relay_announce(ms_session *s, const uint8_t id[MS_HASH_LEN]);
+/* Add id to the next HAVE; ss_relay_flush_have sends them.  0, or -1
+ * when out of memory (then push the op instead). */
+int ss_relay_announce(ms_session *s, const uint8_t id[MS_HASH_LEN]);
 void ss_relay_flush_have(ms_session *s);
 void ss_on_have(ms_session *s, const ms_wire_ids *h, ms_time now);
 void ss_on_want(ms_session *s, const ms_wire_ids *w, ms_time now);

@@ -63,10 +63,8 @@ static void queue_op(ms_session *s, ms_store_rtxn *rt, const ms_log_entry *e,
 	if (s->identified &&
 	    ms_store_peer_vv_get(rt, s->peer_id, e->op.author) >= e->op.seq)
 		return;
-	if (ss_relay_lazy(s, e, fanout)) {
-		ss_relay_announce(s, e->id);
+	if (ss_relay_lazy(s, e, fanout) && ss_relay_announce(s, e->id) == 0)
 		return;
-	}
 	it.priority = e->op.priority;
 	it.hlc = e->op.hlc;
 	memcpy(it.id, e->id, MS_HASH_LEN);

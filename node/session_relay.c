@@ -13,8 +13,9 @@
  * about one link per node that lacked it.  Every HAVE is answered by one
  * WANT (flag REPLY, maybe empty), so a lost HAVE or WANT shows as a peer
  * that owes a message, and idle_timeout ends the session as it does for
- * a lost OPS or ACK.  Our own writes are still
- * pushed at once (no neighbour can have them yet).
+ * a lost OPS or ACK.  Our own writes are still pushed at once (no
+ * neighbour can have them yet), and so is what a node with two links or
+ * fewer relays.
  */
 #include <inttypes.h>
 #include <stdint.h>
@@ -123,10 +124,9 @@ int ss_relay_lazy(const ms_session *s, const ms_log_entry *e, int fanout)
 	       memcmp(e->op.author, s->env->node_id, MS_PK_LEN) != 0;
 }
 
-void ss_relay_announce(ms_session *s, const uint8_t id[MS_HASH_LEN])
+int ss_relay_announce(ms_session *s, const uint8_t id[MS_HASH_LEN])
 {
-	if (idvec_push(&s->have_out, id, 0, SIZE_MAX) != 0)
-		ss_log(s, MS_LOG_ERROR, "MS-SYNC-NOMEM", "what=have");
+	return idvec_push(&s->have_out, id, 0, SIZE_MAX);
 }
 
 void ss_relay_flush_have(ms_session *s)
