@@ -21,11 +21,12 @@ static const char *const type_names[] = {
 	[MS_WIRE_HELLO] = "hello", [MS_WIRE_VV] = "vv",
 	[MS_WIRE_OPS] = "ops",     [MS_WIRE_ACK] = "ack",
 	[MS_WIRE_BYE] = "bye",     [MS_WIRE_PEERS] = "peers",
+	[MS_WIRE_HAVE] = "have",   [MS_WIRE_WANT] = "want",
 };
 
 const char *ms_wire_type_name(int type)
 {
-	if (type < MS_WIRE_HELLO || type > MS_WIRE_PEERS)
+	if (type < MS_WIRE_HELLO || type > MS_WIRE_WANT)
 		return "unknown";
 	return type_names[type];
 }
@@ -57,10 +58,11 @@ const char *ms_wire_reason_name(ms_wire_reason r)
 }
 
 static const char *const bye_names[MS_BYE_COUNT_] = {
-	[MS_BYE_NORMAL] = "normal",     [MS_BYE_VERSION] = "version",
-	[MS_BYE_AUTH] = "auth",         [MS_BYE_PROTO] = "proto",
-	[MS_BYE_OVERLOAD] = "overload", [MS_BYE_SHUTDOWN] = "shutdown",
-	[MS_BYE_BUDGET] = "budget",     [MS_BYE_TIMEOUT] = "timeout",
+	[MS_BYE_NORMAL] = "normal",       [MS_BYE_VERSION] = "version",
+	[MS_BYE_AUTH] = "auth",           [MS_BYE_PROTO] = "proto",
+	[MS_BYE_OVERLOAD] = "overload",   [MS_BYE_SHUTDOWN] = "shutdown",
+	[MS_BYE_BUDGET] = "budget",       [MS_BYE_TIMEOUT] = "timeout",
+	[MS_BYE_DUPLICATE] = "duplicate",
 };
 
 const char *ms_wire_bye_reason_name(int r)
@@ -276,7 +278,7 @@ ms_wire_reason ms_wire_peek_type(const uint8_t *buf, size_t len,
 		return MS_WR_MAGIC;
 	if (buf[2] != MS_WIRE_VERSION)
 		return MS_WR_VERSION;
-	if (buf[3] < MS_WIRE_HELLO || buf[3] > MS_WIRE_PEERS)
+	if (buf[3] < MS_WIRE_HELLO || buf[3] > MS_WIRE_WANT)
 		return MS_WR_TYPE;
 	if (len > MS_WIRE_MAX_MSG)
 		return MS_WR_TOO_BIG;
@@ -778,6 +780,65 @@ ms_wire_reason ms_wire_peers_decode(ms_wire_peers *out, const uint8_t *buf,
 	return rd_end(&r);
 }
 
+/* --- HAVE, WANT -------------------------------------------------------- */
+
+size_t ms_wire_ids_len(const ms_wire_ids *m)
+{
+	return MS_WIRE_HEADER_LEN + 1 + 2 + (size_t)m->n * MS_WIRE_ID_LEN;
+}
+
+ms_err ms_wire_ids_encode(ms_wire_type type, const ms_wire_ids *m, uint8_t *buf,
+                          size_t cap, size_t *out_len, ms_errbuf *eb)
+{
+	uint8_t allowed = type == MS_WIRE_WANT ? MS_WIRE_WANT_REPLY : 0;
+	ms_wire_reason why = (m->flags & ~allowed) != 0 ? MS_WR_FLAGS
+	                     : m->n > MS_WIRE_MAX_IDS   ? MS_WR_COUNT
+	                                                : MS_WR_OK;
+	size_t need = why == MS_WR_OK ? ms_wire_ids_len(m) : 0;
+	ms_err e;
+
+	if (type != MS_WIRE_HAVE && type != MS_WIRE_WANT)
+		return ms_errf(eb, MS_EINVAL, "encode: %d is not HAVE or WANT",
+		               (int)type);
+	if ((e = enc_prepare(type, why, need, cap, eb)) != MS_OK)
+		return e;
+	wr w = {buf};
+	wr_header(&w, type);
+	wr_u8(&w, m->flags);
+	wr_u16(&w, m->n);
+	for (uint16_t i = 0; i < m->n; i++)
+		wr_bytes(&w, m->ids[i], MS_WIRE_ID_LEN);
+	enc_finish(&w, buf, need, out_len);
+	return MS_OK;
+}
+
+ms_wire_reason ms_wire_ids_decode(ms_wire_type type, ms_wire_ids *out,
+                                  const uint8_t *buf, size_t len)
+{
+	rd r;
+	uint16_t n;
+	const uint8_t *p;
+	ms_wire_reason why;
+
+	if (type != MS_WIRE_HAVE && type != MS_WIRE_WANT)
+		return MS_WR_WRONG_TYPE;
+	if ((why = rd_header(&r, buf, len, type)) != MS_WR_OK)
+		return why;
+	out->n = 0;
+	out->ids = NULL;
+	NEED(rd_u8(&r, &out->flags));
+	if ((out->flags & ~(type == MS_WIRE_WANT ? MS_WIRE_WANT_REPLY : 0u)) !=
+	    0)
+		return MS_WR_FLAGS;
+	NEED(rd_u16(&r, &n));
+	if (n > MS_WIRE_MAX_IDS)
+		return MS_WR_COUNT;
+	NEED(rd_take(&r, (size_t)n * MS_WIRE_ID_LEN, &p));
+	out->n = n;
+	out->ids = (const uint8_t(*)[MS_WIRE_ID_LEN])p;
+	return rd_end(&r);
+}
+
 /* --- any message -------------------------------------------------------- */
 
 ms_wire_reason ms_wire_decode(ms_wire_msg *out, ms_wire_scratch *scratch,
@@ -801,6 +862,10 @@ ms_wire_reason ms_wire_decode(ms_wire_msg *out, ms_wire_scratch *scratch,
 		return ms_wire_bye_decode(&out->u.bye, buf, len);
 	case MS_WIRE_PEERS:
 		return ms_wire_peers_decode(&out->u.peers, buf, len);
+	case MS_WIRE_HAVE:
+		return ms_wire_ids_decode(t, &out->u.have, buf, len);
+	case MS_WIRE_WANT:
+		return ms_wire_ids_decode(t, &out->u.want, buf, len);
 	}
 	return MS_WR_TYPE; /* unreachable: peek accepted only known types */
 }
@@ -820,6 +885,10 @@ size_t ms_wire_len(const ms_wire_msg *m)
 		return ms_wire_bye_len(&m->u.bye);
 	case MS_WIRE_PEERS:
 		return ms_wire_peers_len(&m->u.peers);
+	case MS_WIRE_HAVE:
+		return ms_wire_ids_len(&m->u.have);
+	case MS_WIRE_WANT:
+		return ms_wire_ids_len(&m->u.want);
 	}
 	return 0;
 }
@@ -840,6 +909,12 @@ ms_err ms_wire_encode(const ms_wire_msg *m, uint8_t *buf, size_t cap,
 		return ms_wire_bye_encode(&m->u.bye, buf, cap, out_len, eb);
 	case MS_WIRE_PEERS:
 		return ms_wire_peers_encode(&m->u.peers, buf, cap, out_len, eb);
+	case MS_WIRE_HAVE:
+		return ms_wire_ids_encode(m->type, &m->u.have, buf, cap,
+		                          out_len, eb);
+	case MS_WIRE_WANT:
+		return ms_wire_ids_encode(m->type, &m->u.want, buf, cap,
+		                          out_len, eb);
 	}
 	return ms_errf(eb, MS_EINVAL, "encode: unknown message type %d",
 	               (int)m->type);

@@ -5,7 +5,7 @@
  *
  *   off  size  field
  *   0    2     magic     "MS"
- *   2    1     version   MS_WIRE_VERSION (2)
+ *   2    1     version   MS_WIRE_VERSION (3)
  *   3    1     type      ms_wire_type
  *   4    ..    body      per type, below; integers little-endian
  *
@@ -39,9 +39,12 @@
 /* --- header, caps ------------------------------------------------------- */
 
 #define MS_WIRE_MAGIC "MS"
-/* 2: VV entries carry the whole 32-byte setsum (version 1: a 16-byte
- * prefix of a forgeable sum), and the HELLO digest is built from them. */
-#define MS_WIRE_VERSION 2
+/* 3: HAVE and WANT (relayed ops are announced, then fetched) and
+ * BYE(duplicate); version 2 would refuse them as bad_type and
+ * bad_bye_reason.  2: VV entries carry the whole 32-byte setsum (version
+ * 1: a 16-byte prefix of a forgeable sum), and the HELLO digest is built
+ * from them. */
+#define MS_WIRE_VERSION 3
 #define MS_WIRE_HEADER_LEN 4
 
 /* Largest message of any type (also what ZMQ_MAXMSGSIZE should be). */
@@ -58,6 +61,7 @@
 #define MS_WIRE_MAX_TEXT 255         /* bytes of BYE text */
 #define MS_WIRE_MAX_PEERS 32         /* peers in one PEERS */
 #define MS_WIRE_MAX_PEER_ENDPOINTS 4 /* endpoints per PEERS entry */
+#define MS_WIRE_MAX_IDS 1024         /* op ids in one HAVE or WANT */
 
 #define MS_WIRE_ACC_LEN 32 /* per-author setsum of op ids in VV */
 
@@ -65,7 +69,8 @@
 #define MS_WIRE_VV_ENTRY_LEN (MS_PK_LEN + 8 + 8 + MS_WIRE_ACC_LEN) /* 80 */
 #define MS_WIRE_ACK_ENTRY_LEN (MS_PK_LEN + 8)                      /* 40 */
 #define MS_WIRE_OPS_FIXED_LEN (MS_WIRE_HEADER_LEN + 4 + 2) /* before the ops */
-#define MS_WIRE_OPS_PER_OP_LEN 4 /* length prefix added to each op */
+#define MS_WIRE_OPS_PER_OP_LEN 4   /* length prefix added to each op */
+#define MS_WIRE_ID_LEN MS_HASH_LEN /* one op id in HAVE / WANT: 32 */
 
 /* HELLO flags. */
 #define MS_WIRE_HELLO_LISTENER 0x01u /* sender is this connection's listener */
@@ -83,6 +88,8 @@ typedef enum ms_wire_type {
 	MS_WIRE_ACK = 4,   /* receiver's new vector entries and credit */
 	MS_WIRE_BYE = 5,   /* closes the session with a reason */
 	MS_WIRE_PEERS = 6, /* peer exchange: members and their endpoints */
+	MS_WIRE_HAVE = 7,  /* ids of ops the sender holds and may relay */
+	MS_WIRE_WANT = 8,  /* ids of announced ops the sender asks for */
 } ms_wire_type;
 
 /* Stable lower-case name of a message type ("hello", ...); "unknown" for
@@ -261,19 +268,20 @@ ms_wire_reason ms_wire_ack_decode(ms_wire_ack *out, ms_wire_ack_entry *entries,
 /* --- BYE (5) ------------------------------------------------------------ */
 
 typedef enum ms_wire_bye_reason {
-	MS_BYE_NORMAL = 0,   /* session done */
-	MS_BYE_VERSION = 1,  /* we do not speak the peer's protocol version */
-	MS_BYE_AUTH = 2,     /* identity or proof refused */
-	MS_BYE_PROTO = 3,    /* malformed or out-of-order message */
-	MS_BYE_OVERLOAD = 4, /* too busy: try later */
-	MS_BYE_SHUTDOWN = 5, /* the node is stopping */
-	MS_BYE_BUDGET = 6,   /* the peer hit a budget; text names it */
-	MS_BYE_TIMEOUT = 7,  /* a session stage took too long; text names it */
-	MS_BYE_COUNT_        /* number of reasons; not a reason */
+	MS_BYE_NORMAL = 0,    /* session done */
+	MS_BYE_VERSION = 1,   /* we do not speak the peer's protocol version */
+	MS_BYE_AUTH = 2,      /* identity or proof refused */
+	MS_BYE_PROTO = 3,     /* malformed or out-of-order message */
+	MS_BYE_OVERLOAD = 4,  /* too busy: try later */
+	MS_BYE_SHUTDOWN = 5,  /* the node is stopping */
+	MS_BYE_BUDGET = 6,    /* the peer hit a budget; text names it */
+	MS_BYE_TIMEOUT = 7,   /* a session stage took too long; text names it */
+	MS_BYE_DUPLICATE = 8, /* another session with this peer is kept */
+	MS_BYE_COUNT_         /* number of reasons; not a reason */
 } ms_wire_bye_reason;
 
 /* Stable name ("normal", "version", "auth", "proto", "overload",
- * "shutdown", "budget", "timeout"); "unknown" otherwise. */
+ * "shutdown", "budget", "timeout", "duplicate"); "unknown" otherwise. */
 const char *ms_wire_bye_reason_name(int r);
 
 /*
@@ -316,6 +324,33 @@ ms_err ms_wire_peers_encode(const ms_wire_peers *m, uint8_t *buf, size_t cap,
 ms_wire_reason ms_wire_peers_decode(ms_wire_peers *out, const uint8_t *buf,
                                     size_t len);
 
+/* --- HAVE (7), WANT (8) ------------------------------------------------- */
+
+/*
+ * Body: flags u8, n u16 (<= 1024), then n op ids of 32 bytes (op ids are
+ * store/op's BLAKE2b of the signed op; opaque here).  HAVE: "I hold these
+ * and send them if asked"; flags must be 0.  WANT: "send me these";
+ * flag MS_WIRE_WANT_REPLY when it answers the oldest HAVE not answered
+ * yet (docs/protocol.md §5.6), other bits 0.  No order is required: a
+ * sender lists ids in the order it learned them.
+ */
+#define MS_WIRE_WANT_REPLY 0x01u /* WANT: answers the oldest open HAVE */
+
+typedef struct ms_wire_ids {
+	uint8_t flags; /* HAVE: 0; WANT: MS_WIRE_WANT_REPLY or 0 */
+	uint16_t n;
+	const uint8_t (*ids)[MS_WIRE_ID_LEN]; /* n ids */
+} ms_wire_ids;
+
+size_t ms_wire_ids_len(const ms_wire_ids *m);
+/* type: MS_WIRE_HAVE or MS_WIRE_WANT (MS_EINVAL otherwise). */
+ms_err ms_wire_ids_encode(ms_wire_type type, const ms_wire_ids *m, uint8_t *buf,
+                          size_t cap, size_t *out_len, ms_errbuf *eb);
+/* type: which of the two buf must be (MS_WR_WRONG_TYPE otherwise);
+ * out->ids points into buf. */
+ms_wire_reason ms_wire_ids_decode(ms_wire_type type, ms_wire_ids *out,
+                                  const uint8_t *buf, size_t len);
+
 /* --- any message -------------------------------------------------------- */
 
 /* Arrays the variable-size messages decode into; one message at a time, so
@@ -335,6 +370,8 @@ typedef struct ms_wire_msg {
 		ms_wire_ack ack;
 		ms_wire_bye bye;
 		ms_wire_peers peers;
+		ms_wire_ids have; /* MS_WIRE_HAVE */
+		ms_wire_ids want; /* MS_WIRE_WANT */
 	} u;
 } ms_wire_msg;
 

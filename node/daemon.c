@@ -492,14 +492,17 @@ static int admit(ms_daemon *d, dlink *l)
 }
 
 /* Once HELLO proved the peer's id: refused with BYE(budget) when
- * sessions_per_peer other sessions with that id are open.  0 or -1. */
+ * sessions_per_peer other sessions with that id and l's direction are
+ * open.  The other direction is dedup_pair's: one of the two ends, so
+ * with sessions_per_peer = 1 a pair that dialled both ways keeps the
+ * session the rule keeps, not whichever came first.  0 or -1. */
 static int admit_peer(ms_daemon *d, dlink *l, const uint8_t *id)
 {
 	size_t same = 0;
 
 	for (dlink *o = d->links; o != NULL; o = o->next) {
 		const uint8_t *oid;
-		if (o == l || o->ended ||
+		if (o == l || o->ended || o->conn.dir != l->conn.dir ||
 		    (oid = ms_session_peer_id(o->s)) == NULL)
 			continue;
 		if (memcmp(oid, id, MS_PK_LEN) == 0)
@@ -511,6 +514,46 @@ static int admit_peer(ms_daemon *d, dlink *l, const uint8_t *id)
 		return 0;
 	ms_session_refuse(l->s, "sessions_per_peer", now(d));
 	return -1;
+}
+
+/*
+ * One session per pair of nodes.  When both ends dial each other (static
+ * peers on both sides, mDNS), a pair holds two sessions and every op
+ * offered to that peer crosses twice.  Once HELLO proved the peer's id on
+ * l: if a session of the other direction with that id is open, the one
+ * dialled by the lower node id stays and the other ends with
+ * BYE(duplicate); both ends compute the same.  The higher id then does
+ * not dial the lower while the lower's session is up (node/peertab), so
+ * nothing flaps.  0 when l stays, -1 when l was the one ended.  Called
+ * once the peer table has recorded l's id.
+ */
+static int dedup_pair(ms_daemon *d, dlink *l, const uint8_t *id)
+{
+	/* we are the lower id: our dial is the one to keep */
+	int keep_out = memcmp(ms_node_id(d->node), id, MS_PK_LEN) < 0;
+	int l_out = l->conn.dir == MS_CONN_OUT;
+
+	for (dlink *o = d->links; o != NULL; o = o->next) {
+		const uint8_t *oid;
+		dlink *loser;
+		char hex[2 * MS_PK_LEN + 1];
+
+		if (o == l || o->ended ||
+		    (o->conn.dir == MS_CONN_OUT) == l_out ||
+		    (oid = ms_session_peer_id(o->s)) == NULL ||
+		    memcmp(oid, id, MS_PK_LEN) != 0)
+			continue;
+		loser = l_out == keep_out ? o : l;
+		ms_hex(hex, id, MS_PK_LEN);
+		ms_logf(&d->log, MS_LOG_INFO, "MS-SYNC-DUPLICATE",
+		        "peer=%s kept=%s", hex, keep_out ? "out" : "in");
+		count(d, "sessions_duplicate", NULL, 1);
+		/* not a failure: the pair stays linked by the other one */
+		ms_session_close(loser->s, MS_BYE_DUPLICATE,
+		                 "duplicate_session", "duplicate", 0, now(d));
+		return loser == l ? -1 : 0;
+	}
+	return 0;
 }
 
 /* Free the links whose session ended (never from inside a callback). */
@@ -690,6 +733,10 @@ static void on_session_event(void *ctx, ms_session *s,
 		                                ev->u.id.node_id,
 		                                ev->u.id.endpoints,
 		                                ev->u.id.nendpoints);
+		/* after the table heard of it: a static address's record
+		 * takes the proven id first, so the table knows whom not to
+		 * redial */
+		(void)dedup_pair(d, l, ev->u.id.node_id);
 		break;
 	case MS_SESSION_EV_STATE:
 		to = link_state_of(ev->u.state);

@@ -927,6 +927,13 @@ uint64_t ms_peertab_tick(ms_peertab *pt)
 		ms_peer *p = pt->v[i];
 		if (!dialable(p) || p->self || p->dial != 0 || p->out)
 			continue;
+		/* a pair keeps the session the lower id dialled (daemon's
+		 * dedup_pair): while the lower one's session to us runs, we
+		 * (the higher) do not dial it, or each dial would be ended
+		 * as a duplicate */
+		if (p->is_static && p->rec.has_id && has_sessions(p) &&
+		    memcmp(pt->env.node_id, p->rec.id, MS_PK_LEN) > 0)
+			continue;
 		if (!p->is_static) {
 			/* a discovered peer already linked (it dialled us) needs
 			 * no dial; the tie-break hold lets the other side dial */

@@ -120,6 +120,7 @@ void ms_session_env_free(ms_session_env **envp)
 	if (env == NULL)
 		return;
 	free(env->pv); /* empty: every session was freed first */
+	ms_idset_clear(&env->asked);
 	free(env->txops);
 	free(env->msgbuf);
 	free(env->scratch);
@@ -304,6 +305,8 @@ static void release(ms_session *s)
 	s->env->tx_total -= s->fl_bytes;
 	s->fl_bytes = 0;
 	ms_idset_clear(&s->known);
+	ss_env_unlink(s);
+	ss_relay_release(s);
 	mem_set(s, 0);
 }
 
@@ -514,6 +517,7 @@ uint64_t ss_mem_now(const ms_session *s)
 	n += (uint64_t)s->q.cap * sizeof *s->q.v;
 	n += (uint64_t)s->known.cap * MS_HASH_LEN;
 	n += (uint64_t)s->capfl * sizeof *s->fl;
+	n += ss_relay_mem(s);
 	return n + s->oq_bytes;
 }
 
@@ -561,11 +565,18 @@ int ss_timeouts(ms_session *s, ms_time now)
 	           s->vv_rounds == 0 &&
 	           since(s->vv_start, now) >= p->vv_timeout_ms) {
 		which = "vv_timeout";
-	} else if ((s->state == MS_SESSION_SYNC || s->nfl > 0) &&
+	} else if ((s->state == MS_SESSION_SYNC || s->nfl > 0 ||
+	            s->have_unanswered > 0) &&
 	           since(s->idle_from, now) >= p->idle_timeout_ms) {
 		/* the peer owes us a message: its part of the initial sync,
-		 * or the ACK of a batch in flight.  A live session with
-		 * nothing in flight owes nothing and is never idle here. */
+		 * the ACK of a batch in flight or the WANT answering a HAVE.
+		 * A live session with nothing in flight owes nothing and is
+		 * never idle here. */
+		which = "idle_timeout";
+	} else if (s->wants.n > 0 &&
+	           since(s->wants.v[0].at, now) >= p->idle_timeout_ms) {
+		/* the peer announced an op and has not sent it since we
+		 * asked: it owes it, whatever else it sends */
 		which = "idle_timeout";
 	}
 	if (which == NULL)
@@ -637,6 +648,7 @@ ms_err ms_session_new(ms_session **out, ms_session_env *env,
 	s->sum.start_ms = now.wall_ms;
 	s->sum.outbound = (uint8_t)s->outbound;
 	ss_count(s, s->outbound ? "sessions_out" : "sessions_in", NULL, 1);
+	ss_env_link(s);
 	mem_set(s, ss_mem_now(s));
 	*out = s;
 	return MS_OK;
@@ -982,8 +994,10 @@ static void on_bye(ms_session *s, const ms_wire_bye *b, ms_time now)
 	ss_count(s, "bye_recv_", name, 1);
 	/* whatever the reason, the peer is going away: an outbound dial waits
 	 * out a backoff (reset by the good session, so it starts at base)
-	 * instead of redialling a node that is stopping */
-	end_session(s, end, NULL, -1, 1, now);
+	 * instead of redialling a node that is stopping.  Not after
+	 * BYE(duplicate): the pair stays linked by its other session, and
+	 * the dial that follows when that one ends must not wait. */
+	end_session(s, end, NULL, -1, b->reason != MS_BYE_DUPLICATE, now);
 }
 
 static void on_peers(ms_session *s, const ms_wire_peers *p)
@@ -1011,7 +1025,7 @@ void ms_session_recv(ms_session *s, const uint8_t *buf, size_t len, ms_time now)
 	if (r == MS_WR_VERSION) {
 		ss_log(s, MS_LOG_WARNING, "MS-SYNC-BAD-MESSAGE", "reason=%s",
 		       ms_wire_reason_name(r));
-		close_with(s, MS_BYE_VERSION, "protocol version 2 only",
+		close_with(s, MS_BYE_VERSION, "protocol version 3 only",
 		           "version", ms_wire_reason_name(r), 1, now);
 		return;
 	}
@@ -1041,6 +1055,12 @@ void ms_session_recv(ms_session *s, const uint8_t *buf, size_t len, ms_time now)
 		break;
 	case MS_WIRE_PEERS:
 		on_peers(s, &m.u.peers);
+		break;
+	case MS_WIRE_HAVE:
+		ss_on_have(s, &m.u.have, now);
+		break;
+	case MS_WIRE_WANT:
+		ss_on_want(s, &m.u.want, now);
 		break;
 	}
 	(void)ss_mem_check(s, now);

@@ -11,6 +11,8 @@
  *   session_ops.c  ops both ways: the send queue fed by what the peer lacks
  *                  and by offers, OPS batches under credit, received
  *                  batches, ACKs, fork replies (§5.3-§5.4)
+ *   session_relay.c  relayed ops announced (HAVE) and asked for (WANT),
+ *                  one link asked per op (§5.6)
  *
  * Nothing here is used outside those three files.
  */
@@ -51,6 +53,17 @@ typedef struct inflight {
 	uint64_t bytes;
 } inflight;
 
+/* An op id with a time (when it was asked for, ms). */
+typedef struct ss_idref {
+	uint8_t id[MS_HASH_LEN];
+	uint64_t at;
+} ss_idref;
+
+typedef struct ss_idvec {
+	ss_idref *v;
+	size_t n, cap;
+} ss_idvec;
+
 struct ms_session_env {
 	ms_store *store;
 	const ms_identity *id;
@@ -70,6 +83,12 @@ struct ms_session_env {
 	int defer_peer_vv;        /* ms_session_env_defer_peer_vv */
 	pv_pend *pv;              /* the raises waiting, one per (s, author) */
 	size_t npv, pvcap;
+	ms_session *sessions;     /* every session not ended (relay) */
+	/* ids asked for on some link and maybe not held yet: another link
+	 * announcing one is not asked (may hold ids since held; rebuilt
+	 * from the sessions' asks when one ends or it grows too big) */
+	ms_idset asked;
+	uint64_t wants_total; /* asks open over all sessions */
 };
 
 /* A growable array of vector entries. */
@@ -114,6 +133,13 @@ struct ms_session {
 
 	ms_sendq q;
 	ms_idset known;
+	/* relay (session_relay.c): the environment's list, ids to announce
+	 * at the end of this offer, ids asked on this link and not held yet
+	 * (oldest first), ids the peer announced while another link was
+	 * asked, and our HAVEs the peer has not answered */
+	ms_session *env_next, *env_prev;
+	ss_idvec have_out, wants, deferred;
+	uint64_t have_unanswered;
 	/* what the peer lacks is queued in windows (store/lacking): where the
 	 * next window starts, and whether one is left (tvv is kept till then) */
 	ms_lacking_pos lk_pos;
@@ -220,11 +246,44 @@ void ss_check_synced(ms_session *s, ms_time now);
 
 /* --- session_ops.c ------------------------------------------------------- */
 
+/* Remember that the peer holds id (no op crosses a link twice). */
+void ss_know(ms_session *s, const uint8_t id[MS_HASH_LEN]);
+/* Queue op id to be sent (read from rt) unless the peer is known to hold
+ * it or we do not. */
+void ss_queue_id(ms_session *s, ms_store_rtxn *rt,
+                 const uint8_t id[MS_HASH_LEN]);
+
 /* Live on equal digests: queue what arrived since our HELLO. */
 void ss_catch_up(ms_session *s);
 /* Build and queue OPS batches while credit and the link allow. */
 void ss_send_batches(ms_session *s, ms_time now);
 void ss_on_ops(ms_session *s, const ms_wire_ops *o, ms_time now);
 void ss_on_ack(ms_session *s, const ms_wire_ack *a, ms_time now);
+
+/* --- session_relay.c ----------------------------------------------------- */
+
+void ss_idvec_free(ss_idvec *v);
+/* Enter s in / take it out of its environment's list (idempotent). */
+void ss_env_link(ms_session *s);
+void ss_env_unlink(ms_session *s);
+/* Free the relay state of an ending session; asks it had not delivered
+ * go to the links that deferred them. */
+void ss_relay_release(ms_session *s);
+/* Bytes the relay state holds (ss_mem_now). */
+uint64_t ss_relay_mem(const ms_session *s);
+/* Sessions of env that take offers (ss_ready). */
+int ss_relay_fanout(const ms_session_env *env);
+/* 1 when op e is announced rather than pushed: another author's, and
+ * this node has `fanout` (ss_relay_fanout) of 3 or more. */
+int ss_relay_lazy(const ms_session *s, const ms_log_entry *e, int fanout);
+/* Add id to the next HAVE; ss_relay_flush_have sends them.  0, or -1
+ * when out of memory (then push the op instead). */
+int ss_relay_announce(ms_session *s, const uint8_t id[MS_HASH_LEN]);
+void ss_relay_flush_have(ms_session *s);
+void ss_on_have(ms_session *s, const ms_wire_ids *h, ms_time now);
+void ss_on_want(ms_session *s, const ms_wire_ids *w, ms_time now);
+/* Once per tick: drop asks and deferred ids now held; ask this link for
+ * deferred ids no link is asked for any more. */
+void ss_relay_tick(ms_session *s, ms_time now);
 
 #endif

@@ -23,6 +23,11 @@ static void know(ms_session *s, const uint8_t id[MS_HASH_LEN])
 	(void)ms_idset_add(&s->known, id);
 }
 
+void ss_know(ms_session *s, const uint8_t id[MS_HASH_LEN])
+{
+	know(s, id);
+}
+
 /* An op of ours this peer cannot take (encoded beyond the wire's op
  * limit: written under an older, larger max_value): counted each time,
  * logged once per session. */
@@ -45,8 +50,11 @@ static void tx_total_hit(ms_session *s)
 	           s->env->tx_total, (unsigned)MS_SESSION_TX_TOTAL_BYTES);
 }
 
-/* Queue op e unless the peer is known to hold it. */
-static void queue_op(ms_session *s, ms_store_rtxn *rt, const ms_log_entry *e)
+/* Queue op e unless the peer is known to hold it; with `fanout` (the
+ * node's ready sessions; 0 never announces), an op of another author may
+ * be announced instead (session_relay.c). */
+static void queue_op(ms_session *s, ms_store_rtxn *rt, const ms_log_entry *e,
+                     int fanout)
 {
 	ms_sync_item it;
 
@@ -54,6 +62,8 @@ static void queue_op(ms_session *s, ms_store_rtxn *rt, const ms_log_entry *e)
 		return;
 	if (s->identified &&
 	    ss_peer_holds_get(s, rt, e->op.author) >= e->op.seq)
+		return;
+	if (ss_relay_lazy(s, e, fanout) && ss_relay_announce(s, e->id) == 0)
 		return;
 	it.priority = e->op.priority;
 	it.hlc = e->op.hlc;
@@ -65,6 +75,7 @@ static void queue_op(ms_session *s, ms_store_rtxn *rt, const ms_log_entry *e)
 typedef struct offer_ctx {
 	ms_session *s;
 	ms_store_rtxn *rt;
+	int fanout;
 } offer_ctx;
 
 static int offer_one(uint64_t arrival, const ms_log_entry *e, void *ctx)
@@ -72,18 +83,30 @@ static int offer_one(uint64_t arrival, const ms_log_entry *e, void *ctx)
 	offer_ctx *o = ctx;
 
 	(void)arrival;
-	queue_op(o->s, o->rt, e);
+	queue_op(o->s, o->rt, e, o->fanout);
 	return 0;
+}
+
+void ss_queue_id(ms_session *s, ms_store_rtxn *rt,
+                 const uint8_t id[MS_HASH_LEN])
+{
+	ms_log_entry e;
+
+	if (ms_store_get_op(rt, id, &e, NULL) == MS_OK)
+		queue_op(s, rt, &e, 0);
 }
 
 ms_err ms_session_offer_since(ms_session *s, ms_store_rtxn *rt, uint64_t after,
                               ms_errbuf *eb)
 {
-	offer_ctx o = {s, rt};
+	offer_ctx o = {s, rt, ss_relay_fanout(s->env)};
+	ms_err e;
 
 	if (!ss_ready(s))
 		return MS_OK;
-	return ms_store_foreach_arrival(rt, after, offer_one, &o, eb);
+	e = ms_store_foreach_arrival(rt, after, offer_one, &o, eb);
+	ss_relay_flush_have(s);
+	return e;
 }
 
 /* Live on equal digests: queue what arrived since our HELLO. */
@@ -233,6 +256,7 @@ void ms_session_tick(ms_session *s, ms_time now)
 	if (s->state == MS_SESSION_CLOSED)
 		return;
 	s->env->now = now;
+	ss_relay_tick(s, now);
 	if (ss_timeouts(s, now) != 0 || ss_flush(s, now) != 0)
 		return;
 	ss_send_batches(s, now);

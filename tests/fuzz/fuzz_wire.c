@@ -88,6 +88,17 @@ static void check_pointers(const ms_wire_msg *m, const uint8_t *buf, size_t len)
 				         m->u.peers.peers[i].endpoints[j].len,
 				         buf, len);
 		break;
+	case MS_WIRE_HAVE:
+	case MS_WIRE_WANT:
+		FZ_CHECK(m->u.have.n <= MS_WIRE_MAX_IDS);
+		FZ_CHECK((m->u.have.flags &
+		          ~(m->type == MS_WIRE_WANT ? MS_WIRE_WANT_REPLY
+		                                    : 0u)) == 0);
+		if (m->u.have.n > 0)
+			in_input(m->u.have.ids[0],
+			         (size_t)m->u.have.n * MS_WIRE_ID_LEN, buf,
+			         len);
+		break;
 	}
 }
 
@@ -112,6 +123,12 @@ static void check_wrong_types(ms_wire_type t, const uint8_t *buf, size_t len)
 	if (t != MS_WIRE_PEERS)
 		FZ_CHECK(ms_wire_peers_decode(&fz_tmp.u.peers, buf, len) ==
 		         MS_WR_WRONG_TYPE);
+	if (t != MS_WIRE_HAVE)
+		FZ_CHECK(ms_wire_ids_decode(MS_WIRE_HAVE, &fz_tmp.u.have, buf,
+		                            len) == MS_WR_WRONG_TYPE);
+	if (t != MS_WIRE_WANT)
+		FZ_CHECK(ms_wire_ids_decode(MS_WIRE_WANT, &fz_tmp.u.want, buf,
+		                            len) == MS_WR_WRONG_TYPE);
 }
 
 static void one(const uint8_t *buf, size_t len)
@@ -163,7 +180,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		framed[0] = 'M';
 		framed[1] = 'S';
 		framed[2] = MS_WIRE_VERSION;
-		framed[3] = (uint8_t)(MS_WIRE_HELLO + data[0] % MS_WIRE_PEERS);
+		framed[3] = (uint8_t)(MS_WIRE_HELLO + data[0] % MS_WIRE_WANT);
 		memcpy(framed + MS_WIRE_HEADER_LEN, data + 1, size - 1);
 		one(framed, len);
 		free(framed);

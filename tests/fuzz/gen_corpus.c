@@ -141,7 +141,7 @@ static int gen_wire(const char *dir)
 	m.type = MS_WIRE_BYE;
 	rc |= write_msg(dir, "bye-normal", &m);
 	m.u.bye.reason = MS_BYE_VERSION;
-	m.u.bye.text = str("protocol version 2 only");
+	m.u.bye.text = str("protocol version 3 only");
 	rc |= write_msg(dir, "bye-version", &m);
 
 	memset(&m, 0, sizeof m);
@@ -154,6 +154,25 @@ static int gen_wire(const char *dir)
 	memset(m.u.peers.peers[1].node_id, 0x66, MS_PK_LEN);
 	m.u.peers.peers[1].last_seen_ms = 5;
 	rc |= write_msg(dir, "peers-2", &m);
+
+	{
+		static uint8_t ids[2][MS_WIRE_ID_LEN];
+		memset(ids[0], 0x44, MS_WIRE_ID_LEN);
+		memset(ids[1], 0x88, MS_WIRE_ID_LEN);
+		memset(&m, 0, sizeof m);
+		m.type = MS_WIRE_HAVE;
+		m.u.have.n = 2;
+		m.u.have.ids = (const uint8_t(*)[MS_WIRE_ID_LEN])ids;
+		rc |= write_msg(dir, "have-2", &m);
+		memset(&m, 0, sizeof m);
+		m.type = MS_WIRE_WANT;
+		m.u.want.flags = MS_WIRE_WANT_REPLY;
+		m.u.want.n = 1;
+		m.u.want.ids = (const uint8_t(*)[MS_WIRE_ID_LEN])ids;
+		rc |= write_msg(dir, "want-reply-1", &m);
+		m.u.want.n = 0;
+		rc |= write_msg(dir, "want-reply-0", &m);
+	}
 	return rc;
 }
 

@@ -864,6 +864,17 @@ static void on_recv(void *ctx, const ms_conn *mc, const uint8_t *peer_curve,
 	}
 	case MS_WIRE_PEERS:
 		break;
+	case MS_WIRE_HAVE:
+		/* every HAVE is owed one WANT; asking for nothing keeps the
+		 * node's relay out of the attack (idle stays silent) */
+		if (a->mode != M_IDLE) {
+			ms_wire_msg w = {.type = MS_WIRE_WANT};
+			w.u.want.flags = MS_WIRE_WANT_REPLY;
+			(void)send_msg(a, c, &w);
+		}
+		break;
+	case MS_WIRE_WANT:
+		break;
 	}
 }
 

@@ -22,7 +22,8 @@ ms_add_check_test(test_virtual_planted
           ${MS_VSIM_DIR}/run_virtual.c ${MS_VSIM_DIR}/scenario.c
           ${MS_VSIM_DIR}/result.c
           ${MS_VSIM_NODE}/session.c ${MS_VSIM_NODE}/session_vv.c
-          ${MS_VSIM_NODE}/session_ops.c ${MS_VSIM_NODE}/idset.c
+          ${MS_VSIM_NODE}/session_ops.c ${MS_VSIM_NODE}/session_relay.c
+          ${MS_VSIM_NODE}/idset.c
           ${MS_VSIM_NODE}/sendq.c ${MS_VSIM_NODE}/counters.c
           ${MS_VSIM_NODE}/log.c ${MS_VSIM_NODE}/ratelog.c
   LIBS ms_store ms_net ms_op ms_crypto PkgConfig::INIH PkgConfig::JANSSON m

@@ -57,7 +57,7 @@ static void bb_fill(bb *b, uint8_t byte, size_t n)
 static void bb_hdr(bb *b, uint8_t type)
 {
 	bb_put(b, "MS", 2);
-	bb_u8(b, 2); /* version 2 */
+	bb_u8(b, 3); /* version 3 */
 	bb_u8(b, type);
 }
 
@@ -87,7 +87,7 @@ static ms_wire_reason decode_exact(const uint8_t *buf, size_t len)
 
 	/* The per-type decoder must agree with the generic one. */
 	if (len >= MS_WIRE_HEADER_LEN && buf[3] >= MS_WIRE_HELLO &&
-	    buf[3] <= MS_WIRE_PEERS) {
+	    buf[3] <= MS_WIRE_WANT) {
 		ms_wire_reason r2 = MS_WR_OK;
 		switch (buf[3]) {
 		case MS_WIRE_HELLO:
@@ -107,6 +107,11 @@ static ms_wire_reason decode_exact(const uint8_t *buf, size_t len)
 			break;
 		case MS_WIRE_PEERS:
 			r2 = ms_wire_peers_decode(&m->u.peers, copy, len);
+			break;
+		case MS_WIRE_HAVE:
+		case MS_WIRE_WANT:
+			r2 = ms_wire_ids_decode((ms_wire_type)buf[3],
+			                        &m->u.have, copy, len);
 			break;
 		}
 		ck_assert_msg(r2 == r, "generic %s vs typed %s",
@@ -297,7 +302,7 @@ static void bytes_ack(bb *b)
 	bb_le(b, UINT64_MAX, 8);
 }
 
-static const char *const BYE_TEXT = "protocol version 2 only";
+static const char *const BYE_TEXT = "protocol version 3 only";
 
 static void sample_bye(ms_wire_bye *y)
 {
@@ -583,6 +588,74 @@ START_TEST(t_bye_roundtrip)
 }
 END_TEST
 
+/* HAVE and WANT: flags, count, then the ids, built byte by byte. */
+START_TEST(t_ids_roundtrip)
+{
+	uint8_t ids[2][MS_WIRE_ID_LEN];
+	ms_wire_ids m = {0}, d;
+	bb b = {0};
+
+	fill_id(ids[0], 32, 0x10);
+	fill_id(ids[1], 32, 0x90);
+	m.flags = MS_WIRE_WANT_REPLY;
+	m.n = 2;
+	m.ids = (const uint8_t(*)[MS_WIRE_ID_LEN])ids;
+	bb_hdr(&b, MS_WIRE_WANT);
+	bb_u8(&b, MS_WIRE_WANT_REPLY);
+	bb_le(&b, 2, 2);
+	bb_put(&b, ids[0], 32);
+	bb_put(&b, ids[1], 32);
+	{
+		uint8_t out[128];
+		size_t len;
+		MS_PASS(ms_wire_ids_encode(MS_WIRE_WANT, &m, out, sizeof out,
+		                           &len, NULL));
+		ck_assert_uint_eq(len, b.len);
+		ck_assert_uint_eq(ms_wire_ids_len(&m), b.len);
+		ck_assert_mem_eq(out, b.buf, b.len);
+	}
+	ck_assert_int_eq(ms_wire_ids_decode(MS_WIRE_WANT, &d, b.buf, b.len),
+	                 MS_WR_OK);
+	ck_assert_uint_eq(d.flags, MS_WIRE_WANT_REPLY);
+	ck_assert_uint_eq(d.n, 2);
+	ck_assert_mem_eq(d.ids[1], ids[1], 32);
+	assert_canonical(b.buf, b.len);
+	/* the same body as HAVE: the REPLY bit is reserved there */
+	b.buf[3] = MS_WIRE_HAVE;
+	ck_assert_int_eq(ms_wire_ids_decode(MS_WIRE_HAVE, &d, b.buf, b.len),
+	                 MS_WR_FLAGS);
+	ck_assert_int_eq(ms_wire_ids_encode(MS_WIRE_HAVE, &m, b.buf, b.len,
+	                                    &(size_t){0}, NULL),
+	                 MS_EINVAL);
+	b.buf[4] = 0;
+	ck_assert_int_eq(ms_wire_ids_decode(MS_WIRE_HAVE, &d, b.buf, b.len),
+	                 MS_WR_OK);
+	ck_assert_int_eq(ms_wire_ids_decode(MS_WIRE_WANT, &d, b.buf, b.len),
+	                 MS_WR_WRONG_TYPE);
+	/* WANT: bits above REPLY are reserved */
+	b.buf[3] = MS_WIRE_WANT;
+	b.buf[4] = 0x02;
+	ck_assert_int_eq(ms_wire_ids_decode(MS_WIRE_WANT, &d, b.buf, b.len),
+	                 MS_WR_FLAGS);
+	b.buf[4] = 0;
+	/* a count beyond the ids, then beyond the cap */
+	b.buf[5] = 3;
+	ck_assert_int_eq(ms_wire_ids_decode(MS_WIRE_WANT, &d, b.buf, b.len),
+	                 MS_WR_TRUNCATED);
+	b.buf[5] = 1;
+	ck_assert_int_eq(ms_wire_ids_decode(MS_WIRE_WANT, &d, b.buf, b.len),
+	                 MS_WR_TRAILING);
+	b.buf[5] = (MS_WIRE_MAX_IDS + 1) & 0xff;
+	b.buf[6] = (MS_WIRE_MAX_IDS + 1) >> 8;
+	ck_assert_int_eq(ms_wire_ids_decode(MS_WIRE_WANT, &d, b.buf, b.len),
+	                 MS_WR_COUNT);
+	/* an empty WANT is 7 bytes */
+	m.n = 0;
+	ck_assert_uint_eq(ms_wire_ids_len(&m), 7);
+	bb_free(&b);
+}
+END_TEST
+
 START_TEST(t_peers_roundtrip)
 {
 	ms_wire_peers p, d;
@@ -692,7 +765,7 @@ START_TEST(t_header_errors)
 		}
 		b.buf[2] = MS_WIRE_VERSION;
 
-		const int bad_types[] = {0, 7, 8, 0x7f, 0x80, 0xff};
+		const int bad_types[] = {0, 9, 10, 0x7f, 0x80, 0xff};
 		for (size_t k = 0; k < sizeof bad_types / sizeof bad_types[0];
 		     k++) {
 			b.buf[3] = (uint8_t)bad_types[k];
@@ -760,11 +833,11 @@ START_TEST(t_too_big)
 	uint8_t *buf = calloc(1, len);
 	ms_wire_type t;
 	ck_assert_ptr_nonnull(buf);
-	memcpy(buf, "MS\x02\x03", 4);
+	memcpy(buf, "MS\x03\x03", 4);
 	ck_assert_int_eq(ms_wire_peek_type(buf, len, &t), MS_WR_TOO_BIG);
 	ASSERT_REASON(buf, len, MS_WR_TOO_BIG);
 	/* ...but a newer version is still reported as a version problem. */
-	buf[2] = 3;
+	buf[2] = 4;
 	ck_assert_int_eq(ms_wire_peek_type(buf, len, &t), MS_WR_VERSION);
 	free(buf);
 }
@@ -1125,18 +1198,21 @@ START_TEST(t_names)
 	ck_assert_str_eq(ms_wire_reason_name(MS_WR_TRUNCATED), "truncated");
 	ck_assert_str_eq(ms_wire_reason_name(MS_WR_TRAILING), "trailing");
 
-	const char *bye[] = {"normal",   "version",  "auth",   "proto",
-	                     "overload", "shutdown", "budget", "timeout"};
+	const char *bye[] = {"normal", "version",  "auth",
+	                     "proto",  "overload", "shutdown",
+	                     "budget", "timeout",  "duplicate"};
+	ck_assert_int_eq(MS_BYE_COUNT_, sizeof bye / sizeof bye[0]);
 	for (int i = 0; i < MS_BYE_COUNT_; i++)
 		ck_assert_str_eq(ms_wire_bye_reason_name(i), bye[i]);
 	ck_assert_str_eq(ms_wire_bye_reason_name(MS_BYE_COUNT_), "unknown");
 	ck_assert_str_eq(ms_wire_bye_reason_name(-1), "unknown");
 
-	const char *types[] = {"hello", "vv", "ops", "ack", "bye", "peers"};
-	for (int i = 1; i <= 6; i++)
+	const char *types[] = {"hello", "vv",    "ops",  "ack",
+	                       "bye",   "peers", "have", "want"};
+	for (int i = 1; i <= 8; i++)
 		ck_assert_str_eq(ms_wire_type_name(i), types[i - 1]);
 	ck_assert_str_eq(ms_wire_type_name(0), "unknown");
-	ck_assert_str_eq(ms_wire_type_name(7), "unknown");
+	ck_assert_str_eq(ms_wire_type_name(9), "unknown");
 }
 END_TEST
 
@@ -1243,6 +1319,7 @@ static Suite *wire_suite(void)
 	tcase_add_test(tc, t_ops_big);
 	tcase_add_test(tc, t_ack_roundtrip);
 	tcase_add_test(tc, t_bye_roundtrip);
+	tcase_add_test(tc, t_ids_roundtrip);
 	tcase_add_test(tc, t_peers_roundtrip);
 	tcase_add_test(tc, t_peers_full);
 	suite_add_tcase(s, tc);

@@ -115,7 +115,7 @@ static int parse_args(int argc, char **argv, args *a)
 			a->keep = 1;
 		} else if (strcmp(o, "-v") == 0 ||
 		           strcmp(o, "--verbose") == 0) {
-			a->verbose = 1;
+			a->verbose++; /* --virtual: -v -v logs, -v -v -v sessions */
 		} else if (strcmp(o, "--seed") == 0 ||
 		           strcmp(o, "--seeds") == 0 ||
 		           strcmp(o, "--workdir") == 0 ||
