@@ -81,3 +81,9 @@ ms_err ms_setsum_merge(uint8_t sum[MS_SETSUM_LEN],
 {
 	return combine(sum, other, 0, eb);
 }
+
+ms_err ms_setsum_subtract(uint8_t sum[MS_SETSUM_LEN],
+                          const uint8_t other[MS_SETSUM_LEN], ms_errbuf *eb)
+{
+	return combine(sum, other, 1, eb);
+}

@@ -948,6 +948,10 @@ void ms_store_close(ms_store **sp)
 	free(s->bops);
 	free(s->bstat);
 	free(s->bid);
+	free(s->bpt);
+	free(s->bgrp);
+	free(s->bgroups);
+	free(s->bheld);
 	free(s);
 	*sp = NULL;
 }

@@ -186,6 +186,24 @@ int st_rec_parse(st_rec *r, const MDB_val *k, const MDB_val *v);
 #define ST_MT_MIN 64
 
 /*
+ * The setsum of an ingested batch, summed per author before the write
+ * transaction (verify_mt.c): each half of the batch files its accepted
+ * ops into groups of one author, a group at the slot of its first
+ * member, looked up among the last ST_GROUP_OPEN groups opened (so a run
+ * of one author, and a few authors interleaved, each make one group per
+ * half; more authors interleaved make smaller groups, never wrong ones).
+ * The commit adds one sum per group to its author's vv entry and takes
+ * back the points of members that turned out held already.
+ */
+#define ST_GROUP_OPEN 8
+
+typedef struct st_group {
+	uint8_t sum[MS_SETSUM_LEN]; /* points of the members, summed */
+	uint32_t members;           /* accepted ops of the group */
+	uint32_t held;              /* of which duplicates (per txn attempt) */
+} st_group;
+
+/*
  * The ingest worker (verify_mt.c): one thread per store, started on the
  * first large ingest and joined by ms_store_close.  The caller hands it a
  * range of the batch under mu, works on the other range itself, then waits
@@ -241,6 +259,10 @@ struct ms_store {
 	ms_op *bops;    /* decoded batch */
 	uint8_t *bstat; /* per item: reason (MS_OPR_*) */
 	uint8_t (*bid)[MS_HASH_LEN];
+	uint8_t (*bpt)[MS_SETSUM_LEN]; /* per item: setsum point of its id */
+	uint32_t *bgrp;                /* per item: slot of its group */
+	st_group *bgroups;             /* valid at slots i with bgrp[i] == i */
+	uint8_t *bheld;                /* per item: found held (txn attempt) */
 	size_t bcap;
 	unsigned verify_threads; /* 1: no worker thread */
 	st_worker *worker;       /* NULL until the first large ingest */
@@ -259,6 +281,9 @@ typedef struct st_wctx {
 	 * per-op path does not allocate a cursor for every op. */
 	MDB_cursor *log_cur;
 	MDB_cursor *heads_cur; /* the same, for the parents of a local write */
+	/* Ingest adds the batch's setsum points per group (st_vv_merge)
+	 * instead of one op at a time: st_apply leaves acc alone. */
+	int acc_later;
 } st_wctx;
 
 /* LMDB code -> ms_err, message "what: mdb_strerror".  Remembers rc in
@@ -323,9 +348,13 @@ ms_err st_apply(ms_store *s, st_wctx *w, const ms_op *op,
 
 /* vv.c: count a new op of (author, seq) with id in its author's entry (held
  * and setsum) and advance the contiguous seq over the log (the log already
- * holds it). */
+ * holds it).  id NULL: the setsum is left for st_vv_merge. */
 ms_err st_vv_add(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t seq,
                  const uint8_t id[MS_HASH_LEN], ms_errbuf *eb);
+/* vv.c: add sum (the setsum of ops st_vv_add counted with id NULL in this
+ * txn) to author's entry, which must exist. */
+ms_err st_vv_merge(ms_store *s, st_wctx *w, const uint8_t *author,
+                   const uint8_t sum[MS_SETSUM_LEN], ms_errbuf *eb);
 /* Parse a vv record; MS_ECORRUPT with the reason alone in why ("vv record
  * of 12 bytes, want 48") if it is malformed. */
 ms_err st_vv_parse(ms_vv_entry *e, const MDB_val *k, const MDB_val *v,
@@ -336,7 +365,9 @@ ms_err st_arrival_add(ms_store *s, st_wctx *w, const uint8_t id[MS_HASH_LEN],
                       ms_errbuf *eb);
 
 /* verify_mt.c: decode, id and verify items[0..n) into s->bops/bstat/bid,
- * on two threads when n is large; stop the worker (close). */
+ * compute the setsum points (bpt) and group sums (bgrp, bgroups) of the
+ * accepted ones, on two threads when n is large; stop the worker
+ * (close). */
 void st_verify_batch(ms_store *s, const ms_ingest_item *items, size_t n);
 void st_verify_range(ms_store *s, const ms_ingest_item *items, size_t lo,
                      size_t hi);

@@ -3,8 +3,10 @@
  * over two cores.  Ed25519 verification dominates ingest, and the items of
  * a batch are independent, so the store owns one worker thread that takes
  * the second half of a large batch while the calling thread does the first.
- * Each item's result lands in its own slot of s->bops/bstat/bid, so the
- * outcome is the same whatever the split.
+ * Each item's result lands in its own slot of s->bops/bstat/bid/bpt/bgrp,
+ * and a group sum (the setsum of one author's accepted ops in a range,
+ * store_int.h) only in the slot of its first member, so the outcome is
+ * the same whatever the split: group sums differ, their total does not.
  *
  * The worker is created once (on the first large batch), not per batch,
  * and waits on a condition variable between batches.  It never touches
@@ -16,9 +18,45 @@
 #include <string.h>
 #include <unistd.h>
 
+/* File accepted item i into a group of its author among the open ones
+ * (slots of this range only), or open one at i.  open[] holds the slots
+ * of the last ST_GROUP_OPEN groups opened, *nopen of them used, the
+ * oldest replaced first (*next). */
+static void group_add(ms_store *s, size_t i, uint32_t open[ST_GROUP_OPEN],
+                      size_t *nopen, size_t *next)
+{
+	const uint8_t *author = s->bops[i].author;
+	st_group *g;
+
+	for (size_t k = 0; k < *nopen; k++) {
+		uint32_t slot = open[k];
+		if (memcmp(s->bops[slot].author, author, MS_PK_LEN) != 0)
+			continue;
+		g = &s->bgroups[slot];
+		/* Cannot fail: both are points from_hash made or sums of
+		 * them. */
+		(void)ms_setsum_merge(g->sum, s->bpt[i], NULL);
+		g->members++;
+		s->bgrp[i] = slot;
+		return;
+	}
+	g = &s->bgroups[i];
+	memcpy(g->sum, s->bpt[i], MS_SETSUM_LEN);
+	g->members = 1;
+	g->held = 0;
+	s->bgrp[i] = (uint32_t)i;
+	open[*next] = (uint32_t)i;
+	*next = (*next + 1) % ST_GROUP_OPEN;
+	if (*nopen < ST_GROUP_OPEN)
+		(*nopen)++;
+}
+
 void st_verify_range(ms_store *s, const ms_ingest_item *items, size_t lo,
                      size_t hi)
 {
+	uint32_t open[ST_GROUP_OPEN];
+	size_t nopen = 0, next = 0;
+
 	for (size_t i = lo; i < hi; i++) {
 		ms_op_reason why;
 
@@ -33,6 +71,14 @@ void st_verify_range(ms_store *s, const ms_ingest_item *items, size_t lo,
 			why = ms_op_verify(&s->bops[i], s->netid);
 		}
 		s->bstat[i] = (uint8_t)why;
+		/* The setsum work of an accepted op, here on this core rather
+		 * than under the writer lock: its point, summed into its
+		 * author's group (a rejected op is in no group). */
+		s->bgrp[i] = UINT32_MAX;
+		if (why == MS_OPR_OK) {
+			ms_setsum_point(s->bpt[i], s->bid[i]);
+			group_add(s, i, open, &nopen, &next);
+		}
 	}
 }
 

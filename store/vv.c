@@ -1,8 +1,10 @@
 /*
  * vv.c — the version vector's entries: per author the highest contiguous
  * seq, the count of ops held and the setsum of their ids (layout in
- * store_int.h; crypto/setsum.h).  st_vv_add is called by st_apply for every new op, so the
- * entries always describe exactly the held ops; the readers here
+ * store_int.h; crypto/setsum.h).  st_vv_add is called by st_apply for
+ * every new op, and an ingest merges its batch's setsum (st_vv_merge) in
+ * the same transaction, so the committed entries always describe exactly
+ * the held ops; the readers here
  * (vector.h) and in read.c (store.h's foreach_vv) expose them.
  */
 #include "store_int.h"
@@ -53,7 +55,7 @@ ms_err st_vv_add(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t seq,
 	held++;
 	/* A new record starts from the empty set (zeros).  A damaged one is
 	 * refused rather than summed into something verify cannot explain. */
-	if (ms_setsum_add(rec + 16, id, eb) != MS_OK)
+	if (id != NULL && ms_setsum_add(rec + 16, id, eb) != MS_OK)
 		return ms_errf(eb, MS_ECORRUPT,
 		               "vv entry: setsum is not a valid group element "
 		               "(run verify)");
@@ -89,6 +91,34 @@ ms_err st_vv_add(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t seq,
 	ms_put_le64(rec + 8, held);
 	k.mv_size = MS_PK_LEN;
 	k.mv_data = (void *)author;
+	v.mv_size = sizeof rec;
+	v.mv_data = rec;
+	rc = mdb_put(w->txn, s->dbi[ST_DB_VV], &k, &v, 0);
+	return rc ? st_mdb(s, eb, rc, "write vv") : MS_OK;
+}
+
+ms_err st_vv_merge(ms_store *s, st_wctx *w, const uint8_t *author,
+                   const uint8_t sum[MS_SETSUM_LEN], ms_errbuf *eb)
+{
+	MDB_val k = {MS_PK_LEN, (void *)author}, v;
+	uint8_t rec[ST_VV_LEN];
+	int rc;
+
+	rc = mdb_get(w->txn, s->dbi[ST_DB_VV], &k, &v);
+	if (rc != 0)
+		return rc == MDB_NOTFOUND
+		               ? ms_errf(eb, MS_ECORRUPT,
+		                         "vv entry of an op just applied is "
+		                         "missing")
+		               : st_mdb(s, eb, rc, "read vv");
+	if (v.mv_size != ST_VV_LEN)
+		return ms_errf(eb, MS_ECORRUPT,
+		               "vv entry of %zu bytes is malformed", v.mv_size);
+	memcpy(rec, v.mv_data, ST_VV_LEN); /* the put below may move it */
+	if (ms_setsum_merge(rec + 16, sum, eb) != MS_OK)
+		return ms_errf(eb, MS_ECORRUPT,
+		               "vv entry: setsum is not a valid group element "
+		               "(run verify)");
 	v.mv_size = sizeof rec;
 	v.mv_data = rec;
 	rc = mdb_put(w->txn, s->dbi[ST_DB_VV], &k, &v, 0);

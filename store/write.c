@@ -260,6 +260,61 @@ static ms_err quarantine_put(ms_store *s, st_wctx *w, const ms_ingest_item *it,
 	return rc ? st_mdb(s, eb, rc, "trim quarantine") : MS_OK;
 }
 
+/* The setsum of group g's members that were applied (not held already):
+ * its sum less the held members' points, or the applied members' points
+ * summed afresh, whichever takes fewer additions. */
+static ms_err group_applied_sum(ms_store *s, size_t n, uint32_t g,
+                                uint8_t out[MS_SETSUM_LEN], ms_errbuf *eb)
+{
+	const st_group *gr = &s->bgroups[g];
+	uint32_t applied = gr->members - gr->held;
+	int fresh = gr->held >= applied, first = 1;
+	ms_err e = MS_OK;
+
+	if (!fresh)
+		memcpy(out, gr->sum, MS_SETSUM_LEN);
+	for (size_t j = g; j < n && e == MS_OK; j++) {
+		if (s->bgrp[j] != g)
+			continue;
+		if (fresh && !s->bheld[j]) {
+			if (first)
+				memcpy(out, s->bpt[j], MS_SETSUM_LEN);
+			else
+				e = ms_setsum_merge(out, s->bpt[j], eb);
+			first = 0;
+		} else if (!fresh && s->bheld[j]) {
+			e = ms_setsum_subtract(out, s->bpt[j], eb);
+		}
+	}
+	return e;
+}
+
+/* Add each group's applied ops to its author's setsum: one addition per
+ * group instead of one per op (the points were summed on both cores). */
+static ms_err ingest_setsums(ms_store *s, st_wctx *w, size_t n, ms_errbuf *eb)
+{
+	uint8_t sum[MS_SETSUM_LEN];
+	ms_err e;
+
+	for (size_t i = 0; i < n; i++) {
+		const st_group *g = &s->bgroups[i];
+		if (s->bstat[i] != MS_OPR_OK || s->bgrp[i] != i ||
+		    g->held == g->members)
+			continue;
+		if (g->held == 0) {
+			e = st_vv_merge(s, w, s->bops[i].author, g->sum, eb);
+		} else {
+			e = group_applied_sum(s, n, (uint32_t)i, sum, eb);
+			if (e == MS_OK)
+				e = st_vv_merge(s, w, s->bops[i].author, sum,
+				                eb);
+		}
+		if (e != MS_OK)
+			return e;
+	}
+	return MS_OK;
+}
+
 static ms_err ingest_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 {
 	ingest_ctx *ic = vctx;
@@ -269,6 +324,13 @@ static ms_err ingest_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 
 	memset(&ic->tot, 0, sizeof ic->tot);
 	w->wall = st_wall(s);
+	w->acc_later = 1;
+	/* A retried attempt (map grown) counts the held members afresh. */
+	for (size_t i = 0; i < ic->n; i++) {
+		s->bheld[i] = 0;
+		if (s->bstat[i] == MS_OPR_OK && s->bgrp[i] == i)
+			s->bgroups[i].held = 0;
+	}
 	for (size_t i = 0; i < ic->n; i++) {
 		const ms_op *op = &s->bops[i];
 		ms_op_reason why = (ms_op_reason)s->bstat[i];
@@ -291,6 +353,8 @@ static ms_err ingest_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 		}
 		rc = mdb_get(w->txn, s->dbi[ST_DB_OPS], &k, &v);
 		if (rc == 0) {
+			s->bheld[i] = 1;
+			s->bgroups[s->bgrp[i]].held++;
 			r.status = MS_INGEST_DUPLICATE;
 			w->stat[ST_STAT_OPS_DUPLICATE]++;
 			ic->tot.duplicate++;
@@ -327,7 +391,7 @@ static ms_err ingest_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 		if (ic->res != NULL)
 			ic->res[i] = r;
 	}
-	return MS_OK;
+	return ingest_setsums(s, w, ic->n, eb);
 }
 
 ms_err ms_store_ingest(ms_store *s, const ms_ingest_item *items, size_t n,
@@ -342,7 +406,7 @@ ms_err ms_store_ingest(ms_store *s, const ms_ingest_item *items, size_t n,
 		memset(totals, 0, sizeof *totals);
 	if (n == 0)
 		return MS_OK;
-	/* Three arrays share one capacity; grow them together. */
+	/* The per-item arrays share one capacity; grow them together. */
 	if (n > s->bcap) {
 		cap = s->bcap;
 		if (st_reserve((void **)&s->bops, &cap, n, sizeof *s->bops))
@@ -352,6 +416,19 @@ ms_err ms_store_ingest(ms_store *s, const ms_ingest_item *items, size_t n,
 			goto oom;
 		cap = s->bcap;
 		if (st_reserve((void **)&s->bid, &cap, n, MS_HASH_LEN))
+			goto oom;
+		cap = s->bcap;
+		if (st_reserve((void **)&s->bpt, &cap, n, MS_SETSUM_LEN))
+			goto oom;
+		cap = s->bcap;
+		if (st_reserve((void **)&s->bgrp, &cap, n, sizeof *s->bgrp))
+			goto oom;
+		cap = s->bcap;
+		if (st_reserve((void **)&s->bgroups, &cap, n,
+		               sizeof *s->bgroups))
+			goto oom;
+		cap = s->bcap;
+		if (st_reserve((void **)&s->bheld, &cap, n, 1))
 			goto oom;
 		s->bcap = cap;
 	}
