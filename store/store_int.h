@@ -192,13 +192,15 @@ int st_rec_parse(st_rec *r, const MDB_val *k, const MDB_val *v);
  * member, looked up among the last ST_GROUP_OPEN groups opened (so a run
  * of one author, and a few authors interleaved, each make one group per
  * half; more authors interleaved make smaller groups, never wrong ones).
- * The commit adds one sum per group to its author's vv entry and takes
- * back the points of members that turned out held already.
+ * The commit takes back the points of members that turned out held
+ * already and adds one sum per group to its author's vv entry.  Points
+ * stay unencoded (ms_setsum_pt), so each addition is cheap; an entry is
+ * decoded and encoded once per group.
  */
 #define ST_GROUP_OPEN 8
 
 typedef struct st_group {
-	uint8_t sum[MS_SETSUM_LEN]; /* points of the members, summed */
+	ms_setsum_pt sum;           /* points of the members, summed */
 	uint32_t members;           /* accepted ops of the group */
 	uint32_t held;              /* of which duplicates (per txn attempt) */
 } st_group;
@@ -259,7 +261,7 @@ struct ms_store {
 	ms_op *bops;    /* decoded batch */
 	uint8_t *bstat; /* per item: reason (MS_OPR_*) */
 	uint8_t (*bid)[MS_HASH_LEN];
-	uint8_t (*bpt)[MS_SETSUM_LEN]; /* per item: setsum point of its id */
+	ms_setsum_pt *bpt;             /* per item: setsum point of its id */
 	uint32_t *bgrp;                /* per item: slot of its group */
 	st_group *bgroups;             /* valid at slots i with bgrp[i] == i */
 	uint8_t *bheld;                /* per item: found held (txn attempt) */
@@ -354,7 +356,7 @@ ms_err st_vv_add(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t seq,
 /* vv.c: add sum (the setsum of ops st_vv_add counted with id NULL in this
  * txn) to author's entry, which must exist. */
 ms_err st_vv_merge(ms_store *s, st_wctx *w, const uint8_t *author,
-                   const uint8_t sum[MS_SETSUM_LEN], ms_errbuf *eb);
+                   const ms_setsum_pt *sum, ms_errbuf *eb);
 /* Parse a vv record; MS_ECORRUPT with the reason alone in why ("vv record
  * of 12 bytes, want 48") if it is malformed. */
 ms_err st_vv_parse(ms_vv_entry *e, const MDB_val *k, const MDB_val *v,

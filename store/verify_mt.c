@@ -33,15 +33,13 @@ static void group_add(ms_store *s, size_t i, uint32_t open[ST_GROUP_OPEN],
 		if (memcmp(s->bops[slot].author, author, MS_PK_LEN) != 0)
 			continue;
 		g = &s->bgroups[slot];
-		/* Cannot fail: both are points from_hash made or sums of
-		 * them. */
-		(void)ms_setsum_merge(g->sum, s->bpt[i], NULL);
+		ms_setsum_pt_add(&g->sum, &s->bpt[i]);
 		g->members++;
 		s->bgrp[i] = slot;
 		return;
 	}
 	g = &s->bgroups[i];
-	memcpy(g->sum, s->bpt[i], MS_SETSUM_LEN);
+	g->sum = s->bpt[i];
 	g->members = 1;
 	g->held = 0;
 	s->bgrp[i] = (uint32_t)i;
@@ -76,7 +74,7 @@ void st_verify_range(ms_store *s, const ms_ingest_item *items, size_t lo,
 		 * author's group (a rejected op is in no group). */
 		s->bgrp[i] = UINT32_MAX;
 		if (why == MS_OPR_OK) {
-			ms_setsum_point(s->bpt[i], s->bid[i]);
+			ms_setsum_pt_of_id(&s->bpt[i], s->bid[i]);
 			group_add(s, i, open, &nopen, &next);
 		}
 	}

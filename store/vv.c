@@ -98,10 +98,11 @@ ms_err st_vv_add(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t seq,
 }
 
 ms_err st_vv_merge(ms_store *s, st_wctx *w, const uint8_t *author,
-                   const uint8_t sum[MS_SETSUM_LEN], ms_errbuf *eb)
+                   const ms_setsum_pt *sum, ms_errbuf *eb)
 {
 	MDB_val k = {MS_PK_LEN, (void *)author}, v;
 	uint8_t rec[ST_VV_LEN];
+	ms_setsum_pt acc;
 	int rc;
 
 	rc = mdb_get(w->txn, s->dbi[ST_DB_VV], &k, &v);
@@ -115,10 +116,12 @@ ms_err st_vv_merge(ms_store *s, st_wctx *w, const uint8_t *author,
 		return ms_errf(eb, MS_ECORRUPT,
 		               "vv entry of %zu bytes is malformed", v.mv_size);
 	memcpy(rec, v.mv_data, ST_VV_LEN); /* the put below may move it */
-	if (ms_setsum_merge(rec + 16, sum, eb) != MS_OK)
+	if (ms_setsum_pt_decode(&acc, rec + 16, eb) != MS_OK)
 		return ms_errf(eb, MS_ECORRUPT,
 		               "vv entry: setsum is not a valid group element "
 		               "(run verify)");
+	ms_setsum_pt_add(&acc, sum);
+	ms_setsum_pt_encode(rec + 16, &acc);
 	v.mv_size = sizeof rec;
 	v.mv_data = rec;
 	rc = mdb_put(w->txn, s->dbi[ST_DB_VV], &k, &v, 0);

@@ -260,40 +260,12 @@ static ms_err quarantine_put(ms_store *s, st_wctx *w, const ms_ingest_item *it,
 	return rc ? st_mdb(s, eb, rc, "trim quarantine") : MS_OK;
 }
 
-/* The setsum of group g's members that were applied (not held already):
- * its sum less the held members' points, or the applied members' points
- * summed afresh, whichever takes fewer additions. */
-static ms_err group_applied_sum(ms_store *s, size_t n, uint32_t g,
-                                uint8_t out[MS_SETSUM_LEN], ms_errbuf *eb)
-{
-	const st_group *gr = &s->bgroups[g];
-	uint32_t applied = gr->members - gr->held;
-	int fresh = gr->held >= applied, first = 1;
-	ms_err e = MS_OK;
-
-	if (!fresh)
-		memcpy(out, gr->sum, MS_SETSUM_LEN);
-	for (size_t j = g; j < n && e == MS_OK; j++) {
-		if (s->bgrp[j] != g)
-			continue;
-		if (fresh && !s->bheld[j]) {
-			if (first)
-				memcpy(out, s->bpt[j], MS_SETSUM_LEN);
-			else
-				e = ms_setsum_merge(out, s->bpt[j], eb);
-			first = 0;
-		} else if (!fresh && s->bheld[j]) {
-			e = ms_setsum_subtract(out, s->bpt[j], eb);
-		}
-	}
-	return e;
-}
-
-/* Add each group's applied ops to its author's setsum: one addition per
- * group instead of one per op (the points were summed on both cores). */
+/* Add each group's applied ops to its author's setsum: its sum less the
+ * points of members found held, one merge per group instead of one
+ * addition per op (the points were computed and summed on both cores). */
 static ms_err ingest_setsums(ms_store *s, st_wctx *w, size_t n, ms_errbuf *eb)
 {
-	uint8_t sum[MS_SETSUM_LEN];
+	ms_setsum_pt sum;
 	ms_err e;
 
 	for (size_t i = 0; i < n; i++) {
@@ -301,14 +273,12 @@ static ms_err ingest_setsums(ms_store *s, st_wctx *w, size_t n, ms_errbuf *eb)
 		if (s->bstat[i] != MS_OPR_OK || s->bgrp[i] != i ||
 		    g->held == g->members)
 			continue;
-		if (g->held == 0) {
-			e = st_vv_merge(s, w, s->bops[i].author, g->sum, eb);
-		} else {
-			e = group_applied_sum(s, n, (uint32_t)i, sum, eb);
-			if (e == MS_OK)
-				e = st_vv_merge(s, w, s->bops[i].author, sum,
-				                eb);
-		}
+		sum = g->sum;
+		/* members come at or after their group's slot */
+		for (size_t j = i; g->held > 0 && j < n; j++)
+			if (s->bgrp[j] == i && s->bheld[j])
+				ms_setsum_pt_sub(&sum, &s->bpt[j]);
+		e = st_vv_merge(s, w, s->bops[i].author, &sum, eb);
 		if (e != MS_OK)
 			return e;
 	}
@@ -418,7 +388,7 @@ ms_err ms_store_ingest(ms_store *s, const ms_ingest_item *items, size_t n,
 		if (st_reserve((void **)&s->bid, &cap, n, MS_HASH_LEN))
 			goto oom;
 		cap = s->bcap;
-		if (st_reserve((void **)&s->bpt, &cap, n, MS_SETSUM_LEN))
+		if (st_reserve((void **)&s->bpt, &cap, n, sizeof *s->bpt))
 			goto oom;
 		cap = s->bcap;
 		if (st_reserve((void **)&s->bgrp, &cap, n, sizeof *s->bgrp))

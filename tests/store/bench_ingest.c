@@ -5,12 +5,15 @@
  * file in a fresh directory.  Prints one line: ops, seconds, ops/s.
  *
  *   bench_ingest [-n ops] [-a authors] [-b batch] [-d dir] [-i]
+ *                [-s store]
  *
  * -i interleaves the authors op by op (a backlog sent in hlc order when
  * the authors wrote at the same time); by default each author's ops come
  * as one run (a backlog of one author after another).  -d names a parent
  * directory for the store (default TMPDIR or /tmp), so perf sees the real
- * disk's syncs.  Never run by ctest: it times, and tests never do.
+ * disk's syncs.  -s fills an existing store instead (a node's data
+ * directory, signed under its network id, kept): the sender of a
+ * catch-up measurement.  Never run by ctest: it times, and tests never do.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +25,7 @@
 #include "crypto.h"
 #include "store.h"
 
-static const uint8_t netid[MS_NETID_LEN] = {'b', 'e', 'n', 'c', 'h'};
+static uint8_t netid[MS_NETID_LEN] = {'b', 'e', 'n', 'c', 'h'};
 
 static ms_identity *ident(uint8_t b)
 {
@@ -88,24 +91,25 @@ static double now_s(void)
 int main(int argc, char **argv)
 {
 	size_t n = 100000, nauth = 4, batch = 256;
-	const char *parent = getenv("TMPDIR");
+	const char *parent = getenv("TMPDIR"), *keep = NULL;
 	int inter = 0, c;
 	char dir[4096];
 	uint8_t value[200];
 	ms_identity **ids, *me;
 	ms_ingest_item *items;
-	ms_store *s;
+	ms_store *s = NULL;
 	ms_errbuf eb;
 	double t0, t1, c0, c1;
 	uint64_t applied = 0;
 
-	while ((c = getopt(argc, argv, "n:a:b:d:i")) != -1) {
+	while ((c = getopt(argc, argv, "n:a:b:d:is:")) != -1) {
 		switch (c) {
 		case 'n': n = strtoul(optarg, NULL, 10); break;
 		case 'a': nauth = strtoul(optarg, NULL, 10); break;
 		case 'b': batch = strtoul(optarg, NULL, 10); break;
 		case 'd': parent = optarg; break;
 		case 'i': inter = 1; break;
+		case 's': keep = optarg; break;
 		default:
 			fprintf(stderr, "usage: bench_ingest [-n ops] [-a "
 			                "authors] [-b batch] [-d dir] [-i]\n");
@@ -117,7 +121,13 @@ int main(int argc, char **argv)
 	if (parent == NULL)
 		parent = "/tmp";
 	snprintf(dir, sizeof dir, "%s/bench_ingest.XXXXXX", parent);
-	if (mkdtemp(dir) == NULL) {
+	if (keep != NULL) {
+		if (ms_store_open(&s, keep, NULL, &eb) != MS_OK) {
+			fprintf(stderr, "store: %s\n", eb.msg);
+			return 1;
+		}
+		memcpy(netid, ms_store_network_id(s), MS_NETID_LEN);
+	} else if (mkdtemp(dir) == NULL) {
 		perror("mkdtemp");
 		return 1;
 	}
@@ -141,9 +151,10 @@ int main(int argc, char **argv)
 		        ((uint64_t)1700000000000ull + i) << 16, key, value,
 		        sizeof value);
 	}
-	if (ms_store_create(dir, ms_identity_pk(me), netid, NULL, &eb) !=
-	            MS_OK ||
-	    ms_store_open(&s, dir, NULL, &eb) != MS_OK) {
+	if (keep == NULL &&
+	    (ms_store_create(dir, ms_identity_pk(me), netid, NULL, &eb) !=
+	             MS_OK ||
+	     ms_store_open(&s, dir, NULL, &eb) != MS_OK)) {
 		fprintf(stderr, "store: %s\n", eb.msg);
 		return 1;
 	}
@@ -167,7 +178,7 @@ int main(int argc, char **argv)
 	       (unsigned long long)applied, t1 - t0, (double)n / (t1 - t0),
 	       (c1 - c0) * 1e6 / (double)n);
 	ms_store_close(&s);
-	{
+	if (keep == NULL) {
 		char cmd[4200];
 		snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 		if (system(cmd) != 0)
