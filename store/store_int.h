@@ -184,6 +184,11 @@ int st_rec_parse(st_rec *r, const MDB_val *k, const MDB_val *v);
 /* Batches at least this large split decode+verify across two threads;
  * below it the handoff costs more than the second core saves. */
 #define ST_MT_MIN 64
+/* Items a thread claims at a time: the two threads take chunks until none
+ * is left, so a thread the machine's other work holds back leaves its
+ * share to the one that runs (halves fixed in advance made the caller
+ * wait for it).  Each chunk starts its own setsum groups. */
+#define ST_MT_CHUNK 32
 
 /*
  * The setsum of an ingested batch, summed per author before the write
@@ -207,9 +212,11 @@ typedef struct st_group {
 
 /*
  * The ingest worker (verify_mt.c): one thread per store, started on the
- * first large ingest and joined by ms_store_close.  The caller hands it a
- * range of the batch under mu, works on the other range itself, then waits
- * for done; the worker touches only its range's slots of bops/bstat/bid.
+ * first large ingest and joined by ms_store_close.  The caller publishes
+ * a batch under mu; both threads claim chunks of it (next, atomically)
+ * and touch only their chunks' slots of bops/bstat/bid/bpt/bgrp/bgroups.
+ * A worker that had not started when the caller ran out of chunks is
+ * told the job is done and skips it (busy says whether it started).
  */
 typedef struct st_worker {
 	int started;
@@ -220,8 +227,10 @@ typedef struct st_worker {
 	uint64_t job;  /* bumped per handoff */
 	uint64_t done; /* == job when the worker has finished it */
 	int quit;
+	int busy; /* the worker took the current job */
 	const ms_ingest_item *items;
-	size_t lo, hi;
+	size_t n;
+	size_t next; /* first unclaimed item (atomic) */
 } st_worker;
 
 struct ms_store {

@@ -1,16 +1,18 @@
 /*
  * verify_mt.c — decoding and signature checks of an ingested batch, split
  * over two cores.  Ed25519 verification dominates ingest, and the items of
- * a batch are independent, so the store owns one worker thread that takes
- * the second half of a large batch while the calling thread does the first.
- * Each item's result lands in its own slot of s->bops/bstat/bid/bpt/bgrp,
- * and a group sum (the setsum of one author's accepted ops in a range,
- * store_int.h) only in the slot of its first member, so the outcome is
- * the same whatever the split: group sums differ, their total does not.
+ * a batch are independent, so the store owns one worker thread, and it and
+ * the calling thread claim chunks of a large batch (ST_MT_CHUNK items)
+ * until none is left: on a busy machine the thread that gets a core does
+ * more.  Each item's result lands in its own slot of
+ * s->bops/bstat/bid/bpt/bgrp, and a group sum (the setsum of one author's
+ * accepted ops in a chunk, store_int.h) only in the slot of its first
+ * member, so the outcome is the same whatever the split: group sums
+ * differ, their total does not.
  *
  * The worker is created once (on the first large batch), not per batch,
  * and waits on a condition variable between batches.  It never touches
- * LMDB: the write transaction starts after both halves are done.
+ * LMDB: the write transaction starts after every chunk is done.
  */
 #include "store_int.h"
 
@@ -80,11 +82,27 @@ void st_verify_range(ms_store *s, const ms_ingest_item *items, size_t lo,
 	}
 }
 
+/* Claim and verify chunks of the published batch until none is left. */
+static void run_chunks(ms_store *s, st_worker *w, const ms_ingest_item *items,
+                       size_t n)
+{
+	for (;;) {
+		size_t lo = __atomic_fetch_add(&w->next, ST_MT_CHUNK,
+		                               __ATOMIC_RELAXED);
+		if (lo >= n)
+			return;
+		st_verify_range(s, items, lo,
+		                n - lo < ST_MT_CHUNK ? n : lo + ST_MT_CHUNK);
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	ms_store *s = arg;
 	st_worker *w = s->worker;
+	const ms_ingest_item *items;
 	uint64_t seen = 0;
+	size_t n;
 
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
@@ -94,9 +112,15 @@ static void *worker_main(void *arg)
 		if (w->quit)
 			break;
 		seen = w->job;
+		if (w->done == seen)
+			continue; /* the caller did it all alone */
+		w->busy = 1;
+		items = w->items;
+		n = w->n;
 		pthread_mutex_unlock(&w->mu);
-		st_verify_range(s, w->items, w->lo, w->hi);
+		run_chunks(s, w, items, n);
 		pthread_mutex_lock(&w->mu);
+		w->busy = 0;
 		w->done = seen;
 		pthread_cond_broadcast(&w->cv);
 	}
@@ -142,26 +166,26 @@ static int worker_start(ms_store *s)
 void st_verify_batch(ms_store *s, const ms_ingest_item *items, size_t n)
 {
 	st_worker *w;
-	size_t half;
 
 	if (n < ST_MT_MIN || s->verify_threads < 2 || worker_start(s) != 0) {
 		st_verify_range(s, items, 0, n);
 		return;
 	}
 	w = s->worker;
-	half = n / 2;
 	pthread_mutex_lock(&w->mu);
 	w->items = items;
-	w->lo = half;
-	w->hi = n;
+	w->n = n;
+	__atomic_store_n(&w->next, 0, __ATOMIC_RELAXED);
 	w->job++;
 	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 
-	st_verify_range(s, items, 0, half);
+	run_chunks(s, w, items, n);
 
 	pthread_mutex_lock(&w->mu);
-	/* The worker always finishes a job it was given. */
+	if (!w->busy && w->done != w->job)
+		w->done = w->job; /* not started: every chunk was ours */
+	/* A worker that started finishes the chunks it claimed. */
 	while (w->done != w->job)
 		pthread_cond_wait(&w->cv, &w->mu);
 	w->items = NULL;
