@@ -274,10 +274,13 @@ static ms_err ingest_setsums(ms_store *s, st_wctx *w, size_t n, ms_errbuf *eb)
 		    g->held == g->members)
 			continue;
 		sum = g->sum;
-		/* members come at or after their group's slot */
-		for (size_t j = i; g->held > 0 && j < n; j++)
-			if (s->bgrp[j] == i && s->bheld[j])
+		/* members come at or after their group's slot, within the
+		 * range of the batch that filed them (verify_mt.c) */
+		for (size_t j = i, left = g->held; left > 0 && j < n; j++)
+			if (s->bgrp[j] == i && s->bheld[j]) {
 				ms_setsum_pt_sub(&sum, &s->bpt[j]);
+				left--;
+			}
 		e = st_vv_merge(s, w, s->bops[i].author, &sum, eb);
 		if (e != MS_OK)
 			return e;
