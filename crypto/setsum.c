@@ -23,7 +23,8 @@ void ms_setsum_hash(uint8_t h[64], const uint8_t id[MS_HASH_LEN])
 
 	/* The domain keeps these points apart from any other use of
 	 * hash-to-group over the same ids. */
-	crypto_generichash_init(&st, NULL, 0, crypto_core_ristretto255_HASHBYTES);
+	crypto_generichash_init(&st, NULL, 0,
+	                        crypto_core_ristretto255_HASHBYTES);
 	crypto_generichash_update(&st, (const unsigned char *)MS_SETSUM_DOMAIN,
 	                          sizeof MS_SETSUM_DOMAIN - 1);
 	crypto_generichash_update(&st, id, MS_HASH_LEN);

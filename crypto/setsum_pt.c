@@ -39,16 +39,16 @@ static const fe FE_SQRT_M1 = {{1718705420411056ull, 234908883556509ull,
                                765476049583133ull}};
 static const fe FE_SQRT_AD_MINUS_ONE = {
 	{2241493124984347ull, 425987919032274ull, 2207028919301688ull,
-	 1220490630685848ull, 974799131293748ull}};
-static const fe FE_INVSQRT_A_MINUS_D = {
-	{278908739862762ull, 821645201101625ull, 8113234426968ull,
-	 1777959178193151ull, 2118520810568447ull}};
-static const fe FE_ONE_MINUS_D_SQ = {
-	{1136626929484150ull, 1998550399581263ull, 496427632559748ull,
-	 118527312129759ull, 45110755273534ull}};
-static const fe FE_D_MINUS_ONE_SQ = {
-	{1507062230895904ull, 1572317787530805ull, 683053064812840ull,
-	 317374165784489ull, 1572899562415810ull}};
+         1220490630685848ull, 974799131293748ull}};
+static const fe FE_INVSQRT_A_MINUS_D = {{278908739862762ull, 821645201101625ull,
+                                         8113234426968ull, 1777959178193151ull,
+                                         2118520810568447ull}};
+static const fe FE_ONE_MINUS_D_SQ = {{1136626929484150ull, 1998550399581263ull,
+                                      496427632559748ull, 118527312129759ull,
+                                      45110755273534ull}};
+static const fe FE_D_MINUS_ONE_SQ = {{1507062230895904ull, 1572317787530805ull,
+                                      683053064812840ull, 317374165784489ull,
+                                      1572899562415810ull}};
 static const fe FE_ONE = {{1, 0, 0, 0, 0}};
 
 /* Limbs back under 2^51 (the top carry folds in times 19). */
@@ -113,8 +113,7 @@ static void fe_reduce128(fe *h, u128 r[5])
 static void fe_mul(fe *h, const fe *f, const fe *g)
 {
 	const uint64_t *a = f->v, *b = g->v;
-	uint64_t b1 = b[1] * 19, b2 = b[2] * 19, b3 = b[3] * 19,
-		 b4 = b[4] * 19;
+	uint64_t b1 = b[1] * 19, b2 = b[2] * 19, b3 = b[3] * 19, b4 = b[4] * 19;
 	u128 r[5];
 
 	r[0] = (u128)a[0] * b[0] + (u128)a[1] * b4 + (u128)a[2] * b3 +
@@ -238,28 +237,28 @@ static void fe_pow22523(fe *out, const fe *z)
 {
 	fe t0, t1, t2;
 
-	fe_sq(&t0, z);            /* 2 */
-	fe_sqn(&t1, &t0, 2);      /* 8 */
-	fe_mul(&t1, z, &t1);      /* 9 */
-	fe_mul(&t0, &t0, &t1);    /* 11 */
-	fe_sq(&t0, &t0);          /* 22 */
-	fe_mul(&t0, &t1, &t0);    /* 2^5 - 1 */
-	fe_sqn(&t1, &t0, 5);      /* 2^10 - 2^5 */
-	fe_mul(&t0, &t1, &t0);    /* 2^10 - 1 */
-	fe_sqn(&t1, &t0, 10);     /* 2^20 - 2^10 */
-	fe_mul(&t1, &t1, &t0);    /* 2^20 - 1 */
-	fe_sqn(&t2, &t1, 20);     /* 2^40 - 2^20 */
-	fe_mul(&t1, &t2, &t1);    /* 2^40 - 1 */
-	fe_sqn(&t1, &t1, 10);     /* 2^50 - 2^10 */
-	fe_mul(&t0, &t1, &t0);    /* 2^50 - 1 */
-	fe_sqn(&t1, &t0, 50);     /* 2^100 - 2^50 */
-	fe_mul(&t1, &t1, &t0);    /* 2^100 - 1 */
-	fe_sqn(&t2, &t1, 100);    /* 2^200 - 2^100 */
-	fe_mul(&t1, &t2, &t1);    /* 2^200 - 1 */
-	fe_sqn(&t1, &t1, 50);     /* 2^250 - 2^50 */
-	fe_mul(&t0, &t1, &t0);    /* 2^250 - 1 */
-	fe_sqn(&t0, &t0, 2);      /* 2^252 - 4 */
-	fe_mul(out, &t0, z);      /* 2^252 - 3 */
+	fe_sq(&t0, z);         /* 2 */
+	fe_sqn(&t1, &t0, 2);   /* 8 */
+	fe_mul(&t1, z, &t1);   /* 9 */
+	fe_mul(&t0, &t0, &t1); /* 11 */
+	fe_sq(&t0, &t0);       /* 22 */
+	fe_mul(&t0, &t1, &t0); /* 2^5 - 1 */
+	fe_sqn(&t1, &t0, 5);   /* 2^10 - 2^5 */
+	fe_mul(&t0, &t1, &t0); /* 2^10 - 1 */
+	fe_sqn(&t1, &t0, 10);  /* 2^20 - 2^10 */
+	fe_mul(&t1, &t1, &t0); /* 2^20 - 1 */
+	fe_sqn(&t2, &t1, 20);  /* 2^40 - 2^20 */
+	fe_mul(&t1, &t2, &t1); /* 2^40 - 1 */
+	fe_sqn(&t1, &t1, 10);  /* 2^50 - 2^10 */
+	fe_mul(&t0, &t1, &t0); /* 2^50 - 1 */
+	fe_sqn(&t1, &t0, 50);  /* 2^100 - 2^50 */
+	fe_mul(&t1, &t1, &t0); /* 2^100 - 1 */
+	fe_sqn(&t2, &t1, 100); /* 2^200 - 2^100 */
+	fe_mul(&t1, &t2, &t1); /* 2^200 - 1 */
+	fe_sqn(&t1, &t1, 50);  /* 2^250 - 2^50 */
+	fe_mul(&t0, &t1, &t0); /* 2^250 - 1 */
+	fe_sqn(&t0, &t0, 2);   /* 2^252 - 4 */
+	fe_mul(out, &t0, z);   /* 2^252 - 3 */
 }
 
 /* RFC 9496 §4.2 SQRT_RATIO_M1: 1 and r = sqrt(u/v) when u/v is square,
@@ -270,13 +269,13 @@ static int fe_sqrt_ratio_m1(fe *r, const fe *u, const fe *v)
 	int correct, flipped, flipped_i;
 
 	fe_sq(&v3, v);
-	fe_mul(&v3, &v3, v);  /* v^3 */
+	fe_mul(&v3, &v3, v); /* v^3 */
 	fe_sq(&v7, &v3);
-	fe_mul(&v7, &v7, v);  /* v^7 */
+	fe_mul(&v7, &v7, v); /* v^7 */
 	fe_mul(&t, u, &v7);
 	fe_pow22523(&t, &t);
 	fe_mul(&t, &t, &v3);
-	fe_mul(r, &t, u);     /* (u v^3) (u v^7)^((p-5)/8) */
+	fe_mul(r, &t, u); /* (u v^3) (u v^7)^((p-5)/8) */
 	fe_sq(&check, r);
 	fe_mul(&check, &check, v);
 	fe_neg(&nu, u);
@@ -322,7 +321,7 @@ static void pt_map(ms_setsum_pt *p, const uint8_t b[32])
 	fe_mul(&u, &u, &FE_ONE_MINUS_D_SQ);
 	fe_mul(&tmp, &r, &FE_D);
 	fe_add(&tmp, &tmp, &FE_ONE);
-	fe_neg(&tmp, &tmp);              /* -1 - r d */
+	fe_neg(&tmp, &tmp); /* -1 - r d */
 	fe_add(&v, &r, &FE_D);
 	fe_mul(&v, &tmp, &v);
 	sq = fe_sqrt_ratio_m1(&s, &u, &v);

@@ -205,9 +205,9 @@ int st_rec_parse(st_rec *r, const MDB_val *k, const MDB_val *v);
 #define ST_GROUP_OPEN 8
 
 typedef struct st_group {
-	ms_setsum_pt sum;           /* points of the members, summed */
-	uint32_t members;           /* accepted ops of the group */
-	uint32_t held;              /* of which duplicates (per txn attempt) */
+	ms_setsum_pt sum; /* points of the members, summed */
+	uint32_t members; /* accepted ops of the group */
+	uint32_t held;    /* of which duplicates (per txn attempt) */
 } st_group;
 
 /*
@@ -270,10 +270,10 @@ struct ms_store {
 	ms_op *bops;    /* decoded batch */
 	uint8_t *bstat; /* per item: reason (MS_OPR_*) */
 	uint8_t (*bid)[MS_HASH_LEN];
-	ms_setsum_pt *bpt;             /* per item: setsum point of its id */
-	uint32_t *bgrp;                /* per item: slot of its group */
-	st_group *bgroups;             /* valid at slots i with bgrp[i] == i */
-	uint8_t *bheld;                /* per item: found held (txn attempt) */
+	ms_setsum_pt *bpt; /* per item: setsum point of its id */
+	uint32_t *bgrp;    /* per item: slot of its group */
+	st_group *bgroups; /* valid at slots i with bgrp[i] == i */
+	uint8_t *bheld;    /* per item: found held (txn attempt) */
 	size_t bcap;
 	unsigned verify_threads; /* 1: no worker thread */
 	st_worker *worker;       /* NULL until the first large ingest */

@@ -104,12 +104,24 @@ int main(int argc, char **argv)
 
 	while ((c = getopt(argc, argv, "n:a:b:d:is:")) != -1) {
 		switch (c) {
-		case 'n': n = strtoul(optarg, NULL, 10); break;
-		case 'a': nauth = strtoul(optarg, NULL, 10); break;
-		case 'b': batch = strtoul(optarg, NULL, 10); break;
-		case 'd': parent = optarg; break;
-		case 'i': inter = 1; break;
-		case 's': keep = optarg; break;
+		case 'n':
+			n = strtoul(optarg, NULL, 10);
+			break;
+		case 'a':
+			nauth = strtoul(optarg, NULL, 10);
+			break;
+		case 'b':
+			batch = strtoul(optarg, NULL, 10);
+			break;
+		case 'd':
+			parent = optarg;
+			break;
+		case 'i':
+			inter = 1;
+			break;
+		case 's':
+			keep = optarg;
+			break;
 		default:
 			fprintf(stderr, "usage: bench_ingest [-n ops] [-a "
 			                "authors] [-b batch] [-d dir] [-i]\n");
@@ -151,10 +163,9 @@ int main(int argc, char **argv)
 		        ((uint64_t)1700000000000ull + i) << 16, key, value,
 		        sizeof value);
 	}
-	if (keep == NULL &&
-	    (ms_store_create(dir, ms_identity_pk(me), netid, NULL, &eb) !=
-	             MS_OK ||
-	     ms_store_open(&s, dir, NULL, &eb) != MS_OK)) {
+	if (keep == NULL && (ms_store_create(dir, ms_identity_pk(me), netid,
+	                                     NULL, &eb) != MS_OK ||
+	                     ms_store_open(&s, dir, NULL, &eb) != MS_OK)) {
 		fprintf(stderr, "store: %s\n", eb.msg);
 		return 1;
 	}

@@ -595,8 +595,8 @@ START_TEST(test_batch_groups_match_one_by_one)
 			char key[32];
 			snprintf(key, sizeof key, "gb/%d/%d", a, q);
 			fix_make_op(&gb_op[a][q], gb_auth[a], MS_OP_PUT,
-			            (uint64_t)q, ((uint64_t)1000 + q) << 16, NULL,
-			            0, key, value, sizeof value);
+			            (uint64_t)q, ((uint64_t)1000 + q) << 16,
+			            NULL, 0, key, value, sizeof value);
 		}
 	}
 	/* A signature that does not verify, and an op cut short. */
@@ -679,8 +679,8 @@ START_TEST(test_batch_groups_match_one_by_one)
 	for (int a = 0; a < GB_AUTH; a++) {
 		ck_assert_uint_eq(e[0][a].seq, e[1][a].seq);
 		ck_assert_uint_eq(e[0][a].held, e[1][a].held);
-		ck_assert_msg(memcmp(e[0][a].acc, e[1][a].acc,
-		                     MS_VV_ACC_LEN) == 0,
+		ck_assert_msg(memcmp(e[0][a].acc, e[1][a].acc, MS_VV_ACC_LEN) ==
+		                      0,
 		              "author %d: setsums differ (%d threads)", a,
 		              threads);
 	}
@@ -714,8 +714,8 @@ START_TEST(test_damaged_setsum_stops_ingest)
 
 	for (int i = 0; i < 2; i++) {
 		fix_make_op(&op[i], who, MS_OP_PUT, (uint64_t)i + 1,
-		            ((uint64_t)1000 + i) << 16, NULL, 0,
-		            i ? "b" : "a", "v", 1);
+		            ((uint64_t)1000 + i) << 16, NULL, 0, i ? "b" : "a",
+		            "v", 1);
 		it[i] = (ms_ingest_item){op[i].buf, op[i].len};
 	}
 	MS_PASS_EB(ms_store_ingest(st, it, 1, NULL, NULL, NULL, &eb), &eb);
