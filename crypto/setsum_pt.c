@@ -99,10 +99,13 @@ static void fe_reduce128(fe *h, u128 r[5])
 	u128 r0;
 
 	for (int i = 0; i < 4; i++) {
+		/* cppcheck-suppress shiftTooManyBits ; u128 is 128 bits wide,
+		 * which cppcheck does not know */
 		r[i + 1] += r[i] >> 51;
 		r[i] &= MASK51;
 	}
 	h->v[4] = (uint64_t)r[4] & MASK51;
+	/* cppcheck-suppress shiftTooManyBits ; as above */
 	r0 = r[0] + (r[4] >> 51) * 19; /* under 2^71 */
 	h->v[0] = (uint64_t)r0 & MASK51;
 	h->v[1] = (uint64_t)r[1] + (uint64_t)(r0 >> 51);
