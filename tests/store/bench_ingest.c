@@ -92,7 +92,7 @@ int main(int argc, char **argv)
 {
 	size_t n = 100000, nauth = 4, batch = 256;
 	const char *parent = getenv("TMPDIR"), *keep = NULL;
-	int inter = 0, c;
+	int inter = 0, c, rc = 0;
 	char dir[4096];
 	uint8_t value[200];
 	ms_identity **ids, *me;
@@ -143,10 +143,13 @@ int main(int argc, char **argv)
 		perror("mkdtemp");
 		return 1;
 	}
-	ids = calloc(nauth, sizeof *ids);
+	ids = calloc(nauth, sizeof(ms_identity *));
 	items = calloc(n, sizeof *items);
-	if (ids == NULL || items == NULL)
+	if (ids == NULL || items == NULL) {
+		free(ids);
+		free(items);
 		return 1;
+	}
 	for (size_t a = 0; a < nauth; a++)
 		ids[a] = ident((uint8_t)(10 + a));
 	me = ident(1);
@@ -167,7 +170,8 @@ int main(int argc, char **argv)
 	                                     NULL, &eb) != MS_OK ||
 	                     ms_store_open(&s, dir, NULL, &eb) != MS_OK)) {
 		fprintf(stderr, "store: %s\n", eb.msg);
-		return 1;
+		rc = 1;
+		goto out;
 	}
 	t0 = now_s();
 	c0 = cpu_s();
@@ -177,7 +181,8 @@ int main(int argc, char **argv)
 		if (ms_store_ingest(s, items + i, k, NULL, NULL, &tot, &eb) !=
 		    MS_OK) {
 			fprintf(stderr, "ingest: %s\n", eb.msg);
-			return 1;
+			rc = 1;
+			goto out;
 		}
 		applied += tot.applied;
 	}
@@ -188,6 +193,7 @@ int main(int argc, char **argv)
 	       n, nauth, batch, inter ? "interleaved" : "runs",
 	       (unsigned long long)applied, t1 - t0, (double)n / (t1 - t0),
 	       (c1 - c0) * 1e6 / (double)n);
+out:
 	ms_store_close(&s);
 	if (keep == NULL) {
 		char cmd[4200];
@@ -195,5 +201,12 @@ int main(int argc, char **argv)
 		if (system(cmd) != 0)
 			fprintf(stderr, "could not remove %s\n", dir);
 	}
-	return 0;
+	for (size_t i = 0; i < n; i++)
+		free((void *)items[i].buf);
+	for (size_t a = 0; a < nauth; a++)
+		ms_identity_free(&ids[a]);
+	ms_identity_free(&me);
+	free(items);
+	free(ids);
+	return rc;
 }
