@@ -55,10 +55,19 @@ ms_err st_vv_add(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t seq,
 	held++;
 	/* A new record starts from the empty set (zeros).  A damaged one is
 	 * refused rather than summed into something verify cannot explain. */
-	if (id != NULL && ms_setsum_add(rec + 16, id, eb) != MS_OK)
-		return ms_errf(eb, MS_ECORRUPT,
-		               "vv entry: setsum is not a valid group element "
-		               "(run verify)");
+	if (id != NULL) {
+		/* Unencoded points: four field exponentiations (decode, the
+		 * hash-to-group's two, encode) where ms_setsum_add takes
+		 * six. */
+		ms_setsum_pt acc, p;
+		if (ms_setsum_pt_decode(&acc, rec + 16, eb) != MS_OK)
+			return ms_errf(eb, MS_ECORRUPT,
+			               "vv entry: setsum is not a valid group "
+			               "element (run verify)");
+		ms_setsum_pt_of_id(&p, id);
+		ms_setsum_pt_add(&acc, &p);
+		ms_setsum_pt_encode(rec + 16, &acc);
+	}
 	/* Only the op that fills slot cur+1 can move the prefix; a fork of a
 	 * counted slot or an op above a gap only adds to held and acc. */
 	if (seq == cur + 1) {
