@@ -228,7 +228,8 @@ static ms_err apply_op(ms_store *s, st_wctx *w, const ms_op *op,
 		return st_mdb(s, eb, rc, "write ops");
 	e = log_insert(s, w, op, id, fork, eb);
 	if (e == MS_OK && count_vv)
-		e = st_vv_add(s, w, op->author, op->seq, id, eb);
+		e = st_vv_add(s, w, op->author, op->seq,
+		              w->acc_later ? NULL : id, eb);
 	if (e == MS_OK)
 		e = st_arrival_add(s, w, id, eb);
 	if (e == MS_OK)

@@ -986,6 +986,10 @@ void ms_store_close(ms_store **sp)
 	free(s->bops);
 	free(s->bstat);
 	free(s->bid);
+	free(s->bpt);
+	free(s->bgrp);
+	free(s->bgroups);
+	free(s->bheld);
 	st_batch_free(s);
 	free(s);
 	*sp = NULL;

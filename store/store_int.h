@@ -185,12 +185,39 @@ int st_rec_parse(st_rec *r, const MDB_val *k, const MDB_val *v);
 /* Batches at least this large split decode+verify across two threads;
  * below it the handoff costs more than the second core saves. */
 #define ST_MT_MIN 64
+/* Items a thread claims at a time: the two threads take chunks until none
+ * is left, so a thread the machine's other work holds back leaves its
+ * share to the one that runs (halves fixed in advance made the caller
+ * wait for it).  Each chunk starts its own setsum groups. */
+#define ST_MT_CHUNK 32
+
+/*
+ * The setsum of an ingested batch, summed per author before the write
+ * transaction (verify_mt.c): each half of the batch files its accepted
+ * ops into groups of one author, a group at the slot of its first
+ * member, looked up among the last ST_GROUP_OPEN groups opened (so a run
+ * of one author, and a few authors interleaved, each make one group per
+ * half; more authors interleaved make smaller groups, never wrong ones).
+ * The commit takes back the points of members that turned out held
+ * already and adds one sum per group to its author's vv entry.  Points
+ * stay unencoded (ms_setsum_pt), so each addition is cheap; an entry is
+ * decoded and encoded once per group.
+ */
+#define ST_GROUP_OPEN 8
+
+typedef struct st_group {
+	ms_setsum_pt sum; /* points of the members, summed */
+	uint32_t members; /* accepted ops of the group */
+	uint32_t held;    /* of which duplicates (per txn attempt) */
+} st_group;
 
 /*
  * The ingest worker (verify_mt.c): one thread per store, started on the
- * first large ingest and joined by ms_store_close.  The caller hands it a
- * range of the batch under mu, works on the other range itself, then waits
- * for done; the worker touches only its range's slots of bops/bstat/bid.
+ * first large ingest and joined by ms_store_close.  The caller publishes
+ * a batch under mu; both threads claim chunks of it (next, atomically)
+ * and touch only their chunks' slots of bops/bstat/bid/bpt/bgrp/bgroups.
+ * A worker that had not started when the caller ran out of chunks is
+ * told the job is done and skips it (busy says whether it started).
  */
 typedef struct st_worker {
 	int started;
@@ -201,12 +228,15 @@ typedef struct st_worker {
 	uint64_t job;  /* bumped per handoff */
 	uint64_t done; /* == job when the worker has finished it */
 	int quit;
+	int busy; /* the worker took the current job */
 	const ms_ingest_item *items;
 	size_t lo, hi;
 	/* When set, the job is fn(s, arg, lo, hi) instead of verifying items
 	 * (st_mt_run: the batch append signs its ops here). */
 	void (*fn)(ms_store *s, void *arg, size_t lo, size_t hi);
 	void *arg;
+	size_t n;
+	size_t next; /* first unclaimed item (atomic) */
 } st_worker;
 
 /* Scratch of ms_store_append_batch (write.c), kept across calls so a batch
@@ -250,6 +280,10 @@ struct ms_store {
 	ms_op *bops;    /* decoded batch */
 	uint8_t *bstat; /* per item: reason (MS_OPR_*) */
 	uint8_t (*bid)[MS_HASH_LEN];
+	ms_setsum_pt *bpt; /* per item: setsum point of its id */
+	uint32_t *bgrp;    /* per item: slot of its group */
+	st_group *bgroups; /* valid at slots i with bgrp[i] == i */
+	uint8_t *bheld;    /* per item: found held (txn attempt) */
 	size_t bcap;
 	unsigned verify_threads; /* 1: no worker thread */
 	st_worker *worker;       /* NULL until the first large ingest */
@@ -271,6 +305,9 @@ typedef struct st_wctx {
 	 * per-op path does not allocate a cursor for every op. */
 	MDB_cursor *log_cur;
 	MDB_cursor *heads_cur; /* the same, for the parents of a local write */
+	/* Ingest adds the batch's setsum points per group (st_vv_merge)
+	 * instead of one op at a time: st_apply leaves acc alone. */
+	int acc_later;
 } st_wctx;
 
 /* LMDB code -> ms_err, message "what: mdb_strerror".  Remembers rc in
@@ -341,9 +378,13 @@ ms_err st_apply_novv(ms_store *s, st_wctx *w, const ms_op *op,
 
 /* vv.c: count a new op of (author, seq) with id in its author's entry (held
  * and setsum) and advance the contiguous seq over the log (the log already
- * holds it). */
+ * holds it).  id NULL: the setsum is left for st_vv_merge. */
 ms_err st_vv_add(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t seq,
                  const uint8_t id[MS_HASH_LEN], ms_errbuf *eb);
+/* vv.c: add sum (the setsum of ops st_vv_add counted with id NULL in this
+ * txn) to author's entry, which must exist. */
+ms_err st_vv_merge(ms_store *s, st_wctx *w, const uint8_t *author,
+                   const ms_setsum_pt *sum, ms_errbuf *eb);
 /* vv.c: count n new ops of author whose setsum points add up to sum (the
  * ops are in the log already): held += n, acc += sum, and the contiguous
  * seq advanced over the log.  One vv read and write for a whole batch. */
@@ -359,7 +400,9 @@ ms_err st_arrival_add(ms_store *s, st_wctx *w, const uint8_t id[MS_HASH_LEN],
                       ms_errbuf *eb);
 
 /* verify_mt.c: decode, id and verify items[0..n) into s->bops/bstat/bid,
- * on two threads when n is large; stop the worker (close). */
+ * compute the setsum points (bpt) and group sums (bgrp, bgroups) of the
+ * accepted ones, on two threads when n is large; stop the worker
+ * (close). */
 void st_verify_batch(ms_store *s, const ms_ingest_item *items, size_t n);
 void st_verify_range(ms_store *s, const ms_ingest_item *items, size_t lo,
                      size_t hi);

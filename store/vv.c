@@ -1,8 +1,10 @@
 /*
  * vv.c — the version vector's entries: per author the highest contiguous
  * seq, the count of ops held and the setsum of their ids (layout in
- * store_int.h; crypto/setsum.h).  st_vv_add is called by st_apply for every new op, so the
- * entries always describe exactly the held ops; the readers here
+ * store_int.h; crypto/setsum.h).  st_vv_add is called by st_apply for
+ * every new op, and an ingest merges its batch's setsum (st_vv_merge) in
+ * the same transaction, so the committed entries always describe exactly
+ * the held ops; the readers here
  * (vector.h) and in read.c (store.h's foreach_vv) expose them.
  */
 #include "store_int.h"
@@ -53,10 +55,19 @@ ms_err st_vv_add(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t seq,
 	held++;
 	/* A new record starts from the empty set (zeros).  A damaged one is
 	 * refused rather than summed into something verify cannot explain. */
-	if (ms_setsum_add(rec + 16, id, eb) != MS_OK)
-		return ms_errf(eb, MS_ECORRUPT,
-		               "vv entry: setsum is not a valid group element "
-		               "(run verify)");
+	if (id != NULL) {
+		/* Unencoded points: four field exponentiations (decode, the
+		 * hash-to-group's two, encode) where ms_setsum_add takes
+		 * six. */
+		ms_setsum_pt acc, p;
+		if (ms_setsum_pt_decode(&acc, rec + 16, eb) != MS_OK)
+			return ms_errf(eb, MS_ECORRUPT,
+			               "vv entry: setsum is not a valid group "
+			               "element (run verify)");
+		ms_setsum_pt_of_id(&p, id);
+		ms_setsum_pt_add(&acc, &p);
+		ms_setsum_pt_encode(rec + 16, &acc);
+	}
 	/* Only the op that fills slot cur+1 can move the prefix; a fork of a
 	 * counted slot or an op above a gap only adds to held and acc. */
 	if (seq == cur + 1) {
@@ -151,6 +162,37 @@ ms_err st_vv_add_sum(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t n,
 	ms_put_le64(rec + 8, held);
 	k.mv_size = MS_PK_LEN;
 	k.mv_data = (void *)author;
+	v.mv_size = sizeof rec;
+	v.mv_data = rec;
+	rc = mdb_put(w->txn, s->dbi[ST_DB_VV], &k, &v, 0);
+	return rc ? st_mdb(s, eb, rc, "write vv") : MS_OK;
+}
+
+ms_err st_vv_merge(ms_store *s, st_wctx *w, const uint8_t *author,
+                   const ms_setsum_pt *sum, ms_errbuf *eb)
+{
+	MDB_val k = {MS_PK_LEN, (void *)author}, v;
+	uint8_t rec[ST_VV_LEN];
+	ms_setsum_pt acc;
+	int rc;
+
+	rc = mdb_get(w->txn, s->dbi[ST_DB_VV], &k, &v);
+	if (rc != 0)
+		return rc == MDB_NOTFOUND
+		               ? ms_errf(eb, MS_ECORRUPT,
+		                         "vv entry of an op just applied is "
+		                         "missing")
+		               : st_mdb(s, eb, rc, "read vv");
+	if (v.mv_size != ST_VV_LEN)
+		return ms_errf(eb, MS_ECORRUPT,
+		               "vv entry of %zu bytes is malformed", v.mv_size);
+	memcpy(rec, v.mv_data, ST_VV_LEN); /* the put below may move it */
+	if (ms_setsum_pt_decode(&acc, rec + 16, eb) != MS_OK)
+		return ms_errf(eb, MS_ECORRUPT,
+		               "vv entry: setsum is not a valid group element "
+		               "(run verify)");
+	ms_setsum_pt_add(&acc, sum);
+	ms_setsum_pt_encode(rec + 16, &acc);
 	v.mv_size = sizeof rec;
 	v.mv_data = rec;
 	rc = mdb_put(w->txn, s->dbi[ST_DB_VV], &k, &v, 0);

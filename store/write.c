@@ -755,6 +755,34 @@ static ms_err quarantine_put(ms_store *s, st_wctx *w, const ms_ingest_item *it,
 	return rc ? st_mdb(s, eb, rc, "trim quarantine") : MS_OK;
 }
 
+/* Add each group's applied ops to its author's setsum: its sum less the
+ * points of members found held, one merge per group instead of one
+ * addition per op (the points were computed and summed on both cores). */
+static ms_err ingest_setsums(ms_store *s, st_wctx *w, size_t n, ms_errbuf *eb)
+{
+	ms_setsum_pt sum;
+	ms_err e;
+
+	for (size_t i = 0; i < n; i++) {
+		const st_group *g = &s->bgroups[i];
+		if (s->bstat[i] != MS_OPR_OK || s->bgrp[i] != i ||
+		    g->held == g->members)
+			continue;
+		sum = g->sum;
+		/* members come at or after their group's slot, within the
+		 * range of the batch that filed them (verify_mt.c) */
+		for (size_t j = i, left = g->held; left > 0 && j < n; j++)
+			if (s->bgrp[j] == i && s->bheld[j]) {
+				ms_setsum_pt_sub(&sum, &s->bpt[j]);
+				left--;
+			}
+		e = st_vv_merge(s, w, s->bops[i].author, &sum, eb);
+		if (e != MS_OK)
+			return e;
+	}
+	return MS_OK;
+}
+
 static ms_err ingest_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 {
 	ingest_ctx *ic = vctx;
@@ -764,6 +792,13 @@ static ms_err ingest_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 
 	memset(&ic->tot, 0, sizeof ic->tot);
 	w->wall = st_wall(s);
+	w->acc_later = 1;
+	/* A retried attempt (map grown) counts the held members afresh. */
+	for (size_t i = 0; i < ic->n; i++) {
+		s->bheld[i] = 0;
+		if (s->bstat[i] == MS_OPR_OK && s->bgrp[i] == i)
+			s->bgroups[i].held = 0;
+	}
 	for (size_t i = 0; i < ic->n; i++) {
 		const ms_op *op = &s->bops[i];
 		ms_op_reason why = (ms_op_reason)s->bstat[i];
@@ -786,6 +821,8 @@ static ms_err ingest_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 		}
 		rc = mdb_get(w->txn, s->dbi[ST_DB_OPS], &k, &v);
 		if (rc == 0) {
+			s->bheld[i] = 1;
+			s->bgroups[s->bgrp[i]].held++;
 			r.status = MS_INGEST_DUPLICATE;
 			w->stat[ST_STAT_OPS_DUPLICATE]++;
 			ic->tot.duplicate++;
@@ -822,7 +859,7 @@ static ms_err ingest_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 		if (ic->res != NULL)
 			ic->res[i] = r;
 	}
-	return MS_OK;
+	return ingest_setsums(s, w, ic->n, eb);
 }
 
 ms_err ms_store_ingest(ms_store *s, const ms_ingest_item *items, size_t n,
@@ -837,7 +874,7 @@ ms_err ms_store_ingest(ms_store *s, const ms_ingest_item *items, size_t n,
 		memset(totals, 0, sizeof *totals);
 	if (n == 0)
 		return MS_OK;
-	/* Three arrays share one capacity; grow them together. */
+	/* The per-item arrays share one capacity; grow them together. */
 	if (n > s->bcap) {
 		cap = s->bcap;
 		if (st_reserve((void **)&s->bops, &cap, n, sizeof *s->bops))
@@ -847,6 +884,19 @@ ms_err ms_store_ingest(ms_store *s, const ms_ingest_item *items, size_t n,
 			goto oom;
 		cap = s->bcap;
 		if (st_reserve((void **)&s->bid, &cap, n, MS_HASH_LEN))
+			goto oom;
+		cap = s->bcap;
+		if (st_reserve((void **)&s->bpt, &cap, n, sizeof *s->bpt))
+			goto oom;
+		cap = s->bcap;
+		if (st_reserve((void **)&s->bgrp, &cap, n, sizeof *s->bgrp))
+			goto oom;
+		cap = s->bcap;
+		if (st_reserve((void **)&s->bgroups, &cap, n,
+		               sizeof *s->bgroups))
+			goto oom;
+		cap = s->bcap;
+		if (st_reserve((void **)&s->bheld, &cap, n, 1))
 			goto oom;
 		s->bcap = cap;
 	}

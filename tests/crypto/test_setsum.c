@@ -123,6 +123,71 @@ START_TEST(t_damaged_digest_refused)
 }
 END_TEST
 
+/* The unencoded points (ms_setsum_pt, our own arithmetic) against
+ * libsodium's encoded ones, over many ids: P(id), running sums, sums
+ * with points taken away, decoding of every digest met, and the edge
+ * encodings (identity, non-canonical, odd, not on the curve). */
+START_TEST(t_pt_matches_libsodium)
+{
+	enum { N = 3000 };
+	uint8_t id[MS_HASH_LEN], want[MS_SETSUM_LEN], got[MS_SETSUM_LEN];
+	uint8_t run[MS_SETSUM_LEN], bad[MS_SETSUM_LEN];
+	ms_setsum_pt p, sum, back;
+	int refused = 0;
+
+	ms_setsum_empty(run);
+	ms_setsum_pt_identity(&sum);
+	ms_setsum_pt_encode(got, &sum);
+	ck_assert_mem_eq(got, run, MS_SETSUM_LEN);
+	MS_PASS(ms_setsum_pt_decode(&back, run, NULL));
+	ms_setsum_pt_encode(got, &back);
+	ck_assert_mem_eq(got, run, MS_SETSUM_LEN);
+	for (int i = 0; i < N; i++) {
+		ms_hash(id, &i, sizeof i);
+		ms_setsum_point(want, id);
+		ms_setsum_pt_of_id(&p, id);
+		ms_setsum_pt_encode(got, &p);
+		ck_assert_mem_eq(got, want, MS_SETSUM_LEN);
+		MS_PASS(ms_setsum_pt_decode(&back, want, NULL));
+		ms_setsum_pt_encode(got, &back);
+		ck_assert_mem_eq(got, want, MS_SETSUM_LEN);
+		/* every third one is added and taken away again */
+		ms_setsum_pt_add(&sum, &p);
+		if (i % 3 == 2) {
+			ms_setsum_pt_sub(&sum, &p);
+		} else {
+			MS_PASS(ms_setsum_add(run, id, NULL));
+		}
+		if (i % 97 == 0 || i == N - 1) {
+			ms_setsum_pt_encode(got, &sum);
+			ck_assert_mem_eq(got, run, MS_SETSUM_LEN);
+			MS_PASS(ms_setsum_pt_decode(&back, run, NULL));
+			ms_setsum_pt_encode(got, &back);
+			ck_assert_mem_eq(got, run, MS_SETSUM_LEN);
+		}
+		/* random bytes: decoded exactly when libsodium calls them
+		 * valid (the identity aside, which it refuses) */
+		memcpy(bad, id, sizeof bad);
+		ck_assert_int_eq(ms_setsum_pt_decode(&back, bad, NULL) == MS_OK,
+		                 ms_setsum_valid(bad));
+		refused += ms_setsum_valid(bad) == 0;
+	}
+	ck_assert_int_gt(refused, N / 2); /* most random strings are not */
+	/* not canonical: p itself, and an odd encoding */
+	memset(bad, 0xff, sizeof bad);
+	bad[0] = 0xed;
+	bad[31] = 0x7f;
+	MS_FAIL(ms_setsum_pt_decode(&back, bad, NULL), MS_ECORRUPT);
+	memcpy(bad, run, sizeof bad);
+	bad[0] ^= 1;
+	MS_FAIL(ms_setsum_pt_decode(&back, bad, NULL), MS_ECORRUPT);
+	/* the top bit set */
+	memcpy(bad, run, sizeof bad);
+	bad[31] |= 0x80;
+	MS_FAIL(ms_setsum_pt_decode(&back, bad, NULL), MS_ECORRUPT);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("setsum");
@@ -133,6 +198,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, t_empty_is_identity);
 	tcase_add_test(tc, t_order_and_inverse);
 	tcase_add_test(tc, t_damaged_digest_refused);
+	tcase_add_test(tc, t_pt_matches_libsodium);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -10,6 +10,9 @@
  * the same ones.  The sets are drawn from a seeded PRNG (MS_TEST_SEED
  * overrides the seed; every failure prints it).
  *
+ * A batch ingested at once (setsum points summed per author group on
+ * two cores) against the same items one at a time: equal fingerprints.
+ *
  * And the migration of a schema-2 store, built here by raw LMDB writes
  * from a schema-3 one exactly as the old code laid it out (the additive
  * acc in each vv record, meta op_acc, schema 2): opened read-write it is
@@ -518,6 +521,227 @@ START_TEST(test_damaged_setsum_stops_writes)
 }
 END_TEST
 
+/*
+ * Ingest sums a batch's setsum points per author group on both cores and
+ * adds one sum per group at commit, taking back the points of ops found
+ * held (store_int.h).  A batch with rejects and duplicates inside the
+ * groups, groups held whole, mostly or a little, and more authors
+ * interleaved than groups stay open, must leave exactly the vv entries
+ * (seq, held, setsum), vv digest and state hash that ingesting the same
+ * items one at a time leaves, on one thread and on two; and verify, which
+ * recomputes every setsum from the ops db, must find nothing.
+ */
+#define GB_AUTH 10
+#define GB_SEQ 40
+#define GB_MAX 256
+
+static ms_identity *gb_auth[GB_AUTH];
+static fix_op gb_op[GB_AUTH][GB_SEQ + 1];
+
+static const fix_op *gb(int a, int seq)
+{
+	return &gb_op[a][seq];
+}
+
+/* The ops both stores hold before the batch. */
+static void gb_preheld(ms_store *st)
+{
+	ms_ingest_item it[64];
+	size_t n = 0;
+	ms_errbuf eb;
+
+	for (int q = 3; q <= 7; q++) /* author 0: five held of forty */
+		it[n++] = (ms_ingest_item){gb(0, q)->buf, gb(0, q)->len};
+	for (int q = 1; q <= 20; q++) /* author 1: a group held whole */
+		it[n++] = (ms_ingest_item){gb(1, q)->buf, gb(1, q)->len};
+	it[n++] = (ms_ingest_item){gb(2, 10)->buf, gb(2, 10)->len};
+	for (int q = 1; q <= 8; q++) /* author 3: eight held of ten */
+		it[n++] = (ms_ingest_item){gb(3, q)->buf, gb(3, q)->len};
+	MS_PASS_EB(ms_store_ingest(st, it, n, NULL, NULL, NULL, &eb), &eb);
+}
+
+static void gb_fp(ms_store *st, ms_vv_entry *e, uint8_t digest[MS_HASH_LEN],
+                  uint8_t state[MS_HASH_LEN])
+{
+	ms_store_rtxn *rt = NULL;
+	ms_errbuf eb;
+
+	MS_PASS_EB(ms_store_read_begin(st, &rt, &eb), &eb);
+	for (int a = 0; a < GB_AUTH; a++)
+		MS_PASS_EB(ms_store_vv_entry_get(rt, ms_identity_pk(gb_auth[a]),
+		                                 &e[a], &eb),
+		           &eb);
+	MS_PASS_EB(ms_store_vv_digest(rt, digest, &eb), &eb);
+	MS_PASS_EB(ms_store_state_hash(rt, state, &eb), &eb);
+	ms_store_read_end(&rt);
+}
+
+START_TEST(test_batch_groups_match_one_by_one)
+{
+	ms_identity *me = fix_identity(0x01);
+	ms_ingest_item items[GB_MAX];
+	uint8_t value[16], badsig[512], trunc[64];
+	ms_vv_entry e[2][GB_AUTH];
+	uint8_t digest[2][MS_HASH_LEN], state[2][MS_HASH_LEN];
+	size_t n = 0;
+	/* interleaved: nine authors, more than ST_GROUP_OPEN (8) */
+	static const int inter[] = {0, 2, 4, 5, 6, 7, 8, 9, 3};
+	int threads = _i + 1;
+
+	memset(value, 'v', sizeof value);
+	for (int a = 0; a < GB_AUTH; a++) {
+		gb_auth[a] = fix_identity((uint8_t)(0x40 + a));
+		for (int q = 1; q <= GB_SEQ; q++) {
+			char key[32];
+			snprintf(key, sizeof key, "gb/%d/%d", a, q);
+			fix_make_op(&gb_op[a][q], gb_auth[a], MS_OP_PUT,
+			            (uint64_t)q, ((uint64_t)1000 + q) << 16,
+			            NULL, 0, key, value, sizeof value);
+		}
+	}
+	/* A signature that does not verify, and an op cut short. */
+	ck_assert_uint_le(gb(0, 1)->len, sizeof badsig);
+	memcpy(badsig, gb(0, 1)->buf, gb(0, 1)->len);
+	badsig[gb(0, 1)->len - 1] ^= 0x01;
+	memcpy(trunc, gb(0, 2)->buf, sizeof trunc);
+
+	/* author 0, seqs 1..40 as one run: a bad signature and a cut op
+	 * inside it, seq 2 twice, seqs 3..7 held */
+	for (int q = 1; q <= GB_SEQ; q++) {
+		items[n++] = (ms_ingest_item){gb(0, q)->buf, gb(0, q)->len};
+		if (q == 5)
+			items[n++] = (ms_ingest_item){badsig, gb(0, 1)->len};
+		if (q == 12)
+			items[n++] = (ms_ingest_item){trunc, sizeof trunc};
+		if (q == 20)
+			items[n++] = (ms_ingest_item){gb(0, 2)->buf,
+			                              gb(0, 2)->len};
+	}
+	for (int q = 1; q <= 20; q++) /* author 1: held whole */
+		items[n++] = (ms_ingest_item){gb(1, q)->buf, gb(1, q)->len};
+	for (int q = 1; q <= 12; q++) /* author 2: seq 10 held */
+		items[n++] = (ms_ingest_item){gb(2, q)->buf, gb(2, q)->len};
+	for (int q = 1; q <= 10; q++) /* author 3: mostly held */
+		items[n++] = (ms_ingest_item){gb(3, q)->buf, gb(3, q)->len};
+	for (int q = 13; q <= 20; q++) /* interleaved, a reject among them */
+		for (size_t k = 0; k < sizeof inter / sizeof inter[0]; k++) {
+			int a = inter[k], sq = a == 3 ? q - 2 : q + 20;
+			if (a == 2)
+				sq = q;
+			items[n++] = (ms_ingest_item){gb(a, sq)->buf,
+			                              gb(a, sq)->len};
+			if (q == 16 && k == 4)
+				items[n++] = (ms_ingest_item){badsig,
+				                              gb(0, 1)->len};
+		}
+	ck_assert_uint_le(n, GB_MAX);
+	ck_assert_uint_ge(n, 2 * 64); /* both halves large enough to split */
+
+	for (int way = 0; way < 2; way++) {
+		char *dir = ms_test_tmpdir("fp-groups");
+		ms_store_opts o;
+		ms_store *st;
+		ms_ingest_totals tot, sum = {0};
+		ms_errbuf eb;
+
+		ms_store_opts_default(&o);
+		o.verify_threads = (unsigned)threads;
+		st = fix_store(dir, me, &o);
+		gb_preheld(st);
+		if (way == 0) {
+			MS_PASS_EB(ms_store_ingest(st, items, n, NULL, NULL,
+			                           &sum, &eb),
+			           &eb);
+		} else {
+			for (size_t i = 0; i < n; i++) {
+				MS_PASS_EB(ms_store_ingest(st, items + i, 1,
+				                           NULL, NULL, &tot,
+				                           &eb),
+				           &eb);
+				sum.applied += tot.applied;
+				sum.duplicate += tot.duplicate;
+				sum.rejected += tot.rejected;
+			}
+		}
+		ck_assert_uint_eq(sum.rejected, 3);
+		/* seq 2 again, 3..7, author 1's twenty, author 2's seq 10,
+		 * author 3's eight, and author 0's 33..40 again among the
+		 * interleaved (in other groups than their first copies) */
+		ck_assert_uint_eq(sum.duplicate, 1 + 5 + 20 + 1 + 8 + 8);
+		ck_assert_uint_eq(sum.applied + sum.duplicate + sum.rejected,
+		                  n);
+		gb_fp(st, e[way], digest[way], state[way]);
+		ck_assert_uint_eq(fix_verify(st), 0);
+		ms_store_close(&st);
+		ms_test_rmdir(dir);
+		free(dir);
+	}
+	for (int a = 0; a < GB_AUTH; a++) {
+		ck_assert_uint_eq(e[0][a].seq, e[1][a].seq);
+		ck_assert_uint_eq(e[0][a].held, e[1][a].held);
+		ck_assert_msg(memcmp(e[0][a].acc, e[1][a].acc, MS_VV_ACC_LEN) ==
+		                      0,
+		              "author %d: setsums differ (%d threads)", a,
+		              threads);
+	}
+	ck_assert_uint_eq(e[0][0].held, GB_SEQ);
+	ck_assert_uint_eq(e[0][0].seq, GB_SEQ);
+	ck_assert(memcmp(digest[0], digest[1], MS_HASH_LEN) == 0);
+	ck_assert(memcmp(state[0], state[1], MS_HASH_LEN) == 0);
+	for (int a = 0; a < GB_AUTH; a++) {
+		for (int q = 1; q <= GB_SEQ; q++)
+			free(gb_op[a][q].buf);
+		ms_identity_free(&gb_auth[a]);
+	}
+	ms_identity_free(&me);
+}
+END_TEST
+
+/* A damaged setsum stops an ingest too: the group sum is added at the
+ * end of the batch, and the whole batch is refused. */
+START_TEST(test_damaged_setsum_stops_ingest)
+{
+	char *dir = ms_test_tmpdir("fp-damaged-ingest");
+	ms_identity *me = fix_identity(0x01), *who = fix_identity(0x50);
+	ms_store *st = fix_store(dir, me, NULL);
+	uint8_t rec[8 + 8 + MS_HASH_LEN];
+	fix_op op[2];
+	ms_ingest_item it[2];
+	ms_ingest_totals tot;
+	fix_raw raw;
+	MDB_val k = {MS_PK_LEN, (void *)ms_identity_pk(who)}, v;
+	ms_errbuf eb;
+
+	for (int i = 0; i < 2; i++) {
+		fix_make_op(&op[i], who, MS_OP_PUT, (uint64_t)i + 1,
+		            ((uint64_t)1000 + i) << 16, NULL, 0, i ? "b" : "a",
+		            "v", 1);
+		it[i] = (ms_ingest_item){op[i].buf, op[i].len};
+	}
+	MS_PASS_EB(ms_store_ingest(st, it, 1, NULL, NULL, NULL, &eb), &eb);
+	ms_store_close(&st);
+	fix_raw_begin(&raw, dir, "vv");
+	ck_assert_int_eq(mdb_get(raw.txn, raw.dbi, &k, &v), 0);
+	memcpy(rec, v.mv_data, sizeof rec);
+	memset(rec + 16, 0xff, MS_HASH_LEN);
+	v.mv_data = rec;
+	ck_assert_int_eq(mdb_put(raw.txn, raw.dbi, &k, &v, 0), 0);
+	fix_raw_commit(&raw);
+	MS_PASS_EB(ms_store_open(&st, dir, NULL, &eb), &eb);
+	MS_FAIL(ms_store_ingest(st, it + 1, 1, NULL, NULL, &tot, &eb),
+	        MS_ECORRUPT);
+	ck_assert_msg(strstr(eb.msg, "setsum") != NULL, "message: %s", eb.msg);
+	ck_assert_uint_eq(fix_summary(st).ops, 1); /* nothing kept */
+	ms_store_close(&st);
+	for (int i = 0; i < 2; i++)
+		free(op[i].buf);
+	ms_identity_free(&who);
+	ms_identity_free(&me);
+	ms_test_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("fingerprint");
@@ -530,6 +754,8 @@ int main(void)
 	tcase_add_test(tc, test_migrate_schema_2);
 	tcase_add_test(tc, test_other_schemas_refused);
 	tcase_add_test(tc, test_damaged_setsum_stops_writes);
+	tcase_add_loop_test(tc, test_batch_groups_match_one_by_one, 0, 2);
+	tcase_add_test(tc, test_damaged_setsum_stops_ingest);
 	suite_add_tcase(s, tc);
 	return ms_test_run(s);
 }
