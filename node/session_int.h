@@ -83,7 +83,7 @@ struct ms_session_env {
 	int defer_peer_vv;        /* ms_session_env_defer_peer_vv */
 	pv_pend *pv;              /* the raises waiting, one per (s, author) */
 	size_t npv, pvcap;
-	ms_session *sessions;     /* every session not ended (relay) */
+	ms_session *sessions; /* every session not ended (relay) */
 	/* ids asked for on some link and maybe not held yet: another link
 	 * announcing one is not asked (may hold ids since held; rebuilt
 	 * from the sessions' asks when one ends or it grows too big) */

@@ -389,7 +389,7 @@ ms_err st_vv_merge(ms_store *s, st_wctx *w, const uint8_t *author,
  * ops are in the log already): held += n, acc += sum, and the contiguous
  * seq advanced over the log.  One vv read and write for a whole batch. */
 ms_err st_vv_add_sum(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t n,
-                     const uint8_t sum[MS_SETSUM_LEN], ms_errbuf *eb);
+                     const ms_setsum_pt *sum, ms_errbuf *eb);
 /* Parse a vv record; MS_ECORRUPT with the reason alone in why ("vv record
  * of 12 bytes, want 48") if it is malformed. */
 ms_err st_vv_parse(ms_vv_entry *e, const MDB_val *k, const MDB_val *v,

@@ -113,10 +113,11 @@ ms_err st_vv_add(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t seq,
  * Kept apart from st_vv_add so the per-op ingest path stays as it is.
  */
 ms_err st_vv_add_sum(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t n,
-                     const uint8_t sum[MS_SETSUM_LEN], ms_errbuf *eb)
+                     const ms_setsum_pt *sum, ms_errbuf *eb)
 {
 	MDB_val k = {MS_PK_LEN, (void *)author}, v;
 	uint8_t kb[ST_LOGKEY_LEN], rec[ST_VV_LEN];
+	ms_setsum_pt acc;
 	uint64_t cur = 0, held = 0;
 	int rc;
 
@@ -134,10 +135,12 @@ ms_err st_vv_add_sum(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t n,
 		return st_mdb(s, eb, rc, "read vv");
 	}
 	held += n;
-	if (ms_setsum_merge(rec + 16, sum, eb) != MS_OK)
+	if (ms_setsum_pt_decode(&acc, rec + 16, eb) != MS_OK)
 		return ms_errf(eb, MS_ECORRUPT,
 		               "vv entry: setsum is not a valid group element "
 		               "(run verify)");
+	ms_setsum_pt_add(&acc, sum);
+	ms_setsum_pt_encode(rec + 16, &acc);
 	if (w->log_cur == NULL) {
 		rc = mdb_cursor_open(w->txn, s->dbi[ST_DB_LOG], &w->log_cur);
 		if (rc != 0)

@@ -361,11 +361,11 @@ typedef struct batch_ctx {
 	/* the segment being signed and applied: items [base, base + nseg) */
 	size_t base;
 	size_t nseg;
-	size_t next;    /* next unclaimed item of the segment (atomic) */
-	size_t applied; /* items of the segment applied (main thread) */
-	ms_err err;     /* the first failure (main thread) */
-	int ran[2];     /* the thread took part: 0 caller, 1 worker */
-	uint8_t sum[2][MS_SETSUM_LEN]; /* setsum of the ids each signed */
+	size_t next;         /* next unclaimed item of the segment (atomic) */
+	size_t applied;      /* items of the segment applied (main thread) */
+	ms_err err;          /* the first failure (main thread) */
+	int ran[2];          /* the thread took part: 0 caller, 1 worker */
+	ms_setsum_pt sum[2]; /* setsum of the ids each signed, unencoded */
 } batch_ctx;
 
 /* A segment also ends once its encodings reach this size, so the scratch
@@ -385,7 +385,7 @@ static void batch_sign_one(ms_store *s, batch_ctx *c, int r, size_t k)
 {
 	st_batch *b = s->batch;
 	size_t i = c->base + k, len = 0;
-	uint8_t pt[MS_SETSUM_LEN];
+	ms_setsum_pt pt;
 	uint8_t state = BATCH_SIGNED;
 
 	if (ms_op_sign_encode(&b->ops[i], c->id, s->netid, b->enc + b->off[i],
@@ -394,11 +394,8 @@ static void batch_sign_one(ms_store *s, batch_ctx *c, int r, size_t k)
 		state = BATCH_BAD;
 	} else {
 		ms_op_id(b->id[i], b->enc + b->off[i], len);
-		ms_setsum_point(pt, b->id[i]);
-		if (!c->ran[r])
-			memcpy(c->sum[r], pt, sizeof pt);
-		else if (ms_setsum_merge(c->sum[r], pt, NULL) != MS_OK)
-			state = BATCH_BAD;
+		ms_setsum_pt_of_id(&pt, b->id[i]);
+		ms_setsum_pt_add(&c->sum[r], &pt);
 		c->ran[r] = 1;
 	}
 	__atomic_store_n(&b->done[i], state, __ATOMIC_RELEASE);
@@ -569,12 +566,12 @@ static ms_err batch_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 {
 	batch_ctx *c = vctx;
 	st_batch *b = s->batch;
-	uint8_t total[MS_SETSUM_LEN];
+	ms_setsum_pt total;
 	uint64_t logmax, seq;
 	size_t i = 0;
 	ms_err e;
 
-	ms_setsum_empty(total);
+	ms_setsum_pt_identity(&total);
 	e = st_log_max_seq(s, w->txn, s->node_id, &logmax, eb);
 	if (e != MS_OK)
 		return e;
@@ -616,21 +613,17 @@ static ms_err batch_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 		c->eb = eb;
 		for (int r = 0; r < 2; r++) {
 			c->ran[r] = 0;
-			ms_setsum_empty(c->sum[r]);
+			ms_setsum_pt_identity(&c->sum[r]);
 		}
 		st_mt_run(s, batch_job, c, nseg,
 		          nseg > BATCH_CHUNK ? BATCH_CHUNK : nseg);
 		if (c->err != MS_OK)
 			return c->err;
-		for (int r = 0; r < 2; r++) {
-			if (!c->ran[r])
-				continue;
-			e = ms_setsum_merge(total, c->sum[r], eb);
-			if (e != MS_OK)
-				return e;
-		}
+		for (int r = 0; r < 2; r++)
+			if (c->ran[r])
+				ms_setsum_pt_add(&total, &c->sum[r]);
 	}
-	e = st_vv_add_sum(s, w, s->node_id, c->n, total, eb);
+	e = st_vv_add_sum(s, w, s->node_id, c->n, &total, eb);
 	if (e != MS_OK)
 		return e;
 	w->local_seq = seq + c->n;
