@@ -565,18 +565,16 @@ int ss_timeouts(ms_session *s, ms_time now)
 	           s->vv_rounds == 0 &&
 	           since(s->vv_start, now) >= p->vv_timeout_ms) {
 		which = "vv_timeout";
-	} else if ((s->state == MS_SESSION_SYNC || s->nfl > 0 ||
-	            s->have_unanswered > 0) &&
-	           since(s->idle_from, now) >= p->idle_timeout_ms) {
-		/* the peer owes us a message: its part of the initial sync,
-		 * the ACK of a batch in flight or the WANT answering a HAVE.
-		 * A live session with nothing in flight owes nothing and is
-		 * never idle here. */
-		which = "idle_timeout";
-	} else if (s->wants.n > 0 &&
-	           since(s->wants.v[0].at, now) >= p->idle_timeout_ms) {
-		/* the peer announced an op and has not sent it since we
-		 * asked: it owes it, whatever else it sends */
+	} else if (((s->state == MS_SESSION_SYNC || s->nfl > 0 ||
+	             s->have_unanswered > 0) &&
+	            since(s->idle_from, now) >= p->idle_timeout_ms) ||
+	           (s->wants.n > 0 &&
+	            since(s->wants.v[0].at, now) >= p->idle_timeout_ms)) {
+		/* The peer owes us a message: its part of the initial sync,
+		 * the ACK of a batch in flight or the WANT answering a HAVE
+		 * (a live session with nothing in flight owes nothing and is
+		 * never idle here); or it announced an op and has not sent
+		 * it since we asked, whatever else it sends. */
 		which = "idle_timeout";
 	}
 	if (which == NULL)
