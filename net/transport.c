@@ -101,7 +101,8 @@ static ms_err common_opts(const ms_transport *t, void *s, ms_errbuf *eb)
 	 * keepalives are ours.  TCP keepalive is a second line for when we
 	 * send nothing at all (the kernel then probes an idle connection). */
 	SETINT(s, ZMQ_TCP_KEEPALIVE, 1, eb);
-	SETINT(s, ZMQ_TCP_KEEPALIVE_IDLE, ka_secs(t->p.heartbeat_timeout_ms), eb);
+	SETINT(s, ZMQ_TCP_KEEPALIVE_IDLE, ka_secs(t->p.heartbeat_timeout_ms),
+	       eb);
 	SETINT(s, ZMQ_TCP_KEEPALIVE_INTVL, ka_secs(t->p.heartbeat_ivl_ms), eb);
 	SETINT(s, ZMQ_TCP_KEEPALIVE_CNT, 3, eb);
 	SETINT(s, ZMQ_HANDSHAKE_IVL, t->p.handshake_ms, eb);

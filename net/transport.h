@@ -83,10 +83,10 @@ typedef struct ms_transport_params {
 	                       * (default 1000) */
 	int heartbeat_timeout_ms; /* nothing received this long => link down
 	                           * (5000; longer than heartbeat_ivl_ms) */
-	int handshake_ms;     /* TCP connect + CURVE handshake limit (5000) */
-	int linger_ms;        /* unsent data kept at close (100) */
-	int send_hwm;         /* ZMQ_SNDHWM of every socket, messages (>= 1) */
-	int recv_hwm;         /* ZMQ_RCVHWM of every socket, messages (>= 1) */
+	int handshake_ms; /* TCP connect + CURVE handshake limit (5000) */
+	int linger_ms;    /* unsent data kept at close (100) */
+	int send_hwm;     /* ZMQ_SNDHWM of every socket, messages (>= 1) */
+	int recv_hwm;     /* ZMQ_RCVHWM of every socket, messages (>= 1) */
 	/* Inbound connections open at once, in total and per remote IP
 	 * (1..MS_TRANSPORT_INBOUND_MAX).  A connection accepted over either
 	 * budget makes room by closing the oldest connection (of that address,
@@ -249,8 +249,8 @@ typedef struct ms_transport_stats {
 	uint64_t in_refused_addr;    /* closed over inbound_per_address */
 	uint64_t in_silent;          /* closed silent (close_silent) */
 	uint64_t in_released_closed; /* closed after their session ended */
-	uint64_t ka_sent;    /* keepalives sent (not in tx_msgs) */
-	uint64_t ka_recv;    /* keepalives received (not in rx_msgs) */
+	uint64_t ka_sent;            /* keepalives sent (not in tx_msgs) */
+	uint64_t ka_recv;            /* keepalives received (not in rx_msgs) */
 	uint64_t ka_skipped; /* keepalives not sent: the queue was full */
 	uint64_t ka_timeout; /* links closed silent for heartbeat_timeout_ms
 	                      * (also counted as in_lost / out_down[LOST]) */

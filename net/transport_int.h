@@ -19,10 +19,10 @@
  * which has the time, turns them into clocks, so no time is read or kept
  * between calls. */
 typedef struct ms_alive {
-	int heard;          /* a message came in since the last call */
-	int sent;           /* a message went out since the last call */
-	uint64_t heard_ms;  /* last sign of life (0: not yet stamped) */
-	uint64_t sent_ms;   /* last message sent (0: not yet stamped) */
+	int heard;         /* a message came in since the last call */
+	int sent;          /* a message went out since the last call */
+	uint64_t heard_ms; /* last sign of life (0: not yet stamped) */
+	uint64_t sent_ms;  /* last message sent (0: not yet stamped) */
 } ms_alive;
 
 /* One outgoing connection. */

@@ -1436,8 +1436,8 @@ static void turn(ms_daemon *d)
 			? d->node->cfg.limits.hello_timeout_ms
 			: MS_SESSION_HELLO_TIMEOUT_DEFAULT_MS);
 	/* after the input, so what just arrived counts as a sign of life */
-	d->keepalive_mono =
-		ms_transport_keepalive(d->t, ms_clock_mono(d->clock));
+	d->keepalive_mono = ms_transport_keepalive(d->t,
+	                                           ms_clock_mono(d->clock));
 	if (d->disc != NULL)
 		(void)ms_disc_process(d->disc);
 	if (d->lm != NULL)

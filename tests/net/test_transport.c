@@ -1101,7 +1101,7 @@ START_TEST(test_flooded_hangup_survives)
 		/* a stops reading: b fills a's queues until they refuse */
 		ck_assert_int_ge(fill_until_busy(&b, &b, &out, buf, MSG, CAP),
 		                 1);
-		tnode_fini(&b); /* hangs up, linger 0 */
+		tnode_fini(&b);    /* hangs up, linger 0 */
 		stall_ms(6 * 100); /* six of test_params' 100 ms intervals */
 		/* a reads again: everything b left, then its DOWN */
 		in_down_target = want;
