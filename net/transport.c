@@ -23,6 +23,12 @@
  *
  * Every socket has bounded queues (send_hwm, recv_hwm) and sends never
  * block unless asked to: a full queue is MS_EBUSY for the caller to keep.
+ *
+ * Liveness is ours, not ZeroMQ's (ms_transport_keepalive): an empty message
+ * is a keepalive, sent on a connection that has sent nothing for a while,
+ * consumed on receipt; a connection that hears nothing for the timeout is
+ * closed.  ZMQ_HEARTBEAT_* stay off (libzmq 4.3.4's heartbeat timer writes
+ * to a connection that may already have failed, and asserts).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -76,6 +82,12 @@ static ms_err setopt(void *s, int opt, const void *val, size_t len,
 			goto fail;                                            \
 	} while (0)
 
+/* Milliseconds as whole seconds for the TCP keepalive options, at least 1. */
+static int ka_secs(int ms)
+{
+	return ms < 1000 ? 1 : (ms + 999) / 1000;
+}
+
 /* Options shared by the ROUTER and every DEALER. */
 static ms_err common_opts(const ms_transport *t, void *s, ms_errbuf *eb)
 {
@@ -83,9 +95,16 @@ static ms_err common_opts(const ms_transport *t, void *s, ms_errbuf *eb)
 	int64_t maxmsg = t->p.maxmsgsize;
 
 	SETINT(s, ZMQ_LINGER, t->p.linger_ms, eb);
-	SETINT(s, ZMQ_HEARTBEAT_IVL, t->p.heartbeat_ivl_ms, eb);
-	SETINT(s, ZMQ_HEARTBEAT_TIMEOUT, t->p.heartbeat_timeout_ms, eb);
-	SETINT(s, ZMQ_HEARTBEAT_TTL, t->p.heartbeat_ttl_ms, eb);
+	/* No ZMQ_HEARTBEAT_IVL: its timer is the one caller of the engine's
+	 * out_event that does not check for a failed connection, which
+	 * aborts the process (libzmq 4.3.4, stream_engine_base.cpp:331);
+	 * keepalives are ours.  TCP keepalive is a second line for when we
+	 * send nothing at all (the kernel then probes an idle connection). */
+	SETINT(s, ZMQ_TCP_KEEPALIVE, 1, eb);
+	SETINT(s, ZMQ_TCP_KEEPALIVE_IDLE, ka_secs(t->p.heartbeat_timeout_ms),
+	       eb);
+	SETINT(s, ZMQ_TCP_KEEPALIVE_INTVL, ka_secs(t->p.heartbeat_ivl_ms), eb);
+	SETINT(s, ZMQ_TCP_KEEPALIVE_CNT, 3, eb);
 	SETINT(s, ZMQ_HANDSHAKE_IVL, t->p.handshake_ms, eb);
 	/* bounded queues (send_hwm, recv_hwm): a peer that stops reading
 	 * fills ours to send_hwm, then sends return MS_EBUSY */
@@ -177,7 +196,6 @@ void ms_transport_params_init(ms_transport_params *p)
 	p->maxmsgsize = MS_TRANSPORT_MAXMSG_DEFAULT;
 	p->heartbeat_ivl_ms = 1000;
 	p->heartbeat_timeout_ms = 5000;
-	p->heartbeat_ttl_ms = 10000;
 	p->handshake_ms = 5000;
 	p->linger_ms = 100;
 	p->send_hwm = MS_TRANSPORT_SEND_HWM_DEFAULT;
@@ -256,18 +274,19 @@ static ms_err params_check(const ms_transport_params *p, ms_errbuf *eb)
 		               "transport: maxmsgsize %lld must be > 0",
 		               (long long)p->maxmsgsize);
 	if (p->heartbeat_ivl_ms <= 0 || p->heartbeat_timeout_ms <= 0 ||
-	    p->heartbeat_ttl_ms < 0 || p->handshake_ms <= 0 || p->linger_ms < 0)
+	    p->handshake_ms <= 0 || p->linger_ms < 0)
 		return ms_errf(
 			eb, MS_EINVAL,
-			"transport: heartbeat %d/%d/%d ms, handshake %d ms, "
+			"transport: heartbeat %d/%d ms, handshake %d ms, "
 			"linger %d ms: times must be positive",
 			p->heartbeat_ivl_ms, p->heartbeat_timeout_ms,
-			p->heartbeat_ttl_ms, p->handshake_ms, p->linger_ms);
-	/* ZMQ_HEARTBEAT_TTL is carried in deciseconds in a 16-bit field */
-	if (p->heartbeat_ttl_ms > 6553500)
+			p->handshake_ms, p->linger_ms);
+	/* a link silent between two keepalives must not count as dead */
+	if (p->heartbeat_timeout_ms <= p->heartbeat_ivl_ms)
 		return ms_errf(eb, MS_EINVAL,
-		               "transport: heartbeat ttl %d ms too large",
-		               p->heartbeat_ttl_ms);
+		               "transport: heartbeat timeout %d ms must be "
+		               "longer than the interval %d ms",
+		               p->heartbeat_timeout_ms, p->heartbeat_ivl_ms);
 	/* 0 would mean "no limit" to ZeroMQ: exactly what must not happen */
 	if (p->send_hwm < 1 || p->recv_hwm < 1)
 		return ms_errf(eb, MS_EINVAL,
@@ -640,32 +659,21 @@ static ms_inconn *in_find(ms_transport *t, const uint8_t *rid, size_t rid_len)
 	return NULL;
 }
 
-ms_err ms_transport_send_raw(void *transport, const ms_conn *c, const void *buf,
-                             size_t len, int flags, ms_errbuf *eb)
+/* Hand one frame to ZeroMQ on c (no checks of size); marks c as having
+ * sent.  MS_ENOTFOUND for an inbound connection also marks it dead, for
+ * the next ms_transport_process to report. */
+static ms_err frame_send(ms_transport *t, const ms_conn *c, const void *buf,
+                         size_t len, int zflags, ms_errbuf *eb)
 {
-	ms_transport *t = transport;
-	int zflags = (flags & MS_SEND_WAIT) ? 0 : ZMQ_DONTWAIT;
-
-	if (c == NULL || (len > 0 && buf == NULL))
-		return ms_errf(eb, MS_EINVAL,
-		               "transport send: no connection or buffer");
-	if ((int64_t)len > t->p.maxmsgsize || len > (size_t)INT64_MAX)
-		return ms_errf(
-			eb, MS_EINVAL,
-			"transport send: %zu bytes exceeds maxmsgsize %lld",
-			len, (long long)t->p.maxmsgsize);
 	if (c->dir == MS_CONN_OUT) {
 		ms_dial *d = dial_find(t, c->peer);
 		if (d == NULL)
 			return ms_errf(eb, MS_ENOTFOUND,
 			               "transport send: no dial %u",
 			               (unsigned)c->peer);
-		if (zmq_send(d->sock, buf, len, zflags) < 0) {
-			ms_err e = zerr(eb, "zmq_send", "DEALER");
-			if (e == MS_EBUSY)
-				t->st.tx_busy++;
-			return e;
-		}
+		if (zmq_send(d->sock, buf, len, zflags) < 0)
+			return zerr(eb, "zmq_send", "DEALER");
+		d->alive.sent = 1;
 	} else if (c->dir == MS_CONN_IN) {
 		ms_inconn *ic;
 		if (c->rid_len == 0 || c->rid_len > MS_RID_MAX)
@@ -685,18 +693,44 @@ ms_err ms_transport_send_raw(void *transport, const ms_conn *c, const void *buf,
 			 * (not from here: callbacks must not run inside send) */
 			if (e == MS_ENOTFOUND)
 				ic->dead = 1;
-			if (e == MS_EBUSY)
-				t->st.tx_busy++;
 			return e;
 		}
 		/* the routing frame was accepted, so the pipe had room: the body
 		 * goes too (ZeroMQ queues multipart messages whole) */
 		if (zmq_send(t->router, buf, len, zflags) < 0)
 			return zerr(eb, "zmq_send", "ROUTER body");
+		ic->alive.sent = 1;
 	} else {
 		return ms_errf(eb, MS_EINVAL,
 		               "transport send: bad direction %d", (int)c->dir);
 	}
+	return MS_OK;
+}
+
+ms_err ms_transport_send_raw(void *transport, const ms_conn *c, const void *buf,
+                             size_t len, int flags, ms_errbuf *eb)
+{
+	ms_transport *t = transport;
+	int zflags = (flags & MS_SEND_WAIT) ? 0 : ZMQ_DONTWAIT;
+	ms_err e;
+
+	if (c == NULL || buf == NULL)
+		return ms_errf(eb, MS_EINVAL,
+		               "transport send: no connection or buffer");
+	/* an empty message is a keepalive to the far end, never delivered */
+	if (len == 0)
+		return ms_errf(eb, MS_EINVAL,
+		               "transport send: empty messages are keepalives");
+	if ((int64_t)len > t->p.maxmsgsize || len > (size_t)INT64_MAX)
+		return ms_errf(
+			eb, MS_EINVAL,
+			"transport send: %zu bytes exceeds maxmsgsize %lld",
+			len, (long long)t->p.maxmsgsize);
+	e = frame_send(t, c, buf, len, zflags, eb);
+	if (e == MS_EBUSY)
+		t->st.tx_busy++;
+	if (e != MS_OK)
+		return e;
 	t->st.tx_msgs++;
 	t->st.tx_bytes += len;
 	return MS_OK;
@@ -1135,9 +1169,25 @@ static int router_one(ms_transport *t)
 	router_events(t);
 	c.rid_len = zmq_msg_size(&rid);
 	memcpy(c.rid, zmq_msg_data(&rid), c.rid_len);
+	if (zmq_msg_size(&body) == 0) {
+		/* a keepalive: life for a connection we know, nothing else.
+		 * It neither opens a connection (UP) nor establishes it, so a
+		 * dialer that only sends these is still closed as silent. */
+		ms_inconn *ic = in_find(t, c.rid, c.rid_len);
+		t->st.ka_recv++;
+		if (ic != NULL && !ic->dead &&
+		    memcmp(ic->curve, curve, MS_CURVE_LEN) == 0)
+			ic->alive.heard = 1;
+		goto done;
+	}
 	if (!in_note(t, c.rid, c.rid_len, fd, curve)) {
 		t->st.rx_dropped++;
 		goto done;
+	}
+	{
+		ms_inconn *ic = in_find(t, c.rid, c.rid_len);
+		if (ic != NULL)
+			ic->alive.heard = 1;
 	}
 	t->st.rx_msgs++;
 	t->st.rx_bytes += zmq_msg_size(&body);
@@ -1168,9 +1218,12 @@ static int dial_messages(ms_transport *t, uint32_t peer, int budget)
 			break;
 		}
 		done++;
+		d->alive.heard = 1;
 		if (zmq_msg_more(&m)) {
 			drain_frames(d->sock);
 			t->st.rx_dropped++;
+		} else if (zmq_msg_size(&m) == 0) {
+			t->st.ka_recv++; /* a keepalive: life, nothing to deliver */
 		} else {
 			t->st.rx_msgs++;
 			t->st.rx_bytes += zmq_msg_size(&m);
@@ -1252,6 +1305,137 @@ static int dial_events(ms_transport *t, uint32_t peer)
 		}
 	}
 	return done;
+}
+
+/* Turn the flags the send and receive paths raised into clocks at now;
+ * excess_ms of silence (the caller was late) is not counted against the
+ * peer. */
+static void alive_stamp(ms_alive *a, uint64_t now_ms, uint64_t excess_ms)
+{
+	if (a->heard_ms == 0 || a->heard)
+		a->heard_ms = now_ms;
+	else
+		a->heard_ms = a->heard_ms + excess_ms < now_ms
+		                      ? a->heard_ms + excess_ms
+		                      : now_ms;
+	if (a->sent_ms == 0 || a->sent)
+		a->sent_ms = now_ms;
+	a->heard = a->sent = 0;
+}
+
+/* Send a keepalive on c if it sent nothing for heartbeat_ivl_ms; then fold
+ * its deadlines into *next.  Returns 1 when c was silent too long. */
+static int alive_check(ms_transport *t, const ms_conn *c, ms_alive *a,
+                       uint64_t now_ms, uint64_t excess_ms, uint64_t *next)
+{
+	uint64_t ivl = (uint64_t)t->p.heartbeat_ivl_ms;
+	uint64_t tmo = (uint64_t)t->p.heartbeat_timeout_ms;
+
+	alive_stamp(a, now_ms, excess_ms);
+	if (now_ms - a->heard_ms >= tmo)
+		return 1;
+	if (now_ms - a->sent_ms >= ivl) {
+		/* never blocks: a full queue already holds our data for the
+		 * peer, which is as good a sign of life once it reads it */
+		ms_err e = frame_send(t, c, NULL, 0, ZMQ_DONTWAIT, NULL);
+		if (e == MS_OK) {
+			t->st.ka_sent++;
+		} else {
+			t->st.ka_skipped++;
+		}
+		/* sent or not, the next try is an interval away */
+		a->sent_ms = now_ms;
+		a->sent = 0;
+	}
+	if (a->sent_ms + ivl < *next)
+		*next = a->sent_ms + ivl;
+	if (a->heard_ms + tmo < *next)
+		*next = a->heard_ms + tmo;
+	return 0;
+}
+
+/* An inbound connection silent for the timeout: report it down, remember
+ * its routing id, and shut its TCP connection (ZeroMQ cannot close one
+ * routing id of a ROUTER; the dialer then sees its link lost). */
+static void in_expire(ms_transport *t, const ms_rid *r)
+{
+	ms_inconn *ic = in_find(t, r->b, r->len);
+	ms_inconn gone;
+
+	if (ic == NULL || ic->dead || ic->closing)
+		return; /* already on its way down: in_sweep reports it */
+	gone = *ic;
+	in_remove_at(t, (size_t)(ic - t->in));
+	tomb_add(t, gone.rid, gone.rid_len);
+	for (size_t i = 0; gone.tcp_seq != 0 && i < t->ntcp; i++)
+		if (t->tcp[i].seq == gone.tcp_seq) {
+			tcp_shut(&t->tcp[i]);
+			tcp_remove_at(t, i);
+			break;
+		}
+	t->st.in_lost++;
+	t->st.ka_timeout++;
+	link_in(t, &gone, MS_LINK_DOWN, MS_LINK_LOST);
+}
+
+/* Connections found silent in one keepalive call are closed after the
+ * scan (their callbacks may reshape the tables); more wait for the next
+ * call, which is then due at once. */
+#define KA_EXPIRE_MAX 64
+
+uint64_t ms_transport_keepalive(ms_transport *t, uint64_t now_ms)
+{
+	uint64_t next = UINT64_MAX, excess = 0;
+	uint64_t ivl = (uint64_t)t->p.heartbeat_ivl_ms;
+	uint32_t dead_out[KA_EXPIRE_MAX];
+	ms_rid dead_in[KA_EXPIRE_MAX];
+	size_t nout = 0, nin = 0;
+
+	if (now_ms == 0)
+		now_ms = 1; /* 0 means "not stamped" in the clocks */
+	if (t->ka_last_ms != 0 && now_ms > t->ka_last_ms + ivl)
+		excess = now_ms - t->ka_last_ms - ivl;
+	t->ka_last_ms = now_ms;
+
+	for (size_t i = 0; i < t->ndials; i++) {
+		ms_dial *d = &t->dials[i];
+		ms_conn c = {.dir = MS_CONN_OUT, .peer = d->peer};
+
+		if (!d->up || d->fail != MS_LINK_NONE)
+			continue; /* the handshake timer watches it */
+		if (alive_check(t, &c, &d->alive, now_ms, excess, &next)) {
+			if (nout < KA_EXPIRE_MAX)
+				dead_out[nout++] = d->peer;
+			else
+				next = now_ms;
+		}
+	}
+	for (size_t i = 0; i < t->nin; i++) {
+		ms_inconn *ic = &t->in[i];
+		ms_conn c = {.dir = MS_CONN_IN, .rid_len = ic->rid_len};
+
+		if (ic->dead || ic->closing)
+			continue; /* its DOWN is already due */
+		memcpy(c.rid, ic->rid, ic->rid_len);
+		if (alive_check(t, &c, &ic->alive, now_ms, excess, &next)) {
+			if (nin < KA_EXPIRE_MAX) {
+				dead_in[nin].len = ic->rid_len;
+				memcpy(dead_in[nin].b, ic->rid, ic->rid_len);
+				nin++;
+			} else {
+				next = now_ms;
+			}
+		}
+	}
+	for (size_t i = 0; i < nout; i++) {
+		if (dial_find(t, dead_out[i]) == NULL)
+			continue; /* hung up by an earlier callback */
+		t->st.ka_timeout++;
+		dial_down(t, dead_out[i], MS_LINK_LOST);
+	}
+	for (size_t i = 0; i < nin; i++)
+		in_expire(t, &dead_in[i]);
+	return next;
 }
 
 int ms_transport_process(ms_transport *t)

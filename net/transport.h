@@ -69,18 +69,24 @@
 
 /*
  * Tunables.  Fill with ms_transport_params_init, then change what you need.
- * Heartbeats (ZMQ_HEARTBEAT_*) are what notice a dead link: a peer that stops
- * answering is declared down heartbeat_timeout_ms after its last sign of life.
+ * Keepalives (ms_transport_keepalive) are what notice a dead link: a peer
+ * that stops answering is declared down heartbeat_timeout_ms after its last
+ * sign of life.  ZeroMQ's own heartbeats (ZMQ_HEARTBEAT_*) are not used:
+ * libzmq 4.3.4 sends a heartbeat from its timer without checking whether
+ * the connection already failed while its input was stopped, and asserts
+ * (stream_engine_base.cpp:331, "!_io_error") — a whole-process abort when
+ * a peer hangs up on a connection the node has not read for a moment.
  */
 typedef struct ms_transport_params {
 	int64_t maxmsgsize;   /* bytes; a larger message drops its connection */
-	int heartbeat_ivl_ms; /* PING every this often (default 1000) */
-	int heartbeat_timeout_ms; /* no traffic this long => link down (5000) */
-	int heartbeat_ttl_ms; /* asks the remote to time us out after (10000) */
-	int handshake_ms;     /* TCP connect + CURVE handshake limit (5000) */
-	int linger_ms;        /* unsent data kept at close (100) */
-	int send_hwm;         /* ZMQ_SNDHWM of every socket, messages (>= 1) */
-	int recv_hwm;         /* ZMQ_RCVHWM of every socket, messages (>= 1) */
+	int heartbeat_ivl_ms; /* keepalive after sending nothing this long
+	                       * (default 1000) */
+	int heartbeat_timeout_ms; /* nothing received this long => link down
+	                           * (5000; longer than heartbeat_ivl_ms) */
+	int handshake_ms; /* TCP connect + CURVE handshake limit (5000) */
+	int linger_ms;    /* unsent data kept at close (100) */
+	int send_hwm;     /* ZMQ_SNDHWM of every socket, messages (>= 1) */
+	int recv_hwm;     /* ZMQ_RCVHWM of every socket, messages (>= 1) */
 	/* Inbound connections open at once, in total and per remote IP
 	 * (1..MS_TRANSPORT_INBOUND_MAX).  A connection accepted over either
 	 * budget makes room by closing the oldest connection (of that address,
@@ -95,7 +101,7 @@ typedef struct ms_transport_params {
 	int inbound_per_address;
 } ms_transport_params;
 
-/* Defaults: MS_TRANSPORT_MAXMSG_DEFAULT, 1000/5000/10000 ms, 5000, 100,
+/* Defaults: MS_TRANSPORT_MAXMSG_DEFAULT, 1000/5000 ms, 5000, 100,
  * and the MS_TRANSPORT_*_DEFAULT budgets above. */
 void ms_transport_params_init(ms_transport_params *p);
 
@@ -137,7 +143,7 @@ typedef enum ms_link_reason {
 	MS_LINK_DENIED,  /* the listener's ZAP handler refused our node id */
 	MS_LINK_HANDSHAKE, /* connected but no handshake within handshake_ms */
 	MS_LINK_LOST,      /* an established link broke: closed by the peer,
-	                       * heartbeat timeout, or an oversize message */
+	                       * keepalive timeout, or an oversize message */
 	MS_LINK_REASON_COUNT_ /* number of reasons; not a reason */
 } ms_link_reason;
 
@@ -169,13 +175,16 @@ const char *ms_reject_reason_str(ms_reject_reason r);
 /*
  * The callbacks.  All run on the thread that calls ms_transport_process,
  * from inside it.  Pointers passed to them are valid only during the call.
- *  - recv: one message.  peer_curve is the dialer's Curve25519 key (from the
+ *  - recv: one message, never an empty one (empty messages are keepalives,
+ *    see ms_transport_keepalive).  peer_curve is the dialer's Curve25519 key (from the
  *    ZAP "User-Id" metadata) for MS_CONN_IN, NULL for MS_CONN_OUT (an
  *    outgoing link's far end proves its node id in HELLO instead).
  *  - link: MS_LINK_UP / MS_LINK_DOWN with a reason.  peer_curve as for recv.
  *    Inbound: UP comes just before the first message of a routing id; DOWN
- *    when ZeroMQ reports the connection's socket closed (heartbeat timeout,
- *    peer gone, oversize message), or when a send found it gone.  After an
+ *    when ZeroMQ reports the connection's socket closed (peer gone,
+ *    oversize message), when a send found it gone, or when it was silent
+ *    for heartbeat_timeout_ms (ms_transport_keepalive, which calls link
+ *    too).  After an
  *    inbound DOWN, sends to that routing id return MS_ENOTFOUND.  ZeroMQ
  *    reports closes by socket fd, mapped back through the fd of each
  *    routing id's last message, so a connection that dies in the instant
@@ -207,8 +216,8 @@ typedef struct ms_transport_cbs {
  * (net/fault) can wrap it: read the current table with ms_transport_ops_get,
  * keep it, install one whose functions do their mischief and then call the
  * kept ones.  Every message sent through ms_transport_send goes through
- * ops.send; every received message is handed to ops.recv, whose default is
- * cbs.recv.
+ * ops.send; every received non-empty message is handed to ops.recv, whose
+ * default is cbs.recv.  Keepalives (empty messages) go around the table.
  *  - send: returns MS_OK, MS_EBUSY (queue full, without MS_SEND_WAIT),
  *    MS_ENOTFOUND (no such connection), MS_EINVAL (too large), MS_ENET.
  */
@@ -240,6 +249,11 @@ typedef struct ms_transport_stats {
 	uint64_t in_refused_addr;    /* closed over inbound_per_address */
 	uint64_t in_silent;          /* closed silent (close_silent) */
 	uint64_t in_released_closed; /* closed after their session ended */
+	uint64_t ka_sent;            /* keepalives sent (not in tx_msgs) */
+	uint64_t ka_recv;            /* keepalives received (not in rx_msgs) */
+	uint64_t ka_skipped; /* keepalives not sent: the queue was full */
+	uint64_t ka_timeout; /* links closed silent for heartbeat_timeout_ms
+	                      * (also counted as in_lost / out_down[LOST]) */
 } ms_transport_stats;
 
 typedef struct ms_transport ms_transport;
@@ -358,6 +372,34 @@ int ms_transport_process(ms_transport *t);
  */
 int ms_transport_close_silent(ms_transport *t, uint64_t now_ms,
                               uint64_t after_ms);
+
+/*
+ * Keepalives, the link's liveness check; the caller calls this every loop
+ * turn, after ms_transport_process, with its monotonic time, and polls no
+ * longer than until the time it returns.
+ *  - Every established connection (an outgoing dial once up; an inbound
+ *    routing id once it delivered a message) on which nothing was sent for
+ *    heartbeat_ivl_ms gets a keepalive: an empty (zero-length) message,
+ *    sent without blocking (a full queue skips it: the peer then has our
+ *    data to read instead).  Keepalives bypass the ops table (net/fault
+ *    does not see them).
+ *  - Any message received is a sign of life.  Empty messages are consumed
+ *    by the transport and never delivered (ms_transport_process), and do
+ *    not establish an inbound connection: a dialer that only sends
+ *    keepalives is still closed by ms_transport_close_silent.
+ *  - A connection with no sign of life for heartbeat_timeout_ms is closed
+ *    and reported down through the link callback: a dial as MS_LINK_DOWN /
+ *    MS_LINK_LOST (the handle is dead after it); an inbound routing id as
+ *    MS_LINK_DOWN / MS_LINK_LOST, and its TCP connection is shut.
+ *  - Silence is only counted while the caller is calling: after a gap
+ *    between two calls longer than heartbeat_ivl_ms (the process was
+ *    stopped or stalled), every connection's clock restarts, so a node
+ *    that stalled does not drop all of its links for its own lateness.
+ *    A peer stalled for longer than heartbeat_timeout_ms does lose them.
+ * Returns the monotonic time at which it wants to be called again
+ * (UINT64_MAX when there is no connection to watch).
+ */
+uint64_t ms_transport_keepalive(ms_transport *t, uint64_t now_ms);
 
 /*
  * The ZAP handler: its REP socket (also in ms_transport_pollitems) and the

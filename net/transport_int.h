@@ -14,6 +14,17 @@
 /* Messages or events taken from one socket per ms_transport_process call. */
 #define MS_TRANSPORT_BUDGET 256
 
+/* Keepalive state of one connection (see ms_transport_keepalive).  The
+ * send and receive paths only raise the flags; the next keepalive call,
+ * which has the time, turns them into clocks, so no time is read or kept
+ * between calls. */
+typedef struct ms_alive {
+	int heard;         /* a message came in since the last call */
+	int sent;          /* a message went out since the last call */
+	uint64_t heard_ms; /* last sign of life (0: not yet stamped) */
+	uint64_t sent_ms;  /* last message sent (0: not yet stamped) */
+} ms_alive;
+
 /* One outgoing connection. */
 typedef struct ms_dial {
 	uint32_t peer;       /* handle given to the caller */
@@ -21,6 +32,7 @@ typedef struct ms_dial {
 	void *mon;           /* PAIR receiving the DEALER's monitor events */
 	int up;              /* HANDSHAKE_SUCCEEDED seen */
 	ms_link_reason fail; /* reason learnt from a HANDSHAKE_FAILED_* event */
+	ms_alive alive;      /* keepalive clocks (from up) */
 } ms_dial;
 
 /* One inbound connection seen through a message (see the fd note in
@@ -35,6 +47,7 @@ typedef struct ms_inconn {
 	int fd;                      /* ZMQ_SRCFD of its last message */
 	uint64_t tcp_seq;            /* its ms_tcpconn (0: none was tracked) */
 	uint8_t curve[MS_CURVE_LEN]; /* dialer's key from User-Id */
+	ms_alive alive;              /* keepalive clocks (from its UP) */
 } ms_inconn;
 
 /* Inbound table bound.  Each live TCP connection has at most one routing
@@ -112,6 +125,8 @@ struct ms_transport {
 	int has_allow;
 	uint8_t *deny;
 	size_t ndeny;
+
+	uint64_t ka_last_ms; /* now_ms of the last keepalive call (0: none) */
 
 	ms_transport_stats st;
 };

@@ -99,6 +99,7 @@ typedef struct ms_daemon {
 	dlink *links;
 	uint64_t arrival_seen;      /* arrival feed read up to here */
 	uint64_t next_feed_mono;    /* the timed read of the feed */
+	uint64_t keepalive_mono;    /* the transport's next keepalive check */
 	uint64_t feed_recheck_mono; /* read it again then (0: no need) */
 	ms_wake *wake; /* commits by any process; NULL: timed reads only */
 
@@ -1219,7 +1220,6 @@ static ms_err transport_start(ms_daemon *d, ms_errbuf *eb)
 	tp.maxmsgsize = (int64_t)cfg->net.max_message;
 	tp.heartbeat_ivl_ms = (int)cfg->net.heartbeat_interval_ms;
 	tp.heartbeat_timeout_ms = (int)cfg->net.heartbeat_timeout_ms;
-	tp.heartbeat_ttl_ms = 2 * (int)cfg->net.heartbeat_timeout_ms;
 	tp.handshake_ms = (int)cfg->net.handshake_timeout_ms;
 	/* [limits] not set (0): the transport's defaults stand */
 	if (cfg->limits.send_hwm != 0)
@@ -1427,7 +1427,8 @@ static int read_signals(ms_daemon *d)
 }
 
 /* How long the loop may sleep: until the arrival feed is due (its timed
- * read, or a look again at a commit not yet published), the next dial,
+ * read, or a look again at a commit not yet published), the transport's
+ * next keepalive or link timeout, the next dial,
  * the next message the fault layer holds, or LOOP_MAX_WAIT_MS.  A commit
  * by any process ends the sleep through the wake-up's descriptor. */
 static long poll_timeout(ms_daemon *d, ms_time t)
@@ -1438,6 +1439,9 @@ static long poll_timeout(ms_daemon *d, ms_time t)
 
 	if (d->feed_recheck_mono != 0 && d->feed_recheck_mono < feed_due)
 		feed_due = d->feed_recheck_mono;
+	/* keepalives are due (or a link's silence runs out) */
+	if (d->keepalive_mono < feed_due)
+		feed_due = d->keepalive_mono;
 	timeout = feed_due > t.mono_ms ? (long)(feed_due - t.mono_ms) : 0;
 
 	/* messages the fault layer delays leave when due, not a turn late */
@@ -1478,6 +1482,9 @@ static void turn(ms_daemon *d)
 		d->node->cfg.limits.hello_timeout_ms != 0
 			? d->node->cfg.limits.hello_timeout_ms
 			: MS_SESSION_HELLO_TIMEOUT_DEFAULT_MS);
+	/* after the input, so what just arrived counts as a sign of life */
+	d->keepalive_mono = ms_transport_keepalive(d->t,
+	                                           ms_clock_mono(d->clock));
 	if (d->disc != NULL)
 		(void)ms_disc_process(d->disc);
 	if (d->lm != NULL)

@@ -1074,6 +1074,9 @@ static int run(adv *a)
 		 * the node's queues drain into ours */
 		if (all_stalled) {
 			struct timespec ts = {0, 50 * 1000 * 1000};
+			/* keepalives need no reading: the node keeps the link
+			 * of a member that hogs it, as it would a slow one */
+			(void)ms_transport_keepalive(a->t, now);
 			nanosleep(&ts, NULL);
 			continue;
 		}
@@ -1098,6 +1101,7 @@ static int run(adv *a)
 			break;
 		}
 		ms_transport_process(a->t);
+		(void)ms_transport_keepalive(a->t, now_ms());
 	}
 	free(items);
 	if (a->mode == M_EQUIVOCATE && rc == 0) {
@@ -1220,9 +1224,9 @@ static int setup(adv *a)
 	}
 	ms_transport_params_init(&p);
 	if (a->mode == M_CREDIT_HOG) {
-		/* we stop reading, so we hear no PONG: keep the link anyway */
+		/* we stop reading, so we hear no keepalive: keep the link
+		 * anyway */
 		p.heartbeat_timeout_ms = ADV_HEARTBEAT_OFF;
-		p.heartbeat_ttl_ms = ADV_HEARTBEAT_OFF;
 	}
 	if (ms_transport_new(&a->t, NULL, a->nk, a->id, &p, &cbs, &eb) !=
 	    MS_OK) {

@@ -1,7 +1,8 @@
 /*
  * test_transport.c — net/transport over real sockets on 127.0.0.1: CURVE
  * handshake with the keys derived from the network key and the identity,
- * the ZAP lists, oversize messages, dead peers noticed by heartbeats, the
+ * the ZAP lists, oversize messages, dead peers noticed by keepalives (and
+ * idle links kept up by them; a flooded connection hung up on), the
  * ops table a fault layer wraps, and the budgets: high-water marks and
  * inbound connections (bare TCP connections made with socket(2)).
  *
@@ -61,6 +62,8 @@ static void on_recv(void *ctx, const ms_conn *c, const uint8_t *peer_curve,
                     const void *buf, size_t len)
 {
 	tnode *n = ctx;
+	/* empty messages are the transport's keepalives, never delivered */
+	ck_assert_uint_gt(len, 0);
 	n->nrecv++;
 	n->rconn = *c;
 	n->r_has_curve = peer_curve != NULL;
@@ -107,13 +110,12 @@ static void on_reject(void *ctx, ms_reject_reason why,
 		memcpy(n->reject_curve, peer_curve, MS_CURVE_LEN);
 }
 
-/* Short heartbeats so dead links show within a second. */
+/* Short keepalives so dead links show within a second. */
 static void test_params(ms_transport_params *p)
 {
 	ms_transport_params_init(p);
 	p->heartbeat_ivl_ms = 100;
 	p->heartbeat_timeout_ms = 500;
-	p->heartbeat_ttl_ms = 1000;
 	p->handshake_ms = 2000;
 	p->linger_ms = 0;
 }
@@ -166,8 +168,11 @@ static void pump_once(tnode **nodes, int nn, const ms_test_wait *w)
 		n += k;
 	}
 	ck_assert_int_ne(zmq_poll(items, n, left < 50 ? (long)left : 50), -1);
-	for (int i = 0; i < nn; i++)
+	for (int i = 0; i < nn; i++) {
 		(void)ms_transport_process(nodes[i]->t);
+		/* the 50 ms poll cap is within every interval used here */
+		(void)ms_transport_keepalive(nodes[i]->t, ms_test_now_ms());
+	}
 }
 
 /* Poll and process every node until cond(arg) holds or deadline_ms passes.
@@ -710,8 +715,9 @@ static void child_main(int to_parent, int from_parent)
 	while (ms_test_wait_more(&w)) {
 		zmq_pollitem_t items[16];
 		int n = ms_transport_pollitems(k.t, items, 16);
-		(void)zmq_poll(items, n, 100);
+		(void)zmq_poll(items, n, 50);
 		(void)ms_transport_process(k.t);
+		(void)ms_transport_keepalive(k.t, ms_test_now_ms());
 	}
 	_exit(0);
 }
@@ -761,13 +767,14 @@ START_TEST(test_heartbeat_dead_peer)
 	ck_assert_mem_eq(a.rbuf, "hello", 5);
 	ck_assert_int_eq(a.in_up, 1);
 
-	/* the child freezes: its sockets stay open, only heartbeats tell */
+	/* the child freezes: its sockets stay open and its kernel still
+	 * answers TCP, only the missing keepalives tell */
 	ck_assert_int_eq(kill(pid, SIGSTOP), 0);
 	t0 = (int64_t)ms_test_now_ms();
 	ck_assert(pump(all, 1, c_both_down, &a, 5000));
 	waited = (int64_t)ms_test_now_ms() - t0;
 	ck_assert_int_eq(a.down_why, MS_LINK_LOST);
-	/* heartbeat_timeout is 500 ms: well within 5 heartbeat timeouts */
+	/* heartbeat_timeout is 500 ms: well within 5 timeouts */
 	ck_assert_int_lt(waited, 2500);
 
 	ck_assert_int_eq(kill(pid, SIGKILL), 0);
@@ -800,8 +807,11 @@ START_TEST(test_bad_arguments)
 	ck_assert_int_eq(p.maxmsgsize, MS_TRANSPORT_MAXMSG_DEFAULT);
 	ck_assert_int_eq(p.heartbeat_ivl_ms, 1000);
 	ck_assert_int_eq(p.heartbeat_timeout_ms, 5000);
-	ck_assert_int_eq(p.heartbeat_ttl_ms, 10000);
 	p.heartbeat_timeout_ms = 0;
+	MS_FAIL(ms_transport_new(&t, ctx, nk, id, &p, &cbs, &eb), MS_EINVAL);
+	/* a timeout within one interval would drop idle links */
+	ms_transport_params_init(&p);
+	p.heartbeat_timeout_ms = p.heartbeat_ivl_ms;
 	MS_FAIL(ms_transport_new(&t, ctx, nk, id, &p, &cbs, &eb), MS_EINVAL);
 	/* budgets: 0 is "unlimited" to ZeroMQ, so it is refused */
 	ms_transport_params_init(&p);
@@ -901,8 +911,8 @@ START_TEST(test_hwm_bounds_send)
 	int sent, sent_back;
 
 	ck_assert_ptr_nonnull(buf);
-	/* heartbeats as in production: a side that does not read also stops
-	 * reading PINGs, and test_params' 500 ms would end the link */
+	/* keepalives as in production: a side that is not pumped sends
+	 * none, and test_params' 500 ms would end the link */
 	ms_transport_params_init(&p);
 	p.linger_ms = 0;
 	tnode_init(&a, 0xa1, NETKEY_A, &p, 1);
@@ -937,6 +947,167 @@ START_TEST(test_hwm_bounds_send)
 	ck_assert_int_eq(b.nrecv, sent_back);
 
 	tnode_fini(&b);
+	tnode_fini(&a);
+	free(buf);
+}
+END_TEST
+
+/* ------------------------------------------------------------ keepalives */
+
+static int c_ka_both(void *arg)
+{
+	tnode **n = arg;
+	ms_transport_stats sa, sb;
+
+	ms_transport_stats_get(n[0]->t, &sa);
+	ms_transport_stats_get(n[1]->t, &sb);
+	return sa.ka_recv >= 25 && sb.ka_recv >= 25;
+}
+
+/* An idle link stays up on keepalives alone, for many timeouts, and the
+ * keepalives never reach the application. */
+START_TEST(test_keepalive_idle_link)
+{
+	tnode a, b;
+	tnode *all[] = {&a, &b};
+	ms_conn out = {.dir = MS_CONN_OUT}, in;
+	ms_errbuf eb;
+	ms_transport_stats sa, sb;
+
+	tnode_init(&a, 0xa1, NETKEY_A, NULL, 1);
+	tnode_init(&b, 0xb2, NETKEY_A, NULL, 0);
+	out.peer = dial(&b, &a);
+	ck_assert(pump(all, 2, c_out_up, &b, 5000));
+	send_out(&b, out.peer, "hi", 2);
+	ck_assert(pump(all, 2, c_recv1, &a, 5000));
+	in = a.rconn;
+	MS_PASS_EB(ms_transport_send(a.t, &in, "yo", 2, 0, &eb), &eb);
+	ck_assert(pump(all, 2, c_recv1, &b, 5000));
+	/* an empty message would be taken for a keepalive: refused */
+	MS_FAIL(ms_transport_send(b.t, &out, "", 0, 0, &eb), MS_EINVAL);
+
+	/* idle both ways: 25 keepalives each way, one per 100 ms at most,
+	 * span at least five timeouts of 500 ms */
+	ck_assert(pump(all, 2, c_ka_both, all, 20000));
+	ck_assert_int_eq(a.in_down, 0);
+	ck_assert_int_eq(b.out_down, 0);
+	ck_assert_int_eq(a.nrecv, 1);
+	ck_assert_int_eq(b.nrecv, 1);
+	ms_transport_stats_get(a.t, &sa);
+	ms_transport_stats_get(b.t, &sb);
+	ck_assert_uint_eq(sa.rx_msgs, 1);
+	ck_assert_uint_eq(sb.rx_msgs, 1);
+	ck_assert_uint_eq(sa.tx_msgs, 1);
+	ck_assert_uint_eq(sb.tx_msgs, 1);
+	ck_assert_uint_ge(sa.ka_sent, 25);
+	ck_assert_uint_ge(sb.ka_sent, 25);
+	ck_assert_uint_eq(sa.ka_timeout, 0);
+	ck_assert_uint_eq(sb.ka_timeout, 0);
+
+	/* and it still carries messages, on the same connection */
+	send_out(&b, out.peer, "again", 5);
+	ck_assert(pump(all, 2, c_recv2, &a, 5000));
+	ck_assert_mem_eq(a.rbuf, "again", 5);
+	ck_assert(ms_conn_equal(&a.rconn, &in));
+
+	tnode_fini(&b);
+	tnode_fini(&a);
+}
+END_TEST
+
+/* A dialer whose process stops running (here: is not pumped) falls silent:
+ * the listener reports its routing id down and closes its TCP connection,
+ * so the dialer, running again, finds its link lost. */
+START_TEST(test_keepalive_silent_dialer)
+{
+	tnode a, b;
+	tnode *all[] = {&a, &b};
+	tnode *aonly[] = {&a};
+	uint32_t peer;
+	ms_transport_stats st;
+
+	tnode_init(&a, 0xa1, NETKEY_A, NULL, 1);
+	tnode_init(&b, 0xb2, NETKEY_A, NULL, 0);
+	peer = dial(&b, &a);
+	ck_assert(pump(all, 2, c_out_up, &b, 5000));
+	send_out(&b, peer, "hi", 2);
+	ck_assert(pump(all, 2, c_recv1, &a, 5000));
+
+	ck_assert(pump(aonly, 1, c_in_down, &a, 5000));
+	ck_assert_int_eq(a.in_down, 1);
+	ms_transport_stats_get(a.t, &st);
+	ck_assert_uint_eq(st.ka_timeout, 1);
+	ck_assert_uint_eq(st.in_lost, 1);
+	ck_assert(pump(all, 2, c_out_down, &b, 5000));
+	ck_assert_int_eq(b.down_why, MS_LINK_LOST);
+	ck_assert_int_eq(a.in_down, 1); /* told once */
+
+	tnode_fini(&b);
+	tnode_fini(&a);
+}
+END_TEST
+
+static int in_down_target; /* for c_in_down_n */
+static int c_in_down_n(void *a)
+{
+	return ((tnode *)a)->in_down >= in_down_target;
+}
+
+/* The application does not run for ms (a stalled event loop: a long
+ * fsync, a busy core).  The duration is the scenario, not a wait for
+ * something. */
+static void stall_ms(int ms)
+{
+	ms_test_wait w;
+
+	ms_test_wait_start(&w, (uint64_t)ms);
+	for (int i = 0; i < 1000 && ms_test_wait_more(&w); i++)
+		(void)poll(NULL, 0, (int)ms_test_wait_left(&w));
+}
+
+/* Issue 10: with ZeroMQ heartbeats on, libzmq 4.3.4 aborted the process
+ * ("!_io_error", stream_engine_base.cpp:331) when a connection whose input
+ * was stopped (the application had not read its queue) was hung up on and
+ * the heartbeat timer fired before the application read.  A dialer fills
+ * the listener's queues while the listener does not read, hangs up, and
+ * the listener stays away for several intervals; several times over.  The
+ * listener's process (this one) must live, and see every dialer go. */
+START_TEST(test_flooded_hangup_survives)
+{
+	enum { MSG = 64 * 1024, CAP = 64, ROUNDS = 3 };
+	tnode a, b;
+	uint8_t *buf = calloc(1, MSG);
+	ms_transport_params p;
+
+	ck_assert_ptr_nonnull(buf);
+	/* short intervals (ZeroMQ's heartbeat timer ticked at this rate);
+	 * a timeout long enough that b, filling a's queues while a is not
+	 * pumped, does not time a out first */
+	test_params(&p);
+	p.heartbeat_timeout_ms = 5000;
+	tnode_init(&a, 0xa1, NETKEY_A, &p, 1);
+	for (int r = 0; r < ROUNDS; r++) {
+		tnode *all[] = {&a, &b};
+		tnode *aonly[] = {&a};
+		ms_conn out = {.dir = MS_CONN_OUT};
+		int want = r + 1;
+
+		tnode_init(&b, (uint8_t)(0xb2 + r), NETKEY_A, &p, 0);
+		out.peer = dial(&b, &a);
+		ck_assert(pump(all, 2, c_out_up, &b, 5000));
+		a.nrecv = 0;
+		send_out(&b, out.peer, "hi", 2);
+		ck_assert(pump(all, 2, c_recv1, &a, 5000));
+		/* a stops reading: b fills a's queues until they refuse */
+		ck_assert_int_ge(fill_until_busy(&b, &b, &out, buf, MSG, CAP),
+		                 1);
+		tnode_fini(&b);    /* hangs up, linger 0 */
+		stall_ms(6 * 100); /* six of test_params' 100 ms intervals */
+		/* a reads again: everything b left, then its DOWN */
+		in_down_target = want;
+		ck_assert(pump(aonly, 1, c_in_down_n, &a, 10000));
+		ck_assert_int_eq(a.in_down, want);
+	}
 	tnode_fini(&a);
 	free(buf);
 }
@@ -1231,6 +1402,9 @@ static Suite *transport_suite(void)
 	tcase_add_test(tc, test_last_messages_before_down);
 	tcase_add_test(tc, test_ops_wrap);
 	tcase_add_test(tc, test_heartbeat_dead_peer);
+	tcase_add_test(tc, test_keepalive_idle_link);
+	tcase_add_test(tc, test_keepalive_silent_dialer);
+	tcase_add_test(tc, test_flooded_hangup_survives);
 	tcase_add_test(tc, test_bad_arguments);
 	tcase_add_test(tc, test_hwm_bounds_send);
 	tcase_add_test(tc, test_inbound_per_address);
