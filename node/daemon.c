@@ -324,6 +324,16 @@ static void count_transport(ms_daemon *d)
 	if (cur.in_released_closed > was->in_released_closed)
 		count(d, "links_released_closed", NULL,
 		      cur.in_released_closed - was->in_released_closed);
+	if (cur.ka_sent > was->ka_sent)
+		count(d, "keepalive_sent", NULL, cur.ka_sent - was->ka_sent);
+	if (cur.ka_recv > was->ka_recv)
+		count(d, "keepalive_recv", NULL, cur.ka_recv - was->ka_recv);
+	if (cur.ka_skipped > was->ka_skipped)
+		count(d, "keepalive_skipped", NULL,
+		      cur.ka_skipped - was->ka_skipped);
+	if (cur.ka_timeout > was->ka_timeout)
+		count(d, "keepalive_timeout", NULL,
+		      cur.ka_timeout - was->ka_timeout);
 	*was = cur;
 }
 
