@@ -103,8 +103,8 @@ typedef struct ms_session_params {
 #define MS_SESSION_HELLO_TIMEOUT_DEFAULT_MS 10000u /* hello_timeout */
 #define MS_SESSION_VV_TIMEOUT_DEFAULT_MS 60000u    /* vv_timeout */
 /* Long enough for a full 8 MiB OPS message on a 1 Mbit/s link; a peer
- * that owes nothing (live, nothing in flight) is never idle: ZeroMQ's
- * heartbeats ([net] heartbeat_timeout) judge that link. */
+ * that owes nothing (live, nothing in flight) is never idle: the transport's
+ * keepalives ([net] heartbeat_timeout) judge that link. */
 #define MS_SESSION_IDLE_TIMEOUT_DEFAULT_MS 120000u
 /* Per session: the peer's vector, the send queue of ids (what the peer
  * lacks, a window of MS_SESSION_LACKING_WINDOW at a time, and new ops
