@@ -30,8 +30,17 @@ ms_err st_vv_parse(ms_vv_entry *e, const MDB_val *k, const MDB_val *v,
 	return MS_OK;
 }
 
-ms_err st_vv_add(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t seq,
-                 const uint8_t id[MS_HASH_LEN], ms_errbuf *eb)
+/*
+ * Read author's vv record (zeros when there is none), count n more ops
+ * held, add to its setsum the point of id (when id is not NULL) and the
+ * sum of points sum (when not NULL), advance the contiguous seq along the
+ * log when seq is 0 (always) or fills slot cur+1, and write it back.
+ * One body for the op-at-a-time path (st_vv_add) and the batch's
+ * (st_vv_add_sum).
+ */
+static ms_err vv_update(ms_store *s, st_wctx *w, const uint8_t *author,
+                        uint64_t n, uint64_t seq, const uint8_t id[MS_HASH_LEN],
+                        const ms_setsum_pt *sum, ms_errbuf *eb)
 {
 	MDB_val k = {MS_PK_LEN, (void *)author}, v;
 	uint8_t kb[ST_LOGKEY_LEN], rec[ST_VV_LEN];
@@ -52,25 +61,28 @@ ms_err st_vv_add(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t seq,
 	} else if (rc != MDB_NOTFOUND) {
 		return st_mdb(s, eb, rc, "read vv");
 	}
-	held++;
+	held += n;
 	/* A new record starts from the empty set (zeros).  A damaged one is
-	 * refused rather than summed into something verify cannot explain. */
-	if (id != NULL) {
-		/* Unencoded points: four field exponentiations (decode, the
-		 * hash-to-group's two, encode) where ms_setsum_add takes
-		 * six. */
+	 * refused rather than summed into something verify cannot explain.
+	 * Unencoded points: four field exponentiations an op (decode, the
+	 * hash-to-group's two, encode) where ms_setsum_add takes six. */
+	if (id != NULL || sum != NULL) {
 		ms_setsum_pt acc, p;
 		if (ms_setsum_pt_decode(&acc, rec + 16, eb) != MS_OK)
 			return ms_errf(eb, MS_ECORRUPT,
 			               "vv entry: setsum is not a valid group "
 			               "element (run verify)");
-		ms_setsum_pt_of_id(&p, id);
-		ms_setsum_pt_add(&acc, &p);
+		if (id != NULL) {
+			ms_setsum_pt_of_id(&p, id);
+			ms_setsum_pt_add(&acc, &p);
+		}
+		if (sum != NULL)
+			ms_setsum_pt_add(&acc, sum);
 		ms_setsum_pt_encode(rec + 16, &acc);
 	}
-	/* Only the op that fills slot cur+1 can move the prefix; a fork of a
+	/* Only an op that fills slot cur+1 can move the prefix; a fork of a
 	 * counted slot or an op above a gap only adds to held and acc. */
-	if (seq == cur + 1) {
+	if (seq == 0 || seq == cur + 1) {
 		if (w->log_cur == NULL) {
 			rc = mdb_cursor_open(w->txn, s->dbi[ST_DB_LOG],
 			                     &w->log_cur);
@@ -78,7 +90,7 @@ ms_err st_vv_add(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t seq,
 				return st_mdb(s, eb, rc,
 				              "mdb_cursor_open(log)");
 		}
-		st_logkey(kb, author, seq);
+		st_logkey(kb, author, cur + 1);
 		k.mv_size = sizeof kb;
 		k.mv_data = kb;
 		rc = mdb_cursor_get(w->log_cur, &k, &v, MDB_SET_KEY);
@@ -106,69 +118,21 @@ ms_err st_vv_add(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t seq,
 	return rc ? st_mdb(s, eb, rc, "write vv") : MS_OK;
 }
 
+ms_err st_vv_add(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t seq,
+                 const uint8_t id[MS_HASH_LEN], ms_errbuf *eb)
+{
+	return vv_update(s, w, author, 1, seq, id, NULL, eb);
+}
+
 /*
  * The batch form of st_vv_add (write.c's ms_store_append_batch): the
  * batch's ops are all of one author, so their points are summed on the
  * signing threads and the entry is read, advanced and written once.
- * Kept apart from st_vv_add so the per-op ingest path stays as it is.
  */
 ms_err st_vv_add_sum(ms_store *s, st_wctx *w, const uint8_t *author, uint64_t n,
                      const ms_setsum_pt *sum, ms_errbuf *eb)
 {
-	MDB_val k = {MS_PK_LEN, (void *)author}, v;
-	uint8_t kb[ST_LOGKEY_LEN], rec[ST_VV_LEN];
-	ms_setsum_pt acc;
-	uint64_t cur = 0, held = 0;
-	int rc;
-
-	memset(rec, 0, sizeof rec);
-	rc = mdb_get(w->txn, s->dbi[ST_DB_VV], &k, &v);
-	if (rc == 0) {
-		if (v.mv_size != ST_VV_LEN)
-			return ms_errf(eb, MS_ECORRUPT,
-			               "vv entry of %zu bytes is malformed",
-			               v.mv_size);
-		memcpy(rec, v.mv_data, ST_VV_LEN);
-		cur = ms_get_le64(rec);
-		held = ms_get_le64(rec + 8);
-	} else if (rc != MDB_NOTFOUND) {
-		return st_mdb(s, eb, rc, "read vv");
-	}
-	held += n;
-	if (ms_setsum_pt_decode(&acc, rec + 16, eb) != MS_OK)
-		return ms_errf(eb, MS_ECORRUPT,
-		               "vv entry: setsum is not a valid group element "
-		               "(run verify)");
-	ms_setsum_pt_add(&acc, sum);
-	ms_setsum_pt_encode(rec + 16, &acc);
-	if (w->log_cur == NULL) {
-		rc = mdb_cursor_open(w->txn, s->dbi[ST_DB_LOG], &w->log_cur);
-		if (rc != 0)
-			return st_mdb(s, eb, rc, "mdb_cursor_open(log)");
-	}
-	st_logkey(kb, author, cur + 1);
-	k.mv_size = sizeof kb;
-	k.mv_data = kb;
-	rc = mdb_cursor_get(w->log_cur, &k, &v, MDB_SET_KEY);
-	while (rc == 0) {
-		const uint8_t *kp = k.mv_data;
-		if (k.mv_size != ST_LOGKEY_LEN ||
-		    memcmp(kp, author, MS_PK_LEN) != 0 ||
-		    ms_get_be64(kp + MS_PK_LEN) != cur + 1)
-			break;
-		cur++;
-		rc = mdb_cursor_get(w->log_cur, &k, &v, MDB_NEXT);
-	}
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return st_mdb(s, eb, rc, "read log");
-	ms_put_le64(rec, cur);
-	ms_put_le64(rec + 8, held);
-	k.mv_size = MS_PK_LEN;
-	k.mv_data = (void *)author;
-	v.mv_size = sizeof rec;
-	v.mv_data = rec;
-	rc = mdb_put(w->txn, s->dbi[ST_DB_VV], &k, &v, 0);
-	return rc ? st_mdb(s, eb, rc, "write vv") : MS_OK;
+	return vv_update(s, w, author, n, 0, NULL, sum, eb);
 }
 
 ms_err st_vv_merge(ms_store *s, st_wctx *w, const uint8_t *author,
