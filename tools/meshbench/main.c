@@ -7,7 +7,6 @@
  */
 #define _GNU_SOURCE /* asprintf, nftw */
 #include <errno.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -21,6 +20,7 @@
 
 #include "bench.h"
 #include "crypto.h"
+#include "ms_path.h"
 
 #define EXIT_USAGE 2
 
@@ -76,43 +76,15 @@ static int bad_usage(const char *what, const char *arg)
 	return EXIT_USAGE;
 }
 
-/* Beside this program first, then the build tree's (as meshsim finds
- * meshsync-node). */
+/* In bindir when given, else beside this program, then the build tree's
+ * (as meshsim finds meshsync-node). */
 static char *find_bin(const char *bindir, const char *name, const char *built)
 {
-	char self[PATH_MAX], *slash, *p;
-	ssize_t n;
+	char *p;
 
-	if (bindir != NULL) {
-		if (asprintf(&p, "%s/%s", bindir, name) < 0)
-			return NULL;
-		return p;
-	}
-	n = readlink("/proc/self/exe", self, sizeof self - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		if ((slash = strrchr(self, '/')) != NULL) {
-			*slash = '\0';
-			if (asprintf(&p, "%s/%s", self, name) >= 0) {
-				if (access(p, X_OK) == 0)
-					return p;
-				free(p);
-			}
-		}
-	}
-	if (built != NULL && access(built, X_OK) == 0)
-		return strdup(built);
-	return NULL;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag,
-                    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
+	if (bindir == NULL)
+		return ms_path_beside_exe(name, built);
+	return asprintf(&p, "%s/%s", bindir, name) < 0 ? NULL : p;
 }
 
 /* The first "name : value" line of /proc/cpuinfo. */
@@ -381,7 +353,7 @@ int main(int argc, char **argv)
 		status = 1;
 	json_decref(doc);
 	if (!c.keep)
-		nftw(c.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		ms_path_remove_tree(c.dir);
 	else
 		msb_say("scratch directory kept: %s", c.dir);
 	free(c.dir);

@@ -5,7 +5,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "run.h"
+#include "ms_path.h"
 
 enum { EXIT_PASS = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_CANNOT = 3 };
 #define MAX_SETS 32
@@ -162,39 +162,6 @@ static int parse_args(int argc, char **argv, args *a)
 	return EXIT_PASS;
 }
 
-/* Beside this program first (an installed meshsim finds the installed
- * node), then the build tree's. */
-static char *find_bin(const char *name, const char *built)
-{
-	char self[PATH_MAX], *slash, *p;
-	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-
-	if (n > 0) {
-		self[n] = '\0';
-		if ((slash = strrchr(self, '/')) != NULL) {
-			*slash = '\0';
-			if (asprintf(&p, "%s/%s", self, name) >= 0) {
-				if (access(p, X_OK) == 0)
-					return p;
-				free(p);
-			}
-		}
-	}
-	if (built != NULL && access(built, X_OK) == 0)
-		return strdup(built);
-	return NULL;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag,
-                    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -237,7 +204,7 @@ static int run_once(const args *a, const msim_scenario *sc, const char *base,
 	}
 	status = msim_result_status(r) == 0 ? EXIT_PASS : EXIT_FAILED;
 	if (status == EXIT_PASS && !a->keep)
-		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		ms_path_remove_tree(dir);
 	else
 		fprintf(stderr, "meshsim: run directory kept: %s\n", dir);
 	free(dir);
@@ -288,11 +255,11 @@ int main(int argc, char **argv)
 		else if (env != NULL)
 			node_bin = strdup(env);
 		else
-			node_bin = find_bin("meshsync-node",
+			node_bin = ms_path_beside_exe("meshsync-node",
 #ifdef MSIM_NODE_BIN
-			                    MSIM_NODE_BIN
+			                              MSIM_NODE_BIN
 #else
-			                    NULL
+			                              NULL
 #endif
 			);
 		if (node_bin == NULL) {
@@ -302,14 +269,15 @@ int main(int argc, char **argv)
 			status = EXIT_CANNOT;
 			goto out;
 		}
-		adv_bin = a.adversary_bin != NULL ? strdup(a.adversary_bin)
-		                                  : find_bin("ms-adversary",
+		adv_bin = a.adversary_bin != NULL
+		                  ? strdup(a.adversary_bin)
+		                  : ms_path_beside_exe("ms-adversary",
 #ifdef MSIM_ADVERSARY_BIN
-		                                             MSIM_ADVERSARY_BIN
+		                                       MSIM_ADVERSARY_BIN
 #else
-		                                             NULL
+		                                       NULL
 #endif
-		                                    );
+		                    );
 	}
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
