@@ -128,12 +128,24 @@ START_TEST(corrupt_and_drop_still_converge)
 	 * themselves (a corrupted header ends a session), but the last one
 	 * may stay live with a gap; on a real link CURVE's MAC would drop
 	 * the connection instead.  So b reconnects once the writes are
-	 * done: the heal this test asserts is the next session's.
+	 * done, and again while the two differ (the new session's own
+	 * resends cross the same faulty link, so it may leave a gap of its
+	 * own): the heal this test asserts is a later session's, within a
+	 * few of them.
 	 */
-	it_node_stop(&b);
-	it_node_start(&b, pa, 1);
-	ck_assert_msg(it_wait_converged(all, 2, 30, IT_DEADLINE_MS) == 0,
-	              "a corrupting, dropping link never converged");
+	{
+		int healed = 0;
+		for (int round = 0; round < 5 && !healed; round++) {
+			it_node_stop(&b);
+			it_node_start(&b, pa, 1);
+			healed = it_wait_converged(all, 2, 30,
+			                           IT_DEADLINE_MS / 4) == 0;
+			fprintf(stderr, "reconnect %d: %s\n", round + 1,
+			        healed ? "converged" : "not yet");
+		}
+		ck_assert_msg(healed, "a corrupting, dropping link never "
+		                      "converged in 5 sessions");
+	}
 	/* the counters are written to the store once a second */
 	ck_assert_int_eq(it_wait_stat_ge(&a, "fault_corrupted", 1,
 	                                 IT_DEADLINE_MS),
