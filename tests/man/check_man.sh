@@ -43,7 +43,7 @@ help_agrees() {
 	for c in $cmds; do
 		echo "$text" | grep -q "^\.B $c\( \|$\)" ||
 			no "$page: no entry for the command '$c' of $prog --help"
-		for o in $("$prog" $c --help 2>&1 | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+		for o in $("$prog" "$c" --help 2>&1 | grep -o -- '--[a-z][a-z-]*' | sort -u); do
 			echo "$text" | grep -q -- "$o" ||
 				no "$page: no '$o' (from $prog $c --help)"
 		done
@@ -56,6 +56,8 @@ help_agrees "$node" "$src/docs/man/meshsync-node.1"
 help_agrees "$inspect" "$src/docs/man/node-inspect.1"
 
 conf=$(plain "$build/man/meshsync.conf.5")
+# shellcheck disable=SC2013,SC2016 # option names are single words; the
+# backquotes are markdown, not shell
 for k in $(sed -n 's/^| `\([a-z_]*\)` | .*/\1/p' "$src/docs/config.md"); do
 	echo "$conf" | grep -q "^$k\$" || no "meshsync.conf.5 lacks the option $k of docs/config.md"
 done
