@@ -4,11 +4,14 @@
 # unit runs the node as its own user from /var/lib/meshsync with syslog
 # and the hardening docs/operations.md promises; systemd-analyze verify
 # accepts it where systemd is installed.
-# usage: check_service.sh SRCDIR NODE_BIN     exit 0 ok, 1 failed, 77 skipped
+# usage: check_service.sh SRCDIR BUILDDIR BINDIR NODE_BIN
+#   BUILDDIR holds the unit CMake made; BINDIR is the bin directory it must
+#   name (the install prefix's); exit 0 ok, 1 failed, 77 skipped
 set -eu
 src=$1
-node=$2
-unit=$src/tools/service/meshsync.service
+unit=$2/meshsync.service
+bindir=$3
+node=$4
 init=$src/tools/service/meshsync.init
 fail=0
 
@@ -24,7 +27,7 @@ grep -q -- '--syslog' "$init" || no "$init: does not log to syslog"
 
 # shellcheck disable=SC2016 # $MAINPID is the unit's, not ours
 for line in 'User=meshsync' 'Group=meshsync' 'StateDirectory=meshsync' \
-	'ExecStart=/usr/bin/meshsync-node run --data /var/lib/meshsync --syslog' \
+	"ExecStart=$bindir/meshsync-node run --data /var/lib/meshsync --syslog" \
 	'NoNewPrivileges=yes' 'ProtectSystem=strict' 'ProtectHome=yes' \
 	'PrivateTmp=yes' 'CapabilityBoundingSet=' \
 	'ExecReload=/bin/kill -HUP $MAINPID'; do
@@ -35,7 +38,7 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 	# verify wants ExecStart's program to exist: point it at the build's
 	tmp=$(mktemp -d)
 	trap 'rm -rf "$tmp"' EXIT
-	sed "s|/usr/bin/meshsync-node|$node|" "$unit" >"$tmp/meshsync.service"
+	sed "s|$bindir/meshsync-node|$node|" "$unit" >"$tmp/meshsync.service"
 	if ! out=$(systemd-analyze verify "$tmp/meshsync.service" 2>&1); then
 		no "systemd-analyze verify failed: $out"
 	elif [ -n "$out" ]; then
