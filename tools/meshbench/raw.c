@@ -88,31 +88,60 @@ static double sig_rate(int verify, int nthreads, double secs, const uint8_t *pk,
 	return rate;
 }
 
+/* A key pair and NMSG messages signed with it: what both the first
+ * measurement and each re-check time. */
+typedef struct sig_set {
+	uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+	uint8_t (*msg)[MSG_LEN];
+	uint8_t (*sig)[crypto_sign_BYTES];
+} sig_set;
+
+/* 0, or -1 when out of memory (nothing left to free). */
+static int sigs_make(sig_set *ss)
+{
+	ss->msg = malloc(NMSG * sizeof *ss->msg);
+	ss->sig = malloc(NMSG * sizeof *ss->sig);
+	if (ss->msg == NULL || ss->sig == NULL) {
+		free(ss->msg);
+		free(ss->sig);
+		return -1;
+	}
+	crypto_sign_keypair(ss->pk, ss->sk);
+	for (int i = 0; i < NMSG; i++) {
+		randombytes_buf(ss->msg[i], MSG_LEN);
+		crypto_sign_detached(ss->sig[i], NULL, ss->msg[i], MSG_LEN,
+		                     ss->sk);
+	}
+	return 0;
+}
+
+static void sigs_free(sig_set *ss)
+{
+	sodium_memzero(ss->sk, sizeof ss->sk);
+	free(ss->msg);
+	free(ss->sig);
+}
+
+static double sigs_rate(const sig_set *ss, int verify, int nthreads,
+                        double secs)
+{
+	return sig_rate(verify, nthreads, secs, ss->pk, ss->sk, ss->msg,
+	                ss->sig);
+}
+
 static json_t *raw_ed25519(msb_ctx *c)
 {
-	uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
-	uint8_t(*msg)[MSG_LEN] = malloc(NMSG * sizeof *msg);
-	uint8_t(*sig)[crypto_sign_BYTES] = malloc(NMSG * sizeof *sig);
+	sig_set ss;
 	double secs = c->quick ? 0.3 : 1.5, s1, s2, v1, v2;
 	json_t *o;
 
-	if (msg == NULL || sig == NULL) {
-		free(msg);
-		free(sig);
+	if (sigs_make(&ss) != 0)
 		return json_null();
-	}
-	crypto_sign_keypair(pk, sk);
-	for (int i = 0; i < NMSG; i++) {
-		randombytes_buf(msg[i], MSG_LEN);
-		crypto_sign_detached(sig[i], NULL, msg[i], MSG_LEN, sk);
-	}
-	s1 = sig_rate(0, 1, secs, pk, sk, msg, sig);
-	s2 = sig_rate(0, 2, secs, pk, sk, msg, sig);
-	v1 = sig_rate(1, 1, secs, pk, sk, msg, sig);
-	v2 = sig_rate(1, 2, secs, pk, sk, msg, sig);
-	sodium_memzero(sk, sizeof sk);
-	free(msg);
-	free(sig);
+	s1 = sigs_rate(&ss, 0, 1, secs);
+	s2 = sigs_rate(&ss, 0, 2, secs);
+	v1 = sigs_rate(&ss, 1, 1, secs);
+	v2 = sigs_rate(&ss, 1, 2, secs);
+	sigs_free(&ss);
 	/* two threads can do at least what one does: when the second core
 	 * is busy elsewhere, the 1-thread figure is the better limit */
 	c->sign2_rate = s2 > s1 ? s2 : s1;
@@ -231,26 +260,14 @@ void msb_rawdb_close(msb_rawdb **rp)
 
 json_t *msb_raw_recheck(msb_ctx *c)
 {
-	uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
-	uint8_t(*msg)[MSG_LEN] = malloc(NMSG * sizeof *msg);
-	uint8_t(*sig)[crypto_sign_BYTES] = malloc(NMSG * sizeof *sig);
+	sig_set ss;
 	double secs = c->quick ? 0.2 : 0.5, s2, v2;
 
-	if (msg == NULL || sig == NULL) {
-		free(msg);
-		free(sig);
+	if (sigs_make(&ss) != 0)
 		return json_null();
-	}
-	crypto_sign_keypair(pk, sk);
-	for (int i = 0; i < NMSG; i++) {
-		randombytes_buf(msg[i], MSG_LEN);
-		crypto_sign_detached(sig[i], NULL, msg[i], MSG_LEN, sk);
-	}
-	s2 = sig_rate(0, 2, secs, pk, sk, msg, sig);
-	v2 = sig_rate(1, 2, secs, pk, sk, msg, sig);
-	sodium_memzero(sk, sizeof sk);
-	free(msg);
-	free(sig);
+	s2 = sigs_rate(&ss, 0, 2, secs);
+	v2 = sigs_rate(&ss, 1, 2, secs);
+	sigs_free(&ss);
 	/* the machine is shared: its limit is the best it showed */
 	if (s2 > c->sign2_rate)
 		c->sign2_rate = s2;
