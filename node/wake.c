@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "ms_path.h"
+#include "store.h"
 #include "wake.h"
 
 /* Reads of the queue per drain: events of one file coalesce, so a queue
@@ -26,7 +27,7 @@ ms_err ms_wake_new(ms_wake **out, const char *dir, ms_errbuf *eb)
 	ms_err e;
 
 	*out = NULL;
-	if ((path = ms_path_join(dir, "data.mdb")) == NULL)
+	if ((path = ms_path_join(dir, MS_STORE_DATA_FILE)) == NULL)
 		return ms_errf(eb, MS_ENOMEM, "wake-up: out of memory");
 	if ((w = malloc(sizeof *w)) == NULL) {
 		free(path);

@@ -775,7 +775,8 @@ static ms_err node_dir(vsim *v, int n, ms_errbuf *eb)
 		return ms_errf(eb, MS_EIO, "mkdir %s: %s", nd->dir,
 		               strerror(errno));
 	for (int i = 0; i < 2; i++) {
-		f = ms_path_join(nd->dir, i == 0 ? "data.mdb" : "lock.mdb");
+		f = ms_path_join(nd->dir,
+		                 i == 0 ? MS_STORE_DATA_FILE : "lock.mdb");
 		if (f == NULL)
 			return ms_errf(eb, MS_ENOMEM, "virtual: out of memory");
 		if (unlink(f) != 0 && errno != ENOENT) {
