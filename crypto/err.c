@@ -20,6 +20,7 @@ static const char *const err_text[MS_ERR_COUNT] = {
 	[MS_ENET] = "network error",
 	[MS_EBUSY] = "busy",
 	[MS_EDELETED] = "key is deleted",
+	[MS_ECONFLICT] = "key changed since it was read",
 };
 
 const char *ms_strerror(ms_err e)

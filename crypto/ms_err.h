@@ -47,6 +47,8 @@ typedef enum ms_err {
 	MS_ENET = 12,     /* transport error (libzmq) */
 	MS_EBUSY = 13,    /* resource busy, retry later */
 	MS_EDELETED = 14, /* the key exists but its current value is a delete */
+	MS_ECONFLICT =
+		15, /* the key's heads changed since the caller read them */
 } ms_err;
 
 /* Static English description of an error code ("not found"); never NULL,

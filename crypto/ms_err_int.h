@@ -11,7 +11,7 @@
 #include "ms_err.h"
 
 /* Number of codes: one past the last one in ms_err.h. */
-#define MS_ERR_COUNT (MS_EDELETED + 1)
+#define MS_ERR_COUNT (MS_ECONFLICT + 1)
 
 /*
  * Record an error in eb (if non-NULL) with a printf-style "what: why" message

@@ -20,7 +20,8 @@ set(public_functions
   ms_errbuf_clear ms_strerror
   ms_node_close ms_node_del ms_node_get ms_node_id ms_node_id_hex ms_node_init
   ms_node_network_id_hex ms_node_network_key_text ms_node_open ms_node_put
-  ms_node_write_batch)
+  ms_node_write_batch ms_node_scan ms_node_resolve ms_node_watch_fd
+  ms_node_changes ms_node_status_get ms_node_link_name ms_node_peers)
 
 function(run what)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out
