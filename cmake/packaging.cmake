@@ -61,11 +61,20 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT) # meshsync_VERSION-1_ARCH.deb
 set(CPACK_DEBIAN_PACKAGE_RELEASE 1)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
-# The shared libraries the programs link (libsodium23, libzmq5, liblmdb0,
-# libavahi-client3, libinih1, libmnl0, libjansson4, libc6) come from
-# dpkg-shlibdeps, with the versions the build saw; adduser is for postinst.
-set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
+# The shared libraries the programs link come from dpkg-shlibdeps (in
+# dpkg-dev; CPack also needs `file` for it), with the minimum versions the
+# build saw.  Without those tools, the same list by hand for Debian 12.
+# adduser is for postinst.
+find_program(MS_DPKG_SHLIBDEPS dpkg-shlibdeps)
+find_program(MS_FILE_PROGRAM file)
+if(MS_DPKG_SHLIBDEPS AND MS_FILE_PROGRAM)
+  set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
+else()
+  message(STATUS "Debian package: no dpkg-shlibdeps or file; Depends is the Debian 12 list")
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS
+      "adduser, libc6, libsodium23, libzmq5, liblmdb0, libavahi-client3, libavahi-common3, libinih1, libmnl0, libjansson4")
+endif()
 # Discovery needs a running avahi-daemon; without one the node warns once
 # and uses static peers.
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "avahi-daemon")
