@@ -20,9 +20,11 @@ set(MS_DEB_PREFIX /usr)
 # The unit's ExecStart names the package's bin directory, not the
 # configured prefix's: a second copy of the unit, made for /usr and
 # installed only when CPack asks for its component.
+set(ms_bindir_configured ${MS_BINDIR})
 set(MS_BINDIR ${MS_DEB_PREFIX}/${CMAKE_INSTALL_BINDIR})
 configure_file(${PROJECT_SOURCE_DIR}/tools/service/meshsync.service.in
                ${PROJECT_BINARY_DIR}/deb/meshsync.service @ONLY)
+set(MS_BINDIR ${ms_bindir_configured})
 install(FILES ${PROJECT_BINARY_DIR}/deb/meshsync.service
         DESTINATION lib/systemd/system
         COMPONENT meshsync_deb_unit EXCLUDE_FROM_ALL)
