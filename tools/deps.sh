@@ -10,6 +10,7 @@ PKGS=(
   libsodium-dev libzmq3-dev liblmdb-dev libavahi-client-dev
   libjansson-dev libinih-dev libmnl-dev
   check libsubunit-dev lmdb-utils jq
+  dpkg-dev file
   dbus avahi-daemon avahi-utils iproute2 nftables busybox man-db
   clang libclang-rt-14-dev
   clang-format clang-tidy cppcheck
