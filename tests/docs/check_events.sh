@@ -2,7 +2,7 @@
 # check_events.sh — the operator docs keep up with the code's log events:
 # every event id `MS-<AREA>-<EVENT>` the sources can log (node/, net/,
 # store/, crypto/, tools/) must be in docs/troubleshooting.md (what it
-# means and what to do) and in the event table of docs/operations.md, and
+# means and what to do) and in docs/operations.md (its Logs table), and
 # every id the two pages name must still exist in the sources.  A new or
 # renamed event fails this test until both pages say what it means.
 # usage: check_events.sh SRCDIR
