@@ -34,8 +34,10 @@ static int path_exists(const char *dir, const char *name)
 	struct stat st;
 	int r;
 
-	if (p == NULL)
+	if (p == NULL) {
+		errno = ENOMEM;
 		return -1;
+	}
 	r = lstat(p, &st) == 0 ? 1 : (errno == ENOENT ? 0 : -1);
 	free(p);
 	return r;
@@ -124,9 +126,11 @@ ms_err ms_node_init(const char *dir, const char *netkey_text, ms_errbuf *eb)
 			e = r > 0 ? ms_errf(eb, MS_EEXIST,
 			                    "init %s: a node already exists here (%s); refusing to overwrite it",
 			                    dir, node_files[i])
-			          : ms_errf(eb, MS_EIO, "init %s: stat %s: %s",
-			                    dir, node_files[i],
-			                    strerror(errno));
+			          : ms_errf(eb,
+			                    errno == ENOMEM ? MS_ENOMEM
+			                                    : MS_EIO,
+			                    "init %s: stat %s: %s", dir,
+			                    node_files[i], strerror(errno));
 			goto fail;
 		}
 	}
@@ -214,7 +218,10 @@ static ms_err node_open(ms_node **out, const char *dir, const char *config_path,
 			"open %s: no such node (run meshsync-node init --data %s)",
 			dir, dir);
 	if (r < 0)
-		return ms_errf(eb, errno == EACCES ? MS_EPERM : MS_EIO,
+		return ms_errf(eb,
+		               errno == EACCES   ? MS_EPERM
+		               : errno == ENOMEM ? MS_ENOMEM
+		                                 : MS_EIO,
 		               "open %s: %s", dir, strerror(errno));
 
 	n = calloc(1, sizeof *n);

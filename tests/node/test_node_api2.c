@@ -224,7 +224,7 @@ START_TEST(scan_prefix_after_and_flags)
 	ms_node *n = policy_node("scan");
 	ms_errbuf eb = {0};
 	ms_node_write_result r1;
-	scanned s;
+	scanned s = {0};
 	char buf[256];
 
 	put(n, "a/1", "one", &r1);
@@ -297,7 +297,7 @@ START_TEST(scan_pages)
 	ms_node *n = policy_node("pages");
 	ms_errbuf eb = {0};
 	char key[16], last[64] = "", all[512] = "", buf[256];
-	scanned s;
+	scanned s = {0};
 	int pages = 0;
 
 	for (int i = 0; i < 11; i++) {
@@ -327,7 +327,7 @@ START_TEST(scan_siblings_and_counters)
 {
 	ms_node *n = policy_node("sib");
 	ms_errbuf eb = {0};
-	scanned s;
+	scanned s = {0};
 
 	put(n, "docs/x", "mine", NULL);
 	ingest_foreign(n, 0x41, 1, "docs/x", "theirs", NULL);
