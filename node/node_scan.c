@@ -94,12 +94,12 @@ ms_err ms_node_scan(ms_node *n, const void *prefix, size_t plen,
 		return ms_errf(eb, MS_EINVAL, "scan: no callback given");
 	if (plen > 0 && prefix == NULL)
 		return ms_errf(eb, MS_EINVAL, "scan: prefix is NULL");
-	if (alen > 0 && after == NULL)
-		return ms_errf(eb, MS_EINVAL, "scan: after is NULL");
 	if ((e = ms_store_read_begin(n->store, &rt, eb)) != MS_OK)
 		return e;
+	/* after NULL is "from the first", whatever alen says */
 	e = ms_store_foreach_key_after(rt, plen > 0 ? prefix : NULL, plen,
-	                               after, alen, scan_key, &c, &why);
+	                               after, after != NULL ? alen : 0,
+	                               scan_key, &c, &why);
 	if (e == MS_OK && c.oom)
 		e = ms_errf(eb, MS_ENOMEM, "scan: out of memory");
 	else if (e != MS_OK)
