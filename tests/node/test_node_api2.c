@@ -323,6 +323,62 @@ START_TEST(scan_pages)
 }
 END_TEST
 
+/* Keys longer than the store's inline key part (440 bytes) that share it
+ * sort among themselves by hash: paging by the last key seen must still
+ * visit each exactly once. */
+typedef struct long_keys {
+	size_t n;
+	char last[600];
+	size_t lastlen;
+	int seen[6];
+} long_keys;
+
+static int on_long(const ms_node_entry *e, void *ctx)
+{
+	long_keys *lk = ctx;
+	const char *k = e->key;
+
+	ck_assert_uint_eq(e->klen, 500);
+	ck_assert(k[499] >= '0' && k[499] <= '5');
+	lk->seen[k[499] - '0']++;
+	memcpy(lk->last, e->key, e->klen);
+	lk->lastlen = e->klen;
+	return ++lk->n == 2; /* pages of two */
+}
+
+START_TEST(scan_pages_long_keys)
+{
+	ms_node *n = policy_node("long");
+	ms_errbuf eb = {0};
+	long_keys lk;
+	char key[500];
+	int pages = 0;
+
+	memset(&lk, 0, sizeof lk);
+	memset(key, 'L', sizeof key);
+	for (int i = 0; i < 6; i++) {
+		key[499] = (char)('0' + i);
+		MS_PASS_EB(ms_node_put(n, key, sizeof key, "v", 1, 0, NULL,
+		                       &eb),
+		           &eb);
+	}
+	for (;;) {
+		ck_assert_int_lt(pages, 10);
+		lk.n = 0;
+		MS_PASS_EB(ms_node_scan(n, "LLL", 3, pages ? lk.last : NULL,
+		                        lk.lastlen, 0, on_long, &lk, &eb),
+		           &eb);
+		if (lk.n == 0)
+			break;
+		pages++;
+	}
+	ck_assert_int_eq(pages, 3);
+	for (int i = 0; i < 6; i++)
+		ck_assert_int_eq(lk.seen[i], 1);
+	ms_node_close(&n);
+}
+END_TEST
+
 START_TEST(scan_siblings_and_counters)
 {
 	ms_node *n = policy_node("sib");
@@ -1081,6 +1137,7 @@ static Suite *node_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, scan_prefix_after_and_flags);
 	tcase_add_test(tc, scan_pages);
+	tcase_add_test(tc, scan_pages_long_keys);
 	tcase_add_test(tc, scan_siblings_and_counters);
 	tcase_add_test(tc, get_hands_op_ids);
 	tcase_add_test(tc, resolve_siblings);
