@@ -2,14 +2,33 @@
  * runfiles.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ms_path.h"
 #include "runfiles.h"
+
+/* ms_runfile_running takes a shared lock for a moment to test the file:
+ * a daemon starting just then tries a few times before it gives up. */
+#define LOCK_TRIES 5
+#define LOCK_RETRY_NS 2000000L
+
+static int flock_ex(int fd)
+{
+	for (int i = 0;; i++) {
+		struct timespec t = {0, LOCK_RETRY_NS};
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK || i + 1 == LOCK_TRIES)
+			return -1;
+		nanosleep(&t, NULL);
+	}
+}
 
 ms_err ms_runfile_lock(const char *dir, int *fdp, ms_errbuf *eb)
 {
@@ -26,7 +45,7 @@ ms_err ms_runfile_lock(const char *dir, int *fdp, ms_errbuf *eb)
 		            strerror(errno));
 		goto out;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+	if (flock_ex(fd) != 0) {
 		int err = errno;
 		n = pread(fd, buf, sizeof buf - 1, 0);
 		close(fd);
@@ -54,6 +73,41 @@ ms_err ms_runfile_lock(const char *dir, int *fdp, ms_errbuf *eb)
 		}
 	}
 	*fdp = fd;
+out:
+	free(path);
+	return e;
+}
+
+ms_err ms_runfile_running(const char *dir, int *pid, ms_errbuf *eb)
+{
+	char buf[32], *path = ms_path_join(dir, MS_RUN_PID_FILE);
+	ms_err e = MS_OK;
+	ssize_t n;
+	long v;
+	int fd;
+
+	*pid = 0;
+	if (path == NULL)
+		return ms_errf(eb, MS_ENOMEM, "%s: out of memory", dir);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		if (errno != ENOENT)
+			e = ms_errf(eb, MS_EIO, "open %s: %s", path,
+			            strerror(errno));
+		goto out;
+	}
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+		flock(fd, LOCK_UN); /* nobody holds it: a file left behind */
+	} else if (errno == EWOULDBLOCK) {
+		n = pread(fd, buf, sizeof buf - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		v = strtol(buf, NULL, 10);
+		/* an empty file (written on a full disk) still means one
+		 * runs, but its pid is not known: -1 */
+		*pid = v > 0 && v <= INT_MAX ? (int)v : -1;
+	} else {
+		e = ms_errf(eb, MS_EIO, "flock %s: %s", path, strerror(errno));
+	}
+	close(fd);
 out:
 	free(path);
 	return e;

@@ -22,10 +22,18 @@
 #define MS_RUN_FAULTS_FILE "node.faults"
 
 /* Take the lock on DIR/node.pid and write our pid; *fdp is the open file
- * (keep it open while running).  On a full file system the lock is taken
+ * (keep it open while running).  A lock held by someone else is tried
+ * again for up to ~10 ms (a reader's test of it: ms_runfile_running).  On a full file system the lock is taken
  * and the file left empty.  MS_EBUSY "run DIR: already running (pid N)"
  * when another process holds it; MS_EIO, MS_ENOMEM. */
 ms_err ms_runfile_lock(const char *dir, int *fdp, ms_errbuf *eb);
+/* Whether a daemon runs on DIR, for readers (ms_node_status_get): *pid is
+ * the pid in DIR/node.pid while a process holds its lock, -1 when one
+ * holds it but the file is empty (written on a full disk), 0 when none
+ * does (no file, or one left by a killed daemon).  It tests the lock by
+ * taking a shared one for a moment, which a starting daemon waits out
+ * (ms_runfile_lock tries a few times).  MS_EIO, MS_ENOMEM (*pid 0). */
+ms_err ms_runfile_running(const char *dir, int *pid, ms_errbuf *eb);
 /* Remove DIR/node.pid and close fd (a no-op for fd < 0). */
 void ms_runfile_unlock(const char *dir, int fd);
 
