@@ -51,16 +51,9 @@ ms_err ms_node_resolve(ms_node *n, const void *key, size_t klen,
 	if (parents == NULL || nparents == 0 || nparents > MS_NODE_RESOLVE_MAX)
 		return ms_errf(eb, MS_EINVAL,
 		               "resolve: %zu parents named: name the key's "
-		               "heads, 1..%u of them",
+		               "heads, 1..%u of them (more: use ms_node_put)",
 		               parents == NULL ? 0 : nparents,
 		               MS_NODE_RESOLVE_MAX);
-	/* An op names at most MS_OP_MAX_PARENTS parents: a key with more
-	 * heads than that is resolved in steps (each superseding some). */
-	if (nparents > MS_OP_MAX_PARENTS)
-		return ms_errf(eb, MS_EINVAL,
-		               "resolve: %zu parents named: one write names "
-		               "at most %d; resolve some of them first",
-		               nparents, MS_OP_MAX_PARENTS);
 	if (del && vlen != 0)
 		return ms_errf(eb, MS_EINVAL,
 		               "resolve: a delete carries no value");
