@@ -1,6 +1,6 @@
 /*
  * node_status.c — ms_node_status_get: the node's own figures from one
- * snapshot (the store's summary, as node-inspect summary shows it, the
+ * snapshot (the store's counts that need no walk over keys, the
  * unacknowledged local ops, the arrival feed's end, the peer records),
  * and whether a daemon runs on the directory (runfiles.h).
  */
@@ -32,7 +32,7 @@ ms_err ms_node_status_get(ms_node *n, ms_node_status *out, ms_errbuf *eb)
 	memset(&st, 0, sizeof st);
 	if ((e = ms_store_read_begin(n->store, &rt, eb)) != MS_OK)
 		return e;
-	if ((e = ms_store_summary_get(rt, &sm, &why)) != MS_OK ||
+	if ((e = ms_store_summary_quick(rt, &sm, &why)) != MS_OK ||
 	    (e = ms_store_foreach_peer(rt, count_peer, &st.peers, &why)) !=
 	            MS_OK) {
 		ms_store_read_end(&rt);

@@ -441,8 +441,14 @@ typedef struct ms_store_summary {
 	uint64_t map_size;    /* current map size */
 } ms_store_summary;
 
+/* Every field: walks every key, the forks and the vector (O(keys)). */
 ms_err ms_store_summary_get(ms_store_rtxn *rt, ms_store_summary *out,
                             ms_errbuf *eb);
+/* Only what costs no walk over keys or ops: node and network ids, ops,
+ * authors, keys, quarantined, local_seq, hlc, store_bytes, map_size; the
+ * rest is 0.  For callers that ask often (ms_node_status_get). */
+ms_err ms_store_summary_quick(ms_store_rtxn *rt, ms_store_summary *out,
+                              ms_errbuf *eb);
 
 /*
  * Version-vector digest: BLAKE2b-256 over every author's (author,
