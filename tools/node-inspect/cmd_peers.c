@@ -1,9 +1,11 @@
 /* cmd_peers.c — `node-inspect peers`: every peer the node knows, with its
  * addresses, where it was learnt from, link state, backoff, how many ops it
- * still lacks and its last session summary. */
+ * still lacks and its last session summary; with --watch, again and again,
+ * each time from a new read snapshot. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hlc.h"
 #include "inspect.h"
@@ -208,7 +210,8 @@ static int on_peer(const ms_peer_rec *p, void *arg)
 	return pc->oom;
 }
 
-int ins_cmd_peers(ins_ctx *x)
+/* One snapshot of the table; as one JSON line when line is set. */
+static int peers_once(ins_ctx *x, int line)
 {
 	static const char *const hdr[10] = {"PEER",    "ADDRS",
 	                                    "SOURCE",  "LINK",
@@ -244,11 +247,12 @@ int ins_cmd_peers(ins_ctx *x)
 	}
 	if (rc != MS_EXIT_OK)
 		goto out;
-	if (x->json)
-		rc = ins_json_print(json_pack("{s:I, s:I, s:O}", "count",
-		                              (json_int_t)pc.count, "now_ms",
-		                              (json_int_t)pc.now, "peers",
-		                              pc.peers));
+	if (x->json) {
+		json_t *doc = json_pack("{s:I, s:I, s:O}", "count",
+		                        (json_int_t)pc.count, "now_ms",
+		                        (json_int_t)pc.now, "peers", pc.peers);
+		rc = line ? ins_json_print_line(doc) : ins_json_print(doc);
+	}
 	else if (pc.count == 0)
 		printf("no peers known\n");
 	else
@@ -256,5 +260,44 @@ int ins_cmd_peers(ins_ctx *x)
 out:
 	json_decref(pc.peers);
 	ins_table_free(&pc.t);
+	return rc;
+}
+
+int ins_cmd_peers(ins_ctx *x)
+{
+	int tty = isatty(STDOUT_FILENO);
+	uint64_t n = 0;
+	int rc = MS_EXIT_OK;
+
+	if (!x->watch)
+		return peers_once(x, 0);
+	ins_live_signals();
+	while (rc == MS_EXIT_OK && !ins_live_stopped()) {
+		char when[INS_TIME_LEN], every[INS_DUR_LEN];
+
+		n++;
+		ins_time_text(when, ms_hlc_wall_ms());
+		ins_dur_text(every, x->interval_ms);
+		/* a terminal is redrawn in place (home, clear), like top; a
+		 * pipe or file gets each snapshot after a marked line */
+		if (tty && !x->json)
+			printf("\033[H\033[2J");
+		if (!x->json)
+			printf("%s peers at %s, every %s (refresh %" PRIu64
+			       "%s)\n",
+			       tty ? "node-inspect" : "===", when, every, n,
+			       tty ? "; Ctrl-C quits" : "");
+		rc = peers_once(x, 1);
+		if (!x->json && !tty)
+			putchar('\n');
+		fflush(stdout);
+		if (ferror(stdout)) {
+			ins_err("peers: write to stdout failed");
+			rc = MS_EXIT_STORE;
+		}
+		if (x->count != 0 && n >= x->count)
+			break;
+		ins_live_wait(-1, x->interval_ms);
+	}
 	return rc;
 }

@@ -2,8 +2,9 @@
  * inspect.h — what node-inspect's files share: the parsed command line with
  * the store opened read-only, the dispatch table, aligned text tables, and
  * the JSON and display helpers.  node-inspect reads nothing but the store
- * (no key files), through store.h's read API, and one run file:
- * node.faults (summary: whether the running node injects faults).
+ * (no key files), through store.h's read API, and two run files:
+ * node.faults (summary: whether the running node injects faults) and
+ * node.mesh (graph: what peers told of their peers; untrusted input).
  */
 #ifndef MS_INSPECT_H
 #define MS_INSPECT_H
@@ -14,6 +15,7 @@
 #include <stdio.h>
 
 #include "cli.h" /* exit codes, ms_cli_text */
+#include "peers.h"
 #include "store.h"
 
 /* Options a command may accept (ins_cmd.opts). */
@@ -22,6 +24,12 @@ enum {
 	INS_SINCE = 1u << 1,  /* --since SEQ */
 	INS_LIMIT = 1u << 2,  /* --limit N */
 	INS_PREFIX = 1u << 3, /* --prefix P */
+	INS_WATCH = 1u << 4,    /* --watch (peers) */
+	INS_INTERVAL = 1u << 5, /* --interval SECONDS (with --watch) */
+	INS_COUNT = 1u << 6,    /* --count N (--watch, --follow) */
+	INS_FOLLOW = 1u << 7,   /* --follow (log) */
+	INS_SVG = 1u << 8,      /* --svg FILE (graph) */
+	INS_OPTS_END = 1u << 9, /* the first bit that is not a command's */
 };
 
 typedef struct ins_ctx {
@@ -31,6 +39,12 @@ typedef struct ins_ctx {
 	uint64_t since;     /* --since (0 = from the start) */
 	uint64_t limit;     /* --limit (0 = no limit) */
 	const char *prefix; /* --prefix, or NULL */
+	int watch;            /* --watch */
+	uint64_t interval_ms; /* --interval (default 2000) */
+	uint64_t count;       /* --count (0 = until a signal) */
+	int follow;           /* --follow */
+	const char *svg;      /* --svg FILE, or NULL */
+	const char *arg;      /* the command's argument (KEY, PEER), or NULL */
 	int npos;
 	char **pos;
 	ms_store *store; /* opened read-only before the command runs */
@@ -42,6 +56,8 @@ typedef struct ins_cmd {
 	const char *help;  /* one line */
 	const char *usage; /* "log [--author HEX] ..." */
 	unsigned opts;     /* INS_* accepted */
+	const char *arg;   /* name of its one required argument, or NULL */
+	const char *more;  /* more help for `COMMAND --help`, or NULL */
 } ins_cmd;
 
 int ins_cmd_summary(ins_ctx *x);
@@ -52,6 +68,17 @@ int ins_cmd_stats(ins_ctx *x);
 int ins_cmd_verify(ins_ctx *x);
 int ins_cmd_peers(ins_ctx *x);
 int ins_cmd_quarantine(ins_ctx *x);
+int ins_cmd_graph(ins_ctx *x);
+int ins_cmd_delivery(ins_ctx *x);
+int ins_cmd_why(ins_ctx *x);
+
+/* --- live commands (live.c): peers --watch, log --follow -------------- */
+/* Catch SIGINT and SIGTERM from now on: ins_live_stopped() turns 1 and a
+ * wait returns early, so the command ends cleanly (exit 0). */
+void ins_live_signals(void);
+int ins_live_stopped(void);
+/* Sleep up to ms, or until fd (>= 0) is readable or a signal came. */
+void ins_live_wait(int fd, uint64_t ms);
 
 /* "node-inspect: <message>\n" on stderr. */
 void ins_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -85,6 +112,12 @@ json_t *ins_state_key_json(const ms_key_state *ks);
  * reference; MS_EXIT_STORE if root is NULL (out of memory) or the write
  * fails. */
 int ins_json_print(json_t *root);
+/* The same as one compact line (JSON lines: --watch, --follow), flushed. */
+int ins_json_print_line(json_t *root);
+/* The node's hex id prefix and link state of peers, shared by graph,
+ * delivery and why: a peer record's display id ("abab12345678abcd", or
+ * its first address when it has no id). */
+char *ins_peer_label(const ms_peer_rec *p);
 /* Wall time in ms as "2026-11-25T10:07:43.123Z" (UTC). */
 #define INS_TIME_LEN 32
 char *ins_time_text(char buf[INS_TIME_LEN], uint64_t ms);
