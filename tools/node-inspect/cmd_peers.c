@@ -32,8 +32,7 @@ typedef struct peers_ctx {
 	int oom;
 } peers_ctx;
 
-/* "static+mdns": every way we know the peer from, joined by '+'. */
-static void source_text(char *buf, size_t cap, uint8_t bits)
+void ins_source_text(char *buf, size_t cap, uint8_t bits)
 {
 	buf[0] = '\0';
 	for (size_t i = 0; i < NSOURCES; i++)
@@ -44,7 +43,7 @@ static void source_text(char *buf, size_t cap, uint8_t bits)
 		snprintf(buf, cap, "-");
 }
 
-static json_t *summary_json(const ms_session_summary *m)
+json_t *ins_summary_json(const ms_session_summary *m)
 {
 	json_t *why = json_object();
 	json_t *j;
@@ -100,7 +99,7 @@ static json_t *peer_json(peers_ctx *pc, const ms_peer_rec *p)
 	               (json_int_t)p->bo_last_delay_ms, "next_attempt_ms",
 	               (json_int_t)p->bo_next_attempt_ms, "last_kick_ms",
 	               (json_int_t)p->bo_last_kick_ms);
-	source_text(stext, sizeof stext, p->source);
+	ins_source_text(stext, sizeof stext, p->source);
 	j = json_pack("{s:o, s:o, s:o, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I, "
 	              "s:I, s:o, s:s, s:o, s:o}",
 	              "id",
@@ -120,12 +119,11 @@ static json_t *peer_json(peers_ctx *pc, const ms_peer_rec *p)
 	                                                                p->id))
 	                        : json_null(),
 	              "last_summary",
-	              p->has_summary ? summary_json(&p->last) : json_null());
+	              p->has_summary ? ins_summary_json(&p->last) : json_null());
 	return j;
 }
 
-/* "out 250ms rx 10 new 7 dup 2 rej 1 tx 3 (bye)" */
-static void summary_text(char *buf, size_t cap, const ms_session_summary *m)
+void ins_summary_text(char *buf, size_t cap, const ms_session_summary *m)
 {
 	char d[INS_DUR_LEN];
 
@@ -169,7 +167,7 @@ static int on_peer(const ms_peer_rec *p, void *arg)
 			if (p->naddrs == 0)
 				snprintf(addrs, alen, "-");
 		}
-		source_text(src, sizeof src, p->source);
+		ins_source_text(src, sizeof src, p->source);
 		ins_rel_text(since, p->link_since_ms, pc->now);
 		snprintf(fails, sizeof fails, "%" PRIu64, p->failures);
 		snprintf(sess, sizeof sess, "%" PRIu64, p->sessions);
@@ -188,7 +186,7 @@ static int on_peer(const ms_peer_rec *p, void *arg)
 			         ins_rel_text(next, p->bo_next_attempt_ms,
 			                      pc->now));
 		if (p->has_summary)
-			summary_text(last, sizeof last, &p->last);
+			ins_summary_text(last, sizeof last, &p->last);
 		else
 			snprintf(last, sizeof last, "-");
 		row[0] = id;

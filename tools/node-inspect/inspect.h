@@ -83,6 +83,36 @@ void ins_live_wait(int fd, uint64_t ms);
 /* "node-inspect: <message>\n" on stderr. */
 void ins_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* --- DIR/node.mesh (mesh.c): what peers told of their peers ---------- */
+#define INS_MESH_FILE_MAX (4u << 20) /* bytes read at most */
+#define INS_MESH_FROM_MAX 256        /* senders kept */
+#define INS_MESH_TO_MAX 64           /* entries kept per sender */
+#define INS_MESH_EPS_MAX 4           /* endpoints kept per entry */
+typedef struct ins_mesh_to {
+	uint8_t id[MS_PK_LEN];
+	uint64_t last_seen_ms; /* the sender's claim: when it last synced */
+	size_t neps;
+	char eps[INS_MESH_EPS_MAX][128];
+} ins_mesh_to;
+typedef struct ins_mesh_from {
+	uint8_t id[MS_PK_LEN];
+	uint64_t when_ms; /* when its PEERS came */
+	size_t nto;
+	ins_mesh_to *to;
+} ins_mesh_from;
+typedef struct ins_mesh {
+	int present;     /* the file exists (a node runs, or ran) */
+	int bad_version; /* its first line is not "meshsync-mesh 1": unread */
+	int truncated;   /* longer than INS_MESH_FILE_MAX: the rest unread */
+	size_t skipped;  /* malformed lines (or over the counts) skipped */
+	size_t nfrom;
+	ins_mesh_from *from;
+} ins_mesh;
+/* Read DIR/node.mesh into *m (all zero when absent): 0, or -1 when out
+ * of memory.  ins_mesh_free it. */
+int ins_mesh_read(const char *dir, ins_mesh *m);
+void ins_mesh_free(ins_mesh *m);
+
 /* --- aligned text tables ---------------------------------------------- */
 typedef struct ins_table ins_table;
 /* headers: ncols strings, or NULL for a table without a header row. */
@@ -118,6 +148,13 @@ int ins_json_print_line(json_t *root);
  * delivery and why: a peer record's display id ("abab12345678abcd", or
  * its first address when it has no id). */
 char *ins_peer_label(const ms_peer_rec *p);
+/* A session summary as `peers --json` shows it (docs/json.md). */
+json_t *ins_summary_json(const ms_session_summary *m);
+/* As the peers table shows it: "out 250ms rx 10 new 7 dup 2 rej 1 tx 3
+ * (bye)". */
+void ins_summary_text(char *buf, size_t cap, const ms_session_summary *m);
+/* "static+mdns": every way we know the peer from, joined by '+' ("-"). */
+void ins_source_text(char *buf, size_t cap, uint8_t bits);
 /* Wall time in ms as "2026-11-25T10:07:43.123Z" (UTC). */
 #define INS_TIME_LEN 32
 char *ins_time_text(char buf[INS_TIME_LEN], uint64_t ms);
