@@ -224,11 +224,19 @@ static void told_keep(ms_pex *x, const uint8_t *from, const ms_wire_peers *m,
 	while (i < x->ntold && memcmp(x->told[i].from, from, MS_PK_LEN) != 0)
 		i++;
 	if (i == x->ntold && x->ntold == MS_PEX_TOLD_SENDERS) {
+		char src[17];
 		i = 0;
 		for (size_t k = 1; k < x->ntold; k++)
 			if (x->told[k].mono < x->told[i].mono)
 				i = k;
 		ms_counters_add(x->env.counters, "limit_", "mesh_senders", 1);
+		ms_hex(src, from, 8);
+		if (ms_ratelog_gate(x->env.ratelog, x->env.log,
+		                    x->env.counters, from, src, now_mono))
+			ms_logf(x->env.log, MS_LOG_WARNING, "MS-LIMIT",
+			        "limit=mesh_senders peer=%s action=evicted "
+			        "senders=%zu",
+			        src, x->ntold);
 	} else if (i == x->ntold) {
 		x->ntold++;
 		x->told[i].lines = NULL;
