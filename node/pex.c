@@ -231,8 +231,8 @@ static void told_keep(ms_pex *x, const uint8_t *from, const ms_wire_peers *m,
 				i = k;
 		ms_counters_add(x->env.counters, "limit_", "mesh_senders", 1);
 		ms_hex(src, from, 8);
-		if (ms_ratelog_gate(x->env.ratelog, x->env.log,
-		                    x->env.counters, from, src, now_mono))
+		if (ms_ratelog_gate(x->env.ratelog, x->env.log, x->env.counters,
+		                    from, src, now_mono))
 			ms_logf(x->env.log, MS_LOG_WARNING, "MS-LIMIT",
 			        "limit=mesh_senders peer=%s action=evicted "
 			        "senders=%zu",
@@ -365,9 +365,9 @@ char *ms_pex_mesh_text(const ms_pex *x, uint64_t now_mono, uint64_t now_wall)
 		char hex[2 * MS_PK_LEN + 1];
 
 		ms_hex(hex, t->from, MS_PK_LEN);
-		p += snprintf(p, cap - (size_t)(p - s), "from %s %" PRIu64 "\n%s",
-		              hex, now_wall > ago ? now_wall - ago : 0,
-		              t->lines);
+		p += snprintf(p, cap - (size_t)(p - s),
+		              "from %s %" PRIu64 "\n%s", hex,
+		              now_wall > ago ? now_wall - ago : 0, t->lines);
 	}
 	return s;
 }

@@ -68,8 +68,7 @@ static int file_has(const char *path, const char *needle)
 
 /* The peer record of id in `peers --json` on n, its link state into
  * link (or "" when not listed); returns its lag or -1. */
-static long peer_state(const it_node *n, const char *id, char *link,
-                       size_t cap)
+static long peer_state(const it_node *n, const char *id, char *link, size_t cap)
 {
 	json_t *j = it_inspect(n, "peers"), *p;
 	size_t i;
@@ -84,7 +83,8 @@ static long peer_state(const it_node *n, const char *id, char *link,
 		snprintf(link, cap, "%s",
 		         json_string_value(json_object_get(p, "link")));
 		if (json_is_integer(json_object_get(p, "lag")))
-			lag = (long)json_integer_value(json_object_get(p, "lag"));
+			lag = (long)json_integer_value(
+				json_object_get(p, "lag"));
 	}
 	json_decref(j);
 	return lag;
@@ -114,7 +114,7 @@ static void joined(json_t *j, const char *field, char *out, size_t cap)
 	out[0] = '\0';
 	json_array_foreach(json_object_get(j, field), i, v)
 		snprintf(out + strlen(out), cap - strlen(out), "%s%s",
-		         i ? "," : "", json_string_value(v));
+	                 i ? "," : "", json_string_value(v));
 }
 
 /* Three nodes: a alone, b and c dialling a; b also dials `dead`, where
@@ -134,11 +134,11 @@ static int told(const it_node *n, const char *from, const char *to)
 
 	json_array_foreach(json_object_get(j, "edges"), i, v)
 		yes |= strcmp(json_string_value(json_object_get(v, "kind")),
-		              "told") == 0 &&
-		       strcmp(json_string_value(json_object_get(v, "from")),
-		              from) == 0 &&
-		       strcmp(json_string_value(json_object_get(v, "to")),
-		              to) == 0;
+	                      "told") == 0 &&
+	               strcmp(json_string_value(json_object_get(v, "from")),
+	                      from) == 0 &&
+	               strcmp(json_string_value(json_object_get(v, "to")),
+	                      to) == 0;
 	json_decref(j);
 	return yes;
 }
@@ -209,8 +209,10 @@ START_TEST(graph_delivery_why)
 	ck_assert(json_is_true(json_object_get(j, "mesh_file")));
 	json_array_foreach(json_object_get(j, "edges"), i, v)
 	{
-		const char *kind = json_string_value(json_object_get(v, "kind"));
-		const char *from = json_string_value(json_object_get(v, "from"));
+		const char *kind = json_string_value(
+			json_object_get(v, "kind"));
+		const char *from = json_string_value(
+			json_object_get(v, "from"));
 		const char *to = json_string_value(json_object_get(v, "to"));
 		if (strcmp(kind, "link") == 0) {
 			ck_assert_str_eq(from, m.ib);
@@ -266,13 +268,12 @@ START_TEST(graph_delivery_why)
 	json_decref(j);
 	rc = inspect(&m.a, &out, NULL, "delivery", "k", NULL, NULL);
 	ck_assert_int_eq(rc, 0);
-	snprintf(want, sizeof want, "not known to hold it: %.16s (lacks 1 own op)",
-	         m.ic);
+	snprintf(want, sizeof want,
+	         "not known to hold it: %.16s (lacks 1 own op)", m.ic);
 	ck_assert_msg(strstr(out, want) != NULL, "no '%s' in %s", want, out);
 	ck_assert_ptr_nonnull(strstr(out, "held by 1 of 2 identified peers"));
 	free(out);
-	rc = inspect(&m.a, NULL, &err, "delivery", "never-written", NULL,
-	             NULL);
+	rc = inspect(&m.a, NULL, &err, "delivery", "never-written", NULL, NULL);
 	ck_assert_int_eq(rc, 1);
 	ck_assert_ptr_nonnull(strstr(err, "no such key"));
 	free(err);
@@ -294,8 +295,8 @@ START_TEST(graph_delivery_why)
 	ck_assert_str_eq(json_string_value(json_object_get(j, "link")),
 	                 "backoff");
 	{
-		const char *verdict =
-			json_string_value(json_object_get(j, "verdict"));
+		const char *verdict = json_string_value(
+			json_object_get(j, "verdict"));
 		ck_assert_msg(strncmp(verdict,
 		                      "link is in backoff: next attempt ",
 		                      33) == 0 &&
@@ -303,8 +304,8 @@ START_TEST(graph_delivery_why)
 		                      strstr(verdict, " failure") != NULL,
 		              "verdict: %s", verdict);
 	}
-	ck_assert_str_eq(
-		json_string_value(json_object_get(j, "budgets_scope")), "node");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "budgets_scope")),
+	                 "node");
 	json_decref(j);
 	/* by address, without the tcp:// */
 	rc = inspect(&m.b, &out, NULL, "why", m.a.endpoint + 6, NULL, NULL);
@@ -350,8 +351,8 @@ START_TEST(follow_and_watch)
 	it_node a;
 	char buf[16384] = "", *out = NULL;
 	int fd = -1, status = 0;
-	char *argv[] = {MS_INSPECT_BIN, "--data", NULL, "--json", "log",
-	                "--follow", "--count", "1", NULL};
+	char *argv[] = {MS_INSPECT_BIN, "--data",  NULL, "--json", "log",
+	                "--follow",     "--count", "1",  NULL};
 	ms_test_spawn_opts so = {.out_fd = &fd, .die_with_parent = 1};
 	const char *last;
 	json_t *j;
@@ -395,7 +396,8 @@ START_TEST(follow_and_watch)
 	MS_WAIT_STEP(count_lines(buf) >= 3, IT_DEADLINE_MS,
 	             read_some(fd, buf, sizeof buf, 50),
 	             "log --follow did not print the log: '%s'", buf);
-	ck_assert_int_eq(ms_test_stop_pid(pid, SIGTERM, IT_DEADLINE_MS, &status),
+	ck_assert_int_eq(ms_test_stop_pid(pid, SIGTERM, IT_DEADLINE_MS,
+	                                  &status),
 	                 0);
 	close(fd);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
@@ -406,8 +408,8 @@ START_TEST(follow_and_watch)
 	ck_assert_int_eq(rc, 0);
 	{
 		size_t n = 0;
-		for (const char *p = out; (p = strstr(p, "=== peers at ")) != NULL;
-		     p++)
+		for (const char *p = out;
+		     (p = strstr(p, "=== peers at ")) != NULL; p++)
 			n++;
 		ck_assert_uint_eq(n, 2);
 		ck_assert_ptr_nonnull(strstr(out, "(refresh 2)"));
@@ -424,7 +426,8 @@ START_TEST(follow_and_watch)
 		char *nl = strchr(out, '\n');
 		*nl = '\0';
 		j = parse(out);
-		ck_assert_int_eq(json_integer_value(json_object_get(j, "count")),
+		ck_assert_int_eq(json_integer_value(
+					 json_object_get(j, "count")),
 		                 0);
 		json_decref(j);
 		j = parse(nl + 1);

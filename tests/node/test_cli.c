@@ -1701,17 +1701,20 @@ START_TEST(inspect_delivery)
 	ck_assert_int_eq(jint(j, "own_seq"), 3);
 	ck_assert_uint_eq(json_array_size(json_object_get(j, "held_by")), 1);
 	ck_assert_str_eq(json_string_value(
-				 json_array_get(json_object_get(j, "held_by"), 0)),
+				 json_array_get(json_object_get(j, "held_by"),
+	                                        0)),
 	                 h1);
 	/* identified peers in id order; the address record is no peer */
 	first = strcmp(h2, h3) < 0 ? h2 : h3;
 	second = strcmp(h2, h3) < 0 ? h3 : h2;
 	ck_assert_uint_eq(json_array_size(json_object_get(j, "not_known")), 2);
-	ck_assert_str_eq(json_string_value(json_array_get(
-				 json_object_get(j, "not_known"), 0)),
+	ck_assert_str_eq(json_string_value(
+				 json_array_get(json_object_get(j, "not_known"),
+	                                        0)),
 	                 first);
-	ck_assert_str_eq(json_string_value(json_array_get(
-				 json_object_get(j, "not_known"), 1)),
+	ck_assert_str_eq(json_string_value(
+				 json_array_get(json_object_get(j, "not_known"),
+	                                        1)),
 	                 second);
 	ck_assert_uint_eq(json_array_size(json_object_get(j, "peers")), 3);
 	json_array_foreach(json_object_get(j, "peers"), i, p)
@@ -1726,9 +1729,10 @@ START_TEST(inspect_delivery)
 			/* its own op, not our seq 2 */
 			ck_assert(json_is_false(json_object_get(p, "holds")));
 			ck_assert_int_eq(jint(p, "heads_held"), 1);
-			ck_assert_uint_eq(
-				json_array_size(json_object_get(p, "missing")),
-				1);
+			ck_assert_uint_eq(json_array_size(
+						  json_object_get(p,
+			                                          "missing")),
+			                  1);
 			ck_assert_int_eq(jint(p, "own_ops_lacked"), 2);
 			ck_assert_str_eq(jstr(p, "link"), "down");
 		} else {
@@ -1839,7 +1843,8 @@ START_TEST(inspect_why)
 	/* "ab" names both: exit 2, the candidates listed */
 	INSPECT(&r, "--data", dir, "why", "ab");
 	EXPECT_CODE(&r, 2);
-	ck_assert_ptr_nonnull(strstr(r.err, "why ab: ambiguous: 2 peers match"));
+	ck_assert_ptr_nonnull(
+		strstr(r.err, "why ab: ambiguous: 2 peers match"));
 	ck_assert_ptr_nonnull(strstr(r.err, h1));
 	ck_assert_ptr_nonnull(strstr(r.err, h2));
 	ck_assert_str_eq(r.out, "");
@@ -1854,8 +1859,8 @@ START_TEST(inspect_why)
 	{
 		const char *v = jstr(j, "verdict");
 		const char *tail = " after 4 failures: connection refused; 1 "
-		                   "input from it quarantined (last: "
-		                   "bad_signature)";
+				   "input from it quarantined (last: "
+				   "bad_signature)";
 		ck_assert_msg(strncmp(v, "link is in backoff: next attempt in ",
 		                      36) == 0,
 		              "verdict: %s", v);
@@ -1883,10 +1888,12 @@ START_TEST(inspect_why)
 	run_free(&r);
 	INSPECT(&r, "--data", dir, "why", "ab01");
 	EXPECT_CODE(&r, 0);
-	ck_assert_ptr_nonnull(strstr(r.out, "verdict       link is in backoff"));
-	ck_assert_ptr_nonnull(strstr(
-		r.out, "limit_pex_candidates=3 (node-wide counters, not per "
-		       "peer)"));
+	ck_assert_ptr_nonnull(
+		strstr(r.out, "verdict       link is in backoff"));
+	ck_assert_ptr_nonnull(
+		strstr(r.out,
+	               "limit_pex_candidates=3 (node-wide counters, not per "
+	               "peer)"));
 	ck_assert_ptr_nonnull(
 		strstr(r.out, "1 input from this peer, last bad_signature"));
 	ck_assert_ptr_nonnull(strstr(r.out, "4 failed attempts since the last "
@@ -1910,8 +1917,8 @@ START_TEST(inspect_why)
 	j = parse_json(&r);
 	ck_assert(json_is_null(json_object_get(j, "id")));
 	ck_assert(json_is_null(json_object_get(j, "lag")));
-	ck_assert_msg(strncmp(jstr(j, "verdict"), "address is in backoff: ",
-	                      23) == 0,
+	ck_assert_msg(strncmp(jstr(j, "verdict"),
+	                      "address is in backoff: ", 23) == 0,
 	              "verdict: %s", jstr(j, "verdict"));
 	json_decref(j);
 	run_free(&r);
@@ -1956,8 +1963,9 @@ START_TEST(inspect_graph)
 	INSPECT(&r, "--data", dir, "graph");
 	EXPECT_CODE(&r, 0);
 	ck_assert_str_eq(r.err, "");
-	snprintf(want, sizeof want, "  \"%s\" -> \"%s\" [label=\"live\\nin "
-	                            "session now\", color=\"darkgreen\"",
+	snprintf(want, sizeof want,
+	         "  \"%s\" -> \"%s\" [label=\"live\\nin "
+	         "session now\", color=\"darkgreen\"",
 	         id, hp);
 	ck_assert_msg(strstr(r.out, want) != NULL, "no '%s' in %s", want,
 	              r.out);
@@ -1990,7 +1998,7 @@ START_TEST(inspect_graph)
 	ck_assert_uint_eq(json_array_size(json_object_get(j, "nodes")), 4);
 	json_array_foreach(json_object_get(j, "nodes"), n, v)
 		pop += strcmp(jstr(v, "kind"), "peer_of_peer") == 0 &&
-		       strcmp(jstr(v, "name"), hq) == 0;
+	               strcmp(jstr(v, "name"), hq) == 0;
 	json_array_foreach(json_object_get(j, "edges"), n, v)
 	{
 		if (strcmp(jstr(v, "kind"), "told") != 0)

@@ -74,23 +74,23 @@ static int on_peer(const ms_peer_rec *p, void *arg)
 		if (head_held(d, p->id, &d->heads[i]))
 			held++;
 		else if (missing != NULL &&
-		         json_array_append_new(
-				 missing,
-				 ins_json_hex(d->heads[i].id, MS_HASH_LEN)) !=
-		                 0)
+		         json_array_append_new(missing,
+		                               ins_json_hex(d->heads[i].id,
+		                                            MS_HASH_LEN)) != 0)
 			d->oom = 1;
 	}
 	if (held == d->nheads)
 		d->nheld++;
 	if (d->peers != NULL && !d->oom) {
 		json_t *id = ins_json_hex(p->id, MS_PK_LEN);
-		json_t *j = json_pack(
-			"{s:O, s:s, s:b, s:I, s:O, s:I, s:I}", "id", id,
-			"link", ms_link_state_name((ms_link_state)p->link),
-			"holds", held == d->nheads, "heads_held",
-			(json_int_t)held, "missing", missing,
-			"own_ops_lacked", (json_int_t)own_lacked, "lag",
-			(json_int_t)lag);
+		json_t *j = json_pack("{s:O, s:s, s:b, s:I, s:O, s:I, s:I}",
+		                      "id", id, "link",
+		                      ms_link_state_name(
+					      (ms_link_state)p->link),
+		                      "holds", held == d->nheads, "heads_held",
+		                      (json_int_t)held, "missing", missing,
+		                      "own_ops_lacked", (json_int_t)own_lacked,
+		                      "lag", (json_int_t)lag);
 		if (id == NULL || j == NULL ||
 		    json_array_append_new(d->peers, j) != 0 ||
 		    json_array_append(held == d->nheads ? d->held_by
@@ -101,8 +101,9 @@ static int on_peer(const ms_peer_rec *p, void *arg)
 	} else if (d->t != NULL && !d->oom) {
 		char holds[48], own[24], lg[24], who[64];
 		char *label = ins_hex(p->id, 8);
-		const char *row[5] = {label, ms_link_state_name(
-						     (ms_link_state)p->link),
+		const char *row[5] = {label,
+		                      ms_link_state_name(
+					      (ms_link_state)p->link),
 		                      holds, own, lg};
 		if (held == d->nheads)
 			snprintf(holds, sizeof holds, "yes");
@@ -134,13 +135,14 @@ static json_t *heads_json(const dctx *d)
 	for (size_t i = 0; a != NULL && i < d->nheads; i++) {
 		const dhead *h = &d->heads[i];
 		char hlc[INS_HLC_LEN];
-		json_t *j = json_pack(
-			"{s:o, s:o, s:I, s:I, s:s, s:s}", "id",
-			ins_json_hex(h->id, MS_HASH_LEN), "author",
-			ins_json_hex(h->author, MS_PK_LEN), "seq",
-			(json_int_t)h->seq, "hlc", (json_int_t)h->hlc,
-			"hlc_time", ins_hlc_text(hlc, h->hlc), "type",
-			h->type == MS_OP_DEL ? "del" : "put");
+		json_t *j = json_pack("{s:o, s:o, s:I, s:I, s:s, s:s}", "id",
+		                      ins_json_hex(h->id, MS_HASH_LEN),
+		                      "author",
+		                      ins_json_hex(h->author, MS_PK_LEN), "seq",
+		                      (json_int_t)h->seq, "hlc",
+		                      (json_int_t)h->hlc, "hlc_time",
+		                      ins_hlc_text(hlc, h->hlc), "type",
+		                      h->type == MS_OP_DEL ? "del" : "put");
 		if (j == NULL || json_array_append_new(a, j) != 0) {
 			json_decref(a);
 			a = NULL;
@@ -247,8 +249,7 @@ int ins_cmd_delivery(ins_ctx *x)
 			putchar('\n');
 		}
 	}
-	if (!d.oom &&
-	    ms_store_foreach_peer(d.rt, on_peer, &d, &eb) != MS_OK) {
+	if (!d.oom && ms_store_foreach_peer(d.rt, on_peer, &d, &eb) != MS_OK) {
 		ins_err("delivery: %s", eb.msg);
 		rc = MS_EXIT_STORE;
 		goto out;
@@ -256,12 +257,15 @@ int ins_cmd_delivery(ins_ctx *x)
 	if (d.oom)
 		goto out;
 	if (x->json) {
-		rc = ins_json_print(json_pack(
-			"{s:s, s:s, s:I, s:o, s:I, s:O, s:O, s:O}", "key", key,
-			"policy", ms_policy_name(ks.policy), "heads_total",
-			(json_int_t)ks.heads_total, "heads", heads_json(&d),
-			"own_seq", (json_int_t)d.own_seq, "peers", d.peers,
-			"held_by", d.held_by, "not_known", d.not_known));
+		rc = ins_json_print(
+			json_pack("{s:s, s:s, s:I, s:o, s:I, s:O, s:O, s:O}",
+		                  "key", key, "policy",
+		                  ms_policy_name(ks.policy), "heads_total",
+		                  (json_int_t)ks.heads_total, "heads",
+		                  heads_json(&d), "own_seq",
+		                  (json_int_t)d.own_seq, "peers", d.peers,
+		                  "held_by", d.held_by, "not_known",
+		                  d.not_known));
 	} else if (d.npeers == 0) {
 		printf("no identified peers: no peer is known to hold it\n");
 	} else {

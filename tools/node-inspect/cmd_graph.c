@@ -162,8 +162,7 @@ static void dot_str(FILE *f, const char *s)
 }
 
 /* "last sync 12s ago" / "never synced" / "in session now". */
-static void sync_age(char *buf, size_t cap, const ms_peer_rec *p,
-                     uint64_t now)
+static void sync_age(char *buf, size_t cap, const ms_peer_rec *p, uint64_t now)
 {
 	char rel[INS_REL_LEN];
 
@@ -182,12 +181,13 @@ static void print_dot(const graph *g, FILE *f)
 
 	ins_time_text(when, g->now);
 	ms_hex(short_id, g->self, 8);
-	fprintf(f, "digraph mesh {\n"
-	           "  graph [rankdir=LR, fontname=\"monospace\", "
-	           "label=\"meshsync mesh seen from %s at %s\"];\n"
-	           "  node [shape=box, fontname=\"monospace\", "
-	           "fontsize=10];\n"
-	           "  edge [fontname=\"monospace\", fontsize=9];\n",
+	fprintf(f,
+	        "digraph mesh {\n"
+	        "  graph [rankdir=LR, fontname=\"monospace\", "
+	        "label=\"meshsync mesh seen from %s at %s\"];\n"
+	        "  node [shape=box, fontname=\"monospace\", "
+	        "fontsize=10];\n"
+	        "  edge [fontname=\"monospace\", fontsize=9];\n",
 	        short_id, when);
 	for (size_t i = 0; i < g->nnodes; i++) {
 		const gnode *n = &g->nodes[i];
@@ -208,15 +208,14 @@ static void print_dot(const graph *g, FILE *f)
 			break;
 		case G_PEER:
 			fprintf(f, "\\n%s\", color=\"%s\"];\n",
-			        ms_link_state_name(
-					(ms_link_state)n->rec->link),
+			        ms_link_state_name((ms_link_state)n->rec->link),
 			        link_colour(n->rec->link));
 			break;
 		case G_ADDR:
-			fprintf(f, "\\nno id yet: %s\", style=dashed, "
-			           "color=\"%s\"];\n",
-			        ms_link_state_name(
-					(ms_link_state)n->rec->link),
+			fprintf(f,
+			        "\\nno id yet: %s\", style=dashed, "
+			        "color=\"%s\"];\n",
+			        ms_link_state_name((ms_link_state)n->rec->link),
 			        link_colour(n->rec->link));
 			break;
 		case G_TOLD:
@@ -236,8 +235,9 @@ static void print_dot(const graph *g, FILE *f)
 		ms_hex(self, g->self, MS_PK_LEN);
 		fprintf(f, "  \"%s\" -> \"", self);
 		dot_str(f, n->name);
-		fprintf(f, "\" [label=\"%s\\n%s\", color=\"%s\", "
-		           "fontcolor=\"%s\"%s];\n",
+		fprintf(f,
+		        "\" [label=\"%s\\n%s\", color=\"%s\", "
+		        "fontcolor=\"%s\"%s];\n",
 		        ms_link_state_name((ms_link_state)n->rec->link), age,
 		        col, col,
 		        n->rec->link == MS_LINK_STATE_LOST ? ", style=dashed"
@@ -253,9 +253,10 @@ static void print_dot(const graph *g, FILE *f)
 			if (!told_edge(g, fr, t))
 				continue;
 			ms_hex(to, t->id, MS_PK_LEN);
-			fprintf(f, "  \"%s\" -> \"%s\" [label=\"synced %s\", "
-			           "style=dotted, color=\"gray40\", "
-			           "fontcolor=\"gray40\"];\n",
+			fprintf(f,
+			        "  \"%s\" -> \"%s\" [label=\"synced %s\", "
+			        "style=dotted, color=\"gray40\", "
+			        "fontcolor=\"gray40\"];\n",
 			        from, to,
 			        t->last_seen_ms != 0
 			                ? ins_rel_text(rel, t->last_seen_ms,
@@ -277,11 +278,12 @@ static json_t *graph_json(const graph *g)
 	for (size_t i = 0; nodes != NULL && i < g->nnodes; i++) {
 		const gnode *n = &g->nodes[i];
 		json_t *addrs = json_array();
-		for (uint32_t a = 0; n->rec != NULL && addrs != NULL &&
-		                     a < n->rec->naddrs;
-		     a++)
-			if (json_array_append_new(
-				    addrs, json_string(n->rec->addrs[a])) != 0)
+		for (uint32_t a = 0;
+		     n->rec != NULL && addrs != NULL && a < n->rec->naddrs; a++)
+			if (json_array_append_new(addrs,
+			                          json_string(
+							  n->rec->addrs[a])) !=
+			    0)
 				addrs = NULL;
 		j = json_pack("{s:s, s:o, s:s, s:o, s:o}", "name", n->name,
 		              "id",
@@ -310,8 +312,9 @@ static json_t *graph_json(const graph *g)
 		              "last_good_ms", (json_int_t)p->last_good_ms,
 		              "sync_age_ms",
 		              p->last_good_ms != 0 && p->last_good_ms <= g->now
-		                      ? json_integer((json_int_t)(
-						g->now - p->last_good_ms))
+		                      ? json_integer(
+						(json_int_t)(g->now -
+		                                             p->last_good_ms))
 		                      : json_null());
 		if (j == NULL || json_array_append_new(edges, j) != 0) {
 			json_decref(edges);
@@ -328,8 +331,10 @@ static json_t *graph_json(const graph *g)
 				continue;
 			}
 			for (size_t e = 0; eps != NULL && e < t->neps; e++)
-				if (json_array_append_new(
-					    eps, json_string(t->eps[e])) != 0)
+				if (json_array_append_new(eps,
+				                          json_string(
+								  t->eps[e])) !=
+				    0)
 					eps = NULL;
 			j = json_pack("{s:o, s:o, s:s, s:I, s:I, s:o}", "from",
 			              ins_json_hex(fr->id, MS_PK_LEN), "to",

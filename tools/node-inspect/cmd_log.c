@@ -165,8 +165,7 @@ static int follow(ins_ctx *x, log_ctx *lc)
 	 * same ops, later. */
 	if (ms_wake_new(&w, x->data, &eb) != MS_OK)
 		w = NULL;
-	while (!ins_live_stopped() &&
-	       (x->count == 0 || lc->fresh < x->count)) {
+	while (!ins_live_stopped() && (x->count == 0 || lc->fresh < x->count)) {
 		ms_store_rtxn *rt = NULL;
 		int behind;
 
@@ -200,7 +199,7 @@ static int follow(ins_ctx *x, log_ctx *lc)
 		}
 		if (rc != MS_EXIT_OK)
 			break;
-		wait_ms = behind    ? FOLLOW_BEHIND_MS
+		wait_ms = behind      ? FOLLOW_BEHIND_MS
 		          : w != NULL ? FOLLOW_IDLE_MS
 		                      : FOLLOW_POLL_MS;
 	}

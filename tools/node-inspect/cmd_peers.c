@@ -119,7 +119,8 @@ static json_t *peer_json(peers_ctx *pc, const ms_peer_rec *p)
 	                                                                p->id))
 	                        : json_null(),
 	              "last_summary",
-	              p->has_summary ? ins_summary_json(&p->last) : json_null());
+	              p->has_summary ? ins_summary_json(&p->last)
+	                             : json_null());
 	return j;
 }
 
@@ -250,8 +251,7 @@ static int peers_once(ins_ctx *x, int line)
 		                        (json_int_t)pc.count, "now_ms",
 		                        (json_int_t)pc.now, "peers", pc.peers);
 		rc = line ? ins_json_print_line(doc) : ins_json_print(doc);
-	}
-	else if (pc.count == 0)
+	} else if (pc.count == 0)
 		printf("no peers known\n");
 	else
 		ins_table_print(pc.t, stdout);

@@ -58,8 +58,7 @@ static int is_hex_prefix(const char *s, char *out)
 static int addr_matches(const char *have, const char *want)
 {
 	return strcmp(have, want) == 0 ||
-	       (strncmp(have, "tcp://", 6) == 0 &&
-	        strcmp(have + 6, want) == 0);
+	       (strncmp(have, "tcp://", 6) == 0 && strcmp(have + 6, want) == 0);
 }
 
 static int on_peer(const ms_peer_rec *p, void *arg)
@@ -163,9 +162,10 @@ static void verdict(char *buf, size_t cap, const ms_peer_rec *p, uint64_t now,
 		break;
 	case MS_LINK_STATE_LIVE:
 		if (lag == 0)
-			snprintf(buf, cap, "in sync: the link is live and the "
-			                   "peer is known to hold every op we "
-			                   "hold");
+			snprintf(buf, cap,
+			         "in sync: the link is live and the "
+			         "peer is known to hold every op we "
+			         "hold");
 		else
 			snprintf(buf, cap,
 			         "the link is live; %" PRIu64
@@ -174,17 +174,20 @@ static void verdict(char *buf, size_t cap, const ms_peer_rec *p, uint64_t now,
 			         lag, lag == 1 ? "" : "s");
 		break;
 	case MS_LINK_STATE_DOWN:
-		snprintf(buf, cap, "no link: it connected to us before and "
-		                   "is not connected now; we have no address "
-		                   "to dial it at, so it has to connect again");
+		snprintf(buf, cap,
+		         "no link: it connected to us before and "
+		         "is not connected now; we have no address "
+		         "to dial it at, so it has to connect again");
 		break;
 	case MS_LINK_STATE_LOST:
-		snprintf(buf, cap, "lost: its mDNS record was withdrawn and it "
-		                   "is not a static peer, so nothing dials it");
+		snprintf(buf, cap,
+		         "lost: its mDNS record was withdrawn and it "
+		         "is not a static peer, so nothing dials it");
 		break;
 	case MS_LINK_STATE_DISCOVERED:
-		snprintf(buf, cap, "known, not tried yet: the first attempt is "
-		                   "pending");
+		snprintf(buf, cap,
+		         "known, not tried yet: the first attempt is "
+		         "pending");
 		break;
 	default:
 		snprintf(buf, cap, "link state unknown (%u)",
@@ -193,7 +196,8 @@ static void verdict(char *buf, size_t cap, const ms_peer_rec *p, uint64_t now,
 	}
 	if (!p->has_id && p->link != MS_LINK_STATE_BACKOFF) {
 		len = strlen(buf);
-		snprintf(buf + len, cap - len, "; no node has answered at %s yet",
+		snprintf(buf + len, cap - len,
+		         "; no node has answered at %s yet",
 		         p->naddrs > 0 ? p->addrs[0] : "its address");
 	}
 	if (p->has_id && lag == 0 && p->link != MS_LINK_STATE_LIVE) {
@@ -232,19 +236,20 @@ static int show(ins_ctx *x, ms_store_rtxn *rt, const ms_peer_rec *p)
 	f.q_reasons = json_object();
 	if (f.limits == NULL || f.q_reasons == NULL)
 		f.oom = 1;
-	if (ms_store_vv_entry_get(rt, ms_store_node_id(x->store), &own,
-	                          NULL) == MS_OK)
+	if (ms_store_vv_entry_get(rt, ms_store_node_id(x->store), &own, NULL) ==
+	    MS_OK)
 		own_seq = own.seq;
 	if (p->has_id) {
-		uint64_t theirs = ms_store_peer_vv_get(
-			rt, p->id, ms_store_node_id(x->store));
+		uint64_t theirs = ms_store_peer_vv_get(rt, p->id,
+		                                       ms_store_node_id(
+							       x->store));
 		lag = ms_store_peer_lag(rt, p->id);
 		own_lacked = own_seq > theirs ? own_seq - theirs : 0;
 	}
-	if (!f.oom && (ms_store_foreach_stat(rt, on_stat, &f, &eb) != MS_OK ||
-	               (p->has_id && ms_store_foreach_quarantine(
-						     rt, on_quarantine, &f,
-						     &eb) != MS_OK))) {
+	if (!f.oom &&
+	    (ms_store_foreach_stat(rt, on_stat, &f, &eb) != MS_OK ||
+	     (p->has_id && ms_store_foreach_quarantine(rt, on_quarantine, &f,
+	                                               &eb) != MS_OK))) {
 		ins_err("why: %s", eb.msg);
 		rc = MS_EXIT_STORE;
 		goto out;
@@ -259,7 +264,8 @@ static int show(ins_ctx *x, ms_store_rtxn *rt, const ms_peer_rec *p)
 		char stext[48];
 		for (uint32_t i = 0; addrs != NULL && i < p->naddrs; i++)
 			if (json_array_append_new(addrs,
-			                          json_string(p->addrs[i])) != 0)
+			                          json_string(p->addrs[i])) !=
+			    0)
 				addrs = NULL;
 		ins_source_text(stext, sizeof stext, p->source);
 		bo = json_pack("{s:I, s:I, s:I, s:I}", "attempts",
@@ -277,10 +283,9 @@ static int show(ins_ctx *x, ms_store_rtxn *rt, const ms_peer_rec *p)
 				  : json_null(),
 			"addrs", addrs, "source_text", stext, "link",
 			ms_link_state_name((ms_link_state)p->link),
-			"link_since_ms", (json_int_t)p->link_since_ms,
-			"now_ms", (json_int_t)now, "backoff", bo, "lag",
-			p->has_id ? json_integer((json_int_t)lag)
-				  : json_null(),
+			"link_since_ms", (json_int_t)p->link_since_ms, "now_ms",
+			(json_int_t)now, "backoff", bo, "lag",
+			p->has_id ? json_integer((json_int_t)lag) : json_null(),
 			"own_ops_lacked",
 			p->has_id ? json_integer((json_int_t)own_lacked)
 				  : json_null(),
@@ -346,7 +351,8 @@ static int show(ins_ctx *x, ms_store_rtxn *rt, const ms_peer_rec *p)
 		row(t, "backoff", buf, &oom);
 		if (p->has_id)
 			snprintf(buf, sizeof buf,
-			         "%" PRIu64 " op%s it is not known to hold, %" PRIu64
+			         "%" PRIu64
+			         " op%s it is not known to hold, %" PRIu64
 			         " of them our own",
 			         lag, lag == 1 ? "" : "s", own_lacked);
 		else
@@ -361,8 +367,9 @@ static int show(ins_ctx *x, ms_store_rtxn *rt, const ms_peer_rec *p)
 		         "%" PRIu64 " completed, %" PRIu64
 		         " failed; last good %s, last heard %s",
 		         p->sessions, p->failures,
-		         p->last_good_ms ? ins_rel_text(rel, p->last_good_ms, now)
-		                         : "never",
+		         p->last_good_ms
+		                 ? ins_rel_text(rel, p->last_good_ms, now)
+		                 : "never",
 		         p->last_seen_ms
 		                 ? ins_rel_text(rel2, p->last_seen_ms, now)
 		                 : "never");
@@ -380,7 +387,8 @@ static int show(ins_ctx *x, ms_store_rtxn *rt, const ms_peer_rec *p)
 		row(t, "last session", buf, &oom);
 		row(t, "last error", p->last_error[0] ? p->last_error : "none",
 		    &oom);
-		snprintf(buf, sizeof buf, "%s (node-wide counters, not per peer)",
+		snprintf(buf, sizeof buf,
+		         "%s (node-wide counters, not per peer)",
 		         f.limits_text[0] ? f.limits_text : "none");
 		row(t, "budgets hit", buf, &oom);
 		if (f.quarantined == 0)

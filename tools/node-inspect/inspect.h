@@ -20,10 +20,10 @@
 
 /* Options a command may accept (ins_cmd.opts). */
 enum {
-	INS_AUTHOR = 1u << 0, /* --author HEXPREFIX */
-	INS_SINCE = 1u << 1,  /* --since SEQ */
-	INS_LIMIT = 1u << 2,  /* --limit N */
-	INS_PREFIX = 1u << 3, /* --prefix P */
+	INS_AUTHOR = 1u << 0,   /* --author HEXPREFIX */
+	INS_SINCE = 1u << 1,    /* --since SEQ */
+	INS_LIMIT = 1u << 2,    /* --limit N */
+	INS_PREFIX = 1u << 3,   /* --prefix P */
 	INS_WATCH = 1u << 4,    /* --watch (peers) */
 	INS_INTERVAL = 1u << 5, /* --interval SECONDS (with --watch) */
 	INS_COUNT = 1u << 6,    /* --count N (--watch, --follow) */
@@ -33,12 +33,12 @@ enum {
 };
 
 typedef struct ins_ctx {
-	const char *data;   /* --data or $MESHSYNC_DATA */
-	int json;           /* --json */
-	const char *author; /* lower-cased hex prefix, or NULL */
-	uint64_t since;     /* --since (0 = from the start) */
-	uint64_t limit;     /* --limit (0 = no limit) */
-	const char *prefix; /* --prefix, or NULL */
+	const char *data;     /* --data or $MESHSYNC_DATA */
+	int json;             /* --json */
+	const char *author;   /* lower-cased hex prefix, or NULL */
+	uint64_t since;       /* --since (0 = from the start) */
+	uint64_t limit;       /* --limit (0 = no limit) */
+	const char *prefix;   /* --prefix, or NULL */
 	int watch;            /* --watch */
 	uint64_t interval_ms; /* --interval (default 2000) */
 	uint64_t count;       /* --count (0 = until a signal) */

@@ -109,7 +109,8 @@ static void usage(FILE *f)
 
 static void cmd_usage(FILE *f, const ins_cmd *c)
 {
-	fprintf(f, "usage: node-inspect --data DIR [--json] %s\n\n%s.\n\n%s%s%s",
+	fprintf(f,
+	        "usage: node-inspect --data DIR [--json] %s\n\n%s.\n\n%s%s%s",
 	        c->usage, c->help, c->more != NULL ? c->more : "",
 	        c->more != NULL ? "\n" : "", exit_text);
 }
@@ -120,12 +121,12 @@ enum {
 	OPT_HELP = INS_OPTS_END << 2
 };
 static const ms_cli_opt options[] = {
-	{"--data", OPT_DATA, 1},         {"--json", OPT_JSON, 0},
-	{"--author", INS_AUTHOR, 1},     {"--since", INS_SINCE, 1},
-	{"--limit", INS_LIMIT, 1},       {"--prefix", INS_PREFIX, 1},
-	{"--watch", INS_WATCH, 0},       {"--interval", INS_INTERVAL, 1},
-	{"--count", INS_COUNT, 1},       {"--follow", INS_FOLLOW, 0},
-	{"--svg", INS_SVG, 1},           {"--help", OPT_HELP, 0},
+	{"--data", OPT_DATA, 1},     {"--json", OPT_JSON, 0},
+	{"--author", INS_AUTHOR, 1}, {"--since", INS_SINCE, 1},
+	{"--limit", INS_LIMIT, 1},   {"--prefix", INS_PREFIX, 1},
+	{"--watch", INS_WATCH, 0},   {"--interval", INS_INTERVAL, 1},
+	{"--count", INS_COUNT, 1},   {"--follow", INS_FOLLOW, 0},
+	{"--svg", INS_SVG, 1},       {"--help", OPT_HELP, 0},
 	{"-h", OPT_HELP, 0},
 };
 #define NOPTS (sizeof options / sizeof options[0])
@@ -299,10 +300,10 @@ int main(int argc, char **argv)
 		case INS_SINCE:
 		case INS_LIMIT:
 		case INS_COUNT:
-			if (parse_u64(val, o->flag == INS_SINCE   ? &x.since
-			                   : o->flag == INS_LIMIT ? &x.limit
-			                                          : &x.count) !=
-			    0) {
+			if (parse_u64(val, o->flag == INS_SINCE ? &x.since
+			                   : o->flag == INS_LIMIT
+			                           ? &x.limit
+			                           : &x.count) != 0) {
 				ins_err("%s '%s': not a number", o->name, val);
 				rc = MS_EXIT_USAGE;
 				goto out;

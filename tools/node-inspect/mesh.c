@@ -115,8 +115,8 @@ static int add_from(ins_mesh *m, const char *line)
 	if (parse_u64(w, n, &f.when_ms) != 0 || word(line, &p, &w) != 0)
 		return -1;
 	if (m->nfrom % 8 == 0) {
-		ins_mesh_from *nf =
-			realloc(m->from, (m->nfrom + 8) * sizeof *nf);
+		ins_mesh_from *nf = realloc(m->from,
+		                            (m->nfrom + 8) * sizeof *nf);
 		if (nf == NULL)
 			return -2;
 		m->from = nf;
