@@ -217,7 +217,10 @@ int ins_cmd_delivery(ins_ctx *x)
 	/* the heads are the key's state's until the next read: copied */
 	if ((d.heads = calloc(ks.nheads ? ks.nheads : 1, sizeof *d.heads)) ==
 	            NULL ||
-	    (key = ins_text(ks.key, ks.key_len, 0)) == NULL) {
+	    /* the key as asked: ms_store_get's ks.key may point into its
+	     * own stack frame (store/read.c builds the lookup key there) */
+	    (key = ins_text((const uint8_t *)x->arg, strlen(x->arg), 0)) ==
+	            NULL) {
 		d.oom = 1;
 		goto out;
 	}

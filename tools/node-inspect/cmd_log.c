@@ -273,8 +273,12 @@ int ins_cmd_log(ins_ctx *x)
 		ins_table_print(lc.t, stdout);
 	}
 	if (rc == MS_EXIT_OK && x->follow) {
-		fflush(stdout);
-		rc = follow(x, &lc);
+		if (fflush(stdout) != 0) {
+			ins_err("log: write to stdout failed");
+			rc = MS_EXIT_STORE;
+		} else {
+			rc = follow(x, &lc);
+		}
 	}
 out:
 	json_decref(lc.ops);

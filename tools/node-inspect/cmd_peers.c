@@ -288,8 +288,7 @@ int ins_cmd_peers(ins_ctx *x)
 		rc = peers_once(x, 1);
 		if (!x->json && !tty)
 			putchar('\n');
-		fflush(stdout);
-		if (ferror(stdout)) {
+		if (fflush(stdout) != 0 || ferror(stdout)) {
 			ins_err("peers: write to stdout failed");
 			rc = MS_EXIT_STORE;
 		}
