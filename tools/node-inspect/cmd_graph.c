@@ -31,7 +31,6 @@ typedef struct gnode {
 } gnode;
 
 typedef struct graph {
-	ins_ctx *x;
 	uint64_t now;
 	uint8_t self[MS_PK_LEN];
 	ms_peer_rec *recs; /* the peer table, copied out of the snapshot */
@@ -223,7 +222,6 @@ static void print_dot(const graph *g, FILE *f)
 			break;
 		}
 	}
-	ms_hex(short_id, g->self, MS_PK_LEN > 8 ? 8 : MS_PK_LEN);
 	for (size_t i = 0; i < g->nnodes; i++) {
 		const gnode *n = &g->nodes[i];
 		const char *col;
@@ -435,7 +433,7 @@ static int write_svg(const graph *g, const char *file)
 
 int ins_cmd_graph(ins_ctx *x)
 {
-	graph g = {.x = x};
+	graph g = {0};
 	ms_store_rtxn *rt = NULL;
 	ms_errbuf eb = {0};
 	int rc = MS_EXIT_OK;
