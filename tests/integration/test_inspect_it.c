@@ -11,7 +11,8 @@
  *             and by address, and on the dead address;
  *   log --follow prints an op written after it started, one JSON line,
  *             and stops on SIGTERM; peers --watch --count 2 prints two
- *             snapshots.
+ *             snapshots (redrawn in place on a pseudo-terminal, marked
+ *             lines into a pipe) and stops on SIGINT.
  * The second test case (run as `test_inspect_it --dot`, CTest
  * inspect_graph_dot) feeds graph's DOT to Graphviz's `dot -Tsvg`; without
  * dot it reports SKIPPED (exit 77) with the reason.
@@ -19,6 +20,7 @@
 #define _GNU_SOURCE
 #include <check.h>
 #include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -346,6 +348,49 @@ static size_t count_lines(const char *s)
 	return n;
 }
 
+/* Run argv on a pseudo-terminal until it exits (bounded); what it wrote
+ * there into buf, its exit status into *status. */
+static void run_on_tty(char *const argv[], char *buf, size_t cap, int *status)
+{
+	ms_test_wait w;
+	size_t len = 0;
+	int master = -1;
+	pid_t pid = forkpty(&master, NULL, NULL, NULL);
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	buf[0] = '\0';
+	ms_test_wait_start(&w, IT_DEADLINE_MS);
+	while (ms_test_wait_more(&w)) {
+		struct pollfd p = {.fd = master, .events = POLLIN};
+		ssize_t n;
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		/* EIO once the child is gone and the terminal closed */
+		if ((n = read(master, buf + len, cap - 1 - len)) <= 0)
+			break;
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (len + 1 >= cap)
+			break;
+	}
+	ck_assert_int_eq(ms_test_stop_pid(pid, SIGKILL, IT_DEADLINE_MS, status),
+	                 0);
+	close(master);
+}
+
+static size_t count_of(const char *s, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *p = s; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
 START_TEST(follow_and_watch)
 {
 	it_node a;
@@ -417,6 +462,36 @@ START_TEST(follow_and_watch)
 		ck_assert_ptr_null(strstr(out, "\033["));
 	}
 	free(out);
+
+	/* on a terminal: redrawn in place (home, clear) each refresh */
+	{
+		char *targv[] = {MS_INSPECT_BIN, "--data",  a.dir, "peers",
+		                 "--watch",      "--count", "2",   "--interval",
+		                 "0.1",          NULL};
+		run_on_tty(targv, buf, sizeof buf, &status);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		              "status 0x%x: %s", status, buf);
+		ck_assert_uint_eq(count_of(buf, "\033[H\033[2J"), 2);
+		ck_assert_uint_eq(count_of(buf, "Ctrl-C quits"), 2);
+		ck_assert_ptr_null(strstr(buf, "=== peers at"));
+	}
+
+	/* without --count, until SIGINT */
+	{
+		char *wargv[] = {MS_INSPECT_BIN, "--data",     a.dir, "peers",
+		                 "--watch",      "--interval", "0.1", NULL};
+		buf[0] = '\0';
+		pid = ms_test_spawn(wargv, &so);
+		MS_WAIT_STEP(strstr(buf, "(refresh 2)") != NULL, IT_DEADLINE_MS,
+		             read_some(fd, buf, sizeof buf, 50),
+		             "peers --watch did not refresh: '%s'", buf);
+		ck_assert_int_eq(ms_test_stop_pid(pid, SIGINT, IT_DEADLINE_MS,
+		                                  &status),
+		                 0);
+		close(fd);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		              "status 0x%x", status);
+	}
 	rc = it_run(&out, NULL, MS_INSPECT_BIN, "--data", a.dir, "--json",
 	            "peers", "--watch", "--count", "2", "--interval", "0.1",
 	            (char *)NULL);
