@@ -1,4 +1,4 @@
-/* runfiles.c — node.pid, node.endpoints and node.faults (see
+/* runfiles.c — node.pid, node.endpoints, node.faults and node.mesh (see
  * runfiles.h). */
 #include <errno.h>
 #include <fcntl.h>
@@ -125,9 +125,11 @@ void ms_runfile_unlock(const char *dir, int fd)
 	close(fd);
 }
 
-/* DIR/name replaced by n lines, through name.tmp and a rename. */
-static ms_err write_lines(const char *dir, const char *name,
-                          const char *const *lines, size_t n, ms_errbuf *eb)
+/* DIR/name replaced by n lines (each followed by nl), through name.tmp
+ * and a rename. */
+static ms_err write_file(const char *dir, const char *name,
+                         const char *const *lines, size_t n, const char *nl,
+                         ms_errbuf *eb)
 {
 	char *path = ms_path_join(dir, name);
 	char *tmp = NULL;
@@ -145,7 +147,7 @@ static ms_err write_lines(const char *dir, const char *name,
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++)
-		fprintf(f, "%s\n", lines[i]);
+		fprintf(f, "%s%s", lines[i], nl);
 	/* a reader sees the old file or the whole new one, never half */
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
 		e = ms_errf(eb,
@@ -164,6 +166,12 @@ out:
 	free(tmp);
 	free(path);
 	return e;
+}
+
+static ms_err write_lines(const char *dir, const char *name,
+                          const char *const *lines, size_t n, ms_errbuf *eb)
+{
+	return write_file(dir, name, lines, n, "\n", eb);
 }
 
 ms_err ms_runfile_endpoints(const char *dir, const char *const *eps, size_t n,
@@ -194,4 +202,14 @@ ms_err ms_runfile_faults(const char *dir, const char *line, ms_errbuf *eb)
 void ms_runfile_faults_remove(const char *dir)
 {
 	remove_file(dir, MS_RUN_FAULTS_FILE);
+}
+
+ms_err ms_runfile_mesh(const char *dir, const char *text, ms_errbuf *eb)
+{
+	return write_file(dir, MS_RUN_MESH_FILE, &text, 1, "", eb);
+}
+
+void ms_runfile_mesh_remove(const char *dir)
+{
+	remove_file(dir, MS_RUN_MESH_FILE);
 }

@@ -8,7 +8,11 @@
  *                   asked for port 0), replaced atomically;
  *   node.faults     one line: the fault layer's settings with the seed in
  *                   use, while a daemon runs with faults on (what
- *                   node-inspect summary shows), replaced atomically.
+ *                   node-inspect summary shows), replaced atomically;
+ *   node.mesh       what each peer's last PEERS listed (node/pex.h's
+ *                   ms_pex_mesh_text; node-inspect graph draws it),
+ *                   replaced atomically, at most once every
+ *                   MS_RUN_MESH_INTERVAL_MS however often peers send.
  */
 #ifndef MS_RUNFILES_H
 #define MS_RUNFILES_H
@@ -20,6 +24,8 @@
 #define MS_RUN_PID_FILE "node.pid"
 #define MS_RUN_ENDPOINTS_FILE "node.endpoints"
 #define MS_RUN_FAULTS_FILE "node.faults"
+#define MS_RUN_MESH_FILE "node.mesh"
+#define MS_RUN_MESH_INTERVAL_MS 5000 /* node.mesh written at most this often */
 
 /* Take the lock on DIR/node.pid and write our pid; *fdp is the open file
  * (keep it open while running).  A lock held by someone else is tried
@@ -48,5 +54,11 @@ void ms_runfile_endpoints_remove(const char *dir);
 ms_err ms_runfile_faults(const char *dir, const char *line, ms_errbuf *eb);
 /* Remove DIR/node.faults (one left by a killed daemon too). */
 void ms_runfile_faults_remove(const char *dir);
+
+/* Write DIR/node.mesh (text as it is); MS_EFULL, MS_EIO, MS_ENOMEM (the
+ * old file, if any, stays). */
+ms_err ms_runfile_mesh(const char *dir, const char *text, ms_errbuf *eb);
+/* Remove DIR/node.mesh (one left by a killed daemon too). */
+void ms_runfile_mesh_remove(const char *dir);
 
 #endif

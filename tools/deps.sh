@@ -11,7 +11,7 @@ PKGS=(
   libjansson-dev libinih-dev libmnl-dev
   check libsubunit-dev lmdb-utils jq
   dpkg-dev file
-  dbus avahi-daemon avahi-utils iproute2 nftables busybox man-db
+  dbus avahi-daemon avahi-utils iproute2 nftables busybox man-db graphviz
   clang libclang-rt-14-dev
   clang-format clang-tidy cppcheck
 )
