@@ -159,7 +159,7 @@ static void print_heads(const dctx *d, const ms_key_state *ks)
 
 	for (size_t i = 0; t != NULL && i < d->nheads; i++) {
 		const dhead *h = &d->heads[i];
-		char n[24], seq[24], hlc[INS_HLC_LEN];
+		char n[40], seq[24], hlc[INS_HLC_LEN];
 		char *author = ins_hex(h->author, 8), *id = ins_hex(h->id, 8);
 		const char *row[6] = {n,
 		                      author,
