@@ -175,6 +175,7 @@ ms_err ms_store_get(ms_store_rtxn *rt, const uint8_t *key, size_t klen,
 {
 	uint8_t kdb[ST_KEYDB_MAX];
 	MDB_val k, v;
+	ms_err e;
 	int rc;
 
 	if (key == NULL || klen == 0 || klen > MS_OP_MAX_KEY)
@@ -189,7 +190,13 @@ ms_err ms_store_get(ms_store_rtxn *rt, const uint8_t *key, size_t klen,
 		return ms_errf(eb, MS_ENOTFOUND, "get: no such key");
 	if (rc != 0)
 		return st_mdb(rt->s, eb, rc, "get: read keys");
-	return st_state_fill(rt, &k, &v, out, eb);
+	if ((e = st_state_fill(rt, &k, &v, out, eb)) != MS_OK)
+		return e;
+	/* st_state_fill points a short key into the db key, which here is
+	 * kdb on this stack: name the caller's bytes instead. */
+	out->key = key;
+	out->key_len = klen;
+	return MS_OK;
 }
 
 /* foreach_key's walk: the db key holds at most ST_KEY_INLINE bytes of the

@@ -327,7 +327,8 @@ int ms_key_state_live(const ms_key_state *ks);
  * policy != counter. */
 int ms_key_state_conflict(const ms_key_state *ks);
 
-/* MS_ENOTFOUND if no op was ever written to key. */
+/* MS_ENOTFOUND if no op was ever written to key.  out->key is the
+ * caller's key (valid as long as the caller keeps it). */
 ms_err ms_store_get(ms_store_rtxn *rt, const uint8_t *key, size_t klen,
                     ms_key_state *out, ms_errbuf *eb);
 
