@@ -53,6 +53,8 @@ static int on_peer(const ms_peer_rec *p, void *arg)
 
 	/* the record is plain data from the file: its strings are
 	 * terminated here, whatever it holds */
+	/* cppcheck-suppress knownConditionTrueFalse ; na comes from the
+	 * record read from the store, which cppcheck takes for zeroed */
 	for (size_t i = 0; i < na; i++) {
 		memcpy(addr[i], p->addrs[i], MS_PEER_ADDR_MAX);
 		addr[i][MS_PEER_ADDR_MAX - 1] = '\0';

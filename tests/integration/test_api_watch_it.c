@@ -60,11 +60,12 @@ static int on_peer(const ms_node_peer *p, void *ctx)
 static void hex_id(const it_node *n, uint8_t out[MS_NODE_ID_LEN])
 {
 	char *text = NULL;
-	unsigned v;
 
 	ck_assert_int_eq(it_cli(&text, "id", "--data", (char *)n->dir), 0);
 	for (size_t i = 0; i < MS_NODE_ID_LEN; i++) {
-		ck_assert_int_eq(sscanf(text + 2 * i, "%2x", &v), 1);
+		char pair[3] = {text[2 * i], text[2 * i + 1], '\0'}, *end;
+		unsigned long v = strtoul(pair, &end, 16);
+		ck_assert(end == pair + 2);
 		out[i] = (uint8_t)v;
 	}
 	free(text);

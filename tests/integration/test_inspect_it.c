@@ -115,8 +115,10 @@ static void joined(json_t *j, const char *field, char *out, size_t cap)
 
 	out[0] = '\0';
 	json_array_foreach(json_object_get(j, field), i, v)
+	{
 		snprintf(out + strlen(out), cap - strlen(out), "%s%s",
-	                 i ? "," : "", json_string_value(v));
+		         i ? "," : "", json_string_value(v));
+	}
 }
 
 /* Three nodes: a alone, b and c dialling a; b also dials `dead`, where
@@ -135,12 +137,14 @@ static int told(const it_node *n, const char *from, const char *to)
 	int yes = 0;
 
 	json_array_foreach(json_object_get(j, "edges"), i, v)
+	{
 		yes |= strcmp(json_string_value(json_object_get(v, "kind")),
-	                      "told") == 0 &&
-	               strcmp(json_string_value(json_object_get(v, "from")),
-	                      from) == 0 &&
-	               strcmp(json_string_value(json_object_get(v, "to")),
-	                      to) == 0;
+		              "told") == 0 &&
+		       strcmp(json_string_value(json_object_get(v, "from")),
+		              from) == 0 &&
+		       strcmp(json_string_value(json_object_get(v, "to")),
+		              to) == 0;
+	}
 	json_decref(j);
 	return yes;
 }
@@ -180,7 +184,7 @@ START_TEST(graph_delivery_why)
 	char *out = NULL, *err = NULL, edge[300], dead_node[200], want[200];
 	char list[400];
 	json_t *j, *v;
-	size_t i, told = 0, links = 0;
+	size_t i, ntold = 0, links = 0;
 	int rc;
 
 	mesh3_start(&m);
@@ -221,13 +225,13 @@ START_TEST(graph_delivery_why)
 			links++;
 		} else if (strcmp(kind, "told") == 0 &&
 		           strcmp(from, m.ia) == 0 && strcmp(to, m.ic) == 0) {
-			told++;
+			ntold++;
 		}
 	}
 	/* a, c (b learnt of it from a and dialled it, or c dialled b) and
 	 * the dead address */
 	ck_assert_uint_eq(links, 3);
-	ck_assert_uint_eq(told, 1);
+	ck_assert_uint_eq(ntold, 1);
 	json_decref(j);
 
 	/* delivery on a: both b and c acknowledged k's op */
