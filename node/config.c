@@ -62,6 +62,7 @@ void ms_config_default(ms_config *c)
 	c->net.max_message = 8ull << 20;
 	ms_backoff_cfg_default(&c->backoff);
 	c->kick_interval_ms = 1000;
+	c->denied_hold_ms = CFG_HOUR_MS;
 	c->sync.batch_ops = MS_SESSION_DEFAULT_BATCH_OPS;
 	c->sync.credit = MS_SESSION_DEFAULT_CREDIT;
 	c->sync.poll_ms = 50;
@@ -420,6 +421,9 @@ static int cfg_backoff(cfg_ctx *x, const char *name, const char *value)
 	if (strcmp(name, "kick_interval") == 0)
 		return cfg_duration(x, name, value, 0, CFG_HOUR_MS,
 		                    &c->kick_interval_ms);
+	if (strcmp(name, "denied_hold") == 0)
+		return cfg_duration(x, name, value, 0, 24 * CFG_HOUR_MS,
+		                    &c->denied_hold_ms);
 	return cfg_fail(x, "unknown key '%s' in [backoff]", name);
 }
 
@@ -755,6 +759,9 @@ static const char default_conf[] =
 	"# cap = 60s\n"
 	"# A peer in backoff that dials us is retried at once, at most this often.\n"
 	"# kick_interval = 1s\n"
+	"# A peer found by mDNS or peer exchange that refused us (its allow or\n"
+	"# deny list) is not dialled again for this long, unless it dials us.\n"
+	"# denied_hold = 1h\n"
 	"\n"
 	"[sync]\n"
 	"# Ops per OPS message (at most 1024).\n"

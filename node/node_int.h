@@ -96,6 +96,7 @@ typedef struct ms_config {
 	ms_config_net net;
 	ms_backoff_cfg backoff;
 	uint64_t kick_interval_ms; /* [backoff] kick_interval */
+	uint64_t denied_hold_ms;   /* [backoff] denied_hold */
 	ms_config_sync sync;
 	ms_config_limits limits;
 	ms_config_log log;

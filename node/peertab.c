@@ -856,8 +856,20 @@ void ms_peertab_reconfigure(ms_peertab *pt)
 /* Count a failed attempt and schedule the next one. */
 static void fail(ms_peertab *pt, ms_peer *p, const char *reason)
 {
+	uint64_t now = wall(pt), hold = pt->env.cfg->denied_hold_ms;
 	uint64_t delay = ms_backoff_failure(&p->bo, &pt->env.cfg->backoff,
-	                                    pt->env.rng, wall(pt));
+	                                    pt->env.rng, now);
+
+	/* A member that refuses us by its allow or deny list will refuse the
+	 * next dial too, and peer exchange keeps naming it: without a longer
+	 * wait every such pair costs a handshake per backoff cap.  Static
+	 * peers are the operator's choice and keep their backoff.  It may
+	 * still dial us; a kick (link change, mDNS) ends the wait. */
+	if (!p->is_static && strcmp(reason, "denied") == 0 && hold > delay) {
+		delay = hold;
+		p->bo.last_delay_ms = hold;
+		p->bo.next_attempt_ms = now + hold;
+	}
 
 	p->rec.failures++;
 	snprintf(p->rec.last_error, sizeof p->rec.last_error, "%s", reason);

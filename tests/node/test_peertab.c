@@ -828,6 +828,49 @@ START_TEST(proven_addresses_kept)
 }
 END_TEST
 
+/* A discovered member that refuses us (ZAP: its allow or deny list) is
+ * not dialled again for denied_hold, however often peer exchange names
+ * it; a static peer refused alike keeps its ordinary backoff. */
+START_TEST(denied_discovered_peer_held)
+{
+	uint8_t from[MS_PK_LEN];
+	size_t before;
+
+	snprintf(g->cfg.net.peers[0], sizeof g->cfg.net.peers[0],
+	         "tcp://10.200.0.1:7700");
+	g->cfg.net.npeers = 1;
+	open_table(g);
+	mkid(from, 4242);
+	send_peers(from, 1, 1);
+	(void)ms_peertab_tick(g->pt);
+	ck_assert_uint_eq(g->ndials, 2);
+	ck_assert_str_eq(g->dials[0], "tcp://10.200.0.1:7700");
+	/* both refuse us */
+	ms_peertab_dial_failed(g->pt, 1, "denied");
+	ms_peertab_dial_failed(g->pt, 2, "denied");
+	/* well past the backoff cap, with PEERS naming the candidate again
+	 * each minute: only the static peer is dialled again */
+	for (int i = 0; i < 10; i++) {
+		g->mono += 61000;
+		g->wall += 61000;
+		send_peers(from, 1, 1);
+		before = g->ndials;
+		(void)ms_peertab_tick(g->pt);
+		ck_assert_uint_eq(g->ndials, before + 1);
+		ck_assert_str_eq(g->dials[g->ndials - 1],
+		                 "tcp://10.200.0.1:7700");
+		ms_peertab_dial_failed(g->pt, g->next_handle, "denied");
+	}
+	/* after denied_hold (1h by default) the candidate is tried again */
+	g->mono += 3600000;
+	g->wall += 3600000;
+	send_peers(from, 1, 1);
+	before = g->ndials;
+	(void)ms_peertab_tick(g->pt);
+	ck_assert_uint_eq(g->ndials, before + 2);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("peertab");
@@ -847,6 +890,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, mesh_senders_bounded);
 	tcase_add_test(tc, dial_targets_checked);
 	tcase_add_test(tc, proven_addresses_kept);
+	tcase_add_test(tc, denied_discovered_peer_held);
 	suite_add_tcase(s, tc);
 	return s;
 }
