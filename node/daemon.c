@@ -105,6 +105,7 @@ typedef struct ms_daemon {
 
 	ms_peertab *pt;
 	ms_pex *pex;
+	uint64_t mesh_mono; /* node.mesh last written (0: not yet) */
 	ms_ratelog ratelog; /* MS-LIMIT lines per source */
 
 	ms_disc *disc;
@@ -878,6 +879,27 @@ static void pex_send(ms_daemon *d, ms_time t)
 	free(views);
 }
 
+/* What peers told us of their peers to DIR/node.mesh, when it changed, at
+ * most once per MS_RUN_MESH_INTERVAL_MS: a chatty peer costs no more file
+ * writes than a quiet one.  A failed write is tried again at the next
+ * interval (the file is a view for node-inspect graph, no more). */
+static void mesh_write(ms_daemon *d, ms_time t)
+{
+	ms_errbuf eb = {0};
+	char *text;
+
+	if (!ms_pex_mesh_changed(d->pex) ||
+	    (d->mesh_mono != 0 &&
+	     t.mono_ms < d->mesh_mono + MS_RUN_MESH_INTERVAL_MS))
+		return;
+	d->mesh_mono = t.mono_ms;
+	if ((text = ms_pex_mesh_text(d->pex, t.mono_ms, t.wall_ms)) == NULL)
+		return;
+	if (ms_runfile_mesh(d->node->dir, text, &eb) == MS_OK)
+		ms_pex_mesh_saved(d->pex);
+	free(text);
+}
+
 /* --- the peer table's and peer exchange's requests ------------------------ */
 
 static ms_err on_pt_dial(void *ctx, const char *addr, uint32_t *handle,
@@ -1365,6 +1387,7 @@ static ms_err parts_start(ms_daemon *d, ms_errbuf *eb)
 	xe.ratelog = &d->ratelog;
 	if ((e = ms_pex_new(&d->pex, &xe, &xcb, eb)) != MS_OK)
 		return e;
+	ms_runfile_mesh_remove(d->node->dir); /* a killed daemon's */
 	discovery_start(d);
 	return MS_OK;
 }
@@ -1502,6 +1525,7 @@ static void turn(ms_daemon *d)
 	t = now(d);
 	ms_pex_tick(d->pex, t.mono_ms);
 	pex_send(d, t);
+	mesh_write(d, t);
 	woke = wake_drain(d); /* after the input: our commits in it too */
 	if (woke || t.mono_ms >= d->next_feed_mono ||
 	    (d->feed_recheck_mono != 0 && t.mono_ms >= d->feed_recheck_mono)) {
@@ -1615,6 +1639,8 @@ static void daemon_stop(ms_daemon *d)
 		ms_runfile_faults_remove(d->opts->dir);
 	if (d->wrote_eps)
 		ms_runfile_endpoints_remove(d->opts->dir);
+	if (d->pid_fd >= 0) /* ours, or a killed daemon's: stale either way */
+		ms_runfile_mesh_remove(d->opts->dir);
 	ms_runfile_unlock(d->opts->dir, d->pid_fd);
 	ms_node_close(&d->node);
 	ms_log_close(&d->log);

@@ -214,8 +214,10 @@ typedef struct ms_node_entry {
 	size_t klen;
 	const ms_node_value *values; /* nvalues entries, as ms_node_get's */
 	size_t nvalues;
-	int conflict; /* 1: the key has concurrent live heads (mv siblings,
-	                 or a lww winner chosen among several) */
+	int conflict; /* 1: the key has more than one head (mv siblings, a
+	                 lww winner chosen among several, or a delete beside
+	                 a value); never for a counter key.  The same test
+	                 as node-inspect conflicts */
 	int deleted;  /* 1: its value under its policy is a delete (only
 	                 seen with MS_NODE_GET_ALL) */
 } ms_node_entry;
@@ -258,11 +260,12 @@ MS_MUST_USE ms_err ms_node_scan(ms_node *n, const void *prefix, size_t plen,
  * holds, without the check: it is a resolve that does not look.)
  * Errors: MS_ECONFLICT (the heads differ; the message says how many there
  * are now); MS_ENOTFOUND (the key was never written); MS_EINVAL (nparents
- * 0 or over MS_NODE_RESOLVE_MAX, a counter key: counters never conflict,
+ * 0 or over MS_NODE_RESOLVE_MAX — a key with more heads than that is
+ * resolved by ms_node_put, each of which supersedes 64 —, a counter key: counters never conflict,
  * unknown flags, bad key or value), MS_EFULL, MS_ESTORE, MS_ENOMEM.
  */
-#define MS_NODE_RESOLVE_DEL 2u /* ms_node_resolve: write a delete */
-#define MS_NODE_RESOLVE_MAX 256u
+#define MS_NODE_RESOLVE_DEL 2u  /* ms_node_resolve: write a delete */
+#define MS_NODE_RESOLVE_MAX 64u /* an op names at most 64 parents */
 MS_MUST_USE ms_err ms_node_resolve(ms_node *n, const void *key, size_t klen,
                                    const void *value, size_t vlen,
                                    const uint8_t (*parents)[MS_NODE_OP_ID_LEN],
@@ -331,8 +334,9 @@ typedef struct ms_node_status {
 	uint64_t quarantined;   /* rejected input kept for inspection */
 	uint64_t cursor;        /* the changes feed's current end */
 	uint64_t peers;         /* peer records */
-	int daemon_pid; /* pid of the daemon running on this directory, or 0
-	                   when none runs (read from its pid file) */
+	int daemon_pid; /* pid of the daemon running on this directory, 0
+	                   when none runs, -1 when one runs but its pid file
+	                   is empty (it could not write it: disk full) */
 } ms_node_status;
 
 /*

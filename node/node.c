@@ -34,8 +34,10 @@ static int path_exists(const char *dir, const char *name)
 	struct stat st;
 	int r;
 
-	if (p == NULL)
+	if (p == NULL) {
+		errno = ENOMEM;
 		return -1;
+	}
 	r = lstat(p, &st) == 0 ? 1 : (errno == ENOENT ? 0 : -1);
 	free(p);
 	return r;
@@ -124,9 +126,11 @@ ms_err ms_node_init(const char *dir, const char *netkey_text, ms_errbuf *eb)
 			e = r > 0 ? ms_errf(eb, MS_EEXIST,
 			                    "init %s: a node already exists here (%s); refusing to overwrite it",
 			                    dir, node_files[i])
-			          : ms_errf(eb, MS_EIO, "init %s: stat %s: %s",
-			                    dir, node_files[i],
-			                    strerror(errno));
+			          : ms_errf(eb,
+			                    errno == ENOMEM ? MS_ENOMEM
+			                                    : MS_EIO,
+			                    "init %s: stat %s: %s", dir,
+			                    node_files[i], strerror(errno));
 			goto fail;
 		}
 	}
@@ -214,7 +218,10 @@ static ms_err node_open(ms_node **out, const char *dir, const char *config_path,
 			"open %s: no such node (run meshsync-node init --data %s)",
 			dir, dir);
 	if (r < 0)
-		return ms_errf(eb, errno == EACCES ? MS_EPERM : MS_EIO,
+		return ms_errf(eb,
+		               errno == EACCES   ? MS_EPERM
+		               : errno == ENOMEM ? MS_ENOMEM
+		                                 : MS_EIO,
 		               "open %s: %s", dir, strerror(errno));
 
 	n = calloc(1, sizeof *n);
@@ -296,6 +303,7 @@ void ms_node_close(ms_node **np)
 
 	if (np == NULL || (n = *np) == NULL)
 		return;
+	ms_wake_free(&n->wake);
 	ms_store_close(&n->store);
 	ms_netkey_free(&n->netkey);
 	ms_identity_free(&n->id);
@@ -318,17 +326,21 @@ static ms_err write_prio(const char *what, unsigned flags, ms_prio *prio,
 	return MS_OK;
 }
 
-/* Append one local op; copy its id, seq and hlc to res (if any) only once
- * it is committed. */
-static ms_err write_op(ms_node *n, ms_op_type type, ms_prio prio,
-                       const void *key, size_t klen, const void *value,
-                       size_t vlen, ms_node_write_result *res, ms_errbuf *eb)
+/* Append one local op (with the parents the caller names, when it names
+ * them: ms_node_resolve); copy its id, seq and hlc to res (if any) only
+ * once it is committed. */
+ms_err ms_node_write_op(ms_node *n, ms_op_type type, ms_prio prio,
+                        const void *key, size_t klen, const void *value,
+                        size_t vlen, const uint8_t (*parents)[MS_HASH_LEN],
+                        size_t nparents, uint64_t *heads_now,
+                        ms_node_write_result *res, ms_errbuf *eb)
 {
 	ms_append_result ar;
 	ms_err e;
 
-	e = ms_store_append(n->store, n->id, type, prio, key, klen, value, vlen,
-	                    &ar, eb);
+	e = ms_store_append_resolve(n->store, n->id, type, prio, key, klen,
+	                            value, vlen, parents, nparents, heads_now,
+	                            &ar, eb);
 	if (e == MS_OK && res != NULL) {
 		memcpy(res->id, ar.id, sizeof res->id);
 		res->seq = ar.seq;
@@ -390,7 +402,8 @@ ms_err ms_node_put(ms_node *n, const void *key, size_t klen, const void *value,
 		value = delta;
 		vlen = sizeof delta;
 	}
-	return write_op(n, MS_OP_PUT, prio, key, klen, value, vlen, res, eb);
+	return ms_node_write_op(n, MS_OP_PUT, prio, key, klen, value, vlen,
+	                        NULL, 0, NULL, res, eb);
 }
 
 ms_err ms_node_del(ms_node *n, const void *key, size_t klen, unsigned flags,
@@ -407,7 +420,8 @@ ms_err ms_node_del(ms_node *n, const void *key, size_t klen, unsigned flags,
 		return ms_errf(
 			eb, MS_EINVAL,
 			"del: counter keys cannot be deleted; put a negative delta");
-	return write_op(n, MS_OP_DEL, prio, key, klen, NULL, 0, res, eb);
+	return ms_node_write_op(n, MS_OP_DEL, prio, key, klen, NULL, 0, NULL, 0,
+	                        NULL, res, eb);
 }
 
 /* Hand one head to the callback, counter deltas as decimal text. */
@@ -424,6 +438,7 @@ static int emit_head(const ms_key_state *ks, size_t i, int deleted,
 		.hlc = h->hlc,
 		.deleted = deleted,
 		.winner = i == 0,
+		.id = h->id,
 	};
 
 	if (ks->policy == MS_POLICY_COUNTER && h->type == MS_OP_PUT &&
@@ -434,6 +449,42 @@ static int emit_head(const ms_key_state *ks, size_t i, int deleted,
 		v.len = (size_t)len;
 	}
 	return fn(&v, ctx);
+}
+
+ms_err ms_node_values(const ms_key_state *ks, unsigned flags,
+                      ms_node_value_fn fn, void *ctx)
+{
+	if (flags & MS_NODE_GET_ALL) {
+		for (size_t i = 0; i < ks->nheads; i++)
+			if (emit_head(ks, i, ks->heads[i].type == MS_OP_DEL, fn,
+			              ctx))
+				break;
+		return MS_OK;
+	}
+	if (!ms_key_state_live(ks))
+		return MS_EDELETED;
+	switch (ks->policy) {
+	case MS_POLICY_COUNTER: {
+		char text[COUNTER_TEXT_MAX];
+		int len = snprintf(text, sizeof text, "%" PRId64, ks->counter);
+		ms_node_value v = {.data = text,
+		                   .len = (size_t)len,
+		                   .winner = 1};
+		fn(&v, ctx);
+		break;
+	}
+	case MS_POLICY_MV:
+		for (size_t i = 0; i < ks->nheads; i++)
+			if (ks->heads[i].type == MS_OP_PUT &&
+			    emit_head(ks, i, 0, fn, ctx))
+				break;
+		break;
+	case MS_POLICY_LWW:
+	default:
+		emit_head(ks, 0, 0, fn, ctx);
+		break;
+	}
+	return MS_OK;
 }
 
 ms_err ms_node_get(ms_node *n, const void *key, size_t klen, unsigned flags,
@@ -457,38 +508,8 @@ ms_err ms_node_get(ms_node *n, const void *key, size_t klen, unsigned flags,
 			ms_errf(eb, e, "get: no such key");
 		goto out;
 	}
-	if (flags & MS_NODE_GET_ALL) {
-		for (size_t i = 0; i < ks.nheads; i++)
-			if (emit_head(&ks, i, ks.heads[i].type == MS_OP_DEL, fn,
-			              ctx))
-				break;
-		goto out;
-	}
-	if (!ms_key_state_live(&ks)) {
-		e = ms_errf(eb, MS_EDELETED, "get: key is deleted");
-		goto out;
-	}
-	switch (ks.policy) {
-	case MS_POLICY_COUNTER: {
-		char text[COUNTER_TEXT_MAX];
-		int len = snprintf(text, sizeof text, "%" PRId64, ks.counter);
-		ms_node_value v = {.data = text,
-		                   .len = (size_t)len,
-		                   .winner = 1};
-		fn(&v, ctx);
-		break;
-	}
-	case MS_POLICY_MV:
-		for (size_t i = 0; i < ks.nheads; i++)
-			if (ks.heads[i].type == MS_OP_PUT &&
-			    emit_head(&ks, i, 0, fn, ctx))
-				break;
-		break;
-	case MS_POLICY_LWW:
-	default:
-		emit_head(&ks, 0, 0, fn, ctx);
-		break;
-	}
+	if ((e = ms_node_values(&ks, flags, fn, ctx)) == MS_EDELETED)
+		ms_errf(eb, e, "get: key is deleted");
 out:
 	ms_store_read_end(&rt);
 	return e;

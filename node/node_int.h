@@ -1,6 +1,8 @@
 /*
  * node_int.h — what node/ files share privately: the configuration (config.c)
- * and the ms_node context itself (node.c; the daemon extends it).
+ * and the ms_node context itself (node.c; the daemon extends it), and what
+ * the public API's files share (node.c's reads and writes, used by
+ * node_scan.c and node_resolve.c).
  */
 #ifndef MS_NODE_INT_H
 #define MS_NODE_INT_H
@@ -17,6 +19,7 @@
 #include "ms_err.h"
 #include "peers.h"
 #include "store.h"
+#include "wake.h"
 
 #define MS_CFG_MAX_LISTEN 8           /* [net] listen lines */
 #define MS_CFG_MAX_PEERS 64           /* [net] peer lines */
@@ -165,7 +168,32 @@ struct ms_node {
 	ms_netkey *netkey;
 	uint8_t netid[MS_NETID_LEN];
 	ms_store *store;
+	ms_wake *wake; /* ms_node_watch_fd's, made on its first call */
 };
+
+/*
+ * Hand what a read of ks gives under flags (0 or MS_NODE_GET_ALL) to fn,
+ * one value at a time, exactly as ms_node_get documents (counter deltas
+ * and sums as decimal text, valid only during fn); stops when fn returns
+ * non-zero.  MS_EDELETED (fn not called) when flags lack MS_NODE_GET_ALL
+ * and the key's value under its policy is a delete; MS_OK otherwise.
+ * ms_node_get and ms_node_scan both hand values through it.
+ */
+ms_err ms_node_values(const ms_key_state *ks, unsigned flags,
+                      ms_node_value_fn fn, void *ctx);
+
+/*
+ * Append one local op through the store's one append path:
+ * parents NULL takes the key's heads (ms_node_put, ms_node_del); else the
+ * nparents ids must be exactly the key's heads (ms_node_resolve;
+ * ms_store_append_resolve, *heads_now as there).  res (may be NULL) is
+ * filled only on success.  Errors as ms_store_append_resolve.
+ */
+ms_err ms_node_write_op(ms_node *n, ms_op_type type, ms_prio prio,
+                        const void *key, size_t klen, const void *value,
+                        size_t vlen, const uint8_t (*parents)[MS_HASH_LEN],
+                        size_t nparents, uint64_t *heads_now,
+                        ms_node_write_result *res, ms_errbuf *eb);
 
 /* ms_node_open for a command that only reads (`get`): read-write when it
  * can (so an older store is migrated as by any open), read-only when DIR

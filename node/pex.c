@@ -18,12 +18,22 @@ typedef struct pex_cand {
 	int proven;              /* a session proved it (as last looked up) */
 } pex_cand;
 
+/* What one sender's last PEERS listed, for node.mesh. */
+typedef struct pex_told {
+	uint8_t from[MS_PK_LEN];
+	uint64_t mono; /* when it came */
+	char *lines;   /* its "to" lines, each ending in '\n' (malloc'd) */
+} pex_told;
+
 struct ms_pex {
 	ms_pex_env env;
 	ms_pex_cbs cbs;
 	pex_cand *cand; /* env.max_candidates of them */
 	size_t ncand;
 	uint64_t next_expire_mono;
+	pex_told told[MS_PEX_TOLD_SENDERS];
+	size_t ntold;
+	int told_changed;
 };
 
 ms_err ms_pex_new(ms_pex **out, const ms_pex_env *env, const ms_pex_cbs *cbs,
@@ -55,6 +65,8 @@ void ms_pex_free(ms_pex **xp)
 {
 	if (xp == NULL || *xp == NULL)
 		return;
+	for (size_t i = 0; i < (*xp)->ntold; i++)
+		free((*xp)->told[i].lines);
 	free((*xp)->cand);
 	free(*xp);
 	*xp = NULL;
@@ -162,6 +174,80 @@ static pex_cand *cand_add(ms_pex *x, const uint8_t *from, const uint8_t *id,
 	return c;
 }
 
+/* m's entries as node.mesh "to" lines (NULL when out of memory).  Only
+ * endpoints that read as endpoints (printable, no spaces) are written:
+ * the file is line- and space-separated, and its reader trusts nothing. */
+static char *told_lines(const uint8_t *from, const ms_wire_peers *m)
+{
+	/* "to " hex ' ' u64, then per endpoint ' ' and at most 127 bytes */
+	size_t cap = (size_t)m->n *
+	                     (4 + 2 * MS_PK_LEN + 22 +
+	                      MS_WIRE_MAX_PEER_ENDPOINTS * MS_ENDPOINT_MAX) +
+	             1;
+	char *s = malloc(cap), *p = s;
+
+	if (s == NULL)
+		return NULL;
+	*p = '\0';
+	for (size_t i = 0; i < m->n; i++) {
+		const ms_wire_peer *e = &m->peers[i];
+		char hex[2 * MS_PK_LEN + 1];
+
+		if (memcmp(e->node_id, from, MS_PK_LEN) == 0)
+			continue; /* a sender naming itself says nothing */
+		ms_hex(hex, e->node_id, MS_PK_LEN);
+		p += snprintf(p, cap - (size_t)(p - s), "to %s %" PRIu64, hex,
+		              e->last_seen_ms);
+		for (size_t k = 0; k < e->n_endpoints; k++) {
+			char ep[MS_ENDPOINT_MAX];
+			if (ms_endpoint_copy(ep, e->endpoints[k].ptr,
+			                     e->endpoints[k].len) != 0 ||
+			    ms_endpoint_check(ep) != 0)
+				continue;
+			p += snprintf(p, cap - (size_t)(p - s), " %s", ep);
+		}
+		p += snprintf(p, cap - (size_t)(p - s), "\n");
+	}
+	return s;
+}
+
+/* Keep m as from's last PEERS: in its slot, a free one, or (the
+ * mesh_senders budget) the slot of the sender heard from least recently. */
+static void told_keep(ms_pex *x, const uint8_t *from, const ms_wire_peers *m,
+                      uint64_t now_mono)
+{
+	char *lines = told_lines(from, m);
+	size_t i = 0;
+
+	if (lines == NULL)
+		return; /* the old list stays: node.mesh is a view, no more */
+	while (i < x->ntold && memcmp(x->told[i].from, from, MS_PK_LEN) != 0)
+		i++;
+	if (i == x->ntold && x->ntold == MS_PEX_TOLD_SENDERS) {
+		char src[17];
+		i = 0;
+		for (size_t k = 1; k < x->ntold; k++)
+			if (x->told[k].mono < x->told[i].mono)
+				i = k;
+		ms_counters_add(x->env.counters, "limit_", "mesh_senders", 1);
+		ms_hex(src, from, 8);
+		if (ms_ratelog_gate(x->env.ratelog, x->env.log, x->env.counters,
+		                    from, src, now_mono))
+			ms_logf(x->env.log, MS_LOG_WARNING, "MS-LIMIT",
+			        "limit=mesh_senders peer=%s action=evicted "
+			        "senders=%zu",
+			        src, x->ntold);
+	} else if (i == x->ntold) {
+		x->ntold++;
+		x->told[i].lines = NULL;
+	}
+	free(x->told[i].lines);
+	memcpy(x->told[i].from, from, MS_PK_LEN);
+	x->told[i].mono = now_mono;
+	x->told[i].lines = lines;
+	x->told_changed = 1;
+}
+
 void ms_pex_recv(ms_pex *x, const uint8_t from[MS_PK_LEN],
                  const ms_wire_peers *m, uint64_t now_mono)
 {
@@ -213,6 +299,7 @@ void ms_pex_recv(ms_pex *x, const uint8_t from[MS_PK_LEN],
 		if (!x->cbs.linked(x->cbs.ctx, e->node_id))
 			unlinked++;
 	}
+	told_keep(x, from, m, now_mono);
 	ms_hex(hex, from, MS_PK_LEN);
 	ms_logf(x->env.log, MS_LOG_INFO, "MS-PEX-RECV",
 	        "from=%s entries=%u new=%zu unlinked=%zu candidates=%zu", hex,
@@ -231,6 +318,58 @@ void ms_pex_tick(ms_pex *x, uint64_t now_mono)
 		else
 			i++;
 	}
+	for (size_t i = 0; i < x->ntold;) {
+		if (now_mono - x->told[i].mono >= MS_PEX_EXPIRE_MS) {
+			free(x->told[i].lines);
+			x->told[i] = x->told[--x->ntold];
+			x->told_changed = 1;
+		} else {
+			i++;
+		}
+	}
+}
+
+/* --- node.mesh ----------------------------------------------------------- */
+
+int ms_pex_mesh_changed(const ms_pex *x)
+{
+	return x->told_changed;
+}
+
+void ms_pex_mesh_saved(ms_pex *x)
+{
+	x->told_changed = 0;
+}
+
+char *ms_pex_mesh_text(const ms_pex *x, uint64_t now_mono, uint64_t now_wall)
+{
+	size_t cap = 32, order[MS_PEX_TOLD_SENDERS];
+	char *s, *p;
+
+	for (size_t i = 0; i < x->ntold; i++) {
+		cap += 6 + 2 * MS_PK_LEN + 22 + strlen(x->told[i].lines);
+		/* most recently heard first (insertion sort: 64 at most) */
+		size_t j = i;
+		while (j > 0 && x->told[order[j - 1]].mono < x->told[i].mono) {
+			order[j] = order[j - 1];
+			j--;
+		}
+		order[j] = i;
+	}
+	if ((p = s = malloc(cap)) == NULL)
+		return NULL;
+	p += snprintf(p, cap, "meshsync-mesh %d\n", MS_PEX_MESH_VERSION);
+	for (size_t k = 0; k < x->ntold; k++) {
+		const pex_told *t = &x->told[order[k]];
+		uint64_t ago = now_mono - t->mono;
+		char hex[2 * MS_PK_LEN + 1];
+
+		ms_hex(hex, t->from, MS_PK_LEN);
+		p += snprintf(p, cap - (size_t)(p - s),
+		              "from %s %" PRIu64 "\n%s", hex,
+		              now_wall > ago ? now_wall - ago : 0, t->lines);
+	}
+	return s;
 }
 
 /* --- sending ------------------------------------------------------------- */

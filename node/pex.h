@@ -25,6 +25,14 @@
  * nothing links us to it) and to forget it.  Only a real connection proves
  * who answers (§4).
  *
+ * What each sender's last PEERS listed is also kept, for DIR/node.mesh
+ * (the graph node-inspect draws, peers of peers): the ids with their
+ * claimed last_seen_ms and the endpoints that pass ms_endpoint_check, for
+ * at most MS_PEX_TOLD_SENDERS senders (the mesh_senders budget: a new
+ * sender beyond it replaces the one heard from least recently, counted as
+ * limit_mesh_senders), forgotten like candidates after MS_PEX_EXPIRE_MS.
+ * Nothing in it is dialled or trusted: it is shown, no more.
+ *
  * pex knows neither sessions nor the peer table: the daemon wires them.
  * Thread rules: the event loop's thread only.
  */
@@ -46,6 +54,8 @@
 #define MS_PEX_EXPIRE_MS (3600u * 1000u)    /* forgotten when not refreshed */
 #define MS_PEX_SEND_INTERVAL_MS 60000u      /* per session, after the first */
 #define MS_PEX_RECENT_MS (3600u * 1000u)    /* "synced with recently" */
+#define MS_PEX_TOLD_SENDERS 64 /* mesh_senders: senders kept for node.mesh */
+#define MS_PEX_MESH_VERSION 1  /* the first line of node.mesh */
 
 typedef struct ms_pex ms_pex;
 
@@ -97,6 +107,22 @@ void ms_pex_tick(ms_pex *x, uint64_t now_mono);
 size_t ms_pex_build(const ms_pex *x, const uint8_t to[MS_PK_LEN],
                     const ms_peer_view *views, size_t nviews, uint64_t now_wall,
                     ms_wire_peers *out);
+
+/* 1 when what senders told changed since ms_pex_mesh_saved. */
+int ms_pex_mesh_changed(const ms_pex *x);
+
+/*
+ * The text of DIR/node.mesh (docs/format.md, "Run files"), malloc'd (the
+ * caller frees; NULL when out of memory):
+ *   meshsync-mesh 1
+ *   from <sender id hex> <wall ms its PEERS came>
+ *   to <id hex> <last_seen_ms it claimed> [<endpoint> ...]
+ * one `from` line per sender, most recently heard first, each followed by
+ * its entries.  now_mono and now_wall turn arrival times into wall time.
+ */
+char *ms_pex_mesh_text(const ms_pex *x, uint64_t now_mono, uint64_t now_wall);
+/* The text was written: ms_pex_mesh_changed is 0 until the next change. */
+void ms_pex_mesh_saved(ms_pex *x);
 
 /* PEERS was sent to `to` (for the log and counters). */
 void ms_pex_sent(ms_pex *x, const uint8_t to[MS_PK_LEN],

@@ -1,15 +1,34 @@
-/* runfiles.c — node.pid, node.endpoints and node.faults (see
+/* runfiles.c — node.pid, node.endpoints, node.faults and node.mesh (see
  * runfiles.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ms_path.h"
 #include "runfiles.h"
+
+/* ms_runfile_running takes a shared lock for a moment to test the file:
+ * a daemon starting just then tries a few times before it gives up. */
+#define LOCK_TRIES 5
+#define LOCK_RETRY_NS 2000000L
+
+static int flock_ex(int fd)
+{
+	for (int i = 0;; i++) {
+		struct timespec t = {0, LOCK_RETRY_NS};
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK || i + 1 == LOCK_TRIES)
+			return -1;
+		nanosleep(&t, NULL);
+	}
+}
 
 ms_err ms_runfile_lock(const char *dir, int *fdp, ms_errbuf *eb)
 {
@@ -26,7 +45,7 @@ ms_err ms_runfile_lock(const char *dir, int *fdp, ms_errbuf *eb)
 		            strerror(errno));
 		goto out;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+	if (flock_ex(fd) != 0) {
 		int err = errno;
 		n = pread(fd, buf, sizeof buf - 1, 0);
 		close(fd);
@@ -59,6 +78,41 @@ out:
 	return e;
 }
 
+ms_err ms_runfile_running(const char *dir, int *pid, ms_errbuf *eb)
+{
+	char buf[32], *path = ms_path_join(dir, MS_RUN_PID_FILE);
+	ms_err e = MS_OK;
+	ssize_t n;
+	long v;
+	int fd;
+
+	*pid = 0;
+	if (path == NULL)
+		return ms_errf(eb, MS_ENOMEM, "%s: out of memory", dir);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		if (errno != ENOENT)
+			e = ms_errf(eb, MS_EIO, "open %s: %s", path,
+			            strerror(errno));
+		goto out;
+	}
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+		flock(fd, LOCK_UN); /* nobody holds it: a file left behind */
+	} else if (errno == EWOULDBLOCK) {
+		n = pread(fd, buf, sizeof buf - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		v = strtol(buf, NULL, 10);
+		/* an empty file (written on a full disk) still means one
+		 * runs, but its pid is not known: -1 */
+		*pid = v > 0 && v <= INT_MAX ? (int)v : -1;
+	} else {
+		e = ms_errf(eb, MS_EIO, "flock %s: %s", path, strerror(errno));
+	}
+	close(fd);
+out:
+	free(path);
+	return e;
+}
+
 void ms_runfile_unlock(const char *dir, int fd)
 {
 	char *path;
@@ -71,9 +125,11 @@ void ms_runfile_unlock(const char *dir, int fd)
 	close(fd);
 }
 
-/* DIR/name replaced by n lines, through name.tmp and a rename. */
-static ms_err write_lines(const char *dir, const char *name,
-                          const char *const *lines, size_t n, ms_errbuf *eb)
+/* DIR/name replaced by n lines (each followed by nl), through name.tmp
+ * and a rename. */
+static ms_err write_file(const char *dir, const char *name,
+                         const char *const *lines, size_t n, const char *nl,
+                         ms_errbuf *eb)
 {
 	char *path = ms_path_join(dir, name);
 	char *tmp = NULL;
@@ -91,7 +147,7 @@ static ms_err write_lines(const char *dir, const char *name,
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++)
-		fprintf(f, "%s\n", lines[i]);
+		fprintf(f, "%s%s", lines[i], nl);
 	/* a reader sees the old file or the whole new one, never half */
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
 		e = ms_errf(eb,
@@ -110,6 +166,12 @@ out:
 	free(tmp);
 	free(path);
 	return e;
+}
+
+static ms_err write_lines(const char *dir, const char *name,
+                          const char *const *lines, size_t n, ms_errbuf *eb)
+{
+	return write_file(dir, name, lines, n, "\n", eb);
 }
 
 ms_err ms_runfile_endpoints(const char *dir, const char *const *eps, size_t n,
@@ -140,4 +202,14 @@ ms_err ms_runfile_faults(const char *dir, const char *line, ms_errbuf *eb)
 void ms_runfile_faults_remove(const char *dir)
 {
 	remove_file(dir, MS_RUN_FAULTS_FILE);
+}
+
+ms_err ms_runfile_mesh(const char *dir, const char *text, ms_errbuf *eb)
+{
+	return write_file(dir, MS_RUN_MESH_FILE, &text, 1, "", eb);
+}
+
+void ms_runfile_mesh_remove(const char *dir)
+{
+	remove_file(dir, MS_RUN_MESH_FILE);
 }

@@ -19,6 +19,7 @@
  */
 #include "store_int.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 static ms_err meta_read(ms_store_rtxn *rt, const char *name, MDB_val *v,
@@ -178,15 +179,12 @@ static int sum_key(const ms_key_state *ks, void *vctx)
 	return 0;
 }
 
-ms_err ms_store_summary_get(ms_store_rtxn *rt, ms_store_summary *out,
-                            ms_errbuf *eb)
+ms_err ms_store_summary_quick(ms_store_rtxn *rt, ms_store_summary *out,
+                              ms_errbuf *eb)
 {
 	ms_store *s = rt->s;
 	MDB_envinfo info;
 	MDB_stat st;
-	MDB_cursor *c = NULL;
-	MDB_val k, v;
-	sum_ctx sc = {out};
 	uint64_t seq, logmax;
 	ms_err e;
 	int rc;
@@ -200,10 +198,50 @@ ms_err ms_store_summary_get(ms_store_rtxn *rt, ms_store_summary *out,
 	if ((rc = mdb_stat(rt->txn, s->dbi[ST_DB_QUARANTINE], &st)) != 0)
 		return st_mdb(s, eb, rc, "summary: stat quarantine");
 	out->quarantined = st.ms_entries;
+	if ((rc = mdb_stat(rt->txn, s->dbi[ST_DB_KEYS], &st)) != 0)
+		return st_mdb(s, eb, rc, "summary: stat keys");
+	out->keys = st.ms_entries;
 	if ((e = count_authors(rt, &out->authors, eb)) != MS_OK)
 		return e;
+	rc = st_meta_u64(s, rt->txn, ST_META_LOCAL_SEQ, &seq);
+	if (rc != 0)
+		return st_mdb(s, eb, rc, "summary: meta local_seq");
+	if ((e = st_log_max_seq(s, rt->txn, s->node_id, &logmax, eb)) != MS_OK)
+		return e;
+	out->local_seq = seq > logmax ? seq : logmax;
+	rc = st_meta_u64(s, rt->txn, ST_META_HLC, &out->hlc);
+	if (rc != 0)
+		return st_mdb(s, eb, rc, "summary: meta hlc");
+	mdb_env_info(s->env, &info);
+	if ((rc = mdb_env_stat(s->env, &st)) != 0)
+		return st_mdb(s, eb, rc, "summary: mdb_env_stat");
+	out->store_bytes = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	out->map_size = info.me_mapsize;
+	return MS_OK;
+}
+
+ms_err ms_store_summary_get(ms_store_rtxn *rt, ms_store_summary *out,
+                            ms_errbuf *eb)
+{
+	ms_store *s = rt->s;
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	sum_ctx sc = {out};
+	uint64_t keys;
+	ms_err e;
+	int rc;
+
+	if ((e = ms_store_summary_quick(rt, out, eb)) != MS_OK)
+		return e;
+	keys = out->keys;
+	out->keys = 0;
 	if ((e = ms_store_foreach_key(rt, NULL, 0, sum_key, &sc, eb)) != MS_OK)
 		return st_err_in(eb, e, "summary", eb);
+	if (out->keys != keys)
+		return ms_errf(eb, MS_ECORRUPT,
+		               "summary: the keys db has %" PRIu64
+		               " records for %" PRIu64 " keys",
+		               keys, out->keys);
 	rc = mdb_cursor_open(rt->txn, s->dbi[ST_DB_FORKS], &c);
 	if (rc != 0)
 		return st_mdb(s, eb, rc, "summary: cursor");
@@ -215,22 +253,8 @@ ms_err ms_store_summary_get(ms_store_rtxn *rt, ms_store_summary *out,
 	mdb_cursor_close(c);
 	if (rc != MDB_NOTFOUND)
 		return st_mdb(s, eb, rc, "summary: read forks");
-	rc = st_meta_u64(s, rt->txn, ST_META_LOCAL_SEQ, &seq);
-	if (rc != 0)
-		return st_mdb(s, eb, rc, "summary: meta local_seq");
-	if ((e = st_log_max_seq(s, rt->txn, s->node_id, &logmax, eb)) != MS_OK)
-		return e;
-	out->local_seq = seq > logmax ? seq : logmax;
-	rc = st_meta_u64(s, rt->txn, ST_META_HLC, &out->hlc);
-	if (rc != 0)
-		return st_mdb(s, eb, rc, "summary: meta hlc");
 	if ((e = ms_store_vv_digest(rt, out->vv_digest, eb)) != MS_OK ||
 	    (e = ms_store_state_hash(rt, out->state_hash, eb)) != MS_OK)
 		return e;
-	mdb_env_info(s->env, &info);
-	if ((rc = mdb_env_stat(s->env, &st)) != 0)
-		return st_mdb(s, eb, rc, "summary: mdb_env_stat");
-	out->store_bytes = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
-	out->map_size = info.me_mapsize;
 	return MS_OK;
 }

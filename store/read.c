@@ -175,6 +175,7 @@ ms_err ms_store_get(ms_store_rtxn *rt, const uint8_t *key, size_t klen,
 {
 	uint8_t kdb[ST_KEYDB_MAX];
 	MDB_val k, v;
+	ms_err e;
 	int rc;
 
 	if (key == NULL || klen == 0 || klen > MS_OP_MAX_KEY)
@@ -189,16 +190,25 @@ ms_err ms_store_get(ms_store_rtxn *rt, const uint8_t *key, size_t klen,
 		return ms_errf(eb, MS_ENOTFOUND, "get: no such key");
 	if (rc != 0)
 		return st_mdb(rt->s, eb, rc, "get: read keys");
-	return st_state_fill(rt, &k, &v, out, eb);
+	if ((e = st_state_fill(rt, &k, &v, out, eb)) != MS_OK)
+		return e;
+	/* st_state_fill points a short key into the db key, which here is
+	 * kdb on this stack: name the caller's bytes instead. */
+	out->key = key;
+	out->key_len = klen;
+	return MS_OK;
 }
 
 /* foreach_key's walk: the db key holds at most ST_KEY_INLINE bytes of the
  * key, so the range is bounded by those (dlen) and the full prefix (plen)
- * is checked on the full key of each record. */
+ * is checked on the full key of each record.  A walk that starts after a
+ * key begins at that key's db key and skips it. */
 typedef struct key_walk {
 	ms_store_rtxn *rt;
 	const uint8_t *prefix;
 	size_t plen, dlen;
+	const uint8_t *after; /* db key of the key to start after, or NULL */
+	size_t alen;
 	ms_key_fn fn;
 	void *ctx;
 } key_walk;
@@ -215,6 +225,9 @@ static ms_err key_row(const MDB_val *k, const MDB_val *v, void *vctx, int *stop,
 		*stop = 1; /* past the prefix's range */
 		return MS_OK;
 	}
+	if (w->after != NULL && k->mv_size == w->alen &&
+	    memcmp(k->mv_data, w->after, w->alen) == 0)
+		return MS_OK;
 	if ((e = st_state_fill(w->rt, k, v, &ks, why)) != MS_OK)
 		return e;
 	if (w->plen == 0 ||
@@ -223,17 +236,49 @@ static ms_err key_row(const MDB_val *k, const MDB_val *v, void *vctx, int *stop,
 	return MS_OK;
 }
 
-ms_err ms_store_foreach_key(ms_store_rtxn *rt, const uint8_t *prefix,
-                            size_t plen, ms_key_fn fn, void *ctx, ms_errbuf *eb)
+/* LMDB's default key order: bytes, then the shorter first. */
+static int dbkey_cmp(const MDB_val *a, const MDB_val *b)
 {
-	key_walk w = {rt, prefix, plen, 0, fn, ctx};
-	MDB_val start;
+	size_t n = a->mv_size < b->mv_size ? a->mv_size : b->mv_size;
+	int c = n > 0 ? memcmp(a->mv_data, b->mv_data, n) : 0;
+
+	if (c != 0)
+		return c;
+	return a->mv_size < b->mv_size ? -1 : a->mv_size > b->mv_size;
+}
+
+ms_err ms_store_foreach_key_after(ms_store_rtxn *rt, const uint8_t *prefix,
+                                  size_t plen, const uint8_t *after,
+                                  size_t alen, ms_key_fn fn, void *ctx,
+                                  ms_errbuf *eb)
+{
+	key_walk w = {rt, prefix, plen, 0, NULL, 0, fn, ctx};
+	uint8_t adb[ST_KEYDB_MAX];
+	MDB_val start, from;
 
 	w.dlen = plen < ST_KEY_INLINE ? plen : ST_KEY_INLINE;
 	start.mv_size = w.dlen;
 	start.mv_data = (void *)prefix;
-	return st_walk(rt, ST_DB_KEYS, w.dlen ? &start : NULL, key_row, &w,
-	               "foreach_key", eb);
+	if (after != NULL) {
+		/* an empty after is before every key: nothing to skip */
+		if (alen > 0) {
+			w.alen = st_keydb_key(adb, after, alen);
+			w.after = adb;
+		}
+		from.mv_size = w.alen;
+		from.mv_data = adb;
+		if (w.alen > 0 && dbkey_cmp(&from, &start) > 0)
+			start = from;
+	}
+	return st_walk(rt, ST_DB_KEYS, start.mv_size ? &start : NULL, key_row,
+	               &w, "foreach_key", eb);
+}
+
+ms_err ms_store_foreach_key(ms_store_rtxn *rt, const uint8_t *prefix,
+                            size_t plen, ms_key_fn fn, void *ctx, ms_errbuf *eb)
+{
+	return ms_store_foreach_key_after(rt, prefix, plen, NULL, 0, fn, ctx,
+	                                  eb);
 }
 
 ms_err st_op_load(ms_store_rtxn *rt, const uint8_t id[MS_HASH_LEN],

@@ -174,6 +174,28 @@ ms_err ms_store_append(ms_store *s, const ms_identity *id, ms_op_type type,
                        const uint8_t *value, size_t vlen, ms_append_result *res,
                        ms_errbuf *eb);
 
+/*
+ * ms_store_append with the parents named by the caller: expect holds
+ * nexpect distinct op ids, and the op is written only when they are
+ * exactly the key's current heads (in any order), checked inside the
+ * write transaction, so no head another process wrote or ingested since
+ * the caller read them is superseded unseen.  The op names them as its
+ * parents (what ms_store_append would name).  *heads_now (may be NULL)
+ * receives how many heads the key has in that transaction (when the
+ * check ran).  Errors: MS_ECONFLICT (the heads differ: "append_resolve:
+ * the key has N heads now, not the M named"), MS_ENOTFOUND (no op of the
+ * key is held), MS_EINVAL (nexpect 0 or over MS_OP_MAX_PARENTS, an id
+ * named twice, and as ms_store_append), MS_EFULL, MS_ESTORE.  expect NULL
+ * is ms_store_append.
+ */
+ms_err ms_store_append_resolve(ms_store *s, const ms_identity *id,
+                               ms_op_type type, ms_prio prio,
+                               const uint8_t *key, size_t klen,
+                               const uint8_t *value, size_t vlen,
+                               const uint8_t (*expect)[MS_HASH_LEN],
+                               size_t nexpect, uint64_t *heads_now,
+                               ms_append_result *res, ms_errbuf *eb);
+
 /* One local op of a batch (ms_store_append_batch). */
 typedef struct ms_append_item {
 	uint8_t type; /* ms_op_type: MS_OP_PUT or MS_OP_DEL */
@@ -305,7 +327,8 @@ int ms_key_state_live(const ms_key_state *ks);
  * policy != counter. */
 int ms_key_state_conflict(const ms_key_state *ks);
 
-/* MS_ENOTFOUND if no op was ever written to key. */
+/* MS_ENOTFOUND if no op was ever written to key.  out->key is the
+ * caller's key (valid as long as the caller keeps it). */
 ms_err ms_store_get(ms_store_rtxn *rt, const uint8_t *key, size_t klen,
                     ms_key_state *out, ms_errbuf *eb);
 
@@ -316,6 +339,16 @@ typedef int (*ms_key_fn)(const ms_key_state *ks, void *ctx);
 ms_err ms_store_foreach_key(ms_store_rtxn *rt, const uint8_t *prefix,
                             size_t plen, ms_key_fn fn, void *ctx,
                             ms_errbuf *eb);
+/* The same walk from the first key that sorts after the alen bytes at
+ * after (after NULL: from the first), so a caller pages through a prefix
+ * by passing the last key it saw.  Keys longer than the db key's inline
+ * part (440 bytes) that share those bytes sort by their hash among
+ * themselves; "after" follows the walk's order, so paging neither skips
+ * nor repeats them. */
+ms_err ms_store_foreach_key_after(ms_store_rtxn *rt, const uint8_t *prefix,
+                                  size_t plen, const uint8_t *after,
+                                  size_t alen, ms_key_fn fn, void *ctx,
+                                  ms_errbuf *eb);
 
 /* An op from the log with its id and encoding (both point into the map). */
 typedef struct ms_log_entry {
@@ -409,8 +442,14 @@ typedef struct ms_store_summary {
 	uint64_t map_size;    /* current map size */
 } ms_store_summary;
 
+/* Every field: walks every key, the forks and the vector (O(keys)). */
 ms_err ms_store_summary_get(ms_store_rtxn *rt, ms_store_summary *out,
                             ms_errbuf *eb);
+/* Only what costs no walk over keys or ops: node and network ids, ops,
+ * authors, keys, quarantined, local_seq, hlc, store_bytes, map_size; the
+ * rest is 0.  For callers that ask often (ms_node_status_get). */
+ms_err ms_store_summary_quick(ms_store_rtxn *rt, ms_store_summary *out,
+                              ms_errbuf *eb);
 
 /*
  * Version-vector digest: BLAKE2b-256 over every author's (author,

@@ -6,6 +6,7 @@
  */
 #include "store_int.h"
 
+#include <inttypes.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,8 +45,23 @@ typedef struct append_ctx {
 	size_t klen;
 	const uint8_t *value;
 	size_t vlen;
+	/* ms_store_append_resolve: the heads the caller read (nexpect
+	 * distinct ids), checked against the key's heads in the txn; NULL for
+	 * a plain append, which takes whatever heads there are */
+	const uint8_t (*expect)[MS_HASH_LEN];
+	size_t nexpect;
+	uint64_t *heads_now;
 	ms_append_result *res;
 } append_ctx;
+
+/* 1 when id is one of the n ids at set. */
+static int id_in(const uint8_t (*set)[MS_HASH_LEN], size_t n, const uint8_t *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (memcmp(set[i], id, MS_HASH_LEN) == 0)
+			return 1;
+	return 0;
+}
 
 static ms_err append_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 {
@@ -56,14 +72,15 @@ static ms_err append_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 	MDB_val k, v;
 	ms_op op;
 	size_t np = 0, len = 0, need;
-	uint64_t maxph = 0, logmax, seq, tick, hlc;
+	uint64_t maxph = 0, logmax, seq, tick, hlc, nall = 0;
 	uint32_t nheads;
-	int rc, fork;
+	int rc, fork, unexpected = 0;
 	ms_err e;
 
 	/* Parents: the key's current heads (ids ascending, as the op needs).
 	 * More heads than an op may name: the first ones in id order; the
-	 * rest stay heads until a later write names them. */
+	 * rest stay heads until a later write names them.  A resolve reads
+	 * them all: every one must be among those the caller named. */
 	k.mv_size = st_keydb_key(kdb, a->key, a->klen);
 	k.mv_data = kdb;
 	if (w->heads_cur == NULL &&
@@ -72,18 +89,39 @@ static ms_err append_txn(ms_store *s, st_wctx *w, void *vctx, ms_errbuf *eb)
 		return st_mdb(s, eb, rc, "append: cursor(heads)");
 	hc = w->heads_cur;
 	rc = mdb_cursor_get(hc, &k, &v, MDB_SET);
-	while (rc == 0 && np < MS_OP_MAX_PARENTS) {
+	while (rc == 0 && (a->expect != NULL || np < MS_OP_MAX_PARENTS)) {
 		s->trace_heads++;
 		if (v.mv_size != MS_HASH_LEN)
 			return ms_errf(eb, MS_ECORRUPT,
 			               "append: heads record of %zu bytes",
 			               v.mv_size);
-		memcpy(parents + np * MS_HASH_LEN, v.mv_data, MS_HASH_LEN);
-		np++;
+		nall++;
+		if (a->expect != NULL &&
+		    !id_in(a->expect, a->nexpect, v.mv_data))
+			unexpected = 1;
+		if (np < MS_OP_MAX_PARENTS) {
+			memcpy(parents + np * MS_HASH_LEN, v.mv_data,
+			       MS_HASH_LEN);
+			np++;
+		}
 		rc = mdb_cursor_get(hc, &k, &v, MDB_NEXT_DUP);
 	}
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return st_mdb(s, eb, rc, "append: read heads");
+	if (a->expect != NULL) {
+		if (a->heads_now != NULL)
+			*a->heads_now = nall;
+		if (nall == 0)
+			return ms_errf(eb, MS_ENOTFOUND,
+			               "append_resolve: no such key");
+		/* the named ids are distinct (checked before the txn), so
+		 * equal counts and no head outside them is set equality */
+		if (unexpected || nall != a->nexpect)
+			return ms_errf(eb, MS_ECONFLICT,
+			               "append_resolve: the key has %" PRIu64
+			               " heads now, not the %zu named",
+			               nall, a->nexpect);
+	}
 	for (size_t i = 0; i < np; i++) {
 		ms_op po;
 		k.mv_size = MS_HASH_LEN;
@@ -199,13 +237,41 @@ ms_err ms_store_append(ms_store *s, const ms_identity *id, ms_op_type type,
                        const uint8_t *value, size_t vlen, ms_append_result *res,
                        ms_errbuf *eb)
 {
-	append_ctx a = {id, type, prio, key, klen, value, vlen, res};
+	return ms_store_append_resolve(s, id, type, prio, key, klen, value,
+	                               vlen, NULL, 0, NULL, res, eb);
+}
+
+ms_err ms_store_append_resolve(ms_store *s, const ms_identity *id,
+                               ms_op_type type, ms_prio prio,
+                               const uint8_t *key, size_t klen,
+                               const uint8_t *value, size_t vlen,
+                               const uint8_t (*expect)[MS_HASH_LEN],
+                               size_t nexpect, uint64_t *heads_now,
+                               ms_append_result *res, ms_errbuf *eb)
+{
+	append_ctx a = {id,   type,   prio,    key,       klen, value,
+	                vlen, expect, nexpect, heads_now, res};
+	const char *what = expect != NULL ? "append_resolve" : "append";
 	ms_err e;
 
-	if ((e = check_identity(s, id, "append", eb)) != MS_OK ||
-	    (e = append_check(s, "append", type, prio, key, klen, value, vlen,
+	if ((e = check_identity(s, id, what, eb)) != MS_OK ||
+	    (e = append_check(s, what, type, prio, key, klen, value, vlen,
 	                      eb)) != MS_OK)
 		return e;
+	if (expect != NULL) {
+		if (nexpect == 0 || nexpect > MS_OP_MAX_PARENTS)
+			return ms_errf(
+				eb, MS_EINVAL,
+				"append_resolve: %zu parents named: an op "
+				"names 1..%d",
+				nexpect, MS_OP_MAX_PARENTS);
+		for (size_t i = 1; i < nexpect; i++)
+			if (id_in(expect, i, expect[i]))
+				return ms_errf(eb, MS_EINVAL,
+				               "append_resolve: parent %zu is "
+				               "named twice",
+				               i);
+	}
 	return st_write(s, append_txn, &a, eb);
 }
 

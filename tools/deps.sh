@@ -10,7 +10,8 @@ PKGS=(
   libsodium-dev libzmq3-dev liblmdb-dev libavahi-client-dev
   libjansson-dev libinih-dev libmnl-dev
   check libsubunit-dev lmdb-utils jq
-  dbus avahi-daemon avahi-utils iproute2 nftables busybox man-db
+  dpkg-dev file
+  dbus avahi-daemon avahi-utils iproute2 nftables busybox man-db graphviz
   clang libclang-rt-14-dev
   clang-format clang-tidy cppcheck
 )

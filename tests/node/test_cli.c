@@ -1600,6 +1600,513 @@ START_TEST(inspect_quarantine_and_unacked)
 }
 END_TEST
 
+/* An op of key by author (not this node) with no parents, ingested as if
+ * from peer `from` (NULL: local input). */
+static void ingest_foreign(ms_store *s, ms_identity *author, uint64_t seq,
+                           const char *key, const uint8_t *from)
+{
+	uint8_t buf[512];
+	size_t len = 0;
+	ms_ingest_item item;
+	ms_ingest_result res;
+	ms_errbuf eb;
+	ms_op op;
+
+	memset(&op, 0, sizeof op);
+	op.type = MS_OP_PUT;
+	op.priority = MS_PRIO_USER;
+	memcpy(op.author, ms_identity_pk(author), MS_PK_LEN);
+	op.seq = seq;
+	op.hlc = (uint64_t)1767225600000 << 16; /* older than any local op */
+	op.key = (const uint8_t *)key;
+	op.key_len = strlen(key);
+	op.value = (const uint8_t *)"theirs";
+	op.value_len = 6;
+	MS_PASS_EB(ms_op_sign_encode(&op, author, ms_store_network_id(s), buf,
+	                             sizeof buf, &len, &eb),
+	           &eb);
+	item = (ms_ingest_item){buf, len};
+	MS_PASS_EB(ms_store_ingest(s, &item, 1, from, &res, NULL, &eb), &eb);
+	ck_assert_uint_eq(res.status, MS_INGEST_APPLIED);
+}
+
+/* An identified peer record with the given id and link state. */
+static void put_peer(ms_store *s, const uint8_t *id, uint8_t link,
+                     const char *addr)
+{
+	ms_peer_rec rec;
+	ms_errbuf eb;
+
+	memset(&rec, 0, sizeof rec);
+	rec.has_id = id != NULL;
+	if (id != NULL)
+		memcpy(rec.id, id, MS_PK_LEN);
+	rec.source = MS_PEER_SRC_STATIC;
+	rec.link = link;
+	rec.link_since_ms = (uint64_t)time(NULL) * 1000 - 5000;
+	rec.naddrs = 1;
+	snprintf(rec.addrs[0], sizeof rec.addrs[0], "%s", addr);
+	MS_PASS_EB(ms_store_peer_put(s, &rec, &eb), &eb);
+}
+
+static void peer_knows(ms_store *s, const uint8_t *peer, const uint8_t *author,
+                       uint64_t seq)
+{
+	ms_peer_vv_entry e;
+	ms_errbuf eb;
+
+	memcpy(e.author, author, MS_PK_LEN);
+	e.seq = seq;
+	MS_PASS_EB(ms_store_peer_vv_update(s, peer, &e, 1, &eb), &eb);
+}
+
+START_TEST(inspect_delivery)
+{
+	/* k1 at seq 3 (own), k2 at seq 2 (own) and a concurrent op of k2
+	 * by another author: two heads */
+	char *id, *dir = filled_node("n", 3, &id);
+	ms_identity *other = ms_test_identity(0x52);
+	ms_identity *i1 = ms_test_identity(0x51), *i3 = ms_test_identity(0x53);
+	const uint8_t *p1 = ms_identity_pk(i1), *p2 = ms_identity_pk(other),
+		      *p3 = ms_identity_pk(i3);
+	char h1[65], h2[65], h3[65], want[300];
+	const char *first, *second;
+	json_t *j, *p;
+	ms_store *s;
+	run_res r;
+	size_t i;
+
+	s = open_rw(dir);
+	ingest_foreign(s, other, 1, "k2", NULL);
+	/* p1 holds everything; p2 (the other author) only its own op and
+	 * our first; p3 nothing known */
+	put_peer(s, p1, MS_LINK_STATE_LIVE, "tcp://127.0.0.1:7701");
+	put_peer(s, p2, MS_LINK_STATE_DOWN, "tcp://127.0.0.1:7702");
+	put_peer(s, p3, MS_LINK_STATE_BACKOFF, "tcp://127.0.0.1:7703");
+	put_peer(s, NULL, MS_LINK_STATE_BACKOFF, "tcp://127.0.0.1:7704");
+	peer_knows(s, p1, ms_store_node_id(s), 3);
+	peer_knows(s, p1, p2, 1);
+	peer_knows(s, p2, ms_store_node_id(s), 1);
+	ms_store_close(&s);
+	ms_hex(h1, p1, MS_PK_LEN);
+	ms_hex(h2, p2, MS_PK_LEN);
+	ms_hex(h3, p3, MS_PK_LEN);
+
+	INSPECT(&r, "--data", dir, "--json", "delivery", "k2");
+	EXPECT_CODE(&r, 0);
+	j = parse_json(&r);
+	ck_assert_str_eq(jstr(j, "key"), "k2");
+	ck_assert_int_eq(jint(j, "heads_total"), 2);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "heads")), 2);
+	ck_assert_int_eq(jint(j, "own_seq"), 3);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "held_by")), 1);
+	ck_assert_str_eq(json_string_value(
+				 json_array_get(json_object_get(j, "held_by"),
+	                                        0)),
+	                 h1);
+	/* identified peers in id order; the address record is no peer */
+	first = strcmp(h2, h3) < 0 ? h2 : h3;
+	second = strcmp(h2, h3) < 0 ? h3 : h2;
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "not_known")), 2);
+	ck_assert_str_eq(json_string_value(
+				 json_array_get(json_object_get(j, "not_known"),
+	                                        0)),
+	                 first);
+	ck_assert_str_eq(json_string_value(
+				 json_array_get(json_object_get(j, "not_known"),
+	                                        1)),
+	                 second);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "peers")), 3);
+	json_array_foreach(json_object_get(j, "peers"), i, p)
+	{
+		const char *pid = jstr(p, "id");
+		if (strcmp(pid, h1) == 0) {
+			ck_assert(json_is_true(json_object_get(p, "holds")));
+			ck_assert_int_eq(jint(p, "heads_held"), 2);
+			ck_assert_int_eq(jint(p, "own_ops_lacked"), 0);
+			ck_assert_int_eq(jint(p, "lag"), 0);
+		} else if (strcmp(pid, h2) == 0) {
+			/* its own op, not our seq 2 */
+			ck_assert(json_is_false(json_object_get(p, "holds")));
+			ck_assert_int_eq(jint(p, "heads_held"), 1);
+			ck_assert_uint_eq(json_array_size(
+						  json_object_get(p,
+			                                          "missing")),
+			                  1);
+			ck_assert_int_eq(jint(p, "own_ops_lacked"), 2);
+			ck_assert_str_eq(jstr(p, "link"), "down");
+		} else {
+			ck_assert_str_eq(pid, h3);
+			ck_assert_int_eq(jint(p, "heads_held"), 0);
+			ck_assert_int_eq(jint(p, "own_ops_lacked"), 3);
+			ck_assert_int_eq(jint(p, "lag"), 4);
+		}
+	}
+	json_decref(j);
+	run_free(&r);
+
+	INSPECT(&r, "--data", dir, "delivery", "k2");
+	EXPECT_CODE(&r, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "key k2: lww, 2 heads\n"));
+	ck_assert_ptr_nonnull(strstr(r.out, "1 of 2 heads"));
+	snprintf(want, sizeof want,
+	         "held by 1 of 3 identified peers; not known to hold it: "
+	         "%.16s (lacks %d own ops), %.16s (lacks %d own ops)\n",
+	         first, first == h2 ? 2 : 3, second, second == h2 ? 2 : 3);
+	ck_assert_msg(strstr(r.out, want) != NULL, "no '%s' in %s", want,
+	              r.out);
+	run_free(&r);
+
+	INSPECT(&r, "--data", dir, "delivery", "nokey");
+	EXPECT_CODE(&r, 1);
+	ck_assert_str_eq(r.err, "node-inspect: delivery nokey: no such key "
+	                        "(never written)\n");
+	ck_assert_str_eq(r.out, "");
+	run_free(&r);
+	INSPECT(&r, "--data", dir, "delivery");
+	EXPECT_CODE(&r, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "delivery: no KEY given"));
+	run_free(&r);
+	INSPECT(&r, "--data", dir, "delivery", "k1", "k2");
+	EXPECT_CODE(&r, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "unexpected argument 'k2'"));
+	run_free(&r);
+	ms_identity_free(&other);
+	ms_identity_free(&i1);
+	ms_identity_free(&i3);
+	free(id);
+	free(dir);
+}
+END_TEST
+
+START_TEST(inspect_why)
+{
+	char *id, *dir = filled_node("w", 2, &id);
+	uint8_t a1[MS_PK_LEN] = {0xab, 0x01}, a2[MS_PK_LEN] = {0xab, 0x02};
+	ms_identity *author = ms_test_identity(0x61);
+	const char *const names[1] = {"limit_pex_candidates"};
+	const uint64_t deltas[1] = {3};
+	char h1[65], h2[65];
+	ms_peer_rec rec;
+	ms_store *s;
+	ms_errbuf eb;
+	run_res r;
+	json_t *j;
+	uint64_t now = (uint64_t)time(NULL) * 1000;
+
+	s = open_rw(dir);
+	memset(&rec, 0, sizeof rec);
+	rec.has_id = 1;
+	memcpy(rec.id, a1, MS_PK_LEN);
+	rec.source = MS_PEER_SRC_STATIC;
+	rec.link = MS_LINK_STATE_BACKOFF;
+	rec.link_since_ms = now - 5000;
+	rec.naddrs = 1;
+	snprintf(rec.addrs[0], sizeof rec.addrs[0], "tcp://10.0.0.1:7700");
+	rec.failures = 4;
+	rec.bo_attempts = 4;
+	rec.bo_last_delay_ms = 600000;
+	rec.bo_next_attempt_ms = now + 600000;
+	snprintf(rec.last_error, sizeof rec.last_error, "connection refused");
+	MS_PASS_EB(ms_store_peer_put(s, &rec, &eb), &eb);
+	put_peer(s, a2, MS_LINK_STATE_LIVE, "tcp://10.0.0.2:7700");
+	put_peer(s, NULL, MS_LINK_STATE_BACKOFF, "tcp://10.9.9.9:7700");
+	MS_PASS_EB(ms_store_stats_add(s, names, deltas, 1, &eb), &eb);
+	/* a forged op from a1: quarantined with a1 as its source */
+	{
+		uint8_t buf[512];
+		size_t len = 0;
+		ms_ingest_item item;
+		ms_ingest_result res;
+		ms_op op;
+		memset(&op, 0, sizeof op);
+		op.type = MS_OP_PUT;
+		memcpy(op.author, ms_identity_pk(author), MS_PK_LEN);
+		op.seq = 1;
+		op.hlc = (uint64_t)1767225600000 << 16;
+		op.key = (const uint8_t *)"forged";
+		op.key_len = 6;
+		MS_PASS_EB(ms_op_sign_encode(&op, author,
+		                             ms_store_network_id(s), buf,
+		                             sizeof buf, &len, &eb),
+		           &eb);
+		buf[len - 1] ^= 0x01;
+		item = (ms_ingest_item){buf, len};
+		MS_PASS_EB(ms_store_ingest(s, &item, 1, a1, &res, NULL, &eb),
+		           &eb);
+		ck_assert_uint_eq(res.status, MS_INGEST_REJECTED);
+	}
+	ms_store_close(&s);
+	ms_hex(h1, a1, MS_PK_LEN);
+	ms_hex(h2, a2, MS_PK_LEN);
+
+	/* "ab" names both: exit 2, the candidates listed */
+	INSPECT(&r, "--data", dir, "why", "ab");
+	EXPECT_CODE(&r, 2);
+	ck_assert_ptr_nonnull(
+		strstr(r.err, "why ab: ambiguous: 2 peers match"));
+	ck_assert_ptr_nonnull(strstr(r.err, h1));
+	ck_assert_ptr_nonnull(strstr(r.err, h2));
+	ck_assert_str_eq(r.out, "");
+	run_free(&r);
+
+	/* a1 in backoff; case does not matter in the prefix */
+	INSPECT(&r, "--data", dir, "--json", "why", "AB01");
+	EXPECT_CODE(&r, 0);
+	j = parse_json(&r);
+	ck_assert_str_eq(jstr(j, "id"), h1);
+	ck_assert_str_eq(jstr(j, "link"), "backoff");
+	{
+		const char *v = jstr(j, "verdict");
+		const char *tail = " after 4 failures: connection refused; 1 "
+				   "input from it quarantined (last: "
+				   "bad_signature)";
+		ck_assert_msg(strncmp(v, "link is in backoff: next attempt in ",
+		                      36) == 0,
+		              "verdict: %s", v);
+		ck_assert_msg(strlen(v) > strlen(tail) &&
+		                      strcmp(v + strlen(v) - strlen(tail),
+		                             tail) == 0,
+		              "verdict: %s", v);
+	}
+	ck_assert_int_eq(jint(j, "lag"), 2);
+	ck_assert_int_eq(jint(j, "own_ops_lacked"), 2);
+	ck_assert_int_eq(jint(j, "unacked_local_ops"), 2);
+	ck_assert_str_eq(jstr(j, "budgets_scope"), "node");
+	ck_assert_int_eq(jint(json_object_get(j, "budgets_hit"),
+	                      "limit_pex_candidates"),
+	                 3);
+	ck_assert_uint_eq(json_object_size(json_object_get(j, "budgets_hit")),
+	                  1);
+	ck_assert_int_eq(jint(json_object_get(j, "quarantined"), "count"), 1);
+	ck_assert_int_eq(jint(json_object_get(json_object_get(j, "quarantined"),
+	                                      "reasons"),
+	                      "bad_signature"),
+	                 1);
+	ck_assert_str_eq(jstr(j, "last_error"), "connection refused");
+	json_decref(j);
+	run_free(&r);
+	INSPECT(&r, "--data", dir, "why", "ab01");
+	EXPECT_CODE(&r, 0);
+	ck_assert_ptr_nonnull(
+		strstr(r.out, "verdict       link is in backoff"));
+	ck_assert_ptr_nonnull(
+		strstr(r.out,
+	               "limit_pex_candidates=3 (node-wide counters, not per "
+	               "peer)"));
+	ck_assert_ptr_nonnull(
+		strstr(r.out, "1 input from this peer, last bad_signature"));
+	ck_assert_ptr_nonnull(strstr(r.out, "4 failed attempts since the last "
+	                                    "good session, delay 10m0s"));
+	run_free(&r);
+
+	/* a2 live, nothing acknowledged */
+	INSPECT(&r, "--data", dir, "--json", "why", "ab02");
+	EXPECT_CODE(&r, 0);
+	j = parse_json(&r);
+	ck_assert_str_eq(jstr(j, "verdict"),
+	                 "the link is live; 2 ops not yet acknowledged (being "
+	                 "sent, or its ACK is on the way)");
+	ck_assert_int_eq(jint(json_object_get(j, "quarantined"), "count"), 0);
+	json_decref(j);
+	run_free(&r);
+
+	/* an address nobody answered on, by address */
+	INSPECT(&r, "--data", dir, "--json", "why", "10.9.9.9:7700");
+	EXPECT_CODE(&r, 0);
+	j = parse_json(&r);
+	ck_assert(json_is_null(json_object_get(j, "id")));
+	ck_assert(json_is_null(json_object_get(j, "lag")));
+	ck_assert_msg(strncmp(jstr(j, "verdict"),
+	                      "address is in backoff: ", 23) == 0,
+	              "verdict: %s", jstr(j, "verdict"));
+	json_decref(j);
+	run_free(&r);
+
+	INSPECT(&r, "--data", dir, "why", "cd");
+	EXPECT_CODE(&r, 1);
+	ck_assert_str_eq(r.err, "node-inspect: why cd: no such peer "
+	                        "(node-inspect peers lists them)\n");
+	run_free(&r);
+	INSPECT(&r, "--data", dir, "why");
+	EXPECT_CODE(&r, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "why: no PEER given"));
+	run_free(&r);
+	ms_identity_free(&author);
+	free(id);
+	free(dir);
+}
+END_TEST
+
+START_TEST(inspect_graph)
+{
+	char *id, *dir = filled_node("g", 1, &id);
+	uint8_t p[MS_PK_LEN] = {0x11}, q[MS_PK_LEN] = {0x22};
+	char hp[65], hq[65], text[2048], want[400];
+	char *mesh = ms_test_pjoin(dir, "node.mesh");
+	const char *env[] = {"PATH=/nonexistent", NULL};
+	ms_test_cmd c = {.env = env};
+	size_t n, told = 0, pop = 0;
+	ms_store *s;
+	run_res r;
+	json_t *j, *v;
+
+	s = open_rw(dir);
+	put_peer(s, p, MS_LINK_STATE_LIVE, "tcp://10.0.0.1:7700");
+	/* an address as it might come from the network: quoted in DOT */
+	put_peer(s, NULL, MS_LINK_STATE_BACKOFF, "tcp://x\"y\\z:1");
+	ms_store_close(&s);
+	ms_hex(hp, p, MS_PK_LEN);
+	ms_hex(hq, q, MS_PK_LEN);
+
+	/* without node.mesh: this node, its peers */
+	INSPECT(&r, "--data", dir, "graph");
+	EXPECT_CODE(&r, 0);
+	ck_assert_str_eq(r.err, "");
+	snprintf(want, sizeof want,
+	         "  \"%s\" -> \"%s\" [label=\"live\\nin "
+	         "session now\", color=\"darkgreen\"",
+	         id, hp);
+	ck_assert_msg(strstr(r.out, want) != NULL, "no '%s' in %s", want,
+	              r.out);
+	ck_assert_ptr_nonnull(strstr(r.out, "\"addr:tcp://x\\\"y\\\\z:1\""));
+	ck_assert_ptr_null(strstr(r.out, hq));
+	run_free(&r);
+
+	/* node.mesh with good lines and bad ones: the bad ones are skipped
+	 * and counted, the rest drawn */
+	snprintf(text, sizeof text,
+	         "meshsync-mesh 1\n"
+	         "from %s 1796000000000\n"
+	         "to %s 1796000000000 tcp://10.0.0.2:7700\n"
+	         "to zz%.62s 1 tcp://10.0.0.3:7700\n"
+	         "to %s 5 a b c d e\n"
+	         "to %s 7 tcp://a\001b\n"
+	         "nonsense\n"
+	         "from %s 1796000000001\n"
+	         "to %s 1796000000001\n"
+	         "to %s 3\n",
+	         hp, hq, hq, hq, hq, hq, hp, hq);
+	ms_test_write_file(mesh, text, 0644);
+	INSPECT(&r, "--data", dir, "--json", "graph");
+	EXPECT_CODE(&r, 0);
+	ck_assert_ptr_nonnull(strstr(r.err, "4 malformed line(s) skipped"));
+	j = parse_json(&r);
+	ck_assert_str_eq(jstr(j, "node_id"), id);
+	ck_assert(json_is_true(json_object_get(j, "mesh_file")));
+	ck_assert_int_eq(jint(j, "mesh_skipped"), 4);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "nodes")), 4);
+	json_array_foreach(json_object_get(j, "nodes"), n, v)
+		pop += strcmp(jstr(v, "kind"), "peer_of_peer") == 0 &&
+	               strcmp(jstr(v, "name"), hq) == 0;
+	json_array_foreach(json_object_get(j, "edges"), n, v)
+	{
+		if (strcmp(jstr(v, "kind"), "told") != 0)
+			continue;
+		told++;
+		/* p told of q, q told of p; q naming itself is not drawn */
+		ck_assert_str_ne(jstr(v, "from"), jstr(v, "to"));
+	}
+	ck_assert_uint_eq(pop, 1);
+	ck_assert_uint_eq(told, 2);
+	json_decref(j);
+	run_free(&r);
+	INSPECT(&r, "--data", dir, "graph");
+	EXPECT_CODE(&r, 0);
+	snprintf(want, sizeof want, "\"%s\" -> \"%s\" [label=\"synced ", hp,
+	         hq);
+	ck_assert_ptr_nonnull(strstr(r.out, want));
+	snprintf(want, sizeof want, "\"%s\" -> \"%s\"", hq, hq);
+	ck_assert_ptr_null(strstr(r.out, want));
+	run_free(&r);
+
+	/* another version: not read, said so */
+	ms_test_write_file(mesh, "meshsync-mesh 2\nfrom x\n", 0644);
+	INSPECT(&r, "--data", dir, "--json", "graph");
+	EXPECT_CODE(&r, 0);
+	ck_assert_ptr_nonnull(strstr(r.err, "not a version this build reads"));
+	j = parse_json(&r);
+	ck_assert(json_is_false(json_object_get(j, "mesh_file")));
+	json_decref(j);
+	run_free(&r);
+
+	/* --svg without Graphviz: exit 3, and why */
+	ms_test_cmd_runl(&r, &c, MS_INSPECT_BIN, "--data", dir, "graph",
+	                 "--svg", mesh, (char *)NULL);
+	EXPECT_CODE(&r, 3);
+	ck_assert_ptr_nonnull(strstr(r.err, "Graphviz is not installed"));
+	run_free(&r);
+	free(mesh);
+	free(id);
+	free(dir);
+}
+END_TEST
+
+START_TEST(inspect_live_usage)
+{
+	char *id, *dir = filled_node("u", 1, &id);
+	run_res r;
+
+	INSPECT(&r, "--data", dir, "peers", "--interval", "1");
+	EXPECT_CODE(&r, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "--interval goes with --watch"));
+	run_free(&r);
+	INSPECT(&r, "--data", dir, "peers", "--count", "1");
+	EXPECT_CODE(&r, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "--count goes with --watch"));
+	run_free(&r);
+	INSPECT(&r, "--data", dir, "peers", "--watch", "--interval", "0");
+	EXPECT_CODE(&r, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "--interval '0'"));
+	run_free(&r);
+	INSPECT(&r, "--data", dir, "peers", "--watch", "--interval", "1.x");
+	EXPECT_CODE(&r, 2);
+	run_free(&r);
+	INSPECT(&r, "--data", dir, "log", "--count", "1");
+	EXPECT_CODE(&r, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "--count goes with --follow"));
+	run_free(&r);
+	INSPECT(&r, "--data", dir, "summary", "--follow");
+	EXPECT_CODE(&r, 2);
+	ck_assert_ptr_nonnull(
+		strstr(r.err, "summary: option --follow does not apply"));
+	run_free(&r);
+	INSPECT(&r, "--data", dir, "log", "--watch");
+	EXPECT_CODE(&r, 2);
+	run_free(&r);
+	INSPECT(&r, "--data", dir, "--json", "graph", "--svg", "x.svg");
+	EXPECT_CODE(&r, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "does not go with --json"));
+	run_free(&r);
+	INSPECT(&r, "--data", dir, "graph", "--bogus");
+	EXPECT_CODE(&r, 2);
+	run_free(&r);
+	/* each new command's help names its options */
+	INSPECT(&r, "peers", "--help");
+	EXPECT_CODE(&r, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "--watch"));
+	ck_assert_ptr_nonnull(strstr(r.out, "--interval SECONDS"));
+	run_free(&r);
+	INSPECT(&r, "help", "log");
+	EXPECT_CODE(&r, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "--follow"));
+	run_free(&r);
+	INSPECT(&r, "why", "--help");
+	EXPECT_CODE(&r, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "usage: node-inspect --data DIR "
+	                                    "[--json] why PEER"));
+	run_free(&r);
+	/* a log with --follow --count 0 would never end: --count 0 means
+	 * "until a signal"; the plain log is unchanged by the new options */
+	INSPECT(&r, "--data", dir, "--json", "log");
+	EXPECT_CODE(&r, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "\"count\": 1"));
+	run_free(&r);
+	free(id);
+	free(dir);
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
 	Suite *s = suite_create("cli");
@@ -1633,6 +2140,10 @@ static Suite *cli_suite(void)
 	tcase_add_test(ti, inspect_unreadable_record);
 	tcase_add_test(ti, inspect_peers);
 	tcase_add_test(ti, inspect_quarantine_and_unacked);
+	tcase_add_test(ti, inspect_delivery);
+	tcase_add_test(ti, inspect_why);
+	tcase_add_test(ti, inspect_graph);
+	tcase_add_test(ti, inspect_live_usage);
 	suite_add_tcase(s, ti);
 	return s;
 }

@@ -409,11 +409,12 @@ START_TEST(err_codes_are_fixed)
 		ms_err e;
 		int value;
 	} codes[] = {
-		{MS_OK, 0},       {MS_ENOMEM, 1},    {MS_EINVAL, 2},
-		{MS_EIO, 3},      {MS_ENOTFOUND, 4}, {MS_EEXIST, 5},
-		{MS_ECORRUPT, 6}, {MS_ECRYPTO, 7},   {MS_EPROTO, 8},
-		{MS_EFULL, 9},    {MS_EPERM, 10},    {MS_ESTORE, 11},
-		{MS_ENET, 12},    {MS_EBUSY, 13},    {MS_EDELETED, 14},
+		{MS_OK, 0},         {MS_ENOMEM, 1},    {MS_EINVAL, 2},
+		{MS_EIO, 3},        {MS_ENOTFOUND, 4}, {MS_EEXIST, 5},
+		{MS_ECORRUPT, 6},   {MS_ECRYPTO, 7},   {MS_EPROTO, 8},
+		{MS_EFULL, 9},      {MS_EPERM, 10},    {MS_ESTORE, 11},
+		{MS_ENET, 12},      {MS_EBUSY, 13},    {MS_EDELETED, 14},
+		{MS_ECONFLICT, 15},
 	};
 	const size_t n = sizeof codes / sizeof codes[0];
 

@@ -649,6 +649,79 @@ START_TEST(pex_proven_never_evicted)
 }
 END_TEST
 
+/* What senders told, for node.mesh: one block per sender, newest first,
+ * endpoints that are not endpoints left out; 64 senders kept at most
+ * (mesh_senders), the least recently heard one forgotten and counted;
+ * forgotten after MS_PEX_EXPIRE_MS like candidates. */
+START_TEST(mesh_senders_bounded)
+{
+	uint8_t from[MS_PK_LEN], id[MS_PK_LEN];
+	char hex[2 * MS_PK_LEN + 1], line[300], *text;
+	const char *p;
+	size_t froms = 0;
+	ms_wire_peers m;
+
+	open_table(g);
+	ck_assert_int_eq(ms_pex_mesh_changed(g->pex), 0);
+	/* one entry with a good endpoint and one with a space in it */
+	memset(&m, 0, sizeof m);
+	mkid(from, 1);
+	mkid(m.peers[0].node_id, 2);
+	m.peers[0].last_seen_ms = 1234;
+	m.peers[0].n_endpoints = 2;
+	m.peers[0].endpoints[0].ptr = (const uint8_t *)"tcp://10.0.0.2:7700";
+	m.peers[0].endpoints[0].len = 19;
+	m.peers[0].endpoints[1].ptr = (const uint8_t *)"tcp://a b:1\nto x";
+	m.peers[0].endpoints[1].len = 16;
+	m.n = 1;
+	ms_pex_recv(g->pex, from, &m, g->mono);
+	ck_assert_int_eq(ms_pex_mesh_changed(g->pex), 1);
+	text = ms_pex_mesh_text(g->pex, g->mono + 500, 1000000);
+	ck_assert_ptr_nonnull(text);
+	ms_hex(hex, from, MS_PK_LEN);
+	snprintf(line, sizeof line, "meshsync-mesh 1\nfrom %s 999500\n", hex);
+	ck_assert_msg(strncmp(text, line, strlen(line)) == 0, "%s", text);
+	mkid(id, 2);
+	ms_hex(hex, id, MS_PK_LEN);
+	snprintf(line, sizeof line, "to %s 1234 tcp://10.0.0.2:7700\n", hex);
+	ck_assert_str_eq(text + strlen(text) - strlen(line), line);
+	free(text);
+	ms_pex_mesh_saved(g->pex);
+	ck_assert_int_eq(ms_pex_mesh_changed(g->pex), 0);
+
+	/* 65 senders: 64 kept, the first heard one gone, counted once */
+	for (unsigned i = 0; i < MS_PEX_TOLD_SENDERS; i++) {
+		mkid(from, 100 + i);
+		g->mono += 10;
+		send_peers(from, 1000 + i, 1);
+	}
+	ck_assert_uint_eq(counter("limit_mesh_senders"), 1);
+	text = ms_pex_mesh_text(g->pex, g->mono, 1000000);
+	ck_assert_ptr_nonnull(text);
+	for (p = text; (p = strstr(p, "\nfrom ")) != NULL; p++)
+		froms++;
+	ck_assert_uint_eq(froms, MS_PEX_TOLD_SENDERS);
+	mkid(from, 1);
+	ms_hex(hex, from, MS_PK_LEN);
+	ck_assert_ptr_null(strstr(text, hex));
+	/* the newest first */
+	mkid(from, 100 + MS_PEX_TOLD_SENDERS - 1);
+	ms_hex(hex, from, MS_PK_LEN);
+	snprintf(line, sizeof line, "meshsync-mesh 1\nfrom %s ", hex);
+	ck_assert_int_eq(strncmp(text, line, strlen(line)), 0);
+	free(text);
+
+	/* an hour later, all forgotten */
+	ms_pex_mesh_saved(g->pex);
+	g->mono += MS_PEX_EXPIRE_MS;
+	ms_pex_tick(g->pex, g->mono);
+	ck_assert_int_eq(ms_pex_mesh_changed(g->pex), 1);
+	text = ms_pex_mesh_text(g->pex, g->mono, 1000000);
+	ck_assert_str_eq(text, "meshsync-mesh 1\n");
+	free(text);
+}
+END_TEST
+
 START_TEST(dial_targets_checked)
 {
 	static const char *const bad[] = {
@@ -771,6 +844,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, dials_in_flight_bounded);
 	tcase_add_test(tc, pex_flood_bounded);
 	tcase_add_test(tc, pex_proven_never_evicted);
+	tcase_add_test(tc, mesh_senders_bounded);
 	tcase_add_test(tc, dial_targets_checked);
 	tcase_add_test(tc, proven_addresses_kept);
 	suite_add_tcase(s, tc);

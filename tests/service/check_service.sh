@@ -28,6 +28,7 @@ grep -q -- '--syslog' "$init" || no "$init: does not log to syslog"
 # shellcheck disable=SC2016 # $MAINPID is the unit's, not ours
 for line in 'User=meshsync' 'Group=meshsync' 'StateDirectory=meshsync' \
 	"ExecStart=$bindir/meshsync-node run --data /var/lib/meshsync --syslog" \
+	"ExecStartPre=/bin/sh -c 'test -e /var/lib/meshsync/identity.key || exec $bindir/meshsync-node init --data /var/lib/meshsync'" \
 	'NoNewPrivileges=yes' 'ProtectSystem=strict' 'ProtectHome=yes' \
 	'PrivateTmp=yes' 'CapabilityBoundingSet=' \
 	'ExecReload=/bin/kill -HUP $MAINPID'; do

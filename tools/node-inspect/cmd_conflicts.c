@@ -28,7 +28,7 @@ static int on_key(const ms_key_state *ks, void *arg)
 	}
 	for (size_t i = 0; i < ks->nheads && !cc->oom; i++) {
 		const ms_head *h = &ks->heads[i];
-		char seq[24], hlc[24];
+		char seq[24], hlc[INS_HLC_LEN];
 		char *key = ins_text(ks->key, ks->key_len, INS_KEY_COLS);
 		char *author = ins_hex(h->author, 8);
 		char *val = ins_head_value(ks, h, INS_VALUE_COLS);
@@ -41,7 +41,7 @@ static int on_key(const ms_key_state *ks, void *arg)
 		                      val != NULL ? val : "-",
 		                      i == 0 ? "winner" : ""};
 		snprintf(seq, sizeof seq, "%" PRIu64, h->seq);
-		snprintf(hlc, sizeof hlc, "%" PRIu64, h->hlc);
+		ins_hlc_text(hlc, h->hlc);
 		if (!key || !author || (h->type != MS_OP_DEL && !val) ||
 		    ins_table_add(cc->t, row) != 0)
 			cc->oom = 1;

@@ -1,9 +1,11 @@
 /* cmd_peers.c — `node-inspect peers`: every peer the node knows, with its
  * addresses, where it was learnt from, link state, backoff, how many ops it
- * still lacks and its last session summary. */
+ * still lacks and its last session summary; with --watch, again and again,
+ * each time from a new read snapshot. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hlc.h"
 #include "inspect.h"
@@ -30,8 +32,7 @@ typedef struct peers_ctx {
 	int oom;
 } peers_ctx;
 
-/* "static+mdns": every way we know the peer from, joined by '+'. */
-static void source_text(char *buf, size_t cap, uint8_t bits)
+void ins_source_text(char *buf, size_t cap, uint8_t bits)
 {
 	buf[0] = '\0';
 	for (size_t i = 0; i < NSOURCES; i++)
@@ -42,7 +43,7 @@ static void source_text(char *buf, size_t cap, uint8_t bits)
 		snprintf(buf, cap, "-");
 }
 
-static json_t *summary_json(const ms_session_summary *m)
+json_t *ins_summary_json(const ms_session_summary *m)
 {
 	json_t *why = json_object();
 	json_t *j;
@@ -98,7 +99,7 @@ static json_t *peer_json(peers_ctx *pc, const ms_peer_rec *p)
 	               (json_int_t)p->bo_last_delay_ms, "next_attempt_ms",
 	               (json_int_t)p->bo_next_attempt_ms, "last_kick_ms",
 	               (json_int_t)p->bo_last_kick_ms);
-	source_text(stext, sizeof stext, p->source);
+	ins_source_text(stext, sizeof stext, p->source);
 	j = json_pack("{s:o, s:o, s:o, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I, "
 	              "s:I, s:o, s:s, s:o, s:o}",
 	              "id",
@@ -118,12 +119,12 @@ static json_t *peer_json(peers_ctx *pc, const ms_peer_rec *p)
 	                                                                p->id))
 	                        : json_null(),
 	              "last_summary",
-	              p->has_summary ? summary_json(&p->last) : json_null());
+	              p->has_summary ? ins_summary_json(&p->last)
+	                             : json_null());
 	return j;
 }
 
-/* "out 250ms rx 10 new 7 dup 2 rej 1 tx 3 (bye)" */
-static void summary_text(char *buf, size_t cap, const ms_session_summary *m)
+void ins_summary_text(char *buf, size_t cap, const ms_session_summary *m)
 {
 	char d[INS_DUR_LEN];
 
@@ -167,7 +168,7 @@ static int on_peer(const ms_peer_rec *p, void *arg)
 			if (p->naddrs == 0)
 				snprintf(addrs, alen, "-");
 		}
-		source_text(src, sizeof src, p->source);
+		ins_source_text(src, sizeof src, p->source);
 		ins_rel_text(since, p->link_since_ms, pc->now);
 		snprintf(fails, sizeof fails, "%" PRIu64, p->failures);
 		snprintf(sess, sizeof sess, "%" PRIu64, p->sessions);
@@ -186,7 +187,7 @@ static int on_peer(const ms_peer_rec *p, void *arg)
 			         ins_rel_text(next, p->bo_next_attempt_ms,
 			                      pc->now));
 		if (p->has_summary)
-			summary_text(last, sizeof last, &p->last);
+			ins_summary_text(last, sizeof last, &p->last);
 		else
 			snprintf(last, sizeof last, "-");
 		row[0] = id;
@@ -208,7 +209,8 @@ static int on_peer(const ms_peer_rec *p, void *arg)
 	return pc->oom;
 }
 
-int ins_cmd_peers(ins_ctx *x)
+/* One snapshot of the table; as one JSON line when line is set. */
+static int peers_once(ins_ctx *x, int line)
 {
 	static const char *const hdr[10] = {"PEER",    "ADDRS",
 	                                    "SOURCE",  "LINK",
@@ -244,17 +246,55 @@ int ins_cmd_peers(ins_ctx *x)
 	}
 	if (rc != MS_EXIT_OK)
 		goto out;
-	if (x->json)
-		rc = ins_json_print(json_pack("{s:I, s:I, s:O}", "count",
-		                              (json_int_t)pc.count, "now_ms",
-		                              (json_int_t)pc.now, "peers",
-		                              pc.peers));
-	else if (pc.count == 0)
+	if (x->json) {
+		json_t *doc = json_pack("{s:I, s:I, s:O}", "count",
+		                        (json_int_t)pc.count, "now_ms",
+		                        (json_int_t)pc.now, "peers", pc.peers);
+		rc = line ? ins_json_print_line(doc) : ins_json_print(doc);
+	} else if (pc.count == 0)
 		printf("no peers known\n");
 	else
 		ins_table_print(pc.t, stdout);
 out:
 	json_decref(pc.peers);
 	ins_table_free(&pc.t);
+	return rc;
+}
+
+int ins_cmd_peers(ins_ctx *x)
+{
+	int tty = isatty(STDOUT_FILENO);
+	uint64_t n = 0;
+	int rc = MS_EXIT_OK;
+
+	if (!x->watch)
+		return peers_once(x, 0);
+	ins_live_signals();
+	while (rc == MS_EXIT_OK && !ins_live_stopped()) {
+		char when[INS_TIME_LEN], every[INS_DUR_LEN];
+
+		n++;
+		ins_time_text(when, ms_hlc_wall_ms());
+		ins_dur_text(every, x->interval_ms);
+		/* a terminal is redrawn in place (home, clear), like top; a
+		 * pipe or file gets each snapshot after a marked line */
+		if (tty && !x->json)
+			printf("\033[H\033[2J");
+		if (!x->json)
+			printf("%s peers at %s, every %s (refresh %" PRIu64
+			       "%s)\n",
+			       tty ? "node-inspect" : "===", when, every, n,
+			       tty ? "; Ctrl-C quits" : "");
+		rc = peers_once(x, 1);
+		if (!x->json && !tty)
+			putchar('\n');
+		if (fflush(stdout) != 0 || ferror(stdout)) {
+			ins_err("peers: write to stdout failed");
+			rc = MS_EXIT_STORE;
+		}
+		if (x->count != 0 && n >= x->count)
+			break;
+		ins_live_wait(-1, x->interval_ms);
+	}
 	return rc;
 }

@@ -101,6 +101,30 @@ int ins_json_print(json_t *root)
 	return rc;
 }
 
+int ins_json_print_line(json_t *root)
+{
+	int rc = MS_EXIT_OK;
+
+	if (root == NULL) {
+		ins_err("building JSON output: out of memory");
+		return MS_EXIT_STORE;
+	}
+	if (json_dumpf(root, stdout, JSON_COMPACT) != 0 ||
+	    fputc('\n', stdout) == EOF || fflush(stdout) != 0) {
+		ins_err("write JSON to stdout failed");
+		rc = MS_EXIT_STORE;
+	}
+	json_decref(root);
+	return rc;
+}
+
+char *ins_peer_label(const ms_peer_rec *p)
+{
+	if (p->has_id)
+		return ins_hex(p->id, 8);
+	return strdup(p->naddrs > 0 ? p->addrs[0] : "-");
+}
+
 char *ins_time_text(char buf[INS_TIME_LEN], uint64_t ms)
 {
 	time_t t = (time_t)(ms / 1000);

@@ -17,8 +17,15 @@ static const ins_cmd cmds[] = {
 	{"summary", ins_cmd_summary,
          "ids, counts, digests and sizes of the store", "summary", 0},
 	{"log", ins_cmd_log, "the operation log in (author, seq) order",
-         "log [--author HEXPREFIX] [--since SEQ] [--limit N]",
-         INS_AUTHOR | INS_SINCE | INS_LIMIT},
+         "log [--author HEXPREFIX] [--since SEQ] [--limit N] "
+         "[--follow [--count N]]",
+         INS_AUTHOR | INS_SINCE | INS_LIMIT | INS_FOLLOW | INS_COUNT, NULL,
+         "  --author HEXPREFIX  authors whose id starts with it\n"
+         "  --since SEQ         ops with seq > SEQ\n"
+         "  --limit N           at most N ops (of the log printed first)\n"
+         "  --follow            then print new ops as they arrive, until\n"
+         "                      SIGINT/SIGTERM (--json: one op per line)\n"
+         "  --count N           with --follow: stop after N new ops\n"},
 	{"state", ins_cmd_state,
          "every key with its policy, value(s) and heads", "state [--prefix P]",
          INS_PREFIX},
@@ -27,20 +34,49 @@ static const ins_cmd cmds[] = {
 	{"stats", ins_cmd_stats, "the store's counters and the quarantine",
          "stats", 0},
 	{"peers", ins_cmd_peers,
-         "known peers: addresses, link, backoff, lag, last session", "peers",
-         0},
+         "known peers: addresses, link, backoff, lag, last session",
+         "peers [--watch [--interval SECONDS] [--count N]]",
+         INS_WATCH | INS_INTERVAL | INS_COUNT, NULL,
+         "  --watch             refresh until SIGINT/SIGTERM: in place on a\n"
+         "                      terminal, else one snapshot after another\n"
+         "                      (--json: one document per line)\n"
+         "  --interval SECONDS  between refreshes (default 2; 0.25 allowed)\n"
+         "  --count N           stop after N refreshes\n"},
 	{"quarantine", ins_cmd_quarantine,
          "rejected input: when, reason, source peer, first bytes", "quarantine",
          0},
 	{"verify", ins_cmd_verify,
          "re-check every signature, id and index (exit 4 on any fault)",
          "verify", 0},
+	{"graph", ins_cmd_graph,
+         "the mesh as Graphviz DOT: this node, peers, peers of peers",
+         "graph [--svg FILE]", INS_SVG, NULL,
+         "Peers of peers come from DIR/node.mesh, written by a running\n"
+         "node from what its peers' PEERS listed.\n"
+         "  --svg FILE  write the graph as SVG through Graphviz's dot\n"
+         "              instead (exit 3 when dot is not installed)\n"},
+	{"delivery", ins_cmd_delivery,
+         "which peers are known to hold the current value of KEY",
+         "delivery KEY", 0, "KEY",
+         "For each head of KEY, the identified peers known to hold it (from\n"
+         "what they acknowledged), those not known to, and how many of our\n"
+         "own ops each still lacks.  Exit 1 for a key never written.\n"},
+	{"why", ins_cmd_why,
+         "why a peer has not got our writes: link, backoff, lag, verdict",
+         "why PEER", 0, "PEER",
+         "PEER is a prefix of its hex node id or one of its addresses.\n"
+         "One screen: link state and since when, backoff and the next\n"
+         "attempt, lag, unacked own ops, the last session, the last error,\n"
+         "budgets hit (node-wide), quarantined input from it, a verdict.\n"
+         "An ambiguous prefix lists the candidates (exit 2); no such peer:\n"
+         "exit 1.\n"},
 };
 #define NCMDS (sizeof cmds / sizeof cmds[0])
 
 static const char exit_text[] =
-	"Exit status: 0 ok, 2 usage, 3 store error (or no such node),\n"
-	"4 verification failed.\n";
+	"Exit status: 0 ok, 1 not found (delivery: key; why: peer),\n"
+	"2 usage (why: an ambiguous prefix), 3 store error (or no such node;\n"
+	"graph --svg: no Graphviz), 4 verification failed.\n";
 
 void ins_err(const char *fmt, ...)
 {
@@ -73,16 +109,25 @@ static void usage(FILE *f)
 
 static void cmd_usage(FILE *f, const ins_cmd *c)
 {
-	fprintf(f, "usage: node-inspect --data DIR [--json] %s\n\n%s.\n\n%s",
-	        c->usage, c->help, exit_text);
+	fprintf(f,
+	        "usage: node-inspect --data DIR [--json] %s\n\n%s.\n\n%s%s%s",
+	        c->usage, c->help, c->more != NULL ? c->more : "",
+	        c->more != NULL ? "\n" : "", exit_text);
 }
 
-enum { OPT_DATA = 1u << 8, OPT_JSON = 1u << 9, OPT_HELP = 1u << 10 };
+enum {
+	OPT_DATA = INS_OPTS_END,
+	OPT_JSON = INS_OPTS_END << 1,
+	OPT_HELP = INS_OPTS_END << 2
+};
 static const ms_cli_opt options[] = {
 	{"--data", OPT_DATA, 1},     {"--json", OPT_JSON, 0},
 	{"--author", INS_AUTHOR, 1}, {"--since", INS_SINCE, 1},
 	{"--limit", INS_LIMIT, 1},   {"--prefix", INS_PREFIX, 1},
-	{"--help", OPT_HELP, 0},     {"-h", OPT_HELP, 0},
+	{"--watch", INS_WATCH, 0},   {"--interval", INS_INTERVAL, 1},
+	{"--count", INS_COUNT, 1},   {"--follow", INS_FOLLOW, 0},
+	{"--svg", INS_SVG, 1},       {"--help", OPT_HELP, 0},
+	{"-h", OPT_HELP, 0},
 };
 #define NOPTS (sizeof options / sizeof options[0])
 
@@ -117,6 +162,31 @@ static int parse_author(char *s)
 			return -1;
 	}
 	return 0;
+}
+
+/* Seconds, with up to three decimals ("2", "0.25"), as ms in
+ * 1..86400000. */
+static int parse_seconds(const char *s, uint64_t *ms)
+{
+	uint64_t whole = 0, frac = 0, scale = 1000;
+
+	if (*s == '\0' || *s == '.')
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++)
+		if ((whole = whole * 10 + (uint64_t)(*s - '0')) > 86400)
+			return -1;
+	if (*s == '.') {
+		if (s[1] == '\0')
+			return -1;
+		for (s++; *s >= '0' && *s <= '9' && scale > 1; s++) {
+			scale /= 10;
+			frac += (uint64_t)(*s - '0') * scale;
+		}
+	}
+	if (*s != '\0')
+		return -1;
+	*ms = whole * 1000 + frac;
+	return *ms >= 1 && *ms <= 86400000 ? 0 : -1;
 }
 
 static int open_store(ins_ctx *x)
@@ -155,7 +225,7 @@ static int open_store(ins_ctx *x)
 
 int main(int argc, char **argv)
 {
-	ins_ctx x = {0};
+	ins_ctx x = {.interval_ms = 2000};
 	const char *name = NULL;
 	const ins_cmd *cmd = NULL;
 	ms_cli_args args = {.argc = argc,
@@ -200,6 +270,24 @@ int main(int argc, char **argv)
 		case INS_PREFIX:
 			x.prefix = val;
 			break;
+		case INS_WATCH:
+			x.watch = 1;
+			break;
+		case INS_FOLLOW:
+			x.follow = 1;
+			break;
+		case INS_SVG:
+			x.svg = val;
+			break;
+		case INS_INTERVAL:
+			if (parse_seconds(val, &x.interval_ms) != 0) {
+				ins_err("--interval '%s': not a number of "
+				        "seconds in 0.001..86400",
+				        val);
+				rc = MS_EXIT_USAGE;
+				goto out;
+			}
+			break;
 		case INS_AUTHOR:
 			if (parse_author(val) != 0) {
 				ins_err("--author '%s': not a hex prefix of a node id",
@@ -211,9 +299,11 @@ int main(int argc, char **argv)
 			break;
 		case INS_SINCE:
 		case INS_LIMIT:
-			if (parse_u64(val, o->flag == INS_SINCE
-			                           ? &x.since
-			                           : &x.limit) != 0) {
+		case INS_COUNT:
+			if (parse_u64(val, o->flag == INS_SINCE ? &x.since
+			                   : o->flag == INS_LIMIT
+			                           ? &x.limit
+			                           : &x.count) != 0) {
 				ins_err("%s '%s': not a number", o->name, val);
 				rc = MS_EXIT_USAGE;
 				goto out;
@@ -275,8 +365,42 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (x.npos > 0) {
-		ins_err("%s: unexpected argument '%s'", cmd->name, x.pos[0]);
+	{
+		/* options that only make sense together */
+		const char *bad = NULL;
+		if ((seen & INS_INTERVAL) && !x.watch)
+			bad = "--interval goes with --watch";
+		else if (cmd->opts & INS_WATCH && (seen & INS_COUNT) &&
+		         !x.watch)
+			bad = "--count goes with --watch";
+		else if (cmd->opts & INS_FOLLOW && (seen & INS_COUNT) &&
+		         !x.follow)
+			bad = "--count goes with --follow";
+		else if (x.svg != NULL && x.json)
+			bad = "--svg writes a file: it does not go with --json";
+		if (bad != NULL) {
+			ins_err("%s: %s", cmd->name, bad);
+			fprintf(stderr,
+			        "usage: node-inspect --data DIR [--json] %s\n",
+			        cmd->usage);
+			rc = MS_EXIT_USAGE;
+			goto out;
+		}
+	}
+	if (cmd->arg != NULL) {
+		if (x.npos == 0) {
+			ins_err("%s: no %s given", cmd->name, cmd->arg);
+			fprintf(stderr,
+			        "usage: node-inspect --data DIR [--json] %s\n",
+			        cmd->usage);
+			rc = MS_EXIT_USAGE;
+			goto out;
+		}
+		x.arg = x.pos[0];
+	}
+	if (x.npos > (cmd->arg != NULL)) {
+		ins_err("%s: unexpected argument '%s'", cmd->name,
+		        x.pos[cmd->arg != NULL]);
 		fprintf(stderr, "usage: node-inspect --data DIR [--json] %s\n",
 		        cmd->usage);
 		rc = MS_EXIT_USAGE;
