@@ -7,6 +7,8 @@
 #   Unspecified        meshsync-node, node-inspect, libmeshsync, the .pc
 #                      file, the man pages
 #   meshsync_headers   meshsync.h, ms_err.h
+#   meshsync_examples  the examples' sources and README
+#                      (share/doc/meshsync/examples, docs/examples.md)
 #   meshsync_deb_unit  the systemd unit made for /usr (below)
 # and leaves out meshsync_devtools (meshsim, meshbench: developer tools that
 # need the source tree's scenarios or run for minutes; not for a router)
@@ -56,7 +58,8 @@ set(CPACK_STRIP_FILES ON)
 
 set(CPACK_DEB_COMPONENT_INSTALL ON)
 set(CPACK_COMPONENTS_GROUPING ALL_COMPONENTS_IN_ONE)
-set(CPACK_COMPONENTS_ALL Unspecified meshsync_headers meshsync_deb_unit)
+set(CPACK_COMPONENTS_ALL Unspecified meshsync_headers meshsync_examples
+    meshsync_deb_unit)
 
 set(CPACK_DEBIAN_PACKAGE_NAME meshsync)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT) # meshsync_VERSION-1_ARCH.deb

@@ -84,7 +84,11 @@ lib=$(grep -E '^usr/lib/([^/]+/)?libmeshsync\.(a|so)' "$tmp/files" | head -n 1)
 [ -n "$lib" ] || no "no usr/lib/.../libmeshsync"
 for f in usr/bin/meshsync-node usr/bin/node-inspect \
 	usr/include/meshsync/meshsync.h usr/include/meshsync/ms_err.h \
-	usr/lib/systemd/system/meshsync.service; do
+	usr/lib/systemd/system/meshsync.service \
+	usr/share/doc/meshsync/examples/basic.c \
+	usr/share/doc/meshsync/examples/full_integration.c \
+	usr/share/doc/meshsync/examples/CMakeLists.txt \
+	usr/share/doc/meshsync/examples/README.md; do
 	grep -qx "$f" "$tmp/files" || no "package lacks $f"
 done
 for m in man1/meshsync-node.1 man1/node-inspect.1 man5/meshsync.conf.5; do
@@ -94,7 +98,7 @@ grep -v '^usr/' "$tmp/files" | grep . && no "files outside /usr (above)"
 grep '^usr/local/' "$tmp/files" && no "files under /usr/local (above)"
 grep -E '^usr/bin/(meshsim|meshbench)$' "$tmp/files" && no "developer tools in the package (above)"
 n=$(wc -l <"$tmp/files")
-[ "$n" -eq 10 ] || no "expected 10 files, the package has $n:
+[ "$n" -eq 14 ] || no "expected 14 files, the package has $n:
 $(cat "$tmp/files")"
 
 # Extract into a scratch root and run from there.
