@@ -476,6 +476,18 @@ START_TEST(user_write_overtakes_backlog_in_flight)
 	SP_ASSERT(&p, f.user_arrival <= at_offer + 2 * sp.batch_ops,
 	          "user op landed %" PRIu64 "th, offered after %" PRIu64,
 	          f.user_arrival, at_offer);
+	/* the receiver knows the sender holds all it sent, the user op
+	 * included, though that arrived above a gap the backlog filled
+	 * later: no lag is left on either side */
+	for (int i = 0; i < 2; i++) {
+		uint64_t lag;
+		ms_session_env_flush_peer_vv(p.side[i].env);
+		MS_PASS_EB(ms_store_read_begin(p.side[i].store, &rt, &eb), &eb);
+		lag = ms_store_peer_lag(rt, ms_identity_pk(p.side[1 - i].id));
+		ms_store_read_end(&rt);
+		SP_ASSERT(&p, lag == 0, "side %d sees its peer lag %" PRIu64,
+		          i, lag);
+	}
 	sp_free(&p);
 }
 END_TEST
