@@ -485,8 +485,8 @@ START_TEST(user_write_overtakes_backlog_in_flight)
 		MS_PASS_EB(ms_store_read_begin(p.side[i].store, &rt, &eb), &eb);
 		lag = ms_store_peer_lag(rt, ms_identity_pk(p.side[1 - i].id));
 		ms_store_read_end(&rt);
-		SP_ASSERT(&p, lag == 0, "side %d sees its peer lag %" PRIu64,
-		          i, lag);
+		SP_ASSERT(&p, lag == 0, "side %d sees its peer lag %" PRIu64, i,
+		          lag);
 	}
 	sp_free(&p);
 }

@@ -33,8 +33,7 @@ typedef struct gnode {
 typedef struct graph {
 	uint64_t now;
 	uint8_t self[MS_PK_LEN];
-	ms_peer_rec *recs; /* the peer table, copied out of the snapshot */
-	size_t nrecs, cap;
+	ins_peer_list recs; /* the peer table, copied out of the snapshot */
 	gnode *nodes;
 	size_t nnodes, ncap;
 	ins_mesh mesh;
@@ -62,17 +61,10 @@ static int on_peer(const ms_peer_rec *p, void *arg)
 {
 	graph *g = arg;
 
-	if (g->nrecs == g->cap) {
-		size_t nc = g->cap ? g->cap * 2 : 16;
-		ms_peer_rec *nr = realloc(g->recs, nc * sizeof *nr);
-		if (nr == NULL) {
-			g->oom = 1;
-			return 1;
-		}
-		g->recs = nr;
-		g->cap = nc;
+	if (ins_peer_list_add(&g->recs, p) != 0) {
+		g->oom = 1;
+		return 1;
 	}
-	g->recs[g->nrecs++] = *p;
 	return 0;
 }
 
@@ -119,8 +111,8 @@ static gnode *node_add(graph *g, gkind kind, const uint8_t *id,
 static void collect(graph *g)
 {
 	node_add(g, G_SELF, g->self, NULL, NULL);
-	for (size_t i = 0; i < g->nrecs && !g->oom; i++) {
-		const ms_peer_rec *p = &g->recs[i];
+	for (size_t i = 0; i < g->recs.n && !g->oom; i++) {
+		const ms_peer_rec *p = &g->recs.v[i];
 		if (p->has_id && node_find(g, p->id) != NULL)
 			continue; /* ourselves, if the table lists us */
 		node_add(g, p->has_id ? G_PEER : G_ADDR,
@@ -477,6 +469,6 @@ int ins_cmd_graph(ins_ctx *x)
 out:
 	ins_mesh_free(&g.mesh);
 	free(g.nodes);
-	free(g.recs);
+	ins_peer_list_free(&g.recs);
 	return rc;
 }

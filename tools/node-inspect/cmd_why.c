@@ -20,8 +20,7 @@ typedef struct why_ctx {
 	ins_ctx *x;
 	char want[2 * MS_PK_LEN + 1]; /* the prefix, lower-cased */
 	int by_id;                    /* PEER is a hex prefix */
-	ms_peer_rec *match;           /* matches (copied) */
-	size_t nmatch, cap;
+	ins_peer_list match;          /* matches (copied) */
 	int oom;
 } why_ctx;
 
@@ -75,17 +74,10 @@ static int on_peer(const ms_peer_rec *p, void *arg)
 		hit = addr_matches(p->addrs[i], w->x->arg);
 	if (!hit)
 		return 0;
-	if (w->nmatch == w->cap) {
-		size_t nc = w->cap ? w->cap * 2 : 4;
-		ms_peer_rec *nm = realloc(w->match, nc * sizeof *nm);
-		if (nm == NULL) {
-			w->oom = 1;
-			return 1;
-		}
-		w->match = nm;
-		w->cap = nc;
+	if (ins_peer_list_add(&w->match, p) != 0) {
+		w->oom = 1;
+		return 1;
 	}
-	w->match[w->nmatch++] = *p;
 	return 0;
 }
 
@@ -435,16 +427,16 @@ int ins_cmd_why(ins_ctx *x)
 	} else if (w.oom) {
 		ins_err("why: out of memory");
 		rc = MS_EXIT_STORE;
-	} else if (w.nmatch == 0) {
+	} else if (w.match.n == 0) {
 		ins_err("why %s: no such peer (node-inspect peers lists them)",
 		        x->arg);
 		rc = MS_EXIT_NOTFOUND;
-	} else if (w.nmatch > 1) {
+	} else if (w.match.n > 1) {
 		ins_err("why %s: ambiguous: %zu peers match; give more of the id:",
-		        x->arg, w.nmatch);
-		for (size_t i = 0; i < w.nmatch; i++) {
+		        x->arg, w.match.n);
+		for (size_t i = 0; i < w.match.n; i++) {
 			char hex[2 * MS_PK_LEN + 1];
-			const ms_peer_rec *p = &w.match[i];
+			const ms_peer_rec *p = &w.match.v[i];
 			if (p->has_id)
 				ms_hex(hex, p->id, MS_PK_LEN);
 			fprintf(stderr, "  %s  %s  %s\n",
@@ -454,9 +446,9 @@ int ins_cmd_why(ins_ctx *x)
 		}
 		rc = MS_EXIT_USAGE;
 	} else {
-		rc = show(x, rt, &w.match[0]);
+		rc = show(x, rt, &w.match.v[0]);
 	}
 	ms_store_read_end(&rt);
-	free(w.match);
+	ins_peer_list_free(&w.match);
 	return rc;
 }

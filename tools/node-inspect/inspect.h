@@ -16,6 +16,7 @@
 
 #include "cli.h" /* exit codes, ms_cli_text */
 #include "peers.h"
+#include "peers.h"
 #include "store.h"
 
 /* Options a command may accept (ins_cmd.opts). */
@@ -112,6 +113,15 @@ typedef struct ins_mesh {
  * of memory.  ins_mesh_free it. */
 int ins_mesh_read(const char *dir, ins_mesh *m);
 void ins_mesh_free(ins_mesh *m);
+
+/* --- peer records copied out of a snapshot --------------------------- */
+typedef struct ins_peer_list {
+	ms_peer_rec *v;
+	size_t n, cap;
+} ins_peer_list;
+/* Append a copy of p; -1 when out of memory (the list is unchanged). */
+int ins_peer_list_add(ins_peer_list *l, const ms_peer_rec *p);
+void ins_peer_list_free(ins_peer_list *l);
 
 /* --- aligned text tables ---------------------------------------------- */
 typedef struct ins_table ins_table;
