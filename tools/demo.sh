@@ -4,7 +4,8 @@
 #   1. one node alone: init, put, get, node-inspect (offline-first);
 #   2. three nodes on loopback started with NO peer addresses: they find each
 #      other by mDNS (avahi-daemon), connect and sync; shown with
-#      avahi-browse and node-inspect peers (source mdns) on every node.
+#      avahi-browse and node-inspect peers (source mdns) on every node,
+#      then delivery of a key and the mesh graph as node A sees them.
 # Every command is echoed.  Node data lives in a fresh temporary directory,
 # removed at the end (keep it with MS_DEMO_KEEP=1).  The system bus and a
 # loopback-only avahi-daemon (tools/avahi-loopback.conf, never the stock
@@ -109,6 +110,9 @@ for n in a b c; do
 done
 for n in a b c; do step node-inspect --data "$work/node-$n" peers; done
 step node-inspect --data "$c" state
+say "Which peers A knows to hold its greeting, and the mesh as A sees it (Graphviz DOT)"
+step node-inspect --data "$a" delivery greeting
+step node-inspect --data "$a" graph
 
 hash() { node-inspect --data "$1" --json summary | sed -n 's/.*"state_hash": *"\([0-9a-f]*\)".*/\1/p'; }
 wait_for "equal state on A, B and C" sh -c \
