@@ -316,6 +316,9 @@ typedef int (*ms_node_change_fn)(const ms_node_change *c, void *ctx);
  * superseded) is read with ms_node_get.  Empties the watch descriptor
  * first, so a change committed while fn runs makes it readable again.
  * fn returning non-zero stops early; *next is then the last change handed.
+ * After a call that stopped early (fn, or max reached), call again from
+ * *next before polling the descriptor: it is already emptied, and the
+ * changes left will not make it readable again.
  * Errors: MS_EINVAL (fn or next NULL), MS_ECORRUPT, MS_ESTORE.
  */
 MS_MUST_USE ms_err ms_node_changes(ms_node *n, uint64_t cursor, size_t max,
