@@ -302,6 +302,11 @@ static void release(ms_session *s)
 	free(s->fl);
 	s->fl = NULL;
 	s->nfl = s->capfl = 0;
+	free(s->sent);
+	s->sent = NULL;
+	s->nsent = s->capsent = 0;
+	ss_idvec_free(&s->again);
+	ms_idset_clear(&s->resent);
 	s->env->tx_total -= s->fl_bytes;
 	s->fl_bytes = 0;
 	ms_idset_clear(&s->known);
@@ -517,6 +522,9 @@ uint64_t ss_mem_now(const ms_session *s)
 	n += (uint64_t)s->q.cap * sizeof *s->q.v;
 	n += (uint64_t)s->known.cap * MS_HASH_LEN;
 	n += (uint64_t)s->capfl * sizeof *s->fl;
+	n += (uint64_t)s->capsent * sizeof *s->sent;
+	n += (uint64_t)s->again.cap * sizeof *s->again.v;
+	n += (uint64_t)s->resent.cap * MS_HASH_LEN;
 	n += ss_relay_mem(s);
 	return n + s->oq_bytes;
 }
@@ -592,6 +600,7 @@ int ss_timeouts(ms_session *s, ms_time now)
 		s->env->tx_total -= s->fl_bytes;
 		s->fl_bytes = 0;
 		s->nfl = 0;
+		s->nsent = 0;
 		return 0;
 	}
 #endif

@@ -119,6 +119,12 @@ typedef struct ms_session_params {
  * twice); beyond this the set starts over, which only risks a duplicate
  * send (peer_vv still filters most).  4 MiB of table. */
 #define MS_SESSION_KNOWN_MAX (1u << 16)
+/* Ops a session offers again after its peer's ACK showed it did not take
+ * them (an op damaged on the way and rejected), each at most once: a
+ * peer that refuses an op for good cannot make us send it forever.
+ * Beyond this the session stops offering again (budget `reoffers`); the
+ * next session sends what is still missing. */
+#define MS_SESSION_REOFFER_MAX 4096u
 /* Bytes of OPS a session keeps unacknowledged at most, whatever credit
  * the peer grants (one full message's worth): what waits in ZeroMQ's
  * queue for one slow or stalled peer.  Batches of small ops meet the

@@ -53,6 +53,14 @@ typedef struct inflight {
 	uint64_t bytes;
 } inflight;
 
+/* One op of a batch in flight: an ACK whose contiguous seq for its author
+ * stops just below it says the peer did not take it (session_ops.c). */
+typedef struct ss_sent {
+	uint8_t author[MS_PK_LEN];
+	uint64_t seq;
+	uint8_t id[MS_HASH_LEN];
+} ss_sent;
+
 /* An op id with a time (when it was asked for, ms). */
 typedef struct ss_idref {
 	uint8_t id[MS_HASH_LEN];
@@ -148,6 +156,14 @@ struct ms_session {
 	uint32_t tx_batch; /* last batch number sent */
 	inflight *fl;      /* unacknowledged batches, oldest first */
 	size_t nfl, capfl;
+	/* the ops of the batches in flight in the order sent (fl[0]'s n
+	 * first); ops the peer did not take, to offer again ahead of the
+	 * queue; and those offered again, each at most once a session */
+	ss_sent *sent;
+	size_t nsent, capsent;
+	ss_idvec again;
+	ms_idset resent;
+	int reoffer_hit;   /* limit_reoffers counted on this session */
 	uint64_t credit;   /* ops we may still send (after the first ACK) */
 	uint64_t fl_bytes; /* bytes of the batches in flight */
 	int got_ack;
@@ -263,6 +279,9 @@ void ss_on_ack(ms_session *s, const ms_wire_ack *a, ms_time now);
 /* --- session_relay.c ----------------------------------------------------- */
 
 void ss_idvec_free(ss_idvec *v);
+/* Append; -1 when out of memory or v holds `max` ids already. */
+int ss_idvec_push(ss_idvec *v, const uint8_t id[MS_HASH_LEN], uint64_t at,
+                  size_t max);
 /* Enter s in / take it out of its environment's list (idempotent). */
 void ss_env_link(ms_session *s);
 void ss_env_unlink(ms_session *s);

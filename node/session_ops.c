@@ -122,6 +122,65 @@ void ss_catch_up(ms_session *s)
 	ms_store_read_end(&rt);
 }
 
+/* The OPS batch being built. */
+typedef struct build {
+	uint32_t n, max;
+	uint64_t bytes, cap;
+	int total_bound;
+} build;
+
+/* Add op id to the batch if it fits: 1 added, 0 skipped (no longer held,
+ * or too large for this peer), -1 the batch is full. */
+static int take(ms_session *s, ms_store_rtxn *rt, const uint8_t id[MS_HASH_LEN],
+                build *b)
+{
+	ms_session_env *env = s->env;
+	ms_log_entry e;
+	ss_sent *t;
+
+	if (ms_store_get_op(rt, id, &e, NULL) != MS_OK)
+		return 0; /* gone */
+	if (e.len > MS_WIRE_MAX_OP) {
+		unsendable(s, e.len);
+		return 0;
+	}
+	if (b->bytes + MS_WIRE_OPS_PER_OP_LEN + e.len > env->p.max_message ||
+	    ((b->n > 0 || s->nfl > 0) &&
+	     b->bytes + MS_WIRE_OPS_PER_OP_LEN + e.len > b->cap)) {
+		if (b->total_bound && b->n == 0)
+			tx_total_hit(s);
+		return -1;
+	}
+	env->txops[b->n].ptr = e.buf;
+	env->txops[b->n].len = (uint32_t)e.len;
+	t = &s->sent[s->nsent + b->n]; /* room made before the batch */
+	memcpy(t->author, e.op.author, MS_PK_LEN);
+	t->seq = e.op.seq;
+	memcpy(t->id, id, MS_HASH_LEN);
+	b->n++;
+	b->bytes += MS_WIRE_OPS_PER_OP_LEN + e.len;
+	know(s, id);
+	return 1;
+}
+
+/* Room in s->sent for a batch of up to max ops; -1 when out of memory. */
+static int sent_room(ms_session *s, uint32_t max)
+{
+	ss_sent *nv;
+	size_t ncap;
+
+	if (s->nsent + max <= s->capsent)
+		return 0;
+	ncap = s->capsent ? s->capsent : 256;
+	while (ncap < s->nsent + max)
+		ncap *= 2;
+	if ((nv = realloc(s->sent, ncap * sizeof *nv)) == NULL)
+		return -1;
+	s->sent = nv;
+	s->capsent = ncap;
+	return 0;
+}
+
 /* Build and queue OPS batches while credit and the link allow. */
 void ss_send_batches(ms_session *s, ms_time now)
 {
@@ -131,18 +190,18 @@ void ss_send_batches(ms_session *s, ms_time now)
 		ms_store_rtxn *rt = NULL;
 		ms_errbuf eb = {0};
 		ms_wire_msg m = {.type = MS_WIRE_OPS};
-		uint64_t allow, cap, bytes = MS_WIRE_OPS_FIXED_LEN;
-		int total_bound;
-		uint32_t max, n = 0;
+		build b = {.bytes = MS_WIRE_OPS_FIXED_LEN};
+		uint64_t allow;
 		const ms_sync_item *top;
+		int r = 0;
 
 		if (s->state == MS_SESSION_CLOSED || s->oq_head != NULL ||
 		    !s->can_send)
 			return;
-		if (ms_sendq_len(&s->q) == 0 && s->lk_more &&
+		if (ms_sendq_len(&s->q) == 0 && s->again.n == 0 && s->lk_more &&
 		    ss_queue_lacking(s, now) != 0)
 			return; /* the next window of what the peer lacks */
-		if (ms_sendq_len(&s->q) == 0)
+		if (ms_sendq_len(&s->q) == 0 && s->again.n == 0)
 			return;
 		if (!s->got_ack && s->nfl > 0)
 			return; /* one batch before the first ACK */
@@ -150,30 +209,29 @@ void ss_send_batches(ms_session *s, ms_time now)
 		 * all sessions' total leave (at least one op: a session with
 		 * nothing in flight always gets one, so peers that stop
 		 * reading cannot starve the others, only slow them) */
-		cap = env->p.max_message;
+		b.cap = env->p.max_message;
 		if (s->fl_bytes >= MS_SESSION_TX_WINDOW_BYTES)
-			cap = 0;
-		else if (MS_SESSION_TX_WINDOW_BYTES - s->fl_bytes < cap)
-			cap = MS_SESSION_TX_WINDOW_BYTES - s->fl_bytes;
-		total_bound = 0;
+			b.cap = 0;
+		else if (MS_SESSION_TX_WINDOW_BYTES - s->fl_bytes < b.cap)
+			b.cap = MS_SESSION_TX_WINDOW_BYTES - s->fl_bytes;
 		if (env->tx_total >= MS_SESSION_TX_TOTAL_BYTES) {
-			cap = 0;
-			total_bound = 1;
-		} else if (MS_SESSION_TX_TOTAL_BYTES - env->tx_total < cap) {
-			cap = MS_SESSION_TX_TOTAL_BYTES - env->tx_total;
-			total_bound = 1;
+			b.cap = 0;
+			b.total_bound = 1;
+		} else if (MS_SESSION_TX_TOTAL_BYTES - env->tx_total < b.cap) {
+			b.cap = MS_SESSION_TX_TOTAL_BYTES - env->tx_total;
+			b.total_bound = 1;
 		}
-		if (cap == 0 && s->nfl > 0) {
+		if (b.cap == 0 && s->nfl > 0) {
 			/* the next ACK (or the end of a session that stopped
 			 * reading) makes room */
-			if (total_bound)
+			if (b.total_bound)
 				tx_total_hit(s);
 			return;
 		}
 		allow = s->got_ack ? s->credit : MS_WIRE_MAX_OPS;
-		max = env->p.batch_ops < allow ? env->p.batch_ops
-		                               : (uint32_t)allow;
-		if (max == 0)
+		b.max = env->p.batch_ops < allow ? env->p.batch_ops
+		                                 : (uint32_t)allow;
+		if (b.max == 0)
 			return;
 		if (s->nfl == s->capfl) {
 			size_t ncap = s->capfl ? s->capfl * 2 : 16;
@@ -183,51 +241,35 @@ void ss_send_batches(ms_session *s, ms_time now)
 			s->fl = nf;
 			s->capfl = ncap;
 		}
+		if (sent_room(s, b.max) != 0)
+			return; /* the next tick tries again */
 		if (ms_store_read_begin(env->store, &rt, &eb) != MS_OK) {
 			ss_store_error(s, &eb);
 			return;
 		}
-		while (n < max && (top = ms_sendq_top(&s->q)) != NULL) {
-			ms_log_entry e;
+		/* ops the peer did not take go first: they were due already */
+		while (b.n < b.max && s->again.n > 0 &&
+		       (r = take(s, rt, s->again.v[0].id, &b)) >= 0)
+			memmove(&s->again.v[0], &s->again.v[1],
+			        --s->again.n * sizeof s->again.v[0]);
+		while (r >= 0 && b.n < b.max &&
+		       (top = ms_sendq_top(&s->q)) != NULL) {
 			uint8_t id[MS_HASH_LEN];
 
 			memcpy(id, top->id, MS_HASH_LEN);
-			if (ms_idset_has(&s->known, id)) {
-				ms_sendq_pop(&s->q);
-				continue;
-			}
-			if (ms_store_get_op(rt, id, &e, NULL) != MS_OK) {
-				ms_sendq_pop(&s->q); /* gone */
-				continue;
-			}
-			if (e.len > MS_WIRE_MAX_OP) {
-				ms_sendq_pop(&s->q);
-				unsendable(s, e.len);
-				continue;
-			}
-			if (bytes + MS_WIRE_OPS_PER_OP_LEN + e.len >
-			            env->p.max_message ||
-			    ((n > 0 || s->nfl > 0) &&
-			     bytes + MS_WIRE_OPS_PER_OP_LEN + e.len > cap)) {
-				if (total_bound && n == 0)
-					tx_total_hit(s);
+			if (!ms_idset_has(&s->known, id) &&
+			    (r = take(s, rt, id, &b)) < 0)
 				break;
-			}
 			ms_sendq_pop(&s->q);
-			env->txops[n].ptr = e.buf;
-			env->txops[n].len = (uint32_t)e.len;
-			n++;
-			bytes += MS_WIRE_OPS_PER_OP_LEN + e.len;
-			know(s, id);
 		}
-		if (n == 0) {
+		if (b.n == 0) {
 			ms_store_read_end(&rt);
 			if (s->lk_more && ms_sendq_len(&s->q) == 0)
 				continue; /* a window the peer held already */
 			break;
 		}
 		m.u.ops.batch = s->tx_batch + 1;
-		m.u.ops.n = (uint16_t)n;
+		m.u.ops.n = (uint16_t)b.n;
 		m.u.ops.ops = env->txops;
 		if (ss_send_msg(s, &m) != 0) {
 			ms_store_read_end(&rt);
@@ -238,13 +280,14 @@ void ss_send_batches(ms_session *s, ms_time now)
 		if (s->nfl == 0)
 			s->idle_from = now.mono_ms; /* the peer owes an ACK */
 		s->tx_batch++;
-		s->fl[s->nfl++] = (inflight){s->tx_batch, n, bytes};
-		s->fl_bytes += bytes;
-		env->tx_total += bytes;
+		s->fl[s->nfl++] = (inflight){s->tx_batch, b.n, b.bytes};
+		s->nsent += b.n;
+		s->fl_bytes += b.bytes;
+		env->tx_total += b.bytes;
 		if (s->got_ack)
-			s->credit -= n;
-		s->sum.sent += n;
-		ss_count(s, "ops_sent", NULL, n);
+			s->credit -= b.n;
+		s->sum.sent += b.n;
+		ss_count(s, "ops_sent", NULL, b.n);
 		if (ss_flush(s, now) != 0)
 			return;
 	}
@@ -614,6 +657,60 @@ out:
 	bufs_free(&b);
 }
 
+static int sent_cmp(const void *a, const void *b)
+{
+	const ss_sent *x = a, *y = b;
+	int c = memcmp(x->author, y->author, MS_PK_LEN);
+
+	if (c != 0)
+		return c;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/*
+ * The ACK of the batch whose n ops lead s->sent: an entry whose contiguous
+ * seq stops just below an op of that batch means the peer did not take it
+ * (it arrived damaged and was rejected, or the peer refuses it), while
+ * everything else it needed was there.  Offer such an op again, ahead of
+ * the queue, once a session: so a damaged op is not left to the next
+ * session, and a peer that refuses one for good costs one resend.  A gap
+ * below ops the batch did not hold is left alone (the ops that fill it are
+ * queued, or the peer gets them elsewhere).
+ */
+static void reoffer(ms_session *s, const ms_wire_ack *a, size_t n)
+{
+	ss_sent *b = s->sent;
+	size_t i = 0, k = 0;
+
+	if (a->n == 0 || n == 0)
+		return;
+	qsort(b, n, sizeof *b, sent_cmp); /* ACK authors ascend (wire rule) */
+	while (i < a->n && k < n) {
+		int c = memcmp(a->entries[i].author, b[k].author, MS_PK_LEN);
+		if (c < 0) {
+			i++;
+			continue;
+		}
+		if (c == 0 && b[k].seq == a->entries[i].seq + 1 &&
+		    !ms_idset_has(&s->resent, b[k].id)) {
+			if (s->resent.n >= MS_SESSION_REOFFER_MAX ||
+			    ms_idset_add(&s->resent, b[k].id) < 0 ||
+			    ss_idvec_push(&s->again, b[k].id, 0,
+			                  MS_SESSION_REOFFER_MAX) != 0) {
+				if (!s->reoffer_hit) {
+					s->reoffer_hit = 1;
+					ss_limit_n(s, "reoffers", 1,
+					           "reoffered=%zu",
+					           s->resent.n);
+				}
+			} else {
+				ss_count(s, "ops_reoffered", NULL, 1);
+			}
+		}
+		k++;
+	}
+}
+
 void ss_on_ack(ms_session *s, const ms_wire_ack *a, ms_time now)
 {
 	uint64_t after = 0;
@@ -623,6 +720,10 @@ void ss_on_ack(ms_session *s, const ms_wire_ack *a, ms_time now)
 		ss_bad_message(s, "unexpected_ack", now);
 		return;
 	}
+	reoffer(s, a, s->fl[0].n);
+	s->nsent -= s->fl[0].n;
+	memmove(&s->sent[0], &s->sent[s->fl[0].n],
+	        s->nsent * sizeof s->sent[0]);
 	s->fl_bytes -= s->fl[0].bytes;
 	s->env->tx_total -= s->fl[0].bytes;
 	memmove(&s->fl[0], &s->fl[1], (s->nfl - 1) * sizeof s->fl[0]);

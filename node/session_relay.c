@@ -24,9 +24,8 @@
 
 #include "session_int.h"
 
-/* Append; -1 when out of memory or v holds `max` ids already. */
-static int idvec_push(ss_idvec *v, const uint8_t id[MS_HASH_LEN], uint64_t at,
-                      size_t max)
+int ss_idvec_push(ss_idvec *v, const uint8_t id[MS_HASH_LEN], uint64_t at,
+                  size_t max)
 {
 	if (v->n >= max)
 		return -1;
@@ -126,7 +125,7 @@ int ss_relay_lazy(const ms_session *s, const ms_log_entry *e, int fanout)
 
 int ss_relay_announce(ms_session *s, const uint8_t id[MS_HASH_LEN])
 {
-	return idvec_push(&s->have_out, id, 0, SIZE_MAX);
+	return ss_idvec_push(&s->have_out, id, 0, SIZE_MAX);
 }
 
 void ss_relay_flush_have(ms_session *s)
@@ -187,7 +186,7 @@ static int ask(ms_session *s, const uint8_t id[MS_HASH_LEN], uint64_t now_ms)
 
 	/* at most MS_SESSION_KNOWN_MAX asks open per link: the rest wait
 	 * among the deferred ids (or for the next vector exchange) */
-	if (idvec_push(&s->wants, id, now_ms, MS_SESSION_KNOWN_MAX) != 0)
+	if (ss_idvec_push(&s->wants, id, now_ms, MS_SESSION_KNOWN_MAX) != 0)
 		return -1;
 	env->wants_total++;
 	/* the set keeps ids since held: drop them once they are most of it
@@ -234,8 +233,8 @@ void ss_on_have(ms_session *s, const ms_wire_ids *h, ms_time now)
 		 * ends, and the next one's vector exchange sends the rest) */
 		if (ms_idset_has(&s->env->asked, id) ||
 		    ask(s, id, now.mono_ms) != 0) {
-			if (idvec_push(&s->deferred, id, now.mono_ms,
-			               SIZE_MAX) != 0)
+			if (ss_idvec_push(&s->deferred, id, now.mono_ms,
+			                  SIZE_MAX) != 0)
 				ss_log(s, MS_LOG_ERROR, "MS-SYNC-NOMEM",
 				       "what=deferred");
 			continue;

@@ -293,8 +293,8 @@ void ss_on_vv(ms_session *s, const ms_wire_vv *v, ms_time now)
 void ss_check_synced(ms_session *s, ms_time now)
 {
 	if (s->state != MS_SESSION_SYNC || !s->can_send ||
-	    ms_sendq_len(&s->q) > 0 || s->lk_more || s->nfl > 0 ||
-	    s->oq_head != NULL)
+	    ms_sendq_len(&s->q) > 0 || s->again.n > 0 || s->lk_more ||
+	    s->nfl > 0 || s->oq_head != NULL)
 		return;
 	if (s->vv_mode) {
 		/* §5.3 rule 4: our stream has landed (all ACKed), so our

@@ -898,6 +898,83 @@ static uint64_t counter(sp_pair *p, int i, const char *name)
 	return ms_counters_total(&p->side[i].counters, name);
 }
 
+/* If side 0's next message is an OPS: flip the last signature bit of its
+ * op number `index` the first time (its bytes kept in keep, keep_len),
+ * and of every op equal to the kept one after that.  1 when an op was
+ * damaged. */
+static int damage_ops(sp_pair *p, ms_wire_scratch *ws, int index, uint8_t *keep,
+                      size_t *keep_len)
+{
+	sp_msg *m = p->side[0].head;
+	ms_wire_msg w;
+	int hit = 0;
+
+	if (m == NULL || ms_wire_decode(&w, ws, m->buf, m->len) != MS_WR_OK ||
+	    w.type != MS_WIRE_OPS)
+		return 0;
+	for (uint16_t i = 0; i < w.u.ops.n; i++) {
+		uint8_t *op = (uint8_t *)w.u.ops.ops[i].ptr;
+		size_t len = w.u.ops.ops[i].len;
+
+		if (*keep_len == 0 && (int)i == index && len <= 4096) {
+			memcpy(keep, op, len);
+			*keep_len = len;
+		} else if (len != *keep_len || memcmp(op, keep, len) != 0) {
+			continue;
+		}
+		op[len - 1] ^= 1;
+		hit = 1;
+	}
+	return hit;
+}
+
+/* An op damaged on the way inside an OPS message is rejected; the ACK of
+ * that batch stops just below it, and the sender offers it again in the
+ * same session: the pair converges without a new session.  If every copy
+ * arrives damaged (a peer that refuses an op for good), it is offered
+ * again once, not forever. */
+START_TEST(rejected_op_offered_again)
+{
+	ms_wire_scratch *ws = malloc(sizeof *ws);
+	static uint8_t keep[4096];
+
+	ck_assert_ptr_nonnull(ws);
+	for (int always = 0; always < 2; always++) {
+		ms_session_params sp;
+		size_t steps = 0, keep_len = 0;
+		int damaged = 0;
+		sp_pair p;
+
+		ms_session_params_default(&sp);
+		sp.batch_ops = 5;
+		sp_init(&p, "reoffer", 0x11, 0x22, 23 + always, &sp);
+		put_n(&p, 0, "k/", 20, MS_PRIO_USER);
+		sp_open(&p);
+		/* the second op of side 0's first OPS; with `always`, every
+		 * later copy of it too */
+		while (steps++ < STEPS) {
+			if (keep_len == 0 || always)
+				damaged += damage_ops(&p, ws, 1, keep,
+				                      &keep_len);
+			if (!sp_step(&p))
+				break;
+		}
+		ck_assert_uint_lt(steps, STEPS);
+		ck_assert_int_eq(damaged, always ? 2 : 1);
+		ck_assert(is_live(&p, 0) && is_live(&p, 1));
+		ck_assert_uint_eq(counter(&p, 0, "ops_reoffered"), 1);
+		ck_assert_uint_eq(counter(&p, 0, "ops_sent"), 21);
+		ck_assert_uint_eq(sp_ops(&p, 1), always ? 19 : 20);
+		if (!always)
+			assert_converged(&p);
+		close_both(&p);
+		ck_assert_uint_eq(p.side[1].sum.rejected, always ? 2 : 1);
+		sp_free(&p);
+	}
+	free(ws);
+}
+END_TEST
+
 static uint64_t peer_vv_of(sp_pair *p, int i, const uint8_t *peer,
                            const uint8_t *author)
 {
@@ -1661,6 +1738,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, second_hello_and_late_vv_are_refused);
 	tcase_add_test(tc, forged_identity_is_refused);
 	tcase_add_test(tc, forged_ops_are_rejected_not_fatal);
+	tcase_add_test(tc, rejected_op_offered_again);
 	tcase_add_test(tc, bye_ends_the_other_side);
 	tcase_add_test(tc, peers_reach_the_owner);
 	tcase_add_test(tc, vv_keeps_held_authors_and_bounds_the_rest);
