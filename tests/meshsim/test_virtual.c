@@ -79,10 +79,11 @@ static void lossy(msim_scenario *sc, uint64_t seed)
 /* lossy on a line of 4, without corruption: no second path, so an op a
  * link lost stays lost unless the session sends it again (round a ring
  * the other way brings relayed ops, which hid the planted bug once
- * relays were announced, docs/protocol.md §5.6).  No corruption: an op
- * corrupted inside a well-formed OPS is rejected while its sender counts
- * it delivered on that link, which a line cannot hide either (a known
- * limit, docs/reliability.md). */
+ * relays were announced, docs/protocol.md §5.6).  No corruption: a
+ * rejected op is offered again once (§5.4), but a corrupted resend, or a
+ * corrupted ACK that still decodes, leaves a gap until the next session,
+ * which a line cannot hide (seed 272 of 500 at 1%, docs/reliability.md;
+ * on real links CURVE's MAC refuses such frames). */
 static void lossy_line(msim_scenario *sc, uint64_t seed)
 {
 	lossy(sc, seed);
