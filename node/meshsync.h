@@ -372,6 +372,8 @@ typedef struct ms_node_summary {
 	uint64_t sent; /* ops sent */
 	uint64_t bytes_in, bytes_out;
 	const char *end_reason; /* "bye", "lost", "shutdown", ... */
+	unsigned limits_hit;    /* budgets the session hit (at most 255): the
+	                        node's MS-LIMIT lines naming this peer */
 } ms_node_summary;
 
 /* One peer as the daemon last recorded it; valid only during the

@@ -94,6 +94,7 @@ static int on_peer(const ms_peer_rec *p, void *arg)
 		sum.bytes_in = m->bytes_in;
 		sum.bytes_out = m->bytes_out;
 		sum.end_reason = end_reason;
+		sum.limits_hit = m->limits_hit;
 		np.last = &sum;
 	}
 	return c->fn(&np, c->ctx);

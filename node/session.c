@@ -244,6 +244,10 @@ void ss_limit_n(ms_session *s, const char *name, uint64_t n, const char *fmt,
 	va_list ap;
 
 	ss_count(s, "limit_", name, n);
+	s->sum.limits_hit = (uint8_t)(n >= (uint64_t)(UINT8_MAX -
+	                                              s->sum.limits_hit)
+	                                      ? UINT8_MAX
+	                                      : s->sum.limits_hit + n);
 	if (!ms_log_on(s->env->log, MS_LOG_WARNING) ||
 	    !rate_ok(s, MS_LOG_WARNING))
 		return;

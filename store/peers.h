@@ -54,7 +54,10 @@ const char *ms_link_state_name(ms_link_state s);
 typedef struct ms_session_summary {
 	uint64_t start_ms, end_ms;
 	uint8_t outbound; /* 1: we dialled */
-	uint8_t reserved[7];
+	/* Budgets this session hit (its MS-LIMIT lines), at most 255.  The
+	 * byte was padding before: older records read 0. */
+	uint8_t limits_hit;
+	uint8_t reserved[6];
 	uint64_t received, applied, duplicate, rejected, conflicts;
 	uint64_t sent;
 	uint64_t bytes_in, bytes_out;

@@ -1808,6 +1808,12 @@ START_TEST(inspect_why)
 	rec.bo_last_delay_ms = 600000;
 	rec.bo_next_attempt_ms = now + 600000;
 	snprintf(rec.last_error, sizeof rec.last_error, "connection refused");
+	/* its last session hit budgets three times */
+	rec.has_summary = 1;
+	rec.last.start_ms = now - 70000;
+	rec.last.end_ms = now - 65000;
+	rec.last.limits_hit = 3;
+	snprintf(rec.last.end_reason, sizeof rec.last.end_reason, "budget");
 	MS_PASS_EB(ms_store_peer_put(s, &rec, &eb), &eb);
 	put_peer(s, a2, MS_LINK_STATE_LIVE, "tcp://10.0.0.2:7700");
 	put_peer(s, NULL, MS_LINK_STATE_BACKOFF, "tcp://10.9.9.9:7700");
@@ -1884,16 +1890,16 @@ START_TEST(inspect_why)
 	                      "bad_signature"),
 	                 1);
 	ck_assert_str_eq(jstr(j, "last_error"), "connection refused");
+	ck_assert_int_eq(jint(json_object_get(j, "last_summary"), "limits_hit"),
+	                 3);
 	json_decref(j);
 	run_free(&r);
 	INSPECT(&r, "--data", dir, "why", "ab01");
 	EXPECT_CODE(&r, 0);
 	ck_assert_ptr_nonnull(
 		strstr(r.out, "verdict       link is in backoff"));
-	ck_assert_ptr_nonnull(
-		strstr(r.out,
-	               "limit_pex_candidates=3 (node-wide counters, not per "
-	               "peer)"));
+	ck_assert_ptr_nonnull(strstr(r.out, "3 in its last session; node-wide: "
+	                                    "limit_pex_candidates=3"));
 	ck_assert_ptr_nonnull(
 		strstr(r.out, "1 input from this peer, last bad_signature"));
 	ck_assert_ptr_nonnull(strstr(r.out, "4 failed attempts since the last "

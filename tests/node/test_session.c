@@ -1340,6 +1340,9 @@ START_TEST(credit_granted_is_clamped)
 	ck_assert_uint_eq(ms_session_inflight(p.side[1].s), 2);
 	ck_assert_uint_eq(counter(&p, 1, "limit_credit"), 1);
 	ck_assert_int_eq(p.side[1].ended, 0);
+	/* its processing summary says the session hit one budget */
+	close_both(&p);
+	ck_assert_uint_eq(p.side[1].sum.limits_hit, 1);
 	sp_free(&p);
 }
 END_TEST

@@ -62,7 +62,7 @@ json_t *ins_summary_json(const ms_session_summary *m)
 			why = NULL;
 		}
 	j = json_pack("{s:I, s:I, s:I, s:s, s:I, s:I, s:I, s:I, s:o, s:I, s:I, "
-	              "s:I, s:I, s:s}",
+	              "s:I, s:I, s:s, s:I}",
 	              "start_ms", (json_int_t)m->start_ms, "end_ms",
 	              (json_int_t)m->end_ms, "duration_ms",
 	              (json_int_t)(m->end_ms > m->start_ms
@@ -76,7 +76,7 @@ json_t *ins_summary_json(const ms_session_summary *m)
 	              "conflicts", (json_int_t)m->conflicts, "sent",
 	              (json_int_t)m->sent, "bytes_in", (json_int_t)m->bytes_in,
 	              "bytes_out", (json_int_t)m->bytes_out, "end_reason",
-	              m->end_reason);
+	              m->end_reason, "limits_hit", (json_int_t)m->limits_hit);
 	return j;
 }
 

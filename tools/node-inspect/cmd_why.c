@@ -2,8 +2,8 @@
  * cmd_why.c — `node-inspect why PEER`: one screen answering "why hasn't
  * this peer got my writes?": the link and since when, backoff and the next
  * attempt, what it lacks, own ops nobody confirmed, its last session and
- * last error, the budgets the node hit (node-wide: the store counts them
- * per node, not per peer), input from it that was quarantined, and a
+ * last error, the budgets its last session hit and those the node hit
+ * (the store counts them per node), input from it that was quarantined, and a
  * one-line verdict.  PEER is a prefix of the peer's hex node id or one of
  * its addresses.
  */
@@ -379,9 +379,14 @@ static int show(ins_ctx *x, ms_store_rtxn *rt, const ms_peer_rec *p)
 		row(t, "last session", buf, &oom);
 		row(t, "last error", p->last_error[0] ? p->last_error : "none",
 		    &oom);
-		snprintf(buf, sizeof buf,
-		         "%s (node-wide counters, not per peer)",
-		         f.limits_text[0] ? f.limits_text : "none");
+		if (p->has_summary)
+			snprintf(buf, sizeof buf,
+			         "%u in its last session; node-wide: %s",
+			         (unsigned)p->last.limits_hit,
+			         f.limits_text[0] ? f.limits_text : "none");
+		else
+			snprintf(buf, sizeof buf, "node-wide: %s",
+			         f.limits_text[0] ? f.limits_text : "none");
 		row(t, "budgets hit", buf, &oom);
 		if (f.quarantined == 0)
 			snprintf(buf, sizeof buf, "nothing from this peer");

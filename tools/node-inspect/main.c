@@ -67,7 +67,8 @@ static const ins_cmd cmds[] = {
          "PEER is a prefix of its hex node id or one of its addresses.\n"
          "One screen: link state and since when, backoff and the next\n"
          "attempt, lag, unacked own ops, the last session, the last error,\n"
-         "budgets hit (node-wide), quarantined input from it, a verdict.\n"
+         "budgets hit (in its last session, and node-wide), quarantined\n"
+         "input from it, a verdict.\n"
          "An ambiguous prefix lists the candidates (exit 2); no such peer:\n"
          "exit 1.\n"},
 };
