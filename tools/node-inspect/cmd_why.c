@@ -35,24 +35,6 @@ typedef struct facts {
 	int oom;
 } facts;
 
-static int is_hex_prefix(const char *s, char *out)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 2 * MS_PK_LEN)
-		return 0;
-	for (size_t i = 0; i <= n; i++) {
-		char c = s[i];
-		if (c >= 'A' && c <= 'F')
-			c = (char)(c - 'A' + 'a');
-		if (c != '\0' &&
-		    !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-			return 0;
-		out[i] = c;
-	}
-	return 1;
-}
-
 /* An address matches as given or without its "tcp://". */
 static int addr_matches(const char *have, const char *want)
 {
@@ -421,7 +403,7 @@ int ins_cmd_why(ins_ctx *x)
 	ms_errbuf eb = {0};
 	int rc = MS_EXIT_OK;
 
-	w.by_id = is_hex_prefix(x->arg, w.want);
+	w.by_id = ins_hex_prefix(x->arg, w.want);
 	if (ms_store_read_begin(x->store, &rt, &eb) != MS_OK) {
 		ins_err("why: %s", eb.msg);
 		return MS_EXIT_STORE;

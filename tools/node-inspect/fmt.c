@@ -183,3 +183,37 @@ char *ins_rel_text(char buf[INS_REL_LEN], uint64_t when_ms, uint64_t now_ms)
 		         ins_dur_text(d, when_ms - now_ms));
 	return buf;
 }
+
+int ins_parse_u64(const char *s, size_t n, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (n == 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9' ||
+		    v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+int ins_hex_prefix(const char *s, char out[2 * MS_PK_LEN + 1])
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 2 * MS_PK_LEN)
+		return 0;
+	for (size_t i = 0; i <= n; i++) {
+		char c = s[i];
+		if (c >= 'A' && c <= 'F')
+			c = (char)(c - 'A' + 'a');
+		if (c != '\0' &&
+		    !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return 0;
+		out[i] = c;
+	}
+	return 1;
+}

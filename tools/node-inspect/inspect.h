@@ -133,6 +133,14 @@ int ins_table_add(ins_table *t, const char *const *cells);
 void ins_table_print(const ins_table *t, FILE *f);
 void ins_table_free(ins_table **tp);
 
+/* --- parsing what a user or a file gives ------------------------------ */
+/* The n decimal digits at s (no sign, no spaces) into *out; -1 when n is
+ * 0, a byte is not a digit, or the value does not fit 64 bits. */
+int ins_parse_u64(const char *s, size_t n, uint64_t *out);
+/* s as a prefix of a hex node id (1..64 digits, any case) written
+ * lower-cased to out (which may be s itself); 0 when it is not one. */
+int ins_hex_prefix(const char *s, char out[2 * MS_PK_LEN + 1]);
+
 /* --- formatting ------------------------------------------------------- */
 /* Lower-case hex of b (malloc'd; abort-free: NULL when out of memory). */
 char *ins_hex(const uint8_t *b, size_t n);

@@ -132,39 +132,6 @@ static const ms_cli_opt options[] = {
 };
 #define NOPTS (sizeof options / sizeof options[0])
 
-static int parse_u64(const char *s, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (*s == '\0')
-		return -1;
-	for (; *s != '\0'; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
-			return -1;
-		v = v * 10 + (uint64_t)(*s - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-/* Check and lower-case the --author prefix in place. */
-static int parse_author(char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 2 * MS_PK_LEN)
-		return -1;
-	for (char *p = s; *p != '\0'; p++) {
-		if (*p >= 'A' && *p <= 'F')
-			*p = (char)(*p - 'A' + 'a');
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-			return -1;
-	}
-	return 0;
-}
-
 /* Seconds, with up to three decimals ("2", "0.25"), as ms in
  * 1..86400000. */
 static int parse_seconds(const char *s, uint64_t *ms)
@@ -290,7 +257,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case INS_AUTHOR:
-			if (parse_author(val) != 0) {
+			if (!ins_hex_prefix(val, val)) {
 				ins_err("--author '%s': not a hex prefix of a node id",
 				        val);
 				rc = MS_EXIT_USAGE;
@@ -301,10 +268,11 @@ int main(int argc, char **argv)
 		case INS_SINCE:
 		case INS_LIMIT:
 		case INS_COUNT:
-			if (parse_u64(val, o->flag == INS_SINCE ? &x.since
-			                   : o->flag == INS_LIMIT
-			                           ? &x.limit
-			                           : &x.count) != 0) {
+			if (ins_parse_u64(val, strlen(val),
+			                  o->flag == INS_SINCE ? &x.since
+			                  : o->flag == INS_LIMIT
+			                          ? &x.limit
+			                          : &x.count) != 0) {
 				ins_err("%s '%s': not a number", o->name, val);
 				rc = MS_EXIT_USAGE;
 				goto out;

@@ -18,20 +18,10 @@
 #define MESH_FILE "node.mesh"
 #define MESH_LINE_MAX 1024 /* longer lines are skipped */
 
+/* A number of the file: decimal, at most 20 digits. */
 static int parse_u64(const char *s, size_t n, uint64_t *out)
 {
-	uint64_t v = 0;
-
-	if (n == 0 || n > 20)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9' ||
-		    v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
-			return -1;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	*out = v;
-	return 0;
+	return n > 20 ? -1 : ins_parse_u64(s, n, out);
 }
 
 static int parse_id(const char *s, size_t n, uint8_t id[MS_PK_LEN])
