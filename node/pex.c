@@ -3,6 +3,7 @@
  * a peer (see pex.h).
  */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,22 +98,38 @@ static void cand_drop(ms_pex *x, size_t i, const char *why)
 	x->cbs.forget(x->cbs.ctx, id);
 }
 
-/* The budget was hit for sender `from`: count it, log it (rate-limited
- * per sender). */
-static void limit_hit(ms_pex *x, const uint8_t *from, const uint8_t *id,
-                      const char *what, uint64_t now_mono)
+/* Budget `name` was hit for sender `from`: count it, and log one
+ * MS-LIMIT line (rate-limited per sender) with fmt's facts after it. */
+static void limit_hit(ms_pex *x, const char *name, const uint8_t *from,
+                      uint64_t now_mono, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static void limit_hit(ms_pex *x, const char *name, const uint8_t *from,
+                      uint64_t now_mono, const char *fmt, ...)
 {
-	char src[17], hid[17];
+	char src[17], facts[160];
+	va_list ap;
 
-	ms_counters_add(x->env.counters, "limit_", "pex_candidates", 1);
+	ms_counters_add(x->env.counters, "limit_", name, 1);
 	ms_hex(src, from, 8);
 	if (!ms_ratelog_gate(x->env.ratelog, x->env.log, x->env.counters, from,
 	                     src, now_mono))
 		return;
+	va_start(ap, fmt);
+	vsnprintf(facts, sizeof facts, fmt, ap);
+	va_end(ap);
+	ms_logf(x->env.log, MS_LOG_WARNING, "MS-LIMIT", "limit=%s peer=%s %s",
+	        name, src, facts);
+}
+
+/* The pex_candidates budget refused or evicted a candidate. */
+static void cand_limit(ms_pex *x, const uint8_t *from, const uint8_t *id,
+                       const char *what, uint64_t now_mono)
+{
+	char hid[17];
+
 	ms_hex(hid, id, 8);
-	ms_logf(x->env.log, MS_LOG_WARNING, "MS-LIMIT",
-	        "limit=pex_candidates peer=%s id=%s action=%s candidates=%zu",
-	        src, hid, what, x->ncand);
+	limit_hit(x, "pex_candidates", from, now_mono,
+	          "id=%s action=%s candidates=%zu", hid, what, x->ncand);
 }
 
 /*
@@ -154,17 +171,17 @@ static pex_cand *cand_add(ms_pex *x, const uint8_t *from, const uint8_t *id,
 		mine += memcmp(x->cand[i].from, from, MS_PK_LEN) == 0;
 	if (mine >= MS_PEX_PER_SENDER) {
 		if ((v = pick_victim(x, from)) < 0) {
-			limit_hit(x, from, id, "refused", now_mono);
+			cand_limit(x, from, id, "refused", now_mono);
 			return NULL;
 		}
 	} else if (x->ncand == x->env.max_candidates) {
 		if ((v = pick_victim(x, NULL)) < 0) {
-			limit_hit(x, from, id, "refused", now_mono);
+			cand_limit(x, from, id, "refused", now_mono);
 			return NULL;
 		}
 	}
 	if (v >= 0) {
-		limit_hit(x, from, id, "evicted", now_mono);
+		cand_limit(x, from, id, "evicted", now_mono);
 		cand_drop(x, (size_t)v, "evicted");
 	}
 	c = &x->cand[x->ncand++];
@@ -224,19 +241,12 @@ static void told_keep(ms_pex *x, const uint8_t *from, const ms_wire_peers *m,
 	while (i < x->ntold && memcmp(x->told[i].from, from, MS_PK_LEN) != 0)
 		i++;
 	if (i == x->ntold && x->ntold == MS_PEX_TOLD_SENDERS) {
-		char src[17];
 		i = 0;
 		for (size_t k = 1; k < x->ntold; k++)
 			if (x->told[k].mono < x->told[i].mono)
 				i = k;
-		ms_counters_add(x->env.counters, "limit_", "mesh_senders", 1);
-		ms_hex(src, from, 8);
-		if (ms_ratelog_gate(x->env.ratelog, x->env.log, x->env.counters,
-		                    from, src, now_mono))
-			ms_logf(x->env.log, MS_LOG_WARNING, "MS-LIMIT",
-			        "limit=mesh_senders peer=%s action=evicted "
-			        "senders=%zu",
-			        src, x->ntold);
+		limit_hit(x, "mesh_senders", from, now_mono,
+		          "action=evicted senders=%zu", x->ntold);
 	} else if (i == x->ntold) {
 		x->ntold++;
 		x->told[i].lines = NULL;
