@@ -293,58 +293,64 @@ static void count(ms_daemon *d, const char *prefix, const char *suffix,
 	ms_counters_add(&d->counters, prefix, suffix, n);
 }
 
+/* A cumulative uint64_t field of a stats struct, by name. */
+typedef struct stat_field {
+	const char *name;
+	size_t off;
+} stat_field;
+
+/* What each of the n fields grew by since `was`, counted as prefix+name
+ * (prefix NULL: name alone). */
+static void count_growth(ms_daemon *d, const char *prefix, const stat_field *f,
+                         size_t n, const void *cur, const void *was)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v, w;
+		memcpy(&v, (const char *)cur + f[i].off, sizeof v);
+		memcpy(&w, (const char *)was + f[i].off, sizeof w);
+		if (v > w)
+			count(d, prefix != NULL ? prefix : f[i].name,
+			      prefix != NULL ? f[i].name : NULL, v - w);
+	}
+}
+
 /* The transport's counters since the last flush, as named deltas. */
 static void count_transport(ms_daemon *d)
 {
+	static const stat_field f[] = {
+		{"handshake_fail_in",
+	         offsetof(ms_transport_stats, in_handshake_fail)},
+		{"tcp_accepted", offsetof(ms_transport_stats, in_accepted)},
+		{"bytes_in", offsetof(ms_transport_stats, rx_bytes)},
+		{"bytes_out", offsetof(ms_transport_stats, tx_bytes)},
+		/* back-pressure from a peer that reads slowly: the session
+		 * keeps the message, so this is counted but not logged */
+		{"limit_send_hwm", offsetof(ms_transport_stats, tx_busy)},
+		{"frames_dropped", offsetof(ms_transport_stats, rx_dropped)},
+		{"links_released_closed",
+	         offsetof(ms_transport_stats, in_released_closed)},
+		{"keepalive_sent", offsetof(ms_transport_stats, ka_sent)},
+		{"keepalive_recv", offsetof(ms_transport_stats, ka_recv)},
+		{"keepalive_skipped", offsetof(ms_transport_stats, ka_skipped)},
+		{"keepalive_timeout", offsetof(ms_transport_stats, ka_timeout)},
+	};
 	ms_transport_stats cur, *was = &d->tst_flushed;
 
 	ms_transport_stats_get(d->t, &cur);
-	if (cur.in_handshake_fail > was->in_handshake_fail)
-		count(d, "handshake_fail_in", NULL,
-		      cur.in_handshake_fail - was->in_handshake_fail);
+	count_growth(d, NULL, f, sizeof f / sizeof f[0], &cur, was);
 	for (int r = 1; r < MS_REJECT_REASON_COUNT_; r++)
 		if (r != MS_REJECT_HANDSHAKE &&
 		    cur.zap_denied[r] > was->zap_denied[r])
 			count(d, "zap_denied_",
 			      ms_reject_reason_str((ms_reject_reason)r),
 			      cur.zap_denied[r] - was->zap_denied[r]);
-	if (cur.in_accepted > was->in_accepted)
-		count(d, "tcp_accepted", NULL,
-		      cur.in_accepted - was->in_accepted);
-	if (cur.rx_bytes > was->rx_bytes)
-		count(d, "bytes_in", NULL, cur.rx_bytes - was->rx_bytes);
-	if (cur.tx_bytes > was->tx_bytes)
-		count(d, "bytes_out", NULL, cur.tx_bytes - was->tx_bytes);
-	/* back-pressure from a peer that reads slowly: the session keeps the
-	 * message, so this is counted but not logged */
-	if (cur.tx_busy > was->tx_busy)
-		count(d, "limit_send_hwm", NULL, cur.tx_busy - was->tx_busy);
-	if (cur.rx_dropped > was->rx_dropped)
-		count(d, "frames_dropped", NULL,
-		      cur.rx_dropped - was->rx_dropped);
-	if (cur.in_released_closed > was->in_released_closed)
-		count(d, "links_released_closed", NULL,
-		      cur.in_released_closed - was->in_released_closed);
-	if (cur.ka_sent > was->ka_sent)
-		count(d, "keepalive_sent", NULL, cur.ka_sent - was->ka_sent);
-	if (cur.ka_recv > was->ka_recv)
-		count(d, "keepalive_recv", NULL, cur.ka_recv - was->ka_recv);
-	if (cur.ka_skipped > was->ka_skipped)
-		count(d, "keepalive_skipped", NULL,
-		      cur.ka_skipped - was->ka_skipped);
-	if (cur.ka_timeout > was->ka_timeout)
-		count(d, "keepalive_timeout", NULL,
-		      cur.ka_timeout - was->ka_timeout);
 	*was = cur;
 }
 
 /* The discovery module's counters as mdns_* deltas. */
 static void count_disc(ms_daemon *d)
 {
-	static const struct {
-		const char *name;
-		size_t off;
-	} f[] = {
+	static const stat_field f[] = {
 		{"client_fails", offsetof(ms_disc_stats, client_fails)},
 		{"disconnects", offsetof(ms_disc_stats, disconnects)},
 		{"registrations", offsetof(ms_disc_stats, registrations)},
@@ -360,13 +366,8 @@ static void count_disc(ms_daemon *d)
 	ms_disc_stats cur;
 
 	ms_disc_stats_get(d->disc, &cur);
-	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
-		uint64_t v, w;
-		memcpy(&v, (const char *)&cur + f[i].off, sizeof v);
-		memcpy(&w, (const char *)&d->disc_prev + f[i].off, sizeof w);
-		if (v > w)
-			count(d, "mdns_", f[i].name, v - w);
-	}
+	count_growth(d, "mdns_", f, sizeof f / sizeof f[0], &cur,
+	             &d->disc_prev);
 	/* the mdns_records budget (discovery.h): counted under its own
 	 * name; one line per stats interval at most */
 	if (cur.records_full > d->disc_prev.records_full) {
