@@ -2,9 +2,10 @@
  * meshsync.h — the public embedding API: create a node's data directory, open
  * it, read and write keys, iterate a prefix, read and resolve conflicting
  * siblings, watch for changes, and read the node's and its peers' status
- * (what the daemon, `meshsync-node run`, records as it syncs).  Every write is a signed operation appended
- * durably to the node's LMDB log; reads resolve a key's current heads under
- * the conflict policy configured for its prefix (lww, mv or counter).
+ * (what the daemon, `meshsync-node run`, records as it syncs).  Every
+ * write is a signed operation appended durably to the node's LMDB log;
+ * reads resolve a key's current heads under the conflict policy configured
+ * for its prefix (lww, mv or counter).
  *
  * A node's data directory (mode 0700) holds:
  *   identity.key   the node's Ed25519 identity (0600)
@@ -261,8 +262,9 @@ MS_MUST_USE ms_err ms_node_scan(ms_node *n, const void *prefix, size_t plen,
  * Errors: MS_ECONFLICT (the heads differ; the message says how many there
  * are now); MS_ENOTFOUND (the key was never written); MS_EINVAL (nparents
  * 0 or over MS_NODE_RESOLVE_MAX — a key with more heads than that is
- * resolved by ms_node_put, each of which supersedes 64 —, a counter key: counters never conflict,
- * unknown flags, bad key or value), MS_EFULL, MS_ESTORE, MS_ENOMEM.
+ * resolved by ms_node_put, each of which supersedes 64 —, a counter key:
+ * counters never conflict, unknown flags, bad key or value), MS_EFULL,
+ * MS_ESTORE, MS_ENOMEM.
  */
 #define MS_NODE_RESOLVE_DEL 2u  /* ms_node_resolve: write a delete */
 #define MS_NODE_RESOLVE_MAX 64u /* an op names at most 64 parents */

@@ -7,9 +7,10 @@
  * Sending: a live session gets one PEERS, then at most one every
  * MS_PEX_SEND_INTERVAL_MS: up to 32 members we had a live session with in
  * the last MS_PEX_RECENT_MS (newest first), each with up to 4 passable
- * passable endpoints (those it proved first, then newest first), never the
- * receiver or ourselves.  An empty list is not sent.  ms_pex_build chooses them from views of the peer table the
- * daemon hands in; the daemon sends the result on the session.
+ * endpoints (those it proved first, then newest first), never the
+ * receiver or ourselves.  An empty list is not sent.  ms_pex_build chooses
+ * them from views of the peer table the daemon hands in; the daemon sends
+ * the result on the session.
  *
  * Receiving: entries are claims.  They become candidates in a bounded list
  * (the pex_candidates budget, MS_PEX_CANDIDATES_DEFAULT), forgotten after

@@ -29,8 +29,8 @@
 
 /* Take the lock on DIR/node.pid and write our pid; *fdp is the open file
  * (keep it open while running).  A lock held by someone else is tried
- * again for up to ~10 ms (a reader's test of it: ms_runfile_running).  On a full file system the lock is taken
- * and the file left empty.  MS_EBUSY "run DIR: already running (pid N)"
+ * again for up to ~10 ms (a reader's test of it: ms_runfile_running).  On
+ * a full file system the lock is taken and the file left empty.  MS_EBUSY "run DIR: already running (pid N)"
  * when another process holds it; MS_EIO, MS_ENOMEM. */
 ms_err ms_runfile_lock(const char *dir, int *fdp, ms_errbuf *eb);
 /* Whether a daemon runs on DIR, for readers (ms_node_status_get): *pid is

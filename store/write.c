@@ -282,9 +282,9 @@ ms_err ms_store_append_resolve(ms_store *s, const ms_identity *id,
  * Within a segment every op's parents are heads already in the txn, so the
  * whole segment is planned (seq, hlc, parents: exactly what one append
  * after another would pick), then signed on two threads while the
- * caller's thread applies the signed ops in array order.  An item whose key is already in the segment starts the
- * next one: it must name the earlier op, whose id exists only once it is
- * signed and applied.
+ * caller's thread applies the signed ops in array order.  An item whose
+ * key is already in the segment starts the next one: it must name the
+ * earlier op, whose id exists only once it is signed and applied.
  */
 struct st_batch {
 	size_t cap;                 /* items the per-item arrays hold */
